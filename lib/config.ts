@@ -1,0 +1,64 @@
+/** Settings from the environment, with the working local defaults of DESIGN.md. */
+import { SERVICES, type ServiceName, databaseNameFor } from './services';
+
+export interface Settings {
+  port: number;
+  host: string;
+  temporalAddress: string;
+  temporalNamespace: string;
+  orderTtlSeconds: number;
+  stripeSecretKey: string | undefined;
+  stripeApiBase: string;
+  stripeWebhookSecret: string;
+  jwtSecret: string;
+  allowDevTokens: boolean;
+}
+
+type Env = Record<string, string | undefined>;
+
+function integer(env: Env, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 0) {
+    throw new Error(`${name} must be a non-negative integer, got "${raw}"`);
+  }
+  return value;
+}
+
+export function loadSettings(env: Env = process.env): Settings {
+  return {
+    port: integer(env, 'PORT', 3000),
+    host: env.HOST ?? '127.0.0.1',
+    temporalAddress: env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233',
+    temporalNamespace: env.TEMPORAL_NAMESPACE ?? 'default',
+    orderTtlSeconds: integer(env, 'ORDER_TTL_SECONDS', 900),
+    stripeSecretKey: env.STRIPE_SECRET_KEY || undefined,
+    stripeApiBase: env.STRIPE_API_BASE ?? 'http://127.0.0.1:12111',
+    stripeWebhookSecret: env.STRIPE_WEBHOOK_SECRET ?? 'whsec_local_development_secret',
+    jwtSecret: env.JWT_SECRET ?? 'local-development-secret-change-me-in-production',
+    allowDevTokens: (env.ALLOW_DEV_TOKENS ?? 'true') === 'true',
+  };
+}
+
+/** The default server when neither DATABASE_URL nor a per-service URL is set. */
+export const LOCAL_POSTGRES_URL = 'postgresql://postgres@127.0.0.1:5432/postgres';
+
+/**
+ * The URL of each service's database: `<SERVICE>_DATABASE_URL` wins; otherwise the
+ * service's own database (`storefront_<service>`) on the server of `serverUrl`.
+ */
+export function serviceDatabaseUrls(serverUrl: string, env: Env = process.env): Record<ServiceName, string> {
+  const urls = {} as Record<ServiceName, string>;
+  for (const service of SERVICES) {
+    const own = env[`${service.toUpperCase()}_DATABASE_URL`];
+    urls[service] = own || withDatabase(serverUrl, databaseNameFor(service));
+  }
+  return urls;
+}
+
+export function withDatabase(url: string, database: string): string {
+  const parsed = new URL(url);
+  parsed.pathname = `/${database}`;
+  return parsed.toString();
+}
