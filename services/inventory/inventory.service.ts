@@ -1,0 +1,211 @@
+/** Inventory: the product catalogue and the stock that orders reserve, commit and release. */
+import { DomainError, isUniqueViolation } from '../../lib/errors';
+import type { InventoryDb } from './db';
+import type { Product, ReservationStatus } from './generated/client';
+
+export interface ProductView {
+  id: string;
+  sku: string;
+  name: string;
+  priceCents: number;
+  currency: string;
+  available: number;
+  version: number;
+}
+
+export interface NewProduct {
+  sku: string;
+  name: string;
+  priceCents: number;
+  currency?: string;
+  available: number;
+}
+
+export interface ProductChanges {
+  /** The version the caller last saw; a stale one is refused with VERSION_CONFLICT. */
+  version: number;
+  name?: string;
+  priceCents?: number;
+  /** Sets the units available to new reservations (reserved and sold units are untouched). */
+  available?: number;
+}
+
+export interface ReservationLineInput {
+  productId: string;
+  quantity: number;
+}
+
+export interface ReserveStockInput {
+  orderId: string;
+  lines: ReservationLineInput[];
+}
+
+export interface ReservationView {
+  orderId: string;
+  status: ReservationStatus;
+  lines: ReservationLineInput[];
+}
+
+export function toProductView(product: Product): ProductView {
+  const { id, sku, name, priceCents, currency, available, version } = product;
+  return { id, sku, name, priceCents, currency, available, version };
+}
+
+export class InventoryService {
+  constructor(private readonly db: InventoryDb) {}
+
+  async listProducts(): Promise<ProductView[]> {
+    const products = await this.db.product.findMany({ orderBy: { sku: 'asc' } });
+    return products.map(toProductView);
+  }
+
+  async getProducts(ids: string[]): Promise<ProductView[]> {
+    const products = await this.db.product.findMany({ where: { id: { in: ids } } });
+    return products.map(toProductView);
+  }
+
+  async getProduct(id: string): Promise<ProductView | null> {
+    const product = await this.db.product.findUnique({ where: { id } });
+    return product ? toProductView(product) : null;
+  }
+
+  async createProduct(input: NewProduct): Promise<ProductView> {
+    try {
+      const product = await this.db.product.create({
+        data: { sku: input.sku, name: input.name, priceCents: input.priceCents, currency: input.currency ?? 'usd', available: input.available },
+      });
+      return toProductView(product);
+    } catch (error) {
+      if (isUniqueViolation(error)) throw new DomainError('SKU_TAKEN', `A product with SKU ${input.sku} already exists`);
+      throw error;
+    }
+  }
+
+  /** Optimistic concurrency: the update applies only if the row still has the version the caller saw. */
+  async updateProduct(id: string, changes: ProductChanges): Promise<ProductView> {
+    const { version, ...fields } = changes;
+    const updated = await this.db.product.updateMany({
+      where: { id, version },
+      data: { ...fields, version: { increment: 1 } },
+    });
+    if (updated.count === 0) {
+      const current = await this.db.product.findUnique({ where: { id } });
+      if (!current) throw new DomainError('PRODUCT_NOT_FOUND', `No product ${id}`);
+      throw new DomainError('VERSION_CONFLICT', `Product ${id} is at version ${current.version}, not ${version}`, {
+        currentVersion: current.version,
+      });
+    }
+    return toProductView(await this.db.product.findUniqueOrThrow({ where: { id } }));
+  }
+
+  /**
+   * Reserves every line of an order, or nothing. Idempotent by orderId: the unique
+   * reservation per order means a retry returns the reservation already made.
+   *
+   * Overselling is impossible because each line is one conditional UPDATE
+   * (`available >= quantity` in its WHERE): PostgreSQL row-locks the product while it
+   * checks and decrements, so two orders can never both take the last unit. A second
+   * order waiting on the lock re-evaluates the condition after the first commits. Lines
+   * are locked in product-id order so two multi-line orders cannot deadlock. The CHECK
+   * (available >= 0) is the last line of defence.
+   */
+  async reserve(input: ReserveStockInput): Promise<ReservationView> {
+    const existing = await this.findReservation(input.orderId);
+    if (existing) return existing;
+    const lines = mergeLines(input.lines);
+    try {
+      await this.db.$transaction(async (tx) => {
+        const reservation = await tx.reservation.create({ data: { orderId: input.orderId } });
+        for (const line of lines) {
+          const taken = await tx.product.updateMany({
+            where: { id: line.productId, available: { gte: line.quantity } },
+            data: { available: { decrement: line.quantity }, reserved: { increment: line.quantity } },
+          });
+          if (taken.count === 0) {
+            const product = await tx.product.findUnique({ where: { id: line.productId } });
+            if (!product) throw new DomainError('UNKNOWN_PRODUCT', `No product ${line.productId}`, { productId: line.productId });
+            throw new DomainError('OUT_OF_STOCK', `Only ${product.available} of ${product.sku} left, ${line.quantity} wanted`, {
+              productId: line.productId,
+              sku: product.sku,
+              available: product.available,
+              requested: line.quantity,
+            });
+          }
+          await tx.reservationLine.create({ data: { reservationId: reservation.id, productId: line.productId, quantity: line.quantity } });
+        }
+      });
+    } catch (error) {
+      // A concurrent retry of the same order won the insert: its reservation is the answer.
+      if (isUniqueViolation(error)) {
+        const winner = await this.findReservation(input.orderId);
+        if (winner) return winner;
+      }
+      throw error;
+    }
+    return (await this.findReservation(input.orderId))!;
+  }
+
+  /**
+   * Compensation for reserve: gives held (or, after a failed later step, sold) units back.
+   * A no-op when the order reserved nothing or was released already.
+   */
+  async release(orderId: string): Promise<ReservationView | null> {
+    return this.moveReservation(orderId, ['HELD', 'COMMITTED'], 'RELEASED');
+  }
+
+  /** A paid order's reservation becomes a sale. Idempotent. */
+  async commit(orderId: string): Promise<ReservationView> {
+    const reservation = await this.findReservation(orderId);
+    if (!reservation) throw new DomainError('RESERVATION_NOT_FOUND', `Order ${orderId} has no reservation`);
+    if (reservation.status === 'RELEASED') {
+      throw new DomainError('RESERVATION_RELEASED', `The reservation of order ${orderId} was released`);
+    }
+    return (await this.moveReservation(orderId, ['HELD'], 'COMMITTED')) ?? reservation;
+  }
+
+  async findReservation(orderId: string): Promise<ReservationView | null> {
+    const reservation = await this.db.reservation.findUnique({ where: { orderId }, include: { lines: true } });
+    if (!reservation) return null;
+    return {
+      orderId,
+      status: reservation.status,
+      lines: reservation.lines.map((l) => ({ productId: l.productId, quantity: l.quantity })),
+    };
+  }
+
+  /**
+   * Moves a reservation from one of `from` to `to` and its units between the stock buckets.
+   * The status flip is a conditional update, so of two concurrent calls exactly one moves
+   * the units; the other sees count 0 and does nothing.
+   */
+  private async moveReservation(orderId: string, from: ReservationStatus[], to: ReservationStatus): Promise<ReservationView | null> {
+    return this.db.$transaction(async (tx) => {
+      const reservation = await tx.reservation.findUnique({ where: { orderId }, include: { lines: true } });
+      if (!reservation || !from.includes(reservation.status)) return null;
+      const flipped = await tx.reservation.updateMany({ where: { orderId, status: reservation.status }, data: { status: to } });
+      if (flipped.count === 0) return null;
+      for (const line of [...reservation.lines].sort(byProductId)) {
+        const q = line.quantity;
+        const data =
+          to === 'COMMITTED'
+            ? { reserved: { decrement: q }, sold: { increment: q } }
+            : reservation.status === 'HELD'
+              ? { reserved: { decrement: q }, available: { increment: q } }
+              : { sold: { decrement: q }, available: { increment: q } };
+        await tx.product.update({ where: { id: line.productId }, data });
+      }
+      return { orderId, status: to, lines: reservation.lines.map((l) => ({ productId: l.productId, quantity: l.quantity })) };
+    });
+  }
+}
+
+function byProductId(a: { productId: string }, b: { productId: string }): number {
+  return a.productId < b.productId ? -1 : a.productId > b.productId ? 1 : 0;
+}
+
+/** One line per product (quantities summed), in product-id order to avoid deadlocks. */
+export function mergeLines(lines: ReservationLineInput[]): ReservationLineInput[] {
+  const totals = new Map<string, number>();
+  for (const line of lines) totals.set(line.productId, (totals.get(line.productId) ?? 0) + line.quantity);
+  return [...totals].map(([productId, quantity]) => ({ productId, quantity })).sort(byProductId);
+}

@@ -1,0 +1,21 @@
+/** The order status machine: which status may follow which. Pure, shared by the service and its tests. */
+import type { OrderStatus } from '../../workflows/contract';
+
+const TERMINAL_BY_OPERATOR: OrderStatus[] = ['COMPLETED', 'REJECTED', 'EXPIRED', 'CANCELLED', 'FAILED'];
+
+export const ALLOWED_TRANSITIONS: Record<OrderStatus, readonly OrderStatus[]> = {
+  PENDING: ['AWAITING_PAYMENT', 'REJECTED', 'CANCELLED', 'FAILED', 'NEEDS_ATTENTION'],
+  AWAITING_PAYMENT: ['PAID', 'EXPIRED', 'CANCELLED', 'FAILED', 'NEEDS_ATTENTION'],
+  PAID: ['COMPLETED', 'FAILED', 'NEEDS_ATTENTION'],
+  COMPLETED: [],
+  REJECTED: [],
+  EXPIRED: [],
+  CANCELLED: [],
+  FAILED: [],
+  // An operator's retry or resolve ends the order in the status its saga was heading for.
+  NEEDS_ATTENTION: TERMINAL_BY_OPERATOR,
+};
+
+export function canTransition(from: OrderStatus, to: OrderStatus): boolean {
+  return ALLOWED_TRANSITIONS[from].includes(to);
+}

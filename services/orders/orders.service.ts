@@ -1,0 +1,165 @@
+/** Orders: the customer's order, its priced lines and every status it went through. */
+import { DomainError, isUniqueViolation } from '../../lib/errors';
+import type { OrderLineInput, OrderStatus } from '../../workflows/contract';
+import type { OrdersDb } from './db';
+import { canTransition } from './order-status';
+
+export interface CreateOrderInput {
+  orderId: string;
+  customerId: string;
+  lines: OrderLineInput[];
+  currency: string;
+  idempotencyKey?: string;
+  requestHash?: string;
+}
+
+export interface TransitionInput {
+  orderId: string;
+  to: OrderStatus;
+  reason?: string;
+  failureCode?: string;
+  expiresAt?: Date;
+}
+
+export interface OrderView {
+  id: string;
+  customerId: string;
+  status: OrderStatus;
+  totalCents: number;
+  currency: string;
+  expiresAt: Date | null;
+  failureCode: string | null;
+  failureReason: string | null;
+  idempotencyKey: string | null;
+  requestHash: string | null;
+  createdAt: Date;
+  updatedAt: Date;
+  lines: OrderLineInput[];
+  history: { from: OrderStatus | null; to: OrderStatus; reason: string | null; at: Date }[];
+}
+
+const withDetails = {
+  lines: { orderBy: { sku: 'asc' as const } },
+  history: { orderBy: { id: 'asc' as const } },
+};
+
+type OrderRow = NonNullable<Awaited<ReturnType<OrdersDb['order']['findUnique']>>> & {
+  lines: { productId: string; sku: string; name: string; quantity: number; unitPriceCents: number }[];
+  history: { fromStatus: OrderStatus | null; toStatus: OrderStatus; reason: string | null; at: Date }[];
+};
+
+function toView(row: OrderRow): OrderView {
+  return {
+    id: row.id,
+    customerId: row.customerId,
+    status: row.status,
+    totalCents: row.totalCents,
+    currency: row.currency,
+    expiresAt: row.expiresAt,
+    failureCode: row.failureCode,
+    failureReason: row.failureReason,
+    idempotencyKey: row.idempotencyKey,
+    requestHash: row.requestHash,
+    createdAt: row.createdAt,
+    updatedAt: row.updatedAt,
+    lines: row.lines.map(({ productId, sku, name, quantity, unitPriceCents }) => ({ productId, sku, name, quantity, unitPriceCents })),
+    history: row.history.map((h) => ({ from: h.fromStatus, to: h.toStatus, reason: h.reason, at: h.at })),
+  };
+}
+
+export function orderTotal(lines: OrderLineInput[]): number {
+  return lines.reduce((sum, line) => sum + line.quantity * line.unitPriceCents, 0);
+}
+
+export class OrdersService {
+  constructor(private readonly db: OrdersDb) {}
+
+  /** Creates the order in PENDING; a retry with the same id returns the order already created. */
+  async create(input: CreateOrderInput): Promise<OrderView> {
+    const existing = await this.get(input.orderId);
+    if (existing) return existing;
+    try {
+      await this.db.order.create({
+        data: {
+          id: input.orderId,
+          customerId: input.customerId,
+          currency: input.currency,
+          totalCents: orderTotal(input.lines),
+          idempotencyKey: input.idempotencyKey ?? null,
+          requestHash: input.requestHash ?? null,
+          lines: { create: input.lines },
+          history: { create: { toStatus: 'PENDING' } },
+        },
+      });
+    } catch (error) {
+      if (!isUniqueViolation(error)) throw error;
+    }
+    const created = await this.get(input.orderId);
+    if (!created) throw new Error(`Order ${input.orderId} vanished after creation`);
+    return created;
+  }
+
+  async get(orderId: string): Promise<OrderView | null> {
+    const row = await this.db.order.findUnique({ where: { id: orderId }, include: withDetails });
+    return row ? toView(row as OrderRow) : null;
+  }
+
+  async getForCustomer(customerId: string, orderId: string): Promise<OrderView | null> {
+    const order = await this.get(orderId);
+    return order && order.customerId === customerId ? order : null;
+  }
+
+  async findByIdempotencyKey(customerId: string, idempotencyKey: string): Promise<OrderView | null> {
+    const row = await this.db.order.findUnique({
+      where: { customerId_idempotencyKey: { customerId, idempotencyKey } },
+      include: withDetails,
+    });
+    return row ? toView(row as OrderRow) : null;
+  }
+
+  async listForCustomer(customerId: string, limit = 50): Promise<OrderView[]> {
+    const rows = await this.db.order.findMany({
+      where: { customerId },
+      include: withDetails,
+      orderBy: { createdAt: 'desc' },
+      take: limit,
+    });
+    return rows.map((row) => toView(row as OrderRow));
+  }
+
+  /**
+   * Moves the order to `to` if the status machine allows it. Idempotent: an order already
+   * in `to` is returned unchanged. The update is conditional on the status read, so a
+   * concurrent change is never overwritten.
+   */
+  async transition(input: TransitionInput): Promise<OrderView> {
+    for (;;) {
+      const order = await this.get(input.orderId);
+      if (!order) throw new DomainError('ORDER_NOT_FOUND', `No order ${input.orderId}`);
+      if (order.status === input.to) return order;
+      if (!canTransition(order.status, input.to)) {
+        throw new DomainError('INVALID_TRANSITION', `Order ${input.orderId} cannot go from ${order.status} to ${input.to}`, {
+          from: order.status,
+          to: input.to,
+        });
+      }
+      const moved = await this.db.$transaction(async (tx) => {
+        const updated = await tx.order.updateMany({
+          where: { id: input.orderId, status: order.status },
+          data: {
+            status: input.to,
+            ...(input.expiresAt ? { expiresAt: input.expiresAt } : {}),
+            ...(input.failureCode ? { failureCode: input.failureCode, failureReason: input.reason ?? null } : {}),
+          },
+        });
+        if (updated.count === 0) return false;
+        await tx.orderStatusChange.create({
+          data: { orderId: input.orderId, fromStatus: order.status, toStatus: input.to, reason: input.reason ?? null },
+        });
+        return true;
+      });
+      if (moved) return (await this.get(input.orderId))!;
+      // Someone else changed the status between our read and write: decide again.
+    }
+  }
+}

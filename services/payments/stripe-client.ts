@@ -1,0 +1,32 @@
+/** Builds the Stripe SDK client: Stripe's test mode with a real key, or stripe-mock locally. */
+import Stripe from 'stripe';
+
+export interface StripeSettings {
+  stripeSecretKey: string | undefined;
+  stripeApiBase: string;
+}
+
+export interface StripeGateway {
+  stripe: Stripe;
+  /**
+   * True when talking to stripe-mock. It is stateless and answers every PaymentIntent with
+   * a fixture whose status is `requires_payment_method`, so a confirmation that returns
+   * without an error is taken as the charge having succeeded (see payments.service.ts).
+   */
+  stateless: boolean;
+}
+
+export function createStripeGateway(settings: StripeSettings, options: { timeoutMs?: number; maxNetworkRetries?: number } = {}): StripeGateway {
+  const common = { timeout: options.timeoutMs ?? 10_000, maxNetworkRetries: options.maxNetworkRetries ?? 0 };
+  if (settings.stripeSecretKey) {
+    return { stripe: new Stripe(settings.stripeSecretKey, common), stateless: false };
+  }
+  const base = new URL(settings.stripeApiBase);
+  const stripe = new Stripe('sk_test_stripe_mock', {
+    ...common,
+    host: base.hostname,
+    port: Number(base.port || (base.protocol === 'https:' ? 443 : 80)),
+    protocol: base.protocol === 'https:' ? 'https' : 'http',
+  });
+  return { stripe, stateless: true };
+}
