@@ -4,3 +4,4 @@
 export async function pingWorkflow(): Promise<string> {
   return 'pong';
 }
+export { notificationWorkflow } from './notification.workflow';

@@ -1,0 +1,93 @@
+/** The per-user notification workflow: receives notify signals in order, drops duplicates, persists each through an activity. */
+import { allHandlersFinished, condition, continueAsNew, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import { TASK_QUEUES, notifySignal, type NotificationWorkflowInput, type NotifyInput } from './contract';
+import type { createNotificationActivities } from '../activities/notifications.activities';
+
+/** Settings a test (or an operator) may pass; all are carried across continue-as-new. */
+export interface NotificationWorkflowSettings {
+  /** Continue as new once the history has this many events (default 2,000), or when Temporal suggests it. */
+  maxHistoryEvents?: number;
+  /** How many recent dedupe keys the workflow remembers (default 1,000); the database is the final guard. */
+  maxDedupeKeys?: number;
+  /** Where persistNotification runs (default the `notifications` task queue). */
+  activityTaskQueue?: string;
+}
+
+export type NotificationWorkflowArgs = NotificationWorkflowInput & NotificationWorkflowSettings;
+
+export const DEFAULT_MAX_HISTORY_EVENTS = 2_000;
+export const DEFAULT_MAX_DEDUPE_KEYS = 1_000;
+
+export async function notificationWorkflow(input: NotificationWorkflowArgs): Promise<void> {
+  const maxHistoryEvents = input.maxHistoryEvents ?? DEFAULT_MAX_HISTORY_EVENTS;
+  const seen = new RecentKeys(input.maxDedupeKeys ?? DEFAULT_MAX_DEDUPE_KEYS, input.seenDedupeKeys ?? []);
+  const { persistNotification } = proxyActivities<ReturnType<typeof createNotificationActivities>>({
+    taskQueue: input.activityTaskQueue ?? TASK_QUEUES.notifications,
+    startToCloseTimeout: '30 seconds',
+    // No attempt limit: a notification is never given up; the row is idempotent by dedupe key.
+    retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
+  });
+
+  // Signals only queue up; one loop persists them, so they are processed in arrival order.
+  const pending: NotifyInput[] = [];
+  setHandler(notifySignal, (notification) => {
+    pending.push(notification);
+  });
+
+  const historyIsLong = () => workflowInfo().continueAsNewSuggested || workflowInfo().historyLength >= maxHistoryEvents;
+
+  for (;;) {
+    await condition(() => pending.length > 0 || historyIsLong());
+    while (pending.length > 0) {
+      const notification = pending.shift() as NotifyInput;
+      if (seen.has(notification.dedupeKey)) continue;
+      await persistNotification(notification);
+      seen.add(notification.dedupeKey);
+    }
+    if (historyIsLong()) {
+      await condition(allHandlersFinished);
+      // A signal that arrived while the last activity ran is persisted first (next turn);
+      // one arriving during this very task makes the server refuse the continue-as-new and
+      // deliver it to this run, so none is lost.
+      if (pending.length === 0) {
+        await continueAsNew<typeof notificationWorkflow>({
+          userId: input.userId,
+          seenDedupeKeys: seen.toArray(),
+          maxHistoryEvents: input.maxHistoryEvents,
+          maxDedupeKeys: input.maxDedupeKeys,
+          activityTaskQueue: input.activityTaskQueue,
+        });
+      }
+    }
+  }
+}
+
+/** The last `capacity` keys, oldest dropped first. */
+class RecentKeys {
+  private readonly keys = new Set<string>();
+
+  constructor(
+    private readonly capacity: number,
+    initial: string[],
+  ) {
+    for (const key of initial) this.add(key);
+  }
+
+  has(key: string): boolean {
+    return this.keys.has(key);
+  }
+
+  add(key: string): void {
+    // Re-adding moves the key to the newest end.
+    this.keys.delete(key);
+    this.keys.add(key);
+    while (this.keys.size > this.capacity) {
+      const oldest = this.keys.values().next().value as string;
+      this.keys.delete(oldest);
+    }
+  }
+
+  toArray(): string[] {
+    return [...this.keys];
+  }
+}
