@@ -3,6 +3,7 @@
  * workflow ids, task queues, signals, queries, updates and their inputs and results.
  * Deterministic and free of side effects, so the workflow bundle may import it.
  */
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 
 // ---------------------------------------------------------------------------
@@ -25,10 +26,8 @@ export const notificationWorkflowId = (userId: string): string => `notifications
 
 // ---------------------------------------------------------------------------
 // Search attributes that operators filter on in the Temporal Web UI.
-export const SEARCH_ATTRIBUTES = {
-  orderStatus: 'OrderStatus',
-  customerId: 'CustomerId',
-} as const;
+export const ORDER_STATUS_KEY = defineSearchAttributeKey('OrderStatus', SearchAttributeType.KEYWORD);
+export const CUSTOMER_ID_KEY = defineSearchAttributeKey('CustomerId', SearchAttributeType.KEYWORD);
 
 // ---------------------------------------------------------------------------
 // Failure codes carried by non-retryable ApplicationFailures (their `type`).
@@ -129,6 +128,9 @@ export interface OperatorActionInput {
 
 /** Payment is an update: the caller learns at once whether it was charged or declined. */
 export const payUpdate = defineUpdate<PayResult, [PayInput]>('pay');
+/** The storefront cancels with an update, so it learns at once whether the cancel was accepted. */
+export const cancelUpdate = defineUpdate<CheckoutState, [CancelInput]>('cancelOrder');
+/** Operators cancel with a signal from the Temporal Web UI. */
 export const cancelSignal = defineSignal<[CancelInput]>('cancel');
 export const operatorActionSignal = defineSignal<[OperatorActionInput]>('operatorAction');
 /** A Stripe webhook relayed by the API (payment_intent.succeeded / payment_failed). */

@@ -1,12 +1,12 @@
 /** How the launcher and the tests run the Temporal dev server and stripe-mock, and how they know each is ready. */
 import { Connection } from '@temporalio/client';
-import { SEARCH_ATTRIBUTES } from '../../workflows/contract';
+import { CUSTOMER_ID_KEY, ORDER_STATUS_KEY } from '../../workflows/contract';
 import { waitForHttp, waitUntil, type WaitOptions } from './processes';
 
 /** The custom search attributes the workflows set, registered when the dev server starts. */
 export const SEARCH_ATTRIBUTE_TYPES: Record<string, 'Keyword'> = {
-  [SEARCH_ATTRIBUTES.orderStatus]: 'Keyword',
-  [SEARCH_ATTRIBUTES.customerId]: 'Keyword',
+  [ORDER_STATUS_KEY.name]: 'Keyword',
+  [CUSTOMER_ID_KEY.name]: 'Keyword',
 };
 
 /** stripe-mock accepts any test key; readiness checks and clients need one to send. */
