@@ -1,0 +1,197 @@
+/**
+ * Real PostgreSQL databases for tests. Jest's global setup migrates one template database per
+ * service once per run; each test file then clones fresh databases from them (`CREATE DATABASE
+ * ... TEMPLATE`, a file copy that takes milliseconds), so no test depends on another's data.
+ */
+import { randomBytes } from 'node:crypto';
+import { Client } from 'pg';
+import { migrateDatabase } from '../../lib/db/migrator';
+import { resolvePostgres, type ResolvedPostgres } from '../../lib/db/postgres';
+import { maintenanceUrl, quoteIdentifier } from '../../lib/db/provision';
+import { withDatabase } from '../../lib/config';
+import { SERVICES, type ServiceName } from '../../lib/services';
+import { generateClients } from '../../scripts/generate-clients';
+
+/** Set by prepareDatabaseTemplates for the test files (Jest workers inherit process.env). */
+export const TEST_ENV = {
+  serverUrl: 'TEST_POSTGRES_URL',
+  templates: 'TEST_DATABASE_TEMPLATES',
+  runId: 'TEST_DATABASE_RUN_ID',
+} as const;
+
+const TEMPLATE_PREFIX = 'storefront_tpl_';
+const TEST_PREFIX = 'storefront_test_';
+
+interface RunState {
+  postgres: ResolvedPostgres;
+  serverUrl: string;
+  runId: string;
+  templates: Record<ServiceName, string>;
+}
+
+// Global setup and teardown are separate modules in the same process: keep the state on globalThis.
+const stateKey = Symbol.for('storefront.test.databases');
+const holder = globalThis as unknown as { [stateKey]?: RunState };
+
+export interface PreparedTemplates {
+  serverUrl: string;
+  source: ResolvedPostgres['source'];
+  templates: Record<ServiceName, string>;
+  timingsMs: { generate: number; migrate: number };
+}
+
+/**
+ * Once per Jest run, in the parent process: makes sure the Prisma clients are generated,
+ * finds PostgreSQL as `npm start` does, and creates one migrated template per service.
+ */
+export async function prepareDatabaseTemplates(): Promise<PreparedTemplates> {
+  const generateStarted = Date.now();
+  await generateClients();
+  const generate = Date.now() - generateStarted;
+
+  const postgres = await resolvePostgres();
+  const serverUrl = postgres.serverUrl;
+  const runId = `${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
+  const templates = {} as Record<ServiceName, string>;
+  for (const service of SERVICES) templates[service] = `${TEMPLATE_PREFIX}${runId}_${service}`;
+
+  const migrateStarted = Date.now();
+  await withAdmin(serverUrl, async (admin) => {
+    await dropStaleDatabases(admin);
+    for (const service of SERVICES) await admin.query(`CREATE DATABASE ${quoteIdentifier(templates[service])}`);
+  });
+  await Promise.all(SERVICES.map((service) => migrateDatabase(withDatabase(serverUrl, templates[service]), service)));
+  // The migrator has closed its connections; forbidding new ones keeps the templates clonable
+  // (CREATE DATABASE ... TEMPLATE fails while anyone is connected to the template).
+  await withAdmin(serverUrl, async (admin) => {
+    for (const service of SERVICES) {
+      await admin.query(`ALTER DATABASE ${quoteIdentifier(templates[service])} WITH IS_TEMPLATE true ALLOW_CONNECTIONS false`);
+    }
+  });
+  const migrate = Date.now() - migrateStarted;
+
+  holder[stateKey] = { postgres, serverUrl, runId, templates };
+  process.env[TEST_ENV.serverUrl] = serverUrl;
+  process.env[TEST_ENV.templates] = JSON.stringify(templates);
+  process.env[TEST_ENV.runId] = runId;
+  return { serverUrl, source: postgres.source, templates, timingsMs: { generate, migrate } };
+}
+
+/** Global teardown: drops the templates and whatever test databases of this run are left. */
+export async function dropDatabaseTemplates(): Promise<void> {
+  const state = holder[stateKey];
+  if (!state) return;
+  holder[stateKey] = undefined;
+  try {
+    await withAdmin(state.serverUrl, async (admin) => {
+      const { rows } = await admin.query<{ datname: string }>(
+        `SELECT datname FROM pg_database WHERE datname LIKE $1 OR datname LIKE $2`,
+        [`${TEMPLATE_PREFIX}${state.runId}\\_%`, `${TEST_PREFIX}${state.runId}\\_%`],
+      );
+      for (const { datname } of rows) await dropDatabase(admin, datname);
+    });
+  } finally {
+    await state.postgres.stop();
+  }
+}
+
+export interface TestDatabases {
+  urls: Record<ServiceName, string>;
+  dispose(): Promise<void>;
+}
+
+/**
+ * Fresh, migrated databases for one test file, cloned from the run's templates. Only the
+ * services asked for get a database; the others' URLs are left out.
+ *   const dbs = await createTestDatabases(['inventory']);  ...  afterAll(() => dbs.dispose());
+ */
+export async function createTestDatabases(services: readonly ServiceName[] = SERVICES): Promise<TestDatabases> {
+  const { serverUrl, runId, templates } = testRun();
+  const suffix = randomBytes(4).toString('hex');
+  const names = services.map((service) => ({ service, name: `${TEST_PREFIX}${runId}_${service}_${suffix}` }));
+
+  const urls = {} as Record<ServiceName, string>;
+  const created: string[] = [];
+  await withAdmin(serverUrl, async (admin) => {
+    try {
+      for (const { service, name } of names) {
+        await admin.query(`CREATE DATABASE ${quoteIdentifier(name)} TEMPLATE ${quoteIdentifier(templates[service])}`);
+        created.push(name);
+        urls[service] = withDatabase(serverUrl, name);
+      }
+    } catch (error) {
+      for (const name of created) await dropDatabase(admin, name).catch(() => undefined);
+      throw error;
+    }
+  });
+
+  let disposed = false;
+  return {
+    urls,
+    async dispose() {
+      if (disposed) return;
+      disposed = true;
+      await withAdmin(serverUrl, async (admin) => {
+        for (const name of created) await dropDatabase(admin, name);
+      });
+    },
+  };
+}
+
+/** An empty database (nothing migrated) for tests of the migration tooling itself. */
+export async function createEmptyTestDatabase(label = 'empty'): Promise<{ url: string; name: string; dispose(): Promise<void> }> {
+  const { serverUrl, runId } = testRun();
+  const name = `${TEST_PREFIX}${runId}_${label}_${randomBytes(4).toString('hex')}`;
+  await withAdmin(serverUrl, (admin) => admin.query(`CREATE DATABASE ${quoteIdentifier(name)}`));
+  return {
+    url: withDatabase(serverUrl, name),
+    name,
+    dispose: () => withAdmin(serverUrl, (admin) => dropDatabase(admin, name)),
+  };
+}
+
+/** The server of this run and its id, for tests that manage databases themselves. */
+export function testRun(): { serverUrl: string; runId: string; templates: Record<ServiceName, string> } {
+  const serverUrl = process.env[TEST_ENV.serverUrl];
+  const templatesJson = process.env[TEST_ENV.templates];
+  const runId = process.env[TEST_ENV.runId];
+  if (!serverUrl || !templatesJson || !runId) {
+    throw new Error(
+      'No template databases: run tests through Jest, whose global setup (test/global-setup.ts) calls prepareDatabaseTemplates()',
+    );
+  }
+  return { serverUrl, runId, templates: JSON.parse(templatesJson) as Record<ServiceName, string> };
+}
+
+async function withAdmin<T>(serverUrl: string, work: (admin: Client) => Promise<T>): Promise<T> {
+  const admin = new Client({ connectionString: maintenanceUrl(serverUrl) });
+  await admin.connect();
+  try {
+    return await work(admin);
+  } finally {
+    await admin.end();
+  }
+}
+
+async function dropDatabase(admin: Client, name: string): Promise<void> {
+  if (name.startsWith(TEMPLATE_PREFIX)) {
+    await admin.query(`ALTER DATABASE ${quoteIdentifier(name)} WITH IS_TEMPLATE false`).catch(() => undefined);
+  }
+  await admin.query(`DROP DATABASE IF EXISTS ${quoteIdentifier(name)} WITH (FORCE)`);
+}
+
+/** Databases of runs that crashed more than a day ago (run ids start with a base-36 time). */
+async function dropStaleDatabases(admin: Client): Promise<void> {
+  const { rows } = await admin.query<{ datname: string }>(
+    `SELECT datname FROM pg_database WHERE datname LIKE $1 OR datname LIKE $2`,
+    [`${TEMPLATE_PREFIX}%`, `${TEST_PREFIX}%`],
+  );
+  const dayAgo = Date.now() - 24 * 60 * 60 * 1000;
+  for (const { datname } of rows) {
+    const runId = datname.startsWith(TEMPLATE_PREFIX)
+      ? datname.slice(TEMPLATE_PREFIX.length)
+      : datname.slice(TEST_PREFIX.length);
+    const startedAt = parseInt(runId.slice(0, 8), 36);
+    if (Number.isFinite(startedAt) && startedAt < dayAgo) await dropDatabase(admin, datname).catch(() => undefined);
+  }
+}
