@@ -1,0 +1,127 @@
+/**
+ * `npm run db:seed`: demo data, created when missing and never overwritten (it runs on every
+ * `npm start`, so live stock and usage survive a restart). Plans themselves are seeded by the
+ * quota migration.
+ */
+import { createInventoryDb } from '../services/inventory/db';
+import { createQuotaDb } from '../services/quota/db';
+import type { ServiceName } from '../lib/services';
+import { resolvePostgres, type ResolvedPostgres } from '../lib/db/postgres';
+import { migrateAll } from './db-migrate';
+
+export interface DemoProduct {
+  id: string;
+  sku: string;
+  name: string;
+  priceCents: number;
+  available: number;
+}
+
+/** Fixed ids, so that links and scripted demos stay valid across machines. */
+export const DEMO_PRODUCTS: readonly DemoProduct[] = [
+  { id: '8f1c0d2e-0000-4000-8000-000000000001', sku: 'TEE-BLACK-M', name: 'Black T-shirt (M)', priceCents: 1999, available: 50 },
+  { id: '8f1c0d2e-0000-4000-8000-000000000002', sku: 'HOODIE-GREY-L', name: 'Grey hoodie (L)', priceCents: 4999, available: 20 },
+  { id: '8f1c0d2e-0000-4000-8000-000000000003', sku: 'MUG-LOGO', name: 'Logo mug', priceCents: 1299, available: 100 },
+  { id: '8f1c0d2e-0000-4000-8000-000000000004', sku: 'STICKER-PACK', name: 'Sticker pack', priceCents: 499, available: 500 },
+  { id: '8f1c0d2e-0000-4000-8000-000000000005', sku: 'CAP-NAVY', name: 'Navy cap', priceCents: 2499, available: 30 },
+  { id: '8f1c0d2e-0000-4000-8000-000000000006', sku: 'BOTTLE-STEEL', name: 'Steel water bottle', priceCents: 2999, available: 40 },
+  { id: '8f1c0d2e-0000-4000-8000-000000000007', sku: 'NOTEBOOK-A5', name: 'A5 notebook', priceCents: 899, available: 200 },
+  // Scarce on purpose: two customers racing for the last units show OUT_OF_STOCK.
+  { id: '8f1c0d2e-0000-4000-8000-000000000008', sku: 'KEYBOARD-LTD', name: 'Limited-edition keyboard', priceCents: 14999, available: 3 },
+];
+
+export interface DemoUser {
+  userId: string;
+  planId: 'free' | 'pro';
+  /** Builds already used in the current period. */
+  buildsUsed: number;
+}
+
+/** `carol` is over the free plan's soft build limit (130 of 100): her next build tells her so. */
+export const DEMO_USERS: readonly DemoUser[] = [
+  { userId: 'alice', planId: 'free', buildsUsed: 0 },
+  { userId: 'bob', planId: 'pro', buildsUsed: 0 },
+  { userId: 'carol', planId: 'free', buildsUsed: 130 },
+];
+
+/** The usage period of a moment: its UTC month, '2026-11'. */
+export function usagePeriod(at: Date = new Date()): string {
+  return at.toISOString().slice(0, 7);
+}
+
+export interface SeedResult {
+  productsCreated: number;
+  subscriptionsCreated: number;
+  usageCreated: number;
+  period: string;
+}
+
+export async function seedDemoData(
+  urls: Pick<Record<ServiceName, string>, 'inventory' | 'quota'>,
+  now: Date = new Date(),
+): Promise<SeedResult> {
+  const period = usagePeriod(now);
+  const inventory = createInventoryDb(urls.inventory);
+  const quota = createQuotaDb(urls.quota);
+  const result: SeedResult = { productsCreated: 0, subscriptionsCreated: 0, usageCreated: 0, period };
+  try {
+    for (const product of DEMO_PRODUCTS) {
+      // createMany + skipDuplicates is an INSERT ... ON CONFLICT DO NOTHING: safe when two seeds race.
+      const { count } = await inventory.product.createMany({ data: [{ ...product }], skipDuplicates: true });
+      result.productsCreated += count;
+    }
+    for (const user of DEMO_USERS) {
+      const { count } = await quota.subscription.createMany({
+        data: [{ userId: user.userId, planId: user.planId }],
+        skipDuplicates: true,
+      });
+      result.subscriptionsCreated += count;
+      if (user.buildsUsed === 0) continue;
+      // The usage and the event that recorded it, as the quota service would have written them.
+      const created = await quota.$transaction([
+        quota.usageEvent.createMany({
+          data: [
+            {
+              userId: user.userId,
+              idempotencyKey: `seed-builds-${period}`,
+              resource: 'builds',
+              period,
+              quantity: user.buildsUsed,
+            },
+          ],
+          skipDuplicates: true,
+        }),
+        quota.usage.createMany({
+          data: [{ userId: user.userId, resource: 'builds', period, used: user.buildsUsed }],
+          skipDuplicates: true,
+        }),
+      ]);
+      result.usageCreated += created[1].count;
+    }
+    return result;
+  } finally {
+    await Promise.all([inventory.$disconnect(), quota.$disconnect()]);
+  }
+}
+
+async function main(): Promise<void> {
+  let postgres: ResolvedPostgres | undefined;
+  try {
+    postgres = await resolvePostgres();
+    const urls = await migrateAll(postgres.serverUrl);
+    const result = await seedDemoData(urls);
+    console.log(
+      `seeded: ${result.productsCreated} products, ${result.subscriptionsCreated} subscriptions, ` +
+        `${result.usageCreated} usage rows for ${result.period} (existing rows left as they were)`,
+    );
+  } finally {
+    await postgres?.stop();
+  }
+}
+
+if (require.main === module) {
+  main().catch((error: Error) => {
+    console.error(`db:seed failed: ${error.message}`);
+    process.exit(1);
+  });
+}
