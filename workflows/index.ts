@@ -1,7 +1,3 @@
-/** The workflows the `checkout` worker bundles. A placeholder until the saga workflows land. */
-
-/** Proves the worker bundles and runs workflow code; deterministic, no activities. */
-export async function pingWorkflow(): Promise<string> {
-  return 'pong';
-}
+/** The workflows the `checkout` worker bundles. */
+export { checkoutWorkflow } from './checkout.workflow';
 export { notificationWorkflow } from './notification.workflow';

@@ -1,0 +1,25 @@
+/** Turns the services' DomainErrors into non-retryable activity failures that carry their code. */
+import { ApplicationFailure } from '@temporalio/common';
+import { DomainError } from '../lib/errors';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type AsyncFunctions = Record<string, (...args: any[]) => Promise<unknown>>;
+
+/**
+ * Wraps each activity so that a business failure (out of stock, declined card) fails at once
+ * with its code, while anything else (a database or network error) stays retryable.
+ */
+export function withBusinessFailures<T extends AsyncFunctions>(activities: T): T {
+  const wrapped: AsyncFunctions = {};
+  for (const [name, fn] of Object.entries(activities)) {
+    wrapped[name] = async (...args: unknown[]) => {
+      try {
+        return await fn(...args);
+      } catch (error) {
+        if (error instanceof DomainError) throw ApplicationFailure.nonRetryable(error.message, error.code, error.details ?? {});
+        throw error;
+      }
+    };
+  }
+  return wrapped as T;
+}

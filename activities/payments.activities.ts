@@ -1,0 +1,24 @@
+/** Payments activities: charge the order through Stripe, and its pair refund-or-cancel. */
+import type { ChargeInput, ChargeResult, PaymentsService, RefundOrCancelResult } from '../services/payments/payments.service';
+import { withBusinessFailures } from './business-failures';
+
+export type { ChargeInput, ChargeResult, RefundOrCancelResult } from '../services/payments/payments.service';
+
+export interface RefundPaymentInput {
+  orderId: string;
+  reason?: string;
+}
+
+export function createPaymentsActivities(deps: { payments: PaymentsService }) {
+  const { payments } = deps;
+  return withBusinessFailures({
+    async chargePayment(input: ChargeInput): Promise<ChargeResult> {
+      return payments.charge(input);
+    },
+    async refundPayment(input: RefundPaymentInput): Promise<RefundOrCancelResult> {
+      return payments.refundOrCancel(input.orderId, input.reason);
+    },
+  });
+}
+
+export type PaymentsActivities = ReturnType<typeof createPaymentsActivities>;
