@@ -1,0 +1,135 @@
+import { Client } from 'pg';
+import { createTestDatabases, type TestDatabases } from '../../test/helpers/databases';
+import { createNotificationsDb, type NotificationsDb } from './db';
+import { NOTIFICATIONS_CHANNEL, NotificationError, NotificationsService, type PersistNotificationInput } from './notifications.service';
+
+let databases: TestDatabases;
+let db: NotificationsDb;
+let notifications: NotificationsService;
+
+beforeAll(async () => {
+  databases = await createTestDatabases(['notifications']);
+  db = createNotificationsDb(databases.urls.notifications);
+  notifications = new NotificationsService(db);
+});
+
+afterAll(async () => {
+  await db?.$disconnect();
+  await databases?.dispose();
+});
+
+const note = (userId: string, dedupeKey: string, extra: Partial<PersistNotificationInput> = {}): PersistNotificationInput => ({
+  userId,
+  type: 'quota.warning',
+  payload: { message: `about ${dedupeKey}` },
+  dedupeKey,
+  ...extra,
+});
+
+async function notificationError(promise: Promise<unknown>): Promise<NotificationError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(NotificationError);
+  return error as NotificationError;
+}
+
+test('sequences increase by one per user, without gaps, under concurrency', async () => {
+  const writes = [
+    ...Array.from({ length: 30 }, (_, i) => notifications.persist(note('seq-a', `a-${i}`))),
+    ...Array.from({ length: 20 }, (_, i) => notifications.persist(note('seq-b', `b-${i}`))),
+  ];
+  const results = await Promise.all(writes);
+  const sequencesOf = (userId: string) =>
+    results
+      .filter((r) => r.notification.userId === userId)
+      .map((r) => r.notification.sequence)
+      .sort((x, y) => x - y);
+  expect(sequencesOf('seq-a')).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
+  expect(sequencesOf('seq-b')).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+  expect(await notifications.lastSequence('seq-a')).toBe(30);
+  expect(await notifications.lastSequence('seq-b')).toBe(20);
+  expect(await notifications.lastSequence('nobody')).toBe(0);
+});
+
+test('a dedupe key is stored once and does not bump the sequence, even sent concurrently', async () => {
+  await notifications.persist(note('dedupe', 'first'));
+  const results = await Promise.all(Array.from({ length: 8 }, () => notifications.persist(note('dedupe', 'quota:builds:2026-11:80'))));
+  expect(results.filter((r) => r.created)).toHaveLength(1);
+  expect(new Set(results.map((r) => r.notification.id)).size).toBe(1);
+  expect(results.every((r) => r.notification.sequence === 2)).toBe(true);
+  expect(await notifications.lastSequence('dedupe')).toBe(2);
+
+  // The same key for another user is another notification.
+  const other = await notifications.persist(note('dedupe-other', 'quota:builds:2026-11:80'));
+  expect(other).toMatchObject({ created: true, notification: { sequence: 1 } });
+
+  const next = await notifications.persist(note('dedupe', 'third'));
+  expect(next.notification.sequence).toBe(3);
+});
+
+test('persist stores every field and announces {userId, sequence} after commit', async () => {
+  const listener = new Client({ connectionString: databases.urls.notifications });
+  await listener.connect();
+  try {
+    const announced = new Promise<string>((resolve) => listener.on('notification', (m) => resolve(m.payload ?? '')));
+    await listener.query(`LISTEN ${NOTIFICATIONS_CHANNEL}`);
+    const { notification, created } = await notifications.persist({
+      userId: 'announced',
+      kind: 'ORDER',
+      type: 'order.status',
+      payload: { orderId: 'o-1', status: 'PAID' },
+      dedupeKey: 'order:o-1:PAID',
+    });
+    expect(created).toBe(true);
+    expect(notification).toMatchObject({
+      userId: 'announced',
+      sequence: 1,
+      kind: 'ORDER',
+      type: 'order.status',
+      payload: { orderId: 'o-1', status: 'PAID' },
+      dedupeKey: 'order:o-1:PAID',
+      readAt: null,
+    });
+    expect(notification.id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(notification.createdAt).toBeInstanceOf(Date);
+    expect(JSON.parse(await announced)).toEqual({ userId: 'announced', sequence: 1 });
+  } finally {
+    await listener.end();
+  }
+});
+
+test('list: newest first, unread only, and forward from a sequence', async () => {
+  const user = 'lister';
+  for (let i = 1; i <= 4; i++) await notifications.persist(note(user, `n-${i}`));
+  await notifications.persist({ ...note(user, 'order-1'), kind: 'ORDER', type: 'order.status' });
+  await notifications.persist(note('someone-else', 'n-1'));
+
+  expect((await notifications.list(user)).map((n) => n.sequence)).toEqual([5, 4, 3, 2, 1]);
+  expect((await notifications.list(user, { limit: 2 })).map((n) => n.sequence)).toEqual([5, 4]);
+  expect((await notifications.list(user, { afterSequence: 2 })).map((n) => n.sequence)).toEqual([3, 4, 5]);
+  expect((await notifications.list(user, { afterSequence: 2, limit: 2 })).map((n) => n.sequence)).toEqual([3, 4]);
+  // Order status changes are pushed, never listed as unread.
+  expect((await notifications.list(user, { unread: true })).map((n) => n.dedupeKey)).toEqual(['n-4', 'n-3', 'n-2', 'n-1']);
+  expect(await notifications.unreadCount(user)).toBe(4);
+});
+
+test('markRead: only the owner can, it is idempotent, and unread counts follow', async () => {
+  const { notification } = await notifications.persist(note('reader', 'to-read'));
+  await notifications.persist(note('reader', 'stays-unread'));
+  expect(await notifications.unreadCount('reader')).toBe(2);
+
+  // Another user's notification is not found (the API answers 404, not 403).
+  expect((await notificationError(notifications.markRead('intruder', notification.id))).code).toBe('NOT_FOUND');
+  expect((await notificationError(notifications.markRead('reader', 'not-a-uuid'))).code).toBe('NOT_FOUND');
+  expect((await notificationError(notifications.markRead('reader', '00000000-0000-4000-8000-000000000000'))).code).toBe('NOT_FOUND');
+  expect(await notifications.unreadCount('reader')).toBe(2);
+
+  const read = await notifications.markRead('reader', notification.id);
+  expect(read.readAt).toBeInstanceOf(Date);
+  const again = await notifications.markRead('reader', notification.id);
+  expect(again.readAt).toEqual(read.readAt);
+  expect(await notifications.unreadCount('reader')).toBe(1);
+  expect((await notifications.list('reader', { unread: true })).map((n) => n.dedupeKey)).toEqual(['stays-unread']);
+});
