@@ -15,6 +15,8 @@ export interface ProcessSpec {
   output?: 'prefix' | 'ignore';
   /** Where prefixed output goes (default: this process's stdout/stderr). */
   write?: (line: string, stream: 'stdout' | 'stderr') => void;
+  /** Drop the output once stopping begins (servers that log every refused dial while they shut down). */
+  quietOnStop?: boolean;
 }
 
 export interface SupervisedProcess {
@@ -24,6 +26,8 @@ export interface SupervisedProcess {
   /** Settles when the process has exited, with its exit code or signal. */
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   hasExited(): boolean;
+  /** Set when the supervisor begins stopping it. */
+  stopRequested: boolean;
 }
 
 export interface StopOptions {
@@ -59,7 +63,9 @@ export class Supervisor {
     for (const stream of ['stdout', 'stderr'] as const) {
       const readable = child[stream];
       if (!readable) continue;
-      readline.createInterface({ input: readable, crlfDelay: Infinity }).on('line', (line) => write(`[${spec.name}] ${line}`, stream));
+      readline.createInterface({ input: readable, crlfDelay: Infinity }).on('line', (line) => {
+        if (!(spec.quietOnStop && proc.stopRequested)) write(`[${spec.name}] ${line}`, stream);
+      });
     }
     let done = false;
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
@@ -70,7 +76,7 @@ export class Supervisor {
         if (!this.stopping) for (const listener of this.exitListeners) listener(proc, code, signal);
       });
     });
-    const proc: SupervisedProcess = { name: spec.name, pid: child.pid, child, exited, hasExited: () => done };
+    const proc: SupervisedProcess = { name: spec.name, pid: child.pid, child, exited, hasExited: () => done, stopRequested: false };
     this.processes.push(proc);
     return proc;
   }
@@ -110,6 +116,7 @@ function defaultWrite(line: string, stream: 'stdout' | 'stderr'): void {
 async function stopGroup(proc: SupervisedProcess, timeoutMs: number): Promise<void> {
   // The leader may be gone while its group lives on (a grandchild that ignored the leader's exit), so the
   // group is signalled even then, and waited for until it is empty.
+  proc.stopRequested = true;
   signalGroup(proc.pid, 'SIGTERM');
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
