@@ -124,7 +124,9 @@ async function stopGroup(proc: SupervisedProcess, timeoutMs: number): Promise<vo
     await sleep(50);
   }
   signalGroup(proc.pid, 'SIGKILL');
-  await Promise.race([proc.exited, sleep(2_000)]);
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([proc.exited, new Promise((resolve) => (timer = setTimeout(resolve, 2_000)))]);
+  clearTimeout(timer);
   while (groupAlive(proc.pid) && Date.now() < deadline + 5_000) await sleep(50);
 }
 
