@@ -110,20 +110,24 @@ export async function createTestDatabases(services: readonly ServiceName[] = SER
   const suffix = randomBytes(4).toString('hex');
   const names = services.map((service) => ({ service, name: `${TEST_PREFIX}${runId}_${service}_${suffix}` }));
 
-  const urls = {} as Record<ServiceName, string>;
-  const created: string[] = [];
-  await withAdmin(serverUrl, async (admin) => {
-    try {
-      for (const { service, name } of names) {
-        await admin.query(`CREATE DATABASE ${quoteIdentifier(name)} TEMPLATE ${quoteIdentifier(templates[service])}`);
-        created.push(name);
-        urls[service] = withDatabase(serverUrl, name);
-      }
-    } catch (error) {
+  // One connection per database: the clones (of different templates) proceed in parallel.
+  const outcomes = await Promise.allSettled(
+    names.map(({ service, name }) =>
+      withAdmin(serverUrl, (admin) =>
+        admin.query(`CREATE DATABASE ${quoteIdentifier(name)} TEMPLATE ${quoteIdentifier(templates[service])}`),
+      ),
+    ),
+  );
+  const created = names.filter((_, index) => outcomes[index]?.status === 'fulfilled').map(({ name }) => name);
+  const failure = outcomes.find((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected');
+  if (failure) {
+    await withAdmin(serverUrl, async (admin) => {
       for (const name of created) await dropDatabase(admin, name).catch(() => undefined);
-      throw error;
-    }
-  });
+    });
+    throw failure.reason;
+  }
+  const urls = {} as Record<ServiceName, string>;
+  for (const { service, name } of names) urls[service] = withDatabase(serverUrl, name);
 
   let disposed = false;
   return {
