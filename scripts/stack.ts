@@ -3,13 +3,14 @@
  * the Temporal dev server, stripe-mock, the workers and the API; stops them all on Ctrl-C.
  * Every step is idempotent, so a second start only checks and starts.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { SERVICES, type ServiceName } from '../lib/services';
 import { resolvePostgres, type ResolvedPostgres } from '../lib/db/postgres';
 import { ensureDatabases, redactUrl } from '../lib/db/provision';
 import { migrateDatabase } from '../lib/db/migrator';
 import { generateClients } from './generate-clients';
+import { seedDemoData } from './seed';
 import { ensureTool } from './lib/tools';
 import { Supervisor, assertPortFree, waitForHttp, waitForPort } from './lib/processes';
 import { stripeMockArgs, temporalDevServerArgs, waitForStripeMock, waitForTemporal } from './lib/dev-servers';
@@ -101,19 +102,8 @@ async function prepareDatabases(
   log(`PostgreSQL (${postgres.source}): ${redactUrl(postgres.serverUrl)}`);
   const urls = await ensureDatabases(postgres.serverUrl);
   for (const service of SERVICES) await migrateDatabase(urls[service], service);
-  await seed(urls);
-  return { ...urls, server: postgres.serverUrl };
-}
-
-async function seed(urls: Record<ServiceName, string>): Promise<void> {
-  const module = path.join(ROOT, 'scripts', 'seed.ts');
-  if (!existsSync(module)) {
-    log('scripts/seed.ts is not there yet: skipping demo data');
-    return;
-  }
-  // Loaded by path until the module lands; then this becomes a plain import.
-  const { seedDemoData } = require(module) as { seedDemoData(urls: Record<ServiceName, string>): Promise<unknown> };
   await seedDemoData(urls);
+  return { ...urls, server: postgres.serverUrl };
 }
 
 async function startTemporal(supervisor: Supervisor, cli: string, config: StackConfig): Promise<void> {
