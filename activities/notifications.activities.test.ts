@@ -1,0 +1,79 @@
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { DefaultLogger } from '@temporalio/worker';
+import { createTestDatabases, type TestDatabases } from '../test/helpers/databases';
+import { createNotificationsDb, type NotificationsDb } from '../services/notifications/db';
+import { NotificationsService } from '../services/notifications/notifications.service';
+import { TASK_QUEUES, notifySignal, type NotifyInput } from '../workflows/contract';
+import { createNotificationActivities, type NotificationSignaller } from './notifications.activities';
+
+/** MockActivityEnvironment whose run() keeps the activity's result type. */
+class TypedActivityEnvironment {
+  private readonly env = new MockActivityEnvironment(undefined, { logger: new DefaultLogger('ERROR') });
+  run<I, R>(activity: (input: I) => Promise<R>, input: I): Promise<R> {
+    return this.env.run(activity, input) as Promise<R>;
+  }
+}
+
+let databases: TestDatabases;
+let db: NotificationsDb;
+let notifications: NotificationsService;
+
+beforeAll(async () => {
+  databases = await createTestDatabases(['notifications']);
+  db = createNotificationsDb(databases.urls.notifications);
+  notifications = new NotificationsService(db);
+});
+
+afterAll(async () => {
+  await db?.$disconnect();
+  await databases?.dispose();
+});
+
+function fakeTemporal(): { temporal: NotificationSignaller; calls: { workflowType: unknown; options: Record<string, unknown> }[] } {
+  const calls: { workflowType: unknown; options: Record<string, unknown> }[] = [];
+  const signalWithStart = async (workflowType: unknown, options: Record<string, unknown>) => {
+    calls.push({ workflowType, options });
+    return {};
+  };
+  return { temporal: { workflow: { signalWithStart } } as unknown as NotificationSignaller, calls };
+}
+
+const orderPaid: NotifyInput = {
+  userId: 'ivy',
+  kind: 'ORDER',
+  type: 'order.status',
+  payload: { orderId: 'o-1', status: 'PAID' },
+  dedupeKey: 'order:o-1:PAID',
+};
+
+test('persistNotification stores once per dedupe key and returns the sequence', async () => {
+  const { temporal } = fakeTemporal();
+  const { persistNotification } = createNotificationActivities({ notifications, temporal });
+  const env = new TypedActivityEnvironment();
+
+  expect(await env.run(persistNotification, orderPaid)).toEqual({ id: expect.any(String), sequence: 1, created: true });
+  const again = await env.run(persistNotification, orderPaid);
+  expect(again).toMatchObject({ sequence: 1, created: false });
+  expect(await env.run(persistNotification, { ...orderPaid, dedupeKey: 'order:o-1:COMPLETED' })).toMatchObject({ sequence: 2, created: true });
+  expect(await notifications.list('ivy')).toHaveLength(2);
+});
+
+test('notifyUser signal-with-starts the user\'s notification workflow, once per call', async () => {
+  const { temporal, calls } = fakeTemporal();
+  const { notifyUser } = createNotificationActivities({ notifications, temporal });
+  const env = new TypedActivityEnvironment();
+
+  expect(await env.run(notifyUser, orderPaid)).toEqual({ workflowId: 'notifications-ivy' });
+  expect(calls).toEqual([
+    {
+      workflowType: 'notificationWorkflow',
+      options: {
+        workflowId: 'notifications-ivy',
+        taskQueue: TASK_QUEUES.checkout,
+        args: [{ userId: 'ivy' }],
+        signal: notifySignal,
+        signalArgs: [orderPaid],
+      },
+    },
+  ]);
+});
