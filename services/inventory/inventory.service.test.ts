@@ -1,0 +1,303 @@
+import { randomUUID } from 'node:crypto';
+import { DomainError } from '../../lib/errors';
+import { createTestDatabases, type TestDatabases } from '../../test/helpers/databases';
+import { createInventoryDb, type InventoryDb } from './db';
+import { InventoryService, type ProductView } from './inventory.service';
+
+let databases: TestDatabases;
+let db: InventoryDb;
+let inventory: InventoryService;
+
+beforeAll(async () => {
+  databases = await createTestDatabases(['inventory']);
+  db = createInventoryDb(databases.urls.inventory);
+  inventory = new InventoryService(db);
+});
+
+afterAll(async () => {
+  await db?.$disconnect();
+  await databases?.dispose();
+});
+
+let skuCounter = 0;
+function newProduct(available: number, priceCents = 1500): Promise<ProductView> {
+  skuCounter += 1;
+  return inventory.createProduct({ sku: `SKU-${skuCounter}`, name: `Product ${skuCounter}`, priceCents, available });
+}
+
+async function stock(productId: string): Promise<{ available: number; reserved: number; sold: number }> {
+  const { available, reserved, sold } = await db.product.findUniqueOrThrow({ where: { id: productId } });
+  return { available, reserved, sold };
+}
+
+async function expectConserved(productId: string, initial: number): Promise<void> {
+  const s = await stock(productId);
+  expect(s.available).toBeGreaterThanOrEqual(0);
+  expect(s.reserved).toBeGreaterThanOrEqual(0);
+  expect(s.sold).toBeGreaterThanOrEqual(0);
+  expect(s.available + s.reserved + s.sold).toBe(initial);
+}
+
+async function domainError(promise: Promise<unknown>): Promise<DomainError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(DomainError);
+  return error as DomainError;
+}
+
+test('50 concurrent orders of 1 unit against 10 available: exactly 10 reserve, 40 are out of stock', async () => {
+  const product = await newProduct(10);
+  // Samples the stock while the race runs: no reading may ever see a negative bucket or lost units.
+  let racing = true;
+  const samples: { available: number; reserved: number; sold: number }[] = [];
+  const sampler = (async () => {
+    while (racing) samples.push(await stock(product.id));
+  })();
+
+  const orderIds = Array.from({ length: 50 }, () => randomUUID());
+  const outcomes = await Promise.allSettled(orderIds.map((orderId) => inventory.reserve({ orderId, lines: [{ productId: product.id, quantity: 1 }] })));
+  racing = false;
+  await sampler;
+
+  const succeeded = outcomes.filter((o) => o.status === 'fulfilled');
+  const failed = outcomes.filter((o): o is PromiseRejectedResult => o.status === 'rejected');
+  expect(succeeded).toHaveLength(10);
+  expect(failed).toHaveLength(40);
+  for (const failure of failed) {
+    expect(failure.reason).toBeInstanceOf(DomainError);
+    expect((failure.reason as DomainError).code).toBe('OUT_OF_STOCK');
+    expect((failure.reason as DomainError).details).toMatchObject({ productId: product.id, requested: 1 });
+  }
+  expect(await stock(product.id)).toEqual({ available: 0, reserved: 10, sold: 0 });
+  expect(samples.length).toBeGreaterThan(0);
+  for (const s of samples) {
+    expect(s.available).toBeGreaterThanOrEqual(0);
+    expect(s.available + s.reserved + s.sold).toBe(10);
+  }
+  // Only the winners hold a reservation; the losers left nothing behind.
+  expect(await db.reservation.count({ where: { orderId: { in: orderIds } } })).toBe(10);
+  expect(await db.reservationLine.aggregate({ _sum: { quantity: true }, where: { productId: product.id } })).toEqual({ _sum: { quantity: 10 } });
+  expect((await inventory.getProduct(product.id))?.available).toBe(0);
+});
+
+test('the same order reserving twice, one after the other and concurrently, reserves once', async () => {
+  const product = await newProduct(5);
+  const orderId = randomUUID();
+  const input = { orderId, lines: [{ productId: product.id, quantity: 2 }] };
+
+  const first = await inventory.reserve(input);
+  const again = await inventory.reserve(input);
+  expect(first).toEqual({ orderId, status: 'HELD', lines: [{ productId: product.id, quantity: 2 }] });
+  expect(again).toEqual(first);
+  expect(await stock(product.id)).toEqual({ available: 3, reserved: 2, sold: 0 });
+
+  const racedOrder = randomUUID();
+  const raced = await Promise.all(Array.from({ length: 8 }, () => inventory.reserve({ orderId: racedOrder, lines: [{ productId: product.id, quantity: 1 }] })));
+  for (const r of raced) expect(r).toEqual({ orderId: racedOrder, status: 'HELD', lines: [{ productId: product.id, quantity: 1 }] });
+  expect(await stock(product.id)).toEqual({ available: 2, reserved: 3, sold: 0 });
+  expect(await db.reservation.count({ where: { orderId: racedOrder } })).toBe(1);
+});
+
+test('lines of the same product are merged into one reservation line', async () => {
+  const product = await newProduct(5);
+  const orderId = randomUUID();
+  const reservation = await inventory.reserve({
+    orderId,
+    lines: [
+      { productId: product.id, quantity: 1 },
+      { productId: product.id, quantity: 2 },
+    ],
+  });
+  expect(reservation.lines).toEqual([{ productId: product.id, quantity: 3 }]);
+  expect(await stock(product.id)).toEqual({ available: 2, reserved: 3, sold: 0 });
+});
+
+test('a multi-line order that cannot get one line reserves nothing', async () => {
+  const plenty = await newProduct(10);
+  const scarce = await newProduct(1);
+  const orderId = randomUUID();
+
+  const error = await domainError(
+    inventory.reserve({
+      orderId,
+      lines: [
+        { productId: plenty.id, quantity: 3 },
+        { productId: scarce.id, quantity: 2 },
+      ],
+    }),
+  );
+  expect(error.code).toBe('OUT_OF_STOCK');
+  expect(error.details).toMatchObject({ productId: scarce.id, sku: scarce.sku, available: 1, requested: 2 });
+  expect(await stock(plenty.id)).toEqual({ available: 10, reserved: 0, sold: 0 });
+  expect(await stock(scarce.id)).toEqual({ available: 1, reserved: 0, sold: 0 });
+  expect(await inventory.findReservation(orderId)).toBeNull();
+
+  // The failed order left no trace: the same order may try again once it asks for less.
+  const retried = await inventory.reserve({
+    orderId,
+    lines: [
+      { productId: plenty.id, quantity: 3 },
+      { productId: scarce.id, quantity: 1 },
+    ],
+  });
+  expect(retried.status).toBe('HELD');
+  expect(await stock(plenty.id)).toEqual({ available: 7, reserved: 3, sold: 0 });
+  expect(await stock(scarce.id)).toEqual({ available: 0, reserved: 1, sold: 0 });
+});
+
+test('two multi-line orders locking the same products in opposite line order both succeed (no deadlock)', async () => {
+  const a = await newProduct(100);
+  const b = await newProduct(100);
+  const orders = Array.from({ length: 20 }, (_, i) => ({
+    orderId: randomUUID(),
+    lines:
+      i % 2 === 0
+        ? [
+            { productId: a.id, quantity: 1 },
+            { productId: b.id, quantity: 1 },
+          ]
+        : [
+            { productId: b.id, quantity: 1 },
+            { productId: a.id, quantity: 1 },
+          ],
+  }));
+  await Promise.all(orders.map((order) => inventory.reserve(order)));
+  expect(await stock(a.id)).toEqual({ available: 80, reserved: 20, sold: 0 });
+  expect(await stock(b.id)).toEqual({ available: 80, reserved: 20, sold: 0 });
+});
+
+test('release gives held units back, is idempotent, and is a no-op for an order that never reserved', async () => {
+  const product = await newProduct(6);
+  const orderId = randomUUID();
+  await inventory.reserve({ orderId, lines: [{ productId: product.id, quantity: 4 }] });
+  await expectConserved(product.id, 6);
+
+  expect(await inventory.release(randomUUID())).toBeNull();
+  expect(await stock(product.id)).toEqual({ available: 2, reserved: 4, sold: 0 });
+
+  const released = await inventory.release(orderId);
+  expect(released).toEqual({ orderId, status: 'RELEASED', lines: [{ productId: product.id, quantity: 4 }] });
+  expect(await stock(product.id)).toEqual({ available: 6, reserved: 0, sold: 0 });
+
+  expect(await inventory.release(orderId)).toBeNull();
+  const concurrent = await Promise.all([inventory.release(orderId), inventory.release(orderId)]);
+  expect(concurrent).toEqual([null, null]);
+  expect(await stock(product.id)).toEqual({ available: 6, reserved: 0, sold: 0 });
+  expect((await inventory.findReservation(orderId))?.status).toBe('RELEASED');
+
+  // A released reservation stays released: a late retry of reserve does not take the units again.
+  expect((await inventory.reserve({ orderId, lines: [{ productId: product.id, quantity: 4 }] })).status).toBe('RELEASED');
+  expect(await stock(product.id)).toEqual({ available: 6, reserved: 0, sold: 0 });
+});
+
+test('concurrent releases of one order give the units back once', async () => {
+  const product = await newProduct(5);
+  const orderId = randomUUID();
+  await inventory.reserve({ orderId, lines: [{ productId: product.id, quantity: 3 }] });
+  const results = await Promise.all(Array.from({ length: 6 }, () => inventory.release(orderId)));
+  expect(results.filter((r) => r !== null)).toHaveLength(1);
+  expect(await stock(product.id)).toEqual({ available: 5, reserved: 0, sold: 0 });
+});
+
+test('commit moves reserved to sold, is idempotent, and release after commit gives the sold units back', async () => {
+  const product = await newProduct(8);
+  const other = await newProduct(3);
+  const orderId = randomUUID();
+  await inventory.reserve({
+    orderId,
+    lines: [
+      { productId: product.id, quantity: 5 },
+      { productId: other.id, quantity: 1 },
+    ],
+  });
+  await expectConserved(product.id, 8);
+
+  const committed = await inventory.commit(orderId);
+  expect(committed.status).toBe('COMMITTED');
+  expect(await stock(product.id)).toEqual({ available: 3, reserved: 0, sold: 5 });
+  expect(await stock(other.id)).toEqual({ available: 2, reserved: 0, sold: 1 });
+
+  const twice = await Promise.all([inventory.commit(orderId), inventory.commit(orderId)]);
+  for (const c of twice) expect(c.status).toBe('COMMITTED');
+  expect(await stock(product.id)).toEqual({ available: 3, reserved: 0, sold: 5 });
+  await expectConserved(product.id, 8);
+
+  // A later saga step failed: the compensation gives the sold units back.
+  expect((await inventory.release(orderId))?.status).toBe('RELEASED');
+  expect(await stock(product.id)).toEqual({ available: 8, reserved: 0, sold: 0 });
+  expect(await stock(other.id)).toEqual({ available: 3, reserved: 0, sold: 0 });
+  expect(await inventory.release(orderId)).toBeNull();
+  expect(await stock(product.id)).toEqual({ available: 8, reserved: 0, sold: 0 });
+
+  expect((await domainError(inventory.commit(orderId))).code).toBe('RESERVATION_RELEASED');
+  expect((await domainError(inventory.commit(randomUUID()))).code).toBe('RESERVATION_NOT_FOUND');
+  await expectConserved(product.id, 8);
+});
+
+test('stock is conserved through a mixed run of reserves, commits and releases', async () => {
+  const product = await newProduct(30);
+  const orders = Array.from({ length: 24 }, () => randomUUID());
+  const reserved = await Promise.allSettled(orders.map((orderId) => inventory.reserve({ orderId, lines: [{ productId: product.id, quantity: 2 }] })));
+  expect(reserved.filter((r) => r.status === 'fulfilled')).toHaveLength(15);
+  await expectConserved(product.id, 30);
+
+  const holders = orders.filter((_, i) => reserved[i].status === 'fulfilled');
+  await Promise.all(
+    holders.map((orderId, i) =>
+      i % 3 === 0 ? inventory.commit(orderId) : i % 3 === 1 ? inventory.release(orderId) : inventory.commit(orderId).then(() => inventory.release(orderId)),
+    ),
+  );
+  await expectConserved(product.id, 30);
+  expect(await stock(product.id)).toEqual({ available: 30 - 10, reserved: 0, sold: 10 });
+});
+
+test('updateProduct applies with the current version and refuses a stale one without changing anything', async () => {
+  const product = await newProduct(4, 1000);
+  expect(product.version).toBe(1);
+
+  const updated = await inventory.updateProduct(product.id, { version: 1, name: 'Renamed', priceCents: 1200 });
+  expect(updated).toMatchObject({ name: 'Renamed', priceCents: 1200, available: 4, version: 2 });
+
+  const error = await domainError(inventory.updateProduct(product.id, { version: 1, priceCents: 1 }));
+  expect(error.code).toBe('VERSION_CONFLICT');
+  expect(error.details).toEqual({ currentVersion: 2 });
+  expect(await inventory.getProduct(product.id)).toEqual(updated);
+
+  // Two admins editing from the same version: exactly one wins.
+  const raced = await Promise.allSettled([
+    inventory.updateProduct(product.id, { version: 2, priceCents: 2000 }),
+    inventory.updateProduct(product.id, { version: 2, priceCents: 3000 }),
+  ]);
+  expect(raced.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+  const loser = raced.find((r): r is PromiseRejectedResult => r.status === 'rejected')!;
+  expect((loser.reason as DomainError).code).toBe('VERSION_CONFLICT');
+  expect((await inventory.getProduct(product.id))?.version).toBe(3);
+
+  expect((await domainError(inventory.updateProduct(randomUUID(), { version: 1, name: 'x' }))).code).toBe('PRODUCT_NOT_FOUND');
+});
+
+test('reserving an unknown product is UNKNOWN_PRODUCT and reserves nothing else', async () => {
+  const product = await newProduct(5);
+  const missing = randomUUID();
+  const orderId = randomUUID();
+  const error = await domainError(
+    inventory.reserve({
+      orderId,
+      lines: [
+        { productId: product.id, quantity: 1 },
+        { productId: missing, quantity: 1 },
+      ],
+    }),
+  );
+  expect(error.code).toBe('UNKNOWN_PRODUCT');
+  expect(error.details).toEqual({ productId: missing });
+  expect(await stock(product.id)).toEqual({ available: 5, reserved: 0, sold: 0 });
+  expect(await inventory.findReservation(orderId)).toBeNull();
+});
+
+test('a duplicate SKU is SKU_TAKEN', async () => {
+  const product = await newProduct(1);
+  expect((await domainError(inventory.createProduct({ sku: product.sku, name: 'dup', priceCents: 1, available: 1 }))).code).toBe('SKU_TAKEN');
+});
