@@ -144,10 +144,16 @@ function serviceEnv(config: StackConfig, databases: Record<ServiceName, string> 
 }
 
 async function startServices(supervisor: Supervisor, config: StackConfig, env: NodeJS.ProcessEnv): Promise<void> {
-  supervisor.start({ name: 'worker', command: process.execPath, args: tsxArgs('worker.ts'), cwd: ROOT, env });
+  const worker = supervisor.start({ name: 'worker', command: process.execPath, args: tsxArgs('worker.ts'), cwd: ROOT, env });
   const api = supervisor.start({ name: 'api', command: process.execPath, args: tsxArgs('api/server.ts'), cwd: ROOT, env });
-  await waitForHttp(`http://${config.host}:${config.apiPort}/healthz`, 'the storefront API', { process: api });
+  await Promise.all([
+    waitForHttp(`http://${config.host}:${config.apiPort}/healthz`, 'the storefront API', { process: api }),
+    // worker.ts prints this once its workflow bundle is built and it starts polling.
+    worker.waitForOutput(WORKER_READY_LINE, { timeoutMs: 120_000 }),
+  ]);
 }
+
+const WORKER_READY_LINE = /\bworkers? polling\b/;
 
 function printUrls(config: StackConfig, seconds: number): void {
   const api = `http://${config.host}:${config.apiPort}`;

@@ -64,11 +64,32 @@ describe('Supervisor', () => {
     supervisor.onUnexpectedExit((proc, code) => exits.push(`${proc.name}:${code}`));
     const proc = supervisor.start({ name: 'short', command: 'sh', args: ['-c', 'echo hello; exit 3'], write: (line) => lines.push(line) });
 
+    await proc.waitForOutput(/^hel+o$/, { timeoutMs: 2_000 });
     await expect(proc.exited).resolves.toEqual({ code: 3, signal: null });
     await waitUntil('the output', async () => lines.length > 0, { timeoutMs: 2_000 });
     expect(lines).toEqual(['[short] hello']);
     expect(exits).toEqual(['short:3']);
     await supervisor.stopAll();
+  });
+
+  it('does not count a process it stops as an unexpected exit', async () => {
+    const supervisor = new Supervisor();
+    const exits: string[] = [];
+    supervisor.onUnexpectedExit((proc) => exits.push(proc.name));
+    supervisor.start({ name: 'first', command: 'sleep', args: ['30'] });
+    supervisor.start({ name: 'second', command: 'sleep', args: ['30'] });
+
+    await supervisor.stop(['first']);
+    await supervisor.stopAll();
+
+    expect(exits).toEqual([]);
+  });
+
+  it('fails a wait for output with the name of a process that exited first', async () => {
+    const supervisor = new Supervisor();
+    const proc = supervisor.start({ name: 'quitter', command: 'sh', args: ['-c', 'exit 2'], output: 'ignore' });
+
+    await expect(proc.waitForOutput(/ready/, { timeoutMs: 5_000 })).rejects.toThrow('quitter exited (code 2) before printing /ready/');
   });
 });
 

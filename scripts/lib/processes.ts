@@ -28,6 +28,8 @@ export interface SupervisedProcess {
   hasExited(): boolean;
   /** Set when the supervisor begins stopping it. */
   stopRequested: boolean;
+  /** Resolves at the first output line matching `pattern` (e.g. a worker's "polling" line). */
+  waitForOutput(pattern: RegExp, options?: WaitOptions): Promise<void>;
 }
 
 export interface StopOptions {
@@ -36,6 +38,7 @@ export interface StopOptions {
 }
 
 const DEFAULT_STOP_TIMEOUT_MS = 10_000;
+const RECENT_LINES = 200;
 
 /**
  * Starts children each in their own process group (detached), so that stopping one also stops
@@ -60,10 +63,19 @@ export class Supervisor {
       throw new Error(`Could not start ${spec.name} (${spec.command})`);
     }
     const write = spec.write ?? defaultWrite;
+    const patterns = new Set<RegExp>();
+    const seen = new Set<RegExp>();
+    // Kept so a wait that begins after its line was printed still sees it.
+    const recent: string[] = [];
+    let openStreams = 0;
     for (const stream of ['stdout', 'stderr'] as const) {
       const readable = child[stream];
       if (!readable) continue;
+      openStreams += 1;
+      readable.once('close', () => (openStreams -= 1));
       readline.createInterface({ input: readable, crlfDelay: Infinity }).on('line', (line) => {
+        if (recent.push(line) > RECENT_LINES) recent.shift();
+        if (patterns.size > 0) for (const pattern of patterns) if (pattern.test(line)) seen.add(pattern);
         if (!(spec.quietOnStop && proc.stopRequested)) write(`[${spec.name}] ${line}`, stream);
       });
     }
@@ -73,10 +85,38 @@ export class Supervisor {
       child.on('exit', (code, signal) => {
         done = true;
         resolve({ code, signal });
-        if (!this.stopping) for (const listener of this.exitListeners) listener(proc, code, signal);
+        if (!this.stopping && !proc.stopRequested) for (const listener of this.exitListeners) listener(proc, code, signal);
       });
     });
-    const proc: SupervisedProcess = { name: spec.name, pid: child.pid, child, exited, hasExited: () => done, stopRequested: false };
+    const proc: SupervisedProcess = {
+      name: spec.name,
+      pid: child.pid,
+      child,
+      exited,
+      hasExited: () => done,
+      stopRequested: false,
+      waitForOutput: async (pattern, options = {}) => {
+        if (recent.some((line) => pattern.test(line))) return;
+        patterns.add(pattern);
+        try {
+          await waitUntil(
+            `${spec.name} to print ${pattern}`,
+            async () => {
+              if (seen.has(pattern)) return true;
+              // Its last lines may still be on their way after the exit: give up once its output has ended too.
+              if (done && openStreams === 0) {
+                const { code, signal } = await exited;
+                throw new ExitedBeforeError(`${spec.name} exited (${signal ?? `code ${code}`}) before printing ${pattern}`);
+              }
+              return false;
+            },
+            options,
+          );
+        } finally {
+          patterns.delete(pattern);
+        }
+      },
+    };
     this.processes.push(proc);
     return proc;
   }
@@ -209,6 +249,9 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+/** Thrown by a readiness check to stop waiting at once: what it waits for can no longer happen. */
+export class ExitedBeforeError extends Error {}
+
 export interface WaitOptions {
   timeoutMs?: number;
   /** Gives up early, with a clear message, when the process that should open the port has died. */
@@ -225,7 +268,11 @@ export async function waitUntil(what: string, check: () => Promise<boolean>, opt
       const { code, signal } = await options.process.exited;
       throw new Error(`${options.process.name} exited (${signal ?? `code ${code}`}) before ${what}`);
     }
-    if (await check().catch(() => false)) return;
+    const ok = await check().catch((error: unknown) => {
+      if (error instanceof ExitedBeforeError) throw error;
+      return false;
+    });
+    if (ok) return;
     if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs / 1000}s waiting for ${what}`);
     await sleep(options.intervalMs ?? 100);
   }
