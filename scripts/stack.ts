@@ -177,6 +177,16 @@ function log(message: string): void {
   process.stdout.write(`[stack] ${message}\n`);
 }
 
+const timings: string[] = [];
+
+/** Runs one startup step and records how long it took, for the summary line. */
+async function timed<T>(step: string, run: () => Promise<T>): Promise<T> {
+  const begun = Date.now();
+  const result = await run();
+  timings.push(`${step} ${((Date.now() - begun) / 1000).toFixed(1)}s`);
+  return result;
+}
+
 /** Signals repeated this soon after the first are the same Ctrl-C relayed by npm or scripts/start.js, not a second one. */
 const DUPLICATE_SIGNAL_WINDOW_MS = 1_500;
 
@@ -226,23 +236,27 @@ async function main(): Promise<void> {
   });
 
   try {
-    await checkPorts(config);
-    const tools = await ensureTools(aborter.signal);
+    await timed('ports', () => checkPorts(config));
+    const tools = await timed('tools', () => ensureTools(aborter.signal));
     mkdirSync(config.dataDir, { recursive: true });
     // The dev servers start while the databases are prepared: neither needs the other.
-    const servers = Promise.all([startTemporal(supervisor, tools.temporal, config), startStripeMock(supervisor, tools.stripeMock, config)]);
+    const servers = Promise.all([
+      timed('temporal', () => startTemporal(supervisor, tools.temporal, config)),
+      timed('stripe-mock', () => startStripeMock(supervisor, tools.stripeMock, config)),
+    ]);
     servers.catch(() => undefined);
     const databases = (async () => {
-      await generateDatabaseClients();
+      await timed('clients', generateDatabaseClients);
       aborter.signal.throwIfAborted();
-      return prepareDatabases(config.dataDir, aborter.signal, (resolved) => (postgres = resolved));
+      return timed('databases', () => prepareDatabases(config.dataDir, aborter.signal, (resolved) => (postgres = resolved)));
     })();
     // A stop while this is pending waits for it, so an embedded PostgreSQL that is starting still gets stopped.
     postgresPending = databases;
     const [urls] = await Promise.all([databases, servers]);
     aborter.signal.throwIfAborted();
-    await startServices(supervisor, config, serviceEnv(config, urls));
+    await timed('workers and API', () => startServices(supervisor, config, serviceEnv(config, urls)));
     printUrls(config, (Date.now() - started) / 1000);
+    log(`startup steps: ${timings.join(', ')}`);
   } catch (error) {
     if (stopping) return; // a signal or a crash is already stopping the stack
     process.stderr.write(`\n${error instanceof StartupError ? error.message : (error as Error).stack ?? String(error)}\n\n`);
