@@ -9,11 +9,19 @@ const { serverUrl, runId } = testRun();
 const created = new Set<string>();
 
 afterAll(async () => {
-  const admin = new Client({ connectionString: maintenanceUrl(serverUrl) });
-  await admin.connect();
-  for (const name of created) await admin.query(`DROP DATABASE IF EXISTS ${quoteIdentifier(name)} WITH (FORCE)`);
-  await admin.end();
-});
+  // Each DROP DATABASE waits for a checkpoint: drop in parallel, and give it time.
+  await Promise.all(
+    [...created].map(async (name) => {
+      const admin = new Client({ connectionString: maintenanceUrl(serverUrl) });
+      await admin.connect();
+      try {
+        await admin.query(`DROP DATABASE IF EXISTS ${quoteIdentifier(name)} WITH (FORCE)`);
+      } finally {
+        await admin.end();
+      }
+    }),
+  );
+}, 60_000);
 
 /** Per-service URLs on the test server, so the tests never touch the real storefront_* databases. */
 function isolatedEnv(): Record<string, string> {

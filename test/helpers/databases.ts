@@ -21,6 +21,7 @@ export const TEST_ENV = {
 
 const TEMPLATE_PREFIX = 'storefront_tpl_';
 const TEST_PREFIX = 'storefront_test_';
+const DISPOSE_WAIT_MS = 4000;
 
 interface RunState {
   postgres: ResolvedPostgres;
@@ -83,13 +84,19 @@ export async function dropDatabaseTemplates(): Promise<void> {
   if (!state) return;
   holder[stateKey] = undefined;
   try {
-    await withAdmin(state.serverUrl, async (admin) => {
-      const { rows } = await admin.query<{ datname: string }>(
-        `SELECT datname FROM pg_database WHERE datname LIKE $1 OR datname LIKE $2`,
-        [`${TEMPLATE_PREFIX}${state.runId}\\_%`, `${TEST_PREFIX}${state.runId}\\_%`],
-      );
-      for (const { datname } of rows) await dropDatabase(admin, datname);
-    });
+    const { rows } = await withAdmin(state.serverUrl, (admin) =>
+      admin.query<{ datname: string }>(`SELECT datname FROM pg_database WHERE datname LIKE $1 OR datname LIKE $2`, [
+        `${TEMPLATE_PREFIX}${state.runId}\\_%`,
+        `${TEST_PREFIX}${state.runId}\\_%`,
+      ]),
+    );
+    const outcomes = await Promise.allSettled(
+      rows.map(({ datname }) => withAdmin(state.serverUrl, (admin) => dropDatabase(admin, datname))),
+    );
+    const failures = outcomes.filter((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected');
+    if (failures.length > 0) {
+      throw new Error(`Could not drop ${failures.length} test database(s): ${failures.map((f) => String(f.reason)).join('; ')}`);
+    }
   } finally {
     await state.postgres.stop();
   }
@@ -135,9 +142,12 @@ export async function createTestDatabases(services: readonly ServiceName[] = SER
     async dispose() {
       if (disposed) return;
       disposed = true;
-      await withAdmin(serverUrl, async (admin) => {
-        for (const name of created) await dropDatabase(admin, name);
-      });
+      // Each DROP DATABASE waits for a checkpoint (~0.2-1 s on a busy server): drop them in
+      // parallel, and return within Jest's default hook timeout even so; the global teardown
+      // drops whatever of this run is still there.
+      const drops = Promise.all(created.map((name) => withAdmin(serverUrl, (admin) => dropDatabase(admin, name))));
+      drops.catch(() => undefined);
+      await Promise.race([drops, new Promise((resolve) => setTimeout(resolve, DISPOSE_WAIT_MS).unref())]);
     },
   };
 }
