@@ -1,0 +1,59 @@
+import { Client } from 'pg';
+import { createTestDatabases, type TestDatabases } from '../test/helpers/databases';
+import { DEMO_PRODUCTS, seedDemoData, usagePeriod } from './seed';
+
+let databases: TestDatabases;
+beforeAll(async () => {
+  databases = await createTestDatabases(['inventory', 'quota']);
+});
+afterAll(async () => {
+  await databases?.dispose();
+});
+
+async function rows<T extends object>(url: string, sql: string): Promise<T[]> {
+  const client = new Client({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query<T>(sql)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+describe('seedDemoData', () => {
+  const now = new Date('2026-11-15T12:00:00Z');
+
+  it('creates the demo products, subscriptions and carol over her build limit, once', async () => {
+    const first = await seedDemoData(databases.urls, now);
+    expect(first).toEqual({ productsCreated: DEMO_PRODUCTS.length, subscriptionsCreated: 3, usageCreated: 1, period: '2026-11' });
+
+    const products = await rows<{ sku: string; available: number; price_cents: number }>(
+      databases.urls.inventory,
+      'SELECT sku, available, price_cents FROM products ORDER BY sku',
+    );
+    expect(products).toHaveLength(8);
+    expect(new Set(products.map((p) => p.sku)).size).toBe(8);
+
+    const subscriptions = await rows(databases.urls.quota, 'SELECT user_id, plan_id FROM subscriptions ORDER BY user_id');
+    expect(subscriptions).toEqual([
+      { user_id: 'alice', plan_id: 'free' },
+      { user_id: 'bob', plan_id: 'pro' },
+      { user_id: 'carol', plan_id: 'free' },
+    ]);
+    const usage = await rows(databases.urls.quota, 'SELECT user_id, resource, period, used FROM usage');
+    expect(usage).toEqual([{ user_id: 'carol', resource: 'builds', period: '2026-11', used: 130 }]);
+  });
+
+  it('changes nothing on a second run, even after the demo was used', async () => {
+    await rows(databases.urls.inventory, `UPDATE products SET available = available - 1, sold = sold + 1 WHERE sku = 'MUG-LOGO'`);
+    const again = await seedDemoData(databases.urls, now);
+    expect(again).toEqual({ productsCreated: 0, subscriptionsCreated: 0, usageCreated: 0, period: '2026-11' });
+    expect(await rows(databases.urls.inventory, `SELECT available, sold FROM products WHERE sku = 'MUG-LOGO'`)).toEqual([
+      { available: 99, sold: 1 },
+    ]);
+  });
+
+  it('names periods by UTC month', () => {
+    expect(usagePeriod(new Date('2026-12-31T23:59:59Z'))).toBe('2026-12');
+  });
+});
