@@ -22,7 +22,9 @@ export function createStripeGateway(settings: StripeSettings, options: { timeout
     return { stripe: new Stripe(settings.stripeSecretKey, common), stateless: false };
   }
   const base = new URL(settings.stripeApiBase);
-  const stripe = new Stripe('sk_test_stripe_mock', {
+  // stripe-mock accepts only keys shaped sk_test_<one part> (401 for 'sk_test_stripe_mock');
+  // the same key as the launcher's STRIPE_MOCK_KEY.
+  const stripe = new Stripe('sk_test_123', {
     ...common,
     host: base.hostname,
     port: Number(base.port || (base.protocol === 'https:' ? 443 : 80)),
