@@ -11,6 +11,8 @@ export interface NotificationWorkflowSettings {
   maxDedupeKeys?: number;
   /** Where persistNotification runs (default the `notifications` task queue). */
   activityTaskQueue?: string;
+  /** Signals received but not yet persisted by the previous run (see the drain below). */
+  pendingNotifications?: NotifyInput[];
 }
 
 export type NotificationWorkflowArgs = NotificationWorkflowInput & NotificationWorkflowSettings;
@@ -29,36 +31,39 @@ export async function notificationWorkflow(input: NotificationWorkflowArgs): Pro
   });
 
   // Signals only queue up; one loop persists them, so they are processed in arrival order.
-  const pending: NotifyInput[] = [];
+  const pending: NotifyInput[] = [...(input.pendingNotifications ?? [])];
   setHandler(notifySignal, (notification) => {
     pending.push(notification);
   });
 
   const historyIsLong = () => workflowInfo().continueAsNewSuggested || workflowInfo().historyLength >= maxHistoryEvents;
+  // Draining a backlog that keeps growing must not grow the history without bound.
+  const historyIsTooLong = () => workflowInfo().historyLength >= 2 * maxHistoryEvents;
 
   for (;;) {
     await condition(() => pending.length > 0 || historyIsLong());
-    while (pending.length > 0) {
+    while (pending.length > 0 && !historyIsTooLong()) {
       const notification = pending.shift() as NotifyInput;
       if (seen.has(notification.dedupeKey)) continue;
       await persistNotification(notification);
       seen.add(notification.dedupeKey);
     }
-    if (historyIsLong()) {
-      await condition(allHandlersFinished);
-      // A signal that arrived while the last activity ran is persisted first (next turn);
-      // one arriving during this very task makes the server refuse the continue-as-new and
-      // deliver it to this run, so none is lost.
-      if (pending.length === 0) {
-        await continueAsNew<typeof notificationWorkflow>({
-          userId: input.userId,
-          seenDedupeKeys: seen.toArray(),
-          maxHistoryEvents: input.maxHistoryEvents,
-          maxDedupeKeys: input.maxDedupeKeys,
-          activityTaskQueue: input.activityTaskQueue,
-        });
-      }
-    }
+    if (!historyIsLong()) continue;
+    // Signal handlers only queue, so they are finished at once; waiting keeps it so if one
+    // ever awaits. Signals that arrived while the last activity ran are persisted first (the
+    // loop goes round again) unless the history is too long, when they travel, in order, in
+    // the next run's input. A signal arriving during this very workflow task makes the server
+    // refuse the continue-as-new and deliver it to this run, so none is lost.
+    await condition(allHandlersFinished);
+    if (pending.length > 0 && !historyIsTooLong()) continue;
+    await continueAsNew<typeof notificationWorkflow>({
+      userId: input.userId,
+      seenDedupeKeys: seen.toArray(),
+      maxHistoryEvents: input.maxHistoryEvents,
+      maxDedupeKeys: input.maxDedupeKeys,
+      activityTaskQueue: input.activityTaskQueue,
+      pendingNotifications: pending.length > 0 ? [...pending] : undefined,
+    });
   }
 }
 
