@@ -259,3 +259,28 @@ test('an unsubscribed stream gets nothing more; close() stops listening and refu
   expect(await connectionsGone(applicationName)).toBe(0);
   await expect(hub.subscribe({ userId: 'hank', onNotification: () => undefined })).rejects.toThrow(/closed/);
 });
+
+test('a lost LISTEN connection is re-established and what was sent meanwhile is delivered', async () => {
+  const errors: unknown[] = [];
+  const applicationName = `hub-test-${randomUUID().slice(0, 8)}`;
+  const hub = new NotificationHub({ connectionString: url, notifications, applicationName, retryDelayMs: 20, onError: (e) => errors.push(e) });
+  hubs.push(hub);
+  const inbox = new Inbox();
+  await hub.subscribe({ userId: 'ian', onNotification: inbox.push });
+  await send('ian', 'before');
+  await inbox.arrival('before');
+
+  // Kill the listening backend, then send while the hub may still be reconnecting.
+  const { rows } = await admin.query<{ terminated: boolean }>(
+    'SELECT pg_terminate_backend(pid) AS terminated FROM pg_stat_activity WHERE application_name = $1',
+    [applicationName],
+  );
+  expect(rows).toEqual([{ terminated: true }]);
+  await send('ian', 'during');
+  await inbox.arrival('during');
+  await send('ian', 'after');
+  await inbox.arrival('after');
+  expect(inbox.keys()).toEqual(['before', 'during', 'after']);
+  expect(hub.isListening()).toBe(true);
+  expect(errors.length).toBeGreaterThan(0);
+});
