@@ -13,6 +13,7 @@ import { generateClients } from './generate-clients';
 import { seedDemoData } from './seed';
 import { ensureTool } from './lib/tools';
 import { Supervisor, assertPortFree, waitForHttp, waitForPort } from './lib/processes';
+import { removeRunRecord, stopLeftovers, writeRunRecord } from './lib/run-record';
 import { stripeMockArgs, temporalDevServerArgs, waitForStripeMock, waitForTemporal } from './lib/dev-servers';
 
 type Env = Record<string, string | undefined>;
@@ -211,6 +212,7 @@ async function main(): Promise<void> {
       await supervisor.stopAll();
       await postgresPending.catch(() => undefined);
       await postgres?.stop().catch((error: Error) => log(`PostgreSQL did not stop cleanly: ${error.message}`));
+      removeRunRecord(config.dataDir);
       log(`stopped in ${((Date.now() - begun) / 1000).toFixed(1)}s`);
       process.exit(exitCode);
     })();
@@ -236,10 +238,14 @@ async function main(): Promise<void> {
   });
 
   try {
+    await stopLeftovers(config.dataDir, log).catch((error: Error) => {
+      throw new StartupError(error.message);
+    });
     await timed('ports', () => checkPorts(config));
     const tools = await timed('tools', () => ensureTools(aborter.signal));
     mkdirSync(config.dataDir, { recursive: true });
     // The dev servers start while the databases are prepared: neither needs the other.
+    supervisor.onStart(() => writeRunRecord(config.dataDir, supervisor.list()));
     const servers = Promise.all([
       timed('temporal', () => startTemporal(supervisor, tools.temporal, config)),
       timed('stripe-mock', () => startStripeMock(supervisor, tools.stripeMock, config)),

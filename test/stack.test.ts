@@ -112,6 +112,36 @@ describe('npm start (scripts/stack.ts)', () => {
     expect(await isPortOpen(Number(env.TEMPORAL_PORT))).toBe(false);
   });
 
+  it('stops what a launcher killed with SIGKILL left running, on the next start', async () => {
+    const env = await stackEnv();
+    const first = launch(env);
+    await waitUntil('the first start to be ready', async () => first.output().includes('Press Ctrl-C to stop.'), {
+      timeoutMs: 150_000,
+    }).catch((error: Error) => {
+      first.child.kill('SIGKILL');
+      throw new Error(`${error.message}\n--- stack output ---\n${first.output()}`);
+    });
+    const orphans = descendantsOf(first.child.pid!);
+    first.child.kill('SIGKILL');
+    await first.exited;
+    expect(stillRunning(orphans).length).toBeGreaterThan(0); // detached children outlive a SIGKILLed launcher
+
+    const second = launch(env);
+    try {
+      await waitUntil('the second start to be ready', async () => second.output().includes('Press Ctrl-C to stop.'), { timeoutMs: 150_000 });
+      expect(second.output()).toContain('stopping what an earlier start left running');
+      expect(stillRunning(orphans)).toEqual([]);
+    } catch (error) {
+      second.child.kill('SIGKILL');
+      throw new Error(`${(error as Error).message}\n--- stack output ---\n${second.output()}`);
+    }
+    const started = descendantsOf(second.child.pid!);
+    second.child.kill('SIGTERM');
+    expect(await second.exited).toEqual({ code: 0, signal: null });
+    await waitUntil('every process to be gone', async () => stillRunning(started).length === 0, { timeoutMs: 5_000 }).catch(() => undefined);
+    expect(stillRunning(started)).toEqual([]);
+  });
+
   it('refuses to start, naming the port and its variable, when a port is taken', async () => {
     const env = await stackEnv();
     const blocker = net.createServer();

@@ -48,6 +48,7 @@ const RECENT_LINES = 200;
 export class Supervisor {
   private readonly processes: SupervisedProcess[] = [];
   private readonly exitListeners: Array<(proc: SupervisedProcess, code: number | null, signal: NodeJS.Signals | null) => void> = [];
+  private readonly startListeners: Array<(proc: SupervisedProcess) => void> = [];
   private stopping = false;
 
   start(spec: ProcessSpec): SupervisedProcess {
@@ -118,7 +119,13 @@ export class Supervisor {
       },
     };
     this.processes.push(proc);
+    for (const listener of this.startListeners) listener(proc);
     return proc;
+  }
+
+  /** Called after each child starts (the launcher records what it started). */
+  onStart(listener: (proc: SupervisedProcess) => void): void {
+    this.startListeners.push(listener);
   }
 
   /** Called when a child exits while the supervisor is not stopping it (a crash, or a bad flag). */
