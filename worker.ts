@@ -1,24 +1,31 @@
-/** Runs the Temporal workers: for now the `checkout` queue's workflows; the service queues join as their activities land. */
-import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
-import { loadSettings } from './lib/config';
-import { TASK_QUEUES } from './workflows/contract';
+/**
+ * Runs the Temporal workers: by default the `checkout` workflows and every service's
+ * activities; `--services inventory,payments` runs only those, so each service can be
+ * deployed and scaled apart. SIGINT/SIGTERM shut down gracefully: polling stops and
+ * in-flight activities finish before the process exits.
+ */
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, Runtime } from '@temporalio/worker';
+import { databaseUrlsFromEnv, loadSettings } from './lib/config';
+import { createWorkers, queuesFromArgs } from './lib/workers';
+import { openServices } from './services';
 
 async function main(): Promise<void> {
-  // The runtime shuts every worker down gracefully on these signals; worker.run() then resolves.
   Runtime.install({ shutdownSignals: ['SIGINT', 'SIGTERM'] });
   const settings = loadSettings();
+  const queues = queuesFromArgs(process.argv.slice(2));
+  const services = openServices(databaseUrlsFromEnv(), settings);
   const connection = await NativeConnection.connect({ address: settings.temporalAddress });
+  const clientConnection = await Connection.connect({ address: settings.temporalAddress });
+  const client = new Client({ connection: clientConnection, namespace: settings.temporalNamespace });
   try {
-    const worker = await Worker.create({
-      connection,
-      namespace: settings.temporalNamespace,
-      taskQueue: TASK_QUEUES.checkout,
-      workflowsPath: require.resolve('./workflows'),
-    });
-    console.log(`worker polling task queue "${TASK_QUEUES.checkout}" on ${settings.temporalAddress}`);
-    await worker.run();
+    const workers = await createWorkers({ connection, namespace: settings.temporalNamespace, queues, services, client });
+    console.log(`workers polling ${queues.join(', ')} on ${settings.temporalAddress} (namespace ${settings.temporalNamespace})`);
+    await Promise.all(workers.map((worker) => worker.run()));
   } finally {
+    await clientConnection.close();
     await connection.close();
+    await services.close();
   }
 }
 

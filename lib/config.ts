@@ -62,3 +62,8 @@ export function withDatabase(url: string, database: string): string {
   parsed.pathname = `/${database}`;
   return parsed.toString();
 }
+
+/** Each service's database URL as the environment gives it (DATABASE_URL as the server base). */
+export function databaseUrlsFromEnv(env: Env = process.env): Record<ServiceName, string> {
+  return serviceDatabaseUrls(env.DATABASE_URL || LOCAL_POSTGRES_URL, env);
+}

@@ -19,6 +19,8 @@ export interface TemporalDevServerOptions {
   /** SQLite file that keeps workflows across restarts; without one the server keeps them in memory. */
   dbFilename?: string;
   logLevel?: 'debug' | 'info' | 'warn' | 'error' | 'never';
+  /** Extra namespaces to create (with the search attributes registered in each). */
+  namespaces?: readonly string[];
 }
 
 export function temporalDevServerArgs(options: TemporalDevServerOptions): string[] {
@@ -28,6 +30,7 @@ export function temporalDevServerArgs(options: TemporalDevServerOptions): string
     '--port', String(options.port),
     ...(options.uiPort === undefined ? ['--headless'] : ['--ui-port', String(options.uiPort)]),
     ...(options.dbFilename ? ['--db-filename', options.dbFilename] : []),
+    ...(options.namespaces ?? []).flatMap((namespace) => ['--namespace', namespace]),
     ...Object.entries(SEARCH_ATTRIBUTE_TYPES).flatMap(([name, type]) => ['--search-attribute', `${name}=${type}`]),
     '--log-level', options.logLevel ?? 'warn',
   ];

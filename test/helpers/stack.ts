@@ -8,6 +8,14 @@ export { STRIPE_MOCK_KEY } from '../../scripts/lib/dev-servers';
 
 export const TEMPORAL_NAMESPACE = 'default';
 
+/**
+ * Workflow tests run their workers in a namespace of their own Jest worker, so that two
+ * test files running at once never take each other's tasks (the task queue names are fixed
+ * by the contract). The dev server creates these at start, search attributes included.
+ */
+export const TEST_NAMESPACE_COUNT = 4;
+export const testNamespaces = (): string[] => Array.from({ length: TEST_NAMESPACE_COUNT }, (_, i) => `test-${i + 1}`);
+
 export interface TestInfrastructureEnv {
   TEMPORAL_ADDRESS: string;
   TEMPORAL_NAMESPACE: string;
@@ -66,7 +74,7 @@ async function startTemporal(
   timeoutMs: number,
 ): Promise<{ address: string }> {
   const port = await freePort();
-  const proc = supervisor.start({ name: 'temporal', command: cli, args: temporalDevServerArgs({ port, logLevel: 'error' }), output });
+  const proc = supervisor.start({ name: 'temporal', command: cli, args: temporalDevServerArgs({ port, logLevel: 'error', namespaces: testNamespaces() }), output });
   const address = `127.0.0.1:${port}`;
   await waitForPort(port, 'the Temporal dev server', { process: proc, timeoutMs });
   await waitForTemporal(address, TEMPORAL_NAMESPACE, { process: proc, timeoutMs });

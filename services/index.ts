@@ -1,0 +1,62 @@
+/** Opens the six services over their own databases; used by the workers, the API and the tests. */
+import type { ServiceName } from '../lib/services';
+import { CartService } from './cart/cart.service';
+import { createCartDb } from './cart/db';
+import { createInventoryDb } from './inventory/db';
+import { InventoryService } from './inventory/inventory.service';
+import { createNotificationsDb } from './notifications/db';
+import { NotificationsService } from './notifications/notifications.service';
+import { createOrdersDb } from './orders/db';
+import { OrdersService } from './orders/orders.service';
+import { createPaymentsDb } from './payments/db';
+import { PaymentsService } from './payments/payments.service';
+import { createStripeGateway, type StripeSettings } from './payments/stripe-client';
+import { createQuotaDb } from './quota/db';
+import { QuotaService } from './quota/quota.service';
+
+export interface Services {
+  inventory: InventoryService;
+  orders: OrdersService;
+  payments: PaymentsService;
+  cart: CartService;
+  quota: QuotaService;
+  notifications: NotificationsService;
+  /** Runs a trivial query on each database; the names of those that did not answer. */
+  unreachable(): Promise<ServiceName[]>;
+  close(): Promise<void>;
+}
+
+export function openServices(urls: Record<ServiceName, string>, stripe: StripeSettings): Services {
+  const dbs = {
+    inventory: createInventoryDb(urls.inventory),
+    orders: createOrdersDb(urls.orders),
+    payments: createPaymentsDb(urls.payments),
+    cart: createCartDb(urls.cart),
+    quota: createQuotaDb(urls.quota),
+    notifications: createNotificationsDb(urls.notifications),
+  };
+  return {
+    inventory: new InventoryService(dbs.inventory),
+    orders: new OrdersService(dbs.orders),
+    payments: new PaymentsService(dbs.payments, createStripeGateway(stripe)),
+    cart: new CartService(dbs.cart),
+    quota: new QuotaService(dbs.quota),
+    notifications: new NotificationsService(dbs.notifications),
+    async unreachable() {
+      const checks = await Promise.all(
+        Object.entries(dbs).map(async ([name, db]) => {
+          try {
+            await db.$queryRaw`SELECT 1`;
+            return null;
+          } catch {
+            return name as ServiceName;
+          }
+        }),
+      );
+      return checks.filter((name): name is ServiceName => name !== null);
+    },
+    async close() {
+      await Promise.all(Object.values(dbs).map((db) => db.$disconnect()));
+    },
+  };
+}
