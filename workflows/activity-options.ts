@@ -32,7 +32,8 @@ export const ACTIVITY_OPTIONS = {
   cart: {
     taskQueue: TASK_QUEUES.cart,
     startToCloseTimeout: '10 s',
-    retry: { ...stepRetry, maximumAttempts: 0 },
+    // No maximumAttempts: unlimited.
+    retry: { initialInterval: stepRetry.initialInterval, backoffCoefficient: stepRetry.backoffCoefficient, maximumInterval: stepRetry.maximumInterval },
   },
   /** Pushing a status to the dashboard is best effort: the status itself is in the orders database. */
   notifications: {

@@ -1,0 +1,324 @@
+/**
+ * The checkout saga on a real Temporal dev server with the real services and databases.
+ * Failures are injected by wrapping single activities (the boundary DESIGN.md allows);
+ * every scenario asserts what each service's database holds afterwards, not only the
+ * workflow's result.
+ */
+import { ApplicationFailure } from '@temporalio/common';
+import { WorkflowNotFoundError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import { randomUUID } from 'node:crypto';
+import { createActivitiesByQueue } from '../activities';
+import { openServices, type Services } from '../services';
+import { createTestDatabases, type TestDatabases } from '../test/helpers/databases';
+import { connectTestTemporal, type RunningWorkers, type TestTemporal } from '../test/helpers/temporal';
+import { checkoutWorkflow } from './checkout.workflow';
+import {
+  checkoutStateQuery,
+  cancelUpdate,
+  operatorActionSignal,
+  orderWorkflowId,
+  payUpdate,
+  TASK_QUEUES,
+  type CheckoutState,
+  type OrderStatus,
+} from './contract';
+
+jest.setTimeout(60_000);
+
+let dbs: TestDatabases;
+let services: Services;
+let temporal: TestTemporal;
+
+beforeAll(async () => {
+  [dbs, temporal] = await Promise.all([createTestDatabases(), connectTestTemporal()]);
+  services = openServices(dbs.urls, { stripeSecretKey: undefined, stripeApiBase: process.env.STRIPE_API_BASE! });
+});
+
+afterAll(async () => {
+  await temporal?.close();
+  await services?.close();
+  await dbs?.dispose();
+});
+
+type Activities = ReturnType<typeof createActivitiesByQueue>;
+type Overrides = { [Q in keyof Activities]?: Partial<Record<string, (...args: never[]) => Promise<unknown>>> };
+
+/** Real activities on every queue, with some replaced by the test. */
+async function startWorkers(overrides: Overrides = {}): Promise<RunningWorkers> {
+  const real = createActivitiesByQueue(services, temporal.client);
+  const merged = Object.fromEntries(
+    Object.entries(real).map(([queue, activities]) => [queue, { ...activities, ...(overrides[queue as keyof Activities] ?? {}) }]),
+  );
+  return temporal.startWorkers(merged);
+}
+
+let workers: RunningWorkers | undefined;
+afterEach(async () => {
+  await workers?.stop();
+  workers = undefined;
+});
+
+async function newProduct(available: number, priceCents = 1_250) {
+  const sku = `SKU-${randomUUID().slice(0, 8)}`;
+  return services.inventory.createProduct({ sku, name: `Product ${sku}`, priceCents, available });
+}
+
+async function startCheckout(options: { productId: string; quantity: number; priceCents?: number; ttlSeconds?: number; customerId?: string }) {
+  const orderId = randomUUID();
+  const customerId = options.customerId ?? `user-${randomUUID().slice(0, 8)}`;
+  const handle = await temporal.client.workflow.start(checkoutWorkflow, {
+    taskQueue: TASK_QUEUES.checkout,
+    workflowId: orderWorkflowId(orderId),
+    args: [
+      {
+        orderId,
+        customerId,
+        currency: 'usd',
+        ttlSeconds: options.ttlSeconds ?? 60,
+        lines: [{ productId: options.productId, sku: 'sku', name: 'name', quantity: options.quantity, unitPriceCents: options.priceCents ?? 1_250 }],
+      },
+    ],
+  });
+  return { orderId, customerId, handle };
+}
+
+/** Polls the workflow's own state until it reaches `status`; fails on any other settled status. */
+async function reach(handle: WorkflowHandle<typeof checkoutWorkflow>, status: OrderStatus): Promise<CheckoutState> {
+  for (let i = 0; i < 600; i++) {
+    const state = await handle.query(checkoutStateQuery);
+    if (state.status === status) return state;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`order never reached ${status}: ${JSON.stringify(await handle.query(checkoutStateQuery))}`);
+}
+
+async function stockOf(productId: string) {
+  return (await services.inventory.getProduct(productId))!;
+}
+
+/** The code an update was refused with; a workflow that has closed refuses every update. */
+async function refusal(promise: Promise<unknown>): Promise<string> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  if (error instanceof WorkflowNotFoundError) return 'WORKFLOW_CLOSED';
+  expect(error).toBeInstanceOf(WorkflowUpdateFailedError);
+  const cause = (error as WorkflowUpdateFailedError).cause;
+  expect(cause).toBeInstanceOf(ApplicationFailure);
+  return (cause as ApplicationFailure).type ?? 'UNKNOWN';
+}
+
+describe('checkout saga', () => {
+  it('paid: charges once, sells the stock, clears the cart, completes', async () => {
+    workers = await startWorkers();
+    const product = await newProduct(5);
+    const { orderId, customerId, handle } = await startCheckout({ productId: product.id, quantity: 2 });
+    await services.cart.setItem(customerId, { productId: product.id, quantity: 3, priceCents: 1_250 });
+
+    await reach(handle, 'AWAITING_PAYMENT');
+    const paid = await handle.executeUpdate(payUpdate, { args: [{ paymentMethod: 'pm_card_visa', customerId }] });
+    expect(paid.status).toBe('COMPLETED');
+    expect(paid.failure).toBeUndefined();
+    const result = await handle.result();
+    expect(result.completedSteps).toEqual([
+      'quotaChecked', 'orderCreated', 'stockReserved', 'paymentCharged', 'stockCommitted', 'orderPaid', 'cartCleared', 'customerNotified',
+    ]);
+
+    expect((await services.orders.get(orderId))!.status).toBe('COMPLETED');
+    expect((await services.orders.get(orderId))!.history.map((h) => h.to)).toEqual(['PENDING', 'AWAITING_PAYMENT', 'PAID', 'COMPLETED']);
+    const payment = await services.payments.get(orderId);
+    expect(payment).toMatchObject({ status: 'SUCCEEDED', amountCents: 2_500, refunded: false });
+    expect(payment!.attempts).toHaveLength(1);
+    expect(await services.inventory.findReservation(orderId)).toMatchObject({ status: 'COMMITTED' });
+    expect(await stockOf(product.id)).toMatchObject({ available: 3 });
+    expect((await services.cart.get(customerId)).items).toEqual([{ productId: product.id, quantity: 1, priceCents: 1_250 }]);
+    expect((await services.quota.getQuota(customerId)).resources.find((r) => r.resource === 'orders')).toMatchObject({ used: 1 });
+
+    // A second payment of a completed order is refused and charges nothing.
+    expect(await refusal(handle.executeUpdate(payUpdate, { args: [{ paymentMethod: 'pm_card_visa', customerId }] }))).toBe('WORKFLOW_CLOSED');
+    expect((await services.payments.get(orderId))!.attempts).toHaveLength(1);
+  });
+
+  it('expired: the durable timer releases the stock and gives the quota back', async () => {
+    workers = await startWorkers();
+    const product = await newProduct(4);
+    const { orderId, customerId, handle } = await startCheckout({ productId: product.id, quantity: 3, ttlSeconds: 1 });
+    const result = await handle.result();
+    expect(result.status).toBe('EXPIRED');
+    expect(result.compensatedSteps).toEqual(['paymentCharged', 'stockReserved', 'quotaChecked']);
+    expect((await services.orders.get(orderId))!.status).toBe('EXPIRED');
+    expect(await services.inventory.findReservation(orderId)).toMatchObject({ status: 'RELEASED' });
+    expect(await stockOf(product.id)).toMatchObject({ available: 4 });
+    expect(await services.payments.get(orderId)).toBeNull();
+    expect((await services.quota.getQuota(customerId)).resources.find((r) => r.resource === 'orders')).toMatchObject({ used: 0 });
+
+    expect(await refusal(handle.executeUpdate(payUpdate, { args: [{ paymentMethod: 'pm_card_visa', customerId }] }))).toBe('WORKFLOW_CLOSED');
+  });
+
+  it('cancelled: before payment, the stock returns', async () => {
+    workers = await startWorkers();
+    const product = await newProduct(2);
+    const { orderId, handle } = await startCheckout({ productId: product.id, quantity: 2 });
+    await reach(handle, 'AWAITING_PAYMENT');
+    expect(await stockOf(product.id)).toMatchObject({ available: 0 });
+    const cancelled = await handle.executeUpdate(cancelUpdate, { args: [{ reason: 'changed my mind' }] });
+    expect(cancelled.status).toBe('CANCELLED');
+    expect((await services.orders.get(orderId))!.status).toBe('CANCELLED');
+    expect(await stockOf(product.id)).toMatchObject({ available: 2 });
+  });
+
+  it('out of stock: the order is rejected and nothing stays reserved', async () => {
+    workers = await startWorkers();
+    const product = await newProduct(1);
+    const { orderId, customerId, handle } = await startCheckout({ productId: product.id, quantity: 2 });
+    const result = await handle.result();
+    expect(result.status).toBe('REJECTED');
+    expect(result.failure?.code).toBe('OUT_OF_STOCK');
+    expect((await services.orders.get(orderId))).toMatchObject({ status: 'REJECTED', failureCode: 'OUT_OF_STOCK' });
+    expect(await services.inventory.findReservation(orderId)).toBeNull();
+    expect(await stockOf(product.id)).toMatchObject({ available: 1 });
+    expect((await services.quota.getQuota(customerId)).resources.find((r) => r.resource === 'orders')).toMatchObject({ used: 0 });
+  });
+
+  it('quota exceeded: the order is rejected before any stock is touched', async () => {
+    workers = await startWorkers();
+    const product = await newProduct(3);
+    const customerId = `user-${randomUUID().slice(0, 8)}`;
+    await services.quota.recordUsage({ userId: customerId, resource: 'orders', quantity: 20, idempotencyKey: 'earlier-orders' });
+    const { orderId, handle } = await startCheckout({ productId: product.id, quantity: 1, customerId });
+    const result = await handle.result();
+    expect(result.status).toBe('REJECTED');
+    expect(result.failure?.code).toBe('QUOTA_EXCEEDED');
+    expect(await services.orders.get(orderId)).toMatchObject({ status: 'REJECTED', failureCode: 'QUOTA_EXCEEDED' });
+    expect(await services.inventory.findReservation(orderId)).toBeNull();
+    expect(await stockOf(product.id)).toMatchObject({ available: 3 });
+  });
+
+  it('declined, then paid: the order stays payable after a decline', async () => {
+    let charges = 0;
+    const real = createActivitiesByQueue(services, temporal.client).payments as { chargePayment: (input: { attempt: number }) => Promise<unknown> };
+    workers = await startWorkers({
+      payments: {
+        async chargePayment(input: { attempt: number }) {
+          charges += 1;
+          if (input.attempt === 1) throw ApplicationFailure.nonRetryable('Your card has insufficient funds.', 'PAYMENT_DECLINED', { declineCode: 'insufficient_funds' });
+          return real.chargePayment(input as never);
+        },
+      },
+    });
+    const product = await newProduct(2);
+    const { orderId, customerId, handle } = await startCheckout({ productId: product.id, quantity: 1 });
+    await reach(handle, 'AWAITING_PAYMENT');
+    expect(await refusal(handle.executeUpdate(payUpdate, { args: [{ paymentMethod: 'pm_card_chargeDeclined', customerId }] }))).toBe('PAYMENT_DECLINED');
+    expect((await handle.query(checkoutStateQuery))).toMatchObject({ status: 'AWAITING_PAYMENT', declinedAttempts: 1 });
+
+    const paid = await handle.executeUpdate(payUpdate, { args: [{ paymentMethod: 'pm_card_visa', customerId }] });
+    expect(paid.status).toBe('COMPLETED');
+    expect(charges).toBe(2);
+    expect(await services.payments.get(orderId)).toMatchObject({ status: 'SUCCEEDED' });
+  });
+
+  it('charged, then a later step fails: the payment is refunded and the stock returns', async () => {
+    workers = await startWorkers({
+      inventory: {
+        async commitStock() {
+          throw ApplicationFailure.nonRetryable('The reservation was released by an operator', 'RESERVATION_RELEASED');
+        },
+      },
+    });
+    const product = await newProduct(3);
+    const { orderId, customerId, handle } = await startCheckout({ productId: product.id, quantity: 2 });
+    await reach(handle, 'AWAITING_PAYMENT');
+    const outcome = await handle.executeUpdate(payUpdate, { args: [{ paymentMethod: 'pm_card_visa', customerId }] });
+    expect(outcome.status).toBe('FAILED');
+    expect(outcome.failure?.code).toBe('RESERVATION_RELEASED');
+    expect(await services.payments.get(orderId)).toMatchObject({ status: 'REFUNDED', refunded: true });
+    expect(await services.orders.get(orderId)).toMatchObject({ status: 'FAILED' });
+    expect(await stockOf(product.id)).toMatchObject({ available: 3 });
+  });
+
+  it('a compensation that keeps failing parks the order until an operator retries it', async () => {
+    let releaseWorks = false;
+    const realInventory = createActivitiesByQueue(services, temporal.client).inventory as { releaseStock: (input: { orderId: string }) => Promise<unknown> };
+    workers = await startWorkers({
+      inventory: {
+        async releaseStock(input: { orderId: string }) {
+          if (!releaseWorks) throw ApplicationFailure.nonRetryable('inventory database is read-only', 'STORAGE_READ_ONLY');
+          return realInventory.releaseStock(input);
+        },
+      },
+    });
+    const product = await newProduct(2);
+    const { orderId, handle } = await startCheckout({ productId: product.id, quantity: 2, ttlSeconds: 1 });
+    const parked = await reach(handle, 'NEEDS_ATTENTION');
+    expect(parked.failure?.code).toBe('COMPENSATION_FAILED');
+    expect(await services.orders.get(orderId)).toMatchObject({ status: 'NEEDS_ATTENTION' });
+    const described = await handle.describe();
+    expect(described.searchAttributes.OrderStatus).toEqual(['NEEDS_ATTENTION']);
+    expect(await stockOf(product.id)).toMatchObject({ available: 0 });
+
+    releaseWorks = true;
+    await handle.signal(operatorActionSignal, { action: 'retry' });
+    const result = await handle.result();
+    expect(result.status).toBe('EXPIRED');
+    expect(await services.orders.get(orderId)).toMatchObject({ status: 'EXPIRED' });
+    expect(await stockOf(product.id)).toMatchObject({ available: 2 });
+  });
+
+  it('payment racing expiry: a charge in flight when the timer fires wins the race', async () => {
+    let chargeStarted!: () => void;
+    const started = new Promise<void>((resolve) => (chargeStarted = resolve));
+    let releaseCharge!: () => void;
+    const gate = new Promise<void>((resolve) => (releaseCharge = resolve));
+    const real = createActivitiesByQueue(services, temporal.client).payments as { chargePayment: (input: unknown) => Promise<unknown> };
+    workers = await startWorkers({
+      payments: {
+        async chargePayment(input: unknown) {
+          chargeStarted();
+          await gate; // held until the order's time-to-live has passed
+          return real.chargePayment(input);
+        },
+      },
+    });
+    const product = await newProduct(1);
+    const { orderId, customerId, handle } = await startCheckout({ productId: product.id, quantity: 1, ttlSeconds: 2 });
+    const awaiting = await reach(handle, 'AWAITING_PAYMENT');
+    const payment = handle.executeUpdate(payUpdate, { args: [{ paymentMethod: 'pm_card_visa', customerId }] });
+    await started;
+    // Hold the charge until the workflow's timer has fired (its expiresAt has passed).
+    while (Date.now() < Date.parse(awaiting.expiresAt!) + 500) await new Promise((resolve) => setTimeout(resolve, 100));
+    releaseCharge();
+    expect((await payment).status).toBe('COMPLETED');
+    expect(await services.orders.get(orderId)).toMatchObject({ status: 'COMPLETED' });
+    expect(await services.inventory.findReservation(orderId)).toMatchObject({ status: 'COMMITTED' });
+  });
+
+  it('refuses a payment from another customer, and a second payment while one is in flight', async () => {
+    let releaseCharge!: () => void;
+    const gate = new Promise<void>((resolve) => (releaseCharge = resolve));
+    let chargeStarted!: () => void;
+    const started = new Promise<void>((resolve) => (chargeStarted = resolve));
+    const real = createActivitiesByQueue(services, temporal.client).payments as { chargePayment: (input: unknown) => Promise<unknown> };
+    workers = await startWorkers({
+      payments: {
+        async chargePayment(input: unknown) {
+          chargeStarted();
+          await gate;
+          return real.chargePayment(input);
+        },
+      },
+    });
+    const product = await newProduct(1);
+    const { orderId, customerId, handle } = await startCheckout({ productId: product.id, quantity: 1 });
+    await reach(handle, 'AWAITING_PAYMENT');
+    expect(await refusal(handle.executeUpdate(payUpdate, { args: [{ paymentMethod: 'pm_card_visa', customerId: 'someone-else' }] }))).toBe('ORDER_NOT_FOUND');
+
+    const first = handle.executeUpdate(payUpdate, { args: [{ paymentMethod: 'pm_card_visa', customerId }] });
+    await started;
+    expect(await refusal(handle.executeUpdate(payUpdate, { args: [{ paymentMethod: 'pm_card_visa', customerId }] }))).toBe('ORDER_NOT_PAYABLE');
+    releaseCharge();
+    expect((await first).status).toBe('COMPLETED');
+    expect((await services.payments.get(orderId))!.attempts).toHaveLength(1);
+  });
+});
