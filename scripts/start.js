@@ -73,17 +73,25 @@ function writeStamp(root, hash) {
   }
 }
 
-function install(root, reason) {
-  const hasLock = fs.existsSync(path.join(root, 'package-lock.json'));
-  const args = hasLock ? ['ci'] : ['install'];
-  args.push('--no-audit', '--no-fund');
-  console.log(`[start] ${reason}: running npm ${args.join(' ')}...`);
+function runNpm(root, args) {
+  console.log(`[start] running npm ${args.join(' ')}...`);
   const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
   const result = spawnSync(npm, args, { cwd: root, stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, npm_config_yes: 'true' } });
   if (result.error) throw result.error;
-  if (result.status !== 0) {
-    console.error(`[start] npm ${args[0]} failed (exit code ${result.status}); fix the error above and run npm start again.`);
-    process.exit(result.status ?? 1);
+  return result.status ?? 1;
+}
+
+function install(root, reason) {
+  console.log(`[start] ${reason}`);
+  const hasLock = fs.existsSync(path.join(root, 'package-lock.json'));
+  // `npm ci` refuses a lockfile whose optional platform packages (macOS/Windows builds of
+  // @swc/core, esbuild, ...) the registry in use does not serve; `npm install` then installs
+  // the same locked versions for this platform.
+  let status = hasLock ? runNpm(root, ['ci', '--no-audit', '--no-fund']) : 1;
+  if (status !== 0) status = runNpm(root, ['install', '--no-audit', '--no-fund']);
+  if (status !== 0) {
+    console.error(`[start] npm install failed (exit code ${status}); fix the error above and run npm start again.`);
+    process.exit(status);
   }
   writeStamp(root, lockfileHash(root));
 }

@@ -1,0 +1,205 @@
+/**
+ * Records one checkout history per scenario into workflows/histories/<scenario>.json
+ * (`npm run histories:record`). Each scenario runs the real workflow on a dev server this
+ * script starts, with in-memory activities: a history records the workflow's decisions,
+ * and those are what replay tests check. Re-record after a deliberate workflow change,
+ * and keep the old files: they are the running workflows the change must still replay.
+ */
+import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { promisify } from 'node:util';
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { startTestInfrastructure } from '../test/helpers/stack';
+import { checkoutWorkflow } from '../workflows/checkout.workflow';
+import {
+  cancelUpdate,
+  checkoutStateQuery,
+  operatorActionSignal,
+  orderWorkflowId,
+  payUpdate,
+  TASK_QUEUES,
+  type CheckoutInput,
+  type OrderStatus,
+} from '../workflows/contract';
+
+const HISTORIES_DIR = path.resolve(__dirname, '..', 'workflows', 'histories');
+
+/** Activities that succeed unless a scenario says otherwise. */
+function inMemoryActivities(overrides: Record<string, (...args: never[]) => Promise<unknown>> = {}) {
+  const ok = async () => ({ status: 'HELD' });
+  return {
+    reserveOrderQuota: async () => ({ used: 1, limit: 20, overLimit: false, crossed: [] }),
+    releaseOrderQuota: async () => ({ released: true }),
+    createOrder: async (input: { orderId: string }) => ({ orderId: input.orderId, status: 'PENDING', totalCents: 2_500 }),
+    setOrderStatus: async (input: { orderId: string; status: OrderStatus }) => ({ orderId: input.orderId, status: input.status, totalCents: 2_500 }),
+    reserveStock: ok,
+    releaseStock: async () => ({ status: 'RELEASED' }),
+    commitStock: async () => ({ status: 'COMMITTED' }),
+    chargePayment: async () => ({ paymentId: 'pay_1', paymentIntentId: 'pi_1', status: 'SUCCEEDED' }),
+    refundPayment: async () => ({ action: 'refunded', paymentIntentId: 'pi_1' }),
+    clearCart: async () => ({ cleared: true }),
+    notifyUser: async () => ({ workflowId: 'notifications-x' }),
+    persistNotification: async () => ({ id: 'n', sequence: 1, created: true }),
+    ...overrides,
+  };
+}
+
+type Handle = WorkflowHandle<typeof checkoutWorkflow>;
+
+interface Scenario {
+  name: string;
+  ttlSeconds?: number;
+  activities?: Record<string, (...args: never[]) => Promise<unknown>>;
+  drive(handle: Handle, input: CheckoutInput): Promise<void>;
+}
+
+async function reach(handle: Handle, status: OrderStatus): Promise<void> {
+  for (let i = 0; i < 400; i++) {
+    if ((await handle.query(checkoutStateQuery)).status === status) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`never reached ${status}`);
+}
+
+const pay = (handle: Handle, input: CheckoutInput, paymentMethod = 'pm_card_visa') =>
+  handle.executeUpdate(payUpdate, { args: [{ paymentMethod, customerId: input.customerId }] });
+
+const declineFirstAttempt = async (input: { attempt: number }) => {
+  if (input.attempt === 1) throw ApplicationFailure.nonRetryable('Your card was declined.', 'PAYMENT_DECLINED', { declineCode: 'generic_decline' });
+  return { paymentId: 'pay_1', paymentIntentId: 'pi_1', status: 'SUCCEEDED' };
+};
+
+let releaseWorks = false;
+let chargeGate: Promise<void> = Promise.resolve();
+
+const SCENARIOS: Scenario[] = [
+  { name: 'paid', drive: async (h, input) => { await reach(h, 'AWAITING_PAYMENT'); await pay(h, input); } },
+  { name: 'expired', ttlSeconds: 1, drive: async () => undefined },
+  { name: 'cancelled', drive: async (h) => { await reach(h, 'AWAITING_PAYMENT'); await h.executeUpdate(cancelUpdate, { args: [{ reason: 'changed my mind' }] }); } },
+  {
+    name: 'out-of-stock',
+    activities: { reserveStock: async () => { throw ApplicationFailure.nonRetryable('Only 0 left', 'OUT_OF_STOCK'); } },
+    drive: async () => undefined,
+  },
+  {
+    name: 'quota-rejected',
+    activities: { reserveOrderQuota: async () => { throw ApplicationFailure.nonRetryable('20 of 20 orders used', 'QUOTA_EXCEEDED'); } },
+    drive: async () => undefined,
+  },
+  {
+    name: 'declined-then-paid',
+    activities: { chargePayment: declineFirstAttempt as never },
+    drive: async (h, input) => {
+      await reach(h, 'AWAITING_PAYMENT');
+      await pay(h, input, 'pm_card_chargeDeclined').catch(() => undefined);
+      await pay(h, input);
+    },
+  },
+  {
+    name: 'refund-after-later-failure',
+    activities: { commitStock: async () => { throw ApplicationFailure.nonRetryable('The reservation was released', 'RESERVATION_RELEASED'); } },
+    drive: async (h, input) => { await reach(h, 'AWAITING_PAYMENT'); await pay(h, input); },
+  },
+  {
+    name: 'compensation-failed-operator-retry',
+    ttlSeconds: 1,
+    activities: {
+      releaseStock: async () => {
+        if (!releaseWorks) throw ApplicationFailure.nonRetryable('inventory database is read-only', 'STORAGE_READ_ONLY');
+        return { status: 'RELEASED' };
+      },
+    },
+    drive: async (h) => {
+      releaseWorks = false;
+      await reach(h, 'NEEDS_ATTENTION');
+      releaseWorks = true;
+      await h.signal(operatorActionSignal, { action: 'retry' });
+    },
+  },
+  {
+    name: 'payment-racing-expiry',
+    ttlSeconds: 1,
+    activities: {
+      chargePayment: async () => {
+        await chargeGate;
+        return { paymentId: 'pay_1', paymentIntentId: 'pi_1', status: 'SUCCEEDED' };
+      },
+    },
+    drive: async (h, input) => {
+      let open!: () => void;
+      chargeGate = new Promise((resolve) => (open = resolve));
+      await reach(h, 'AWAITING_PAYMENT');
+      const payment = pay(h, input);
+      setTimeout(open, 2_000); // the charge settles after the 1 s time-to-live has run out
+      await payment;
+    },
+  },
+];
+
+async function main(): Promise<void> {
+  const only = process.argv.slice(2);
+  Runtime.install({ shutdownSignals: [], logger: new DefaultLogger('ERROR') });
+  const workflowBundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: new DefaultLogger('ERROR') });
+  const infrastructure = await startTestInfrastructure();
+  const address = infrastructure.env.TEMPORAL_ADDRESS;
+  const namespace = infrastructure.env.TEMPORAL_NAMESPACE;
+  const nativeConnection = await NativeConnection.connect({ address });
+  const connection = await Connection.connect({ address });
+  const client = new Client({ connection, namespace });
+  await mkdir(HISTORIES_DIR, { recursive: true });
+  try {
+    for (const scenario of SCENARIOS.filter((s) => only.length === 0 || only.includes(s.name))) {
+      const activities = inMemoryActivities(scenario.activities);
+      const workers = await Promise.all(
+        Object.values(TASK_QUEUES).map((taskQueue) =>
+          Worker.create({
+            connection: nativeConnection,
+            namespace,
+            taskQueue,
+            ...(taskQueue === TASK_QUEUES.checkout ? { workflowBundle } : { activities }),
+          }),
+        ),
+      );
+      const runs = workers.map((worker) => worker.run());
+      try {
+        const orderId = randomUUID();
+        const input: CheckoutInput = {
+          orderId,
+          customerId: 'history-customer',
+          currency: 'usd',
+          ttlSeconds: scenario.ttlSeconds ?? 30,
+          lines: [{ productId: '00000000-0000-4000-8000-000000000001', sku: 'SKU-1', name: 'Sample', quantity: 2, unitPriceCents: 1_250 }],
+        };
+        const handle = await client.workflow.start(checkoutWorkflow, { taskQueue: TASK_QUEUES.checkout, workflowId: orderWorkflowId(orderId), args: [input] });
+        await scenario.drive(handle, input);
+        const result = await handle.result();
+        // The CLI writes the same JSON as the Web UI's "Download history", which replay reads.
+        const { stdout } = await promisify(execFile)(
+          infrastructure.env.TEMPORAL_CLI_PATH,
+          ['workflow', 'show', '--workflow-id', handle.workflowId, '--address', address, '--namespace', namespace, '--output', 'json'],
+          { maxBuffer: 64 * 1024 * 1024 },
+        );
+        const events = (JSON.parse(stdout) as { events: unknown[] }).events.length;
+        const file = path.join(HISTORIES_DIR, `${scenario.name}.json`);
+        await writeFile(file, stdout.endsWith('\n') ? stdout : `${stdout}\n`);
+        console.log(`${scenario.name}: ${result.status}, ${events} events → ${path.relative(process.cwd(), file)}`);
+      } finally {
+        workers.forEach((worker) => worker.shutdown());
+        await Promise.allSettled(runs);
+      }
+    }
+  } finally {
+    await connection.close();
+    await nativeConnection.close();
+    await infrastructure.stop();
+  }
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});
