@@ -11,6 +11,7 @@ import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker } 
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { promisify } from 'node:util';
+import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { startTestInfrastructure } from '../test/helpers/stack';
@@ -100,6 +101,16 @@ const SCENARIOS: Scenario[] = [
     },
   },
   {
+    // Recorded after the patched() change that notifies the customer of a decline.
+    name: 'declined-then-paid-notified',
+    activities: { chargePayment: declineFirstAttempt as never },
+    drive: async (h, input) => {
+      await reach(h, 'AWAITING_PAYMENT');
+      await pay(h, input, 'pm_card_chargeDeclined').catch(() => undefined);
+      await pay(h, input);
+    },
+  },
+  {
     name: 'refund-after-later-failure',
     activities: { commitStock: async () => { throw ApplicationFailure.nonRetryable('The reservation was released', 'RESERVATION_RELEASED'); } },
     drive: async (h, input) => { await reach(h, 'AWAITING_PAYMENT'); await pay(h, input); },
@@ -141,7 +152,10 @@ const SCENARIOS: Scenario[] = [
 ];
 
 async function main(): Promise<void> {
-  const only = process.argv.slice(2);
+  // Existing files are the running workflows a change must keep replaying: never overwrite
+  // them unless asked (--force), and name a new scenario's file after the change it records.
+  const force = process.argv.includes('--force');
+  const only = process.argv.slice(2).filter((arg) => !arg.startsWith('--'));
   Runtime.install({ shutdownSignals: [], logger: new DefaultLogger('ERROR') });
   const workflowBundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: new DefaultLogger('ERROR') });
   const infrastructure = await startTestInfrastructure();
@@ -153,6 +167,11 @@ async function main(): Promise<void> {
   await mkdir(HISTORIES_DIR, { recursive: true });
   try {
     for (const scenario of SCENARIOS.filter((s) => only.length === 0 || only.includes(s.name))) {
+      const file = path.join(HISTORIES_DIR, `${scenario.name}.json`);
+      if (!force && existsSync(file)) {
+        console.log(`${scenario.name}: kept ${path.relative(process.cwd(), file)} (--force to re-record)`);
+        continue;
+      }
       const activities = inMemoryActivities(scenario.activities);
       const workers = await Promise.all(
         Object.values(TASK_QUEUES).map((taskQueue) =>
@@ -184,7 +203,6 @@ async function main(): Promise<void> {
           { maxBuffer: 64 * 1024 * 1024 },
         );
         const events = (JSON.parse(stdout) as { events: unknown[] }).events.length;
-        const file = path.join(HISTORIES_DIR, `${scenario.name}.json`);
         await writeFile(file, stdout.endsWith('\n') ? stdout : `${stdout}\n`);
         console.log(`${scenario.name}: ${result.status}, ${events} events → ${path.relative(process.cwd(), file)}`);
       } finally {

@@ -5,12 +5,24 @@
 import { bundleWorkflowCode, DefaultLogger, Runtime, Worker, type ReplayResult } from '@temporalio/worker';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { PATCHES } from './checkout.workflow';
 
 const HISTORIES_DIR = path.join(__dirname, 'histories');
 const files = readdirSync(HISTORIES_DIR).filter((file) => file.endsWith('.json')).sort();
 
 function histories() {
   return files.map((file) => ({ workflowId: path.basename(file, '.json'), history: JSON.parse(readFileSync(path.join(HISTORIES_DIR, file), 'utf8')) }));
+}
+
+/** The patch ids a history recorded (each in a `core_patch` marker, as base64 JSON). */
+function patchesIn(file: string): string[] {
+  const { events } = JSON.parse(readFileSync(path.join(HISTORIES_DIR, file), 'utf8')) as {
+    events: { markerRecordedEventAttributes?: { markerName: string; details: Record<string, { payloads: { data: string }[] }> } }[];
+  };
+  return events
+    .map((event) => event.markerRecordedEventAttributes)
+    .filter((marker) => marker?.markerName === 'core_patch')
+    .map((marker) => (JSON.parse(Buffer.from(marker!.details['patch-data']!.payloads[0]!.data, 'base64').toString()) as { id: string }).id);
 }
 
 async function replayAll(workflowsPath: string): Promise<ReplayResult[]> {
@@ -42,6 +54,11 @@ describe('recorded checkout histories', () => {
     for (const result of results) {
       expect({ history: result.workflowId, error: result.error?.message }).toEqual({ history: result.workflowId, error: undefined });
     }
+  });
+
+  it('include a history from before and one from after the patched() change', () => {
+    expect(patchesIn('declined-then-paid.json')).toEqual([]);
+    expect(patchesIn('declined-then-paid-notified.json')).toEqual([PATCHES.notifyDeclinedPayment]);
   });
 
   it('fail with a planted nondeterministic change', async () => {

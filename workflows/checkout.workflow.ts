@@ -11,6 +11,7 @@ import {
   CancellationScope,
   condition,
   isCancellation,
+  patched,
   proxyActivities,
   setHandler,
   sleep,
@@ -53,6 +54,11 @@ const notifications = proxyActivities<NotificationActivities>(ACTIVITY_OPTIONS.n
 
 /** Failures that reject the order rather than fail it: the customer asked for what cannot be had. */
 const REJECTING_CODES: readonly string[] = [FAILURE_CODES.outOfStock, FAILURE_CODES.quotaExceeded, FAILURE_CODES.unknownProduct];
+
+/** Ids of patch() guards; each stays until no running workflow predates its change. */
+export const PATCHES = {
+  notifyDeclinedPayment: 'notify-declined-payment',
+} as const;
 
 const isSettled = (status: OrderStatus): boolean => TERMINAL_ORDER_STATUSES.includes(status) || status === 'NEEDS_ATTENTION';
 
@@ -114,6 +120,9 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutRe
         const failure = failureOf(error);
         if (failure.code === FAILURE_CODES.paymentDeclined) {
           state.declinedAttempts += 1;
+          // Added after workflows were already running: patched() keeps histories recorded
+          // before this change replaying (see README "Changing a workflow").
+          if (patched(PATCHES.notifyDeclinedPayment)) await notifyDeclined(failure.message, detailsOf(error));
           // The order stays payable until it expires.
           throw ApplicationFailure.nonRetryable(failure.message, failure.code, detailsOf(error));
         }
@@ -184,6 +193,21 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutRe
         type: 'order.status',
         payload: { orderId, status, totalCents, currency: input.currency, failure: state.failure ?? null },
         dedupeKey: `order:${orderId}:${status}`,
+      });
+    } catch (error) {
+      if (isCancellation(error)) throw error;
+    }
+  }
+
+  /** Tells the customer their card was declined and that the order can still be paid. */
+  async function notifyDeclined(message: string, details: unknown): Promise<void> {
+    try {
+      await notifications.notifyUser({
+        userId: customerId,
+        kind: 'NOTIFICATION',
+        type: 'payment.declined',
+        payload: { orderId, message, attempt: state.declinedAttempts, expiresAt: state.expiresAt ?? null, details: details ?? null },
+        dedupeKey: `order:${orderId}:declined:${state.declinedAttempts}`,
       });
     } catch (error) {
       if (isCancellation(error)) throw error;
