@@ -1,6 +1,6 @@
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
-import { createTestDatabases, type TestDatabases } from '../test/helpers/databases';
+import { useServiceDatabase } from '../test/helpers/databases';
 import { createNotificationsDb, type NotificationsDb } from '../services/notifications/db';
 import { NotificationsService } from '../services/notifications/notifications.service';
 import { TASK_QUEUES, notifySignal, type NotifyInput } from '../workflows/contract';
@@ -14,19 +14,13 @@ class TypedActivityEnvironment {
   }
 }
 
-let databases: TestDatabases;
+const database = useServiceDatabase('notifications', createNotificationsDb);
 let db: NotificationsDb;
 let notifications: NotificationsService;
 
 beforeAll(async () => {
-  databases = await createTestDatabases(['notifications']);
-  db = createNotificationsDb(databases.urls.notifications);
+  db = database.db;
   notifications = new NotificationsService(db);
-});
-
-afterAll(async () => {
-  await db?.$disconnect();
-  await databases?.dispose();
 });
 
 function fakeTemporal(): { temporal: NotificationSignaller; calls: { workflowType: unknown; options: Record<string, unknown> }[] } {

@@ -1,7 +1,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
-import { createTestDatabases, type TestDatabases } from '../test/helpers/databases';
+import { useServiceDatabase } from '../test/helpers/databases';
 import { createQuotaDb, type QuotaDb } from '../services/quota/db';
 import { QuotaService } from '../services/quota/quota.service';
 import { TASK_QUEUES, notifySignal, type NotifyInput } from '../workflows/contract';
@@ -16,19 +16,13 @@ class TypedActivityEnvironment {
   }
 }
 
-let databases: TestDatabases;
+const database = useServiceDatabase('quota', createQuotaDb);
 let db: QuotaDb;
 let quota: QuotaService;
 
 beforeAll(async () => {
-  databases = await createTestDatabases(['quota']);
-  db = createQuotaDb(databases.urls.quota);
+  db = database.db;
   quota = new QuotaService(db);
-});
-
-afterAll(async () => {
-  await db?.$disconnect();
-  await databases?.dispose();
 });
 
 interface SignalWithStartCall {

@@ -10,10 +10,6 @@ export class DomainError extends Error {
   }
 }
 
-export function isDomainError(error: unknown, code?: string): error is DomainError {
-  return error instanceof DomainError && (code === undefined || error.code === code);
-}
-
 /** PostgreSQL's unique_violation, seen through pg or a Prisma driver adapter. */
 export function isUniqueViolation(error: unknown): boolean {
   const e = error as { code?: string; cause?: { code?: string; originalCode?: string }; meta?: { driverAdapterError?: { cause?: { originalCode?: string } } } };

@@ -43,11 +43,18 @@ afterAll(async () => {
 type Activities = ReturnType<typeof createActivitiesByQueue>;
 type Overrides = { [Q in keyof Activities]?: Partial<Record<string, (...args: never[]) => Promise<unknown>>> };
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type AnyActivity = (input: any) => Promise<any>;
+
+/** The real activities of one queue, for a replacement that wraps them. */
+function real(queue: keyof Activities): Record<string, AnyActivity> {
+  return createActivitiesByQueue(services, temporal.client)[queue] as Record<string, AnyActivity>;
+}
+
 /** Real activities on every queue, with some replaced by the test. */
 async function startWorkers(overrides: Overrides = {}): Promise<RunningWorkers> {
-  const real = createActivitiesByQueue(services, temporal.client);
   const merged = Object.fromEntries(
-    Object.entries(real).map(([queue, activities]) => [queue, { ...activities, ...(overrides[queue as keyof Activities] ?? {}) }]),
+    Object.entries(createActivitiesByQueue(services, temporal.client)).map(([queue, activities]) => [queue, { ...activities, ...(overrides[queue as keyof Activities] ?? {}) }]),
   );
   return temporal.startWorkers(merged);
 }
@@ -197,13 +204,13 @@ describe('checkout saga', () => {
 
   it('declined, then paid: the order stays payable after a decline', async () => {
     let charges = 0;
-    const real = createActivitiesByQueue(services, temporal.client).payments as { chargePayment: (input: { attempt: number }) => Promise<unknown> };
+    const payments = real('payments');
     workers = await startWorkers({
       payments: {
         async chargePayment(input: { attempt: number }) {
           charges += 1;
           if (input.attempt === 1) throw ApplicationFailure.nonRetryable('Your card has insufficient funds.', 'PAYMENT_DECLINED', { declineCode: 'insufficient_funds' });
-          return real.chargePayment(input as never);
+          return payments.chargePayment!(input);
         },
       },
     });
@@ -240,12 +247,12 @@ describe('checkout saga', () => {
 
   it('a compensation that keeps failing parks the order until an operator retries it', async () => {
     let releaseWorks = false;
-    const realInventory = createActivitiesByQueue(services, temporal.client).inventory as { releaseStock: (input: { orderId: string }) => Promise<unknown> };
+    const inventory = real('inventory');
     workers = await startWorkers({
       inventory: {
         async releaseStock(input: { orderId: string }) {
           if (!releaseWorks) throw ApplicationFailure.nonRetryable('inventory database is read-only', 'STORAGE_READ_ONLY');
-          return realInventory.releaseStock(input);
+          return inventory.releaseStock!(input);
         },
       },
     });
@@ -271,13 +278,13 @@ describe('checkout saga', () => {
     const started = new Promise<void>((resolve) => (chargeStarted = resolve));
     let releaseCharge!: () => void;
     const gate = new Promise<void>((resolve) => (releaseCharge = resolve));
-    const real = createActivitiesByQueue(services, temporal.client).payments as { chargePayment: (input: unknown) => Promise<unknown> };
+    const payments = real('payments');
     workers = await startWorkers({
       payments: {
         async chargePayment(input: unknown) {
           chargeStarted();
           await gate; // held until the order's time-to-live has passed
-          return real.chargePayment(input);
+          return payments.chargePayment!(input);
         },
       },
     });
@@ -299,13 +306,13 @@ describe('checkout saga', () => {
     const gate = new Promise<void>((resolve) => (releaseCharge = resolve));
     let chargeStarted!: () => void;
     const started = new Promise<void>((resolve) => (chargeStarted = resolve));
-    const real = createActivitiesByQueue(services, temporal.client).payments as { chargePayment: (input: unknown) => Promise<unknown> };
+    const payments = real('payments');
     workers = await startWorkers({
       payments: {
         async chargePayment(input: unknown) {
           chargeStarted();
           await gate;
-          return real.chargePayment(input);
+          return payments.chargePayment!(input);
         },
       },
     });

@@ -1,21 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import { createTestDatabases, type TestDatabases } from '../../test/helpers/databases';
+import { useServiceDatabase } from '../../test/helpers/databases';
 import { CartService } from './cart.service';
 import { createCartDb, type CartDb } from './db';
 
-let databases: TestDatabases;
+const database = useServiceDatabase('cart', createCartDb);
 let db: CartDb;
 let carts: CartService;
 
 beforeAll(async () => {
-  databases = await createTestDatabases(['cart']);
-  db = createCartDb(databases.urls.cart);
+  db = database.db;
   carts = new CartService(db);
-});
-
-afterAll(async () => {
-  await db?.$disconnect();
-  await databases?.dispose();
 });
 
 // Product ids in ascending order, so the cart lists them in this order.

@@ -1,22 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import { DomainError } from '../../lib/errors';
-import { createTestDatabases, type TestDatabases } from '../../test/helpers/databases';
+import { useServiceDatabase } from '../../test/helpers/databases';
 import { createInventoryDb, type InventoryDb } from './db';
 import { InventoryService, type ProductView } from './inventory.service';
 
-let databases: TestDatabases;
+const database = useServiceDatabase('inventory', createInventoryDb);
 let db: InventoryDb;
 let inventory: InventoryService;
 
 beforeAll(async () => {
-  databases = await createTestDatabases(['inventory']);
-  db = createInventoryDb(databases.urls.inventory);
+  db = database.db;
   inventory = new InventoryService(db);
-});
-
-afterAll(async () => {
-  await db?.$disconnect();
-  await databases?.dispose();
 });
 
 let skuCounter = 0;

@@ -1,21 +1,15 @@
 import { Client } from 'pg';
-import { createTestDatabases, type TestDatabases } from '../../test/helpers/databases';
+import { useServiceDatabase } from '../../test/helpers/databases';
 import { createNotificationsDb, type NotificationsDb } from './db';
 import { NOTIFICATIONS_CHANNEL, NotificationError, NotificationsService, type PersistNotificationInput } from './notifications.service';
 
-let databases: TestDatabases;
+const database = useServiceDatabase('notifications', createNotificationsDb);
 let db: NotificationsDb;
 let notifications: NotificationsService;
 
 beforeAll(async () => {
-  databases = await createTestDatabases(['notifications']);
-  db = createNotificationsDb(databases.urls.notifications);
+  db = database.db;
   notifications = new NotificationsService(db);
-});
-
-afterAll(async () => {
-  await db?.$disconnect();
-  await databases?.dispose();
 });
 
 const note = (userId: string, dedupeKey: string, extra: Partial<PersistNotificationInput> = {}): PersistNotificationInput => ({
@@ -70,7 +64,7 @@ test('a dedupe key is stored once and does not bump the sequence, even sent conc
 });
 
 test('persist stores every field and announces {userId, sequence} after commit', async () => {
-  const listener = new Client({ connectionString: databases.urls.notifications });
+  const listener = new Client({ connectionString: database.url });
   await listener.connect();
   try {
     const announced = new Promise<string>((resolve) => listener.on('notification', (m) => resolve(m.payload ?? '')));

@@ -1,24 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import { DomainError } from '../../lib/errors';
-import { createTestDatabases, type TestDatabases } from '../../test/helpers/databases';
+import { useServiceDatabase } from '../../test/helpers/databases';
 import type { OrderLineInput, OrderStatus } from '../../workflows/contract';
 import { createOrdersDb, type OrdersDb } from './db';
 import { ALLOWED_TRANSITIONS, canTransition } from './order-status';
 import { OrdersService, orderTotal, type CreateOrderInput, type OrderView } from './orders.service';
 
-let databases: TestDatabases;
+const database = useServiceDatabase('orders', createOrdersDb);
 let db: OrdersDb;
 let orders: OrdersService;
 
 beforeAll(async () => {
-  databases = await createTestDatabases(['orders']);
-  db = createOrdersDb(databases.urls.orders);
+  db = database.db;
   orders = new OrdersService(db);
-});
-
-afterAll(async () => {
-  await db?.$disconnect();
-  await databases?.dispose();
 });
 
 const LINES: OrderLineInput[] = [

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { DomainError } from '../../lib/errors';
-import { createTestDatabases, type TestDatabases } from '../../test/helpers/databases';
+import { useServiceDatabase } from '../../test/helpers/databases';
 import {
   INSUFFICIENT_FUNDS,
   isConfirm,
@@ -13,7 +13,7 @@ import { createPaymentsDb, type PaymentsDb } from './db';
 import { PaymentsService, idempotencyKeys, type ChargeInput } from './payments.service';
 import { createStripeGateway } from './stripe-client';
 
-let databases: TestDatabases;
+const database = useServiceDatabase('payments', createPaymentsDb);
 let db: PaymentsDb;
 const recorders: StripeRecorder[] = [];
 
@@ -24,14 +24,11 @@ function stripeMockBase(): string {
 }
 
 beforeAll(async () => {
-  databases = await createTestDatabases(['payments']);
-  db = createPaymentsDb(databases.urls.payments);
+  db = database.db;
 });
 
 afterAll(async () => {
   await Promise.all(recorders.map((r) => r.close()));
-  await db?.$disconnect();
-  await databases?.dispose();
 });
 
 /** A payments service whose Stripe traffic goes through a fresh recorder in front of stripe-mock. */

@@ -1,20 +1,14 @@
-import { createTestDatabases, type TestDatabases } from '../../test/helpers/databases';
+import { useServiceDatabase } from '../../test/helpers/databases';
 import { createQuotaDb, type QuotaDb } from './db';
 import { QuotaError, QuotaService, periodOf, type RecordUsageResult } from './quota.service';
 
-let databases: TestDatabases;
+const database = useServiceDatabase('quota', createQuotaDb);
 let db: QuotaDb;
 let quota: QuotaService;
 
 beforeAll(async () => {
-  databases = await createTestDatabases(['quota']);
-  db = createQuotaDb(databases.urls.quota);
+  db = database.db;
   quota = new QuotaService(db);
-});
-
-afterAll(async () => {
-  await db?.$disconnect();
-  await databases?.dispose();
 });
 
 const NOVEMBER = new Date('2026-11-15T12:00:00Z');

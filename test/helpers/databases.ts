@@ -108,6 +108,39 @@ export interface TestDatabases {
 }
 
 /**
+ * One service's fresh database for the whole test file, opened with `open` (its Prisma
+ * client factory) before the file's tests and closed and dropped after them. Register it
+ * before the file's own beforeAll, which can then read `.db`.
+ */
+export function useServiceDatabase<Db extends { $disconnect(): Promise<unknown> }>(
+  service: ServiceName,
+  open: (url: string) => Db,
+): { readonly db: Db; readonly url: string } {
+  let databases: TestDatabases | undefined;
+  let db: Db | undefined;
+  beforeAll(async () => {
+    databases = await createTestDatabases([service]);
+    db = open(databases.urls[service]);
+  });
+  afterAll(async () => {
+    await db?.$disconnect();
+    await databases?.dispose();
+  });
+  const opened = () => {
+    if (!db || !databases) throw new Error(`The ${service} test database is opened in beforeAll; use it inside a hook or test`);
+    return { db, url: databases.urls[service] };
+  };
+  return {
+    get db() {
+      return opened().db;
+    },
+    get url() {
+      return opened().url;
+    },
+  };
+}
+
+/**
  * Fresh, migrated databases for one test file, cloned from the run's templates. Only the
  * services asked for get a database; the others' URLs are left out.
  *   const dbs = await createTestDatabases(['inventory']);  ...  afterAll(() => dbs.dispose());
