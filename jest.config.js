@@ -1,10 +1,15 @@
 // One Jest project per test tier (see DESIGN.md "Tests"), so a tier can be run alone:
 //   npx jest --selectProjects workflow
-const transform = { '^.+\\.ts$': ['@swc/jest'] };
+// typebox 1.x, content-disposition 2 (under @fastify/static), cookie 1 (under light-my-request)
+// and @apidevtools/json-schema-ref-parser (under swagger-parser, the OpenAPI test) ship only ES modules; Jest,
+// unlike Node 20.19+ (which tsx uses), cannot require them, so swc turns them into CommonJS.
+const ESM_ONLY = '(typebox|content-disposition|cookie|@apidevtools/json-schema-ref-parser)';
+const transform = { '^.+\\.ts$': ['@swc/jest'], [`^.+/node_modules/${ESM_ONLY}/.+\\.m?js$`]: ['@swc/jest'] };
 const common = {
   transform,
+  transformIgnorePatterns: [`/node_modules/(?!${ESM_ONLY}/)`],
   testEnvironment: 'node',
-  moduleFileExtensions: ['ts', 'js', 'json'],
+  moduleFileExtensions: ['ts', 'js', 'mjs', 'json'],
   testPathIgnorePatterns: ['/node_modules/', '/.data/'],
 };
 

@@ -2,16 +2,18 @@
  * Runs the Temporal workers: by default the `checkout` workflows and every service's
  * activities; `--services inventory,payments` runs only those, so each service can be
  * deployed and scaled apart. SIGINT/SIGTERM shut down gracefully: polling stops and
- * in-flight activities finish before the process exits.
+ * in-flight activities finish before the process exits. Logs are JSON lines on stdout;
+ * the SDK's metrics are served for Prometheus (lib/worker-telemetry.ts).
  */
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, Runtime } from '@temporalio/worker';
+import { NativeConnection } from '@temporalio/worker';
 import { databaseUrlsFromEnv, loadSettings } from './lib/config';
+import { installWorkerRuntime, workerTelemetryFromEnv } from './lib/worker-telemetry';
 import { createWorkers, queuesFromArgs } from './lib/workers';
 import { openServices } from './services';
 
 async function main(): Promise<void> {
-  Runtime.install({ shutdownSignals: ['SIGINT', 'SIGTERM'] });
+  const { lifecycle, metricsUrl } = installWorkerRuntime(workerTelemetryFromEnv());
   const settings = loadSettings();
   const queues = queuesFromArgs(process.argv.slice(2));
   const services = openServices(databaseUrlsFromEnv(), settings);
@@ -20,7 +22,12 @@ async function main(): Promise<void> {
   const client = new Client({ connection: clientConnection, namespace: settings.temporalNamespace });
   try {
     const workers = await createWorkers({ connection, namespace: settings.temporalNamespace, queues, services, client });
-    console.log(`workers polling ${queues.join(', ')} on ${settings.temporalAddress} (namespace ${settings.temporalNamespace})`);
+    // The launcher (scripts/stack.ts) and tests wait for "workers polling" in this line, at any LOG_LEVEL.
+    lifecycle.info(`workers polling ${queues.join(', ')} on ${settings.temporalAddress} (namespace ${settings.temporalNamespace})`, {
+      queues,
+      namespace: settings.temporalNamespace,
+      metrics: metricsUrl ?? null,
+    });
     await Promise.all(workers.map((worker) => worker.run()));
   } finally {
     await clientConnection.close();

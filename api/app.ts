@@ -1,62 +1,94 @@
-/** The storefront API's app factory: tests call buildApp() and app.inject(); api/server.ts only listens. */
+/**
+ * The storefront API's app factory: tests call buildApp() and app.inject(); api/server.ts
+ * only listens. Cross-cutting parts are named plugins; each resource has its routes module.
+ */
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
-import { Type } from 'typebox';
+import helmet from '@fastify/helmet';
+import rateLimit from '@fastify/rate-limit';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { randomUUID } from 'node:crypto';
+import type { NotificationSignaller } from '../activities/notifications.activities';
+import type { CheckoutClient } from '../lib/checkout-client';
+import type { Services } from '../services';
+import type { NotificationHub } from '../services/notifications/live';
+import { auth } from './plugins/auth';
+import { errorHandler } from './plugins/errors';
+import { metrics } from './plugins/metrics';
+import { openapi } from './plugins/openapi';
+import { authRoutes } from './routes/auth.routes';
+import { cartRoutes } from './routes/cart.routes';
+import { dashboardRoutes } from './routes/dashboard.routes';
+import { healthRoutes, type ReadinessProbe } from './routes/health.routes';
+import { notificationRoutes } from './routes/notifications.routes';
+import { orderRoutes } from './routes/orders.routes';
+import { productRoutes } from './routes/products.routes';
+import { usageRoutes } from './routes/usage.routes';
+import { webhookRoutes } from './routes/webhooks.routes';
 
-/** One dependency /readyz checks: `check` resolves when it is reachable and throws when it is not. */
-export interface ReadinessProbe {
-  name: string;
-  check(): Promise<void>;
+export type { ReadinessProbe } from './routes/health.routes';
+
+export interface ApiSettings {
+  jwtSecret: string;
+  allowDevTokens: boolean;
+  stripeWebhookSecret: string;
+  orderTtlSeconds: number;
 }
 
 export interface AppDeps {
+  settings: ApiSettings;
+  services: Services;
+  checkout: CheckoutClient;
   probes?: ReadinessProbe[];
-  /** How long one probe may take before it counts as down. */
+  /** How long one readiness probe may take before it counts as down. */
   probeTimeoutMs?: number;
   logger?: FastifyServerOptions['logger'];
+  /** Requests per minute: dev tokens per client address, order placements per user. */
+  rateLimits?: { devTokens?: number; orders?: number };
+  /** Live notifications: the process's one hub (LISTEN only while streams are open), created and closed by its owner (api/server.ts). Without it the stream answers 503. */
+  notificationHub?: NotificationHub;
+  /** Signals users' notification workflows (a Temporal Client): POST /v1/usage tells of crossed thresholds through it. Without it recording answers 503. */
+  notifier?: NotificationSignaller;
+  /** Keep-alive comment interval of notification streams (default 15 s). */
+  sseKeepAliveMs?: number;
 }
 
-const HealthReport = Type.Object({ status: Type.Literal('ok') });
-const ReadinessReport = Type.Object({
-  status: Type.Union([Type.Literal('ok'), Type.Literal('unavailable')]),
-  /** Each probe's name and whether it answered. */
-  checks: Type.Record(Type.String(), Type.Union([Type.Literal('up'), Type.Literal('down')])),
-  /** The names of the probes that are down, so an operator sees at once what to look at. */
-  down: Type.Array(Type.String()),
-});
+/** Request bodies larger than this are refused with 413 before they are parsed. */
+export const BODY_LIMIT_BYTES = 64 * 1024;
 
-export async function buildApp(deps: AppDeps = {}): Promise<FastifyInstance> {
-  const app = Fastify({ logger: deps.logger ?? false }).withTypeProvider<TypeBoxTypeProvider>();
-  const probes = deps.probes ?? [];
-  const probeTimeoutMs = deps.probeTimeoutMs ?? 2_000;
-
-  app.get('/healthz', { schema: { response: { 200: HealthReport } } }, async () => ({ status: 'ok' as const }));
-
-  app.get('/readyz', { schema: { response: { 200: ReadinessReport, 503: ReadinessReport } } }, async (request, reply) => {
-    const results = await Promise.all(
-      probes.map(async (probe) => {
-        try {
-          await withTimeout(probe.check(), probeTimeoutMs);
-          return [probe.name, 'up'] as const;
-        } catch (error) {
-          request.log.warn({ probe: probe.name, err: error }, 'readiness probe failed');
-          return [probe.name, 'down'] as const;
-        }
-      }),
-    );
-    const down = results.filter(([, state]) => state === 'down').map(([name]) => name);
-    return reply
-      .code(down.length === 0 ? 200 : 503)
-      .send({ status: down.length === 0 ? 'ok' : 'unavailable', checks: Object.fromEntries(results), down });
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: deps.logger ?? false,
+    bodyLimit: BODY_LIMIT_BYTES,
+    // Every log line of a request carries its id; a caller's X-Request-Id is kept for tracing.
+    requestIdHeader: 'x-request-id',
+    genReqId: () => randomUUID(),
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id);
   });
+
+  await app.register(errorHandler);
+  await app.register(helmet, { global: true });
+  await app.register(rateLimit, {
+    global: false,
+    // Thrown, so the one error handler answers it as 429 RATE_LIMITED like every other error.
+    errorResponseBuilder: (_request, context) => Object.assign(new Error(`Too many requests: at most ${context.max} per ${context.after}`), { statusCode: 429 }),
+  });
+  await app.register(openapi);
+  await app.register(metrics, deps.services);
+  await app.register(auth, { jwtSecret: deps.settings.jwtSecret });
+
+  const { services, checkout, settings } = deps;
+  await app.register(healthRoutes, { probes: deps.probes ?? [], probeTimeoutMs: deps.probeTimeoutMs ?? 2_000 });
+  if (settings.allowDevTokens) await app.register(authRoutes, { quota: services.quota, ratePerMinute: deps.rateLimits?.devTokens ?? 30 });
+  await app.register(productRoutes, { inventory: services.inventory });
+  await app.register(cartRoutes, { cart: services.cart, inventory: services.inventory });
+  await app.register(orderRoutes, { services, checkout, orderTtlSeconds: settings.orderTtlSeconds, ratePerMinute: deps.rateLimits?.orders ?? 60 });
+  await app.register(webhookRoutes, { payments: services.payments, checkout, webhookSecret: settings.stripeWebhookSecret });
+  await app.register(usageRoutes, { quota: services.quota, notifier: deps.notifier });
+  await app.register(notificationRoutes, { notifications: services.notifications, hub: deps.notificationHub, keepAliveMs: deps.sseKeepAliveMs });
+  await app.register(dashboardRoutes);
 
   return app;
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms}ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

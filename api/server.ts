@@ -1,35 +1,44 @@
 /** Runs the storefront API: builds the app with its real dependencies and listens on HOST:PORT until SIGTERM/SIGINT. */
 import closeWithGrace from 'close-with-grace';
-import { Connection } from '@temporalio/client';
-import { Client as PgClient } from 'pg';
-import { LOCAL_POSTGRES_URL, loadSettings, serviceDatabaseUrls, type Settings } from '../lib/config';
+import { Client, Connection } from '@temporalio/client';
+import { CheckoutClient, TEMPORAL_CHANNEL_ARGS } from '../lib/checkout-client';
+import { databaseUrlsFromEnv, loadSettings } from '../lib/config';
+import { openServices } from '../services';
+import { NotificationHub } from '../services/notifications/live';
 import { buildApp, type ReadinessProbe } from './app';
+import { databaseProbe, temporalProbe } from './probes';
 
-function readinessProbes(settings: Settings, temporal: Connection): ReadinessProbe[] {
-  const databases = serviceDatabaseUrls(process.env.DATABASE_URL || LOCAL_POSTGRES_URL);
-  return [
-    { name: 'temporal', check: async () => void (await temporal.healthService.check({})) },
-    ...Object.entries(databases).map(([service, url]) => ({
-      name: `database:${service}`,
-      check: async () => {
-        const client = new PgClient({ connectionString: url, connectionTimeoutMillis: 2_000 });
-        try {
-          await client.connect();
-          await client.query('SELECT 1');
-        } finally {
-          await client.end().catch(() => undefined);
-        }
-      },
-    })),
-  ];
+function readinessProbes(databases: Record<string, string>, temporal: Connection): ReadinessProbe[] {
+  return [temporalProbe(temporal), ...Object.entries(databases).map(([service, url]) => databaseProbe(service, url))];
 }
 
 async function main(): Promise<void> {
   const settings = loadSettings();
   // Lazy: the API starts (and /healthz answers) even while Temporal is still coming up; /readyz tells.
-  const temporal = Connection.lazy({ address: settings.temporalAddress });
-  const app = await buildApp({ probes: readinessProbes(settings, temporal), logger: { level: process.env.LOG_LEVEL ?? 'info' } });
-  app.addHook('onClose', async () => temporal.close());
+  const temporal = Connection.lazy({ address: settings.temporalAddress, channelArgs: TEMPORAL_CHANNEL_ARGS });
+  const client = new Client({ connection: temporal, namespace: settings.temporalNamespace });
+  const databases = databaseUrlsFromEnv();
+  const services = openServices(databases, settings);
+  // One LISTEN connection per process, open only while this instance has live notification streams.
+  const notificationHub = new NotificationHub({
+    connectionString: databases.notifications,
+    notifications: services.notifications,
+    onError: (error) => app.log.warn({ err: error }, 'notification hub'),
+  });
+  const app = await buildApp({
+    settings,
+    services,
+    checkout: new CheckoutClient(client, { deadlineMs: settings.temporalDeadlineMs }),
+    notificationHub,
+    notifier: client,
+    probes: readinessProbes(databases, temporal),
+    logger: { level: process.env.LOG_LEVEL ?? 'info' },
+  });
+  app.addHook('onClose', async () => {
+    await notificationHub.close();
+    await temporal.close();
+    await services.close();
+  });
 
   // close-with-grace: one path for SIGTERM/SIGINT and uncaught errors, with a deadline (Fastify's own recommendation).
   closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {

@@ -6,6 +6,8 @@ export interface Settings {
   host: string;
   temporalAddress: string;
   temporalNamespace: string;
+  /** How long the API waits on one Temporal call before answering 503 TEMPORAL_UNAVAILABLE. */
+  temporalDeadlineMs: number;
   orderTtlSeconds: number;
   stripeSecretKey: string | undefined;
   stripeApiBase: string;
@@ -32,6 +34,7 @@ export function loadSettings(env: Env = process.env): Settings {
     host: env.HOST ?? '127.0.0.1',
     temporalAddress: env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233',
     temporalNamespace: env.TEMPORAL_NAMESPACE ?? 'default',
+    temporalDeadlineMs: integer(env, 'TEMPORAL_DEADLINE_MS', 10_000),
     orderTtlSeconds: integer(env, 'ORDER_TTL_SECONDS', 900),
     stripeSecretKey: env.STRIPE_SECRET_KEY || undefined,
     stripeApiBase: env.STRIPE_API_BASE ?? 'http://127.0.0.1:12111',

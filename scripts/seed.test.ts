@@ -4,7 +4,7 @@ import { DEMO_PRODUCTS, seedDemoData, usagePeriod } from './seed';
 
 let databases: TestDatabases;
 beforeAll(async () => {
-  databases = await createTestDatabases(['inventory', 'quota']);
+  databases = await createTestDatabases(['inventory', 'quota', 'notifications']);
 });
 afterAll(async () => {
   await databases?.dispose();
@@ -42,6 +42,20 @@ describe('seedDemoData', () => {
     ]);
     const usage = await rows(databases.urls.quota, 'SELECT user_id, resource, period, used FROM usage');
     expect(usage).toEqual([{ user_id: 'carol', resource: 'builds', period: '2026-11', used: 130 }]);
+
+    // Carol's alerts wait unread for her first sign-in, and their thresholds count as told.
+    const alerts = await rows<{ type: string; dedupe_key: string }>(
+      databases.urls.notifications,
+      `SELECT type, dedupe_key FROM notifications WHERE user_id = 'carol' AND read_at IS NULL ORDER BY sequence`,
+    );
+    expect(alerts).toEqual([
+      { type: 'quota.warning', dedupe_key: 'quota:builds:2026-11:80' },
+      { type: 'quota.exceeded', dedupe_key: 'quota:builds:2026-11:100' },
+    ]);
+    expect(await rows(databases.urls.quota, `SELECT threshold FROM threshold_crossings WHERE user_id = 'carol' ORDER BY threshold`)).toEqual([
+      { threshold: 80 },
+      { threshold: 100 },
+    ]);
   });
 
   it('changes nothing on a second run, even after the demo was used', async () => {
@@ -51,6 +65,7 @@ describe('seedDemoData', () => {
     expect(await rows(databases.urls.inventory, `SELECT available, sold FROM products WHERE sku = 'MUG-LOGO'`)).toEqual([
       { available: 99, sold: 1 },
     ]);
+    expect(await rows(databases.urls.notifications, `SELECT count(*)::int AS n FROM notifications`)).toEqual([{ n: 2 }]);
   });
 
   it('names periods by UTC month', () => {

@@ -5,6 +5,10 @@
  */
 import { createInventoryDb } from '../services/inventory/db';
 import { createQuotaDb } from '../services/quota/db';
+import { createNotificationsDb } from '../services/notifications/db';
+import { NotificationsService } from '../services/notifications/notifications.service';
+import { THRESHOLDS } from '../services/quota/quota.service';
+import { quotaNotification } from '../activities/quota.activities';
 import type { ServiceName } from '../lib/services';
 import { resolvePostgres, type ResolvedPostgres } from '../lib/db/postgres';
 import { migrateAll } from './db-migrate';
@@ -56,13 +60,20 @@ export interface SeedResult {
   period: string;
 }
 
+/**
+ * Idempotent demo data. With the notifications database, a user seeded past a threshold also
+ * has the alerts the quota activity would have sent when that usage was recorded (unread, and
+ * the crossings marked as told), so carol sees she is over her plan the first time she signs in.
+ */
 export async function seedDemoData(
-  urls: Pick<Record<ServiceName, string>, 'inventory' | 'quota'>,
+  urls: Pick<Record<ServiceName, string>, 'inventory' | 'quota'> & Partial<Pick<Record<ServiceName, string>, 'notifications'>>,
   now: Date = new Date(),
 ): Promise<SeedResult> {
   const period = usagePeriod(now);
   const inventory = createInventoryDb(urls.inventory);
   const quota = createQuotaDb(urls.quota);
+  const notificationsDb = urls.notifications ? createNotificationsDb(urls.notifications) : undefined;
+  const notifications = notificationsDb && new NotificationsService(notificationsDb);
   const result: SeedResult = { productsCreated: 0, subscriptionsCreated: 0, usageCreated: 0, period };
   try {
     for (const product of DEMO_PRODUCTS) {
@@ -97,10 +108,22 @@ export async function seedDemoData(
         }),
       ]);
       result.usageCreated += created[1].count;
+      if (notifications) await seedThresholdAlerts(quota, notifications, user, period);
     }
     return result;
   } finally {
-    await Promise.all([inventory.$disconnect(), quota.$disconnect()]);
+    await Promise.all([inventory.$disconnect(), quota.$disconnect(), notificationsDb?.$disconnect()]);
+  }
+}
+
+async function seedThresholdAlerts(quota: ReturnType<typeof createQuotaDb>, notifications: NotificationsService, user: DemoUser, period: string): Promise<void> {
+  const limit = await quota.planLimit.findUnique({ where: { planId_resource: { planId: user.planId, resource: 'builds' } } });
+  if (!limit) return;
+  for (const threshold of THRESHOLDS.filter((t) => user.buildsUsed * 100 >= t * limit.limitPerPeriod)) {
+    await quota.thresholdCrossing.createMany({ data: [{ userId: user.userId, resource: 'builds', period, threshold }], skipDuplicates: true });
+    const outcome = { resource: 'builds', used: user.buildsUsed, limit: limit.limitPerPeriod, overLimit: user.buildsUsed > limit.limitPerPeriod, period, enforcement: limit.enforcement, crossed: [threshold], replayed: false };
+    const { userId: _userId, ...alert } = quotaNotification(user.userId, outcome, threshold);
+    await notifications.persist({ userId: user.userId, ...alert });
   }
 }
 

@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
+import { ALL_QUEUES, queuesFromArgs } from '../lib/workers';
 
 interface ComposeService {
   image?: string;
@@ -10,24 +11,28 @@ interface ComposeService {
   environment?: Record<string, string>;
   depends_on?: Record<string, { condition: string }>;
   healthcheck?: unknown;
+  ports?: string[];
+  profiles?: string[];
 }
 
 const compose = parse(readFileSync(path.resolve(__dirname, '..', 'docker-compose.yml'), 'utf8'), { merge: true }) as {
   services: Record<string, ComposeService>;
 };
+const workerServices = Object.keys(compose.services).filter((name) => name.startsWith('worker-'));
 
 describe('docker-compose.yml', () => {
   it('runs the same parts as npm start', () => {
     expect(Object.keys(compose.services)).toEqual(
-      expect.arrayContaining(['postgres', 'temporal', 'temporal-ui', 'stripe-mock', 'migrate', 'api', 'worker']),
+      expect.arrayContaining(['postgres', 'temporal', 'temporal-ui', 'stripe-mock', 'migrate', 'api']),
     );
+    expect(workerServices.length).toBeGreaterThan(1);
     for (const [name, service] of Object.entries(compose.services)) {
       expect({ name, runnable: Boolean(service.image || service.build) }).toEqual({ name, runnable: true });
     }
   });
 
   it('gives the API and the workers the settings they read', () => {
-    for (const name of ['api', 'worker', 'migrate']) {
+    for (const name of ['api', 'migrate', ...workerServices]) {
       const env = compose.services[name]!.environment!;
       expect(Object.keys(env)).toEqual(expect.arrayContaining(['DATABASE_URL', 'TEMPORAL_ADDRESS', 'STRIPE_API_BASE']));
       expect(env.TEMPORAL_ADDRESS).toBe('temporal:7233');
@@ -36,7 +41,7 @@ describe('docker-compose.yml', () => {
   });
 
   it('starts the app only after the databases are migrated and Temporal is set up', () => {
-    for (const name of ['api', 'worker']) {
+    for (const name of ['api', ...workerServices]) {
       expect(compose.services[name]!.depends_on).toMatchObject({
         migrate: { condition: 'service_completed_successfully' },
         'temporal-setup': { condition: 'service_completed_successfully' },
@@ -44,6 +49,26 @@ describe('docker-compose.yml', () => {
     }
     expect(compose.services.postgres!.healthcheck).toBeDefined();
     expect(compose.services.api!.healthcheck).toBeDefined();
+  });
+
+  it('runs every task queue in worker services that scale apart, each serving its metrics', () => {
+    const queues = workerServices.flatMap((name) => {
+      const command = compose.services[name]!.command!;
+      expect(command.slice(0, 3)).toEqual(['npx', 'tsx', 'worker.ts']);
+      return queuesFromArgs(command.slice(3));
+    });
+    expect([...queues].sort()).toEqual([...ALL_QUEUES].sort());
+    for (const name of workerServices) {
+      const worker = compose.services[name]!;
+      // No published port: replicas of one service would collide on the host; Prometheus scrapes them inside the network.
+      expect({ name, ports: worker.ports }).toEqual({ name, ports: undefined });
+      expect(worker.environment).toMatchObject({ WORKER_METRICS_HOST: '0.0.0.0', WORKER_METRICS_PORT: '9464' });
+      expect(JSON.stringify(worker.healthcheck)).toContain('127.0.0.1:9464/metrics');
+    }
+  });
+
+  it('keeps Prometheus and Grafana behind the monitoring profile', () => {
+    for (const name of ['prometheus', 'grafana']) expect(compose.services[name]!.profiles).toEqual(['monitoring']);
   });
 
   it('creates the six service databases', () => {

@@ -2,41 +2,11 @@
  * End to end: `scripts/stack.ts` as a real process on free ports, against the local PostgreSQL with
  * databases of its own; it must come up healthy, and leave no process behind after SIGTERM.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
-import { Client } from 'pg';
-import { LOCAL_POSTGRES_URL, withDatabase } from '../lib/config';
-import { SERVICES } from '../lib/services';
-import { descendantsOf, freePort, isPortOpen, listProcesses, waitForHttp, waitUntil, type ProcessInfo } from '../scripts/lib/processes';
-
-const ROOT = path.resolve(__dirname, '..');
-const SERVER_URL = process.env.STACK_TEST_DATABASE_URL || LOCAL_POSTGRES_URL;
+import { descendantsOf, isPortOpen, listProcesses, waitForHttp, waitUntil, type ProcessInfo } from '../scripts/lib/processes';
+import { launchStack as launch, stackSandbox } from './helpers/stack-process';
 
 jest.setTimeout(180_000);
-
-interface Launched {
-  child: ChildProcess;
-  output: () => string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-function launch(env: NodeJS.ProcessEnv): Launched {
-  let output = '';
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'scripts', 'stack.ts')], {
-    cwd: ROOT,
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.on('exit', (code, signal) => resolve({ code, signal })),
-  );
-  return { child, output: () => output, exited };
-}
 
 function stillRunning(processes: ProcessInfo[]): ProcessInfo[] {
   const now = listProcesses();
@@ -45,44 +15,12 @@ function stillRunning(processes: ProcessInfo[]): ProcessInfo[] {
 }
 
 describe('npm start (scripts/stack.ts)', () => {
-  const suffix = `${process.pid}_${Date.now().toString(36)}`;
-  const databases = SERVICES.map((service) => `stack_e2e_${suffix}_${service}`);
-  let dataDir: string;
-
+  let sandbox: ReturnType<typeof stackSandbox>;
   beforeAll(() => {
-    dataDir = mkdtempSync(path.join(os.tmpdir(), 'storefront-stack-'));
+    sandbox = stackSandbox('stack_e2e');
   });
-
-  afterAll(async () => {
-    rmSync(dataDir, { recursive: true, force: true });
-    const admin = new Client({ connectionString: SERVER_URL });
-    await admin.connect();
-    try {
-      for (const database of databases) await admin.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
-    } finally {
-      await admin.end();
-    }
-  });
-
-  async function stackEnv(): Promise<NodeJS.ProcessEnv & Record<string, string>> {
-    const [api, temporal, ui, stripe, stripeHttps] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
-    const env: NodeJS.ProcessEnv & Record<string, string> = {
-      ...process.env,
-      PORT: String(api),
-      TEMPORAL_PORT: String(temporal),
-      TEMPORAL_UI_PORT: String(ui),
-      STRIPE_MOCK_PORT: String(stripe),
-      STRIPE_MOCK_HTTPS_PORT: String(stripeHttps),
-      STOREFRONT_DATA_DIR: dataDir,
-      DATABASE_URL: SERVER_URL,
-      LOG_LEVEL: 'warn',
-    };
-    // Databases of this test's own, so that it never touches a developer's storefront_* databases.
-    SERVICES.forEach((service, index) => (env[`${service.toUpperCase()}_DATABASE_URL`] = withDatabase(SERVER_URL, databases[index]!)));
-    delete env.STRIPE_SECRET_KEY;
-    delete env.TEMPORAL_ADDRESS;
-    return env;
-  }
+  afterAll(async () => sandbox?.dispose());
+  const stackEnv = () => sandbox.env();
 
   it('comes up healthy with the Temporal UI, and stops every process it started on SIGTERM', async () => {
     const env = await stackEnv();

@@ -8,6 +8,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
 import { createActivitiesByQueue } from '../activities';
+import { CheckoutClient } from '../lib/checkout-client';
 import { openServices, type Services } from '../services';
 import { createTestDatabases, type TestDatabases } from '../test/helpers/databases';
 import { connectTestTemporal, type RunningWorkers, type TestTemporal } from '../test/helpers/temporal';
@@ -19,6 +20,7 @@ import {
   orderWorkflowId,
   payUpdate,
   TASK_QUEUES,
+  type CheckoutInput,
   type CheckoutState,
   type OrderStatus,
 } from './contract';
@@ -327,5 +329,54 @@ describe('checkout saga', () => {
     releaseCharge();
     expect((await first).status).toBe('COMPLETED');
     expect((await services.payments.get(orderId))!.attempts).toHaveLength(1);
+  });
+});
+
+describe('the storefront client (update-with-start)', () => {
+  function checkoutInput(productId: string, quantity: number): CheckoutInput {
+    return {
+      orderId: randomUUID(),
+      customerId: `user-${randomUUID().slice(0, 8)}`,
+      currency: 'usd',
+      ttlSeconds: 60,
+      lines: [{ productId, sku: 'sku', name: 'name', quantity, unitPriceCents: 1_250 }],
+    };
+  }
+
+  it('answers placement with the reservation outcome, and a repeated placement joins the same order', async () => {
+    workers = await startWorkers();
+    const checkout = new CheckoutClient(temporal.client);
+    const product = await newProduct(2);
+    const input = checkoutInput(product.id, 2);
+
+    const placed = await checkout.place(input);
+    expect(placed).toMatchObject({ orderId: input.orderId, status: 'AWAITING_PAYMENT', totalCents: 2_500 });
+    expect(await checkout.place(input)).toMatchObject({ orderId: input.orderId, status: 'AWAITING_PAYMENT', expiresAt: placed.expiresAt });
+    expect((await stockOf(product.id)).available).toBe(0);
+
+    const refused = await checkout.place(checkoutInput(product.id, 1));
+    expect(refused).toMatchObject({ status: 'REJECTED', failure: { code: 'OUT_OF_STOCK' } });
+
+    // Once the order has closed, placing it again answers with how it ended and starts nothing.
+    await checkout.cancel(input.orderId);
+    const again = await checkout.place(input);
+    expect(again).toMatchObject({ orderId: input.orderId, status: 'CANCELLED' });
+    expect((await stockOf(product.id)).available).toBe(2);
+  });
+
+  it('keeps each payment event once, however often Stripe delivers it', async () => {
+    workers = await startWorkers();
+    const checkout = new CheckoutClient(temporal.client);
+    const product = await newProduct(1);
+    const input = checkoutInput(product.id, 1);
+    await checkout.place(input);
+    const event = { eventId: 'evt_1', type: 'payment_intent.succeeded', paymentIntentId: 'pi_1' };
+    await checkout.relayPaymentEvent(input.orderId, event);
+    await checkout.relayPaymentEvent(input.orderId, event);
+    await checkout.relayPaymentEvent(input.orderId, { ...event, eventId: 'evt_2', type: 'payment_intent.payment_failed' });
+    const state = (await checkout.state(input.orderId))!;
+    expect(state.paymentEvents?.map((e) => e.eventId)).toEqual(['evt_1', 'evt_2']);
+    expect(state.status).toBe('AWAITING_PAYMENT');
+    await expect(checkout.pay(input.orderId, 'someone-else', 'pm_card_visa')).rejects.toMatchObject({ code: 'ORDER_NOT_FOUND' });
   });
 });

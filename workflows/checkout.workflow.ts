@@ -11,8 +11,10 @@ import {
   CancellationScope,
   condition,
   isCancellation,
+  log,
   patched,
   proxyActivities,
+  setCurrentDetails,
   setHandler,
   sleep,
   upsertSearchAttributes,
@@ -32,7 +34,9 @@ import {
   FAILURE_CODES,
   operatorActionSignal,
   ORDER_STATUS_KEY,
+  paymentEventSignal,
   payUpdate,
+  placedUpdate,
   type CancelInput,
   type CheckoutFailure,
   type CheckoutInput,
@@ -42,8 +46,10 @@ import {
   type OperatorActionInput,
   type OrderStatus,
   type PayInput,
+  type PaymentEventInput,
   TERMINAL_ORDER_STATUSES,
 } from './contract';
+import { formatMoney, needsAttentionDetails, stepSummaries as summaries } from './summaries';
 
 const quota = proxyActivities<ReturnType<typeof createQuotaActivities>>(ACTIVITY_OPTIONS.quota);
 const orders = proxyActivities<OrdersActivities>(ACTIVITY_OPTIONS.orders);
@@ -58,6 +64,7 @@ const REJECTING_CODES: readonly string[] = [FAILURE_CODES.outOfStock, FAILURE_CO
 /** Ids of patch() guards; each stays until no running workflow predates its change. */
 export const PATCHES = {
   notifyDeclinedPayment: 'notify-declined-payment',
+  leaveEndedOrder: 'leave-ended-order',
 } as const;
 
 const isSettled = (status: OrderStatus): boolean => TERMINAL_ORDER_STATUSES.includes(status) || status === 'NEEDS_ATTENTION';
@@ -100,19 +107,26 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutRe
   const payable = (): boolean => state.status === 'AWAITING_PAYMENT' && !charging && !paid && !timeUp && !cancelRequest && !chargeFailure;
 
   setHandler(checkoutStateQuery, () => state);
+  setHandler(placedUpdate, async () => {
+    await condition(() => state.status !== 'PENDING');
+    return state;
+  });
+  setHandler(paymentEventSignal, (event: PaymentEventInput) => {
+    // Stripe delivers at least once and in any order: keep each event once, never act twice.
+    const events = (state.paymentEvents ??= []);
+    if (!events.some((seen) => seen.eventId === event.eventId)) events.push(event);
+  });
 
   setHandler(
     payUpdate,
     async (pay: PayInput) => {
       charging = true;
+      const attempt = state.declinedAttempts + 1;
+      setCurrentDetails(`Charging ${formatMoney(totalCents, input.currency)} (attempt ${attempt})`);
       try {
-        const charge = await payments.chargePayment({
-          orderId,
-          amountCents: totalCents,
-          currency: input.currency,
-          paymentMethod: pay.paymentMethod,
-          attempt: state.declinedAttempts + 1,
-        });
+        const charge = await payments.chargePayment.executeWithOptions({ summary: summaries.chargePayment(totalCents, input.currency, attempt) }, [
+          { orderId, amountCents: totalCents, currency: input.currency, paymentMethod: pay.paymentMethod, attempt },
+        ]);
         paid = true;
         state.paymentIntentId = charge.paymentIntentId;
         completed('paymentCharged');
@@ -120,6 +134,8 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutRe
         const failure = failureOf(error);
         if (failure.code === FAILURE_CODES.paymentDeclined) {
           state.declinedAttempts += 1;
+          log.info('Payment declined', { orderId, attempt, code: failure.code });
+          setCurrentDetails(awaitingPaymentDetails());
           // Added after workflows were already running: patched() keeps histories recorded
           // before this change replaying (see README "Changing a workflow").
           if (patched(PATCHES.notifyDeclinedPayment)) await notifyDeclined(failure.message, detailsOf(error));
@@ -177,23 +193,29 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutRe
     state.completedSteps.push(step);
   }
 
+  function awaitingPaymentDetails(): string {
+    const declined = state.declinedAttempts > 0 ? ` (${state.declinedAttempts} declined)` : '';
+    return `Awaiting payment of ${formatMoney(totalCents, input.currency)} until ${state.expiresAt}${declined}`;
+  }
+
   async function setStatus(status: OrderStatus, extra: { reason?: string; failureCode?: string; expiresAt?: string } = {}): Promise<void> {
-    await orders.setOrderStatus({ orderId, status, ...extra });
+    await orders.setOrderStatus.executeWithOptions({ summary: summaries.setOrderStatus(status) }, [{ orderId, status, ...extra }]);
     state.status = status;
     upsertSearchAttributes([{ key: ORDER_STATUS_KEY, value: status }]);
+    log.info('Order status changed', { orderId, status, ...(extra.reason ? { reason: extra.reason } : {}) });
     await pushStatus(status);
   }
 
   /** Tells the customer's open dashboard; best effort, the status itself is already stored. */
   async function pushStatus(status: OrderStatus): Promise<void> {
     try {
-      await notifications.notifyUser({
+      await notifications.notifyUser.executeWithOptions({ summary: summaries.notifyStatus(customerId, status) }, [{
         userId: customerId,
         kind: 'ORDER',
         type: 'order.status',
         payload: { orderId, status, totalCents, currency: input.currency, failure: state.failure ?? null },
         dedupeKey: `order:${orderId}:${status}`,
-      });
+      }]);
     } catch (error) {
       if (isCancellation(error)) throw error;
     }
@@ -202,13 +224,13 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutRe
   /** Tells the customer their card was declined and that the order can still be paid. */
   async function notifyDeclined(message: string, details: unknown): Promise<void> {
     try {
-      await notifications.notifyUser({
+      await notifications.notifyUser.executeWithOptions({ summary: summaries.notifyDeclined(customerId, state.declinedAttempts) }, [{
         userId: customerId,
         kind: 'NOTIFICATION',
         type: 'payment.declined',
         payload: { orderId, message, attempt: state.declinedAttempts, expiresAt: state.expiresAt ?? null, details: details ?? null },
         dedupeKey: `order:${orderId}:declined:${state.declinedAttempts}`,
-      });
+      }]);
     } catch (error) {
       if (isCancellation(error)) throw error;
     }
@@ -219,11 +241,13 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutRe
     state.failure ??= why.failure;
     await CancellationScope.nonCancellable(async () => {
       for (const compensation of [...compensations].reverse()) {
+        setCurrentDetails(`Undoing ${compensation.step} (${why.status}: ${why.reason})`);
         await withOperatorFallback(compensation.step, compensation.run);
         state.compensatedSteps.push(compensation.step);
       }
       compensations.length = 0;
       await withOperatorFallback('recordOutcome', () => setStatus(why.status, { reason: why.reason, failureCode: state.failure?.code }));
+      setCurrentDetails(`${why.status}: ${why.reason}`);
     });
   }
 
@@ -238,6 +262,8 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutRe
         return;
       } catch (error) {
         state.failure = { code: 'COMPENSATION_FAILED', message: `${step}: ${failureOf(error).message}` };
+        log.warn('Compensation failed; the order needs an operator', { orderId, step, error: failureOf(error).message });
+        setCurrentDetails(needsAttentionDetails(orderId, step, failureOf(error).message));
         if (state.status !== 'NEEDS_ATTENTION') {
           try {
             await setStatus('NEEDS_ATTENTION', { reason: state.failure.message, failureCode: state.failure.code });
@@ -250,6 +276,8 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutRe
         await condition(() => operatorAction !== undefined);
         const action = operatorAction!;
         operatorAction = undefined;
+        log.info('Operator action', { orderId, step, action: action.action, note: action.note });
+        setCurrentDetails(action.action === 'resolve' ? `Resolved by an operator: ${step}` : `Retrying ${step} (operator)`);
         if (action.action === 'resolve') return;
       }
     }
@@ -262,10 +290,14 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutRe
 
   // --- the saga ----------------------------------------------------------------------------
   try {
-    compensations.push({ step: 'quotaChecked', run: () => quota.releaseOrderQuota({ userId: customerId, orderId }) });
+    setCurrentDetails(`Placing the order: ${formatMoney(totalCents, input.currency)}`);
+    compensations.push({
+      step: 'quotaChecked',
+      run: () => quota.releaseOrderQuota.executeWithOptions({ summary: summaries.releaseOrderQuota(customerId) }, [{ userId: customerId, orderId }]),
+    });
     let quotaRefusal: unknown;
     try {
-      await quota.reserveOrderQuota({ userId: customerId, orderId });
+      await quota.reserveOrderQuota.executeWithOptions({ summary: summaries.reserveOrderQuota(customerId) }, [{ userId: customerId, orderId }]);
       completed('quotaChecked');
     } catch (error) {
       quotaRefusal = error;
@@ -273,25 +305,38 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutRe
 
     // The order is recorded even when the quota refuses it, so the customer can see why.
     // Its compensation is the final status that unwind() records.
-    await orders.createOrder(orderRecord(input));
+    const created = await orders.createOrder.executeWithOptions({ summary: summaries.createOrder(orderId, input.lines, totalCents, input.currency) }, [orderRecord(input)]);
     completed('orderCreated');
+    // A second run of an order id whose first run ended (started without REJECT_DUPLICATE, or after
+    // the namespace's retention) finds the order past PENDING. It owns none of that order's steps:
+    // it must not unwind them (refund a paid order, give its stock back). Found by the chaos run.
+    if (created.status !== 'PENDING' && patched(PATCHES.leaveEndedOrder)) return await leaveEndedOrder(created.status);
     if (quotaRefusal) throw quotaRefusal;
 
-    compensations.push({ step: 'stockReserved', run: () => inventory.releaseStock({ orderId }) });
-    await inventory.reserveStock({ orderId, lines: input.lines.map(({ productId, quantity }) => ({ productId, quantity })) });
+    compensations.push({
+      step: 'stockReserved',
+      run: () => inventory.releaseStock.executeWithOptions({ summary: summaries.releaseStock(orderId) }, [{ orderId }]),
+    });
+    await inventory.reserveStock.executeWithOptions({ summary: summaries.reserveStock(input.lines) }, [
+      { orderId, lines: input.lines.map(({ productId, quantity }) => ({ productId, quantity })) },
+    ]);
     completed('stockReserved');
 
     // Refund-or-cancel is registered before the first charge attempt: it is a no-op when
     // nothing was charged, and cancels the PaymentIntent a declined attempt left behind.
-    compensations.push({ step: 'paymentCharged', run: () => payments.refundPayment({ orderId, reason: state.failure?.code }) });
+    compensations.push({
+      step: 'paymentCharged',
+      run: () => payments.refundPayment.executeWithOptions({ summary: summaries.refundPayment(orderId) }, [{ orderId, reason: state.failure?.code }]),
+    });
     const expiresAt = new Date(Date.now() + input.ttlSeconds * 1000).toISOString();
     state.expiresAt = expiresAt;
     await setStatus('AWAITING_PAYMENT', { expiresAt });
+    setCurrentDetails(awaitingPaymentDetails());
 
     // The race of payment against expiry is decided here, in one place: once the timer has
     // fired no new payment is accepted, and a charge already in flight settles the race.
     const timer = CancellationScope.cancellable(async () => {
-      await sleep(input.ttlSeconds * 1000);
+      await sleep(input.ttlSeconds * 1000, { summary: summaries.expiryTimer(input.ttlSeconds) });
       timeUp = true;
     });
     timer.catch(() => undefined);
@@ -308,17 +353,21 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutRe
 
     // Once paid, cancelling the workflow no longer interrupts it: the customer gets the goods.
     await CancellationScope.nonCancellable(async () => {
-      await inventory.commitStock({ orderId });
+      setCurrentDetails('Paid: selling the stock and clearing the cart');
+      await inventory.commitStock.executeWithOptions({ summary: summaries.commitStock(input.lines) }, [{ orderId }]);
       completed('stockCommitted');
       await setStatus('PAID');
       completed('orderPaid');
 
       // Forward only from here: clearing the cart retries until it succeeds and never refunds.
       compensations.length = 0;
-      await cart.clearCart({ orderId, userId: customerId, lines: input.lines.map(({ productId, quantity }) => ({ productId, quantity })) });
+      await cart.clearCart.executeWithOptions({ summary: summaries.clearCart(customerId, input.lines) }, [
+        { orderId, userId: customerId, lines: input.lines.map(({ productId, quantity }) => ({ productId, quantity })) },
+      ]);
       completed('cartCleared');
       await setStatus('COMPLETED');
       completed('customerNotified');
+      setCurrentDetails('COMPLETED');
     });
     return await finish();
   } catch (error) {
@@ -333,6 +382,19 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutRe
       failure,
     });
     return await finish();
+  }
+
+  /** Answers a second run with the order as its first run left it, and undoes nothing of it. */
+  async function leaveEndedOrder(status: OrderStatus): Promise<CheckoutResult> {
+    // An order that ended unpaid gave its quota unit back (or never had one): give back the one this
+    // run may have taken for it (a no-op otherwise). A completed or parked order keeps its unit.
+    if (TERMINAL_ORDER_STATUSES.includes(status) && status !== 'COMPLETED') {
+      await quota.releaseOrderQuota.executeWithOptions({ summary: summaries.releaseOrderQuota(customerId) }, [{ userId: customerId, orderId }]);
+    }
+    setCurrentDetails(`The order had already ended (${status}) in an earlier run: left as it was`);
+    state.status = status;
+    upsertSearchAttributes([{ key: ORDER_STATUS_KEY, value: status }]);
+    return finish();
   }
 
   /** Lets pay and cancel callers receive their answers before the workflow completes. */

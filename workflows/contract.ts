@@ -104,6 +104,11 @@ export interface CheckoutState {
   /** Declined payment attempts so far (the order stays payable until it expires). */
   declinedAttempts: number;
   paymentIntentId?: string;
+  /**
+   * Stripe webhook events relayed to this order, each once. The charge's own answer decides
+   * the order; these confirm it, and one that contradicts it is visible to operators here.
+   */
+  paymentEvents?: PaymentEventInput[];
 }
 
 export type CheckoutResult = CheckoutState;
@@ -141,6 +146,11 @@ export interface PaymentEventInput {
 }
 export const paymentEventSignal = defineSignal<[PaymentEventInput]>('paymentEvent');
 export const checkoutStateQuery = defineQuery<CheckoutState>('state');
+/**
+ * Answers once the order is placed: awaiting payment, or settled (rejected, failed...).
+ * The API sends it with update-with-start, so POST /v1/orders answers with the reservation's outcome.
+ */
+export const placedUpdate = defineUpdate<CheckoutState, []>('placed');
 
 // ---------------------------------------------------------------------------
 // Notifications.

@@ -163,6 +163,11 @@ export class InventoryService {
     return (await this.moveReservation(orderId, ['HELD'], 'COMMITTED')) ?? reservation;
   }
 
+  /** Reservations given back by a compensation (expiry, cancel, a later failure): the stock step's compensations run. */
+  async countReleasedReservations(): Promise<number> {
+    return this.db.reservation.count({ where: { status: 'RELEASED' } });
+  }
+
   async findReservation(orderId: string): Promise<ReservationView | null> {
     const reservation = await this.db.reservation.findUnique({ where: { orderId }, include: { lines: true } });
     if (!reservation) return null;

@@ -127,6 +127,12 @@ export class OrdersService {
     return rows.map((row) => toView(row as OrderRow));
   }
 
+  /** How many orders are in each status (the API's `storefront_orders` gauge). */
+  async countByStatus(): Promise<Partial<Record<OrderStatus, number>>> {
+    const groups = await this.db.order.groupBy({ by: ['status'], _count: { _all: true } });
+    return Object.fromEntries(groups.map((group) => [group.status, group._count._all]));
+  }
+
   /**
    * Moves the order to `to` if the status machine allows it. Idempotent: an order already
    * in `to` is returned unchanged. The update is conditional on the status read, so a

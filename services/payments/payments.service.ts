@@ -176,6 +176,25 @@ export class PaymentsService {
     }
   }
 
+  /** Payments undone by a compensation: refunded after a charge, or cancelled before any money moved. */
+  async countCompensated(): Promise<{ refunded: number; cancelled: number }> {
+    const [refunded, cancelled] = await Promise.all([
+      this.db.payment.count({ where: { status: 'REFUNDED' } }),
+      this.db.payment.count({ where: { status: 'CANCELED' } }),
+    ]);
+    return { refunded, cancelled };
+  }
+
+  /** Whether a stored event has been relayed to its order already (false when unknown). */
+  async isWebhookEventProcessed(id: string): Promise<boolean> {
+    const event = await this.db.webhookEvent.findUnique({ where: { id } });
+    return event?.processedAt != null;
+  }
+
+  async markWebhookEventProcessed(id: string): Promise<void> {
+    await this.db.webhookEvent.updateMany({ where: { id, processedAt: null }, data: { processedAt: new Date() } });
+  }
+
   private async paymentFor(input: ChargeInput): Promise<Payment> {
     const existing = await this.db.payment.findUnique({ where: { orderId: input.orderId } });
     if (existing) return existing;

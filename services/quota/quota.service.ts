@@ -12,7 +12,7 @@ export type Threshold = (typeof THRESHOLDS)[number];
 /** The plan a user gets on first use when they have no subscription yet. */
 export const DEFAULT_PLAN_ID = 'free';
 
-export type QuotaErrorCode = 'QUOTA_EXCEEDED' | 'UNKNOWN_RESOURCE' | 'INVALID_QUANTITY';
+export type QuotaErrorCode = 'QUOTA_EXCEEDED' | 'UNKNOWN_RESOURCE' | 'INVALID_QUANTITY' | 'UNKNOWN_PLAN';
 
 /** A business refusal of the quota service; the API maps QUOTA_EXCEEDED to 429. */
 export class QuotaError extends DomainError {
@@ -202,6 +202,18 @@ export class QuotaService {
         return { resource: l.resource, used, limit: l.limitPerPeriod, enforcement: l.enforcement, overLimit: used > l.limitPerPeriod };
       }),
     };
+  }
+
+  /** Usage given back by a compensation (an order that did not go through returns its unit). */
+  async countReleasedUsage(): Promise<number> {
+    return this.db.usageEvent.count({ where: { releasedAt: { not: null } } });
+  }
+
+  /** Puts the user on `planId` (the dev-token endpoint's `plan`); usage already recorded stays. */
+  async setPlan(userId: string, planId: string): Promise<void> {
+    const plan = await this.db.plan.findUnique({ where: { id: planId } });
+    if (!plan) throw new QuotaError('UNKNOWN_PLAN', `There is no plan "${planId}"`, { planId });
+    await this.db.subscription.upsert({ where: { userId }, create: { userId, planId }, update: { planId } });
   }
 
   private async ensureSubscription(tx: Tx, userId: string): Promise<string> {

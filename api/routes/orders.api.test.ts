@@ -1,0 +1,215 @@
+/**
+ * Orders through the API on real services, databases and Temporal workers: placement and its
+ * outcomes, Idempotency-Key, payment (paid, declined, refused), cancel and ownership. Card
+ * declines come from a recorder in front of stripe-mock, which cannot decline by itself.
+ */
+import { randomUUID } from 'node:crypto';
+import { startApiHarness, type ApiHarness } from '../../test/helpers/api';
+import { INSUFFICIENT_FUNDS, isConfirm, startStripeRecorder, type StripeRecorder } from '../../test/helpers/stripe-recorder';
+
+jest.setTimeout(60_000);
+
+const DECLINING_CARD = 'pm_card_chargeDeclinedInsufficientFunds';
+
+let api: ApiHarness;
+let stripe: StripeRecorder;
+beforeAll(async () => {
+  stripe = await startStripeRecorder({
+    target: process.env.STRIPE_API_BASE!,
+    intercept: (request) => (isConfirm(request) && request.body.includes(`payment_method=${DECLINING_CARD}`) ? INSUFFICIENT_FUNDS : undefined),
+  });
+  api = await startApiHarness({ stripeApiBase: stripe.url });
+});
+afterAll(async () => {
+  await api?.close();
+  await stripe?.close();
+});
+
+async function newProduct(available: number, priceCents = 1_000) {
+  const sku = `SKU-${randomUUID().slice(0, 8)}`;
+  return api.services.inventory.createProduct({ sku, name: `Product ${sku}`, priceCents, available });
+}
+
+const newUser = () => `user-${randomUUID().slice(0, 8)}`;
+const available = async (productId: string) => (await api.services.inventory.getProduct(productId))!.available;
+
+function order(userId: string, items?: { productId: string; quantity: number }[], idempotencyKey?: string) {
+  return api.as(userId, {
+    method: 'POST',
+    url: '/v1/orders',
+    ...(items ? { payload: { items } } : {}),
+    headers: idempotencyKey ? { 'idempotency-key': idempotencyKey } : {},
+  });
+}
+
+const pay = (userId: string, orderId: string, paymentMethod = 'pm_card_visa') =>
+  api.as(userId, { method: 'POST', url: `/v1/orders/${orderId}/payment`, payload: { paymentMethod } });
+
+describe('POST /v1/orders', () => {
+  it('answers 201 AWAITING_PAYMENT once the stock is reserved, from the cart', async () => {
+    const alice = newUser();
+    const product = await newProduct(5, 1_250);
+    expect((await api.as(alice, { method: 'PUT', url: `/v1/cart/items/${product.id}`, payload: { quantity: 2 } })).statusCode).toBe(200);
+    const response = await order(alice);
+    expect(response.statusCode).toBe(201);
+    const placed = response.json();
+    expect(placed).toMatchObject({
+      status: 'AWAITING_PAYMENT',
+      totalCents: 2_500,
+      currency: 'usd',
+      workflowId: `order-${placed.id}`,
+      lines: [{ productId: product.id, quantity: 2, unitPriceCents: 1_250 }],
+      payment: null,
+      failure: null,
+    });
+    expect(Date.parse(placed.expiresAt)).toBeGreaterThan(Date.now());
+    expect(await available(product.id)).toBe(3);
+    // The cart stays until the order is paid: an expired or cancelled order leaves it to try again.
+    expect((await api.services.cart.get(alice)).items).toHaveLength(1);
+  });
+
+  it('places the items of the body, merging repeated products', async () => {
+    const product = await newProduct(5);
+    const response = await order(newUser(), [
+      { productId: product.id, quantity: 1 },
+      { productId: product.id, quantity: 2 },
+    ]);
+    expect(response.statusCode).toBe(201);
+    expect(response.json().lines).toEqual([expect.objectContaining({ productId: product.id, quantity: 3 })]);
+    expect(await available(product.id)).toBe(2);
+  });
+
+  it('the same Idempotency-Key returns the same order and reserves once; another body with it gets 422', async () => {
+    const alice = newUser();
+    const product = await newProduct(5);
+    const key = `checkout-${randomUUID()}`;
+    const first = await order(alice, [{ productId: product.id, quantity: 2 }], key);
+    const [second, third] = await Promise.all([order(alice, [{ productId: product.id, quantity: 2 }], key), order(alice, [{ productId: product.id, quantity: 2 }], key)]);
+    expect(first.statusCode).toBe(201);
+    expect(second.json().id).toBe(first.json().id);
+    expect(third.json().id).toBe(first.json().id);
+    expect(second.headers['idempotent-replayed']).toBe('true');
+    expect(await available(product.id)).toBe(3);
+
+    await api.settled(first.json().id);
+    const before = await api.snapshot();
+    const reused = await order(alice, [{ productId: product.id, quantity: 1 }], key);
+    expect(reused.statusCode).toBe(422);
+    expect(reused.json()).toEqual({ error: { code: 'IDEMPOTENCY_KEY_REUSED', message: expect.any(String) } });
+    expect(await api.snapshot()).toEqual(before);
+
+    // Keys belong to their user: bob's same key is a new order of his own.
+    const bob = await order(newUser(), [{ productId: product.id, quantity: 1 }], key);
+    expect(bob.statusCode).toBe(201);
+    expect(bob.json().id).not.toBe(first.json().id);
+  });
+
+  it('409 OUT_OF_STOCK leaves the stock as it was', async () => {
+    const product = await newProduct(1);
+    const response = await order(newUser(), [{ productId: product.id, quantity: 2 }]);
+    expect(response.statusCode).toBe(409);
+    expect(response.json().error.code).toBe('OUT_OF_STOCK');
+    expect(await available(product.id)).toBe(1);
+  });
+
+  it('429 QUOTA_EXCEEDED once the month’s orders are used up', async () => {
+    const carol = newUser();
+    await api.services.quota.recordUsage({ userId: carol, resource: 'orders', quantity: 20, idempotencyKey: `fill-${carol}` });
+    const product = await newProduct(1);
+    const response = await order(carol, [{ productId: product.id, quantity: 1 }]);
+    expect(response.statusCode).toBe(429);
+    expect(response.json().error.code).toBe('QUOTA_EXCEEDED');
+    expect(await available(product.id)).toBe(1);
+  });
+
+  it('400 CART_EMPTY without items and with an empty cart', async () => {
+    const response = await order(newUser());
+    expect(response.statusCode).toBe(400);
+    expect(response.json().error.code).toBe('CART_EMPTY');
+  });
+
+  it('400 UNKNOWN_PRODUCT for a product that does not exist', async () => {
+    const response = await order(newUser(), [{ productId: randomUUID(), quantity: 1 }]);
+    expect(response.statusCode).toBe(400);
+    expect(response.json().error.code).toBe('UNKNOWN_PRODUCT');
+  });
+});
+
+describe('payment, cancel and reading orders', () => {
+  it('pays: 200 COMPLETED, one charge, stock sold, cart emptied; a second payment gets 409', async () => {
+    const alice = newUser();
+    const product = await newProduct(3, 999);
+    await api.as(alice, { method: 'PUT', url: `/v1/cart/items/${product.id}`, payload: { quantity: 1 } });
+    const placed = (await order(alice)).json();
+
+    const paid = await pay(alice, placed.id);
+    expect(paid.statusCode).toBe(200);
+    expect(paid.json()).toMatchObject({ id: placed.id, status: 'COMPLETED', payment: { status: 'SUCCEEDED', amountCents: 999, refunded: false } });
+    expect(paid.json().steps).toEqual(expect.arrayContaining(['stockReserved', 'paymentCharged', 'cartCleared']));
+    expect((await api.services.cart.get(alice)).items).toEqual([]);
+    expect(await available(product.id)).toBe(2);
+
+    const again = await pay(alice, placed.id);
+    expect(again.statusCode).toBe(409);
+    expect(again.json().error.code).toBe('ORDER_NOT_PAYABLE');
+    const confirms = stripe.requests.filter(isConfirm).filter((r) => r.idempotencyKey?.startsWith(`order:${placed.id}:`));
+    expect(confirms).toHaveLength(1);
+  });
+
+  it('402 PAYMENT_DECLINED leaves the order payable; a good card then pays it', async () => {
+    const alice = newUser();
+    const product = await newProduct(1);
+    const placed = (await order(alice, [{ productId: product.id, quantity: 1 }])).json();
+
+    const declined = await pay(alice, placed.id, DECLINING_CARD);
+    expect(declined.statusCode).toBe(402);
+    expect(declined.json().error.code).toBe('PAYMENT_DECLINED');
+    expect((await api.as(alice, { method: 'GET', url: `/v1/orders/${placed.id}` })).json().status).toBe('AWAITING_PAYMENT');
+
+    expect((await pay(alice, placed.id)).json().status).toBe('COMPLETED');
+  });
+
+  it('cancels before payment (200, stock back); a second cancel gets 409', async () => {
+    const alice = newUser();
+    const product = await newProduct(2);
+    const placed = (await order(alice, [{ productId: product.id, quantity: 2 }])).json();
+    const cancelled = await api.as(alice, { method: 'POST', url: `/v1/orders/${placed.id}/cancel`, payload: { reason: 'changed my mind' } });
+    expect(cancelled.statusCode).toBe(200);
+    expect(cancelled.json()).toMatchObject({ status: 'CANCELLED', failure: null });
+    expect(await available(product.id)).toBe(2);
+
+    const again = await api.as(alice, { method: 'POST', url: `/v1/orders/${placed.id}/cancel` });
+    expect(again.statusCode).toBe(409);
+    expect(again.json().error.code).toBe('ORDER_NOT_CANCELLABLE');
+    expect((await pay(alice, placed.id)).json().error.code).toBe('ORDER_NOT_PAYABLE');
+
+    // Operators see it in the metrics: the order by status, and the compensation that released its stock.
+    const metrics = (await api.app.inject({ method: 'GET', url: '/metrics' })).body;
+    expect(Number(/storefront_orders\{status="CANCELLED"\} (\d+)/.exec(metrics)?.[1])).toBeGreaterThanOrEqual(1);
+    expect(Number(/storefront_compensations_total\{step="stock_released"\} (\d+)/.exec(metrics)?.[1])).toBeGreaterThanOrEqual(1);
+  });
+
+  it('lists and reads only the caller’s orders; anyone else’s is 404 and stays untouched', async () => {
+    const alice = newUser();
+    const mallory = newUser();
+    const product = await newProduct(2);
+    const placed = (await order(alice, [{ productId: product.id, quantity: 1 }])).json();
+
+    const list = await api.as(alice, { method: 'GET', url: '/v1/orders' });
+    expect(list.json().items.map((o: { id: string }) => o.id)).toEqual([placed.id]);
+    expect((await api.as(mallory, { method: 'GET', url: '/v1/orders' })).json().items).toEqual([]);
+
+    await api.settled(placed.id);
+    const before = await api.snapshot();
+    for (const request of [
+      { method: 'GET' as const, url: `/v1/orders/${placed.id}` },
+      { method: 'POST' as const, url: `/v1/orders/${placed.id}/payment`, payload: { paymentMethod: 'pm_card_visa' } },
+      { method: 'POST' as const, url: `/v1/orders/${placed.id}/cancel` },
+      { method: 'GET' as const, url: `/v1/orders/${randomUUID()}` },
+    ]) {
+      const response = await api.as(mallory, request);
+      expect([request.url, response.statusCode, response.json().error.code]).toEqual([request.url, 404, 'ORDER_NOT_FOUND']);
+    }
+    expect(await api.snapshot()).toEqual(before);
+  });
+});

@@ -1,0 +1,153 @@
+/** Orders: place (answers with the reservation's outcome), read, pay and cancel — each scoped to its customer. */
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import type { CheckoutClient } from '../../lib/checkout-client';
+import { DomainError } from '../../lib/errors';
+import type { Services } from '../../services';
+import type { OrderView } from '../../services/orders/orders.service';
+import type { PaymentView } from '../../services/payments/payments.service';
+import { orderWorkflowId } from '../../workflows/contract';
+import { placeOrder } from '../order-placement';
+import { errors, IdParams, Order, Quantity, Uuid } from '../schemas';
+
+export interface OrderRoutesOptions {
+  services: Pick<Services, 'orders' | 'payments' | 'inventory' | 'cart'>;
+  checkout: CheckoutClient;
+  orderTtlSeconds: number;
+  /** Order placements per minute per user. */
+  ratePerMinute: number;
+}
+
+const PlaceOrderBody = Type.Union([
+  Type.Object({ items: Type.Array(Type.Object({ productId: Uuid, quantity: Quantity }, { additionalProperties: false }), { minItems: 1, maxItems: 50 }) }, { additionalProperties: false }),
+  Type.Null(),
+]);
+const PlaceOrderHeaders = Type.Object({ 'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: 255, pattern: '^[\\x21-\\x7e]+$' })) });
+const PayBody = Type.Object({ paymentMethod: Type.String({ minLength: 1, maxLength: 255 }) }, { additionalProperties: false });
+const CancelBody = Type.Union([Type.Object({ reason: Type.Optional(Type.String({ maxLength: 500 })) }, { additionalProperties: false }), Type.Null()]);
+const OrderList = Type.Object({ items: Type.Array(Order) });
+
+export const orderRoutes: FastifyPluginAsyncTypebox<OrderRoutesOptions> = async (app, options) => {
+  const { services, checkout } = options;
+
+  async function present(order: OrderView, withSteps = false) {
+    const [payment, state] = await Promise.all([
+      services.payments.get(order.id),
+      withSteps ? checkout.state(order.id).catch(() => undefined) : Promise.resolve(undefined),
+    ]);
+    return toOrderResponse(order, payment, state?.completedSteps);
+  }
+
+  /** The customer's own order; anyone else's does not exist (404, never 403). */
+  async function ownOrder(customerId: string, orderId: string): Promise<OrderView> {
+    const order = await services.orders.getForCustomer(customerId, orderId);
+    if (!order) throw new DomainError('ORDER_NOT_FOUND', `No order ${orderId}`);
+    return order;
+  }
+
+  app.post(
+    '/v1/orders',
+    {
+      preHandler: app.authenticate,
+      // Per user, not per address: many customers can share one address (an office, a proxy).
+      // The limit runs before authentication, so it reads the verified token's subject itself.
+      config: { rateLimit: { max: options.ratePerMinute, timeWindow: '1 minute', keyGenerator: (request) => app.userIdOf(request) ?? request.ip } },
+      schema: {
+        tags: ['orders'],
+        description: 'Places an order from `items` or, without a body, from the cart. Answers once the stock is reserved (or refused).',
+        headers: PlaceOrderHeaders,
+        body: Type.Optional(PlaceOrderBody),
+        response: { 201: Order, ...errors(400, 401, 409, 422, 429, 503) },
+      },
+    },
+    async (request, reply) => {
+      try {
+        const placement = await placeOrder(
+          { checkout, orders: services.orders, inventory: services.inventory, cart: services.cart, orderTtlSeconds: options.orderTtlSeconds },
+          { customerId: request.user.sub, items: request.body?.items, idempotencyKey: request.headers['idempotency-key'] },
+        );
+        app.metrics.orderPlacements.inc({ outcome: placement.order.status });
+        if (placement.replayed) reply.header('idempotent-replayed', 'true');
+        return reply.code(201).send(await present(placement.order));
+      } catch (error) {
+        if (error instanceof DomainError) {
+          app.metrics.orderPlacements.inc({ outcome: error.code });
+          if (error.code === 'QUOTA_EXCEEDED') app.metrics.quotaRejections.inc({ resource: 'orders' });
+        }
+        throw error;
+      }
+    },
+  );
+
+  app.get(
+    '/v1/orders',
+    { preHandler: app.authenticate, schema: { tags: ['orders'], response: { 200: OrderList, ...errors(401) } } },
+    async (request) => {
+      const orders = await services.orders.listForCustomer(request.user.sub);
+      return { items: await Promise.all(orders.map((order) => present(order))) };
+    },
+  );
+
+  app.get(
+    '/v1/orders/:id',
+    { preHandler: app.authenticate, schema: { tags: ['orders'], params: IdParams, response: { 200: Order, ...errors(400, 401, 404) } } },
+    async (request) => present(await ownOrder(request.user.sub, request.params.id), true),
+  );
+
+  app.post(
+    '/v1/orders/:id/payment',
+    {
+      preHandler: app.authenticate,
+      schema: {
+        tags: ['orders'],
+        description: 'Charges the order. 402 PAYMENT_DECLINED leaves it payable until it expires.',
+        params: IdParams,
+        body: PayBody,
+        response: { 200: Order, ...errors(400, 401, 402, 404, 409, 503) },
+      },
+    },
+    async (request) => {
+      await ownOrder(request.user.sub, request.params.id);
+      await checkout.pay(request.params.id, request.user.sub, request.body.paymentMethod);
+      return present(await ownOrder(request.user.sub, request.params.id), true);
+    },
+  );
+
+  app.post(
+    '/v1/orders/:id/cancel',
+    {
+      preHandler: app.authenticate,
+      schema: { tags: ['orders'], params: IdParams, body: Type.Optional(CancelBody), response: { 200: Order, ...errors(400, 401, 404, 409, 503) } },
+    },
+    async (request) => {
+      await ownOrder(request.user.sub, request.params.id);
+      const state = await checkout.cancel(request.params.id, request.body?.reason ?? undefined);
+      if (state.status !== 'CANCELLED') throw new DomainError('ORDER_NOT_CANCELLABLE', `The order is ${state.status.toLowerCase()}`);
+      return present(await ownOrder(request.user.sub, request.params.id), true);
+    },
+  );
+};
+
+export function toOrderResponse(order: OrderView, payment: PaymentView | null, steps?: string[]) {
+  return {
+    id: order.id,
+    workflowId: orderWorkflowId(order.id),
+    status: order.status,
+    lines: order.lines,
+    totalCents: order.totalCents,
+    currency: order.currency,
+    expiresAt: order.expiresAt?.toISOString() ?? null,
+    payment: payment && {
+      status: payment.status,
+      amountCents: payment.amountCents,
+      currency: payment.currency,
+      paymentIntentId: payment.paymentIntentId,
+      attempts: payment.attempts,
+      refunded: payment.refunded,
+    },
+    failure: order.failureCode ? { code: order.failureCode, message: order.failureReason ?? order.failureCode } : null,
+    ...(steps ? { steps } : {}),
+    createdAt: order.createdAt.toISOString(),
+    updatedAt: order.updatedAt.toISOString(),
+  };
+}

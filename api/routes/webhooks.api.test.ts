@@ -1,0 +1,82 @@
+/** Stripe webhooks: signature over the raw body, 300 s tolerance, each event stored once and relayed to its order once. */
+import { randomUUID } from 'node:crypto';
+import { signStripePayload } from '../../services/payments/webhooks';
+import { startApiHarness, TEST_SETTINGS, type ApiHarness } from '../../test/helpers/api';
+
+jest.setTimeout(60_000);
+
+let api: ApiHarness;
+beforeAll(async () => {
+  api = await startApiHarness();
+});
+afterAll(async () => api?.close());
+
+function paymentEvent(orderId: string, type = 'payment_intent.succeeded') {
+  return JSON.stringify({
+    id: `evt_${randomUUID().replace(/-/g, '')}`,
+    object: 'event',
+    type,
+    created: Math.floor(Date.now() / 1000),
+    data: { object: { id: `pi_${orderId.slice(0, 8)}`, object: 'payment_intent', metadata: { orderId } } },
+  });
+}
+
+const deliver = (payload: string, signature?: string) =>
+  api.app.inject({
+    method: 'POST',
+    url: '/v1/webhooks/stripe',
+    payload,
+    headers: { 'content-type': 'application/json', ...(signature ? { 'stripe-signature': signature } : {}) },
+  });
+
+async function placedOrder(): Promise<string> {
+  const product = await api.services.inventory.createProduct({ sku: `W-${randomUUID().slice(0, 8)}`, name: 'Webhook widget', priceCents: 500, available: 1 });
+  const response = await api.as(`hook-${randomUUID().slice(0, 6)}`, { method: 'POST', url: '/v1/orders', payload: { items: [{ productId: product.id, quantity: 1 }] } });
+  expect(response.statusCode).toBe(201);
+  await api.settled(response.json().id);
+  return response.json().id;
+}
+
+it('stores a signed payment event once and relays it to the order; a replay changes nothing', async () => {
+  const orderId = await placedOrder();
+  const payload = paymentEvent(orderId);
+  const eventId = JSON.parse(payload).id;
+
+  const first = await deliver(payload, signStripePayload(payload, TEST_SETTINGS.stripeWebhookSecret));
+  expect(first.statusCode).toBe(200);
+  expect(first.json()).toEqual({ received: true, duplicate: false, relayed: true });
+  const relayed = await api.temporal.client.workflow.getHandle(`order-${orderId}`).query<{ paymentEvents?: { eventId: string }[] }>('state');
+  expect(relayed.paymentEvents?.map((e) => e.eventId)).toEqual([eventId]);
+
+  const before = await api.snapshot();
+  const replay = await deliver(payload, signStripePayload(payload, TEST_SETTINGS.stripeWebhookSecret));
+  expect(replay.json()).toEqual({ received: true, duplicate: true, relayed: false });
+  expect(await api.snapshot()).toEqual(before);
+  const after = await api.temporal.client.workflow.getHandle(`order-${orderId}`).query<{ paymentEvents?: unknown[] }>('state');
+  expect(after.paymentEvents).toHaveLength(1);
+});
+
+it('acknowledges events it does not act on, storing them', async () => {
+  const orderId = await placedOrder();
+  const payload = paymentEvent(orderId, 'charge.updated');
+  const response = await deliver(payload, signStripePayload(payload, TEST_SETTINGS.stripeWebhookSecret));
+  expect(response.json()).toEqual({ received: true, duplicate: false, relayed: false });
+});
+
+describe('refuses with 400 INVALID_SIGNATURE and changes nothing', () => {
+  const cases: [string, (payload: string) => string | undefined][] = [
+    ['no signature', () => undefined],
+    ['another secret', (payload) => signStripePayload(payload, 'whsec_someone_else')],
+    ['a signature of another body', (payload) => signStripePayload(payload.replace('succeeded', 'payment_failed'), TEST_SETTINGS.stripeWebhookSecret)],
+    ['a stale signature (older than 300 s)', (payload) => signStripePayload(payload, TEST_SETTINGS.stripeWebhookSecret, Math.floor(Date.now() / 1000) - 301)],
+    ['garbage', () => 't=1,v1=deadbeef'],
+  ];
+  it.each(cases)('%s', async (_name, sign) => {
+    const orderId = await placedOrder();
+    const payload = paymentEvent(orderId);
+    const before = await api.snapshot();
+    const response = await deliver(payload, sign(payload));
+    expect([response.statusCode, response.json().error.code]).toEqual([400, 'INVALID_SIGNATURE']);
+    expect(await api.snapshot()).toEqual(before);
+  });
+});

@@ -1,0 +1,50 @@
+/**
+ * POST /v1/webhooks/stripe: verifies the signature over the raw body, stores each event
+ * once, and relays payment events to the order's workflow. Stripe delivers at least once:
+ * an event already relayed is acknowledged and changes nothing; one stored but not yet
+ * relayed (Temporal was down) is relayed on the retry, and the workflow keeps it once.
+ */
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import type { CheckoutClient } from '../../lib/checkout-client';
+import type { PaymentsService } from '../../services/payments/payments.service';
+import { orderIdOf, verifyStripeEvent } from '../../services/payments/webhooks';
+import { errors } from '../schemas';
+
+export interface WebhookRoutesOptions {
+  payments: PaymentsService;
+  checkout: CheckoutClient;
+  webhookSecret: string;
+}
+
+/** The events that tell an order's workflow something; others are stored and acknowledged. */
+const RELAYED_TYPES = new Set(['payment_intent.succeeded', 'payment_intent.payment_failed']);
+
+const Ack = Type.Object({ received: Type.Literal(true), duplicate: Type.Boolean(), relayed: Type.Boolean() });
+
+export const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRoutesOptions> = async (app, options) => {
+  // Only in this plugin's scope: the signature is over the exact bytes Stripe sent.
+  app.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit: 256 * 1024 }, (_request, body, done) => done(null, body));
+
+  app.post(
+    '/v1/webhooks/stripe',
+    { schema: { tags: ['webhooks'], description: 'Stripe webhook endpoint (signed with STRIPE_WEBHOOK_SECRET)', response: { 200: Ack, ...errors(400, 503) } } },
+    async (request) => {
+      const raw = Buffer.isBuffer(request.body) ? request.body : Buffer.from('');
+      const signature = request.headers['stripe-signature'];
+      const event = verifyStripeEvent(raw, Array.isArray(signature) ? signature[0] : signature, options.webhookSecret);
+      const orderId = orderIdOf(event);
+      const stored = await options.payments.recordWebhookEvent({ id: event.id, type: event.type, orderId, payload: event });
+      if (!stored && (await options.payments.isWebhookEventProcessed(event.id))) return { received: true as const, duplicate: true, relayed: false };
+
+      let relayed = false;
+      if (orderId && RELAYED_TYPES.has(event.type)) {
+        const paymentIntentId = (event.data.object as { id?: string }).id ?? '';
+        relayed = await options.checkout.relayPaymentEvent(orderId, { eventId: event.id, type: event.type, paymentIntentId });
+      }
+      await options.payments.markWebhookEventProcessed(event.id);
+      request.log.info({ eventId: event.id, type: event.type, orderId, relayed }, 'stripe event received');
+      return { received: true as const, duplicate: !stored, relayed };
+    },
+  );
+};

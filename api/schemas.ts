@@ -1,0 +1,71 @@
+/** TypeBox schemas shared by the routes: ids, money, the error body and the resources of DESIGN.md's API. */
+import { Type, type Static } from 'typebox';
+
+export const Uuid = Type.String({ format: 'uuid', description: 'A UUID' });
+export const UserId = Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$', minLength: 1, maxLength: 64, description: 'A user id: 1 to 64 of [A-Za-z0-9_-]' });
+export const Cents = Type.Integer({ minimum: 0, description: 'Money in integer cents' });
+export const Currency = Type.String({ pattern: '^[a-z]{3}$', description: 'Lowercase ISO 4217 currency' });
+export const Quantity = Type.Integer({ minimum: 1, maximum: 1000 });
+export const Timestamp = Type.String({ format: 'date-time' });
+
+export const ErrorBody = Type.Object(
+  { error: Type.Object({ code: Type.String(), message: Type.String() }) },
+  { $id: 'ErrorBody', description: 'Every error: a stable code and a message for people' },
+);
+
+/** The error responses a route documents, by status. */
+export function errors(...statuses: number[]): Record<number, typeof ErrorBody> {
+  return Object.fromEntries(statuses.map((status) => [status, ErrorBody]));
+}
+
+export const IdParams = Type.Object({ id: Uuid });
+export type IdParams = Static<typeof IdParams>;
+
+export const Product = Type.Object({
+  id: Uuid,
+  sku: Type.String(),
+  name: Type.String(),
+  priceCents: Cents,
+  currency: Currency,
+  available: Type.Integer({ minimum: 0 }),
+  version: Type.Integer({ minimum: 1 }),
+});
+
+export const CartItem = Type.Object({ productId: Uuid, quantity: Quantity, priceCents: Cents });
+export const Cart = Type.Object({ items: Type.Array(CartItem), totalCents: Cents, currency: Currency });
+
+export const OrderLine = Type.Object({ productId: Uuid, sku: Type.String(), name: Type.String(), quantity: Quantity, unitPriceCents: Cents });
+export const OrderStatus = Type.Union([
+  Type.Literal('PENDING'),
+  Type.Literal('AWAITING_PAYMENT'),
+  Type.Literal('PAID'),
+  Type.Literal('COMPLETED'),
+  Type.Literal('REJECTED'),
+  Type.Literal('EXPIRED'),
+  Type.Literal('CANCELLED'),
+  Type.Literal('FAILED'),
+  Type.Literal('NEEDS_ATTENTION'),
+]);
+export const Payment = Type.Object({
+  status: Type.String(),
+  amountCents: Cents,
+  currency: Currency,
+  paymentIntentId: Type.Union([Type.String(), Type.Null()]),
+  attempts: Type.Array(Type.Object({ attempt: Type.Integer(), outcome: Type.Union([Type.String(), Type.Null()]), declineCode: Type.Union([Type.String(), Type.Null()]) })),
+  refunded: Type.Boolean(),
+});
+export const Order = Type.Object({
+  id: Uuid,
+  workflowId: Type.String(),
+  status: OrderStatus,
+  lines: Type.Array(OrderLine),
+  totalCents: Cents,
+  currency: Currency,
+  expiresAt: Type.Union([Timestamp, Type.Null()]),
+  payment: Type.Union([Payment, Type.Null()]),
+  failure: Type.Union([Type.Object({ code: Type.String(), message: Type.String() }), Type.Null()]),
+  /** The saga's completed steps, from the workflow; absent in lists and while Temporal is unreachable. */
+  steps: Type.Optional(Type.Array(Type.String())),
+  createdAt: Timestamp,
+  updatedAt: Timestamp,
+});

@@ -1,0 +1,144 @@
+/**
+ * Latency under a fixed concurrency: order placement (POST /v1/orders until it answers 201
+ * AWAITING_PAYMENT) and payment (POST /v1/orders/:id/payment until it answers 200 COMPLETED)
+ * through the storefront API process, in rounds alternating with the same checkout driven
+ * straight through the Temporal client (what the API adds). During the API rounds, the
+ * activity and workflow-task schedule-to-start latencies from the histories (Temporal's own
+ * alert line is 200 ms).
+ */
+import { randomUUID } from 'node:crypto';
+import { checkout, checkoutInput, createBenchProducts, workflowIdOf } from '../lib/checkout-driver';
+import type { Benchmark } from '../lib/context';
+import { callJson } from '../lib/http';
+import { fetchHistories, historyWaits } from '../lib/histories';
+import type { BenchApi } from '../lib/stack';
+import { distribution, median, round } from '../lib/stats';
+import { BENCH_TUNING } from '../lib/tuning-choices';
+import type { ProductView } from '../../services/inventory/inventory.service';
+import { orderWorkflowId } from '../../workflows/contract';
+
+type Path = 'api' | 'client';
+
+interface Sample {
+  placeMs: number;
+  payMs: number;
+  workflowId: string;
+}
+
+async function viaApi(api: BenchApi, customerId: string, product: ProductView): Promise<Sample> {
+  const token = api.token(customerId);
+  const placed = await callJson<{ id: string; status: string; error?: { code: string } }>(`${api.baseUrl}/v1/orders`, {
+    method: 'POST',
+    token,
+    headers: { 'idempotency-key': randomUUID() },
+    body: { items: [{ productId: product.id, quantity: 1 }] },
+  });
+  if (placed.status !== 201 || placed.body.status !== 'AWAITING_PAYMENT') {
+    throw new Error(`POST /v1/orders answered ${placed.status} ${JSON.stringify(placed.body).slice(0, 200)}`);
+  }
+  const paid = await callJson<{ status: string }>(`${api.baseUrl}/v1/orders/${placed.body.id}/payment`, {
+    method: 'POST',
+    token,
+    body: { paymentMethod: 'pm_card_visa' },
+  });
+  if (paid.status !== 200 || paid.body.status !== 'COMPLETED') {
+    throw new Error(`POST /v1/orders/:id/payment answered ${paid.status} ${JSON.stringify(paid.body).slice(0, 200)}`);
+  }
+  return { placeMs: placed.ms, payMs: paid.ms, workflowId: orderWorkflowId(placed.body.id) };
+}
+
+export const latencyBenchmark: Benchmark = {
+  name: 'latency',
+  title: 'order placement and payment latency through the API at fixed concurrency; schedule-to-start p99',
+  async run(context) {
+    const { stack } = context;
+    const settings = context.quick ? { concurrency: 4, checkoutsPerRound: 8, rounds: 1, warmup: 2 } : { concurrency: 4, checkoutsPerRound: 100, rounds: 3, warmup: 8 };
+    await stack.ensureWorker(BENCH_TUNING);
+    const api = await stack.startApi();
+    const products = await createBenchProducts(stack.services.inventory, `latency-${stack.runId}`, 8);
+
+    const runRound = async (path: Path, label: string, count: number) => {
+      const samples: Sample[] = [];
+      const errors: string[] = [];
+      let next = 0;
+      await Promise.all(
+        Array.from({ length: settings.concurrency }, async (_, vu) => {
+          for (let i = next++; i < count; i = next++) {
+            const customerId = `lat-${label}-${path}-${vu}-${Math.floor(i / 10)}`;
+            const product = products[i % products.length]!;
+            try {
+              if (path === 'api') samples.push(await viaApi(api, customerId, product));
+              else {
+                const input = checkoutInput(customerId, product);
+                const timing = await checkout(stack.client, 'saga', input);
+                samples.push({ placeMs: timing.placeMs, payMs: timing.payMs, workflowId: workflowIdOf('saga', input) });
+              }
+            } catch (error) {
+              errors.push(error instanceof Error ? error.message : String(error));
+            }
+          }
+        }),
+      );
+      return { samples, errors };
+    };
+
+    await runRound('api', 'warm', settings.warmup);
+    await runRound('client', 'warm', settings.warmup);
+    const rounds: Array<{ path: Path; round: number; placeMs: ReturnType<typeof distribution>; payMs: ReturnType<typeof distribution>; errors: number; firstErrors: string[] }> = [];
+    const apiWorkflowIds: string[] = [];
+    for (let r = 0; r < settings.rounds; r++) {
+      const order: Path[] = r % 2 === 0 ? ['api', 'client'] : ['client', 'api'];
+      for (const path of order) {
+        const { samples, errors } = await runRound(path, String(r), settings.checkoutsPerRound);
+        if (path === 'api') apiWorkflowIds.push(...samples.map((sample) => sample.workflowId));
+        const result = {
+          path,
+          round: r,
+          placeMs: distribution(samples.map((sample) => sample.placeMs)),
+          payMs: distribution(samples.map((sample) => sample.payMs)),
+          errors: errors.length,
+          firstErrors: [...new Set(errors)].slice(0, 3),
+        };
+        rounds.push(result);
+        context.log(`  round ${r} ${path.padEnd(6)} place p50 ${result.placeMs.p50} p99 ${result.placeMs.p99} ms, pay p50 ${result.payMs.p50} p99 ${result.payMs.p99} ms, ${errors.length} errors`);
+        if (errors.length > 0) context.log(`    errors: ${result.firstErrors.join(' | ')}`);
+      }
+    }
+
+    const histories = await fetchHistories(stack.client, apiWorkflowIds, 16);
+    const activity: number[] = [];
+    const workflowTask: number[] = [];
+    for (const history of histories.values()) {
+      const waits = historyWaits(history);
+      activity.push(...waits.activityScheduleToStartMs);
+      workflowTask.push(...waits.workflowTaskScheduleToStartMs);
+    }
+    const byPath = (path: Path, pick: (r: (typeof rounds)[number]) => number) => round(median(rounds.filter((r) => r.path === path).map(pick)), 1);
+    const figures = {
+      api: {
+        placeP50: byPath('api', (r) => r.placeMs.p50),
+        placeP95: byPath('api', (r) => r.placeMs.p95),
+        placeP99: byPath('api', (r) => r.placeMs.p99),
+        payP50: byPath('api', (r) => r.payMs.p50),
+        payP95: byPath('api', (r) => r.payMs.p95),
+        payP99: byPath('api', (r) => r.payMs.p99),
+      },
+      client: {
+        placeP50: byPath('client', (r) => r.placeMs.p50),
+        placeP99: byPath('client', (r) => r.placeMs.p99),
+        payP50: byPath('client', (r) => r.payMs.p50),
+        payP99: byPath('client', (r) => r.payMs.p99),
+      },
+    };
+    const scheduleToStart = { activity: distribution(activity), workflowTask: distribution(workflowTask), alertLineMs: 200 };
+    return {
+      summary:
+        `at concurrency ${settings.concurrency}: placement p50/p95/p99 ${figures.api.placeP50}/${figures.api.placeP95}/${figures.api.placeP99} ms, ` +
+        `payment ${figures.api.payP50}/${figures.api.payP95}/${figures.api.payP99} ms via the API ` +
+        `(Temporal client alone: ${figures.client.placeP99} / ${figures.client.payP99} ms p99); ` +
+        `schedule-to-start p99 activity ${scheduleToStart.activity.p99} ms, workflow task ${scheduleToStart.workflowTask.p99} ms`,
+      headline: { order_p99_ms: figures.api.placeP99, payment_p99_ms: figures.api.payP99 },
+      data: { settings, figures, scheduleToStart, histories: histories.size, rounds },
+    };
+  },
+};

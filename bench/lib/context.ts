@@ -1,0 +1,41 @@
+/** What every benchmark gets from the runner, and what it hands back. */
+import type { Machine } from './machine';
+import type { BenchStack } from './stack';
+
+/** The headline figures of bench/results/summary.json (stable keys; see bench/README.md). */
+export interface Headline {
+  saga_throughput_ratio: number;
+  order_p99_ms: number;
+  payment_p99_ms: number;
+  timer_lateness_p99_ms: number;
+  oversold_total: number;
+  history_events_max: number;
+  sse_p99_ms: number;
+  api_overhead_ratio: number;
+}
+
+export interface BenchContext {
+  stack: BenchStack;
+  quick: boolean;
+  machine: Machine;
+  /** Flags after `--` that a benchmark may read (e.g. `--explore`). */
+  flags: ReadonlySet<string>;
+  log(message: string): void;
+}
+
+export interface BenchOutcome {
+  /** The one line printed to stdout. */
+  summary: string;
+  headline: Partial<Headline>;
+  /** Written to bench/results/<name>.json with the machine and the time. */
+  data: Record<string, unknown>;
+  /** Written but left out of the summary: a benchmark that could not run (e.g. a route that does not exist yet). */
+  skipped?: string;
+}
+
+export interface Benchmark {
+  name: string;
+  /** What it measures, one line (printed by --list). */
+  title: string;
+  run(context: BenchContext): Promise<BenchOutcome>;
+}

@@ -1,0 +1,25 @@
+/** Worker settings a benchmark runs with, passed to the bench worker process as JSON. */
+export interface WorkerTuning {
+  /** Per worker (one per task queue). SDK default 40. */
+  maxConcurrentWorkflowTaskExecutions?: number;
+  /** Per worker. SDK default 100. */
+  maxConcurrentActivityTaskExecutions?: number;
+  /** Fixed pollers per worker; SDK default min(10, slots). */
+  maxConcurrentWorkflowTaskPolls?: number;
+  maxConcurrentActivityTaskPolls?: number;
+  /** Workflows kept in the sticky cache. */
+  maxCachedWorkflows?: number;
+  /**
+   * An experiment, not a setting of the product: notifyUser persists the notification itself
+   * instead of signalling the user's notification workflow (which then persists it through an
+   * activity of its own). Measures what that hop costs per checkout.
+   */
+  notifyUserPersistsDirectly?: boolean;
+}
+
+/** The SDK's defaults, as `worker.ts` (npm start) runs them. */
+export const DEFAULT_TUNING: WorkerTuning = {};
+
+export const TUNING_ENV = 'BENCH_WORKER_TUNING';
+export const BUNDLE_ENV = 'BENCH_WORKFLOW_BUNDLE';
+export const READY_LINE = 'bench worker polling';

@@ -1,0 +1,75 @@
+/**
+ * The benchmarks' worker process: what `worker.ts` runs (every queue, real services and
+ * activities), plus the baseline workflow and a no-op activity on every service queue, with
+ * the worker settings the benchmark passes in BENCH_WORKER_TUNING.
+ */
+import { Client, Connection } from '@temporalio/client';
+import { DefaultLogger, NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
+import { readFileSync } from 'node:fs';
+import { createActivitiesByQueue, type ServiceQueue } from '../activities';
+import { databaseUrlsFromEnv, loadSettings } from '../lib/config';
+import { openServices } from '../services';
+import { notificationWorkflowId, TASK_QUEUES, type NotifyInput } from '../workflows/contract';
+import { createNoopActivities } from './lib/noop-activities';
+import { BUNDLE_ENV, READY_LINE, TUNING_ENV, type WorkerTuning } from './lib/tuning';
+
+async function main(): Promise<void> {
+  Runtime.install({
+    shutdownSignals: ['SIGINT', 'SIGTERM'],
+    logger: new DefaultLogger('ERROR'),
+  });
+  const settings = loadSettings();
+  const tuning = JSON.parse(process.env[TUNING_ENV] ?? '{}') as WorkerTuning;
+  const bundlePath = process.env[BUNDLE_ENV];
+  if (!bundlePath) throw new Error(`${BUNDLE_ENV} must name the bundled workflow code`);
+  const services = openServices(databaseUrlsFromEnv(), settings);
+  const connection = await NativeConnection.connect({ address: settings.temporalAddress });
+  const clientConnection = await Connection.connect({ address: settings.temporalAddress });
+  const client = new Client({ connection: clientConnection, namespace: settings.temporalNamespace });
+  const activities = createActivitiesByQueue(services, client);
+  const noop = createNoopActivities();
+  if (tuning.notifyUserPersistsDirectly) {
+    Object.assign(activities.notifications, {
+      async notifyUser(input: NotifyInput) {
+        await services.notifications.persist(input);
+        return { workflowId: notificationWorkflowId(input.userId) };
+      },
+    });
+  }
+
+  const common: Partial<WorkerOptions> = { connection, namespace: settings.temporalNamespace };
+  const workflowSettings: Partial<WorkerOptions> = {
+    ...(tuning.maxConcurrentWorkflowTaskExecutions ? { maxConcurrentWorkflowTaskExecutions: tuning.maxConcurrentWorkflowTaskExecutions } : {}),
+    ...(tuning.maxConcurrentWorkflowTaskPolls ? { maxConcurrentWorkflowTaskPolls: tuning.maxConcurrentWorkflowTaskPolls } : {}),
+    ...(tuning.maxCachedWorkflows ? { maxCachedWorkflows: tuning.maxCachedWorkflows } : {}),
+  };
+  const activitySettings: Partial<WorkerOptions> = {
+    ...(tuning.maxConcurrentActivityTaskExecutions ? { maxConcurrentActivityTaskExecutions: tuning.maxConcurrentActivityTaskExecutions } : {}),
+    ...(tuning.maxConcurrentActivityTaskPolls ? { maxConcurrentActivityTaskPolls: tuning.maxConcurrentActivityTaskPolls } : {}),
+  };
+  const workers = await Promise.all([
+    Worker.create({
+      ...common,
+      ...workflowSettings,
+      taskQueue: TASK_QUEUES.checkout,
+      workflowBundle: { code: readFileSync(bundlePath, 'utf8') },
+      connection,
+    }),
+    ...(Object.keys(activities) as ServiceQueue[]).map((queue) =>
+      Worker.create({ ...common, ...activitySettings, connection, taskQueue: TASK_QUEUES[queue], activities: { ...activities[queue], ...noop } }),
+    ),
+  ]);
+  console.log(`${READY_LINE} (${JSON.stringify(tuning)})`);
+  try {
+    await Promise.all(workers.map((worker) => worker.run()));
+  } finally {
+    await clientConnection.close();
+    await connection.close();
+    await services.close();
+  }
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});

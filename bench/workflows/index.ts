@@ -1,0 +1,3 @@
+/** The bench worker's workflow bundle: the real workflows plus the throughput baseline. */
+export { checkoutWorkflow, notificationWorkflow } from '../../workflows';
+export { baselineCheckoutWorkflow } from './baseline.workflow';

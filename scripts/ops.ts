@@ -1,0 +1,203 @@
+/**
+ * `npm run ops -- <command>`: operate orders from a terminal, through Temporal alone.
+ *
+ *   list [--status S] [--customer ID] [--limit N] [--json]   orders by status (default NEEDS_ATTENTION)
+ *   show <orderId> [--json]                                  state, memo, summary, current step, step timeline
+ *   retry <orderId> [--note TEXT] [--wait SECONDS]           run the failed compensation again
+ *   resolve <orderId> [--note TEXT] [--wait SECONDS]         the compensation was done by hand; finish unwinding
+ *
+ * TEMPORAL_ADDRESS and TEMPORAL_NAMESPACE say which Temporal (lib/config.ts). Exit codes:
+ * 0 done, 1 refused or failed, 2 `--wait` ran out before the order closed.
+ */
+import { Client, Connection } from '@temporalio/client';
+import os from 'node:os';
+import { loadSettings } from '../lib/config';
+import {
+  listOrders,
+  OperationError,
+  ORDER_STATUSES,
+  ordersQuery,
+  sendOperatorAction,
+  showOrder,
+  waitForOrder,
+  type OrderDetails,
+  type OrderListing,
+} from '../lib/operations';
+import { formatMoney } from '../workflows/summaries';
+import type { OrderStatus } from '../workflows/contract';
+
+const USAGE = `usage: npm run ops -- <command>
+  list [--status S] [--customer ID] [--limit N] [--json]   orders by status (default NEEDS_ATTENTION; --status any for all)
+  show <orderId> [--json]                                  state, memo, summary, current step and step timeline
+  retry <orderId> [--note TEXT] [--wait SECONDS]           run the failed compensation again
+  resolve <orderId> [--note TEXT] [--wait SECONDS]         it was undone by hand: record that and finish unwinding
+statuses: ${ORDER_STATUSES.join(', ')}
+environment: TEMPORAL_ADDRESS (127.0.0.1:7233), TEMPORAL_NAMESPACE (default)`;
+
+interface Parsed {
+  command: string | undefined;
+  positional: string[];
+  flags: Map<string, string | true>;
+}
+
+const VALUE_FLAGS = new Set(['status', 'customer', 'limit', 'note', 'wait']);
+
+export function parseArgs(argv: readonly string[]): Parsed {
+  const positional: string[] = [];
+  const flags = new Map<string, string | true>();
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (!arg.startsWith('--')) {
+      positional.push(arg);
+      continue;
+    }
+    const [name, inline] = arg.slice(2).split(/=(.*)/s, 2) as [string, string | undefined];
+    if (VALUE_FLAGS.has(name)) {
+      const value = inline ?? argv[++i];
+      if (value === undefined) throw new OperationError(`--${name} needs a value`);
+      flags.set(name, value);
+    } else if (name === 'json' || name === 'help') {
+      flags.set(name, true);
+    } else {
+      throw new OperationError(`unknown option --${name}`);
+    }
+  }
+  return { command: positional.shift(), positional, flags };
+}
+
+function text(flags: Parsed['flags'], name: string): string | undefined {
+  const value = flags.get(name);
+  return typeof value === 'string' ? value : undefined;
+}
+
+function positiveInteger(flags: Parsed['flags'], name: string, fallback: number): number {
+  const raw = text(flags, name);
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value <= 0) throw new OperationError(`--${name} must be a positive whole number, got "${raw}"`);
+  return value;
+}
+
+function requireOrderId(parsed: Parsed): string {
+  const orderId = parsed.positional[0];
+  if (!orderId) throw new OperationError(`${parsed.command} needs an order id\n${USAGE}`);
+  // The workflow id is accepted too, as copied from the Web UI.
+  return orderId.replace(/^order-/, '');
+}
+
+function money(order: { totalCents?: number; currency?: string }): string {
+  return order.totalCents === undefined || !order.currency ? '' : formatMoney(order.totalCents, order.currency);
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
+  return rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd()).join('\n');
+}
+
+export function formatListing(orders: readonly OrderListing[], query: string): string {
+  if (orders.length === 0) return `no orders match ${query}`;
+  const rows = orders.map((order) => [
+    order.orderId, order.status ?? '?', order.customerId ?? '?', money(order), order.execution, order.startTime.replace(/\.\d+Z$/, 'Z'),
+  ]);
+  return `${table([['ORDER', 'STATUS', 'CUSTOMER', 'TOTAL', 'WORKFLOW', 'STARTED'], ...rows])}\n${orders.length} order(s) matching ${query}`;
+}
+
+const OUTCOME_MARKS: Record<string, string> = { completed: '✓', fired: '✓', running: '…', failed: '✗', 'timed out': '✗', cancelled: '–' };
+
+export function formatDetails(order: OrderDetails): string {
+  const lines = [
+    `order     ${order.orderId}  (workflow ${order.workflowId}, ${order.execution})`,
+    `summary   ${order.summary ?? '-'}`,
+    `status    ${order.state?.status ?? order.status ?? '?'}${order.state?.failure ? `  ${order.state.failure.code}: ${order.state.failure.message}` : ''}`,
+    `now       ${order.currentDetails ?? '-'}`,
+    `customer  ${order.customerId ?? '?'}   total ${money(order.memo as { totalCents?: number; currency?: string }) || '?'}   started ${order.startTime}`,
+    ...(order.details ? [`lines     ${order.details.split('\n').join('\n          ')}`] : []),
+    `memo      ${JSON.stringify(order.memo)}`,
+    `search    ${JSON.stringify(order.searchAttributes)}`,
+  ];
+  if (order.state) {
+    lines.push(`steps     done: ${order.state.completedSteps.join(', ') || '-'}; undone: ${order.state.compensatedSteps.join(', ') || '-'}`);
+    if (order.state.expiresAt) lines.push(`expires   ${order.state.expiresAt}`);
+  } else if (order.stateError) {
+    lines.push(`state     ${order.stateError}`);
+  }
+  for (const activity of order.pendingActivities) {
+    lines.push(`retrying  ${activity.name}, attempt ${activity.attempt}${activity.lastFailure ? `: ${activity.lastFailure}` : ''}`);
+  }
+  lines.push('timeline');
+  for (const step of order.steps) {
+    lines.push(`  ${OUTCOME_MARKS[step.outcome] ?? '?'} ${step.summary ?? step.name}${step.outcome === 'running' ? ' (running)' : ''}${step.failure ? `  (${step.outcome}: ${step.failure})` : ''}`);
+  }
+  if ((order.state?.status ?? order.status) === 'NEEDS_ATTENTION') {
+    lines.push(`next      npm run ops -- retry ${order.orderId}   |   npm run ops -- resolve ${order.orderId} --note "what was done"`);
+  }
+  return lines.join('\n');
+}
+
+export async function run(argv: readonly string[], client: Client, out: (line: string) => void): Promise<number> {
+  const parsed = parseArgs(argv);
+  const json = parsed.flags.has('json');
+  switch (parsed.command) {
+    case 'list': {
+      const rawStatus = text(parsed.flags, 'status') ?? 'NEEDS_ATTENTION';
+      const status = rawStatus.toLowerCase() === 'any' ? undefined : (rawStatus.toUpperCase() as OrderStatus);
+      const filter = { status, customerId: text(parsed.flags, 'customer') };
+      const orders = await listOrders(client, filter, positiveInteger(parsed.flags, 'limit', 100));
+      out(json ? JSON.stringify(orders, null, 2) : formatListing(orders, ordersQuery(filter)));
+      return 0;
+    }
+    case 'show': {
+      const details = await showOrder(client, requireOrderId(parsed));
+      out(json ? JSON.stringify(details, null, 2) : formatDetails(details));
+      return 0;
+    }
+    case 'retry':
+    case 'resolve': {
+      const orderId = requireOrderId(parsed);
+      const note = text(parsed.flags, 'note');
+      const before = await sendOperatorAction(client, orderId, { action: parsed.command, ...(note ? { note } : {}) });
+      out(`sent ${parsed.command} to order ${orderId} (${before.failure?.message ?? 'NEEDS_ATTENTION'})`);
+      const wait = text(parsed.flags, 'wait');
+      if (wait === undefined) {
+        out(`follow it with: npm run ops -- show ${orderId}`);
+        return 0;
+      }
+      const final = await waitForOrder(client, orderId, positiveInteger(parsed.flags, 'wait', 60) * 1000);
+      if (!final) {
+        out(`order ${orderId} has not closed after ${wait} s; see npm run ops -- show ${orderId}`);
+        return 2;
+      }
+      out(`order ${orderId} closed: ${final.status}${final.failure ? ` (${final.failure.code}: ${final.failure.message})` : ''}`);
+      return 0;
+    }
+    case undefined:
+    case 'help':
+      out(USAGE);
+      return parsed.command === 'help' || parsed.flags.has('help') ? 0 : 1;
+    default:
+      throw new OperationError(`unknown command "${parsed.command}"\n${USAGE}`);
+  }
+}
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  if (argv.length === 0 || argv[0] === 'help' || argv.includes('--help')) {
+    console.log(USAGE);
+    return;
+  }
+  const settings = loadSettings();
+  const connection = await Connection.connect({ address: settings.temporalAddress, connectTimeout: 5_000 });
+  const client = new Client({ connection, namespace: settings.temporalNamespace, identity: `storefront-ops/${os.userInfo().username}@${os.hostname()}` });
+  try {
+    process.exitCode = await run(argv, client, (line) => console.log(line));
+  } finally {
+    await connection.close();
+  }
+}
+
+if (require.main === module) {
+  main().catch((error: Error) => {
+    console.error(error instanceof OperationError ? error.message : `ops failed: ${error.message}`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,53 @@
+/**
+ * The quick chaos run (`npm run chaos -- --quick`) inside `npm test`: the whole stack as processes,
+ * a few sagas per scenario (worker SIGKILLed at activity boundaries, the Temporal server restarted
+ * on its SQLite file, a service database and Stripe unreachable for 10 s, duplicate payments,
+ * webhooks and usage events), then every invariant over the six databases. See test/chaos/README.md.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { chaosOptions, runChaos, type ChaosReport } from './chaos/run';
+import { testRun } from './helpers/databases';
+
+jest.setTimeout(420_000);
+
+let report: ChaosReport;
+
+beforeAll(async () => {
+  const lines: string[] = [];
+  report = await runChaos(chaosOptions(true, { serverUrl: testRun().serverUrl, log: (line) => lines.push(line) }));
+  // Kept for whoever reads a failure: the run's own log and report.
+  const artifacts = path.join(__dirname, 'artifacts');
+  mkdirSync(artifacts, { recursive: true });
+  writeFileSync(path.join(artifacts, 'chaos-quick.json'), `${JSON.stringify(report, null, 2)}\n`);
+  writeFileSync(path.join(artifacts, 'chaos-quick.log'), `${lines.join('\n')}\n`);
+});
+
+it('keeps every invariant across the six databases, Stripe and the workflows', () => {
+  expect(report.violations).toEqual([]);
+  expect(Object.keys(report.checked).sort()).toEqual(
+    ['cart-cleared-once', 'idempotency-keys', 'notifications-once', 'one-payment', 'quota-matches-orders', 'settled', 'status-history', 'stock-conserved'].sort(),
+  );
+});
+
+it('played every scenario, and the chaos was felt', () => {
+  expect(report.scenarios.map((s) => s.name).sort()).toEqual(
+    [
+      'duplicates-and-reordering',
+      'service-database-unreachable',
+      'stripe-unreachable',
+      'temporal-server-restart',
+      'worker-sigkill-at-activity-boundaries',
+    ].sort(),
+  );
+  const scenario = (name: string) => report.scenarios.find((s) => s.name === name)!;
+  expect(report.workerKills).toBeGreaterThanOrEqual(1);
+  expect(scenario('worker-sigkill-at-activity-boundaries').details).toMatchObject({ notReached: [] });
+  expect(report.temporalRestarts).toBe(1);
+  const outages = scenario('service-database-unreachable').details.outages as Array<{ connectionsRefused: number }>;
+  expect(outages.every((outage) => outage.connectionsRefused > 0)).toBe(true);
+  expect(scenario('stripe-unreachable').details.requestsCut).toBeGreaterThan(0);
+  // The charge killed after Stripe charged was sent again, with the same key (checked by the invariants).
+  expect(report.evidence.chargesSentMoreThanOnce).toBeGreaterThanOrEqual(1);
+  expect(report.sagas).toBeGreaterThanOrEqual(20);
+});

@@ -1,0 +1,78 @@
+/**
+ * Preloaded into a chaos worker process (`node --import tsx --require tsx/cjs --require test/chaos/worker-probe.ts worker.ts`).
+ * It leaves worker.ts as it is and adds, through Worker.create's own options:
+ * - an activity interceptor that stops at the boundaries the driver armed (over stdin): at an
+ *   armed boundary it prints `CHAOS-PAUSED <json>` and holds that one activity, so the driver can
+ *   SIGKILL the process exactly there (everything else in the process keeps running until then);
+ * - a standby mode (CHAOS_WAIT_FOR_GO): the process loads everything, then waits for `{"go": true}`
+ *   before creating its workers, so that a replacement is ready the moment the driver kills;
+ * - the workflow bundle the driver built once (CHAOS_WORKFLOW_BUNDLE), so a restarted worker is
+ *   ready in a second instead of re-bundling, and every incarnation runs the same workflow code
+ *   even while someone edits the working tree.
+ */
+import type { Context } from '@temporalio/activity';
+import { Worker, type ActivityInterceptorsFactory, type WorkerOptions } from '@temporalio/worker';
+import readline from 'node:readline';
+import { isMainThread } from 'node:worker_threads';
+import { matches, PAUSED_PREFIX, type ArmedBoundary, type BoundaryPhase, type PausedReport } from './boundaries';
+
+const armed = new Map<string, ArmedBoundary>();
+const reported = new Set<string>();
+let go!: () => void;
+const going = new Promise<void>((resolve) => (go = resolve));
+
+// The SDK's workflow thread inherits the preload: only the main thread runs activities.
+if (isMainThread) install();
+
+function install(): void {
+  readline.createInterface({ input: process.stdin, crlfDelay: Infinity }).on('line', (line) => {
+    if (!line.trim()) return;
+    const message = JSON.parse(line) as { arm?: ArmedBoundary[]; disarm?: string[]; go?: boolean };
+    if (message.go) go();
+    for (const boundary of message.arm ?? []) armed.set(boundary.id, boundary);
+    for (const id of message.disarm ?? []) armed.delete(id);
+  });
+
+  const create = Worker.create.bind(Worker);
+  Worker.create = async (options: WorkerOptions) => {
+    // A standby process has loaded everything; it becomes a worker when the driver says so.
+    if (process.env.CHAOS_WAIT_FOR_GO) await going;
+    const bundle = process.env.CHAOS_WORKFLOW_BUNDLE;
+    const changed: WorkerOptions = {
+      ...options,
+      interceptors: { ...options.interceptors, activity: [...(options.interceptors?.activity ?? []), activityInterceptor] },
+    };
+    if (bundle && options.workflowsPath) {
+      delete changed.workflowsPath;
+      changed.workflowBundle = { codePath: bundle };
+    }
+    return create(changed);
+  };
+}
+
+/** Holds the activity for good when it reached an armed boundary: the driver kills the process next. */
+async function checkpoint(phase: BoundaryPhase, ctx: Context, input: unknown): Promise<void> {
+  const facts = { activityType: ctx.info.activityType, workflowId: ctx.info.workflowExecution?.workflowId ?? '', input };
+  for (const boundary of armed.values()) {
+    if (!matches(boundary, phase, facts)) continue;
+    // Every attempt that gets here is held, not only the first: if the kill comes after the
+    // activity's timeout, Temporal's retry (to this same process) must not slip past the boundary.
+    if (!reported.has(boundary.id)) {
+      reported.add(boundary.id);
+      const report: PausedReport = { id: boundary.id, attempt: ctx.info.attempt, pid: process.pid };
+      process.stdout.write(`${PAUSED_PREFIX}${JSON.stringify(report)}\n`);
+    }
+    await new Promise<never>(() => undefined);
+  }
+}
+
+const activityInterceptor: ActivityInterceptorsFactory = (ctx) => ({
+  inbound: {
+    async execute(input, next) {
+      await checkpoint('start', ctx, input.args[0]);
+      const result = await next(input);
+      await checkpoint('end', ctx, input.args[0]);
+      return result;
+    },
+  },
+});

@@ -1,0 +1,100 @@
+/**
+ * End to end through the running stack (`scripts/stack.ts`: Temporal dev server, stripe-mock,
+ * workers and API as processes): a customer signs in, fills the cart, orders and pays; a second
+ * order is left to expire on its durable timer and gives its stock back.
+ */
+import { waitUntil } from '../scripts/lib/processes';
+import { launchStack, stackSandbox, type LaunchedStack } from './helpers/stack-process';
+
+jest.setTimeout(240_000);
+
+/** Long enough that paying in time never races the timer on a busy machine; short enough to wait for. */
+const ORDER_TTL_SECONDS = 20;
+
+let sandbox: ReturnType<typeof stackSandbox>;
+let stack: LaunchedStack;
+let base: string;
+
+beforeAll(async () => {
+  sandbox = stackSandbox('checkout_e2e');
+  const env = await sandbox.env({ ORDER_TTL_SECONDS: String(ORDER_TTL_SECONDS) });
+  base = `http://127.0.0.1:${env.PORT}`;
+  stack = launchStack(env);
+  await waitUntil('the stack to be ready', async () => stack.output().includes('Press Ctrl-C to stop.'), { timeoutMs: 180_000 }).catch((error: Error) => {
+    stack.child.kill('SIGKILL');
+    throw new Error(`${error.message}\n--- stack output ---\n${stack.output()}`);
+  });
+});
+
+afterAll(async () => {
+  if (stack && stack.child.exitCode === null) {
+    stack.child.kill('SIGTERM');
+    await stack.exited;
+  }
+  await sandbox?.dispose();
+});
+
+async function call(method: string, path: string, token?: string, body?: unknown) {
+  const response = await fetch(`${base}${path}`, {
+    method,
+    headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+  });
+  return { status: response.status, body: (await response.json()) as Record<string, any> }; // eslint-disable-line @typescript-eslint/no-explicit-any
+}
+
+async function signIn(userId: string): Promise<string> {
+  const { status, body } = await call('POST', '/v1/auth/dev-token', undefined, { userId });
+  expect(status).toBe(200);
+  return body.token;
+}
+
+async function stockOf(token: string, productId: string): Promise<number> {
+  const products = (await call('GET', '/v1/products', token)).body.items as { id: string; available: number }[];
+  return products.find((p) => p.id === productId)!.available;
+}
+
+async function pickProduct(token: string) {
+  const products = (await call('GET', '/v1/products', token)).body.items as { id: string; available: number; priceCents: number }[];
+  return products.find((p) => p.available >= 2)!;
+}
+
+it('sign in, fill the cart, order, pay: COMPLETED, stock reduced, cart empty', async () => {
+  const token = await signIn('e2e-alice');
+  const product = await pickProduct(token);
+  const before = product.available;
+
+  expect((await call('PUT', `/v1/cart/items/${product.id}`, token, { quantity: 2 })).status).toBe(200);
+  const placed = await call('POST', '/v1/orders', token);
+  expect(placed.status).toBe(201);
+  expect(placed.body).toMatchObject({ status: 'AWAITING_PAYMENT', totalCents: 2 * product.priceCents });
+  expect(await stockOf(token, product.id)).toBe(before - 2);
+
+  const paid = await call('POST', `/v1/orders/${placed.body.id}/payment`, token, { paymentMethod: 'pm_card_visa' });
+  expect(paid.status).toBe(200);
+  expect(paid.body).toMatchObject({ status: 'COMPLETED', payment: { status: 'SUCCEEDED' } });
+  expect((await call('GET', `/v1/orders/${placed.body.id}`, token)).body.status).toBe('COMPLETED');
+  expect(await stockOf(token, product.id)).toBe(before - 2);
+  expect((await call('GET', '/v1/cart', token)).body).toMatchObject({ items: [], totalCents: 0 });
+});
+
+it('an order left unpaid expires on its timer and its stock returns', async () => {
+  const token = await signIn('e2e-bob');
+  const product = await pickProduct(token);
+  const before = product.available;
+
+  const placed = await call('POST', '/v1/orders', token, { items: [{ productId: product.id, quantity: 1 }] });
+  expect(placed.status).toBe(201);
+  expect(await stockOf(token, product.id)).toBe(before - 1);
+  const expiresAt = Date.parse(placed.body.expiresAt);
+  expect(expiresAt - Date.now()).toBeLessThanOrEqual(ORDER_TTL_SECONDS * 1000);
+
+  await waitUntil('the order to expire', async () => (await call('GET', `/v1/orders/${placed.body.id}`, token)).body.status === 'EXPIRED', {
+    timeoutMs: ORDER_TTL_SECONDS * 1000 + 60_000,
+    intervalMs: 500,
+  });
+  expect(Date.now()).toBeGreaterThanOrEqual(expiresAt);
+  expect(await stockOf(token, product.id)).toBe(before);
+  const late = await call('POST', `/v1/orders/${placed.body.id}/payment`, token, { paymentMethod: 'pm_card_visa' });
+  expect([late.status, late.body.error.code]).toEqual([409, 'ORDER_NOT_PAYABLE']);
+});

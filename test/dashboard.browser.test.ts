@@ -1,0 +1,136 @@
+/**
+ * The dashboard in headless Chromium against the real API (real databases, Temporal workers,
+ * seeded demo data): checkout and payment, and an order placed and cancelled elsewhere changing
+ * live; usage past the free limit recorded by another client shows a toast and the bell's count within 2 s without a reload;
+ * after the browser is closed and reopened, the unread notification is listed. Screenshots go
+ * to test/artifacts/.
+ */
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import type { BrowserContext, Page } from 'playwright-core';
+import { seedDemoData } from '../scripts/seed';
+import { chromiumProfile, ensureChromium, type ChromiumProfile } from './helpers/chromium';
+import { startLiveApis, type LiveApis, type LiveInstance } from './helpers/live-api';
+
+const ARTIFACTS = path.resolve(__dirname, 'artifacts');
+/** The behaviour deadline of the issue: a live notification shows within 2 s, without a reload. */
+const LIVE_DEADLINE_MS = 2_000;
+
+jest.setTimeout(120_000);
+
+let live: LiveApis;
+let api: LiveInstance;
+let profile: ChromiumProfile;
+let browser: BrowserContext | undefined;
+const pageErrors: string[] = [];
+
+beforeAll(async () => {
+  // A fresh machine installs Debian's chromium first (minutes, once).
+  ensureChromium((line) => console.log(line));
+  profile = chromiumProfile();
+  live = await startLiveApis({ prepare: (dbs) => seedDemoData(dbs.urls).then(() => undefined) });
+  api = live.instances[0]!;
+  mkdirSync(ARTIFACTS, { recursive: true });
+}, 20 * 60_000);
+
+afterAll(async () => {
+  await browser?.close();
+  profile?.dispose();
+  await live?.close();
+});
+
+async function openDashboard(): Promise<Page> {
+  browser = await profile.launch();
+  const page = browser.pages()[0] ?? (await browser.newPage());
+  page.on('pageerror', (error) => pageErrors.push(error.message));
+  page.on('console', (message) => {
+    if (message.type() === 'error') pageErrors.push(message.text());
+  });
+  await page.goto(`${api.url}/`);
+  return page;
+}
+
+test('alice shops and pays with live status, sees a quota alert live, and finds it unread after reopening', async () => {
+  let page = await openDashboard();
+  await page.locator('.demo-user[data-user="alice"]').click();
+  await page.locator('#live-status[data-state="open"]').waitFor({ timeout: 10_000 });
+  await page.locator('.meter[data-resource="builds"] .meter-value', { hasText: '0 / 100' }).waitFor();
+  await page.locator('#bell-count').waitFor({ state: 'hidden' });
+
+  // Shop: two items, check out, pay; the status follows the saga live.
+  await page.locator('.product[data-sku="MUG-LOGO"] button').click();
+  await page.locator('.product[data-sku="TEE-BLACK-M"] button').click();
+  await page.locator('#cart .cart-item').nth(1).waitFor();
+  await page.locator('#checkout').click();
+  const row = page.locator('#orders-body tr').first();
+  await row.locator('.status', { hasText: 'Awaiting payment' }).waitFor({ timeout: 15_000 });
+  await row.locator('button', { hasText: 'Pay' }).click();
+  await row.locator('.status', { hasText: 'Completed' }).waitFor({ timeout: 20_000 });
+  await page.locator('.toast', { hasText: 'completed' }).first().waitFor({ timeout: 5_000 });
+  await page.locator('#cart-empty').waitFor({ timeout: 10_000 });
+  await page.locator('.meter[data-resource="orders"] .meter-value', { hasText: '1 / 20' }).waitFor({ timeout: 5_000 });
+
+  // Orders placed and cancelled elsewhere (another tab, the API) show up and change live.
+  const product = (await live.call(api, 'alice', 'GET', '/v1/products')).body.items.find((p: { sku: string }) => p.sku === 'STICKER-PACK');
+  const placed = await live.call(api, 'alice', 'POST', '/v1/orders', { items: [{ productId: product.id, quantity: 3 }] });
+  expect(placed.status).toBe(201);
+  const otherRow = page.locator(`#orders-body tr[data-order-id="${placed.body.id}"]`);
+  await otherRow.locator('.status', { hasText: 'Awaiting payment' }).waitFor({ timeout: 10_000 });
+  expect((await live.call(api, 'alice', 'POST', `/v1/orders/${placed.body.id}/cancel`, {})).status).toBe(200);
+  await otherRow.locator('.status', { hasText: 'Cancelled' }).waitFor({ timeout: 10_000 });
+
+  // Another client (a build server, say) records builds: 90 of 100 brings the 80 % warning...
+  await live.call(api, 'alice', 'POST', '/v1/usage', { resource: 'builds', quantity: 90, idempotencyKey: 'ci-run-1' });
+  await page.locator('#bell-count', { hasText: /^1$/ }).waitFor({ timeout: 10_000 });
+  // ... and 11 more go past the free plan's limit: told within 2 s, without a reload.
+  const sentAt = Date.now();
+  const recorded = await live.call(api, 'alice', 'POST', '/v1/usage', { resource: 'builds', quantity: 11, idempotencyKey: 'ci-run-2' });
+  expect(recorded).toMatchObject({ status: 200, body: { used: 101, limit: 100, overLimit: true } });
+
+  await page.locator('.toast', { hasText: 'over your builds limit' }).waitFor({ state: 'visible', timeout: LIVE_DEADLINE_MS });
+  await page.locator('#bell-count', { hasText: /^2$/ }).waitFor({ state: 'visible', timeout: LIVE_DEADLINE_MS });
+  console.log(`dashboard: usage recorded by another client to toast and bell updated: ${Date.now() - sentAt} ms`);
+  await page.locator('.meter[data-resource="builds"][data-level="over"] .meter-value', { hasText: '101 / 100' }).waitFor({ timeout: 5_000 });
+  await page.locator('#over-banner', { hasText: 'over your free plan' }).waitFor();
+  await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-live.png') });
+
+  // Close the browser; reopen it on the same profile: still signed in, the alert is listed unread.
+  await browser!.close();
+  browser = undefined;
+  page = await openDashboard();
+  const unread = page.locator('#inbox .notification.unread');
+  await unread.filter({ hasText: 'over your builds limit' }).waitFor({ timeout: 10_000 });
+  expect(await unread.count()).toBe(2);
+  await page.locator('#bell-count', { hasText: /^2$/ }).waitFor();
+  await page.locator('#orders-body tr .status', { hasText: 'Completed' }).waitFor();
+  await page.locator('#orders-body tr .status', { hasText: 'Cancelled' }).waitFor();
+  await page.locator('#bell').click();
+  await page.locator('#bell-panel .notification').first().waitFor();
+  await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-reopened.png') });
+
+  // Reading one lowers the count, here and on the server.
+  await page.keyboard.press('Escape');
+  await unread.filter({ hasText: 'over your builds limit' }).click();
+  await page.locator('#bell-count', { hasText: /^1$/ }).waitFor();
+  expect((await live.call(api, 'alice', 'GET', '/v1/notifications?unread=true')).body.unreadCount).toBe(1);
+  await page.locator('#mark-all').click();
+  await page.locator('#bell-count').waitFor({ state: 'hidden' });
+  await page.locator('#inbox-empty').waitFor();
+  expect((await live.call(api, 'alice', 'GET', '/v1/notifications?unread=true')).body.unreadCount).toBe(0);
+
+  expect(pageErrors).toEqual([]);
+});
+
+test('carol, seeded at 130 of 100 builds, sees that she is over her plan', async () => {
+  await browser?.close();
+  browser = undefined;
+  const page = await openDashboard();
+  await page.locator('#sign-out').click();
+  await page.locator('#signin-user').fill('carol');
+  await page.locator('#signin-form button[type="submit"]').click();
+  await page.locator('.meter[data-resource="builds"][data-level="over"] .meter-value', { hasText: '130 / 100' }).waitFor({ timeout: 10_000 });
+  await page.locator('.meter[data-resource="builds"] .meter-note', { hasText: '30 over' }).waitFor();
+  await page.locator('#over-banner', { hasText: '130 of 100 builds' }).waitFor();
+  await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-carol.png') });
+  expect(pageErrors).toEqual([]);
+});

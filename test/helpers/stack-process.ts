@@ -1,0 +1,79 @@
+/**
+ * `scripts/stack.ts` (what `npm start` runs) as a real process for end-to-end tests: on free
+ * ports, with a data directory and databases of the test's own, so it never touches a
+ * developer's storefront_* databases or a running `npm start`.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Client } from 'pg';
+import { LOCAL_POSTGRES_URL, withDatabase } from '../../lib/config';
+import { SERVICES } from '../../lib/services';
+import { freePort } from '../../scripts/lib/processes';
+
+const ROOT = path.resolve(__dirname, '../..');
+export const STACK_SERVER_URL = process.env.STACK_TEST_DATABASE_URL || LOCAL_POSTGRES_URL;
+
+export interface LaunchedStack {
+  child: ChildProcess;
+  output: () => string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+export function launchStack(env: NodeJS.ProcessEnv): LaunchedStack {
+  let output = '';
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'scripts', 'stack.ts')], {
+    cwd: ROOT,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal })),
+  );
+  return { child, output: () => output, exited };
+}
+
+/** A data directory and six database names for one test file, and the cleanup of both. */
+export function stackSandbox(label: string) {
+  const suffix = `${process.pid}_${Date.now().toString(36)}`;
+  const databases = SERVICES.map((service) => `${label}_${suffix}_${service}`);
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'storefront-stack-'));
+
+  return {
+    dataDir,
+    databases,
+    /** The launcher's environment on free ports; `extra` wins over the defaults. */
+    async env(extra: Record<string, string> = {}): Promise<NodeJS.ProcessEnv & Record<string, string>> {
+      const [api, temporal, ui, stripe, stripeHttps] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
+      const env: NodeJS.ProcessEnv & Record<string, string> = {
+        ...process.env,
+        PORT: String(api),
+        TEMPORAL_PORT: String(temporal),
+        TEMPORAL_UI_PORT: String(ui),
+        STRIPE_MOCK_PORT: String(stripe),
+        STRIPE_MOCK_HTTPS_PORT: String(stripeHttps),
+        STOREFRONT_DATA_DIR: dataDir,
+        DATABASE_URL: STACK_SERVER_URL,
+        LOG_LEVEL: 'warn',
+        ...extra,
+      };
+      SERVICES.forEach((service, index) => (env[`${service.toUpperCase()}_DATABASE_URL`] = withDatabase(STACK_SERVER_URL, databases[index]!)));
+      delete env.STRIPE_SECRET_KEY;
+      delete env.TEMPORAL_ADDRESS;
+      return env;
+    },
+    async dispose(): Promise<void> {
+      rmSync(dataDir, { recursive: true, force: true });
+      const admin = new Client({ connectionString: STACK_SERVER_URL });
+      await admin.connect();
+      try {
+        for (const database of databases) await admin.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
+      } finally {
+        await admin.end();
+      }
+    },
+  };
+}
