@@ -80,6 +80,8 @@ let chargeGate: Promise<void> = Promise.resolve();
 const SCENARIOS: Scenario[] = [
   { name: 'paid', drive: async (h, input) => { await reach(h, 'AWAITING_PAYMENT'); await pay(h, input); } },
   { name: 'expired', ttlSeconds: 1, drive: async () => undefined },
+  // Recorded after the patched() change whose timer runs until the order's expiresAt.
+  { name: 'expired-at-expires-at', ttlSeconds: 1, drive: async () => undefined },
   { name: 'cancelled', drive: async (h) => { await reach(h, 'AWAITING_PAYMENT'); await h.executeUpdate(cancelUpdate, { args: [{ reason: 'changed my mind' }] }); } },
   {
     name: 'out-of-stock',

@@ -13,7 +13,7 @@ import { openServices, type Services } from '../services';
 import { createTestDatabases, type TestDatabases } from '../test/helpers/databases';
 import { connectTestTemporal, type RunningWorkers, type TestTemporal } from '../test/helpers/temporal';
 import { checkoutWorkflow } from './checkout.workflow';
-import { cancelUpdate, ORDER_STATUS_KEY, payUpdate, type CheckoutInput } from './contract';
+import { cancelUpdate, ORDER_STATUS_KEY, payUpdate, placedUpdate, type CheckoutInput } from './contract';
 
 jest.setTimeout(60_000);
 
@@ -46,12 +46,15 @@ async function newOrder(available = 5): Promise<CheckoutInput> {
   };
 }
 
-async function waitForStatus(input: CheckoutInput, status: string): Promise<void> {
-  for (let i = 0; i < 400; i++) {
-    if ((await services.orders.get(input.orderId))?.status === status) return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`order never reached ${status}`);
+/**
+ * Starts the first run and waits, as the storefront does, for the workflow itself to say the order
+ * awaits payment (the `placed` update). The orders row says AWAITING_PAYMENT a moment before the
+ * workflow has taken that activity's result in, and a payment sent in that moment is refused.
+ */
+async function placeFirstRun(input: CheckoutInput) {
+  const handle = await temporal.client.workflow.start(checkoutWorkflow, checkoutStartOptions(input));
+  expect((await handle.executeUpdate(placedUpdate)).status).toBe('AWAITING_PAYMENT');
+  return handle;
 }
 
 /** What the services hold for the order, to compare before and after the second run. */
@@ -84,8 +87,7 @@ async function startAgain(input: CheckoutInput): Promise<string> {
 
 it('a second run of a completed order answers COMPLETED and refunds, releases and gives back nothing', async () => {
   const input = await newOrder();
-  const first = await temporal.client.workflow.start(checkoutWorkflow, checkoutStartOptions(input));
-  await waitForStatus(input, 'AWAITING_PAYMENT');
+  const first = await placeFirstRun(input);
   await first.executeUpdate(payUpdate, { args: [{ paymentMethod: 'pm_card_visa', customerId: input.customerId }] });
   expect((await first.result()).status).toBe('COMPLETED');
   const before = await snapshot(input);
@@ -97,8 +99,7 @@ it('a second run of a completed order answers COMPLETED and refunds, releases an
 
 it('a second run of a cancelled order answers CANCELLED and changes nothing', async () => {
   const input = await newOrder();
-  const first = await temporal.client.workflow.start(checkoutWorkflow, checkoutStartOptions(input));
-  await waitForStatus(input, 'AWAITING_PAYMENT');
+  const first = await placeFirstRun(input);
   await first.executeUpdate(cancelUpdate, { args: [{}] });
   expect((await first.result()).status).toBe('CANCELLED');
   const before = await snapshot(input);

@@ -1,5 +1,5 @@
 /** Workers and clients for workflow tests, in the namespace of this Jest worker (see stack.ts). */
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import { bundleWorkflowCode, NativeConnection, Runtime, Worker, type WorkflowBundle } from '@temporalio/worker';
 import path from 'node:path';
 import { TASK_QUEUES } from '../../workflows/contract';
@@ -8,6 +8,8 @@ import { TEST_NAMESPACE_COUNT } from './stack';
 
 let runtimeQuiet = false;
 let bundle: Promise<WorkflowBundle> | undefined;
+/** Set once per test file (Jest gives each file its own module registry). */
+let namespaceSwept: Promise<void> | undefined;
 
 /** The workflow code, bundled once per test file. */
 export function workflowBundle(): Promise<WorkflowBundle> {
@@ -46,6 +48,8 @@ export async function connectTestTemporal(): Promise<TestTemporal> {
   const connection = await NativeConnection.connect({ address });
   const clientConnection = await Connection.connect({ address });
   const client = new Client({ connection: clientConnection, namespace });
+  namespaceSwept ??= terminateOpenWorkflows(client);
+  await namespaceSwept;
   const running: RunningWorkers[] = [];
 
   async function startWorkers(activitiesByQueue: Partial<Record<WorkerQueue, object>>, options: { checkout?: boolean } = {}): Promise<RunningWorkers> {
@@ -79,4 +83,30 @@ export async function connectTestTemporal(): Promise<TestTemporal> {
       await connection.close();
     },
   };
+}
+
+/**
+ * Test files that run one after another in a Jest worker share its namespace and the task queue
+ * names. A workflow an earlier file left open (an order still waiting for payment, a user's
+ * notification workflow) would otherwise be run by this file's workers against this file's
+ * databases: a status notification for a stranger's order appearing here, say. So the first
+ * connection of each file terminates whatever is still open in the namespace.
+ */
+async function terminateOpenWorkflows(client: Client): Promise<void> {
+  for (let round = 0; round < 10; round++) {
+    const open: { workflowId: string; runId: string }[] = [];
+    for await (const execution of client.workflow.list({ query: 'ExecutionStatus = "Running"' })) open.push(execution);
+    if (open.length === 0) return;
+    await Promise.all(
+      open.map(({ workflowId, runId }) =>
+        client.workflow
+          .getHandle(workflowId, runId)
+          .terminate('left open by an earlier test file')
+          .catch((error: unknown) => {
+            if (!(error instanceof WorkflowNotFoundError)) throw error;
+          }),
+      ),
+    );
+  }
+  throw new Error('workflows left by earlier test files kept appearing in the namespace');
 }
