@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { createActivitiesByQueue, type ServiceQueue } from '../activities';
 import { databaseUrlsFromEnv, loadSettings } from '../lib/config';
 import { openServices } from '../services';
-import { notificationWorkflowId, TASK_QUEUES, type NotifyInput } from '../workflows/contract';
+import { TASK_QUEUES } from '../workflows/contract';
 import { createNoopActivities } from './lib/noop-activities';
 import { BUNDLE_ENV, READY_LINE, TUNING_ENV, type WorkerTuning } from './lib/tuning';
 
@@ -28,15 +28,6 @@ async function main(): Promise<void> {
   const client = new Client({ connection: clientConnection, namespace: settings.temporalNamespace });
   const activities = createActivitiesByQueue(services, client);
   const noop = createNoopActivities();
-  if (tuning.notifyUserPersistsDirectly) {
-    Object.assign(activities.notifications, {
-      async notifyUser(input: NotifyInput) {
-        await services.notifications.persist(input);
-        return { workflowId: notificationWorkflowId(input.userId) };
-      },
-    });
-  }
-
   const common: Partial<WorkerOptions> = { connection, namespace: settings.temporalNamespace };
   const workflowSettings: Partial<WorkerOptions> = {
     ...(tuning.maxConcurrentWorkflowTaskExecutions ? { maxConcurrentWorkflowTaskExecutions: tuning.maxConcurrentWorkflowTaskExecutions } : {}),

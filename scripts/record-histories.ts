@@ -79,6 +79,8 @@ let chargeGate: Promise<void> = Promise.resolve();
 
 const SCENARIOS: Scenario[] = [
   { name: 'paid', drive: async (h, input) => { await reach(h, 'AWAITING_PAYMENT'); await pay(h, input); } },
+  // Recorded after the patched() change that persists status events with one activity.
+  { name: 'paid-status-persisted', drive: async (h, input) => { await reach(h, 'AWAITING_PAYMENT'); await pay(h, input); } },
   { name: 'expired', ttlSeconds: 1, drive: async () => undefined },
   // Recorded after the patched() change whose timer runs until the order's expiresAt.
   { name: 'expired-at-expires-at', ttlSeconds: 1, drive: async () => undefined },

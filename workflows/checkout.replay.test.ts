@@ -56,11 +56,13 @@ describe('recorded checkout histories', () => {
     }
   });
 
-  it('include a history from before and one from after the patched() change', () => {
+  it('include a history from before and one from after each patched() change', () => {
     expect(patchesIn('declined-then-paid.json')).toEqual([]);
     expect(patchesIn('declined-then-paid-notified.json')).toEqual([PATCHES.notifyDeclinedPayment]);
     expect(patchesIn('expired.json')).toEqual([]);
     expect(patchesIn('expired-at-expires-at.json')).toEqual([PATCHES.expireAtExpiresAt]);
+    expect(patchesIn('paid.json')).toEqual([]);
+    expect(patchesIn('paid-status-persisted.json')).toEqual([PATCHES.persistStatusDirectly, PATCHES.expireAtExpiresAt]);
   });
 
   it('fail with a planted nondeterministic change', async () => {

@@ -66,6 +66,7 @@ export const PATCHES = {
   notifyDeclinedPayment: 'notify-declined-payment',
   leaveEndedOrder: 'leave-ended-order',
   expireAtExpiresAt: 'expire-at-expires-at',
+  persistStatusDirectly: 'persist-status-directly',
 } as const;
 
 const isSettled = (status: OrderStatus): boolean => TERMINAL_ORDER_STATUSES.includes(status) || status === 'NEEDS_ATTENTION';
@@ -209,14 +210,20 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutRe
 
   /** Tells the customer's open dashboard; best effort, the status itself is already stored. */
   async function pushStatus(status: OrderStatus): Promise<void> {
+    const notification = {
+      userId: customerId,
+      kind: 'ORDER' as const,
+      type: 'order.status',
+      payload: { orderId, status, totalCents, currency: input.currency, failure: state.failure ?? null },
+      dedupeKey: `order:${orderId}:${status}`,
+    };
     try {
-      await notifications.notifyUser.executeWithOptions({ summary: summaries.notifyStatus(customerId, status) }, [{
-        userId: customerId,
-        kind: 'ORDER',
-        type: 'order.status',
-        payload: { orderId, status, totalCents, currency: input.currency, failure: state.failure ?? null },
-        dedupeKey: `order:${orderId}:${status}`,
-      }]);
+      // The status event is persisted (once per dedupe key, then NOTIFY) by one activity. It used to
+      // be signalled to the user's notification workflow, which cost a signal, two workflow tasks and
+      // an activity there for each status: a quarter of the Temporal server's work per checkout, for
+      // ordering and dedupe that this workflow's sequence and the dedupe key already give.
+      const activity = patched(PATCHES.persistStatusDirectly) ? notifications.persistNotification : notifications.notifyUser;
+      await activity.executeWithOptions({ summary: summaries.notifyStatus(customerId, status) }, [notification]);
     } catch (error) {
       if (isCancellation(error)) throw error;
     }

@@ -22,10 +22,8 @@ export const EXPLORATIONS: Exploration[] = [
   { label: 'pollers-2', tuning: { maxConcurrentWorkflowTaskPolls: 2, maxConcurrentActivityTaskPolls: 2 } },
   { label: 'activity-slots-20', tuning: { maxConcurrentActivityTaskExecutions: 20 } },
   { label: 'workflow-slots-100', tuning: { maxConcurrentWorkflowTaskExecutions: 100, maxConcurrentWorkflowTaskPolls: 10 } },
-  { label: 'notify-direct', tuning: { notifyUserPersistsDirectly: true } },
   { label: 'sqlite-wal-normal', tuning: {}, server: { sqlitePragmas: ['journal_mode=wal', 'synchronous=normal'] } },
   { label: 'sqlite-in-memory', tuning: {}, server: { inMemory: true } },
-  { label: 'wal-notify-direct', tuning: { notifyUserPersistsDirectly: true }, server: { sqlitePragmas: ['journal_mode=wal', 'synchronous=normal'] } },
   { label: 'wal-concurrency-8', tuning: {}, server: { sqlitePragmas: ['journal_mode=wal', 'synchronous=normal'] }, concurrency: 8 },
   { label: 'wal-concurrency-48', tuning: {}, server: { sqlitePragmas: ['journal_mode=wal', 'synchronous=normal'] }, concurrency: 48 },
   { label: 'wal-activity-slots-20', tuning: { maxConcurrentActivityTaskExecutions: 20 }, server: { sqlitePragmas: ['journal_mode=wal', 'synchronous=normal'] } },
@@ -42,14 +40,6 @@ export const EXPLORATIONS: Exploration[] = [
     label: 'wal-one-partition-concurrency-48',
     tuning: {},
     concurrency: 48,
-    server: {
-      sqlitePragmas: ['journal_mode=wal', 'synchronous=normal'],
-      dynamicConfig: ['matching.numTaskqueueReadPartitions=1', 'matching.numTaskqueueWritePartitions=1'],
-    },
-  },
-  {
-    label: 'wal-one-partition-notify-direct',
-    tuning: { notifyUserPersistsDirectly: true },
     server: {
       sqlitePragmas: ['journal_mode=wal', 'synchronous=normal'],
       dynamicConfig: ['matching.numTaskqueueReadPartitions=1', 'matching.numTaskqueueWritePartitions=1'],

@@ -9,12 +9,6 @@ export interface WorkerTuning {
   maxConcurrentActivityTaskPolls?: number;
   /** Workflows kept in the sticky cache. */
   maxCachedWorkflows?: number;
-  /**
-   * An experiment, not a setting of the product: notifyUser persists the notification itself
-   * instead of signalling the user's notification workflow (which then persists it through an
-   * activity of its own). Measures what that hop costs per checkout.
-   */
-  notifyUserPersistsDirectly?: boolean;
 }
 
 /** The SDK's defaults, as `worker.ts` (npm start) runs them. */

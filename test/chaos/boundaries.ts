@@ -13,7 +13,7 @@ export type BoundaryPhase = 'start' | 'end' | 'atStripe';
 /** One activity call of the saga: the activity type, and for calls made more than once, what tells them apart. */
 export interface ActivityCall {
   activity: string;
-  /** setOrderStatus / notifyUser / persistNotification: the order status the call is about. */
+  /** setOrderStatus / persistNotification: the order status the call is about. */
   status?: string;
 }
 
@@ -28,20 +28,19 @@ export interface ArmedBoundary extends Boundary {
   customerId: string;
 }
 
-/** The paid path, in the order the saga calls them (persistNotification runs in the user's notification workflow). */
+/** The paid path, in the order the saga calls them (each status is pushed to the dashboard by persistNotification). */
 export const PAID_PATH: readonly ActivityCall[] = [
   { activity: 'reserveOrderQuota' },
   { activity: 'createOrder' },
   { activity: 'reserveStock' },
   { activity: 'setOrderStatus', status: 'AWAITING_PAYMENT' },
-  { activity: 'notifyUser', status: 'AWAITING_PAYMENT' },
+  { activity: 'persistNotification', status: 'AWAITING_PAYMENT' },
   { activity: 'chargePayment' },
   { activity: 'commitStock' },
   { activity: 'setOrderStatus', status: 'PAID' },
-  { activity: 'notifyUser', status: 'PAID' },
+  { activity: 'persistNotification', status: 'PAID' },
   { activity: 'clearCart' },
   { activity: 'setOrderStatus', status: 'COMPLETED' },
-  { activity: 'notifyUser', status: 'COMPLETED' },
   { activity: 'persistNotification', status: 'COMPLETED' },
 ];
 
@@ -51,7 +50,7 @@ export const CANCEL_PATH: readonly ActivityCall[] = [
   { activity: 'releaseStock' },
   { activity: 'releaseOrderQuota' },
   { activity: 'setOrderStatus', status: 'CANCELLED' },
-  { activity: 'notifyUser', status: 'CANCELLED' },
+  { activity: 'persistNotification', status: 'CANCELLED' },
 ];
 
 /** Every boundary: before and after each activity of both paths, and inside the charge once Stripe has charged. */
