@@ -17,6 +17,9 @@ export interface JsonLoggerOptions {
   write?: (line: string) => void;
 }
 
+/** A Logger that drops everything: for test and benchmark harnesses whose output is their own report. */
+export const SILENT_LOGGER: Logger = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} };
+
 /** Temporal's Logger interface, writing JSON lines. */
 export function createJsonLogger(options: JsonLoggerOptions = {}): Logger {
   const write = options.write ?? ((line: string) => process.stdout.write(`${line}\n`));

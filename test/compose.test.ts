@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
+import { databaseUrlsFromEnv, loadSettings } from '../lib/config';
 import { ALL_QUEUES, queuesFromArgs } from '../lib/workers';
 
 interface ComposeService {
@@ -31,10 +32,25 @@ describe('docker-compose.yml', () => {
     }
   });
 
-  it('gives the API and the workers the settings they read', () => {
+  it('gives the API and the workers every setting they read whose default is wrong in a container', () => {
+    // The names are read off the settings loader itself, so a new setting cannot be forgotten here.
+    const read = new Set<string>();
+    const recorder = new Proxy({} as Record<string, string | undefined>, {
+      get: (_target, key) => {
+        if (typeof key === 'string') read.add(key);
+        return undefined;
+      },
+    });
+    loadSettings(recorder);
+    databaseUrlsFromEnv(recorder);
+    // Defaults that are right inside the stack too: the port, the deadline, no Stripe key (stripe-mock),
+    // per-service URLs (DATABASE_URL names the server), and HOST, which only the API needs (checked below).
+    const fineByDefault = (key: string) => ['PORT', 'TEMPORAL_DEADLINE_MS', 'STRIPE_SECRET_KEY', 'HOST'].includes(key) || key.endsWith('_DATABASE_URL');
+    const required = [...read].filter((key) => !fineByDefault(key)).sort();
+    expect(required).toEqual(expect.arrayContaining(['DATABASE_URL', 'TEMPORAL_ADDRESS', 'STRIPE_API_BASE', 'JWT_SECRET']));
     for (const name of ['api', 'migrate', ...workerServices]) {
       const env = compose.services[name]!.environment!;
-      expect(Object.keys(env)).toEqual(expect.arrayContaining(['DATABASE_URL', 'TEMPORAL_ADDRESS', 'STRIPE_API_BASE']));
+      expect({ name, missing: required.filter((key) => env[key] === undefined) }).toEqual({ name, missing: [] });
       expect(env.TEMPORAL_ADDRESS).toBe('temporal:7233');
     }
     expect(compose.services.api!.environment!.HOST).toBe('0.0.0.0');

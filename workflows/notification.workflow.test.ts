@@ -8,10 +8,10 @@ import { bundleWorkflowCode, NativeConnection, Worker, type WorkflowBundle } fro
 import { notifySignal, type NotifyInput } from './contract';
 import { notificationWorkflow, type NotificationWorkflowArgs } from './notification.workflow';
 import type { PersistNotificationResult } from '../activities/notifications.activities';
+import { SILENT_LOGGER } from '../lib/logging';
 
 jest.setTimeout(120_000);
 
-const quietLogger = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} };
 const namespace = process.env.TEMPORAL_NAMESPACE ?? 'default';
 
 let bundle: WorkflowBundle;
@@ -24,7 +24,7 @@ beforeAll(async () => {
   const address = process.env.TEMPORAL_ADDRESS;
   if (!address) throw new Error('TEMPORAL_ADDRESS is not set: run through Jest, whose global setup starts Temporal');
   [bundle, workerConnection, clientConnection] = await Promise.all([
-    bundleWorkflowCode({ workflowsPath: require.resolve('./notification.workflow'), logger: quietLogger }),
+    bundleWorkflowCode({ workflowsPath: require.resolve('./notification.workflow'), logger: SILENT_LOGGER }),
     NativeConnection.connect({ address }),
     Connection.connect({ address }),
   ]);

@@ -10,11 +10,10 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Client as PgClient } from 'pg';
 import { withDatabase } from '../../lib/config';
 import { migrateDatabase } from '../../lib/db/migrator';
 import { resolvePostgres, type ResolvedPostgres } from '../../lib/db/postgres';
-import { maintenanceUrl, quoteIdentifier } from '../../lib/db/provision';
+import { quoteIdentifier, withAdmin } from '../../lib/db/provision';
 import { SERVICES, type ServiceName } from '../../lib/services';
 import { generateClients } from '../../scripts/generate-clients';
 import { STRIPE_MOCK_KEY, stripeMockArgs, temporalDevServerArgs, waitForStripeMock, waitForTemporal } from '../../scripts/lib/dev-servers';
@@ -23,6 +22,7 @@ import { signToken } from './http';
 import { ensureTool } from '../../scripts/lib/tools';
 import { openServices, type Services } from '../../services';
 import { BUNDLE_ENV, READY_LINE, TUNING_ENV, type WorkerTuning } from './tuning';
+import { SILENT_LOGGER } from '../../lib/logging';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 export const BENCH_DATABASE_PREFIX = 'bench_';
@@ -166,7 +166,7 @@ export async function startBenchStack(options: BenchStackOptions = {}): Promise<
 
     // Bundled once per run: every worker process then starts in about a second instead of five.
     const bundlePath = path.join(workDir, 'workflow-bundle.js');
-    const bundle = await bundleWorkflowCode({ workflowsPath: path.join(ROOT, 'bench', 'workflows', 'index.ts'), logger: quietLogger });
+    const bundle = await bundleWorkflowCode({ workflowsPath: path.join(ROOT, 'bench', 'workflows', 'index.ts'), logger: SILENT_LOGGER });
     writeFileSync(bundlePath, bundle.code);
 
     const env = (): NodeJS.ProcessEnv => {
@@ -285,17 +285,7 @@ function dedupeHeadless(args: string[]): string[] {
   return args.filter((arg, index) => arg !== '--headless' || index === first);
 }
 
-const quietLogger = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} };
 
-async function withAdmin<T>(serverUrl: string, work: (admin: PgClient) => Promise<T>): Promise<T> {
-  const admin = new PgClient({ connectionString: maintenanceUrl(serverUrl) });
-  await admin.connect();
-  try {
-    return await work(admin);
-  } finally {
-    await admin.end();
-  }
-}
 
 async function dropDatabases(serverUrl: string, urls: string[]): Promise<void> {
   await withAdmin(serverUrl, async (admin) => {

@@ -24,16 +24,25 @@ export async function ensureDatabases(serverUrl: string, env: Env = process.env)
 export async function ensureDatabase(url: string): Promise<boolean> {
   if (await databaseExists(url)) return false;
   const database = databaseNameOf(url);
+  return withAdmin(url, async (admin) => {
+    try {
+      await admin.query(`CREATE DATABASE ${quoteIdentifier(database)}`);
+      return true;
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      // Another process created it between our check and our CREATE.
+      if (code === DUPLICATE_DATABASE || code === UNIQUE_VIOLATION) return false;
+      throw error;
+    }
+  });
+}
+
+/** Runs `work` on a connection to the maintenance database of the server `url` names, then closes it. */
+export async function withAdmin<T>(url: string, work: (admin: Client) => Promise<T>): Promise<T> {
   const admin = new Client({ connectionString: maintenanceUrl(url) });
   await admin.connect();
   try {
-    await admin.query(`CREATE DATABASE ${quoteIdentifier(database)}`);
-    return true;
-  } catch (error) {
-    const code = (error as { code?: string }).code;
-    // Another process created it between our check and our CREATE.
-    if (code === DUPLICATE_DATABASE || code === UNIQUE_VIOLATION) return false;
-    throw error;
+    return await work(admin);
   } finally {
     await admin.end();
   }

@@ -15,7 +15,7 @@ import readline from 'node:readline';
 import { Client as PgClient } from 'pg';
 import { withDatabase } from '../../lib/config';
 import { migrateDatabase } from '../../lib/db/migrator';
-import { maintenanceUrl, quoteIdentifier } from '../../lib/db/provision';
+import { quoteIdentifier, withAdmin } from '../../lib/db/provision';
 import { SERVICES, type ServiceName } from '../../lib/services';
 import { stripeMockArgs, temporalDevServerArgs, waitForStripeMock, waitForTemporal } from '../../scripts/lib/dev-servers';
 import { freePort, Supervisor, waitForPort, type SupervisedProcess } from '../../scripts/lib/processes';
@@ -24,6 +24,7 @@ import { openServices, type Services } from '../../services';
 import { PAUSED_PREFIX, type ArmedBoundary, type PausedReport } from './boundaries';
 import { startStripeProxy, type StripeProxy } from './stripe-proxy';
 import { startTcpProxy, type TcpProxy } from './tcp-proxy';
+import { SILENT_LOGGER } from '../../lib/logging';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const PROBE = path.join(__dirname, 'worker-probe.ts');
@@ -141,7 +142,7 @@ export class ChaosStack {
       })();
       // One bundle for every worker incarnation of the run (see worker-probe.ts).
       const bundle = (async () => {
-        const { code } = await bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: quietLogger });
+        const { code } = await bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: SILENT_LOGGER });
         const file = path.join(options.dataDir, 'workflow-bundle.js');
         writeFileSync(file, code);
         return file;
@@ -363,17 +364,7 @@ async function waitForTemporalProcess(proc: SupervisedProcess, port: number): Pr
   await waitForTemporal(`127.0.0.1:${port}`, NAMESPACE, { process: proc, timeoutMs: 60_000 });
 }
 
-const quietLogger = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} };
 
-async function withAdmin<T>(serverUrl: string, work: (admin: PgClient) => Promise<T>): Promise<T> {
-  const admin = new PgClient({ connectionString: maintenanceUrl(serverUrl) });
-  await admin.connect();
-  try {
-    return await work(admin);
-  } finally {
-    await admin.end();
-  }
-}
 
 async function dropDatabases(serverUrl: string, names: string[]): Promise<void> {
   await Promise.all(names.map((name) => withAdmin(serverUrl, (admin) => admin.query(`DROP DATABASE IF EXISTS ${quoteIdentifier(name)} WITH (FORCE)`))));

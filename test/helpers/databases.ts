@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
 import { migrateDatabase } from '../../lib/db/migrator';
 import { resolvePostgres, type ResolvedPostgres } from '../../lib/db/postgres';
-import { maintenanceUrl, quoteIdentifier } from '../../lib/db/provision';
+import { quoteIdentifier, withAdmin } from '../../lib/db/provision';
 import { withDatabase } from '../../lib/config';
 import { SERVICES, type ServiceName } from '../../lib/services';
 import { generateClients } from '../../scripts/generate-clients';
@@ -210,15 +210,6 @@ export function testRun(): { serverUrl: string; runId: string; templates: Record
   return { serverUrl, runId, templates: JSON.parse(templatesJson) as Record<ServiceName, string> };
 }
 
-async function withAdmin<T>(serverUrl: string, work: (admin: Client) => Promise<T>): Promise<T> {
-  const admin = new Client({ connectionString: maintenanceUrl(serverUrl) });
-  await admin.connect();
-  try {
-    return await work(admin);
-  } finally {
-    await admin.end();
-  }
-}
 
 async function dropDatabase(admin: Client, name: string): Promise<void> {
   if (name.startsWith(TEMPLATE_PREFIX)) {

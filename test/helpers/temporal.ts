@@ -5,6 +5,7 @@ import path from 'node:path';
 import { TASK_QUEUES } from '../../workflows/contract';
 import type { WorkerQueue } from '../../lib/workers';
 import { TEST_NAMESPACE_COUNT } from './stack';
+import { SILENT_LOGGER } from '../../lib/logging';
 
 let runtimeQuiet = false;
 let bundle: Promise<WorkflowBundle> | undefined;
@@ -13,11 +14,10 @@ let namespaceSwept: Promise<void> | undefined;
 
 /** The workflow code, bundled once per test file. */
 export function workflowBundle(): Promise<WorkflowBundle> {
-  bundle ??= bundleWorkflowCode({ workflowsPath: path.resolve(__dirname, '../../workflows'), logger: quietLogger });
+  bundle ??= bundleWorkflowCode({ workflowsPath: path.resolve(__dirname, '../../workflows'), logger: SILENT_LOGGER });
   return bundle;
 }
 
-const quietLogger = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} };
 
 export function testNamespace(): string {
   const worker = Number(process.env.JEST_WORKER_ID ?? '1');
@@ -39,7 +39,7 @@ export interface RunningWorkers {
 
 export async function connectTestTemporal(): Promise<TestTemporal> {
   if (!runtimeQuiet) {
-    Runtime.install({ logger: quietLogger as never, shutdownSignals: [] });
+    Runtime.install({ logger: SILENT_LOGGER, shutdownSignals: [] });
     runtimeQuiet = true;
   }
   const address = process.env.TEMPORAL_ADDRESS;
