@@ -42,4 +42,15 @@ export const ACTIVITY_OPTIONS = {
     scheduleToCloseTimeout: '30 s',
     retry: { ...stepRetry, maximumAttempts: 5 },
   },
+  /**
+   * An order status event for the dashboard, persisted while the saga goes on: it retries through
+   * an outage of the notifications database (the chaos run cuts it for 10 s) and gives up only
+   * after ten minutes; the status itself is in the orders database either way.
+   */
+  statusEvents: {
+    taskQueue: TASK_QUEUES.notifications,
+    startToCloseTimeout: '10 s',
+    scheduleToCloseTimeout: '10 minutes',
+    retry: { initialInterval: stepRetry.initialInterval, backoffCoefficient: stepRetry.backoffCoefficient, maximumInterval: stepRetry.maximumInterval },
+  },
 } satisfies Record<string, ActivityOptions>;

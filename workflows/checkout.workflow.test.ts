@@ -119,6 +119,43 @@ async function refusal(promise: Promise<unknown>): Promise<string> {
 }
 
 describe('checkout saga', () => {
+  it('status events get through a notifications outage longer than the old retries, in order, without holding the saga up', async () => {
+    // The notifications database refuses the first five tries of every status event (about 3 s of
+    // backoff), which is where the old push gave up. The sale itself must not wait for it.
+    const tries = new Map<string, number>();
+    const happened: string[] = [];
+    const notificationsReal = real('notifications');
+    const cartReal = real('cart');
+    workers = await startWorkers({
+      notifications: {
+        persistNotification: async (input: { dedupeKey: string }) => {
+          const attempt = (tries.get(input.dedupeKey) ?? 0) + 1;
+          tries.set(input.dedupeKey, attempt);
+          if (attempt <= 5) throw new Error('notifications database unreachable');
+          happened.push(`persisted ${input.dedupeKey.split(':').pop()}`);
+          return notificationsReal.persistNotification!(input);
+        },
+      },
+      cart: { clearCart: async (input: unknown) => { happened.push('cart cleared'); return cartReal.clearCart!(input); } },
+    });
+    const product = await newProduct(5);
+    const { orderId, customerId, handle } = await startCheckout({ productId: product.id, quantity: 1 });
+    await reach(handle, 'AWAITING_PAYMENT');
+    expect((await handle.executeUpdate(payUpdate, { args: [{ paymentMethod: 'pm_card_visa', customerId }] })).status).toBe('COMPLETED');
+    expect((await handle.result()).status).toBe('COMPLETED');
+    // The sale went on while the events waited: the cart was cleared before the PAID event got through.
+    expect(happened.indexOf('cart cleared')).toBeLessThan(happened.indexOf('persisted PAID'));
+    expect(happened.filter((entry) => entry.startsWith('persisted'))).toEqual(['persisted AWAITING_PAYMENT', 'persisted PAID', 'persisted COMPLETED']);
+
+    const events = (await services.notifications.list(customerId, { limit: 10 })).filter((n) => n.kind === 'ORDER').reverse();
+    expect(events.map((n) => [n.dedupeKey, n.sequence])).toEqual([
+      [`order:${orderId}:AWAITING_PAYMENT`, 1],
+      [`order:${orderId}:PAID`, 2],
+      [`order:${orderId}:COMPLETED`, 3],
+    ]);
+    expect([...tries.values()]).toEqual([6, 6, 6]);
+  });
+
   it('paid: charges once, sells the stock, clears the cart, completes', async () => {
     workers = await startWorkers();
     const product = await newProduct(5);

@@ -57,6 +57,7 @@ const inventory = proxyActivities<InventoryActivities>(ACTIVITY_OPTIONS.inventor
 const payments = proxyActivities<PaymentsActivities>(ACTIVITY_OPTIONS.payments);
 const cart = proxyActivities<CartActivities>(ACTIVITY_OPTIONS.cart);
 const notifications = proxyActivities<NotificationActivities>(ACTIVITY_OPTIONS.notifications);
+const statusEvents = proxyActivities<NotificationActivities>(ACTIVITY_OPTIONS.statusEvents);
 
 /** Failures that reject the order rather than fail it: the customer asked for what cannot be had. */
 const REJECTING_CODES: readonly string[] = [FAILURE_CODES.outOfStock, FAILURE_CODES.quotaExceeded, FAILURE_CODES.unknownProduct];
@@ -208,6 +209,12 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutRe
     await pushStatus(status);
   }
 
+  /**
+   * Status events for the customer's open dashboard, persisted one after another in the order the
+   * statuses changed, while the saga goes on. The workflow ends only once they are through.
+   */
+  let statusEventsSent: Promise<void> = Promise.resolve();
+
   /** Tells the customer's open dashboard; best effort, the status itself is already stored. */
   async function pushStatus(status: OrderStatus): Promise<void> {
     const notification = {
@@ -217,13 +224,22 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutRe
       payload: { orderId, status, totalCents, currency: input.currency, failure: state.failure ?? null },
       dedupeKey: `order:${orderId}:${status}`,
     };
+    const summary = summaries.notifyStatus(customerId, status);
+    // Status events used to be signalled to the user's notification workflow and waited for: a
+    // signal, two workflow tasks and an activity there per status (a quarter of the server's work
+    // per checkout) for ordering and dedupe that this chain and the dedupe key already give.
+    if (patched(PATCHES.persistStatusDirectly)) {
+      statusEventsSent = statusEventsSent.then(() =>
+        // Not cancellable: cancelling the workflow must not swallow the event that says so.
+        CancellationScope.nonCancellable(() => statusEvents.persistNotification.executeWithOptions({ summary }, [notification])).then(
+          () => undefined,
+          (error: unknown) => log.warn('Order status event not delivered', { orderId, status, error: failureOf(error).message }),
+        ),
+      );
+      return;
+    }
     try {
-      // The status event is persisted (once per dedupe key, then NOTIFY) by one activity. It used to
-      // be signalled to the user's notification workflow, which cost a signal, two workflow tasks and
-      // an activity there for each status: a quarter of the Temporal server's work per checkout, for
-      // ordering and dedupe that this workflow's sequence and the dedupe key already give.
-      const activity = patched(PATCHES.persistStatusDirectly) ? notifications.persistNotification : notifications.notifyUser;
-      await activity.executeWithOptions({ summary: summaries.notifyStatus(customerId, status) }, [notification]);
+      await notifications.notifyUser.executeWithOptions({ summary }, [notification]);
     } catch (error) {
       if (isCancellation(error)) throw error;
     }
@@ -409,8 +425,9 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutRe
     return finish();
   }
 
-  /** Lets pay and cancel callers receive their answers before the workflow completes. */
+  /** Lets pay and cancel callers receive their answers, and the status events get through, before the workflow completes. */
   async function finish(): Promise<CheckoutResult> {
+    await statusEventsSent;
     await condition(allHandlersFinished);
     return state;
   }

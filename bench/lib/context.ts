@@ -18,7 +18,7 @@ export interface BenchContext {
   stack: BenchStack;
   quick: boolean;
   machine: Machine;
-  /** Flags after `--` that a benchmark may read (e.g. `--explore`). */
+  /** Flags after `--` that a benchmark may read (e.g. `--verbose`). */
   flags: ReadonlySet<string>;
   log(message: string): void;
 }

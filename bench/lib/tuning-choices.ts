@@ -1,8 +1,8 @@
-/** The worker and dev-server settings the benchmarks run with, and the alternatives `--explore` measures. */
+/** The worker and dev-server settings the benchmarks run with, and the alternatives the tuning sweep (`--only tuning`) measures. */
 import type { TemporalServerOptions } from './stack';
 import type { WorkerTuning } from './tuning';
 
-/** Chosen from the --explore sweep (see bench/README.md "Tuning"). */
+/** Chosen from the tuning sweep (see bench/README.md "Tuning"). */
 export const BENCH_TUNING: WorkerTuning = {};
 
 /** The dev server as `npm start` runs it: state in a SQLite file, default pragmas. */
