@@ -23,3 +23,12 @@ export function withBusinessFailures<T extends AsyncFunctions>(activities: T): T
   }
   return wrapped as T;
 }
+
+/**
+ * The way back, for callers of Temporal (the API): a business failure that crossed an activity or a
+ * workflow update as an ApplicationFailure, as the DomainError with its code and details.
+ */
+export function domainErrorFrom(failure: ApplicationFailure, fallbackCode = 'FAILED'): DomainError {
+  const details = failure.details?.[0];
+  return new DomainError(failure.type ?? fallbackCode, failure.message, details && typeof details === 'object' ? (details as Record<string, unknown>) : undefined);
+}

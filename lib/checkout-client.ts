@@ -12,6 +12,7 @@ import {
   type WorkflowStartOptions,
 } from '@temporalio/client';
 import { ApplicationFailure, TypedSearchAttributes } from '@temporalio/common';
+import { domainErrorFrom } from '../activities/business-failures';
 import { DomainError } from './errors';
 import { formatMoney, itemCount } from '../workflows/summaries';
 import type { checkoutWorkflow } from '../workflows/checkout.workflow';
@@ -20,6 +21,7 @@ import {
   checkoutStateQuery,
   CUSTOMER_ID_KEY,
   ORDER_STATUS_KEY,
+  orderTotalCents,
   orderWorkflowId,
   paymentEventSignal,
   payUpdate,
@@ -41,7 +43,7 @@ export const TEMPORAL_CHANNEL_ARGS = { 'grpc.initial_reconnect_backoff_ms': 250,
 
 /** The same start options wherever a checkout begins: API, tests, benchmarks, chaos runs. */
 export function checkoutStartOptions(input: CheckoutInput): WorkflowStartOptions<typeof checkoutWorkflow> & { workflowId: string } {
-  const totalCents = input.lines.reduce((sum, line) => sum + line.quantity * line.unitPriceCents, 0);
+  const totalCents = orderTotalCents(input.lines);
   const units = input.lines.reduce((sum, line) => sum + line.quantity, 0);
   return {
     taskQueue: TASK_QUEUES.checkout,
@@ -145,7 +147,7 @@ export class CheckoutClient {
       } catch (error) {
         if (error instanceof WorkflowNotFoundError) throw new DomainError(closedCode, `Order ${orderId} is closed`);
         if (error instanceof WorkflowUpdateFailedError && error.cause instanceof ApplicationFailure) {
-          throw new DomainError(error.cause.type ?? 'UPDATE_FAILED', error.cause.message, detailsOf(error.cause));
+          throw domainErrorFrom(error.cause, 'UPDATE_FAILED');
         }
         throw error;
       }
@@ -162,11 +164,6 @@ export class CheckoutClient {
       throw error;
     }
   }
-}
-
-function detailsOf(failure: ApplicationFailure): Record<string, unknown> | undefined {
-  const first = failure.details?.[0];
-  return first && typeof first === 'object' ? (first as Record<string, unknown>) : undefined;
 }
 
 /**

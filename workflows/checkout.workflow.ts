@@ -34,6 +34,7 @@ import {
   FAILURE_CODES,
   operatorActionSignal,
   ORDER_STATUS_KEY,
+  orderTotalCents,
   paymentEventSignal,
   payUpdate,
   placedUpdate,
@@ -86,7 +87,7 @@ interface Unwind {
 
 export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutResult> {
   const { orderId, customerId } = input;
-  const totalCents = input.lines.reduce((sum, line) => sum + line.quantity * line.unitPriceCents, 0);
+  const totalCents = orderTotalCents(input.lines);
   const state: CheckoutState = {
     orderId,
     customerId,

@@ -64,6 +64,11 @@ export interface OrderLineInput {
   unitPriceCents: number;
 }
 
+/** What the order's lines cost, in cents: the workflow's total, and the memo and summary the storefront starts it with. */
+export function orderTotalCents(lines: readonly OrderLineInput[]): number {
+  return lines.reduce((sum, line) => sum + line.quantity * line.unitPriceCents, 0);
+}
+
 export interface CheckoutInput {
   orderId: string;
   customerId: string;

@@ -17,6 +17,7 @@ import { ServiceError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { Type } from 'typebox';
 import { createQuotaActivities, orderQuotaKey } from '../../activities/quota.activities';
+import { domainErrorFrom } from '../../activities/business-failures';
 import type { NotificationSignaller } from '../../activities/notifications.activities';
 import { DomainError } from '../../lib/errors';
 import type { QuotaService, RecordUsageResult } from '../../services/quota/quota.service';
@@ -130,10 +131,7 @@ export const usageRoutes: FastifyPluginAsyncTypebox<UsageRoutesOptions> = async 
  * was recorded is 503: the client retries with the same key and loses nothing.
  */
 function asDomainError(error: unknown): DomainError | undefined {
-  if (error instanceof ApplicationFailure && error.type) {
-    const details = error.details?.[0];
-    return new DomainError(error.type, error.message, typeof details === 'object' && details !== null ? (details as Record<string, unknown>) : undefined);
-  }
+  if (error instanceof ApplicationFailure && error.type) return domainErrorFrom(error);
   if (error instanceof ServiceError) {
     return new DomainError(
       'TEMPORAL_UNAVAILABLE',

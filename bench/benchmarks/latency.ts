@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { checkout, checkoutInput, createBenchProducts, workflowIdOf } from '../lib/checkout-driver';
 import type { Benchmark } from '../lib/context';
 import { callJson } from '../lib/http';
-import { fetchHistories, historyWaits } from '../lib/histories';
+import { fetchHistories, scheduleToStart } from '../lib/histories';
 import type { BenchApi } from '../lib/stack';
 import { distribution, median, round } from '../lib/stats';
 import { BENCH_TUNING } from '../lib/tuning-choices';
@@ -106,13 +106,7 @@ export const latencyBenchmark: Benchmark = {
     }
 
     const histories = await fetchHistories(stack.client, apiWorkflowIds, 16);
-    const activity: number[] = [];
-    const workflowTask: number[] = [];
-    for (const history of histories.values()) {
-      const waits = historyWaits(history);
-      activity.push(...waits.activityScheduleToStartMs);
-      workflowTask.push(...waits.workflowTaskScheduleToStartMs);
-    }
+    const waits = scheduleToStart(histories.values());
     const byPath = (path: Path, pick: (r: (typeof rounds)[number]) => number) => round(median(rounds.filter((r) => r.path === path).map(pick)), 1);
     const figures = {
       api: {
@@ -130,15 +124,15 @@ export const latencyBenchmark: Benchmark = {
         payP99: byPath('client', (r) => r.payMs.p99),
       },
     };
-    const scheduleToStart = { activity: distribution(activity), workflowTask: distribution(workflowTask), alertLineMs: 200 };
+    const startWaits = { activity: waits.activityScheduleToStartMs, workflowTask: waits.workflowTaskScheduleToStartMs, alertLineMs: 200 };
     return {
       summary:
         `at concurrency ${settings.concurrency}: placement p50/p95/p99 ${figures.api.placeP50}/${figures.api.placeP95}/${figures.api.placeP99} ms, ` +
         `payment ${figures.api.payP50}/${figures.api.payP95}/${figures.api.payP99} ms via the API ` +
         `(Temporal client alone: ${figures.client.placeP99} / ${figures.client.payP99} ms p99); ` +
-        `schedule-to-start p99 activity ${scheduleToStart.activity.p99} ms, workflow task ${scheduleToStart.workflowTask.p99} ms`,
+        `schedule-to-start p99 activity ${startWaits.activity.p99} ms, workflow task ${startWaits.workflowTask.p99} ms`,
       headline: { order_p99_ms: figures.api.placeP99, payment_p99_ms: figures.api.payP99 },
-      data: { settings, figures, scheduleToStart, histories: histories.size, rounds },
+      data: { settings, figures, scheduleToStart: startWaits, histories: histories.size, rounds },
     };
   },
 };

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { cpuBetween, processesMatching, processTree, sampleCpu, type CpuGroups, type CpuUsage } from '../lib/cpu';
 import { checkout, checkoutInput, closedLoop, createBenchProducts, workflowIdOf, type CheckoutTiming, type Variant } from '../lib/checkout-driver';
 import type { Benchmark, BenchContext } from '../lib/context';
-import { fetchHistories, historyWaits } from '../lib/histories';
+import { fetchHistories, scheduleToStart } from '../lib/histories';
 import { distribution, median, round } from '../lib/stats';
 import type { BenchStack, TemporalServerOptions } from '../lib/stack';
 import { BENCH_SERVER, BENCH_TUNING, EXPLORATIONS } from '../lib/tuning-choices';
@@ -140,15 +140,7 @@ export async function compare(
   for (const variant of ['saga', 'baseline'] as const) {
     const last = perVariant(variant).at(-1)!;
     const ids = sampleEvenly(last.workflowIds, settings.historySample);
-    const histories = await fetchHistories(context.stack.client, ids);
-    const activity: number[] = [];
-    const workflowTask: number[] = [];
-    for (const history of histories.values()) {
-      const found = historyWaits(history);
-      activity.push(...found.activityScheduleToStartMs);
-      workflowTask.push(...found.workflowTaskScheduleToStartMs);
-    }
-    waits[variant] = { activityScheduleToStartMs: distribution(activity), workflowTaskScheduleToStartMs: distribution(workflowTask) };
+    waits[variant] = scheduleToStart((await fetchHistories(context.stack.client, ids)).values());
     const names = Object.keys(last.cpuMsPerCheckout);
     cpuMsPerCheckout[variant] = Object.fromEntries(names.map((name) => [name, round(median(perVariant(variant).map((result) => result.cpuMsPerCheckout[name]!)), 1)]));
   }

@@ -1,6 +1,7 @@
 /** What a workflow history tells a benchmark: its size, and how long tasks waited to be picked up. */
 import type { Client } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
+import { distribution, type Distribution } from './stats';
 
 type History = temporal.api.history.v1.IHistory;
 type Timestamp = { seconds?: number | { toNumber(): number } | null; nanos?: number | null } | null | undefined;
@@ -89,6 +90,17 @@ export function historyWaits(history: History): HistoryWaits {
     }
   }
   return waits;
+}
+
+/** The schedule-to-start waits of many histories, as distributions. */
+export function scheduleToStart(histories: Iterable<History>): { activityScheduleToStartMs: Distribution; workflowTaskScheduleToStartMs: Distribution } {
+  const all: HistoryWaits = { activityScheduleToStartMs: [], workflowTaskScheduleToStartMs: [] };
+  for (const history of histories) {
+    const waits = historyWaits(history);
+    all.activityScheduleToStartMs.push(...waits.activityScheduleToStartMs);
+    all.workflowTaskScheduleToStartMs.push(...waits.workflowTaskScheduleToStartMs);
+  }
+  return { activityScheduleToStartMs: distribution(all.activityScheduleToStartMs), workflowTaskScheduleToStartMs: distribution(all.workflowTaskScheduleToStartMs) };
 }
 
 /** Every payload an event carries (inputs, results, update and signal arguments, failures' details are left out). */

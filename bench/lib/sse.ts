@@ -1,6 +1,7 @@
 /** A minimal Server-Sent Events client for the fan-out benchmark: hundreds of streams, each event timed on arrival. */
 import http from 'node:http';
 import { performance } from 'node:perf_hooks';
+import { SseFrames } from '../../test/helpers/sse';
 
 export interface SseEvent {
   event: string;
@@ -30,31 +31,17 @@ export function openSse(url: string): SseStream {
         return;
       }
       response.setEncoding('utf8');
-      let buffer = '';
+      const frames = new SseFrames();
       let first = true;
       response.on('data', (chunk: string) => {
         if (first) {
           first = false;
           resolve();
         }
-        buffer += chunk;
-        for (let end = buffer.indexOf('\n\n'); end !== -1; end = buffer.indexOf('\n\n')) {
-          const block = buffer.slice(0, end);
-          buffer = buffer.slice(end + 2);
-          const at = performance.now();
-          const event: SseEvent = { event: 'message', data: '', at };
-          const data: string[] = [];
-          for (const line of block.split('\n')) {
-            if (line.startsWith(':') || line === '') continue;
-            const colon = line.indexOf(':');
-            const field = colon === -1 ? line : line.slice(0, colon);
-            const value = colon === -1 ? '' : line.slice(colon + 1).replace(/^ /, '');
-            if (field === 'event') event.event = value;
-            else if (field === 'id') event.id = value;
-            else if (field === 'data') data.push(value);
-          }
-          if (data.length === 0) continue;
-          event.data = data.join('\n');
+        const at = performance.now();
+        for (const frame of frames.push(chunk)) {
+          if (frame.data === undefined) continue;
+          const event: SseEvent = { event: frame.event, id: frame.id, data: frame.data, at };
           for (const listener of listeners) listener(event);
         }
       });

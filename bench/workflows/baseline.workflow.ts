@@ -7,7 +7,7 @@
  */
 import { allHandlersFinished, CancellationScope, condition, proxyActivities, setHandler, sleep, upsertSearchAttributes } from '@temporalio/workflow';
 import { ACTIVITY_OPTIONS } from '../../workflows/activity-options';
-import { CUSTOMER_ID_KEY, ORDER_STATUS_KEY, payUpdate, placedUpdate, type CheckoutInput, type CheckoutState, type OrderStatus, type PayInput } from '../../workflows/contract';
+import { CUSTOMER_ID_KEY, ORDER_STATUS_KEY, orderTotalCents, payUpdate, placedUpdate, type CheckoutInput, type CheckoutState, type OrderStatus, type PayInput } from '../../workflows/contract';
 import type { BenchNoopActivities } from '../lib/noop-activities';
 
 const noopOn = (options: (typeof ACTIVITY_OPTIONS)[keyof typeof ACTIVITY_OPTIONS]) => proxyActivities<BenchNoopActivities>(options).benchNoop;
@@ -25,7 +25,7 @@ export async function baselineCheckoutWorkflow(input: CheckoutInput): Promise<Ch
     orderId: input.orderId,
     customerId: input.customerId,
     status: 'PENDING',
-    totalCents: input.lines.reduce((sum, line) => sum + line.quantity * line.unitPriceCents, 0),
+    totalCents: orderTotalCents(input.lines),
     currency: input.currency,
     completedSteps: [],
     compensatedSteps: [],

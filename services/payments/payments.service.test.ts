@@ -287,3 +287,19 @@ test('a webhook event is stored once, also when delivered concurrently', async (
   expect(await db.webhookEvent.count({ where: { id: { in: [event.id, other.id] } } })).toBe(2);
   expect((await db.webhookEvent.findUniqueOrThrow({ where: { id: other.id } })).orderId).toBeNull();
 });
+
+test('getForOrders reads several orders’ payments in one call, as get reads each', async () => {
+  const { payments } = await paymentsVia();
+  const charged = chargeInput();
+  const refunded = chargeInput();
+  await payments.charge(charged);
+  await payments.charge(refunded);
+  await payments.refundOrCancel(refunded.orderId);
+  const unknown = chargeInput().orderId;
+
+  const found = await payments.getForOrders([charged.orderId, refunded.orderId, unknown]);
+  expect([...found.keys()].sort()).toEqual([charged.orderId, refunded.orderId].sort());
+  expect(found.get(charged.orderId)).toEqual(await payments.get(charged.orderId));
+  expect(found.get(refunded.orderId)).toEqual(await payments.get(refunded.orderId));
+  expect(found.get(refunded.orderId)).toMatchObject({ status: 'REFUNDED', refunded: true });
+});

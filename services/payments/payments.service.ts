@@ -8,7 +8,7 @@
 import Stripe from 'stripe';
 import { DomainError, isUniqueViolation } from '../../lib/errors';
 import type { PaymentsDb } from './db';
-import type { Payment, PaymentStatus } from './generated/client';
+import type { Payment, PaymentAttempt, PaymentStatus, Refund } from './generated/client';
 import type { StripeGateway } from './stripe-client';
 
 export interface ChargeInput {
@@ -40,6 +40,21 @@ export interface PaymentView {
   paymentIntentId: string | null;
   attempts: { attempt: number; outcome: string | null; declineCode: string | null }[];
   refunded: boolean;
+}
+
+/** What a PaymentView is read with: the attempts in order, and the refund if there is one. */
+const PAYMENT_DETAILS = { attempts: { orderBy: { attempt: 'asc' as const } }, refund: true } as const;
+
+function toPaymentView(payment: Payment & { attempts: PaymentAttempt[]; refund: Refund | null }): PaymentView {
+  return {
+    orderId: payment.orderId,
+    status: payment.status,
+    amountCents: payment.amountCents,
+    currency: payment.currency,
+    paymentIntentId: payment.stripePaymentIntentId,
+    attempts: payment.attempts.map((a) => ({ attempt: a.attempt, outcome: a.outcome, declineCode: a.declineCode })),
+    refunded: payment.refund !== null,
+  };
 }
 
 export const idempotencyKeys = {
@@ -147,20 +162,14 @@ export class PaymentsService {
   }
 
   async get(orderId: string): Promise<PaymentView | null> {
-    const payment = await this.db.payment.findUnique({
-      where: { orderId },
-      include: { attempts: { orderBy: { attempt: 'asc' } }, refund: true },
-    });
-    if (!payment) return null;
-    return {
-      orderId,
-      status: payment.status,
-      amountCents: payment.amountCents,
-      currency: payment.currency,
-      paymentIntentId: payment.stripePaymentIntentId,
-      attempts: payment.attempts.map((a) => ({ attempt: a.attempt, outcome: a.outcome, declineCode: a.declineCode })),
-      refunded: payment.refund !== null,
-    };
+    const payment = await this.db.payment.findUnique({ where: { orderId }, include: PAYMENT_DETAILS });
+    return payment ? toPaymentView(payment) : null;
+  }
+
+  /** The payments of several orders in one query (a customer's order list), by order id. */
+  async getForOrders(orderIds: readonly string[]): Promise<Map<string, PaymentView>> {
+    const payments = await this.db.payment.findMany({ where: { orderId: { in: [...orderIds] } }, include: PAYMENT_DETAILS });
+    return new Map(payments.map((payment) => [payment.orderId, toPaymentView(payment)]));
   }
 
   /** Stores a webhook event once; false when it was seen before. */

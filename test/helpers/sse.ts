@@ -12,6 +12,47 @@ export interface SseEvent {
   receivedAt: number;
 }
 
+/** One block of the stream, up to its blank line, with its fields read as the EventSource spec reads them. */
+export interface SseFrame {
+  event: string;
+  id?: string;
+  /** The data lines joined; undefined when the block had none (then it dispatches no event). */
+  data?: string;
+  retry?: number;
+  comments: string[];
+}
+
+/** Cuts a stream into frames as chunks arrive, keeping an incomplete tail for the next chunk. */
+export class SseFrames {
+  private pending = '';
+
+  push(chunk: string): SseFrame[] {
+    const blocks = (this.pending + chunk).split(/\r?\n\r?\n/);
+    this.pending = blocks.pop() ?? '';
+    return blocks.map(parseFrame);
+  }
+}
+
+function parseFrame(block: string): SseFrame {
+  const frame: SseFrame = { event: 'message', comments: [] };
+  const data: string[] = [];
+  for (const line of block.split(/\r?\n/)) {
+    if (line.startsWith(':')) {
+      frame.comments.push(line.slice(1).trim());
+      continue;
+    }
+    const colon = line.indexOf(':');
+    const field = colon === -1 ? line : line.slice(0, colon);
+    const value = colon === -1 ? '' : line.slice(colon + 1).replace(/^ /, '');
+    if (field === 'event') frame.event = value;
+    else if (field === 'data') data.push(value);
+    else if (field === 'id') frame.id = value;
+    else if (field === 'retry') frame.retry = Number(value);
+  }
+  if (data.length > 0) frame.data = data.join('\n');
+  return frame;
+}
+
 export interface SseConnectOptions {
   headers?: Record<string, string>;
   /** How long to wait for the response head. */
@@ -25,7 +66,7 @@ export class SseClient {
   retry?: number;
   ended = false;
   private buffer = '';
-  private pending = '';
+  private readonly frames = new SseFrames();
   private waiters: (() => void)[] = [];
 
   private constructor(
@@ -106,32 +147,12 @@ export class SseClient {
 
   private feed(chunk: string): void {
     this.buffer += chunk;
-    // Events end with a blank line; keep an incomplete tail for the next chunk.
-    const blocks = this.pending + chunk;
-    const parts = blocks.split(/\r?\n\r?\n/);
-    this.pending = parts.pop() ?? '';
-    for (const block of parts) this.parseBlock(block);
-    this.wake();
-  }
-
-  private parseBlock(block: string): void {
-    let event = 'message';
-    let id: string | undefined;
-    const data: string[] = [];
-    for (const line of block.split(/\r?\n/)) {
-      if (line.startsWith(':')) {
-        this.comments.push(line.slice(1).trim());
-        continue;
-      }
-      const colon = line.indexOf(':');
-      const field = colon === -1 ? line : line.slice(0, colon);
-      const value = colon === -1 ? '' : line.slice(colon + 1).replace(/^ /, '');
-      if (field === 'event') event = value;
-      else if (field === 'data') data.push(value);
-      else if (field === 'id') id = value;
-      else if (field === 'retry') this.retry = Number(value);
+    for (const frame of this.frames.push(chunk)) {
+      this.comments.push(...frame.comments);
+      if (frame.retry !== undefined) this.retry = frame.retry;
+      if (frame.data !== undefined) this.events.push({ id: frame.id, event: frame.event, data: frame.data, receivedAt: Date.now() });
     }
-    if (data.length > 0) this.events.push({ id, event, data: data.join('\n'), receivedAt: Date.now() });
+    this.wake();
   }
 
   private wake(): void {
