@@ -1,38 +1,193 @@
-/** POST /v1/auth/dev-token: a signed token for a demo user; registered only when ALLOW_DEV_TOKENS=true. */
+/**
+ * Accounts over HTTP: sign up, sign in, sign out, the current user. When ALLOW_DEV_TOKENS=true
+ * (the local stack and tests) also the dev-token endpoint and the list of demo accounts.
+ */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
+import { DEMO_ACCOUNTS, DEMO_PASSWORD } from '../../lib/demo-accounts';
+import { DomainError } from '../../lib/errors';
+import type { Account, AccountsService } from '../../services/accounts/accounts.service';
+import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../../services/accounts/passwords';
 import type { QuotaService } from '../../services/quota/quota.service';
-import { errors, UserId } from '../schemas';
+import { errors, Timestamp, UserId } from '../schemas';
 
 export interface AuthRoutesOptions {
-  quota: Pick<QuotaService, 'setPlan'>;
-  /** Requests per minute per client address: tokens are cheap to ask for, so this is tight. */
+  accounts: AccountsService;
+  quota: Pick<QuotaService, 'setPlan' | 'getQuota'>;
+  allowDevTokens: boolean;
+  /** Per client address per minute: sign-ups, and dev tokens (cheap to ask for, so tight). */
   ratePerMinute: number;
 }
+
+const Role = Type.Union([Type.Literal('user'), Type.Literal('admin')]);
+const Credentials = Type.Object(
+  {
+    email: Type.String({ minLength: 3, maxLength: 254, description: 'Compared case-insensitively' }),
+    password: Type.String({ minLength: PASSWORD_MIN_LENGTH, maxLength: PASSWORD_MAX_LENGTH }),
+  },
+  // A role or a plan in the body is refused, not ignored: neither is the client's to choose.
+  { additionalProperties: false },
+);
+const User = Type.Object({ id: UserId, email: Type.String(), role: Role, plan: Type.String() });
+const SessionResponse = Type.Object({
+  user: User,
+  token: Type.String({ description: 'A bearer token for API clients; the same session as the HttpOnly cookie set with it' }),
+  expiresAt: Timestamp,
+});
+const Me = Type.Object({
+  id: UserId,
+  email: Type.Union([Type.String(), Type.Null()], { description: 'Null for a dev-token user, who has no account' }),
+  role: Role,
+  plan: Type.String(),
+});
 
 const DevTokenRequest = Type.Object(
   {
     userId: UserId,
-    role: Type.Optional(Type.Union([Type.Literal('user'), Type.Literal('admin')])),
+    role: Type.Optional(Role),
     /** Puts the user on this plan (e.g. `free`, `pro`): a demo convenience. */
     plan: Type.Optional(Type.String({ pattern: '^[a-z0-9_-]{1,32}$' })),
   },
   { additionalProperties: false },
 );
 const DevToken = Type.Object({ token: Type.String(), userId: UserId, role: Type.String(), expiresIn: Type.String() });
+const DemoAccounts = Type.Object({
+  password: Type.String(),
+  accounts: Type.Array(Type.Object({ email: Type.String(), note: Type.String() })),
+});
+
+function sessionBody(account: Account, session: { token: string; expiresAt: Date }) {
+  return { user: account, token: session.token, expiresAt: session.expiresAt.toISOString() };
+}
 
 export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (app, options) => {
+  const { accounts } = options;
+
+  app.post(
+    '/v1/auth/signup',
+    {
+      config: { rateLimit: { max: options.ratePerMinute, timeWindow: '1 minute' } },
+      schema: {
+        operationId: 'signUp',
+        summary: 'Create an account and sign in',
+        description:
+          'Creates a user with the `user` role on the `free` plan and opens a session: the answer carries a bearer token and sets the HttpOnly session cookie (and the `sf_csrf` cookie the dashboard echoes in `X-CSRF-Token`). ' +
+          'Emails compare case-insensitively. 400 for a malformed email, a password under 10 characters, or any other field (a role or plan cannot be chosen); 403 CSRF_REJECTED for a cross-site Origin; 409 EMAIL_TAKEN; 429 RATE_LIMITED.',
+        tags: ['auth'],
+        body: Credentials,
+        response: { 201: SessionResponse, ...errors(400, 403, 409, 429) },
+      },
+    },
+    async (request, reply) => {
+      app.checkOrigin(request);
+      const account = await accounts.createAccount({ email: request.body.email, password: request.body.password });
+      return reply.code(201).send(sessionBody(account, await app.startSession(reply, account)));
+    },
+  );
+
+  app.post(
+    '/v1/auth/signin',
+    {
+      schema: {
+        operationId: 'signIn',
+        summary: 'Sign in with email and password',
+        description:
+          'Opens a session as sign-up does. 401 INVALID_CREDENTIALS for a wrong password and an unknown email alike (after the same work, so timing does not tell them apart); ' +
+          '429 RATE_LIMITED after repeated failures for one account or from one address; 403 CSRF_REJECTED for a cross-site Origin.',
+        tags: ['auth'],
+        body: Credentials,
+        response: { 200: SessionResponse, ...errors(400, 401, 403, 429) },
+      },
+    },
+    async (request, reply) => {
+      app.checkOrigin(request);
+      const account = await accounts.verifyCredentials({ email: request.body.email, password: request.body.password, address: request.ip });
+      return sessionBody(account, await app.startSession(reply, account));
+    },
+  );
+
+  app.post(
+    '/v1/auth/signout',
+    {
+      preHandler: app.authenticate,
+      schema: {
+        operationId: 'signOut',
+        summary: 'Sign out: revoke the session',
+        description:
+          'Revokes the session of the cookie or bearer token: both are refused from then on. Clears the cookies. ' +
+          'Cookie-authenticated calls need `X-CSRF-Token` (403 CSRF_REJECTED without it); 401 without a valid session.',
+        tags: ['auth'],
+        response: { 204: Type.Null(), ...errors(401, 403) },
+      },
+    },
+    async (request, reply) => {
+      await app.endSession(request, reply);
+      return reply.code(204).send(null);
+    },
+  );
+
+  app.get(
+    '/v1/auth/me',
+    {
+      preHandler: app.authenticate,
+      schema: {
+        operationId: 'getCurrentUser',
+        summary: 'The signed-in user',
+        description: 'The user of the session: id, email, role and plan as the accounts service has them now. 401 without a valid session or token.',
+        tags: ['auth'],
+        response: { 200: Me, ...errors(401) },
+      },
+    },
+    async (request) => {
+      const { sub, sid, role } = request.user;
+      if (sid) {
+        const account = await accounts.findById(sub);
+        if (!account) throw new DomainError('UNAUTHORIZED', 'The account no longer exists');
+        return account;
+      }
+      return { id: sub, email: null, role, plan: (await options.quota.getQuota(sub)).plan };
+    },
+  );
+
+  if (!options.allowDevTokens) return;
+
   app.post(
     '/v1/auth/dev-token',
     {
       config: { rateLimit: { max: options.ratePerMinute, timeWindow: '1 minute' } },
-      schema: { tags: ['auth'], body: DevTokenRequest, response: { 200: DevToken, ...errors(400, 429) } },
+      schema: {
+        operationId: 'createDevToken',
+        summary: 'A dev token for any user id (local stack only)',
+        description:
+          'Exists only when ALLOW_DEV_TOKENS=true, which the production profile refuses. Signs a token for an ad-hoc user id with the role asked for, and optionally puts that user on a plan. ' +
+          'An id that belongs to an account is refused with 409 ACCOUNT_EXISTS: a real account signs in, and its role and plan cannot be set this way. 400 for a malformed id, role or plan; 429 RATE_LIMITED.',
+        tags: ['auth'],
+        body: DevTokenRequest,
+        response: { 200: DevToken, ...errors(400, 409, 429) },
+      },
     },
     async (request) => {
       const { userId, role = 'user', plan } = request.body;
+      if (await accounts.findById(userId)) {
+        throw new DomainError('ACCOUNT_EXISTS', `${userId} is an account: sign in with its email and password instead`);
+      }
       if (plan) await options.quota.setPlan(userId, plan);
       const expiresIn = '12h';
       return { token: app.jwt.sign({ sub: userId, role }, { expiresIn }), userId, role, expiresIn };
     },
+  );
+
+  app.get(
+    '/v1/auth/demo-accounts',
+    {
+      schema: {
+        operationId: 'listDemoAccounts',
+        summary: 'The seeded demo accounts (local stack only)',
+        description: 'Exists only when ALLOW_DEV_TOKENS=true: the demo accounts the local seed creates and their shared, documented password, for the dashboard\'s one-click demo sign-in.',
+        tags: ['auth'],
+        response: { 200: DemoAccounts },
+      },
+    },
+    async () => ({ password: DEMO_PASSWORD, accounts: DEMO_ACCOUNTS.map(({ email, note }) => ({ email, note })) }),
   );
 };

@@ -1,4 +1,4 @@
-/** The catalogue: anyone signed in reads it; admins add products and edit them with optimistic `version`. */
+/** The catalogue: anyone reads it, signed in or not; admins add products and edit them with optimistic `version`. */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { DomainError } from '../../lib/errors';
@@ -32,13 +32,30 @@ const ProductChanges = Type.Object(
 export const productRoutes: FastifyPluginAsyncTypebox<ProductRoutesOptions> = async (app, { inventory }) => {
   app.get(
     '/v1/products',
-    { preHandler: app.authenticate, schema: { tags: ['products'], response: { 200: Type.Object({ items: Type.Array(Product) }), ...errors(401) } } },
+    {
+      schema: {
+        operationId: 'listProducts',
+        summary: 'The catalogue',
+        description: 'Every product with its price and the units available now. Public: no sign-in needed.',
+        tags: ['products'],
+        response: { 200: Type.Object({ items: Type.Array(Product) }) },
+      },
+    },
     async () => ({ items: await inventory.listProducts() }),
   );
 
   app.get(
     '/v1/products/:id',
-    { preHandler: app.authenticate, schema: { tags: ['products'], params: IdParams, response: { 200: Product, ...errors(400, 401, 404) } } },
+    {
+      schema: {
+        operationId: 'getProduct',
+        summary: 'One product',
+        description: 'A product by id. Public: no sign-in needed. 400 for an id that is not a UUID, 404 PRODUCT_NOT_FOUND.',
+        tags: ['products'],
+        params: IdParams,
+        response: { 200: Product, ...errors(400, 404) },
+      },
+    },
     async (request) => {
       const product = await inventory.getProduct(request.params.id);
       if (!product) throw new DomainError('PRODUCT_NOT_FOUND', `No product ${request.params.id}`);
