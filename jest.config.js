@@ -11,7 +11,8 @@ const common = {
   transformIgnorePatterns: [`/node_modules/(?!${ESM_ONLY}/)`],
   testEnvironment: 'node',
   moduleFileExtensions: ['ts', 'js', 'mjs', 'json'],
-  testPathIgnorePatterns: ['/node_modules/', '/.data/'],
+  testPathIgnorePatterns: ['/node_modules/', '/.data/', '/dist/'],
+  modulePathIgnorePatterns: ['<rootDir>/dist/'],
 };
 
 /** @type {import('jest').Config} */
