@@ -5,6 +5,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
+import { DEMO_ACCOUNTS, DEMO_PASSWORD } from '../lib/demo-accounts';
 import { SERVICES, type ServiceName } from '../lib/services';
 import { resolvePostgres, type ResolvedPostgres } from '../lib/db/postgres';
 import { ensureDatabases, redactUrl } from '../lib/db/provision';
@@ -164,6 +165,7 @@ function printUrls(config: StackConfig, seconds: number): void {
     `  API           ${api}`,
     `  Dashboard     ${api}/`,
     `  OpenAPI       ${api}/docs`,
+    `  Demo sign-in  ${DEMO_ACCOUNTS.map((account) => account.email).join(', ')} (password ${DEMO_PASSWORD})`,
     `  Temporal UI   http://127.0.0.1:${config.temporalUiPort}`,
     `  Temporal gRPC 127.0.0.1:${config.temporalPort}`,
     ...(config.stripeMock ? [`  stripe-mock   http://127.0.0.1:${config.stripeMock.httpPort}`] : []),
