@@ -11,7 +11,7 @@ beforeAll(async () => {
   const started = Date.now();
   databases = await createTestDatabases();
   if (process.env.STOREFRONT_TEST_VERBOSE === 'true') {
-    console.log(`six test databases from templates in ${Date.now() - started} ms`);
+    console.log(`seven test databases from templates in ${Date.now() - started} ms`);
   }
   for (const service of SERVICES) {
     clients[service] = new Client({ connectionString: databases.urls[service] });

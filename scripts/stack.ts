@@ -1,5 +1,5 @@
 /**
- * The local stack behind `npm start`: tools, generated clients, PostgreSQL and the six databases,
+ * The local stack behind `npm start`: tools, generated clients, PostgreSQL and the seven databases,
  * the Temporal dev server, stripe-mock, the workers and the API; stops them all on Ctrl-C.
  * Every step is idempotent, so a second start only checks and starts.
  */
