@@ -10,6 +10,9 @@ const quotaDb = useServiceDatabase('quota', createQuotaDb);
 let quota: QuotaService;
 let accounts: AccountsService;
 
+// argon2id is slow on purpose; a busy 2-core machine makes it slower.
+jest.setTimeout(60_000);
+
 const LIMITS = { perAccount: 3, perAddress: 5, windowMs: 60_000 };
 
 beforeAll(() => {
@@ -83,6 +86,23 @@ describe('sign-in', () => {
     const unknown = await failure(accounts.verifyCredentials({ email: uniqueEmail('nobody'), password: 'erin password!', address: '10.0.0.1' }));
     expect([wrong.code, wrong.message]).toEqual([unknown.code, unknown.message]);
     expect(wrong.code).toBe('INVALID_CREDENTIALS');
+  });
+
+  it('spends the same argon2 work on an unknown email as on a wrong password (medians printed, not asserted)', async () => {
+    const email = uniqueEmail('timing');
+    await accounts.createAccount({ email, password: 'timing password' });
+    const relaxed = new AccountsService(accountsDb.db, { plans: quota, signInLimits: { perAccount: 1_000, perAddress: 1_000, windowMs: 60_000 } });
+    const median = async (who: string) => {
+      const samples: number[] = [];
+      for (let i = 0; i < 7; i++) {
+        const started = process.hrtime.bigint();
+        await failure(relaxed.verifyCredentials({ email: who, password: 'wrong password', address: '10.3.0.1' }));
+        samples.push(Number(process.hrtime.bigint() - started) / 1e6);
+      }
+      return samples.sort((a, b) => a - b)[3]!;
+    };
+    const [wrongPassword, unknownEmail] = [await median(email), await median(uniqueEmail('absent'))];
+    console.log(`sign-in failure, median of 7: wrong password ${wrongPassword.toFixed(1)} ms, unknown email ${unknownEmail.toFixed(1)} ms`);
   });
 
   it('refuses further tries for an account after repeated failures, even with the right password', async () => {
