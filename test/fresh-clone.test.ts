@@ -5,7 +5,7 @@
  * generate what it needs before it imports it, come up with the seeded demo, and stop cleanly.
  */
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { descendantsOf, isPortOpen, listProcesses, waitForHttp, waitUntil, type ProcessInfo } from '../scripts/lib/processes';
@@ -57,7 +57,7 @@ it('starts from a copy with no generated clients and no .data, serves the seeded
   expect(existsSync(path.join(copy, '.data'))).toBe(false);
 
   // The copy's own data directory, as a fresh clone's `npm start` would use.
-  const env = await sandbox.env({ STOREFRONT_DATA_DIR: path.join(copy, '.data') });
+  const env = await sandbox.env({ STOREFRONT_DATA_DIR: path.join(copy, '.data'), LOG_LEVEL: 'info' });
   const base = `http://127.0.0.1:${env.PORT}`;
   const launched = launchStack(env, copy);
   stack = launched;
@@ -69,6 +69,14 @@ it('starts from a copy with no generated clients and no .data, serves the seeded
     throw new Error(`${(error as Error).message}\n--- stack output ---\n${launched.output()}`);
   }
   expect(existsSync(path.join(copy, 'services', 'inventory', 'generated', 'client.ts'))).toBe(true);
+
+  // A console a person can read: progress lines and the URLs, no raw JSON; the logs are in files.
+  const consoleLines = launched.output().trimEnd().split('\n');
+  expect(consoleLines.filter((line) => /^\s*(\[[\w-]+\] )?\{/.test(line))).toEqual([]);
+  expect(consoleLines.length).toBeLessThanOrEqual(32);
+  expect(launched.output()).toContain(`Logs          ${path.join(copy, '.data', 'logs')}`);
+  expect(readFileSync(path.join(copy, '.data', 'logs', 'worker.log'), 'utf8')).toMatch(/^\{.*"msg":"workers polling/m);
+  expect(readFileSync(path.join(copy, '.data', 'logs', 'api.log'), 'utf8')).not.toBe('');
 
   // The seeded demo: carol is at 130 of the free plan's 100 builds.
   const signedIn = await fetch(`${base}/v1/auth/dev-token`, {
