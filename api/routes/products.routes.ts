@@ -34,9 +34,6 @@ export const productRoutes: FastifyPluginAsyncTypebox<ProductRoutesOptions> = as
     '/v1/products',
     {
       schema: {
-        operationId: 'listProducts',
-        summary: 'The catalogue',
-        description: 'Every product with its price and the units available now. Public: no sign-in needed.',
         tags: ['products'],
         response: { 200: Type.Object({ items: Type.Array(Product) }) },
       },
@@ -48,9 +45,6 @@ export const productRoutes: FastifyPluginAsyncTypebox<ProductRoutesOptions> = as
     '/v1/products/:id',
     {
       schema: {
-        operationId: 'getProduct',
-        summary: 'One product',
-        description: 'A product by id. Public: no sign-in needed. 400 for an id that is not a UUID, 404 PRODUCT_NOT_FOUND.',
         tags: ['products'],
         params: IdParams,
         response: { 200: Product, ...errors(400, 404) },
