@@ -38,6 +38,9 @@ beforeAll(async () => {
     TEMPORAL_ADDRESS: process.env.TEMPORAL_ADDRESS,
     TEMPORAL_NAMESPACE: testNamespace(),
     WORKER_METRICS_PORT: '0',
+    // As in the API harness: this test is about logs, and a busy 2-core machine running other
+    // test files can take longer than the API's 10 s default to place an order.
+    TEMPORAL_DEADLINE_MS: '60000',
     LOG_LEVEL: 'debug',
   };
   for (const [service, url] of Object.entries(dbs.urls)) env[`${service.toUpperCase()}_DATABASE_URL`] = url;
@@ -83,7 +86,7 @@ test('a whole session leaves no token, cookie value or password in the API or wo
   const order = (await placed.json()) as { id: string };
   const paid = await fetch(`${base}/v1/orders/${order.id}/payment`, { method: 'POST', headers: { ...json, cookie: cookieHeader, 'x-csrf-token': cookies.sf_csrf! }, body: JSON.stringify({ paymentMethod: 'pm_card_visa' }) });
   expect(paid.status).toBe(200);
-  await byCookie.until((client) => client.json().some((event) => event.payload?.orderId === order.id && event.payload?.status === 'COMPLETED'), 'the order completed', 60_000);
+  await byCookie.until((client) => client.json().some((event) => event.payload?.orderId === order.id && event.payload?.status === 'COMPLETED'), 'the order completed', 120_000);
   byCookie.close();
   byQuery.close();
   const signOut = await fetch(`${base}/v1/auth/signout`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
