@@ -132,6 +132,7 @@ function writeSummary(headline: Partial<Headline>, machine: Machine): void {
     'history_events_max',
     'sse_p99_ms',
     'api_overhead_ratio',
+    'activity_step_ms',
   ];
   const summary: Record<string, unknown> = {};
   for (const key of keys) summary[key] = headline[key] ?? previous[key] ?? null;

@@ -12,6 +12,7 @@ export interface Headline {
   history_events_max: number;
   sse_p99_ms: number;
   api_overhead_ratio: number;
+  activity_step_ms: number;
 }
 
 export interface BenchContext {

@@ -12,6 +12,17 @@ export const SEARCH_ATTRIBUTE_TYPES: Record<string, 'Keyword'> = {
 /** stripe-mock accepts any test key; readiness checks and clients need one to send. */
 export const STRIPE_MOCK_KEY = 'sk_test_123';
 
+/**
+ * Dynamic config the dev server always runs with. The history service reads its transfer queue
+ * (the tasks that dispatch every activity and workflow task to matching) at most
+ * `history.transferProcessorMaxPollRPS` times a second per shard, 20 by default; the dev server
+ * has one shard, so each dispatch waited for that limiter: 30-45 ms per dispatch, two per
+ * sequential activity. Measured in docs/performance.md ("The dev server's floor").
+ */
+export const DEV_SERVER_DYNAMIC_CONFIG: Readonly<Record<string, number>> = {
+  'history.transferProcessorMaxPollRPS': 200,
+};
+
 export interface TemporalDevServerOptions {
   port: number;
   /** The Web UI's port; without one the server runs headless. */
@@ -32,6 +43,7 @@ export function temporalDevServerArgs(options: TemporalDevServerOptions): string
     ...(options.dbFilename ? ['--db-filename', options.dbFilename] : []),
     ...(options.namespaces ?? []).flatMap((namespace) => ['--namespace', namespace]),
     ...Object.entries(SEARCH_ATTRIBUTE_TYPES).flatMap(([name, type]) => ['--search-attribute', `${name}=${type}`]),
+    ...Object.entries(DEV_SERVER_DYNAMIC_CONFIG).flatMap(([key, value]) => ['--dynamic-config-value', `${key}=${JSON.stringify(value)}`]),
     '--log-level', options.logLevel ?? 'warn',
   ];
 }
