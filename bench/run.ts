@@ -133,6 +133,7 @@ function writeSummary(headline: Partial<Headline>, machine: Machine): void {
     'sse_p99_ms',
     'api_overhead_ratio',
     'activity_step_ms',
+    'placement_latency_ratio',
   ];
   const summary: Record<string, unknown> = {};
   for (const key of keys) summary[key] = headline[key] ?? previous[key] ?? null;

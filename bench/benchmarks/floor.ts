@@ -50,7 +50,8 @@ interface VariantFigures {
   workflowTaskScheduleToStartMs: Distribution;
 }
 
-async function placeFloor(context: BenchContext, steps: number): Promise<{ ms: number; workflowId: string }> {
+/** One floor placement: update-with-start until the update answers after `steps` activities. */
+export async function placeFloor(context: BenchContext, steps: number): Promise<{ ms: number; workflowId: string }> {
   const workflowId = `bench-floor-${randomUUID()}`;
   const input: FloorInput = { orderId: workflowId, steps };
   const begun = performance.now();

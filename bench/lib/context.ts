@@ -13,6 +13,7 @@ export interface Headline {
   sse_p99_ms: number;
   api_overhead_ratio: number;
   activity_step_ms: number;
+  placement_latency_ratio: number;
 }
 
 export interface BenchContext {
