@@ -21,7 +21,7 @@ export const tracing = fp(
   async function tracing(app: FastifyInstance, options: { tracing: Tracing }) {
     const { tracer } = options.tracing;
 
-    app.addHook('onRequest', (request, _reply, done) => {
+    app.addHook('onRequest', (request, reply, done) => {
       const parent = propagation.extract(ROOT_CONTEXT, request.headers);
       const route = request.routeOptions.url ?? request.url.split('?')[0]!;
       const span = tracer.startSpan(
@@ -32,7 +32,9 @@ export const tracing = fp(
       const active = trace.setSpan(parent, span);
       traces.set(request, { span, context: active });
       const ids = span.spanContext();
+      // The reply keeps its own reference (Fastify's "request completed" line is written through it).
       request.log = request.log.child({ trace_id: ids.traceId, span_id: ids.spanId });
+      reply.log = request.log;
       context.with(active, done);
     });
 
