@@ -21,6 +21,8 @@ export interface TemporalDevServerOptions {
   logLevel?: 'debug' | 'info' | 'warn' | 'error' | 'never';
   /** Extra namespaces to create (with the search attributes registered in each). */
   namespaces?: readonly string[];
+  /** The API's codec endpoint (`http://127.0.0.1:3000/codec`), for the Web UI to show encrypted payloads decoded. */
+  uiCodecEndpoint?: string;
 }
 
 export function temporalDevServerArgs(options: TemporalDevServerOptions): string[] {
@@ -29,6 +31,7 @@ export function temporalDevServerArgs(options: TemporalDevServerOptions): string
     '--ip', '127.0.0.1',
     '--port', String(options.port),
     ...(options.uiPort === undefined ? ['--headless'] : ['--ui-port', String(options.uiPort)]),
+    ...(options.uiPort !== undefined && options.uiCodecEndpoint ? ['--ui-codec-endpoint', options.uiCodecEndpoint] : []),
     ...(options.dbFilename ? ['--db-filename', options.dbFilename] : []),
     ...(options.namespaces ?? []).flatMap((namespace) => ['--namespace', namespace]),
     ...Object.entries(SEARCH_ATTRIBUTE_TYPES).flatMap(([name, type]) => ['--search-attribute', `${name}=${type}`]),
