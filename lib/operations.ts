@@ -195,8 +195,22 @@ export async function showOrder(client: Client, orderId: string): Promise<OrderD
       attempt: activity.attempt ?? 0,
       lastFailure: activity.lastFailure?.message ?? undefined,
     })),
-    steps: stepTimeline(history.events ?? []),
+    steps: stepTimeline(await decodeSummaries(client, history.events ?? [])),
   };
+}
+
+/** A fetched history is as the server keeps it: with payload encryption on, the step summaries need the client's codec first. */
+async function decodeSummaries(client: Client, events: HistoryEvent[]): Promise<HistoryEvent[]> {
+  const codecs = client.options.loadedDataConverter.payloadCodecs;
+  if (codecs.length === 0) return events;
+  return Promise.all(
+    events.map(async (event) => {
+      if (!event.userMetadata?.summary) return event;
+      let payloads = [event.userMetadata.summary as Payload];
+      for (const codec of [...codecs].reverse()) payloads = await codec.decode(payloads);
+      return { ...event, userMetadata: { ...event.userMetadata, summary: payloads[0] } };
+    }),
+  );
 }
 
 /** A query needs a worker to answer: without one it fails after a short deadline instead of hanging. */

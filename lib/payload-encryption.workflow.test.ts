@@ -11,6 +11,7 @@ import { createActivitiesByQueue } from '../activities';
 import { CheckoutClient } from './checkout-client';
 import { temporalSettingsFromEnv } from './temporal-connection';
 import { ENCRYPTED_ENCODING } from './payload-codec';
+import { showOrder } from './operations';
 import { openServices, type Services } from '../services';
 import { CUSTOMER_ID_KEY, orderWorkflowId, type CheckoutInput, type CheckoutState } from '../workflows/contract';
 import { createTestDatabases, type TestDatabases } from '../test/helpers/databases';
@@ -55,6 +56,10 @@ it('keeps customer ids, lines and amounts out of the history the server stores',
   // Read through the codec, the order is whole.
   expect(((await handle.result()) as CheckoutState).status).toBe('COMPLETED');
   expect((await handle.describe()).memo).toMatchObject({ customerId, totalCents: 2_468 });
+  // And as an operator with the keys sees it (npm run ops -- show).
+  const shown = await showOrder(temporal.client, input.orderId);
+  expect(shown.summary).toContain(customerId);
+  expect(shown.steps.map((step) => step.summary)).toContain(`Reserve 2 × ${sku}`);
 
   // The server's own copy, fetched by a client without the codec.
   const raw = await Connection.connect({ address: process.env.TEMPORAL_ADDRESS! });
