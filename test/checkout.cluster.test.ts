@@ -12,7 +12,7 @@ import { readFileSync } from 'node:fs';
 import { Client as PgClient } from 'pg';
 import { createActivitiesByQueue } from '../activities';
 import { CheckoutClient } from '../lib/checkout-client';
-import { listOrders } from '../lib/operations';
+import { listOrders, prepareNamespace } from '../lib/operations';
 import { startTemporalCluster, FRONTEND_SERVER_NAME, type TemporalCluster } from '../harness/temporal-cluster';
 import { waitUntil } from '../scripts/lib/processes';
 import { openServices, type Services } from '../services';
@@ -120,6 +120,10 @@ describe('checkout on a Temporal cluster over mTLS', () => {
     expect((await services.inventory.getProduct(product.id))!.available).toBe(4);
     expect(await services.payments.get(input.orderId)).toBeNull();
     await expectLawfulHistory(input.orderId);
+  });
+
+  it('finds the namespace prepared on a second prepare-namespace, and changes nothing', async () => {
+    expect(await prepareNamespace(temporal.client.connection, cluster.namespace, { timeoutMs: 10_000 })).toEqual({ created: false, added: [] });
   });
 
   it('refuses a client without a certificate from the cluster CA', async () => {
