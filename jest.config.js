@@ -29,11 +29,19 @@ module.exports = {
         '\\.workflow\\.test\\.ts$',
         '\\.replay\\.test\\.ts$',
         '\\.api\\.test\\.ts$',
+        '\\.cluster\\.test\\.ts$',
       ],
     },
     { ...common, displayName: 'workflow', testMatch: ['<rootDir>/**/*.workflow.test.ts'] },
     { ...common, displayName: 'replay', testMatch: ['<rootDir>/**/*.replay.test.ts'] },
     { ...common, displayName: 'api', testMatch: ['<rootDir>/**/*.api.test.ts'] },
-    { ...common, displayName: 'e2e', testMatch: ['<rootDir>/test/**/*.test.ts'] },
+    {
+      ...common,
+      displayName: 'e2e',
+      testMatch: ['<rootDir>/test/**/*.test.ts'],
+      testPathIgnorePatterns: [...common.testPathIgnorePatterns, '\\.cluster\\.test\\.ts$'],
+    },
+    // A real Temporal cluster (harness/temporal-cluster.ts): four server processes on PostgreSQL, mTLS.
+    { ...common, displayName: 'cluster', testMatch: ['<rootDir>/**/*.cluster.test.ts'] },
   ],
 };

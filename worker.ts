@@ -5,10 +5,10 @@
  * in-flight activities finish before the process exits. Logs are JSON lines on stdout;
  * the SDK's metrics are served for Prometheus (lib/worker-telemetry.ts).
  */
-import { Client, Connection } from '@temporalio/client';
-import { NativeConnection } from '@temporalio/worker';
 import { databaseUrlsFromEnv, loadSettings } from './lib/config';
 import { refuseUnsafeProduction } from './lib/production';
+import { connectClient, connectWorker, createClient, describeTemporal, temporalSettingsFromEnv } from './lib/temporal-connection';
+import { installTracing } from './lib/tracing';
 import { installWorkerRuntime, workerTelemetryFromEnv } from './lib/worker-telemetry';
 import { createWorkers, queuesFromArgs } from './lib/workers';
 import { openServices } from './services';
@@ -18,21 +18,26 @@ async function main(): Promise<void> {
   refuseUnsafeProduction('The worker');
   const { lifecycle, metricsUrl } = installWorkerRuntime(workerTelemetryFromEnv());
   const settings = loadSettings();
+  const temporal = temporalSettingsFromEnv();
+  const tracing = installTracing({ serviceName: 'storefront-worker' });
   const queues = queuesFromArgs(process.argv.slice(2));
   const services = openServices(databaseUrlsFromEnv(), settings);
-  const connection = await NativeConnection.connect({ address: settings.temporalAddress });
-  const clientConnection = await Connection.connect({ address: settings.temporalAddress });
-  const client = new Client({ connection: clientConnection, namespace: settings.temporalNamespace });
+  const connection = await connectWorker(temporal);
+  const clientConnection = await connectClient(temporal);
+  // The activities' client (quota signals users' notification workflows): the same codec and trace propagation as the workers.
+  const client = createClient(clientConnection, temporal, tracing ? { interceptors: tracing.clientInterceptors } : {});
   try {
-    const workers = await createWorkers({ connection, namespace: settings.temporalNamespace, queues, services, client });
+    const workers = await createWorkers({ connection, namespace: temporal.namespace, queues, services, client, dataConverter: temporal.dataConverter, tracing });
     // The launcher (scripts/stack.ts) and tests wait for "workers polling" in this line, at any LOG_LEVEL.
-    lifecycle.info(`workers polling ${queues.join(', ')} on ${settings.temporalAddress} (namespace ${settings.temporalNamespace})`, {
+    lifecycle.info(`workers polling ${queues.join(', ')} on ${describeTemporal(temporal)}`, {
       queues,
-      namespace: settings.temporalNamespace,
+      namespace: temporal.namespace,
       metrics: metricsUrl ?? null,
+      tracing: tracing !== undefined,
     });
     await Promise.all(workers.map((worker) => worker.run()));
   } finally {
+    await tracing?.shutdown();
     await clientConnection.close();
     await connection.close();
     await services.close();

@@ -16,6 +16,10 @@ import { redactingLogger } from './plugins/log-redaction';
 import { errorHandler } from './plugins/errors';
 import { metrics } from './plugins/metrics';
 import { openapi } from './plugins/openapi';
+import { tracing } from './plugins/tracing';
+import type { Tracing } from '../lib/tracing';
+import type { PayloadCodec } from '@temporalio/common';
+import { codecRoutes } from './routes/codec.routes';
 import { authRoutes } from './routes/auth.routes';
 import { cartRoutes } from './routes/cart.routes';
 import { dashboardRoutes } from './routes/dashboard.routes';
@@ -53,6 +57,10 @@ export interface AppDeps {
   notifier?: NotificationSignaller;
   /** Keep-alive comment interval of notification streams (default 15 s). */
   sseKeepAliveMs?: number;
+  /** Request spans that parent the workflows' (lib/tracing.ts); undefined when tracing is off. */
+  tracing?: Tracing;
+  /** The payload codec and the Web UI origins: serves /codec/encode and /codec/decode; undefined when encryption is off. */
+  codec?: { codec: PayloadCodec; allowedOrigins: readonly string[] };
 }
 
 /** Request bodies larger than this are refused with 413 before they are parsed. */
@@ -72,6 +80,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     reply.header('x-request-id', request.id);
   });
 
+  if (deps.tracing) await app.register(tracing, { tracing: deps.tracing });
   await app.register(errorHandler);
   await app.register(helmet, { global: true });
   await app.register(rateLimit, {
@@ -103,6 +112,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(usageRoutes, { quota: services.quota, notifier: deps.notifier });
   await app.register(notificationRoutes, { notifications: services.notifications, hub: deps.notificationHub, keepAliveMs: deps.sseKeepAliveMs });
   await app.register(dashboardRoutes);
+  if (deps.codec) await app.register(codecRoutes, deps.codec);
 
   return app;
 }

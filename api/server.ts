@@ -1,9 +1,12 @@
 /** Runs the storefront API: builds the app with its real dependencies and listens on HOST:PORT until SIGTERM/SIGINT. */
 import closeWithGrace from 'close-with-grace';
-import { Client, Connection } from '@temporalio/client';
+import type { Connection } from '@temporalio/client';
 import { CheckoutClient, TEMPORAL_CHANNEL_ARGS } from '../lib/checkout-client';
 import { databaseUrlsFromEnv, loadSettings } from '../lib/config';
 import { refuseUnsafeProduction } from '../lib/production';
+import { createClient, lazyClient, temporalSettingsFromEnv } from '../lib/temporal-connection';
+import { installTracing } from '../lib/tracing';
+import { codecOriginsFromEnv } from './routes/codec.routes';
 import { openServices } from '../services';
 import { NotificationHub } from '../services/notifications/live';
 import { buildApp, type ReadinessProbe } from './app';
@@ -16,9 +19,11 @@ function readinessProbes(databases: Record<string, string>, temporal: Connection
 async function main(): Promise<void> {
   refuseUnsafeProduction('The API');
   const settings = loadSettings();
+  const temporalSettings = temporalSettingsFromEnv();
+  const tracing = installTracing({ serviceName: 'storefront-api' });
   // Lazy: the API starts (and /healthz answers) even while Temporal is still coming up; /readyz tells.
-  const temporal = Connection.lazy({ address: settings.temporalAddress, channelArgs: TEMPORAL_CHANNEL_ARGS });
-  const client = new Client({ connection: temporal, namespace: settings.temporalNamespace });
+  const temporal = lazyClient(temporalSettings, { channelArgs: TEMPORAL_CHANNEL_ARGS });
+  const client = createClient(temporal, temporalSettings, tracing ? { interceptors: tracing.clientInterceptors } : {});
   const databases = databaseUrlsFromEnv();
   const services = openServices(databases, settings);
   // One LISTEN connection per process, open only while this instance has live notification streams.
@@ -35,11 +40,14 @@ async function main(): Promise<void> {
     notifier: client,
     probes: readinessProbes(databases, temporal),
     logger: { level: process.env.LOG_LEVEL ?? 'info' },
+    tracing,
+    codec: temporalSettings.codec ? { codec: temporalSettings.codec, allowedOrigins: codecOriginsFromEnv() } : undefined,
   });
   app.addHook('onClose', async () => {
     await notificationHub.close();
     await temporal.close();
     await services.close();
+    await tracing?.shutdown();
   });
 
   // close-with-grace: one path for SIGTERM/SIGINT and uncaught errors, with a deadline (Fastify's own recommendation).

@@ -4,10 +4,10 @@
  * difference to the real API is the database read and the difference to bare Fastify is the
  * framework work around it.
  */
-import { Client, Connection } from '@temporalio/client';
 import { buildApp } from '../api/app';
 import { CheckoutClient } from '../lib/checkout-client';
 import { databaseUrlsFromEnv, loadSettings } from '../lib/config';
+import { createClient, lazyClient, temporalSettingsFromEnv } from '../lib/temporal-connection';
 import { openServices } from '../services';
 
 async function main(): Promise<void> {
@@ -15,8 +15,9 @@ async function main(): Promise<void> {
   const services = openServices(databaseUrlsFromEnv(), settings);
   const catalogue = await services.inventory.listProducts();
   services.inventory.listProducts = async () => catalogue;
-  const temporal = Connection.lazy({ address: settings.temporalAddress });
-  const app = await buildApp({ settings, services, checkout: new CheckoutClient(new Client({ connection: temporal, namespace: settings.temporalNamespace })) });
+  const temporalSettings = temporalSettingsFromEnv();
+  const temporal = lazyClient(temporalSettings);
+  const app = await buildApp({ settings, services, checkout: new CheckoutClient(createClient(temporal, temporalSettings)) });
   await app.listen({ port: settings.port, host: '127.0.0.1' });
   console.log(`cached-catalogue API listening on ${settings.port}`);
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {

@@ -3,11 +3,12 @@
  * activities), plus the baseline workflow and a no-op activity on every service queue, with
  * the worker settings the benchmark passes in BENCH_WORKER_TUNING.
  */
-import { Client, Connection } from '@temporalio/client';
-import { DefaultLogger, NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
+import { DefaultLogger, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import { readFileSync } from 'node:fs';
 import { createActivitiesByQueue, type ServiceQueue } from '../activities';
 import { databaseUrlsFromEnv, loadSettings } from '../lib/config';
+import { connectClient, connectWorker, createClient, temporalSettingsFromEnv } from '../lib/temporal-connection';
+import { sharedWorkerOptions } from '../lib/workers';
 import { openServices } from '../services';
 import { TASK_QUEUES } from '../workflows/contract';
 import { createNoopActivities } from './lib/noop-activities';
@@ -23,12 +24,13 @@ async function main(): Promise<void> {
   const bundlePath = process.env[BUNDLE_ENV];
   if (!bundlePath) throw new Error(`${BUNDLE_ENV} must name the bundled workflow code`);
   const services = openServices(databaseUrlsFromEnv(), settings);
-  const connection = await NativeConnection.connect({ address: settings.temporalAddress });
-  const clientConnection = await Connection.connect({ address: settings.temporalAddress });
-  const client = new Client({ connection: clientConnection, namespace: settings.temporalNamespace });
+  const temporal = temporalSettingsFromEnv();
+  const connection = await connectWorker(temporal);
+  const clientConnection = await connectClient(temporal);
+  const client = createClient(clientConnection, temporal);
   const activities = createActivitiesByQueue(services, client);
   const noop = createNoopActivities();
-  const common: Partial<WorkerOptions> = { connection, namespace: settings.temporalNamespace };
+  const common: Partial<WorkerOptions> = { ...sharedWorkerOptions({ dataConverter: temporal.dataConverter }), connection, namespace: temporal.namespace };
   const workflowSettings: Partial<WorkerOptions> = {
     ...(tuning.maxConcurrentWorkflowTaskExecutions ? { maxConcurrentWorkflowTaskExecutions: tuning.maxConcurrentWorkflowTaskExecutions } : {}),
     ...(tuning.maxConcurrentWorkflowTaskPolls ? { maxConcurrentWorkflowTaskPolls: tuning.maxConcurrentWorkflowTaskPolls } : {}),

@@ -4,9 +4,10 @@
  * step timeline, and send it the operatorAction signal that gets it out of NEEDS_ATTENTION.
  * `npm run ops` (scripts/ops.ts) is the command line over these functions.
  */
-import { WorkflowNotFoundError, type Client, type WorkflowExecutionInfo } from '@temporalio/client';
+import { WorkflowNotFoundError, type Client, type Connection, type WorkflowExecutionInfo } from '@temporalio/client';
 import { defaultPayloadConverter, type Payload } from '@temporalio/common';
-import type { temporal } from '@temporalio/proto';
+import { temporal as temporalProto, type temporal } from '@temporalio/proto';
+import { msToTs } from '@temporalio/common/lib/time';
 import {
   checkoutStateQuery,
   CUSTOMER_ID_KEY,
@@ -194,8 +195,22 @@ export async function showOrder(client: Client, orderId: string): Promise<OrderD
       attempt: activity.attempt ?? 0,
       lastFailure: activity.lastFailure?.message ?? undefined,
     })),
-    steps: stepTimeline(history.events ?? []),
+    steps: stepTimeline(await decodeSummaries(client, history.events ?? [])),
   };
+}
+
+/** A fetched history is as the server keeps it: with payload encryption on, the step summaries need the client's codec first. */
+async function decodeSummaries(client: Client, events: HistoryEvent[]): Promise<HistoryEvent[]> {
+  const codecs = client.options.loadedDataConverter.payloadCodecs;
+  if (codecs.length === 0) return events;
+  return Promise.all(
+    events.map(async (event) => {
+      if (!event.userMetadata?.summary) return event;
+      let payloads = [event.userMetadata.summary as Payload];
+      for (const codec of [...codecs].reverse()) payloads = await codec.decode(payloads);
+      return { ...event, userMetadata: { ...event.userMetadata, summary: payloads[0] } };
+    }),
+  );
 }
 
 /** A query needs a worker to answer: without one it fails after a short deadline instead of hanging. */
@@ -235,5 +250,91 @@ export async function waitForOrder(client: Client, orderId: string, timeoutMs: n
     return await Promise.race([handle.result() as Promise<CheckoutState>, timeout]);
   } finally {
     clearTimeout(timer);
+  }
+}
+
+/** The search attributes the checkout workflow sets, as visibility must know them before the first order starts. */
+export const ORDER_SEARCH_ATTRIBUTES = [ORDER_STATUS_KEY.name, CUSTOMER_ID_KEY.name] as const;
+
+export interface PrepareNamespaceOptions {
+  /** How long closed workflows stay readable, for a namespace created here (default 7 days). */
+  retentionDays?: number;
+  /** How long to wait for a new namespace or attribute to show in the server's caches. */
+  timeoutMs?: number;
+  log?: (line: string) => void;
+}
+
+const GRPC_NOT_FOUND = 5;
+const GRPC_ALREADY_EXISTS = 6;
+const GRPC_PERMISSION_DENIED = 7;
+const KEYWORD = temporalProto.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD;
+
+/**
+ * Makes a namespace ready for the storefront: creates it where this credential may (a
+ * self-hosted cluster; on Temporal Cloud a namespace is created in the Cloud console or with
+ * tcld, and this step then only checks it exists), then registers `OrderStatus` and `CustomerId`
+ * as Keyword search attributes. Idempotent: a second run finds everything in place and changes nothing.
+ */
+export async function prepareNamespace(connection: Pick<Connection, 'workflowService' | 'operatorService'>, namespace: string, options: PrepareNamespaceOptions = {}): Promise<{ created: boolean; added: string[] }> {
+  const log = options.log ?? (() => undefined);
+  const deadline = Date.now() + (options.timeoutMs ?? 60_000);
+  let created = false;
+  try {
+    await connection.workflowService.describeNamespace({ namespace });
+  } catch (error) {
+    if (grpcCode(error) !== GRPC_NOT_FOUND) throw error;
+    try {
+      await connection.workflowService.registerNamespace({
+        namespace,
+        workflowExecutionRetentionPeriod: msToTs((options.retentionDays ?? 7) * 86_400_000),
+      });
+      created = true;
+      log(`created namespace ${namespace} (retention ${options.retentionDays ?? 7} days)`);
+    } catch (registerError) {
+      if (grpcCode(registerError) === GRPC_PERMISSION_DENIED) {
+        throw new OperationError(`Namespace ${namespace} does not exist and this credential may not create it: create it in Temporal Cloud (console or tcld), then run this again`);
+      }
+      if (grpcCode(registerError) !== GRPC_ALREADY_EXISTS) throw registerError;
+    }
+  }
+
+  // A new namespace reaches the frontend's cache some seconds after it is written: wait for it to answer.
+  const current = await untilDeadline(deadline, `namespace ${namespace} to answer`, () => connection.operatorService.listSearchAttributes({ namespace }));
+  const added: string[] = [];
+  for (const name of ORDER_SEARCH_ATTRIBUTES) {
+    const type = current.customAttributes?.[name];
+    if (type === KEYWORD) continue;
+    if (type !== undefined && type !== null) throw new OperationError(`Search attribute ${name} exists in ${namespace} with another type (${type}); it must be Keyword`);
+    try {
+      await connection.operatorService.addSearchAttributes({ namespace, searchAttributes: { [name]: KEYWORD } });
+    } catch (error) {
+      if (grpcCode(error) === GRPC_PERMISSION_DENIED) {
+        throw new OperationError(`This credential may not add search attributes to ${namespace}: add ${name} (Keyword) in Temporal Cloud (console or tcld)`);
+      }
+      if (grpcCode(error) !== GRPC_ALREADY_EXISTS) throw error;
+    }
+    added.push(name);
+    log(`registered search attribute ${name} (Keyword) in ${namespace}`);
+  }
+  await untilDeadline(deadline, `search attributes ${ORDER_SEARCH_ATTRIBUTES.join(', ')} in ${namespace}`, async () => {
+    const { customAttributes } = await connection.operatorService.listSearchAttributes({ namespace });
+    if (!ORDER_SEARCH_ATTRIBUTES.every((name) => customAttributes?.[name] === KEYWORD)) throw new Error('not registered yet');
+  });
+  return { created, added };
+}
+
+function grpcCode(error: unknown): number | undefined {
+  return (error as { code?: number }).code;
+}
+
+/** Retries `attempt` (every 250 ms) until it succeeds or the deadline passes, then fails with its last error. */
+async function untilDeadline<T>(deadline: number, what: string, attempt: () => Promise<T>): Promise<T> {
+  for (;;) {
+    try {
+      return await attempt();
+    } catch (error) {
+      if (Date.now() > deadline) throw new OperationError(`Gave up waiting for ${what}: ${(error as Error).message}`);
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
   }
 }

@@ -1,9 +1,11 @@
 /** Builds the Temporal workers: `checkout` runs the workflows, each service queue its own activities. */
 import type { Client } from '@temporalio/client';
+import type { DataConverter } from '@temporalio/common';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivitiesByQueue, type ServiceQueue } from '../activities';
 import type { Services } from '../services';
 import { TASK_QUEUES } from '../workflows/contract';
+import type { Tracing } from './tracing';
 
 export type WorkerQueue = keyof typeof TASK_QUEUES;
 export const ALL_QUEUES = Object.keys(TASK_QUEUES) as WorkerQueue[];
@@ -16,6 +18,18 @@ export interface CreateWorkersOptions {
   client: Client;
   /** Pre-bundled workflow code, so tests bundle once per file instead of once per worker. */
   workflowBundle?: WorkerOptions['workflowBundle'];
+  /** The payload codec (lib/payload-codec.ts), when encryption is on: the same as every client's. */
+  dataConverter?: DataConverter;
+  /** Workflow and activity spans (lib/tracing.ts), when tracing is on. A pre-built bundle must then include WORKFLOW_TRACING_MODULE. */
+  tracing?: Tracing;
+}
+
+/** What every worker of the process shares: codec, tracing interceptors and the workflows' span sink. */
+export function sharedWorkerOptions(options: Pick<CreateWorkersOptions, 'dataConverter' | 'tracing'>): Partial<WorkerOptions> {
+  return {
+    ...(options.dataConverter ? { dataConverter: options.dataConverter } : {}),
+    ...(options.tracing ? { interceptors: options.tracing.workerInterceptors, sinks: options.tracing.workerSinks } : {}),
+  };
 }
 
 export async function createWorkers(options: CreateWorkersOptions): Promise<Worker[]> {
@@ -24,12 +38,14 @@ export async function createWorkers(options: CreateWorkersOptions): Promise<Work
     options.queues.map((queue) =>
       queue === 'checkout'
         ? Worker.create({
+            ...sharedWorkerOptions(options),
             connection: options.connection,
             namespace: options.namespace,
             taskQueue: TASK_QUEUES.checkout,
             ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: require.resolve('../workflows') }),
           })
         : Worker.create({
+            ...sharedWorkerOptions(options),
             connection: options.connection,
             namespace: options.namespace,
             taskQueue: TASK_QUEUES[queue],

@@ -6,23 +6,27 @@
  *   retry <orderId> [--note TEXT] [--wait SECONDS]           run the failed compensation again
  *   resolve <orderId> [--note TEXT] [--wait SECONDS]         the compensation was done by hand; finish unwinding
  *   make-admin <email> | revoke-admin <email> | set-plan <email> <plan>   accounts (scripts/lib/account-commands.ts)
+ *   prepare-namespace [--retention-days N]                   create the namespace where allowed, register OrderStatus and CustomerId
  *
- * TEMPORAL_ADDRESS and TEMPORAL_NAMESPACE say which Temporal (lib/config.ts). Exit codes:
+ * TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE and the TLS / API key settings say which Temporal
+ * (lib/temporal-connection.ts); PAYLOAD_ENCRYPTION_KEYS lets `show` read encrypted orders. Exit codes:
  * 0 done, 1 refused or failed, 2 `--wait` ran out before the order closed.
  */
-import { Client, Connection } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import os from 'node:os';
-import { databaseUrlsFromEnv, loadSettings } from '../lib/config';
+import { databaseUrlsFromEnv } from '../lib/config';
 import { AccountsService } from '../services/accounts/accounts.service';
 import { createAccountsDb } from '../services/accounts/db';
 import { createQuotaDb } from '../services/quota/db';
 import { QuotaService } from '../services/quota/quota.service';
 import { ACCOUNT_COMMANDS, ACCOUNT_USAGE, runAccountCommand } from './lib/account-commands';
+import { connectClient, createClient, TemporalSettingsError, temporalSettingsFromEnv } from '../lib/temporal-connection';
 import {
   listOrders,
   OperationError,
   ORDER_STATUSES,
   ordersQuery,
+  prepareNamespace,
   sendOperatorAction,
   showOrder,
   waitForOrder,
@@ -37,9 +41,13 @@ const USAGE = `usage: npm run ops -- <command>
   show <orderId> [--json]                                  state, memo, summary, current step and step timeline
   retry <orderId> [--note TEXT] [--wait SECONDS]           run the failed compensation again
   resolve <orderId> [--note TEXT] [--wait SECONDS]         it was undone by hand: record that and finish unwinding
+  prepare-namespace [--retention-days N]                   create the namespace where allowed (default retention 7 days),
+                                                           register the OrderStatus and CustomerId search attributes
 ${ACCOUNT_USAGE}
 statuses: ${ORDER_STATUSES.join(', ')}
-environment: TEMPORAL_ADDRESS (127.0.0.1:7233), TEMPORAL_NAMESPACE (default); for accounts DATABASE_URL or ACCOUNTS_/QUOTA_DATABASE_URL`;
+environment: TEMPORAL_ADDRESS (127.0.0.1:7233), TEMPORAL_NAMESPACE (default), TEMPORAL_TLS_CERT_PATH, TEMPORAL_TLS_KEY_PATH,
+  TEMPORAL_TLS_CA_PATH, TEMPORAL_TLS_SERVER_NAME, TEMPORAL_API_KEY, PAYLOAD_ENCRYPTION_KEYS (docs/production-temporal.md);
+  for accounts DATABASE_URL or ACCOUNTS_/QUOTA_DATABASE_URL`;
 
 interface Parsed {
   command: string | undefined;
@@ -47,7 +55,7 @@ interface Parsed {
   flags: Map<string, string | true>;
 }
 
-const VALUE_FLAGS = new Set(['status', 'customer', 'limit', 'note', 'wait']);
+const VALUE_FLAGS = new Set(['status', 'customer', 'limit', 'note', 'wait', 'retention-days']);
 
 export function parseArgs(argv: readonly string[]): Parsed {
   const positional: string[] = [];
@@ -177,6 +185,15 @@ export async function run(argv: readonly string[], client: Client, out: (line: s
       out(`order ${orderId} closed: ${final.status}${final.failure ? ` (${final.failure.code}: ${final.failure.message})` : ''}`);
       return 0;
     }
+    case 'prepare-namespace': {
+      const namespace = client.options.namespace;
+      const result = await prepareNamespace(client.connection, namespace, {
+        retentionDays: positiveInteger(parsed.flags, 'retention-days', 7),
+        log: out,
+      });
+      out(`namespace ${namespace} is ready${result.created || result.added.length > 0 ? '' : ' (nothing to change)'}`);
+      return 0;
+    }
     case undefined:
     case 'help':
       out(USAGE);
@@ -202,9 +219,9 @@ async function main(): Promise<void> {
     }
     return;
   }
-  const settings = loadSettings();
-  const connection = await Connection.connect({ address: settings.temporalAddress, connectTimeout: 5_000 });
-  const client = new Client({ connection, namespace: settings.temporalNamespace, identity: `storefront-ops/${os.userInfo().username}@${os.hostname()}` });
+  const settings = temporalSettingsFromEnv();
+  const connection = await connectClient(settings, { connectTimeout: 5_000 });
+  const client = createClient(connection, settings, { identity: `storefront-ops/${os.userInfo().username}@${os.hostname()}` });
   try {
     process.exitCode = await run(argv, client, (line) => console.log(line));
   } finally {
@@ -214,7 +231,7 @@ async function main(): Promise<void> {
 
 if (require.main === module) {
   main().catch((error: Error) => {
-    console.error(error instanceof OperationError ? error.message : `ops failed: ${error.message}`);
+    console.error(error instanceof OperationError || error instanceof TemporalSettingsError ? error.message : `ops failed: ${error.message}`);
     process.exit(1);
   });
 }

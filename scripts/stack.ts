@@ -124,7 +124,13 @@ async function startTemporal(supervisor: Supervisor, cli: string, config: StackC
   const proc = supervisor.start({
     name: 'temporal',
     command: cli,
-    args: temporalDevServerArgs({ port: config.temporalPort, uiPort: config.temporalUiPort, dbFilename }),
+    args: temporalDevServerArgs({
+      port: config.temporalPort,
+      uiPort: config.temporalUiPort,
+      dbFilename,
+      // With payloads encrypted, the UI asks the API's codec endpoint to show them (to a signed-in admin).
+      ...(process.env.PAYLOAD_ENCRYPTION_KEYS?.trim() ? { uiCodecEndpoint: `http://${config.host}:${config.apiPort}/codec` } : {}),
+    }),
     cwd: ROOT,
     quietOnStop: true,
     write: processLog(config, 'temporal', false).write,

@@ -29,7 +29,7 @@ export const openapi = fp(
         servers: [{ url: '/', description: 'This API' }],
         components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
         security: [{ bearer: [] }],
-        tags: ['auth', 'products', 'cart', 'orders', 'usage', 'notifications', 'webhooks', 'health'].map((name) => ({ name })),
+        tags: ['auth', 'products', 'cart', 'orders', 'usage', 'notifications', 'webhooks', 'health', 'codec'].map((name) => ({ name })),
       },
     });
     await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true });

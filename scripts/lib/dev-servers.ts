@@ -45,6 +45,8 @@ export interface TemporalDevServerOptions {
   logLevel?: 'debug' | 'info' | 'warn' | 'error' | 'never';
   /** Extra namespaces to create (with the search attributes registered in each). */
   namespaces?: readonly string[];
+  /** The API's codec endpoint (`http://127.0.0.1:3000/codec`), for the Web UI to show encrypted payloads decoded. */
+  uiCodecEndpoint?: string;
 }
 
 export function temporalDevServerArgs(options: TemporalDevServerOptions): string[] {
@@ -53,6 +55,7 @@ export function temporalDevServerArgs(options: TemporalDevServerOptions): string
     '--ip', '127.0.0.1',
     '--port', String(options.port),
     ...(options.uiPort === undefined ? ['--headless'] : ['--ui-port', String(options.uiPort)]),
+    ...(options.uiPort !== undefined && options.uiCodecEndpoint ? ['--ui-codec-endpoint', options.uiCodecEndpoint] : []),
     ...(options.dbFilename
       ? ['--db-filename', options.dbFilename, ...Object.entries(DEV_SERVER_SQLITE_PRAGMAS).flatMap(([name, value]) => ['--sqlite-pragma', `${name}=${value}`])]
       : []),

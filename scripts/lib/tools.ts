@@ -1,21 +1,32 @@
-/** Finds the pinned Temporal CLI and stripe-mock in a per-user cache, building them with `go install` on first use. */
+/**
+ * Finds the pinned Temporal CLI, stripe-mock, and (for the cluster tier) the Temporal server and
+ * its SQL schema tool in a per-user cache, building them with `go install` on first use.
+ */
 import { spawn } from 'node:child_process';
 import { constants as fsConstants, existsSync, statSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 
-export type ToolName = 'temporal' | 'stripe-mock';
+export type ToolName = 'temporal' | 'stripe-mock' | 'temporal-server' | 'temporal-sql-tool';
 
 export interface ToolPin {
   module: string;
   version: string;
+  /** The file `go install` writes, when it is not the tool's own name (the last element of the package path). */
+  goBinary?: string;
 }
 
-/** The pins of ENVIRONMENT.md. A pin change lands in a new versioned folder, so it rebuilds. */
+/**
+ * The pins of ENVIRONMENT.md. A pin change lands in a new versioned folder, so it rebuilds.
+ * The server and the schema tool are the same release as the server the CLI v1.5.1 embeds (1.29),
+ * so their build reuses the module cache the CLI's build filled.
+ */
 export const TOOL_PINS: Record<ToolName, ToolPin> = {
   temporal: { module: 'github.com/temporalio/cli/cmd/temporal', version: 'v1.5.1' },
   'stripe-mock': { module: 'github.com/stripe/stripe-mock', version: 'v0.197.0' },
+  'temporal-server': { module: 'go.temporal.io/server/cmd/server', version: 'v1.29.1', goBinary: 'server' },
+  'temporal-sql-tool': { module: 'go.temporal.io/server/cmd/tools/sql', version: 'v1.29.1', goBinary: 'sql' },
 };
 
 type Env = Record<string, string | undefined>;
@@ -103,7 +114,7 @@ async function goInstall(
   log: (message: string) => void,
   signal: AbortSignal | undefined,
 ): Promise<void> {
-  const { module, version } = TOOL_PINS[name];
+  const { module, version, goBinary } = TOOL_PINS[name];
   // Build into a private folder and rename, so a killed build never leaves a binary that looks complete.
   const staging = await fs.mkdtemp(path.join(folder, '.build-'));
   log(`Building ${name} ${version} with "go install ${module}@${version}" (first time only: this takes a few minutes)...`);
@@ -121,7 +132,7 @@ async function goInstall(
         else reject(new Error(`go install ${module}@${version} failed (${sig ?? `exit code ${code}`})`));
       });
     });
-    await fs.rename(path.join(staging, name), path.join(folder, name));
+    await fs.rename(path.join(staging, goBinary ?? name), path.join(folder, name));
     log(`Built ${name} ${version} in ${Math.round((Date.now() - started) / 1000)}s: ${path.join(folder, name)}`);
   } finally {
     await fs.rm(staging, { recursive: true, force: true });

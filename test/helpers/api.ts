@@ -11,7 +11,7 @@ import { CheckoutClient } from '../../lib/checkout-client';
 import { SERVICES, type ServiceName } from '../../lib/services';
 import { openServices, type Services } from '../../services';
 import { createTestDatabases, type TestDatabases } from './databases';
-import { connectTestTemporal, type RunningWorkers, type TestTemporal } from './temporal';
+import { connectTestTemporal, type RunningWorkers, type TestTemporal, type TestTemporalOptions } from './temporal';
 
 export const TEST_SETTINGS = {
   jwtSecret: 'api-test-secret',
@@ -48,10 +48,12 @@ export interface HarnessOptions {
    */
   temporalDeadlineMs?: number;
   app?: Partial<AppDeps>;
+  /** Tracing or another Temporal for the client and the workers. */
+  temporal?: TestTemporalOptions;
 }
 
 export async function startApiHarness(options: HarnessOptions = {}): Promise<ApiHarness> {
-  const [dbs, temporal] = await Promise.all([createTestDatabases(), connectTestTemporal()]);
+  const [dbs, temporal] = await Promise.all([createTestDatabases(), connectTestTemporal(options.temporal)]);
   const services = openServices(dbs.urls, { stripeSecretKey: undefined, stripeApiBase: options.stripeApiBase ?? process.env.STRIPE_API_BASE! });
   let workers: RunningWorkers | undefined;
   let app: FastifyInstance;

@@ -1,20 +1,28 @@
 /** Workers and clients for workflow tests, in the namespace of this Jest worker (see stack.ts). */
-import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { bundleWorkflowCode, NativeConnection, Runtime, Worker, type WorkflowBundle } from '@temporalio/worker';
 import path from 'node:path';
 import { TASK_QUEUES } from '../../workflows/contract';
-import type { WorkerQueue } from '../../lib/workers';
+import { sharedWorkerOptions, type WorkerQueue } from '../../lib/workers';
+import { connectClient, connectWorker, createClient, temporalSettingsFromEnv, type TemporalSettings } from '../../lib/temporal-connection';
+import { WORKFLOW_TRACING_MODULE, type Tracing } from '../../lib/tracing';
 import { TEST_NAMESPACE_COUNT } from './stack';
 import { SILENT_LOGGER } from '../../lib/logging';
 
 let runtimeQuiet = false;
 let bundle: Promise<WorkflowBundle> | undefined;
+let tracedBundle: Promise<WorkflowBundle> | undefined;
 /** Set once per test file (Jest gives each file its own module registry). */
 let namespaceSwept: Promise<void> | undefined;
 
-/** The workflow code, bundled once per test file. */
-export function workflowBundle(): Promise<WorkflowBundle> {
-  bundle ??= bundleWorkflowCode({ workflowsPath: path.resolve(__dirname, '../../workflows'), logger: SILENT_LOGGER });
+/** The workflow code, bundled once per test file; with tracing, the workflow-side tracing interceptors are bundled in. */
+export function workflowBundle(options: { tracing?: boolean } = {}): Promise<WorkflowBundle> {
+  const workflowsPath = path.resolve(__dirname, '../../workflows');
+  if (options.tracing) {
+    tracedBundle ??= bundleWorkflowCode({ workflowsPath, workflowInterceptorModules: [WORKFLOW_TRACING_MODULE], logger: SILENT_LOGGER });
+    return tracedBundle;
+  }
+  bundle ??= bundleWorkflowCode({ workflowsPath, logger: SILENT_LOGGER });
   return bundle;
 }
 
@@ -37,17 +45,26 @@ export interface RunningWorkers {
   stop(): Promise<void>;
 }
 
-export async function connectTestTemporal(): Promise<TestTemporal> {
+export interface TestTemporalOptions {
+  /** Another Temporal than the run's dev server (the cluster tier); its namespace is used as given. */
+  settings?: TemporalSettings;
+  /** Spans for the client and the workers (and the traced workflow bundle). */
+  tracing?: Tracing;
+}
+
+export async function connectTestTemporal(options: TestTemporalOptions = {}): Promise<TestTemporal> {
   if (!runtimeQuiet) {
     Runtime.install({ logger: SILENT_LOGGER, shutdownSignals: [] });
     runtimeQuiet = true;
   }
-  const address = process.env.TEMPORAL_ADDRESS;
-  if (!address) throw new Error('TEMPORAL_ADDRESS is not set: run the tests through Jest, whose global setup starts Temporal');
-  const namespace = testNamespace();
-  const connection = await NativeConnection.connect({ address });
-  const clientConnection = await Connection.connect({ address });
-  const client = new Client({ connection: clientConnection, namespace });
+  if (!options.settings && !process.env.TEMPORAL_ADDRESS) throw new Error('TEMPORAL_ADDRESS is not set: run the tests through Jest, whose global setup starts Temporal');
+  const settings = options.settings ?? { ...temporalSettingsFromEnv(), namespace: testNamespace() };
+  const { namespace } = settings;
+  const { tracing } = options;
+  const connection = await connectWorker(settings);
+  const clientConnection = await connectClient(settings);
+  const client = createClient(clientConnection, settings, tracing ? { interceptors: tracing.clientInterceptors } : {});
+  const shared = sharedWorkerOptions({ dataConverter: settings.dataConverter, tracing });
   namespaceSwept ??= terminateOpenWorkflows(client);
   await namespaceSwept;
   const running: RunningWorkers[] = [];
@@ -55,11 +72,13 @@ export async function connectTestTemporal(): Promise<TestTemporal> {
   async function startWorkers(activitiesByQueue: Partial<Record<WorkerQueue, object>>, options: { checkout?: boolean } = {}): Promise<RunningWorkers> {
     const workers: Worker[] = [];
     if (options.checkout ?? true) {
-      workers.push(await Worker.create({ connection, namespace, taskQueue: TASK_QUEUES.checkout, workflowBundle: await workflowBundle() }));
+      workers.push(
+        await Worker.create({ ...shared, connection, namespace, taskQueue: TASK_QUEUES.checkout, workflowBundle: await workflowBundle({ tracing: tracing !== undefined }) }),
+      );
     }
     for (const [queue, activities] of Object.entries(activitiesByQueue)) {
       if (queue === 'checkout') continue;
-      workers.push(await Worker.create({ connection, namespace, taskQueue: TASK_QUEUES[queue as WorkerQueue], activities }));
+      workers.push(await Worker.create({ ...shared, connection, namespace, taskQueue: TASK_QUEUES[queue as WorkerQueue], activities }));
     }
     const runs = workers.map((worker) => worker.run());
     const handle: RunningWorkers = {

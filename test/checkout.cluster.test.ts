@@ -1,0 +1,198 @@
+/**
+ * The checkout on a real Temporal cluster (harness/temporal-cluster.ts): the server's four
+ * services as separate processes on PostgreSQL, mTLS on the frontend, the workers and clients
+ * connected through the one connection factory. A paid and an expired checkout; a client
+ * without a certificate refused; the OrderStatus/CustomerId queries answered by SQL visibility;
+ * and the history service SIGKILLed while a charge is in flight, restarted, and the saga finishing
+ * with its invariants holding.
+ */
+import { Connection } from '@temporalio/client';
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { Client as PgClient } from 'pg';
+import { createActivitiesByQueue } from '../activities';
+import { CheckoutClient } from '../lib/checkout-client';
+import { listOrders, prepareNamespace } from '../lib/operations';
+import { startTemporalCluster, FRONTEND_SERVER_NAME, type TemporalCluster } from '../harness/temporal-cluster';
+import { waitUntil } from '../scripts/lib/processes';
+import { openServices, type Services } from '../services';
+import { ALLOWED_TRANSITIONS } from '../services/orders/order-status';
+import { orderWorkflowId, type CheckoutInput, type CheckoutState } from '../workflows/contract';
+import { createTestDatabases, type TestDatabases } from './helpers/databases';
+import { connectTestTemporal, type TestTemporal } from './helpers/temporal';
+
+// The first run on a machine builds the server and its schema tool from the Go module proxy (minutes; see docs/production-temporal.md).
+jest.setTimeout(120_000);
+const FIRST_BUILD_TIMEOUT_MS = 40 * 60_000;
+
+let cluster: TemporalCluster;
+let dbs: TestDatabases;
+let services: Services;
+let temporal: TestTemporal;
+let checkout: CheckoutClient;
+
+/** Lets the test hold a charge in flight: each call waits for `release` once it has told `started`. */
+const chargeGate = {
+  held: false,
+  started: [] as string[],
+  release: () => undefined as void,
+  released: Promise.resolve(),
+  hold() {
+    this.held = true;
+    this.released = new Promise<void>((resolve) => (this.release = () => resolve()));
+  },
+};
+
+beforeAll(async () => {
+  [cluster, dbs] = await Promise.all([startTemporalCluster({ namespace: 'storefront-cluster-test' }), createTestDatabases()]);
+  services = openServices(dbs.urls, { stripeSecretKey: undefined, stripeApiBase: process.env.STRIPE_API_BASE! });
+  temporal = await connectTestTemporal({ settings: cluster.settings() });
+  const activities = createActivitiesByQueue(services, temporal.client) as Record<string, Record<string, (...args: unknown[]) => Promise<unknown>>>;
+  const charge = activities.payments!.chargePayment!;
+  activities.payments!.chargePayment = async (...args: unknown[]) => {
+    if (chargeGate.held) {
+      chargeGate.started.push((args[0] as { orderId: string }).orderId);
+      await chargeGate.released;
+    }
+    return charge(...args);
+  };
+  await temporal.startWorkers(activities);
+  checkout = new CheckoutClient(temporal.client, { deadlineMs: 60_000 });
+}, FIRST_BUILD_TIMEOUT_MS);
+
+afterAll(async () => {
+  await temporal?.close();
+  await services?.close();
+  await dbs?.dispose();
+  await cluster?.stop();
+});
+
+async function newProduct(available: number) {
+  const sku = `CLU-${randomUUID().slice(0, 8)}`;
+  return services.inventory.createProduct({ sku, name: `Product ${sku}`, priceCents: 2_000, available });
+}
+
+function checkoutInput(product: { id: string; sku: string; name: string }, quantity: number, ttlSeconds: number): CheckoutInput {
+  return {
+    orderId: randomUUID(),
+    customerId: `cluster-${randomUUID().slice(0, 8)}`,
+    currency: 'usd',
+    ttlSeconds,
+    lines: [{ productId: product.id, sku: product.sku, name: product.name, quantity, unitPriceCents: 2_000 }],
+  };
+}
+
+function result(orderId: string): Promise<CheckoutState> {
+  return temporal.client.workflow.getHandle(orderWorkflowId(orderId)).result() as Promise<CheckoutState>;
+}
+
+/** Every status change the orders database recorded is one the status machine allows. */
+async function expectLawfulHistory(orderId: string): Promise<void> {
+  const order = await services.orders.get(orderId);
+  for (const change of order!.history) {
+    if (change.from) expect(ALLOWED_TRANSITIONS[change.from]).toContain(change.to);
+  }
+}
+
+describe('checkout on a Temporal cluster over mTLS', () => {
+  it('takes a paid order to COMPLETED', async () => {
+    const product = await newProduct(5);
+    const input = checkoutInput(product, 2, 300);
+
+    expect((await checkout.place(input)).status).toBe('AWAITING_PAYMENT');
+    expect((await checkout.pay(input.orderId, input.customerId, 'pm_card_visa')).status).toMatch(/^(PAID|COMPLETED)$/);
+
+    expect((await result(input.orderId)).status).toBe('COMPLETED');
+    expect((await services.orders.get(input.orderId))!.status).toBe('COMPLETED');
+    expect(await services.payments.get(input.orderId)).toMatchObject({ amountCents: 4_000, refunded: false });
+    expect((await services.inventory.getProduct(product.id))!.available).toBe(3);
+    await expectLawfulHistory(input.orderId);
+  });
+
+  it('expires an unpaid order on its durable timer and gives the stock back', async () => {
+    const product = await newProduct(4);
+    const input = checkoutInput(product, 3, 2);
+
+    expect((await checkout.place(input)).status).toBe('AWAITING_PAYMENT');
+    expect((await services.inventory.getProduct(product.id))!.available).toBe(1);
+
+    expect((await result(input.orderId)).status).toBe('EXPIRED');
+    expect((await services.inventory.getProduct(product.id))!.available).toBe(4);
+    expect(await services.payments.get(input.orderId)).toBeNull();
+    await expectLawfulHistory(input.orderId);
+  });
+
+  it('finds the namespace prepared on a second prepare-namespace, and changes nothing', async () => {
+    expect(await prepareNamespace(temporal.client.connection, cluster.namespace, { timeoutMs: 10_000 })).toEqual({ created: false, added: [] });
+  });
+
+  it('refuses a client without a certificate from the cluster CA', async () => {
+    // TLS with the right CA and server name, but no client certificate: the handshake is refused.
+    const withoutCertificate = Connection.connect({
+      address: cluster.address,
+      tls: { serverRootCACertificate: readFileSync(cluster.certificates.caCert), serverNameOverride: FRONTEND_SERVER_NAME },
+      connectTimeout: 5_000,
+    });
+    await expect(withoutCertificate).rejects.toThrow();
+    // Nor does plaintext get through.
+    await expect(Connection.connect({ address: cluster.address, connectTimeout: 5_000 })).rejects.toThrow();
+  });
+
+  it('answers OrderStatus and CustomerId queries from SQL visibility', async () => {
+    const product = await newProduct(2);
+    const input = checkoutInput(product, 1, 300);
+    await checkout.place(input);
+
+    let found: Awaited<ReturnType<typeof listOrders>> = [];
+    await waitUntil(
+      'the order in visibility as AWAITING_PAYMENT',
+      async () => (found = await listOrders(temporal.client, { status: 'AWAITING_PAYMENT', customerId: input.customerId })).length === 1,
+      { timeoutMs: 30_000, intervalMs: 250 },
+    );
+    expect(found[0]).toMatchObject({ orderId: input.orderId, status: 'AWAITING_PAYMENT', customerId: input.customerId });
+
+    // The row the query was answered from, in the cluster's own visibility database.
+    const visibility = new PgClient({ connectionString: cluster.visibilityDatabaseUrl });
+    await visibility.connect();
+    try {
+      const rows = await visibility.query<{ workflow_id: string }>('SELECT workflow_id FROM executions_visibility WHERE workflow_id = $1', [orderWorkflowId(input.orderId)]);
+      expect(rows.rows).toHaveLength(1);
+    } finally {
+      await visibility.end();
+    }
+
+    await checkout.cancel(input.orderId);
+    await waitUntil(
+      'the order in visibility as CANCELLED',
+      async () => (await listOrders(temporal.client, { status: 'CANCELLED', customerId: input.customerId })).length === 1,
+      { timeoutMs: 30_000, intervalMs: 250 },
+    );
+  });
+
+  it('finishes a saga whose history service was SIGKILLed while its charge was in flight', async () => {
+    const product = await newProduct(3);
+    const input = checkoutInput(product, 1, 300);
+    expect((await checkout.place(input)).status).toBe('AWAITING_PAYMENT');
+
+    chargeGate.hold();
+    // The payment's answer may be lost with the history service; the workflow's result says how it ended.
+    const payment = checkout.pay(input.orderId, input.customerId, 'pm_card_visa').catch((error: Error) => error);
+    await waitUntil('the charge to start', async () => chargeGate.started.includes(input.orderId), { timeoutMs: 30_000 });
+
+    await cluster.kill('history');
+    await cluster.restart('history');
+    chargeGate.held = false;
+    chargeGate.release();
+
+    expect((await result(input.orderId)).status).toBe('COMPLETED');
+    await payment;
+    // Charged once, for the order's total; the stock sold once; every status change lawful.
+    const paymentRow = await services.payments.get(input.orderId);
+    expect(paymentRow).toMatchObject({ amountCents: 2_000, refunded: false });
+    expect(paymentRow!.paymentIntentId).not.toBeNull();
+    expect((await services.inventory.getProduct(product.id))!.available).toBe(2);
+    expect((await services.inventory.findReservation(input.orderId))!.status).toBe('COMMITTED');
+    expect((await services.orders.get(input.orderId))!.status).toBe('COMPLETED');
+    await expectLawfulHistory(input.orderId);
+  });
+});
