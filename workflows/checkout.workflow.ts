@@ -3,40 +3,15 @@
  * expiry → fulfil (sell the stock, mark paid, clear the cart) → finish. Steps are declared with their
  * undo (saga.ts); the update handlers only validate, record and wait, and the body runs every charge.
  */
-import {
-  ActivityFailure,
-  allHandlersFinished,
-  ApplicationFailure,
-  CancellationScope,
-  condition,
-  log,
-  patched,
-  proxyActivities,
-  setCurrentDetails,
-  setHandler,
-  upsertSearchAttributes,
-} from '@temporalio/workflow';
-import type { CartActivities } from '../activities/cart.activities';
-import type { InventoryActivities } from '../activities/inventory.activities';
-import type { NotificationActivities } from '../activities/notifications.activities';
-import type { OrdersActivities } from '../activities/orders.activities';
-import type { PaymentsActivities } from '../activities/payments.activities';
-import type { createQuotaActivities } from '../activities/quota.activities';
+import { allHandlersFinished, ApplicationFailure, CancellationScope, condition, log, patched, setCurrentDetails, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
 import { ERROR_CODES } from '../lib/error-codes';
-import { ACTIVITY_OPTIONS } from './activity-options';
+import { cart, inventory, orders, ordersForwardOnly, payments, quota } from './checkout-activities';
 import * as contract from './contract';
 import type { CancelInput, CheckoutFailure, CheckoutInput, CheckoutState, CheckoutStep, OperatorActionInput, OrderStatus, PayInput, PaymentEventInput } from './contract';
 import { Saga, type OperatorDecision } from './saga';
+import * as notices from './checkout-notices';
+import { detailsOf, failureOf, ProcessingOutlivedOrder } from './failures';
 import { formatMoney, needsAttentionDetails, stepSummaries as summaries } from './summaries';
-
-const quota = proxyActivities<ReturnType<typeof createQuotaActivities>>(ACTIVITY_OPTIONS.quota);
-const orders = proxyActivities<OrdersActivities>(ACTIVITY_OPTIONS.orders);
-const ordersForwardOnly = proxyActivities<OrdersActivities>(ACTIVITY_OPTIONS.ordersForwardOnly);
-const inventory = proxyActivities<InventoryActivities>(ACTIVITY_OPTIONS.inventory);
-const payments = proxyActivities<PaymentsActivities>(ACTIVITY_OPTIONS.payments);
-const cart = proxyActivities<CartActivities>(ACTIVITY_OPTIONS.cart);
-const notifications = proxyActivities<NotificationActivities>(ACTIVITY_OPTIONS.notifications);
-const statusEvents = proxyActivities<NotificationActivities>(ACTIVITY_OPTIONS.statusEvents);
 
 /** The one patch kept as the worked example of docs/changing-workflows.md. */
 export const PATCHES = { notifyDeclinedPayment: 'notify-declined-payment' } as const;
@@ -47,16 +22,10 @@ const REJECTING_CODES: readonly string[] = [ERROR_CODES.OUT_OF_STOCK, ERROR_CODE
 const PAYABLE_AGAIN_CODES: readonly string[] = [ERROR_CODES.PAYMENT_DECLINED, ERROR_CODES.PAYMENT_METHOD_UNUSABLE];
 
 /** Why the saga unwinds, and the status the order ends in once it has. */
-interface Unwind {
-  status: Extract<OrderStatus, 'REJECTED' | 'EXPIRED' | 'CANCELLED' | 'FAILED'>;
-  reason: string;
-  failure?: CheckoutFailure;
-}
+type Unwind = { status: Extract<OrderStatus, 'REJECTED' | 'EXPIRED' | 'CANCELLED' | 'FAILED'>; reason: string; failure?: CheckoutFailure };
 
 /** A payment request as the pay handler recorded it; the body settles it. */
-interface PaymentRequest extends PayInput {
-  settled?: { paid: true } | { refused: CheckoutFailure; details: unknown };
-}
+type PaymentRequest = PayInput & { settled?: { paid: true } | { refused: CheckoutFailure; details: unknown } };
 
 export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutState> {
   return new Checkout(input).run();
@@ -72,7 +41,7 @@ class Checkout {
   private operatorAction?: OperatorActionInput;
   /** Stripe's webhook verdict on the order's intent, for a charge that answered `processing`. */
   private webhookVerdict?: { paymentIntentId: string; succeeded: boolean };
-  /** Status events for the dashboard, persisted one after another while the saga goes on. */
+  /** Status events for the dashboard, persisted one after another while the saga goes on (never awaited by it). */
   private statusEventsSent: Promise<void> = Promise.resolve();
 
   constructor(private readonly input: CheckoutInput) {
@@ -84,17 +53,12 @@ class Checkout {
       undoFailed: (step, error) => this.parkForOperator(step, error),
     });
     setHandler(contract.checkoutStateQuery, () => this.state);
-    setHandler(contract.placedUpdate, async () => {
-      await condition(() => this.state.status !== 'PENDING');
-      return this.state;
-    });
+    setHandler(contract.placedUpdate, () => condition(() => this.state.status !== 'PENDING').then(() => this.state));
     setHandler(contract.payUpdate, (pay) => this.onPay(pay), { validator: (pay) => this.validatePay(pay) });
     setHandler(contract.cancelUpdate, (request) => this.onCancel(request), { validator: (_request: CancelInput) => this.validateCancel() });
     setHandler(contract.cancelSignal, (request) => this.requestCancel(request));
     setHandler(contract.paymentEventSignal, (event) => this.onPaymentEvent(event));
-    setHandler(contract.operatorActionSignal, (action) => {
-      if (this.state.status === 'NEEDS_ATTENTION') this.operatorAction = action;
-    });
+    setHandler(contract.operatorActionSignal, (action) => void (this.state.status === 'NEEDS_ATTENTION' && (this.operatorAction = action)));
   }
 
   async run(): Promise<CheckoutState> {
@@ -116,8 +80,6 @@ class Checkout {
       return this.finish();
     });
   }
-
-  // --- the phases -----------------------------------------------------------------------------
 
   /** Counts the order against the quota, records it, reserves its stock. Answers an earlier run's status, if any. */
   private async place(): Promise<OrderStatus | undefined> {
@@ -149,7 +111,7 @@ class Checkout {
    */
   private async awaitPayment(): Promise<'paid' | Unwind> {
     for (;;) {
-      setCurrentDetails(this.awaitingDetails());
+      setCurrentDetails(`Awaiting payment of ${formatMoney(this.state.totalCents, this.input.currency)} until ${this.state.expiresAt} (${this.state.declinedAttempts} declined)`);
       await condition(() => this.payment !== undefined || this.cancelRequest !== undefined, Math.max(1, this.msLeft()));
       const payment = this.payment;
       if (this.cancelRequest || !payment) {
@@ -172,33 +134,40 @@ class Checkout {
         return { status: refusal.expired ? 'EXPIRED' : 'FAILED', reason: failure.message, failure };
       }
       this.payment = undefined; // Payable again, until the order expires.
-      if (patched(PATCHES.notifyDeclinedPayment)) await this.notifyDeclined(failure.message, refusal.details);
+      if (patched(PATCHES.notifyDeclinedPayment)) await notices.notifyDeclined(this.state, failure.message, refusal.details);
     }
   }
 
-  /** One charge attempt; a `processing` answer waits for Stripe's webhook within the order's time. Undefined when paid. */
-  private async charge(payment: PaymentRequest): Promise<{ failure: CheckoutFailure; details?: unknown; expired?: true } | undefined> {
+  /** One charge attempt, run to its end; its undo (refund or cancel) is registered with the first attempt. Undefined when paid. */
+  private async charge(payment: PaymentRequest): Promise<{ failure: CheckoutFailure; details?: unknown; expired?: boolean } | undefined> {
     const { orderId, currency } = this.input;
     const attempt = this.state.declinedAttempts + 1;
     setCurrentDetails(`Charging ${formatMoney(this.state.totalCents, currency)} (attempt ${attempt})`);
-    this.webhookVerdict = undefined;
     try {
-      const charged = await this.saga.step('paymentCharged',
-        () => payments.chargePayment.executeWithOptions({ summary: summaries.chargePayment(this.state.totalCents, currency, attempt) }, [{ orderId, amountCents: this.state.totalCents, currency, paymentMethod: payment.paymentMethod, attempt }]),
+      await this.saga.step('paymentCharged', () => this.chargeAttempt(payment, attempt),
         () => payments.refundPayment.executeWithOptions({ summary: summaries.refundPayment(orderId) }, [{ orderId, reason: this.state.failure?.code }]));
-      this.state.paymentIntentId = charged.paymentIntentId;
-      if (charged.status === 'SUCCEEDED') return undefined;
-      setCurrentDetails(`Stripe is processing the payment; waiting for its webhook until ${this.state.expiresAt}`);
-      const settled = await condition(() => this.webhookVerdict?.paymentIntentId === charged.paymentIntentId, Math.max(1, this.msLeft()));
-      if (!settled) return { failure: { code: ERROR_CODES.ORDER_NOT_PAYABLE, message: 'Stripe did not settle the payment within the order’s time' }, expired: true };
-      const succeeded = this.webhookVerdict!.succeeded;
-      await payments.settleProcessingPayment({ orderId, attempt, outcome: succeeded ? 'succeeded' : 'failed' });
-      return succeeded ? undefined : { failure: { code: ERROR_CODES.PAYMENT_DECLINED, message: 'The payment failed while Stripe processed it' } };
+      return undefined;
     } catch (error) {
-      const failure = failureOf(error);
-      log.info('Payment refused', { orderId, attempt, code: failure.code });
-      return { failure, details: detailsOf(error) };
+      const expired = error instanceof ProcessingOutlivedOrder;
+      log.info('Payment refused', { orderId, attempt, code: failureOf(error).code });
+      return { failure: expired ? { code: ERROR_CODES.ORDER_NOT_PAYABLE, message: error.message } : failureOf(error), details: detailsOf(error), expired };
     }
+  }
+
+  /** Stripe answering `processing` settles later: its webhook decides, within the order's time. */
+  private async chargeAttempt(payment: PaymentRequest, attempt: number): Promise<void> {
+    const { orderId, currency } = this.input;
+    this.webhookVerdict = undefined;
+    const charged = await payments.chargePayment.executeWithOptions({ summary: summaries.chargePayment(this.state.totalCents, currency, attempt) }, [
+      { orderId, amountCents: this.state.totalCents, currency, paymentMethod: payment.paymentMethod, attempt },
+    ]);
+    this.state.paymentIntentId = charged.paymentIntentId;
+    if (charged.status === 'SUCCEEDED') return;
+    setCurrentDetails(`Stripe is processing the payment; waiting for its webhook until ${this.state.expiresAt}`);
+    if (!(await condition(() => this.webhookVerdict?.paymentIntentId === charged.paymentIntentId, Math.max(1, this.msLeft())))) throw new ProcessingOutlivedOrder();
+    const outcome = this.webhookVerdict!.succeeded ? 'succeeded' : 'failed';
+    await payments.settleProcessingPayment({ orderId, attempt, outcome });
+    if (outcome === 'failed') throw ApplicationFailure.nonRetryable('The payment failed while Stripe processed it', ERROR_CODES.PAYMENT_DECLINED);
   }
 
   /** Sells the reserved stock (the commit point), then goes forward only: the PAID write, the cart, COMPLETED. */
@@ -233,8 +202,7 @@ class Checkout {
       await quota.releaseOrderQuota.executeWithOptions({ summary: summaries.releaseOrderQuota(customerId) }, [{ userId: customerId, orderId }]);
     }
     setCurrentDetails(`The order had already ended (${status}) in an earlier run: left as it was`);
-    this.state.status = status;
-    upsertSearchAttributes([{ key: contract.ORDER_STATUS_KEY, value: status }]);
+    this.markStatus(status);
     return this.finish();
   }
 
@@ -244,8 +212,6 @@ class Checkout {
     await condition(allHandlersFinished);
     return this.state;
   }
-
-  // --- what the outside world asks and tells -----------------------------------------------------
 
   private validatePay(pay: PayInput): void {
     if (pay.customerId !== this.input.customerId) throw ApplicationFailure.nonRetryable('Not your order', ERROR_CODES.ORDER_NOT_FOUND);
@@ -280,18 +246,11 @@ class Checkout {
     if (this.open) this.cancelRequest ??= request;
   }
 
-  /** Stripe delivers at least once and in any order: each event is kept once, and only so many. */
+  /** A webhook event: kept in the state (once each, capped), and the verdict a `processing` charge waits for. */
   private onPaymentEvent(event: PaymentEventInput): void {
-    if (event.type === 'payment_intent.succeeded' || event.type === 'payment_intent.payment_failed') {
-      this.webhookVerdict = { paymentIntentId: event.paymentIntentId, succeeded: event.type === 'payment_intent.succeeded' };
-    }
-    const events = (this.state.paymentEvents ??= []);
-    if (events.some((seen) => seen.eventId === event.eventId)) return;
-    if (events.length < contract.MAX_KEPT_PAYMENT_EVENTS) events.push(event);
-    else this.state.paymentEventsBeyondCap = (this.state.paymentEventsBeyondCap ?? 0) + 1;
+    this.webhookVerdict = notices.verdictOf(event) ?? this.webhookVerdict;
+    notices.keepPaymentEvent(this.state, event);
   }
-
-  // --- helpers -------------------------------------------------------------------------------------
 
   /** A step past the commit point: it is never undone, and one that fails for good waits for an operator. */
   private forward(step: CheckoutStep, run: () => Promise<unknown>): Promise<void> {
@@ -301,31 +260,10 @@ class Checkout {
   private async setStatus(status: OrderStatus, extra: { reason?: string; failureCode?: string; expiresAt?: string } = {}, mode?: 'forward-only'): Promise<void> {
     const activities = mode === 'forward-only' ? ordersForwardOnly : orders;
     await activities.setOrderStatus.executeWithOptions({ summary: summaries.setOrderStatus(status) }, [{ orderId: this.input.orderId, status, ...extra }]);
-    this.state.status = status;
-    upsertSearchAttributes([{ key: contract.ORDER_STATUS_KEY, value: status }]);
+    this.markStatus(status);
     log.info('Order status changed', { orderId: this.input.orderId, status, ...(extra.reason ? { reason: extra.reason } : {}) });
-    this.pushStatus(status);
-  }
-
-  /** Tells the customer's open dashboard, in order, without holding the saga up; best effort, the status is stored. */
-  private pushStatus(status: OrderStatus): void {
-    const { orderId, customerId, currency } = this.input;
-    const event = { userId: customerId, kind: 'ORDER' as const, type: 'order.status', dedupeKey: `order:${orderId}:${status}`, payload: { orderId, status, totalCents: this.state.totalCents, currency, failure: this.state.failure ?? null } };
-    this.statusEventsSent = this.statusEventsSent.then(() =>
-      statusEvents.persistNotification.executeWithOptions({ summary: summaries.notifyStatus(customerId, status) }, [event]).then(
-        () => undefined,
-        (error: unknown) => log.warn('Order status event not delivered', { orderId, status, error: failureOf(error).message }),
-      ),
-    );
-  }
-
-  /** Tells the customer their card was declined and that the order can still be paid; best effort. */
-  private async notifyDeclined(message: string, details: unknown): Promise<void> {
-    const { orderId, customerId } = this.input;
-    const attempt = this.state.declinedAttempts;
-    await notifications.notifyUser
-      .executeWithOptions({ summary: summaries.notifyDeclined(customerId, attempt) }, [{ userId: customerId, kind: 'NOTIFICATION', type: 'payment.declined', dedupeKey: `order:${orderId}:declined:${attempt}`, payload: { orderId, message, attempt, expiresAt: this.state.expiresAt ?? null, details: details ?? null } }])
-      .catch(() => undefined);
+    const event = { ...this.state };
+    this.statusEventsSent = this.statusEventsSent.then(() => notices.persistStatusEvent(event));
   }
 
   /** A step that keeps failing parks the order in NEEDS_ATTENTION until an operator retries or resolves it. */
@@ -335,11 +273,8 @@ class Checkout {
     log.warn('A step failed past its retries; the order needs an operator', { orderId: this.input.orderId, step, error: message });
     setCurrentDetails(needsAttentionDetails(this.input.orderId, step, message));
     if (this.state.status !== 'NEEDS_ATTENTION') {
-      await this.setStatus('NEEDS_ATTENTION', { reason: this.state.failure.message, failureCode: this.state.failure.code }).catch(() => {
-        // The orders service is down too; the workflow's own state and search attribute still say so.
-        this.state.status = 'NEEDS_ATTENTION';
-        upsertSearchAttributes([{ key: contract.ORDER_STATUS_KEY, value: 'NEEDS_ATTENTION' }]);
-      });
+      // With the orders service down too, the workflow's own state and search attribute still say so.
+      await this.setStatus('NEEDS_ATTENTION', { reason: this.state.failure.message, failureCode: this.state.failure.code }).catch(() => this.markStatus('NEEDS_ATTENTION'));
     }
     await condition(() => this.operatorAction !== undefined);
     const { action, note } = this.operatorAction!;
@@ -349,26 +284,15 @@ class Checkout {
     return action;
   }
 
-  private msLeft(): number {
-    return this.state.expiresAt ? Date.parse(this.state.expiresAt) - Date.now() : Infinity;
+  /** The status in the workflow's state and its search attribute (not in the orders database). */
+  private markStatus(status: OrderStatus): void {
+    this.state.status = status;
+    upsertSearchAttributes([{ key: contract.ORDER_STATUS_KEY, value: status }]);
   }
 
-  private awaitingDetails(): string {
-    const declined = this.state.declinedAttempts > 0 ? ` (${this.state.declinedAttempts} declined)` : '';
-    return `Awaiting payment of ${formatMoney(this.state.totalCents, this.input.currency)} until ${this.state.expiresAt}${declined}`;
+  private msLeft(): number {
+    return Date.parse(this.state.expiresAt!) - Date.now();
   }
 }
 
 const isSettled = (status: OrderStatus): boolean => contract.isTerminalStatus(status) || status === 'NEEDS_ATTENTION';
-
-/** The code and message of a failure, from an activity's ApplicationFailure when there is one. */
-function failureOf(error: unknown): CheckoutFailure {
-  const cause = error instanceof ActivityFailure ? error.cause : error;
-  if (cause instanceof ApplicationFailure) return { code: cause.type ?? ERROR_CODES.FAILED, message: cause.message };
-  return { code: ERROR_CODES.FAILED, message: cause instanceof Error ? cause.message : String(cause) };
-}
-
-function detailsOf(error: unknown): unknown {
-  const cause = error instanceof ActivityFailure ? error.cause : error;
-  return cause instanceof ApplicationFailure ? cause.details?.[0] : undefined;
-}
