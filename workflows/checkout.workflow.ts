@@ -53,7 +53,7 @@ class Checkout {
       undoFailed: (step, error) => this.parkForOperator(step, error),
     });
     setHandler(contract.checkoutStateQuery, () => this.state);
-    setHandler(contract.placedUpdate, () => condition(() => this.state.status !== 'PENDING').then(() => this.state));
+    setHandler(contract.placedUpdate, () => settle(() => this.state.status !== 'PENDING').then(() => this.state));
     setHandler(contract.payUpdate, (pay) => this.onPay(pay), { validator: (pay) => this.validatePay(pay) });
     setHandler(contract.cancelUpdate, (request) => this.onCancel(request), { validator: (_request: CancelInput) => this.validateCancel() });
     setHandler(contract.cancelSignal, (request) => this.requestCancel(request));
@@ -225,7 +225,7 @@ class Checkout {
   private async onPay(pay: PayInput): Promise<CheckoutState> {
     const payment: PaymentRequest = { ...pay };
     this.payment = payment;
-    await condition(() => payment.settled !== undefined || isSettled(this.state.status));
+    await settle(() => payment.settled !== undefined || isSettled(this.state.status));
     if (payment.settled && 'refused' in payment.settled) {
       throw ApplicationFailure.nonRetryable(payment.settled.refused.message, payment.settled.refused.code, payment.settled.details ?? {});
     }
@@ -238,7 +238,7 @@ class Checkout {
 
   private async onCancel(request: CancelInput): Promise<CheckoutState> {
     this.requestCancel(request);
-    await condition(() => isSettled(this.state.status));
+    await settle(() => isSettled(this.state.status));
     return this.state;
   }
 
@@ -295,4 +295,6 @@ class Checkout {
   }
 }
 
+/** A handler's wait for the body: cancelling the workflow must not cut it short (the caller still gets the outcome). */
+const settle = (done: () => boolean) => CancellationScope.nonCancellable(() => condition(done));
 const isSettled = (status: OrderStatus): boolean => contract.isTerminalStatus(status) || status === 'NEEDS_ATTENTION';
