@@ -112,7 +112,7 @@ class Checkout {
   private async awaitPayment(): Promise<'paid' | Unwind> {
     for (;;) {
       setCurrentDetails(`Awaiting payment of ${formatMoney(this.state.totalCents, this.input.currency)} until ${this.state.expiresAt} (${this.state.declinedAttempts} declined)`);
-      await condition(() => this.payment !== undefined || this.cancelRequest !== undefined, Math.max(1, this.msLeft()));
+      await condition(() => this.payment !== undefined || this.cancelRequest !== undefined, Math.max(1, this.msLeft()), { summary: summaries.expiryTimer(this.input.ttlSeconds) });
       const payment = this.payment;
       if (this.cancelRequest || !payment) {
         this.open = false;
