@@ -37,7 +37,7 @@ export const Cart = Type.Object({ items: Type.Array(CartItem), totalCents: Cents
 
 export const OrderLine = Type.Object({ productId: Uuid, sku: Type.String(), name: Type.String(), quantity: Quantity, unitPriceCents: Cents });
 /** The order statuses, from the one list in workflows/contract.ts. */
-export const OrderStatus = Type.Enum([...ORDER_STATUSES], { description: 'The order status machine: PENDING → AWAITING_PAYMENT → PAID → COMPLETED, or a terminal one' });
+export const OrderStatus = Type.Enum([...ORDER_STATUSES], { type: 'string', description: 'The order status machine: PENDING → AWAITING_PAYMENT → PAID → COMPLETED, or a terminal one' });
 export const Payment = Type.Object({
   status: Type.String(),
   amountCents: Cents,
