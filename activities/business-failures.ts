@@ -1,6 +1,7 @@
 /** Turns the services' DomainErrors into non-retryable activity failures that carry their code. */
 import { ApplicationFailure } from '@temporalio/common';
 import { DomainError } from '../lib/errors';
+import { isErrorCode, type ErrorCode } from '../lib/error-codes';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type AsyncFunctions = Record<string, (...args: any[]) => Promise<unknown>>;
@@ -28,7 +29,7 @@ export function withBusinessFailures<T extends AsyncFunctions>(activities: T): T
  * The way back, for callers of Temporal (the API): a business failure that crossed an activity or a
  * workflow update as an ApplicationFailure, as the DomainError with its code and details.
  */
-export function domainErrorFrom(failure: ApplicationFailure, fallbackCode = 'FAILED'): DomainError {
+export function domainErrorFrom(failure: ApplicationFailure, fallbackCode: ErrorCode = 'FAILED'): DomainError {
   const details = failure.details?.[0];
-  return new DomainError(failure.type ?? fallbackCode, failure.message, details && typeof details === 'object' ? (details as Record<string, unknown>) : undefined);
+  return new DomainError(isErrorCode(failure.type) ? failure.type : fallbackCode, failure.message, details && typeof details === 'object' ? (details as Record<string, unknown>) : undefined);
 }

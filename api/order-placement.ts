@@ -7,6 +7,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { v5 as uuidv5 } from 'uuid';
 import type { CheckoutClient } from '../lib/checkout-client';
 import { DomainError } from '../lib/errors';
+import { isErrorCode } from '../lib/error-codes';
 import type { CartService } from '../services/cart/cart.service';
 import type { InventoryService } from '../services/inventory/inventory.service';
 import type { OrdersService, OrderView } from '../services/orders/orders.service';
@@ -61,7 +62,7 @@ export async function placeOrder(deps: PlacementDeps, request: PlaceOrderRequest
 
   const state = await deps.checkout.place(input);
   if (state.status === 'REJECTED' || (state.status === 'FAILED' && state.failure)) {
-    throw new DomainError(state.failure?.code ?? 'ORDER_REJECTED', state.failure?.message ?? 'The order was rejected');
+    throw new DomainError(isErrorCode(state.failure?.code) ? state.failure.code : 'ORDER_REJECTED', state.failure?.message ?? 'The order was rejected');
   }
   const order = await deps.orders.get(orderId);
   if (!order) throw new Error(`order ${orderId} is ${state.status} in its workflow but has no row`);

@@ -1,5 +1,6 @@
 /** TypeBox schemas shared by the routes: ids, money, the error body and the resources of DESIGN.md's API. */
 import { Type, type Static } from 'typebox';
+import { ORDER_STATUSES } from '../workflows/contract';
 
 export const Uuid = Type.String({ format: 'uuid', description: 'A UUID' });
 export const UserId = Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$', minLength: 1, maxLength: 64, description: 'A user id: 1 to 64 of [A-Za-z0-9_-]' });
@@ -35,17 +36,8 @@ export const CartItem = Type.Object({ productId: Uuid, quantity: Quantity, price
 export const Cart = Type.Object({ items: Type.Array(CartItem), totalCents: Cents, currency: Currency });
 
 export const OrderLine = Type.Object({ productId: Uuid, sku: Type.String(), name: Type.String(), quantity: Quantity, unitPriceCents: Cents });
-export const OrderStatus = Type.Union([
-  Type.Literal('PENDING'),
-  Type.Literal('AWAITING_PAYMENT'),
-  Type.Literal('PAID'),
-  Type.Literal('COMPLETED'),
-  Type.Literal('REJECTED'),
-  Type.Literal('EXPIRED'),
-  Type.Literal('CANCELLED'),
-  Type.Literal('FAILED'),
-  Type.Literal('NEEDS_ATTENTION'),
-]);
+/** The order statuses, from the one list in workflows/contract.ts. */
+export const OrderStatus = Type.Enum([...ORDER_STATUSES], { type: 'string', description: 'The order status machine: PENDING → AWAITING_PAYMENT → PAID → COMPLETED, or a terminal one' });
 export const Payment = Type.Object({
   status: Type.String(),
   amountCents: Cents,

@@ -14,6 +14,7 @@ import {
 import { ApplicationFailure, TypedSearchAttributes } from '@temporalio/common';
 import { domainErrorFrom } from '../activities/business-failures';
 import { DomainError } from './errors';
+import type { ErrorCode } from './error-codes';
 import { formatMoney, itemCount } from '../workflows/summaries';
 import type { checkoutWorkflow } from '../workflows/checkout.workflow';
 import {
@@ -140,7 +141,7 @@ export class CheckoutClient {
   }
 
   /** An update refused by the workflow's validator or handler carries its code; a closed workflow refuses with `closedCode`. */
-  private update(orderId: string, run: () => Promise<CheckoutState>, closedCode: string): Promise<CheckoutState> {
+  private update(orderId: string, run: () => Promise<CheckoutState>, closedCode: ErrorCode): Promise<CheckoutState> {
     return this.call(async () => {
       try {
         return await run();

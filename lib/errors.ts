@@ -1,7 +1,10 @@
 /** Business failures with a stable code; activities turn them into non-retryable failures, the API into statuses. */
+import type { ErrorCode } from './error-codes';
+
 export class DomainError extends Error {
   constructor(
-    readonly code: string,
+    /** One of lib/error-codes.ts, which also gives its HTTP status. */
+    readonly code: ErrorCode,
     message: string,
     readonly details?: Record<string, unknown>,
   ) {

@@ -13,15 +13,14 @@ import {
   CUSTOMER_ID_KEY,
   operatorActionSignal,
   ORDER_STATUS_KEY,
+  ORDER_STATUSES,
   orderWorkflowId,
   type CheckoutState,
   type OperatorActionInput,
   type OrderStatus,
 } from '../workflows/contract';
 
-export const ORDER_STATUSES: readonly OrderStatus[] = [
-  'PENDING', 'AWAITING_PAYMENT', 'PAID', 'COMPLETED', 'REJECTED', 'EXPIRED', 'CANCELLED', 'FAILED', 'NEEDS_ATTENTION',
-];
+export { ORDER_STATUSES };
 
 /** DESIGN.md's user ids; anything else could not be a customer and must not reach a query string. */
 const USER_ID = /^[A-Za-z0-9_-]{1,64}$/;
@@ -37,7 +36,7 @@ export interface OrderFilter {
 export function ordersQuery(filter: OrderFilter): string {
   const clauses = [`WorkflowType = 'checkoutWorkflow'`];
   if (filter.status) {
-    if (!ORDER_STATUSES.includes(filter.status)) throw new OperationError(`Unknown status "${filter.status}"; one of ${ORDER_STATUSES.join(', ')}`);
+    if (!(ORDER_STATUSES as readonly string[]).includes(filter.status)) throw new OperationError(`Unknown status "${filter.status}"; one of ${ORDER_STATUSES.join(', ')}`);
     clauses.push(`${ORDER_STATUS_KEY.name} = '${filter.status}'`);
   }
   if (filter.customerId) {

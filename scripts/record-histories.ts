@@ -3,7 +3,10 @@
  * (`npm run histories:record`). Each scenario runs the real workflow on a dev server this
  * script starts, with in-memory activities: a history records the workflow's decisions,
  * and those are what replay tests check. Re-record after a deliberate workflow change,
- * and keep the old files: they are the running workflows the change must still replay.
+ * and keep the old files: they are the running workflows the change must still replay
+ * (docs/changing-workflows.md). Before the first release nothing runs in production: every
+ * history was re-recorded on the current code (`--force`), except `declined-then-paid`, which is
+ * recorded on the checkout as it was before its one patch (test/helpers/workflow-variants.ts).
  */
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
@@ -16,9 +19,13 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { startTestInfrastructure } from '../test/helpers/stack';
 import { checkoutWorkflow } from '../workflows/checkout.workflow';
+import { notificationWorkflow } from '../workflows/notification.workflow';
+import { bundleVariant, VARIANTS, type WorkflowVariant } from '../test/helpers/workflow-variants';
 import {
   cancelUpdate,
   checkoutStateQuery,
+  notificationWorkflowId,
+  notifySignal,
   operatorActionSignal,
   orderWorkflowId,
   payUpdate,
@@ -55,7 +62,11 @@ interface Scenario {
   name: string;
   ttlSeconds?: number;
   activities?: Record<string, (...args: never[]) => Promise<unknown>>;
+  /** The workflow code to record with, when not the current one (a history from before a patch). */
+  variant?: WorkflowVariant;
   drive(handle: Handle, input: CheckoutInput): Promise<void>;
+  /** Another workflow than the checkout: starts it, drives it, and answers with the run to record. */
+  other?: (client: Client) => Promise<{ workflowId: string; runId: string }>;
 }
 
 async function reach(handle: Handle, status: OrderStatus): Promise<void> {
@@ -79,12 +90,9 @@ let chargeGate: Promise<void> = Promise.resolve();
 
 const SCENARIOS: Scenario[] = [
   { name: 'paid', drive: async (h, input) => { await reach(h, 'AWAITING_PAYMENT'); await pay(h, input); } },
-  // Recorded after the patched() change that persists status events with one activity.
-  { name: 'paid-status-persisted', drive: async (h, input) => { await reach(h, 'AWAITING_PAYMENT'); await pay(h, input); } },
   { name: 'expired', ttlSeconds: 1, drive: async () => undefined },
-  // Recorded after the patched() change whose timer runs until the order's expiresAt.
-  { name: 'expired-at-expires-at', ttlSeconds: 1, drive: async () => undefined },
   { name: 'cancelled', drive: async (h) => { await reach(h, 'AWAITING_PAYMENT'); await h.executeUpdate(cancelUpdate, { args: [{ reason: 'changed my mind' }] }); } },
+  { name: 'workflow-cancelled', drive: async (h) => { await reach(h, 'AWAITING_PAYMENT'); await h.cancel(); } },
   {
     name: 'out-of-stock',
     activities: { reserveStock: async () => { throw ApplicationFailure.nonRetryable('Only 0 left', 'OUT_OF_STOCK'); } },
@@ -96,7 +104,9 @@ const SCENARIOS: Scenario[] = [
     drive: async () => undefined,
   },
   {
+    // Recorded on the checkout from before the patched() change that notifies the customer of a decline.
     name: 'declined-then-paid',
+    variant: VARIANTS.beforeDeclinedNotice,
     activities: { chargePayment: declineFirstAttempt as never },
     drive: async (h, input) => {
       await reach(h, 'AWAITING_PAYMENT');
@@ -136,6 +146,39 @@ const SCENARIOS: Scenario[] = [
     },
   },
   {
+    name: 'compensation-failed-operator-resolve',
+    ttlSeconds: 1,
+    activities: { releaseStock: async () => { throw ApplicationFailure.nonRetryable('inventory database is read-only', 'STORAGE_READ_ONLY'); } },
+    drive: async (h) => {
+      await reach(h, 'NEEDS_ATTENTION');
+      await h.signal(operatorActionSignal, { action: 'resolve', note: 'released by hand' });
+    },
+  },
+  {
+    // A second run of an order id whose first run completed: it leaves the order as it is.
+    name: 'rerun-of-ended-order',
+    activities: { createOrder: async (input: { orderId: string }) => ({ orderId: input.orderId, status: 'COMPLETED', totalCents: 2_500 }) },
+    drive: async () => undefined,
+  },
+  {
+    // The notification workflow's first run, up to its continue-as-new (a tiny history limit makes it come soon).
+    name: 'notifications-continue-as-new',
+    drive: async () => undefined,
+    other: async (client) => {
+      const workflowId = notificationWorkflowId(`history-user-${randomUUID().slice(0, 8)}`);
+      const handle = await client.workflow.start(notificationWorkflow, { taskQueue: TASK_QUEUES.checkout, workflowId, args: [{ userId: 'history-user', maxHistoryEvents: 20 }] });
+      const firstRunId = handle.firstExecutionRunId;
+      for (let i = 0; i < 12; i++) {
+        await handle.signal(notifySignal, { userId: 'history-user', kind: 'NOTIFICATION', type: 'quota.warning', payload: { i }, dedupeKey: `key-${i % 10}` });
+      }
+      for (let i = 0; i < 400; i++) {
+        if ((await client.workflow.getHandle(workflowId, firstRunId).describe()).status.name === 'CONTINUED_AS_NEW') return { workflowId, runId: firstRunId };
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      throw new Error('the notification workflow never continued as new');
+    },
+  },
+  {
     name: 'payment-racing-expiry',
     ttlSeconds: 1,
     activities: {
@@ -161,7 +204,7 @@ async function main(): Promise<void> {
   const force = process.argv.includes('--force');
   const only = process.argv.slice(2).filter((arg) => !arg.startsWith('--'));
   Runtime.install({ shutdownSignals: [], logger: new DefaultLogger('ERROR') });
-  const workflowBundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: new DefaultLogger('ERROR') });
+  const currentBundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: new DefaultLogger('ERROR') });
   const infrastructure = await startTestInfrastructure();
   const address = infrastructure.env.TEMPORAL_ADDRESS;
   const namespace = infrastructure.env.TEMPORAL_NAMESPACE;
@@ -177,6 +220,7 @@ async function main(): Promise<void> {
         continue;
       }
       const activities = inMemoryActivities(scenario.activities);
+      const workflowBundle = scenario.variant ? await bundleVariant(scenario.variant) : currentBundle;
       const workers = await Promise.all(
         Object.values(TASK_QUEUES).map((taskQueue) =>
           Worker.create({
@@ -189,26 +233,16 @@ async function main(): Promise<void> {
       );
       const runs = workers.map((worker) => worker.run());
       try {
-        const orderId = randomUUID();
-        const input: CheckoutInput = {
-          orderId,
-          customerId: 'history-customer',
-          currency: 'usd',
-          ttlSeconds: scenario.ttlSeconds ?? 30,
-          lines: [{ productId: '00000000-0000-4000-8000-000000000001', sku: 'SKU-1', name: 'Sample', quantity: 2, unitPriceCents: 1_250 }],
-        };
-        const handle = await client.workflow.start(checkoutWorkflow, { taskQueue: TASK_QUEUES.checkout, workflowId: orderWorkflowId(orderId), args: [input] });
-        await scenario.drive(handle, input);
-        const result = await handle.result();
+        const recorded = scenario.other ? await scenario.other(client) : await runCheckout(client, scenario);
         // The CLI writes the same JSON as the Web UI's "Download history", which replay reads.
         const { stdout } = await promisify(execFile)(
           infrastructure.env.TEMPORAL_CLI_PATH,
-          ['workflow', 'show', '--workflow-id', handle.workflowId, '--address', address, '--namespace', namespace, '--output', 'json'],
+          ['workflow', 'show', '--workflow-id', recorded.workflowId, '--run-id', recorded.runId, '--address', address, '--namespace', namespace, '--output', 'json'],
           { maxBuffer: 64 * 1024 * 1024 },
         );
         const events = (JSON.parse(stdout) as { events: unknown[] }).events.length;
         await writeFile(file, stdout.endsWith('\n') ? stdout : `${stdout}\n`);
-        console.log(`${scenario.name}: ${result.status}, ${events} events → ${path.relative(process.cwd(), file)}`);
+        console.log(`${scenario.name}: ${events} events → ${path.relative(process.cwd(), file)}`);
       } finally {
         workers.forEach((worker) => worker.shutdown());
         await Promise.allSettled(runs);
@@ -219,6 +253,21 @@ async function main(): Promise<void> {
     await nativeConnection.close();
     await infrastructure.stop();
   }
+}
+
+async function runCheckout(client: Client, scenario: Scenario): Promise<{ workflowId: string; runId: string }> {
+  const orderId = randomUUID();
+  const input: CheckoutInput = {
+    orderId,
+    customerId: 'history-customer',
+    currency: 'usd',
+    ttlSeconds: scenario.ttlSeconds ?? 30,
+    lines: [{ productId: '00000000-0000-4000-8000-000000000001', sku: 'SKU-1', name: 'Sample', quantity: 2, unitPriceCents: 1_250 }],
+  };
+  const handle = await client.workflow.start(checkoutWorkflow, { taskQueue: TASK_QUEUES.checkout, workflowId: orderWorkflowId(orderId), args: [input] });
+  await scenario.drive(handle, input);
+  await handle.result();
+  return { workflowId: handle.workflowId, runId: handle.firstExecutionRunId };
 }
 
 main().catch((error) => {

@@ -140,7 +140,7 @@ describe('a checkout run by the worker process', () => {
     );
 
     const paid = await checkout.pay(input.orderId, input.customerId, 'pm_card_visa');
-    expect(paid.status).toBe('COMPLETED');
+    expect(paid.status).toBe('PAID');
     const handle = temporal.client.workflow.getHandle(orderWorkflowId(input.orderId));
     await handle.result();
 

@@ -92,7 +92,8 @@ it('a worker killed mid-charge resumes the saga without charging twice', async (
   await startWorker();
 
   const outcome = await payment;
-  expect(outcome.status).toBe('COMPLETED');
+  expect(outcome.status).toBe('PAID');
+  expect((await handle.result()).status).toBe('COMPLETED');
   const confirms = recorder.requests.filter(isConfirm);
   expect(confirms.length).toBeGreaterThanOrEqual(2);
   expect(new Set(confirms.map((request) => request.idempotencyKey))).toEqual(new Set([`order:${orderId}:confirm:1`]));

@@ -1,5 +1,5 @@
 /** Timeouts and retry policies of every activity the workflows call, in one place. */
-import type { ActivityOptions } from '@temporalio/workflow';
+import type { ActivityOptions, RetryPolicy } from '@temporalio/workflow';
 import { TASK_QUEUES } from './contract';
 
 /**
@@ -11,7 +11,17 @@ const stepRetry = {
   backoffCoefficient: 2,
   maximumInterval: '10 s',
   maximumAttempts: 10,
-} as const;
+} as const satisfies RetryPolicy;
+
+/**
+ * Past the saga's commit point there is no way back: retry until it succeeds (no maximumAttempts),
+ * at most 2 s apart so that the sale goes on within 2 s of the outage's end.
+ */
+const untilItSucceeds = {
+  initialInterval: stepRetry.initialInterval,
+  backoffCoefficient: stepRetry.backoffCoefficient,
+  maximumInterval: '2 s',
+} as const satisfies RetryPolicy;
 
 const serviceStep = (taskQueue: string): ActivityOptions => ({
   taskQueue,
@@ -22,6 +32,8 @@ const serviceStep = (taskQueue: string): ActivityOptions => ({
 export const ACTIVITY_OPTIONS = {
   quota: serviceStep(TASK_QUEUES.quota),
   orders: serviceStep(TASK_QUEUES.orders),
+  /** The PAID and COMPLETED writes: the stock is sold, so they never give up (an outage only delays them). */
+  ordersForwardOnly: { taskQueue: TASK_QUEUES.orders, startToCloseTimeout: '10 s', retry: untilItSucceeds },
   inventory: serviceStep(TASK_QUEUES.inventory),
   payments: {
     ...serviceStep(TASK_QUEUES.payments),
@@ -29,13 +41,8 @@ export const ACTIVITY_OPTIONS = {
     startToCloseTimeout: '30 s',
   },
   /** Clearing the cart is forward-only: it retries until it succeeds, it never undoes a paid order. */
-  cart: {
-    taskQueue: TASK_QUEUES.cart,
-    startToCloseTimeout: '10 s',
-    // No maximumAttempts: unlimited.
-    retry: { initialInterval: stepRetry.initialInterval, backoffCoefficient: stepRetry.backoffCoefficient, maximumInterval: stepRetry.maximumInterval },
-  },
-  /** Pushing a status to the dashboard is best effort: the status itself is in the orders database. */
+  cart: { taskQueue: TASK_QUEUES.cart, startToCloseTimeout: '10 s', retry: untilItSucceeds },
+  /** Telling the customer of a decline is best effort: the decline itself is the update's answer. */
   notifications: {
     taskQueue: TASK_QUEUES.notifications,
     startToCloseTimeout: '10 s',
@@ -51,6 +58,16 @@ export const ACTIVITY_OPTIONS = {
     taskQueue: TASK_QUEUES.notifications,
     startToCloseTimeout: '10 s',
     scheduleToCloseTimeout: '10 minutes',
-    retry: { initialInterval: stepRetry.initialInterval, backoffCoefficient: stepRetry.backoffCoefficient, maximumInterval: stepRetry.maximumInterval },
+    retry: untilItSucceeds,
   },
 } satisfies Record<string, ActivityOptions>;
+
+/**
+ * The notification workflow's one activity. Its task queue is a setting (tests run it apart);
+ * there is no attempt limit: a notification is never given up, its row is idempotent by dedupe key.
+ */
+export const notificationPersistOptions = (taskQueue: string = TASK_QUEUES.notifications): ActivityOptions => ({
+  taskQueue,
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
+});

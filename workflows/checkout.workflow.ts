@@ -1,461 +1,300 @@
 /**
- * The checkout saga: quota → order → stock → (payment | cancel | expiry) → charge →
- * commit and mark paid → clear cart → notify. Each forward step registers its
- * compensation before it runs; on failure, cancel or expiry the compensations run newest
- * first in a scope that cancellation cannot interrupt.
+ * The checkout saga, as its story: place the order (quota, order, stock) → await payment, cancel or
+ * expiry → fulfil (sell the stock, mark paid, clear the cart) → finish. Steps are declared with their
+ * undo (saga.ts); the update handlers only validate, record and wait, and the body runs every charge.
  */
-import {
-  ActivityFailure,
-  allHandlersFinished,
-  ApplicationFailure,
-  CancellationScope,
-  condition,
-  isCancellation,
-  log,
-  patched,
-  proxyActivities,
-  setCurrentDetails,
-  setHandler,
-  sleep,
-  upsertSearchAttributes,
-} from '@temporalio/workflow';
-import type { CartActivities } from '../activities/cart.activities';
-import type { InventoryActivities } from '../activities/inventory.activities';
-import type { NotificationActivities } from '../activities/notifications.activities';
-import type { OrdersActivities } from '../activities/orders.activities';
-import type { PaymentsActivities } from '../activities/payments.activities';
-import type { createQuotaActivities } from '../activities/quota.activities';
-import { ACTIVITY_OPTIONS } from './activity-options';
-import {
-  cancelSignal,
-  cancelUpdate,
-  checkoutStateQuery,
-  CUSTOMER_ID_KEY,
-  FAILURE_CODES,
-  operatorActionSignal,
-  ORDER_STATUS_KEY,
-  orderTotalCents,
-  paymentEventSignal,
-  payUpdate,
-  placedUpdate,
-  type CancelInput,
-  type CheckoutFailure,
-  type CheckoutInput,
-  type CheckoutResult,
-  type CheckoutState,
-  type CheckoutStep,
-  type OperatorActionInput,
-  type OrderStatus,
-  type PayInput,
-  type PaymentEventInput,
-  TERMINAL_ORDER_STATUSES,
-} from './contract';
+import { allHandlersFinished, ApplicationFailure, CancellationScope, condition, log, patched, setCurrentDetails, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
+import { ERROR_CODES } from '../lib/error-codes';
+import { cart, inventory, orders, ordersForwardOnly, payments, quota } from './checkout-activities';
+import * as contract from './contract';
+import type { CancelInput, CheckoutFailure, CheckoutInput, CheckoutState, CheckoutStep, OperatorActionInput, OrderStatus, PayInput, PaymentEventInput } from './contract';
+import { Saga, type OperatorDecision } from './saga';
+import * as notices from './checkout-notices';
+import { detailsOf, failureOf, ProcessingOutlivedOrder } from './failures';
 import { formatMoney, needsAttentionDetails, stepSummaries as summaries } from './summaries';
 
-const quota = proxyActivities<ReturnType<typeof createQuotaActivities>>(ACTIVITY_OPTIONS.quota);
-const orders = proxyActivities<OrdersActivities>(ACTIVITY_OPTIONS.orders);
-const inventory = proxyActivities<InventoryActivities>(ACTIVITY_OPTIONS.inventory);
-const payments = proxyActivities<PaymentsActivities>(ACTIVITY_OPTIONS.payments);
-const cart = proxyActivities<CartActivities>(ACTIVITY_OPTIONS.cart);
-const notifications = proxyActivities<NotificationActivities>(ACTIVITY_OPTIONS.notifications);
-const statusEvents = proxyActivities<NotificationActivities>(ACTIVITY_OPTIONS.statusEvents);
+/** The one patch kept as the worked example of docs/changing-workflows.md. */
+export const PATCHES = { notifyDeclinedPayment: 'notify-declined-payment' } as const;
 
 /** Failures that reject the order rather than fail it: the customer asked for what cannot be had. */
-const REJECTING_CODES: readonly string[] = [FAILURE_CODES.outOfStock, FAILURE_CODES.quotaExceeded, FAILURE_CODES.unknownProduct];
-
-/** Ids of patch() guards; each stays until no running workflow predates its change. */
-export const PATCHES = {
-  notifyDeclinedPayment: 'notify-declined-payment',
-  leaveEndedOrder: 'leave-ended-order',
-  expireAtExpiresAt: 'expire-at-expires-at',
-  persistStatusDirectly: 'persist-status-directly',
-} as const;
-
-const isSettled = (status: OrderStatus): boolean => TERMINAL_ORDER_STATUSES.includes(status) || status === 'NEEDS_ATTENTION';
-
-interface Compensation {
-  step: string;
-  run: () => Promise<unknown>;
-}
+const REJECTING_CODES: readonly string[] = [ERROR_CODES.OUT_OF_STOCK, ERROR_CODES.QUOTA_EXCEEDED, ERROR_CODES.UNKNOWN_PRODUCT];
+/** Refusals after which the order stays payable: another card or method may go through. */
+const PAYABLE_AGAIN_CODES: readonly string[] = [ERROR_CODES.PAYMENT_DECLINED, ERROR_CODES.PAYMENT_METHOD_UNUSABLE];
 
 /** Why the saga unwinds, and the status the order ends in once it has. */
-interface Unwind {
-  status: Extract<OrderStatus, 'REJECTED' | 'EXPIRED' | 'CANCELLED' | 'FAILED'>;
-  reason: string;
-  failure?: CheckoutFailure;
+type Unwind = { status: Extract<OrderStatus, 'REJECTED' | 'EXPIRED' | 'CANCELLED' | 'FAILED'>; reason: string; failure?: CheckoutFailure };
+
+/** A payment request as the pay handler recorded it; the body settles it. */
+type PaymentRequest = PayInput & { settled?: { paid: true } | { refused: CheckoutFailure; details: unknown } };
+
+export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutState> {
+  return new Checkout(input).run();
 }
 
-export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutResult> {
-  const { orderId, customerId } = input;
-  const totalCents = orderTotalCents(input.lines);
-  const state: CheckoutState = {
-    orderId,
-    customerId,
-    status: 'PENDING',
-    totalCents,
-    currency: input.currency,
-    completedSteps: [],
-    compensatedSteps: [],
-    declinedAttempts: 0,
-  };
-  const compensations: Compensation[] = [];
+class Checkout {
+  private readonly state: CheckoutState;
+  private readonly saga: Saga<CheckoutStep>;
+  private payment?: PaymentRequest;
+  private cancelRequest?: CancelInput;
+  /** True from placement until the body has decided between paid, cancelled and expired. */
+  private open = true;
+  private operatorAction?: OperatorActionInput;
+  /** Stripe's webhook verdict on the order's intent, for a charge that answered `processing`. */
+  private webhookVerdict?: { paymentIntentId: string; succeeded: boolean };
+  /** Status events for the dashboard, persisted one after another while the saga goes on (never awaited by it). */
+  private statusEventsSent: Promise<void> = Promise.resolve();
 
-  // --- what the outside world can ask and tell -------------------------------------------
-  let cancelRequest: CancelInput | undefined;
-  let charging = false;
-  let paid = false;
-  let timeUp = false;
-  let chargeFailure: CheckoutFailure | undefined;
-  let operatorAction: OperatorActionInput | undefined;
+  constructor(private readonly input: CheckoutInput) {
+    const { orderId, customerId, currency } = input;
+    const totalCents = contract.orderTotalCents(input.lines);
+    this.state = { orderId, customerId, status: 'PENDING', totalCents, currency, completedSteps: [], compensatedSteps: [], declinedAttempts: 0 };
+    this.saga = new Saga(this.state, {
+      undoing: (step) => setCurrentDetails(`Undoing ${step}`),
+      undoFailed: (step, error) => this.parkForOperator(step, error),
+    });
+    setHandler(contract.checkoutStateQuery, () => this.state);
+    setHandler(contract.placedUpdate, () => settle(() => this.state.status !== 'PENDING').then(() => this.state));
+    setHandler(contract.payUpdate, (pay) => this.onPay(pay), { validator: (pay) => this.validatePay(pay) });
+    setHandler(contract.cancelUpdate, (request) => this.onCancel(request), { validator: (_request: CancelInput) => this.validateCancel() });
+    setHandler(contract.cancelSignal, (request) => this.requestCancel(request));
+    setHandler(contract.paymentEventSignal, (event) => this.onPaymentEvent(event));
+    setHandler(contract.operatorActionSignal, (action) => void (this.state.status === 'NEEDS_ATTENTION' && (this.operatorAction = action)));
+  }
 
-  const payable = (): boolean => state.status === 'AWAITING_PAYMENT' && !charging && !paid && !timeUp && !cancelRequest && !chargeFailure;
-
-  setHandler(checkoutStateQuery, () => state);
-  setHandler(placedUpdate, async () => {
-    await condition(() => state.status !== 'PENDING');
-    return state;
-  });
-  setHandler(paymentEventSignal, (event: PaymentEventInput) => {
-    // Stripe delivers at least once and in any order: keep each event once, never act twice.
-    const events = (state.paymentEvents ??= []);
-    if (!events.some((seen) => seen.eventId === event.eventId)) events.push(event);
-  });
-
-  setHandler(
-    payUpdate,
-    async (pay: PayInput) => {
-      charging = true;
-      const attempt = state.declinedAttempts + 1;
-      setCurrentDetails(`Charging ${formatMoney(totalCents, input.currency)} (attempt ${attempt})`);
+  async run(): Promise<CheckoutState> {
+    // Cancelling the workflow (the Web UI, `temporal workflow cancel`) is one more way to ask for a
+    // cancel: the body takes it when it can, never in the middle of a charge or past the sale.
+    CancellationScope.current().cancelRequested.catch(() => this.requestCancel({ reason: 'The workflow was cancelled' }));
+    upsertSearchAttributes([{ key: contract.ORDER_STATUS_KEY, value: 'PENDING' }, { key: contract.CUSTOMER_ID_KEY, value: this.input.customerId }]);
+    return CancellationScope.nonCancellable(async () => {
       try {
-        const charge = await payments.chargePayment.executeWithOptions({ summary: summaries.chargePayment(totalCents, input.currency, attempt) }, [
-          { orderId, amountCents: totalCents, currency: input.currency, paymentMethod: pay.paymentMethod, attempt },
-        ]);
-        paid = true;
-        state.paymentIntentId = charge.paymentIntentId;
-        completed('paymentCharged');
+        const earlier = await this.place();
+        if (earlier) return await this.leaveEndedOrder(earlier);
+        const outcome = await this.awaitPayment();
+        if (outcome === 'paid') await this.fulfil();
+        else await this.unwind(outcome);
       } catch (error) {
         const failure = failureOf(error);
-        if (failure.code === FAILURE_CODES.paymentDeclined) {
-          state.declinedAttempts += 1;
-          log.info('Payment declined', { orderId, attempt, code: failure.code });
-          setCurrentDetails(awaitingPaymentDetails());
-          // Added after workflows were already running: patched() keeps histories recorded
-          // before this change replaying (see README "Changing a workflow").
-          if (patched(PATCHES.notifyDeclinedPayment)) await notifyDeclined(failure.message, detailsOf(error));
-          // The order stays payable until it expires.
-          throw ApplicationFailure.nonRetryable(failure.message, failure.code, detailsOf(error));
-        }
-        chargeFailure = failure;
-        throw ApplicationFailure.nonRetryable(failure.message, failure.code);
-      } finally {
-        charging = false;
+        await this.unwind({ status: REJECTING_CODES.includes(failure.code) ? 'REJECTED' : 'FAILED', reason: failure.message, failure });
       }
-      // Answer with the order as it ends: completed, or unwound if a later step failed.
-      await condition(() => isSettled(state.status));
-      return state;
-    },
-    {
-      validator: (pay: PayInput) => {
-        if (pay.customerId !== customerId) throw ApplicationFailure.nonRetryable('Not your order', 'ORDER_NOT_FOUND');
-        if (!payable()) {
-          throw ApplicationFailure.nonRetryable(
-            charging ? 'A payment for this order is already in progress' : `The order is ${paid ? 'already paid' : state.status.toLowerCase()}`,
-            FAILURE_CODES.orderNotPayable,
-          );
-        }
-      },
-    },
-  );
-
-  const requestCancel = (request: CancelInput) => {
-    if (state.status === 'PENDING' || payable()) cancelRequest ??= request;
-  };
-  setHandler(cancelSignal, requestCancel);
-  setHandler(
-    cancelUpdate,
-    async (request: CancelInput) => {
-      requestCancel(request);
-      await condition(() => isSettled(state.status));
-      return state;
-    },
-    {
-      validator: (_request: CancelInput) => {
-        if (!(state.status === 'PENDING' || payable())) {
-          throw ApplicationFailure.nonRetryable(`The order is ${paid || charging ? 'being paid' : state.status.toLowerCase()}`, 'ORDER_NOT_CANCELLABLE');
-        }
-      },
-    },
-  );
-
-  setHandler(operatorActionSignal, (action: OperatorActionInput) => {
-    if (state.status === 'NEEDS_ATTENTION') operatorAction = action;
-  });
-
-  // --- helpers -----------------------------------------------------------------------------
-  function completed(step: CheckoutStep): void {
-    state.completedSteps.push(step);
-  }
-
-  function awaitingPaymentDetails(): string {
-    const declined = state.declinedAttempts > 0 ? ` (${state.declinedAttempts} declined)` : '';
-    return `Awaiting payment of ${formatMoney(totalCents, input.currency)} until ${state.expiresAt}${declined}`;
-  }
-
-  async function setStatus(status: OrderStatus, extra: { reason?: string; failureCode?: string; expiresAt?: string } = {}): Promise<void> {
-    await orders.setOrderStatus.executeWithOptions({ summary: summaries.setOrderStatus(status) }, [{ orderId, status, ...extra }]);
-    state.status = status;
-    upsertSearchAttributes([{ key: ORDER_STATUS_KEY, value: status }]);
-    log.info('Order status changed', { orderId, status, ...(extra.reason ? { reason: extra.reason } : {}) });
-    await pushStatus(status);
-  }
-
-  /**
-   * Status events for the customer's open dashboard, persisted one after another in the order the
-   * statuses changed, while the saga goes on. The workflow ends only once they are through.
-   */
-  let statusEventsSent: Promise<void> = Promise.resolve();
-
-  /** Tells the customer's open dashboard; best effort, the status itself is already stored. */
-  async function pushStatus(status: OrderStatus): Promise<void> {
-    const notification = {
-      userId: customerId,
-      kind: 'ORDER' as const,
-      type: 'order.status',
-      payload: { orderId, status, totalCents, currency: input.currency, failure: state.failure ?? null },
-      dedupeKey: `order:${orderId}:${status}`,
-    };
-    const summary = summaries.notifyStatus(customerId, status);
-    // Status events used to be signalled to the user's notification workflow and waited for: a
-    // signal, two workflow tasks and an activity there per status (a quarter of the server's work
-    // per checkout) for ordering and dedupe that this chain and the dedupe key already give.
-    if (patched(PATCHES.persistStatusDirectly)) {
-      statusEventsSent = statusEventsSent.then(() =>
-        // Not cancellable: cancelling the workflow must not swallow the event that says so.
-        CancellationScope.nonCancellable(() => statusEvents.persistNotification.executeWithOptions({ summary }, [notification])).then(
-          () => undefined,
-          (error: unknown) => log.warn('Order status event not delivered', { orderId, status, error: failureOf(error).message }),
-        ),
-      );
-      return;
-    }
-    try {
-      await notifications.notifyUser.executeWithOptions({ summary }, [notification]);
-    } catch (error) {
-      if (isCancellation(error)) throw error;
-    }
-  }
-
-  /** Tells the customer their card was declined and that the order can still be paid. */
-  async function notifyDeclined(message: string, details: unknown): Promise<void> {
-    try {
-      await notifications.notifyUser.executeWithOptions({ summary: summaries.notifyDeclined(customerId, state.declinedAttempts) }, [{
-        userId: customerId,
-        kind: 'NOTIFICATION',
-        type: 'payment.declined',
-        payload: { orderId, message, attempt: state.declinedAttempts, expiresAt: state.expiresAt ?? null, details: details ?? null },
-        dedupeKey: `order:${orderId}:declined:${state.declinedAttempts}`,
-      }]);
-    } catch (error) {
-      if (isCancellation(error)) throw error;
-    }
-  }
-
-  /** Runs the compensations newest first, then records how the order ended. */
-  async function unwind(why: Unwind): Promise<void> {
-    state.failure ??= why.failure;
-    await CancellationScope.nonCancellable(async () => {
-      for (const compensation of [...compensations].reverse()) {
-        setCurrentDetails(`Undoing ${compensation.step} (${why.status}: ${why.reason})`);
-        await withOperatorFallback(compensation.step, compensation.run);
-        state.compensatedSteps.push(compensation.step);
-      }
-      compensations.length = 0;
-      await withOperatorFallback('recordOutcome', () => setStatus(why.status, { reason: why.reason, failureCode: state.failure?.code }));
-      setCurrentDetails(`${why.status}: ${why.reason}`);
+      return this.finish();
     });
   }
 
-  /**
-   * A compensation that still fails after its retries parks the order in NEEDS_ATTENTION
-   * until an operator signals: 'retry' runs it again, 'resolve' says it was done by hand.
-   */
-  async function withOperatorFallback(step: string, run: () => Promise<unknown>): Promise<void> {
-    for (;;) {
-      try {
-        await run();
-        return;
-      } catch (error) {
-        state.failure = { code: 'COMPENSATION_FAILED', message: `${step}: ${failureOf(error).message}` };
-        log.warn('Compensation failed; the order needs an operator', { orderId, step, error: failureOf(error).message });
-        setCurrentDetails(needsAttentionDetails(orderId, step, failureOf(error).message));
-        if (state.status !== 'NEEDS_ATTENTION') {
-          try {
-            await setStatus('NEEDS_ATTENTION', { reason: state.failure.message, failureCode: state.failure.code });
-          } catch {
-            // The orders service is down too; the workflow's own state and search attribute still say so.
-            state.status = 'NEEDS_ATTENTION';
-            upsertSearchAttributes([{ key: ORDER_STATUS_KEY, value: 'NEEDS_ATTENTION' }]);
-          }
-        }
-        await condition(() => operatorAction !== undefined);
-        const action = operatorAction!;
-        operatorAction = undefined;
-        log.info('Operator action', { orderId, step, action: action.action, note: action.note });
-        setCurrentDetails(action.action === 'resolve' ? `Resolved by an operator: ${step}` : `Retrying ${step} (operator)`);
-        if (action.action === 'resolve') return;
-      }
-    }
-  }
-
-  upsertSearchAttributes([
-    { key: ORDER_STATUS_KEY, value: state.status },
-    { key: CUSTOMER_ID_KEY, value: customerId },
-  ]);
-
-  // --- the saga ----------------------------------------------------------------------------
-  try {
-    setCurrentDetails(`Placing the order: ${formatMoney(totalCents, input.currency)}`);
-    compensations.push({
-      step: 'quotaChecked',
-      run: () => quota.releaseOrderQuota.executeWithOptions({ summary: summaries.releaseOrderQuota(customerId) }, [{ userId: customerId, orderId }]),
-    });
-    let quotaRefusal: unknown;
-    try {
-      await quota.reserveOrderQuota.executeWithOptions({ summary: summaries.reserveOrderQuota(customerId) }, [{ userId: customerId, orderId }]);
-      completed('quotaChecked');
-    } catch (error) {
-      quotaRefusal = error;
-    }
-
-    // The order is recorded even when the quota refuses it, so the customer can see why.
-    // Its compensation is the final status that unwind() records.
-    const created = await orders.createOrder.executeWithOptions({ summary: summaries.createOrder(orderId, input.lines, totalCents, input.currency) }, [orderRecord(input)]);
-    completed('orderCreated');
-    // A second run of an order id whose first run ended (started without REJECT_DUPLICATE, or after
-    // the namespace's retention) finds the order past PENDING. It owns none of that order's steps:
-    // it must not unwind them (refund a paid order, give its stock back). Found by the chaos run.
-    if (created.status !== 'PENDING' && patched(PATCHES.leaveEndedOrder)) return await leaveEndedOrder(created.status);
+  /** Counts the order against the quota, records it, reserves its stock. Answers an earlier run's status, if any. */
+  private async place(): Promise<OrderStatus | undefined> {
+    const { orderId, customerId, lines, currency } = this.input;
+    setCurrentDetails(`Placing the order: ${formatMoney(this.state.totalCents, currency)}`);
+    const quotaRefusal = await this.saga
+      .step('quotaChecked', () => quota.reserveOrderQuota.executeWithOptions({ summary: summaries.reserveOrderQuota(customerId) }, [{ userId: customerId, orderId }]),
+        () => quota.releaseOrderQuota.executeWithOptions({ summary: summaries.releaseOrderQuota(customerId) }, [{ userId: customerId, orderId }]))
+      .then(() => undefined, (error: unknown) => error);
+    // The order is recorded even when the quota refuses it, so the customer can see why; its
+    // undo is the final status unwind() records.
+    const { idempotencyKey, requestHash } = this.input;
+    const created = await this.saga.step('orderCreated', () =>
+      orders.createOrder.executeWithOptions({ summary: summaries.createOrder(orderId, lines, this.state.totalCents, currency) }, [{ orderId, customerId, lines, currency, idempotencyKey, requestHash }]));
+    // A second run of an order whose first run ended owns none of its steps and must undo none of them.
+    if (created.status !== 'PENDING') return created.status;
     if (quotaRefusal) throw quotaRefusal;
+    await this.saga.step('stockReserved',
+      () => inventory.reserveStock.executeWithOptions({ summary: summaries.reserveStock(lines) }, [{ orderId, lines: lines.map(({ productId, quantity }) => ({ productId, quantity })) }]),
+      () => inventory.releaseStock.executeWithOptions({ summary: summaries.releaseStock(orderId) }, [{ orderId }]));
+    this.state.expiresAt = new Date(Date.now() + this.input.ttlSeconds * 1000).toISOString();
+    await this.setStatus('AWAITING_PAYMENT', { expiresAt: this.state.expiresAt });
+    return undefined;
+  }
 
-    compensations.push({
-      step: 'stockReserved',
-      run: () => inventory.releaseStock.executeWithOptions({ summary: summaries.releaseStock(orderId) }, [{ orderId }]),
-    });
-    await inventory.reserveStock.executeWithOptions({ summary: summaries.reserveStock(input.lines) }, [
-      { orderId, lines: input.lines.map(({ productId, quantity }) => ({ productId, quantity })) },
+  /**
+   * Waits for a payment, a cancel or the order's expiresAt, whichever comes first, and runs each
+   * charge attempt to its end: a cancel or the deadline arriving meanwhile waits for its outcome.
+   */
+  private async awaitPayment(): Promise<'paid' | Unwind> {
+    for (;;) {
+      setCurrentDetails(`Awaiting payment of ${formatMoney(this.state.totalCents, this.input.currency)} until ${this.state.expiresAt} (${this.state.declinedAttempts} declined)`);
+      await condition(() => this.payment !== undefined || this.cancelRequest !== undefined, Math.max(1, this.msLeft()), { summary: summaries.expiryTimer(this.input.ttlSeconds) });
+      const payment = this.payment;
+      if (this.cancelRequest || !payment) {
+        this.open = false;
+        return this.cancelRequest ? { status: 'CANCELLED', reason: this.cancelRequest.reason ?? 'Cancelled by the customer' } : { status: 'EXPIRED', reason: `Not paid within ${this.input.ttlSeconds} s` };
+      }
+      const refusal = await this.charge(payment);
+      if (this.cancelRequest) continue; // Cancelled during the charge: its undo refunds whatever it took.
+      if (!refusal) {
+        this.open = false;
+        return 'paid';
+      }
+      const payableAgain = PAYABLE_AGAIN_CODES.includes(refusal.failure.code);
+      if (payableAgain) this.state.declinedAttempts += 1;
+      const exhausted = payableAgain && this.state.declinedAttempts >= contract.MAX_DECLINED_ATTEMPTS;
+      const failure = exhausted ? { code: ERROR_CODES.PAYMENT_ATTEMPTS_EXHAUSTED, message: `${this.state.declinedAttempts} payment attempts were declined` } : refusal.failure;
+      payment.settled = { refused: failure, details: refusal.details };
+      if (!payableAgain || exhausted) {
+        this.open = false;
+        return { status: refusal.expired ? 'EXPIRED' : 'FAILED', reason: failure.message, failure };
+      }
+      this.payment = undefined; // Payable again, until the order expires.
+      if (patched(PATCHES.notifyDeclinedPayment)) await notices.notifyDeclined(this.state, failure.message, refusal.details);
+    }
+  }
+
+  /** One charge attempt, run to its end; its undo (refund or cancel) is registered with the first attempt. Undefined when paid. */
+  private async charge(payment: PaymentRequest): Promise<{ failure: CheckoutFailure; details?: unknown; expired?: boolean } | undefined> {
+    const { orderId, currency } = this.input;
+    const attempt = this.state.declinedAttempts + 1;
+    setCurrentDetails(`Charging ${formatMoney(this.state.totalCents, currency)} (attempt ${attempt})`);
+    try {
+      await this.saga.step('paymentCharged', () => this.chargeAttempt(payment, attempt),
+        () => payments.refundPayment.executeWithOptions({ summary: summaries.refundPayment(orderId) }, [{ orderId, reason: this.state.failure?.code }]));
+      return undefined;
+    } catch (error) {
+      const expired = error instanceof ProcessingOutlivedOrder;
+      log.info('Payment refused', { orderId, attempt, code: failureOf(error).code });
+      return { failure: expired ? { code: ERROR_CODES.ORDER_NOT_PAYABLE, message: error.message } : failureOf(error), details: detailsOf(error), expired };
+    }
+  }
+
+  /** Stripe answering `processing` settles later: its webhook decides, within the order's time. */
+  private async chargeAttempt(payment: PaymentRequest, attempt: number): Promise<void> {
+    const { orderId, currency } = this.input;
+    this.webhookVerdict = undefined;
+    const charged = await payments.chargePayment.executeWithOptions({ summary: summaries.chargePayment(this.state.totalCents, currency, attempt) }, [
+      { orderId, amountCents: this.state.totalCents, currency, paymentMethod: payment.paymentMethod, attempt },
     ]);
-    completed('stockReserved');
+    this.state.paymentIntentId = charged.paymentIntentId;
+    if (charged.status === 'SUCCEEDED') return;
+    setCurrentDetails(`Stripe is processing the payment; waiting for its webhook until ${this.state.expiresAt}`);
+    if (!(await condition(() => this.webhookVerdict?.paymentIntentId === charged.paymentIntentId, Math.max(1, this.msLeft())))) throw new ProcessingOutlivedOrder();
+    const outcome = this.webhookVerdict!.succeeded ? 'succeeded' : 'failed';
+    await payments.settleProcessingPayment({ orderId, attempt, outcome });
+    if (outcome === 'failed') throw ApplicationFailure.nonRetryable('The payment failed while Stripe processed it', ERROR_CODES.PAYMENT_DECLINED);
+  }
 
-    // Refund-or-cancel is registered before the first charge attempt: it is a no-op when
-    // nothing was charged, and cancels the PaymentIntent a declined attempt left behind.
-    compensations.push({
-      step: 'paymentCharged',
-      run: () => payments.refundPayment.executeWithOptions({ summary: summaries.refundPayment(orderId) }, [{ orderId, reason: state.failure?.code }]),
-    });
-    const expiresAt = new Date(Date.now() + input.ttlSeconds * 1000).toISOString();
-    state.expiresAt = expiresAt;
-    await setStatus('AWAITING_PAYMENT', { expiresAt });
-    setCurrentDetails(awaitingPaymentDetails());
+  /** Sells the reserved stock (the commit point), then goes forward only: the PAID write, the cart, COMPLETED. */
+  private async fulfil(): Promise<void> {
+    const { orderId, customerId, lines } = this.input;
+    setCurrentDetails('Paid: selling the stock and clearing the cart');
+    await this.saga.step('stockCommitted', () => inventory.commitStock.executeWithOptions({ summary: summaries.commitStock(lines) }, [{ orderId }]));
+    this.saga.commit();
+    await this.forward('orderPaid', () => this.setStatus('PAID', {}, 'forward-only'));
+    this.payment!.settled = { paid: true };
+    await this.forward('cartCleared', () =>
+      cart.clearCart.executeWithOptions({ summary: summaries.clearCart(customerId, lines) }, [{ orderId, userId: customerId, lines: lines.map(({ productId, quantity }) => ({ productId, quantity })) }]));
+    await this.forward('customerNotified', () => this.setStatus('COMPLETED', {}, 'forward-only'));
+    setCurrentDetails('COMPLETED');
+  }
 
-    // The race of payment against expiry is decided here, in one place: once the timer has
-    // fired no new payment is accepted, and a charge already in flight settles the race.
-    // The timer runs until the expiresAt the customer was shown. It used to run for the full
-    // time-to-live from after the status write and its push, so every order expired late by
-    // however long those two activities took (seconds under load; found by the timers benchmark).
-    const timeToLiveMs = patched(PATCHES.expireAtExpiresAt) ? Math.max(0, Date.parse(expiresAt) - Date.now()) : input.ttlSeconds * 1000;
-    const timer = CancellationScope.cancellable(async () => {
-      await sleep(timeToLiveMs, { summary: summaries.expiryTimer(input.ttlSeconds) });
-      timeUp = true;
-    });
-    timer.catch(() => undefined);
-    await condition(() => !charging && (paid || timeUp || cancelRequest !== undefined || chargeFailure !== undefined));
-
-    if (!paid) {
-      if (chargeFailure) throw ApplicationFailure.nonRetryable(chargeFailure.message, chargeFailure.code);
-      const why: Unwind = cancelRequest
-        ? { status: 'CANCELLED', reason: cancelRequest.reason ?? 'Cancelled by the customer' }
-        : { status: 'EXPIRED', reason: `Not paid within ${input.ttlSeconds} s` };
-      await unwind(why);
-      return await finish();
-    }
-
-    // Once paid, cancelling the workflow no longer interrupts it: the customer gets the goods.
-    await CancellationScope.nonCancellable(async () => {
-      setCurrentDetails('Paid: selling the stock and clearing the cart');
-      await inventory.commitStock.executeWithOptions({ summary: summaries.commitStock(input.lines) }, [{ orderId }]);
-      completed('stockCommitted');
-      await setStatus('PAID');
-      completed('orderPaid');
-
-      // Forward only from here: clearing the cart retries until it succeeds and never refunds.
-      compensations.length = 0;
-      await cart.clearCart.executeWithOptions({ summary: summaries.clearCart(customerId, input.lines) }, [
-        { orderId, userId: customerId, lines: input.lines.map(({ productId, quantity }) => ({ productId, quantity })) },
-      ]);
-      completed('cartCleared');
-      await setStatus('COMPLETED');
-      completed('customerNotified');
-      setCurrentDetails('COMPLETED');
-    });
-    return await finish();
-  } catch (error) {
-    if (isCancellation(error)) {
-      await unwind({ status: 'CANCELLED', reason: 'The workflow was cancelled' });
-      return await finish();
-    }
-    const failure = failureOf(error);
-    await unwind({
-      status: REJECTING_CODES.includes(failure.code) ? 'REJECTED' : 'FAILED',
-      reason: failure.message,
-      failure,
-    });
-    return await finish();
+  /** Runs the undos newest first, then records how the order ended. */
+  private async unwind(why: Unwind): Promise<void> {
+    this.open = false;
+    this.state.failure ??= why.failure;
+    await this.saga.unwind();
+    await this.saga.withOperatorFallback('recordOutcome', () => this.setStatus(why.status, { reason: why.reason, failureCode: this.state.failure?.code }));
+    setCurrentDetails(`${why.status}: ${why.reason}`);
   }
 
   /** Answers a second run with the order as its first run left it, and undoes nothing of it. */
-  async function leaveEndedOrder(status: OrderStatus): Promise<CheckoutResult> {
+  private async leaveEndedOrder(status: OrderStatus): Promise<CheckoutState> {
     // An order that ended unpaid gave its quota unit back (or never had one): give back the one this
     // run may have taken for it (a no-op otherwise). A completed or parked order keeps its unit.
-    if (TERMINAL_ORDER_STATUSES.includes(status) && status !== 'COMPLETED') {
+    if (contract.isTerminalStatus(status) && status !== 'COMPLETED') {
+      const { orderId, customerId } = this.input;
       await quota.releaseOrderQuota.executeWithOptions({ summary: summaries.releaseOrderQuota(customerId) }, [{ userId: customerId, orderId }]);
     }
     setCurrentDetails(`The order had already ended (${status}) in an earlier run: left as it was`);
-    state.status = status;
-    upsertSearchAttributes([{ key: ORDER_STATUS_KEY, value: status }]);
-    return finish();
+    this.markStatus(status);
+    return this.finish();
   }
 
   /** Lets pay and cancel callers receive their answers, and the status events get through, before the workflow completes. */
-  async function finish(): Promise<CheckoutResult> {
-    await statusEventsSent;
+  private async finish(): Promise<CheckoutState> {
+    await this.statusEventsSent;
     await condition(allHandlersFinished);
-    return state;
+    return this.state;
+  }
+
+  private validatePay(pay: PayInput): void {
+    if (pay.customerId !== this.input.customerId) throw ApplicationFailure.nonRetryable('Not your order', ERROR_CODES.ORDER_NOT_FOUND);
+    const why = this.payment ? 'A payment for this order is already in progress' : this.cancelRequest ? 'The order is being cancelled' : `The order is ${this.state.status.toLowerCase()}`;
+    if (!this.open || this.state.status !== 'AWAITING_PAYMENT' || this.payment || this.cancelRequest || this.msLeft() <= 0) {
+      throw ApplicationFailure.nonRetryable(why, ERROR_CODES.ORDER_NOT_PAYABLE);
+    }
+  }
+
+  /** Records the payment and waits for the body to settle it: PAID, refused (declined: still payable), or unwound. */
+  private async onPay(pay: PayInput): Promise<CheckoutState> {
+    const payment: PaymentRequest = { ...pay };
+    this.payment = payment;
+    await settle(() => payment.settled !== undefined || isSettled(this.state.status));
+    if (payment.settled && 'refused' in payment.settled) {
+      throw ApplicationFailure.nonRetryable(payment.settled.refused.message, payment.settled.refused.code, payment.settled.details ?? {});
+    }
+    return this.state;
+  }
+
+  private validateCancel(): void {
+    if (!this.open || this.cancelRequest) throw ApplicationFailure.nonRetryable(`The order is ${this.state.status.toLowerCase()}`, ERROR_CODES.ORDER_NOT_CANCELLABLE);
+  }
+
+  private async onCancel(request: CancelInput): Promise<CheckoutState> {
+    this.requestCancel(request);
+    await settle(() => isSettled(this.state.status));
+    return this.state;
+  }
+
+  private requestCancel(request: CancelInput): void {
+    if (this.open) this.cancelRequest ??= request;
+  }
+
+  /** A webhook event: kept in the state (once each, capped), and the verdict a `processing` charge waits for. */
+  private onPaymentEvent(event: PaymentEventInput): void {
+    this.webhookVerdict = notices.verdictOf(event) ?? this.webhookVerdict;
+    notices.keepPaymentEvent(this.state, event);
+  }
+
+  /** A step past the commit point: it is never undone, and one that fails for good waits for an operator. */
+  private forward(step: CheckoutStep, run: () => Promise<unknown>): Promise<void> {
+    return this.saga.withOperatorFallback(step, () => this.saga.step(step, run));
+  }
+
+  private async setStatus(status: OrderStatus, extra: { reason?: string; failureCode?: string; expiresAt?: string } = {}, mode?: 'forward-only'): Promise<void> {
+    const activities = mode === 'forward-only' ? ordersForwardOnly : orders;
+    await activities.setOrderStatus.executeWithOptions({ summary: summaries.setOrderStatus(status) }, [{ orderId: this.input.orderId, status, ...extra }]);
+    this.markStatus(status);
+    log.info('Order status changed', { orderId: this.input.orderId, status, ...(extra.reason ? { reason: extra.reason } : {}) });
+    const event = { ...this.state };
+    this.statusEventsSent = this.statusEventsSent.then(() => notices.persistStatusEvent(event));
+  }
+
+  /** A step that keeps failing parks the order in NEEDS_ATTENTION until an operator retries or resolves it. */
+  private async parkForOperator(step: string, error: unknown): Promise<OperatorDecision> {
+    const { message } = failureOf(error);
+    this.state.failure = { code: ERROR_CODES.COMPENSATION_FAILED, message: `${step}: ${message}` };
+    log.warn('A step failed past its retries; the order needs an operator', { orderId: this.input.orderId, step, error: message });
+    setCurrentDetails(needsAttentionDetails(this.input.orderId, step, message));
+    if (this.state.status !== 'NEEDS_ATTENTION') {
+      // With the orders service down too, the workflow's own state and search attribute still say so.
+      await this.setStatus('NEEDS_ATTENTION', { reason: this.state.failure.message, failureCode: this.state.failure.code }).catch(() => this.markStatus('NEEDS_ATTENTION'));
+    }
+    await condition(() => this.operatorAction !== undefined);
+    const { action, note } = this.operatorAction!;
+    this.operatorAction = undefined;
+    log.info('Operator action', { orderId: this.input.orderId, step, action, note });
+    setCurrentDetails(action === 'resolve' ? `Resolved by an operator: ${step}` : `Retrying ${step} (operator)`);
+    return action;
+  }
+
+  /** The status in the workflow's state and its search attribute (not in the orders database). */
+  private markStatus(status: OrderStatus): void {
+    this.state.status = status;
+    upsertSearchAttributes([{ key: contract.ORDER_STATUS_KEY, value: status }]);
+  }
+
+  private msLeft(): number {
+    return Date.parse(this.state.expiresAt!) - Date.now();
   }
 }
 
-function orderRecord(input: CheckoutInput) {
-  return {
-    orderId: input.orderId,
-    customerId: input.customerId,
-    lines: input.lines,
-    currency: input.currency,
-    idempotencyKey: input.idempotencyKey,
-    requestHash: input.requestHash,
-  };
-}
-
-/** The code and message of a failure, from an activity's ApplicationFailure when there is one. */
-function failureOf(error: unknown): CheckoutFailure {
-  const cause = error instanceof ActivityFailure ? error.cause : error;
-  if (cause instanceof ApplicationFailure) {
-    return { code: cause.type ?? 'FAILED', message: cause.message };
-  }
-  if (cause instanceof Error) return { code: 'FAILED', message: cause.message };
-  return { code: 'FAILED', message: String(cause) };
-}
-
-function detailsOf(error: unknown): unknown {
-  const cause = error instanceof ActivityFailure ? error.cause : error;
-  return cause instanceof ApplicationFailure ? cause.details?.[0] : undefined;
-}
+/** A handler's wait for the body: cancelling the workflow must not cut it short (the caller still gets the outcome). */
+const settle = (done: () => boolean) => CancellationScope.nonCancellable(() => condition(done));
+const isSettled = (status: OrderStatus): boolean => contract.isTerminalStatus(status) || status === 'NEEDS_ATTENTION';

@@ -30,31 +30,28 @@ export const ORDER_STATUS_KEY = defineSearchAttributeKey('OrderStatus', SearchAt
 export const CUSTOMER_ID_KEY = defineSearchAttributeKey('CustomerId', SearchAttributeType.KEYWORD);
 
 // ---------------------------------------------------------------------------
-// Failure codes carried by non-retryable ApplicationFailures (their `type`).
-export const FAILURE_CODES = {
-  outOfStock: 'OUT_OF_STOCK',
-  quotaExceeded: 'QUOTA_EXCEEDED',
-  paymentDeclined: 'PAYMENT_DECLINED',
-  orderNotPayable: 'ORDER_NOT_PAYABLE',
-  invalidTransition: 'INVALID_TRANSITION',
-  unknownProduct: 'UNKNOWN_PRODUCT',
-} as const;
-export type FailureCode = (typeof FAILURE_CODES)[keyof typeof FAILURE_CODES];
-
-// ---------------------------------------------------------------------------
 // Checkout.
-export type OrderStatus =
-  | 'PENDING'
-  | 'AWAITING_PAYMENT'
-  | 'PAID'
-  | 'COMPLETED'
-  | 'REJECTED'
-  | 'EXPIRED'
-  | 'CANCELLED'
-  | 'FAILED'
-  | 'NEEDS_ATTENTION';
+/**
+ * The order status machine's states (DESIGN.md "Services"): the one list the workflow, the orders
+ * service, the API's schema and the operator commands derive their types and checks from.
+ */
+export const ORDER_STATUSES = [
+  'PENDING',
+  'AWAITING_PAYMENT',
+  'PAID',
+  'COMPLETED',
+  'REJECTED',
+  'EXPIRED',
+  'CANCELLED',
+  'FAILED',
+  'NEEDS_ATTENTION',
+] as const;
+export type OrderStatus = (typeof ORDER_STATUSES)[number];
 
-export const TERMINAL_ORDER_STATUSES: readonly OrderStatus[] = ['COMPLETED', 'REJECTED', 'EXPIRED', 'CANCELLED', 'FAILED'];
+export const TERMINAL_ORDER_STATUSES = ['COMPLETED', 'REJECTED', 'EXPIRED', 'CANCELLED', 'FAILED'] as const satisfies readonly OrderStatus[];
+export type TerminalOrderStatus = (typeof TERMINAL_ORDER_STATUSES)[number];
+
+export const isTerminalStatus = (status: OrderStatus): status is TerminalOrderStatus => (TERMINAL_ORDER_STATUSES as readonly string[]).includes(status);
 
 export interface OrderLineInput {
   productId: string;
@@ -110,11 +107,19 @@ export interface CheckoutState {
   declinedAttempts: number;
   paymentIntentId?: string;
   /**
-   * Stripe webhook events relayed to this order, each once. The charge's own answer decides
-   * the order; these confirm it, and one that contradicts it is visible to operators here.
+   * Stripe webhook events relayed to this order, each once, at most MAX_KEPT_PAYMENT_EVENTS of
+   * them. The charge's own answer decides the order, or the webhook when Stripe answered
+   * `processing`; one that contradicts it is visible to operators here.
    */
   paymentEvents?: PaymentEventInput[];
+  /** Events relayed after the cap was reached: counted, not kept (a flood must not grow the state). */
+  paymentEventsBeyondCap?: number;
 }
+
+/** Webhook events an order keeps in its state; Stripe sends a handful per payment. */
+export const MAX_KEPT_PAYMENT_EVENTS = 20;
+/** Declined attempts an order allows before it ends with PAYMENT_ATTEMPTS_EXHAUSTED (a bound on card testing). */
+export const MAX_DECLINED_ATTEMPTS = 5;
 
 export type CheckoutResult = CheckoutState;
 
@@ -136,7 +141,10 @@ export interface OperatorActionInput {
   note?: string;
 }
 
-/** Payment is an update: the caller learns at once whether it was charged or declined. */
+/**
+ * Payment is an update that answers once the money is settled: the order PAID (stock sold), a
+ * PAYMENT_DECLINED failure (still payable), or the order as it unwound (FAILED, CANCELLED...).
+ */
 export const payUpdate = defineUpdate<PayResult, [PayInput]>('pay');
 /** The storefront cancels with an update, so it learns at once whether the cancel was accepted. */
 export const cancelUpdate = defineUpdate<CheckoutState, [CancelInput]>('cancelOrder');

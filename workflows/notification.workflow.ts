@@ -1,6 +1,7 @@
 /** The per-user notification workflow: receives notify signals in order, drops duplicates, persists each through an activity. */
 import { allHandlersFinished, condition, continueAsNew, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
-import { TASK_QUEUES, notifySignal, type NotificationWorkflowInput, type NotifyInput } from './contract';
+import { notificationPersistOptions } from './activity-options';
+import { notifySignal, type NotificationWorkflowInput, type NotifyInput } from './contract';
 import type { createNotificationActivities } from '../activities/notifications.activities';
 
 /** Settings a test (or an operator) may pass; all are carried across continue-as-new. */
@@ -23,12 +24,7 @@ export const DEFAULT_MAX_DEDUPE_KEYS = 1_000;
 export async function notificationWorkflow(input: NotificationWorkflowArgs): Promise<void> {
   const maxHistoryEvents = input.maxHistoryEvents ?? DEFAULT_MAX_HISTORY_EVENTS;
   const seen = new RecentKeys(input.maxDedupeKeys ?? DEFAULT_MAX_DEDUPE_KEYS, input.seenDedupeKeys ?? []);
-  const { persistNotification } = proxyActivities<ReturnType<typeof createNotificationActivities>>({
-    taskQueue: input.activityTaskQueue ?? TASK_QUEUES.notifications,
-    startToCloseTimeout: '30 seconds',
-    // No attempt limit: a notification is never given up; the row is idempotent by dedupe key.
-    retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
-  });
+  const { persistNotification } = proxyActivities<ReturnType<typeof createNotificationActivities>>(notificationPersistOptions(input.activityTaskQueue));
 
   // Signals only queue up; one loop persists them, so they are processed in arrival order.
   const pending: NotifyInput[] = [...(input.pendingNotifications ?? [])];

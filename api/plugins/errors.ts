@@ -6,51 +6,13 @@
 import fp from 'fastify-plugin';
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { DomainError } from '../../lib/errors';
+import { HTTP_STATUS_BY_CODE, httpStatusOf, type ErrorCode } from '../../lib/error-codes';
 
-/** The HTTP status of each domain code the API can answer with (DESIGN.md "Storefront API"). */
-export const STATUS_BY_CODE: Record<string, number> = {
-  VALIDATION_FAILED: 400,
-  INVALID_JSON: 400,
-  CART_EMPTY: 400,
-  UNKNOWN_PRODUCT: 400,
-  MIXED_CURRENCIES: 400,
-  INVALID_QUANTITY: 400,
-  UNKNOWN_RESOURCE: 400,
-  UNKNOWN_PLAN: 400,
-  INVALID_SIGNATURE: 400,
-  INVALID_EMAIL: 400,
-  WEAK_PASSWORD: 400,
-  PAYLOAD_UNDECODABLE: 400,
-  UNAUTHORIZED: 401,
-  TOKEN_EXPIRED: 401,
-  INVALID_CREDENTIALS: 401,
-  PAYMENT_DECLINED: 402,
-  FORBIDDEN: 403,
-  CSRF_REJECTED: 403,
-  NOT_FOUND: 404,
-  ROUTE_NOT_FOUND: 404,
-  ORDER_NOT_FOUND: 404,
-  PRODUCT_NOT_FOUND: 404,
-  NOTIFICATION_NOT_FOUND: 404,
-  ACCOUNT_NOT_FOUND: 404,
-  OUT_OF_STOCK: 409,
-  ORDER_NOT_PAYABLE: 409,
-  ORDER_NOT_CANCELLABLE: 409,
-  VERSION_CONFLICT: 409,
-  SKU_TAKEN: 409,
-  EMAIL_TAKEN: 409,
-  ACCOUNT_EXISTS: 409,
-  PAYLOAD_TOO_LARGE: 413,
-  UNSUPPORTED_MEDIA_TYPE: 415,
-  IDEMPOTENCY_KEY_REUSED: 422,
-  QUOTA_EXCEEDED: 429,
-  RATE_LIMITED: 429,
-  TEMPORAL_UNAVAILABLE: 503,
-  STREAM_UNAVAILABLE: 503,
-};
+/** The HTTP status of each domain code the API can answer with: the one registry in lib/error-codes.ts. */
+export const STATUS_BY_CODE: Readonly<Record<string, number>> = HTTP_STATUS_BY_CODE;
 
 /** Fastify's own error codes, renamed to the API's. */
-const FASTIFY_CODES: Record<string, string> = {
+const FASTIFY_CODES: Record<string, ErrorCode> = {
   FST_ERR_CTP_INVALID_JSON_BODY: 'INVALID_JSON',
   FST_ERR_CTP_EMPTY_JSON_BODY: 'INVALID_JSON',
   FST_ERR_CTP_BODY_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
@@ -66,7 +28,7 @@ export const errorHandler = fp(
   async function errorHandler(app: FastifyInstance) {
     app.setErrorHandler((error: FastifyError | DomainError, request, reply) => {
       if (error instanceof DomainError) {
-        const status = STATUS_BY_CODE[error.code] ?? 500;
+        const status = httpStatusOf(error.code);
         if (status >= 500) request.log.warn({ code: error.code, err: error }, 'domain error with a 5xx status');
         return reply.code(status).send(errorBody(status === 500 ? 'INTERNAL' : error.code, status === 500 ? 'Internal error' : error.message));
       }
@@ -74,7 +36,7 @@ export const errorHandler = fp(
         return reply.code(400).send(errorBody('VALIDATION_FAILED', `${error.validationContext ?? 'request'} ${firstValidationMessage(error)}`));
       }
       const code = error.code ? FASTIFY_CODES[error.code] : undefined;
-      if (code) return reply.code(STATUS_BY_CODE[code]!).send(errorBody(code, error.message));
+      if (code) return reply.code(httpStatusOf(code)).send(errorBody(code, error.message));
       if (error.statusCode === 429) return reply.code(429).send(errorBody('RATE_LIMITED', error.message));
       if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) {
         return reply.code(error.statusCode).send(errorBody('BAD_REQUEST', error.message));

@@ -1,7 +1,5 @@
 /** The order status machine: which status may follow which. Pure, shared by the service and its tests. */
-import type { OrderStatus } from '../../workflows/contract';
-
-const TERMINAL_BY_OPERATOR: OrderStatus[] = ['COMPLETED', 'REJECTED', 'EXPIRED', 'CANCELLED', 'FAILED'];
+import { TERMINAL_ORDER_STATUSES, type OrderStatus } from '../../workflows/contract';
 
 export const ALLOWED_TRANSITIONS: Record<OrderStatus, readonly OrderStatus[]> = {
   PENDING: ['AWAITING_PAYMENT', 'REJECTED', 'CANCELLED', 'FAILED', 'NEEDS_ATTENTION'],
@@ -13,7 +11,7 @@ export const ALLOWED_TRANSITIONS: Record<OrderStatus, readonly OrderStatus[]> = 
   CANCELLED: [],
   FAILED: [],
   // An operator's retry or resolve ends the order in the status its saga was heading for.
-  NEEDS_ATTENTION: TERMINAL_BY_OPERATOR,
+  NEEDS_ATTENTION: TERMINAL_ORDER_STATUSES,
 };
 
 export function canTransition(from: OrderStatus, to: OrderStatus): boolean {

@@ -5,6 +5,7 @@ import {
   INSUFFICIENT_FUNDS,
   isConfirm,
   startStripeRecorder,
+  stripeDouble,
   type RecordedRequest,
   type StripeRecorder,
   type StripeRecorderOptions,
@@ -37,6 +38,16 @@ async function paymentsVia(intercept?: StripeRecorderOptions['intercept']): Prom
   recorders.push(recorder);
   const gateway = createStripeGateway({ stripeSecretKey: undefined, stripeApiBase: recorder.url }, { timeoutMs: 5_000, maxNetworkRetries: 0 });
   return { payments: new PaymentsService(db, gateway), recorder };
+}
+
+/** A payments service in real mode (not stripe-mock's stateless one), talking to the Stripe double through a recorder. */
+async function paymentsAgainstStripe(confirm?: Parameters<typeof stripeDouble>[0]) {
+  const double = stripeDouble(confirm);
+  const recorder = await startStripeRecorder({ target: stripeMockBase(), intercept: double.intercept });
+  recorders.push(recorder);
+  const gateway = createStripeGateway({ stripeSecretKey: 'sk_test_123', stripeApiBase: stripeMockBase(), stripeLikeApiBase: recorder.url }, { timeoutMs: 5_000, maxNetworkRetries: 0 });
+  expect(gateway.stateless).toBe(false);
+  return { payments: new PaymentsService(db, gateway), recorder, double };
 }
 
 function chargeInput(extra: Partial<ChargeInput> = {}): ChargeInput {
@@ -302,4 +313,86 @@ test('getForOrders reads several orders’ payments in one call, as get reads ea
   expect(found.get(charged.orderId)).toEqual(await payments.get(charged.orderId));
   expect(found.get(refunded.orderId)).toEqual(await payments.get(refunded.orderId));
   expect(found.get(refunded.orderId)).toMatchObject({ status: 'REFUNDED', refunded: true });
+});
+
+describe('against Stripe itself (real mode, the Stripe double)', () => {
+  test('an intent that already succeeded (the answer was lost) is found by the retry: one confirm, no second charge', async () => {
+    const { payments, recorder } = await paymentsAgainstStripe(() => 'succeeded-but-lost');
+    const input = chargeInput();
+    // The answer is lost; whether the SDK's own retry got Stripe's stored answer or the activity retries, it is one charge.
+    await payments.charge(input).catch(() => undefined);
+    const retried = await payments.charge(input);
+    expect(retried).toMatchObject({ status: 'SUCCEEDED' });
+    expect(new Set(recorder.requests.filter(isConfirm).map((r) => r.idempotencyKey))).toEqual(new Set([idempotencyKeys.confirm(input.orderId, 1)]));
+    expect(await payments.get(input.orderId)).toMatchObject({ status: 'SUCCEEDED', attempts: [{ attempt: 1, outcome: 'SUCCEEDED' }] });
+  });
+
+  test('requires_action cannot be completed server-side: PAYMENT_DECLINED, the order stays payable', async () => {
+    const { payments, recorder } = await paymentsAgainstStripe(() => 'requires_action');
+    const input = chargeInput();
+    expect(await rejection(payments.charge(input))).toMatchObject({ code: 'PAYMENT_DECLINED', details: { declineCode: 'requires_action' } });
+    expect(recorder.requests.filter(isConfirm)).toHaveLength(1);
+    expect(await payments.get(input.orderId)).toMatchObject({ status: 'PENDING', attempts: [{ attempt: 1, outcome: 'DECLINED', declineCode: 'requires_action' }] });
+  });
+
+  test('processing is not paid: cancel is refused while Stripe processes it, and once it succeeds the undo refunds rather than cancels', async () => {
+    const { payments, recorder, double } = await paymentsAgainstStripe(() => 'processing');
+    const input = chargeInput();
+    expect(await payments.charge(input)).toMatchObject({ status: 'PROCESSING' });
+    expect(await payments.get(input.orderId)).toMatchObject({ status: 'PENDING' });
+    // Still processing: Stripe refuses the cancel with payment_intent_unexpected_state, which is not "already cancelled".
+    await expect(payments.refundOrCancel(input.orderId)).rejects.toThrow(/processing/);
+    expect(await payments.get(input.orderId)).toMatchObject({ status: 'PENDING' });
+
+    for (const intent of double.intents.values()) intent.status = 'succeeded';
+    expect(await payments.refundOrCancel(input.orderId)).toMatchObject({ action: 'refunded' });
+    expect(await payments.get(input.orderId)).toMatchObject({ status: 'REFUNDED', refunded: true });
+    expect(recorder.requests.filter(isConfirm)).toHaveLength(1);
+    expect(recorder.requests.filter((r) => r.path === '/v1/refunds')).toHaveLength(1);
+  });
+
+  test('payment_intent_unexpected_state on cancel for an intent that succeeded meanwhile: refunded, not taken as cancelled', async () => {
+    const { payments, recorder, double } = await paymentsAgainstStripe(() => 'processing');
+    const input = chargeInput();
+    await payments.charge(input);
+    // Between the undo's look-up and its cancel, Stripe settles the payment.
+    for (const intent of double.intents.values()) intent.status = 'requires_payment_method';
+    double.onRequest = (request) => {
+      if (request.path.endsWith('/cancel')) for (const intent of double.intents.values()) intent.status = 'succeeded';
+    };
+    recorder.requests.length = 0;
+    expect(await payments.refundOrCancel(input.orderId)).toMatchObject({ action: 'refunded' });
+    expect(recorder.requests.map((r) => `${r.method} ${r.path.replace(/pi_[A-Za-z0-9]+/, 'pi_*')}`)).toEqual([
+      'GET /v1/payment_intents/pi_*',
+      'POST /v1/payment_intents/pi_*/cancel',
+      'GET /v1/payment_intents/pi_*',
+      'POST /v1/refunds',
+    ]);
+    expect(await payments.get(input.orderId)).toMatchObject({ status: 'REFUNDED', refunded: true });
+  });
+
+  test('a settled processing payment is recorded by settleProcessing, once', async () => {
+    const { payments } = await paymentsAgainstStripe(() => 'processing');
+    const input = chargeInput();
+    await payments.charge(input);
+    await payments.settleProcessing({ orderId: input.orderId, attempt: 1, outcome: 'succeeded' });
+    await payments.settleProcessing({ orderId: input.orderId, attempt: 1, outcome: 'failed' });
+    expect(await payments.get(input.orderId)).toMatchObject({ status: 'SUCCEEDED', attempts: [{ attempt: 1, outcome: 'SUCCEEDED' }] });
+  });
+
+  test('an unusable payment method is its own code at once, not a retry and not a decline', async () => {
+    const { payments, recorder } = await paymentsAgainstStripe(() => ({
+      status: 400,
+      body: { error: { type: 'invalid_request_error', code: 'resource_missing', param: 'payment_method', message: "No such PaymentMethod: 'pm_gone'" } },
+    }));
+    const input = chargeInput({ paymentMethod: 'pm_gone' });
+    expect(await rejection(payments.charge(input))).toMatchObject({ code: 'PAYMENT_METHOD_UNUSABLE' });
+    expect(recorder.requests.filter(isConfirm)).toHaveLength(1);
+  });
+
+  test('a Stripe 5xx is not a refusal: the charge fails retryably', async () => {
+    const { payments } = await paymentsAgainstStripe(() => ({ status: 500, body: { error: { type: 'api_error', message: 'Stripe is down' } } }));
+    const error = await rejection(payments.charge(chargeInput()));
+    expect(error).not.toBeInstanceOf(DomainError);
+  });
 });

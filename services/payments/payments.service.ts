@@ -23,7 +23,15 @@ export interface ChargeInput {
 export interface ChargeResult {
   paymentId: string;
   paymentIntentId: string;
-  status: 'SUCCEEDED';
+  /** PROCESSING: Stripe took the payment but settles it later; its webhook says how (see settleProcessing). */
+  status: 'SUCCEEDED' | 'PROCESSING';
+}
+
+export interface SettleProcessingInput {
+  orderId: string;
+  attempt: number;
+  /** What Stripe's webhook said of the intent that was processing. */
+  outcome: 'succeeded' | 'failed';
 }
 
 export interface RefundOrCancelResult {
@@ -84,6 +92,7 @@ export class PaymentsService {
     // An earlier try may have charged and then lost the answer (timeout, crash): look first.
     const intent = await this.intentFor(payment);
     if (intent.status === 'succeeded') return this.markSucceeded(payment.id, intent.id, input.attempt);
+    if (intent.status === 'processing' && !this.gateway.stateless) return { paymentId: payment.id, paymentIntentId: intent.id, status: 'PROCESSING' };
 
     await this.db.paymentAttempt.upsert({
       where: { paymentId_attempt: { paymentId: payment.id, attempt: input.attempt } },
@@ -99,66 +108,81 @@ export class PaymentsService {
         { idempotencyKey: idempotencyKeys.confirm(input.orderId, input.attempt) },
       );
     } catch (error) {
-      if (error instanceof Stripe.errors.StripeCardError) {
-        const declineCode = error.decline_code ?? error.code ?? 'card_declined';
-        await this.recordDecline(payment.id, input.attempt, declineCode, error.message);
-        throw new DomainError('PAYMENT_DECLINED', error.message, { declineCode });
-      }
-      throw error; // Outcome unknown: the activity retries, and the next try looks the intent up first.
+      const refusal = classifyStripeRefusal(error);
+      if (!refusal) throw error; // Transport or Stripe 5xx: outcome unknown; the retry looks the intent up first.
+      await this.recordDecline(payment.id, input.attempt, refusal.declineCode, refusal.message);
+      throw new DomainError(refusal.code, refusal.message, { declineCode: refusal.declineCode });
     }
 
-    if (confirmed.status === 'succeeded' || confirmed.status === 'processing' || this.gateway.stateless) {
-      return this.markSucceeded(payment.id, confirmed.id, input.attempt);
-    }
+    // stripe-mock answers every confirmation with the same fixture: no error means it "succeeded".
+    if (confirmed.status === 'succeeded' || this.gateway.stateless) return this.markSucceeded(payment.id, confirmed.id, input.attempt);
+    if (confirmed.status === 'processing') return { paymentId: payment.id, paymentIntentId: confirmed.id, status: 'PROCESSING' };
     // requires_action (3-D Secure) and the like cannot be completed by this server-side flow.
     await this.recordDecline(payment.id, input.attempt, confirmed.status, `Payment needs ${confirmed.status}`);
     throw new DomainError('PAYMENT_DECLINED', `The payment could not be completed (${confirmed.status})`, { declineCode: confirmed.status });
   }
 
+  /** Records what Stripe's webhook said of a payment that was processing; idempotent. */
+  async settleProcessing(input: SettleProcessingInput): Promise<void> {
+    const payment = await this.db.payment.findUniqueOrThrow({ where: { orderId: input.orderId } });
+    if (payment.status !== 'PENDING') return;
+    if (input.outcome === 'succeeded') {
+      await this.markSucceeded(payment.id, payment.stripePaymentIntentId ?? '', input.attempt);
+    } else {
+      await this.recordDecline(payment.id, input.attempt, 'processing_failed', 'The payment failed while Stripe processed it');
+    }
+  }
+
   /**
-   * Compensation for charge: refunds a charge that succeeded, cancels an intent that did
-   * not, and does nothing when there is no payment. For an intent in an unknown state it
-   * asks Stripe before deciding. Idempotent.
+   * Compensation for charge: refunds money that was taken, cancels an intent that took none,
+   * and does nothing when there is no payment. Whatever the row says, Stripe's own view of the
+   * intent decides (a charge whose answer was lost may have succeeded). Idempotent.
    */
   async refundOrCancel(orderId: string, reason = 'requested_by_customer'): Promise<RefundOrCancelResult> {
     const payment = await this.db.payment.findUnique({ where: { orderId } });
     if (!payment) return { action: 'none' };
-    const paymentIntentId = payment.stripePaymentIntentId ?? undefined;
-    if (payment.status === 'REFUNDED') return { action: 'refunded', paymentIntentId };
-    if (payment.status === 'CANCELED') return { action: 'canceled', paymentIntentId };
+    if (payment.status === 'REFUNDED') return { action: 'refunded', paymentIntentId: payment.stripePaymentIntentId ?? undefined };
+    if (payment.status === 'CANCELED') return { action: 'canceled', paymentIntentId: payment.stripePaymentIntentId ?? undefined };
 
-    let chargedAtStripe = payment.status === 'SUCCEEDED';
-    if (!chargedAtStripe && paymentIntentId && !this.gateway.stateless) {
-      const intent = await this.stripe.paymentIntents.retrieve(paymentIntentId);
-      chargedAtStripe = intent.status === 'succeeded';
+    if (payment.status === 'SUCCEEDED' && payment.stripePaymentIntentId) return this.refund(payment, payment.stripePaymentIntentId, reason);
+    // A lost answer to the intent's creation leaves no id in the row: the same idempotency key finds it.
+    // (stripe-mock's look-up answers a fixture that says nothing of this intent: not asked.)
+    const known = payment.stripePaymentIntentId;
+    const intent = known && this.gateway.stateless ? { id: known, status: 'unknown' } : known ? await this.stripe.paymentIntents.retrieve(known) : await this.intentFor(payment);
+    if (intent.status === 'succeeded' && !this.gateway.stateless) return this.refund(payment, intent.id, reason);
+    if (intent.status === 'canceled') return this.markCanceled(payment, intent.id);
+    try {
+      await this.stripe.paymentIntents.cancel(intent.id, {}, { idempotencyKey: idempotencyKeys.cancel(orderId) });
+    } catch (error) {
+      // Stripe answers payment_intent_unexpected_state for an intent already cancelled, and also for
+      // one that succeeded meanwhile (a processing payment settling): ask which before deciding.
+      if (!(error instanceof Stripe.errors.StripeInvalidRequestError && error.code === 'payment_intent_unexpected_state')) throw error;
+      const now = await this.stripe.paymentIntents.retrieve(intent.id);
+      if (now.status === 'succeeded') return this.refund(payment, intent.id, reason);
+      if (now.status !== 'canceled') throw new Error(`Payment intent ${intent.id} is ${now.status}; it can be neither cancelled nor refunded yet`);
     }
+    return this.markCanceled(payment, intent.id);
+  }
 
-    if (chargedAtStripe && paymentIntentId) {
-      const refund = await this.stripe.refunds.create(
-        { payment_intent: paymentIntentId, reason: 'requested_by_customer', metadata: { orderId } },
-        { idempotencyKey: idempotencyKeys.refund(orderId) },
-      );
-      await this.db.$transaction(async (tx) => {
-        await tx.refund.upsert({
-          where: { paymentId: payment.id },
-          create: { paymentId: payment.id, stripeRefundId: refund.id, amountCents: payment.amountCents, reason },
-          update: {},
-        });
-        await tx.payment.update({ where: { id: payment.id }, data: { status: 'REFUNDED' } });
+  private async refund(payment: Payment, paymentIntentId: string, reason: string): Promise<RefundOrCancelResult> {
+    const refund = await this.stripe.refunds.create(
+      { payment_intent: paymentIntentId, reason: 'requested_by_customer', metadata: { orderId: payment.orderId } },
+      { idempotencyKey: idempotencyKeys.refund(payment.orderId) },
+    );
+    await this.db.$transaction(async (tx) => {
+      await tx.refund.upsert({
+        where: { paymentId: payment.id },
+        create: { paymentId: payment.id, stripeRefundId: refund.id, amountCents: payment.amountCents, reason },
+        update: {},
       });
-      return { action: 'refunded', paymentIntentId };
-    }
+      await tx.payment.update({ where: { id: payment.id }, data: { status: 'REFUNDED' } });
+    });
+    return { action: 'refunded', paymentIntentId };
+  }
 
-    if (paymentIntentId) {
-      try {
-        await this.stripe.paymentIntents.cancel(paymentIntentId, {}, { idempotencyKey: idempotencyKeys.cancel(orderId) });
-      } catch (error) {
-        // An intent Stripe already cancelled is what we want.
-        if (!(error instanceof Stripe.errors.StripeInvalidRequestError && error.code === 'payment_intent_unexpected_state')) throw error;
-      }
-    }
-    await this.db.payment.update({ where: { id: payment.id }, data: { status: 'CANCELED' } });
-    return { action: paymentIntentId ? 'canceled' : 'none', paymentIntentId };
+  private async markCanceled(payment: Payment, paymentIntentId: string): Promise<RefundOrCancelResult> {
+    await this.db.payment.update({ where: { id: payment.id }, data: { status: 'CANCELED', stripePaymentIntentId: paymentIntentId } });
+    return { action: 'canceled', paymentIntentId };
   }
 
   async get(orderId: string): Promise<PaymentView | null> {
@@ -246,6 +270,23 @@ export class PaymentsService {
       data: { outcome: 'DECLINED', declineCode, failureMessage: message },
     });
   }
+}
+
+/**
+ * Stripe's refusals that no retry changes, as the code the workflow and the API answer with; undefined
+ * for what may go through on a retry (network, Stripe 5xx, rate limits), whose outcome is unknown.
+ */
+export function classifyStripeRefusal(error: unknown): { code: 'PAYMENT_DECLINED' | 'PAYMENT_METHOD_UNUSABLE' | 'PAYMENT_REJECTED'; declineCode: string; message: string } | undefined {
+  if (error instanceof Stripe.errors.StripeCardError) {
+    return { code: 'PAYMENT_DECLINED', declineCode: error.decline_code ?? error.code ?? 'card_declined', message: error.message };
+  }
+  if (error instanceof Stripe.errors.StripeInvalidRequestError) {
+    // An unknown, detached or unsuitable payment method: the customer can send another one.
+    const aboutPaymentMethod = error.param === 'payment_method' || error.code === 'resource_missing' || (error.code ?? '').startsWith('payment_method_');
+    return { code: aboutPaymentMethod ? 'PAYMENT_METHOD_UNUSABLE' : 'PAYMENT_REJECTED', declineCode: error.code ?? 'invalid_request', message: error.message };
+  }
+  if (error instanceof Stripe.errors.StripeIdempotencyError) return { code: 'PAYMENT_REJECTED', declineCode: 'idempotency_error', message: error.message };
+  return undefined;
 }
 
 function succeeded(payment: Payment): ChargeResult {

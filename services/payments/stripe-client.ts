@@ -4,6 +4,11 @@ import Stripe from 'stripe';
 export interface StripeSettings {
   stripeSecretKey: string | undefined;
   stripeApiBase: string;
+  /**
+   * Talk to this base as to Stripe itself (real mode, not stripe-mock's stateless one): the tests'
+   * recording proxy answering as Stripe would, so the real-Stripe paths run under test.
+   */
+  stripeLikeApiBase?: string;
 }
 
 export interface StripeGateway {
@@ -18,10 +23,10 @@ export interface StripeGateway {
 
 export function createStripeGateway(settings: StripeSettings, options: { timeoutMs?: number; maxNetworkRetries?: number } = {}): StripeGateway {
   const common = { timeout: options.timeoutMs ?? 10_000, maxNetworkRetries: options.maxNetworkRetries ?? 0 };
-  if (settings.stripeSecretKey) {
+  if (settings.stripeSecretKey && !settings.stripeLikeApiBase) {
     return { stripe: new Stripe(settings.stripeSecretKey, common), stateless: false };
   }
-  const base = new URL(settings.stripeApiBase);
+  const base = new URL(settings.stripeLikeApiBase ?? settings.stripeApiBase);
   // stripe-mock accepts only keys shaped sk_test_<one part> (401 for 'sk_test_stripe_mock');
   // the same key as the launcher's STRIPE_MOCK_KEY.
   const stripe = new Stripe('sk_test_123', {
@@ -30,5 +35,5 @@ export function createStripeGateway(settings: StripeSettings, options: { timeout
     port: Number(base.port || (base.protocol === 'https:' ? 443 : 80)),
     protocol: base.protocol === 'https:' ? 'https' : 'http',
   });
-  return { stripe, stateless: true };
+  return { stripe, stateless: !settings.stripeLikeApiBase };
 }

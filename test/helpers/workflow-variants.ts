@@ -1,0 +1,80 @@
+/**
+ * Planted variants of the real workflow code, for the replay tier and the history recorder: the
+ * checkout with two steps swapped, its undos run in the wrong order, its patch guard dropped, or
+ * from before its patch. Each variant is a text edit of the real files, written beside them (so
+ * their relative imports resolve), bundled, and removed again. An edit that no longer finds its
+ * text fails loudly: a refactor must move the variant along, not silently plant nothing.
+ */
+import { bundleWorkflowCode, type WorkflowBundle } from '@temporalio/worker';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { SILENT_LOGGER } from '../../lib/logging';
+
+const WORKFLOWS_DIR = path.resolve(__dirname, '../../workflows');
+
+export interface WorkflowVariant {
+  name: string;
+  /** Per file of workflows/ (without `.ts`), the text to find and what to put instead. */
+  edits: Partial<Record<string, [find: string, replace: string][]>>;
+}
+
+export const VARIANTS = {
+  /** Clears the cart before writing PAID: the order of two forward steps past the commit point. */
+  stepsSwapped: {
+    name: 'steps-swapped',
+    edits: {
+      'checkout.workflow': [
+        [
+          "    await this.forward('orderPaid', () => this.setStatus('PAID', {}, 'forward-only'));\n    this.payment!.settled = { paid: true };\n",
+          '',
+        ],
+        [
+          "    await this.forward('customerNotified',",
+          "    await this.forward('orderPaid', () => this.setStatus('PAID', {}, 'forward-only'));\n    this.payment!.settled = { paid: true };\n    await this.forward('customerNotified',",
+        ],
+      ],
+    },
+  },
+  /** Runs the undos oldest first. */
+  undoOrderReversed: {
+    name: 'undo-order-reversed',
+    edits: { saga: [['for (let next = this.undos.pop(); next; next = this.undos.pop())', 'for (let next = this.undos.shift(); next; next = this.undos.shift())']] },
+  },
+  /** Notifies a decline without asking patched(): what the patch guards, shipped unguarded. */
+  patchGuardDropped: {
+    name: 'patch-guard-dropped',
+    edits: { 'checkout.workflow': [['if (patched(PATCHES.notifyDeclinedPayment)) await notices.notifyDeclined(', 'await notices.notifyDeclined(']] },
+  },
+  /** The checkout as it was before the declined-payment notice (records the "before" history of the worked patch). */
+  beforeDeclinedNotice: {
+    name: 'before-declined-notice',
+    edits: { 'checkout.workflow': [['if (patched(PATCHES.notifyDeclinedPayment)) await notices.notifyDeclined(this.state, failure.message, refusal.details);', '']] },
+  },
+} satisfies Record<string, WorkflowVariant>;
+
+/** Bundles the workflows (both workflow types) with the variant's edits applied. */
+export async function bundleVariant(variant: WorkflowVariant): Promise<WorkflowBundle> {
+  const suffix = `.variant-${variant.name}`;
+  // The index imports the checkout, the checkout imports the saga: copy the checkout always, so an
+  // edited saga is the one it imports.
+  const copied = [...new Set(['checkout.workflow', ...Object.keys(variant.edits)])];
+  const written: string[] = [];
+  const rewriteImports = (source: string) => copied.reduce((text, file) => text.split(`'./${file}'`).join(`'./${file}${suffix}'`), source);
+  try {
+    for (const file of copied) {
+      let source = readFileSync(path.join(WORKFLOWS_DIR, `${file}.ts`), 'utf8');
+      for (const [find, replace] of variant.edits[file] ?? []) {
+        if (!source.includes(find)) throw new Error(`variant ${variant.name}: ${file}.ts no longer contains ${JSON.stringify(find.slice(0, 80))}`);
+        source = source.replace(find, replace);
+      }
+      written.push(path.join(WORKFLOWS_DIR, `${file}${suffix}.ts`));
+      writeFileSync(written.at(-1)!, rewriteImports(source));
+    }
+    const index = path.join(WORKFLOWS_DIR, `index${suffix}.ts`);
+    written.push(index);
+    writeFileSync(index, rewriteImports(readFileSync(path.join(WORKFLOWS_DIR, 'index.ts'), 'utf8')));
+    return await bundleWorkflowCode({ workflowsPath: index, logger: SILENT_LOGGER });
+  } finally {
+    for (const file of written) rmSync(file, { force: true });
+  }
+}

@@ -1,0 +1,70 @@
+/**
+ * A saga: each step is declared with its undo, in the order the steps run; unwind() runs the undos
+ * newest first, in a scope that cancellation cannot interrupt, and an undo that still fails after
+ * its retries waits for an operator to retry it or to say it was done by hand.
+ */
+import { CancellationScope } from '@temporalio/workflow';
+
+export type OperatorDecision = 'retry' | 'resolve';
+
+/** Where the saga writes down what it did, for the workflow's query. */
+export interface SagaRecord<Step extends string> {
+  completedSteps: Step[];
+  compensatedSteps: string[];
+}
+
+export interface SagaHooks {
+  /** An undo is about to run (for the operator's view of the workflow). */
+  undoing?(step: string): void;
+  /** An undo failed past its retries: park the order and answer with the operator's decision. */
+  undoFailed(step: string, error: unknown): Promise<OperatorDecision>;
+}
+
+export class Saga<Step extends string> {
+  private readonly undos: { step: Step; undo: () => Promise<unknown> }[] = [];
+
+  constructor(
+    private readonly record: SagaRecord<Step>,
+    private readonly hooks: SagaHooks,
+  ) {}
+
+  /**
+   * Registers the undo before the step runs (a step that timed out may still have happened; an undo
+   * is idempotent and a no-op when its step never ran), runs the step, and records it once done.
+   * A step attempted again (a second charge attempt) keeps the one undo it registered first.
+   */
+  async step<T>(name: Step, run: () => Promise<T>, undo?: () => Promise<unknown>): Promise<T> {
+    if (undo && !this.undos.some((registered) => registered.step === name)) this.undos.push({ step: name, undo });
+    const result = await run();
+    if (!this.record.completedSteps.includes(name)) this.record.completedSteps.push(name);
+    return result;
+  }
+
+  /** The commit point: from here the saga only goes forward, and nothing done so far is ever undone. */
+  commit(): void {
+    this.undos.length = 0;
+  }
+
+  /** Runs the registered undos newest first; cancelling the workflow does not interrupt it. */
+  unwind(): Promise<void> {
+    return CancellationScope.nonCancellable(async () => {
+      for (let next = this.undos.pop(); next; next = this.undos.pop()) {
+        this.hooks.undoing?.(next.step);
+        await this.withOperatorFallback(next.step, next.undo);
+        this.record.compensatedSteps.push(next.step);
+      }
+    });
+  }
+
+  /** Runs `work` until it succeeds, asking the operator after each failure; 'resolve' stops asking. */
+  async withOperatorFallback(step: string, work: () => Promise<unknown>): Promise<void> {
+    for (;;) {
+      try {
+        await work();
+        return;
+      } catch (error) {
+        if ((await this.hooks.undoFailed(step, error)) === 'resolve') return;
+      }
+    }
+  }
+}
