@@ -41,6 +41,8 @@ export interface AppDeps {
   probes?: ReadinessProbe[];
   /** How long one readiness probe may take before it counts as down. */
   probeTimeoutMs?: number;
+  /** How long one /readyz result serves every caller (default 1 s). */
+  readinessCacheMs?: number;
   logger?: FastifyServerOptions['logger'];
   /** Requests per minute: dev tokens per client address, order placements per user. */
   rateLimits?: { devTokens?: number; orders?: number };
@@ -50,6 +52,8 @@ export interface AppDeps {
   notifier?: NotificationSignaller;
   /** Keep-alive comment interval of notification streams (default 15 s). */
   sseKeepAliveMs?: number;
+  /** Open notification streams per user on this instance (default 5); one more gets 429 TOO_MANY_STREAMS. */
+  sseMaxStreamsPerUser?: number;
 }
 
 /** Request bodies larger than this are refused with 413 before they are parsed. */
@@ -80,14 +84,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(auth, { jwtSecret: deps.settings.jwtSecret });
 
   const { services, checkout, settings } = deps;
-  await app.register(healthRoutes, { probes: deps.probes ?? [], probeTimeoutMs: deps.probeTimeoutMs ?? 2_000 });
+  await app.register(healthRoutes, { probes: deps.probes ?? [], probeTimeoutMs: deps.probeTimeoutMs ?? 2_000, cacheMs: deps.readinessCacheMs });
   if (settings.allowDevTokens) await app.register(authRoutes, { quota: services.quota, ratePerMinute: deps.rateLimits?.devTokens ?? 30 });
   await app.register(productRoutes, { inventory: services.inventory });
   await app.register(cartRoutes, { cart: services.cart, inventory: services.inventory });
   await app.register(orderRoutes, { services, checkout, orderTtlSeconds: settings.orderTtlSeconds, ratePerMinute: deps.rateLimits?.orders ?? 60 });
   await app.register(webhookRoutes, { payments: services.payments, checkout, webhookSecret: settings.stripeWebhookSecret });
   await app.register(usageRoutes, { quota: services.quota, notifier: deps.notifier });
-  await app.register(notificationRoutes, { notifications: services.notifications, hub: deps.notificationHub, keepAliveMs: deps.sseKeepAliveMs });
+  await app.register(notificationRoutes, { notifications: services.notifications, hub: deps.notificationHub, keepAliveMs: deps.sseKeepAliveMs, maxStreamsPerUser: deps.sseMaxStreamsPerUser });
   await app.register(dashboardRoutes);
 
   return app;

@@ -3,13 +3,13 @@ import closeWithGrace from 'close-with-grace';
 import { Client, Connection } from '@temporalio/client';
 import { CheckoutClient, TEMPORAL_CHANNEL_ARGS } from '../lib/checkout-client';
 import { databaseUrlsFromEnv, loadSettings } from '../lib/config';
-import { openServices } from '../services';
+import { openServices, type Services } from '../services';
 import { NotificationHub } from '../services/notifications/live';
 import { buildApp, type ReadinessProbe } from './app';
-import { databaseProbe, temporalProbe } from './probes';
+import { databaseProbes, temporalProbe } from './probes';
 
-function readinessProbes(databases: Record<string, string>, temporal: Connection): ReadinessProbe[] {
-  return [temporalProbe(temporal), ...Object.entries(databases).map(([service, url]) => databaseProbe(service, url))];
+function readinessProbes(services: Services, temporal: Connection): ReadinessProbe[] {
+  return [temporalProbe(temporal), ...databaseProbes(services)];
 }
 
 async function main(): Promise<void> {
@@ -31,7 +31,7 @@ async function main(): Promise<void> {
     checkout: new CheckoutClient(client, { deadlineMs: settings.temporalDeadlineMs }),
     notificationHub,
     notifier: client,
-    probes: readinessProbes(databases, temporal),
+    probes: readinessProbes(services, temporal),
     logger: { level: process.env.LOG_LEVEL ?? 'info' },
   });
   app.addHook('onClose', async () => {

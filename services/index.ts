@@ -23,6 +23,8 @@ export interface Services {
   notifications: NotificationsService;
   /** Runs a trivial query on each database; the names of those that did not answer. */
   unreachable(): Promise<ServiceName[]>;
+  /** A trivial query on one service's pool; throws when its database does not answer. */
+  ping(service: ServiceName): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -42,6 +44,9 @@ export function openServices(urls: Record<ServiceName, string>, stripe: StripeSe
     cart: new CartService(dbs.cart),
     quota: new QuotaService(dbs.quota),
     notifications: new NotificationsService(dbs.notifications),
+    async ping(service) {
+      await dbs[service].$queryRaw`SELECT 1`;
+    },
     async unreachable() {
       const checks = await Promise.all(
         Object.entries(dbs).map(async ([name, db]) => {
