@@ -6,6 +6,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { v5 as uuidv5 } from 'uuid';
 import type { CheckoutClient } from '../lib/checkout-client';
+import { customerFailure } from '../lib/customer-messages';
 import { DomainError } from '../lib/errors';
 import { assertOrderWithinBounds } from '../lib/money';
 import type { CartService } from '../services/cart/cart.service';
@@ -64,7 +65,8 @@ export async function placeOrder(deps: PlacementDeps, request: PlaceOrderRequest
 
   const state = await deps.checkout.place(input);
   if (state.status === 'REJECTED' || (state.status === 'FAILED' && state.failure)) {
-    throw new DomainError(state.failure?.code ?? 'ORDER_REJECTED', state.failure?.message ?? 'The order was rejected');
+    const failure = customerFailure(state.failure ?? { code: 'ORDER_REJECTED', message: 'The order was rejected' });
+    throw new DomainError(failure.code, failure.message);
   }
   const order = await deps.orders.get(orderId);
   if (!order) throw new Error(`order ${orderId} is ${state.status} in its workflow but has no row`);

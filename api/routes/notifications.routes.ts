@@ -14,6 +14,7 @@ import { Type } from 'typebox';
 import { DomainError } from '../../lib/errors';
 import type { NotificationHub, NotificationSubscription } from '../../services/notifications/live';
 import type { Notification, NotificationsService } from '../../services/notifications/notifications.service';
+import { customerOrderPayload } from '../../lib/customer-messages';
 import { errors, IdParams, Timestamp, Uuid } from '../schemas';
 
 export interface NotificationRoutesOptions {
@@ -70,7 +71,8 @@ export function toNotificationView(notification: Notification) {
     sequence: notification.sequence,
     kind: notification.kind,
     type: notification.type,
-    payload: notification.payload,
+    // Status events carry the saga's failure as the workflow saw it; the customer sees the customer-safe form.
+    payload: notification.kind === 'ORDER' ? customerOrderPayload(notification.payload as Record<string, unknown>) : notification.payload,
     read: notification.readAt !== null,
     readAt: notification.readAt?.toISOString() ?? null,
     createdAt: notification.createdAt.toISOString(),
