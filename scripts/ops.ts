@@ -5,13 +5,15 @@
  *   show <orderId> [--json]                                  state, memo, summary, current step, step timeline
  *   retry <orderId> [--note TEXT] [--wait SECONDS]           run the failed compensation again
  *   resolve <orderId> [--note TEXT] [--wait SECONDS]         the compensation was done by hand; finish unwinding
+ *   reconcile [--json]                                       check the store's cross-database invariants now (exit 1 on drift)
  *
  * TEMPORAL_ADDRESS and TEMPORAL_NAMESPACE say which Temporal (lib/config.ts). Exit codes:
  * 0 done, 1 refused or failed, 2 `--wait` ran out before the order closed.
  */
 import { Client, Connection } from '@temporalio/client';
 import os from 'node:os';
-import { loadSettings } from '../lib/config';
+import { databaseUrlsFromEnv, loadSettings } from '../lib/config';
+import { formatReport, reconcile } from '../lib/reconciler/reconcile';
 import {
   listOrders,
   OperationError,
@@ -31,6 +33,7 @@ const USAGE = `usage: npm run ops -- <command>
   show <orderId> [--json]                                  state, memo, summary, current step and step timeline
   retry <orderId> [--note TEXT] [--wait SECONDS]           run the failed compensation again
   resolve <orderId> [--note TEXT] [--wait SECONDS]         it was undone by hand: record that and finish unwinding
+  reconcile [--json]                                       check the store's invariants across the databases now; exit 1 on drift
 statuses: ${ORDER_STATUSES.join(', ')}
 environment: TEMPORAL_ADDRESS (127.0.0.1:7233), TEMPORAL_NAMESPACE (default)`;
 
@@ -186,6 +189,13 @@ async function main(): Promise<void> {
     return;
   }
   const settings = loadSettings();
+  if (argv[0] === 'reconcile') {
+    // Reads the service databases directly: no Temporal needed to see drift.
+    const report = await reconcile(databaseUrlsFromEnv(), { stripeSecretKey: settings.stripeSecretKey });
+    console.log(argv.includes('--json') ? JSON.stringify(report, null, 2) : formatReport(report));
+    process.exitCode = report.violations.length === 0 ? 0 : 1;
+    return;
+  }
   const connection = await Connection.connect({ address: settings.temporalAddress, connectTimeout: 5_000 });
   const client = new Client({ connection, namespace: settings.temporalNamespace, identity: `storefront-ops/${os.userInfo().username}@${os.hostname()}` });
   try {

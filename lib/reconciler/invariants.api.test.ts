@@ -4,7 +4,9 @@
  * double payment, a stray reservation, a quota off by one, a PaymentIntent with no row, a lost
  * stock unit — is found under its invariant.
  */
+import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import path from 'node:path';
 import { Client } from 'pg';
 import { startApiHarness, type ApiHarness } from '../../test/helpers/api';
 import { checkInvariants, type InvariantInput, type SucceededPaymentIntent } from './invariants';
@@ -126,4 +128,25 @@ test('a PaymentIntent that succeeded at Stripe with no payment row', async () =>
 test('a lost stock unit: the buckets no longer add up to the ledger', async () => {
   const report = await withDrift('inventory', (c) => c.query(`UPDATE products SET available = available - 1`).then(() => undefined));
   expect(report.violations).toEqual([expect.objectContaining({ invariant: 'stock-conserved', detail: expect.stringMatching(/ledger says 10 units, the buckets hold 9/) })]);
+});
+
+test('`npm run ops -- reconcile` reports a clean store and exits 0, and names a drift and exits 1', async () => {
+  const env = { ...process.env, ...Object.fromEntries(Object.entries(api.dbs.urls).map(([service, url]) => [`${service.toUpperCase()}_DATABASE_URL`, url])) };
+  delete env.STRIPE_SECRET_KEY;
+  const ops = () => spawnSync(path.resolve(__dirname, '../../node_modules/.bin/tsx'), [path.resolve(__dirname, '../../scripts/ops.ts'), 'reconcile'], { env, encoding: 'utf8' });
+  const clean = ops();
+  expect([clean.status, clean.stderr]).toEqual([0, '']);
+  expect(clean.stdout).toMatch(/^stock-conserved\s+ok \(\d+ checked\)$/m);
+  expect(clean.stdout).toMatch(/^payment-intent-matched\s+skipped: /m);
+  expect(clean.stdout).toMatch(/no drift found/);
+
+  await db.quota.query(`UPDATE "usage" SET used = used + 1 WHERE user_id = 'rec-carol' AND resource = 'orders'`);
+  try {
+    const drifted = ops();
+    expect(drifted.status).toBe(1);
+    expect(drifted.stdout).toMatch(/^quota-matches-orders\s+1 VIOLATION \(\d+ checked\)$/m);
+    expect(drifted.stdout).toMatch(/rec-carol orders \d{4}-\d{2}: used 2 ≠ 1 from its events/);
+  } finally {
+    await db.quota.query(`UPDATE "usage" SET used = used - 1 WHERE user_id = 'rec-carol' AND resource = 'orders'`);
+  }
 });
