@@ -27,11 +27,14 @@ module.exports = {
         '\\.workflow\\.test\\.ts$',
         '\\.replay\\.test\\.ts$',
         '\\.api\\.test\\.ts$',
+        '\\.fuzz\\.test\\.ts$',
       ],
     },
     { ...common, displayName: 'workflow', testMatch: ['<rootDir>/**/*.workflow.test.ts'] },
     { ...common, displayName: 'replay', testMatch: ['<rootDir>/**/*.replay.test.ts'] },
     { ...common, displayName: 'api', testMatch: ['<rootDir>/**/*.api.test.ts'] },
+    // Requests generated from the routes' schemas (fast-check, fixed seed); `npm run fuzz -- --runs N` for long runs.
+    { ...common, displayName: 'fuzz', testMatch: ['<rootDir>/**/*.fuzz.test.ts'] },
     { ...common, displayName: 'e2e', testMatch: ['<rootDir>/test/**/*.test.ts'] },
   ],
 };
