@@ -10,11 +10,11 @@ import { resolvePostgres, type ResolvedPostgres } from '../lib/db/postgres';
 import { ensureDatabases, redactUrl } from '../lib/db/provision';
 import { migrateDatabase } from '../lib/db/migrator';
 import { generateClients } from './generate-clients';
-import { seedDemoData } from './seed';
 import { ensureTool } from './lib/tools';
 import { Supervisor, assertPortFree, waitForHttp, waitForPort } from './lib/processes';
 import { removeRunRecord, stopLeftovers, writeRunRecord } from './lib/run-record';
 import { stripeMockArgs, temporalDevServerArgs, waitForStripeMock, waitForTemporal } from './lib/dev-servers';
+import { logFormatFromEnv, openProcessLog, type LogFormat, type ProcessLog } from './lib/process-logs';
 
 type Env = Record<string, string | undefined>;
 
@@ -29,6 +29,9 @@ export interface StackConfig {
   temporalNamespace: string;
   /** Undefined when STRIPE_SECRET_KEY is set: the stack then talks to Stripe itself, not to stripe-mock. */
   stripeMock: { httpPort: number; httpsPort: number } | undefined;
+  /** `pretty`: the console shows progress and errors, the logs go to files; `json`: every log line on the console. */
+  logFormat: LogFormat;
+  logsDir: string;
 }
 
 function port(env: Env, name: string, fallback: number): number {
@@ -40,8 +43,11 @@ function port(env: Env, name: string, fallback: number): number {
 }
 
 export function readStackConfig(env: Env = process.env): StackConfig {
+  const dataDir = path.resolve(env.STOREFRONT_DATA_DIR || path.join(ROOT, '.data'));
   return {
-    dataDir: path.resolve(env.STOREFRONT_DATA_DIR || path.join(ROOT, '.data')),
+    dataDir,
+    logsDir: path.join(dataDir, 'logs'),
+    logFormat: logFormatFromEnv(env),
     host: env.HOST || '127.0.0.1',
     apiPort: port(env, 'PORT', 3000),
     temporalPort: port(env, 'TEMPORAL_PORT', 7233),
@@ -86,23 +92,27 @@ function tsxArgs(script: string): string[] {
   return ['--import', 'tsx', path.join(ROOT, script)];
 }
 
-async function generateDatabaseClients(): Promise<void> {
+async function generateDatabaseClients(): Promise<string> {
   const results = await generateClients();
   const generated = results.filter((result) => result.generated).map((result) => result.service);
-  if (generated.length > 0) log(`generated Prisma clients: ${generated.join(', ')}`);
+  return generated.length > 0 ? `generated for ${generated.join(', ')}` : 'up to date';
 }
 
 async function prepareDatabases(
-  dataDir: string,
+  config: StackConfig,
   signal: AbortSignal,
   onPostgres: (postgres: ResolvedPostgres) => void,
 ): Promise<Record<ServiceName, string> & { server: string }> {
-  const postgres = await resolvePostgres({ dataDir, onLog: (line) => process.stdout.write(`[postgres] ${line}\n`) });
+  const postgresLog = processLog(config, 'postgres', false);
+  const postgres = await resolvePostgres({ dataDir: config.dataDir, onLog: (line) => postgresLog.write(line, 'stdout') });
   onPostgres(postgres);
   signal.throwIfAborted();
-  log(`PostgreSQL (${postgres.source}): ${redactUrl(postgres.serverUrl)}`);
+  ready('PostgreSQL', `${postgres.source === 'embedded' ? 'embedded, ' : ''}${redactUrl(postgres.serverUrl)}`);
   const urls = await ensureDatabases(postgres.serverUrl);
   for (const service of SERVICES) await migrateDatabase(urls[service], service);
+  // Imported here, not at the top: the seed uses the generated Prisma clients, which a fresh clone
+  // only has once generateDatabaseClients has run.
+  const { seedDemoData } = await import('./seed');
   await seedDemoData(urls);
   return { ...urls, server: postgres.serverUrl };
 }
@@ -116,6 +126,7 @@ async function startTemporal(supervisor: Supervisor, cli: string, config: StackC
     args: temporalDevServerArgs({ port: config.temporalPort, uiPort: config.temporalUiPort, dbFilename }),
     cwd: ROOT,
     quietOnStop: true,
+    write: processLog(config, 'temporal', false).write,
   });
   await waitForPort(config.temporalPort, 'the Temporal dev server', { process: proc });
   await waitForTemporal(`127.0.0.1:${config.temporalPort}`, config.temporalNamespace, { process: proc });
@@ -125,7 +136,13 @@ async function startTemporal(supervisor: Supervisor, cli: string, config: StackC
 async function startStripeMock(supervisor: Supervisor, binary: string, config: StackConfig): Promise<void> {
   if (!config.stripeMock) return;
   const { httpPort, httpsPort } = config.stripeMock;
-  const proc = supervisor.start({ name: 'stripe-mock', command: binary, args: stripeMockArgs(httpPort, httpsPort), cwd: ROOT, output: 'ignore' });
+  const proc = supervisor.start({
+    name: 'stripe-mock',
+    command: binary,
+    args: stripeMockArgs(httpPort, httpsPort),
+    cwd: ROOT,
+    write: processLog(config, 'stripe-mock', false).write,
+  });
   await waitForStripeMock(`http://127.0.0.1:${httpPort}`, { process: proc });
 }
 
@@ -145,29 +162,38 @@ function serviceEnv(config: StackConfig, databases: Record<ServiceName, string> 
 }
 
 async function startServices(supervisor: Supervisor, config: StackConfig, env: NodeJS.ProcessEnv): Promise<void> {
-  const worker = supervisor.start({ name: 'worker', command: process.execPath, args: tsxArgs('worker.ts'), cwd: ROOT, env });
-  const api = supervisor.start({ name: 'api', command: process.execPath, args: tsxArgs('api/server.ts'), cwd: ROOT, env });
+  const node = { command: process.execPath, cwd: ROOT, env };
+  const worker = supervisor.start({ name: 'worker', args: tsxArgs('worker.ts'), write: processLog(config, 'worker', true).write, ...node });
+  const api = supervisor.start({ name: 'api', args: tsxArgs('api/server.ts'), write: processLog(config, 'api', true).write, ...node });
   await Promise.all([
-    waitForHttp(`http://${config.host}:${config.apiPort}/healthz`, 'the storefront API', { process: api }),
+    waitForHttp(`http://${config.host}:${config.apiPort}/healthz`, 'the storefront API', { process: api }).then(() =>
+      ready('API', `http://${config.host}:${config.apiPort}`),
+    ),
     // worker.ts prints this once its workflow bundle is built and it starts polling.
-    worker.waitForOutput(WORKER_READY_LINE, { timeoutMs: 120_000 }),
+    worker.waitForOutput(WORKER_READY_LINE, { timeoutMs: 120_000 }).then(() => ready('workers', 'polling every task queue')),
   ]);
 }
 
 const WORKER_READY_LINE = /\bworkers? polling\b/;
 
-function printUrls(config: StackConfig, seconds: number): void {
+function printReady(config: StackConfig, seconds: number): void {
   const api = `http://${config.host}:${config.apiPort}`;
+  const logs = config.logFormat === 'json' ? 'on this console (LOG_FORMAT=json)' : `${config.logsDir}/<part>.log (LOG_FORMAT=json prints them here)`;
   const lines = [
     '',
     `Storefront Sagas is running (ready in ${seconds.toFixed(1)}s):`,
-    `  API           ${api}`,
     `  Dashboard     ${api}/`,
-    `  OpenAPI       ${api}/docs`,
+    `  API docs      ${api}/docs`,
     `  Temporal UI   http://127.0.0.1:${config.temporalUiPort}`,
     `  Temporal gRPC 127.0.0.1:${config.temporalPort}`,
     ...(config.stripeMock ? [`  stripe-mock   http://127.0.0.1:${config.stripeMock.httpPort}`] : []),
-    `  Data          ${config.dataDir}`,
+    `  Logs          ${logs}`,
+    '',
+    'Try it:',
+    `  1. Open ${api}/ and sign in as carol: she is at 130 of her 100 free builds, and her alerts are waiting.`,
+    '  2. Order and pay from the dashboard, then find the order-<id> workflow in the Temporal UI.',
+    `  3. Or from a shell: curl -s -X POST ${api}/v1/auth/dev-token -H 'content-type: application/json' -d '{"userId":"alice"}'`,
+    '',
     'Press Ctrl-C to stop.',
     '',
   ];
@@ -178,21 +204,29 @@ function log(message: string): void {
   process.stdout.write(`[stack] ${message}\n`);
 }
 
-const timings: string[] = [];
+const startedAt = Date.now();
 
-/** Runs one startup step and records how long it took, for the summary line. */
-async function timed<T>(step: string, run: () => Promise<T>): Promise<T> {
-  const begun = Date.now();
-  const result = await run();
-  timings.push(`${step} ${((Date.now() - begun) / 1000).toFixed(1)}s`);
-  return result;
+/** One console line per part of the stack, as it becomes ready. */
+function ready(part: string, detail: string): void {
+  process.stdout.write(`  ready  ${part.padEnd(12)} ${detail}  (${((Date.now() - startedAt) / 1000).toFixed(1)}s)\n`);
+}
+
+const processLogs = new Map<string, ProcessLog>();
+
+/** The log of one part of the stack; its last lines are printed when that part dies. */
+function processLog(config: StackConfig, name: string, plainStderrIsError: boolean): ProcessLog {
+  let opened = processLogs.get(name);
+  if (!opened) {
+    opened = openProcessLog({ dir: config.logsDir, name, format: config.logFormat, plainStderrIsError });
+    processLogs.set(name, opened);
+  }
+  return opened;
 }
 
 /** Signals repeated this soon after the first are the same Ctrl-C relayed by npm or scripts/start.js, not a second one. */
 const DUPLICATE_SIGNAL_WINDOW_MS = 1_500;
 
 async function main(): Promise<void> {
-  const started = Date.now();
   const config = readStackConfig();
   const supervisor = new Supervisor();
   const aborter = new AbortController();
@@ -213,6 +247,7 @@ async function main(): Promise<void> {
       await postgresPending.catch(() => undefined);
       await postgres?.stop().catch((error: Error) => log(`PostgreSQL did not stop cleanly: ${error.message}`));
       removeRunRecord(config.dataDir);
+      await Promise.all([...processLogs.values()].map((opened) => opened.close()));
       log(`stopped in ${((Date.now() - begun) / 1000).toFixed(1)}s`);
       process.exit(exitCode);
     })();
@@ -233,7 +268,9 @@ async function main(): Promise<void> {
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, onSignal);
 
   supervisor.onUnexpectedExit((proc, code, signal) => {
-    log(`${proc.name} exited unexpectedly (${signal ?? `exit code ${code}`})`);
+    const opened = processLogs.get(proc.name);
+    log(`${proc.name} exited unexpectedly (${signal ?? `exit code ${code}`})${opened ? `; its last lines (all of them in ${opened.file}):` : ''}`);
+    for (const line of opened?.tail() ?? []) process.stdout.write(`  [${proc.name}] ${line}\n`);
     void stop(`${proc.name} exited`, 1);
   });
 
@@ -241,28 +278,33 @@ async function main(): Promise<void> {
     await stopLeftovers(config.dataDir, log).catch((error: Error) => {
       throw new StartupError(error.message);
     });
-    await timed('ports', () => checkPorts(config));
-    const tools = await timed('tools', () => ensureTools(aborter.signal));
+    await checkPorts(config);
+    process.stdout.write(`Starting Storefront Sagas (logs: ${config.logsDir})\n`);
+    const tools = await ensureTools(aborter.signal);
+    ready('tools', `${path.basename(path.dirname(tools.temporal))}, ${path.basename(path.dirname(tools.stripeMock))}`);
     mkdirSync(config.dataDir, { recursive: true });
     // The dev servers start while the databases are prepared: neither needs the other.
     supervisor.onStart(() => writeRunRecord(config.dataDir, supervisor.list()));
     const servers = Promise.all([
-      timed('temporal', () => startTemporal(supervisor, tools.temporal, config)),
-      timed('stripe-mock', () => startStripeMock(supervisor, tools.stripeMock, config)),
+      startTemporal(supervisor, tools.temporal, config).then(() => ready('Temporal', `127.0.0.1:${config.temporalPort}, Web UI on :${config.temporalUiPort}`)),
+      startStripeMock(supervisor, tools.stripeMock, config).then(() =>
+        ready('Stripe', config.stripeMock ? `stripe-mock on :${config.stripeMock.httpPort}` : 'the real API (STRIPE_SECRET_KEY is set)'),
+      ),
     ]);
     servers.catch(() => undefined);
     const databases = (async () => {
-      await timed('clients', generateDatabaseClients);
+      ready('clients', `Prisma clients ${await generateDatabaseClients()}`);
       aborter.signal.throwIfAborted();
-      return timed('databases', () => prepareDatabases(config.dataDir, aborter.signal, (resolved) => (postgres = resolved)));
+      const urls = await prepareDatabases(config, aborter.signal, (resolved) => (postgres = resolved));
+      ready('databases', `${SERVICES.length} migrated, demo data seeded`);
+      return urls;
     })();
     // A stop while this is pending waits for it, so an embedded PostgreSQL that is starting still gets stopped.
     postgresPending = databases;
     const [urls] = await Promise.all([databases, servers]);
     aborter.signal.throwIfAborted();
-    await timed('workers and API', () => startServices(supervisor, config, serviceEnv(config, urls)));
-    printUrls(config, (Date.now() - started) / 1000);
-    log(`startup steps: ${timings.join(', ')}`);
+    await startServices(supervisor, config, serviceEnv(config, urls));
+    printReady(config, (Date.now() - startedAt) / 1000);
   } catch (error) {
     if (stopping) return; // a signal or a crash is already stopping the stack
     process.stderr.write(`\n${error instanceof StartupError ? error.message : (error as Error).stack ?? String(error)}\n\n`);

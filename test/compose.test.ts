@@ -11,9 +11,10 @@ interface ComposeService {
   command?: string[];
   environment?: Record<string, string>;
   depends_on?: Record<string, { condition: string }>;
-  healthcheck?: unknown;
+  healthcheck?: { test?: string[] };
   ports?: string[];
   profiles?: string[];
+  restart?: string;
 }
 
 const compose = parse(readFileSync(path.resolve(__dirname, '..', 'docker-compose.yml'), 'utf8'), { merge: true }) as {
@@ -63,8 +64,16 @@ describe('docker-compose.yml', () => {
         'temporal-setup': { condition: 'service_completed_successfully' },
       });
     }
-    expect(compose.services.postgres!.healthcheck).toBeDefined();
-    expect(compose.services.api!.healthcheck).toBeDefined();
+  });
+
+  it('checks the health of every long-running service (one-shot jobs run once and exit)', () => {
+    const longRunning = Object.entries(compose.services).filter(([, service]) => service.restart !== 'no');
+    expect(longRunning.map(([name]) => name)).toEqual(expect.arrayContaining(['postgres', 'temporal', 'temporal-ui', 'stripe-mock', 'api', 'prometheus', 'grafana']));
+    for (const [name, service] of longRunning) {
+      // A command that can fail: `CMD`/`CMD-SHELL` and something to run.
+      expect({ name, test: service.healthcheck?.test?.slice(0, 1) }).toEqual({ name, test: [expect.stringMatching(/^CMD(-SHELL)?$/)] });
+      expect({ name, hasCommand: (service.healthcheck?.test?.length ?? 0) > 1 }).toEqual({ name, hasCommand: true });
+    }
   });
 
   it('runs every task queue in worker services that scale apart, each serving its metrics', () => {

@@ -21,10 +21,11 @@ export interface LaunchedStack {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-export function launchStack(env: NodeJS.ProcessEnv): LaunchedStack {
+/** Runs the launcher of the checkout at `root` (this one by default, or a pristine copy of it). */
+export function launchStack(env: NodeJS.ProcessEnv, root: string = ROOT): LaunchedStack {
   let output = '';
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'scripts', 'stack.ts')], {
-    cwd: ROOT,
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'scripts', 'stack.ts')], {
+    cwd: root,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
