@@ -1,13 +1,15 @@
 /**
  * A cheap fingerprint of every row of every service database: one query per database over
  * persistent connections, so the fuzz tier can prove "this 4xx changed nothing" for each of
- * thousands of requests (a full snapshot per request would take minutes).
+ * thousands of requests (a full snapshot per request would take minutes). Per table it takes the
+ * row count and the newest row version (`xmin`, the inserting or updating transaction): an insert
+ * or an update raises the newest version, a delete lowers the count, so no write goes unseen.
  */
 import { Client } from 'pg';
 import { SERVICES, type ServiceName } from '../../lib/services';
 
 export interface DatabaseFingerprint {
-  /** Per `service.table`: row count and an md5 over the rows. */
+  /** Per `service.table`: row count and newest row version. */
   take(): Promise<Record<string, string>>;
   close(): Promise<void>;
 }
@@ -21,7 +23,7 @@ export async function openFingerprint(urls: Record<ServiceName, string>): Promis
         `SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE' AND table_name <> '_prisma_migrations' ORDER BY 1`,
       );
       const sql = `SELECT ${rows
-        .map(({ table_name: t }) => `(SELECT count(*) || ':' || coalesce(md5(string_agg(r::text, '' ORDER BY r::text)), '') FROM "${t}" r) AS "${t}"`)
+        .map(({ table_name: t }) => `(SELECT count(*) || ':' || coalesce(max(r.xmin::text::bigint), 0) FROM "${t}" r) AS "${t}"`)
         .join(', ')}`;
       return { service, client, sql };
     }),
