@@ -23,7 +23,7 @@ export const WORKFLOW_FORBIDDEN_IMPORTS = {
 };
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', '.data/**', '**/generated/**', 'coverage/**', 'web/vendor/**', 'bench/results/**'] },
+  { ignores: ['node_modules/**', '.data/**', '**/generated/**', 'coverage/**', 'web/vendor/**', 'bench/results/**', 'dist/**'] },
   ...tseslint.configs.recommended,
   {
     rules: {

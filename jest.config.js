@@ -2,15 +2,17 @@
 //   npx jest --selectProjects workflow
 // typebox 1.x, content-disposition 2 (under @fastify/static), cookie 1 (under light-my-request)
 // and @apidevtools/json-schema-ref-parser (under swagger-parser, the OpenAPI test) ship only ES modules; Jest,
-// unlike Node 20.19+ (which tsx uses), cannot require them, so swc turns them into CommonJS.
-const ESM_ONLY = '(typebox|content-disposition|cookie|@apidevtools/json-schema-ref-parser)';
+// unlike Node 20.19+ (which tsx uses), cannot require them, so swc turns them into CommonJS. @fastify/cookie
+// loads cookie 2 with a dynamic import(), which Jest refuses outside --experimental-vm-modules: swc turns it into a require.
+const ESM_ONLY = '(typebox|content-disposition|cookie|@fastify/cookie|@apidevtools/json-schema-ref-parser)';
 const transform = { '^.+\\.ts$': ['@swc/jest'], [`^.+/node_modules/${ESM_ONLY}/.+\\.m?js$`]: ['@swc/jest'] };
 const common = {
   transform,
   transformIgnorePatterns: [`/node_modules/(?!${ESM_ONLY}/)`],
   testEnvironment: 'node',
   moduleFileExtensions: ['ts', 'js', 'mjs', 'json'],
-  testPathIgnorePatterns: ['/node_modules/', '/.data/'],
+  testPathIgnorePatterns: ['/node_modules/', '/.data/', '/dist/'],
+  modulePathIgnorePatterns: ['<rootDir>/dist/'],
 };
 
 /** @type {import('jest').Config} */

@@ -8,11 +8,14 @@
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { databaseUrlsFromEnv, loadSettings } from './lib/config';
+import { refuseUnsafeProduction } from './lib/production';
 import { installWorkerRuntime, workerTelemetryFromEnv } from './lib/worker-telemetry';
 import { createWorkers, queuesFromArgs } from './lib/workers';
 import { openServices } from './services';
 
 async function main(): Promise<void> {
+  // Before the metrics port opens or anything connects.
+  refuseUnsafeProduction('The worker');
   const { lifecycle, metricsUrl } = installWorkerRuntime(workerTelemetryFromEnv());
   const settings = loadSettings();
   const queues = queuesFromArgs(process.argv.slice(2));

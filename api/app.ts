@@ -12,6 +12,7 @@ import type { CheckoutClient } from '../lib/checkout-client';
 import type { Services } from '../services';
 import type { NotificationHub } from '../services/notifications/live';
 import { auth } from './plugins/auth';
+import { redactingLogger } from './plugins/log-redaction';
 import { errorHandler } from './plugins/errors';
 import { metrics } from './plugins/metrics';
 import { openapi } from './plugins/openapi';
@@ -32,6 +33,8 @@ export interface ApiSettings {
   allowDevTokens: boolean;
   stripeWebhookSecret: string;
   orderTtlSeconds: number;
+  /** Session cookies marked `Secure` (the production profile, served over HTTPS). */
+  secureCookies?: boolean;
 }
 
 export interface AppDeps {
@@ -44,7 +47,7 @@ export interface AppDeps {
   /** How long one /readyz result serves every caller (default 1 s). */
   readinessCacheMs?: number;
   logger?: FastifyServerOptions['logger'];
-  /** Requests per minute: dev tokens per client address, order placements per user. */
+  /** Requests per minute: sign-ups and dev tokens per client address, order placements per user. */
   rateLimits?: { devTokens?: number; orders?: number };
   /** Live notifications: the process's one hub (LISTEN only while streams are open), created and closed by its owner (api/server.ts). Without it the stream answers 503. */
   notificationHub?: NotificationHub;
@@ -61,7 +64,8 @@ export const BODY_LIMIT_BYTES = 64 * 1024;
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
-    logger: deps.logger ?? false,
+    // Whatever logger the caller asks for, request lines never carry a token, cookie or password.
+    logger: redactingLogger(deps.logger ?? false),
     bodyLimit: BODY_LIMIT_BYTES,
     // Every log line of a request carries its id; a caller's X-Request-Id is kept for tracing.
     requestIdHeader: 'x-request-id',
@@ -84,11 +88,21 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   await app.register(openapi);
   await app.register(metrics, deps.services);
-  await app.register(auth, { jwtSecret: deps.settings.jwtSecret });
-
   const { services, checkout, settings } = deps;
+  await app.register(auth, {
+    jwtSecret: settings.jwtSecret,
+    accounts: services.accounts,
+    allowDevTokens: settings.allowDevTokens,
+    secureCookies: settings.secureCookies ?? false,
+  });
+
   await app.register(healthRoutes, { probes: deps.probes ?? [], probeTimeoutMs: deps.probeTimeoutMs ?? 2_000, cacheMs: deps.readinessCacheMs });
-  if (settings.allowDevTokens) await app.register(authRoutes, { quota: services.quota, ratePerMinute: deps.rateLimits?.devTokens ?? 30 });
+  await app.register(authRoutes, {
+    accounts: services.accounts,
+    quota: services.quota,
+    allowDevTokens: settings.allowDevTokens,
+    ratePerMinute: deps.rateLimits?.devTokens ?? 30,
+  });
   await app.register(productRoutes, { inventory: services.inventory });
   await app.register(cartRoutes, { cart: services.cart, inventory: services.inventory });
   await app.register(orderRoutes, { services, checkout, orderTtlSeconds: settings.orderTtlSeconds, ratePerMinute: deps.rateLimits?.orders ?? 60 });

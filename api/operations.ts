@@ -22,15 +22,50 @@ export const OPERATIONS: Record<string, OperationDoc> = {
     summary: 'Readiness',
     description: 'Whether the service databases and Temporal answer; 503 lists what is down.',
   },
+  'POST /v1/auth/signup': {
+    operationId: 'signUp',
+    summary: 'Create an account and sign in',
+    description:
+      'Creates a user with the `user` role on the `free` plan and opens a session: the answer carries a bearer token and sets the HttpOnly session cookie (and the `sf_csrf` cookie the dashboard echoes in `X-CSRF-Token`). ' +
+      'Emails compare case-insensitively. 400 for a malformed email, a password under 10 characters, or any other field (a role or plan cannot be chosen); 403 CSRF_REJECTED for a cross-site Origin; 409 EMAIL_TAKEN; 429 RATE_LIMITED.',
+  },
+  'POST /v1/auth/signin': {
+    operationId: 'signIn',
+    summary: 'Sign in with email and password',
+    description:
+      'Opens a session as sign-up does. 401 INVALID_CREDENTIALS for a wrong password and an unknown email alike (after the same work, so timing does not tell them apart); ' +
+      '429 RATE_LIMITED after repeated failures for one account or from one address; 403 CSRF_REJECTED for a cross-site Origin.',
+  },
+  'POST /v1/auth/signout': {
+    operationId: 'signOut',
+    summary: 'Sign out: revoke the session',
+    description:
+      'Revokes the session of the cookie or bearer token: both are refused from then on. Clears the cookies. ' +
+      'Cookie-authenticated calls need `X-CSRF-Token` (403 CSRF_REJECTED without it); 401 without a valid session.',
+  },
+  'GET /v1/auth/me': {
+    operationId: 'getCurrentUser',
+    summary: 'The signed-in user',
+    description:
+      'The user of the session: id, email, role and plan as the accounts service has them now. 401 without a valid session or token.',
+  },
   'POST /v1/auth/dev-token': {
     operationId: 'createDevToken',
-    summary: 'Sign in as anyone (local stack only)',
-    description: 'Issues a token for any user id. Exists only when ALLOW_DEV_TOKENS=true, which production refuses.',
+    summary: 'A dev token for any user id (local stack only)',
+    description:
+      'Exists only when ALLOW_DEV_TOKENS=true, which the production profile refuses. Signs a token for an ad-hoc user id with the role asked for, and optionally puts that user on a plan. ' +
+      'An id that belongs to an account is refused with 409 ACCOUNT_EXISTS: a real account signs in, and its role and plan cannot be set this way. 400 for a malformed id, role or plan; 429 RATE_LIMITED.',
+  },
+  'GET /v1/auth/demo-accounts': {
+    operationId: 'listDemoAccounts',
+    summary: 'The seeded demo accounts (local stack only)',
+    description:
+      'Exists only when ALLOW_DEV_TOKENS=true: the demo accounts the local seed creates and their shared, documented password, for the dashboard\'s one-click demo sign-in.',
   },
   'GET /v1/products': {
     operationId: 'listProducts',
     summary: 'List the catalogue',
-    description: 'Every product with its price and the units available to order now.',
+    description: 'Every product with its price and the units available to order now. Public: no sign-in needed.',
   },
   'POST /v1/products': {
     operationId: 'createProduct',
@@ -40,7 +75,7 @@ export const OPERATIONS: Record<string, OperationDoc> = {
   'GET /v1/products/:id': {
     operationId: 'getProduct',
     summary: 'Read one product',
-    description: 'The product with its price, available units and version (for an optimistic PATCH).',
+    description: 'The product with its price, available units and version (for an optimistic PATCH). Public: no sign-in needed.',
   },
   'PATCH /v1/products/:id': {
     operationId: 'updateProduct',

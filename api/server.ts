@@ -3,6 +3,7 @@ import closeWithGrace from 'close-with-grace';
 import { Client, Connection } from '@temporalio/client';
 import { CheckoutClient, TEMPORAL_CHANNEL_ARGS } from '../lib/checkout-client';
 import { databaseUrlsFromEnv, loadSettings } from '../lib/config';
+import { refuseUnsafeProduction } from '../lib/production';
 import { openServices, type Services } from '../services';
 import { NotificationHub } from '../services/notifications/live';
 import { buildApp, type ReadinessProbe } from './app';
@@ -13,6 +14,7 @@ function readinessProbes(services: Services, temporal: Connection): ReadinessPro
 }
 
 async function main(): Promise<void> {
+  refuseUnsafeProduction('The API');
   const settings = loadSettings();
   // Lazy: the API starts (and /healthz answers) even while Temporal is still coming up; /readyz tells.
   const temporal = Connection.lazy({ address: settings.temporalAddress, channelArgs: TEMPORAL_CHANNEL_ARGS });

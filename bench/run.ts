@@ -4,7 +4,7 @@
  * bench/results/<name>.json and one summary line each, and after a full run gathers the
  * headline figures in bench/results/summary.json.
  *
- *   npm run bench                    every benchmark, full size (about 37 minutes on 2 cores)
+ *   npm run bench                    every benchmark, full size (about 40 minutes on 2 cores)
  *   npm run bench -- --quick         every benchmark, small (under 3 minutes); results in bench/results/quick/
  *   npm run bench -- --only timers,oversell
  *   npm run bench -- --list
@@ -132,6 +132,8 @@ function writeSummary(headline: Partial<Headline>, machine: Machine): void {
     'history_events_max',
     'sse_p99_ms',
     'api_overhead_ratio',
+    'activity_step_ms',
+    'placement_latency_ratio',
   ];
   const summary: Record<string, unknown> = {};
   for (const key of keys) summary[key] = headline[key] ?? previous[key] ?? null;

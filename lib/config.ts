@@ -14,6 +14,9 @@ export interface Settings {
   stripeWebhookSecret: string;
   jwtSecret: string;
   allowDevTokens: boolean;
+  /** NODE_ENV=production: cookies are Secure, dev tokens are off unless asked for (and then refused, lib/production.ts). */
+  production: boolean;
+  secureCookies: boolean;
 }
 
 type Env = Record<string, string | undefined>;
@@ -29,6 +32,7 @@ function integer(env: Env, name: string, fallback: number): number {
 }
 
 export function loadSettings(env: Env = process.env): Settings {
+  const production = env.NODE_ENV === 'production';
   return {
     port: integer(env, 'PORT', 3000),
     host: env.HOST ?? '127.0.0.1',
@@ -40,7 +44,10 @@ export function loadSettings(env: Env = process.env): Settings {
     stripeApiBase: env.STRIPE_API_BASE ?? 'http://127.0.0.1:12111',
     stripeWebhookSecret: env.STRIPE_WEBHOOK_SECRET ?? 'whsec_local_development_secret',
     jwtSecret: env.JWT_SECRET ?? 'local-development-secret-change-me-in-production',
-    allowDevTokens: (env.ALLOW_DEV_TOKENS ?? 'true') === 'true',
+    // On by default for the local stack only; production never defaults to it.
+    allowDevTokens: (env.ALLOW_DEV_TOKENS ?? (production ? 'false' : 'true')) === 'true',
+    production,
+    secureCookies: production,
   };
 }
 

@@ -1,5 +1,9 @@
-/** The six services of the store; each owns one PostgreSQL database and one Temporal task queue. */
-export const SERVICES = ['inventory', 'orders', 'payments', 'cart', 'quota', 'notifications'] as const;
+/**
+ * The seven services of the store; each owns one PostgreSQL database. All but `accounts` also
+ * own a Temporal task queue (workflows/contract.ts TASK_QUEUES): accounts is called by the API
+ * and the operator commands only, and tells the quota service of plan changes itself.
+ */
+export const SERVICES = ['inventory', 'orders', 'payments', 'cart', 'quota', 'notifications', 'accounts'] as const;
 
 export type ServiceName = (typeof SERVICES)[number];
 

@@ -11,7 +11,7 @@ beforeAll(async () => {
   const started = Date.now();
   databases = await createTestDatabases();
   if (process.env.STOREFRONT_TEST_VERBOSE === 'true') {
-    console.log(`six test databases from templates in ${Date.now() - started} ms`);
+    console.log(`seven test databases from templates in ${Date.now() - started} ms`);
   }
   for (const service of SERVICES) {
     clients[service] = new Client({ connectionString: databases.urls[service] });
@@ -345,5 +345,32 @@ describe('notifications', () => {
       CHECK_VIOLATION,
       'user_sequences_last_sequence_check',
     );
+  });
+});
+
+describe('accounts', () => {
+  const db = () => clients.accounts;
+  const user = (id: string, emailKey: string) =>
+    db().query(`INSERT INTO users (id, email, email_key, password_hash) VALUES ($1, $2, $2, '$argon2id$x')`, [id, emailKey]);
+
+  it('keeps one account per lowercased email, and only lowercased keys', async () => {
+    await user('u-1', 'pia@example.com');
+    await expectViolation(user('u-2', 'pia@example.com'), UNIQUE_VIOLATION, 'users_email_key_key');
+    await expectViolation(user('u-3', 'Pia@example.com'), CHECK_VIOLATION, 'users_email_key_check');
+    const { rows } = await db().query(`SELECT role::text AS role, plan FROM users WHERE id = 'u-1'`);
+    expect(rows).toEqual([{ role: 'user', plan: 'free' }]);
+  });
+
+  it('takes only user ids of DESIGN.md', async () => {
+    await expectViolation(user('a b', 'ab@example.com'), CHECK_VIOLATION, 'users_id_check');
+  });
+
+  it('gives every session a user, and ends them with it', async () => {
+    const session = (userId: string) => db().query(`INSERT INTO sessions (id, user_id, expires_at) VALUES ($1, $2, now() + interval '1 day')`, [randomUUID(), userId]);
+    await expectViolation(session('nobody'), FOREIGN_KEY_VIOLATION, 'sessions_user_id_fkey');
+    await user('u-4', 'quinn@example.com');
+    await session('u-4');
+    await db().query(`DELETE FROM users WHERE id = 'u-4'`);
+    expect((await db().query(`SELECT count(*)::int AS n FROM sessions WHERE user_id = 'u-4'`)).rows).toEqual([{ n: 0 }]);
   });
 });

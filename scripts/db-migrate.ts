@@ -1,6 +1,6 @@
 /**
  * `npm run db:migrate`: finds PostgreSQL (DATABASE_URL, the local server, or an embedded one
- * under .data/), creates the six service databases if missing and applies their migrations.
+ * under .data/), creates the seven service databases if missing and applies their migrations.
  */
 import { SERVICES, type ServiceName } from '../lib/services';
 import { migrateDatabase, type MigrateResult } from '../lib/db/migrator';

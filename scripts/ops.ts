@@ -6,6 +6,7 @@
  *   retry <orderId> [--note TEXT] [--wait SECONDS]           run the failed compensation again
  *   resolve <orderId> [--note TEXT] [--wait SECONDS]         the compensation was done by hand; finish unwinding
  *   reconcile [--json]                                       check the store's cross-database invariants now (exit 1 on drift)
+ *   make-admin <email> | revoke-admin <email> | set-plan <email> <plan>   accounts (scripts/lib/account-commands.ts)
  *
  * TEMPORAL_ADDRESS and TEMPORAL_NAMESPACE say which Temporal (lib/config.ts). Exit codes:
  * 0 done, 1 refused or failed, 2 `--wait` ran out before the order closed.
@@ -13,6 +14,11 @@
 import { Client, Connection } from '@temporalio/client';
 import os from 'node:os';
 import { databaseUrlsFromEnv, loadSettings } from '../lib/config';
+import { AccountsService } from '../services/accounts/accounts.service';
+import { createAccountsDb } from '../services/accounts/db';
+import { createQuotaDb } from '../services/quota/db';
+import { QuotaService } from '../services/quota/quota.service';
+import { ACCOUNT_COMMANDS, ACCOUNT_USAGE, runAccountCommand } from './lib/account-commands';
 import { formatReport, reconcile } from '../lib/reconciler/reconcile';
 import {
   listOrders,
@@ -33,9 +39,10 @@ const USAGE = `usage: npm run ops -- <command>
   show <orderId> [--json]                                  state, memo, summary, current step and step timeline
   retry <orderId> [--note TEXT] [--wait SECONDS]           run the failed compensation again
   resolve <orderId> [--note TEXT] [--wait SECONDS]         it was undone by hand: record that and finish unwinding
+${ACCOUNT_USAGE}
   reconcile [--json]                                       check the store's invariants across the databases now; exit 1 on drift
 statuses: ${ORDER_STATUSES.join(', ')}
-environment: TEMPORAL_ADDRESS (127.0.0.1:7233), TEMPORAL_NAMESPACE (default)`;
+environment: TEMPORAL_ADDRESS (127.0.0.1:7233), TEMPORAL_NAMESPACE (default); for accounts DATABASE_URL or ACCOUNTS_/QUOTA_DATABASE_URL`;
 
 interface Parsed {
   command: string | undefined;
@@ -186,6 +193,16 @@ async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   if (argv.length === 0 || argv[0] === 'help' || argv.includes('--help')) {
     console.log(USAGE);
+    return;
+  }
+  if (ACCOUNT_COMMANDS.has(argv[0]!)) {
+    const urls = databaseUrlsFromEnv();
+    const [accountsDb, quotaDb] = [createAccountsDb(urls.accounts), createQuotaDb(urls.quota)];
+    try {
+      process.exitCode = await runAccountCommand(argv, new AccountsService(accountsDb, { plans: new QuotaService(quotaDb) }), (line) => console.log(line));
+    } finally {
+      await Promise.all([accountsDb.$disconnect(), quotaDb.$disconnect()]);
+    }
     return;
   }
   const settings = loadSettings();

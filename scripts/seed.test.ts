@@ -1,10 +1,14 @@
 import { Client } from 'pg';
 import { createTestDatabases, type TestDatabases } from '../test/helpers/databases';
-import { DEMO_PRODUCTS, seedDemoData, usagePeriod } from './seed';
+import { verifyPassword } from '../services/accounts/passwords';
+import { DEMO_ACCOUNTS, DEMO_PASSWORD, DEMO_PRODUCTS, seedDemoData, usagePeriod } from './seed';
+
+// Hashing the demo password (argon2id) takes a while on a busy machine.
+jest.setTimeout(30_000);
 
 let databases: TestDatabases;
 beforeAll(async () => {
-  databases = await createTestDatabases(['inventory', 'quota', 'notifications']);
+  databases = await createTestDatabases(['inventory', 'quota', 'notifications', 'accounts']);
 });
 afterAll(async () => {
   await databases?.dispose();
@@ -25,7 +29,17 @@ describe('seedDemoData', () => {
 
   it('creates the demo products, subscriptions and carol over her build limit, once', async () => {
     const first = await seedDemoData(databases.urls, now);
-    expect(first).toEqual({ productsCreated: DEMO_PRODUCTS.length, subscriptionsCreated: 3, usageCreated: 1, period: '2026-11' });
+    expect(first).toEqual({ accountsCreated: 3, productsCreated: DEMO_PRODUCTS.length, subscriptionsCreated: 3, usageCreated: 1, period: '2026-11' });
+
+    // The demo accounts sign in with the documented password; their plans are quota's plans.
+    const accounts = await rows<{ id: string; email: string; role: string; plan: string; password_hash: string }>(
+      databases.urls.accounts,
+      'SELECT id, email, role, plan, password_hash FROM users ORDER BY id',
+    );
+    expect(accounts.map(({ id, email, role, plan }) => ({ id, email, role, plan }))).toEqual(
+      DEMO_ACCOUNTS.map((account) => ({ id: account.userId, email: account.email, role: 'user', plan: account.planId })),
+    );
+    expect(await verifyPassword(accounts[0]!.password_hash, DEMO_PASSWORD)).toBe(true);
 
     const products = await rows<{ sku: string; available: number; price_cents: number }>(
       databases.urls.inventory,
@@ -61,7 +75,7 @@ describe('seedDemoData', () => {
   it('changes nothing on a second run, even after the demo was used', async () => {
     await rows(databases.urls.inventory, `UPDATE products SET available = available - 1, sold = sold + 1 WHERE sku = 'MUG-LOGO'`);
     const again = await seedDemoData(databases.urls, now);
-    expect(again).toEqual({ productsCreated: 0, subscriptionsCreated: 0, usageCreated: 0, period: '2026-11' });
+    expect(again).toEqual({ accountsCreated: 0, productsCreated: 0, subscriptionsCreated: 0, usageCreated: 0, period: '2026-11' });
     expect(await rows(databases.urls.inventory, `SELECT available, sold FROM products WHERE sku = 'MUG-LOGO'`)).toEqual([
       { available: 99, sold: 1 },
     ]);

@@ -12,6 +12,10 @@ import { quotaNotification } from '../activities/quota.activities';
 import type { ServiceName } from '../lib/services';
 import { resolvePostgres, type ResolvedPostgres } from '../lib/db/postgres';
 import { migrateAll } from './db-migrate';
+import { DEMO_ACCOUNTS, DEMO_PASSWORD, type DemoAccount } from '../lib/demo-accounts';
+import { createAccountsDb } from '../services/accounts/db';
+import { emailKeyOf } from '../services/accounts/accounts.service';
+import { hashPassword } from '../services/accounts/passwords';
 
 export interface DemoProduct {
   id: string;
@@ -34,19 +38,10 @@ export const DEMO_PRODUCTS: readonly DemoProduct[] = [
   { id: '8f1c0d2e-0000-4000-8000-000000000008', sku: 'KEYBOARD-LTD', name: 'Limited-edition keyboard', priceCents: 14999, available: 3 },
 ];
 
-export interface DemoUser {
-  userId: string;
-  planId: 'free' | 'pro';
-  /** Builds already used in the current period. */
-  buildsUsed: number;
-}
-
-/** `carol` is over the free plan's soft build limit (130 of 100): her next build tells her so. */
-export const DEMO_USERS: readonly DemoUser[] = [
-  { userId: 'alice', planId: 'free', buildsUsed: 0 },
-  { userId: 'bob', planId: 'pro', buildsUsed: 0 },
-  { userId: 'carol', planId: 'free', buildsUsed: 130 },
-];
+/** The demo users are the demo accounts: one definition (lib/demo-accounts.ts), which the API and `npm start` also read. */
+export { DEMO_ACCOUNTS, DEMO_PASSWORD } from '../lib/demo-accounts';
+export type DemoUser = DemoAccount;
+export const DEMO_USERS: readonly DemoUser[] = DEMO_ACCOUNTS;
 
 /** The usage period of a moment: its UTC month, '2026-11'. */
 export function usagePeriod(at: Date = new Date()): string {
@@ -54,6 +49,7 @@ export function usagePeriod(at: Date = new Date()): string {
 }
 
 export interface SeedResult {
+  accountsCreated: number;
   productsCreated: number;
   subscriptionsCreated: number;
   usageCreated: number;
@@ -66,7 +62,7 @@ export interface SeedResult {
  * the crossings marked as told), so carol sees she is over her plan the first time she signs in.
  */
 export async function seedDemoData(
-  urls: Pick<Record<ServiceName, string>, 'inventory' | 'quota'> & Partial<Pick<Record<ServiceName, string>, 'notifications'>>,
+  urls: Pick<Record<ServiceName, string>, 'inventory' | 'quota'> & Partial<Pick<Record<ServiceName, string>, 'notifications' | 'accounts'>>,
   now: Date = new Date(),
 ): Promise<SeedResult> {
   const period = usagePeriod(now);
@@ -74,8 +70,10 @@ export async function seedDemoData(
   const quota = createQuotaDb(urls.quota);
   const notificationsDb = urls.notifications ? createNotificationsDb(urls.notifications) : undefined;
   const notifications = notificationsDb && new NotificationsService(notificationsDb);
-  const result: SeedResult = { productsCreated: 0, subscriptionsCreated: 0, usageCreated: 0, period };
+  const accounts = urls.accounts ? createAccountsDb(urls.accounts) : undefined;
+  const result: SeedResult = { accountsCreated: 0, productsCreated: 0, subscriptionsCreated: 0, usageCreated: 0, period };
   try {
+    if (accounts) result.accountsCreated = await seedDemoAccounts(accounts);
     for (const product of DEMO_PRODUCTS) {
       // createMany + skipDuplicates is an INSERT ... ON CONFLICT DO NOTHING: safe when two seeds race.
       const { count } = await inventory.product.createMany({ data: [{ ...product }], skipDuplicates: true });
@@ -112,8 +110,29 @@ export async function seedDemoData(
     }
     return result;
   } finally {
-    await Promise.all([inventory.$disconnect(), quota.$disconnect(), notificationsDb?.$disconnect()]);
+    await Promise.all([inventory.$disconnect(), quota.$disconnect(), notificationsDb?.$disconnect(), accounts?.$disconnect()]);
   }
+}
+
+/**
+ * The demo accounts with the documented demo password and their plans (the subscriptions below
+ * tell quota the same plans). Written straight to the accounts database like the rest of the seed,
+ * with the ids the seeded usage belongs to; only missing accounts are hashed and created.
+ */
+async function seedDemoAccounts(accounts: ReturnType<typeof createAccountsDb>): Promise<number> {
+  let created = 0;
+  // One hash for the demo accounts (argon2 is slow on purpose); they share a published password anyway.
+  let passwordHash: Promise<string> | undefined;
+  for (const account of DEMO_ACCOUNTS) {
+    if (await accounts.user.findUnique({ where: { id: account.userId } })) continue;
+    passwordHash ??= hashPassword(DEMO_PASSWORD);
+    const { count } = await accounts.user.createMany({
+      data: [{ id: account.userId, email: account.email, emailKey: emailKeyOf(account.email), passwordHash: await passwordHash, plan: account.planId }],
+      skipDuplicates: true,
+    });
+    created += count;
+  }
+  return created;
 }
 
 async function seedThresholdAlerts(quota: ReturnType<typeof createQuotaDb>, notifications: NotificationsService, user: DemoUser, period: string): Promise<void> {
@@ -134,7 +153,7 @@ async function main(): Promise<void> {
     const urls = await migrateAll(postgres.serverUrl);
     const result = await seedDemoData(urls);
     console.log(
-      `seeded: ${result.productsCreated} products, ${result.subscriptionsCreated} subscriptions, ` +
+      `seeded: ${result.accountsCreated} demo accounts (password ${DEMO_PASSWORD}), ${result.productsCreated} products, ${result.subscriptionsCreated} subscriptions, ` +
         `${result.usageCreated} usage rows for ${result.period} (existing rows left as they were)`,
     );
   } finally {

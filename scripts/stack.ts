@@ -1,10 +1,11 @@
 /**
- * The local stack behind `npm start`: tools, generated clients, PostgreSQL and the six databases,
+ * The local stack behind `npm start`: tools, generated clients, PostgreSQL and the seven databases,
  * the Temporal dev server, stripe-mock, the workers and the API; stops them all on Ctrl-C.
  * Every step is idempotent, so a second start only checks and starts.
  */
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
+import { DEMO_ACCOUNTS, DEMO_PASSWORD } from '../lib/demo-accounts';
 import { SERVICES, type ServiceName } from '../lib/services';
 import { resolvePostgres, type ResolvedPostgres } from '../lib/db/postgres';
 import { ensureDatabases, redactUrl } from '../lib/db/provision';
@@ -184,15 +185,16 @@ function printReady(config: StackConfig, seconds: number): void {
     `Storefront Sagas is running (ready in ${seconds.toFixed(1)}s):`,
     `  Dashboard     ${api}/`,
     `  API docs      ${api}/docs`,
+    `  Demo sign-in  ${DEMO_ACCOUNTS.map((account) => account.email).join(', ')} (password ${DEMO_PASSWORD})`,
     `  Temporal UI   http://127.0.0.1:${config.temporalUiPort}`,
     `  Temporal gRPC 127.0.0.1:${config.temporalPort}`,
     ...(config.stripeMock ? [`  stripe-mock   http://127.0.0.1:${config.stripeMock.httpPort}`] : []),
     `  Logs          ${logs}`,
     '',
     'Try it:',
-    `  1. Open ${api}/ and sign in as carol: she is at 130 of her 100 free builds, and her alerts are waiting.`,
+    `  1. Open ${api}/ and sign in as carol@example.com: she is at 130 of her 100 free builds, and her alerts are waiting.`,
     '  2. Order and pay from the dashboard, then find the order-<id> workflow in the Temporal UI.',
-    `  3. Or from a shell: curl -s -X POST ${api}/v1/auth/dev-token -H 'content-type: application/json' -d '{"userId":"alice"}'`,
+    `  3. Or from a shell: curl -s -X POST ${api}/v1/auth/signin -H 'content-type: application/json' -d '{"email":"alice@example.com","password":"${DEMO_PASSWORD}"}'`,
     '',
     'Press Ctrl-C to stop.',
     '',

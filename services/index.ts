@@ -1,5 +1,7 @@
-/** Opens the six services over their own databases; used by the workers, the API and the tests. */
+/** Opens the seven services over their own databases; used by the workers, the API and the tests. */
 import type { ServiceName } from '../lib/services';
+import { AccountsService } from './accounts/accounts.service';
+import { createAccountsDb } from './accounts/db';
 import { CartService } from './cart/cart.service';
 import { createCartDb } from './cart/db';
 import { createInventoryDb } from './inventory/db';
@@ -21,6 +23,7 @@ export interface Services {
   cart: CartService;
   quota: QuotaService;
   notifications: NotificationsService;
+  accounts: AccountsService;
   /** Runs a trivial query on each database; the names of those that did not answer. */
   unreachable(): Promise<ServiceName[]>;
   /** A trivial query on one service's pool; throws when its database does not answer. */
@@ -36,14 +39,18 @@ export function openServices(urls: Record<ServiceName, string>, stripe: StripeSe
     cart: createCartDb(urls.cart),
     quota: createQuotaDb(urls.quota),
     notifications: createNotificationsDb(urls.notifications),
+    accounts: createAccountsDb(urls.accounts),
   };
+  const quota = new QuotaService(dbs.quota);
   return {
     inventory: new InventoryService(dbs.inventory),
     orders: new OrdersService(dbs.orders),
     payments: new PaymentsService(dbs.payments, createStripeGateway(stripe)),
     cart: new CartService(dbs.cart),
-    quota: new QuotaService(dbs.quota),
+    quota,
     notifications: new NotificationsService(dbs.notifications),
+    // Plan changes reach quota by a call to its service, never by reading the other's tables.
+    accounts: new AccountsService(dbs.accounts, { plans: quota }),
     async ping(service) {
       await dbs[service].$queryRaw`SELECT 1`;
     },

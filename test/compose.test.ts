@@ -1,8 +1,14 @@
-/** There is no Docker engine here: check that docker-compose.yml parses and wires the stack like `npm start`. */
+/**
+ * There is no Docker engine here: check that docker-compose.yml parses and wires the stack like
+ * `npm start`, in the production profile: secrets from .env, built JavaScript, no dev tokens,
+ * only the API published beyond 127.0.0.1.
+ */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
 import { databaseUrlsFromEnv, loadSettings } from '../lib/config';
+import { SERVICES } from '../lib/services';
+import { productionProblems } from '../lib/production';
 import { ALL_QUEUES, queuesFromArgs } from '../lib/workers';
 
 interface ComposeService {
@@ -17,7 +23,9 @@ interface ComposeService {
   restart?: string;
 }
 
-const compose = parse(readFileSync(path.resolve(__dirname, '..', 'docker-compose.yml'), 'utf8'), { merge: true }) as {
+const ROOT = path.resolve(__dirname, '..');
+const composeText = readFileSync(path.join(ROOT, 'docker-compose.yml'), 'utf8');
+const compose = parse(composeText, { merge: true }) as {
   services: Record<string, ComposeService>;
 };
 const workerServices = Object.keys(compose.services).filter((name) => name.startsWith('worker-'));
@@ -79,8 +87,8 @@ describe('docker-compose.yml', () => {
   it('runs every task queue in worker services that scale apart, each serving its metrics', () => {
     const queues = workerServices.flatMap((name) => {
       const command = compose.services[name]!.command!;
-      expect(command.slice(0, 3)).toEqual(['npx', 'tsx', 'worker.ts']);
-      return queuesFromArgs(command.slice(3));
+      expect(command.slice(0, 2)).toEqual(['node', 'dist/worker.js']);
+      return queuesFromArgs(command.slice(2));
     });
     expect([...queues].sort()).toEqual([...ALL_QUEUES].sort());
     for (const name of workerServices) {
@@ -96,10 +104,60 @@ describe('docker-compose.yml', () => {
     for (const name of ['prometheus', 'grafana']) expect(compose.services[name]!.profiles).toEqual(['monitoring']);
   });
 
-  it('creates the six service databases', () => {
+  it('creates every service database', () => {
     const sql = readFileSync(path.resolve(__dirname, '..', 'docker', 'create-databases.sql'), 'utf8');
-    for (const service of ['inventory', 'orders', 'payments', 'cart', 'quota', 'notifications']) {
+    for (const service of SERVICES) {
       expect(sql).toContain(`CREATE DATABASE storefront_${service};`);
     }
+  });
+
+  describe('the production profile', () => {
+    const appServices = () => ['api', 'migrate', ...workerServices];
+    const SECRETS = ['JWT_SECRET', 'STRIPE_SECRET_KEY', 'STRIPE_WEBHOOK_SECRET'];
+
+    it('takes every secret from .env, required with ${VAR:?...}, and keeps dev tokens off', () => {
+      for (const name of appServices()) {
+        const env = compose.services[name]!.environment!;
+        for (const secret of SECRETS) expect([name, secret, env[secret]]).toEqual([name, secret, expect.stringMatching(new RegExp(`^\\$\\{${secret}:\\?`))]);
+        expect(env.DATABASE_URL).toContain('${POSTGRES_PASSWORD:?');
+        expect([name, env.ALLOW_DEV_TOKENS]).toEqual([name, 'false']);
+      }
+      expect(compose.services.grafana!.environment!.GF_SECURITY_ADMIN_PASSWORD).toMatch(/^\$\{GRAFANA_ADMIN_PASSWORD:\?/);
+      expect(composeText).not.toMatch(/change-me|whsec_local|admin\/admin/);
+    });
+
+    it('runs the compiled JavaScript, not tsx', () => {
+      for (const name of appServices()) expect([name, compose.services[name]!.command!.slice(0, 2)]).toEqual([name, ['node', expect.stringMatching(/^dist\/.+\.js$/)]]);
+      const dockerfile = readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8');
+      expect(dockerfile.match(/^FROM /gm)).toHaveLength(2);
+      expect(dockerfile).toContain('npm run build');
+      expect(dockerfile).toMatch(/--omit=dev/);
+      expect(dockerfile).toMatch(/^USER node$/m);
+      expect(dockerfile).toMatch(/^ENV NODE_ENV=production$/m);
+      expect(dockerfile).toContain('CMD ["node", "dist/api/server.js"]');
+    });
+
+    it('publishes only the API beyond 127.0.0.1', () => {
+      for (const [name, service] of Object.entries(compose.services)) {
+        for (const port of service.ports ?? []) {
+          if (name === 'api') continue;
+          expect([name, port]).toEqual([name, expect.stringMatching(/^127\.0\.0\.1:/)]);
+        }
+      }
+    });
+
+    it('.env.example names every secret the compose file requires, and its placeholders are refused', () => {
+      const example = Object.fromEntries(
+        readFileSync(path.join(ROOT, '.env.example'), 'utf8')
+          .split('\n')
+          .filter((line) => /^[A-Z_]+=/.test(line))
+          .map((line) => line.split(/=(.*)/s, 2) as [string, string]),
+      );
+      const required = [...composeText.matchAll(/\$\{([A-Z_]+):\?/g)].map((match) => match[1]!);
+      for (const name of new Set(required)) expect([name, name in example]).toEqual([name, true]);
+      // A copy of the example that was never edited cannot start: each secret is named.
+      const problems = productionProblems({ ...example, NODE_ENV: 'production' }).join('\n');
+      for (const secret of SECRETS) expect(problems).toContain(secret);
+    });
   });
 });

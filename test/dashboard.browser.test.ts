@@ -1,9 +1,10 @@
 /**
  * The dashboard in headless Chromium against the real API (real databases, Temporal workers,
- * seeded demo data): checkout and payment, and an order placed and cancelled elsewhere changing
- * live; usage past the free limit recorded by another client shows a toast and the bell's count within 2 s without a reload;
- * after the browser is closed and reopened, the unread notification is listed. Screenshots go
- * to test/artifacts/.
+ * seeded demo data): a new customer signs up, checks out and pays with the status following
+ * the saga live; orders placed and cancelled elsewhere change live; usage past the free limit
+ * recorded by another client shows a toast and the bell's count within 2 s without a reload;
+ * after signing out and in again the unread notifications are listed. A demo customer is one
+ * click away. Screenshots go to test/artifacts/.
  */
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
@@ -50,12 +51,41 @@ async function openDashboard(): Promise<Page> {
   return page;
 }
 
-test('alice shops and pays with live status, sees a quota alert live, and finds it unread after reopening', async () => {
+/** The customer as an API client (a build server, another tab): its own session, by bearer token. */
+async function signInAsClient(email: string, password: string) {
+  const response = await fetch(`${api.url}/v1/auth/signin`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email, password }) });
+  expect(response.status).toBe(200);
+  const { token, user } = (await response.json()) as { token: string; user: { id: string } };
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- parsed JSON that tests read freely
+  const call = async (method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> => {
+    const answer = await fetch(`${api.url}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await answer.text();
+    return { status: answer.status, body: text ? JSON.parse(text) : undefined };
+  };
+  return { userId: user.id, call };
+}
+
+async function signInThroughForm(page: Page, mode: 'signin' | 'signup', email: string, password: string) {
+  await page.locator('#auth-email').fill(email);
+  await page.locator('#auth-password').fill(password);
+  await page.locator(mode === 'signup' ? '#signup-submit' : '#signin-submit').click();
+  await page.locator('#live-status[data-state="open"]').waitFor({ timeout: 15_000 });
+}
+
+test('a new customer signs up, shops and pays live, sees a quota alert live, and finds it unread after signing out and in again', async () => {
+  const email = `dana.${Date.now().toString(36)}@example.com`;
+  const password = 'dana shops a lot';
   let page = await openDashboard();
-  await page.locator('.demo-user[data-user="alice"]').click();
-  await page.locator('#live-status[data-state="open"]').waitFor({ timeout: 10_000 });
+  await page.locator('#signed-out').waitFor();
+  await signInThroughForm(page, 'signup', email, password);
+  await page.locator('#user-name', { hasText: email }).waitFor();
   await page.locator('.meter[data-resource="builds"] .meter-value', { hasText: '0 / 100' }).waitFor();
   await page.locator('#bell-count').waitFor({ state: 'hidden' });
+  const other = await signInAsClient(email, password);
 
   // Shop: two items, check out, pay; the status follows the saga live.
   await page.locator('.product[data-sku="MUG-LOGO"] button').click();
@@ -71,20 +101,20 @@ test('alice shops and pays with live status, sees a quota alert live, and finds 
   await page.locator('.meter[data-resource="orders"] .meter-value', { hasText: '1 / 20' }).waitFor({ timeout: 5_000 });
 
   // Orders placed and cancelled elsewhere (another tab, the API) show up and change live.
-  const product = (await live.call(api, 'alice', 'GET', '/v1/products')).body.items.find((p: { sku: string }) => p.sku === 'STICKER-PACK');
-  const placed = await live.call(api, 'alice', 'POST', '/v1/orders', { items: [{ productId: product.id, quantity: 3 }] });
+  const product = (await other.call('GET', '/v1/products')).body.items.find((p: { sku: string }) => p.sku === 'STICKER-PACK');
+  const placed = await other.call('POST', '/v1/orders', { items: [{ productId: product.id, quantity: 3 }] });
   expect(placed.status).toBe(201);
   const otherRow = page.locator(`#orders-body tr[data-order-id="${placed.body.id}"]`);
   await otherRow.locator('.status', { hasText: 'Awaiting payment' }).waitFor({ timeout: 10_000 });
-  expect((await live.call(api, 'alice', 'POST', `/v1/orders/${placed.body.id}/cancel`, {})).status).toBe(200);
+  expect((await other.call('POST', `/v1/orders/${placed.body.id}/cancel`, {})).status).toBe(200);
   await otherRow.locator('.status', { hasText: 'Cancelled' }).waitFor({ timeout: 10_000 });
 
   // Another client (a build server, say) records builds: 90 of 100 brings the 80 % warning...
-  await live.call(api, 'alice', 'POST', '/v1/usage', { resource: 'builds', quantity: 90, idempotencyKey: 'ci-run-1' });
+  await other.call('POST', '/v1/usage', { resource: 'builds', quantity: 90, idempotencyKey: 'ci-run-1' });
   await page.locator('#bell-count', { hasText: /^1$/ }).waitFor({ timeout: 10_000 });
   // ... and 11 more go past the free plan's limit: told within 2 s, without a reload.
   const sentAt = Date.now();
-  const recorded = await live.call(api, 'alice', 'POST', '/v1/usage', { resource: 'builds', quantity: 11, idempotencyKey: 'ci-run-2' });
+  const recorded = await other.call('POST', '/v1/usage', { resource: 'builds', quantity: 11, idempotencyKey: 'ci-run-2' });
   expect(recorded).toMatchObject({ status: 200, body: { used: 101, limit: 100, overLimit: true } });
 
   await page.locator('.toast', { hasText: 'over your builds limit' }).waitFor({ state: 'visible', timeout: LIVE_DEADLINE_MS });
@@ -94,10 +124,18 @@ test('alice shops and pays with live status, sees a quota alert live, and finds 
   await page.locator('#over-banner', { hasText: 'over your free plan' }).waitFor();
   await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-live.png') });
 
-  // Close the browser; reopen it on the same profile: still signed in, the alert is listed unread.
+  // Sign out: the dashboard is gone and the session with it; the stream closes.
+  await page.locator('#sign-out').click();
+  await page.locator('#signed-out').waitFor();
+  await page.locator('#signed-in').waitFor({ state: 'hidden' });
+  expect((await page.context().cookies()).map((cookie) => cookie.name)).not.toContain('sf_session');
+
+  // Sign in again, in a browser opened anew on the same profile: the alerts are listed unread.
   await browser!.close();
   browser = undefined;
   page = await openDashboard();
+  await page.locator('#signed-out').waitFor();
+  await signInThroughForm(page, 'signin', email.toUpperCase(), password);
   const unread = page.locator('#inbox .notification.unread');
   await unread.filter({ hasText: 'over your builds limit' }).waitFor({ timeout: 10_000 });
   expect(await unread.count()).toBe(2);
@@ -112,22 +150,23 @@ test('alice shops and pays with live status, sees a quota alert live, and finds 
   await page.keyboard.press('Escape');
   await unread.filter({ hasText: 'over your builds limit' }).click();
   await page.locator('#bell-count', { hasText: /^1$/ }).waitFor();
-  expect((await live.call(api, 'alice', 'GET', '/v1/notifications?unread=true')).body.unreadCount).toBe(1);
+  expect((await other.call('GET', '/v1/notifications?unread=true')).body.unreadCount).toBe(1);
   await page.locator('#mark-all').click();
   await page.locator('#bell-count').waitFor({ state: 'hidden' });
   await page.locator('#inbox-empty').waitFor();
-  expect((await live.call(api, 'alice', 'GET', '/v1/notifications?unread=true')).body.unreadCount).toBe(0);
+  expect((await other.call('GET', '/v1/notifications?unread=true')).body.unreadCount).toBe(0);
 
   expect(pageErrors).toEqual([]);
 });
 
-test('carol, seeded at 130 of 100 builds, sees that she is over her plan', async () => {
+test('carol, a demo customer one click away, seeded at 130 of 100 builds, sees that she is over her plan', async () => {
   await browser?.close();
   browser = undefined;
+  // The browser reopened on the profile is still signed in (the session cookie persists); sign out first.
   const page = await openDashboard();
+  await page.locator('#signed-in').waitFor();
   await page.locator('#sign-out').click();
-  await page.locator('#signin-user').fill('carol');
-  await page.locator('#signin-form button[type="submit"]').click();
+  await page.locator('.demo-user[data-user="carol"]').click();
   await page.locator('.meter[data-resource="builds"][data-level="over"] .meter-value', { hasText: '130 / 100' }).waitFor({ timeout: 10_000 });
   await page.locator('.meter[data-resource="builds"] .meter-note', { hasText: '30 over' }).waitFor();
   await page.locator('#over-banner', { hasText: '130 of 100 builds' }).waitFor();

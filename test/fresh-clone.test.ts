@@ -9,6 +9,7 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symli
 import os from 'node:os';
 import path from 'node:path';
 import { descendantsOf, isPortOpen, listProcesses, waitForHttp, waitUntil, type ProcessInfo } from '../scripts/lib/processes';
+import { DEMO_PASSWORD } from '../lib/demo-accounts';
 import { launchStack, stackSandbox, type LaunchedStack } from './helpers/stack-process';
 
 jest.setTimeout(240_000);
@@ -79,10 +80,10 @@ it('starts from a copy with no generated clients and no .data, serves the seeded
   expect(readFileSync(path.join(copy, '.data', 'logs', 'api.log'), 'utf8')).not.toBe('');
 
   // The seeded demo: carol is at 130 of the free plan's 100 builds.
-  const signedIn = await fetch(`${base}/v1/auth/dev-token`, {
+  const signedIn = await fetch(`${base}/v1/auth/signin`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ userId: 'carol' }),
+    body: JSON.stringify({ email: 'carol@example.com', password: DEMO_PASSWORD }),
   });
   expect(signedIn.status).toBe(200);
   const { token } = (await signedIn.json()) as { token: string };

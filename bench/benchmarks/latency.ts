@@ -14,6 +14,7 @@ import { fetchHistories, scheduleToStart } from '../lib/histories';
 import type { BenchApi } from '../lib/stack';
 import { distribution, median, round } from '../lib/stats';
 import { BENCH_TUNING } from '../lib/tuning-choices';
+import { placeFloor } from './floor';
 import type { ProductView } from '../../services/inventory/inventory.service';
 import { orderWorkflowId } from '../../workflows/contract';
 
@@ -52,7 +53,7 @@ export const latencyBenchmark: Benchmark = {
   title: 'order placement and payment latency through the API at fixed concurrency; schedule-to-start p99',
   async run(context) {
     const { stack } = context;
-    const settings = context.quick ? { concurrency: 4, checkoutsPerRound: 8, rounds: 1, warmup: 2 } : { concurrency: 4, checkoutsPerRound: 100, rounds: 3, warmup: 8 };
+    const settings = context.quick ? { concurrency: 4, checkoutsPerRound: 8, rounds: 1, warmup: 2, singlePerRound: 5 } : { concurrency: 4, checkoutsPerRound: 100, rounds: 3, warmup: 8, singlePerRound: 10 };
     await stack.ensureWorker(BENCH_TUNING);
     const api = await stack.startApi();
     const products = await createBenchProducts(stack.services.inventory, `latency-${stack.runId}`, 8);
@@ -105,6 +106,19 @@ export const latencyBenchmark: Benchmark = {
       }
     }
 
+    // One customer at a time: the saga's placement through the API against the floor (the
+    // minimal update-with-start answered after one no-op activity, same server and worker), ABBA.
+    const single: Record<'saga' | 'floor', number[]> = { saga: [], floor: [] };
+    for (const [index, side] of (['saga', 'floor', 'floor', 'saga'] as const).entries()) {
+      for (let i = 0; i < settings.singlePerRound; i++) {
+        if (side === 'floor') single.floor.push((await placeFloor(context, 1)).ms);
+        else single.saga.push((await viaApi(api, `lat-single-${index}-${Math.floor(i / 10)}`, products[i % products.length]!)).placeMs);
+      }
+    }
+    const singleCustomer = { saga: distribution(single.saga), floor: distribution(single.floor) };
+    const placementLatencyRatio = round(singleCustomer.saga.p50 / singleCustomer.floor.p50, 2);
+    context.log(`  one customer: placement p50 ${singleCustomer.saga.p50} ms, floor p50 ${singleCustomer.floor.p50} ms: ratio ${placementLatencyRatio}`);
+
     const histories = await fetchHistories(stack.client, apiWorkflowIds, 16);
     const waits = scheduleToStart(histories.values());
     const byPath = (path: Path, pick: (r: (typeof rounds)[number]) => number) => round(median(rounds.filter((r) => r.path === path).map(pick)), 1);
@@ -130,9 +144,10 @@ export const latencyBenchmark: Benchmark = {
         `at concurrency ${settings.concurrency}: placement p50/p95/p99 ${figures.api.placeP50}/${figures.api.placeP95}/${figures.api.placeP99} ms, ` +
         `payment ${figures.api.payP50}/${figures.api.payP95}/${figures.api.payP99} ms via the API ` +
         `(Temporal client alone: ${figures.client.placeP99} / ${figures.client.payP99} ms p99); ` +
-        `schedule-to-start p99 activity ${startWaits.activity.p99} ms, workflow task ${startWaits.workflowTask.p99} ms`,
-      headline: { order_p99_ms: figures.api.placeP99, payment_p99_ms: figures.api.payP99 },
-      data: { settings, figures, scheduleToStart: startWaits, histories: histories.size, rounds },
+        `schedule-to-start p99 activity ${startWaits.activity.p99} ms, workflow task ${startWaits.workflowTask.p99} ms; ` +
+        `one customer: placement p50 ${singleCustomer.saga.p50} ms ÷ floor ${singleCustomer.floor.p50} ms = placement_latency_ratio ${placementLatencyRatio}`,
+      headline: { order_p99_ms: figures.api.placeP99, payment_p99_ms: figures.api.payP99, placement_latency_ratio: placementLatencyRatio },
+      data: { settings, figures, scheduleToStart: startWaits, histories: histories.size, singleCustomer, placementLatencyRatio, rounds },
     };
   },
 };

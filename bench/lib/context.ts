@@ -12,6 +12,8 @@ export interface Headline {
   history_events_max: number;
   sse_p99_ms: number;
   api_overhead_ratio: number;
+  activity_step_ms: number;
+  placement_latency_ratio: number;
 }
 
 export interface BenchContext {

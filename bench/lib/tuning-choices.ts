@@ -17,6 +17,12 @@ export interface Exploration {
 
 export const EXPLORATIONS: Exploration[] = [
   { label: 'defaults', tuning: {} },
+  {
+    // What the dev server ran with before "The dev server's floor" (docs/performance.md).
+    label: 'server-and-sqlite-defaults',
+    tuning: {},
+    server: { sqlitePragmas: ['journal_mode=delete', 'synchronous=full'], dynamicConfig: ['history.transferProcessorMaxPollRPS=20'] },
+  },
   { label: 'concurrency-8', tuning: {}, concurrency: 8 },
   { label: 'concurrency-48', tuning: {}, concurrency: 48 },
   { label: 'pollers-2', tuning: { maxConcurrentWorkflowTaskPolls: 2, maxConcurrentActivityTaskPolls: 2 } },

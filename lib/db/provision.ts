@@ -1,4 +1,4 @@
-/** Creates the six service databases that do not exist yet. */
+/** Creates the seven service databases that do not exist yet. */
 import { Client } from 'pg';
 import { serviceDatabaseUrls } from '../config';
 import { SERVICES, type ServiceName } from '../services';

@@ -5,7 +5,6 @@
  * single service can see a drift between two of them; a check repairs nothing.
  * docs/reconciler.md explains each invariant and what an operator does about a violation.
  */
-import type { ServiceName } from '../services';
 
 /** The invariants, by name: the metric label, the report's headings and the operator entries use these. */
 export const INVARIANTS = {
@@ -51,7 +50,7 @@ export interface SucceededPaymentIntent {
 }
 
 export interface InvariantInput {
-  db: Record<Exclude<ServiceName, 'notifications' | 'cart'>, Queryable>;
+  db: Record<'inventory' | 'orders' | 'payments' | 'quota', Queryable>;
   /** Succeeded PaymentIntents at Stripe (or, with stripe-mock, as recorded in front of it); undefined skips that invariant. */
   paymentIntents?: () => Promise<SucceededPaymentIntent[]>;
   /**

@@ -29,7 +29,7 @@ export interface ApiHarness {
   /** app.inject with a user's bearer token. */
   as(userId: string, options: InjectOptions, role?: 'user' | 'admin'): Promise<LightMyRequestResponse>;
   /**
-   * Every row of every table of the six databases, to compare before and after a refused request.
+   * Every row of every table of the seven databases, to compare before and after a refused request.
    * Take it once earlier orders are `settled`: their status notifications are persisted after the API answers.
    */
   snapshot(): Promise<Record<string, unknown[]>>;

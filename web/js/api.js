@@ -1,7 +1,11 @@
-// The storefront API from the browser: the signed-in session (kept in localStorage, so a
-// reopened dashboard is still signed in) and JSON requests that fail with the API's code.
+// The storefront API from the browser. The session is the HttpOnly cookie the API sets at
+// sign-in (a reopened dashboard is still signed in; no token is ever in script reach or in a
+// URL); requests that change something echo the sf_csrf cookie in X-CSRF-Token.
 
-const SESSION_KEY = 'storefront.session';
+/** Whether a session cookie is likely there: the readable sf_csrf cookie is set and cleared with it. */
+export function hasSession() {
+  return csrfToken() !== '';
+}
 
 export class ApiError extends Error {
   constructor(status, code, message) {
@@ -11,21 +15,11 @@ export class ApiError extends Error {
   }
 }
 
-export function loadSession() {
-  try {
-    const session = JSON.parse(localStorage.getItem(SESSION_KEY) ?? 'null');
-    return session && typeof session.token === 'string' && typeof session.userId === 'string' ? session : null;
-  } catch {
-    return null;
-  }
-}
+const SAFE_METHODS = new Set(['GET', 'HEAD']);
 
-export function saveSession(session) {
-  localStorage.setItem(SESSION_KEY, JSON.stringify(session));
-}
-
-export function clearSession() {
-  localStorage.removeItem(SESSION_KEY);
+function csrfToken() {
+  const match = document.cookie.split('; ').find((part) => part.startsWith('sf_csrf='));
+  return match ? decodeURIComponent(match.slice('sf_csrf='.length)) : '';
 }
 
 /** A random id for Idempotency-Key headers and usage keys (crypto.randomUUID needs a secure context). */
@@ -35,9 +29,9 @@ export function newKey() {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
-export async function request(method, path, { token, body, headers = {} } = {}) {
-  const init = { method, headers: { accept: 'application/json', ...headers } };
-  if (token) init.headers.authorization = `Bearer ${token}`;
+export async function request(method, path, { body, headers = {} } = {}) {
+  const init = { method, credentials: 'same-origin', headers: { accept: 'application/json', ...headers } };
+  if (!SAFE_METHODS.has(method)) init.headers['x-csrf-token'] = csrfToken();
   if (body !== undefined) {
     init.headers['content-type'] = 'application/json';
     init.body = JSON.stringify(body);
@@ -62,9 +56,9 @@ export async function request(method, path, { token, body, headers = {} } = {}) 
   return data;
 }
 
-/** The API for one signed-in user. */
-export function client(session) {
-  const call = (method, path, options = {}) => request(method, path, { ...options, token: session.token });
+/** The API for the signed-in user (the session cookie goes with every request). */
+export function client() {
+  const call = (method, path, options = {}) => request(method, path, options);
   return {
     products: () => call('GET', '/v1/products'),
     cart: () => call('GET', '/v1/cart'),
@@ -80,6 +74,11 @@ export function client(session) {
   };
 }
 
-export function signIn(userId) {
-  return request('POST', '/v1/auth/dev-token', { body: { userId } });
-}
+export const auth = {
+  me: () => request('GET', '/v1/auth/me'),
+  signIn: (email, password) => request('POST', '/v1/auth/signin', { body: { email, password } }),
+  signUp: (email, password) => request('POST', '/v1/auth/signup', { body: { email, password } }),
+  signOut: () => request('POST', '/v1/auth/signout'),
+  /** The seeded demo accounts, offered only by the local stack (404 elsewhere). */
+  demoAccounts: () => request('GET', '/v1/auth/demo-accounts'),
+};

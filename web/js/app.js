@@ -1,7 +1,7 @@
-// The storefront dashboard: sign in as a demo user, see the plan's usage, shop, check out and
+// The storefront dashboard: sign up or in (or as a demo customer on the local stack), see the plan's usage, shop, check out and
 // pay, and follow orders and notifications live. Plain DOM code; every text goes in through
 // textContent, never as HTML.
-import { ApiError, clearSession, client, loadSession, newKey, saveSession, signIn } from './api.js';
+import { ApiError, auth, client, hasSession, newKey } from './api.js';
 import { openLiveStream } from './live.js';
 
 const $ = (id) => document.getElementById(id);
@@ -130,52 +130,79 @@ function showSignedOut() {
   $('signed-out').hidden = false;
 }
 
-async function startSession(session) {
-  state.session = session;
-  state.api = client(session);
+/** Shows the dashboard for the signed-in user (`me`: id, email, role, plan). */
+async function startSession(me) {
+  state.session = me;
+  state.api = client();
   $('signed-out').hidden = true;
   $('signed-in').hidden = false;
   $('session-controls').hidden = false;
-  $('user-name').textContent = session.userId;
-  $('user-avatar').textContent = session.userId.charAt(0);
+  $('user-name').textContent = me.email ?? me.id;
+  $('user-avatar').textContent = (me.email ?? me.id).charAt(0).toUpperCase();
   try {
     const [, , , , list] = await Promise.all([loadQuota(), loadProducts(), loadCart(), loadOrders(), loadNotifications()]);
-    state.live = openLiveStream({
-      token: session.token,
-      afterSequence: list.lastSequence,
-      onEvent: handleLiveEvent,
-      onState: setLiveState,
-    });
+    state.live = openLiveStream({ afterSequence: list.lastSequence, onEvent: handleLiveEvent, onState: setLiveState });
   } catch (error) {
-    if (error instanceof ApiError && error.status === 401) return signOut('Your session has expired; sign in again.');
+    if (error instanceof ApiError && error.status === 401) return showSignIn('Your session has ended; sign in again.');
     toastError(error, 'Could not load the dashboard');
   }
 }
 
-function signOut(message) {
+function showSignIn(message) {
   state.live?.close();
   state.live = null;
-  clearSession();
   Object.assign(state, { session: null, api: null, quota: null, products: [], orders: new Map(), notifications: new Map(), unreadCount: 0 });
   renderBell();
   showSignedOut();
-  if (message) {
-    $('signin-error').textContent = message;
-    $('signin-error').hidden = false;
-  }
+  $('signin-error').hidden = !message;
+  $('signin-error').textContent = message ?? '';
 }
 
-async function signInAs(userId) {
+async function signOut() {
+  try {
+    await auth.signOut();
+  } catch (error) {
+    // Already signed out (401) is what was wanted; anything else is worth telling.
+    if (!(error instanceof ApiError && error.status === 401)) return toastError(error, 'Could not sign out');
+  }
+  showSignIn();
+}
+
+/** Signs in (or up) with email and password; the API sets the session cookie. */
+async function authenticate(mode, email, password) {
   $('signin-error').hidden = true;
   try {
-    const { token } = await signIn(userId);
-    const session = { token, userId, signedInAt: new Date().toISOString() };
-    saveSession(session);
-    await startSession(session);
+    const { user } = mode === 'signup' ? await auth.signUp(email, password) : await auth.signIn(email, password);
+    $('auth-password').value = '';
+    await startSession(user);
   } catch (error) {
     $('signin-error').textContent = error.message;
     $('signin-error').hidden = false;
   }
+}
+
+/** On the local stack, the seeded demo customers are one click away. */
+async function offerDemoAccounts() {
+  let demo;
+  try {
+    demo = await auth.demoAccounts();
+  } catch {
+    return; // not offered (production)
+  }
+  const list = $('demo-users');
+  list.replaceChildren(
+    ...demo.accounts.map(({ email, note }) => {
+      const name = email.split('@')[0];
+      return h(
+        'button',
+        { type: 'button', class: 'demo-user', dataset: { user: name }, onclick: () => authenticate('signin', email, demo.password) },
+        h('span', { class: 'avatar' }, name.charAt(0).toUpperCase()),
+        h('span', {}, h('strong', {}, name), h('small', {}, note)),
+      );
+    }),
+  );
+  $('demo-password').textContent = demo.password;
+  $('demo').hidden = false;
 }
 
 function setLiveState(liveState) {
@@ -560,11 +587,10 @@ function toggleBellPanel(open = $('bell-panel').hidden) {
 }
 
 document.addEventListener('DOMContentLoaded', () => {
-  for (const button of document.querySelectorAll('.demo-user')) button.addEventListener('click', () => signInAs(button.dataset.user));
   $('signin-form').addEventListener('submit', (event) => {
     event.preventDefault();
-    const userId = $('signin-user').value.trim();
-    if (userId) signInAs(userId);
+    const mode = event.submitter?.value === 'signup' ? 'signup' : 'signin';
+    authenticate(mode, $('auth-email').value.trim(), $('auth-password').value);
   });
   $('sign-out').addEventListener('click', () => signOut());
   $('record-build').addEventListener('click', recordBuild);
@@ -579,7 +605,8 @@ document.addEventListener('DOMContentLoaded', () => {
   document.addEventListener('click', () => toggleBellPanel(false));
   document.addEventListener('keydown', (event) => event.key === 'Escape' && toggleBellPanel(false));
 
-  const session = loadSession();
-  if (session) startSession(session);
+  offerDemoAccounts();
+  // Without the session's cookies there is nothing to ask the server (and no 401 to log).
+  if (hasSession()) auth.me().then(startSession, () => showSignedOut());
   else showSignedOut();
 });

@@ -1,15 +1,16 @@
-// The live notification stream (Server-Sent Events). EventSource reconnects by itself and
+// The live notification stream (Server-Sent Events), authenticated by the session cookie that
+// EventSource sends like any same-origin request. EventSource reconnects by itself and
 // sends Last-Event-ID, so the server resumes without gaps; when the server refuses or goes
 // away for good, this reconnects after a pause from the last sequence it saw.
 
-export function openLiveStream({ token, afterSequence, onEvent, onState }) {
+export function openLiveStream({ afterSequence, onEvent, onState }) {
   let lastSequence = afterSequence;
   let source = null;
   let retryTimer = null;
   let stopped = false;
 
   function connect() {
-    const params = new URLSearchParams({ access_token: token, lastEventId: String(lastSequence) });
+    const params = new URLSearchParams({ lastEventId: String(lastSequence) });
     source = new EventSource(`/v1/notifications/stream?${params}`);
     onState('connecting');
     source.addEventListener('open', () => onState('open'));
@@ -24,7 +25,7 @@ export function openLiveStream({ token, afterSequence, onEvent, onState }) {
     source.addEventListener('error', () => {
       if (stopped) return;
       if (source.readyState === EventSource.CLOSED) {
-        // Refused (401 after the token expired, 503 while the server restarts): try again later.
+        // Refused (401 once the session ended, 503 while the server restarts): try again later.
         onState('closed');
         source.close();
         retryTimer = setTimeout(connect, 5000);

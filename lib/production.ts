@@ -1,0 +1,59 @@
+/**
+ * The production profile (DESIGN.md "Production profile"): with NODE_ENV=production the API and
+ * every worker refuse to start, naming every problem at once, rather than run with a secret
+ * anyone can read in this repository, with dev tokens that mint any user and role, or with
+ * payments going to stripe-mock. The check runs before any connection is opened or port bound.
+ */
+
+type Env = Record<string, string | undefined>;
+
+/** Secrets that ship in this repository (defaults, tests, examples): never good in production. */
+export const KNOWN_JWT_SECRETS = [
+  'local-development-secret-change-me-in-production',
+  'change-me-in-production',
+  'api-test-secret',
+  'replace-with-at-least-32-random-bytes-openssl-rand-hex-32',
+];
+export const KNOWN_WEBHOOK_SECRETS = ['whsec_local_development_secret', 'whsec_api_test', 'whsec_replace_with_the_signing_secret_of_your_endpoint'];
+/** The key stripe-mock accepts (scripts/lib/dev-servers.ts STRIPE_MOCK_KEY): not a real account's. */
+const STRIPE_MOCK_KEYS = ['sk_test_123'];
+
+export const JWT_SECRET_MIN_BYTES = 32;
+
+export function isProduction(env: Env = process.env): boolean {
+  return env.NODE_ENV === 'production';
+}
+
+/** Every reason the environment is not safe to run in production; empty when it is. */
+export function productionProblems(env: Env = process.env): string[] {
+  const problems: string[] = [];
+  const jwtSecret = env.JWT_SECRET;
+  if (!jwtSecret) problems.push('JWT_SECRET is not set: set it to at least 32 random bytes (openssl rand -hex 32)');
+  else if (KNOWN_JWT_SECRETS.includes(jwtSecret)) problems.push('JWT_SECRET is a known default from this repository: anyone could sign tokens');
+  else if (Buffer.byteLength(jwtSecret, 'utf8') < JWT_SECRET_MIN_BYTES) problems.push(`JWT_SECRET is shorter than ${JWT_SECRET_MIN_BYTES} bytes`);
+
+  const webhookSecret = env.STRIPE_WEBHOOK_SECRET;
+  if (!webhookSecret) problems.push("STRIPE_WEBHOOK_SECRET is not set: use your Stripe endpoint's signing secret");
+  else if (KNOWN_WEBHOOK_SECRETS.includes(webhookSecret)) problems.push('STRIPE_WEBHOOK_SECRET is a known default from this repository: anyone could forge webhooks');
+
+  if ((env.ALLOW_DEV_TOKENS ?? '').trim().toLowerCase() === 'true') problems.push('ALLOW_DEV_TOKENS=true: dev tokens let anyone act as any user, admin included');
+
+  const stripeKey = env.STRIPE_SECRET_KEY;
+  if (!stripeKey) problems.push('STRIPE_SECRET_KEY is not set: payments would go to stripe-mock, which charges nothing');
+  else if (STRIPE_MOCK_KEYS.includes(stripeKey)) problems.push("STRIPE_SECRET_KEY is stripe-mock's key, not a Stripe account's");
+  return problems;
+}
+
+/**
+ * Exits the process (status 78, EX_CONFIG) with every problem on stderr when NODE_ENV=production
+ * and the environment is unsafe; returns quietly otherwise. `what` names the process ("API").
+ */
+export function refuseUnsafeProduction(what: string, env: Env = process.env): void {
+  if (!isProduction(env)) return;
+  const problems = productionProblems(env);
+  if (problems.length === 0) return;
+  process.stderr.write(
+    `${what} refuses to start with NODE_ENV=production:\n${problems.map((problem) => `  - ${problem}`).join('\n')}\nSee docs/production.md.\n`,
+  );
+  process.exit(78);
+}

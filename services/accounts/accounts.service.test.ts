@@ -1,0 +1,176 @@
+import { useServiceDatabase } from '../../test/helpers/databases';
+import { createQuotaDb } from '../quota/db';
+import { QuotaService } from '../quota/quota.service';
+import { AccountsError, AccountsService } from './accounts.service';
+import { createAccountsDb } from './db';
+import { hashPassword, verifyPassword } from './passwords';
+
+const accountsDb = useServiceDatabase('accounts', createAccountsDb);
+const quotaDb = useServiceDatabase('quota', createQuotaDb);
+let quota: QuotaService;
+let accounts: AccountsService;
+
+// argon2id is slow on purpose; a busy 2-core machine makes it slower.
+jest.setTimeout(60_000);
+
+const LIMITS = { perAccount: 3, perAddress: 5, windowMs: 60_000 };
+
+beforeAll(() => {
+  quota = new QuotaService(quotaDb.db);
+  accounts = new AccountsService(accountsDb.db, { plans: quota, signInLimits: LIMITS });
+});
+
+async function failure(promise: Promise<unknown>): Promise<AccountsError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(AccountsError);
+  return error as AccountsError;
+}
+
+let counter = 0;
+const uniqueEmail = (name: string) => `${name}.${Date.now().toString(36)}${counter++}@example.com`;
+
+describe('passwords', () => {
+  it('hashes with argon2id and a fresh salt, and verifies only the right password', async () => {
+    const [first, second] = await Promise.all([hashPassword('correct horse battery'), hashPassword('correct horse battery')]);
+    expect(first).toMatch(/^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
+    expect(first).not.toBe(second);
+    expect(await verifyPassword(first, 'correct horse battery')).toBe(true);
+    expect(await verifyPassword(first, 'correct horse batterY')).toBe(false);
+    expect(await verifyPassword('not a hash', 'correct horse battery')).toBe(false);
+  });
+
+  it('stores only the hash', async () => {
+    const email = uniqueEmail('hash');
+    const account = await accounts.createAccount({ email, password: 'a long enough secret' });
+    const row = await accountsDb.db.user.findUniqueOrThrow({ where: { id: account.id } });
+    expect(row.passwordHash).toMatch(/^\$argon2id\$/);
+    expect(JSON.stringify(row)).not.toContain('a long enough secret');
+  });
+});
+
+describe('sign-up', () => {
+  it('creates a user with the user role and the free plan, whatever else exists', async () => {
+    const email = uniqueEmail('Dana');
+    const account = await accounts.createAccount({ email, password: 'sufficiently long' });
+    expect(account).toEqual({ id: expect.stringMatching(/^[0-9a-f-]{36}$/), email, role: 'user', plan: 'free' });
+  });
+
+  it('lets exactly one of concurrent sign-ups for one address win, whatever its case', async () => {
+    const email = uniqueEmail('race');
+    const spellings = [email, email.toUpperCase(), email.replace(/^r/, 'R'), ` ${email} `, email.toLowerCase()];
+    const outcomes = await Promise.allSettled(spellings.map((spelling) => accounts.createAccount({ email: spelling, password: 'racing password 1' })));
+    const won = outcomes.filter((outcome) => outcome.status === 'fulfilled');
+    const lost = outcomes.filter((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected');
+    expect(won).toHaveLength(1);
+    expect(lost.map((outcome) => (outcome.reason as AccountsError).code)).toEqual(['EMAIL_TAKEN', 'EMAIL_TAKEN', 'EMAIL_TAKEN', 'EMAIL_TAKEN']);
+    expect(await accountsDb.db.user.count({ where: { emailKey: email.toLowerCase() } })).toBe(1);
+  });
+
+  it('refuses a malformed address and a short password, creating nothing', async () => {
+    const before = await accountsDb.db.user.count();
+    expect((await failure(accounts.createAccount({ email: 'not-an-address', password: 'long enough pw' }))).code).toBe('INVALID_EMAIL');
+    expect((await failure(accounts.createAccount({ email: uniqueEmail('short'), password: 'nine char' }))).code).toBe('WEAK_PASSWORD');
+    expect(await accountsDb.db.user.count()).toBe(before);
+  });
+});
+
+describe('sign-in', () => {
+  it('accepts the password under any case of the address, and refuses a wrong password and an unknown address alike', async () => {
+    const email = uniqueEmail('erin');
+    const created = await accounts.createAccount({ email, password: 'erin password!' });
+    expect(await accounts.verifyCredentials({ email: email.toUpperCase(), password: 'erin password!', address: '10.0.0.1' })).toEqual(created);
+    const wrong = await failure(accounts.verifyCredentials({ email, password: 'erin password?', address: '10.0.0.1' }));
+    const unknown = await failure(accounts.verifyCredentials({ email: uniqueEmail('nobody'), password: 'erin password!', address: '10.0.0.1' }));
+    expect([wrong.code, wrong.message]).toEqual([unknown.code, unknown.message]);
+    expect(wrong.code).toBe('INVALID_CREDENTIALS');
+  });
+
+  it('spends the same argon2 work on an unknown email as on a wrong password (medians printed, not asserted)', async () => {
+    const email = uniqueEmail('timing');
+    await accounts.createAccount({ email, password: 'timing password' });
+    const relaxed = new AccountsService(accountsDb.db, { plans: quota, signInLimits: { perAccount: 1_000, perAddress: 1_000, windowMs: 60_000 } });
+    const median = async (who: string) => {
+      const samples: number[] = [];
+      for (let i = 0; i < 7; i++) {
+        const started = process.hrtime.bigint();
+        await failure(relaxed.verifyCredentials({ email: who, password: 'wrong password', address: '10.3.0.1' }));
+        samples.push(Number(process.hrtime.bigint() - started) / 1e6);
+      }
+      return samples.sort((a, b) => a - b)[3]!;
+    };
+    const [wrongPassword, unknownEmail] = [await median(email), await median(uniqueEmail('absent'))];
+    console.log(`sign-in failure, median of 7: wrong password ${wrongPassword.toFixed(1)} ms, unknown email ${unknownEmail.toFixed(1)} ms`);
+  });
+
+  it('refuses further tries for an account after repeated failures, even with the right password', async () => {
+    const email = uniqueEmail('frank');
+    await accounts.createAccount({ email, password: 'frank password' });
+    for (let attempt = 0; attempt < LIMITS.perAccount; attempt++) {
+      expect((await failure(accounts.verifyCredentials({ email, password: `guess ${attempt}`, address: `10.1.0.${attempt}` }))).code).toBe('INVALID_CREDENTIALS');
+    }
+    expect((await failure(accounts.verifyCredentials({ email, password: 'frank password', address: '10.1.0.99' }))).code).toBe('RATE_LIMITED');
+  });
+
+  it('refuses an address that fails for many accounts', async () => {
+    const address = '10.2.0.1';
+    for (let attempt = 0; attempt < LIMITS.perAddress; attempt++) {
+      await failure(accounts.verifyCredentials({ email: uniqueEmail('spray'), password: 'whatever123', address }));
+    }
+    const email = uniqueEmail('gina');
+    await accounts.createAccount({ email, password: 'gina password' });
+    expect((await failure(accounts.verifyCredentials({ email, password: 'gina password', address }))).code).toBe('RATE_LIMITED');
+    expect(await accounts.verifyCredentials({ email, password: 'gina password', address: '10.2.0.2' })).toMatchObject({ email });
+  });
+});
+
+describe('sessions', () => {
+  it('are active until revoked, and revoking twice is harmless', async () => {
+    const account = await accounts.createAccount({ email: uniqueEmail('hal'), password: 'hal password' });
+    const session = await accounts.openSession(account.id);
+    expect(await accounts.activeSession(session.id)).toMatchObject({ id: session.id, userId: account.id, account });
+    await accounts.revokeSession(session.id);
+    await accounts.revokeSession(session.id);
+    expect(await accounts.activeSession(session.id)).toBeNull();
+  });
+
+  it('carry the role as it is now, not as it was at sign-in', async () => {
+    const email = uniqueEmail('ida');
+    const account = await accounts.createAccount({ email, password: 'ida password' });
+    const session = await accounts.openSession(account.id);
+    await accounts.setRole(email, 'admin');
+    expect((await accounts.activeSession(session.id))?.account.role).toBe('admin');
+  });
+
+  it('expire', async () => {
+    const short = new AccountsService(accountsDb.db, { plans: quota, sessionTtlMs: 1 });
+    const account = await short.createAccount({ email: uniqueEmail('jo'), password: 'jo password!' });
+    const session = await short.openSession(account.id);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(await short.activeSession(session.id)).toBeNull();
+    expect(await short.activeSession('00000000-0000-4000-8000-000000000000')).toBeNull();
+  });
+});
+
+describe('plans', () => {
+  it('a plan change is seen by the quota check', async () => {
+    const email = uniqueEmail('kim');
+    const account = await accounts.createAccount({ email, password: 'kim password' });
+    const use = (key: string) => quota.recordUsage({ userId: account.id, resource: 'orders', quantity: 20, idempotencyKey: key });
+    await use('first-20');
+    await expect(use('next-20')).rejects.toMatchObject({ code: 'QUOTA_EXCEEDED' });
+    expect(await accounts.setPlan(email, 'pro')).toMatchObject({ plan: 'pro' });
+    expect((await quota.getQuota(account.id)).plan).toBe('pro');
+    await expect(use('next-20')).resolves.toMatchObject({ used: 40, overLimit: false });
+  });
+
+  it('an unknown plan changes neither service', async () => {
+    const email = uniqueEmail('lee');
+    const account = await accounts.createAccount({ email, password: 'lee password' });
+    await expect(accounts.setPlan(email, 'platinum')).rejects.toMatchObject({ code: 'UNKNOWN_PLAN' });
+    expect(await accounts.findById(account.id)).toMatchObject({ plan: 'free' });
+    expect((await quota.getQuota(account.id)).plan).toBe('free');
+  });
+});
