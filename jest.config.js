@@ -30,11 +30,14 @@ module.exports = {
         '\\.replay\\.test\\.ts$',
         '\\.api\\.test\\.ts$',
         '\\.cluster\\.test\\.ts$',
+        '\\.fuzz\\.test\\.ts$',
       ],
     },
     { ...common, displayName: 'workflow', testMatch: ['<rootDir>/**/*.workflow.test.ts'] },
     { ...common, displayName: 'replay', testMatch: ['<rootDir>/**/*.replay.test.ts'] },
     { ...common, displayName: 'api', testMatch: ['<rootDir>/**/*.api.test.ts'] },
+    // Requests generated from the routes' schemas (fast-check, fixed seed); `npm run fuzz -- --runs N` for long runs.
+    { ...common, displayName: 'fuzz', testMatch: ['<rootDir>/**/*.fuzz.test.ts'] },
     {
       ...common,
       displayName: 'e2e',

@@ -30,19 +30,24 @@ interface SignalWithStartCall {
   options: { workflowId: string; taskQueue: string; args: unknown[]; signal: unknown; signalArgs: NotifyInput[] };
 }
 
-/** A Temporal client that only records signal-with-start calls. */
-function fakeTemporal(): { temporal: NotificationSignaller; calls: SignalWithStartCall[] } {
+/** A Temporal client that only records signal-with-start calls; `failNext` makes the next one fail as an outage would. */
+function fakeTemporal(): { temporal: NotificationSignaller; calls: SignalWithStartCall[]; failNext: () => void } {
   const calls: SignalWithStartCall[] = [];
+  let failing = false;
   const signalWithStart = async (workflowType: unknown, options: SignalWithStartCall['options']) => {
+    if (failing) {
+      failing = false;
+      throw new Error('UNAVAILABLE');
+    }
     calls.push({ workflowType, options });
     return { workflowId: options.workflowId, signaledRunId: 'run' };
   };
-  return { temporal: { workflow: { signalWithStart } } as unknown as NotificationSignaller, calls };
+  return { temporal: { workflow: { signalWithStart } } as unknown as NotificationSignaller, calls, failNext: () => (failing = true) };
 }
 
-function setup(): { activities: QuotaActivities; calls: SignalWithStartCall[]; env: TypedActivityEnvironment } {
-  const { temporal, calls } = fakeTemporal();
-  return { activities: createQuotaActivities({ quota, temporal }), calls, env: new TypedActivityEnvironment() };
+function setup(): { activities: QuotaActivities; calls: SignalWithStartCall[]; env: TypedActivityEnvironment; failNext: () => void } {
+  const { temporal, calls, failNext } = fakeTemporal();
+  return { activities: createQuotaActivities({ quota, temporal }), calls, env: new TypedActivityEnvironment(), failNext };
 }
 
 test('reserveOrderQuota consumes one order per order id and signals each crossed threshold once', async () => {
@@ -95,22 +100,34 @@ test('the 21st order fails with a non-retryable QUOTA_EXCEEDED', async () => {
   expect(unknown).toMatchObject({ type: 'UNKNOWN_RESOURCE', nonRetryable: true });
 });
 
-test('a retried activity replays its outcome and signals the same crossing again, under the same dedupe key', async () => {
+test('a retried activity answers its first outcome and signals nothing again', async () => {
   const { activities, calls, env } = setup();
   const input = { userId: 'flaky', resource: 'builds', quantity: 85, idempotencyKey: 'build-1' };
   const first = await env.run(activities.recordUsage, input);
+  await env.run(activities.recordUsage, { ...input, quantity: 5, idempotencyKey: 'build-later' });
   const retry = await env.run(activities.recordUsage, input);
   expect(first).toMatchObject({ used: 85, crossed: [80], replayed: false });
-  expect(retry).toMatchObject({ used: 85, crossed: [80], replayed: true });
-  // Counted once; signalled once per run of the activity, always with one dedupe key, which the
-  // notification workflow and the notifications table reduce to one notification.
-  expect((await quota.getQuota('flaky')).resources.find((r) => r.resource === 'builds')?.used).toBe(85);
-  expect(calls).toHaveLength(2);
-  expect(new Set(calls.map((c) => c.options.signalArgs[0]?.dedupeKey))).toEqual(new Set([`quota:builds:${first.period}:80`]));
+  expect(retry).toMatchObject({ used: 85, crossed: [], replayed: true });
+  expect((await quota.getQuota('flaky')).resources.find((r) => r.resource === 'builds')?.used).toBe(90);
+  expect(calls).toHaveLength(1);
+  expect(calls[0]!.options.signalArgs[0]?.dedupeKey).toBe(`quota:builds:${first.period}:80`);
 
   // Events that cross nothing signal nothing.
   await env.run(activities.recordUsage, { ...input, quantity: 1, idempotencyKey: 'build-2' });
-  expect(calls).toHaveLength(2);
+  expect(calls).toHaveLength(1);
+});
+
+test('a retry after a failed signal signals the crossing it could not', async () => {
+  const { activities, calls, env, failNext } = setup();
+  const input = { userId: 'cut-off', resource: 'builds', quantity: 85, idempotencyKey: 'build-1' };
+  failNext();
+  await expect(env.run(activities.recordUsage, input)).rejects.toThrow();
+  const retry = await env.run(activities.recordUsage, input);
+  expect(retry).toMatchObject({ used: 85, crossed: [80], replayed: true });
+  expect(calls).toHaveLength(1);
+  // Delivered now: a further replay signals nothing.
+  await env.run(activities.recordUsage, input);
+  expect(calls).toHaveLength(1);
 });
 
 test('a Date given to recordUsage through Temporal arrives as a string and still picks the period', async () => {

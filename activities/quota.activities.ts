@@ -52,12 +52,15 @@ export function createQuotaActivities(deps: { quota: QuotaService; temporal: Not
   const { quota, temporal } = deps;
 
   // A retry whose first try recorded the event but crashed before signalling gets the
-  // crossings again from the idempotent replay, and signals again: the notification workflow
-  // and the notifications table drop the duplicate by its dedupe key.
-  async function notifyCrossings(userId: string, outcome: RecordUsageResult): Promise<void> {
+  // crossings again from the replay (they were never marked notified) and signals them; one
+  // whose first try signalled gets none and signals nothing. Between signalling and marking, a
+  // crash can still signal twice: the dedupe key makes that one notification.
+  async function notifyCrossings(userId: string, idempotencyKey: string, outcome: RecordUsageResult): Promise<void> {
+    if (outcome.crossed.length === 0) return;
     for (const threshold of outcome.crossed) {
       await signalNotification(temporal, quotaNotification(userId, outcome, threshold));
     }
+    await quota.markNotified(userId, idempotencyKey);
   }
 
   async function consume(input: RecordUsageInput): Promise<RecordUsageResult> {
@@ -71,7 +74,7 @@ export function createQuotaActivities(deps: { quota: QuotaService; temporal: Not
       }
       throw error;
     }
-    await notifyCrossings(input.userId, outcome);
+    await notifyCrossings(input.userId, input.idempotencyKey, outcome);
     return outcome;
   }
 

@@ -215,6 +215,8 @@ describe('Temporal unavailable', () => {
       checkout: new CheckoutClient(new Client({ connection, namespace: api.temporal.namespace }), { deadlineMs: 2_000 }),
       probes: [temporalProbe(connection, 1_000)],
       probeTimeoutMs: 1_500,
+      // Each poll below is to see the recovery itself, not a cached answer.
+      readinessCacheMs: 0,
     });
     try {
       const token = app.jwt.sign({ sub: 'while-down', role: 'user' });

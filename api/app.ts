@@ -48,6 +48,8 @@ export interface AppDeps {
   probes?: ReadinessProbe[];
   /** How long one readiness probe may take before it counts as down. */
   probeTimeoutMs?: number;
+  /** How long one /readyz result serves every caller (default 1 s). */
+  readinessCacheMs?: number;
   logger?: FastifyServerOptions['logger'];
   /** Requests per minute: sign-ups and dev tokens per client address, order placements per user. */
   rateLimits?: { devTokens?: number; orders?: number };
@@ -61,6 +63,8 @@ export interface AppDeps {
   tracing?: Tracing;
   /** The payload codec and the Web UI origins: serves /codec/encode and /codec/decode; undefined when encryption is off. */
   codec?: { codec: PayloadCodec; allowedOrigins: readonly string[] };
+  /** Open notification streams per user on this instance (default 5); one more gets 429 TOO_MANY_STREAMS. */
+  sseMaxStreamsPerUser?: number;
 }
 
 /** Request bodies larger than this are refused with 413 before they are parsed. */
@@ -75,6 +79,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
+    // Past this a path parameter gets Fastify's bare 414 (no error code); a request line longer than
+    // Node's 16 KiB header limit never arrives, so every id instead reaches its schema and gets 400.
+    maxParamLength: 16_384,
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
@@ -98,7 +105,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     secureCookies: settings.secureCookies ?? false,
   });
 
-  await app.register(healthRoutes, { probes: deps.probes ?? [], probeTimeoutMs: deps.probeTimeoutMs ?? 2_000 });
+  await app.register(healthRoutes, { probes: deps.probes ?? [], probeTimeoutMs: deps.probeTimeoutMs ?? 2_000, cacheMs: deps.readinessCacheMs });
   await app.register(authRoutes, {
     accounts: services.accounts,
     quota: services.quota,
@@ -110,7 +117,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(orderRoutes, { services, checkout, orderTtlSeconds: settings.orderTtlSeconds, ratePerMinute: deps.rateLimits?.orders ?? 60 });
   await app.register(webhookRoutes, { payments: services.payments, checkout, webhookSecret: settings.stripeWebhookSecret });
   await app.register(usageRoutes, { quota: services.quota, notifier: deps.notifier });
-  await app.register(notificationRoutes, { notifications: services.notifications, hub: deps.notificationHub, keepAliveMs: deps.sseKeepAliveMs });
+  await app.register(notificationRoutes, { notifications: services.notifications, hub: deps.notificationHub, keepAliveMs: deps.sseKeepAliveMs, maxStreamsPerUser: deps.sseMaxStreamsPerUser });
   await app.register(dashboardRoutes);
   if (deps.codec) await app.register(codecRoutes, deps.codec);
 

@@ -80,7 +80,12 @@ export const OPERATIONS: Record<string, OperationDoc> = {
   'PATCH /v1/products/:id': {
     operationId: 'updateProduct',
     summary: 'Edit a product (admin)',
-    description: 'Carries the version read; a stale version gets 409 VERSION_CONFLICT and changes nothing.',
+    description: 'Edits name and price with the version read; a stale version gets 409 VERSION_CONFLICT and changes nothing. Stock changes through POST /v1/products/{id}/stock.',
+  },
+  'POST /v1/products/:id/stock': {
+    operationId: 'adjustProductStock',
+    summary: 'Adjust the stock of a product (admin)',
+    description: 'Adds or, negative, takes away units by delta, atomically with reservations, so reserved units are never given back. Taking away more than is available gets 409 INSUFFICIENT_STOCK.',
   },
   'GET /v1/cart': {
     operationId: 'getCart',

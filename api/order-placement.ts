@@ -6,12 +6,14 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { v5 as uuidv5 } from 'uuid';
 import type { CheckoutClient } from '../lib/checkout-client';
+import { customerFailure } from '../lib/customer-messages';
 import { DomainError } from '../lib/errors';
 import { isErrorCode } from '../lib/error-codes';
+import { assertOrderWithinBounds } from '../lib/money';
 import type { CartService } from '../services/cart/cart.service';
 import type { InventoryService } from '../services/inventory/inventory.service';
 import type { OrdersService, OrderView } from '../services/orders/orders.service';
-import type { CheckoutInput, OrderLineInput } from '../workflows/contract';
+import { orderTotalCents, type CheckoutInput, type OrderLineInput } from '../workflows/contract';
 
 /** Namespace of the order ids derived from (user, Idempotency-Key); fixed forever. */
 const ORDER_ID_NAMESPACE = '6f1d7c1e-3c55-4f0e-9d7b-2f1a0c6b8e41';
@@ -41,7 +43,7 @@ export async function placeOrder(deps: PlacementDeps, request: PlaceOrderRequest
   // The hash covers the request as sent: the same key with an empty body means "my cart"
   // every time, even after the order has emptied that cart.
   const requestHash = hashRequest(request.items);
-  const orderId = idempotencyKey ? uuidv5(`${customerId}\n${idempotencyKey}`, ORDER_ID_NAMESPACE) : randomUUID();
+  const orderId = idempotencyKey ? orderIdFor(customerId, idempotencyKey) : randomUUID();
 
   if (idempotencyKey) {
     const earlier = await deps.orders.findByIdempotencyKey(customerId, idempotencyKey);
@@ -51,6 +53,8 @@ export async function placeOrder(deps: PlacementDeps, request: PlaceOrderRequest
   const lines = await resolveLines(deps, customerId, request.items);
   const currencies = new Set(lines.map((line) => line.currency));
   if (currencies.size > 1) throw new DomainError('MIXED_CURRENCIES', 'All items of one order must share a currency');
+  // Before any workflow starts: an order Stripe cannot charge is refused at once, never parked.
+  assertOrderWithinBounds(lines, orderTotalCents(lines));
   const input: CheckoutInput = {
     orderId,
     customerId,
@@ -62,12 +66,18 @@ export async function placeOrder(deps: PlacementDeps, request: PlaceOrderRequest
 
   const state = await deps.checkout.place(input);
   if (state.status === 'REJECTED' || (state.status === 'FAILED' && state.failure)) {
-    throw new DomainError(isErrorCode(state.failure?.code) ? state.failure.code : 'ORDER_REJECTED', state.failure?.message ?? 'The order was rejected');
+    const failure = customerFailure(state.failure ?? { code: 'ORDER_REJECTED', message: 'The order was rejected' });
+    throw new DomainError(isErrorCode(failure.code) ? failure.code : 'ORDER_REJECTED', failure.message);
   }
   const order = await deps.orders.get(orderId);
   if (!order) throw new Error(`order ${orderId} is ${state.status} in its workflow but has no row`);
   // A concurrent request with the same key may have started the workflow with another body.
   return { order: idempotencyKey ? sameRequest(order, requestHash) : order, replayed: false };
+}
+
+/** The order id of a (user, Idempotency-Key): duplicates meet at one workflow id. */
+export function orderIdFor(customerId: string, idempotencyKey: string): string {
+  return uuidv5(`${customerId}\n${idempotencyKey}`, ORDER_ID_NAMESPACE);
 }
 
 function sameRequest(order: OrderView, requestHash: string): OrderView {

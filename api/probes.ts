@@ -1,6 +1,7 @@
-/** The readiness probes of the running API: Temporal's health service and a connection to each service database. */
+/** The readiness probes of the running API: Temporal's health service and each service database, through the API's own pools. */
 import type { Connection } from '@temporalio/client';
-import { Client as PgClient } from 'pg';
+import { SERVICES } from '../lib/services';
+import type { Services } from '../services';
 import type { ReadinessProbe } from './routes/health.routes';
 
 /** Temporal's health check, with a deadline so a down server's retries stop when the probe gives up. */
@@ -11,18 +12,11 @@ export function temporalProbe(connection: Connection, timeoutMs = 2_000): Readin
   };
 }
 
-/** A fresh connection per check: it proves the database takes connections now, not that a pool once did. */
-export function databaseProbe(service: string, url: string, timeoutMs = 2_000): ReadinessProbe {
-  return {
-    name: `database:${service}`,
-    check: async () => {
-      const client = new PgClient({ connectionString: url, connectionTimeoutMillis: timeoutMs });
-      try {
-        await client.connect();
-        await client.query('SELECT 1');
-      } finally {
-        await client.end().catch(() => undefined);
-      }
-    },
-  };
+/**
+ * One probe per service database, a `SELECT 1` on the pool the API serves requests with: it answers
+ * "can this API reach its database now" without opening a connection per call (the old probe
+ * opened six per /readyz, unauthenticated). The probe's timeout in the route bounds a hung pool.
+ */
+export function databaseProbes(services: Pick<Services, 'ping'>): ReadinessProbe[] {
+  return SERVICES.map((service) => ({ name: `database:${service}`, check: () => services.ping(service) }));
 }

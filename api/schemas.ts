@@ -1,12 +1,27 @@
 /** TypeBox schemas shared by the routes: ids, money, the error body and the resources of DESIGN.md's API. */
 import { Type, type Static } from 'typebox';
 import { ORDER_STATUSES } from '../workflows/contract';
+import { CURRENCIES, MAX_PRICE_CENTS, MAX_QUANTITY } from '../lib/money';
 
-export const Uuid = Type.String({ format: 'uuid', description: 'A UUID' });
+/**
+ * A plain UUID, hyphenated, and nothing else. Not ajv's `uuid` format: it also accepts `urn:uuid:…`,
+ * which PostgreSQL's uuid type refuses (a 500 before this pattern).
+ */
+export const UUID_PATTERN = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$';
+export const Uuid = Type.String({ pattern: UUID_PATTERN, minLength: 36, maxLength: 36, description: 'A UUID' });
+/** PostgreSQL's int4: any integer a client sends into one (a version, a count) must fit it. */
+export const INT4_MAX = 2_147_483_647;
 export const UserId = Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$', minLength: 1, maxLength: 64, description: 'A user id: 1 to 64 of [A-Za-z0-9_-]' });
 export const Cents = Type.Integer({ minimum: 0, description: 'Money in integer cents' });
+/** A price as a client may set it: at most what Stripe can charge. */
+export const PriceCents = Type.Integer({ minimum: 0, maximum: MAX_PRICE_CENTS, description: `A unit price in integer cents, at most ${MAX_PRICE_CENTS}` });
 export const Currency = Type.String({ pattern: '^[a-z]{3}$', description: 'Lowercase ISO 4217 currency' });
-export const Quantity = Type.Integer({ minimum: 1, maximum: 1000 });
+/** A currency as a client may choose it: one of the two-decimal currencies the store takes (lib/money.ts). */
+export const AcceptedCurrency = Type.Union(
+  CURRENCIES.map((currency) => Type.Literal(currency)),
+  { description: `A lowercase two-decimal ISO 4217 currency: ${CURRENCIES.join(', ')}` },
+);
+export const Quantity = Type.Integer({ minimum: 1, maximum: MAX_QUANTITY });
 export const Timestamp = Type.String({ format: 'date-time' });
 
 export const ErrorBody = Type.Object(

@@ -7,13 +7,13 @@ import { refuseUnsafeProduction } from '../lib/production';
 import { createClient, lazyClient, temporalSettingsFromEnv } from '../lib/temporal-connection';
 import { installTracing } from '../lib/tracing';
 import { codecOriginsFromEnv } from './routes/codec.routes';
-import { openServices } from '../services';
+import { openServices, type Services } from '../services';
 import { NotificationHub } from '../services/notifications/live';
 import { buildApp, type ReadinessProbe } from './app';
-import { databaseProbe, temporalProbe } from './probes';
+import { databaseProbes, temporalProbe } from './probes';
 
-function readinessProbes(databases: Record<string, string>, temporal: Connection): ReadinessProbe[] {
-  return [temporalProbe(temporal), ...Object.entries(databases).map(([service, url]) => databaseProbe(service, url))];
+function readinessProbes(services: Services, temporal: Connection): ReadinessProbe[] {
+  return [temporalProbe(temporal), ...databaseProbes(services)];
 }
 
 async function main(): Promise<void> {
@@ -38,7 +38,7 @@ async function main(): Promise<void> {
     checkout: new CheckoutClient(client, { deadlineMs: settings.temporalDeadlineMs }),
     notificationHub,
     notifier: client,
-    probes: readinessProbes(databases, temporal),
+    probes: readinessProbes(services, temporal),
     logger: { level: process.env.LOG_LEVEL ?? 'info' },
     tracing,
     codec: temporalSettings.codec ? { codec: temporalSettings.codec, allowedOrigins: codecOriginsFromEnv() } : undefined,

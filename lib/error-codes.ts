@@ -38,6 +38,9 @@ export const HTTP_STATUS_BY_CODE = {
   ORDER_NOT_CANCELLABLE: 409,
   VERSION_CONFLICT: 409,
   SKU_TAKEN: 409,
+  /** A stock delta that would take more than is available. */
+  INSUFFICIENT_STOCK: 409,
+  STOCK_LIMIT: 409,
   EMAIL_TAKEN: 409,
   /** A dev token asked for the id of a real account. */
   ACCOUNT_EXISTS: 409,
@@ -46,6 +49,10 @@ export const HTTP_STATUS_BY_CODE = {
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
   IDEMPOTENCY_KEY_REUSED: 422,
+  /** An order total above what Stripe can charge (lib/money.ts), refused before any workflow starts. */
+  ORDER_TOO_LARGE: 422,
+  ORDER_TOO_SMALL: 422,
+  CART_FULL: 422,
   /** Stripe cannot use the payment method at all (unknown, detached, wrong type): send another one. */
   PAYMENT_METHOD_UNUSABLE: 422,
   /** Too many declined attempts on one order (card testing): the order ends and its stock returns. */
@@ -54,6 +61,8 @@ export const HTTP_STATUS_BY_CODE = {
   PAYMENT_REJECTED: 409,
   QUOTA_EXCEEDED: 429,
   RATE_LIMITED: 429,
+  /** One user's open notification streams on one instance are capped. */
+  TOO_MANY_STREAMS: 429,
   TEMPORAL_UNAVAILABLE: 503,
   STREAM_UNAVAILABLE: 503,
   // Recorded on orders and in workflow state, never an HTTP answer of their own (500 if they were).

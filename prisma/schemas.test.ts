@@ -66,6 +66,7 @@ describe('inventory', () => {
   it('keeps prices, versions and currencies valid', async () => {
     const id = await product();
     await expectViolation(db().query('UPDATE products SET price_cents = -1 WHERE id = $1', [id]), CHECK_VIOLATION, 'products_price_cents_check');
+    await expectViolation(db().query('UPDATE products SET price_cents = 100000000 WHERE id = $1', [id]), CHECK_VIOLATION, 'products_price_cents_check');
     await expectViolation(db().query('UPDATE products SET version = 0 WHERE id = $1', [id]), CHECK_VIOLATION, 'products_version_check');
     await expectViolation(db().query(`UPDATE products SET currency = 'USD' WHERE id = $1`, [id]), CHECK_VIOLATION, 'products_currency_check');
     await expectViolation(db().query(`UPDATE products SET currency = 'usdt' WHERE id = $1`, [id]), CHECK_VIOLATION, 'products_currency_check');
@@ -138,6 +139,7 @@ describe('orders', () => {
     const { rows } = await db().query('SELECT status, currency FROM orders WHERE id = $1', [id]);
     expect(rows[0]).toEqual({ status: 'PENDING', currency: 'usd' });
     await expectViolation(order('frank', null, -1), CHECK_VIOLATION, 'orders_total_cents_check');
+    await expectViolation(order('frank', null, 100_000_000), CHECK_VIOLATION, 'orders_total_cents_check');
     await expectViolation(db().query(`UPDATE orders SET currency = 'EUR' WHERE id = $1`, [id]), CHECK_VIOLATION, 'orders_currency_check');
     await expect(db().query(`UPDATE orders SET status = 'SHIPPED' WHERE id = $1`, [id])).rejects.toMatchObject({ code: '22P02' });
   });

@@ -5,6 +5,7 @@
  *   show <orderId> [--json]                                  state, memo, summary, current step, step timeline
  *   retry <orderId> [--note TEXT] [--wait SECONDS]           run the failed compensation again
  *   resolve <orderId> [--note TEXT] [--wait SECONDS]         the compensation was done by hand; finish unwinding
+ *   reconcile [--json]                                       check the store's cross-database invariants now (exit 1 on drift)
  *   make-admin <email> | revoke-admin <email> | set-plan <email> <plan>   accounts (scripts/lib/account-commands.ts)
  *   prepare-namespace [--retention-days N]                   create the namespace where allowed, register OrderStatus and CustomerId
  *
@@ -14,13 +15,14 @@
  */
 import type { Client } from '@temporalio/client';
 import os from 'node:os';
-import { databaseUrlsFromEnv } from '../lib/config';
+import { databaseUrlsFromEnv, loadSettings } from '../lib/config';
 import { AccountsService } from '../services/accounts/accounts.service';
 import { createAccountsDb } from '../services/accounts/db';
 import { createQuotaDb } from '../services/quota/db';
 import { QuotaService } from '../services/quota/quota.service';
 import { ACCOUNT_COMMANDS, ACCOUNT_USAGE, runAccountCommand } from './lib/account-commands';
 import { connectClient, createClient, TemporalSettingsError, temporalSettingsFromEnv } from '../lib/temporal-connection';
+import { formatReport, reconcile } from '../lib/reconciler/reconcile';
 import {
   listOrders,
   OperationError,
@@ -44,6 +46,7 @@ const USAGE = `usage: npm run ops -- <command>
   prepare-namespace [--retention-days N]                   create the namespace where allowed (default retention 7 days),
                                                            register the OrderStatus and CustomerId search attributes
 ${ACCOUNT_USAGE}
+  reconcile [--json]                                       check the store's invariants across the databases now; exit 1 on drift
 statuses: ${ORDER_STATUSES.join(', ')}
 environment: TEMPORAL_ADDRESS (127.0.0.1:7233), TEMPORAL_NAMESPACE (default), TEMPORAL_TLS_CERT_PATH, TEMPORAL_TLS_KEY_PATH,
   TEMPORAL_TLS_CA_PATH, TEMPORAL_TLS_SERVER_NAME, TEMPORAL_API_KEY, PAYLOAD_ENCRYPTION_KEYS (docs/production-temporal.md);
@@ -217,6 +220,13 @@ async function main(): Promise<void> {
     } finally {
       await Promise.all([accountsDb.$disconnect(), quotaDb.$disconnect()]);
     }
+    return;
+  }
+  if (argv[0] === 'reconcile') {
+    // Reads the service databases directly: no Temporal needed to see drift.
+    const report = await reconcile(databaseUrlsFromEnv(), { stripeSecretKey: loadSettings().stripeSecretKey });
+    console.log(argv.includes('--json') ? JSON.stringify(report, null, 2) : formatReport(report));
+    process.exitCode = report.violations.length === 0 ? 0 : 1;
     return;
   }
   const settings = temporalSettingsFromEnv();

@@ -26,6 +26,8 @@ export interface Services {
   accounts: AccountsService;
   /** Runs a trivial query on each database; the names of those that did not answer. */
   unreachable(): Promise<ServiceName[]>;
+  /** A trivial query on one service's pool; throws when its database does not answer. */
+  ping(service: ServiceName): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -49,6 +51,9 @@ export function openServices(urls: Record<ServiceName, string>, stripe: StripeSe
     notifications: new NotificationsService(dbs.notifications),
     // Plan changes reach quota by a call to its service, never by reading the other's tables.
     accounts: new AccountsService(dbs.accounts, { plans: quota }),
+    async ping(service) {
+      await dbs[service].$queryRaw`SELECT 1`;
+    },
     async unreachable() {
       const checks = await Promise.all(
         Object.entries(dbs).map(async ([name, db]) => {

@@ -23,7 +23,7 @@ export const cartRoutes: FastifyPluginAsyncTypebox<CartRoutesOptions> = async (a
     '/v1/cart/items/:productId',
     {
       preHandler: app.authenticate,
-      schema: { tags: ['cart'], params: ItemParams, body: SetQuantity, response: { 200: Cart, ...errors(400, 401, 404) } },
+      schema: { tags: ['cart'], params: ItemParams, body: SetQuantity, response: { 200: Cart, ...errors(400, 401, 404, 422) } },
     },
     async (request) => {
       const { productId } = request.params;

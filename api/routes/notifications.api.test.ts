@@ -9,6 +9,7 @@ import { CheckoutClient } from '../../lib/checkout-client';
 import { NotificationHub } from '../../services/notifications/live';
 import { TEST_SETTINGS } from '../../test/helpers/api';
 import { buildApp } from '../app';
+import { DEFAULT_MAX_STREAMS_PER_USER } from './notifications.routes';
 import { startLiveApis, type LiveApis, type LiveInstance } from '../../test/helpers/live-api';
 import { SseClient } from '../../test/helpers/sse';
 
@@ -212,6 +213,30 @@ describe('GET /v1/notifications/stream', () => {
     await persist(dave);
     await fresh.untilEvents(1);
     expect(ids(fresh)).toEqual([8]);
+  });
+
+  it('refuses a user a stream beyond the cap with 429 TOO_MANY_STREAMS, until one of theirs closes', async () => {
+    const greedy = user();
+    const open = [];
+    for (let i = 0; i < DEFAULT_MAX_STREAMS_PER_USER; i++) open.push(await stream(one, greedy));
+    expect(open.map((c) => c.status)).toEqual(Array(DEFAULT_MAX_STREAMS_PER_USER).fill(200));
+
+    const refused = await stream(one, greedy);
+    expect(refused.status).toBe(429);
+    await refused.until((c) => c.ended, 'the refusal to be read');
+    expect(JSON.parse(refused.text).error.code).toBe('TOO_MANY_STREAMS');
+    // The cap is per user: someone else still gets a stream.
+    expect((await stream(one, user())).status).toBe(200);
+
+    // Closing one frees its place once the server has seen it close.
+    open[0]!.close();
+    let reopened: SseClient | undefined;
+    await eventually(async () => {
+      const attempt = await stream(one, greedy);
+      if (attempt.status === 200) reopened = attempt;
+      return attempt.status === 200;
+    }, 'a closed stream frees its place');
+    expect(reopened!.status).toBe(200);
   });
 
   it('holds a LISTEN connection only while the instance has at least one stream open', async () => {

@@ -14,6 +14,7 @@ import { Type } from 'typebox';
 import { DomainError } from '../../lib/errors';
 import type { NotificationHub, NotificationSubscription } from '../../services/notifications/live';
 import type { Notification, NotificationsService } from '../../services/notifications/notifications.service';
+import { customerOrderPayload } from '../../lib/customer-messages';
 import { errors, IdParams, Timestamp, Uuid } from '../schemas';
 
 export interface NotificationRoutesOptions {
@@ -24,9 +25,16 @@ export interface NotificationRoutesOptions {
   keepAliveMs?: number;
   /** What a disconnected EventSource waits before it reconnects (the stream's `retry:`; default 2 s). */
   reconnectMs?: number;
+  /** Open streams one user may hold on this instance; one more is refused with 429 TOO_MANY_STREAMS (default 5). */
+  maxStreamsPerUser?: number;
 }
 
 export const DEFAULT_SSE_KEEP_ALIVE_MS = 15_000;
+/**
+ * A dashboard needs one stream per tab: five covers a user's tabs and devices, while every stream
+ * costs a database read per announcement, so one user cannot make an instance do unbounded work.
+ */
+export const DEFAULT_MAX_STREAMS_PER_USER = 5;
 
 const NotificationView = Type.Object({
   id: Uuid,
@@ -63,7 +71,8 @@ export function toNotificationView(notification: Notification) {
     sequence: notification.sequence,
     kind: notification.kind,
     type: notification.type,
-    payload: notification.payload,
+    // Status events carry the saga's failure as the workflow saw it; the customer sees the customer-safe form.
+    payload: notification.kind === 'ORDER' ? customerOrderPayload(notification.payload as Record<string, unknown>) : notification.payload,
     read: notification.readAt !== null,
     readAt: notification.readAt?.toISOString() ?? null,
     createdAt: notification.createdAt.toISOString(),
@@ -78,6 +87,14 @@ interface OpenStream {
 export const notificationRoutes: FastifyPluginAsyncTypebox<NotificationRoutesOptions> = async (app, options) => {
   const { notifications, hub } = options;
   const reconnectMs = options.reconnectMs ?? 2_000;
+  const maxStreamsPerUser = options.maxStreamsPerUser ?? DEFAULT_MAX_STREAMS_PER_USER;
+  /** Streams open or opening, per user: counted before the subscription so that a burst of requests cannot pass the cap together. */
+  const streamsByUser = new Map<string, number>();
+  const releaseStreamSlot = (userId: string) => {
+    const left = (streamsByUser.get(userId) ?? 1) - 1;
+    if (left > 0) streamsByUser.set(userId, left);
+    else streamsByUser.delete(userId);
+  };
   await app.register(fastifySse, { heartbeatInterval: options.keepAliveMs ?? DEFAULT_SSE_KEEP_ALIVE_MS });
 
   app.get(
@@ -143,62 +160,85 @@ export const notificationRoutes: FastifyPluginAsyncTypebox<NotificationRoutesOpt
         description:
           'Server-Sent Events: `event: notification` or `event: order` (status changes), `id:` the sequence, `data:` the notification. ' +
           'Resumes after `Last-Event-ID` (or `?lastEventId=`) without gaps or duplicates; without either, only new ones. ' +
-          'Keep-alive comments every 15 s. Accepts `?access_token=`.',
+          'Keep-alive comments every 15 s. Accepts `?access_token=`. ' +
+          `At most ${maxStreamsPerUser} open streams per user and instance; one more is refused with 429 TOO_MANY_STREAMS.`,
         querystring: StreamQuery,
         headers: StreamHeaders,
         produces: ['text/event-stream'],
-        response: { 200: Type.String({ description: 'text/event-stream' }), ...errors(400, 401, 503) },
+        response: { 200: Type.String({ description: 'text/event-stream' }), ...errors(400, 401, 429, 503) },
       },
     },
     async (request, reply) => {
       if (!hub) throw new DomainError('STREAM_UNAVAILABLE', 'Live notifications are not enabled on this instance');
       const userId = request.user.sub;
-      const resumeText = request.headers['last-event-id'] ?? request.query.lastEventId;
-      let afterSequence = resumeText === undefined ? undefined : Number(resumeText);
-      if (afterSequence !== undefined) {
-        // An id from a database that was reset since (or another environment) would leave the
-        // stream silent until the sequence caught up: resume from the latest instead.
-        afterSequence = Math.min(afterSequence, await notifications.lastSequence(userId));
+      const open = streamsByUser.get(userId) ?? 0;
+      if (open >= maxStreamsPerUser) {
+        throw new DomainError('TOO_MANY_STREAMS', `At most ${maxStreamsPerUser} notification streams may be open at once; close one first`);
       }
-
-      // Events wait until the preamble is written, so `retry:` comes first.
-      let preambleWritten!: () => void;
-      const preamble = new Promise<void>((resolve) => (preambleWritten = resolve));
-      const onNotification = async (notification: Notification) => {
-        await preamble;
-        if (!reply.sse.isConnected) return;
-        await reply.sse.send({
-          id: String(notification.sequence),
-          event: notification.kind === 'ORDER' ? 'order' : 'notification',
-          data: toNotificationView(notification),
-        });
+      streamsByUser.set(userId, open + 1);
+      let slotHeld = true;
+      const releaseSlot = () => {
+        if (!slotHeld) return;
+        slotHeld = false;
+        releaseStreamSlot(userId);
       };
-      let subscription: NotificationSubscription;
-      try {
-        subscription = await hub.subscribe({ userId, afterSequence, onNotification });
-      } catch (error) {
-        // The hub could not LISTEN (the notifications database is away): EventSource clients retry.
-        request.log.warn({ err: error }, 'notification stream: subscribe failed');
-        throw new DomainError('STREAM_UNAVAILABLE', 'Live notifications are unavailable right now; retry shortly');
-      }
-      if (!reply.sse.isConnected) {
-        // The client left while the hub was subscribing.
-        await subscription.unsubscribe();
-        return;
-      }
+      const live = hub;
+      const openStream = async (): Promise<void> => {
+        const resumeText = request.headers['last-event-id'] ?? request.query.lastEventId;
+        let afterSequence = resumeText === undefined ? undefined : Number(resumeText);
+        if (afterSequence !== undefined) {
+          // An id from a database that was reset since (or another environment) would leave the
+          // stream silent until the sequence caught up: resume from the latest instead.
+          afterSequence = Math.min(afterSequence, await notifications.lastSequence(userId));
+        }
 
-      const stream: OpenStream = { reply, subscription };
-      streams.add(stream);
-      reply.sse.keepAlive();
-      reply.sse.onClose(() => {
-        streams.delete(stream);
-        subscription.unsubscribe().catch((error: unknown) => request.log.warn({ err: error }, 'notification stream: unsubscribe failed'));
-      });
-      reply.header('x-request-id', request.id);
-      reply.sse.sendHeaders();
-      // The first bytes tell the client the stream is open even when nothing is pending.
-      reply.raw.write(`retry: ${reconnectMs}\n: connected, after sequence ${subscription.lastSequence}\n\n`);
-      preambleWritten();
+        // Events wait until the preamble is written, so `retry:` comes first.
+        let preambleWritten!: () => void;
+        const preamble = new Promise<void>((resolve) => (preambleWritten = resolve));
+        const onNotification = async (notification: Notification) => {
+          await preamble;
+          if (!reply.sse.isConnected) return;
+          await reply.sse.send({
+            id: String(notification.sequence),
+            event: notification.kind === 'ORDER' ? 'order' : 'notification',
+            data: toNotificationView(notification),
+          });
+        };
+        let subscription: NotificationSubscription;
+        try {
+          subscription = await live.subscribe({ userId, afterSequence, onNotification });
+        } catch (error) {
+          // The hub could not LISTEN (the notifications database is away): EventSource clients retry.
+          request.log.warn({ err: error }, 'notification stream: subscribe failed');
+          throw new DomainError('STREAM_UNAVAILABLE', 'Live notifications are unavailable right now; retry shortly');
+        }
+        if (!reply.sse.isConnected) {
+          // The client left while the hub was subscribing.
+          releaseSlot();
+          await subscription.unsubscribe();
+          return;
+        }
+
+        const stream: OpenStream = { reply, subscription };
+        streams.add(stream);
+        reply.sse.keepAlive();
+        reply.sse.onClose(() => {
+          streams.delete(stream);
+          releaseSlot();
+          subscription.unsubscribe().catch((error: unknown) => request.log.warn({ err: error }, 'notification stream: unsubscribe failed'));
+        });
+        reply.header('x-request-id', request.id);
+        reply.sse.sendHeaders();
+        // The first bytes tell the client the stream is open even when nothing is pending.
+        reply.raw.write(`retry: ${reconnectMs}\n: connected, after sequence ${subscription.lastSequence}\n\n`);
+        preambleWritten();
+      };
+      try {
+        await openStream();
+      } catch (error) {
+        releaseSlot();
+        throw error;
+      }
     },
   );
 };

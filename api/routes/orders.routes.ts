@@ -2,6 +2,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { CheckoutClient } from '../../lib/checkout-client';
+import { customerFailure } from '../../lib/customer-messages';
 import { DomainError } from '../../lib/errors';
 import type { Services } from '../../services';
 import type { OrderView } from '../../services/orders/orders.service';
@@ -148,7 +149,8 @@ export function toOrderResponse(order: OrderView, payment: PaymentView | null, s
       attempts: payment.attempts,
       refunded: payment.refunded,
     },
-    failure: order.failureCode ? { code: order.failureCode, message: order.failureReason ?? order.failureCode } : null,
+    // The failure's own message (a database error, a Stripe message) stays with operators; customers get the customer-safe form.
+    failure: order.failureCode ? customerFailure({ code: order.failureCode, message: order.failureReason ?? order.failureCode }) : null,
     ...(steps ? { steps } : {}),
     createdAt: order.createdAt.toISOString(),
     updatedAt: order.updatedAt.toISOString(),

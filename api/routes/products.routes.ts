@@ -1,9 +1,13 @@
-/** The catalogue: anyone reads it, signed in or not; admins add products and edit them with optimistic `version`. */
+/**
+ * The catalogue: anyone reads it, signed in or not; admins add products, edit name and price with
+ * optimistic `version`, and change stock only by delta (POST /v1/products/:id/stock), which can
+ * never give reserved units back (docs/hostile-input.md).
+ */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { DomainError } from '../../lib/errors';
-import type { InventoryService } from '../../services/inventory/inventory.service';
-import { Cents, Currency, errors, IdParams, Product } from '../schemas';
+import { MAX_AVAILABLE as MAX_STOCK, type InventoryService } from '../../services/inventory/inventory.service';
+import { AcceptedCurrency, errors, IdParams, INT4_MAX, PriceCents, Product } from '../schemas';
 
 export interface ProductRoutesOptions {
   inventory: InventoryService;
@@ -13,18 +17,24 @@ const NewProduct = Type.Object(
   {
     sku: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$' }),
     name: Type.String({ minLength: 1, maxLength: 200 }),
-    priceCents: Cents,
-    currency: Type.Optional(Currency),
-    available: Type.Integer({ minimum: 0, maximum: 1_000_000 }),
+    priceCents: PriceCents,
+    currency: Type.Optional(AcceptedCurrency),
+    available: Type.Integer({ minimum: 0, maximum: MAX_STOCK }),
   },
   { additionalProperties: false },
 );
 const ProductChanges = Type.Object(
   {
-    version: Type.Integer({ minimum: 1 }),
+    version: Type.Integer({ minimum: 1, maximum: INT4_MAX }),
     name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
-    priceCents: Type.Optional(Cents),
-    available: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000 })),
+    priceCents: Type.Optional(PriceCents),
+  },
+  { additionalProperties: false, description: 'Name and price; stock changes by delta through POST /v1/products/{id}/stock' },
+);
+const StockChange = Type.Object(
+  {
+    delta: Type.Integer({ minimum: -MAX_STOCK, maximum: MAX_STOCK, not: { const: 0 }, description: 'Units to add (a delivery) or, negative, to take away from the available ones' }),
+    reason: Type.String({ minLength: 1, maxLength: 200, description: 'Why, for the stock ledger: "delivery 2026-12-01", "damaged"' }),
   },
   { additionalProperties: false },
 );
@@ -70,5 +80,22 @@ export const productRoutes: FastifyPluginAsyncTypebox<ProductRoutesOptions> = as
       schema: { tags: ['products'], params: IdParams, body: ProductChanges, response: { 200: Product, ...errors(400, 401, 403, 404, 409) } },
     },
     async (request) => inventory.updateProduct(request.params.id, request.body),
+  );
+
+  app.post(
+    '/v1/products/:id/stock',
+    {
+      preHandler: app.requireAdmin,
+      schema: {
+        tags: ['products'],
+        description:
+          'Adjusts the stock by `delta`, atomically with reservations: units held by orders are never given back. ' +
+          'Taking away more than is available is refused with 409 INSUFFICIENT_STOCK.',
+        params: IdParams,
+        body: StockChange,
+        response: { 200: Product, ...errors(400, 401, 403, 404, 409) },
+      },
+    },
+    async (request) => inventory.adjustStock({ productId: request.params.id, ...request.body }),
   );
 };

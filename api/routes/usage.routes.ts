@@ -7,10 +7,10 @@
  * function the quota task queue runs keeps one definition of "record, then signal each crossed
  * threshold to the user's notification workflow (signal-with-start, dedupe key per resource,
  * period and threshold)". What the activity gets from Temporal's retries, this route gets from
- * the client's idempotency key: a client that retries after a failure (e.g. 503 because
- * Temporal was unreachable after the usage was recorded) replays the key, which counts nothing
- * and signals the period's crossings again; the notification workflow and the notifications
- * table drop the duplicates, so each threshold is told once per period.
+ * the client's idempotency key: a replay answers what the first call answered and signals
+ * nothing, unless the first call failed before its crossings were signalled (e.g. 503 because
+ * Temporal was unreachable after the usage was recorded): then the replay signals them. The
+ * dedupe key makes a double signal one notification, so each threshold is told once per period.
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { ServiceError } from '@temporalio/client';
@@ -43,7 +43,7 @@ const UsageBody = Type.Object(
       minLength: 1,
       maxLength: 255,
       pattern: '^[\\x21-\\x7e]+$',
-      description: 'Counts once per user, however often it is sent; a replay answers with the current standing',
+      description: 'Counts once per user, however often it is sent; a replay answers what the first call answered',
     }),
   },
   { additionalProperties: false },

@@ -1,5 +1,6 @@
 /** Carts: what each user means to buy, cleared of what an order bought once it is paid. */
-import { isUniqueViolation } from '../../lib/errors';
+import { DomainError, isUniqueViolation } from '../../lib/errors';
+import { MAX_LINES_PER_ORDER } from '../../lib/money';
 import type { CartDb } from './db';
 
 export interface CartItemView {
@@ -37,6 +38,10 @@ export class CartService {
   async setItem(userId: string, item: { productId: string; quantity: number; priceCents: number; currency?: string }): Promise<CartView> {
     if (item.quantity === 0) return this.removeItem(userId, item.productId);
     const data = { quantity: item.quantity, priceCents: item.priceCents, currency: item.currency ?? 'usd' };
+    // A cart becomes one order, so it holds no more products than an order may. Two concurrent adds may
+    // pass this check together and leave one product too many; the order placement refuses that cart.
+    const others = await this.db.cartItem.count({ where: { userId, productId: { not: item.productId } } });
+    if (others >= MAX_LINES_PER_ORDER) throw new DomainError('CART_FULL', `A cart holds at most ${MAX_LINES_PER_ORDER} different products`);
     await this.db.cartItem.upsert({
       where: { userId_productId: { userId, productId: item.productId } },
       create: { userId, productId: item.productId, ...data },

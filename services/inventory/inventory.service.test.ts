@@ -295,3 +295,45 @@ test('a duplicate SKU is SKU_TAKEN', async () => {
   const product = await newProduct(1);
   expect((await domainError(inventory.createProduct({ sku: product.sku, name: 'dup', priceCents: 1, available: 1 }))).code).toBe('SKU_TAKEN');
 });
+
+async function ledgerTotal(productId: string): Promise<number> {
+  const adjustments = await db.stockAdjustment.findMany({ where: { productId } });
+  return adjustments.reduce((sum, a) => sum + a.delta, 0);
+}
+
+test('stock adjustments racing reservations never give reserved units back, and the ledger sums to the stock', async () => {
+  const product = await newProduct(100);
+  // An admin's view from before the race: whatever it says, a delta cannot undo a reservation.
+  const staleRead = await inventory.getProduct(product.id);
+  const orders = Array.from({ length: 20 }, () => randomUUID());
+  const deltas = [10, -3, 25, -7, 5, -1, 4, -2];
+  const outcomes = await Promise.allSettled([
+    ...orders.map((orderId) => inventory.reserve({ orderId, lines: [{ productId: product.id, quantity: 5 }] })),
+    ...deltas.map((delta, i) => inventory.adjustStock({ productId: product.id, delta, reason: `race ${i}` })),
+  ]);
+  expect(outcomes.filter((o) => o.status === 'rejected')).toEqual([]);
+  expect(staleRead!.available).toBe(100);
+
+  const added = deltas.reduce((sum, d) => sum + d, 0);
+  expect(await stock(product.id)).toEqual({ available: 100 + added - 20 * 5, reserved: 20 * 5, sold: 0 });
+  await expectConserved(product.id, 100 + added);
+  expect(await ledgerTotal(product.id)).toBe(100 + added);
+  // Every reservation is still whole.
+  const held = await Promise.all(orders.map((orderId) => inventory.findReservation(orderId)));
+  expect(held.map((r) => r?.status)).toEqual(Array(20).fill('HELD'));
+});
+
+test('taking away more than is available is INSUFFICIENT_STOCK and changes nothing; reserved units cannot be taken', async () => {
+  const product = await newProduct(10);
+  await inventory.reserve({ orderId: randomUUID(), lines: [{ productId: product.id, quantity: 8 }] });
+  const error = await domainError(inventory.adjustStock({ productId: product.id, delta: -3, reason: 'write-off' }));
+  expect(error.code).toBe('INSUFFICIENT_STOCK');
+  expect(error.details).toEqual({ available: 2 });
+  expect(await stock(product.id)).toEqual({ available: 2, reserved: 8, sold: 0 });
+  expect(await ledgerTotal(product.id)).toBe(10);
+
+  expect((await inventory.adjustStock({ productId: product.id, delta: -2, reason: 'write-off' })).available).toBe(0);
+  expect(await ledgerTotal(product.id)).toBe(8);
+  expect((await domainError(inventory.adjustStock({ productId: randomUUID(), delta: 1, reason: 'x' }))).code).toBe('PRODUCT_NOT_FOUND');
+  expect((await domainError(inventory.adjustStock({ productId: product.id, delta: 1_000_001, reason: 'x' }))).code).toBe('STOCK_LIMIT');
+});

@@ -3,6 +3,9 @@ import { DomainError, isUniqueViolation } from '../../lib/errors';
 import type { InventoryDb } from './db';
 import type { Product, ReservationStatus } from './generated/client';
 
+/** Units a product may have available, and one adjustment may move: keeps every bucket far inside int4. */
+export const MAX_AVAILABLE = 1_000_000;
+
 export interface ProductView {
   id: string;
   sku: string;
@@ -26,8 +29,13 @@ export interface ProductChanges {
   version: number;
   name?: string;
   priceCents?: number;
-  /** Sets the units available to new reservations (reserved and sold units are untouched). */
-  available?: number;
+}
+
+export interface StockAdjustmentInput {
+  productId: string;
+  /** Units added (a delivery) or, negative, taken away (a write-off) from the available ones. */
+  delta: number;
+  reason: string;
 }
 
 export interface ReservationLineInput {
@@ -72,13 +80,48 @@ export class InventoryService {
   async createProduct(input: NewProduct): Promise<ProductView> {
     try {
       const product = await this.db.product.create({
-        data: { sku: input.sku, name: input.name, priceCents: input.priceCents, currency: input.currency ?? 'usd', available: input.available },
+        data: {
+          sku: input.sku,
+          name: input.name,
+          priceCents: input.priceCents,
+          currency: input.currency ?? 'usd',
+          available: input.available,
+          // The opening stock is the first adjustment, so the ledger always sums to the product's units.
+          ...(input.available !== 0 ? { stockAdjustments: { create: { delta: input.available, reason: 'opening stock' } } } : {}),
+        },
       });
       return toProductView(product);
     } catch (error) {
       if (isUniqueViolation(error)) throw new DomainError('SKU_TAKEN', `A product with SKU ${input.sku} already exists`);
       throw error;
     }
+  }
+
+  /**
+   * Changes the stock by a delta, recorded in the ledger. A delta commutes with reservations (it is
+   * one `available = available + delta` under the row lock), so no stock change made from a stale
+   * read can give reserved units back: that is why stock is never set, only adjusted
+   * (docs/hostile-input.md). Taking away more than is available is refused with INSUFFICIENT_STOCK.
+   */
+  async adjustStock(input: StockAdjustmentInput): Promise<ProductView> {
+    const { productId, delta, reason } = input;
+    if (!Number.isInteger(delta) || delta === 0) throw new DomainError('VALIDATION_FAILED', 'A stock adjustment is a non-zero whole number of units');
+    return this.db.$transaction(async (tx) => {
+      const changed = await tx.product.updateMany({
+        where: { id: productId, available: delta < 0 ? { gte: -delta } : { lte: MAX_AVAILABLE - delta } },
+        data: { available: { increment: delta } },
+      });
+      if (changed.count === 0) {
+        const product = await tx.product.findUnique({ where: { id: productId } });
+        if (!product) throw new DomainError('PRODUCT_NOT_FOUND', `No product ${productId}`);
+        if (delta > 0) throw new DomainError('STOCK_LIMIT', `A product has at most ${MAX_AVAILABLE} units available; ${product.sku} has ${product.available}`);
+        throw new DomainError('INSUFFICIENT_STOCK', `Only ${product.available} units of ${product.sku} are available to take away, not ${-delta}`, {
+          available: product.available,
+        });
+      }
+      await tx.stockAdjustment.create({ data: { productId, delta, reason } });
+      return toProductView(await tx.product.findUniqueOrThrow({ where: { id: productId } }));
+    });
   }
 
   /** Optimistic concurrency: the update applies only if the row still has the version the caller saw. */

@@ -1,6 +1,7 @@
 /** Orders: the customer's order, its priced lines and every status it went through. */
 import { DomainError, isUniqueViolation } from '../../lib/errors';
-import type { OrderLineInput, OrderStatus } from '../../workflows/contract';
+import { MAX_ORDER_CENTS, MONEY_ERROR_CODES } from '../../lib/money';
+import { orderTotalCents, type OrderLineInput, type OrderStatus } from '../../workflows/contract';
 import type { OrdersDb } from './db';
 import { canTransition } from './order-status';
 
@@ -67,9 +68,8 @@ function toView(row: OrderRow): OrderView {
   };
 }
 
-export function orderTotal(lines: OrderLineInput[]): number {
-  return lines.reduce((sum, line) => sum + line.quantity * line.unitPriceCents, 0);
-}
+/** The one definition of an order's total is the contract's (the workflow computes it too). */
+export const orderTotal = orderTotalCents;
 
 export class OrdersService {
   constructor(private readonly db: OrdersDb) {}
@@ -78,13 +78,16 @@ export class OrdersService {
   async create(input: CreateOrderInput): Promise<OrderView> {
     const existing = await this.get(input.orderId);
     if (existing) return existing;
+    const totalCents = orderTotal(input.lines);
+    // The API refuses such an order before it starts a workflow; this keeps any other caller from an int4 overflow that would retry forever.
+    if (totalCents > MAX_ORDER_CENTS) throw new DomainError(MONEY_ERROR_CODES.orderTooLarge, `The order total ${totalCents} cents is above the maximum of ${MAX_ORDER_CENTS}`);
     try {
       await this.db.order.create({
         data: {
           id: input.orderId,
           customerId: input.customerId,
           currency: input.currency,
-          totalCents: orderTotal(input.lines),
+          totalCents,
           idempotencyKey: input.idempotencyKey ?? null,
           requestHash: input.requestHash ?? null,
           lines: { create: input.lines },

@@ -139,16 +139,22 @@ test('a threshold crossed again after units were given back is not reported twic
   expect((await quota.recordUsage({ userId: user, resource: 'orders', quantity: 16, idempotencyKey: 'b', at: NOVEMBER })).crossed).toEqual([]);
 });
 
-test('a replayed event reports the crossings it recorded, so a retried caller can still notify', async () => {
+test('a replay answers the first outcome; its crossings are listed again only until they were notified', async () => {
   const first = await quota.recordUsage({ userId: 'replayer', resource: 'builds', quantity: 80, idempotencyKey: 'k', at: NOVEMBER });
   expect(first).toMatchObject({ used: 80, crossed: [80], replayed: false });
+  // The caller stopped before notifying: a replay hands it the crossing again.
   const again = await quota.recordUsage({ userId: 'replayer', resource: 'builds', quantity: 80, idempotencyKey: 'k', at: NOVEMBER });
   expect(again).toEqual({ ...first, replayed: true });
+  await quota.markNotified('replayer', 'k');
+  // Later use changes the standing, not what the key answers; and once notified a replay lists nothing to notify.
+  await quota.recordUsage({ userId: 'replayer', resource: 'builds', quantity: 15, idempotencyKey: 'later', at: NOVEMBER });
+  const notified = await quota.recordUsage({ userId: 'replayer', resource: 'builds', quantity: 80, idempotencyKey: 'k', at: NOVEMBER });
+  expect(notified).toEqual({ ...first, crossed: [], replayed: true });
 
   // An event that crossed nothing replays with nothing to report.
   const quiet = await quota.recordUsage({ userId: 'replayer', resource: 'builds', quantity: 1, idempotencyKey: 'q', at: NOVEMBER });
   expect(quiet.crossed).toEqual([]);
-  expect((await quota.recordUsage({ userId: 'replayer', resource: 'builds', quantity: 1, idempotencyKey: 'q', at: NOVEMBER })).crossed).toEqual([]);
+  expect(await quota.recordUsage({ userId: 'replayer', resource: 'builds', quantity: 1, idempotencyKey: 'q', at: NOVEMBER })).toEqual({ ...quiet, replayed: true });
 });
 
 test('release gives the units back, once; unknown keys are a no-op', async () => {
@@ -174,7 +180,8 @@ test('release gives the units back, once; unknown keys are a no-op', async () =>
 
   // A late retry of a released event does not count it again.
   const late = await quota.recordUsage({ userId: user, resource: 'orders', quantity: 1, idempotencyKey: 'order:1', at: NOVEMBER });
-  expect(late).toMatchObject({ used: 0, replayed: true, crossed: [] });
+  // It answers what it first answered, with nothing to notify.
+  expect(late).toMatchObject({ used: 1, replayed: true, crossed: [] });
 });
 
 test('unknown resources and bad quantities are refused with their codes', async () => {

@@ -41,10 +41,9 @@ export interface RecordUsageResult {
   period: string;
   enforcement: Enforcement;
   /**
-   * Thresholds crossed by this event, for the caller to notify. A first call lists only the
-   * crossings it recorded; a replay (same key) lists the crossings of the period recorded by
-   * the original event or after it: always a superset of the original's, so a retried caller
-   * that crashed before notifying still notifies (notifications are deduplicated downstream).
+   * Thresholds crossed by this event that the caller still has to notify (then markNotified). A
+   * first call lists the crossings it recorded; a replay lists them again only while they were
+   * never marked notified (the first caller stopped before it could), else nothing.
    */
   crossed: Threshold[];
   /** True when the key had been recorded before and nothing was counted now. */
@@ -86,6 +85,9 @@ export function periodOf(at: Date): string {
 }
 
 type Tx = Prisma.TransactionClient;
+
+/** What an event's first call answered, kept on the event for its replays. */
+type StoredOutcome = Pick<RecordUsageResult, 'used' | 'limit' | 'overLimit' | 'enforcement' | 'crossed'>;
 
 // Generous, because every use of one user's resource queues on the same row lock.
 const TRANSACTION_OPTIONS = { maxWait: 10_000, timeout: 15_000 };
@@ -155,8 +157,19 @@ export class QuotaService {
         if (fresh > 0) crossed.push(threshold);
       }
 
-      return { resource, used, limit, overLimit: used > limit, period, enforcement, crossed, replayed: false };
+      const outcome: StoredOutcome = { used, limit, overLimit: used > limit, enforcement, crossed };
+      await tx.usageEvent.update({
+        where: { userId_idempotencyKey: { userId, idempotencyKey } },
+        // Nothing to tell: the event is notified as it is recorded, and a replay never signals.
+        data: { outcome: { ...outcome }, ...(crossed.length === 0 ? { notifiedAt: recordedAt } : {}) },
+      });
+      return { resource, period, ...outcome, replayed: false };
     }, TRANSACTION_OPTIONS);
+  }
+
+  /** The event's crossings reached the user's notification workflow: replays of its key signal nothing. */
+  async markNotified(userId: string, idempotencyKey: string): Promise<void> {
+    await this.db.usageEvent.updateMany({ where: { userId, idempotencyKey, notifiedAt: null }, data: { notifiedAt: new Date() } });
   }
 
   /** Gives the units of an event back (a saga compensation). Idempotent; a no-op for unknown keys. */
@@ -232,10 +245,19 @@ export class QuotaService {
     return planLimit;
   }
 
-  /** The outcome of an event recorded before, with the period's current standing. */
+  /**
+   * The outcome of an event recorded before: what its first call answered. Its crossings are
+   * listed only while they were never notified, and never once the event was released.
+   * Events recorded before outcomes were stored replay with the period's current standing.
+   */
   private async replay(tx: Tx, userId: string, idempotencyKey: string, planId: string): Promise<RecordUsageResult> {
     const event = await tx.usageEvent.findUniqueOrThrow({ where: { userId_idempotencyKey: { userId, idempotencyKey } } });
     const { resource, period } = event;
+    const stored = event.outcome as StoredOutcome | null;
+    if (stored) {
+      const crossed = event.releasedAt || event.notifiedAt ? [] : stored.crossed;
+      return { resource, period, ...stored, crossed, replayed: true };
+    }
     const { limitPerPeriod: limit, enforcement } = await this.limitOf(tx, planId, resource);
     const usage = await tx.usage.findUnique({ where: { userId_resource_period: { userId, resource, period } } });
     const used = usage?.used ?? 0;

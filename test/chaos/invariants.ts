@@ -1,10 +1,14 @@
 /**
  * The invariants a chaos run checks afterwards, across the six service databases, the requests
  * the recording proxy saw reach stripe-mock, and the workflows themselves. Each check returns
- * violations; an empty list means the invariant held for every saga of the run.
+ * violations; an empty list means the invariant held for every saga of the run. The store's
+ * cross-database invariants (stock, payments, reservations, quota, PaymentIntents) are the
+ * standing reconciler's own (lib/reconciler/invariants.ts), run here over the run's sagas; the
+ * rest are about the run itself (workflows settled, Stripe keys, carts, notifications).
  */
 import { Client as PgClient } from 'pg';
 import type { ServiceName } from '../../lib/services';
+import { checkInvariants as checkStoreInvariants } from '../../lib/reconciler/invariants';
 import { ALLOWED_TRANSITIONS } from '../../services/orders/order-status';
 import { TERMINAL_ORDER_STATUSES, type OrderStatus } from '../../workflows/contract';
 import type { Catalog, Saga } from './sagas';
@@ -54,10 +58,9 @@ export async function checkInvariants(input: InvariantInput): Promise<InvariantR
     const ctx = { ...input, db, orders, report };
     checkSettled(ctx);
     await checkStatusHistory(ctx);
-    await checkStock(ctx);
-    await checkPayments(ctx);
+    await checkStore(ctx);
+    checkCharges(ctx);
     checkIdempotencyKeys(ctx);
-    await checkQuota(ctx);
     await checkCarts(ctx);
     await checkNotifications(ctx);
   } finally {
@@ -144,60 +147,24 @@ async function checkStatusHistory(ctx: Ctx): Promise<void> {
   }
 }
 
-/** initial = available + reserved + sold for every product, the buckets match the reservations, and each order's reservation matches how it ended. */
-async function checkStock(ctx: Ctx): Promise<void> {
-  const { rows: products } = await ctx.db.inventory.query<{ id: string; sku: string; available: number; reserved: number; sold: number }>(
-    `SELECT id, sku, available, reserved, sold FROM products WHERE id = ANY($1::uuid[])`,
-    [ctx.catalog.all.map((p) => p.id)],
-  );
-  const { rows: held } = await ctx.db.inventory.query<{ product_id: string; status: string; quantity: string }>(
-    `SELECT l.product_id, r.status, SUM(l.quantity) AS quantity FROM reservation_lines l JOIN reservations r ON r.id = l.reservation_id
-     GROUP BY l.product_id, r.status`,
-  );
-  for (const product of ctx.catalog.all) {
-    count(ctx, 'stock-conserved');
-    const row = products.find((p) => p.id === product.id);
-    if (!row) {
-      ctx.report.violations.push({ invariant: 'stock-conserved', detail: `product ${product.sku} is gone` });
-      continue;
-    }
-    const total = row.available + row.reserved + row.sold;
-    const bucket = (status: string) => Number(held.find((h) => h.product_id === product.id && h.status === status)?.quantity ?? 0);
-    const problems: string[] = [];
-    if (total !== product.initial) problems.push(`initial ${product.initial} ≠ available ${row.available} + reserved ${row.reserved} + sold ${row.sold}`);
-    if (row.available < 0 || row.reserved < 0 || row.sold < 0) problems.push('a bucket is negative');
-    if (row.reserved !== bucket('HELD')) problems.push(`reserved ${row.reserved} ≠ ${bucket('HELD')} held by reservations`);
-    if (row.sold !== bucket('COMMITTED')) problems.push(`sold ${row.sold} ≠ ${bucket('COMMITTED')} committed by reservations`);
-    for (const problem of problems) ctx.report.violations.push({ invariant: 'stock-conserved', detail: `${product.sku}: ${problem}` });
-  }
-
-  const { rows: reservations } = await ctx.db.inventory.query<{ order_id: string; status: string }>(
-    `SELECT order_id, status FROM reservations WHERE order_id = ANY($1::uuid[])`,
-    [ctx.sagas.map((s) => s.orderId)],
-  );
-  const byOrder = new Map(reservations.map((r) => [r.order_id, r.status]));
-  for (const saga of ctx.sagas) {
-    if (!finished(ctx, saga)) continue;
-    count(ctx, 'stock-conserved');
-    const status = ctx.orders.get(saga.orderId)!.status;
-    const reservation = byOrder.get(saga.orderId);
-    if (status === 'COMPLETED' && reservation !== 'COMMITTED') violate(ctx, 'stock-conserved', `a completed order's reservation is ${reservation ?? 'missing'}`, saga);
-    if (status !== 'COMPLETED' && reservation !== undefined && reservation !== 'RELEASED') {
-      violate(ctx, 'stock-conserved', `a ${status} order still holds its stock (${reservation})`, saga);
-    }
+/** The reconciler's invariants over this run's orders; what Stripe confirmed (through the proxy) is the PaymentIntent source. */
+async function checkStore(ctx: Ctx): Promise<void> {
+  const sagaOf = new Map(ctx.sagas.map((s) => [s.orderId, s]));
+  const confirmed = [...new Set(ctx.stripeCalls.filter((c) => c.kind === 'confirm' && c.orderId && c.status !== undefined && c.status < 300).map((c) => c.orderId!))];
+  const store = await checkStoreInvariants({
+    db: ctx.db,
+    orderIds: ctx.sagas.map((s) => s.orderId),
+    paymentIntents: async () => confirmed.map((orderId) => ({ orderId })),
+  });
+  for (const [invariant, n] of Object.entries(store.checked)) count(ctx, invariant, n);
+  for (const v of store.violations) {
+    const saga = v.orderId ? sagaOf.get(v.orderId) : undefined;
+    ctx.report.violations.push({ invariant: v.invariant, detail: v.detail, ...(saga ? { orderId: saga.orderId, scenario: saga.scenario } : v.orderId ? { orderId: v.orderId } : {}) });
   }
 }
 
-/** At most one successful charge per order, and money is kept only for completed orders. */
-async function checkPayments(ctx: Ctx): Promise<void> {
-  const { rows } = await ctx.db.payments.query<{ order_id: string; status: string; refunds: string; succeeded_attempts: string }>(
-    `SELECT p.order_id, p.status,
-            (SELECT COUNT(*) FROM refunds f WHERE f.payment_id = p.id) AS refunds,
-            (SELECT COUNT(*) FROM payment_attempts a WHERE a.payment_id = p.id AND a.outcome = 'SUCCEEDED') AS succeeded_attempts
-     FROM payments p WHERE p.order_id = ANY($1::uuid[])`,
-    [ctx.sagas.map((s) => s.orderId)],
-  );
-  const payments = new Map(rows.map((r) => [r.order_id, r]));
+/** Stripe confirmed at most one charge per order (the proxy's view, which the databases cannot give). */
+function checkCharges(ctx: Ctx): void {
   const confirms = groupBy(
     ctx.stripeCalls.filter((c) => c.kind === 'confirm' && c.orderId),
     (c) => c.orderId!,
@@ -206,17 +173,6 @@ async function checkPayments(ctx: Ctx): Promise<void> {
     count(ctx, 'one-payment');
     const charged = new Set((confirms.get(saga.orderId) ?? []).filter((c) => c.status !== undefined && c.status < 300).map((c) => c.idempotencyKey));
     if (charged.size > 1) violate(ctx, 'one-payment', `Stripe confirmed ${charged.size} different charges (${[...charged].join(', ')})`, saga);
-    const payment = payments.get(saga.orderId);
-    if (payment && Number(payment.succeeded_attempts) > 1) violate(ctx, 'one-payment', `${payment.succeeded_attempts} attempts recorded as succeeded`, saga);
-    if (!finished(ctx, saga)) continue;
-    const status = ctx.orders.get(saga.orderId)!.status;
-    if (status === 'COMPLETED') {
-      if (payment?.status !== 'SUCCEEDED' || Number(payment.refunds) > 0) {
-        violate(ctx, 'one-payment', `a completed order's payment is ${payment?.status ?? 'missing'}${Number(payment?.refunds) > 0 ? ' (refunded)' : ''}`, saga);
-      }
-    } else if (payment && payment.status !== 'CANCELED' && payment.status !== 'REFUNDED') {
-      violate(ctx, 'one-payment', `a ${status} order's payment is left ${payment.status}`, saga);
-    }
   }
 }
 
@@ -259,38 +215,6 @@ function checkIdempotencyKeys(ctx: Ctx): void {
   ctx.report.evidence.chargesSentMoreThanOnce = retried;
   ctx.report.evidence.stripeRequestsLostToCuts = ctx.stripeCalls.filter((c) => c.status === undefined || !c.delivered).length;
   ctx.report.evidence.stripeRequests = ctx.stripeCalls.length;
-}
-
-/** A customer's orders quota counts exactly the orders that count (completed ones), and every usage row equals its events. */
-async function checkQuota(ctx: Ctx): Promise<void> {
-  const customers = [...new Set([...ctx.sagas.map((s) => s.customerId), ...ctx.extraUsers])];
-  const { rows: events } = await ctx.db.quota.query<{ user_id: string; idempotency_key: string; resource: string; period: string; quantity: number; released: boolean }>(
-    `SELECT user_id, idempotency_key, resource, period, quantity, released_at IS NOT NULL AS released FROM usage_events WHERE user_id = ANY($1)`,
-    [customers],
-  );
-  const { rows: usage } = await ctx.db.quota.query<{ user_id: string; resource: string; period: string; used: number }>(
-    `SELECT user_id, resource, period, used FROM usage WHERE user_id = ANY($1)`,
-    [customers],
-  );
-  for (const row of usage) {
-    count(ctx, 'quota-matches-orders');
-    const counted = events
-      .filter((e) => e.user_id === row.user_id && e.resource === row.resource && e.period === row.period && !e.released)
-      .reduce((sum, e) => sum + e.quantity, 0);
-    if (counted !== row.used) {
-      ctx.report.violations.push({ invariant: 'quota-matches-orders', detail: `${row.user_id} ${row.resource} ${row.period}: used ${row.used} ≠ ${counted} from its events` });
-    }
-  }
-  const counting = new Set(events.filter((e) => e.resource === 'orders' && !e.released).map((e) => e.idempotency_key));
-  for (const saga of ctx.sagas) {
-    if (!finished(ctx, saga)) continue;
-    count(ctx, 'quota-matches-orders');
-    const completed = ctx.orders.get(saga.orderId)!.status === 'COMPLETED';
-    const counts = counting.has(`order:${saga.orderId}`);
-    if (completed !== counts) {
-      violate(ctx, 'quota-matches-orders', completed ? 'a completed order does not count against the quota' : `a ${ctx.orders.get(saga.orderId)!.status} order still counts against the quota`, saga);
-    }
-  }
 }
 
 /** What a paid order bought left its customer's cart exactly once; nothing else did. */

@@ -50,6 +50,8 @@ export interface HarnessOptions {
   app?: Partial<AppDeps>;
   /** Tracing or another Temporal for the client and the workers. */
   temporal?: TestTemporalOptions;
+  /** Gives the app the harness's Temporal client as its notifier, so POST /v1/usage records (and signals) instead of answering 503. */
+  notifier?: boolean;
 }
 
 export async function startApiHarness(options: HarnessOptions = {}): Promise<ApiHarness> {
@@ -59,7 +61,7 @@ export async function startApiHarness(options: HarnessOptions = {}): Promise<Api
   let app: FastifyInstance;
   try {
     workers = await temporal.startWorkers(createActivitiesByQueue(services, temporal.client));
-    app = await buildApp({ settings: TEST_SETTINGS, services, checkout: new CheckoutClient(temporal.client, { deadlineMs: options.temporalDeadlineMs ?? 60_000 }), ...options.app });
+    app = await buildApp({ settings: TEST_SETTINGS, services, checkout: new CheckoutClient(temporal.client, { deadlineMs: options.temporalDeadlineMs ?? 60_000 }), ...(options.notifier ? { notifier: temporal.client } : {}), ...options.app });
     await app.ready();
   } catch (error) {
     // Leave nothing polling: a half-built harness would keep Jest from exiting.
