@@ -32,6 +32,7 @@ async function newProduct(available: number, priceCents = 1_000) {
 
 const newUser = () => `user-${randomUUID().slice(0, 8)}`;
 const available = async (productId: string) => (await api.services.inventory.getProduct(productId))!.available;
+const ordersUsed = async (userId: string) => (await api.services.quota.getQuota(userId)).resources.find((r) => r.resource === 'orders')?.used ?? 0;
 
 function order(userId: string, items?: { productId: string; quantity: number }[], idempotencyKey?: string) {
   return api.as(userId, {
@@ -115,12 +116,17 @@ describe('POST /v1/orders', () => {
     expect(bob.json().id).not.toBe(first.json().id);
   });
 
-  it('409 OUT_OF_STOCK leaves the stock as it was', async () => {
+  it('409 OUT_OF_STOCK leaves the stock as it was, records the order REJECTED and gives the quota unit back', async () => {
+    const bob = newUser();
     const product = await newProduct(1);
-    const response = await order(newUser(), [{ productId: product.id, quantity: 2 }]);
+    const response = await order(bob, [{ productId: product.id, quantity: 2 }]);
     expect(response.statusCode).toBe(409);
     expect(response.json().error.code).toBe('OUT_OF_STOCK');
     expect(await available(product.id)).toBe(1);
+    const [rejected] = await api.services.orders.listForCustomer(bob);
+    await api.temporal.client.workflow.getHandle(`order-${rejected!.id}`).result();
+    expect(await api.services.orders.get(rejected!.id)).toMatchObject({ status: 'REJECTED', failureCode: 'OUT_OF_STOCK' });
+    expect(await ordersUsed(bob)).toBe(0);
   });
 
   it('429 QUOTA_EXCEEDED once the month’s orders are used up', async () => {
@@ -131,6 +137,10 @@ describe('POST /v1/orders', () => {
     expect(response.statusCode).toBe(429);
     expect(response.json().error.code).toBe('QUOTA_EXCEEDED');
     expect(await available(product.id)).toBe(1);
+    const [rejected] = await api.services.orders.listForCustomer(carol);
+    await api.temporal.client.workflow.getHandle(`order-${rejected!.id}`).result();
+    expect(await api.services.orders.get(rejected!.id)).toMatchObject({ status: 'REJECTED', failureCode: 'QUOTA_EXCEEDED' });
+    expect(await ordersUsed(carol)).toBe(20);
   });
 
   it('400 CART_EMPTY without items and with an empty cart', async () => {

@@ -59,8 +59,12 @@ it('stores a signed payment event once and relays it to the order; a replay chan
 it('acknowledges events it does not act on, storing them', async () => {
   const orderId = await placedOrder();
   const payload = paymentEvent(orderId, 'charge.updated');
+  const stored = async () => ((await api.snapshot())['payments.webhook_events'] ?? []).map((row) => JSON.parse(row as string));
+  const before = await stored();
   const response = await deliver(payload, signStripePayload(payload, TEST_SETTINGS.stripeWebhookSecret));
   expect(response.json()).toEqual({ received: true, duplicate: false, relayed: false });
+  const added = (await stored()).filter((row) => !before.some((seen) => seen.id === row.id));
+  expect(added).toEqual([expect.objectContaining({ id: JSON.parse(payload).id, type: 'charge.updated', order_id: orderId, processed_at: expect.any(String) })]);
 });
 
 describe('refuses with 400 INVALID_SIGNATURE and changes nothing', () => {
