@@ -11,9 +11,6 @@ export interface WorkerTuning {
   maxCachedWorkflows?: number;
 }
 
-/** The SDK's defaults, as `worker.ts` (npm start) runs them. */
-export const DEFAULT_TUNING: WorkerTuning = {};
-
 export const TUNING_ENV = 'BENCH_WORKER_TUNING';
 export const BUNDLE_ENV = 'BENCH_WORKFLOW_BUNDLE';
 export const READY_LINE = 'bench worker polling';

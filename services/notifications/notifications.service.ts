@@ -150,10 +150,6 @@ export class NotificationsService {
   }
 }
 
-export function createNotificationsService(db: NotificationsDb): NotificationsService {
-  return new NotificationsService(db);
-}
-
 function notFound(id: string): NotificationError {
   return new NotificationError('NOT_FOUND', `notification ${id} not found`);
 }

@@ -273,10 +273,6 @@ export class QuotaService {
   }
 }
 
-export function createQuotaService(db: QuotaDb): QuotaService {
-  return new QuotaService(db);
-}
-
 function reaches(used: number, limit: number, threshold: Threshold): boolean {
   // Integer arithmetic: 16 of 20 is exactly 80 %.
   return limit > 0 && used * 100 >= limit * threshold;
