@@ -3,7 +3,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
 import { DomainError } from '../lib/errors';
 import type { InventoryService } from '../services/inventory/inventory.service';
-import { withBusinessFailures } from './business-failures';
+import { withBusinessFailures } from '../lib/business-failures';
 import { createInventoryActivities } from './inventory.activities';
 
 let env: MockActivityEnvironment;

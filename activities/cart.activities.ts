@@ -1,6 +1,6 @@
 /** Cart activities: clear what a paid order bought (forward-only: it retries, it is never undone). */
 import type { CartService, ClearCartInput } from '../services/cart/cart.service';
-import { withBusinessFailures } from './business-failures';
+import { withBusinessFailures } from '../lib/business-failures';
 
 export type { ClearCartInput } from '../services/cart/cart.service';
 

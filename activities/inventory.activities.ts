@@ -1,6 +1,6 @@
 /** Inventory activities: reserve stock for an order, and its pair release; commit once paid. */
 import type { InventoryService, ReserveStockInput } from '../services/inventory/inventory.service';
-import { withBusinessFailures } from './business-failures';
+import { withBusinessFailures } from '../lib/business-failures';
 
 export type { ReserveStockInput } from '../services/inventory/inventory.service';
 

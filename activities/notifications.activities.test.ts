@@ -4,7 +4,8 @@ import { useServiceDatabase } from '../test/helpers/databases';
 import { createNotificationsDb, type NotificationsDb } from '../services/notifications/db';
 import { NotificationsService } from '../services/notifications/notifications.service';
 import { TASK_QUEUES, notifySignal, type NotifyInput } from '../workflows/contract';
-import { createNotificationActivities, type NotificationSignaller } from './notifications.activities';
+import type { NotificationSignaller } from '../lib/notification-signal';
+import { createNotificationActivities } from './notifications.activities';
 
 /** MockActivityEnvironment whose run() keeps the activity's result type. */
 class TypedActivityEnvironment {

@@ -1,39 +1,13 @@
 /** Notification activities: persist one notification (called by the notification workflow) and push one to a user's workflow. */
-import type { WorkflowClient } from '@temporalio/client';
-import { TASK_QUEUES, notificationWorkflowId, notifySignal, type NotifyInput } from '../workflows/contract';
+import type { NotifyInput } from '../workflows/contract';
 import type { NotificationsService } from '../services/notifications/notifications.service';
-import type { notificationWorkflow } from '../workflows/notification.workflow';
-
-/** The part of a Temporal `Client` these activities use (a real Client fits; tests pass a fake). */
-export interface NotificationSignaller {
-  workflow: Pick<WorkflowClient, 'signalWithStart'>;
-}
+import { signalNotification, type NotificationSignaller, type NotifyUserResult } from '../lib/notification-signal';
 
 export interface PersistNotificationResult {
   id: string;
   sequence: number;
   /** False when the dedupe key was known and the existing notification was kept. */
   created: boolean;
-}
-
-export interface NotifyUserResult {
-  workflowId: string;
-}
-
-/**
- * Hands a notification to the user's notification workflow, starting it when it is not running.
- * The workflow and the database drop duplicates by dedupe key, so sending twice is harmless.
- */
-export async function signalNotification(temporal: NotificationSignaller, input: NotifyInput): Promise<NotifyUserResult> {
-  const workflowId = notificationWorkflowId(input.userId);
-  await temporal.workflow.signalWithStart<typeof notificationWorkflow, [NotifyInput]>('notificationWorkflow', {
-    workflowId,
-    taskQueue: TASK_QUEUES.checkout,
-    args: [{ userId: input.userId }],
-    signal: notifySignal,
-    signalArgs: [input],
-  });
-  return { workflowId };
 }
 
 export function createNotificationActivities(deps: { notifications: NotificationsService; temporal: NotificationSignaller }) {

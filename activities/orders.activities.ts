@@ -1,7 +1,7 @@
 /** Orders activities: create the order, and move it through its status machine. */
 import type { OrderStatus } from '../workflows/contract';
 import type { CreateOrderInput, OrdersService } from '../services/orders/orders.service';
-import { withBusinessFailures } from './business-failures';
+import { withBusinessFailures } from '../lib/business-failures';
 
 export type { CreateOrderInput } from '../services/orders/orders.service';
 

@@ -5,7 +5,7 @@ import { useServiceDatabase } from '../test/helpers/databases';
 import { createQuotaDb, type QuotaDb } from '../services/quota/db';
 import { QuotaService } from '../services/quota/quota.service';
 import { TASK_QUEUES, notifySignal, type NotifyInput } from '../workflows/contract';
-import type { NotificationSignaller } from './notifications.activities';
+import type { NotificationSignaller } from '../lib/notification-signal';
 import { createQuotaActivities, type QuotaActivities } from './quota.activities';
 
 /** MockActivityEnvironment whose run() keeps the activity's result type. */

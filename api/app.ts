@@ -7,7 +7,7 @@ import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { randomUUID } from 'node:crypto';
-import type { NotificationSignaller } from '../activities/notifications.activities';
+import type { NotificationSignaller } from '../lib/notification-signal';
 import type { CheckoutClient } from '../lib/checkout-client';
 import type { Services } from '../services';
 import type { NotificationHub } from '../services/notifications/live';

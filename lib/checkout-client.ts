@@ -12,7 +12,7 @@ import {
   type WorkflowStartOptions,
 } from '@temporalio/client';
 import { ApplicationFailure, TypedSearchAttributes } from '@temporalio/common';
-import { domainErrorFrom } from '../activities/business-failures';
+import { domainErrorFrom } from './business-failures';
 import { DomainError } from './errors';
 import type { ErrorCode } from './error-codes';
 import { formatMoney, itemCount } from '../workflows/summaries';

@@ -8,7 +8,7 @@ import { createQuotaDb } from '../services/quota/db';
 import { createNotificationsDb } from '../services/notifications/db';
 import { NotificationsService } from '../services/notifications/notifications.service';
 import { THRESHOLDS } from '../services/quota/quota.service';
-import { quotaNotification } from '../activities/quota.activities';
+import { quotaNotification } from '../lib/usage-recording';
 import type { ServiceName } from '../lib/services';
 import { resolvePostgres, type ResolvedPostgres } from '../lib/db/postgres';
 import { migrateAll } from './db-migrate';

@@ -7,7 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { createActivitiesByQueue } from '../activities';
-import { orderQuotaKey } from '../activities/quota.activities';
+import { orderQuotaKey } from '../lib/usage-recording';
 import { checkoutStartOptions } from '../lib/checkout-client';
 import { openServices, type Services } from '../services';
 import { createTestDatabases, type TestDatabases } from '../test/helpers/databases';

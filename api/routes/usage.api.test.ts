@@ -5,7 +5,7 @@
  */
 import { ServiceError } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
-import { signalNotification } from '../../activities/notifications.activities';
+import { signalNotification } from '../../lib/notification-signal';
 import { buildApp } from '../app';
 import { TEST_SETTINGS } from '../../test/helpers/api';
 import { startLiveApis, type LiveApis, type LiveInstance } from '../../test/helpers/live-api';

@@ -1,10 +1,10 @@
 /**
  * Usage quotas: record usage (POST /v1/usage) and read the plan's standing (GET /v1/quota).
  *
- * POST /v1/usage runs the quota activity's own `recordUsage` function in the request, not a
+ * POST /v1/usage runs `recordUsageAndNotify` (lib/usage-recording.ts) in the request, not a
  * workflow: the caller needs the outcome now (used, limit, overLimit or 429), and the work is
- * one local transaction plus a signal, which needs no durable orchestration. Calling the same
- * function the quota task queue runs keeps one definition of "record, then signal each crossed
+ * one local transaction plus a signal, which needs no durable orchestration. The quota activity
+ * runs the same function, so there is one definition of "record, then signal each crossed
  * threshold to the user's notification workflow (signal-with-start, dedupe key per resource,
  * period and threshold)". What the activity gets from Temporal's retries, this route gets from
  * the client's idempotency key: a replay answers what the first call answered and signals
@@ -14,12 +14,10 @@
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { ServiceError } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
 import { Type } from 'typebox';
-import { createQuotaActivities, orderQuotaKey } from '../../activities/quota.activities';
-import { domainErrorFrom } from '../../activities/business-failures';
-import type { NotificationSignaller } from '../../activities/notifications.activities';
 import { DomainError } from '../../lib/errors';
+import type { NotificationSignaller } from '../../lib/notification-signal';
+import { orderQuotaKey, recordUsageAndNotify } from '../../lib/usage-recording';
 import type { QuotaService, RecordUsageResult } from '../../services/quota/quota.service';
 import { errors, Timestamp } from '../schemas';
 
@@ -78,7 +76,6 @@ const RESERVED_KEY_PREFIX = orderQuotaKey('');
 
 export const usageRoutes: FastifyPluginAsyncTypebox<UsageRoutesOptions> = async (app, options) => {
   const { quota, notifier } = options;
-  const activities = notifier ? createQuotaActivities({ quota, temporal: notifier }) : undefined;
 
   app.post(
     '/v1/usage',
@@ -98,14 +95,15 @@ export const usageRoutes: FastifyPluginAsyncTypebox<UsageRoutesOptions> = async 
       if (idempotencyKey.startsWith(RESERVED_KEY_PREFIX)) {
         throw new DomainError('VALIDATION_FAILED', `body.idempotencyKey must not start with "${RESERVED_KEY_PREFIX}": those keys belong to checkouts`);
       }
-      if (!activities) throw new DomainError('TEMPORAL_UNAVAILABLE', 'Usage cannot be recorded: this instance has no Temporal client');
+      if (!notifier) throw new DomainError('TEMPORAL_UNAVAILABLE', 'Usage cannot be recorded: this instance has no Temporal client');
       let outcome: RecordUsageResult;
       try {
-        outcome = await activities.recordUsage({ userId: request.user.sub, resource, quantity, idempotencyKey });
+        outcome = await recordUsageAndNotify({ quota, temporal: notifier }, { userId: request.user.sub, resource, quantity, idempotencyKey });
       } catch (error) {
-        const domainError = asDomainError(error);
-        if (domainError?.code === 'QUOTA_EXCEEDED') app.metrics.quotaRejections.inc({ resource });
-        throw domainError ?? error;
+        if (error instanceof DomainError && error.code === 'QUOTA_EXCEEDED') app.metrics.quotaRejections.inc({ resource });
+        // A Temporal call that failed after the usage was recorded is 503: the client retries with the same key and loses nothing.
+        if (error instanceof ServiceError) throw new DomainError('TEMPORAL_UNAVAILABLE', 'Usage was recorded but its notification could not be sent; retry with the same idempotencyKey');
+        throw error;
       }
       const { used, limit, overLimit, period, enforcement, replayed } = outcome;
       return { resource: outcome.resource, used, limit, overLimit, period, enforcement, replayed };
@@ -124,22 +122,6 @@ export const usageRoutes: FastifyPluginAsyncTypebox<UsageRoutesOptions> = async 
     },
   );
 };
-
-/**
- * The activity function reports business refusals as Temporal failures (that is what a worker
- * needs); the API wants them back as domain errors. A Temporal call that failed after the usage
- * was recorded is 503: the client retries with the same key and loses nothing.
- */
-function asDomainError(error: unknown): DomainError | undefined {
-  if (error instanceof ApplicationFailure && error.type) return domainErrorFrom(error);
-  if (error instanceof ServiceError) {
-    return new DomainError(
-      'TEMPORAL_UNAVAILABLE',
-      'Usage was recorded but its notification could not be sent; retry with the same idempotencyKey',
-    );
-  }
-  return undefined;
-}
 
 /** The first moment of the month after `period` (UTC). */
 function periodEnd(period: string): Date {

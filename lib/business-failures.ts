@@ -1,7 +1,7 @@
 /** Turns the services' DomainErrors into non-retryable activity failures that carry their code. */
 import { ApplicationFailure } from '@temporalio/common';
-import { DomainError } from '../lib/errors';
-import { isErrorCode, type ErrorCode } from '../lib/error-codes';
+import { DomainError } from './errors';
+import { isErrorCode, type ErrorCode } from './error-codes';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type AsyncFunctions = Record<string, (...args: any[]) => Promise<unknown>>;
