@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
 import { createTestDatabases, type TestDatabases } from '../../test/helpers/databases';
-import { startTcpProxy } from '../../test/helpers/tcp-proxy';
+import { startTcpProxy } from '../../harness/tcp-proxy';
 import { createNotificationsDb, type NotificationsDb } from './db';
 import { NotificationHub, type NotificationSubscription } from './live';
 import { NotificationsService, type Notification } from './notifications.service';
@@ -277,12 +277,12 @@ test('a lost LISTEN connection is re-established and what was sent while it was 
     await send('ian', 'before');
     await inbox.arrival('before');
 
-    await proxy.cut();
+    proxy.cut();
     await firstError; // the hub has seen the connection go (or a reconnect refused)
     expect(hub.isListening()).toBe(false);
     await send('ian', 'during');
     expect(inbox.keys()).toEqual(['before']);
-    await proxy.restore();
+    proxy.restore();
     await inbox.arrival('during');
     await send('ian', 'after');
     await inbox.arrival('after');

@@ -23,7 +23,7 @@ import { ensureTool } from '../../scripts/lib/tools';
 import { openServices, type Services } from '../../services';
 import { PAUSED_PREFIX, type ArmedBoundary, type PausedReport } from './boundaries';
 import { startStripeProxy, type StripeProxy } from './stripe-proxy';
-import { startTcpProxy, type TcpProxy } from './tcp-proxy';
+import { startTcpProxy, type TcpProxy } from '../../harness/tcp-proxy';
 import { SILENT_LOGGER } from '../../lib/logging';
 
 const ROOT = path.resolve(__dirname, '..', '..');

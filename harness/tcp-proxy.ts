@@ -1,11 +1,17 @@
 /**
- * A TCP proxy that can be cut: in front of one service's PostgreSQL, it makes that database
- * unreachable (open connections are reset, new ones are reset at once) and reachable again,
- * without touching the server the other services and tests share.
+ * A TCP proxy a test or the chaos run can cut: in front of one server (a service's PostgreSQL,
+ * Temporal's frontend), it makes that server unreachable and reachable again without touching
+ * the server itself, which other services and tests share.
+ *
+ * Cut, it keeps its port and resets every open connection and every new one: what a client sees
+ * of a peer that has gone away. Keeping the port (rather than closing the listener) means restore
+ * can never lose it to another process.
  */
 import net, { type AddressInfo } from 'node:net';
 
 export interface TcpProxy {
+  /** host:port to give the client instead of the target's. */
+  address: string;
   port: number;
   /** Resets every open connection and every new one until restore(). */
   cut(): void;
@@ -46,9 +52,11 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => resolve());
   });
+  const { port } = server.address() as AddressInfo;
 
   return {
-    port: (server.address() as AddressInfo).port,
+    address: `127.0.0.1:${port}`,
+    port,
     cut() {
       isCut = true;
       for (const socket of open) socket.resetAndDestroy();
