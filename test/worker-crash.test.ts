@@ -11,7 +11,7 @@ import { openServices, type Services } from '../services';
 import { checkoutWorkflow } from '../workflows/checkout.workflow';
 import { checkoutStateQuery, orderWorkflowId, payUpdate, TASK_QUEUES } from '../workflows/contract';
 import { createTestDatabases, type TestDatabases } from './helpers/databases';
-import { isConfirm, startStripeRecorder, type StripeRecorder } from './helpers/stripe-recorder';
+import { isConfirm, startStripeProxy, type StripeProxy } from '../harness/stripe-proxy';
 import { testNamespace } from './helpers/temporal';
 
 jest.setTimeout(120_000);
@@ -19,7 +19,7 @@ jest.setTimeout(120_000);
 const ROOT = path.resolve(__dirname, '..');
 let dbs: TestDatabases;
 let services: Services;
-let recorder: StripeRecorder;
+let recorder: StripeProxy;
 let client: Client;
 let connection: Connection;
 const workers: ChildProcess[] = [];
@@ -49,7 +49,7 @@ function startWorker(): Promise<ChildProcess> {
 
 beforeAll(async () => {
   dbs = await createTestDatabases();
-  recorder = await startStripeRecorder({
+  recorder = await startStripeProxy({
     target: process.env.STRIPE_API_BASE!,
     intercept: (request) => {
       // The confirmation has reached "Stripe": the worker dies before it hears the answer.

@@ -14,7 +14,8 @@ import { PaymentsService } from '../services/payments/payments.service';
 import { createPaymentsDb } from '../services/payments/db';
 import { createStripeGateway } from '../services/payments/stripe-client';
 import { createTestDatabases, type TestDatabases } from '../test/helpers/databases';
-import { isConfirm, startStripeRecorder, stripeDouble, type RecordedRequest, type StripeDouble, type StripeRecorder } from '../test/helpers/stripe-recorder';
+import { stripeDouble, type StripeDouble } from '../harness/stripe-double';
+import { isConfirm, startStripeProxy, type RecordedRequest, type StripeProxy } from '../harness/stripe-proxy';
 import { connectTestTemporal, type RunningWorkers, type TestTemporal } from '../test/helpers/temporal';
 import { checkoutWorkflow } from './checkout.workflow';
 import {
@@ -36,16 +37,16 @@ jest.setTimeout(90_000);
 let dbs: TestDatabases;
 let services: Services;
 let temporal: TestTemporal;
-let recorder: StripeRecorder;
+let recorder: StripeProxy;
 /** The payments service in real mode against the Stripe double, for `processing`. */
-let stripeLike: { payments: PaymentsService; double: StripeDouble; recorder: StripeRecorder; close(): Promise<void> };
+let stripeLike: { payments: PaymentsService; double: StripeDouble; recorder: StripeProxy; close(): Promise<void> };
 
 beforeAll(async () => {
   [dbs, temporal] = await Promise.all([createTestDatabases(), connectTestTemporal()]);
-  recorder = await startStripeRecorder({ target: process.env.STRIPE_API_BASE! });
+  recorder = await startStripeProxy({ target: process.env.STRIPE_API_BASE! });
   services = openServices(dbs.urls, { stripeSecretKey: undefined, stripeApiBase: recorder.url });
   const double = stripeDouble(() => 'processing');
-  const doubleRecorder = await startStripeRecorder({ target: process.env.STRIPE_API_BASE!, intercept: double.intercept });
+  const doubleRecorder = await startStripeProxy({ target: process.env.STRIPE_API_BASE!, intercept: double.intercept });
   const db = createPaymentsDb(dbs.urls.payments);
   const gateway = createStripeGateway({ stripeSecretKey: 'sk_test_123', stripeApiBase: doubleRecorder.url, stripeLikeApiBase: doubleRecorder.url });
   stripeLike = { payments: new PaymentsService(db, gateway), double, recorder: doubleRecorder, close: async () => { await db.$disconnect(); await doubleRecorder.close(); } };

@@ -5,16 +5,16 @@
  */
 import { randomUUID } from 'node:crypto';
 import { startApiHarness, type ApiHarness } from '../../test/helpers/api';
-import { INSUFFICIENT_FUNDS, isConfirm, startStripeRecorder, type StripeRecorder } from '../../test/helpers/stripe-recorder';
+import { INSUFFICIENT_FUNDS, isConfirm, startStripeProxy, type StripeProxy } from '../../harness/stripe-proxy';
 
 jest.setTimeout(60_000);
 
 const DECLINING_CARD = 'pm_card_chargeDeclinedInsufficientFunds';
 
 let api: ApiHarness;
-let stripe: StripeRecorder;
+let stripe: StripeProxy;
 beforeAll(async () => {
-  stripe = await startStripeRecorder({
+  stripe = await startStripeProxy({
     target: process.env.STRIPE_API_BASE!,
     intercept: (request) => (isConfirm(request) && request.body.includes(`payment_method=${DECLINING_CARD}`) ? INSUFFICIENT_FUNDS : undefined),
   });

@@ -4,19 +4,19 @@ import { useServiceDatabase } from '../../test/helpers/databases';
 import {
   INSUFFICIENT_FUNDS,
   isConfirm,
-  startStripeRecorder,
-  stripeDouble,
+  startStripeProxy,
   type RecordedRequest,
-  type StripeRecorder,
-  type StripeRecorderOptions,
-} from '../../test/helpers/stripe-recorder';
+  type StripeProxy,
+  type StripeProxyOptions,
+} from '../../harness/stripe-proxy';
+import { stripeDouble } from '../../harness/stripe-double';
 import { createPaymentsDb, type PaymentsDb } from './db';
 import { PaymentsService, idempotencyKeys, type ChargeInput } from './payments.service';
 import { createStripeGateway } from './stripe-client';
 
 const database = useServiceDatabase('payments', createPaymentsDb);
 let db: PaymentsDb;
-const recorders: StripeRecorder[] = [];
+const recorders: StripeProxy[] = [];
 
 function stripeMockBase(): string {
   const base = process.env.STRIPE_API_BASE;
@@ -33,8 +33,8 @@ afterAll(async () => {
 });
 
 /** A payments service whose Stripe traffic goes through a fresh recorder in front of stripe-mock. */
-async function paymentsVia(intercept?: StripeRecorderOptions['intercept']): Promise<{ payments: PaymentsService; recorder: StripeRecorder }> {
-  const recorder = await startStripeRecorder({ target: stripeMockBase(), intercept });
+async function paymentsVia(intercept?: StripeProxyOptions['intercept']): Promise<{ payments: PaymentsService; recorder: StripeProxy }> {
+  const recorder = await startStripeProxy({ target: stripeMockBase(), intercept });
   recorders.push(recorder);
   const gateway = createStripeGateway({ stripeSecretKey: undefined, stripeApiBase: recorder.url }, { timeoutMs: 5_000, maxNetworkRetries: 0 });
   return { payments: new PaymentsService(db, gateway), recorder };
@@ -43,7 +43,7 @@ async function paymentsVia(intercept?: StripeRecorderOptions['intercept']): Prom
 /** A payments service in real mode (not stripe-mock's stateless one), talking to the Stripe double through a recorder. */
 async function paymentsAgainstStripe(confirm?: Parameters<typeof stripeDouble>[0]) {
   const double = stripeDouble(confirm);
-  const recorder = await startStripeRecorder({ target: stripeMockBase(), intercept: double.intercept });
+  const recorder = await startStripeProxy({ target: stripeMockBase(), intercept: double.intercept });
   recorders.push(recorder);
   const gateway = createStripeGateway({ stripeSecretKey: 'sk_test_123', stripeApiBase: stripeMockBase(), stripeLikeApiBase: recorder.url }, { timeoutMs: 5_000, maxNetworkRetries: 0 });
   expect(gateway.stateless).toBe(false);

@@ -13,7 +13,7 @@ import { ALLOWED_TRANSITIONS } from '../../services/orders/order-status';
 import { TERMINAL_ORDER_STATUSES, type OrderStatus } from '../../workflows/contract';
 import type { Catalog, Saga } from './sagas';
 import { delay } from './sagas';
-import type { StripeCall } from './stripe-proxy';
+import type { RecordedRequest } from '../../harness/stripe-proxy';
 
 export interface Violation {
   invariant: string;
@@ -27,7 +27,7 @@ export interface InvariantInput {
   sagas: readonly Saga[];
   catalog: Catalog;
   carts: ReadonlyMap<string, ReadonlyMap<string, number>>;
-  stripeCalls: readonly StripeCall[];
+  stripeCalls: readonly RecordedRequest[];
   /** Users other than the sagas' customers whose quota and notifications are checked too (duplicate usage events). */
   extraUsers: readonly string[];
   /** How long notifications still on their way (through the notification workflows) are waited for. */

@@ -130,7 +130,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       sagas: driver.sagas,
       catalog,
       carts: driver.carts,
-      stripeCalls: stack.stripe.calls,
+      stripeCalls: stack.stripe.requests,
       extraUsers: ctx.extraUsers,
       notificationDeadline: Date.now() + 30_000,
     });

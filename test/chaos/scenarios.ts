@@ -226,8 +226,8 @@ export const temporalRestart: Scenario = {
       const deadline = Date.now() + options.settleMs;
       const drives = batch.map((saga) => driver.drive(saga, deadline).catch((error: Error) => saga.events.push(`drive: ${error.message}`)));
       // Stop it when a charge of this batch is at Stripe: payments, cancels and timers are then all in flight.
-      await until(() => stack.stripe.calls.some((c) => c.kind === 'confirm' && ids.has(c.orderId ?? '')), deadline);
-      const chargesInFlight = stack.stripe.calls.filter((c) => c.kind === 'confirm' && ids.has(c.orderId ?? '')).length;
+      await until(() => stack.stripe.requests.some((c) => c.kind === 'confirm' && ids.has(c.orderId ?? '')), deadline);
+      const chargesInFlight = stack.stripe.requests.filter((c) => c.kind === 'confirm' && ids.has(c.orderId ?? '')).length;
       await stack.restartTemporal({ downMs: options.temporalDownMs, signal });
       restarts.push({ signal, downMs: options.temporalDownMs, chargesInFlight });
       await Promise.all(drives);
@@ -291,15 +291,15 @@ export const stripeOutage: Scenario = {
     await driver.fillCarts(sagas);
     const deadline = Date.now() + options.settleMs + options.outageMs;
     await Promise.all(sagas.map((saga) => driver.place(saga, deadline)));
-    const callsBefore = stack.stripe.calls.length;
+    const callsBefore = stack.stripe.requests.length;
     stack.stripe.cut();
     const cutAt = Date.now();
     const drives = sagas.map((saga) => driver.act(saga, deadline).catch((error: Error) => saga.events.push(`drive: ${error.message}`)));
     // Ten seconds, and longer if no request has met the outage yet (at most a minute).
     await delay(Math.max(0, options.outageMs - (Date.now() - cutAt)));
-    await until(() => stack.stripe.calls.slice(callsBefore).some((c) => c.status === undefined), Date.now() + 60_000);
+    await until(() => stack.stripe.requests.slice(callsBefore).some((c) => c.status === undefined), Date.now() + 60_000);
     stack.stripe.restore();
-    const lost = stack.stripe.calls.slice(callsBefore).filter((c) => c.status === undefined).length;
+    const lost = stack.stripe.requests.slice(callsBefore).filter((c) => c.status === undefined).length;
     ctx.log(`chaos: stripe-mock reachable again after ${Date.now() - cutAt} ms (${lost} requests cut meanwhile)`);
     await Promise.all(drives);
     await driver.settle(sagas, deadline);

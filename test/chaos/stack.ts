@@ -22,7 +22,7 @@ import { freePort, Supervisor, waitForPort, type SupervisedProcess } from '../..
 import { ensureTool } from '../../scripts/lib/tools';
 import { openServices, type Services } from '../../services';
 import { PAUSED_PREFIX, type ArmedBoundary, type PausedReport } from './boundaries';
-import { startStripeProxy, type StripeProxy } from './stripe-proxy';
+import { startStripeProxy, type StripeProxy } from '../../harness/stripe-proxy';
 import { startTcpProxy, type TcpProxy } from '../../harness/tcp-proxy';
 import { SILENT_LOGGER } from '../../lib/logging';
 
@@ -159,7 +159,7 @@ export class ChaosStack {
       ]);
       log(`chaos stack: Temporal 127.0.0.1:${temporalPort} (${temporalDb}), stripe-mock ${stripeBase}, databases ${CHAOS_DATABASE_PREFIX}${runId}_* (ready after ${JSON.stringify(took)})`);
 
-      const stripe = await startStripeProxy(stripeBase);
+      const stripe = await startStripeProxy({ target: stripeBase });
       cleanups.push(() => stripe.close());
       const server = new URL(options.serverUrl);
       const databaseProxies = {} as Record<ServiceName, TcpProxy>;
