@@ -6,14 +6,11 @@
  */
 import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode } from '@temporalio/worker';
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { withDatabase } from '../../lib/config';
-import { migrateDatabase } from '../../lib/db/migrator';
+import { createRunDatabases, dropDatabases, newRunId, runDatabaseNames } from '../../harness/databases';
 import { resolvePostgres, type ResolvedPostgres } from '../../lib/db/postgres';
-import { quoteIdentifier, withAdmin } from '../../lib/db/provision';
 import { SERVICES, type ServiceName } from '../../lib/services';
 import { generateClients } from '../../scripts/generate-clients';
 import { STRIPE_MOCK_KEY, stripeMockArgs, temporalDevServerArgs, waitForStripeMock, waitForTemporal } from '../../scripts/lib/dev-servers';
@@ -28,7 +25,6 @@ const ROOT = path.resolve(__dirname, '..', '..');
 export const BENCH_DATABASE_PREFIX = 'bench_';
 const NAMESPACE = 'default';
 /** Databases of bench runs that died without cleaning up, dropped by a later run. */
-const STALE_AFTER_MS = 6 * 60 * 60 * 1000;
 
 export interface TemporalServerOptions {
   /** SQLite pragmas (`name=value`) for the dev server's persistence, e.g. `journal_mode=wal`. */
@@ -91,12 +87,12 @@ export interface BenchStack {
 }
 
 export async function startBenchStack(options: BenchStackOptions = {}): Promise<BenchStack> {
-  const runId = `${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
+  const runId = newRunId();
+  const databaseNames = runDatabaseNames(BENCH_DATABASE_PREFIX, runId);
   const output = options.verbose ? 'prefix' : 'ignore';
   const supervisor = new Supervisor();
   const workDir = mkdtempSync(path.join(os.tmpdir(), 'storefront-bench-'));
   let postgres: ResolvedPostgres | undefined;
-  let databases: Record<ServiceName, string> | undefined;
   let connection: Connection | undefined;
   let services: Services | undefined;
   let temporalProc: SupervisedProcess | undefined;
@@ -111,7 +107,7 @@ export async function startBenchStack(options: BenchStackOptions = {}): Promise<
     await currentWorker?.stop().catch(() => undefined);
     await supervisor.stopAll({ timeoutMs: 5_000 });
     await services?.close().catch(() => undefined);
-    if (postgres && databases) await dropDatabases(postgres.serverUrl, Object.values(databases)).catch(() => undefined);
+    if (postgres) await dropDatabases(postgres.serverUrl, Object.values(databaseNames)).catch(() => undefined);
     await postgres?.stop().catch(() => undefined);
     rmSync(workDir, { recursive: true, force: true });
     await connection?.close().catch(() => undefined);
@@ -122,7 +118,6 @@ export async function startBenchStack(options: BenchStackOptions = {}): Promise<
     await generateClients();
     postgres = await resolvePostgres();
     const serverUrl = postgres.serverUrl;
-    await dropStaleBenchDatabases(serverUrl);
 
     const temporalPort = await freePort();
     const temporalAddress = `127.0.0.1:${temporalPort}`;
@@ -146,19 +141,12 @@ export async function startBenchStack(options: BenchStackOptions = {}): Promise<
     const stripeProc = supervisor.start({ name: 'stripe-mock', command: stripeMock, args: stripeMockArgs(stripePorts[0], stripePorts[1]), output });
     const stripeApiBase = `http://127.0.0.1:${stripePorts[0]}`;
 
-    const names = Object.fromEntries(SERVICES.map((service) => [service, `${BENCH_DATABASE_PREFIX}${runId}_${service}`])) as Record<ServiceName, string>;
-    databases = Object.fromEntries(SERVICES.map((service) => [service, withDatabase(serverUrl, names[service])])) as Record<ServiceName, string>;
-    const dbUrls = databases;
-    await Promise.all([
+    const [, , created] = await Promise.all([
       startTemporal(temporalServer),
       waitForStripeMock(stripeApiBase, { process: stripeProc, timeoutMs: 60_000 }),
-      (async () => {
-        await withAdmin(serverUrl, async (admin) => {
-          for (const service of SERVICES) await admin.query(`CREATE DATABASE ${quoteIdentifier(names[service])}`);
-        });
-        await Promise.all(SERVICES.map((service) => migrateDatabase(dbUrls[service], service)));
-      })(),
+      createRunDatabases(serverUrl, BENCH_DATABASE_PREFIX, runId),
     ]);
+    const dbUrls = created.urls;
 
     connection = await Connection.connect({ address: temporalAddress });
     const client = new Client({ connection, namespace: NAMESPACE });
@@ -286,26 +274,5 @@ function dedupeHeadless(args: string[]): string[] {
 }
 
 
-
-async function dropDatabases(serverUrl: string, urls: string[]): Promise<void> {
-  await withAdmin(serverUrl, async (admin) => {
-    for (const url of urls) {
-      const name = decodeURIComponent(new URL(url).pathname.slice(1));
-      await admin.query(`DROP DATABASE IF EXISTS ${quoteIdentifier(name)} WITH (FORCE)`);
-    }
-  });
-}
-
-async function dropStaleBenchDatabases(serverUrl: string): Promise<void> {
-  await withAdmin(serverUrl, async (admin) => {
-    const { rows } = await admin.query<{ datname: string }>(`SELECT datname FROM pg_database WHERE datname LIKE $1`, [`${BENCH_DATABASE_PREFIX}%`]);
-    for (const { datname } of rows) {
-      const startedAt = parseInt(datname.slice(BENCH_DATABASE_PREFIX.length, BENCH_DATABASE_PREFIX.length + 8), 36);
-      if (Number.isFinite(startedAt) && startedAt < Date.now() - STALE_AFTER_MS) {
-        await admin.query(`DROP DATABASE IF EXISTS ${quoteIdentifier(datname)} WITH (FORCE)`).catch(() => undefined);
-      }
-    }
-  });
-}
 
 export { STRIPE_MOCK_KEY };

@@ -44,7 +44,7 @@ export const PAID_PATH: readonly ActivityCall[] = [
   { activity: 'persistNotification', status: 'COMPLETED' },
 ];
 
-/** The unwinding of a cancelled order, newest compensation first. */
+/** The unwinding of a cancelled order, newest compensation first (refundPayment only once a charge was attempted). */
 export const CANCEL_PATH: readonly ActivityCall[] = [
   { activity: 'refundPayment' },
   { activity: 'releaseStock' },

@@ -198,7 +198,7 @@ function checkIdempotencyKeys(ctx: Ctx): void {
       ctx.report.violations.push({ invariant: 'idempotency-keys', detail: `${call.kind} ${call.path} sent with key ${call.idempotencyKey ?? 'none'}`, orderId: call.orderId, scenario: saga?.scenario });
     }
   }
-  // Every try of one charge: stripe-mock never declines, so each order has one charge attempt, and all its confirmations one key.
+  // Every try of one charge attempt shares one key; each order here makes one attempt (a declined-then-cancel saga's only one is declined).
   const confirms = groupBy(
     ctx.stripeCalls.filter((c) => c.kind === 'confirm' && c.orderId),
     (c) => c.orderId!,

@@ -92,7 +92,8 @@ export function chaosOptions(quick: boolean, base: Pick<ChaosOptions, 'serverUrl
         waveSize: 19,
         temporalRestarts: ['SIGTERM' as const, 'SIGKILL' as const],
         restartSagas: 15,
-        outageServices: SERVICES,
+        // The services the workers reach: accounts has no task queue, so no saga would feel its outage.
+        outageServices: SERVICES.filter((service) => service !== 'accounts'),
         outageSagas: 6,
         stripeOutageSagas: 8,
         duplicatePaymentOrders: 8,

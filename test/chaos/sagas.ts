@@ -22,7 +22,15 @@ import {
 } from '../../workflows/contract';
 import type { Boundary } from './boundaries';
 
-export type SagaPlan = 'pay' | 'cancel' | 'expire';
+/**
+ * `declined-then-cancel`: the first payment is declined (the chaos Stripe proxy declines
+ * CHAOS_DECLINING_METHOD), then the customer cancels. The charge attempt is what makes the unwind
+ * ask Stripe (refundPayment cancels the intent): an order never charged unwinds without it.
+ */
+export type SagaPlan = 'pay' | 'cancel' | 'declined-then-cancel' | 'expire';
+
+/** The payment method the chaos Stripe proxy answers with a card decline. */
+export const CHAOS_DECLINING_METHOD = 'pm_card_chargeDeclinedInsufficientFunds';
 
 export interface Saga {
   scenario: string;
@@ -119,7 +127,7 @@ export class SagaDriver {
     }
     if (input.scarce) lines.push(line(this.catalog.scarce, 1 + Math.floor(this.random() * 2)));
     const expected: OrderStatus[] =
-      input.plan === 'pay' ? ['COMPLETED'] : input.plan === 'cancel' ? ['CANCELLED'] : ['EXPIRED'];
+      input.plan === 'pay' ? ['COMPLETED'] : input.plan === 'expire' ? ['EXPIRED'] : ['CANCELLED'];
     if (input.scarce) expected.push('REJECTED');
     const saga: Saga = {
       scenario: input.scenario,
@@ -199,9 +207,9 @@ export class SagaDriver {
    * Pays with an update; a transport failure retries the same update id, which Temporal
    * deduplicates. Returns 'completed' (the update returned the settled order) or the refusal code.
    */
-  async pay(saga: Saga, deadline: number, updateId = `pay-${saga.orderId}`): Promise<string> {
+  async pay(saga: Saga, deadline: number, updateId = `pay-${saga.orderId}`, paymentMethod = 'pm_card_visa'): Promise<string> {
     return this.update(saga, deadline, updateId, () =>
-      this.handle(saga).executeUpdate(payUpdate, { args: [{ paymentMethod: 'pm_card_visa', customerId: saga.customerId }], updateId }),
+      this.handle(saga).executeUpdate(payUpdate, { args: [{ paymentMethod, customerId: saga.customerId }], updateId }),
     );
   }
 
@@ -227,6 +235,10 @@ export class SagaDriver {
     if (placed.execution !== 'RUNNING' || placed.orderStatus !== 'AWAITING_PAYMENT') return;
     if (saga.plan === 'pay') await this.pay(saga, deadline);
     else if (saga.plan === 'cancel') await this.cancel(saga, deadline);
+    else if (saga.plan === 'declined-then-cancel') {
+      await this.pay(saga, deadline, `pay-declined-${saga.orderId}`, CHAOS_DECLINING_METHOD);
+      await this.cancel(saga, deadline);
+    }
   }
 
   /**

@@ -85,6 +85,12 @@ function stopwatch(): { lap(name: string): void; laps: Record<string, number> } 
   };
 }
 
+/** How a saga reaches a boundary: refundPayment runs only in the unwind of an order that was charged (here: declined once). */
+function planAt(boundary: Boundary): SagaPlan {
+  if (!isCancelBoundary(boundary)) return 'pay';
+  return boundary.activity === 'refundPayment' ? 'declined-then-cancel' : 'cancel';
+}
+
 function planFor(index: number, mix: SagaPlan[]): SagaPlan {
   return mix[index % mix.length]!;
 }
@@ -113,7 +119,7 @@ export const workerKills: Scenario = {
       // A customer per saga: one customer's notifications go through one workflow, and a saga held
       // at persistNotification would hold back the others of its customer.
       const waveSagas = wave.map((boundary, i) =>
-        driver.plan({ scenario: this.name, customerId: `kill-w${w}-c${i}`, plan: isCancelBoundary(boundary) ? 'cancel' : 'pay', boundary }),
+        driver.plan({ scenario: this.name, customerId: `kill-w${w}-c${i}`, plan: planAt(boundary), boundary }),
       );
       sagas.push(...waveSagas);
       await driver.fillCarts(waveSagas);

@@ -8,21 +8,18 @@
 import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
-import { Client as PgClient } from 'pg';
-import { withDatabase } from '../../lib/config';
-import { migrateDatabase } from '../../lib/db/migrator';
-import { quoteIdentifier, withAdmin } from '../../lib/db/provision';
+import { createRunDatabases, dropDatabases, newRunId, runDatabaseNames } from '../../harness/databases';
 import { SERVICES, type ServiceName } from '../../lib/services';
 import { stripeMockArgs, temporalDevServerArgs, waitForStripeMock, waitForTemporal } from '../../scripts/lib/dev-servers';
 import { freePort, Supervisor, waitForPort, type SupervisedProcess } from '../../scripts/lib/processes';
 import { ensureTool } from '../../scripts/lib/tools';
 import { openServices, type Services } from '../../services';
 import { PAUSED_PREFIX, type ArmedBoundary, type PausedReport } from './boundaries';
-import { startStripeProxy, type StripeProxy } from '../../harness/stripe-proxy';
+import { INSUFFICIENT_FUNDS, isConfirm, startStripeProxy, type StripeProxy } from '../../harness/stripe-proxy';
+import { CHAOS_DECLINING_METHOD } from './sagas';
 import { startTcpProxy, type TcpProxy } from '../../harness/tcp-proxy';
 import { SILENT_LOGGER } from '../../lib/logging';
 
@@ -117,18 +114,10 @@ export class ChaosStack {
       const output = options.verbose ? 'prefix' : 'ignore';
 
       // Databases of the run's own, created and migrated while the servers start.
-      const runId = `${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
-      const databaseNames = Object.fromEntries(SERVICES.map((s) => [s, `${CHAOS_DATABASE_PREFIX}${runId}_${s}`])) as Record<ServiceName, string>;
-      const databases = (async () => {
-        await withAdmin(options.serverUrl, async (admin) => {
-          await dropStaleChaosDatabases(admin);
-          for (const service of SERVICES) await admin.query(`CREATE DATABASE ${quoteIdentifier(databaseNames[service])}`);
-        });
-        if (!options.keep) cleanups.push(() => dropDatabases(options.serverUrl, Object.values(databaseNames)));
-        const urls = Object.fromEntries(SERVICES.map((s) => [s, withDatabase(options.serverUrl, databaseNames[s])])) as Record<ServiceName, string>;
-        await Promise.all(SERVICES.map((service) => migrateDatabase(urls[service], service)));
-        return urls;
-      })();
+      const runId = newRunId();
+      const databaseNames = runDatabaseNames(CHAOS_DATABASE_PREFIX, runId);
+      if (!options.keep) cleanups.push(() => dropDatabases(options.serverUrl, Object.values(databaseNames)));
+      const databases = createRunDatabases(options.serverUrl, CHAOS_DATABASE_PREFIX, runId).then((created) => created.urls);
 
       const temporalPort = await freePort();
       const temporalDb = path.join(options.dataDir, 'temporal.db');
@@ -159,7 +148,11 @@ export class ChaosStack {
       ]);
       log(`chaos stack: Temporal 127.0.0.1:${temporalPort} (${temporalDb}), stripe-mock ${stripeBase}, databases ${CHAOS_DATABASE_PREFIX}${runId}_* (ready after ${JSON.stringify(took)})`);
 
-      const stripe = await startStripeProxy({ target: stripeBase });
+      // stripe-mock never declines: the proxy answers the chaos run's declining card as Stripe would.
+      const stripe = await startStripeProxy({
+        target: stripeBase,
+        intercept: (request) => (isConfirm(request) && request.body.includes(`payment_method=${CHAOS_DECLINING_METHOD}`) ? INSUFFICIENT_FUNDS : undefined),
+      });
       cleanups.push(() => stripe.close());
       const server = new URL(options.serverUrl);
       const databaseProxies = {} as Record<ServiceName, TcpProxy>;
@@ -362,22 +355,4 @@ function startTemporalProcess(supervisor: Supervisor, cli: string, port: number,
 async function waitForTemporalProcess(proc: SupervisedProcess, port: number): Promise<void> {
   await waitForPort(port, 'the Temporal dev server', { process: proc, timeoutMs: 60_000 });
   await waitForTemporal(`127.0.0.1:${port}`, NAMESPACE, { process: proc, timeoutMs: 60_000 });
-}
-
-
-
-async function dropDatabases(serverUrl: string, names: string[]): Promise<void> {
-  await Promise.all(names.map((name) => withAdmin(serverUrl, (admin) => admin.query(`DROP DATABASE IF EXISTS ${quoteIdentifier(name)} WITH (FORCE)`))));
-}
-
-/** Databases of chaos runs that crashed more than a day ago (run ids start with a base-36 time). */
-async function dropStaleChaosDatabases(admin: PgClient): Promise<void> {
-  const { rows } = await admin.query<{ datname: string }>(`SELECT datname FROM pg_database WHERE datname LIKE $1`, [`${CHAOS_DATABASE_PREFIX}%`]);
-  const dayAgo = Date.now() - 24 * 60 * 60 * 1000;
-  for (const { datname } of rows) {
-    const startedAt = parseInt(datname.slice(CHAOS_DATABASE_PREFIX.length, CHAOS_DATABASE_PREFIX.length + 8), 36);
-    if (Number.isFinite(startedAt) && startedAt < dayAgo) {
-      await admin.query(`DROP DATABASE IF EXISTS ${quoteIdentifier(datname)} WITH (FORCE)`).catch(() => undefined);
-    }
-  }
 }

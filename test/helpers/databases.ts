@@ -4,7 +4,7 @@
  * ... TEMPLATE`, a file copy that takes milliseconds), so no test depends on another's data.
  */
 import { randomBytes } from 'node:crypto';
-import { Client } from 'pg';
+import { dropDatabase, dropStaleDatabases, newRunId } from '../../harness/databases';
 import { migrateDatabase } from '../../lib/db/migrator';
 import { resolvePostgres, type ResolvedPostgres } from '../../lib/db/postgres';
 import { quoteIdentifier, withAdmin } from '../../lib/db/provision';
@@ -52,13 +52,13 @@ export async function prepareDatabaseTemplates(): Promise<PreparedTemplates> {
 
   const postgres = await resolvePostgres();
   const serverUrl = postgres.serverUrl;
-  const runId = `${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
+  const runId = newRunId();
   const templates = {} as Record<ServiceName, string>;
   for (const service of SERVICES) templates[service] = `${TEMPLATE_PREFIX}${runId}_${service}`;
 
   const migrateStarted = Date.now();
   await withAdmin(serverUrl, async (admin) => {
-    await dropStaleDatabases(admin);
+    await dropStaleDatabases(admin, [TEMPLATE_PREFIX, TEST_PREFIX]);
     for (const service of SERVICES) await admin.query(`CREATE DATABASE ${quoteIdentifier(templates[service])}`);
   });
   await Promise.all(SERVICES.map((service) => migrateDatabase(withDatabase(serverUrl, templates[service]), service)));
@@ -210,26 +210,3 @@ export function testRun(): { serverUrl: string; runId: string; templates: Record
   return { serverUrl, runId, templates: JSON.parse(templatesJson) as Record<ServiceName, string> };
 }
 
-
-async function dropDatabase(admin: Client, name: string): Promise<void> {
-  if (name.startsWith(TEMPLATE_PREFIX)) {
-    await admin.query(`ALTER DATABASE ${quoteIdentifier(name)} WITH IS_TEMPLATE false`).catch(() => undefined);
-  }
-  await admin.query(`DROP DATABASE IF EXISTS ${quoteIdentifier(name)} WITH (FORCE)`);
-}
-
-/** Databases of runs that crashed more than a day ago (run ids start with a base-36 time). */
-async function dropStaleDatabases(admin: Client): Promise<void> {
-  const { rows } = await admin.query<{ datname: string }>(
-    `SELECT datname FROM pg_database WHERE datname LIKE $1 OR datname LIKE $2`,
-    [`${TEMPLATE_PREFIX}%`, `${TEST_PREFIX}%`],
-  );
-  const dayAgo = Date.now() - 24 * 60 * 60 * 1000;
-  for (const { datname } of rows) {
-    const runId = datname.startsWith(TEMPLATE_PREFIX)
-      ? datname.slice(TEMPLATE_PREFIX.length)
-      : datname.slice(TEST_PREFIX.length);
-    const startedAt = parseInt(runId.slice(0, 8), 36);
-    if (Number.isFinite(startedAt) && startedAt < dayAgo) await dropDatabase(admin, datname).catch(() => undefined);
-  }
-}
