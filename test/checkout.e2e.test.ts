@@ -14,6 +14,8 @@ const ORDER_TTL_SECONDS = 20;
 let sandbox: ReturnType<typeof stackSandbox>;
 let stack: LaunchedStack;
 let base: string;
+/** Placed first and left unpaid, so its timer runs while the paid checkout does (the two waits overlap). */
+let unpaid: { token: string; productId: string; before: number; orderId: string; expiresAt: number };
 
 beforeAll(async () => {
   sandbox = stackSandbox('checkout_e2e');
@@ -24,6 +26,16 @@ beforeAll(async () => {
     stack.child.kill('SIGKILL');
     throw new Error(`${error.message}\n--- stack output ---\n${stack.output()}`);
   });
+
+  // On another product than the paid checkout's, so neither sees the other's stock change.
+  const token = await signIn('e2e-bob');
+  const products = (await call('GET', '/v1/products', token)).body.items as { id: string; available: number }[];
+  const product = products.filter((p) => p.available >= 1).at(-1)!;
+  const placed = await call('POST', '/v1/orders', token, { items: [{ productId: product.id, quantity: 1 }] });
+  expect(placed.status).toBe(201);
+  expect(await stockOf(token, product.id)).toBe(product.available - 1);
+  unpaid = { token, productId: product.id, before: product.available, orderId: placed.body.id, expiresAt: Date.parse(placed.body.expiresAt) };
+  expect(unpaid.expiresAt - Date.now()).toBeLessThanOrEqual(ORDER_TTL_SECONDS * 1000);
 });
 
 afterAll(async () => {
@@ -56,7 +68,7 @@ async function stockOf(token: string, productId: string): Promise<number> {
 
 async function pickProduct(token: string) {
   const products = (await call('GET', '/v1/products', token)).body.items as { id: string; available: number; priceCents: number }[];
-  return products.find((p) => p.available >= 2)!;
+  return products.find((p) => p.available >= 2 && p.id !== unpaid.productId)!;
 }
 
 it('sign in, fill the cart, order, pay: COMPLETED, stock reduced, cart empty', async () => {
@@ -82,22 +94,14 @@ it('sign in, fill the cart, order, pay: COMPLETED, stock reduced, cart empty', a
 });
 
 it('an order left unpaid expires on its timer and its stock returns', async () => {
-  const token = await signIn('e2e-bob');
-  const product = await pickProduct(token);
-  const before = product.available;
+  const { token, productId, before, orderId, expiresAt } = unpaid;
 
-  const placed = await call('POST', '/v1/orders', token, { items: [{ productId: product.id, quantity: 1 }] });
-  expect(placed.status).toBe(201);
-  expect(await stockOf(token, product.id)).toBe(before - 1);
-  const expiresAt = Date.parse(placed.body.expiresAt);
-  expect(expiresAt - Date.now()).toBeLessThanOrEqual(ORDER_TTL_SECONDS * 1000);
-
-  await waitUntil('the order to expire', async () => (await call('GET', `/v1/orders/${placed.body.id}`, token)).body.status === 'EXPIRED', {
+  await waitUntil('the order to expire', async () => (await call('GET', `/v1/orders/${orderId}`, token)).body.status === 'EXPIRED', {
     timeoutMs: ORDER_TTL_SECONDS * 1000 + 60_000,
     intervalMs: 500,
   });
   expect(Date.now()).toBeGreaterThanOrEqual(expiresAt);
-  expect(await stockOf(token, product.id)).toBe(before);
-  const late = await call('POST', `/v1/orders/${placed.body.id}/payment`, token, { paymentMethod: 'pm_card_visa' });
+  expect(await stockOf(token, productId)).toBe(before);
+  const late = await call('POST', `/v1/orders/${orderId}/payment`, token, { paymentMethod: 'pm_card_visa' });
   expect([late.status, late.body.error.code]).toEqual([409, 'ORDER_NOT_PAYABLE']);
 });
