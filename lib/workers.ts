@@ -5,6 +5,7 @@ import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker
 import { createActivitiesByQueue, type ServiceQueue } from '../activities';
 import type { Services } from '../services';
 import { TASK_QUEUES } from '../workflows/contract';
+import { livenessHeartbeats } from './liveness-heartbeats';
 import type { Tracing } from './tracing';
 
 export type WorkerQueue = keyof typeof TASK_QUEUES;
@@ -24,11 +25,14 @@ export interface CreateWorkersOptions {
   tracing?: Tracing;
 }
 
-/** What every worker of the process shares: codec, tracing interceptors and the workflows' span sink. */
+/** What every worker of the process shares: codec, liveness heartbeats, tracing interceptors and the workflows' span sink. */
 export function sharedWorkerOptions(options: Pick<CreateWorkersOptions, 'dataConverter' | 'tracing'>): Partial<WorkerOptions> {
+  const traced = options.tracing?.workerInterceptors;
   return {
     ...(options.dataConverter ? { dataConverter: options.dataConverter } : {}),
-    ...(options.tracing ? { interceptors: options.tracing.workerInterceptors, sinks: options.tracing.workerSinks } : {}),
+    // Tracing outermost, so an activity's span covers everything it does.
+    interceptors: { ...traced, activity: [...(traced?.activity ?? []), livenessHeartbeats] },
+    ...(options.tracing ? { sinks: options.tracing.workerSinks } : {}),
   };
 }
 

@@ -39,6 +39,9 @@ export const ACTIVITY_OPTIONS = {
     ...serviceStep(TASK_QUEUES.payments),
     // Stripe may take a while; a timed-out try is looked up before anything is charged again.
     startToCloseTimeout: '30 s',
+    // The worker heartbeats for them while they run (lib/liveness-heartbeats.ts): a worker that
+    // dies mid-charge is retried after 5 s, not after the 30 s above.
+    heartbeatTimeout: '5 s',
   },
   /** Clearing the cart is forward-only: it retries until it succeeds, it never undoes a paid order. */
   cart: { taskQueue: TASK_QUEUES.cart, startToCloseTimeout: '10 s', retry: untilItSucceeds },

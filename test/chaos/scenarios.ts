@@ -164,7 +164,7 @@ export const workerKills: Scenario = {
       // One kill per worker incarnation: once every armed saga holds at its boundary, or the
       // window after the first one ran out (the others stay armed for the next incarnation).
       for (let incarnation = 0; pending.size > 0 && incarnation < 4; incarnation += 1) {
-        const firstDeadline = Date.now() + 60_000; // a saga may wait out a killed activity's 30 s timeout first
+        const firstDeadline = Date.now() + 60_000; // a saga may wait out a killed activity's timeout first (heartbeat 5 s for payments, else start-to-close 10 s)
         if (!(await until(() => firstPauseAt !== undefined, firstDeadline))) break;
         await until(() => pending.size === 0 || Date.now() - firstPauseAt! > options.pauseWindowMs, deadline);
         const killed = stack.workerPid;
