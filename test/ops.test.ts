@@ -119,7 +119,7 @@ describe('a checkout run by the worker process', () => {
 
   it("keeps the reconciler's Schedule at RECONCILER_INTERVAL_SECONDS once it polls", async () => {
     const described = await temporal.client.schedule.getHandle(RECONCILER_SCHEDULE_ID).describe();
-    expect(described.spec.intervals).toEqual([{ every: 1_234_000, offset: 0 }]);
+    expect(described.spec.intervals).toEqual([expect.objectContaining({ every: 1_234_000 })]);
     expect(described.policies.overlap).toBe(ScheduleOverlapPolicy.SKIP);
     expect(described.action).toMatchObject({ type: 'startWorkflow', workflowType: 'reconcilerWorkflow', taskQueue: 'checkout' });
     // Created, or (a Schedule an interrupted run left in the namespace) brought to this interval.
