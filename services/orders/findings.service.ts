@@ -130,7 +130,8 @@ export class FindingsService {
         gone.push(toFinding(closed));
       }
       return { runId, opened, seenAgain, gone };
-    });
+      // A store in deep drift has thousands of findings to write; Prisma's default 5 s would cut it off.
+    }, { timeout: 60_000 });
   }
 
   /** Findings, newest sighting first: OPEN ones by default. */
