@@ -10,6 +10,7 @@ import { refuseUnsafeProduction } from './lib/production';
 import { connectClient, connectWorker, createClient, describeTemporal, temporalSettingsFromEnv } from './lib/temporal-connection';
 import { installTracing } from './lib/tracing';
 import { installWorkerRuntime, workerTelemetryFromEnv } from './lib/worker-telemetry';
+import { ensureReconcilerSchedule, reconcilerIntervalFromEnv } from './lib/reconciler/schedule';
 import { createWorkers, queuesFromArgs } from './lib/workers';
 import { openServices } from './services';
 
@@ -21,6 +22,8 @@ async function main(): Promise<void> {
   const temporal = temporalSettingsFromEnv();
   const tracing = installTracing({ serviceName: 'storefront-worker' });
   const queues = queuesFromArgs(process.argv.slice(2));
+  // Read before connecting, so a bad value stops the worker at once.
+  const reconcilerInterval = queues.includes('reconciler') ? reconcilerIntervalFromEnv() : undefined;
   const services = openServices(databaseUrlsFromEnv(), settings);
   const connection = await connectWorker(temporal);
   const clientConnection = await connectClient(temporal);
@@ -28,6 +31,11 @@ async function main(): Promise<void> {
   const client = createClient(clientConnection, temporal, tracing ? { interceptors: tracing.clientInterceptors } : {});
   try {
     const workers = await createWorkers({ connection, namespace: temporal.namespace, queues, services, client, dataConverter: temporal.dataConverter, tracing });
+    // The process that runs the reconciler's activity keeps its Schedule as configured (lib/reconciler/schedule.ts).
+    if (reconcilerInterval !== undefined) {
+      const { created } = await ensureReconcilerSchedule(client, { intervalSeconds: reconcilerInterval });
+      lifecycle.info(`reconciler schedule ${created ? 'created' : 'up to date'}: every ${reconcilerInterval} s`, { intervalSeconds: reconcilerInterval });
+    }
     // The launcher (scripts/stack.ts) and tests wait for "workers polling" in this line, at any LOG_LEVEL.
     lifecycle.info(`workers polling ${queues.join(', ')} on ${describeTemporal(temporal)}`, {
       queues,

@@ -8,6 +8,8 @@ import { createNotificationActivities } from './notifications.activities';
 import { createOrdersActivities } from './orders.activities';
 import { createPaymentsActivities } from './payments.activities';
 import { createQuotaActivities } from './quota.activities';
+import { createReconcilerActivities } from './reconciler.activities';
+import { reconcile } from '../lib/reconciler/reconcile';
 
 export type ServiceQueue = Exclude<keyof typeof TASK_QUEUES, 'checkout'>;
 
@@ -19,5 +21,11 @@ export function createActivitiesByQueue(services: Services, temporal: Client): R
     cart: createCartActivities({ cart: services.cart }),
     quota: createQuotaActivities({ quota: services.quota, temporal }),
     notifications: createNotificationActivities({ notifications: services.notifications, temporal }),
+    reconciler: createReconcilerActivities({
+      check: () => reconcile(services.databaseUrls, { stripeSecretKey: services.stripe.stripeSecretKey }),
+      findings: services.findings,
+      accounts: services.accounts,
+      temporal,
+    }),
   };
 }

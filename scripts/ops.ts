@@ -6,6 +6,7 @@
  *   retry <orderId> [--note TEXT] [--wait SECONDS]           run the failed compensation again
  *   resolve <orderId> [--note TEXT] [--wait SECONDS]         the compensation was done by hand; finish unwinding
  *   reconcile [--json]                                       check the store's cross-database invariants now (exit 1 on drift)
+ *   findings [--status S] | resolve-finding <id> --note TEXT the scheduled reconciler's findings (scripts/lib/finding-commands.ts)
  *   make-admin <email> | revoke-admin <email> | set-plan <email> <plan>   accounts (scripts/lib/account-commands.ts)
  *   prepare-namespace [--retention-days N]                   create the namespace where allowed, register OrderStatus and CustomerId
  *
@@ -21,6 +22,9 @@ import { createAccountsDb } from '../services/accounts/db';
 import { createQuotaDb } from '../services/quota/db';
 import { QuotaService } from '../services/quota/quota.service';
 import { ACCOUNT_COMMANDS, ACCOUNT_USAGE, runAccountCommand } from './lib/account-commands';
+import { FINDING_COMMANDS, FINDING_USAGE, runFindingCommand } from './lib/finding-commands';
+import { createOrdersDb } from '../services/orders/db';
+import { FindingsService } from '../services/orders/findings.service';
 import { connectClient, createClient, TemporalSettingsError, temporalSettingsFromEnv } from '../lib/temporal-connection';
 import { formatReport, reconcile } from '../lib/reconciler/reconcile';
 import {
@@ -47,10 +51,11 @@ const USAGE = `usage: npm run ops -- <command>
                                                            register the OrderStatus and CustomerId search attributes
 ${ACCOUNT_USAGE}
   reconcile [--json]                                       check the store's invariants across the databases now; exit 1 on drift
+${FINDING_USAGE}
 statuses: ${ORDER_STATUSES.join(', ')}
 environment: TEMPORAL_ADDRESS (127.0.0.1:7233), TEMPORAL_NAMESPACE (default), TEMPORAL_TLS_CERT_PATH, TEMPORAL_TLS_KEY_PATH,
   TEMPORAL_TLS_CA_PATH, TEMPORAL_TLS_SERVER_NAME, TEMPORAL_API_KEY, PAYLOAD_ENCRYPTION_KEYS (docs/production-temporal.md);
-  for accounts DATABASE_URL or ACCOUNTS_/QUOTA_DATABASE_URL`;
+  for accounts DATABASE_URL or ACCOUNTS_/QUOTA_DATABASE_URL, for findings ORDERS_DATABASE_URL`;
 
 interface Parsed {
   command: string | undefined;
@@ -206,6 +211,11 @@ export async function run(argv: readonly string[], client: Client, out: (line: s
   }
 }
 
+/** Who is operating, as Temporal's history and the findings record it. */
+function operatorIdentity(): string {
+  return `${os.userInfo().username}@${os.hostname()}`;
+}
+
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   if (argv.length === 0 || argv[0] === 'help' || argv.includes('--help')) {
@@ -222,6 +232,28 @@ async function main(): Promise<void> {
     }
     return;
   }
+  if (FINDING_COMMANDS.has(argv[0]!)) {
+    const parsed = parseArgs(argv);
+    const ordersDb = createOrdersDb(databaseUrlsFromEnv().orders);
+    try {
+      process.exitCode = await runFindingCommand(
+        {
+          command: parsed.command!,
+          positional: parsed.positional,
+          status: text(parsed.flags, 'status'),
+          limit: positiveInteger(parsed.flags, 'limit', 100),
+          note: text(parsed.flags, 'note'),
+          json: parsed.flags.has('json'),
+          operator: operatorIdentity(),
+        },
+        new FindingsService(ordersDb),
+        (line) => console.log(line),
+      );
+    } finally {
+      await ordersDb.$disconnect();
+    }
+    return;
+  }
   if (argv[0] === 'reconcile') {
     // Reads the service databases directly: no Temporal needed to see drift.
     const report = await reconcile(databaseUrlsFromEnv(), { stripeSecretKey: loadSettings().stripeSecretKey });
@@ -231,7 +263,7 @@ async function main(): Promise<void> {
   }
   const settings = temporalSettingsFromEnv();
   const connection = await connectClient(settings, { connectTimeout: 5_000 });
-  const client = createClient(connection, settings, { identity: `storefront-ops/${os.userInfo().username}@${os.hostname()}` });
+  const client = createClient(connection, settings, { identity: `storefront-ops/${operatorIdentity()}` });
   try {
     process.exitCode = await run(argv, client, (line) => console.log(line));
   } finally {

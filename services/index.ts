@@ -9,6 +9,7 @@ import { InventoryService } from './inventory/inventory.service';
 import { createNotificationsDb } from './notifications/db';
 import { NotificationsService } from './notifications/notifications.service';
 import { createOrdersDb } from './orders/db';
+import { FindingsService } from './orders/findings.service';
 import { OrdersService } from './orders/orders.service';
 import { createPaymentsDb } from './payments/db';
 import { PaymentsService } from './payments/payments.service';
@@ -24,6 +25,11 @@ export interface Services {
   quota: QuotaService;
   notifications: NotificationsService;
   accounts: AccountsService;
+  /** The reconciler's findings and runs, in the orders database. */
+  findings: FindingsService;
+  /** Where each database lives and which Stripe: the reconciler reads four databases side by side (lib/reconciler/). */
+  databaseUrls: Readonly<Record<ServiceName, string>>;
+  stripe: StripeSettings;
   /** Runs a trivial query on each database; the names of those that did not answer. */
   unreachable(): Promise<ServiceName[]>;
   /** A trivial query on one service's pool; throws when its database does not answer. */
@@ -51,6 +57,9 @@ export function openServices(urls: Record<ServiceName, string>, stripe: StripeSe
     notifications: new NotificationsService(dbs.notifications),
     // Plan changes reach quota by a call to its service, never by reading the other's tables.
     accounts: new AccountsService(dbs.accounts, { plans: quota }),
+    findings: new FindingsService(dbs.orders),
+    databaseUrls: { ...urls },
+    stripe,
     async ping(service) {
       await dbs[service].$queryRaw`SELECT 1`;
     },

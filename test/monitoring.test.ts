@@ -37,6 +37,7 @@ describe('the sample Grafana dashboard', () => {
       'storefront_order_placements_total',
       'storefront_compensations_total',
       'storefront_quota_rejections_total',
+      'storefront_invariant_violations',
     ]) {
       expect(expressions).toContain(series);
     }

@@ -2,7 +2,8 @@
  * Operating orders, end to end on the test dev server: a checkout run by the real worker
  * process carries its summaries, search attributes and memo; that worker logs JSON lines
  * naming the order and serves the SDK's metrics for Prometheus; and `npm run ops`, run as a
- * process, lists an order parked in NEEDS_ATTENTION and retries it.
+ * process, lists an order parked in NEEDS_ATTENTION and retries it. The worker also keeps the
+ * reconciler's Schedule at the configured interval.
  */
 import { ApplicationFailure, defaultPayloadConverter, type Payload } from '@temporalio/common';
 import { spawn } from 'node:child_process';
@@ -15,7 +16,8 @@ import { listOrders, type OrderDetails, type OrderListing } from '../lib/operati
 import { freePort, Supervisor, waitUntil } from '../scripts/lib/processes';
 import { openServices, type Services } from '../services';
 import { checkoutWorkflow } from '../workflows/checkout.workflow';
-import { checkoutStateQuery, orderWorkflowId, type CheckoutInput, type CheckoutState, type OrderStatus } from '../workflows/contract';
+import { checkoutStateQuery, orderWorkflowId, RECONCILER_SCHEDULE_ID, type CheckoutInput, type CheckoutState, type OrderStatus } from '../workflows/contract';
+import { ScheduleOverlapPolicy } from '@temporalio/client';
 import { createTestDatabases, type TestDatabases } from './helpers/databases';
 import { connectTestTemporal, type RunningWorkers, type TestTemporal } from './helpers/temporal';
 
@@ -100,7 +102,7 @@ describe('a checkout run by the worker process', () => {
       command: process.execPath,
       args: ['--import', 'tsx', path.join(ROOT, 'worker.ts')],
       cwd: ROOT,
-      env: processEnv({ WORKER_METRICS_PORT: String(metricsPort), LOG_LEVEL: 'debug' }),
+      env: processEnv({ WORKER_METRICS_PORT: String(metricsPort), LOG_LEVEL: 'debug', RECONCILER_INTERVAL_SECONDS: '1234' }),
       write: (line, stream) => {
         if (stream === 'stdout') lines.push(line.replace(/^\[worker\] /, ''));
       },
@@ -108,8 +110,23 @@ describe('a checkout run by the worker process', () => {
     await worker.waitForOutput(/workers? polling/, { timeoutMs: 90_000 });
   });
 
-  // Stopped before the next describe starts workers of its own in the same namespace.
-  afterAll(() => supervisor.stop(['worker']));
+  // Stopped before the next describe starts workers of its own in the same namespace; the
+  // Schedule would outlive the file in the namespace.
+  afterAll(async () => {
+    await temporal.client.schedule.getHandle(RECONCILER_SCHEDULE_ID).delete().catch(() => undefined);
+    await supervisor.stop(['worker']);
+  });
+
+  it("keeps the reconciler's Schedule at RECONCILER_INTERVAL_SECONDS once it polls", async () => {
+    const described = await temporal.client.schedule.getHandle(RECONCILER_SCHEDULE_ID).describe();
+    expect(described.spec.intervals).toEqual([expect.objectContaining({ every: 1_234_000 })]);
+    expect(described.policies.overlap).toBe(ScheduleOverlapPolicy.SKIP);
+    expect(described.action).toMatchObject({ type: 'startWorkflow', workflowType: 'reconcilerWorkflow', taskQueue: 'checkout' });
+    // Created, or (a Schedule an interrupted run left in the namespace) brought to this interval.
+    expect(lines.map((line) => JSON.parse(line) as { msg: string })).toEqual(
+      expect.arrayContaining([expect.objectContaining({ msg: expect.stringMatching(/^reconciler schedule (created|up to date): every 1234 s$/) })]),
+    );
+  });
 
   it('carries summaries in words, current search attributes, a memo and current details', async () => {
     const product = await newProduct(5);

@@ -63,6 +63,15 @@ export const ACTIVITY_OPTIONS = {
     scheduleToCloseTimeout: '10 minutes',
     retry: untilItSucceeds,
   },
+  /**
+   * One reconciliation reads whole tables of four databases: minutes at most. A failed run retries
+   * a few times; the next scheduled run comes anyway, so it never retries for long.
+   */
+  reconciler: {
+    taskQueue: TASK_QUEUES.reconciler,
+    startToCloseTimeout: '5 minutes',
+    retry: { initialInterval: '5 s', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 3 },
+  },
 } satisfies Record<string, ActivityOptions>;
 
 /**

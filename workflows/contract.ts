@@ -7,7 +7,8 @@ import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/commo
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 
 // ---------------------------------------------------------------------------
-// Task queues: one per service, plus `checkout` for the workflows themselves.
+// Task queues: one per service, plus `checkout` for the workflows themselves and `reconciler`
+// for the standing invariant checks (they read four services' databases, so no service's queue fits).
 export const TASK_QUEUES = {
   checkout: 'checkout',
   inventory: 'inventory',
@@ -16,6 +17,7 @@ export const TASK_QUEUES = {
   cart: 'cart',
   quota: 'quota',
   notifications: 'notifications',
+  reconciler: 'reconciler',
 } as const;
 export type TaskQueue = (typeof TASK_QUEUES)[keyof typeof TASK_QUEUES];
 
@@ -23,6 +25,9 @@ export type TaskQueue = (typeof TASK_QUEUES)[keyof typeof TASK_QUEUES];
 // Workflow ids.
 export const orderWorkflowId = (orderId: string): string => `order-${orderId}`;
 export const notificationWorkflowId = (userId: string): string => `notifications-${userId}`;
+/** The reconciler's Temporal Schedule; each run it starts is `reconciler-<time>` (the Schedule appends the time). */
+export const RECONCILER_SCHEDULE_ID = 'storefront-reconciler';
+export const RECONCILER_WORKFLOW_ID = 'reconciler';
 
 // ---------------------------------------------------------------------------
 // Search attributes that operators filter on in the Temporal Web UI.
@@ -186,3 +191,20 @@ export interface NotificationWorkflowInput {
 }
 
 export const notifySignal = defineSignal<[NotifyInput]>('notify');
+
+// ---------------------------------------------------------------------------
+// The standing reconciler (lib/reconciler/, docs/reconciler.md).
+export type ReconcilerInput = Record<string, never>;
+
+export interface ReconciliationResult {
+  runId: string;
+  /** Violations found, per invariant (skipped invariants absent). */
+  violations: Record<string, number>;
+  skipped: string[];
+  /** Findings this run opened, found again, and closed as gone. */
+  opened: number;
+  seenAgain: number;
+  gone: number;
+  /** Admins told of the newly opened findings. */
+  notified: number;
+}

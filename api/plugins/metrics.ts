@@ -1,12 +1,15 @@
 /**
  * Prometheus metrics at GET /metrics with prom-client: an HTTP latency histogram by route,
- * orders by status and compensations run (read from the service databases at scrape time,
- * so every API replica reports the same truth), and counters of what this instance refused.
+ * orders by status, compensations run and the reconciler's latest findings (read from the
+ * service databases at scrape time, so every API replica reports the same truth), and counters
+ * of what this instance refused.
  */
 import fp from 'fastify-plugin';
 import type { FastifyInstance } from 'fastify';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { INVARIANTS } from '../../lib/reconciler/invariants';
 import type { InventoryService } from '../../services/inventory/inventory.service';
+import type { FindingsService } from '../../services/orders/findings.service';
 import type { OrdersService } from '../../services/orders/orders.service';
 import type { PaymentsService } from '../../services/payments/payments.service';
 import type { QuotaService } from '../../services/quota/quota.service';
@@ -28,6 +31,7 @@ export interface MetricsOptions {
   inventory: Pick<InventoryService, 'countReleasedReservations'>;
   payments: Pick<PaymentsService, 'countCompensated'>;
   quota: Pick<QuotaService, 'countReleasedUsage'>;
+  findings: Pick<FindingsService, 'latestRun'>;
 }
 
 export const metrics = fp(
@@ -73,6 +77,34 @@ export const metrics = fp(
         this.inc({ step: 'payment_refunded' }, payments.refunded);
         this.inc({ step: 'payment_cancelled' }, payments.cancelled);
         this.inc({ step: 'quota_released' }, quota);
+      },
+    });
+    // The scheduled reconciler runs in a worker; its last run is in the orders database, read here
+    // where Prometheus already scrapes, so the value does not depend on which worker ran it.
+    const latestRun = () => options.findings.latestRun().catch(() => null);
+    new Gauge({
+      name: 'storefront_invariant_violations',
+      help: "Violations of each cross-database invariant found by the reconciler's latest scheduled run (docs/reconciler.md); an invariant it skipped is absent",
+      labelNames: ['invariant'],
+      registers: [registry],
+      async collect() {
+        this.reset();
+        const run = await latestRun();
+        if (!run) return;
+        for (const invariant of Object.values(INVARIANTS)) {
+          const count = run.violations[invariant];
+          if (count !== undefined) this.set({ invariant }, count);
+        }
+      },
+    });
+    new Gauge({
+      name: 'storefront_reconciler_last_run_timestamp_seconds',
+      help: "When the reconciler's latest scheduled run finished (alert when it stops moving)",
+      registers: [registry],
+      async collect() {
+        this.reset();
+        const run = await latestRun();
+        if (run) this.set(run.finishedAt.getTime() / 1000);
       },
     });
     const quotaRejections = new Counter({

@@ -171,6 +171,12 @@ export class AccountsService {
     await this.db.session.updateMany({ where: { id: sessionId, revokedAt: null }, data: { revokedAt: new Date() } });
   }
 
+  /** Who hears of operator matters (the reconciler's drift notifications). */
+  async listAdmins(): Promise<Account[]> {
+    const users = await this.db.user.findMany({ where: { role: 'admin' }, orderBy: { email: 'asc' } });
+    return users.map(toAccount);
+  }
+
   async findById(id: string): Promise<Account | null> {
     const user = await this.db.user.findUnique({ where: { id } });
     return user && toAccount(user);

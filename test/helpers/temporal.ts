@@ -1,5 +1,5 @@
 /** Workers and clients for workflow tests, in the namespace of this Jest worker (see stack.ts). */
-import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { ScheduleNotFoundError, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { bundleWorkflowCode, NativeConnection, Runtime, Worker, type WorkflowBundle } from '@temporalio/worker';
 import path from 'node:path';
 import { TASK_QUEUES } from '../../workflows/contract';
@@ -65,7 +65,7 @@ export async function connectTestTemporal(options: TestTemporalOptions = {}): Pr
   const clientConnection = await connectClient(settings);
   const client = createClient(clientConnection, settings, tracing ? { interceptors: tracing.clientInterceptors } : {});
   const shared = sharedWorkerOptions({ dataConverter: settings.dataConverter, tracing });
-  namespaceSwept ??= terminateOpenWorkflows(client);
+  namespaceSwept ??= deleteSchedules(client).then(() => terminateOpenWorkflows(client));
   await namespaceSwept;
   const running: RunningWorkers[] = [];
 
@@ -102,6 +102,21 @@ export async function connectTestTemporal(options: TestTemporalOptions = {}): Pr
       await connection.close();
     },
   };
+}
+
+/**
+ * A Schedule an earlier file left (a worker process creates the reconciler's, lib/reconciler/schedule.ts)
+ * would start workflows here later, run by this file's workers against this file's databases.
+ */
+async function deleteSchedules(client: Client): Promise<void> {
+  for await (const schedule of client.schedule.list()) {
+    await client.schedule
+      .getHandle(schedule.scheduleId)
+      .delete()
+      .catch((error: unknown) => {
+        if (!(error instanceof ScheduleNotFoundError)) throw error;
+      });
+  }
 }
 
 /**

@@ -95,6 +95,8 @@ function describeNotification(notification) {
       };
     case 'payment.declined':
       return { tone: 'danger', icon: '×', title: 'Payment declined', text: p.message };
+    case 'reconciler.drift':
+      return { tone: 'danger', icon: '≠', title: 'Drift between the store\'s databases', text: p.message };
     default:
       return { tone: 'info', icon: 'i', title: notification.type, text: p.message ?? '' };
   }
