@@ -9,6 +9,7 @@ import { databaseUrlsFromEnv, loadSettings } from './lib/config';
 import { refuseUnsafeProduction } from './lib/production';
 import { connectClient, connectWorker, createClient, describeTemporal, temporalSettingsFromEnv } from './lib/temporal-connection';
 import { installTracing } from './lib/tracing';
+import { describeVersion, workerDeploymentFromEnv } from './lib/worker-deployment';
 import { installWorkerRuntime, workerTelemetryFromEnv } from './lib/worker-telemetry';
 import { createWorkers, queuesFromArgs } from './lib/workers';
 import { openServices } from './services';
@@ -19,6 +20,7 @@ async function main(): Promise<void> {
   const { lifecycle, metricsUrl } = installWorkerRuntime(workerTelemetryFromEnv());
   const settings = loadSettings();
   const temporal = temporalSettingsFromEnv();
+  const deployment = workerDeploymentFromEnv();
   const tracing = installTracing({ serviceName: 'storefront-worker' });
   const queues = queuesFromArgs(process.argv.slice(2));
   const services = openServices(databaseUrlsFromEnv(), settings);
@@ -27,11 +29,12 @@ async function main(): Promise<void> {
   // The activities' client (quota signals users' notification workflows): the same codec and trace propagation as the workers.
   const client = createClient(clientConnection, temporal, tracing ? { interceptors: tracing.clientInterceptors } : {});
   try {
-    const workers = await createWorkers({ connection, namespace: temporal.namespace, queues, services, client, dataConverter: temporal.dataConverter, tracing });
+    const workers = await createWorkers({ connection, namespace: temporal.namespace, queues, services, client, dataConverter: temporal.dataConverter, tracing, deployment });
     // The launcher (scripts/stack.ts) and tests wait for "workers polling" in this line, at any LOG_LEVEL.
-    lifecycle.info(`workers polling ${queues.join(', ')} on ${describeTemporal(temporal)}`, {
+    lifecycle.info(`workers polling ${queues.join(', ')} on ${describeTemporal(temporal)} (${describeVersion(deployment)})`, {
       queues,
       namespace: temporal.namespace,
+      deployment: deployment ?? null,
       metrics: metricsUrl ?? null,
       tracing: tracing !== undefined,
     });

@@ -6,6 +6,7 @@ import { createActivitiesByQueue, type ServiceQueue } from '../activities';
 import type { Services } from '../services';
 import { TASK_QUEUES } from '../workflows/contract';
 import type { Tracing } from './tracing';
+import { workerDeploymentOptions, type WorkerDeploymentVersion } from './worker-deployment';
 
 export type WorkerQueue = keyof typeof TASK_QUEUES;
 export const ALL_QUEUES = Object.keys(TASK_QUEUES) as WorkerQueue[];
@@ -22,11 +23,18 @@ export interface CreateWorkersOptions {
   dataConverter?: DataConverter;
   /** Workflow and activity spans (lib/tracing.ts), when tracing is on. A pre-built bundle must then include WORKFLOW_TRACING_MODULE. */
   tracing?: Tracing;
+  /**
+   * The Worker Deployment Version this process is (lib/worker-deployment.ts); undefined runs unversioned.
+   * Every queue's worker declares it, activities included, so a pinned order's activities run on
+   * the workers of its own release too.
+   */
+  deployment?: WorkerDeploymentVersion;
 }
 
-/** What every worker of the process shares: codec, tracing interceptors and the workflows' span sink. */
-export function sharedWorkerOptions(options: Pick<CreateWorkersOptions, 'dataConverter' | 'tracing'>): Partial<WorkerOptions> {
+/** What every worker of the process shares: codec, tracing interceptors and the workflows' span sink, its deployment version. */
+export function sharedWorkerOptions(options: Pick<CreateWorkersOptions, 'dataConverter' | 'tracing' | 'deployment'>): Partial<WorkerOptions> {
   return {
+    ...(options.deployment ? { workerDeploymentOptions: workerDeploymentOptions(options.deployment) } : {}),
     ...(options.dataConverter ? { dataConverter: options.dataConverter } : {}),
     ...(options.tracing ? { interceptors: options.tracing.workerInterceptors, sinks: options.tracing.workerSinks } : {}),
   };
