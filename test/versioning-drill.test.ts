@@ -74,6 +74,23 @@ async function listing(): Promise<DeploymentListing> {
   return JSON.parse(await runOps('versions', '--json')) as DeploymentListing;
 }
 
+/**
+ * The listing once visibility counts the open checkouts the test knows of: it records a workflow's
+ * version when the first task completes and its close when it closes, each a moment after the fact.
+ */
+async function listingOnceCounted(openCheckouts: Record<string, number>): Promise<DeploymentListing> {
+  let last: DeploymentListing | undefined;
+  await waitUntil(
+    `visibility to count open checkouts ${JSON.stringify(openCheckouts)}`,
+    async () => {
+      last = await listing();
+      return Object.entries(openCheckouts).every(([buildId, open]) => last!.versions.find((v) => v.buildId === buildId)?.openCheckouts === open);
+    },
+    { timeoutMs: 10_000 },
+  );
+  return last!;
+}
+
 function version(list: DeploymentListing, buildId: string): Omit<VersionListing, 'taskQueues'> {
   const { taskQueues: _taskQueues, ...found } = list.versions.find((v) => v.buildId === buildId)!;
   return found;
@@ -122,14 +139,15 @@ it('finishes version A orders on A after B is made current, runs new orders on B
     bundleB.then((bundle) => startRelease(B, bundle)),
   ]);
   expect([first.status, second.status]).toEqual(['AWAITING_PAYMENT', 'AWAITING_PAYMENT']);
-  const beforeSwitch = await listing();
+  await waitUntil('the notification workflow to run its first task', async () => (await howItRan(notificationWorkflowId(notified))).workflowTaskBuilds.length > 0, { timeoutMs: 10_000 });
+  const beforeSwitch = await listingOnceCounted({ [A.buildId]: 2 });
   expect(version(beforeSwitch, A.buildId)).toEqual({ buildId: A.buildId, status: 'current', openCheckouts: 2, openPinned: 2, canStop: false });
   expect(version(beforeSwitch, B.buildId)).toEqual({ buildId: B.buildId, status: 'inactive', openCheckouts: 0, openPinned: 0, canStop: true });
 
   expect(await runOps('set-current', B.buildId)).toContain('drill-b is current (was drill-a)');
   const newOnB = await newOrder();
   expect((await checkout.place(newOnB)).status).toBe('AWAITING_PAYMENT');
-  const whileDraining = await listing();
+  const whileDraining = await listingOnceCounted({ [A.buildId]: 2, [B.buildId]: 1 });
   expect(version(whileDraining, A.buildId)).toMatchObject({ status: 'draining', openCheckouts: 2, openPinned: 2, canStop: false });
   expect(version(whileDraining, B.buildId)).toMatchObject({ status: 'current', openCheckouts: 1, openPinned: 1, canStop: false });
 
@@ -152,9 +170,7 @@ it('finishes version A orders on A after B is made current, runs new orders on B
   await waitUntil('the notification workflow to take its second signal', async () => (await howItRan(notificationWorkflowId(notified))).workflowTaskBuilds.includes(B.buildId), { timeoutMs: 10_000 });
   expect((await howItRan(notificationWorkflowId(notified))).workflowTaskBuilds).toEqual([A.buildId, B.buildId]);
 
-  // Visibility records a workflow's close a moment after the workflow closes.
-  await waitUntil("A's open orders to reach 0 in visibility", async () => version(await listing(), A.buildId).openCheckouts === 0, { timeoutMs: 10_000 });
-  const drained = await listing();
+  const drained = await listingOnceCounted({ [A.buildId]: 0, [B.buildId]: 0 });
   // The server's own drainage status follows within minutes (it recounts periodically): draining, then drained.
   expect(version(drained, A.buildId)).toEqual({ buildId: A.buildId, status: expect.stringMatching(/^drain(ing|ed)$/), openCheckouts: 0, openPinned: 0, canStop: true });
   expect(version(drained, B.buildId)).toMatchObject({ status: 'current', openCheckouts: 0, canStop: false });
