@@ -127,6 +127,8 @@ it('finishes version A orders on A after B is made current, runs new orders on B
   const bundleB = bundleVariant(VARIANTS.stepsSwapped);
   await startRelease(A, await workflowBundle());
   expect(await runOps('set-current', A.buildId)).toContain('drill-a is current (was unversioned)');
+  // A build no worker runs (a typo, a release not started yet) is refused: no order is sent to it.
+  await expect(runOps('set-current', 'drill-typo')).rejects.toThrow('No worker of storefront build drill-typo has polled');
 
   // Two orders start on A (and wait for payment) while B's workers come up beside A's.
   const [paidOnA, cancelledOnA] = [await newOrder(), await newOrder()];
