@@ -89,8 +89,8 @@ export async function listVersions(client: Client, deploymentName: string): Prom
 
 /**
  * Routes new orders (and auto-upgrading workflows) to `buildId`. The server refuses a version none
- * of whose workers has polled yet, or one that does not poll every task queue the current one
- * does: both would leave orders waiting for a worker that is not there.
+ * of whose workers has polled yet; it did not refuse (server 1.29.1) one that polls fewer task
+ * queues than the current one, which `listVersions` shows.
  */
 export async function setCurrentVersion(client: Client, deploymentName: string, buildId: string): Promise<{ previousBuildId: string | undefined }> {
   const { namespace, identity } = client.options;
