@@ -65,12 +65,11 @@ export async function listVersions(client: Client, deploymentName: string): Prom
       const buildId = summary.deploymentVersion?.buildId ?? '';
       const status = (VERSION_STATUS[summary.status ?? 0] ?? 'UNSPECIFIED').replace('WORKER_DEPLOYMENT_VERSION_STATUS_', '').toLowerCase();
       const queries = versionQueries({ deploymentName, buildId });
-      const [described, openCheckouts, openPinned] = await Promise.all([
-        client.workflowService.describeWorkerDeploymentVersion({ namespace, deploymentVersion: { deploymentName, buildId } }),
+      const [taskQueues, openCheckouts, openPinned] = await Promise.all([
+        versionTaskQueues(client, { deploymentName, buildId }),
         count(client, queries.openCheckouts),
         count(client, queries.openPinned),
       ]);
-      const taskQueues = [...new Set((described.workerDeploymentVersionInfo?.taskQueueInfos ?? []).map((queue) => queue.name ?? ''))].sort();
       return {
         buildId,
         status,
@@ -89,17 +88,25 @@ export async function listVersions(client: Client, deploymentName: string): Prom
 
 /**
  * Routes new orders (and auto-upgrading workflows) to `buildId`. The server refuses a version none
- * of whose workers has polled yet; it did not refuse (server 1.29.1) one that polls fewer task
- * queues than the current one, which `listVersions` shows.
+ * of whose workers has polled yet. It did not refuse (server 1.29.1) one whose workers poll fewer
+ * task queues than the current version's, which would leave those steps waiting for a worker that
+ * is not there (a release whose payments process is not up yet): refused here, unless told to ignore it.
  */
-export async function setCurrentVersion(client: Client, deploymentName: string, buildId: string): Promise<{ previousBuildId: string | undefined }> {
+export async function setCurrentVersion(
+  client: Client,
+  deploymentName: string,
+  buildId: string,
+  options: { ignoreMissingTaskQueues?: boolean } = {},
+): Promise<{ previousBuildId: string | undefined }> {
   const { namespace, identity } = client.options;
+  const version = { deploymentName: checkDeploymentName(deploymentName), buildId: checkBuildId(buildId) };
   try {
+    if (!options.ignoreMissingTaskQueues) await refuseMissingTaskQueues(client, version);
     const response = await client.workflowService.setWorkerDeploymentCurrentVersion({
       namespace,
-      deploymentName: checkDeploymentName(deploymentName),
-      buildId: checkBuildId(buildId),
+      ...version,
       identity,
+      ignoreMissingTaskQueues: options.ignoreMissingTaskQueues ?? false,
     });
     return { previousBuildId: response.previousDeploymentVersion?.buildId || undefined };
   } catch (error) {
@@ -110,6 +117,26 @@ export async function setCurrentVersion(client: Client, deploymentName: string, 
     if (code === GRPC_FAILED_PRECONDITION) throw new OperationError(`The server refused to make ${buildId} current: ${(error as Error).message}`);
     throw error;
   }
+}
+
+async function refuseMissingTaskQueues(client: Client, version: WorkerDeploymentVersion): Promise<void> {
+  const { workerDeploymentInfo } = await client.workflowService.describeWorkerDeployment({ namespace: client.options.namespace, deploymentName: version.deploymentName });
+  const current = workerDeploymentInfo?.routingConfig?.currentDeploymentVersion;
+  if (!current?.buildId || current.buildId === version.buildId) return;
+  const [currentQueues, newQueues] = await Promise.all([versionTaskQueues(client, { deploymentName: version.deploymentName, buildId: current.buildId }), versionTaskQueues(client, version)]);
+  const missing = currentQueues.filter((queue) => !newQueues.includes(queue));
+  if (missing.length > 0) {
+    throw new OperationError(
+      `${version.buildId}'s workers do not poll ${missing.join(', ')}, which the current version ${current.buildId} polls: ` +
+        'start the rest of the release (every process gets the same build id), or pass --ignore-missing-task-queues',
+    );
+  }
+}
+
+/** The task queues a version's workers have polled, each once (a queue has a workflow and an activity side). */
+async function versionTaskQueues(client: Client, version: WorkerDeploymentVersion): Promise<string[]> {
+  const described = await client.workflowService.describeWorkerDeploymentVersion({ namespace: client.options.namespace, deploymentVersion: version });
+  return [...new Set((described.workerDeploymentVersionInfo?.taskQueueInfos ?? []).map((queue) => queue.name ?? ''))].sort();
 }
 
 async function count(client: Client, query: string): Promise<number> {

@@ -9,7 +9,7 @@
  *   make-admin <email> | revoke-admin <email> | set-plan <email> <plan>   accounts (scripts/lib/account-commands.ts)
  *   prepare-namespace [--retention-days N]                   create the namespace where allowed, register OrderStatus and CustomerId
  *   versions [--deployment NAME] [--json]                    each worker version: routing status, open orders, whether it can stop
- *   set-current <buildId> [--deployment NAME]                route new orders to that worker version (lib/version-operations.ts)
+ *   set-current <buildId> [--deployment NAME] [--ignore-missing-task-queues]   route new orders to that worker version (lib/version-operations.ts)
  *
  * TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE and the TLS / API key settings say which Temporal
  * (lib/temporal-connection.ts); PAYLOAD_ENCRYPTION_KEYS lets `show` read encrypted orders. Exit codes:
@@ -51,7 +51,8 @@ const USAGE = `usage: npm run ops -- <command>
                                                            register the OrderStatus and CustomerId search attributes
   versions [--deployment NAME] [--json]                    each worker version of the deployment: current, ramping, draining...,
                                                            its open checkouts and whether its workers can be stopped
-  set-current <buildId> [--deployment NAME]                make that worker version current: new orders start on it
+  set-current <buildId> [--deployment NAME]                make that worker version current: new orders start on it; refused while
+    [--ignore-missing-task-queues]                         its workers poll fewer task queues than the current version's
 ${ACCOUNT_USAGE}
   reconcile [--json]                                       check the store's invariants across the databases now; exit 1 on drift
 statuses: ${ORDER_STATUSES.join(', ')}
@@ -82,7 +83,7 @@ export function parseArgs(argv: readonly string[]): Parsed {
       const value = inline ?? argv[++i];
       if (value === undefined) throw new OperationError(`--${name} needs a value`);
       flags.set(name, value);
-    } else if (name === 'json' || name === 'help') {
+    } else if (name === 'json' || name === 'help' || name === 'ignore-missing-task-queues') {
       flags.set(name, true);
     } else {
       throw new OperationError(`unknown option --${name}`);
@@ -238,7 +239,7 @@ export async function run(argv: readonly string[], client: Client, out: (line: s
       const buildId = parsed.positional[0];
       if (!buildId) throw new OperationError(`set-current needs a build id\n${USAGE}`);
       const name = deploymentName(parsed, env);
-      const { previousBuildId } = await setCurrentVersion(client, name, buildId);
+      const { previousBuildId } = await setCurrentVersion(client, name, buildId, { ignoreMissingTaskQueues: parsed.flags.has('ignore-missing-task-queues') });
       out(`${name} build ${buildId} is current (was ${previousBuildId ?? 'unversioned'}); new orders start on it`);
       if (previousBuildId && previousBuildId !== buildId) out(`stop ${previousBuildId}'s workers once npm run ops -- versions says it can stop`);
       return 0;

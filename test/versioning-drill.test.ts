@@ -14,7 +14,7 @@ import { CheckoutClient } from '../lib/checkout-client';
 import { temporalSettingsFromEnv } from '../lib/temporal-connection';
 import type { DeploymentListing, VersionListing } from '../lib/version-operations';
 import type { WorkerDeploymentVersion } from '../lib/worker-deployment';
-import { ALL_QUEUES, createWorkers } from '../lib/workers';
+import { ALL_QUEUES, createWorkers, type WorkerQueue } from '../lib/workers';
 import { run as ops } from '../scripts/ops';
 import { waitUntil } from '../scripts/lib/processes';
 import { openServices, type Services } from '../services';
@@ -29,6 +29,8 @@ jest.setTimeout(120_000);
 const DEPLOYMENT = 'storefront';
 const A: WorkerDeploymentVersion = { deploymentName: DEPLOYMENT, buildId: 'drill-a' };
 const B: WorkerDeploymentVersion = { deploymentName: DEPLOYMENT, buildId: 'drill-b' };
+/** A release only half up: its checkout process runs, its service processes do not. */
+const C: WorkerDeploymentVersion = { deploymentName: DEPLOYMENT, buildId: 'drill-c' };
 const PINNED = proto.api.enums.v1.VersioningBehavior.VERSIONING_BEHAVIOR_PINNED;
 
 let dbs: TestDatabases;
@@ -54,11 +56,11 @@ afterAll(async () => {
 });
 
 /** One release's worker process, as worker.ts builds it with TEMPORAL_DEPLOYMENT_NAME and TEMPORAL_BUILD_ID set. */
-async function startRelease(version: WorkerDeploymentVersion, bundle: Awaited<ReturnType<typeof workflowBundle>>): Promise<void> {
-  const workers = await createWorkers({ connection: temporal.connection, namespace: temporal.namespace, queues: ALL_QUEUES, services, client, workflowBundle: bundle, deployment: version });
+async function startRelease(version: WorkerDeploymentVersion, bundle: Awaited<ReturnType<typeof workflowBundle>>, queues: readonly WorkerQueue[] = ALL_QUEUES): Promise<void> {
+  const workers = await createWorkers({ connection: temporal.connection, namespace: temporal.namespace, queues, services, client, workflowBundle: bundle, deployment: version });
   running.push({ workers, runs: workers.map((worker) => worker.run()) });
   // A version exists for the server once its workers' first polls arrive, one task queue after another.
-  await waitUntil(`${version.buildId} polling every task queue`, async () => (await listing()).versions.some((v) => v.buildId === version.buildId && v.taskQueues.length === ALL_QUEUES.length), {
+  await waitUntil(`${version.buildId} polling its ${queues.length} task queue(s)`, async () => (await listing()).versions.some((v) => v.buildId === version.buildId && v.taskQueues.length === queues.length), {
     timeoutMs: 20_000,
   });
 }
@@ -125,10 +127,14 @@ async function howItRan(workflowId: string) {
 
 it('finishes version A orders on A after B is made current, runs new orders on B, and shows A draining to 0', async () => {
   const bundleB = bundleVariant(VARIANTS.stepsSwapped);
-  await startRelease(A, await workflowBundle());
+  const bundleA = await workflowBundle();
+  await startRelease(A, bundleA);
   expect(await runOps('set-current', A.buildId)).toContain('drill-a is current (was unversioned)');
   // A build no worker runs (a typo, a release not started yet) is refused: no order is sent to it.
   await expect(runOps('set-current', 'drill-typo')).rejects.toThrow('No worker of storefront build drill-typo has polled');
+  // Nor a release half up: its orders' activities would wait for workers that are not there.
+  await startRelease(C, bundleA, ['checkout']);
+  await expect(runOps('set-current', C.buildId)).rejects.toThrow("drill-c's workers do not poll cart, inventory, notifications, orders, payments, quota");
 
   // Two orders start on A (and wait for payment) while B's workers come up beside A's.
   const [paidOnA, cancelledOnA] = [await newOrder(), await newOrder()];
