@@ -7,7 +7,7 @@
  */
 import type { Client } from '@temporalio/client';
 import { temporal as proto } from '@temporalio/proto';
-import type { Worker } from '@temporalio/worker';
+import type { Worker, WorkflowBundle } from '@temporalio/worker';
 import { randomUUID } from 'node:crypto';
 import { signalNotification } from '../activities/notifications.activities';
 import { CheckoutClient } from '../lib/checkout-client';
@@ -56,7 +56,7 @@ afterAll(async () => {
 });
 
 /** One release's worker process, as worker.ts builds it with TEMPORAL_DEPLOYMENT_NAME and TEMPORAL_BUILD_ID set. */
-async function startRelease(version: WorkerDeploymentVersion, bundle: Awaited<ReturnType<typeof workflowBundle>>, queues: readonly WorkerQueue[] = ALL_QUEUES): Promise<void> {
+async function startRelease(version: WorkerDeploymentVersion, bundle: WorkflowBundle, queues: readonly WorkerQueue[] = ALL_QUEUES): Promise<void> {
   const workers = await createWorkers({ connection: temporal.connection, namespace: temporal.namespace, queues, services, client, workflowBundle: bundle, deployment: version });
   running.push({ workers, runs: workers.map((worker) => worker.run()) });
   // A version exists for the server once its workers' first polls arrive, one task queue after another.
