@@ -9,6 +9,7 @@ import { databaseUrlsFromEnv, loadSettings } from './lib/config';
 import { refuseUnsafeProduction } from './lib/production';
 import { connectClient, connectWorker, createClient, describeTemporal, temporalSettingsFromEnv } from './lib/temporal-connection';
 import { installTracing } from './lib/tracing';
+import { describeVersion, workerDeploymentFromEnv } from './lib/worker-deployment';
 import { installWorkerRuntime, workerTelemetryFromEnv } from './lib/worker-telemetry';
 import { ensureReconcilerSchedule, reconcilerIntervalFromEnv } from './lib/reconciler/schedule';
 import { createWorkers, queuesFromArgs } from './lib/workers';
@@ -20,6 +21,7 @@ async function main(): Promise<void> {
   const { lifecycle, metricsUrl } = installWorkerRuntime(workerTelemetryFromEnv());
   const settings = loadSettings();
   const temporal = temporalSettingsFromEnv();
+  const deployment = workerDeploymentFromEnv();
   const tracing = installTracing({ serviceName: 'storefront-worker' });
   const queues = queuesFromArgs(process.argv.slice(2));
   // Read before connecting, so a bad value stops the worker at once.
@@ -30,16 +32,17 @@ async function main(): Promise<void> {
   // The activities' client (quota signals users' notification workflows): the same codec and trace propagation as the workers.
   const client = createClient(clientConnection, temporal, tracing ? { interceptors: tracing.clientInterceptors } : {});
   try {
-    const workers = await createWorkers({ connection, namespace: temporal.namespace, queues, services, client, dataConverter: temporal.dataConverter, tracing });
+    const workers = await createWorkers({ connection, namespace: temporal.namespace, queues, services, client, dataConverter: temporal.dataConverter, tracing, deployment });
     // The process that runs the reconciler's activity keeps its Schedule as configured (lib/reconciler/schedule.ts).
     if (reconcilerInterval !== undefined) {
       const { created } = await ensureReconcilerSchedule(client, { intervalSeconds: reconcilerInterval });
       lifecycle.info(`reconciler schedule ${created ? 'created' : 'up to date'}: every ${reconcilerInterval} s`, { intervalSeconds: reconcilerInterval });
     }
     // The launcher (scripts/stack.ts) and tests wait for "workers polling" in this line, at any LOG_LEVEL.
-    lifecycle.info(`workers polling ${queues.join(', ')} on ${describeTemporal(temporal)}`, {
+    lifecycle.info(`workers polling ${queues.join(', ')} on ${describeTemporal(temporal)} (${describeVersion(deployment)})`, {
       queues,
       namespace: temporal.namespace,
+      deployment: deployment ?? null,
       metrics: metricsUrl ?? null,
       tracing: tracing !== undefined,
     });

@@ -8,7 +8,7 @@ import type { InvariantReport } from '../lib/reconciler/invariants';
 import type { AccountsService } from '../services/accounts/accounts.service';
 import type { Finding, FindingsService } from '../services/orders/findings.service';
 import type { NotifyInput, ReconcilerInput, ReconciliationResult } from '../workflows/contract';
-import { signalNotification, type NotificationSignaller } from './notifications.activities';
+import { signalNotification, type NotificationSignaller } from '../lib/notification-signal';
 
 /** A notification names this many new findings; the rest are in `npm run ops -- findings`. */
 const NAMED_PER_NOTIFICATION = 10;

@@ -7,6 +7,7 @@ import type { Services } from '../services';
 import { TASK_QUEUES } from '../workflows/contract';
 import { livenessHeartbeats } from './liveness-heartbeats';
 import type { Tracing } from './tracing';
+import { workerDeploymentOptions, type WorkerDeploymentVersion } from './worker-deployment';
 
 export type WorkerQueue = keyof typeof TASK_QUEUES;
 export const ALL_QUEUES = Object.keys(TASK_QUEUES) as WorkerQueue[];
@@ -23,12 +24,19 @@ export interface CreateWorkersOptions {
   dataConverter?: DataConverter;
   /** Workflow and activity spans (lib/tracing.ts), when tracing is on. A pre-built bundle must then include WORKFLOW_TRACING_MODULE. */
   tracing?: Tracing;
+  /**
+   * The Worker Deployment Version this process is (lib/worker-deployment.ts); undefined runs unversioned.
+   * Every queue's worker declares it, activities included, so a pinned order's activities run on
+   * the workers of its own release too.
+   */
+  deployment?: WorkerDeploymentVersion;
 }
 
-/** What every worker of the process shares: codec, liveness heartbeats, tracing interceptors and the workflows' span sink. */
-export function sharedWorkerOptions(options: Pick<CreateWorkersOptions, 'dataConverter' | 'tracing'>): Partial<WorkerOptions> {
+/** What every worker of the process shares: codec, liveness heartbeats, tracing interceptors and the workflows' span sink, its deployment version. */
+export function sharedWorkerOptions(options: Pick<CreateWorkersOptions, 'dataConverter' | 'tracing' | 'deployment'>): Partial<WorkerOptions> {
   const traced = options.tracing?.workerInterceptors;
   return {
+    ...(options.deployment ? { workerDeploymentOptions: workerDeploymentOptions(options.deployment) } : {}),
     ...(options.dataConverter ? { dataConverter: options.dataConverter } : {}),
     // Tracing outermost, so an activity's span covers everything it does.
     interceptors: { ...traced, activity: [...(traced?.activity ?? []), livenessHeartbeats] },

@@ -9,6 +9,8 @@
  *   findings [--status S] | resolve-finding <id> --note TEXT the scheduled reconciler's findings (scripts/lib/finding-commands.ts)
  *   make-admin <email> | revoke-admin <email> | set-plan <email> <plan>   accounts (scripts/lib/account-commands.ts)
  *   prepare-namespace [--retention-days N]                   create the namespace where allowed, register OrderStatus and CustomerId
+ *   versions [--deployment NAME] [--json]                    each worker version: routing status, open orders, whether it can stop
+ *   set-current <buildId> [--deployment NAME] [--ignore-missing-task-queues]   route new orders to that worker version (lib/version-operations.ts)
  *
  * TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE and the TLS / API key settings say which Temporal
  * (lib/temporal-connection.ts); PAYLOAD_ENCRYPTION_KEYS lets `show` read encrypted orders. Exit codes:
@@ -27,6 +29,8 @@ import { createOrdersDb } from '../services/orders/db';
 import { FindingsService } from '../services/orders/findings.service';
 import { connectClient, createClient, TemporalSettingsError, temporalSettingsFromEnv } from '../lib/temporal-connection';
 import { formatReport, reconcile } from '../lib/reconciler/reconcile';
+import { listVersions, setCurrentVersion, type DeploymentListing } from '../lib/version-operations';
+import { WorkerDeploymentError } from '../lib/worker-deployment';
 import {
   listOrders,
   OperationError,
@@ -49,12 +53,17 @@ const USAGE = `usage: npm run ops -- <command>
   resolve <orderId> [--note TEXT] [--wait SECONDS]         it was undone by hand: record that and finish unwinding
   prepare-namespace [--retention-days N]                   create the namespace where allowed (default retention 7 days),
                                                            register the OrderStatus and CustomerId search attributes
+  versions [--deployment NAME] [--json]                    each worker version of the deployment: current, ramping, draining...,
+                                                           its open checkouts and whether its workers can be stopped
+  set-current <buildId> [--deployment NAME]                make that worker version current: new orders start on it; refused while
+    [--ignore-missing-task-queues]                         its workers poll fewer task queues than the current version's
 ${ACCOUNT_USAGE}
   reconcile [--json]                                       check the store's invariants across the databases now; exit 1 on drift
 ${FINDING_USAGE}
 statuses: ${ORDER_STATUSES.join(', ')}
 environment: TEMPORAL_ADDRESS (127.0.0.1:7233), TEMPORAL_NAMESPACE (default), TEMPORAL_TLS_CERT_PATH, TEMPORAL_TLS_KEY_PATH,
   TEMPORAL_TLS_CA_PATH, TEMPORAL_TLS_SERVER_NAME, TEMPORAL_API_KEY, PAYLOAD_ENCRYPTION_KEYS (docs/production-temporal.md);
+  TEMPORAL_DEPLOYMENT_NAME, the workers' deployment, when --deployment is not given (docs/changing-workflows.md);
   for accounts DATABASE_URL or ACCOUNTS_/QUOTA_DATABASE_URL, for findings ORDERS_DATABASE_URL`;
 
 interface Parsed {
@@ -63,7 +72,7 @@ interface Parsed {
   flags: Map<string, string | true>;
 }
 
-const VALUE_FLAGS = new Set(['status', 'customer', 'limit', 'note', 'wait', 'retention-days']);
+const VALUE_FLAGS = new Set(['status', 'customer', 'limit', 'note', 'wait', 'retention-days', 'deployment']);
 
 export function parseArgs(argv: readonly string[]): Parsed {
   const positional: string[] = [];
@@ -79,7 +88,7 @@ export function parseArgs(argv: readonly string[]): Parsed {
       const value = inline ?? argv[++i];
       if (value === undefined) throw new OperationError(`--${name} needs a value`);
       flags.set(name, value);
-    } else if (name === 'json' || name === 'help') {
+    } else if (name === 'json' || name === 'help' || name === 'ignore-missing-task-queues') {
       flags.set(name, true);
     } else {
       throw new OperationError(`unknown option --${name}`);
@@ -125,6 +134,30 @@ export function formatListing(orders: readonly OrderListing[], query: string): s
   return `${table([['ORDER', 'STATUS', 'CUSTOMER', 'TOTAL', 'WORKFLOW', 'STARTED'], ...rows])}\n${orders.length} order(s) matching ${query}`;
 }
 
+/** The deployment a versions command is about: --deployment, else the one the workers are configured with. */
+function deploymentName(parsed: Parsed, env: NodeJS.ProcessEnv): string {
+  const name = text(parsed.flags, 'deployment') ?? env.TEMPORAL_DEPLOYMENT_NAME?.trim();
+  if (!name) throw new OperationError(`${parsed.command} needs --deployment NAME (or TEMPORAL_DEPLOYMENT_NAME)`);
+  return name;
+}
+
+export function formatVersions(listing: DeploymentListing): string {
+  const rows = listing.versions.map((version) => [
+    version.buildId,
+    version.rampPercentage === undefined ? version.status : `${version.status} ${version.rampPercentage}%`,
+    String(version.openCheckouts),
+    String(version.openPinned),
+    version.canStop ? 'yes' : 'no',
+    version.taskQueues.join(',') || '-',
+  ]);
+  const lines = [table([['BUILD', 'STATUS', 'OPEN CHECKOUTS', 'OPEN PINNED', 'CAN STOP', 'TASK QUEUES'], ...rows])];
+  if (listing.unversionedOpenCheckouts > 0) {
+    lines.push(`${listing.unversionedOpenCheckouts} open checkout(s) started unversioned: keep an unversioned worker until they end`);
+  }
+  lines.push(`deployment ${listing.deploymentName}: ${listing.versions.length} version(s); a version can stop once nothing routes to it and no open workflow is pinned to it`);
+  return lines.join('\n');
+}
+
 const OUTCOME_MARKS: Record<string, string> = { completed: '✓', fired: '✓', running: '…', failed: '✗', 'timed out': '✗', cancelled: '–' };
 
 export function formatDetails(order: OrderDetails): string {
@@ -157,7 +190,7 @@ export function formatDetails(order: OrderDetails): string {
   return lines.join('\n');
 }
 
-export async function run(argv: readonly string[], client: Client, out: (line: string) => void): Promise<number> {
+export async function run(argv: readonly string[], client: Client, out: (line: string) => void, env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const parsed = parseArgs(argv);
   const json = parsed.flags.has('json');
   switch (parsed.command) {
@@ -200,6 +233,20 @@ export async function run(argv: readonly string[], client: Client, out: (line: s
         log: out,
       });
       out(`namespace ${namespace} is ready${result.created || result.added.length > 0 ? '' : ' (nothing to change)'}`);
+      return 0;
+    }
+    case 'versions': {
+      const listing = await listVersions(client, deploymentName(parsed, env));
+      out(json ? JSON.stringify(listing, null, 2) : formatVersions(listing));
+      return 0;
+    }
+    case 'set-current': {
+      const buildId = parsed.positional[0];
+      if (!buildId) throw new OperationError(`set-current needs a build id\n${USAGE}`);
+      const name = deploymentName(parsed, env);
+      const { previousBuildId } = await setCurrentVersion(client, name, buildId, { ignoreMissingTaskQueues: parsed.flags.has('ignore-missing-task-queues') });
+      out(`${name} build ${buildId} is current (was ${previousBuildId ?? 'unversioned'}); new orders start on it`);
+      if (previousBuildId && previousBuildId !== buildId) out(`stop ${previousBuildId}'s workers once npm run ops -- versions says it can stop`);
       return 0;
     }
     case undefined:
@@ -273,7 +320,7 @@ async function main(): Promise<void> {
 
 if (require.main === module) {
   main().catch((error: Error) => {
-    console.error(error instanceof OperationError || error instanceof TemporalSettingsError ? error.message : `ops failed: ${error.message}`);
+    console.error(error instanceof OperationError || error instanceof TemporalSettingsError || error instanceof WorkerDeploymentError ? error.message : `ops failed: ${error.message}`);
     process.exit(1);
   });
 }

@@ -15,6 +15,12 @@ export const TEMPORAL_NAMESPACE = 'default';
  */
 export const TEST_NAMESPACE_COUNT = 4;
 export const testNamespaces = (): string[] => Array.from({ length: TEST_NAMESPACE_COUNT }, (_, i) => `test-${i + 1}`);
+/**
+ * The versioning drill's own namespace: a deployment's current version is the routing of its task
+ * queues in the namespace, so in a shared one it would send the next test file's orders to workers
+ * the drill has stopped.
+ */
+export const VERSIONING_DRILL_NAMESPACE = 'versioning-drill';
 
 export interface TestInfrastructureEnv {
   TEMPORAL_ADDRESS: string;
@@ -74,7 +80,7 @@ async function startTemporal(
   timeoutMs: number,
 ): Promise<{ address: string }> {
   const port = await freePort();
-  const proc = supervisor.start({ name: 'temporal', command: cli, args: temporalDevServerArgs({ port, logLevel: 'error', namespaces: testNamespaces() }), output });
+  const proc = supervisor.start({ name: 'temporal', command: cli, args: temporalDevServerArgs({ port, logLevel: 'error', namespaces: [...testNamespaces(), VERSIONING_DRILL_NAMESPACE] }), output });
   const address = `127.0.0.1:${port}`;
   await waitForPort(port, 'the Temporal dev server', { process: proc, timeoutMs });
   await waitForTemporal(address, TEMPORAL_NAMESPACE, { process: proc, timeoutMs });
