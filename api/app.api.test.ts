@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { CheckoutClient, TEMPORAL_CHANNEL_ARGS } from '../lib/checkout-client';
 import { startApiHarness, TEST_SETTINGS, type ApiHarness } from '../test/helpers/api';
 import { startTcpProxy } from '../harness/tcp-proxy';
-import { waitUntil } from '../scripts/lib/processes';
+import { waitUntil } from '../harness/waits';
 import { buildApp } from './app';
 import { temporalProbe } from './probes';
 

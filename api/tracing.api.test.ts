@@ -7,7 +7,7 @@
 import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { randomUUID } from 'node:crypto';
 import { installTracing, type Tracing } from '../lib/tracing';
-import { waitUntil } from '../scripts/lib/processes';
+import { waitUntil } from '../harness/waits';
 import { orderWorkflowId } from '../workflows/contract';
 import { startApiHarness, type ApiHarness } from '../test/helpers/api';
 

@@ -17,7 +17,8 @@ import { quoteIdentifier } from '../lib/db/provision';
 import { prepareNamespace } from '../lib/operations';
 import { connectClient, temporalSettingsFromEnv, type TemporalSettings } from '../lib/temporal-connection';
 import { ensureTool, findGo, TOOL_PINS } from '../scripts/lib/tools';
-import { freePort, Supervisor, waitForPort, waitUntil, type SupervisedProcess } from '../scripts/lib/processes';
+import { freePort, waitForPort, waitUntil } from './waits';
+import { Supervisor, type SupervisedProcess } from './supervisor';
 
 const run = promisify(execFile);
 

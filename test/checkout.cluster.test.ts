@@ -14,7 +14,7 @@ import { createActivitiesByQueue } from '../activities';
 import { CheckoutClient } from '../lib/checkout-client';
 import { listOrders, prepareNamespace } from '../lib/operations';
 import { startTemporalCluster, FRONTEND_SERVER_NAME, type TemporalCluster } from '../harness/temporal-cluster';
-import { waitUntil } from '../scripts/lib/processes';
+import { waitUntil } from '../harness/waits';
 import { openServices, type Services } from '../services';
 import { ALLOWED_TRANSITIONS } from '../services/orders/order-status';
 import { orderWorkflowId, type CheckoutInput, type CheckoutState } from '../workflows/contract';

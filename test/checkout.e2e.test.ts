@@ -3,7 +3,7 @@
  * workers and API as processes): a customer signs in, fills the cart, orders and pays; a second
  * order is left to expire on its durable timer and gives its stock back.
  */
-import { waitUntil } from '../scripts/lib/processes';
+import { waitUntil } from '../harness/waits';
 import { launchStack, stackSandbox, type LaunchedStack } from './helpers/stack-process';
 
 jest.setTimeout(240_000);

@@ -8,7 +8,8 @@ import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { descendantsOf, isPortOpen, listProcesses, waitForHttp, waitUntil, type ProcessInfo } from '../scripts/lib/processes';
+import { descendantsOf, listProcesses, type ProcessInfo } from '../harness/process-table';
+import { isPortOpen, waitForHttp, waitUntil } from '../harness/waits';
 import { DEMO_PASSWORD } from '../lib/demo-accounts';
 import { launchStack, stackSandbox, type LaunchedStack } from './helpers/stack-process';
 

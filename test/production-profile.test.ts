@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { build } from '../scripts/build';
-import { isPortOpen } from '../scripts/lib/processes';
+import { isPortOpen } from '../harness/waits';
 import { createTestDatabases, type TestDatabases } from './helpers/databases';
 import { freePort, waitForHttp } from './helpers/stack';
 import { testNamespace } from './helpers/temporal';

@@ -3,7 +3,8 @@
  * databases of its own; it must come up healthy, and leave no process behind after SIGTERM.
  */
 import net from 'node:net';
-import { descendantsOf, isPortOpen, listProcesses, waitForHttp, waitUntil, type ProcessInfo } from '../scripts/lib/processes';
+import { descendantsOf, listProcesses, type ProcessInfo } from '../harness/process-table';
+import { isPortOpen, waitForHttp, waitUntil } from '../harness/waits';
 import { launchStack as launch, stackSandbox } from './helpers/stack-process';
 
 jest.setTimeout(180_000);

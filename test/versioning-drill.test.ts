@@ -16,7 +16,7 @@ import type { DeploymentListing, VersionListing } from '../lib/version-operation
 import type { WorkerDeploymentVersion } from '../lib/worker-deployment';
 import { ALL_QUEUES, createWorkers, type WorkerQueue } from '../lib/workers';
 import { run as ops } from '../scripts/ops';
-import { waitUntil } from '../scripts/lib/processes';
+import { waitUntil } from '../harness/waits';
 import { openServices, type Services } from '../services';
 import { notificationWorkflowId, orderWorkflowId, type CheckoutInput } from '../workflows/contract';
 import { createTestDatabases, type TestDatabases } from './helpers/databases';

@@ -7,7 +7,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { freePort, waitForHttp } from '../../scripts/lib/processes';
+import { freePort, waitForHttp } from '../../harness/waits';
 import { seedDemoData } from '../../scripts/seed';
 import type { Benchmark } from '../lib/context';
 import { callJson } from '../lib/http';

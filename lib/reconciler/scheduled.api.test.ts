@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { Client } from 'pg';
 import { startApiHarness, type ApiHarness } from '../../test/helpers/api';
-import { waitUntil } from '../../scripts/lib/processes';
+import { waitUntil } from '../../harness/waits';
 import type { Finding } from '../../services/orders/findings.service';
 import { RECONCILER_SCHEDULE_ID, type ReconciliationResult } from '../../workflows/contract';
 import { ensureReconcilerSchedule } from './schedule';

@@ -1,7 +1,7 @@
 /** How the launcher and the tests run the Temporal dev server and stripe-mock, and how they know each is ready. */
 import { Connection } from '@temporalio/client';
 import { CUSTOMER_ID_KEY, ORDER_STATUS_KEY } from '../../workflows/contract';
-import { waitForHttp, waitUntil, type WaitOptions } from './processes';
+import { waitForHttp, waitUntil, type WaitOptions } from '../../harness/waits';
 
 /** The custom search attributes the workflows set, registered when the dev server starts. */
 export const SEARCH_ATTRIBUTE_TYPES: Record<string, 'Keyword'> = {

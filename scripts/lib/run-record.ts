@@ -4,7 +4,8 @@
  */
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { listProcesses, sleep, type ProcessInfo } from './processes';
+import { listProcesses, type ProcessInfo } from '../../harness/process-table';
+import { sleep } from '../../harness/waits';
 
 interface RecordedProcess {
   name: string;

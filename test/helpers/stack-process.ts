@@ -10,7 +10,7 @@ import path from 'node:path';
 import { Client } from 'pg';
 import { LOCAL_POSTGRES_URL, withDatabase } from '../../lib/config';
 import { SERVICES } from '../../lib/services';
-import { freePort } from '../../scripts/lib/processes';
+import { freePort } from '../../harness/waits';
 
 const ROOT = path.resolve(__dirname, '../..');
 export const STACK_SERVER_URL = process.env.STACK_TEST_DATABASE_URL || LOCAL_POSTGRES_URL;

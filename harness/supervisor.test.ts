@@ -1,5 +1,7 @@
 import net from 'node:net';
-import { PortInUseError, Supervisor, assertPortFree, descendantsOf, freePort, listProcesses, waitUntil } from './processes';
+import { PortInUseError, assertPortFree, freePort, waitUntil } from './waits';
+import { Supervisor } from './supervisor';
+import { descendantsOf, listProcesses } from './process-table';
 
 /** A shell that starts a child which starts a grandchild, all ignoring nothing; prints the grandchild's pid. */
 const TREE_SCRIPT = `
