@@ -23,7 +23,7 @@ module.exports = {
     {
       ...common,
       displayName: 'unit',
-      testMatch: ['<rootDir>/{lib,services,activities,scripts,api,workflows,prisma}/**/*.test.ts'],
+      testMatch: ['<rootDir>/{lib,services,activities,scripts,api,workflows,prisma,harness}/**/*.test.ts'],
       testPathIgnorePatterns: [
         ...common.testPathIgnorePatterns,
         '\\.workflow\\.test\\.ts$',
