@@ -1,0 +1,62 @@
+/**
+ * The workflow side of tracing, bundled into the workflow code only when tracing is on
+ * (lib/tracing.ts): @temporalio/interceptors-opentelemetry's spans, plus a link from every later
+ * request's handler span to the run it reached.
+ *
+ * A checkout is one trace: the request that placed the order starts the workflow, the run's span is
+ * a child of that request's, and the activities are scheduled by the workflow body, so their spans
+ * are children of the run's whichever request woke the body. A later request (pay, cancel, a Stripe
+ * webhook) is its own trace, ending in the workflow's handler span (`HandleUpdate:pay`), which
+ * only records the request; the charge it asked for runs in the checkout's trace. The link from
+ * the handler span to the run's span is how a trace viewer gets from the payment request to
+ * that charge (OpenTelemetry's links: a span caused by, but not part of, another trace).
+ */
+import { context, trace, type Context } from '@opentelemetry/api';
+import {
+  OpenTelemetryInboundInterceptor,
+  OpenTelemetryInternalsInterceptor,
+  OpenTelemetryOutboundInterceptor,
+} from '@temporalio/interceptors-opentelemetry/lib/workflow';
+import type { Next, SignalInput, UpdateInput, WorkflowExecuteInput, WorkflowInboundCallsInterceptor, WorkflowInterceptors } from '@temporalio/workflow';
+
+/** What the link says it points at, for a trace viewer's link list. */
+export const RUN_LINK_ATTRIBUTES = { 'storefront.link': 'workflow run' } as const;
+
+/** The library's inbound spans, and the run's context (captured as the run's span opens) for the handlers' links. One per workflow. */
+class CheckoutTraceInbound extends OpenTelemetryInboundInterceptor {
+  private runContext?: Context;
+
+  override execute(input: WorkflowExecuteInput, next: Next<WorkflowInboundCallsInterceptor, 'execute'>): Promise<unknown> {
+    return super.execute(input, (inner) => {
+      this.runContext = context.active();
+      return next(inner);
+    });
+  }
+
+  override handleUpdate(input: UpdateInput, next: Next<WorkflowInboundCallsInterceptor, 'handleUpdate'>): Promise<unknown> {
+    return super.handleUpdate(input, (inner) => {
+      this.linkToRun();
+      return next(inner);
+    });
+  }
+
+  override handleSignal(input: SignalInput, next: Next<WorkflowInboundCallsInterceptor, 'handleSignal'>): Promise<void> {
+    return super.handleSignal(input, (inner) => {
+      this.linkToRun();
+      return next(inner);
+    });
+  }
+
+  /** The handler's span is active here; a handler of the run's own trace (the placement's update) needs no link. */
+  private linkToRun(): void {
+    const run = this.runContext && trace.getSpanContext(this.runContext);
+    const handler = trace.getActiveSpan();
+    if (run && handler && handler.spanContext().traceId !== run.traceId) handler.addLink({ context: run, attributes: RUN_LINK_ATTRIBUTES });
+  }
+}
+
+export const interceptors = (): WorkflowInterceptors => ({
+  inbound: [new CheckoutTraceInbound()],
+  outbound: [new OpenTelemetryOutboundInterceptor()],
+  internals: [new OpenTelemetryInternalsInterceptor()],
+});
