@@ -3,13 +3,14 @@
  * checkout is one trace, begun by the request that placed the order, holding the workflow run and
  * a span for every activity the run scheduled (the charge too, though the payment request asked
  * for it). The payment request is its own trace, whose workflow handler span links to the run's.
- * The API's log lines for a request carry its trace id.
+ * A user's long-lived notification workflow roots its own trace. The API's log lines for a request
+ * carry its trace id.
  */
 import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { randomUUID } from 'node:crypto';
 import { installTracing, type Tracing } from '../lib/tracing';
 import { waitUntil } from '../scripts/lib/processes';
-import { orderWorkflowId } from '../workflows/contract';
+import { notificationWorkflowId, orderWorkflowId } from '../workflows/contract';
 import { RUN_LINK_ATTRIBUTES } from '../workflows/tracing.interceptors';
 import { startApiHarness, type ApiHarness } from '../test/helpers/api';
 
@@ -24,6 +25,7 @@ beforeAll(async () => {
   tracing = installTracing({ serviceName: 'storefront-test', exporter })!;
   api = await startApiHarness({
     temporal: { tracing },
+    notifier: true,
     app: {
       tracing,
       logger: { level: 'info', stream: { write: (line: string) => void logLines.push(JSON.parse(line) as Record<string, unknown>) } },
@@ -113,3 +115,24 @@ it('makes each checkout one trace: the placing request, the workflow run and a s
   expect(requestLines.map((line) => line.msg)).toContain('request completed');
   expect(requestLines.every((line) => line.trace_id === traceOf(placing) && typeof line.span_id === 'string')).toBe(true);
 });
+
+it("keeps a user's notification workflow out of the trace of the request that started it, linked to it", async () => {
+  const userId = `tracer-usage-${randomUUID().slice(0, 8)}`;
+  // 90 of the free plan's 100 builds crosses the 80 % warning: the API signals-with-start the user's notification workflow.
+  const used = await api.as(userId, { method: 'POST', url: '/v1/usage', payload: { resource: 'builds', quantity: 90, idempotencyKey: randomUUID() } });
+  expect(used.statusCode).toBe(200);
+  const workflowId = notificationWorkflowId(userId);
+  await waitUntil('the notification to be persisted', async () => spans().some((span) => span.name === 'RunActivity:persistNotification' && workflowOf(span) === workflowId), {
+    timeoutMs: 30_000,
+  });
+
+  const request = spans().find((span) => span.name === 'POST /v1/usage' && spans().some((other) => traceOf(other) === traceOf(span) && workflowOf(other) === workflowId))!;
+  expect(request).toBeDefined();
+  const persisted = spans().find((span) => span.name === 'RunActivity:persistNotification' && workflowOf(span) === workflowId)!;
+  expect(traceOf(persisted)).not.toBe(traceOf(request));
+  // The signal's handler, in the request's trace, links to the run that persisted it.
+  const handler = spans().find((span) => span.name === 'HandleSignal:notify' && workflowOf(span) === workflowId)!;
+  expect(traceOf(handler)).toBe(traceOf(request));
+  expect(handler.links).toEqual([{ context: expect.objectContaining({ traceId: traceOf(persisted) }), attributes: RUN_LINK_ATTRIBUTES }]);
+});
+

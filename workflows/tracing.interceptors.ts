@@ -10,25 +10,39 @@
  * only records the request; the charge it asked for runs in the checkout's trace. The link from
  * the handler span to the run's span is how a trace viewer gets from the payment request to
  * that charge (OpenTelemetry's links: a span caused by, but not part of, another trace).
+ *
+ * A user's notification workflow lives for months, run after run (continue-as-new): each run roots
+ * a trace of its own, linked to whoever started it (the checkout or request that first notified
+ * the user, or the run before), instead of growing that caller's trace for as long as it lives.
  */
-import { context, trace, type Context } from '@opentelemetry/api';
+import { context, trace, type Context, type Link } from '@opentelemetry/api';
+import { extractContextFromHeaders, TRACE_HEADER } from '@temporalio/interceptors-opentelemetry/lib/instrumentation';
 import {
   OpenTelemetryInboundInterceptor,
   OpenTelemetryInternalsInterceptor,
   OpenTelemetryOutboundInterceptor,
 } from '@temporalio/interceptors-opentelemetry/lib/workflow';
-import type { Next, SignalInput, UpdateInput, WorkflowExecuteInput, WorkflowInboundCallsInterceptor, WorkflowInterceptors } from '@temporalio/workflow';
+import { workflowInfo, type Next, type SignalInput, type UpdateInput, type WorkflowExecuteInput, type WorkflowInboundCallsInterceptor, type WorkflowInterceptors } from '@temporalio/workflow';
+import { notificationWorkflow } from './notification.workflow';
 
 /** What the link says it points at, for a trace viewer's link list. */
 export const RUN_LINK_ATTRIBUTES = { 'storefront.link': 'workflow run' } as const;
+export const STARTER_LINK_ATTRIBUTES = { 'storefront.link': 'started by' } as const;
+
+/** Workflows that outlive any request: their runs are traces of their own. */
+const OWN_TRACE_WORKFLOWS: readonly string[] = [notificationWorkflow.name];
 
 /** The library's inbound spans, and the run's context (captured as the run's span opens) for the handlers' links. One per workflow. */
 class CheckoutTraceInbound extends OpenTelemetryInboundInterceptor {
   private runContext?: Context;
 
   override execute(input: WorkflowExecuteInput, next: Next<WorkflowInboundCallsInterceptor, 'execute'>): Promise<unknown> {
-    return super.execute(input, (inner) => {
+    const starter = OWN_TRACE_WORKFLOWS.includes(workflowInfo().workflowType) ? extractContextFromHeaders(input.headers) : undefined;
+    const { [TRACE_HEADER]: _starterHeader, ...headers } = input.headers;
+    return super.execute(starter ? { ...input, headers } : input, (inner) => {
       this.runContext = context.active();
+      const starterSpan = starter && trace.getSpanContext(starter);
+      if (starterSpan) trace.getActiveSpan()?.addLink({ context: starterSpan, attributes: STARTER_LINK_ATTRIBUTES } satisfies Link);
       return next(inner);
     });
   }
