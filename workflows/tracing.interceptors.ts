@@ -1,7 +1,8 @@
 /**
  * The workflow side of tracing, bundled into the workflow code only when tracing is on
  * (lib/tracing.ts): @temporalio/interceptors-opentelemetry's spans, plus a link from every later
- * request's handler span to the run it reached.
+ * request's handler span to the run it reached, and a trace of its own for each run of a
+ * long-lived workflow.
  *
  * A checkout is one trace: the request that placed the order starts the workflow, the run's span is
  * a child of that request's, and the activities are scheduled by the workflow body, so their spans
@@ -15,7 +16,7 @@
  * a trace of its own, linked to whoever started it (the checkout or request that first notified
  * the user, or the run before), instead of growing that caller's trace for as long as it lives.
  */
-import { context, trace, type Context, type Link } from '@opentelemetry/api';
+import { context, trace, type Context } from '@opentelemetry/api';
 import { extractContextFromHeaders, TRACE_HEADER } from '@temporalio/interceptors-opentelemetry/lib/instrumentation';
 import {
   OpenTelemetryInboundInterceptor,
@@ -25,7 +26,7 @@ import {
 import { workflowInfo, type Next, type SignalInput, type UpdateInput, type WorkflowExecuteInput, type WorkflowInboundCallsInterceptor, type WorkflowInterceptors } from '@temporalio/workflow';
 import { notificationWorkflow } from './notification.workflow';
 
-/** What the link says it points at, for a trace viewer's link list. */
+/** What a link points at, for a trace viewer's list of links: the run a handler reached, the span that started a run. */
 export const RUN_LINK_ATTRIBUTES = { 'storefront.link': 'workflow run' } as const;
 export const STARTER_LINK_ATTRIBUTES = { 'storefront.link': 'started by' } as const;
 
@@ -33,7 +34,7 @@ export const STARTER_LINK_ATTRIBUTES = { 'storefront.link': 'started by' } as co
 const OWN_TRACE_WORKFLOWS: readonly string[] = [notificationWorkflow.name];
 
 /** The library's inbound spans, and the run's context (captured as the run's span opens) for the handlers' links. One per workflow. */
-class CheckoutTraceInbound extends OpenTelemetryInboundInterceptor {
+class TraceLinkingInbound extends OpenTelemetryInboundInterceptor {
   private runContext?: Context;
 
   override execute(input: WorkflowExecuteInput, next: Next<WorkflowInboundCallsInterceptor, 'execute'>): Promise<unknown> {
@@ -42,7 +43,7 @@ class CheckoutTraceInbound extends OpenTelemetryInboundInterceptor {
     return super.execute(starter ? { ...input, headers } : input, (inner) => {
       this.runContext = context.active();
       const starterSpan = starter && trace.getSpanContext(starter);
-      if (starterSpan) trace.getActiveSpan()?.addLink({ context: starterSpan, attributes: STARTER_LINK_ATTRIBUTES } satisfies Link);
+      if (starterSpan) trace.getActiveSpan()?.addLink({ context: starterSpan, attributes: STARTER_LINK_ATTRIBUTES });
       return next(inner);
     });
   }
@@ -70,7 +71,7 @@ class CheckoutTraceInbound extends OpenTelemetryInboundInterceptor {
 }
 
 export const interceptors = (): WorkflowInterceptors => ({
-  inbound: [new CheckoutTraceInbound()],
+  inbound: [new TraceLinkingInbound()],
   outbound: [new OpenTelemetryOutboundInterceptor()],
   internals: [new OpenTelemetryInternalsInterceptor()],
 });
