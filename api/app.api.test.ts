@@ -3,7 +3,6 @@
  * get their documented status and code and change no database, the OpenAPI document,
  * metrics, health, and order endpoints that answer 503 quickly while Temporal is away.
  */
-import { Client, Connection } from '@temporalio/client';
 import SwaggerParser from '@apidevtools/swagger-parser';
 import { createSigner } from 'fast-jwt';
 import { randomUUID } from 'node:crypto';
@@ -13,6 +12,7 @@ import { startTcpProxy } from '../harness/tcp-proxy';
 import { waitUntil } from '../harness/waits';
 import { buildApp } from './app';
 import { temporalProbe } from './probes';
+import { createClient, lazyClient, temporalSettingsFromEnv } from '../lib/temporal-connection';
 
 jest.setTimeout(60_000);
 
@@ -210,11 +210,12 @@ describe('Temporal unavailable', () => {
     const [host, port] = process.env.TEMPORAL_ADDRESS!.split(':');
     const proxy = await startTcpProxy({ host: host!, port: Number(port) });
     proxy.cut();
-    const connection = Connection.lazy({ address: proxy.address, channelArgs: TEMPORAL_CHANNEL_ARGS });
+    const temporal = { ...temporalSettingsFromEnv(), address: proxy.address, namespace: api.temporal.namespace };
+    const connection = lazyClient(temporal, { channelArgs: TEMPORAL_CHANNEL_ARGS });
     const app = await buildApp({
       settings: TEST_SETTINGS,
       services: api.services,
-      checkout: new CheckoutClient(new Client({ connection, namespace: api.temporal.namespace }), { deadlineMs: 2_000 }),
+      checkout: new CheckoutClient(createClient(connection, temporal), { deadlineMs: 2_000 }),
       probes: [temporalProbe(connection, 1_000)],
       probeTimeoutMs: 1_500,
       // Each poll below is to see the recovery itself, not a cached answer.

@@ -1,14 +1,17 @@
 /**
- * Tracing across the API, the workflow and its activities, seen by an in-memory exporter: a
- * checkout placed and paid through the API is the order request's trace (the workflow's span and
- * its activities) plus the payment request's (the charge it set going); every activity the workflow
- * ran has its span in one of them, and the API's log lines for the request carry its trace id.
+ * Tracing across the API, the workflow and its activities, seen by an in-memory exporter: each
+ * checkout is one trace, begun by the request that placed the order, holding the workflow run and
+ * a span for every activity the run scheduled (the charge too, though the payment request asked
+ * for it). The payment request is its own trace, whose workflow handler span links to the run's.
+ * A user's long-lived notification workflow roots its own trace. The API's log lines for a request
+ * carry its trace id.
  */
 import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { randomUUID } from 'node:crypto';
 import { installTracing, type Tracing } from '../lib/tracing';
 import { waitUntil } from '../harness/waits';
-import { orderWorkflowId } from '../workflows/contract';
+import { notificationWorkflowId, orderWorkflowId } from '../workflows/contract';
+import { RUN_LINK_ATTRIBUTES } from '../workflows/tracing.interceptors';
 import { startApiHarness, type ApiHarness } from '../test/helpers/api';
 
 jest.setTimeout(120_000);
@@ -22,6 +25,7 @@ beforeAll(async () => {
   tracing = installTracing({ serviceName: 'storefront-test', exporter })!;
   api = await startApiHarness({
     temporal: { tracing },
+    notifier: true,
     app: {
       tracing,
       logger: { level: 'info', stream: { write: (line: string) => void logLines.push(JSON.parse(line) as Record<string, unknown>) } },
@@ -33,42 +37,102 @@ afterAll(async () => {
   await tracing?.shutdown();
 });
 
-it('follows a checkout from its API requests through the workflow to every activity', async () => {
+const spans = (): ReadableSpan[] => exporter.getFinishedSpans();
+const traceOf = (span: ReadableSpan): string => span.spanContext().traceId;
+/** The workflow id on a span: the workflow's own spans carry it as `workflowId`, an activity's as `temporalWorkflowId`. */
+const workflowOf = (span: ReadableSpan): unknown => span.attributes.workflowId ?? span.attributes.temporalWorkflowId;
+
+/** Places an order and pays it through the API; answers the order id once its workflow is done and its run's span exported. */
+async function checkout(): Promise<{ orderId: string; workflowId: string }> {
   const product = await api.services.inventory.createProduct({ sku: `TRC-${randomUUID().slice(0, 8)}`, name: 'Traced mug', priceCents: 900, available: 2 });
   const userId = `tracer-${randomUUID().slice(0, 8)}`;
   const placed = await api.as(userId, { method: 'POST', url: '/v1/orders', payload: { items: [{ productId: product.id, quantity: 1 }] } });
   expect(placed.statusCode).toBe(201);
   const orderId = placed.json<{ id: string }>().id;
   expect((await api.as(userId, { method: 'POST', url: `/v1/orders/${orderId}/payment`, payload: { paymentMethod: 'pm_card_visa' } })).statusCode).toBe(200);
+  const workflowId = orderWorkflowId(orderId);
+  await api.temporal.client.workflow.getHandle(workflowId).result();
+  // Workflow spans leave the sandbox through a sink once their activation is done: the run's span ends last.
+  await waitUntil('the workflow span', async () => spans().some((span) => span.name === 'RunWorkflow:checkoutWorkflow' && workflowOf(span) === workflowId), {
+    timeoutMs: 30_000,
+  });
+  return { orderId, workflowId };
+}
 
-  const handle = api.temporal.client.workflow.getHandle(orderWorkflowId(orderId));
-  await handle.result();
-  // Workflow spans leave the sandbox through a sink once their activation is done: wait for the workflow's own span to end.
-  const spans = (): ReadableSpan[] => exporter.getFinishedSpans();
-  await waitUntil('the workflow span', async () => spans().some((span) => span.name === 'RunWorkflow:checkoutWorkflow'), { timeoutMs: 30_000 });
+/** The server span of a request to `url` (the route's path with the order id filled in). */
+function requestSpan(route: string, orderId?: string): ReadableSpan {
+  const requests = spans().filter((span) => span.name === route && span.attributes['http.response.status_code'] !== undefined);
+  const matching = orderId ? requests.filter((span) => spans().some((other) => traceOf(other) === traceOf(span) && workflowOf(other) === orderWorkflowId(orderId))) : requests;
+  expect(matching).toHaveLength(1);
+  return matching[0]!;
+}
 
-  const request = spans().find((span) => span.name === 'POST /v1/orders' && span.attributes['http.response.status_code'] === 201)!;
-  expect(request).toBeDefined();
-  const traceId = request.spanContext().traceId;
-  const inTrace = spans().filter((span) => span.spanContext().traceId === traceId);
-  expect(inTrace.map((span) => span.name)).toEqual(expect.arrayContaining(['POST /v1/orders', 'UpdateWithStartWorkflow:placed', 'RunWorkflow:checkoutWorkflow']));
+it('makes each checkout one trace: the placing request, the workflow run and a span for every activity it ran', async () => {
+  const checkouts = await Promise.all([checkout(), checkout()]);
 
-  // Every activity the workflow scheduled (from its history) has its span, and in a trace an API request began:
-  // the order's, except what the payment request set going (the charge), which is in the payment request's trace.
-  const payment = spans().find((span) => span.name === 'POST /v1/orders/:id/payment')!;
-  expect(payment).toBeDefined();
-  const paymentTraceId = payment.spanContext().traceId;
-  const history = await handle.fetchHistory();
-  const scheduled = (history.events ?? []).map((event) => event.activityTaskScheduledEventAttributes?.activityType?.name).filter((name): name is string => !!name);
-  expect(scheduled).toEqual(expect.arrayContaining(['reserveOrderQuota', 'reserveStock', 'chargePayment', 'commitStock', 'clearCart']));
-  const ofOrder = spans().filter((span) => span.name.startsWith('RunActivity:') && [traceId, paymentTraceId].includes(span.spanContext().traceId));
-  expect(ofOrder.map((span) => span.name.replace('RunActivity:', '')).sort()).toEqual(expect.arrayContaining([...scheduled].sort()));
-  const placementActivities = inTrace.filter((span) => span.name.startsWith('RunActivity:')).map((span) => span.name.replace('RunActivity:', ''));
-  expect(placementActivities).toEqual(expect.arrayContaining(['reserveOrderQuota', 'createOrder', 'reserveStock']));
-  for (const root of [request, payment]) expect(root.parentSpanId).toBeUndefined();
+  const traceIds = new Set<string>();
+  for (const { orderId, workflowId } of checkouts) {
+    const placing = requestSpan('POST /v1/orders', orderId);
+    const checkoutTrace = traceOf(placing);
+    traceIds.add(checkoutTrace);
+    expect(placing.parentSpanId).toBeUndefined();
+
+    // The run hangs off the placement's update-with-start, which hangs off the request.
+    const byId = new Map(spans().map((span) => [span.spanContext().spanId, span]));
+    const run = spans().find((span) => span.name === 'RunWorkflow:checkoutWorkflow' && workflowOf(span) === workflowId)!;
+    expect(traceOf(run)).toBe(checkoutTrace);
+    expect(byId.get(run.parentSpanId!)?.name).toBe('UpdateWithStartWorkflow:placed');
+    expect(byId.get(run.parentSpanId!)?.parentSpanId).toBe(placing.spanContext().spanId);
+
+    // Every activity the workflow scheduled (its history says which) has its span, and all of them are in this trace.
+    const history = await api.temporal.client.workflow.getHandle(workflowId).fetchHistory();
+    const scheduled = (history.events ?? []).flatMap((event) => {
+      const attributes = event.activityTaskScheduledEventAttributes;
+      return attributes ? [{ id: attributes.activityId!, type: attributes.activityType!.name! }] : [];
+    });
+    expect(scheduled.map(({ type }) => type)).toEqual(expect.arrayContaining(['reserveOrderQuota', 'createOrder', 'reserveStock', 'chargePayment', 'commitStock', 'clearCart']));
+    const activitySpans = spans().filter((span) => span.name.startsWith('RunActivity:') && workflowOf(span) === workflowId);
+    expect(new Set(activitySpans.map(traceOf))).toEqual(new Set([checkoutTrace]));
+    expect(new Set(activitySpans.map((span) => `${span.attributes.temporalActivityId} ${span.name}`))).toEqual(
+      new Set(scheduled.map(({ id, type }) => `${id} RunActivity:${type}`)),
+    );
+    // ...each under the run's span through its schedule span.
+    for (const activity of activitySpans) expect(byId.get(byId.get(activity.parentSpanId!)!.parentSpanId!)).toBe(run);
+
+    // The payment request is a trace of its own: the update and its handler, no activity, and a link to the run.
+    const paying = requestSpan('POST /v1/orders/:id/payment', orderId);
+    expect(traceOf(paying)).not.toBe(checkoutTrace);
+    const inPayment = spans().filter((span) => traceOf(span) === traceOf(paying));
+    expect(inPayment.filter((span) => span.name.startsWith('RunActivity:') || span.name.startsWith('StartActivity:'))).toEqual([]);
+    const handler = inPayment.find((span) => span.name === 'HandleUpdate:pay')!;
+    expect(handler.links).toEqual([{ context: expect.objectContaining({ traceId: checkoutTrace, spanId: run.spanContext().spanId }), attributes: RUN_LINK_ATTRIBUTES }]);
+  }
+  expect(traceIds.size).toBe(2);
 
   // The request's log lines name the trace (all but Fastify's "incoming request", written before any hook runs).
-  const requestLines = logLines.filter((line) => line.reqId === request.attributes['storefront.request_id'] && line.msg !== 'incoming request');
+  const placing = requestSpan('POST /v1/orders', checkouts[0]!.orderId);
+  const requestLines = logLines.filter((line) => line.reqId === placing.attributes['storefront.request_id'] && line.msg !== 'incoming request');
   expect(requestLines.map((line) => line.msg)).toContain('request completed');
-  expect(requestLines.every((line) => line.trace_id === traceId && typeof line.span_id === 'string')).toBe(true);
+  expect(requestLines.every((line) => line.trace_id === traceOf(placing) && typeof line.span_id === 'string')).toBe(true);
 });
+
+it("keeps a user's notification workflow out of the trace of the request that started it, linked to it", async () => {
+  const userId = `tracer-usage-${randomUUID().slice(0, 8)}`;
+  // 90 of the free plan's 100 builds crosses the 80 % warning: the API signals-with-start the user's notification workflow.
+  const used = await api.as(userId, { method: 'POST', url: '/v1/usage', payload: { resource: 'builds', quantity: 90, idempotencyKey: randomUUID() } });
+  expect(used.statusCode).toBe(200);
+  const workflowId = notificationWorkflowId(userId);
+  await waitUntil('the notification to be persisted', async () => spans().some((span) => span.name === 'RunActivity:persistNotification' && workflowOf(span) === workflowId), {
+    timeoutMs: 30_000,
+  });
+
+  const request = spans().find((span) => span.name === 'POST /v1/usage' && spans().some((other) => traceOf(other) === traceOf(span) && workflowOf(other) === workflowId))!;
+  expect(request).toBeDefined();
+  const persisted = spans().find((span) => span.name === 'RunActivity:persistNotification' && workflowOf(span) === workflowId)!;
+  expect(traceOf(persisted)).not.toBe(traceOf(request));
+  // The signal's handler, in the request's trace, links to the run that persisted it.
+  const handler = spans().find((span) => span.name === 'HandleSignal:notify' && workflowOf(span) === workflowId)!;
+  expect(traceOf(handler)).toBe(traceOf(request));
+  expect(handler.links).toEqual([{ context: expect.objectContaining({ traceId: traceOf(persisted) }), attributes: RUN_LINK_ATTRIBUTES }]);
+});
+

@@ -134,6 +134,8 @@ function writeSummary(headline: Partial<Headline>, machine: Machine): void {
     'api_overhead_ratio',
     'activity_step_ms',
     'placement_latency_ratio',
+    'cluster_throughput_ratio',
+    'cluster_checkout_p50_ratio',
   ];
   const summary: Record<string, unknown> = {};
   for (const key of keys) summary[key] = headline[key] ?? previous[key] ?? null;

@@ -5,11 +5,10 @@
  * ciphertext. The one place the customer id stays readable is the CustomerId search attribute,
  * by design: visibility must index it for operators' queries (docs/production-temporal.md).
  */
-import { Connection } from '@temporalio/client';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createActivitiesByQueue } from '../activities';
 import { CheckoutClient } from './checkout-client';
-import { temporalSettingsFromEnv } from './temporal-connection';
+import { connectClient, temporalSettingsFromEnv } from './temporal-connection';
 import { ENCRYPTED_ENCODING } from './payload-codec';
 import { showOrder } from './operations';
 import { openServices, type Services } from '../services';
@@ -62,7 +61,7 @@ it('keeps customer ids, lines and amounts out of the history the server stores',
   expect(shown.steps.map((step) => step.summary)).toContain(`Reserve 2 × ${sku}`);
 
   // The server's own copy, fetched by a client without the codec.
-  const raw = await Connection.connect({ address: process.env.TEMPORAL_ADDRESS! });
+  const raw = await connectClient(temporalSettingsFromEnv({ TEMPORAL_ADDRESS: process.env.TEMPORAL_ADDRESS }));
   try {
     const { history } = await raw.workflowService.getWorkflowExecutionHistory({ namespace: temporal.namespace, execution: { workflowId: orderWorkflowId(input.orderId) } });
     const events = history!.events!;

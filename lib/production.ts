@@ -15,6 +15,8 @@ export const KNOWN_JWT_SECRETS = [
   'replace-with-at-least-32-random-bytes-openssl-rand-hex-32',
 ];
 export const KNOWN_WEBHOOK_SECRETS = ['whsec_local_development_secret', 'whsec_api_test', 'whsec_replace_with_the_signing_secret_of_your_endpoint'];
+/** The id of the committed, test-only payload key the recorded histories are encrypted with (test/helpers/history-encryption.ts). */
+export const TEST_ONLY_ENCRYPTION_KEY_ID = 'histories-test-only';
 /** The key stripe-mock accepts (scripts/lib/dev-servers.ts STRIPE_MOCK_KEY): not a real account's. */
 const STRIPE_MOCK_KEYS = ['sk_test_123'];
 
@@ -37,6 +39,11 @@ export function productionProblems(env: Env = process.env): string[] {
   else if (KNOWN_WEBHOOK_SECRETS.includes(webhookSecret)) problems.push('STRIPE_WEBHOOK_SECRET is a known default from this repository: anyone could forge webhooks');
 
   if ((env.ALLOW_DEV_TOKENS ?? '').trim().toLowerCase() === 'true') problems.push('ALLOW_DEV_TOKENS=true: dev tokens let anyone act as any user, admin included');
+
+  const keyIds = (env.PAYLOAD_ENCRYPTION_KEYS ?? '').split(',').map((entry) => entry.trim().split(':')[0]);
+  if (keyIds.includes(TEST_ONLY_ENCRYPTION_KEY_ID)) {
+    problems.push(`PAYLOAD_ENCRYPTION_KEYS lists "${TEST_ONLY_ENCRYPTION_KEY_ID}", the test-only key committed in this repository: anyone could read the payloads`);
+  }
 
   const stripeKey = env.STRIPE_SECRET_KEY;
   if (!stripeKey) problems.push('STRIPE_SECRET_KEY is not set: payments would go to stripe-mock, which charges nothing');

@@ -1,9 +1,11 @@
 /**
- * OpenTelemetry tracing across processes: the API's request span is the parent of the workflow's
- * spans (the client interceptor puts the trace context into the workflow's headers), and each
- * activity's span is a child of the workflow (@temporalio/interceptors-opentelemetry). Trace and
- * span ids go into the log lines: the interceptors add `trace_id`/`span_id` to workflow and
- * activity logs, the API's request logger gets the same fields (api/plugins/tracing.ts).
+ * OpenTelemetry tracing across processes, one trace per checkout: the placing request's span is the
+ * parent of the workflow run's (the client interceptor puts the trace context into the workflow's
+ * headers), and each activity's span is a child of the run's (@temporalio/interceptors-opentelemetry).
+ * A later request to the order (pay, cancel) is its own trace, linked to the run's span
+ * (workflows/tracing.interceptors.ts). Trace and span ids go into the log lines: the
+ * interceptors add `trace_id`/`span_id` to workflow and activity logs, the API's request logger
+ * gets the same fields (api/plugins/tracing.ts).
  *
  * On when `OTEL_EXPORTER_OTLP_ENDPOINT` is set (OTLP over HTTP, the exporter reads the standard
  * OTEL_EXPORTER_OTLP_* settings itself), or when a test hands in its own exporter. Off, nothing
@@ -26,7 +28,7 @@ import type { InjectedSinks, WorkerInterceptors } from '@temporalio/worker';
 type Env = Record<string, string | undefined>;
 
 /** The workflow-side interceptors: bundled into the workflow code only when tracing is on. */
-export const WORKFLOW_TRACING_MODULE = require.resolve('@temporalio/interceptors-opentelemetry/lib/workflow-interceptors');
+export const WORKFLOW_TRACING_MODULE = require.resolve('../workflows/tracing.interceptors');
 
 export interface Tracing {
   tracer: Tracer;

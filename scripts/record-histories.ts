@@ -7,16 +7,20 @@
  * (docs/changing-workflows.md). Before the first release nothing runs in production: every
  * history was re-recorded on the current code (`--force`), except `declined-then-paid`, which is
  * recorded on the checkout as it was before its one patch (test/helpers/workflow-variants.ts).
+ * Payloads are encrypted with the test-only key of test/helpers/history-encryption.ts, as a
+ * deployment with PAYLOAD_ENCRYPTION_KEYS stores them; the replay tests decode them with it.
  */
-import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
+import type { Client, WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { bundleWorkflowCode, DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { promisify } from 'node:util';
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { connectClient, connectWorker, createClient, temporalSettingsFromEnv } from '../lib/temporal-connection';
+import { HISTORY_TEST_ENCRYPTION_KEYS } from '../test/helpers/history-encryption';
 import { startTestInfrastructure } from '../test/helpers/stack';
 import { checkoutWorkflow } from '../workflows/checkout.workflow';
 import { notificationWorkflow } from '../workflows/notification.workflow';
@@ -206,11 +210,11 @@ async function main(): Promise<void> {
   Runtime.install({ shutdownSignals: [], logger: new DefaultLogger('ERROR') });
   const currentBundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: new DefaultLogger('ERROR') });
   const infrastructure = await startTestInfrastructure();
-  const address = infrastructure.env.TEMPORAL_ADDRESS;
-  const namespace = infrastructure.env.TEMPORAL_NAMESPACE;
-  const nativeConnection = await NativeConnection.connect({ address });
-  const connection = await Connection.connect({ address });
-  const client = new Client({ connection, namespace });
+  const temporal = temporalSettingsFromEnv({ ...infrastructure.env, PAYLOAD_ENCRYPTION_KEYS: HISTORY_TEST_ENCRYPTION_KEYS });
+  const { address, namespace } = temporal;
+  const nativeConnection = await connectWorker(temporal);
+  const connection = await connectClient(temporal);
+  const client = createClient(connection, temporal);
   await mkdir(HISTORIES_DIR, { recursive: true });
   try {
     for (const scenario of SCENARIOS.filter((s) => only.length === 0 || only.includes(s.name))) {
@@ -227,6 +231,7 @@ async function main(): Promise<void> {
             connection: nativeConnection,
             namespace,
             taskQueue,
+            dataConverter: temporal.dataConverter,
             ...(taskQueue === TASK_QUEUES.checkout ? { workflowBundle } : { activities }),
           }),
         ),

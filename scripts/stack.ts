@@ -163,6 +163,8 @@ function serviceEnv(config: StackConfig, databases: Record<ServiceName, string> 
     PORT: String(config.apiPort),
     HOST: config.host,
     ALLOW_DEV_TOKENS: process.env.ALLOW_DEV_TOKENS ?? 'true',
+    // The codec endpoint answers the Web UI this stack runs, on whatever port TEMPORAL_UI_PORT gave it.
+    CODEC_CORS_ORIGINS: process.env.CODEC_CORS_ORIGINS ?? `http://127.0.0.1:${config.temporalUiPort},http://localhost:${config.temporalUiPort}`,
   };
   for (const service of SERVICES) env[`${service.toUpperCase()}_DATABASE_URL`] = databases[service];
   if (config.stripeMock) env.STRIPE_API_BASE = `http://127.0.0.1:${config.stripeMock.httpPort}`;

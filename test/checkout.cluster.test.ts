@@ -6,9 +6,7 @@
  * and the history service SIGKILLed while a charge is in flight, restarted, and the saga finishing
  * with its invariants holding.
  */
-import { Connection } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { Client as PgClient } from 'pg';
 import { createActivitiesByQueue } from '../activities';
 import { CheckoutClient } from '../lib/checkout-client';
@@ -20,6 +18,7 @@ import { ALLOWED_TRANSITIONS } from '../services/orders/order-status';
 import { orderWorkflowId, type CheckoutInput, type CheckoutState } from '../workflows/contract';
 import { createTestDatabases, type TestDatabases } from './helpers/databases';
 import { connectTestTemporal, type TestTemporal } from './helpers/temporal';
+import { connectClient, temporalSettingsFromEnv } from '../lib/temporal-connection';
 
 // The first run on a machine builds the server and its schema tool from the Go module proxy (minutes; see docs/production-temporal.md).
 jest.setTimeout(120_000);
@@ -128,14 +127,14 @@ describe('checkout on a Temporal cluster over mTLS', () => {
 
   it('refuses a client without a certificate from the cluster CA', async () => {
     // TLS with the right CA and server name, but no client certificate: the handshake is refused.
-    const withoutCertificate = Connection.connect({
-      address: cluster.address,
-      tls: { serverRootCACertificate: readFileSync(cluster.certificates.caCert), serverNameOverride: FRONTEND_SERVER_NAME },
-      connectTimeout: 5_000,
+    const withoutCertificate = temporalSettingsFromEnv({
+      TEMPORAL_ADDRESS: cluster.address,
+      TEMPORAL_TLS_CA_PATH: cluster.certificates.caCert,
+      TEMPORAL_TLS_SERVER_NAME: FRONTEND_SERVER_NAME,
     });
-    await expect(withoutCertificate).rejects.toThrow();
+    await expect(connectClient(withoutCertificate, { connectTimeout: 5_000 })).rejects.toThrow();
     // Nor does plaintext get through.
-    await expect(Connection.connect({ address: cluster.address, connectTimeout: 5_000 })).rejects.toThrow();
+    await expect(connectClient(temporalSettingsFromEnv({ TEMPORAL_ADDRESS: cluster.address }), { connectTimeout: 5_000 })).rejects.toThrow();
   });
 
   it('answers OrderStatus and CustomerId queries from SQL visibility', async () => {

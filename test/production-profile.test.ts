@@ -11,6 +11,7 @@ import { createTestDatabases, type TestDatabases } from './helpers/databases';
 import { freePort, waitForHttp } from './helpers/stack';
 import { testNamespace } from './helpers/temporal';
 import { startProgram, type Flavour, type Program, type ServiceProcess } from './helpers/service-process';
+import { HISTORY_TEST_ENCRYPTION_KEYS } from './helpers/history-encryption';
 
 jest.setTimeout(10 * 60_000);
 
@@ -55,6 +56,7 @@ const UNSAFE: [string, string, Record<string, string | undefined>][] = [
   ['ALLOW_DEV_TOKENS=true', 'ALLOW_DEV_TOKENS', { ALLOW_DEV_TOKENS: 'true' }],
   ['no STRIPE_SECRET_KEY (stripe-mock)', 'STRIPE_SECRET_KEY', { STRIPE_SECRET_KEY: undefined }],
   ["stripe-mock's key", 'STRIPE_SECRET_KEY', { STRIPE_SECRET_KEY: 'sk_test_123' }],
+  ["the histories' test-only payload key", 'PAYLOAD_ENCRYPTION_KEYS', { PAYLOAD_ENCRYPTION_KEYS: HISTORY_TEST_ENCRYPTION_KEYS }],
 ];
 
 async function refusal(program: Program, flavour: Flavour, overrides: Record<string, string | undefined>) {

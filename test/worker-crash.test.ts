@@ -3,7 +3,7 @@
  * the saga resumes where it was and the retried charge reuses the first try's idempotency
  * key, so Stripe is asked for one charge and the ledger holds one payment.
  */
-import { Client, Connection } from '@temporalio/client';
+import type { Client, Connection } from '@temporalio/client';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
@@ -13,6 +13,7 @@ import { checkoutStateQuery, orderWorkflowId, payUpdate, TASK_QUEUES } from '../
 import { createTestDatabases, type TestDatabases } from './helpers/databases';
 import { isConfirm, startStripeProxy, type StripeProxy } from '../harness/stripe-proxy';
 import { testNamespace } from './helpers/temporal';
+import { connectClient, createClient, temporalSettingsFromEnv } from '../lib/temporal-connection';
 
 jest.setTimeout(120_000);
 
@@ -62,8 +63,9 @@ beforeAll(async () => {
     },
   });
   services = openServices(dbs.urls, { stripeSecretKey: undefined, stripeApiBase: recorder.url });
-  connection = await Connection.connect({ address: process.env.TEMPORAL_ADDRESS! });
-  client = new Client({ connection, namespace: testNamespace() });
+  const temporal = { ...temporalSettingsFromEnv(), namespace: testNamespace() };
+  connection = await connectClient(temporal);
+  client = createClient(connection, temporal);
 });
 
 afterAll(async () => {

@@ -1,11 +1,15 @@
 /**
  * Replays every recorded history in workflows/histories/ against the current workflow code:
  * a change that would make running workflows take another path fails here, before it ships.
+ * The histories hold encrypted payloads, as a deployment with PAYLOAD_ENCRYPTION_KEYS stores
+ * them; the replayer decodes them with the recorder's test-only key.
  */
 import { bundleWorkflowCode, DefaultLogger, Runtime, Worker, type ReplayResult, type WorkflowBundle } from '@temporalio/worker';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { HISTORY_TEST_ENCRYPTION_KEYS, historyDataConverter } from '../test/helpers/history-encryption';
 import { bundleVariant, VARIANTS } from '../test/helpers/workflow-variants';
+import { ENCRYPTED_ENCODING, KEY_ID_METADATA } from '../lib/payload-codec';
 import { PATCHES } from './checkout.workflow';
 
 const HISTORIES_DIR = path.join(__dirname, 'histories');
@@ -26,9 +30,30 @@ function patchesIn(file: string): string[] {
     .map((marker) => (JSON.parse(Buffer.from(marker!.details['patch-data']!.payloads[0]!.data, 'base64').toString()) as { id: string }).id);
 }
 
+interface JsonPayload {
+  metadata?: Record<string, string>;
+  data?: string;
+}
+
+const text = (base64: string | undefined): string => Buffer.from(base64 ?? '', 'base64').toString('utf8');
+
+/**
+ * Every payload of a history, as the CLI's JSON writes them, but the search attributes: those the
+ * server indexes, so they are in clear by design (`CustomerId` is an operator's query), and the
+ * patch markers, whose data Temporal's core writes after the codec has run.
+ */
+function payloadsOf(node: unknown): JsonPayload[] {
+  if (Array.isArray(node)) return node.flatMap(payloadsOf);
+  if (!node || typeof node !== 'object') return [];
+  const object = node as Record<string, unknown>;
+  if (object.markerName === 'core_patch') return [];
+  if ('data' in object && 'metadata' in object) return [object as JsonPayload];
+  return Object.entries(object).flatMap(([key, value]) => (key === 'searchAttributes' ? [] : payloadsOf(value)));
+}
+
 async function replayAll(workflowBundle: WorkflowBundle): Promise<ReplayResult[]> {
   const results: ReplayResult[] = [];
-  for await (const result of Worker.runReplayHistories({ workflowBundle }, histories())) results.push(result);
+  for await (const result of Worker.runReplayHistories({ workflowBundle, dataConverter: historyDataConverter() }, histories())) results.push(result);
   return results;
 }
 
@@ -47,6 +72,18 @@ describe('recorded checkout histories', () => {
         'workflow-cancelled',
       ].map((name) => `${name}.json`).sort(),
     );
+  });
+
+  it('hold every payload encrypted with the test-only key: no customer id, SKU or amount in clear', () => {
+    const testKeyId = HISTORY_TEST_ENCRYPTION_KEYS.split(':')[0];
+    for (const file of files) {
+      const payloads = payloadsOf(JSON.parse(readFileSync(path.join(HISTORIES_DIR, file), 'utf8')));
+      expect(payloads.length).toBeGreaterThan(0);
+      const clear = payloads.filter((payload) => text(payload.metadata?.encoding) !== ENCRYPTED_ENCODING || text(payload.metadata?.[KEY_ID_METADATA]) !== testKeyId);
+      expect({ file, clear: clear.map((payload) => text(payload.data)) }).toEqual({ file, clear: [] });
+      const leaked = ['history-customer', 'SKU-1', '2500'].filter((needle) => payloads.some((payload) => text(payload.data).includes(needle)));
+      expect({ file, leaked }).toEqual({ file, leaked: [] });
+    }
   });
 
   it('replay deterministically with the current workflow code', async () => {

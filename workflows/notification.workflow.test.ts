@@ -3,12 +3,13 @@
  * Every test runs its own worker on its own task queue and its own workflow id.
  */
 import { randomUUID } from 'node:crypto';
-import { Client, Connection, WorkflowContinuedAsNewError } from '@temporalio/client';
-import { bundleWorkflowCode, NativeConnection, Worker, type WorkflowBundle } from '@temporalio/worker';
+import { WorkflowContinuedAsNewError, type Client, type Connection } from '@temporalio/client';
+import { bundleWorkflowCode, Worker, type NativeConnection, type WorkflowBundle } from '@temporalio/worker';
 import { notifySignal, type NotifyInput } from './contract';
 import { notificationWorkflow, type NotificationWorkflowArgs } from './notification.workflow';
 import type { PersistNotificationResult } from '../activities/notifications.activities';
 import { SILENT_LOGGER } from '../lib/logging';
+import { connectClient, connectWorker, createClient, temporalSettingsFromEnv } from '../lib/temporal-connection';
 
 jest.setTimeout(120_000);
 
@@ -21,14 +22,14 @@ let client: Client;
 const started: string[] = [];
 
 beforeAll(async () => {
-  const address = process.env.TEMPORAL_ADDRESS;
-  if (!address) throw new Error('TEMPORAL_ADDRESS is not set: run through Jest, whose global setup starts Temporal');
+  if (!process.env.TEMPORAL_ADDRESS) throw new Error('TEMPORAL_ADDRESS is not set: run through Jest, whose global setup starts Temporal');
+  const temporal = { ...temporalSettingsFromEnv(), namespace };
   [bundle, workerConnection, clientConnection] = await Promise.all([
     bundleWorkflowCode({ workflowsPath: require.resolve('./notification.workflow'), logger: SILENT_LOGGER }),
-    NativeConnection.connect({ address }),
-    Connection.connect({ address }),
+    connectWorker(temporal),
+    connectClient(temporal),
   ]);
-  client = new Client({ connection: clientConnection, namespace });
+  client = createClient(clientConnection, temporal);
 });
 
 afterAll(async () => {

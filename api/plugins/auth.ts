@@ -62,6 +62,13 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** Accept `?access_token=` as well as the Authorization header (the SSE stream). */
     allowQueryToken?: boolean;
+    /**
+     * A POST that changes nothing (the codec's decode and encode), called by pages of these origins
+     * (the Temporal Web UI's) with the session cookie: no CSRF token is asked for, which such a page
+     * cannot have, only an Origin among these or this host. Forging it would change nothing, and
+     * CORS keeps any other page from reading the answer.
+     */
+    readOnlyPostFrom?: readonly string[];
   }
 }
 
@@ -122,7 +129,11 @@ export const auth = fp(
         request.user = { sub: claims.sub, role: claims.role as Role };
       }
 
-      if (credential.source === 'cookie' && !SAFE_METHODS.has(request.method)) {
+      const readOnlyFrom = request.routeOptions.config.readOnlyPostFrom;
+      if (credential.source === 'cookie' && readOnlyFrom && !SAFE_METHODS.has(request.method)) {
+        const origin = request.headers.origin;
+        if (origin !== undefined && !readOnlyFrom.includes(origin)) app.checkOrigin(request);
+      } else if (credential.source === 'cookie' && !SAFE_METHODS.has(request.method)) {
         app.checkOrigin(request);
         const header = request.headers[CSRF_HEADER];
         if (typeof header !== 'string' || !sameSecret(header, csrfTokenFor(request.user.sid!))) {

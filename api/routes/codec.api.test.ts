@@ -7,20 +7,22 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { defaultPayloadConverter, type Payload } from '@temporalio/common';
 import { randomBytes } from 'node:crypto';
 import { AesGcmPayloadCodec, parseEncryptionKeys } from '../../lib/payload-codec';
-import { auth } from '../plugins/auth';
+import { auth, SESSION_COOKIE } from '../plugins/auth';
 import { errorHandler } from '../plugins/errors';
 import { codecRoutes } from './codec.routes';
 
 const UI = 'http://127.0.0.1:8233';
+const OPERATOR_SESSION = '5b0c3c1e-8a4f-4e7e-9d1a-0f6f3c2b7a10';
 const codec = new AesGcmPayloadCodec(parseEncryptionKeys(`ops-1:${randomBytes(32).toString('base64')}`));
 let app: FastifyInstance;
 
 beforeAll(async () => {
   app = Fastify();
   await app.register(errorHandler);
-  // Dev tokens (no session) carry their role, so no accounts database is needed to sign an admin in here.
-  const noSessions = { openSession: () => Promise.reject(new Error('no sessions in this test')), activeSession: async () => null, revokeSession: async () => undefined };
-  await app.register(auth, { jwtSecret: 'codec-test-secret', accounts: noSessions as never, allowDevTokens: true, secureCookies: false });
+  // Dev tokens (no session) carry their role, so no accounts database is needed to sign an admin in here;
+  // the one session is an operator's, signed in to the storefront in the browser the Web UI runs in.
+  const operatorSession = { openSession: () => Promise.reject(new Error('no sign-in in this test')), activeSession: async (sid: string) => (sid === OPERATOR_SESSION ? { userId: 'op-1', account: { role: 'admin' } } : null), revokeSession: async () => undefined };
+  await app.register(auth, { jwtSecret: 'codec-test-secret', accounts: operatorSession as never, allowDevTokens: true, secureCookies: false });
   await app.register(codecRoutes, { codec, allowedOrigins: [UI] });
   await app.ready();
 });
@@ -85,6 +87,19 @@ describe('POST /codec/decode and /codec/encode', () => {
     const customer = await app.inject({ method: 'POST', url: '/codec/decode', headers: bearer('user'), payload: body });
     expect(customer.statusCode).toBe(403);
     expect(customer.json()).toMatchObject({ error: { code: 'FORBIDDEN' } });
+  });
+
+  it("takes the operator's session cookie from the UI's origin without a CSRF token, and refuses it from another site", async () => {
+    const [encrypted] = await codec.encode([defaultPayloadConverter.toPayload(order)]);
+    const cookie = `${SESSION_COOKIE}=${app.jwt.sign({ sub: 'op-1', sid: OPERATOR_SESSION })}`;
+    const decode = (origin: string) => app.inject({ method: 'POST', url: '/codec/decode', headers: { cookie, origin, 'x-namespace': 'default' }, payload: { payloads: [asJson(encrypted!)] } });
+    const fromUi = await decode(UI);
+    expect(fromUi.statusCode).toBe(200);
+    expect(defaultPayloadConverter.fromPayload(fromJson(fromUi.json<{ payloads: { metadata: Record<string, string>; data: string }[] }>().payloads[0]!))).toEqual(order);
+    const fromElsewhere = await decode('https://evil.example');
+    expect(fromElsewhere.statusCode).toBe(403);
+    expect(fromElsewhere.json()).toMatchObject({ error: { code: 'CSRF_REJECTED' } });
+    expect(fromElsewhere.body).not.toContain('alice-42');
   });
 
   it('answers 400 with a code for a payload it cannot decrypt or a malformed body', async () => {

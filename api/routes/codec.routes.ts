@@ -75,6 +75,8 @@ export const codecRoutes: FastifyPluginAsyncTypebox<CodecRoutesOptions> = async 
       `/codec/${direction}`,
       {
         preHandler: app.requireAdmin,
+        // The UI sends the operator's session cookie ("include cross-origin credentials") but cannot send a CSRF token.
+        config: { readOnlyPostFrom: allowedOrigins },
         bodyLimit: CODEC_BODY_LIMIT_BYTES,
         schema: {
           operationId: `codec${direction === 'encode' ? 'Encode' : 'Decode'}`,

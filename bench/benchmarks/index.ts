@@ -1,6 +1,7 @@
 /** Every benchmark, in the order `npm run bench` runs them. */
 import type { Benchmark } from '../lib/context';
 import { apiOverheadBenchmark } from './api-overhead';
+import { clusterBenchmark } from './cluster';
 import { floorBenchmark } from './floor';
 import { historyBenchmark } from './history';
 import { latencyBenchmark } from './latency';
@@ -10,7 +11,7 @@ import { throughputBenchmark, tuningBenchmark } from './throughput';
 import { timersBenchmark } from './timers';
 
 /** api-overhead first: it measures the catalogue of the 8 demo products, before the others add theirs. */
-export const BENCHMARKS: Benchmark[] = [apiOverheadBenchmark, throughputBenchmark, latencyBenchmark, floorBenchmark, timersBenchmark, oversellBenchmark, historyBenchmark, sseBenchmark];
+export const BENCHMARKS: Benchmark[] = [apiOverheadBenchmark, throughputBenchmark, latencyBenchmark, floorBenchmark, timersBenchmark, oversellBenchmark, historyBenchmark, sseBenchmark, clusterBenchmark];
 
 /** Run only when named with --only. */
 export const OPT_IN_BENCHMARKS: Benchmark[] = [tuningBenchmark];

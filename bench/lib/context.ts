@@ -14,6 +14,10 @@ export interface Headline {
   api_overhead_ratio: number;
   activity_step_ms: number;
   placement_latency_ratio: number;
+  /** Checkouts per second on the Temporal cluster over the dev server's, same run (bench/benchmarks/cluster.ts). */
+  cluster_throughput_ratio: number;
+  /** One customer's place + pay p50 on the cluster over the dev server's. */
+  cluster_checkout_p50_ratio: number;
 }
 
 export interface BenchContext {

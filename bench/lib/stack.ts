@@ -4,7 +4,7 @@
  * databases on the PostgreSQL `npm start` would use, and bench worker processes. All on free
  * ports on 127.0.0.1, so it never meets `npm start`'s or the tests' servers and databases.
  */
-import { Client, Connection } from '@temporalio/client';
+import type { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -21,6 +21,7 @@ import { ensureTool } from '../../scripts/lib/tools';
 import { openServices, type Services } from '../../services';
 import { BUNDLE_ENV, READY_LINE, TUNING_ENV, type WorkerTuning } from './tuning';
 import { SILENT_LOGGER } from '../../lib/logging';
+import { connectClient, createClient, temporalSettingsFromEnv } from '../../lib/temporal-connection';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 export const BENCH_DATABASE_PREFIX = 'bench_';
@@ -149,8 +150,10 @@ export async function startBenchStack(options: BenchStackOptions = {}): Promise<
     ]);
     const dbUrls = created.urls;
 
-    connection = await Connection.connect({ address: temporalAddress });
-    const client = new Client({ connection, namespace: NAMESPACE });
+    // The settings the workers and the API get (env() below), codec included when encryption is on.
+    const temporal = temporalSettingsFromEnv({ ...process.env, TEMPORAL_ADDRESS: temporalAddress, TEMPORAL_NAMESPACE: NAMESPACE });
+    connection = await connectClient(temporal);
+    const client = createClient(connection, temporal);
     services = openServices(dbUrls, { stripeSecretKey: undefined, stripeApiBase });
 
     // Bundled once per run: every worker process then starts in about a second instead of five.

@@ -1,5 +1,6 @@
 /** How the launcher and the tests run the Temporal dev server and stripe-mock, and how they know each is ready. */
-import { Connection } from '@temporalio/client';
+import type { Connection } from '@temporalio/client';
+import { connectClient, temporalSettingsFromEnv } from '../../lib/temporal-connection';
 import { CUSTOMER_ID_KEY, ORDER_STATUS_KEY } from '../../workflows/contract';
 import { waitForHttp, waitUntil, type WaitOptions } from '../../harness/waits';
 
@@ -77,7 +78,8 @@ export async function waitForTemporal(address: string, namespace: string, option
     await waitUntil(
       `Temporal namespace "${namespace}" at ${address}`,
       async () => {
-        connection ??= await Connection.connect({ address, connectTimeout: 1_000 });
+        // A dev server on this machine: plaintext, whatever TLS settings the environment holds for another Temporal.
+        connection ??= await connectClient(temporalSettingsFromEnv({ TEMPORAL_ADDRESS: address, TEMPORAL_NAMESPACE: namespace }), { connectTimeout: 1_000 });
         await connection.workflowService.describeNamespace({ namespace });
         const { customAttributes } = await connection.operatorService.listSearchAttributes({ namespace });
         return Object.keys(SEARCH_ATTRIBUTE_TYPES).every((name) => customAttributes && name in customAttributes);

@@ -5,7 +5,7 @@
  * behind a TCP proxy that can be cut, and worker processes running `worker.ts` with the probe
  * that lets the driver SIGKILL them at an activity boundary.
  */
-import { Client, Connection } from '@temporalio/client';
+import type { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -23,6 +23,7 @@ import { INSUFFICIENT_FUNDS, isConfirm, startStripeProxy, type StripeProxy } fro
 import { CHAOS_DECLINING_METHOD } from './sagas';
 import { startTcpProxy, type TcpProxy } from '../../harness/tcp-proxy';
 import { SILENT_LOGGER } from '../../lib/logging';
+import { connectClient, createClient, temporalSettingsFromEnv } from '../../lib/temporal-connection';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const PROBE = path.join(__dirname, 'worker-probe.ts');
@@ -93,7 +94,7 @@ export class ChaosStack {
       this.reportPause({ id: boundary.id, attempt: 0, pid: this.worker?.pid ?? 0 });
       return true;
     };
-    this.client = new Client({ connection, namespace: NAMESPACE });
+    this.client = createClient(connection, temporalSettingsFromEnv(workerEnv));
   }
 
   /** The pid of the worker process now running (the one a kill would hit). */
@@ -180,7 +181,8 @@ export class ChaosStack {
         workerEnv[`${service.toUpperCase()}_DATABASE_URL`] = proxied.toString();
       }
 
-      const connection = await Connection.connect({ address: `127.0.0.1:${temporalPort}` });
+      // The workers' own settings (and codec, when PAYLOAD_ENCRYPTION_KEYS is set), so the client reads what they write.
+      const connection = await connectClient(temporalSettingsFromEnv(workerEnv));
       const stack = new ChaosStack(
         options,
         supervisor,
