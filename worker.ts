@@ -1,61 +1,7 @@
 /**
- * Runs the Temporal workers: by default the `checkout` workflows and every service's
- * activities; `--services inventory,payments` runs only those, so each service can be
- * deployed and scaled apart. SIGINT/SIGTERM shut down gracefully: polling stops and
- * in-flight activities finish before the process exits. Logs are JSON lines on stdout;
- * the SDK's metrics are served for Prometheus (lib/worker-telemetry.ts).
+ * The Temporal worker process (lib/worker-process.ts): the `checkout` workflows and every
+ * service's activities, or only those of `--services inventory,payments`.
  */
-import { databaseUrlsFromEnv, loadSettings } from './lib/config';
-import { refuseUnsafeProduction } from './lib/production';
-import { connectClient, connectWorker, createClient, describeTemporal, temporalSettingsFromEnv } from './lib/temporal-connection';
-import { installTracing } from './lib/tracing';
-import { describeVersion, workerDeploymentFromEnv } from './lib/worker-deployment';
-import { installWorkerRuntime, workerTelemetryFromEnv } from './lib/worker-telemetry';
-import { ensureReconcilerSchedule, reconcilerIntervalFromEnv } from './lib/reconciler/schedule';
-import { createWorkers, queuesFromArgs } from './lib/workers';
-import { openServices } from './services';
+import { main } from './lib/worker-process';
 
-async function main(): Promise<void> {
-  // Before the metrics port opens or anything connects.
-  refuseUnsafeProduction('The worker');
-  const { lifecycle, metricsUrl } = installWorkerRuntime(workerTelemetryFromEnv());
-  const settings = loadSettings();
-  const temporal = temporalSettingsFromEnv();
-  const deployment = workerDeploymentFromEnv();
-  const tracing = installTracing({ serviceName: 'storefront-worker' });
-  const queues = queuesFromArgs(process.argv.slice(2));
-  // Read before connecting, so a bad value stops the worker at once.
-  const reconcilerInterval = queues.includes('reconciler') ? reconcilerIntervalFromEnv() : undefined;
-  const services = openServices(databaseUrlsFromEnv(), settings);
-  const connection = await connectWorker(temporal);
-  const clientConnection = await connectClient(temporal);
-  // The activities' client (quota signals users' notification workflows): the same codec and trace propagation as the workers.
-  const client = createClient(clientConnection, temporal, tracing ? { interceptors: tracing.clientInterceptors } : {});
-  try {
-    const workers = await createWorkers({ connection, namespace: temporal.namespace, queues, services, client, dataConverter: temporal.dataConverter, tracing, deployment });
-    // The process that runs the reconciler's activity keeps its Schedule as configured (lib/reconciler/schedule.ts).
-    if (reconcilerInterval !== undefined) {
-      const { created } = await ensureReconcilerSchedule(client, { intervalSeconds: reconcilerInterval });
-      lifecycle.info(`reconciler schedule ${created ? 'created' : 'up to date'}: every ${reconcilerInterval} s`, { intervalSeconds: reconcilerInterval });
-    }
-    // The launcher (scripts/stack.ts) and tests wait for "workers polling" in this line, at any LOG_LEVEL.
-    lifecycle.info(`workers polling ${queues.join(', ')} on ${describeTemporal(temporal)} (${describeVersion(deployment)})`, {
-      queues,
-      namespace: temporal.namespace,
-      deployment: deployment ?? null,
-      metrics: metricsUrl ?? null,
-      tracing: tracing !== undefined,
-    });
-    await Promise.all(workers.map((worker) => worker.run()));
-  } finally {
-    await tracing?.shutdown();
-    await clientConnection.close();
-    await connection.close();
-    await services.close();
-  }
-}
-
-main().catch((error) => {
-  console.error(error);
-  process.exit(1);
-});
+main();

@@ -1,7 +1,7 @@
 /** Builds the Temporal workers: `checkout` runs the workflows, each service queue its own activities. */
 import type { Client } from '@temporalio/client';
 import type { DataConverter } from '@temporalio/common';
-import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { NativeConnection, Worker, type ActivityInterceptorsFactory, type WorkerOptions } from '@temporalio/worker';
 import { createActivitiesByQueue, type ServiceQueue } from '../activities';
 import type { Services } from '../services';
 import { TASK_QUEUES } from '../workflows/contract';
@@ -12,14 +12,36 @@ import { workerDeploymentOptions, type WorkerDeploymentVersion } from './worker-
 export type WorkerQueue = keyof typeof TASK_QUEUES;
 export const ALL_QUEUES = Object.keys(TASK_QUEUES) as WorkerQueue[];
 
-export interface CreateWorkersOptions {
+/** Worker settings a deployment (or a benchmark) may tune; the SDK's defaults otherwise. */
+export interface WorkerTuning {
+  /** Per worker (one per task queue). SDK default 40. */
+  maxConcurrentWorkflowTaskExecutions?: number;
+  /** Per worker. SDK default 100. */
+  maxConcurrentActivityTaskExecutions?: number;
+  /** Fixed pollers per worker; SDK default min(10, slots). */
+  maxConcurrentWorkflowTaskPolls?: number;
+  maxConcurrentActivityTaskPolls?: number;
+  /** Workflows kept in the sticky cache. */
+  maxCachedWorkflows?: number;
+}
+
+/** What the benchmarks' and the chaos run's worker processes add to the workers (lib/worker-process.ts). */
+export interface WorkerAdditions {
+  /** Pre-bundled workflow code, so tests bundle once per file instead of once per worker. */
+  workflowBundle?: WorkerOptions['workflowBundle'];
+  /** Activity interceptors inside the shared ones (the chaos run's boundary probe). */
+  activityInterceptors?: ActivityInterceptorsFactory[];
+  /** Activities added to every service queue (the benchmarks' no-op, for the floor baseline). */
+  extraActivities?: Record<string, (...args: never[]) => Promise<unknown>>;
+  tuning?: WorkerTuning;
+}
+
+export interface CreateWorkersOptions extends WorkerAdditions {
   connection: NativeConnection;
   namespace: string;
   queues: readonly WorkerQueue[];
   services: Services;
   client: Client;
-  /** Pre-bundled workflow code, so tests bundle once per file instead of once per worker. */
-  workflowBundle?: WorkerOptions['workflowBundle'];
   /** The payload codec (lib/payload-codec.ts), when encryption is on: the same as every client's. */
   dataConverter?: DataConverter;
   /** Workflow and activity spans (lib/tracing.ts), when tracing is on. A pre-built bundle must then include WORKFLOW_TRACING_MODULE. */
@@ -46,25 +68,32 @@ export function sharedWorkerOptions(options: Pick<CreateWorkersOptions, 'dataCon
 
 export async function createWorkers(options: CreateWorkersOptions): Promise<Worker[]> {
   const activities = createActivitiesByQueue(options.services, options.client);
+  const shared = sharedWorkerOptions(options);
+  const interceptors = { ...shared.interceptors, activity: [...(shared.interceptors?.activity ?? []), ...(options.activityInterceptors ?? [])] };
+  const { maxConcurrentActivityTaskExecutions, maxConcurrentActivityTaskPolls, ...workflowTuning } = options.tuning ?? {};
+  const common = { ...shared, interceptors, connection: options.connection, namespace: options.namespace };
   return Promise.all(
     options.queues.map((queue) =>
       queue === 'checkout'
         ? Worker.create({
-            ...sharedWorkerOptions(options),
-            connection: options.connection,
-            namespace: options.namespace,
+            ...common,
+            ...definedOnly(workflowTuning),
             taskQueue: TASK_QUEUES.checkout,
             ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: require.resolve('../workflows') }),
           })
         : Worker.create({
-            ...sharedWorkerOptions(options),
-            connection: options.connection,
-            namespace: options.namespace,
+            ...common,
+            ...definedOnly({ maxConcurrentActivityTaskExecutions, maxConcurrentActivityTaskPolls }),
             taskQueue: TASK_QUEUES[queue],
-            activities: activities[queue as ServiceQueue],
+            activities: { ...activities[queue as ServiceQueue], ...options.extraActivities },
           }),
     ),
   );
+}
+
+/** Leaves out what is not set, so the SDK's default applies rather than `undefined`. */
+function definedOnly<T extends object>(settings: T): Partial<T> {
+  return Object.fromEntries(Object.entries(settings).filter(([, value]) => value !== undefined)) as Partial<T>;
 }
 
 /** Parses `--services inventory,payments` (and `checkout`); all queues when absent. */

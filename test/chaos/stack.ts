@@ -1,9 +1,9 @@
 /**
  * The whole stack as real processes for a chaos run, on free ports and databases of its own:
  * a Temporal dev server persisted to a SQLite file (so it can be stopped and started again),
- * stripe-mock behind a recording proxy that can be cut, six `chaos_*` PostgreSQL databases each
- * behind a TCP proxy that can be cut, and worker processes running `worker.ts` with the probe
- * that lets the driver SIGKILL them at an activity boundary.
+ * stripe-mock behind a recording proxy that can be cut, seven `chaos_*` PostgreSQL databases each
+ * behind a TCP proxy that can be cut, and worker processes (test/chaos/worker.ts: the worker
+ * process of `worker.ts` with the probe that lets the driver SIGKILL them at an activity boundary).
  */
 import type { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode } from '@temporalio/worker';
@@ -17,6 +17,7 @@ import { stripeMockArgs, temporalDevServerArgs, waitForStripeMock, waitForTempor
 import { freePort, waitForPort } from '../../harness/waits';
 import { Supervisor, type SupervisedProcess } from '../../harness/supervisor';
 import { ensureTool } from '../../scripts/lib/tools';
+import { ALL_QUEUES } from '../../lib/workers';
 import { openServices, type Services } from '../../services';
 import { PAUSED_PREFIX, type ArmedBoundary, type PausedReport } from './boundaries';
 import { INSUFFICIENT_FUNDS, isConfirm, startStripeProxy, type StripeProxy } from '../../harness/stripe-proxy';
@@ -26,7 +27,7 @@ import { SILENT_LOGGER } from '../../lib/logging';
 import { connectClient, createClient, temporalSettingsFromEnv } from '../../lib/temporal-connection';
 
 const ROOT = path.resolve(__dirname, '..', '..');
-const PROBE = path.join(__dirname, 'worker-probe.ts');
+const CHAOS_WORKER = path.join(__dirname, 'worker.ts');
 export const CHAOS_DATABASE_PREFIX = 'chaos_';
 const NAMESPACE = 'default';
 const WORKER_READY = /\bworkers? polling\b/;
@@ -131,7 +132,7 @@ export class ChaosStack {
         await waitForStripeMock(base, { process: proc, timeoutMs: 60_000 });
         return base;
       })();
-      // One bundle for every worker incarnation of the run (see worker-probe.ts).
+      // One bundle for every worker incarnation of the run (see worker.ts here).
       const bundle = (async () => {
         const { code } = await bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: SILENT_LOGGER });
         const file = path.join(options.dataDir, 'workflow-bundle.js');
@@ -238,7 +239,9 @@ export class ChaosStack {
    * CommonJS preload after tsx's CommonJS hook loads there too.
    */
   private spawnWorker(): WorkerProcess {
-    const child = spawn(process.execPath, ['--import', 'tsx', '--require', 'tsx/cjs', '--require', PROBE, path.join(ROOT, 'worker.ts')], {
+    // Every queue but the reconciler's: the run checks the invariants itself, once the chaos is over.
+    const queues = ALL_QUEUES.filter((queue) => queue !== 'reconciler').join(',');
+    const child = spawn(process.execPath, ['--import', 'tsx', CHAOS_WORKER, '--services', queues], {
       cwd: ROOT,
       env: { ...this.workerEnv, CHAOS_WAIT_FOR_GO: '1' },
       stdio: ['pipe', 'pipe', 'pipe'],

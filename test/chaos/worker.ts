@@ -1,19 +1,19 @@
 /**
- * Preloaded into a chaos worker process (`node --import tsx --require tsx/cjs --require test/chaos/worker-probe.ts worker.ts`).
- * It leaves worker.ts as it is and adds, through Worker.create's own options:
+ * The chaos run's worker process: the worker process itself (lib/worker-process.ts, what
+ * `worker.ts` runs), with
  * - an activity interceptor that stops at the boundaries the driver armed (over stdin): at an
  *   armed boundary it prints `CHAOS-PAUSED <json>` and holds that one activity, so the driver can
  *   SIGKILL the process exactly there (everything else in the process keeps running until then);
- * - a standby mode (CHAOS_WAIT_FOR_GO): the process loads everything, then waits for `{"go": true}`
- *   before creating its workers, so that a replacement is ready the moment the driver kills;
+ * - a standby mode (CHAOS_WAIT_FOR_GO): the process loads everything and connects, then waits for
+ *   `{"go": true}` before creating its workers, so that a replacement is ready the moment the driver kills;
  * - the workflow bundle the driver built once (CHAOS_WORKFLOW_BUNDLE), so a restarted worker is
  *   ready in a second instead of re-bundling, and every incarnation runs the same workflow code
  *   even while someone edits the working tree.
  */
 import type { Context } from '@temporalio/activity';
-import { Worker, type ActivityInterceptorsFactory, type WorkerOptions } from '@temporalio/worker';
+import type { ActivityInterceptorsFactory } from '@temporalio/worker';
 import readline from 'node:readline';
-import { isMainThread } from 'node:worker_threads';
+import { main } from '../../lib/worker-process';
 import { matches, PAUSED_PREFIX, type ArmedBoundary, type BoundaryPhase, type PausedReport } from './boundaries';
 
 const armed = new Map<string, ArmedBoundary>();
@@ -21,34 +21,13 @@ const reported = new Set<string>();
 let go!: () => void;
 const going = new Promise<void>((resolve) => (go = resolve));
 
-// The SDK's workflow thread inherits the preload: only the main thread runs activities.
-if (isMainThread) install();
-
-function install(): void {
-  readline.createInterface({ input: process.stdin, crlfDelay: Infinity }).on('line', (line) => {
-    if (!line.trim()) return;
-    const message = JSON.parse(line) as { arm?: ArmedBoundary[]; disarm?: string[]; go?: boolean };
-    if (message.go) go();
-    for (const boundary of message.arm ?? []) armed.set(boundary.id, boundary);
-    for (const id of message.disarm ?? []) armed.delete(id);
-  });
-
-  const create = Worker.create.bind(Worker);
-  Worker.create = async (options: WorkerOptions) => {
-    // A standby process has loaded everything; it becomes a worker when the driver says so.
-    if (process.env.CHAOS_WAIT_FOR_GO) await going;
-    const bundle = process.env.CHAOS_WORKFLOW_BUNDLE;
-    const changed: WorkerOptions = {
-      ...options,
-      interceptors: { ...options.interceptors, activity: [...(options.interceptors?.activity ?? []), activityInterceptor] },
-    };
-    if (bundle && options.workflowsPath) {
-      delete changed.workflowsPath;
-      changed.workflowBundle = { codePath: bundle };
-    }
-    return create(changed);
-  };
-}
+readline.createInterface({ input: process.stdin, crlfDelay: Infinity }).on('line', (line) => {
+  if (!line.trim()) return;
+  const message = JSON.parse(line) as { arm?: ArmedBoundary[]; disarm?: string[]; go?: boolean };
+  if (message.go) go();
+  for (const boundary of message.arm ?? []) armed.set(boundary.id, boundary);
+  for (const id of message.disarm ?? []) armed.delete(id);
+});
 
 /** Holds the activity for good when it reached an armed boundary: the driver kills the process next. */
 async function checkpoint(phase: BoundaryPhase, ctx: Context, input: unknown): Promise<void> {
@@ -75,4 +54,11 @@ const activityInterceptor: ActivityInterceptorsFactory = (ctx) => ({
       return result;
     },
   },
+});
+
+const bundle = process.env.CHAOS_WORKFLOW_BUNDLE;
+main({
+  activityInterceptors: [activityInterceptor],
+  ...(bundle ? { workflowBundle: { codePath: bundle } } : {}),
+  ...(process.env.CHAOS_WAIT_FOR_GO ? { beforeCreate: () => going } : {}),
 });
