@@ -3,12 +3,18 @@
  * template databases for the whole run. Their addresses reach the test files through
  * process.env, which Jest's workers inherit.
  */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { startTestInfrastructure } from './helpers/stack';
 import { prepareDatabaseTemplates } from './helpers/databases';
+import { bundleWorkflowsOnce } from './helpers/temporal';
 
 export default async function globalSetup(): Promise<void> {
-  const infrastructure = await startTestInfrastructure();
-  Object.assign(process.env, infrastructure.env);
+  const bundles = mkdtempSync(path.join(tmpdir(), 'storefront-test-bundles-'));
+  const [infrastructure, bundleEnv] = await Promise.all([startTestInfrastructure(), bundleWorkflowsOnce(bundles)]);
+  Object.assign(process.env, infrastructure.env, bundleEnv);
   await prepareDatabaseTemplates();
-  (globalThis as { __storefrontInfrastructure?: unknown }).__storefrontInfrastructure = infrastructure;
+  (globalThis as { __storefrontInfrastructure?: unknown; __storefrontBundles?: string }).__storefrontInfrastructure = infrastructure;
+  (globalThis as { __storefrontBundles?: string }).__storefrontBundles = bundles;
 }

@@ -7,7 +7,7 @@
  */
 import type { Client } from '@temporalio/client';
 import { temporal as proto } from '@temporalio/proto';
-import type { Worker, WorkflowBundle } from '@temporalio/worker';
+import type { Worker, WorkflowBundleOption } from '@temporalio/worker';
 import { randomUUID } from 'node:crypto';
 import { signalNotification } from '../lib/notification-signal';
 import { CheckoutClient } from '../lib/checkout-client';
@@ -56,7 +56,7 @@ afterAll(async () => {
 });
 
 /** One release's worker process, as worker.ts builds it with TEMPORAL_DEPLOYMENT_NAME and TEMPORAL_BUILD_ID set. */
-async function startRelease(version: WorkerDeploymentVersion, bundle: WorkflowBundle, queues: readonly WorkerQueue[] = ALL_QUEUES): Promise<void> {
+async function startRelease(version: WorkerDeploymentVersion, bundle: WorkflowBundleOption, queues: readonly WorkerQueue[] = ALL_QUEUES): Promise<void> {
   const workers = await createWorkers({ connection: temporal.connection, namespace: temporal.namespace, queues, services, client, workflowBundle: bundle, deployment: version });
   running.push({ workers, runs: workers.map((worker) => worker.run()) });
   // A version exists for the server once its workers' first polls arrive, one task queue after another.
@@ -127,7 +127,7 @@ async function howItRan(workflowId: string) {
 
 it('finishes version A orders on A after B is made current, runs new orders on B, and shows A draining to 0', async () => {
   const bundleB = bundleVariant(VARIANTS.stepsSwapped);
-  const bundleA = await workflowBundle();
+  const bundleA = workflowBundle();
   await startRelease(A, bundleA);
   expect(await runOps('set-current', A.buildId)).toContain('drill-a is current (was unversioned)');
   // A build no worker runs (a typo, a release not started yet) is refused: no order is sent to it.

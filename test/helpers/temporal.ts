@@ -1,6 +1,7 @@
 /** Workers and clients for workflow tests, in the namespace of this Jest worker (see stack.ts). */
 import { ScheduleNotFoundError, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { bundleWorkflowCode, NativeConnection, Runtime, Worker, type WorkflowBundle } from '@temporalio/worker';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { TASK_QUEUES } from '../../workflows/contract';
 import { sharedWorkerOptions, type WorkerQueue } from '../../lib/workers';
@@ -10,22 +11,40 @@ import { TEST_NAMESPACE_COUNT } from './stack';
 import { SILENT_LOGGER } from '../../lib/logging';
 
 let runtimeQuiet = false;
-let bundle: Promise<WorkflowBundle> | undefined;
-let tracedBundle: Promise<WorkflowBundle> | undefined;
+/** Set by the global setup: the workflow code bundled once for the whole run (see bundleWorkflowsOnce). */
+const BUNDLE_ENV = { plain: 'TEST_WORKFLOW_BUNDLE', traced: 'TEST_WORKFLOW_BUNDLE_TRACED' } as const;
 /** Set once per test file (Jest gives each file its own module registry). */
 let namespaceSwept: Promise<void> | undefined;
 
-/** The workflow code, bundled once per test file; with tracing, the workflow-side tracing interceptors are bundled in. */
-export function workflowBundle(options: { tracing?: boolean } = {}): Promise<WorkflowBundle> {
+/** The workflow code, with the workflow-side tracing interceptors or without. */
+function bundleWorkflows(tracing: boolean): Promise<WorkflowBundle> {
   const workflowsPath = path.resolve(__dirname, '../../workflows');
-  if (options.tracing) {
-    tracedBundle ??= bundleWorkflowCode({ workflowsPath, workflowInterceptorModules: [WORKFLOW_TRACING_MODULE], logger: SILENT_LOGGER });
-    return tracedBundle;
-  }
-  bundle ??= bundleWorkflowCode({ workflowsPath, logger: SILENT_LOGGER });
-  return bundle;
+  return bundleWorkflowCode({ workflowsPath, ...(tracing ? { workflowInterceptorModules: [WORKFLOW_TRACING_MODULE] } : {}), logger: SILENT_LOGGER });
 }
 
+/**
+ * In the global setup: bundles the workflows once for every test file of the run (a few seconds
+ * of CPU each time otherwise), plain and with tracing, into `dir`.
+ */
+export async function bundleWorkflowsOnce(dir: string): Promise<Record<string, string>> {
+  const env: Record<string, string> = {};
+  await Promise.all(
+    (Object.keys(BUNDLE_ENV) as (keyof typeof BUNDLE_ENV)[]).map(async (kind) => {
+      const file = path.join(dir, `workflows-${kind}.js`);
+      writeFileSync(file, (await bundleWorkflows(kind === 'traced')).code);
+      env[BUNDLE_ENV[kind]] = file;
+    }),
+  );
+  return env;
+}
+
+/** The run's workflow bundle; with tracing, the one with the workflow-side tracing interceptors. */
+export function workflowBundle(options: { tracing?: boolean } = {}): { codePath: string } {
+  const name = BUNDLE_ENV[options.tracing ? 'traced' : 'plain'];
+  const codePath = process.env[name];
+  if (!codePath) throw new Error(`${name} is not set: run tests through Jest, whose global setup bundles the workflows`);
+  return { codePath };
+}
 
 export function testNamespace(): string {
   const worker = Number(process.env.JEST_WORKER_ID ?? '1');
@@ -73,7 +92,7 @@ export async function connectTestTemporal(options: TestTemporalOptions = {}): Pr
     const workers: Worker[] = [];
     if (options.checkout ?? true) {
       workers.push(
-        await Worker.create({ ...shared, connection, namespace, taskQueue: TASK_QUEUES.checkout, workflowBundle: await workflowBundle({ tracing: tracing !== undefined }) }),
+        await Worker.create({ ...shared, connection, namespace, taskQueue: TASK_QUEUES.checkout, workflowBundle: workflowBundle({ tracing: tracing !== undefined }) }),
       );
     }
     for (const [queue, activities] of Object.entries(activitiesByQueue)) {
