@@ -62,10 +62,12 @@ export const productRoutes: FastifyPluginAsyncTypebox<ProductRoutesOptions> = as
       const page = await catalogue.current();
       // no-cache: a client may keep the catalogue, but asks (If-None-Match) before each use.
       reply.header('etag', page.etag).header('cache-control', 'no-cache');
-      if (matchesEtag(request.headers['if-none-match'], page.etag)) return reply.code(304).send(null);
-      // Serialized once per change, not per request: the bytes are what the 200 schema describes, and
-      // Fastify sends a string of JSON content type as it is (the type provider only knows objects).
-      return (reply as FastifyReply).type('application/json; charset=utf-8').send(page.body);
+      // Untyped for these two sends: the type provider knows only the schemas' objects, while a 304 has
+      // no body at all and the 200's is the string of JSON the schema describes, serialized once per
+      // change (Fastify sends a string of JSON content type as it is).
+      const raw = reply as FastifyReply;
+      if (matchesEtag(request.headers['if-none-match'], page.etag)) return raw.code(304).send();
+      return raw.type('application/json; charset=utf-8').send(page.body);
     },
   );
 
