@@ -134,6 +134,7 @@ function writeSummary(headline: Partial<Headline>, machine: Machine): void {
     'api_overhead_ratio',
     'activity_step_ms',
     'placement_latency_ratio',
+    'stock_returned_p99_ms',
   ];
   const summary: Record<string, unknown> = {};
   for (const key of keys) summary[key] = headline[key] ?? previous[key] ?? null;

@@ -14,6 +14,7 @@ export interface Headline {
   api_overhead_ratio: number;
   activity_step_ms: number;
   placement_latency_ratio: number;
+  stock_returned_p99_ms: number;
 }
 
 export interface BenchContext {
