@@ -20,6 +20,13 @@ export interface SagaHooks {
   undoFailed(step: string, error: unknown): Promise<OperatorDecision>;
 }
 
+/** One of the steps Saga.together() runs side by side: its name, its work and its undo. */
+export interface SideStep<Step extends string, T> {
+  name: Step;
+  run: () => Promise<T>;
+  undo?: () => Promise<unknown>;
+}
+
 export class Saga<Step extends string> {
   private readonly undos: { step: Step; undo: () => Promise<unknown> }[] = [];
 
@@ -38,6 +45,23 @@ export class Saga<Step extends string> {
     const result = await run();
     if (!this.record.completedSteps.includes(name)) this.record.completedSteps.push(name);
     return result;
+  }
+
+  /**
+   * Steps that do not depend on each other, run side by side (one workflow task schedules them all).
+   * Every undo is registered before any of them runs, in the order given, so that unwind() undoes
+   * them newest first exactly as if they had run one after another; each one done is recorded, in
+   * the order given. Settles once all have settled, with every outcome (failures included) in the
+   * same order: the caller decides which failure speaks.
+   */
+  async together<const Results extends readonly unknown[]>(steps: { readonly [K in keyof Results]: SideStep<Step, Results[K]> }): Promise<{ -readonly [K in keyof Results]: PromiseSettledResult<Results[K]> }> {
+    const all = steps as readonly SideStep<Step, unknown>[];
+    for (const { name, undo } of all) if (undo && !this.undos.some((registered) => registered.step === name)) this.undos.push({ step: name, undo });
+    const outcomes = await Promise.allSettled(all.map((step) => step.run()));
+    all.forEach((step, index) => {
+      if (outcomes[index]!.status === 'fulfilled' && !this.record.completedSteps.includes(step.name)) this.record.completedSteps.push(step.name);
+    });
+    return outcomes as { -readonly [K in keyof Results]: PromiseSettledResult<Results[K]> };
   }
 
   /** The commit point: from here the saga only goes forward, and nothing done so far is ever undone. */
