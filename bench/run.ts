@@ -135,6 +135,7 @@ function writeSummary(headline: Partial<Headline>, machine: Machine): void {
     'activity_step_ms',
     'placement_latency_ratio',
     'stock_returned_p99_ms',
+    'soak_rss_slope_mb_per_10min',
   ];
   const summary: Record<string, unknown> = {};
   for (const key of keys) summary[key] = headline[key] ?? previous[key] ?? null;

@@ -15,6 +15,7 @@ export interface Headline {
   activity_step_ms: number;
   placement_latency_ratio: number;
   stock_returned_p99_ms: number;
+  soak_rss_slope_mb_per_10min: number;
 }
 
 export interface BenchContext {
