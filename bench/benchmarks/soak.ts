@@ -88,7 +88,7 @@ export const soakBenchmark: Benchmark = {
     for (let k = 0; k < settings.streams; k++) {
       const stream = openSse(`${api.baseUrl}/v1/notifications/stream?access_token=${encodeURIComponent(api.token(customerOf(stack.runId, k * 10)))}`);
       stream.onEvent((event) => {
-        if (event.event === 'notification') streamEvents += 1;
+        if (event.event === 'order' || event.event === 'notification') streamEvents += 1;
       });
       streams.push(stream);
     }
