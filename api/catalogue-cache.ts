@@ -119,7 +119,12 @@ export class CatalogueCache implements Catalogue {
   }
 
   private async listen(): Promise<void> {
-    const client = new Client({ connectionString: this.options.connectionString, application_name: this.options.applicationName ?? DEFAULT_CATALOGUE_APPLICATION_NAME });
+    const client = new Client({
+      connectionString: this.options.connectionString,
+      application_name: this.options.applicationName ?? DEFAULT_CATALOGUE_APPLICATION_NAME,
+      // An unreachable host must not hold the reconnect loop up: reading through meanwhile is correct, only slower.
+      connectionTimeoutMillis: 5_000,
+    });
     client.on('notification', (message) => {
       if (message.channel === CATALOGUE_CHANNEL) this.invalidate();
     });

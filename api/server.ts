@@ -39,7 +39,6 @@ async function main(): Promise<void> {
     load: async () => ({ items: await services.inventory.listProducts() }),
     onError: (error) => app.log.warn({ err: error }, 'catalogue cache'),
   });
-  await catalogue.start();
   const app = await buildApp({
     settings,
     catalogue,
@@ -67,6 +66,8 @@ async function main(): Promise<void> {
     await app.close();
   });
 
+  // Not awaited: until it listens (or while the inventory database is away) the catalogue is read per request.
+  void catalogue.start();
   await app.listen({ port: settings.port, host: settings.host });
 }
 
