@@ -11,6 +11,7 @@ import type { NotificationSignaller } from '../lib/notification-signal';
 import type { CheckoutClient } from '../lib/checkout-client';
 import type { Services } from '../services';
 import type { NotificationHub } from '../services/notifications/live';
+import { readThroughCatalogue, type Catalogue } from './catalogue-cache';
 import { auth } from './plugins/auth';
 import { redactingLogger } from './plugins/log-redaction';
 import { errorHandler } from './plugins/errors';
@@ -63,6 +64,8 @@ export interface AppDeps {
   tracing?: Tracing;
   /** The payload codec and the Web UI origins: serves /codec/encode and /codec/decode; undefined when encryption is off. */
   codec?: { codec: PayloadCodec; allowedOrigins: readonly string[] };
+  /** The catalogue GET /v1/products answers from: the process's CatalogueCache (api/server.ts). Without it every request reads the database. */
+  catalogue?: Catalogue;
   /** Open notification streams per user on this instance (default 5); one more gets 429 TOO_MANY_STREAMS. */
   sseMaxStreamsPerUser?: number;
 }
@@ -112,7 +115,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     allowDevTokens: settings.allowDevTokens,
     ratePerMinute: deps.rateLimits?.devTokens ?? 30,
   });
-  await app.register(productRoutes, { inventory: services.inventory });
+  const catalogue = deps.catalogue ?? readThroughCatalogue(async () => ({ items: await services.inventory.listProducts() }));
+  await app.register(productRoutes, { inventory: services.inventory, catalogue });
   await app.register(cartRoutes, { cart: services.cart, inventory: services.inventory });
   await app.register(orderRoutes, { services, checkout, orderTtlSeconds: settings.orderTtlSeconds, ratePerMinute: deps.rateLimits?.orders ?? 60 });
   await app.register(webhookRoutes, { payments: services.payments, checkout, webhookSecret: settings.stripeWebhookSecret });

@@ -10,6 +10,7 @@ import { codecOriginsFromEnv } from './routes/codec.routes';
 import { openServices, type Services } from '../services';
 import { NotificationHub } from '../services/notifications/live';
 import { buildApp, type ReadinessProbe } from './app';
+import { CatalogueCache } from './catalogue-cache';
 import { databaseProbes, temporalProbe } from './probes';
 
 function readinessProbes(services: Services, temporal: Connection): ReadinessProbe[] {
@@ -32,8 +33,15 @@ async function main(): Promise<void> {
     notifications: services.notifications,
     onError: (error) => app.log.warn({ err: error }, 'notification hub'),
   });
+  // The catalogue from memory, dropped on every change the inventory database announces.
+  const catalogue = new CatalogueCache({
+    connectionString: databases.inventory,
+    load: async () => ({ items: await services.inventory.listProducts() }),
+    onError: (error) => app.log.warn({ err: error }, 'catalogue cache'),
+  });
   const app = await buildApp({
     settings,
+    catalogue,
     services,
     checkout: new CheckoutClient(client, { deadlineMs: settings.temporalDeadlineMs }),
     notificationHub,
@@ -45,6 +53,7 @@ async function main(): Promise<void> {
   });
   app.addHook('onClose', async () => {
     await notificationHub.close();
+    await catalogue.close();
     await temporal.close();
     await services.close();
     await tracing?.shutdown();
@@ -57,6 +66,8 @@ async function main(): Promise<void> {
     await app.close();
   });
 
+  // Not awaited: until it listens (or while the inventory database is away) the catalogue is read per request.
+  void catalogue.start();
   await app.listen({ port: settings.port, host: settings.host });
 }
 

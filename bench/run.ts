@@ -136,6 +136,8 @@ function writeSummary(headline: Partial<Headline>, machine: Machine): void {
     'placement_latency_ratio',
     'cluster_throughput_ratio',
     'cluster_checkout_p50_ratio',
+    'stock_returned_p99_ms',
+    'soak_rss_slope_mb_per_10min',
   ];
   const summary: Record<string, unknown> = {};
   for (const key of keys) summary[key] = headline[key] ?? previous[key] ?? null;

@@ -119,5 +119,8 @@ it('a second run of an order refused for quota gives back the unit it took for i
 
   expect(await startAgain(input)).toBe('REJECTED');
   expect((await services.quota.getQuota(input.customerId)).resources.find((r) => r.resource === 'orders')?.used).toBe(19);
+  // The second run reserved the stock beside its quota check, and gave it back: none stays held.
+  expect(await services.inventory.getProduct(input.lines[0]!.productId)).toMatchObject({ available: 5 });
+  expect(await services.inventory.findReservation(input.orderId)).toMatchObject({ status: 'RELEASED' });
   expect(await services.quota.releaseUsage({ userId: input.customerId, idempotencyKey: orderQuotaKey(input.orderId) })).toEqual({ released: false });
 });

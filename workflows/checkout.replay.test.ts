@@ -107,7 +107,8 @@ describe('recorded checkout histories', () => {
     [
       'the undo order reversed',
       VARIANTS.undoOrderReversed,
-      ['cancelled', 'compensation-failed-operator-resolve', 'compensation-failed-operator-retry', 'expired', 'out-of-stock', 'refund-after-later-failure', 'workflow-cancelled'],
+      // Every history that undid two steps or more; a quota refusal too, since the stock is reserved beside the quota check.
+      ['cancelled', 'compensation-failed-operator-resolve', 'compensation-failed-operator-retry', 'expired', 'out-of-stock', 'quota-rejected', 'refund-after-later-failure', 'workflow-cancelled'],
     ],
     // Both sides of the patch reach it: the old history lacks the notice, the new one has a marker no code asks
     // about. (Removing a patch goes through deprecatePatch() first: docs/changing-workflows.md.)

@@ -239,7 +239,7 @@ describe('checkout saga', () => {
     expect((await services.quota.getQuota(customerId)).resources.find((r) => r.resource === 'orders')).toMatchObject({ used: 0 });
   });
 
-  it('quota exceeded: the order is rejected before any stock is touched', async () => {
+  it('quota exceeded: the order is rejected and the stock reserved beside the quota check is given back', async () => {
     workers = await startWorkers();
     const product = await newProduct(3);
     const customerId = `user-${randomUUID().slice(0, 8)}`;
@@ -249,7 +249,9 @@ describe('checkout saga', () => {
     expect(result.status).toBe('REJECTED');
     expect(result.failure?.code).toBe('QUOTA_EXCEEDED');
     expect(await services.orders.get(orderId)).toMatchObject({ status: 'REJECTED', failureCode: 'QUOTA_EXCEEDED' });
-    expect(await services.inventory.findReservation(orderId)).toBeNull();
+    // The stock was reserved while the quota was checked, and the unwind gave it back first.
+    expect(result.compensatedSteps).toEqual(['stockReserved', 'quotaChecked']);
+    expect(await services.inventory.findReservation(orderId)).toMatchObject({ status: 'RELEASED' });
     expect(await stockOf(product.id)).toMatchObject({ available: 3 });
   });
 

@@ -20,8 +20,17 @@ export interface SagaHooks {
   undoFailed(step: string, error: unknown): Promise<OperatorDecision>;
 }
 
+/** One of the steps Saga.together() runs side by side: its name, its work and its undo. */
+export interface SideStep<Step extends string, T> {
+  name: Step;
+  run: () => Promise<T>;
+  undo?: () => Promise<unknown>;
+}
+
 export class Saga<Step extends string> {
-  private readonly undos: { step: Step; undo: () => Promise<unknown> }[] = [];
+  /** Newest last; undos of steps that ran side by side share a `together` number. */
+  private readonly undos: { step: Step; undo: () => Promise<unknown>; together?: number }[] = [];
+  private togetherCalls = 0;
 
   constructor(
     private readonly record: SagaRecord<Step>,
@@ -40,18 +49,47 @@ export class Saga<Step extends string> {
     return result;
   }
 
+  /**
+   * Steps that do not depend on each other, run side by side (one workflow task schedules them all).
+   * Every undo is registered before any of them runs, in the order given; unwind() undoes them side
+   * by side too (they are as independent as their steps), scheduled newest first and recorded newest
+   * first as if they had run one after another. Each step done is recorded, in the order given. Settles once all have settled, with every outcome (failures included) in the
+   * same order: the caller decides which failure speaks.
+   */
+  async together<const Results extends readonly unknown[]>(steps: { readonly [K in keyof Results]: SideStep<Step, Results[K]> }): Promise<{ -readonly [K in keyof Results]: PromiseSettledResult<Results[K]> }> {
+    const all = steps as readonly SideStep<Step, unknown>[];
+    const together = ++this.togetherCalls;
+    for (const { name, undo } of all) if (undo && !this.undos.some((registered) => registered.step === name)) this.undos.push({ step: name, undo, together });
+    const outcomes = await Promise.allSettled(all.map((step) => step.run()));
+    all.forEach((step, index) => {
+      if (outcomes[index]!.status === 'fulfilled' && !this.record.completedSteps.includes(step.name)) this.record.completedSteps.push(step.name);
+    });
+    return outcomes as { -readonly [K in keyof Results]: PromiseSettledResult<Results[K]> };
+  }
+
   /** The commit point: from here the saga only goes forward, and nothing done so far is ever undone. */
   commit(): void {
     this.undos.length = 0;
   }
 
-  /** Runs the registered undos newest first; cancelling the workflow does not interrupt it. */
+  /**
+   * Runs the registered undos newest first, those of steps that ran side by side together (one
+   * workflow task fewer per such group, and none waits for another); cancelling the workflow does
+   * not interrupt it.
+   */
   unwind(): Promise<void> {
     return CancellationScope.nonCancellable(async () => {
       for (let next = this.undos.pop(); next; next = this.undos.pop()) {
-        this.hooks.undoing?.(next.step);
-        await this.withOperatorFallback(next.step, next.undo);
-        this.record.compensatedSteps.push(next.step);
+        const batch = [next];
+        while (next.together !== undefined && this.undos.at(-1)?.together === next.together) batch.push(this.undos.pop()!);
+        for (const undo of batch) this.hooks.undoing?.(undo.step);
+        const outcomes = await Promise.allSettled(batch.map((undo) => undo.undo()));
+        // An undo that failed past its retries asks the operator, one at a time, as if run alone.
+        for (const [index, undo] of batch.entries()) {
+          const outcome = outcomes[index]!;
+          if (outcome.status === 'rejected' && (await this.hooks.undoFailed(undo.step, outcome.reason)) === 'retry') await this.withOperatorFallback(undo.step, undo.undo);
+        }
+        for (const undo of batch) this.record.compensatedSteps.push(undo.step);
       }
     });
   }

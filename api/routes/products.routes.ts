@@ -4,13 +4,17 @@
  * never give reserved units back (docs/hostile-input.md).
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyReply } from 'fastify';
 import { Type } from 'typebox';
 import { DomainError } from '../../lib/errors';
+import { matchesEtag, type Catalogue } from '../catalogue-cache';
 import { MAX_AVAILABLE as MAX_STOCK, type InventoryService } from '../../services/inventory/inventory.service';
 import { AcceptedCurrency, errors, IdParams, INT4_MAX, PriceCents, Product } from '../schemas';
 
 export interface ProductRoutesOptions {
   inventory: InventoryService;
+  /** GET /v1/products answers from it: the instance's cache, or a read-through without one. */
+  catalogue: Catalogue;
 }
 
 const NewProduct = Type.Object(
@@ -39,16 +43,32 @@ const StockChange = Type.Object(
   { additionalProperties: false },
 );
 
-export const productRoutes: FastifyPluginAsyncTypebox<ProductRoutesOptions> = async (app, { inventory }) => {
+export const productRoutes: FastifyPluginAsyncTypebox<ProductRoutesOptions> = async (app, { inventory, catalogue }) => {
   app.get(
     '/v1/products',
     {
       schema: {
         tags: ['products'],
-        response: { 200: Type.Object({ items: Type.Array(Product) }) },
+        description:
+          'The whole catalogue, with an `ETag`: a client that sends it back in `If-None-Match` gets 304 while nothing changed. ' +
+          'A change to a price, a name or the units available is seen by every API instance within a second.',
+        response: {
+          200: Type.Object({ items: Type.Array(Product) }),
+          304: Type.Null({ description: 'Not modified: the catalogue is still the one of the ETag sent' }),
+        },
       },
     },
-    async () => ({ items: await inventory.listProducts() }),
+    async (request, reply) => {
+      const page = await catalogue.current();
+      // no-cache: a client may keep the catalogue, but asks (If-None-Match) before each use.
+      reply.header('etag', page.etag).header('cache-control', 'no-cache');
+      // Untyped for these two sends: the type provider knows only the schemas' objects, while a 304 has
+      // no body at all and the 200's is the string of JSON the schema describes, serialized once per
+      // change (Fastify sends a string of JSON content type as it is).
+      const raw = reply as FastifyReply;
+      if (matchesEtag(request.headers['if-none-match'], page.etag)) return raw.code(304).send();
+      return raw.type('application/json; charset=utf-8').send(page.body);
+    },
   );
 
   app.get(

@@ -6,12 +6,13 @@ import { floorBenchmark } from './floor';
 import { historyBenchmark } from './history';
 import { latencyBenchmark } from './latency';
 import { oversellBenchmark } from './oversell';
+import { soakBenchmark } from './soak';
 import { sseBenchmark } from './sse';
 import { throughputBenchmark, tuningBenchmark } from './throughput';
 import { timersBenchmark } from './timers';
 
-/** api-overhead first: it measures the catalogue of the 8 demo products, before the others add theirs. */
-export const BENCHMARKS: Benchmark[] = [apiOverheadBenchmark, throughputBenchmark, latencyBenchmark, floorBenchmark, timersBenchmark, oversellBenchmark, historyBenchmark, sseBenchmark, clusterBenchmark];
+/** api-overhead first: it measures the catalogue of the 8 demo products, before the others add theirs. Soak last: 20 minutes. */
+export const BENCHMARKS: Benchmark[] = [apiOverheadBenchmark, throughputBenchmark, latencyBenchmark, floorBenchmark, timersBenchmark, oversellBenchmark, historyBenchmark, sseBenchmark, clusterBenchmark, soakBenchmark];
 
 /** Run only when named with --only. */
 export const OPT_IN_BENCHMARKS: Benchmark[] = [tuningBenchmark];

@@ -7,23 +7,13 @@
  * NOTIFY reaches the API's hub, which pushes it to the one open stream. Also the API
  * process's resident memory per open stream.
  */
-import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import type { Benchmark } from '../lib/context';
 import { callJson } from '../lib/http';
+import { residentKiB } from '../lib/machine';
 import { openSse, type SseStream } from '../lib/sse';
 import { distribution, round } from '../lib/stats';
 import { BENCH_TUNING } from '../lib/tuning-choices';
-
-function residentKiB(pid: number | undefined): number {
-  if (pid === undefined) return Number.NaN;
-  try {
-    const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return match ? Number(match[1]) : Number.NaN;
-  } catch {
-    return Number.NaN;
-  }
-}
 
 async function inBatches<T>(items: readonly T[], size: number, work: (item: T, index: number) => Promise<void>): Promise<void> {
   for (let start = 0; start < items.length; start += size) {

@@ -18,6 +18,8 @@ export interface Headline {
   cluster_throughput_ratio: number;
   /** One customer's place + pay p50 on the cluster over the dev server's. */
   cluster_checkout_p50_ratio: number;
+  stock_returned_p99_ms: number;
+  soak_rss_slope_mb_per_10min: number;
 }
 
 export interface BenchContext {

@@ -132,3 +132,42 @@ export async function fetchHistories(client: Client, workflowIds: readonly strin
   );
   return histories;
 }
+
+/** Where a placement's time went inside the workflow: from its start to the answer of its first update. */
+export interface PlacementTrace {
+  /** WorkflowExecutionStarted → the first WorkflowExecutionUpdateCompleted (the `placed` answer). */
+  inWorkflowMs: number;
+  workflowTasks: number;
+  activities: number;
+  /** Summed over the trace: the dispatch waits (scheduled → started). */
+  workflowTaskWaitMs: number;
+  activityWaitMs: number;
+  /** Summed over the trace: workflow tasks started → completed (the worker running the workflow code). */
+  workflowTaskRunMs: number;
+}
+
+export function placementTrace(history: History): PlacementTrace | undefined {
+  const events = history.events ?? [];
+  const answered = events.findIndex((event) => event.eventType === EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED);
+  if (answered < 0 || events.length === 0) return undefined;
+  const upToAnswer = { events: events.slice(0, answered + 1) };
+  const waits = historyWaits(upToAnswer);
+  const sum = (values: number[]) => values.reduce((total, value) => total + value, 0);
+  const startedAt = new Map<number, number>();
+  let workflowTaskRunMs = 0;
+  for (const event of upToAnswer.events) {
+    if (event.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED) startedAt.set(Number(event.eventId), timestampMs(event.eventTime as Timestamp));
+    if (event.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED) {
+      const started = startedAt.get(Number(event.workflowTaskCompletedEventAttributes?.startedEventId));
+      if (started !== undefined) workflowTaskRunMs += timestampMs(event.eventTime as Timestamp) - started;
+    }
+  }
+  return {
+    workflowTaskRunMs,
+    inWorkflowMs: timestampMs(events[answered]!.eventTime as Timestamp) - timestampMs(events[0]!.eventTime as Timestamp),
+    workflowTasks: upToAnswer.events.filter((event) => event.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED).length,
+    activities: upToAnswer.events.filter((event) => event.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED).length,
+    workflowTaskWaitMs: sum(waits.workflowTaskScheduleToStartMs),
+    activityWaitMs: sum(waits.activityScheduleToStartMs),
+  };
+}

@@ -1,5 +1,6 @@
 /** What a benchmark ran on: cores, memory, load and the versions of the moving parts. */
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { promisify } from 'node:util';
 import { Client } from 'pg';
@@ -64,5 +65,16 @@ async function postgresVersion(url: string): Promise<string> {
     return 'unknown';
   } finally {
     await client.end().catch(() => undefined);
+  }
+}
+
+/** A process's resident memory in KiB (from /proc), NaN when it cannot be read. */
+export function residentKiB(pid: number | undefined): number {
+  if (pid === undefined) return Number.NaN;
+  try {
+    const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return match ? Number(match[1]) : Number.NaN;
+  } catch {
+    return Number.NaN;
   }
 }

@@ -3,6 +3,13 @@ import { DomainError, isUniqueViolation } from '../../lib/errors';
 import type { InventoryDb } from './db';
 import type { Product, ReservationStatus } from './generated/client';
 
+/**
+ * Where the inventory database announces a change of what the catalogue shows (a product added,
+ * renamed, repriced, its available units moved): a trigger on the products table sends it at
+ * commit (prisma/inventory/migrations/*_catalogue_change_notify), with an empty payload.
+ */
+export const CATALOGUE_CHANNEL = 'storefront_catalogue';
+
 /** Units a product may have available, and one adjustment may move: keeps every bucket far inside int4. */
 export const MAX_AVAILABLE = 1_000_000;
 

@@ -1,13 +1,14 @@
 /**
  * API instances listening on real ports, as in production: fresh databases, workers with the
  * real activities on the test namespace, and per instance its own services, NotificationHub
- * (its own LISTEN connection) and Temporal client as notifier. Several instances share the
+ * and CatalogueCache (each its own LISTEN connection) and Temporal client as notifier. Several instances share the
  * databases, like replicas behind a load balancer. For SSE, which app.inject() cannot stream.
  */
 import type { FastifyInstance } from 'fastify';
 import { Client as PgClient } from 'pg';
 import { createActivitiesByQueue } from '../../activities';
 import { buildApp, type AppDeps } from '../../api/app';
+import { CatalogueCache } from '../../api/catalogue-cache';
 import { CheckoutClient } from '../../lib/checkout-client';
 import { openServices, type Services } from '../../services';
 import { NotificationHub } from '../../services/notifications/live';
@@ -18,11 +19,14 @@ import { connectTestTemporal, type RunningWorkers, type TestTemporal } from './t
 export interface LiveInstance {
   app: FastifyInstance;
   hub: NotificationHub;
+  catalogue: CatalogueCache;
   services: Services;
   /** http://127.0.0.1:<port> */
   url: string;
   /** The hub's application_name in pg_stat_activity, unique to this instance. */
   applicationName: string;
+  /** The catalogue cache's application_name in pg_stat_activity (inventory database), unique to this instance. */
+  catalogueApplicationName: string;
   /** Closes the app (ending its streams), then its hub and services. Idempotent. */
   close(): Promise<void>;
 }
@@ -73,9 +77,17 @@ export async function startLiveApis(options: LiveApiOptions = {}): Promise<LiveA
       const services = openServices(dbs.urls, stripe);
       const applicationName = `sse-test-${run}-${index}`;
       const hub = new NotificationHub({ connectionString: dbs.urls.notifications, notifications: services.notifications, applicationName, retryDelayMs: 200 });
+      const catalogueApplicationName = `catalogue-test-${run}-${index}`;
+      const catalogue = new CatalogueCache({
+        connectionString: dbs.urls.inventory,
+        load: async () => ({ items: await services.inventory.listProducts() }),
+        applicationName: catalogueApplicationName,
+        retryDelayMs: 200,
+      });
       const app = await buildApp({
         settings: TEST_SETTINGS,
         services,
+        catalogue,
         checkout: new CheckoutClient(temporal.client),
         notificationHub: hub,
         notifier: temporal.client,
@@ -85,17 +97,21 @@ export async function startLiveApis(options: LiveApiOptions = {}): Promise<LiveA
       const instance: LiveInstance = {
         app,
         hub,
+        catalogue,
         services,
         applicationName,
+        catalogueApplicationName,
         url: '',
         close: () =>
           (closed ??= (async () => {
             await app.close();
             await hub.close();
+            await catalogue.close();
             await services.close();
           })()),
       };
       instances.push(instance);
+      await catalogue.start();
       await app.listen({ port: 0, host: '127.0.0.1' });
       const address = app.server.address();
       if (!address || typeof address === 'string') throw new Error('the API did not listen on a TCP port');

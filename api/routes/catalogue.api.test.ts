@@ -1,0 +1,148 @@
+/**
+ * The catalogue cache on two API instances over one inventory database, on real HTTP: a price
+ * change, a stock adjustment and an order's reservation made anywhere are seen by every instance
+ * within a second of their commit; ETag and 304; and a lost LISTEN connection never leaves an
+ * instance answering from a catalogue it can no longer hear changes to.
+ */
+import { randomUUID } from 'node:crypto';
+import { Client as PgClient } from 'pg';
+import { startLiveApis, type LiveApis, type LiveInstance } from '../../test/helpers/live-api';
+
+jest.setTimeout(90_000);
+
+/** The product claim: a change reaches every instance within this bound (a correctness bound, not a measurement). */
+const VISIBLE_WITHIN_MS = 1_000;
+
+let live: LiveApis;
+let one: LiveInstance;
+let two: LiveInstance;
+
+beforeAll(async () => {
+  live = await startLiveApis({ instances: 2 });
+  [one, two] = live.instances as [LiveInstance, LiveInstance];
+});
+afterAll(async () => live?.close());
+
+interface CatalogueProduct {
+  id: string;
+  priceCents: number;
+  available: number;
+  version: number;
+}
+
+async function catalogue(instance: LiveInstance, headers: Record<string, string> = {}) {
+  const response = await fetch(`${instance.url}/v1/products`, { headers });
+  const text = await response.text();
+  return { status: response.status, etag: response.headers.get('etag'), text, items: text ? (JSON.parse(text).items as CatalogueProduct[]) : [] };
+}
+
+async function asAdmin(instance: LiveInstance, method: string, path: string, body: unknown) {
+  const response = await fetch(`${instance.url}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${live.token('catalogue-admin', 'admin')}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  expect(response.status).toBe(200);
+  return (await response.json()) as CatalogueProduct;
+}
+
+/** Polls the instance's catalogue until the product looks as expected, failing past the bound. */
+async function seenWithin(instance: LiveInstance, productId: string, expected: Partial<CatalogueProduct>, since: number): Promise<void> {
+  for (;;) {
+    const product = (await catalogue(instance)).items.find((item) => item.id === productId);
+    if (product && Object.entries(expected).every(([key, value]) => product[key as keyof CatalogueProduct] === value)) return;
+    if (Date.now() - since > VISIBLE_WITHIN_MS) {
+      throw new Error(`${instance.url} still shows ${JSON.stringify(product)} ${VISIBLE_WITHIN_MS} ms after the change, expected ${JSON.stringify(expected)}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** Waits (bounded) until `check` holds: a state reached asynchronously, not a timing. */
+async function eventually(check: () => boolean, description: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${description}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+async function newProduct(available = 10) {
+  return live.workerServices.inventory.createProduct({ sku: `cat-${randomUUID().slice(0, 8)}`, name: 'Catalogue probe', priceCents: 1_000, available });
+}
+
+/** Both instances have the current catalogue in memory (each read it once since the last change). */
+async function warm(productId: string) {
+  for (const instance of [one, two]) {
+    await eventually(() => instance.catalogue.isListening(), 'the instance listens');
+    expect((await catalogue(instance)).items.some((item) => item.id === productId)).toBe(true);
+  }
+}
+
+describe('GET /v1/products on two instances', () => {
+  it('shows a price change made through one instance on both within a second', async () => {
+    const product = await newProduct();
+    await warm(product.id);
+    const changed = await asAdmin(one, 'PATCH', `/v1/products/${product.id}`, { version: product.version, priceCents: 1_234 });
+    const since = Date.now();
+    expect(changed.priceCents).toBe(1_234);
+    await Promise.all([one, two].map((instance) => seenWithin(instance, product.id, { priceCents: 1_234, version: changed.version }, since)));
+  });
+
+  it('shows a stock adjustment and an order reservation, made anywhere, on both within a second', async () => {
+    const product = await newProduct(10);
+    await warm(product.id);
+    await asAdmin(two, 'POST', `/v1/products/${product.id}/stock`, { delta: 5, reason: 'delivery' });
+    let since = Date.now();
+    await Promise.all([one, two].map((instance) => seenWithin(instance, product.id, { available: 15 }, since)));
+
+    // The worker's reservation, outside any API instance: the database's own announcement reaches them.
+    await live.workerServices.inventory.reserve({ orderId: randomUUID(), lines: [{ productId: product.id, quantity: 4 }] });
+    since = Date.now();
+    await Promise.all([one, two].map((instance) => seenWithin(instance, product.id, { available: 11 }, since)));
+  });
+
+  it('answers If-None-Match with its current ETag by 304, and a stale one with the new catalogue', async () => {
+    const product = await newProduct();
+    const first = await catalogue(one);
+    expect(first.status).toBe(200);
+    expect(first.etag).toMatch(/^"[A-Za-z0-9_-]+"$/);
+    expect(first.items.some((item) => item.id === product.id)).toBe(true);
+    // The same catalogue has the same tag on every instance: a client may revalidate anywhere.
+    expect((await catalogue(two)).etag).toBe(first.etag);
+
+    const notModified = await catalogue(two, { 'if-none-match': first.etag! });
+    expect(notModified).toMatchObject({ status: 304, text: '', etag: first.etag });
+    expect((await catalogue(one, { 'if-none-match': `"other", W/${first.etag}` })).status).toBe(304);
+
+    const changed = await asAdmin(one, 'PATCH', `/v1/products/${product.id}`, { version: product.version, name: 'Renamed probe' });
+    const since = Date.now();
+    await seenWithin(two, product.id, { version: changed.version }, since);
+    const fresh = await catalogue(two, { 'if-none-match': first.etag! });
+    expect(fresh.status).toBe(200);
+    expect(fresh.etag).not.toBe(first.etag);
+    expect(fresh.items.find((item) => item.id === product.id)).toMatchObject({ name: 'Renamed probe' });
+  });
+
+  it('after losing its LISTEN connection, shows a change made while it could not hear it', async () => {
+    const product = await newProduct();
+    await warm(product.id);
+    const admin = new PgClient({ connectionString: live.dbs.urls.inventory });
+    await admin.connect();
+    try {
+      const { rows } = await admin.query<{ killed: boolean }>('SELECT pg_terminate_backend(pid) AS killed FROM pg_stat_activity WHERE application_name = $1', [two.catalogueApplicationName]);
+      expect(rows).toEqual([{ killed: true }]);
+      await eventually(() => !two.catalogue.isListening(), 'instance two notices the lost connection');
+      // Committed while instance two listens to nothing: its announcement is lost to it.
+      await live.workerServices.inventory.updateProduct(product.id, { version: product.version, priceCents: 4_321 });
+      expect((await catalogue(two)).items.find((item) => item.id === product.id)).toMatchObject({ priceCents: 4_321 });
+      await eventually(() => two.catalogue.isListening(), 'instance two listens again');
+      expect((await catalogue(two)).items.find((item) => item.id === product.id)).toMatchObject({ priceCents: 4_321 });
+      // And it hears changes again.
+      const again = await live.workerServices.inventory.updateProduct(product.id, { version: product.version + 1, priceCents: 5_555 });
+      await seenWithin(two, product.id, { priceCents: 5_555, version: again.version }, Date.now());
+    } finally {
+      await admin.end();
+    }
+  });
+});
