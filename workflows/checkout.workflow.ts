@@ -5,7 +5,7 @@
  */
 import { allHandlersFinished, ApplicationFailure, CancellationScope, condition, log, patched, setCurrentDetails, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
 import { ERROR_CODES } from '../lib/error-codes';
-import { cart, inventory, orders, ordersForwardOnly, payments, quota } from './checkout-activities';
+import { checkoutCalls, payments } from './checkout-activities';
 import * as contract from './contract';
 import type { CancelInput, CheckoutFailure, CheckoutInput, CheckoutState, CheckoutStep, OperatorActionInput, OrderStatus, PayInput, PaymentEventInput } from './contract';
 import { Saga, type OperatorDecision } from './saga';
@@ -34,6 +34,7 @@ export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutSt
 class Checkout {
   private readonly state: CheckoutState;
   private readonly saga: Saga<CheckoutStep>;
+  private readonly calls: ReturnType<typeof checkoutCalls>;
   private payment?: PaymentRequest;
   private cancelRequest?: CancelInput;
   /** True from placement until the body has decided between paid, cancelled and expired. */
@@ -48,6 +49,7 @@ class Checkout {
     const { orderId, customerId, currency } = input;
     const totalCents = contract.orderTotalCents(input.lines);
     this.state = { orderId, customerId, status: 'PENDING', totalCents, currency, completedSteps: [], compensatedSteps: [], declinedAttempts: 0 };
+    this.calls = checkoutCalls(input, totalCents);
     this.saga = new Saga(this.state, {
       undoing: (step) => setCurrentDetails(`Undoing ${step}`),
       undoFailed: (step, error) => this.parkForOperator(step, error),
@@ -87,28 +89,13 @@ class Checkout {
    * sum. Answers an earlier run's status, if any.
    */
   private async place(): Promise<OrderStatus | undefined> {
-    const { orderId, customerId, lines, currency, idempotencyKey, requestHash } = this.input;
-    setCurrentDetails(`Placing the order: ${formatMoney(this.state.totalCents, currency)}`);
+    setCurrentDetails(`Placing the order: ${formatMoney(this.state.totalCents, this.input.currency)}`);
     const [quotaChecked, orderCreated, stockReserved] = await this.saga.together([
-      {
-        name: 'quotaChecked',
-        run: () => quota.reserveOrderQuota.executeWithOptions({ summary: summaries.reserveOrderQuota(customerId) }, [{ userId: customerId, orderId }]),
-        undo: () => quota.releaseOrderQuota.executeWithOptions({ summary: summaries.releaseOrderQuota(customerId) }, [{ userId: customerId, orderId }]),
-      },
-      {
-        // The order is recorded even when the quota or the stock refuses it, so the customer can see
-        // why; its undo is the final status unwind() records.
-        name: 'orderCreated',
-        run: () =>
-          orders.createOrder.executeWithOptions({ summary: summaries.createOrder(orderId, lines, this.state.totalCents, currency) }, [{ orderId, customerId, lines, currency, idempotencyKey, requestHash }]),
-      },
-      {
-        // Reserved while the quota is still being checked: an order the quota refuses gives its
-        // units back in its unwind, the stock first (a moment's hold, for one customer over the limit).
-        name: 'stockReserved',
-        run: () => inventory.reserveStock.executeWithOptions({ summary: summaries.reserveStock(lines) }, [{ orderId, lines: lines.map(({ productId, quantity }) => ({ productId, quantity })) }]),
-        undo: () => inventory.releaseStock.executeWithOptions({ summary: summaries.releaseStock(orderId) }, [{ orderId }]),
-      },
+      { name: 'quotaChecked', run: this.calls.reserveQuota, undo: this.calls.releaseQuota },
+      // Recorded even when the quota or the stock refuses the order, so the customer can see why; its undo is the final status unwind() records.
+      { name: 'orderCreated', run: this.calls.createOrder },
+      // Reserved while the quota is still being checked: an order the quota refuses gives its units back in its unwind, the stock first.
+      { name: 'stockReserved', run: this.calls.reserveStock, undo: this.calls.releaseStock },
     ]);
     if (orderCreated.status === 'rejected') throw orderCreated.reason;
     // A second run of an order whose first run ended owns none of its steps and must undo none of them.
@@ -160,8 +147,7 @@ class Checkout {
     const attempt = this.state.declinedAttempts + 1;
     setCurrentDetails(`Charging ${formatMoney(this.state.totalCents, currency)} (attempt ${attempt})`);
     try {
-      await this.saga.step('paymentCharged', () => this.chargeAttempt(payment, attempt),
-        () => payments.refundPayment.executeWithOptions({ summary: summaries.refundPayment(orderId) }, [{ orderId, reason: this.state.failure?.code }]));
+      await this.saga.step('paymentCharged', () => this.chargeAttempt(payment, attempt), () => this.calls.refundPayment(this.state.failure?.code));
       return undefined;
     } catch (error) {
       const expired = error instanceof ProcessingOutlivedOrder;
@@ -188,14 +174,12 @@ class Checkout {
 
   /** Sells the reserved stock (the commit point), then goes forward only: the PAID write, the cart, COMPLETED. */
   private async fulfil(): Promise<void> {
-    const { orderId, customerId, lines } = this.input;
     setCurrentDetails('Paid: selling the stock and clearing the cart');
-    await this.saga.step('stockCommitted', () => inventory.commitStock.executeWithOptions({ summary: summaries.commitStock(lines) }, [{ orderId }]));
+    await this.saga.step('stockCommitted', this.calls.commitStock);
     this.saga.commit();
     await this.forward('orderPaid', () => this.setStatus('PAID', {}, 'forward-only'));
     this.payment!.settled = { paid: true };
-    await this.forward('cartCleared', () =>
-      cart.clearCart.executeWithOptions({ summary: summaries.clearCart(customerId, lines) }, [{ orderId, userId: customerId, lines: lines.map(({ productId, quantity }) => ({ productId, quantity })) }]));
+    await this.forward('cartCleared', this.calls.clearCart);
     await this.forward('customerNotified', () => this.setStatus('COMPLETED', {}, 'forward-only'));
     setCurrentDetails('COMPLETED');
   }
@@ -214,13 +198,7 @@ class Checkout {
     // An order that ended unpaid gave its quota unit and its stock back (or never had them): give back
     // what this run may have taken for it (each a no-op otherwise; a reservation found existing was
     // left as it was). A completed or parked order keeps its unit and its stock.
-    if (contract.isTerminalStatus(status) && status !== 'COMPLETED') {
-      const { orderId, customerId } = this.input;
-      await Promise.all([
-        inventory.releaseStock.executeWithOptions({ summary: summaries.releaseStock(orderId) }, [{ orderId }]),
-        quota.releaseOrderQuota.executeWithOptions({ summary: summaries.releaseOrderQuota(customerId) }, [{ userId: customerId, orderId }]),
-      ]);
-    }
+    if (contract.isTerminalStatus(status) && status !== 'COMPLETED') await Promise.all([this.calls.releaseStock(), this.calls.releaseQuota()]);
     setCurrentDetails(`The order had already ended (${status}) in an earlier run: left as it was`);
     this.markStatus(status);
     return this.finish();
@@ -278,8 +256,7 @@ class Checkout {
   }
 
   private async setStatus(status: OrderStatus, extra: { reason?: string; failureCode?: string; expiresAt?: string } = {}, mode?: 'forward-only'): Promise<void> {
-    const activities = mode === 'forward-only' ? ordersForwardOnly : orders;
-    await activities.setOrderStatus.executeWithOptions({ summary: summaries.setOrderStatus(status) }, [{ orderId: this.input.orderId, status, ...extra }]);
+    await this.calls.setStatus(status, extra, mode);
     this.markStatus(status);
     log.info('Order status changed', { orderId: this.input.orderId, status, ...(extra.reason ? { reason: extra.reason } : {}) });
     const event = { ...this.state };
