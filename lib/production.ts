@@ -15,7 +15,7 @@ export const KNOWN_JWT_SECRETS = [
   'replace-with-at-least-32-random-bytes-openssl-rand-hex-32',
 ];
 export const KNOWN_WEBHOOK_SECRETS = ['whsec_local_development_secret', 'whsec_api_test', 'whsec_replace_with_the_signing_secret_of_your_endpoint'];
-/** The id of the committed, test-only payload key the recorded histories are encrypted with (test/helpers/history-encryption.ts). */
+/** The id of the committed, test-only payload key the recorded histories are encrypted with (harness/history-encryption.ts). */
 export const TEST_ONLY_ENCRYPTION_KEY_ID = 'histories-test-only';
 /** The key stripe-mock accepts (scripts/lib/dev-servers.ts STRIPE_MOCK_KEY): not a real account's. */
 const STRIPE_MOCK_KEYS = ['sk_test_123'];

@@ -1,12 +1,12 @@
 /**
  * `npm run chaos [-- --quick] [--only <scenario,...>] [--seed N] [--kill-repeats N] [--wave-size N] [--keep] [--verbose]`: the chaos run of
- * test/chaos/ against the whole stack started as processes. Writes bench/results/chaos.json
+ * harness/chaos/ against the whole stack started as processes. Writes bench/results/chaos.json
  * (`{scenarios, sagas, violations, ...}`) and exits 1 on any violation.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { resolvePostgres } from '../lib/db/postgres';
-import { chaosOptions, runChaos } from '../test/chaos/run';
+import { chaosOptions, runChaos } from '../harness/chaos/run';
 import { generateClients } from './generate-clients';
 
 const RESULTS = path.resolve(__dirname, '..', 'bench', 'results', 'chaos.json');

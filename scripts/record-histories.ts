@@ -6,8 +6,8 @@
  * and keep the old files: they are the running workflows the change must still replay
  * (docs/changing-workflows.md). Before the first release nothing runs in production: every
  * history was re-recorded on the current code (`--force`), except `declined-then-paid`, which is
- * recorded on the checkout as it was before its one patch (test/helpers/workflow-variants.ts).
- * Payloads are encrypted with the test-only key of test/helpers/history-encryption.ts, as a
+ * recorded on the checkout as it was before its one patch (harness/workflow-variants.ts).
+ * Payloads are encrypted with the test-only key of harness/history-encryption.ts, as a
  * deployment with PAYLOAD_ENCRYPTION_KEYS stores them; the replay tests decode them with it.
  */
 import type { Client, WorkflowHandle } from '@temporalio/client';
@@ -20,11 +20,11 @@ import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { connectClient, connectWorker, createClient, temporalSettingsFromEnv } from '../lib/temporal-connection';
-import { HISTORY_TEST_ENCRYPTION_KEYS } from '../test/helpers/history-encryption';
-import { startTestInfrastructure } from '../test/helpers/stack';
+import { HISTORY_TEST_ENCRYPTION_KEYS } from '../harness/history-encryption';
+import { startTestInfrastructure } from '../harness/test-infrastructure';
 import { checkoutWorkflow } from '../workflows/checkout.workflow';
 import { notificationWorkflow } from '../workflows/notification.workflow';
-import { bundleVariant, VARIANTS, type WorkflowVariant } from '../test/helpers/workflow-variants';
+import { bundleVariant, VARIANTS, type WorkflowVariant } from '../harness/workflow-variants';
 import {
   cancelUpdate,
   checkoutStateQuery,

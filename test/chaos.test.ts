@@ -2,11 +2,11 @@
  * The quick chaos run (`npm run chaos -- --quick`) inside `npm test`: the whole stack as processes,
  * a few sagas per scenario (worker SIGKILLed at activity boundaries, the Temporal server restarted
  * on its SQLite file, a service database and Stripe unreachable for 10 s, duplicate payments,
- * webhooks and usage events), then every invariant over the six databases. See test/chaos/README.md.
+ * webhooks and usage events), then every invariant over the seven databases. See harness/chaos/README.md.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { chaosOptions, runChaos, type ChaosReport } from './chaos/run';
+import { chaosOptions, runChaos, type ChaosReport } from '../harness/chaos/run';
 import { testRun } from './helpers/databases';
 
 jest.setTimeout(420_000);

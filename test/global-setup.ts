@@ -6,7 +6,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { startTestInfrastructure } from './helpers/stack';
+import { startTestInfrastructure } from '../harness/test-infrastructure';
 import { prepareDatabaseTemplates } from './helpers/databases';
 import { bundleWorkflowsOnce } from './helpers/temporal';
 

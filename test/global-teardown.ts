@@ -1,6 +1,6 @@
 /** Jest global teardown: stops what global setup started and drops the template databases. */
 import { rmSync } from 'node:fs';
-import type { TestInfrastructure } from './helpers/stack';
+import type { TestInfrastructure } from '../harness/test-infrastructure';
 import { dropDatabaseTemplates } from './helpers/databases';
 
 export default async function globalTeardown(): Promise<void> {

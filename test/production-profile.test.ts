@@ -8,10 +8,10 @@ import { randomBytes } from 'node:crypto';
 import { build } from '../scripts/build';
 import { isPortOpen } from '../harness/waits';
 import { createTestDatabases, type TestDatabases } from './helpers/databases';
-import { freePort, waitForHttp } from './helpers/stack';
+import { freePort, waitForHttp } from '../harness/test-infrastructure';
 import { testNamespace } from './helpers/temporal';
 import { startProgram, type Flavour, type Program, type ServiceProcess } from './helpers/service-process';
-import { HISTORY_TEST_ENCRYPTION_KEYS } from './helpers/history-encryption';
+import { HISTORY_TEST_ENCRYPTION_KEYS } from '../harness/history-encryption';
 
 jest.setTimeout(10 * 60_000);
 

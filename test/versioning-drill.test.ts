@@ -20,9 +20,9 @@ import { waitUntil } from '../harness/waits';
 import { openServices, type Services } from '../services';
 import { notificationWorkflowId, orderWorkflowId, type CheckoutInput } from '../workflows/contract';
 import { createTestDatabases, type TestDatabases } from './helpers/databases';
-import { VERSIONING_DRILL_NAMESPACE } from './helpers/stack';
+import { VERSIONING_DRILL_NAMESPACE } from '../harness/test-infrastructure';
 import { connectTestTemporal, workflowBundle, type TestTemporal } from './helpers/temporal';
-import { bundleVariant, VARIANTS } from './helpers/workflow-variants';
+import { bundleVariant, VARIANTS } from '../harness/workflow-variants';
 
 jest.setTimeout(120_000);
 

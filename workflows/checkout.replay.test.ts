@@ -7,8 +7,8 @@
 import { bundleWorkflowCode, DefaultLogger, Runtime, Worker, type ReplayResult, type WorkflowBundle } from '@temporalio/worker';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { HISTORY_TEST_ENCRYPTION_KEYS, historyDataConverter } from '../test/helpers/history-encryption';
-import { bundleVariant, VARIANTS } from '../test/helpers/workflow-variants';
+import { HISTORY_TEST_ENCRYPTION_KEYS, historyDataConverter } from '../harness/history-encryption';
+import { bundleVariant, VARIANTS } from '../harness/workflow-variants';
 import { ENCRYPTED_ENCODING, KEY_ID_METADATA } from '../lib/payload-codec';
 import { PATCHES } from './checkout.workflow';
 

@@ -7,7 +7,7 @@ import { TASK_QUEUES } from '../../workflows/contract';
 import { sharedWorkerOptions, type WorkerQueue } from '../../lib/workers';
 import { connectClient, connectWorker, createClient, temporalSettingsFromEnv, type TemporalSettings } from '../../lib/temporal-connection';
 import { WORKFLOW_TRACING_MODULE, type Tracing } from '../../lib/tracing';
-import { TEST_NAMESPACE_COUNT } from './stack';
+import { TEST_NAMESPACE_COUNT } from '../../harness/test-infrastructure';
 import { SILENT_LOGGER } from '../../lib/logging';
 
 let runtimeQuiet = false;

@@ -13,7 +13,7 @@ import { ALLOWED_TRANSITIONS } from '../../services/orders/order-status';
 import { TERMINAL_ORDER_STATUSES, type OrderStatus } from '../../workflows/contract';
 import type { Catalog, Saga } from './sagas';
 import { delay } from './sagas';
-import type { RecordedRequest } from '../../harness/stripe-proxy';
+import type { RecordedRequest } from '../stripe-proxy';
 
 export interface Violation {
   invariant: string;

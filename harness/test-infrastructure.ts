@@ -1,11 +1,11 @@
 /** Test infrastructure shared by a whole Jest run: one in-memory Temporal dev server and one stripe-mock, on free ports. */
-import { ensureTool } from '../../scripts/lib/tools';
-import { Supervisor, type ProcessSpec } from '../../harness/supervisor';
-import { freePort, waitForPort } from '../../harness/waits';
-import { stripeMockArgs, temporalDevServerArgs, waitForStripeMock, waitForTemporal } from '../../scripts/lib/dev-servers';
+import { ensureTool } from '../scripts/lib/tools';
+import { Supervisor, type ProcessSpec } from './supervisor';
+import { freePort, waitForPort } from './waits';
+import { stripeMockArgs, temporalDevServerArgs, waitForStripeMock, waitForTemporal } from '../scripts/lib/dev-servers';
 
-export { freePort, waitForHttp, waitForPort } from '../../harness/waits';
-export { STRIPE_MOCK_KEY } from '../../scripts/lib/dev-servers';
+export { freePort, waitForHttp, waitForPort } from './waits';
+export { STRIPE_MOCK_KEY } from '../scripts/lib/dev-servers';
 
 export const TEMPORAL_NAMESPACE = 'default';
 

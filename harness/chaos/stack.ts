@@ -2,7 +2,7 @@
  * The whole stack as real processes for a chaos run, on free ports and databases of its own:
  * a Temporal dev server persisted to a SQLite file (so it can be stopped and started again),
  * stripe-mock behind a recording proxy that can be cut, seven `chaos_*` PostgreSQL databases each
- * behind a TCP proxy that can be cut, and worker processes (test/chaos/worker.ts: the worker
+ * behind a TCP proxy that can be cut, and worker processes (harness/chaos/worker.ts: the worker
  * process of `worker.ts` with the probe that lets the driver SIGKILL them at an activity boundary).
  */
 import type { Client, Connection } from '@temporalio/client';
@@ -11,18 +11,18 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
-import { createRunDatabases, dropDatabases, newRunId, runDatabaseNames } from '../../harness/databases';
+import { createRunDatabases, dropDatabases, newRunId, runDatabaseNames } from '../databases';
 import { SERVICES, type ServiceName } from '../../lib/services';
 import { stripeMockArgs, temporalDevServerArgs, waitForStripeMock, waitForTemporal } from '../../scripts/lib/dev-servers';
-import { freePort, waitForPort } from '../../harness/waits';
-import { Supervisor, type SupervisedProcess } from '../../harness/supervisor';
+import { freePort, waitForPort } from '../waits';
+import { Supervisor, type SupervisedProcess } from '../supervisor';
 import { ensureTool } from '../../scripts/lib/tools';
 import { ALL_QUEUES } from '../../lib/workers';
 import { openServices, type Services } from '../../services';
 import { PAUSED_PREFIX, type ArmedBoundary, type PausedReport } from './boundaries';
-import { INSUFFICIENT_FUNDS, isConfirm, startStripeProxy, type StripeProxy } from '../../harness/stripe-proxy';
+import { INSUFFICIENT_FUNDS, isConfirm, startStripeProxy, type StripeProxy } from '../stripe-proxy';
 import { CHAOS_DECLINING_METHOD } from './sagas';
-import { startTcpProxy, type TcpProxy } from '../../harness/tcp-proxy';
+import { startTcpProxy, type TcpProxy } from '../tcp-proxy';
 import { SILENT_LOGGER } from '../../lib/logging';
 import { connectClient, createClient, temporalSettingsFromEnv } from '../../lib/temporal-connection';
 

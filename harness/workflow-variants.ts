@@ -8,9 +8,9 @@
 import { bundleWorkflowCode, type WorkflowBundle } from '@temporalio/worker';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { SILENT_LOGGER } from '../../lib/logging';
+import { SILENT_LOGGER } from '../lib/logging';
 
-const WORKFLOWS_DIR = path.resolve(__dirname, '../../workflows');
+const WORKFLOWS_DIR = path.resolve(__dirname, '../workflows');
 
 export interface WorkflowVariant {
   name: string;

@@ -6,8 +6,8 @@
  * production profile refuses to start with it (lib/production.ts).
  */
 import type { DataConverter } from '@temporalio/common';
-import { AesGcmPayloadCodec, parseEncryptionKeys } from '../../lib/payload-codec';
-import { TEST_ONLY_ENCRYPTION_KEY_ID } from '../../lib/production';
+import { AesGcmPayloadCodec, parseEncryptionKeys } from '../lib/payload-codec';
+import { TEST_ONLY_ENCRYPTION_KEY_ID } from '../lib/production';
 
 /** In PAYLOAD_ENCRYPTION_KEYS form. */
 export const HISTORY_TEST_ENCRYPTION_KEYS = `${TEST_ONLY_ENCRYPTION_KEY_ID}:X3b5+uDawwYwgbm2BckqL8ThkRclzhavhc5ixu2YfvQ=`;
