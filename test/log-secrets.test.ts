@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createTestDatabases, type TestDatabases } from './helpers/databases';
-import { SseClient } from './helpers/sse';
+import { SseClient } from '../harness/sse';
 import { freePort, waitForHttp } from '../harness/test-infrastructure';
 import { testNamespace } from './helpers/temporal';
 import { startProgram, type ServiceProcess } from './helpers/service-process';

@@ -11,7 +11,7 @@ import { TEST_SETTINGS } from '../../test/helpers/api';
 import { buildApp } from '../app';
 import { DEFAULT_MAX_STREAMS_PER_USER } from './notifications.routes';
 import { startLiveApis, type LiveApis, type LiveInstance } from '../../test/helpers/live-api';
-import { SseClient } from '../../test/helpers/sse';
+import { SseClient } from '../../harness/sse';
 
 jest.setTimeout(90_000);
 

@@ -1,7 +1,7 @@
 /** A minimal Server-Sent Events client for the fan-out benchmark: hundreds of streams, each event timed on arrival. */
 import http from 'node:http';
 import { performance } from 'node:perf_hooks';
-import { SseFrames } from '../../test/helpers/sse';
+import { SseFrames } from '../../harness/sse';
 
 export interface SseEvent {
   event: string;
