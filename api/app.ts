@@ -84,7 +84,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
     // Past this a path parameter gets Fastify's bare 414 (no error code); a request line longer than
     // Node's 16 KiB header limit never arrives, so every id instead reaches its schema and gets 400.
-    maxParamLength: 16_384,
+    routerOptions: { maxParamLength: 16_384 },
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
