@@ -7,7 +7,8 @@
  * database; on reconnecting it starts empty, since changes made meanwhile went unannounced.
  */
 import { createHash } from 'node:crypto';
-import { Client } from 'pg';
+import type { Client } from 'pg';
+import { openListener, releaseListener } from '../lib/db/listener';
 import { CATALOGUE_CHANNEL } from '../services/inventory/inventory.service';
 
 /** The catalogue serialized once: what a 200 carries and the ETag a client revalidates with. */
@@ -111,37 +112,24 @@ export class CatalogueCache implements Catalogue {
     const client = this.client;
     this.client = null;
     this.invalidate();
-    if (client) {
-      client.removeAllListeners('end');
-      client.on('error', () => undefined);
-      await client.end().catch(() => undefined);
-    }
+    if (client) await releaseListener(client);
   }
 
   private async listen(): Promise<void> {
-    const client = new Client({
+    const client = await openListener({
       connectionString: this.options.connectionString,
-      application_name: this.options.applicationName ?? DEFAULT_CATALOGUE_APPLICATION_NAME,
+      applicationName: this.options.applicationName ?? DEFAULT_CATALOGUE_APPLICATION_NAME,
+      channel: CATALOGUE_CHANNEL,
       // An unreachable host must not hold the reconnect loop up: reading through meanwhile is correct, only slower.
       connectionTimeoutMillis: 5_000,
+      onNotification: (message) => {
+        if (message.channel === CATALOGUE_CHANNEL) this.invalidate();
+      },
+      // A lost connection means changes go unheard.
+      onLost: (lost, error) => this.onConnectionLost(lost, error),
     });
-    client.on('notification', (message) => {
-      if (message.channel === CATALOGUE_CHANNEL) this.invalidate();
-    });
-    // An idle connection that fails emits 'error' and then 'end'; either one means changes go unheard.
-    client.on('error', (error) => this.onConnectionLost(client, error));
-    client.on('end', () => this.onConnectionLost(client));
-    try {
-      await client.connect();
-      await client.query(`LISTEN ${CATALOGUE_CHANNEL}`);
-    } catch (error) {
-      client.removeAllListeners('end');
-      client.on('error', () => undefined);
-      await client.end().catch(() => undefined);
-      throw error;
-    }
     if (this.closed) {
-      await client.end().catch(() => undefined);
+      await releaseListener(client);
       return;
     }
     // Whatever was read before this LISTEN took effect may have missed an announcement.
@@ -154,9 +142,6 @@ export class CatalogueCache implements Catalogue {
     if (error) this.options.onError?.(error);
     this.client = null;
     this.invalidate();
-    client.removeAllListeners('end');
-    client.on('error', () => undefined);
-    void client.end().catch(() => undefined);
     this.scheduleReconnect();
   }
 

@@ -3,7 +3,8 @@
  * while it has subscribers, and delivers to each subscriber the rows after the last sequence it
  * saw, read from the database, so delivery has no gaps and no duplicates whatever NOTIFY does.
  */
-import { Client, type Notification as PgNotification } from 'pg';
+import type { Client, Notification as PgNotification } from 'pg';
+import { openListener, releaseListener } from '../../lib/db/listener';
 import { NOTIFICATIONS_CHANNEL, type Notification, type NotificationAnnouncement, type NotificationsService } from './notifications.service';
 
 export interface NotificationHubOptions {
@@ -156,48 +157,29 @@ export class NotificationHub {
   }
 
   private async startListening(): Promise<void> {
-    const client = new Client({
+    this.client = await openListener({
       connectionString: this.options.connectionString,
-      application_name: this.options.applicationName ?? DEFAULT_HUB_APPLICATION_NAME,
+      applicationName: this.options.applicationName ?? DEFAULT_HUB_APPLICATION_NAME,
+      channel: NOTIFICATIONS_CHANNEL,
+      onNotification: (message) => this.onAnnouncement(message),
+      // A lost connection is re-established, and what was sent meanwhile read.
+      onLost: (client, error) => this.onConnectionLost(client, error),
     });
-    client.on('notification', (message) => this.onAnnouncement(message));
-    // An idle connection that fails emits 'error' and then 'end'; both lead to a reconnect.
-    client.on('error', (error) => this.onConnectionLost(client, error));
-    client.on('end', () => this.onConnectionLost(client));
-    try {
-      await client.connect();
-      await client.query(`LISTEN ${NOTIFICATIONS_CHANNEL}`);
-    } catch (error) {
-      client.removeAllListeners('end');
-      client.on('error', () => undefined);
-      await client.end().catch(() => undefined);
-      throw error;
-    }
-    this.client = client;
   }
 
   private async stopListening(): Promise<void> {
     const client = this.client;
     if (!client) return;
     this.client = null;
-    client.removeAllListeners('end');
-    client.on('error', () => undefined);
-    try {
-      await client.query(`UNLISTEN ${NOTIFICATIONS_CHANNEL}`);
-    } catch {
-      // The connection is going away anyway.
-    } finally {
-      await client.end().catch(() => undefined);
-    }
+    // The connection is going away anyway: an UNLISTEN that fails changes nothing.
+    await client.query(`UNLISTEN ${NOTIFICATIONS_CHANNEL}`).catch(() => undefined);
+    await releaseListener(client);
   }
 
   private onConnectionLost(client: Client, error?: unknown): void {
     if (this.client !== client) return;
     if (error) this.reportError(error);
     this.client = null;
-    client.removeAllListeners('end');
-    client.on('error', () => undefined);
-    void client.end().catch(() => undefined);
     this.scheduleReconnect();
   }
 
