@@ -86,6 +86,14 @@ function gate() {
   return { started, open, pass: async () => { arrived(); await opened; } };
 }
 
+/** Workers whose charge waits at its start until the test opens the gate, then charges for real. */
+async function startWorkersWithGatedCharge(): Promise<ReturnType<typeof gate>> {
+  const charging = gate();
+  const payments = real('payments');
+  await startWorkers({ payments: { chargePayment: async (input) => { await charging.pass(); return payments.chargePayment!(input); } } });
+  return charging;
+}
+
 async function startCheckout(options: { available?: number; ttlSeconds?: number } = {}) {
   const product = await services.inventory.createProduct({ sku: `EDGE-${randomUUID().slice(0, 8)}`, name: 'Edge', priceCents: 1_250, available: options.available ?? 3 });
   const orderId = randomUUID();
@@ -127,9 +135,7 @@ async function pastExpiry(state: CheckoutState): Promise<void> {
 
 describe('a cancel or the deadline during a charge waits for its outcome', () => {
   it('workflow cancellation during a charge that succeeds: the charge ends, then it is refunded and the order CANCELLED', async () => {
-    const charging = gate();
-    const payments = real('payments');
-    await startWorkers({ payments: { chargePayment: async (input) => { await charging.pass(); return payments.chargePayment!(input); } } });
+    const charging = await startWorkersWithGatedCharge();
     const order = await startCheckout();
     await reach(order.handle, status('AWAITING_PAYMENT'));
     const payment = order.pay();
@@ -156,9 +162,7 @@ describe('a cancel or the deadline during a charge waits for its outcome', () =>
   });
 
   it('a cancel update during a charge is accepted, waits for the charge, and then refunds it', async () => {
-    const charging = gate();
-    const payments = real('payments');
-    await startWorkers({ payments: { chargePayment: async (input) => { await charging.pass(); return payments.chargePayment!(input); } } });
+    const charging = await startWorkersWithGatedCharge();
     const order = await startCheckout();
     await reach(order.handle, status('AWAITING_PAYMENT'));
     const payment = order.pay();
@@ -194,9 +198,7 @@ describe('a cancel or the deadline during a charge waits for its outcome', () =>
   });
 
   it('payment racing expiry, read from the history: the payment was accepted before the deadline, the timer was cancelled, never fired, and the charge finished after expiresAt', async () => {
-    const charging = gate();
-    const payments = real('payments');
-    await startWorkers({ payments: { chargePayment: async (input) => { await charging.pass(); return payments.chargePayment!(input); } } });
+    const charging = await startWorkersWithGatedCharge();
     const order = await startCheckout({ ttlSeconds: 2 });
     const awaiting = await reach(order.handle, status('AWAITING_PAYMENT'));
     const payment = order.pay();
