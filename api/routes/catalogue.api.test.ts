@@ -71,18 +71,23 @@ async function newProduct(available = 10) {
   return live.workerServices.inventory.createProduct({ sku: `cat-${randomUUID().slice(0, 8)}`, name: 'Catalogue probe', priceCents: 1_000, available });
 }
 
-/** Both instances have the current catalogue in memory (each read it once since the last change). */
-async function warm(productId: string) {
+/**
+ * Both instances listen and show the product just created, so each has the current catalogue in
+ * memory. The creation is a change like any other: an instance may answer from its older page until
+ * the announcement arrives, so this waits within the same bound rather than expecting it at once.
+ */
+async function warm(productId: string, createdAt: number) {
   for (const instance of [one, two]) {
     await eventually(() => instance.catalogue.isListening(), 'the instance listens');
-    expect((await catalogue(instance)).items.some((item) => item.id === productId)).toBe(true);
+    await seenWithin(instance, productId, {}, createdAt);
   }
 }
 
 describe('GET /v1/products on two instances', () => {
   it('shows a price change made through one instance on both within a second', async () => {
+    const createdAt = Date.now();
     const product = await newProduct();
-    await warm(product.id);
+    await warm(product.id, createdAt);
     const changed = await asAdmin(one, 'PATCH', `/v1/products/${product.id}`, { version: product.version, priceCents: 1_234 });
     const since = Date.now();
     expect(changed.priceCents).toBe(1_234);
@@ -90,8 +95,9 @@ describe('GET /v1/products on two instances', () => {
   });
 
   it('shows a stock adjustment and an order reservation, made anywhere, on both within a second', async () => {
+    const createdAt = Date.now();
     const product = await newProduct(10);
-    await warm(product.id);
+    await warm(product.id, createdAt);
     await asAdmin(two, 'POST', `/v1/products/${product.id}/stock`, { delta: 5, reason: 'delivery' });
     let since = Date.now();
     await Promise.all([one, two].map((instance) => seenWithin(instance, product.id, { available: 15 }, since)));
@@ -103,7 +109,9 @@ describe('GET /v1/products on two instances', () => {
   });
 
   it('answers If-None-Match with its current ETag by 304, and a stale one with the new catalogue', async () => {
+    const createdAt = Date.now();
     const product = await newProduct();
+    await warm(product.id, createdAt);
     const first = await catalogue(one);
     expect(first.status).toBe(200);
     expect(first.etag).toMatch(/^"[A-Za-z0-9_-]+"$/);
@@ -125,8 +133,9 @@ describe('GET /v1/products on two instances', () => {
   });
 
   it('after losing its LISTEN connection, shows a change made while it could not hear it', async () => {
+    const createdAt = Date.now();
     const product = await newProduct();
-    await warm(product.id);
+    await warm(product.id, createdAt);
     const admin = new PgClient({ connectionString: live.dbs.urls.inventory });
     await admin.connect();
     try {
