@@ -1,17 +1,22 @@
 /**
  * The checkout saga, as its story: place the order (quota, order, stock) → await payment, cancel or
  * expiry → fulfil (sell the stock, mark paid, clear the cart) → finish. Steps are declared with their
- * undo (saga.ts); the update handlers only validate, record and wait, and the body runs every charge.
+ * undo (saga.ts); the customer's requests only validate, record and wait (checkout-requests.ts), the
+ * body runs every charge (checkout-charges.ts), and a step that keeps failing waits for an operator
+ * (operator-desk.ts).
  */
-import { allHandlersFinished, ApplicationFailure, CancellationScope, condition, log, patched, setCurrentDetails, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
+import { allHandlersFinished, CancellationScope, condition, log, patched, setCurrentDetails, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
 import { ERROR_CODES } from '../lib/error-codes';
-import { checkoutCalls, payments } from './checkout-activities';
+import { checkoutCalls } from './checkout-activities';
+import { Charges } from './checkout-charges';
+import { CustomerRequests, settle } from './checkout-requests';
 import * as contract from './contract';
-import type { CancelInput, CheckoutFailure, CheckoutInput, CheckoutState, CheckoutStep, OperatorActionInput, OrderStatus, PayInput, PaymentEventInput } from './contract';
-import { Saga, type OperatorDecision } from './saga';
+import type { CheckoutFailure, CheckoutInput, CheckoutState, CheckoutStep, OrderStatus } from './contract';
+import { OperatorDesk } from './operator-desk';
+import { Saga } from './saga';
 import * as notices from './checkout-notices';
-import { detailsOf, failureOf, ProcessingOutlivedOrder } from './failures';
-import { formatMoney, needsAttentionDetails, stepSummaries as summaries } from './summaries';
+import { failureOf } from './failures';
+import { formatMoney, stepSummaries as summaries } from './summaries';
 
 /** The one patch kept as the worked example of docs/changing-workflows.md. */
 export const PATCHES = { notifyDeclinedPayment: 'notify-declined-payment' } as const;
@@ -24,9 +29,6 @@ const PAYABLE_AGAIN_CODES: readonly string[] = [ERROR_CODES.PAYMENT_DECLINED, ER
 /** Why the saga unwinds, and the status the order ends in once it has. */
 type Unwind = { status: Extract<OrderStatus, 'REJECTED' | 'EXPIRED' | 'CANCELLED' | 'FAILED'>; reason: string; failure?: CheckoutFailure };
 
-/** A payment request as the pay handler recorded it; the body settles it. */
-type PaymentRequest = PayInput & { settled?: { paid: true } | { refused: CheckoutFailure; details: unknown } };
-
 export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutState> {
   return new Checkout(input).run();
 }
@@ -35,13 +37,9 @@ class Checkout {
   private readonly state: CheckoutState;
   private readonly saga: Saga<CheckoutStep>;
   private readonly calls: ReturnType<typeof checkoutCalls>;
-  private payment?: PaymentRequest;
-  private cancelRequest?: CancelInput;
-  /** True from placement until the body has decided between paid, cancelled and expired. */
-  private open = true;
-  private operatorAction?: OperatorActionInput;
-  /** Stripe's webhook verdict on the order's intent, for a charge that answered `processing`. */
-  private webhookVerdict?: { paymentIntentId: string; succeeded: boolean };
+  private readonly requests: CustomerRequests;
+  private readonly charges: Charges;
+  private readonly operator: OperatorDesk;
   /** Status events for the dashboard, persisted one after another while the saga goes on (never awaited by it). */
   private statusEventsSent: Promise<void> = Promise.resolve();
 
@@ -52,21 +50,22 @@ class Checkout {
     this.calls = checkoutCalls(input, totalCents);
     this.saga = new Saga(this.state, {
       undoing: (step) => setCurrentDetails(`Undoing ${step}`),
-      undoFailed: (step, error) => this.parkForOperator(step, error),
+      undoFailed: (step, error) => this.operator.park(step, error),
     });
     setHandler(contract.checkoutStateQuery, () => this.state);
     setHandler(contract.placedUpdate, () => settle(() => this.state.status !== 'PENDING').then(() => this.state));
-    setHandler(contract.payUpdate, (pay) => this.onPay(pay), { validator: (pay) => this.validatePay(pay) });
-    setHandler(contract.cancelUpdate, (request) => this.onCancel(request), { validator: (_request: CancelInput) => this.validateCancel() });
-    setHandler(contract.cancelSignal, (request) => this.requestCancel(request));
-    setHandler(contract.paymentEventSignal, (event) => this.onPaymentEvent(event));
-    setHandler(contract.operatorActionSignal, (action) => void (this.state.status === 'NEEDS_ATTENTION' && (this.operatorAction = action)));
+    const msLeft = () => this.msLeft();
+    this.requests = new CustomerRequests(this.state, msLeft);
+    this.charges = new Charges(input, this.state, this.saga, () => this.calls.refundPayment(this.state.failure?.code), msLeft);
+    // With the orders service down too, the workflow's own state and search attribute still say so.
+    const markNeedsAttention = () => this.setStatus('NEEDS_ATTENTION', { reason: this.state.failure!.message, failureCode: this.state.failure!.code }).catch(() => this.markStatus('NEEDS_ATTENTION'));
+    this.operator = new OperatorDesk(this.state, markNeedsAttention);
   }
 
   async run(): Promise<CheckoutState> {
     // Cancelling the workflow (the Web UI, `temporal workflow cancel`) is one more way to ask for a
     // cancel: the body takes it when it can, never in the middle of a charge or past the sale.
-    CancellationScope.current().cancelRequested.catch(() => this.requestCancel({ reason: 'The workflow was cancelled' }));
+    CancellationScope.current().cancelRequested.catch(() => this.requests.requestCancel({ reason: 'The workflow was cancelled' }));
     upsertSearchAttributes([{ key: contract.ORDER_STATUS_KEY, value: 'PENDING' }, { key: contract.CUSTOMER_ID_KEY, value: this.input.customerId }]);
     return CancellationScope.nonCancellable(async () => {
       try {
@@ -115,16 +114,17 @@ class Checkout {
   private async awaitPayment(): Promise<'paid' | Unwind> {
     for (;;) {
       setCurrentDetails(`Awaiting payment of ${formatMoney(this.state.totalCents, this.input.currency)} until ${this.state.expiresAt} (${this.state.declinedAttempts} declined)`);
-      await condition(() => this.payment !== undefined || this.cancelRequest !== undefined, Math.max(1, this.msLeft()), { summary: summaries.expiryTimer(this.input.ttlSeconds) });
-      const payment = this.payment;
-      if (this.cancelRequest || !payment) {
-        this.open = false;
-        return this.cancelRequest ? { status: 'CANCELLED', reason: this.cancelRequest.reason ?? 'Cancelled by the customer' } : { status: 'EXPIRED', reason: `Not paid within ${this.input.ttlSeconds} s` };
+      const { requests } = this;
+      await condition(() => requests.payment !== undefined || requests.cancel !== undefined, Math.max(1, this.msLeft()), { summary: summaries.expiryTimer(this.input.ttlSeconds) });
+      const payment = requests.payment;
+      if (requests.cancel || !payment) {
+        requests.close();
+        return requests.cancel ? { status: 'CANCELLED', reason: requests.cancel.reason ?? 'Cancelled by the customer' } : { status: 'EXPIRED', reason: `Not paid within ${this.input.ttlSeconds} s` };
       }
-      const refusal = await this.charge(payment);
-      if (this.cancelRequest) continue; // Cancelled during the charge: its undo refunds whatever it took.
+      const refusal = await this.charges.charge(payment);
+      if (requests.cancel) continue; // Cancelled during the charge: its undo refunds whatever it took.
       if (!refusal) {
-        this.open = false;
+        requests.close();
         return 'paid';
       }
       const payableAgain = PAYABLE_AGAIN_CODES.includes(refusal.failure.code);
@@ -133,43 +133,12 @@ class Checkout {
       const failure = exhausted ? { code: ERROR_CODES.PAYMENT_ATTEMPTS_EXHAUSTED, message: `${this.state.declinedAttempts} payment attempts were declined` } : refusal.failure;
       payment.settled = { refused: failure, details: refusal.details };
       if (!payableAgain || exhausted) {
-        this.open = false;
+        requests.close();
         return { status: refusal.expired ? 'EXPIRED' : 'FAILED', reason: failure.message, failure };
       }
-      this.payment = undefined; // Payable again, until the order expires.
+      requests.payment = undefined; // Payable again, until the order expires.
       if (patched(PATCHES.notifyDeclinedPayment)) await notices.notifyDeclined(this.state, failure.message, refusal.details);
     }
-  }
-
-  /** One charge attempt, run to its end; its undo (refund or cancel) is registered with the first attempt. Undefined when paid. */
-  private async charge(payment: PaymentRequest): Promise<{ failure: CheckoutFailure; details?: unknown; expired?: boolean } | undefined> {
-    const { orderId, currency } = this.input;
-    const attempt = this.state.declinedAttempts + 1;
-    setCurrentDetails(`Charging ${formatMoney(this.state.totalCents, currency)} (attempt ${attempt})`);
-    try {
-      await this.saga.step('paymentCharged', () => this.chargeAttempt(payment, attempt), () => this.calls.refundPayment(this.state.failure?.code));
-      return undefined;
-    } catch (error) {
-      const expired = error instanceof ProcessingOutlivedOrder;
-      log.info('Payment refused', { orderId, attempt, code: failureOf(error).code });
-      return { failure: expired ? { code: ERROR_CODES.ORDER_NOT_PAYABLE, message: error.message } : failureOf(error), details: detailsOf(error), expired };
-    }
-  }
-
-  /** Stripe answering `processing` settles later: its webhook decides, within the order's time. */
-  private async chargeAttempt(payment: PaymentRequest, attempt: number): Promise<void> {
-    const { orderId, currency } = this.input;
-    this.webhookVerdict = undefined;
-    const charged = await payments.chargePayment.executeWithOptions({ summary: summaries.chargePayment(this.state.totalCents, currency, attempt) }, [
-      { orderId, amountCents: this.state.totalCents, currency, paymentMethod: payment.paymentMethod, attempt },
-    ]);
-    this.state.paymentIntentId = charged.paymentIntentId;
-    if (charged.status === 'SUCCEEDED') return;
-    setCurrentDetails(`Stripe is processing the payment; waiting for its webhook until ${this.state.expiresAt}`);
-    if (!(await condition(() => this.webhookVerdict?.paymentIntentId === charged.paymentIntentId, Math.max(1, this.msLeft())))) throw new ProcessingOutlivedOrder();
-    const outcome = this.webhookVerdict!.succeeded ? 'succeeded' : 'failed';
-    await payments.settleProcessingPayment({ orderId, attempt, outcome });
-    if (outcome === 'failed') throw ApplicationFailure.nonRetryable('The payment failed while Stripe processed it', ERROR_CODES.PAYMENT_DECLINED);
   }
 
   /** Sells the reserved stock (the commit point), then goes forward only: the PAID write, the cart, COMPLETED. */
@@ -178,7 +147,7 @@ class Checkout {
     await this.saga.step('stockCommitted', this.calls.commitStock);
     this.saga.commit();
     await this.forward('orderPaid', () => this.setStatus('PAID', {}, 'forward-only'));
-    this.payment!.settled = { paid: true };
+    this.requests.payment!.settled = { paid: true };
     await this.forward('cartCleared', this.calls.clearCart);
     await this.forward('customerNotified', () => this.setStatus('COMPLETED', {}, 'forward-only'));
     setCurrentDetails('COMPLETED');
@@ -186,7 +155,7 @@ class Checkout {
 
   /** Runs the undos newest first, then records how the order ended. */
   private async unwind(why: Unwind): Promise<void> {
-    this.open = false;
+    this.requests.close();
     this.state.failure ??= why.failure;
     await this.saga.unwind();
     await this.saga.withOperatorFallback('recordOutcome', () => this.setStatus(why.status, { reason: why.reason, failureCode: this.state.failure?.code }));
@@ -211,45 +180,6 @@ class Checkout {
     return this.state;
   }
 
-  private validatePay(pay: PayInput): void {
-    if (pay.customerId !== this.input.customerId) throw ApplicationFailure.nonRetryable('Not your order', ERROR_CODES.ORDER_NOT_FOUND);
-    const why = this.payment ? 'A payment for this order is already in progress' : this.cancelRequest ? 'The order is being cancelled' : `The order is ${this.state.status.toLowerCase()}`;
-    if (!this.open || this.state.status !== 'AWAITING_PAYMENT' || this.payment || this.cancelRequest || this.msLeft() <= 0) {
-      throw ApplicationFailure.nonRetryable(why, ERROR_CODES.ORDER_NOT_PAYABLE);
-    }
-  }
-
-  /** Records the payment and waits for the body to settle it: PAID, refused (declined: still payable), or unwound. */
-  private async onPay(pay: PayInput): Promise<CheckoutState> {
-    const payment: PaymentRequest = { ...pay };
-    this.payment = payment;
-    await settle(() => payment.settled !== undefined || isSettled(this.state.status));
-    if (payment.settled && 'refused' in payment.settled) {
-      throw ApplicationFailure.nonRetryable(payment.settled.refused.message, payment.settled.refused.code, payment.settled.details ?? {});
-    }
-    return this.state;
-  }
-
-  private validateCancel(): void {
-    if (!this.open || this.cancelRequest) throw ApplicationFailure.nonRetryable(`The order is ${this.state.status.toLowerCase()}`, ERROR_CODES.ORDER_NOT_CANCELLABLE);
-  }
-
-  private async onCancel(request: CancelInput): Promise<CheckoutState> {
-    this.requestCancel(request);
-    await settle(() => isSettled(this.state.status));
-    return this.state;
-  }
-
-  private requestCancel(request: CancelInput): void {
-    if (this.open) this.cancelRequest ??= request;
-  }
-
-  /** A webhook event: kept in the state (once each, capped), and the verdict a `processing` charge waits for. */
-  private onPaymentEvent(event: PaymentEventInput): void {
-    this.webhookVerdict = notices.verdictOf(event) ?? this.webhookVerdict;
-    notices.keepPaymentEvent(this.state, event);
-  }
-
   /** A step past the commit point: it is never undone, and one that fails for good waits for an operator. */
   private forward(step: CheckoutStep, run: () => Promise<unknown>): Promise<void> {
     return this.saga.withOperatorFallback(step, () => this.saga.step(step, run));
@@ -263,24 +193,6 @@ class Checkout {
     this.statusEventsSent = this.statusEventsSent.then(() => notices.persistStatusEvent(event));
   }
 
-  /** A step that keeps failing parks the order in NEEDS_ATTENTION until an operator retries or resolves it. */
-  private async parkForOperator(step: string, error: unknown): Promise<OperatorDecision> {
-    const { message } = failureOf(error);
-    this.state.failure = { code: ERROR_CODES.COMPENSATION_FAILED, message: `${step}: ${message}` };
-    log.warn('A step failed past its retries; the order needs an operator', { orderId: this.input.orderId, step, error: message });
-    setCurrentDetails(needsAttentionDetails(this.input.orderId, step, message));
-    if (this.state.status !== 'NEEDS_ATTENTION') {
-      // With the orders service down too, the workflow's own state and search attribute still say so.
-      await this.setStatus('NEEDS_ATTENTION', { reason: this.state.failure.message, failureCode: this.state.failure.code }).catch(() => this.markStatus('NEEDS_ATTENTION'));
-    }
-    await condition(() => this.operatorAction !== undefined);
-    const { action, note } = this.operatorAction!;
-    this.operatorAction = undefined;
-    log.info('Operator action', { orderId: this.input.orderId, step, action, note });
-    setCurrentDetails(action === 'resolve' ? `Resolved by an operator: ${step}` : `Retrying ${step} (operator)`);
-    return action;
-  }
-
   /** The status in the workflow's state and its search attribute (not in the orders database). */
   private markStatus(status: OrderStatus): void {
     this.state.status = status;
@@ -291,7 +203,3 @@ class Checkout {
     return Date.parse(this.state.expiresAt!) - Date.now();
   }
 }
-
-/** A handler's wait for the body: cancelling the workflow must not cut it short (the caller still gets the outcome). */
-const settle = (done: () => boolean) => CancellationScope.nonCancellable(() => condition(done));
-const isSettled = (status: OrderStatus): boolean => contract.isTerminalStatus(status) || status === 'NEEDS_ATTENTION';
