@@ -17,13 +17,27 @@ export const WORKFLOW_FORBIDDEN_IMPORTS = {
   ],
   patterns: [
     { group: ['**/services/**', '**/services'], message: 'Workflows reach services only through activities.' },
-    { group: ['**/activities/**', '**/activities'], message: 'Import activity types only: `import type`.', allowTypeImports: true },
+    {
+      group: ['**/activities/**', '**/activities'],
+      message: 'Import activity types only: `import type`.',
+      allowTypeImports: true,
+    },
     { group: ['**/generated/**', 'node:*', '**/lib/db/**'], message: 'Side-effecting module in workflow code.' },
   ],
 };
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', '.data/**', '**/generated/**', 'coverage/**', 'web/vendor/**', 'bench/results/**', 'dist/**'] },
+  {
+    ignores: [
+      'node_modules/**',
+      '.data/**',
+      '**/generated/**',
+      'coverage/**',
+      'web/vendor/**',
+      'bench/results/**',
+      'dist/**',
+    ],
+  },
   ...tseslint.configs.recommended,
   {
     rules: {
@@ -39,7 +53,16 @@ export default tseslint.config(
   },
   {
     files: ['**/*.js'],
-    languageOptions: { sourceType: 'commonjs', globals: { require: 'readonly', module: 'writable', process: 'readonly', __dirname: 'readonly', console: 'readonly' } },
+    languageOptions: {
+      sourceType: 'commonjs',
+      globals: {
+        require: 'readonly',
+        module: 'writable',
+        process: 'readonly',
+        __dirname: 'readonly',
+        console: 'readonly',
+      },
+    },
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
 );

@@ -24,7 +24,10 @@ beforeAll(async () => {
   notifications = new NotificationsService(db);
 });
 
-function fakeTemporal(): { temporal: NotificationSignaller; calls: { workflowType: unknown; options: Record<string, unknown> }[] } {
+function fakeTemporal(): {
+  temporal: NotificationSignaller;
+  calls: { workflowType: unknown; options: Record<string, unknown> }[];
+} {
   const calls: { workflowType: unknown; options: Record<string, unknown> }[] = [];
   const signalWithStart = async (workflowType: unknown, options: Record<string, unknown>) => {
     calls.push({ workflowType, options });
@@ -49,11 +52,14 @@ test('persistNotification stores once per dedupe key and returns the sequence', 
   expect(await env.run(persistNotification, orderPaid)).toEqual({ id: expect.any(String), sequence: 1, created: true });
   const again = await env.run(persistNotification, orderPaid);
   expect(again).toMatchObject({ sequence: 1, created: false });
-  expect(await env.run(persistNotification, { ...orderPaid, dedupeKey: 'order:o-1:COMPLETED' })).toMatchObject({ sequence: 2, created: true });
+  expect(await env.run(persistNotification, { ...orderPaid, dedupeKey: 'order:o-1:COMPLETED' })).toMatchObject({
+    sequence: 2,
+    created: true,
+  });
   expect(await notifications.list('ivy')).toHaveLength(2);
 });
 
-test('notifyUser signal-with-starts the user\'s notification workflow, once per call', async () => {
+test("notifyUser signal-with-starts the user's notification workflow, once per call", async () => {
   const { temporal, calls } = fakeTemporal();
   const { notifyUser } = createNotificationActivities({ notifications, temporal });
   const env = new TypedActivityEnvironment();

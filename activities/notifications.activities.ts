@@ -10,7 +10,10 @@ export interface PersistNotificationResult {
   created: boolean;
 }
 
-export function createNotificationActivities(deps: { notifications: NotificationsService; temporal: NotificationSignaller }) {
+export function createNotificationActivities(deps: {
+  notifications: NotificationsService;
+  temporal: NotificationSignaller;
+}) {
   const { notifications, temporal } = deps;
 
   /** One local transaction: the row (once per dedupe key) and its per-user sequence, then the live announcement. */

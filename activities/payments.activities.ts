@@ -1,8 +1,19 @@
 /** Payments activities: charge the order through Stripe (and settle a processing charge), and its pair refund-or-cancel. */
-import type { ChargeInput, ChargeResult, PaymentsService, RefundOrCancelResult, SettleProcessingInput } from '../services/payments/payments.service';
+import type {
+  ChargeInput,
+  ChargeResult,
+  PaymentsService,
+  RefundOrCancelResult,
+  SettleProcessingInput,
+} from '../services/payments/payments.service';
 import { withBusinessFailures } from '../lib/business-failures';
 
-export type { ChargeInput, ChargeResult, RefundOrCancelResult, SettleProcessingInput } from '../services/payments/payments.service';
+export type {
+  ChargeInput,
+  ChargeResult,
+  RefundOrCancelResult,
+  SettleProcessingInput,
+} from '../services/payments/payments.service';
 
 export interface RefundPaymentInput {
   orderId: string;

@@ -42,18 +42,33 @@ function fakeTemporal(): { temporal: NotificationSignaller; calls: SignalWithSta
     calls.push({ workflowType, options });
     return { workflowId: options.workflowId, signaledRunId: 'run' };
   };
-  return { temporal: { workflow: { signalWithStart } } as unknown as NotificationSignaller, calls, failNext: () => (failing = true) };
+  return {
+    temporal: { workflow: { signalWithStart } } as unknown as NotificationSignaller,
+    calls,
+    failNext: () => (failing = true),
+  };
 }
 
-function setup(): { activities: QuotaActivities; calls: SignalWithStartCall[]; env: TypedActivityEnvironment; failNext: () => void } {
+function setup(): {
+  activities: QuotaActivities;
+  calls: SignalWithStartCall[];
+  env: TypedActivityEnvironment;
+  failNext: () => void;
+} {
   const { temporal, calls, failNext } = fakeTemporal();
-  return { activities: createQuotaActivities({ quota, temporal }), calls, env: new TypedActivityEnvironment(), failNext };
+  return {
+    activities: createQuotaActivities({ quota, temporal }),
+    calls,
+    env: new TypedActivityEnvironment(),
+    failNext,
+  };
 }
 
 test('reserveOrderQuota consumes one order per order id and signals each crossed threshold once', async () => {
   const { activities, calls, env } = setup();
   const results = [];
-  for (let i = 1; i <= 20; i++) results.push(await env.run(activities.reserveOrderQuota, { userId: 'shopper', orderId: `o-${i}` }));
+  for (let i = 1; i <= 20; i++)
+    results.push(await env.run(activities.reserveOrderQuota, { userId: 'shopper', orderId: `o-${i}` }));
   expect(results.map((r) => r.used)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
   const period = results[0]!.period;
 
@@ -72,7 +87,14 @@ test('reserveOrderQuota consumes one order per order id and signals each crossed
       userId: 'shopper',
       kind: 'NOTIFICATION',
       type: 'quota.warning',
-      payload: expect.objectContaining({ resource: 'orders', period, threshold: 80, used: 16, limit: 20, enforcement: 'HARD' }),
+      payload: expect.objectContaining({
+        resource: 'orders',
+        period,
+        threshold: 80,
+        used: 16,
+        limit: 20,
+        enforcement: 'HARD',
+      }),
       dedupeKey: `quota:orders:${period}:80`,
     },
     {
@@ -87,16 +109,25 @@ test('reserveOrderQuota consumes one order per order id and signals each crossed
 
 test('the 21st order fails with a non-retryable QUOTA_EXCEEDED', async () => {
   const { activities, calls, env } = setup();
-  await env.run(activities.recordUsage, { userId: 'spender', resource: 'orders', quantity: 20, idempotencyKey: 'bulk' });
+  await env.run(activities.recordUsage, {
+    userId: 'spender',
+    resource: 'orders',
+    quantity: 20,
+    idempotencyKey: 'bulk',
+  });
   calls.length = 0;
 
-  const failure = await env.run(activities.reserveOrderQuota, { userId: 'spender', orderId: 'one-too-many' }).catch((e: unknown) => e);
+  const failure = await env
+    .run(activities.reserveOrderQuota, { userId: 'spender', orderId: 'one-too-many' })
+    .catch((e: unknown) => e);
   expect(failure).toBeInstanceOf(ApplicationFailure);
   expect(failure).toMatchObject({ type: 'QUOTA_EXCEEDED', nonRetryable: true });
   expect(calls).toHaveLength(0);
 
   // Other business refusals are non-retryable too; they carry their own code.
-  const unknown = await env.run(activities.recordUsage, { userId: 'spender', resource: 'rockets', quantity: 1, idempotencyKey: 'r' }).catch((e: unknown) => e);
+  const unknown = await env
+    .run(activities.recordUsage, { userId: 'spender', resource: 'rockets', quantity: 1, idempotencyKey: 'r' })
+    .catch((e: unknown) => e);
   expect(unknown).toMatchObject({ type: 'UNKNOWN_RESOURCE', nonRetryable: true });
 });
 
@@ -133,15 +164,27 @@ test('a retry after a failed signal signals the crossing it could not', async ()
 test('a Date given to recordUsage through Temporal arrives as a string and still picks the period', async () => {
   const { activities, env } = setup();
   const at = '2026-03-10T10:00:00.000Z' as unknown as Date;
-  const result = await env.run(activities.recordUsage, { userId: 'historian', resource: 'builds', quantity: 1, idempotencyKey: 'h', at });
+  const result = await env.run(activities.recordUsage, {
+    userId: 'historian',
+    resource: 'builds',
+    quantity: 1,
+    idempotencyKey: 'h',
+    at,
+  });
   expect(result.period).toBe('2026-03');
 });
 
 test('releaseOrderQuota gives the order back once and is a no-op otherwise', async () => {
   const { activities, env } = setup();
   await env.run(activities.reserveOrderQuota, { userId: 'canceller', orderId: 'o-1' });
-  expect(await env.run(activities.releaseOrderQuota, { userId: 'canceller', orderId: 'o-1' })).toEqual({ released: true });
-  expect(await env.run(activities.releaseOrderQuota, { userId: 'canceller', orderId: 'o-1' })).toEqual({ released: false });
-  expect(await env.run(activities.releaseOrderQuota, { userId: 'canceller', orderId: 'never-reserved' })).toEqual({ released: false });
+  expect(await env.run(activities.releaseOrderQuota, { userId: 'canceller', orderId: 'o-1' })).toEqual({
+    released: true,
+  });
+  expect(await env.run(activities.releaseOrderQuota, { userId: 'canceller', orderId: 'o-1' })).toEqual({
+    released: false,
+  });
+  expect(await env.run(activities.releaseOrderQuota, { userId: 'canceller', orderId: 'never-reserved' })).toEqual({
+    released: false,
+  });
   expect((await quota.getQuota('canceller')).resources.find((r) => r.resource === 'orders')?.used).toBe(0);
 });

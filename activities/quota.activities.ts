@@ -28,12 +28,20 @@ export function createQuotaActivities(deps: { quota: QuotaService; temporal: Not
 
   /** Consumes one `orders` unit for the order; QUOTA_EXCEEDED (non-retryable) when the plan refuses it. */
   async function reserveOrderQuota(input: ReserveOrderQuotaInput): Promise<ReserveOrderQuotaResult> {
-    return recordUsageAndNotify(deps, { userId: input.userId, resource: 'orders', quantity: 1, idempotencyKey: orderQuotaKey(input.orderId) });
+    return recordUsageAndNotify(deps, {
+      userId: input.userId,
+      resource: 'orders',
+      quantity: 1,
+      idempotencyKey: orderQuotaKey(input.orderId),
+    });
   }
 
   /** Compensation of reserveOrderQuota: gives the unit back; a no-op when there is nothing to give back. */
   async function releaseOrderQuota(input: ReleaseOrderQuotaInput): Promise<ReleaseOrderQuotaResult> {
-    const { released } = await quota.releaseUsage({ userId: input.userId, idempotencyKey: orderQuotaKey(input.orderId) });
+    const { released } = await quota.releaseUsage({
+      userId: input.userId,
+      idempotencyKey: orderQuotaKey(input.orderId),
+    });
     return { released };
   }
 

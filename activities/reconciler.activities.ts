@@ -14,8 +14,19 @@ import { signalNotification, type NotificationSignaller } from '../lib/notificat
 const NAMED_PER_NOTIFICATION = 10;
 
 /** What an admin's dashboard shows when a run opened findings (once per run: its own dedupe key). */
-export function driftNotification(userId: string, runId: string, opened: readonly Finding[], open: number): NotifyInput {
-  const named = opened.slice(0, NAMED_PER_NOTIFICATION).map((f) => ({ findingId: f.id, invariant: f.invariant, detail: f.detail, orderId: f.orderId, productId: f.productId }));
+export function driftNotification(
+  userId: string,
+  runId: string,
+  opened: readonly Finding[],
+  open: number,
+): NotifyInput {
+  const named = opened.slice(0, NAMED_PER_NOTIFICATION).map((f) => ({
+    findingId: f.id,
+    invariant: f.invariant,
+    detail: f.detail,
+    orderId: f.orderId,
+    productId: f.productId,
+  }));
   return {
     userId,
     kind: 'NOTIFICATION',
@@ -44,7 +55,8 @@ export function createReconcilerActivities(deps: {
     const recorded = await deps.findings.recordRun({ startedAt, finishedAt: new Date(), report });
     const violations: Record<string, number> = {};
     for (const invariant of Object.keys(report.checked)) {
-      if (!report.skipped[invariant as keyof typeof report.skipped]) violations[invariant] = report.violations.filter((v) => v.invariant === invariant).length;
+      if (!report.skipped[invariant as keyof typeof report.skipped])
+        violations[invariant] = report.violations.filter((v) => v.invariant === invariant).length;
     }
     const open = recorded.opened.length + recorded.seenAgain.length;
     if (open > 0) {
@@ -55,14 +67,22 @@ export function createReconcilerActivities(deps: {
         stillOpen: recorded.seenAgain.map((f) => f.id),
       });
     } else {
-      log.info('Reconciler found no drift', { runId: recorded.runId, checked: report.checked, gone: recorded.gone.map((f) => f.id) });
+      log.info('Reconciler found no drift', {
+        runId: recorded.runId,
+        checked: report.checked,
+        gone: recorded.gone.map((f) => f.id),
+      });
     }
     let notified = 0;
     if (recorded.opened.length > 0) {
       // Told once per run that opened something; a drift that stays is in the findings, not in a new notification every run.
       const admins = await deps.accounts.listAdmins();
-      if (admins.length === 0) log.warn('Reconciler drift: no admin account to notify (npm run ops -- make-admin <email>)', { runId: recorded.runId });
-      for (const admin of admins) await signalNotification(deps.temporal, driftNotification(admin.id, recorded.runId, recorded.opened, open));
+      if (admins.length === 0)
+        log.warn('Reconciler drift: no admin account to notify (npm run ops -- make-admin <email>)', {
+          runId: recorded.runId,
+        });
+      for (const admin of admins)
+        await signalNotification(deps.temporal, driftNotification(admin.id, recorded.runId, recorded.opened, open));
       notified = admins.length;
     }
     return {

@@ -27,7 +27,14 @@ jest.setTimeout(Math.max(240_000, RUNS * 200));
  * Routes the fuzzer does not call through app.inject: the SSE stream never ends, the docs and the
  * dashboard are static, and sign-out would revoke the fuzzer's own sessions.
  */
-const NOT_FUZZED = [/^\/v1\/auth\/signout$/, /^\/docs/, /^\/$/, /^\/v1\/notifications\/stream$/, /^\/metrics$/, /^\/(js|css|assets)\//];
+const NOT_FUZZED = [
+  /^\/v1\/auth\/signout$/,
+  /^\/docs/,
+  /^\/$/,
+  /^\/v1\/notifications\/stream$/,
+  /^\/metrics$/,
+  /^\/(js|css|assets)\//,
+];
 
 interface Route {
   method: string;
@@ -76,7 +83,10 @@ beforeAll(async () => {
   // Orders live for an hour: an expiry firing mid-run would change rows under a 4xx.
   // Orders per minute are few: each placed order runs a saga the run then waits for, and past the limit the
   // answer (429 RATE_LIMITED) is what a hostile client gets anyway. The harness's Temporal client sends usage notifications.
-  api = await startApiHarness({ notifier: true, app: { settings: { ...TEST_SETTINGS, orderTtlSeconds: 3_600 }, rateLimits: { devTokens: 10_000, orders: 5 } } });
+  api = await startApiHarness({
+    notifier: true,
+    app: { settings: { ...TEST_SETTINGS, orderTtlSeconds: 3_600 }, rateLimits: { devTokens: 10_000, orders: 5 } },
+  });
   fingerprint = await openFingerprint(api.dbs.urls);
   tokens = {
     alice: await devToken('fuzz-alice', 'user'),
@@ -84,11 +94,21 @@ beforeAll(async () => {
     admin: await devToken('fuzz-admin', 'admin'),
   };
   for (const [i, price] of [1_250, 99_999_999, 10].entries()) {
-    const product = await api.services.inventory.createProduct({ sku: `FUZZ-${i}`, name: `Fuzz ${i}`, priceCents: price, available: 1_000 });
+    const product = await api.services.inventory.createProduct({
+      sku: `FUZZ-${i}`,
+      name: `Fuzz ${i}`,
+      priceCents: price,
+      available: 1_000,
+    });
     knownIds.push(product.id);
   }
   for (const caller of ['alice', 'bob'] as const) {
-    const placed = await api.app.inject({ method: 'POST', url: '/v1/orders', headers: bearer(tokens[caller]), payload: { items: [{ productId: knownIds[0], quantity: 1 }] } });
+    const placed = await api.app.inject({
+      method: 'POST',
+      url: '/v1/orders',
+      headers: bearer(tokens[caller]),
+      payload: { items: [{ productId: knownIds[0], quantity: 1 }] },
+    });
     expect(placed.statusCode).toBe(201);
     knownIds.push(placed.json().id);
     await quiesce(placed.json().id);
@@ -128,7 +148,8 @@ function routesOf(doc: OpenAPIV3_1.Document): Route[] {
           required: own.filter((p) => p.required).map((p) => p.name),
         };
       };
-      const body = (operation.requestBody as OpenAPIV3_1.RequestBodyObject | undefined)?.content?.['application/json']?.schema as JsonSchema | undefined;
+      const body = (operation.requestBody as OpenAPIV3_1.RequestBodyObject | undefined)?.content?.['application/json']
+        ?.schema as JsonSchema | undefined;
       found.push({
         method: method.toUpperCase(),
         path,
@@ -150,7 +171,13 @@ function routesOf(doc: OpenAPIV3_1.Document): Route[] {
  * payment methods are still sent.
  */
 function payableBody(schema: JsonSchema): JsonSchema {
-  return { ...schema, properties: { ...schema.properties, paymentMethod: { ...schema.properties!.paymentMethod, enum: ['pm_card_visa'] } } };
+  return {
+    ...schema,
+    properties: {
+      ...schema.properties,
+      paymentMethod: { ...schema.properties!.paymentMethod, enum: ['pm_card_visa'] },
+    },
+  };
 }
 
 function requestFor(route: Route): fc.Arbitrary<FuzzRequest> {
@@ -159,9 +186,13 @@ function requestFor(route: Route): fc.Arbitrary<FuzzRequest> {
     { weight: 2, arbitrary: fc.uuid() },
     { weight: 2, arbitrary: hostileValue().map(String) },
   );
-  const params = fc.record(Object.fromEntries(route.pathParams.map((name) => [name, id])) as Record<string, fc.Arbitrary<string>>);
+  const params = fc.record(
+    Object.fromEntries(route.pathParams.map((name) => [name, id])) as Record<string, fc.Arbitrary<string>>,
+  );
   const part = (schema: JsonSchema | undefined) =>
-    schema ? fc.oneof({ weight: 3, arbitrary: valid(schema) }, { weight: 2, arbitrary: hostile(schema) }) : fc.constant(undefined);
+    schema
+      ? fc.oneof({ weight: 3, arbitrary: valid(schema) }, { weight: 2, arbitrary: hostile(schema) })
+      : fc.constant(undefined);
   const body = route.body
     ? part(route.body)
     : route.method === 'GET' || route.method === 'DELETE'
@@ -173,13 +204,22 @@ function requestFor(route: Route): fc.Arbitrary<FuzzRequest> {
     params,
     query: part(route.query).map((q) => (q && typeof q === 'object' ? (q as Record<string, unknown>) : undefined)),
     headers: part(route.headers).map((h) =>
-      h && typeof h === 'object' ? Object.fromEntries(Object.entries(h).map(([k, v]) => [k, headerText(v)]).filter(([, v]) => v !== '')) : {},
+      h && typeof h === 'object'
+        ? Object.fromEntries(
+            Object.entries(h)
+              .map(([k, v]) => [k, headerText(v)])
+              .filter(([, v]) => v !== ''),
+          )
+        : {},
     ),
     body,
     // One request in twelve carries malformed JSON instead of its body.
     rawBody: fc.oneof(
       { weight: 11, arbitrary: fc.constant(undefined) },
-      { weight: 1, arbitrary: fc.constantFrom('{"items": [', '{"quantity": 1,}', 'null null', '\u0000', '[]'.repeat(3)) },
+      {
+        weight: 1,
+        arbitrary: fc.constantFrom('{"items": [', '{"quantity": 1,}', 'null null', '\u0000', '[]'.repeat(3)),
+      },
     ),
   });
 }
@@ -191,7 +231,9 @@ function headerText(value: unknown): string {
 
 /** A lone surrogate cannot be percent-encoded (no client can send it); it becomes U+FFFD as a browser would make it. */
 function encode(text: string): string {
-  return encodeURIComponent(text.replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '\ufffd'));
+  return encodeURIComponent(
+    text.replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '\ufffd'),
+  );
 }
 
 function urlOf(request: FuzzRequest): string {
@@ -214,7 +256,11 @@ function authOf(caller: Caller): Record<string, string> {
 async function quiesce(orderId: string): Promise<void> {
   for (let attempt = 0; attempt < 400; attempt++) {
     const order = await api.services.orders.get(orderId);
-    const resting = order && (order.status === 'AWAITING_PAYMENT' || (TERMINAL_ORDER_STATUSES as readonly string[]).includes(order.status) || order.status === 'NEEDS_ATTENTION');
+    const resting =
+      order &&
+      (order.status === 'AWAITING_PAYMENT' ||
+        (TERMINAL_ORDER_STATUSES as readonly string[]).includes(order.status) ||
+        order.status === 'NEEDS_ATTENTION');
     if (resting) return api.settled(orderId);
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
@@ -222,8 +268,13 @@ async function quiesce(orderId: string): Promise<void> {
 }
 
 /** Waits for the threshold notifications a successful usage record set going (signalled to the user's notification workflow). */
-async function quiesceUsage(userId: string, result: { resource: string; used: number; limit: number; period: string }): Promise<void> {
-  const keys = [80, 100].filter((t) => result.limit > 0 && result.used * 100 >= result.limit * t).map((t) => `quota:${result.resource}:${result.period}:${t}`);
+async function quiesceUsage(
+  userId: string,
+  result: { resource: string; used: number; limit: number; period: string },
+): Promise<void> {
+  const keys = [80, 100]
+    .filter((t) => result.limit > 0 && result.used * 100 >= result.limit * t)
+    .map((t) => `quota:${result.resource}:${result.period}:${t}`);
   for (let attempt = 0; attempt < 400 && keys.length > 0; attempt++) {
     const seen = new Set((await api.services.notifications.list(userId, { limit: 500 })).map((n) => n.dedupeKey));
     if (keys.every((key) => seen.has(key))) return;
@@ -269,7 +320,11 @@ test(`${RUNS} generated requests: never a 5xx, every 4xx documented and with a c
       const response = await api.app.inject({
         method: request.route.method as 'GET',
         url: urlOf(request),
-        headers: { ...request.headers, ...authOf(request.caller), ...(payload === undefined ? {} : { 'content-type': 'application/json' }) },
+        headers: {
+          ...request.headers,
+          ...authOf(request.caller),
+          ...(payload === undefined ? {} : { 'content-type': 'application/json' }),
+        },
         ...(payload === undefined ? {} : { payload }),
       });
       const status = response.statusCode;
@@ -278,18 +333,32 @@ test(`${RUNS} generated requests: never a 5xx, every 4xx documented and with a c
       statuses.set(tally, (statuses.get(tally) ?? 0) + 1);
       if (status >= 500) return fail('5xx', request, `${status} ${response.body.slice(0, 300)}`);
       if (status >= 200 && status < 300) {
-        const body = (parseJson(response.body) ?? {}) as { id?: string; resource?: string; used?: number; limit?: number; period?: string; replayed?: boolean };
+        const body = (parseJson(response.body) ?? {}) as {
+          id?: string;
+          resource?: string;
+          used?: number;
+          limit?: number;
+          period?: string;
+          replayed?: boolean;
+        };
         if (request.route.path.startsWith('/v1/orders') && request.route.method === 'POST') {
           const orderId = request.route.path === '/v1/orders' ? body.id : request.params.id;
           if (orderId) await quiesce(orderId);
         }
-        if (request.route.path === '/v1/usage' && !body.replayed) await quiesceUsage(request.caller === 'admin' ? 'fuzz-admin' : `fuzz-${request.caller}`, body as never);
+        if (request.route.path === '/v1/usage' && !body.replayed)
+          await quiesceUsage(request.caller === 'admin' ? 'fuzz-admin' : `fuzz-${request.caller}`, body as never);
         return;
       }
       if (status < 400) return;
       const code = answer?.error?.code;
-      if (!request.route.documented.has(status)) fail('undocumented status', request, `${status} ${String(code)} is not among ${[...request.route.documented].join(', ')}`);
-      if (typeof code !== 'string' || STATUS_BY_CODE[code] !== status) fail('unknown code', request, `${status} with code ${String(code)}`);
+      if (!request.route.documented.has(status))
+        fail(
+          'undocumented status',
+          request,
+          `${status} ${String(code)} is not among ${[...request.route.documented].join(', ')}`,
+        );
+      if (typeof code !== 'string' || STATUS_BY_CODE[code] !== status)
+        fail('unknown code', request, `${status} with code ${String(code)}`);
       if (REFUSALS_THAT_RECORD[`${request.route.method} ${request.route.path}`]?.includes(String(code))) {
         // The rejected order's status event is persisted after the answer: wait for it before the next request.
         if (request.route.path !== '/v1/orders') return;
@@ -304,10 +373,17 @@ test(`${RUNS} generated requests: never a 5xx, every 4xx documented and with a c
     }),
     { seed: SEED, numRuns: RUNS },
   );
-  const answers = [...statuses].sort((a, b) => b[1] - a[1]).map(([answer, n]) => `${answer}: ${n}`).join(', ');
-  console.log(`fuzz: ${sent} requests in ${((performance.now() - started) / 1000).toFixed(1)} s, seed ${SEED}; answers ${answers}`);
+  const answers = [...statuses]
+    .sort((a, b) => b[1] - a[1])
+    .map(([answer, n]) => `${answer}: ${n}`)
+    .join(', ');
+  console.log(
+    `fuzz: ${sent} requests in ${((performance.now() - started) / 1000).toFixed(1)} s, seed ${SEED}; answers ${answers}`,
+  );
   if (failures.size > 0) {
-    console.log(`fuzz: ${failures.size} distinct failures; replay with FUZZ_SEED=${SEED} FUZZ_RUNS=${RUNS}:\n${[...failures].map(([k, v]) => `- ${k}\n    e.g. ${v}`).join('\n')}`);
+    console.log(
+      `fuzz: ${failures.size} distinct failures; replay with FUZZ_SEED=${SEED} FUZZ_RUNS=${RUNS}:\n${[...failures].map(([k, v]) => `- ${k}\n    e.g. ${v}`).join('\n')}`,
+    );
   }
   expect([...failures.keys()]).toEqual([]);
   expect(sent).toBe(RUNS);

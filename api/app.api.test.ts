@@ -20,7 +20,9 @@ let api: ApiHarness;
 let productId: string;
 beforeAll(async () => {
   api = await startApiHarness();
-  productId = (await api.services.inventory.createProduct({ sku: 'TABLE-1', name: 'Table lamp', priceCents: 4_500, available: 10 })).id;
+  productId = (
+    await api.services.inventory.createProduct({ sku: 'TABLE-1', name: 'Table lamp', priceCents: 4_500, available: 10 })
+  ).id;
 });
 afterAll(async () => api?.close());
 
@@ -28,18 +30,28 @@ const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
 describe('auth', () => {
   it('issues a dev token that works, and puts the user on the plan asked for', async () => {
-    const response = await api.app.inject({ method: 'POST', url: '/v1/auth/dev-token', payload: { userId: 'dave', plan: 'pro' } });
+    const response = await api.app.inject({
+      method: 'POST',
+      url: '/v1/auth/dev-token',
+      payload: { userId: 'dave', plan: 'pro' },
+    });
     expect(response.statusCode).toBe(200);
     const { token, role } = response.json();
     expect(role).toBe('user');
     const products = await api.app.inject({ method: 'GET', url: '/v1/products', headers: bearer(token) });
     expect(products.statusCode).toBe(200);
-    expect(products.json().items).toEqual(expect.arrayContaining([expect.objectContaining({ sku: 'TABLE-1', available: 10, version: 1 })]));
+    expect(products.json().items).toEqual(
+      expect.arrayContaining([expect.objectContaining({ sku: 'TABLE-1', available: 10, version: 1 })]),
+    );
     expect((await api.services.quota.getQuota('dave')).plan).toBe('pro');
   });
 
   it('has no dev-token endpoint when ALLOW_DEV_TOKENS is off', async () => {
-    const app = await buildApp({ settings: { ...TEST_SETTINGS, allowDevTokens: false }, services: api.services, checkout: new CheckoutClient(api.temporal.client) });
+    const app = await buildApp({
+      settings: { ...TEST_SETTINGS, allowDevTokens: false },
+      services: api.services,
+      checkout: new CheckoutClient(api.temporal.client),
+    });
     const response = await app.inject({ method: 'POST', url: '/v1/auth/dev-token', payload: { userId: 'dave' } });
     expect(response.statusCode).toBe(404);
     await app.close();
@@ -47,7 +59,12 @@ describe('auth', () => {
 
   it('refuses missing, malformed, expired, forged and unsigned tokens with 401', async () => {
     const past = Math.floor(Date.now() / 1000) - 3600;
-    const expired = createSigner({ key: TEST_SETTINGS.jwtSecret, algorithm: 'HS256' })({ sub: 'alice', role: 'user', iat: past - 60, exp: past });
+    const expired = createSigner({ key: TEST_SETTINGS.jwtSecret, algorithm: 'HS256' })({
+      sub: 'alice',
+      role: 'user',
+      iat: past - 60,
+      exp: past,
+    });
     const forged = createSigner({ key: 'not-our-secret', algorithm: 'HS256' })({ sub: 'alice', role: 'admin' });
     const unsigned = `${Buffer.from('{"alg":"none","typ":"JWT"}').toString('base64url')}.${Buffer.from('{"sub":"alice","role":"admin"}').toString('base64url')}.`;
     const noRole = api.app.jwt.sign({ sub: 'alice' } as never);
@@ -69,18 +86,42 @@ describe('auth', () => {
 
 describe('products and cart', () => {
   it('admins create and edit products with optimistic versions; users may not', async () => {
-    const created = await api.as('admin', { method: 'POST', url: '/v1/products', payload: { sku: 'DESK-9', name: 'Desk', priceCents: 20_000, available: 3 } }, 'admin');
+    const created = await api.as(
+      'admin',
+      {
+        method: 'POST',
+        url: '/v1/products',
+        payload: { sku: 'DESK-9', name: 'Desk', priceCents: 20_000, available: 3 },
+      },
+      'admin',
+    );
     expect(created.statusCode).toBe(201);
     const desk = created.json();
     expect(desk).toMatchObject({ sku: 'DESK-9', priceCents: 20_000, currency: 'usd', available: 3, version: 1 });
 
-    const edited = await api.as('admin', { method: 'PATCH', url: `/v1/products/${desk.id}`, payload: { version: 1, priceCents: 18_000 } }, 'admin');
+    const edited = await api.as(
+      'admin',
+      { method: 'PATCH', url: `/v1/products/${desk.id}`, payload: { version: 1, priceCents: 18_000 } },
+      'admin',
+    );
     expect(edited.json()).toMatchObject({ priceCents: 18_000, version: 2 });
-    const stale = await api.as('admin', { method: 'PATCH', url: `/v1/products/${desk.id}`, payload: { version: 1, priceCents: 1 } }, 'admin');
+    const stale = await api.as(
+      'admin',
+      { method: 'PATCH', url: `/v1/products/${desk.id}`, payload: { version: 1, priceCents: 1 } },
+      'admin',
+    );
     expect([stale.statusCode, stale.json().error.code]).toEqual([409, 'VERSION_CONFLICT']);
-    const taken = await api.as('admin', { method: 'POST', url: '/v1/products', payload: { sku: 'DESK-9', name: 'Again', priceCents: 1, available: 1 } }, 'admin');
+    const taken = await api.as(
+      'admin',
+      { method: 'POST', url: '/v1/products', payload: { sku: 'DESK-9', name: 'Again', priceCents: 1, available: 1 } },
+      'admin',
+    );
     expect([taken.statusCode, taken.json().error.code]).toEqual([409, 'SKU_TAKEN']);
-    const missing = await api.as('admin', { method: 'PATCH', url: `/v1/products/${randomUUID()}`, payload: { version: 1, name: 'x' } }, 'admin');
+    const missing = await api.as(
+      'admin',
+      { method: 'PATCH', url: `/v1/products/${randomUUID()}`, payload: { version: 1, name: 'x' } },
+      'admin',
+    );
     expect([missing.statusCode, missing.json().error.code]).toEqual([404, 'PRODUCT_NOT_FOUND']);
     expect((await api.services.inventory.getProduct(desk.id))!.priceCents).toBe(18_000);
   });
@@ -88,42 +129,235 @@ describe('products and cart', () => {
   it('keeps a cart per user at catalogue prices; 0 removes an item', async () => {
     const user = `cart-${randomUUID().slice(0, 6)}`;
     const put = await api.as(user, { method: 'PUT', url: `/v1/cart/items/${productId}`, payload: { quantity: 3 } });
-    expect(put.json()).toEqual({ items: [{ productId, quantity: 3, priceCents: 4_500 }], totalCents: 13_500, currency: 'usd' });
+    expect(put.json()).toEqual({
+      items: [{ productId, quantity: 3, priceCents: 4_500 }],
+      totalCents: 13_500,
+      currency: 'usd',
+    });
     expect((await api.as('someone-else', { method: 'GET', url: '/v1/cart' })).json().items).toEqual([]);
-    expect((await api.as(user, { method: 'PUT', url: `/v1/cart/items/${productId}`, payload: { quantity: 0 } })).json().items).toEqual([]);
+    expect(
+      (await api.as(user, { method: 'PUT', url: `/v1/cart/items/${productId}`, payload: { quantity: 0 } })).json()
+        .items,
+    ).toEqual([]);
     await api.as(user, { method: 'PUT', url: `/v1/cart/items/${productId}`, payload: { quantity: 1 } });
-    expect((await api.as(user, { method: 'DELETE', url: `/v1/cart/items/${productId}` })).json()).toEqual({ items: [], totalCents: 0, currency: 'usd' });
+    expect((await api.as(user, { method: 'DELETE', url: `/v1/cart/items/${productId}` })).json()).toEqual({
+      items: [],
+      totalCents: 0,
+      currency: 'usd',
+    });
   });
 });
 
 describe('bad input', () => {
-  type Case = { name: string; method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE'; url: string; body?: string; contentType?: string; role?: 'admin'; headers?: Record<string, string>; status: number; code: string };
+  type Case = {
+    name: string;
+    method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+    url: string;
+    body?: string;
+    contentType?: string;
+    role?: 'admin';
+    headers?: Record<string, string>;
+    status: number;
+    code: string;
+  };
   const json = (value: unknown) => JSON.stringify(value);
   const cases = (): Case[] => [
-    { name: 'malformed JSON', method: 'PUT', url: `/v1/cart/items/${productId}`, body: '{"quantity": 2', status: 400, code: 'INVALID_JSON' },
-    { name: 'wrong type', method: 'PUT', url: `/v1/cart/items/${productId}`, body: json({ quantity: 'two' }), status: 400, code: 'VALIDATION_FAILED' },
-    { name: 'missing field', method: 'PUT', url: `/v1/cart/items/${productId}`, body: json({}), status: 400, code: 'VALIDATION_FAILED' },
-    { name: 'negative quantity', method: 'PUT', url: `/v1/cart/items/${productId}`, body: json({ quantity: -1 }), status: 400, code: 'VALIDATION_FAILED' },
-    { name: 'fractional quantity', method: 'PUT', url: `/v1/cart/items/${productId}`, body: json({ quantity: 1.5 }), status: 400, code: 'VALIDATION_FAILED' },
-    { name: 'unknown field', method: 'PUT', url: `/v1/cart/items/${productId}`, body: json({ quantity: 1, priceCents: 1 }), status: 400, code: 'VALIDATION_FAILED' },
-    { name: 'not a uuid', method: 'PUT', url: '/v1/cart/items/not-a-uuid', body: json({ quantity: 1 }), status: 400, code: 'VALIDATION_FAILED' },
-    { name: 'unknown product in cart', method: 'PUT', url: `/v1/cart/items/${randomUUID()}`, body: json({ quantity: 1 }), status: 404, code: 'PRODUCT_NOT_FOUND' },
-    { name: 'huge body', method: 'PUT', url: `/v1/cart/items/${productId}`, body: json({ quantity: 1, pad: 'x'.repeat(100_000) }), status: 413, code: 'PAYLOAD_TOO_LARGE' },
-    { name: 'not JSON', method: 'PUT', url: `/v1/cart/items/${productId}`, body: 'quantity=1', contentType: 'application/x-www-form-urlencoded', status: 415, code: 'UNSUPPORTED_MEDIA_TYPE' },
-    { name: 'order: negative quantity', method: 'POST', url: '/v1/orders', body: json({ items: [{ productId, quantity: -2 }] }), status: 400, code: 'VALIDATION_FAILED' },
-    { name: 'order: fractional quantity', method: 'POST', url: '/v1/orders', body: json({ items: [{ productId, quantity: 0.5 }] }), status: 400, code: 'VALIDATION_FAILED' },
-    { name: 'order: zero quantity', method: 'POST', url: '/v1/orders', body: json({ items: [{ productId, quantity: 0 }] }), status: 400, code: 'VALIDATION_FAILED' },
-    { name: 'order: no items', method: 'POST', url: '/v1/orders', body: json({ items: [] }), status: 400, code: 'VALIDATION_FAILED' },
-    { name: 'order: unknown product', method: 'POST', url: '/v1/orders', body: json({ items: [{ productId: randomUUID(), quantity: 1 }] }), status: 400, code: 'UNKNOWN_PRODUCT' },
-    { name: 'order: bad idempotency key', method: 'POST', url: '/v1/orders', body: json({ items: [{ productId, quantity: 1 }] }), headers: { 'idempotency-key': 'x'.repeat(300) }, status: 400, code: 'VALIDATION_FAILED' },
-    { name: 'pay: unknown order', method: 'POST', url: `/v1/orders/${randomUUID()}/payment`, body: json({ paymentMethod: 'pm_card_visa' }), status: 404, code: 'ORDER_NOT_FOUND' },
-    { name: 'pay: missing method', method: 'POST', url: `/v1/orders/${randomUUID()}/payment`, body: json({}), status: 400, code: 'VALIDATION_FAILED' },
-    { name: 'user on admin route', method: 'POST', url: '/v1/products', body: json({ sku: 'NOPE-1', name: 'Nope', priceCents: 1, available: 1 }), status: 403, code: 'FORBIDDEN' },
-    { name: 'admin: negative price', method: 'POST', url: '/v1/products', role: 'admin', body: json({ sku: 'NOPE-2', name: 'Nope', priceCents: -1, available: 1 }), status: 400, code: 'VALIDATION_FAILED' },
-    { name: 'admin: patch without version', method: 'PATCH', url: `/v1/products/${productId}`, role: 'admin', body: json({ name: 'x' }), status: 400, code: 'VALIDATION_FAILED' },
-    { name: 'dev token: bad user id', method: 'POST', url: '/v1/auth/dev-token', body: json({ userId: 'a b/c' }), status: 400, code: 'VALIDATION_FAILED' },
-    { name: 'dev token: unknown plan', method: 'POST', url: '/v1/auth/dev-token', body: json({ userId: 'erin', plan: 'platinum' }), status: 400, code: 'UNKNOWN_PLAN' },
-    { name: 'dev token: bad role', method: 'POST', url: '/v1/auth/dev-token', body: json({ userId: 'erin', role: 'root' }), status: 400, code: 'VALIDATION_FAILED' },
+    {
+      name: 'malformed JSON',
+      method: 'PUT',
+      url: `/v1/cart/items/${productId}`,
+      body: '{"quantity": 2',
+      status: 400,
+      code: 'INVALID_JSON',
+    },
+    {
+      name: 'wrong type',
+      method: 'PUT',
+      url: `/v1/cart/items/${productId}`,
+      body: json({ quantity: 'two' }),
+      status: 400,
+      code: 'VALIDATION_FAILED',
+    },
+    {
+      name: 'missing field',
+      method: 'PUT',
+      url: `/v1/cart/items/${productId}`,
+      body: json({}),
+      status: 400,
+      code: 'VALIDATION_FAILED',
+    },
+    {
+      name: 'negative quantity',
+      method: 'PUT',
+      url: `/v1/cart/items/${productId}`,
+      body: json({ quantity: -1 }),
+      status: 400,
+      code: 'VALIDATION_FAILED',
+    },
+    {
+      name: 'fractional quantity',
+      method: 'PUT',
+      url: `/v1/cart/items/${productId}`,
+      body: json({ quantity: 1.5 }),
+      status: 400,
+      code: 'VALIDATION_FAILED',
+    },
+    {
+      name: 'unknown field',
+      method: 'PUT',
+      url: `/v1/cart/items/${productId}`,
+      body: json({ quantity: 1, priceCents: 1 }),
+      status: 400,
+      code: 'VALIDATION_FAILED',
+    },
+    {
+      name: 'not a uuid',
+      method: 'PUT',
+      url: '/v1/cart/items/not-a-uuid',
+      body: json({ quantity: 1 }),
+      status: 400,
+      code: 'VALIDATION_FAILED',
+    },
+    {
+      name: 'unknown product in cart',
+      method: 'PUT',
+      url: `/v1/cart/items/${randomUUID()}`,
+      body: json({ quantity: 1 }),
+      status: 404,
+      code: 'PRODUCT_NOT_FOUND',
+    },
+    {
+      name: 'huge body',
+      method: 'PUT',
+      url: `/v1/cart/items/${productId}`,
+      body: json({ quantity: 1, pad: 'x'.repeat(100_000) }),
+      status: 413,
+      code: 'PAYLOAD_TOO_LARGE',
+    },
+    {
+      name: 'not JSON',
+      method: 'PUT',
+      url: `/v1/cart/items/${productId}`,
+      body: 'quantity=1',
+      contentType: 'application/x-www-form-urlencoded',
+      status: 415,
+      code: 'UNSUPPORTED_MEDIA_TYPE',
+    },
+    {
+      name: 'order: negative quantity',
+      method: 'POST',
+      url: '/v1/orders',
+      body: json({ items: [{ productId, quantity: -2 }] }),
+      status: 400,
+      code: 'VALIDATION_FAILED',
+    },
+    {
+      name: 'order: fractional quantity',
+      method: 'POST',
+      url: '/v1/orders',
+      body: json({ items: [{ productId, quantity: 0.5 }] }),
+      status: 400,
+      code: 'VALIDATION_FAILED',
+    },
+    {
+      name: 'order: zero quantity',
+      method: 'POST',
+      url: '/v1/orders',
+      body: json({ items: [{ productId, quantity: 0 }] }),
+      status: 400,
+      code: 'VALIDATION_FAILED',
+    },
+    {
+      name: 'order: no items',
+      method: 'POST',
+      url: '/v1/orders',
+      body: json({ items: [] }),
+      status: 400,
+      code: 'VALIDATION_FAILED',
+    },
+    {
+      name: 'order: unknown product',
+      method: 'POST',
+      url: '/v1/orders',
+      body: json({ items: [{ productId: randomUUID(), quantity: 1 }] }),
+      status: 400,
+      code: 'UNKNOWN_PRODUCT',
+    },
+    {
+      name: 'order: bad idempotency key',
+      method: 'POST',
+      url: '/v1/orders',
+      body: json({ items: [{ productId, quantity: 1 }] }),
+      headers: { 'idempotency-key': 'x'.repeat(300) },
+      status: 400,
+      code: 'VALIDATION_FAILED',
+    },
+    {
+      name: 'pay: unknown order',
+      method: 'POST',
+      url: `/v1/orders/${randomUUID()}/payment`,
+      body: json({ paymentMethod: 'pm_card_visa' }),
+      status: 404,
+      code: 'ORDER_NOT_FOUND',
+    },
+    {
+      name: 'pay: missing method',
+      method: 'POST',
+      url: `/v1/orders/${randomUUID()}/payment`,
+      body: json({}),
+      status: 400,
+      code: 'VALIDATION_FAILED',
+    },
+    {
+      name: 'user on admin route',
+      method: 'POST',
+      url: '/v1/products',
+      body: json({ sku: 'NOPE-1', name: 'Nope', priceCents: 1, available: 1 }),
+      status: 403,
+      code: 'FORBIDDEN',
+    },
+    {
+      name: 'admin: negative price',
+      method: 'POST',
+      url: '/v1/products',
+      role: 'admin',
+      body: json({ sku: 'NOPE-2', name: 'Nope', priceCents: -1, available: 1 }),
+      status: 400,
+      code: 'VALIDATION_FAILED',
+    },
+    {
+      name: 'admin: patch without version',
+      method: 'PATCH',
+      url: `/v1/products/${productId}`,
+      role: 'admin',
+      body: json({ name: 'x' }),
+      status: 400,
+      code: 'VALIDATION_FAILED',
+    },
+    {
+      name: 'dev token: bad user id',
+      method: 'POST',
+      url: '/v1/auth/dev-token',
+      body: json({ userId: 'a b/c' }),
+      status: 400,
+      code: 'VALIDATION_FAILED',
+    },
+    {
+      name: 'dev token: unknown plan',
+      method: 'POST',
+      url: '/v1/auth/dev-token',
+      body: json({ userId: 'erin', plan: 'platinum' }),
+      status: 400,
+      code: 'UNKNOWN_PLAN',
+    },
+    {
+      name: 'dev token: bad role',
+      method: 'POST',
+      url: '/v1/auth/dev-token',
+      body: json({ userId: 'erin', role: 'root' }),
+      status: 400,
+      code: 'VALIDATION_FAILED',
+    },
     { name: 'unknown route', method: 'GET', url: '/v1/nothing-here', status: 404, code: 'ROUTE_NOT_FOUND' },
   ];
 
@@ -133,10 +367,18 @@ describe('bad input', () => {
       const response = await api.app.inject({
         method: c.method,
         url: c.url,
-        headers: { ...bearer(api.token('table-user', c.role ?? 'user')), ...(c.body !== undefined ? { 'content-type': c.contentType ?? 'application/json' } : {}), ...c.headers },
+        headers: {
+          ...bearer(api.token('table-user', c.role ?? 'user')),
+          ...(c.body !== undefined ? { 'content-type': c.contentType ?? 'application/json' } : {}),
+          ...c.headers,
+        },
         ...(c.body !== undefined ? { payload: c.body } : {}),
       });
-      expect([c.name, response.statusCode, response.json()]).toEqual([c.name, c.status, { error: { code: c.code, message: expect.any(String) } }]);
+      expect([c.name, response.statusCode, response.json()]).toEqual([
+        c.name,
+        c.status,
+        { error: { code: c.code, message: expect.any(String) } },
+      ]);
       expect(response.body).not.toMatch(/\bat .+\.(ts|js):\d+/);
     }
     expect(await api.snapshot()).toEqual(before);
@@ -147,7 +389,9 @@ describe('documentation, metrics and health', () => {
   it('serves an OpenAPI 3.1 document that lists every route with its schemas', async () => {
     const document = (await api.app.inject({ method: 'GET', url: '/docs/json' })).json();
     expect(document.openapi).toBe('3.1.0');
-    const routes = Object.entries(document.paths as Record<string, Record<string, unknown>>).flatMap(([path, methods]) => Object.keys(methods).map((m) => `${m.toUpperCase()} ${path}`));
+    const routes = Object.entries(document.paths as Record<string, Record<string, unknown>>).flatMap(
+      ([path, methods]) => Object.keys(methods).map((m) => `${m.toUpperCase()} ${path}`),
+    );
     expect(routes).toEqual(
       expect.arrayContaining([
         'POST /v1/auth/dev-token',
@@ -167,7 +411,10 @@ describe('documentation, metrics and health', () => {
         'GET /readyz',
       ]),
     );
-    expect(document.paths['/v1/orders'].post.responses['409']).toMatchObject({ description: expect.any(String), content: { 'application/json': { schema: expect.any(Object) } } });
+    expect(document.paths['/v1/orders'].post.responses['409']).toMatchObject({
+      description: expect.any(String),
+      content: { 'application/json': { schema: expect.any(Object) } },
+    });
     // A structurally valid OpenAPI 3.1 document (schema and $refs), as clients' generators need.
     await expect(SwaggerParser.validate(structuredClone(document))).resolves.toMatchObject({ openapi: '3.1.0' });
     expect((await api.app.inject({ method: 'GET', url: '/docs' })).statusCode).toBeLessThan(400);
@@ -191,13 +438,22 @@ describe('documentation, metrics and health', () => {
   });
 
   it('rate-limits dev tokens and order placement', async () => {
-    const app = await buildApp({ settings: TEST_SETTINGS, services: api.services, checkout: new CheckoutClient(api.temporal.client), rateLimits: { devTokens: 2, orders: 1 } });
+    const app = await buildApp({
+      settings: TEST_SETTINGS,
+      services: api.services,
+      checkout: new CheckoutClient(api.temporal.client),
+      rateLimits: { devTokens: 2, orders: 1 },
+    });
     const codes = [];
-    for (let i = 0; i < 3; i++) codes.push((await app.inject({ method: 'POST', url: '/v1/auth/dev-token', payload: { userId: 'rl' } })).statusCode);
+    for (let i = 0; i < 3; i++)
+      codes.push(
+        (await app.inject({ method: 'POST', url: '/v1/auth/dev-token', payload: { userId: 'rl' } })).statusCode,
+      );
     expect(codes).toEqual([200, 200, 429]);
     const token = app.jwt.sign({ sub: 'rl', role: 'user' });
     const orders = [];
-    for (let i = 0; i < 2; i++) orders.push(await app.inject({ method: 'POST', url: '/v1/orders', headers: bearer(token) }));
+    for (let i = 0; i < 2; i++)
+      orders.push(await app.inject({ method: 'POST', url: '/v1/orders', headers: bearer(token) }));
     expect(orders.map((r) => r.statusCode)).toEqual([400, 429]);
     expect(orders[1]!.json().error.code).toBe('RATE_LIMITED');
     await app.close();
@@ -223,7 +479,13 @@ describe('Temporal unavailable', () => {
     });
     try {
       const token = app.jwt.sign({ sub: 'while-down', role: 'user' });
-      const place = () => app.inject({ method: 'POST', url: '/v1/orders', headers: bearer(token), payload: { items: [{ productId, quantity: 1 }] } });
+      const place = () =>
+        app.inject({
+          method: 'POST',
+          url: '/v1/orders',
+          headers: bearer(token),
+          payload: { items: [{ productId, quantity: 1 }] },
+        });
       const before = await api.snapshot();
       const refused = await place();
       expect([refused.statusCode, refused.json().error.code]).toEqual([503, 'TEMPORAL_UNAVAILABLE']);
@@ -236,7 +498,11 @@ describe('Temporal unavailable', () => {
       // Bounded by time, not by a count of polls: a refused probe answers at once, and the channel's
       // reconnect backoff decides when Temporal is reachable again.
       proxy.restore();
-      await waitUntil('readiness after Temporal is back', async () => (await app.inject({ method: 'GET', url: '/readyz' })).statusCode === 200, { timeoutMs: 30_000 });
+      await waitUntil(
+        'readiness after Temporal is back',
+        async () => (await app.inject({ method: 'GET', url: '/readyz' })).statusCode === 200,
+        { timeoutMs: 30_000 },
+      );
       const placed = await place();
       expect([placed.statusCode, placed.json().status]).toEqual([201, 'AWAITING_PAYMENT']);
     } finally {

@@ -96,7 +96,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(rateLimit, {
     global: false,
     // Thrown, so the one error handler answers it as 429 RATE_LIMITED like every other error.
-    errorResponseBuilder: (_request, context) => Object.assign(new Error(`Too many requests: at most ${context.max} per ${context.after}`), { statusCode: 429 }),
+    errorResponseBuilder: (_request, context) =>
+      Object.assign(new Error(`Too many requests: at most ${context.max} per ${context.after}`), { statusCode: 429 }),
   });
   await app.register(openapi);
   await app.register(metrics, deps.services);
@@ -108,20 +109,39 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     secureCookies: settings.secureCookies ?? false,
   });
 
-  await app.register(healthRoutes, { probes: deps.probes ?? [], probeTimeoutMs: deps.probeTimeoutMs ?? 2_000, cacheMs: deps.readinessCacheMs });
+  await app.register(healthRoutes, {
+    probes: deps.probes ?? [],
+    probeTimeoutMs: deps.probeTimeoutMs ?? 2_000,
+    cacheMs: deps.readinessCacheMs,
+  });
   await app.register(authRoutes, {
     accounts: services.accounts,
     quota: services.quota,
     allowDevTokens: settings.allowDevTokens,
     ratePerMinute: deps.rateLimits?.devTokens ?? 30,
   });
-  const catalogue = deps.catalogue ?? readThroughCatalogue(async () => ({ items: await services.inventory.listProducts() }));
+  const catalogue =
+    deps.catalogue ?? readThroughCatalogue(async () => ({ items: await services.inventory.listProducts() }));
   await app.register(productRoutes, { inventory: services.inventory, catalogue });
   await app.register(cartRoutes, { cart: services.cart, inventory: services.inventory });
-  await app.register(orderRoutes, { services, checkout, orderTtlSeconds: settings.orderTtlSeconds, ratePerMinute: deps.rateLimits?.orders ?? 60 });
-  await app.register(webhookRoutes, { payments: services.payments, checkout, webhookSecret: settings.stripeWebhookSecret });
+  await app.register(orderRoutes, {
+    services,
+    checkout,
+    orderTtlSeconds: settings.orderTtlSeconds,
+    ratePerMinute: deps.rateLimits?.orders ?? 60,
+  });
+  await app.register(webhookRoutes, {
+    payments: services.payments,
+    checkout,
+    webhookSecret: settings.stripeWebhookSecret,
+  });
   await app.register(usageRoutes, { quota: services.quota, notifier: deps.notifier });
-  await app.register(notificationRoutes, { notifications: services.notifications, hub: deps.notificationHub, keepAliveMs: deps.sseKeepAliveMs, maxStreamsPerUser: deps.sseMaxStreamsPerUser });
+  await app.register(notificationRoutes, {
+    notifications: services.notifications,
+    hub: deps.notificationHub,
+    keepAliveMs: deps.sseKeepAliveMs,
+    maxStreamsPerUser: deps.sseMaxStreamsPerUser,
+  });
   await app.register(dashboardRoutes);
   if (deps.codec) await app.register(codecRoutes, deps.codec);
 

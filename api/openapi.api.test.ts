@@ -38,11 +38,25 @@ it('has no Spectral spectral:oas error or warning', async () => {
     const file = path.join(dir, 'openapi.json');
     writeFileSync(file, JSON.stringify(document));
     const spectral = path.join(ROOT, 'node_modules', '.bin', 'spectral');
-    const args = ['lint', file, '--ruleset', path.join(ROOT, '.spectral.yaml'), '--format', 'json', '--quiet', '--fail-severity', 'warn'];
+    const args = [
+      'lint',
+      file,
+      '--ruleset',
+      path.join(ROOT, '.spectral.yaml'),
+      '--format',
+      'json',
+      '--quiet',
+      '--fail-severity',
+      'warn',
+    ];
     // Spectral exits non-zero when it finds anything at or above --fail-severity; its report is on stdout either way.
     const outcome = await run(spectral, args, { cwd: ROOT }).then(
       ({ stdout }) => ({ code: 0, stdout, stderr: '' }),
-      (error: { code?: number; stdout?: string; stderr?: string }) => ({ code: error.code ?? 1, stdout: error.stdout ?? '', stderr: error.stderr ?? '' }),
+      (error: { code?: number; stdout?: string; stderr?: string }) => ({
+        code: error.code ?? 1,
+        stdout: error.stdout ?? '',
+        stderr: error.stderr ?? '',
+      }),
     );
     const results = JSON.parse(outcome.stdout.trim() || '[]') as SpectralResult[];
     expect(results.map((r) => `${r.code} at ${r.path.join('.')}: ${r.message}`)).toEqual([]);
@@ -55,7 +69,10 @@ it('has no Spectral spectral:oas error or warning', async () => {
 
 it('names every operation with the operationId of the operations table, each used once', () => {
   const served = Object.entries(document.paths).flatMap(([route, methods]) =>
-    Object.entries(methods).map(([method, operation]) => ({ key: `${method.toUpperCase()} ${route.replace(/\{(\w+)\}/g, ':$1')}`, id: operation.operationId })),
+    Object.entries(methods).map(([method, operation]) => ({
+      key: `${method.toUpperCase()} ${route.replace(/\{(\w+)\}/g, ':$1')}`,
+      id: operation.operationId,
+    })),
   );
   for (const { key, id } of served) expect({ key, id }).toEqual({ key, id: OPERATIONS[key]?.operationId });
   const ids = served.map((operation) => operation.id);

@@ -60,7 +60,7 @@ export const OPERATIONS: Record<string, OperationDoc> = {
     operationId: 'listDemoAccounts',
     summary: 'The seeded demo accounts (local stack only)',
     description:
-      'Exists only when ALLOW_DEV_TOKENS=true: the demo accounts the local seed creates and their shared, documented password, for the dashboard\'s one-click demo sign-in.',
+      "Exists only when ALLOW_DEV_TOKENS=true: the demo accounts the local seed creates and their shared, documented password, for the dashboard's one-click demo sign-in.",
   },
   'GET /v1/products': {
     operationId: 'listProducts',
@@ -75,17 +75,20 @@ export const OPERATIONS: Record<string, OperationDoc> = {
   'GET /v1/products/:id': {
     operationId: 'getProduct',
     summary: 'Read one product',
-    description: 'The product with its price, available units and version (for an optimistic PATCH). Public: no sign-in needed.',
+    description:
+      'The product with its price, available units and version (for an optimistic PATCH). Public: no sign-in needed.',
   },
   'PATCH /v1/products/:id': {
     operationId: 'updateProduct',
     summary: 'Edit a product (admin)',
-    description: 'Edits name and price with the version read; a stale version gets 409 VERSION_CONFLICT and changes nothing. Stock changes through POST /v1/products/{id}/stock.',
+    description:
+      'Edits name and price with the version read; a stale version gets 409 VERSION_CONFLICT and changes nothing. Stock changes through POST /v1/products/{id}/stock.',
   },
   'POST /v1/products/:id/stock': {
     operationId: 'adjustProductStock',
     summary: 'Adjust the stock of a product (admin)',
-    description: 'Adds or, negative, takes away units by delta, atomically with reservations, so reserved units are never given back. Taking away more than is available gets 409 INSUFFICIENT_STOCK.',
+    description:
+      'Adds or, negative, takes away units by delta, atomically with reservations, so reserved units are never given back. Taking away more than is available gets 409 INSUFFICIENT_STOCK.',
   },
   'GET /v1/cart': {
     operationId: 'getCart',
@@ -115,7 +118,8 @@ export const OPERATIONS: Record<string, OperationDoc> = {
   'GET /v1/orders/:id': {
     operationId: 'getOrder',
     summary: 'Read one order',
-    description: "Status, lines, total, expiry, payment, failure reason and the saga's steps. Another user's order is 404.",
+    description:
+      "Status, lines, total, expiry, payment, failure reason and the saga's steps. Another user's order is 404.",
   },
   'POST /v1/orders/:id/payment': {
     operationId: 'payOrder',
@@ -150,7 +154,7 @@ export const OPERATIONS: Record<string, OperationDoc> = {
   'POST /v1/notifications/:id/read': {
     operationId: 'markNotificationRead',
     summary: 'Mark a notification read',
-    description: 'Idempotent. Another user\'s notification is 404.',
+    description: "Idempotent. Another user's notification is 404.",
   },
   'GET /v1/notifications/stream': {
     operationId: 'streamNotifications',

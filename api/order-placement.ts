@@ -89,13 +89,19 @@ function sameRequest(order: OrderView, requestHash: string): OrderView {
 
 /** A canonical hash of the items as requested (undefined: "order my cart"). */
 export function hashRequest(items: PlaceOrderRequest['items']): string {
-  const canonical = items ? [...items].sort((a, b) => a.productId.localeCompare(b.productId)).map((i) => [i.productId, i.quantity]) : 'cart';
+  const canonical = items
+    ? [...items].sort((a, b) => a.productId.localeCompare(b.productId)).map((i) => [i.productId, i.quantity])
+    : 'cart';
   return createHash('sha256').update(JSON.stringify(canonical)).digest('hex');
 }
 
 type PricedLine = OrderLineInput & { currency: string };
 
-async function resolveLines(deps: PlacementDeps, customerId: string, items: PlaceOrderRequest['items']): Promise<PricedLine[]> {
+async function resolveLines(
+  deps: PlacementDeps,
+  customerId: string,
+  items: PlaceOrderRequest['items'],
+): Promise<PricedLine[]> {
   const wanted = items ?? (await deps.cart.get(customerId)).items;
   if (wanted.length === 0) throw new DomainError('CART_EMPTY', items ? 'The order has no items' : 'The cart is empty');
   const quantities = new Map<string, number>();
@@ -104,6 +110,13 @@ async function resolveLines(deps: PlacementDeps, customerId: string, items: Plac
   return [...quantities].map(([productId, quantity]) => {
     const product = products.get(productId);
     if (!product) throw new DomainError('UNKNOWN_PRODUCT', `No product ${productId}`);
-    return { productId, sku: product.sku, name: product.name, quantity, unitPriceCents: product.priceCents, currency: product.currency };
+    return {
+      productId,
+      sku: product.sku,
+      name: product.name,
+      quantity,
+      unitPriceCents: product.priceCents,
+      currency: product.currency,
+    };
   });
 }

@@ -8,7 +8,8 @@ import type { ReadinessProbe } from './routes/health.routes';
 export function temporalProbe(connection: Connection, timeoutMs = 2_000): ReadinessProbe {
   return {
     name: 'temporal',
-    check: async () => void (await connection.withDeadline(Date.now() + timeoutMs, () => connection.healthService.check({}))),
+    check: async () =>
+      void (await connection.withDeadline(Date.now() + timeoutMs, () => connection.healthService.check({}))),
   };
 }
 

@@ -11,10 +11,19 @@ export const UUID_PATTERN = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a
 export const Uuid = Type.String({ pattern: UUID_PATTERN, minLength: 36, maxLength: 36, description: 'A UUID' });
 /** PostgreSQL's int4: any integer a client sends into one (a version, a count) must fit it. */
 export const INT4_MAX = 2_147_483_647;
-export const UserId = Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$', minLength: 1, maxLength: 64, description: 'A user id: 1 to 64 of [A-Za-z0-9_-]' });
+export const UserId = Type.String({
+  pattern: '^[A-Za-z0-9_-]{1,64}$',
+  minLength: 1,
+  maxLength: 64,
+  description: 'A user id: 1 to 64 of [A-Za-z0-9_-]',
+});
 export const Cents = Type.Integer({ minimum: 0, description: 'Money in integer cents' });
 /** A price as a client may set it: at most what Stripe can charge. */
-export const PriceCents = Type.Integer({ minimum: 0, maximum: MAX_PRICE_CENTS, description: `A unit price in integer cents, at most ${MAX_PRICE_CENTS}` });
+export const PriceCents = Type.Integer({
+  minimum: 0,
+  maximum: MAX_PRICE_CENTS,
+  description: `A unit price in integer cents, at most ${MAX_PRICE_CENTS}`,
+});
 export const Currency = Type.String({ pattern: '^[a-z]{3}$', description: 'Lowercase ISO 4217 currency' });
 /** A currency as a client may choose it: one of the two-decimal currencies the store takes (lib/money.ts). */
 export const AcceptedCurrency = Type.Union(
@@ -50,15 +59,30 @@ export const Product = Type.Object({
 export const CartItem = Type.Object({ productId: Uuid, quantity: Quantity, priceCents: Cents });
 export const Cart = Type.Object({ items: Type.Array(CartItem), totalCents: Cents, currency: Currency });
 
-export const OrderLine = Type.Object({ productId: Uuid, sku: Type.String(), name: Type.String(), quantity: Quantity, unitPriceCents: Cents });
+export const OrderLine = Type.Object({
+  productId: Uuid,
+  sku: Type.String(),
+  name: Type.String(),
+  quantity: Quantity,
+  unitPriceCents: Cents,
+});
 /** The order statuses, from the one list in workflows/contract.ts. */
-export const OrderStatus = Type.Enum([...ORDER_STATUSES], { type: 'string', description: 'The order status machine: PENDING → AWAITING_PAYMENT → PAID → COMPLETED, or a terminal one' });
+export const OrderStatus = Type.Enum([...ORDER_STATUSES], {
+  type: 'string',
+  description: 'The order status machine: PENDING → AWAITING_PAYMENT → PAID → COMPLETED, or a terminal one',
+});
 export const Payment = Type.Object({
   status: Type.String(),
   amountCents: Cents,
   currency: Currency,
   paymentIntentId: Type.Union([Type.String(), Type.Null()]),
-  attempts: Type.Array(Type.Object({ attempt: Type.Integer(), outcome: Type.Union([Type.String(), Type.Null()]), declineCode: Type.Union([Type.String(), Type.Null()]) })),
+  attempts: Type.Array(
+    Type.Object({
+      attempt: Type.Integer(),
+      outcome: Type.Union([Type.String(), Type.Null()]),
+      declineCode: Type.Union([Type.String(), Type.Null()]),
+    }),
+  ),
   refunded: Type.Boolean(),
 });
 export const Order = Type.Object({

@@ -49,7 +49,9 @@ async function main(): Promise<void> {
     probes: readinessProbes(services, temporal),
     logger: { level: process.env.LOG_LEVEL ?? 'info' },
     tracing,
-    codec: temporalSettings.codec ? { codec: temporalSettings.codec, allowedOrigins: codecOriginsFromEnv() } : undefined,
+    codec: temporalSettings.codec
+      ? { codec: temporalSettings.codec, allowedOrigins: codecOriginsFromEnv() }
+      : undefined,
   });
   app.addHook('onClose', async () => {
     await notificationHub.close();

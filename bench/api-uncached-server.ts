@@ -14,14 +14,22 @@ async function main(): Promise<void> {
   const services = openServices(databaseUrlsFromEnv(), settings);
   const temporalSettings = temporalSettingsFromEnv();
   const temporal = lazyClient(temporalSettings);
-  const app = await buildApp({ settings, services, checkout: new CheckoutClient(createClient(temporal, temporalSettings)) });
+  const app = await buildApp({
+    settings,
+    services,
+    checkout: new CheckoutClient(createClient(temporal, temporalSettings)),
+  });
   await app.listen({ port: settings.port, host: '127.0.0.1' });
   console.log(`uncached-catalogue API listening on ${settings.port}`);
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.on(signal, () => void app.close().then(async () => {
-      await services.close();
-      process.exit(0);
-    }));
+    process.on(
+      signal,
+      () =>
+        void app.close().then(async () => {
+          await services.close();
+          process.exit(0);
+        }),
+    );
   }
 }
 

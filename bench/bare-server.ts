@@ -9,10 +9,13 @@ import { readFileSync } from 'node:fs';
 async function main(): Promise<void> {
   const body = readFileSync(process.env.BARE_BODY_FILE ?? '', 'utf8');
   const app = Fastify({ logger: false });
-  app.get('/v1/products', async (_request, reply) => reply.header('content-type', 'application/json; charset=utf-8').send(body));
+  app.get('/v1/products', async (_request, reply) =>
+    reply.header('content-type', 'application/json; charset=utf-8').send(body),
+  );
   await app.listen({ port: Number(process.env.PORT), host: '127.0.0.1' });
   console.log(`bare fastify listening on ${process.env.PORT}`);
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => void app.close().then(() => process.exit(0)));
+  for (const signal of ['SIGINT', 'SIGTERM'] as const)
+    process.on(signal, () => void app.close().then(() => process.exit(0)));
 }
 
 main().catch((error) => {

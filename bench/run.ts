@@ -30,8 +30,17 @@ interface Summary extends Partial<Headline> {
 function parseArgs(argv: readonly string[]) {
   const flags = new Set(argv.filter((arg) => arg.startsWith('--')).map((arg) => arg.split('=')[0]!));
   const onlyArg = argv.find((arg) => arg.startsWith('--only'));
-  const onlyValue = onlyArg?.includes('=') ? onlyArg.split('=')[1] : onlyArg ? argv[argv.indexOf(onlyArg) + 1] : undefined;
-  const only = onlyValue ? onlyValue.split(',').map((name) => name.trim()).filter(Boolean) : undefined;
+  const onlyValue = onlyArg?.includes('=')
+    ? onlyArg.split('=')[1]
+    : onlyArg
+      ? argv[argv.indexOf(onlyArg) + 1]
+      : undefined;
+  const only = onlyValue
+    ? onlyValue
+        .split(',')
+        .map((name) => name.trim())
+        .filter(Boolean)
+    : undefined;
   const valueOf = (name: string) => argv.find((arg) => arg.startsWith(`${name}=`))?.slice(name.length + 1);
   const pragmas = valueOf('--sqlite-pragmas');
   return {
@@ -57,9 +66,16 @@ async function main(): Promise<void> {
   const selected = args.only ? all.filter((bench) => args.only!.includes(bench.name)) : BENCHMARKS;
 
   const started = Date.now();
-  const log = (message: string) => process.stderr.write(`[bench ${((Date.now() - started) / 1000).toFixed(0).padStart(4)}s] ${message}\n`);
-  log(`starting the bench stack (${args.quick ? 'quick' : 'full'} run: ${selected.map((bench) => bench.name).join(', ')})`);
-  const stack = await startBenchStack({ verbose: args.verbose, inMemory: args.temporalInMemory, sqlitePragmas: args.sqlitePragmas });
+  const log = (message: string) =>
+    process.stderr.write(`[bench ${((Date.now() - started) / 1000).toFixed(0).padStart(4)}s] ${message}\n`);
+  log(
+    `starting the bench stack (${args.quick ? 'quick' : 'full'} run: ${selected.map((bench) => bench.name).join(', ')})`,
+  );
+  const stack = await startBenchStack({
+    verbose: args.verbose,
+    inMemory: args.temporalInMemory,
+    sqlitePragmas: args.sqlitePragmas,
+  });
   let stopping = false;
   const onSignal = () => {
     if (stopping) process.exit(1);
@@ -79,7 +95,9 @@ async function main(): Promise<void> {
   const failures: string[] = [];
   try {
     const machine = await describeMachine({ temporalCli: stack.temporalCli, postgresUrl: stack.postgresUrl });
-    log(`stack ready in ${((Date.now() - started) / 1000).toFixed(1)}s: Temporal ${machine.temporalServer} (CLI ${machine.temporalCli}), PostgreSQL ${machine.postgres}, ${machine.cores} cores, load ${machine.loadAverage.join(' ')}`);
+    log(
+      `stack ready in ${((Date.now() - started) / 1000).toFixed(1)}s: Temporal ${machine.temporalServer} (CLI ${machine.temporalCli}), PostgreSQL ${machine.postgres}, ${machine.cores} cores, load ${machine.loadAverage.join(' ')}`,
+    );
     const context: BenchContext = { stack, quick: args.quick, machine, flags: args.flags, log };
     for (const bench of selected) {
       const begun = Date.now();
@@ -93,7 +111,10 @@ async function main(): Promise<void> {
           at: new Date().toISOString(),
           quick: args.quick,
           durationS,
-          machine: { ...machine, loadAverageAtEnd: (await import('node:os')).loadavg().map((load) => Number(load.toFixed(2))) },
+          machine: {
+            ...machine,
+            loadAverageAtEnd: (await import('node:os')).loadavg().map((load) => Number(load.toFixed(2))),
+          },
           ...(outcome.skipped ? { skipped: outcome.skipped } : {}),
           headline: outcome.headline,
           ...outcome.data,

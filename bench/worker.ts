@@ -10,4 +10,8 @@ import { BUNDLE_ENV, TUNING_ENV } from './lib/tuning';
 
 const bundlePath = process.env[BUNDLE_ENV];
 if (!bundlePath) throw new Error(`${BUNDLE_ENV} must name the bundled workflow code`);
-main({ workflowBundle: { codePath: bundlePath }, extraActivities: createNoopActivities(), tuning: JSON.parse(process.env[TUNING_ENV] ?? '{}') as WorkerTuning });
+main({
+  workflowBundle: { codePath: bundlePath },
+  extraActivities: createNoopActivities(),
+  tuning: JSON.parse(process.env[TUNING_ENV] ?? '{}') as WorkerTuning,
+});

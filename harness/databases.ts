@@ -15,8 +15,15 @@ export function newRunId(): string {
   return `${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
 }
 
-export function runDatabaseNames(prefix: string, runId: string, services: readonly ServiceName[] = SERVICES): Record<ServiceName, string> {
-  return Object.fromEntries(services.map((service) => [service, `${prefix}${runId}_${service}`])) as Record<ServiceName, string>;
+export function runDatabaseNames(
+  prefix: string,
+  runId: string,
+  services: readonly ServiceName[] = SERVICES,
+): Record<ServiceName, string> {
+  return Object.fromEntries(services.map((service) => [service, `${prefix}${runId}_${service}`])) as Record<
+    ServiceName,
+    string
+  >;
 }
 
 export interface RunDatabases {
@@ -32,7 +39,9 @@ export async function createRunDatabases(serverUrl: string, prefix: string, runI
     await dropStaleDatabases(admin, [prefix]);
     for (const service of SERVICES) await admin.query(`CREATE DATABASE ${quoteIdentifier(names[service])}`);
   });
-  const urls = Object.fromEntries(SERVICES.map((service) => [service, withDatabase(serverUrl, names[service])])) as Record<ServiceName, string>;
+  const urls = Object.fromEntries(
+    SERVICES.map((service) => [service, withDatabase(serverUrl, names[service])]),
+  ) as Record<ServiceName, string>;
   await Promise.all(SERVICES.map((service) => migrateDatabase(urls[service], service)));
   return { urls, names, drop: () => dropDatabases(serverUrl, Object.values(names)) };
 }
@@ -49,8 +58,15 @@ export async function dropDatabase(admin: Client, name: string): Promise<void> {
 }
 
 /** Databases of runs with these prefixes that started more than `olderThanMs` ago (a day by default): crashed runs' leftovers. */
-export async function dropStaleDatabases(admin: Client, prefixes: readonly string[], olderThanMs = 24 * 60 * 60 * 1000): Promise<void> {
-  const { rows } = await admin.query<{ datname: string }>(`SELECT datname FROM pg_database WHERE datname LIKE ANY($1::text[])`, [prefixes.map((p) => `${p}%`)]);
+export async function dropStaleDatabases(
+  admin: Client,
+  prefixes: readonly string[],
+  olderThanMs = 24 * 60 * 60 * 1000,
+): Promise<void> {
+  const { rows } = await admin.query<{ datname: string }>(
+    `SELECT datname FROM pg_database WHERE datname LIKE ANY($1::text[])`,
+    [prefixes.map((p) => `${p}%`)],
+  );
   const cutoff = Date.now() - olderThanMs;
   for (const { datname } of rows) {
     const prefix = prefixes.find((p) => datname.startsWith(p))!;

@@ -150,7 +150,8 @@ export class SseClient {
     for (const frame of this.frames.push(chunk)) {
       this.comments.push(...frame.comments);
       if (frame.retry !== undefined) this.retry = frame.retry;
-      if (frame.data !== undefined) this.events.push({ id: frame.id, event: frame.event, data: frame.data, receivedAt: Date.now() });
+      if (frame.data !== undefined)
+        this.events.push({ id: frame.id, event: frame.event, data: frame.data, receivedAt: Date.now() });
     }
     this.wake();
   }

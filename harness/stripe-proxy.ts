@@ -8,7 +8,14 @@
  * - hold an answer back for good once Stripe has acted (`holdAnswer`): the moment to kill a worker;
  * - be cut (Stripe unreachable: open and new connections are reset) and restored.
  */
-import { createServer, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  createServer,
+  request as httpRequest,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 
 export interface RecordedRequest {
@@ -54,11 +61,18 @@ export interface StripeProxy {
 export const INSUFFICIENT_FUNDS: Interception = {
   status: 402,
   body: {
-    error: { type: 'card_error', code: 'card_declined', decline_code: 'insufficient_funds', message: 'Your card has insufficient funds.', param: 'payment_method' },
+    error: {
+      type: 'card_error',
+      code: 'card_declined',
+      decline_code: 'insufficient_funds',
+      message: 'Your card has insufficient funds.',
+      param: 'payment_method',
+    },
   },
 };
 
-export const isConfirm = (r: Pick<RecordedRequest, 'method' | 'path'>) => r.method === 'POST' && /^\/v1\/payment_intents\/[^/]+\/confirm$/.test(r.path);
+export const isConfirm = (r: Pick<RecordedRequest, 'method' | 'path'>) =>
+  r.method === 'POST' && /^\/v1\/payment_intents\/[^/]+\/confirm$/.test(r.path);
 
 const INTENT_PATH = /^\/v1\/payment_intents\/([^/]+)(?:\/(confirm|cancel))?$/;
 
@@ -79,7 +93,13 @@ export async function startStripeProxy(options: StripeProxyOptions): Promise<Str
   const sockets = new Set<Socket>();
   let isCut = false;
 
-  const answer = (res: ServerResponse<IncomingMessage>, recorded: RecordedRequest, status: number, headers: IncomingHttpHeaders | Record<string, string>, payload: Buffer) => {
+  const answer = (
+    res: ServerResponse<IncomingMessage>,
+    recorded: RecordedRequest,
+    status: number,
+    headers: IncomingHttpHeaders | Record<string, string>,
+    payload: Buffer,
+  ) => {
     recorded.status = status;
     if (recorded.kind === 'createIntent' && recorded.orderId && status === 200) {
       const id = (JSON.parse(payload.toString('utf8')) as { id?: string }).id;
@@ -123,11 +143,23 @@ export async function startStripeProxy(options: StripeProxyOptions): Promise<Str
         return;
       }
       if (interception) {
-        answer(res, recorded, interception.status, { 'content-type': 'application/json', 'request-id': `req_proxy_${index}` }, Buffer.from(JSON.stringify(interception.body)));
+        answer(
+          res,
+          recorded,
+          interception.status,
+          { 'content-type': 'application/json', 'request-id': `req_proxy_${index}` },
+          Buffer.from(JSON.stringify(interception.body)),
+        );
         return;
       }
       const upstream = httpRequest(
-        { hostname: target.hostname, port: target.port, method, path: req.url, headers: { ...req.headers, host: target.host } },
+        {
+          hostname: target.hostname,
+          port: target.port,
+          method,
+          path: req.url,
+          headers: { ...req.headers, host: target.host },
+        },
         (reply) => {
           const parts: Buffer[] = [];
           reply.on('data', (chunk: Buffer) => parts.push(chunk));

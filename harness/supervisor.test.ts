@@ -20,7 +20,11 @@ function alive(pid: number): boolean {
   return listProcesses().some((info) => info.pid === pid && info.state !== 'Z');
 }
 
-async function startTree(supervisor: Supervisor, name: string, script: string): Promise<{ pid: number; grandchild: number }> {
+async function startTree(
+  supervisor: Supervisor,
+  name: string,
+  script: string,
+): Promise<{ pid: number; grandchild: number }> {
   let grandchild = 0;
   const proc = supervisor.start({
     name,
@@ -64,7 +68,12 @@ describe('Supervisor', () => {
     const lines: string[] = [];
     const exits: string[] = [];
     supervisor.onUnexpectedExit((proc, code) => exits.push(`${proc.name}:${code}`));
-    const proc = supervisor.start({ name: 'short', command: 'sh', args: ['-c', 'echo hello; exit 3'], write: (line) => lines.push(line) });
+    const proc = supervisor.start({
+      name: 'short',
+      command: 'sh',
+      args: ['-c', 'echo hello; exit 3'],
+      write: (line) => lines.push(line),
+    });
 
     await proc.waitForOutput(/^hel+o$/, { timeoutMs: 2_000 });
     await expect(proc.exited).resolves.toEqual({ code: 3, signal: null });
@@ -91,7 +100,9 @@ describe('Supervisor', () => {
     const supervisor = new Supervisor();
     const proc = supervisor.start({ name: 'quitter', command: 'sh', args: ['-c', 'exit 2'], output: 'ignore' });
 
-    await expect(proc.waitForOutput(/ready/, { timeoutMs: 5_000 })).rejects.toThrow('quitter exited (code 2) before printing /ready/');
+    await expect(proc.waitForOutput(/ready/, { timeoutMs: 5_000 })).rejects.toThrow(
+      'quitter exited (code 2) before printing /ready/',
+    );
   });
 });
 

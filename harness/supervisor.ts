@@ -48,7 +48,9 @@ const RECENT_LINES = 200;
  */
 export class Supervisor {
   private readonly processes: SupervisedProcess[] = [];
-  private readonly exitListeners: Array<(proc: SupervisedProcess, code: number | null, signal: NodeJS.Signals | null) => void> = [];
+  private readonly exitListeners: Array<
+    (proc: SupervisedProcess, code: number | null, signal: NodeJS.Signals | null) => void
+  > = [];
   private readonly startListeners: Array<(proc: SupervisedProcess) => void> = [];
   private stopping = false;
 
@@ -87,7 +89,8 @@ export class Supervisor {
       child.on('exit', (code, signal) => {
         done = true;
         resolve({ code, signal });
-        if (!this.stopping && !proc.stopRequested) for (const listener of this.exitListeners) listener(proc, code, signal);
+        if (!this.stopping && !proc.stopRequested)
+          for (const listener of this.exitListeners) listener(proc, code, signal);
       });
     });
     const proc: SupervisedProcess = {
@@ -108,7 +111,9 @@ export class Supervisor {
               // Its last lines may still be on their way after the exit: give up once its output has ended too.
               if (done && openStreams === 0) {
                 const { code, signal } = await exited;
-                throw new ExitedBeforeError(`${spec.name} exited (${signal ?? `code ${code}`}) before printing ${pattern}`);
+                throw new ExitedBeforeError(
+                  `${spec.name} exited (${signal ?? `code ${code}`}) before printing ${pattern}`,
+                );
               }
               return false;
             },
@@ -130,7 +135,9 @@ export class Supervisor {
   }
 
   /** Called when a child exits while the supervisor is not stopping it (a crash, or a bad flag). */
-  onUnexpectedExit(listener: (proc: SupervisedProcess, code: number | null, signal: NodeJS.Signals | null) => void): void {
+  onUnexpectedExit(
+    listener: (proc: SupervisedProcess, code: number | null, signal: NodeJS.Signals | null) => void,
+  ): void {
     this.exitListeners.push(listener);
   }
 
@@ -147,7 +154,9 @@ export class Supervisor {
   /** Stops everything still running, newest first in one go. Safe to call more than once. */
   async stopAll(options: StopOptions = {}): Promise<void> {
     this.stopping = true;
-    await Promise.all([...this.processes].reverse().map((proc) => stopGroup(proc, options.timeoutMs ?? DEFAULT_STOP_TIMEOUT_MS)));
+    await Promise.all(
+      [...this.processes].reverse().map((proc) => stopGroup(proc, options.timeoutMs ?? DEFAULT_STOP_TIMEOUT_MS)),
+    );
   }
 
   /** Last resort (a second Ctrl-C, or the launcher itself failing): SIGKILL every group now, synchronously. */

@@ -97,18 +97,53 @@ export async function makeCertificates(dir: string): Promise<ClusterCertificates
   mkdirSync(dir, { recursive: true });
   const file = (name: string) => path.join(dir, name);
   const openssl = (...args: string[]) => run('openssl', args, { cwd: dir });
-  const key = (name: string) => openssl('genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', file(name));
+  const key = (name: string) =>
+    openssl('genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', file(name));
   await Promise.all([key('ca.key'), key('frontend.key'), key('client.key')]);
-  await openssl('req', '-x509', '-new', '-key', file('ca.key'), '-subj', '/CN=storefront test CA', '-days', '2', '-out', file('ca.pem'),
-    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign');
+  await openssl(
+    'req',
+    '-x509',
+    '-new',
+    '-key',
+    file('ca.key'),
+    '-subj',
+    '/CN=storefront test CA',
+    '-days',
+    '2',
+    '-out',
+    file('ca.pem'),
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,keyCertSign,cRLSign',
+  );
   const issue = async (name: string, subject: string, extensions: string) => {
     writeFileSync(file(`${name}.ext`), extensions);
     await openssl('req', '-new', '-key', file(`${name}.key`), '-subj', subject, '-out', file(`${name}.csr`));
-    await openssl('x509', '-req', '-in', file(`${name}.csr`), '-CA', file('ca.pem'), '-CAkey', file('ca.key'), '-CAcreateserial',
-      '-days', '2', '-extfile', file(`${name}.ext`), '-out', file(`${name}.pem`));
+    await openssl(
+      'x509',
+      '-req',
+      '-in',
+      file(`${name}.csr`),
+      '-CA',
+      file('ca.pem'),
+      '-CAkey',
+      file('ca.key'),
+      '-CAcreateserial',
+      '-days',
+      '2',
+      '-extfile',
+      file(`${name}.ext`),
+      '-out',
+      file(`${name}.pem`),
+    );
   };
   await Promise.all([
-    issue('frontend', `/CN=${FRONTEND_SERVER_NAME}`, `subjectAltName=DNS:${FRONTEND_SERVER_NAME},DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n`),
+    issue(
+      'frontend',
+      `/CN=${FRONTEND_SERVER_NAME}`,
+      `subjectAltName=DNS:${FRONTEND_SERVER_NAME},DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n`,
+    ),
     issue('client', '/CN=storefront', 'extendedKeyUsage=clientAuth\n'),
   ]);
   return { dir, caCert: file('ca.pem'), clientCert: file('client.pem'), clientKey: file('client.key') };
@@ -117,12 +152,17 @@ export async function makeCertificates(dir: string): Promise<ClusterCertificates
 /** Creates a database with the server's schema, through its own SQL tool, as an operator installing Temporal would. */
 async function setupSchema(sqlTool: string, postgres: URL, database: string, schemaDir: string): Promise<void> {
   const base = [
-    '--plugin', 'postgres12',
-    '--ep', postgres.hostname,
-    '-p', postgres.port || '5432',
-    '-u', decodeURIComponent(postgres.username || 'postgres'),
+    '--plugin',
+    'postgres12',
+    '--ep',
+    postgres.hostname,
+    '-p',
+    postgres.port || '5432',
+    '-u',
+    decodeURIComponent(postgres.username || 'postgres'),
     ...(postgres.password ? ['--pw', decodeURIComponent(postgres.password)] : []),
-    '--db', database,
+    '--db',
+    database,
   ];
   await run(sqlTool, [...base, 'create-database']);
   await run(sqlTool, [...base, 'setup-schema', '-v', '0.0']);
@@ -150,7 +190,12 @@ function serverConfig(options: {
     },
   });
   const service = (name: ClusterService) => ({
-    rpc: { grpcPort: ports[name].grpc, membershipPort: ports[name].membership, bindOnLocalHost: true, ...(name === 'frontend' ? { httpPort: ports.frontendHttp } : {}) },
+    rpc: {
+      grpcPort: ports[name].grpc,
+      membershipPort: ports[name].membership,
+      bindOnLocalHost: true,
+      ...(name === 'frontend' ? { httpPort: ports.frontendHttp } : {}),
+    },
   });
   const config = {
     log: { stdout: true, level: 'warn' },
@@ -158,7 +203,10 @@ function serverConfig(options: {
       defaultStore: 'postgres-default',
       visibilityStore: 'postgres-visibility',
       numHistoryShards: 4,
-      datastores: { 'postgres-default': store(databases.main, 10), 'postgres-visibility': store(databases.visibility, 4) },
+      datastores: {
+        'postgres-default': store(databases.main, 10),
+        'postgres-visibility': store(databases.visibility, 4),
+      },
     },
     global: {
       membership: { maxJoinDuration: '30s', broadcastAddress: '127.0.0.1' },
@@ -166,7 +214,12 @@ function serverConfig(options: {
       // Between the services (membership, history, matching) traffic stays on loopback in plaintext.
       tls: {
         frontend: {
-          server: { certFile: path.join(certificates.dir, 'frontend.pem'), keyFile: path.join(certificates.dir, 'frontend.key'), requireClientAuth: true, clientCaFiles: [certificates.caCert] },
+          server: {
+            certFile: path.join(certificates.dir, 'frontend.pem'),
+            keyFile: path.join(certificates.dir, 'frontend.key'),
+            requireClientAuth: true,
+            clientCaFiles: [certificates.caCert],
+          },
           client: { serverName: FRONTEND_SERVER_NAME, rootCaFiles: [certificates.caCert] },
         },
         // The worker service (Temporal's own system workflows) is a client of the frontend like any other.
@@ -183,7 +236,14 @@ function serverConfig(options: {
       failoverVersionIncrement: 10,
       masterClusterName: 'active',
       currentClusterName: 'active',
-      clusterInformation: { active: { enabled: true, initialFailoverVersion: 1, rpcName: 'frontend', rpcAddress: `127.0.0.1:${ports.frontend.grpc}` } },
+      clusterInformation: {
+        active: {
+          enabled: true,
+          initialFailoverVersion: 1,
+          rpcName: 'frontend',
+          rpcAddress: `127.0.0.1:${ports.frontend.grpc}`,
+        },
+      },
     },
     publicClient: { hostPort: `127.0.0.1:${ports.frontend.grpc}` },
     dcRedirectionPolicy: { policy: 'noop' },
@@ -206,7 +266,11 @@ export async function startTemporalCluster(options: TemporalClusterOptions = {})
   const log = options.log ?? ((line: string) => process.stderr.write(`[cluster] ${line}\n`));
   const verbose = options.verbose ?? process.env.STOREFRONT_TEST_VERBOSE === 'true';
   const namespace = options.namespace ?? 'storefront';
-  const [server, sqlTool, moduleDir] = await Promise.all([ensureTool('temporal-server'), ensureTool('temporal-sql-tool'), serverModuleDir()]);
+  const [server, sqlTool, moduleDir] = await Promise.all([
+    ensureTool('temporal-server'),
+    ensureTool('temporal-sql-tool'),
+    serverModuleDir(),
+  ]);
 
   const root = mkdtempSync(path.join(os.tmpdir(), 'storefront-cluster-'));
   const supervisor = new Supervisor();
@@ -220,7 +284,8 @@ export async function startTemporalCluster(options: TemporalClusterOptions = {})
     const admin = new PgClient({ connectionString: postgres.toString() });
     await admin.connect();
     try {
-      for (const database of Object.values(databases)) await admin.query(`DROP DATABASE IF EXISTS ${quoteIdentifier(database)} WITH (FORCE)`);
+      for (const database of Object.values(databases))
+        await admin.query(`DROP DATABASE IF EXISTS ${quoteIdentifier(database)} WITH (FORCE)`);
     } finally {
       await admin.end();
     }
@@ -228,7 +293,9 @@ export async function startTemporalCluster(options: TemporalClusterOptions = {})
 
   // The worker service runs Temporal's own system workflows and serves no gRPC of its own: it is up once the ring knows it (the namespace step below needs it).
   const waitForService = (service: ClusterService, proc: SupervisedProcess): Promise<void> =>
-    service === 'worker' ? Promise.resolve() : waitForPort(portsOf(service), `the Temporal ${service} service`, { process: proc, timeoutMs: 90_000 });
+    service === 'worker'
+      ? Promise.resolve()
+      : waitForPort(portsOf(service), `the Temporal ${service} service`, { process: proc, timeoutMs: 90_000 });
   let portsOf: (service: ClusterService) => number = () => 0;
 
   const stop = async () => {
@@ -241,14 +308,36 @@ export async function startTemporalCluster(options: TemporalClusterOptions = {})
     const begun = Date.now();
     const [certificates] = await Promise.all([
       makeCertificates(path.join(root, 'certs')),
-      setupSchema(sqlTool, postgres, databases.main, path.join(moduleDir, 'schema', 'postgresql', 'v12', 'temporal', 'versioned')),
-      setupSchema(sqlTool, postgres, databases.visibility, path.join(moduleDir, 'schema', 'postgresql', 'v12', 'visibility', 'versioned')),
+      setupSchema(
+        sqlTool,
+        postgres,
+        databases.main,
+        path.join(moduleDir, 'schema', 'postgresql', 'v12', 'temporal', 'versioned'),
+      ),
+      setupSchema(
+        sqlTool,
+        postgres,
+        databases.visibility,
+        path.join(moduleDir, 'schema', 'postgresql', 'v12', 'visibility', 'versioned'),
+      ),
     ]);
-    const port = async (): Promise<ServicePorts> => ({ grpc: await freePort(), membership: await freeMembershipPort() });
-    const ports = { history: await port(), matching: await port(), frontend: await port(), worker: await port(), frontendHttp: await freePort() };
+    const port = async (): Promise<ServicePorts> => ({
+      grpc: await freePort(),
+      membership: await freeMembershipPort(),
+    });
+    const ports = {
+      history: await port(),
+      matching: await port(),
+      frontend: await port(),
+      worker: await port(),
+      frontendHttp: await freePort(),
+    };
     portsOf = (service) => ports[service].grpc;
     mkdirSync(path.join(root, 'config'), { recursive: true });
-    writeFileSync(path.join(root, 'config', 'development.yaml'), serverConfig({ postgres, databases, ports, certificates }));
+    writeFileSync(
+      path.join(root, 'config', 'development.yaml'),
+      serverConfig({ postgres, databases, ports, certificates }),
+    );
     writeFileSync(path.join(root, 'config', 'dynamicconfig.yaml'), DYNAMIC_CONFIG);
 
     specs = new Map(
@@ -257,7 +346,18 @@ export async function startTemporalCluster(options: TemporalClusterOptions = {})
         {
           name: `temporal-${service}`,
           command: server,
-          args: ['--root', root, '--config', 'config', '--env', 'development', '--allow-no-auth', 'start', '--service', service],
+          args: [
+            '--root',
+            root,
+            '--config',
+            'config',
+            '--env',
+            'development',
+            '--allow-no-auth',
+            'start',
+            '--service',
+            service,
+          ],
           cwd: root,
           output: verbose ? ('prefix' as const) : ('ignore' as const),
           quietOnStop: true,
@@ -282,7 +382,8 @@ export async function startTemporalCluster(options: TemporalClusterOptions = {})
       TEMPORAL_TLS_CA_PATH: certificates.caCert,
       TEMPORAL_TLS_SERVER_NAME: FRONTEND_SERVER_NAME,
     };
-    const settings = (extra: { PAYLOAD_ENCRYPTION_KEYS?: string } = {}) => temporalSettingsFromEnv({ ...env, ...extra });
+    const settings = (extra: { PAYLOAD_ENCRYPTION_KEYS?: string } = {}) =>
+      temporalSettingsFromEnv({ ...env, ...extra });
 
     // The frontend answers its health check once it has joined the ring; then the namespace is made as `npm run ops -- prepare-namespace` would.
     const connection = await connectClient(settings(), { connectTimeout: 5_000 });
@@ -299,7 +400,9 @@ export async function startTemporalCluster(options: TemporalClusterOptions = {})
     } finally {
       await connection.close();
     }
-    log(`Temporal cluster ready in ${((Date.now() - begun) / 1000).toFixed(1)}s on ${address} (mTLS; namespace ${namespace}; databases ${databases.main}, ${databases.visibility})`);
+    log(
+      `Temporal cluster ready in ${((Date.now() - begun) / 1000).toFixed(1)}s on ${address} (mTLS; namespace ${namespace}; databases ${databases.main}, ${databases.visibility})`,
+    );
 
     return {
       address,
@@ -307,7 +410,9 @@ export async function startTemporalCluster(options: TemporalClusterOptions = {})
       certificates,
       env,
       settings,
-      visibilityDatabaseUrl: Object.assign(new URL(postgres.toString()), { pathname: `/${databases.visibility}` }).toString(),
+      visibilityDatabaseUrl: Object.assign(new URL(postgres.toString()), {
+        pathname: `/${databases.visibility}`,
+      }).toString(),
       async kill(service) {
         const proc = processes.get(service)!;
         process.kill(proc.pid, 'SIGKILL');

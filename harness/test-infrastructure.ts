@@ -81,7 +81,16 @@ async function startTemporal(
   timeoutMs: number,
 ): Promise<{ address: string }> {
   const port = await freePort();
-  const proc = supervisor.start({ name: 'temporal', command: cli, args: temporalDevServerArgs({ port, logLevel: 'error', namespaces: [...testNamespaces(), VERSIONING_DRILL_NAMESPACE] }), output });
+  const proc = supervisor.start({
+    name: 'temporal',
+    command: cli,
+    args: temporalDevServerArgs({
+      port,
+      logLevel: 'error',
+      namespaces: [...testNamespaces(), VERSIONING_DRILL_NAMESPACE],
+    }),
+    output,
+  });
   const address = `127.0.0.1:${port}`;
   await waitForPort(port, 'the Temporal dev server', { process: proc, timeoutMs });
   await waitForTemporal(address, TEMPORAL_NAMESPACE, { process: proc, timeoutMs });
@@ -95,7 +104,12 @@ async function startStripeMock(
   timeoutMs: number,
 ): Promise<{ httpBase: string; httpsBase: string }> {
   const [httpPort, httpsPort] = await Promise.all([freePort(), freePort()]);
-  const proc = supervisor.start({ name: 'stripe-mock', command: binary, args: stripeMockArgs(httpPort, httpsPort), output });
+  const proc = supervisor.start({
+    name: 'stripe-mock',
+    command: binary,
+    args: stripeMockArgs(httpPort, httpsPort),
+    output,
+  });
   const httpBase = `http://127.0.0.1:${httpPort}`;
   await waitForStripeMock(httpBase, { process: proc, timeoutMs });
   return { httpBase, httpsBase: `https://127.0.0.1:${httpsPort}` };

@@ -25,12 +25,12 @@ export const VARIANTS = {
     edits: {
       'checkout.workflow': [
         [
-          "    await this.forward('orderPaid', () => this.setStatus('PAID', {}, 'forward-only'));\n    this.payment!.settled = { paid: true };\n",
+          "    await this.forward('orderPaid', () => this.setStatus('PAID', {}, 'forward-only'));\n    this.requests.payment!.settled = { paid: true };\n",
           '',
         ],
         [
           "    await this.forward('customerNotified',",
-          "    await this.forward('orderPaid', () => this.setStatus('PAID', {}, 'forward-only'));\n    this.payment!.settled = { paid: true };\n    await this.forward('customerNotified',",
+          "    await this.forward('orderPaid', () => this.setStatus('PAID', {}, 'forward-only'));\n    this.requests.payment!.settled = { paid: true };\n    await this.forward('customerNotified',",
         ],
       ],
     },
@@ -38,17 +38,38 @@ export const VARIANTS = {
   /** Runs the undos oldest first. */
   undoOrderReversed: {
     name: 'undo-order-reversed',
-    edits: { saga: [['for (let next = this.undos.pop(); next; next = this.undos.pop())', 'for (let next = this.undos.shift(); next; next = this.undos.shift())']] },
+    edits: {
+      saga: [
+        [
+          'for (let next = this.undos.pop(); next; next = this.undos.pop())',
+          'for (let next = this.undos.shift(); next; next = this.undos.shift())',
+        ],
+      ],
+    },
   },
   /** Notifies a decline without asking patched(): what the patch guards, shipped unguarded. */
   patchGuardDropped: {
     name: 'patch-guard-dropped',
-    edits: { 'checkout.workflow': [['if (patched(PATCHES.notifyDeclinedPayment)) await notices.notifyDeclined(', 'await notices.notifyDeclined(']] },
+    edits: {
+      'checkout.workflow': [
+        [
+          'if (patched(PATCHES.notifyDeclinedPayment))\n        await notices.notifyDeclined(',
+          'await notices.notifyDeclined(',
+        ],
+      ],
+    },
   },
   /** The checkout as it was before the declined-payment notice (records the "before" history of the worked patch). */
   beforeDeclinedNotice: {
     name: 'before-declined-notice',
-    edits: { 'checkout.workflow': [['if (patched(PATCHES.notifyDeclinedPayment)) await notices.notifyDeclined(this.state, failure.message, refusal.details);', '']] },
+    edits: {
+      'checkout.workflow': [
+        [
+          'if (patched(PATCHES.notifyDeclinedPayment))\n        await notices.notifyDeclined(this.state, failure.message, refusal.details);',
+          '',
+        ],
+      ],
+    },
   },
 } satisfies Record<string, WorkflowVariant>;
 
@@ -59,12 +80,16 @@ export async function bundleVariant(variant: WorkflowVariant): Promise<WorkflowB
   // edited saga is the one it imports.
   const copied = [...new Set(['checkout.workflow', ...Object.keys(variant.edits)])];
   const written: string[] = [];
-  const rewriteImports = (source: string) => copied.reduce((text, file) => text.split(`'./${file}'`).join(`'./${file}${suffix}'`), source);
+  const rewriteImports = (source: string) =>
+    copied.reduce((text, file) => text.split(`'./${file}'`).join(`'./${file}${suffix}'`), source);
   try {
     for (const file of copied) {
       let source = readFileSync(path.join(WORKFLOWS_DIR, `${file}.ts`), 'utf8');
       for (const [find, replace] of variant.edits[file] ?? []) {
-        if (!source.includes(find)) throw new Error(`variant ${variant.name}: ${file}.ts no longer contains ${JSON.stringify(find.slice(0, 80))}`);
+        if (!source.includes(find))
+          throw new Error(
+            `variant ${variant.name}: ${file}.ts no longer contains ${JSON.stringify(find.slice(0, 80))}`,
+          );
         source = source.replace(find, replace);
       }
       written.push(path.join(WORKFLOWS_DIR, `${file}${suffix}.ts`));

@@ -17,7 +17,8 @@ export function withBusinessFailures<T extends AsyncFunctions>(activities: T): T
       try {
         return await fn(...args);
       } catch (error) {
-        if (error instanceof DomainError) throw ApplicationFailure.nonRetryable(error.message, error.code, error.details ?? {});
+        if (error instanceof DomainError)
+          throw ApplicationFailure.nonRetryable(error.message, error.code, error.details ?? {});
         throw error;
       }
     };
@@ -31,5 +32,9 @@ export function withBusinessFailures<T extends AsyncFunctions>(activities: T): T
  */
 export function domainErrorFrom(failure: ApplicationFailure, fallbackCode: ErrorCode = 'FAILED'): DomainError {
   const details = failure.details?.[0];
-  return new DomainError(isErrorCode(failure.type) ? failure.type : fallbackCode, failure.message, details && typeof details === 'object' ? (details as Record<string, unknown>) : undefined);
+  return new DomainError(
+    isErrorCode(failure.type) ? failure.type : fallbackCode,
+    failure.message,
+    details && typeof details === 'object' ? (details as Record<string, unknown>) : undefined,
+  );
 }

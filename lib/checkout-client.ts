@@ -40,10 +40,15 @@ export const TEMPORAL_UNAVAILABLE = 'TEMPORAL_UNAVAILABLE';
  * connection with exponential backoff up to two minutes by default; capped at two seconds,
  * the API is back within about two seconds of Temporal.
  */
-export const TEMPORAL_CHANNEL_ARGS = { 'grpc.initial_reconnect_backoff_ms': 250, 'grpc.max_reconnect_backoff_ms': 2_000 };
+export const TEMPORAL_CHANNEL_ARGS = {
+  'grpc.initial_reconnect_backoff_ms': 250,
+  'grpc.max_reconnect_backoff_ms': 2_000,
+};
 
 /** The same start options wherever a checkout begins: API, tests, benchmarks, chaos runs. */
-export function checkoutStartOptions(input: CheckoutInput): WorkflowStartOptions<typeof checkoutWorkflow> & { workflowId: string } {
+export function checkoutStartOptions(
+  input: CheckoutInput,
+): WorkflowStartOptions<typeof checkoutWorkflow> & { workflowId: string } {
   const totalCents = orderTotalCents(input.lines);
   const units = input.lines.reduce((sum, line) => sum + line.quantity, 0);
   return {
@@ -59,7 +64,12 @@ export function checkoutStartOptions(input: CheckoutInput): WorkflowStartOptions
     memo: { customerId: input.customerId, totalCents, currency: input.currency, units },
     staticSummary: `Checkout for ${input.customerId}: ${itemCount(units)}, ${formatMoney(totalCents, input.currency)}`,
     // The order's lines, on the workflow's page in the Web UI (Temporal markdown).
-    staticDetails: input.lines.map((line) => `- ${line.quantity} × ${line.sku} ${line.name} at ${formatMoney(line.unitPriceCents, input.currency)}`).join('\n'),
+    staticDetails: input.lines
+      .map(
+        (line) =>
+          `- ${line.quantity} × ${line.sku} ${line.name} at ${formatMoney(line.unitPriceCents, input.currency)}`,
+      )
+      .join('\n'),
   };
 }
 
@@ -97,18 +107,27 @@ export class CheckoutClient {
         });
       } catch (error) {
         // The workflow already ran to its end: its result is the answer.
-        if (error instanceof WorkflowExecutionAlreadyStartedError) return this.client.workflow.getHandle<typeof checkoutWorkflow>(options.workflowId).result();
+        if (error instanceof WorkflowExecutionAlreadyStartedError)
+          return this.client.workflow.getHandle<typeof checkoutWorkflow>(options.workflowId).result();
         throw error;
       }
     });
   }
 
   pay(orderId: string, customerId: string, paymentMethod: string): Promise<CheckoutState> {
-    return this.update(orderId, () => this.handle(orderId).executeUpdate(payUpdate, { args: [{ paymentMethod, customerId }] }), 'ORDER_NOT_PAYABLE');
+    return this.update(
+      orderId,
+      () => this.handle(orderId).executeUpdate(payUpdate, { args: [{ paymentMethod, customerId }] }),
+      'ORDER_NOT_PAYABLE',
+    );
   }
 
   cancel(orderId: string, reason?: string): Promise<CheckoutState> {
-    return this.update(orderId, () => this.handle(orderId).executeUpdate(cancelUpdate, { args: [{ reason }] }), 'ORDER_NOT_CANCELLABLE');
+    return this.update(
+      orderId,
+      () => this.handle(orderId).executeUpdate(cancelUpdate, { args: [{ reason }] }),
+      'ORDER_NOT_CANCELLABLE',
+    );
   }
 
   /** The workflow's own view of the order (steps, payment events); undefined when Temporal no longer has it. */
@@ -161,7 +180,8 @@ export class CheckoutClient {
       return await this.client.withDeadline(Date.now() + this.deadlineMs, run);
     } catch (error) {
       if (error instanceof DomainError) throw error;
-      if (isUnavailable(error)) throw new DomainError(TEMPORAL_UNAVAILABLE, 'The order service is unavailable; try again shortly');
+      if (isUnavailable(error))
+        throw new DomainError(TEMPORAL_UNAVAILABLE, 'The order service is unavailable; try again shortly');
       throw error;
     }
   }
@@ -172,7 +192,11 @@ export class CheckoutClient {
  * calls), however the client wraps them.
  */
 export function isUnavailable(error: unknown): boolean {
-  for (let e = error as { code?: unknown; cause?: unknown; name?: string } | undefined, depth = 0; e && depth < 5; e = e.cause as typeof e, depth++) {
+  for (
+    let e = error as { code?: unknown; cause?: unknown; name?: string } | undefined, depth = 0;
+    e && depth < 5;
+    e = e.cause as typeof e, depth++
+  ) {
     if (e.code === 14 || e.code === 4 || e.code === 1 || e.name === 'TimeoutError') return true;
   }
   return false;

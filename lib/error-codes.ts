@@ -76,7 +76,9 @@ export const HTTP_STATUS_BY_CODE = {
 export type ErrorCode = keyof typeof HTTP_STATUS_BY_CODE;
 
 /** `ERROR_CODES.OUT_OF_STOCK === 'OUT_OF_STOCK'`: the codes by name, for code that compares them. */
-export const ERROR_CODES = Object.fromEntries(Object.keys(HTTP_STATUS_BY_CODE).map((code) => [code, code])) as { readonly [C in ErrorCode]: C };
+export const ERROR_CODES = Object.fromEntries(Object.keys(HTTP_STATUS_BY_CODE).map((code) => [code, code])) as {
+  readonly [C in ErrorCode]: C;
+};
 
 export function isErrorCode(code: unknown): code is ErrorCode {
   return typeof code === 'string' && Object.prototype.hasOwnProperty.call(HTTP_STATUS_BY_CODE, code);

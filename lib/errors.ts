@@ -15,7 +15,11 @@ export class DomainError extends Error {
 
 /** PostgreSQL's unique_violation, seen through pg or a Prisma driver adapter. */
 export function isUniqueViolation(error: unknown): boolean {
-  const e = error as { code?: string; cause?: { code?: string; originalCode?: string }; meta?: { driverAdapterError?: { cause?: { originalCode?: string } } } };
+  const e = error as {
+    code?: string;
+    cause?: { code?: string; originalCode?: string };
+    meta?: { driverAdapterError?: { cause?: { originalCode?: string } } };
+  };
   return (
     e?.code === '23505' ||
     e?.code === 'P2002' ||

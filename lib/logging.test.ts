@@ -1,12 +1,25 @@
 import { createJsonLogger, logLevelFromEnv, orderContext, toJsonLine } from './logging';
 import { workerTelemetryFromEnv } from './worker-telemetry';
 
-const entry = (meta: Record<string, unknown>) => ({ level: 'WARN' as const, message: 'Activity failed', timestampNanos: 1_700_000_000_123_000_000n, meta });
+const entry = (meta: Record<string, unknown>) => ({
+  level: 'WARN' as const,
+  message: 'Activity failed',
+  timestampNanos: 1_700_000_000_123_000_000n,
+  meta,
+});
 
 describe('JSON logs', () => {
   it('name the order and the workflow on every line of a checkout, from workflow or activity', () => {
     const line = JSON.parse(
-      toJsonLine(entry({ workflowId: 'order-6f1c', activityType: 'releaseStock', taskToken: 'opaque', error: new Error('database is read-only') }), { service: 'worker' }),
+      toJsonLine(
+        entry({
+          workflowId: 'order-6f1c',
+          activityType: 'releaseStock',
+          taskToken: 'opaque',
+          error: new Error('database is read-only'),
+        }),
+        { service: 'worker' },
+      ),
     );
     expect(line).toMatchObject({
       time: '2023-11-14T22:13:20.123Z',

@@ -78,6 +78,7 @@ function jsonReplacer(_key: string, value: unknown): unknown {
 export function logLevelFromEnv(env: Record<string, string | undefined> = process.env): LogLevel {
   const raw = (env.LOG_LEVEL ?? '').trim().toUpperCase();
   if (raw === '') return 'INFO';
-  if (!(LOG_LEVELS as string[]).includes(raw)) throw new Error(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ').toLowerCase()}, got "${env.LOG_LEVEL}"`);
+  if (!(LOG_LEVELS as string[]).includes(raw))
+    throw new Error(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ').toLowerCase()}, got "${env.LOG_LEVEL}"`);
   return raw as LogLevel;
 }

@@ -20,10 +20,31 @@ export const MAX_QUANTITY = 1_000;
  * always means 1/100 of the unit and one minimum fits them all. Zero-decimal (jpy, krw) and
  * three-decimal (kwd, bhd) currencies would need their exponents handled; they get 400.
  */
-export const CURRENCIES = ['usd', 'eur', 'gbp', 'cad', 'aud', 'nzd', 'chf', 'sek', 'nok', 'dkk', 'pln', 'czk', 'sgd', 'hkd', 'mxn', 'brl'] as const;
+export const CURRENCIES = [
+  'usd',
+  'eur',
+  'gbp',
+  'cad',
+  'aud',
+  'nzd',
+  'chf',
+  'sek',
+  'nok',
+  'dkk',
+  'pln',
+  'czk',
+  'sgd',
+  'hkd',
+  'mxn',
+  'brl',
+] as const;
 export type Currency = (typeof CURRENCIES)[number];
 
-export const MONEY_ERROR_CODES = { orderTooLarge: 'ORDER_TOO_LARGE', orderTooSmall: 'ORDER_TOO_SMALL', invalidQuantity: 'INVALID_QUANTITY' } as const;
+export const MONEY_ERROR_CODES = {
+  orderTooLarge: 'ORDER_TOO_LARGE',
+  orderTooSmall: 'ORDER_TOO_SMALL',
+  invalidQuantity: 'INVALID_QUANTITY',
+} as const;
 
 interface PricedQuantity {
   quantity: number;
@@ -37,14 +58,29 @@ interface PricedQuantity {
  */
 export function assertOrderWithinBounds(lines: readonly PricedQuantity[], totalCents: number): void {
   if (lines.length > MAX_LINES_PER_ORDER) {
-    throw new DomainError(MONEY_ERROR_CODES.orderTooLarge, `An order has at most ${MAX_LINES_PER_ORDER} different products, this one ${lines.length}`);
+    throw new DomainError(
+      MONEY_ERROR_CODES.orderTooLarge,
+      `An order has at most ${MAX_LINES_PER_ORDER} different products, this one ${lines.length}`,
+    );
   }
   const tooMany = lines.find((line) => line.quantity > MAX_QUANTITY);
-  if (tooMany) throw new DomainError(MONEY_ERROR_CODES.invalidQuantity, `At most ${MAX_QUANTITY} units of one product per order, not ${tooMany.quantity}`);
+  if (tooMany)
+    throw new DomainError(
+      MONEY_ERROR_CODES.invalidQuantity,
+      `At most ${MAX_QUANTITY} units of one product per order, not ${tooMany.quantity}`,
+    );
   if (totalCents > MAX_ORDER_CENTS) {
-    throw new DomainError(MONEY_ERROR_CODES.orderTooLarge, `The order total ${totalCents} cents is above the maximum of ${MAX_ORDER_CENTS}`, { totalCents, maxCents: MAX_ORDER_CENTS });
+    throw new DomainError(
+      MONEY_ERROR_CODES.orderTooLarge,
+      `The order total ${totalCents} cents is above the maximum of ${MAX_ORDER_CENTS}`,
+      { totalCents, maxCents: MAX_ORDER_CENTS },
+    );
   }
   if (totalCents < MIN_ORDER_CENTS) {
-    throw new DomainError(MONEY_ERROR_CODES.orderTooSmall, `The order total ${totalCents} cents is below the minimum of ${MIN_ORDER_CENTS}`, { totalCents, minCents: MIN_ORDER_CENTS });
+    throw new DomainError(
+      MONEY_ERROR_CODES.orderTooSmall,
+      `The order total ${totalCents} cents is below the minimum of ${MIN_ORDER_CENTS}`,
+      { totalCents, minCents: MIN_ORDER_CENTS },
+    );
   }
 }

@@ -19,7 +19,10 @@ export interface NotifyUserResult {
  * Hands a notification to the user's notification workflow, starting it when it is not running.
  * The workflow and the database drop duplicates by dedupe key, so sending twice is harmless.
  */
-export async function signalNotification(temporal: NotificationSignaller, input: NotifyInput): Promise<NotifyUserResult> {
+export async function signalNotification(
+  temporal: NotificationSignaller,
+  input: NotifyInput,
+): Promise<NotifyUserResult> {
   const workflowId = notificationWorkflowId(input.userId);
   await temporal.workflow.signalWithStart<typeof notificationWorkflow, [NotifyInput]>('notificationWorkflow', {
     workflowId,

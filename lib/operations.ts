@@ -36,7 +36,8 @@ export interface OrderFilter {
 export function ordersQuery(filter: OrderFilter): string {
   const clauses = [`WorkflowType = 'checkoutWorkflow'`];
   if (filter.status) {
-    if (!(ORDER_STATUSES as readonly string[]).includes(filter.status)) throw new OperationError(`Unknown status "${filter.status}"; one of ${ORDER_STATUSES.join(', ')}`);
+    if (!(ORDER_STATUSES as readonly string[]).includes(filter.status))
+      throw new OperationError(`Unknown status "${filter.status}"; one of ${ORDER_STATUSES.join(', ')}`);
     clauses.push(`${ORDER_STATUS_KEY.name} = '${filter.status}'`);
   }
   if (filter.customerId) {
@@ -107,21 +108,41 @@ export function stepTimeline(events: readonly HistoryEvent[]): TimelineStep[] {
     const id = Number(event.eventId);
     const summary = summaryOf(event.userMetadata?.summary);
     if (event.activityTaskScheduledEventAttributes) {
-      steps.set(id, { kind: 'activity', name: event.activityTaskScheduledEventAttributes.activityType?.name ?? '?', summary, outcome: 'running' });
+      steps.set(id, {
+        kind: 'activity',
+        name: event.activityTaskScheduledEventAttributes.activityType?.name ?? '?',
+        summary,
+        outcome: 'running',
+      });
     } else if (event.timerStartedEventAttributes) {
       steps.set(id, { kind: 'timer', name: 'timer', summary, outcome: 'running' });
     }
     const ended =
-      (event.activityTaskCompletedEventAttributes && { from: event.activityTaskCompletedEventAttributes.scheduledEventId, outcome: 'completed' as const }) ||
+      (event.activityTaskCompletedEventAttributes && {
+        from: event.activityTaskCompletedEventAttributes.scheduledEventId,
+        outcome: 'completed' as const,
+      }) ||
       (event.activityTaskFailedEventAttributes && {
         from: event.activityTaskFailedEventAttributes.scheduledEventId,
         outcome: 'failed' as const,
         failure: event.activityTaskFailedEventAttributes.failure?.message ?? undefined,
       }) ||
-      (event.activityTaskTimedOutEventAttributes && { from: event.activityTaskTimedOutEventAttributes.scheduledEventId, outcome: 'timed out' as const }) ||
-      (event.activityTaskCanceledEventAttributes && { from: event.activityTaskCanceledEventAttributes.scheduledEventId, outcome: 'cancelled' as const }) ||
-      (event.timerFiredEventAttributes && { from: event.timerFiredEventAttributes.startedEventId, outcome: 'fired' as const }) ||
-      (event.timerCanceledEventAttributes && { from: event.timerCanceledEventAttributes.startedEventId, outcome: 'cancelled' as const });
+      (event.activityTaskTimedOutEventAttributes && {
+        from: event.activityTaskTimedOutEventAttributes.scheduledEventId,
+        outcome: 'timed out' as const,
+      }) ||
+      (event.activityTaskCanceledEventAttributes && {
+        from: event.activityTaskCanceledEventAttributes.scheduledEventId,
+        outcome: 'cancelled' as const,
+      }) ||
+      (event.timerFiredEventAttributes && {
+        from: event.timerFiredEventAttributes.startedEventId,
+        outcome: 'fired' as const,
+      }) ||
+      (event.timerCanceledEventAttributes && {
+        from: event.timerCanceledEventAttributes.startedEventId,
+        outcome: 'cancelled' as const,
+      });
     if (ended) {
       const step = steps.get(Number(ended.from));
       if (step) {
@@ -217,7 +238,9 @@ async function queryWithin<T>(client: Client, run: () => Promise<T>): Promise<{ 
   try {
     return { value: await client.withDeadline(Date.now() + QUERY_DEADLINE_MS, run) };
   } catch (error) {
-    return { error: `the workflow did not answer (is a worker polling the checkout queue?): ${(error as Error).message}` };
+    return {
+      error: `the workflow did not answer (is a worker polling the checkout queue?): ${(error as Error).message}`,
+    };
   }
 }
 
@@ -226,22 +249,34 @@ async function queryWithin<T>(client: Client, run: () => Promise<T>): Promise<{ 
  * compensation again, `resolve` records that it was undone by hand. The workflow ignores the
  * signal in any other status, so it is refused here first, with the reason.
  */
-export async function sendOperatorAction(client: Client, orderId: string, action: OperatorActionInput): Promise<CheckoutState> {
+export async function sendOperatorAction(
+  client: Client,
+  orderId: string,
+  action: OperatorActionInput,
+): Promise<CheckoutState> {
   const handle = client.workflow.getHandle(orderWorkflowId(orderId));
   let state: CheckoutState;
   try {
     state = await client.withDeadline(Date.now() + QUERY_DEADLINE_MS, () => handle.query(checkoutStateQuery));
   } catch (error) {
-    if (error instanceof WorkflowNotFoundError) throw new OperationError(`No running order ${orderId} in this namespace`);
-    throw new OperationError(`Order ${orderId} did not answer its state query (is a worker polling the checkout queue?): ${(error as Error).message}`);
+    if (error instanceof WorkflowNotFoundError)
+      throw new OperationError(`No running order ${orderId} in this namespace`);
+    throw new OperationError(
+      `Order ${orderId} did not answer its state query (is a worker polling the checkout queue?): ${(error as Error).message}`,
+    );
   }
-  if (state.status !== 'NEEDS_ATTENTION') throw new OperationError(`Order ${orderId} is ${state.status}, not NEEDS_ATTENTION: nothing to ${action.action}`);
+  if (state.status !== 'NEEDS_ATTENTION')
+    throw new OperationError(`Order ${orderId} is ${state.status}, not NEEDS_ATTENTION: nothing to ${action.action}`);
   await handle.signal(operatorActionSignal, action);
   return state;
 }
 
 /** Waits for the order's workflow to close; its final state, or undefined when `timeoutMs` passes first. */
-export async function waitForOrder(client: Client, orderId: string, timeoutMs: number): Promise<CheckoutState | undefined> {
+export async function waitForOrder(
+  client: Client,
+  orderId: string,
+  timeoutMs: number,
+): Promise<CheckoutState | undefined> {
   const handle = client.workflow.getHandle(orderWorkflowId(orderId));
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), timeoutMs)));
@@ -274,7 +309,11 @@ const KEYWORD = temporalProto.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_K
  * tcld, and this step then only checks it exists), then registers `OrderStatus` and `CustomerId`
  * as Keyword search attributes. Idempotent: a second run finds everything in place and changes nothing.
  */
-export async function prepareNamespace(connection: Pick<Connection, 'workflowService' | 'operatorService'>, namespace: string, options: PrepareNamespaceOptions = {}): Promise<{ created: boolean; added: string[] }> {
+export async function prepareNamespace(
+  connection: Pick<Connection, 'workflowService' | 'operatorService'>,
+  namespace: string,
+  options: PrepareNamespaceOptions = {},
+): Promise<{ created: boolean; added: string[] }> {
   const log = options.log ?? (() => undefined);
   const deadline = Date.now() + (options.timeoutMs ?? 60_000);
   let created = false;
@@ -291,24 +330,33 @@ export async function prepareNamespace(connection: Pick<Connection, 'workflowSer
       log(`created namespace ${namespace} (retention ${options.retentionDays ?? 7} days)`);
     } catch (registerError) {
       if (grpcCode(registerError) === GRPC_PERMISSION_DENIED) {
-        throw new OperationError(`Namespace ${namespace} does not exist and this credential may not create it: create it in Temporal Cloud (console or tcld), then run this again`);
+        throw new OperationError(
+          `Namespace ${namespace} does not exist and this credential may not create it: create it in Temporal Cloud (console or tcld), then run this again`,
+        );
       }
       if (grpcCode(registerError) !== GRPC_ALREADY_EXISTS) throw registerError;
     }
   }
 
   // A new namespace reaches the frontend's cache some seconds after it is written: wait for it to answer.
-  const current = await untilDeadline(deadline, `namespace ${namespace} to answer`, () => connection.operatorService.listSearchAttributes({ namespace }));
+  const current = await untilDeadline(deadline, `namespace ${namespace} to answer`, () =>
+    connection.operatorService.listSearchAttributes({ namespace }),
+  );
   const added: string[] = [];
   for (const name of ORDER_SEARCH_ATTRIBUTES) {
     const type = current.customAttributes?.[name];
     if (type === KEYWORD) continue;
-    if (type !== undefined && type !== null) throw new OperationError(`Search attribute ${name} exists in ${namespace} with another type (${type}); it must be Keyword`);
+    if (type !== undefined && type !== null)
+      throw new OperationError(
+        `Search attribute ${name} exists in ${namespace} with another type (${type}); it must be Keyword`,
+      );
     try {
       await connection.operatorService.addSearchAttributes({ namespace, searchAttributes: { [name]: KEYWORD } });
     } catch (error) {
       if (grpcCode(error) === GRPC_PERMISSION_DENIED) {
-        throw new OperationError(`This credential may not add search attributes to ${namespace}: add ${name} (Keyword) in Temporal Cloud (console or tcld)`);
+        throw new OperationError(
+          `This credential may not add search attributes to ${namespace}: add ${name} (Keyword) in Temporal Cloud (console or tcld)`,
+        );
       }
       if (grpcCode(error) !== GRPC_ALREADY_EXISTS) throw error;
     }
@@ -317,7 +365,8 @@ export async function prepareNamespace(connection: Pick<Connection, 'workflowSer
   }
   await untilDeadline(deadline, `search attributes ${ORDER_SEARCH_ATTRIBUTES.join(', ')} in ${namespace}`, async () => {
     const { customAttributes } = await connection.operatorService.listSearchAttributes({ namespace });
-    if (!ORDER_SEARCH_ATTRIBUTES.every((name) => customAttributes?.[name] === KEYWORD)) throw new Error('not registered yet');
+    if (!ORDER_SEARCH_ATTRIBUTES.every((name) => customAttributes?.[name] === KEYWORD))
+      throw new Error('not registered yet');
   });
   return { created, added };
 }

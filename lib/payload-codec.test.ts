@@ -1,6 +1,12 @@
 import { defaultPayloadConverter } from '@temporalio/common';
 import { randomBytes } from 'node:crypto';
-import { AesGcmPayloadCodec, ENCRYPTED_ENCODING, KEY_ID_METADATA, parseEncryptionKeys, payloadCodecFromEnv } from './payload-codec';
+import {
+  AesGcmPayloadCodec,
+  ENCRYPTED_ENCODING,
+  KEY_ID_METADATA,
+  parseEncryptionKeys,
+  payloadCodecFromEnv,
+} from './payload-codec';
 
 const key = () => randomBytes(32).toString('base64');
 const order = { customerId: 'alice-42', lines: [{ sku: 'MUG', quantity: 2, unitPriceCents: 1_250 }] };
@@ -37,7 +43,9 @@ describe('the AES-256-GCM payload codec', () => {
     const codec = new AesGcmPayloadCodec(parseEncryptionKeys(`a:${a},b:${b}`));
     const [encrypted] = await codec.encode([defaultPayloadConverter.toPayload(order)]);
 
-    await expect(new AesGcmPayloadCodec(parseEncryptionKeys(`c:${key()}`)).decode([encrypted!])).rejects.toThrow(/key "a", which PAYLOAD_ENCRYPTION_KEYS does not list/);
+    await expect(new AesGcmPayloadCodec(parseEncryptionKeys(`c:${key()}`)).decode([encrypted!])).rejects.toThrow(
+      /key "a", which PAYLOAD_ENCRYPTION_KEYS does not list/,
+    );
     const altered = Buffer.from(encrypted!.data!);
     altered[20] = altered[20]! ^ 1;
     await expect(codec.decode([{ ...encrypted!, data: altered }])).rejects.toThrow(/does not decrypt/);

@@ -37,20 +37,28 @@ export class PayloadKeyError extends Error {}
 /** Parses `id:base64,id:base64`; throws naming what is wrong (never a key's bytes). */
 export function parseEncryptionKeys(raw: string): EncryptionKey[] {
   const keys: EncryptionKey[] = [];
-  const entries = raw.split(',').map((entry) => entry.trim()).filter(Boolean);
+  const entries = raw
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter(Boolean);
   if (entries.length === 0) throw new PayloadKeyError('PAYLOAD_ENCRYPTION_KEYS is set but lists no key');
   for (const [index, entry] of entries.entries()) {
     const colon = entry.indexOf(':');
     const id = colon === -1 ? '' : entry.slice(0, colon);
     const material = colon === -1 ? '' : entry.slice(colon + 1);
     if (!KEY_ID.test(id)) {
-      throw new PayloadKeyError(`PAYLOAD_ENCRYPTION_KEYS entry ${index + 1} must read <key id>:<base64 key>, the id 1-64 of [A-Za-z0-9._-]`);
+      throw new PayloadKeyError(
+        `PAYLOAD_ENCRYPTION_KEYS entry ${index + 1} must read <key id>:<base64 key>, the id 1-64 of [A-Za-z0-9._-]`,
+      );
     }
     const key = Buffer.from(material, 'base64');
     if (key.length !== KEY_BYTES || key.toString('base64').replace(/=+$/, '') !== material.replace(/=+$/, '')) {
-      throw new PayloadKeyError(`PAYLOAD_ENCRYPTION_KEYS key "${id}" must be ${KEY_BYTES} bytes in base64 (openssl rand -base64 32)`);
+      throw new PayloadKeyError(
+        `PAYLOAD_ENCRYPTION_KEYS key "${id}" must be ${KEY_BYTES} bytes in base64 (openssl rand -base64 32)`,
+      );
     }
-    if (keys.some((known) => known.id === id)) throw new PayloadKeyError(`PAYLOAD_ENCRYPTION_KEYS lists key id "${id}" twice`);
+    if (keys.some((known) => known.id === id))
+      throw new PayloadKeyError(`PAYLOAD_ENCRYPTION_KEYS lists key id "${id}" twice`);
     keys.push({ id, key });
   }
   return keys;
@@ -80,7 +88,11 @@ export class AesGcmPayloadCodec implements PayloadCodec {
       const plain = temporal.api.common.v1.Payload.encode(payload).finish();
       const data = Buffer.concat([iv, cipher.update(plain), cipher.final(), cipher.getAuthTag()]);
       return {
-        metadata: { encoding: encoder.encode(ENCRYPTED_ENCODING), [KEY_ID_METADATA]: encoder.encode(id), [CIPHER_METADATA]: encoder.encode(CIPHER) },
+        metadata: {
+          encoding: encoder.encode(ENCRYPTED_ENCODING),
+          [KEY_ID_METADATA]: encoder.encode(id),
+          [CIPHER_METADATA]: encoder.encode(CIPHER),
+        },
         data,
       };
     });
@@ -92,9 +104,13 @@ export class AesGcmPayloadCodec implements PayloadCodec {
       const id = text(payload.metadata?.[KEY_ID_METADATA]);
       if (!id) throw new PayloadKeyError('an encrypted payload carries no key id');
       const key = this.byId.get(id);
-      if (!key) throw new PayloadKeyError(`a payload is encrypted with key "${id}", which PAYLOAD_ENCRYPTION_KEYS does not list`);
+      if (!key)
+        throw new PayloadKeyError(
+          `a payload is encrypted with key "${id}", which PAYLOAD_ENCRYPTION_KEYS does not list`,
+        );
       const data = Buffer.from(payload.data ?? new Uint8Array());
-      if (data.length < IV_BYTES + TAG_BYTES) throw new PayloadKeyError(`an encrypted payload (key "${id}") is too short to be one`);
+      if (data.length < IV_BYTES + TAG_BYTES)
+        throw new PayloadKeyError(`an encrypted payload (key "${id}") is too short to be one`);
       const decipher = createDecipheriv('aes-256-gcm', key, data.subarray(0, IV_BYTES));
       decipher.setAAD(encoder.encode(id));
       decipher.setAuthTag(data.subarray(data.length - TAG_BYTES));
@@ -102,7 +118,9 @@ export class AesGcmPayloadCodec implements PayloadCodec {
       try {
         plain = Buffer.concat([decipher.update(data.subarray(IV_BYTES, data.length - TAG_BYTES)), decipher.final()]);
       } catch {
-        throw new PayloadKeyError(`a payload encrypted with key "${id}" does not decrypt: the key is not the one it was written with, or the payload was altered`);
+        throw new PayloadKeyError(
+          `a payload encrypted with key "${id}" does not decrypt: the key is not the one it was written with, or the payload was altered`,
+        );
       }
       return temporal.api.common.v1.Payload.decode(plain) as Payload;
     });
@@ -114,7 +132,9 @@ function text(bytes: Uint8Array | null | undefined): string | undefined {
 }
 
 /** The codec for `PAYLOAD_ENCRYPTION_KEYS`, or undefined when it is not set (encryption off). */
-export function payloadCodecFromEnv(env: Record<string, string | undefined> = process.env): AesGcmPayloadCodec | undefined {
+export function payloadCodecFromEnv(
+  env: Record<string, string | undefined> = process.env,
+): AesGcmPayloadCodec | undefined {
   const raw = env.PAYLOAD_ENCRYPTION_KEYS?.trim();
   if (!raw) return undefined;
   return new AesGcmPayloadCodec(parseEncryptionKeys(raw));

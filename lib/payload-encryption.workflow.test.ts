@@ -27,7 +27,12 @@ let temporal: TestTemporal;
 beforeAll(async () => {
   dbs = await createTestDatabases();
   services = openServices(dbs.urls, { stripeSecretKey: undefined, stripeApiBase: process.env.STRIPE_API_BASE! });
-  temporal = await connectTestTemporal({ settings: { ...temporalSettingsFromEnv({ ...process.env, PAYLOAD_ENCRYPTION_KEYS: KEYS }), namespace: testNamespace() } });
+  temporal = await connectTestTemporal({
+    settings: {
+      ...temporalSettingsFromEnv({ ...process.env, PAYLOAD_ENCRYPTION_KEYS: KEYS }),
+      namespace: testNamespace(),
+    },
+  });
   await temporal.startWorkers(createActivitiesByQueue(services, temporal.client));
 });
 
@@ -39,7 +44,12 @@ afterAll(async () => {
 
 it('keeps customer ids, lines and amounts out of the history the server stores', async () => {
   const sku = `ENC-${randomUUID().slice(0, 8)}`;
-  const product = await services.inventory.createProduct({ sku, name: 'Encrypted mug', priceCents: 1_234, available: 3 });
+  const product = await services.inventory.createProduct({
+    sku,
+    name: 'Encrypted mug',
+    priceCents: 1_234,
+    available: 3,
+  });
   const customerId = `secret-customer-${randomUUID().slice(0, 8)}`;
   const input: CheckoutInput = {
     orderId: randomUUID(),
@@ -63,18 +73,30 @@ it('keeps customer ids, lines and amounts out of the history the server stores',
   // The server's own copy, fetched by a client without the codec.
   const raw = await connectClient(temporalSettingsFromEnv({ TEMPORAL_ADDRESS: process.env.TEMPORAL_ADDRESS }));
   try {
-    const { history } = await raw.workflowService.getWorkflowExecutionHistory({ namespace: temporal.namespace, execution: { workflowId: orderWorkflowId(input.orderId) } });
+    const { history } = await raw.workflowService.getWorkflowExecutionHistory({
+      namespace: temporal.namespace,
+      execution: { workflowId: orderWorkflowId(input.orderId) },
+    });
     const events = history!.events!;
     expect(events.length).toBeGreaterThan(20);
     // The CustomerId search attribute is indexed in clear on purpose; everything else is checked byte for byte.
     const withoutSearchAttributes = events.map((event) => {
-      const copy = proto.api.history.v1.HistoryEvent.fromObject(proto.api.history.v1.HistoryEvent.toObject(event as proto.api.history.v1.HistoryEvent));
-      for (const attributes of [copy.workflowExecutionStartedEventAttributes, copy.upsertWorkflowSearchAttributesEventAttributes]) {
-        if (attributes?.searchAttributes?.indexedFields) delete attributes.searchAttributes.indexedFields[CUSTOMER_ID_KEY.name];
+      const copy = proto.api.history.v1.HistoryEvent.fromObject(
+        proto.api.history.v1.HistoryEvent.toObject(event as proto.api.history.v1.HistoryEvent),
+      );
+      for (const attributes of [
+        copy.workflowExecutionStartedEventAttributes,
+        copy.upsertWorkflowSearchAttributesEventAttributes,
+      ]) {
+        if (attributes?.searchAttributes?.indexedFields)
+          delete attributes.searchAttributes.indexedFields[CUSTOMER_ID_KEY.name];
       }
       return Buffer.from(proto.api.history.v1.HistoryEvent.encode(copy).finish());
     });
-    const leaks = (needle: string) => withoutSearchAttributes.map((bytes, index) => (bytes.includes(needle) ? events[index]!.eventType : undefined)).filter(Boolean);
+    const leaks = (needle: string) =>
+      withoutSearchAttributes
+        .map((bytes, index) => (bytes.includes(needle) ? events[index]!.eventType : undefined))
+        .filter(Boolean);
     expect(leaks(customerId)).toEqual([]);
     expect(leaks(sku)).toEqual([]);
     expect(leaks('Encrypted mug')).toEqual([]);

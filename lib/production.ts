@@ -14,7 +14,11 @@ export const KNOWN_JWT_SECRETS = [
   'api-test-secret',
   'replace-with-at-least-32-random-bytes-openssl-rand-hex-32',
 ];
-export const KNOWN_WEBHOOK_SECRETS = ['whsec_local_development_secret', 'whsec_api_test', 'whsec_replace_with_the_signing_secret_of_your_endpoint'];
+export const KNOWN_WEBHOOK_SECRETS = [
+  'whsec_local_development_secret',
+  'whsec_api_test',
+  'whsec_replace_with_the_signing_secret_of_your_endpoint',
+];
 /** The id of the committed, test-only payload key the recorded histories are encrypted with (harness/history-encryption.ts). */
 export const TEST_ONLY_ENCRYPTION_KEY_ID = 'histories-test-only';
 /** The key stripe-mock accepts (scripts/lib/dev-servers.ts STRIPE_MOCK_KEY): not a real account's. */
@@ -31,23 +35,31 @@ export function productionProblems(env: Env = process.env): string[] {
   const problems: string[] = [];
   const jwtSecret = env.JWT_SECRET;
   if (!jwtSecret) problems.push('JWT_SECRET is not set: set it to at least 32 random bytes (openssl rand -hex 32)');
-  else if (KNOWN_JWT_SECRETS.includes(jwtSecret)) problems.push('JWT_SECRET is a known default from this repository: anyone could sign tokens');
-  else if (Buffer.byteLength(jwtSecret, 'utf8') < JWT_SECRET_MIN_BYTES) problems.push(`JWT_SECRET is shorter than ${JWT_SECRET_MIN_BYTES} bytes`);
+  else if (KNOWN_JWT_SECRETS.includes(jwtSecret))
+    problems.push('JWT_SECRET is a known default from this repository: anyone could sign tokens');
+  else if (Buffer.byteLength(jwtSecret, 'utf8') < JWT_SECRET_MIN_BYTES)
+    problems.push(`JWT_SECRET is shorter than ${JWT_SECRET_MIN_BYTES} bytes`);
 
   const webhookSecret = env.STRIPE_WEBHOOK_SECRET;
   if (!webhookSecret) problems.push("STRIPE_WEBHOOK_SECRET is not set: use your Stripe endpoint's signing secret");
-  else if (KNOWN_WEBHOOK_SECRETS.includes(webhookSecret)) problems.push('STRIPE_WEBHOOK_SECRET is a known default from this repository: anyone could forge webhooks');
+  else if (KNOWN_WEBHOOK_SECRETS.includes(webhookSecret))
+    problems.push('STRIPE_WEBHOOK_SECRET is a known default from this repository: anyone could forge webhooks');
 
-  if ((env.ALLOW_DEV_TOKENS ?? '').trim().toLowerCase() === 'true') problems.push('ALLOW_DEV_TOKENS=true: dev tokens let anyone act as any user, admin included');
+  if ((env.ALLOW_DEV_TOKENS ?? '').trim().toLowerCase() === 'true')
+    problems.push('ALLOW_DEV_TOKENS=true: dev tokens let anyone act as any user, admin included');
 
   const keyIds = (env.PAYLOAD_ENCRYPTION_KEYS ?? '').split(',').map((entry) => entry.trim().split(':')[0]);
   if (keyIds.includes(TEST_ONLY_ENCRYPTION_KEY_ID)) {
-    problems.push(`PAYLOAD_ENCRYPTION_KEYS lists "${TEST_ONLY_ENCRYPTION_KEY_ID}", the test-only key committed in this repository: anyone could read the payloads`);
+    problems.push(
+      `PAYLOAD_ENCRYPTION_KEYS lists "${TEST_ONLY_ENCRYPTION_KEY_ID}", the test-only key committed in this repository: anyone could read the payloads`,
+    );
   }
 
   const stripeKey = env.STRIPE_SECRET_KEY;
-  if (!stripeKey) problems.push('STRIPE_SECRET_KEY is not set: payments would go to stripe-mock, which charges nothing');
-  else if (STRIPE_MOCK_KEYS.includes(stripeKey)) problems.push("STRIPE_SECRET_KEY is stripe-mock's key, not a Stripe account's");
+  if (!stripeKey)
+    problems.push('STRIPE_SECRET_KEY is not set: payments would go to stripe-mock, which charges nothing');
+  else if (STRIPE_MOCK_KEYS.includes(stripeKey))
+    problems.push("STRIPE_SECRET_KEY is stripe-mock's key, not a Stripe account's");
   return problems;
 }
 

@@ -11,7 +11,11 @@ describe('Temporal connection settings', () => {
   let ca: string;
   beforeAll(() => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'temporal-settings-'));
-    [cert, key, ca] = ['client.pem', 'client.key', 'ca.pem'].map((name) => path.join(dir, name)) as [string, string, string];
+    [cert, key, ca] = ['client.pem', 'client.key', 'ca.pem'].map((name) => path.join(dir, name)) as [
+      string,
+      string,
+      string,
+    ];
     writeFileSync(cert, 'CERT');
     writeFileSync(key, 'KEY');
     writeFileSync(ca, 'CA');
@@ -20,7 +24,14 @@ describe('Temporal connection settings', () => {
 
   it('is the local dev server in plaintext, unencrypted, when nothing is set', () => {
     const settings = temporalSettingsFromEnv({});
-    expect(settings).toEqual({ address: '127.0.0.1:7233', namespace: 'default', tls: undefined, apiKey: undefined, codec: undefined, dataConverter: undefined });
+    expect(settings).toEqual({
+      address: '127.0.0.1:7233',
+      namespace: 'default',
+      tls: undefined,
+      apiKey: undefined,
+      codec: undefined,
+      dataConverter: undefined,
+    });
     expect(describeTemporal(settings)).toBe('127.0.0.1:7233 (namespace default, plaintext)');
   });
 
@@ -42,7 +53,11 @@ describe('Temporal connection settings', () => {
   });
 
   it('turns TLS on for an API key, and never shows the key', () => {
-    const settings = temporalSettingsFromEnv({ TEMPORAL_ADDRESS: 'eu-west-1.aws.api.temporal.io:7233', TEMPORAL_NAMESPACE: 'shop.a1b2c', TEMPORAL_API_KEY: 'secret-key' });
+    const settings = temporalSettingsFromEnv({
+      TEMPORAL_ADDRESS: 'eu-west-1.aws.api.temporal.io:7233',
+      TEMPORAL_NAMESPACE: 'shop.a1b2c',
+      TEMPORAL_API_KEY: 'secret-key',
+    });
     expect(settings).toMatchObject({ tls: {}, apiKey: 'secret-key' });
     expect(describeTemporal(settings)).not.toContain('secret-key');
   });
@@ -70,7 +85,9 @@ describe('Temporal connection settings', () => {
       expect.stringMatching(/TEMPORAL_API_KEY and a client certificate .* are both set/),
       expect.stringMatching(/PAYLOAD_ENCRYPTION_KEYS entry 1/),
     ]);
-    expect(() => temporalSettingsFromEnv({ TEMPORAL_TLS_KEY_PATH: key })).toThrow(/TEMPORAL_TLS_KEY_PATH is set but TEMPORAL_TLS_CERT_PATH is not/);
+    expect(() => temporalSettingsFromEnv({ TEMPORAL_TLS_KEY_PATH: key })).toThrow(
+      /TEMPORAL_TLS_KEY_PATH is set but TEMPORAL_TLS_CERT_PATH is not/,
+    );
   });
 
   it('puts the payload codec on every client and worker when PAYLOAD_ENCRYPTION_KEYS is set', () => {

@@ -63,7 +63,9 @@ export function temporalSettingsFromEnv(env: Env = process.env): TemporalSetting
     try {
       return readFileSync(file);
     } catch (error) {
-      problems.push(`${name}=${file} cannot be read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+      problems.push(
+        `${name}=${file} cannot be read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+      );
       return undefined;
     }
   };
@@ -83,7 +85,9 @@ export function temporalSettingsFromEnv(env: Env = process.env): TemporalSetting
   const serverName = value('TEMPORAL_TLS_SERVER_NAME');
   const apiKey = value('TEMPORAL_API_KEY');
   if (apiKey && (certGiven || keyGiven)) {
-    problems.push('TEMPORAL_API_KEY and a client certificate (TEMPORAL_TLS_CERT_PATH/KEY_PATH) are both set: use one way to authenticate');
+    problems.push(
+      'TEMPORAL_API_KEY and a client certificate (TEMPORAL_TLS_CERT_PATH/KEY_PATH) are both set: use one way to authenticate',
+    );
   }
 
   let codec: AesGcmPayloadCodec | undefined;
@@ -123,17 +127,26 @@ function transport(settings: TemporalSettings): { address: string; tls?: TLSConf
 }
 
 /** A client connection (API, ops, tests), connected now. */
-export function connectClient(settings: TemporalSettings, options: Omit<ConnectionOptions, 'address' | 'tls' | 'apiKey'> = {}): Promise<Connection> {
+export function connectClient(
+  settings: TemporalSettings,
+  options: Omit<ConnectionOptions, 'address' | 'tls' | 'apiKey'> = {},
+): Promise<Connection> {
   return Connection.connect({ ...options, ...transport(settings) });
 }
 
 /** A client connection that connects on first use: the API starts (and /healthz answers) before Temporal does. */
-export function lazyClient(settings: TemporalSettings, options: Omit<ConnectionOptions, 'address' | 'tls' | 'apiKey'> = {}): Connection {
+export function lazyClient(
+  settings: TemporalSettings,
+  options: Omit<ConnectionOptions, 'address' | 'tls' | 'apiKey'> = {},
+): Connection {
   return Connection.lazy({ ...options, ...transport(settings) });
 }
 
 /** The workers' connection (Core's, in Rust). */
-export function connectWorker(settings: TemporalSettings, options: Omit<NativeConnectionOptions, 'address' | 'tls' | 'apiKey'> = {}): Promise<NativeConnection> {
+export function connectWorker(
+  settings: TemporalSettings,
+  options: Omit<NativeConnectionOptions, 'address' | 'tls' | 'apiKey'> = {},
+): Promise<NativeConnection> {
   return NativeConnection.connect({ ...options, ...transport(settings) });
 }
 
@@ -141,7 +154,11 @@ export function connectWorker(settings: TemporalSettings, options: Omit<NativeCo
  * A Client in the settings' namespace, with the payload codec when encryption is on. `extra` adds
  * what the caller needs (identity, tracing interceptors); the codec cannot be left out by mistake.
  */
-export function createClient(connection: Connection, settings: TemporalSettings, extra: Omit<ClientOptions, 'connection' | 'namespace' | 'dataConverter'> = {}): Client {
+export function createClient(
+  connection: Connection,
+  settings: TemporalSettings,
+  extra: Omit<ClientOptions, 'connection' | 'namespace' | 'dataConverter'> = {},
+): Client {
   return new Client({
     ...extra,
     connection,
@@ -152,6 +169,12 @@ export function createClient(connection: Connection, settings: TemporalSettings,
 
 /** How the settings read in a log line: never the API key or a key's bytes. */
 export function describeTemporal(settings: TemporalSettings): string {
-  const auth = settings.apiKey ? 'API key over TLS' : settings.tls?.clientCertPair ? 'mTLS' : settings.tls ? 'TLS' : 'plaintext';
+  const auth = settings.apiKey
+    ? 'API key over TLS'
+    : settings.tls?.clientCertPair
+      ? 'mTLS'
+      : settings.tls
+        ? 'TLS'
+        : 'plaintext';
   return `${settings.address} (namespace ${settings.namespace}, ${auth}${settings.dataConverter ? ', payloads encrypted' : ''})`;
 }

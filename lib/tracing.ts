@@ -14,7 +14,12 @@
 import { context, propagation, trace, type Tracer } from '@opentelemetry/api';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { Resource } from '@opentelemetry/resources';
-import { BatchSpanProcessor, SimpleSpanProcessor, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import {
+  BatchSpanProcessor,
+  SimpleSpanProcessor,
+  type SpanExporter,
+  type SpanProcessor,
+} from '@opentelemetry/sdk-trace-base';
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { OpenTelemetryWorkflowClientInterceptor } from '@temporalio/interceptors-opentelemetry/lib/client';
 import {
@@ -60,7 +65,9 @@ export function installTracing(options: TracingOptions): Tracing | undefined {
 
   const resource = new Resource({ 'service.name': env.OTEL_SERVICE_NAME?.trim() || options.serviceName });
   // Batched for OTLP (one request per batch, off the request path); at once for a test's exporter, so it sees every span when the work is done.
-  const spanProcessor: SpanProcessor = options.exporter ? new SimpleSpanProcessor(options.exporter) : new BatchSpanProcessor(new OTLPTraceExporter());
+  const spanProcessor: SpanProcessor = options.exporter
+    ? new SimpleSpanProcessor(options.exporter)
+    : new BatchSpanProcessor(new OTLPTraceExporter());
   const provider = new NodeTracerProvider({ resource, spanProcessors: [spanProcessor] });
   // The global context manager (AsyncLocalStorage) and W3C propagator are process-wide: registered once.
   if (!registered) {
@@ -80,7 +87,9 @@ export function installTracing(options: TracingOptions): Tracing | undefined {
       ],
       workflowModules: [WORKFLOW_TRACING_MODULE],
     },
-    workerSinks: { exporter: makeWorkflowExporter(spanProcessor, resource) } as unknown as InjectedSinks<Record<string, never>>,
+    workerSinks: { exporter: makeWorkflowExporter(spanProcessor, resource) } as unknown as InjectedSinks<
+      Record<string, never>
+    >,
     async shutdown() {
       await provider.forceFlush();
       await provider.shutdown();

@@ -11,7 +11,8 @@ import { signalNotification, type NotificationSignaller } from './notification-s
 export const orderQuotaKey = (orderId: string): string => `order:${orderId}`;
 
 /** One notification per user, resource, period and threshold, however often it is reported. */
-export const quotaDedupeKey = (resource: string, period: string, threshold: Threshold): string => `quota:${resource}:${period}:${threshold}`;
+export const quotaDedupeKey = (resource: string, period: string, threshold: Threshold): string =>
+  `quota:${resource}:${period}:${threshold}`;
 
 /** What the user is told when usage crosses a threshold. */
 export function quotaNotification(userId: string, outcome: RecordUsageResult, threshold: Threshold): NotifyInput {
@@ -40,12 +41,16 @@ export function quotaNotification(userId: string, outcome: RecordUsageResult, th
  * the dedupe key makes that one notification. A Temporal error while signalling propagates: the
  * usage is recorded, and the caller retries with the same key.
  */
-export async function recordUsageAndNotify(deps: { quota: QuotaService; temporal: NotificationSignaller }, input: RecordUsageInput): Promise<RecordUsageResult> {
+export async function recordUsageAndNotify(
+  deps: { quota: QuotaService; temporal: NotificationSignaller },
+  input: RecordUsageInput,
+): Promise<RecordUsageResult> {
   const { quota, temporal } = deps;
   // Through Temporal's JSON payloads a Date arrives as a string.
   const outcome = await quota.recordUsage({ ...input, at: input.at === undefined ? undefined : new Date(input.at) });
   if (outcome.crossed.length > 0) {
-    for (const threshold of outcome.crossed) await signalNotification(temporal, quotaNotification(input.userId, outcome, threshold));
+    for (const threshold of outcome.crossed)
+      await signalNotification(temporal, quotaNotification(input.userId, outcome, threshold));
     await quota.markNotified(input.userId, input.idempotencyKey);
   }
   return outcome;

@@ -5,7 +5,12 @@
  */
 import type { Client } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
-import { checkBuildId, checkDeploymentName, visibilityVersion, type WorkerDeploymentVersion } from './worker-deployment';
+import {
+  checkBuildId,
+  checkDeploymentName,
+  visibilityVersion,
+  type WorkerDeploymentVersion,
+} from './worker-deployment';
 import { OperationError } from './operations';
 
 const VERSION_STATUS = temporal.api.enums.v1.WorkerDeploymentVersionStatus;
@@ -54,16 +59,24 @@ export async function listVersions(client: Client, deploymentName: string): Prom
   const { namespace } = client.options;
   let info;
   try {
-    ({ workerDeploymentInfo: info } = await client.workflowService.describeWorkerDeployment({ namespace, deploymentName: checkDeploymentName(deploymentName) }));
+    ({ workerDeploymentInfo: info } = await client.workflowService.describeWorkerDeployment({
+      namespace,
+      deploymentName: checkDeploymentName(deploymentName),
+    }));
   } catch (error) {
-    if (grpcCode(error) === GRPC_NOT_FOUND) throw new OperationError(`No worker deployment "${deploymentName}" in namespace ${namespace}: no versioned worker has polled it yet`);
+    if (grpcCode(error) === GRPC_NOT_FOUND)
+      throw new OperationError(
+        `No worker deployment "${deploymentName}" in namespace ${namespace}: no versioned worker has polled it yet`,
+      );
     throw error;
   }
   const ramping = info?.routingConfig?.rampingDeploymentVersion;
   const versions = await Promise.all(
     (info?.versionSummaries ?? []).map(async (summary): Promise<VersionListing> => {
       const buildId = summary.deploymentVersion?.buildId ?? '';
-      const status = (VERSION_STATUS[summary.status ?? 0] ?? 'UNSPECIFIED').replace('WORKER_DEPLOYMENT_VERSION_STATUS_', '').toLowerCase();
+      const status = (VERSION_STATUS[summary.status ?? 0] ?? 'UNSPECIFIED')
+        .replace('WORKER_DEPLOYMENT_VERSION_STATUS_', '')
+        .toLowerCase();
       const queries = versionQueries({ deploymentName, buildId });
       const [taskQueues, openCheckouts, openPinned] = await Promise.all([
         versionTaskQueues(client, { deploymentName, buildId }),
@@ -112,18 +125,27 @@ export async function setCurrentVersion(
   } catch (error) {
     const code = grpcCode(error);
     if (code === GRPC_NOT_FOUND) {
-      throw new OperationError(`No worker of ${deploymentName} build ${buildId} has polled namespace ${namespace} yet: start its workers, then run this again`);
+      throw new OperationError(
+        `No worker of ${deploymentName} build ${buildId} has polled namespace ${namespace} yet: start its workers, then run this again`,
+      );
     }
-    if (code === GRPC_FAILED_PRECONDITION) throw new OperationError(`The server refused to make ${buildId} current: ${(error as Error).message}`);
+    if (code === GRPC_FAILED_PRECONDITION)
+      throw new OperationError(`The server refused to make ${buildId} current: ${(error as Error).message}`);
     throw error;
   }
 }
 
 async function refuseMissingTaskQueues(client: Client, version: WorkerDeploymentVersion): Promise<void> {
-  const { workerDeploymentInfo } = await client.workflowService.describeWorkerDeployment({ namespace: client.options.namespace, deploymentName: version.deploymentName });
+  const { workerDeploymentInfo } = await client.workflowService.describeWorkerDeployment({
+    namespace: client.options.namespace,
+    deploymentName: version.deploymentName,
+  });
   const current = workerDeploymentInfo?.routingConfig?.currentDeploymentVersion;
   if (!current?.buildId || current.buildId === version.buildId) return;
-  const [currentQueues, newQueues] = await Promise.all([versionTaskQueues(client, { deploymentName: version.deploymentName, buildId: current.buildId }), versionTaskQueues(client, version)]);
+  const [currentQueues, newQueues] = await Promise.all([
+    versionTaskQueues(client, { deploymentName: version.deploymentName, buildId: current.buildId }),
+    versionTaskQueues(client, version),
+  ]);
   const missing = currentQueues.filter((queue) => !newQueues.includes(queue));
   if (missing.length > 0) {
     throw new OperationError(
@@ -135,8 +157,13 @@ async function refuseMissingTaskQueues(client: Client, version: WorkerDeployment
 
 /** The task queues a version's workers have polled, each once (a queue has a workflow and an activity side). */
 async function versionTaskQueues(client: Client, version: WorkerDeploymentVersion): Promise<string[]> {
-  const described = await client.workflowService.describeWorkerDeploymentVersion({ namespace: client.options.namespace, deploymentVersion: version });
-  return [...new Set((described.workerDeploymentVersionInfo?.taskQueueInfos ?? []).map((queue) => queue.name ?? ''))].sort();
+  const described = await client.workflowService.describeWorkerDeploymentVersion({
+    namespace: client.options.namespace,
+    deploymentVersion: version,
+  });
+  return [
+    ...new Set((described.workerDeploymentVersionInfo?.taskQueueInfos ?? []).map((queue) => queue.name ?? '')),
+  ].sort();
 }
 
 async function count(client: Client, query: string): Promise<number> {

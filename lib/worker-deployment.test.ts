@@ -8,7 +8,10 @@ describe('workerDeploymentFromEnv', () => {
   });
 
   it('reads both, trimmed', () => {
-    expect(workerDeploymentFromEnv({ TEMPORAL_DEPLOYMENT_NAME: ' storefront ', TEMPORAL_BUILD_ID: '1.4.0' })).toEqual({ deploymentName: 'storefront', buildId: '1.4.0' });
+    expect(workerDeploymentFromEnv({ TEMPORAL_DEPLOYMENT_NAME: ' storefront ', TEMPORAL_BUILD_ID: '1.4.0' })).toEqual({
+      deploymentName: 'storefront',
+      buildId: '1.4.0',
+    });
   });
 
   it.each([

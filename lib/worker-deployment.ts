@@ -27,12 +27,16 @@ export class WorkerDeploymentError extends Error {
 }
 
 export function checkDeploymentName(name: string): string {
-  if (!DEPLOYMENT_NAME.test(name)) throw new WorkerDeploymentError(`"${name}" is not a deployment name: letters, digits, _ - / (no dots), at most 200`);
+  if (!DEPLOYMENT_NAME.test(name))
+    throw new WorkerDeploymentError(
+      `"${name}" is not a deployment name: letters, digits, _ - / (no dots), at most 200`,
+    );
   return name;
 }
 
 export function checkBuildId(buildId: string): string {
-  if (!BUILD_ID.test(buildId)) throw new WorkerDeploymentError(`"${buildId}" is not a build id: letters, digits, _ . - /, at most 200`);
+  if (!BUILD_ID.test(buildId))
+    throw new WorkerDeploymentError(`"${buildId}" is not a build id: letters, digits, _ . - /, at most 200`);
   return buildId;
 }
 
@@ -42,7 +46,9 @@ export function workerDeploymentFromEnv(env: Env = process.env): WorkerDeploymen
   const buildId = env.TEMPORAL_BUILD_ID?.trim() || undefined;
   if (!deploymentName && !buildId) return undefined;
   if (!deploymentName || !buildId) {
-    throw new WorkerDeploymentError('Worker versioning needs both TEMPORAL_DEPLOYMENT_NAME and TEMPORAL_BUILD_ID (or neither, for unversioned workers)');
+    throw new WorkerDeploymentError(
+      'Worker versioning needs both TEMPORAL_DEPLOYMENT_NAME and TEMPORAL_BUILD_ID (or neither, for unversioned workers)',
+    );
   }
   return { deploymentName: checkDeploymentName(deploymentName), buildId: checkBuildId(buildId) };
 }

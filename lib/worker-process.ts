@@ -12,7 +12,13 @@
 import { databaseUrlsFromEnv, loadSettings } from './config';
 import { refuseUnsafeProduction } from './production';
 import { ensureReconcilerSchedule, reconcilerIntervalFromEnv } from './reconciler/schedule';
-import { connectClient, connectWorker, createClient, describeTemporal, temporalSettingsFromEnv } from './temporal-connection';
+import {
+  connectClient,
+  connectWorker,
+  createClient,
+  describeTemporal,
+  temporalSettingsFromEnv,
+} from './temporal-connection';
 import { installTracing } from './tracing';
 import { describeVersion, workerDeploymentFromEnv } from './worker-deployment';
 import { installWorkerRuntime, workerTelemetryFromEnv } from './worker-telemetry';
@@ -42,20 +48,35 @@ export async function runWorkerProcess(extras: WorkerProcessExtras = {}): Promis
   const client = createClient(clientConnection, temporal, tracing ? { interceptors: tracing.clientInterceptors } : {});
   try {
     await extras.beforeCreate?.();
-    const workers = await createWorkers({ connection, namespace: temporal.namespace, queues, services, client, dataConverter: temporal.dataConverter, tracing, deployment, ...extras });
+    const workers = await createWorkers({
+      connection,
+      namespace: temporal.namespace,
+      queues,
+      services,
+      client,
+      dataConverter: temporal.dataConverter,
+      tracing,
+      deployment,
+      ...extras,
+    });
     // The process that runs the reconciler's activity keeps its Schedule as configured (lib/reconciler/schedule.ts).
     if (reconcilerInterval !== undefined) {
       const { created } = await ensureReconcilerSchedule(client, { intervalSeconds: reconcilerInterval });
-      lifecycle.info(`reconciler schedule ${created ? 'created' : 'up to date'}: every ${reconcilerInterval} s`, { intervalSeconds: reconcilerInterval });
+      lifecycle.info(`reconciler schedule ${created ? 'created' : 'up to date'}: every ${reconcilerInterval} s`, {
+        intervalSeconds: reconcilerInterval,
+      });
     }
     // The launcher (scripts/stack.ts), the tests and the benchmarks wait for "workers polling" in this line, at any LOG_LEVEL.
-    lifecycle.info(`workers polling ${queues.join(', ')} on ${describeTemporal(temporal)} (${describeVersion(deployment)})`, {
-      queues,
-      namespace: temporal.namespace,
-      deployment: deployment ?? null,
-      metrics: metricsUrl ?? null,
-      tracing: tracing !== undefined,
-    });
+    lifecycle.info(
+      `workers polling ${queues.join(', ')} on ${describeTemporal(temporal)} (${describeVersion(deployment)})`,
+      {
+        queues,
+        namespace: temporal.namespace,
+        deployment: deployment ?? null,
+        metrics: metricsUrl ?? null,
+        tracing: tracing !== undefined,
+      },
+    );
     await Promise.all(workers.map((worker) => worker.run()));
   } finally {
     await tracing?.shutdown();

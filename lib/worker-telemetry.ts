@@ -27,7 +27,8 @@ export interface WorkerTelemetrySettings {
 export function workerTelemetryFromEnv(env: Env = process.env): WorkerTelemetrySettings {
   const raw = env.WORKER_METRICS_PORT?.trim() ?? '';
   const port = raw === '' ? DEFAULT_WORKER_METRICS_PORT : Number(raw);
-  if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new Error(`WORKER_METRICS_PORT must be a port number (0 turns metrics off), got "${raw}"`);
+  if (!Number.isInteger(port) || port < 0 || port > 65_535)
+    throw new Error(`WORKER_METRICS_PORT must be a port number (0 turns metrics off), got "${raw}"`);
   const host = env.WORKER_METRICS_HOST?.trim() || '127.0.0.1';
   return {
     metricsAddress: port === 0 ? undefined : `${host}:${port}`,
@@ -40,7 +41,9 @@ export function workerTelemetryFromEnv(env: Env = process.env): WorkerTelemetryS
  * Metric options shared by every exporter: durations in seconds, as Prometheus expects
  * (names stay Core's: e.g. `temporal_workflow_task_schedule_to_start_latency_bucket`).
  */
-export function prometheusOptions(bindAddress: string): NonNullable<NonNullable<RuntimeOptions['telemetryOptions']>['metrics']> {
+export function prometheusOptions(
+  bindAddress: string,
+): NonNullable<NonNullable<RuntimeOptions['telemetryOptions']>['metrics']> {
   return { prometheus: { bindAddress, useSecondsForDurations: true } };
 }
 
@@ -56,7 +59,10 @@ export interface InstalledRuntime {
 }
 
 /** Installs the process's Runtime once, before any connection or worker is created. */
-export function installWorkerRuntime(settings: WorkerTelemetrySettings, options: { shutdownSignals?: NodeJS.Signals[] } = {}): InstalledRuntime {
+export function installWorkerRuntime(
+  settings: WorkerTelemetrySettings,
+  options: { shutdownSignals?: NodeJS.Signals[] } = {},
+): InstalledRuntime {
   const logger = createJsonLogger({ level: settings.logLevel, base: { service: 'worker' } });
   const lifecycle = createJsonLogger({ level: 'TRACE', base: { service: 'worker' } });
   const base: RuntimeOptions = {
@@ -70,14 +76,23 @@ export function installWorkerRuntime(settings: WorkerTelemetrySettings, options:
     return { logger, lifecycle, metricsUrl: undefined };
   }
   try {
-    Runtime.install({ ...base, telemetryOptions: { ...base.telemetryOptions, metrics: prometheusOptions(settings.metricsAddress) } });
+    Runtime.install({
+      ...base,
+      telemetryOptions: { ...base.telemetryOptions, metrics: prometheusOptions(settings.metricsAddress) },
+    });
     return { logger, lifecycle, metricsUrl: `http://${settings.metricsAddress}/metrics` };
   } catch (error) {
-    if (settings.metricsPortExplicit) throw new Error(`Cannot serve worker metrics on ${settings.metricsAddress} (WORKER_METRICS_PORT): ${(error as Error).message}`);
+    if (settings.metricsPortExplicit)
+      throw new Error(
+        `Cannot serve worker metrics on ${settings.metricsAddress} (WORKER_METRICS_PORT): ${(error as Error).message}`,
+      );
     Runtime.install(base);
-    lifecycle.warn(`Worker metrics are off: ${settings.metricsAddress} is taken (set WORKER_METRICS_PORT to another port, or 0)`, {
-      error: (error as Error).message,
-    });
+    lifecycle.warn(
+      `Worker metrics are off: ${settings.metricsAddress} is taken (set WORKER_METRICS_PORT to another port, or 0)`,
+      {
+        error: (error as Error).message,
+      },
+    );
     return { logger, lifecycle, metricsUrl: undefined };
   }
 }

@@ -55,7 +55,9 @@ export interface CreateWorkersOptions extends WorkerAdditions {
 }
 
 /** What every worker of the process shares: codec, liveness heartbeats, tracing interceptors and the workflows' span sink, its deployment version. */
-export function sharedWorkerOptions(options: Pick<CreateWorkersOptions, 'dataConverter' | 'tracing' | 'deployment'>): Partial<WorkerOptions> {
+export function sharedWorkerOptions(
+  options: Pick<CreateWorkersOptions, 'dataConverter' | 'tracing' | 'deployment'>,
+): Partial<WorkerOptions> {
   const traced = options.tracing?.workerInterceptors;
   return {
     ...(options.deployment ? { workerDeploymentOptions: workerDeploymentOptions(options.deployment) } : {}),
@@ -69,8 +71,12 @@ export function sharedWorkerOptions(options: Pick<CreateWorkersOptions, 'dataCon
 export async function createWorkers(options: CreateWorkersOptions): Promise<Worker[]> {
   const activities = createActivitiesByQueue(options.services, options.client);
   const shared = sharedWorkerOptions(options);
-  const interceptors = { ...shared.interceptors, activity: [...(shared.interceptors?.activity ?? []), ...(options.activityInterceptors ?? [])] };
-  const { maxConcurrentActivityTaskExecutions, maxConcurrentActivityTaskPolls, ...workflowTuning } = options.tuning ?? {};
+  const interceptors = {
+    ...shared.interceptors,
+    activity: [...(shared.interceptors?.activity ?? []), ...(options.activityInterceptors ?? [])],
+  };
+  const { maxConcurrentActivityTaskExecutions, maxConcurrentActivityTaskPolls, ...workflowTuning } =
+    options.tuning ?? {};
   const common = { ...shared, interceptors, connection: options.connection, namespace: options.namespace };
   return Promise.all(
     options.queues.map((queue) =>
@@ -79,7 +85,9 @@ export async function createWorkers(options: CreateWorkersOptions): Promise<Work
             ...common,
             ...definedOnly(workflowTuning),
             taskQueue: TASK_QUEUES.checkout,
-            ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: require.resolve('../workflows') }),
+            ...(options.workflowBundle
+              ? { workflowBundle: options.workflowBundle }
+              : { workflowsPath: require.resolve('../workflows') }),
           })
         : Worker.create({
             ...common,
@@ -101,10 +109,15 @@ export function queuesFromArgs(argv: readonly string[]): WorkerQueue[] {
   const flag = argv.findIndex((arg) => arg === '--services' || arg.startsWith('--services='));
   if (flag === -1) return ALL_QUEUES;
   const value = argv[flag]!.includes('=') ? argv[flag]!.split('=')[1]! : (argv[flag + 1] ?? '');
-  const names = value.split(',').map((name) => name.trim()).filter(Boolean);
+  const names = value
+    .split(',')
+    .map((name) => name.trim())
+    .filter(Boolean);
   const unknown = names.filter((name) => !(ALL_QUEUES as string[]).includes(name));
   if (names.length === 0 || unknown.length > 0) {
-    throw new Error(`--services takes a comma-separated list of ${ALL_QUEUES.join(', ')}; unknown: ${unknown.join(', ') || '(none given)'}`);
+    throw new Error(
+      `--services takes a comma-separated list of ${ALL_QUEUES.join(', ')}; unknown: ${unknown.join(', ') || '(none given)'}`,
+    );
   }
   return names as WorkerQueue[];
 }

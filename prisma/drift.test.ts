@@ -59,7 +59,10 @@ function stripComments(schema: string): string {
 function listArgument(text: string): string[] {
   const match = /\[([^\]]*)\]/.exec(text);
   if (!match?.[1]) throw new Error(`Expected a [list] in ${text}`);
-  return match[1].split(',').map((part) => part.trim().split('(')[0]!.trim()).filter(Boolean);
+  return match[1]
+    .split(',')
+    .map((part) => part.trim().split('(')[0]!.trim())
+    .filter(Boolean);
 }
 
 function mapArgument(text: string): string | undefined {
@@ -71,7 +74,10 @@ function parseSchema(schema: string): { models: Map<string, SchemaModel>; enums:
   const enums = new Map<string, SchemaEnum>();
   for (const block of stripComments(schema).matchAll(/^(model|enum)\s+(\w+)\s*\{([^}]*)\}/gm)) {
     const [, kind, name, body] = block as unknown as [string, string, string, string];
-    const lines = body.split('\n').map((line) => line.trim()).filter(Boolean);
+    const lines = body
+      .split('\n')
+      .map((line) => line.trim())
+      .filter(Boolean);
     if (kind === 'enum') {
       const mapLine = lines.find((line) => line.startsWith('@@map'));
       enums.set(name, {
@@ -89,8 +95,21 @@ function parseSchema(schema: string): { models: Map<string, SchemaModel>; enums:
       }
       const match = /^(\w+)\s+(\w+)(\[\])?(\?)?\s*(.*)$/.exec(line);
       if (!match) throw new Error(`Cannot read the field line "${line}" of model ${name}`);
-      const [, fieldName, type, list, optional, attributes] = match as unknown as [string, string, string, string | undefined, string | undefined, string];
-      model.fields.set(fieldName, { name: fieldName, type, list: Boolean(list), optional: Boolean(optional), attributes });
+      const [, fieldName, type, list, optional, attributes] = match as unknown as [
+        string,
+        string,
+        string,
+        string | undefined,
+        string | undefined,
+        string,
+      ];
+      model.fields.set(fieldName, {
+        name: fieldName,
+        type,
+        list: Boolean(list),
+        optional: Boolean(optional),
+        attributes,
+      });
     }
     models.set(name, model);
   }
@@ -126,7 +145,11 @@ const SCALAR_TYPES: Record<string, string> = {
 function expectedColumn(field: RuntimeField, schemaField: SchemaField, enums: Map<string, SchemaEnum>): ExpectedColumn {
   const attrs = schemaField.attributes;
   const column = field.dbName ?? field.name;
-  const expected: ExpectedColumn = { column, dataType: SCALAR_TYPES[field.type] ?? '?', nullable: schemaField.optional };
+  const expected: ExpectedColumn = {
+    column,
+    dataType: SCALAR_TYPES[field.type] ?? '?',
+    nullable: schemaField.optional,
+  };
   if (field.kind === 'enum') {
     expected.dataType = 'USER-DEFINED';
     expected.udtName = enums.get(field.type)?.dbName ?? field.type;
@@ -263,143 +286,159 @@ afterAll(async () => {
   await databases?.dispose();
 });
 
-describe.each(SERVICES.map((service) => [service]))('%s: schema.prisma and migrations agree', (service: ServiceName) => {
-  const schemaText = readFileSync(path.join(ROOT, 'prisma', service, 'schema.prisma'), 'utf8');
-  const schema = parseSchema(schemaText);
-  /* eslint-disable @typescript-eslint/no-require-imports */
-  const generated = require(path.join(ROOT, 'services', service, 'generated', 'client')) as Record<string, unknown>;
-  const { PrismaPg } = require('@prisma/adapter-pg') as typeof import('@prisma/adapter-pg');
-  /* eslint-enable @typescript-eslint/no-require-imports */
+describe.each(SERVICES.map((service) => [service]))(
+  '%s: schema.prisma and migrations agree',
+  (service: ServiceName) => {
+    const schemaText = readFileSync(path.join(ROOT, 'prisma', service, 'schema.prisma'), 'utf8');
+    const schema = parseSchema(schemaText);
+    /* eslint-disable @typescript-eslint/no-require-imports */
+    const generated = require(path.join(ROOT, 'services', service, 'generated', 'client')) as Record<string, unknown>;
+    const { PrismaPg } = require('@prisma/adapter-pg') as typeof import('@prisma/adapter-pg');
+    /* eslint-enable @typescript-eslint/no-require-imports */
 
-  let client: Client;
-  let prisma: GeneratedClient;
-  let database: Awaited<ReturnType<typeof readDatabase>>;
+    let client: Client;
+    let prisma: GeneratedClient;
+    let database: Awaited<ReturnType<typeof readDatabase>>;
 
-  beforeAll(async () => {
-    const PrismaClient = generated.PrismaClient as new (options: object) => GeneratedClient;
-    prisma = new PrismaClient({ adapter: new PrismaPg({ connectionString: databases.urls[service] }) });
-    client = new Client({ connectionString: databases.urls[service] });
-    await client.connect();
-    database = await readDatabase(client);
-  });
-  afterAll(async () => {
-    await client?.end();
-    await prisma?.$disconnect();
-  });
+    beforeAll(async () => {
+      const PrismaClient = generated.PrismaClient as new (options: object) => GeneratedClient;
+      prisma = new PrismaClient({ adapter: new PrismaPg({ connectionString: databases.urls[service] }) });
+      client = new Client({ connectionString: databases.urls[service] });
+      await client.connect();
+      database = await readDatabase(client);
+    });
+    afterAll(async () => {
+      await client?.end();
+      await prisma?.$disconnect();
+    });
 
-  const models = () => Object.entries(prisma._runtimeDataModel.models);
-  const tableOf = (modelName: string) => prisma._runtimeDataModel.models[modelName]?.dbName ?? modelName;
-  const columnOf = (modelName: string, fieldName: string) => {
-    const field = prisma._runtimeDataModel.models[modelName]?.fields.find((f) => f.name === fieldName);
-    if (!field) throw new Error(`${modelName}.${fieldName} is not a field`);
-    return field.dbName ?? field.name;
-  };
+    const models = () => Object.entries(prisma._runtimeDataModel.models);
+    const tableOf = (modelName: string) => prisma._runtimeDataModel.models[modelName]?.dbName ?? modelName;
+    const columnOf = (modelName: string, fieldName: string) => {
+      const field = prisma._runtimeDataModel.models[modelName]?.fields.find((f) => f.name === fieldName);
+      if (!field) throw new Error(`${modelName}.${fieldName} is not a field`);
+      return field.dbName ?? field.name;
+    };
 
-  it('has a generated client that is current (npm run db:generate)', () => {
-    // The generator inlines the schema as `prisma format` lays it out: compare modulo alignment.
-    const layout = (text: string) => text.replace(/[ \t]+/g, ' ').replace(/ $/gm, '');
-    expect(layout(prisma._engineConfig.inlineSchema)).toBe(layout(schemaText));
-  });
+    it('has a generated client that is current (npm run db:generate)', () => {
+      // The generator inlines the schema as `prisma format` lays it out: compare modulo alignment.
+      const layout = (text: string) => text.replace(/[ \t]+/g, ' ').replace(/ $/gm, '');
+      expect(layout(prisma._engineConfig.inlineSchema)).toBe(layout(schemaText));
+    });
 
-  it('has exactly the tables of the models', () => {
-    const tables = [...new Set(database.columns.map((column) => column.table_name))].sort();
-    expect(tables).toEqual(models().map(([name]) => tableOf(name)).sort());
-  });
+    it('has exactly the tables of the models', () => {
+      const tables = [...new Set(database.columns.map((column) => column.table_name))].sort();
+      expect(tables).toEqual(
+        models()
+          .map(([name]) => tableOf(name))
+          .sort(),
+      );
+    });
 
-  it('has each field as a column of the right type, nullability and default', () => {
-    for (const [modelName, model] of models()) {
-      const schemaModel = schema.models.get(modelName)!;
-      const table = tableOf(modelName);
-      const expected = model.fields
-        .filter((field) => field.kind === 'scalar' || field.kind === 'enum')
-        .map((field) => expectedColumn(field, schemaModel.fields.get(field.name)!, schema.enums))
-        .sort((a, b) => a.column.localeCompare(b.column));
-      const actual = database.columns
-        .filter((column) => column.table_name === table)
-        .map((column): ExpectedColumn => {
-          const e = expected.find((candidate) => candidate.column === column.column_name);
-          const actualColumn: ExpectedColumn = {
-            column: column.column_name,
-            dataType: column.data_type,
-            nullable: column.is_nullable === 'YES',
-          };
-          if (column.data_type === 'USER-DEFINED') actualColumn.udtName = column.udt_name;
-          if (e?.precision !== undefined) actualColumn.precision = column.datetime_precision ?? undefined;
-          if (column.column_default !== null) {
-            // Compare the default by the fragment the schema implies.
-            actualColumn.defaultLike =
-              e?.defaultLike && column.column_default.includes(e.defaultLike) ? e.defaultLike : column.column_default;
+    it('has each field as a column of the right type, nullability and default', () => {
+      for (const [modelName, model] of models()) {
+        const schemaModel = schema.models.get(modelName)!;
+        const table = tableOf(modelName);
+        const expected = model.fields
+          .filter((field) => field.kind === 'scalar' || field.kind === 'enum')
+          .map((field) => expectedColumn(field, schemaModel.fields.get(field.name)!, schema.enums))
+          .sort((a, b) => a.column.localeCompare(b.column));
+        const actual = database.columns
+          .filter((column) => column.table_name === table)
+          .map((column): ExpectedColumn => {
+            const e = expected.find((candidate) => candidate.column === column.column_name);
+            const actualColumn: ExpectedColumn = {
+              column: column.column_name,
+              dataType: column.data_type,
+              nullable: column.is_nullable === 'YES',
+            };
+            if (column.data_type === 'USER-DEFINED') actualColumn.udtName = column.udt_name;
+            if (e?.precision !== undefined) actualColumn.precision = column.datetime_precision ?? undefined;
+            if (column.column_default !== null) {
+              // Compare the default by the fragment the schema implies.
+              actualColumn.defaultLike =
+                e?.defaultLike && column.column_default.includes(e.defaultLike) ? e.defaultLike : column.column_default;
+            }
+            return actualColumn;
+          })
+          .sort((a, b) => a.column.localeCompare(b.column));
+        expect({ table, columns: actual }).toEqual({ table, columns: expected });
+      }
+    });
+
+    it('has the enums with the same values in the same order', () => {
+      const expected = [...schema.enums.values()].map((e) => ({
+        name: e.dbName,
+        // The generated enum object is what the services code against.
+        values: Object.values(generated[e.name] as Record<string, string>),
+      }));
+      for (const e of schema.enums.values()) expect(Object.values(generated[e.name] as object)).toEqual(e.values);
+      expect(byName(database.enums)).toEqual(byName(expected));
+    });
+
+    it('has the primary keys, unique indexes and indexes with the names Prisma gives them', () => {
+      const expected: ExpectedIndex[] = [];
+      for (const [modelName, model] of schema.models) {
+        const table = tableOf(modelName);
+        const columns = (fields: string[]) => fields.map((field) => columnOf(modelName, field));
+        for (const field of model.fields.values()) {
+          if (/@id\b/.test(field.attributes))
+            expected.push({ name: `${table}_pkey`, table, columns: columns([field.name]), kind: 'primary' });
+          if (/@unique\b/.test(field.attributes)) {
+            const [column] = columns([field.name]);
+            expected.push({ name: `${table}_${column}_key`, table, columns: [column!], kind: 'unique' });
           }
-          return actualColumn;
-        })
-        .sort((a, b) => a.column.localeCompare(b.column));
-      expect({ table, columns: actual }).toEqual({ table, columns: expected });
-    }
-  });
-
-  it('has the enums with the same values in the same order', () => {
-    const expected = [...schema.enums.values()].map((e) => ({
-      name: e.dbName,
-      // The generated enum object is what the services code against.
-      values: Object.values(generated[e.name] as Record<string, string>),
-    }));
-    for (const e of schema.enums.values()) expect(Object.values(generated[e.name] as object)).toEqual(e.values);
-    expect(byName(database.enums)).toEqual(byName(expected));
-  });
-
-  it('has the primary keys, unique indexes and indexes with the names Prisma gives them', () => {
-    const expected: ExpectedIndex[] = [];
-    for (const [modelName, model] of schema.models) {
-      const table = tableOf(modelName);
-      const columns = (fields: string[]) => fields.map((field) => columnOf(modelName, field));
-      for (const field of model.fields.values()) {
-        if (/@id\b/.test(field.attributes)) expected.push({ name: `${table}_pkey`, table, columns: columns([field.name]), kind: 'primary' });
-        if (/@unique\b/.test(field.attributes)) {
-          const [column] = columns([field.name]);
-          expected.push({ name: `${table}_${column}_key`, table, columns: [column!], kind: 'unique' });
+        }
+        for (const attribute of model.blockAttributes) {
+          const kind = /^@@id\b/.test(attribute)
+            ? 'primary'
+            : /^@@unique\b/.test(attribute)
+              ? 'unique'
+              : /^@@index\b/.test(attribute)
+                ? 'index'
+                : undefined;
+          if (!kind) continue;
+          if (/\b(name|map)\s*:/.test(attribute))
+            throw new Error(`The drift test does not read named indexes yet: ${attribute}`);
+          const cols = columns(listArgument(attribute));
+          const name =
+            kind === 'primary' ? `${table}_pkey` : `${table}_${cols.join('_')}_${kind === 'unique' ? 'key' : 'idx'}`;
+          expected.push({ name, table, columns: cols, kind });
         }
       }
-      for (const attribute of model.blockAttributes) {
-        const kind = /^@@id\b/.test(attribute) ? 'primary' : /^@@unique\b/.test(attribute) ? 'unique' : /^@@index\b/.test(attribute) ? 'index' : undefined;
-        if (!kind) continue;
-        if (/\b(name|map)\s*:/.test(attribute)) throw new Error(`The drift test does not read named indexes yet: ${attribute}`);
-        const cols = columns(listArgument(attribute));
-        const name = kind === 'primary' ? `${table}_pkey` : `${table}_${cols.join('_')}_${kind === 'unique' ? 'key' : 'idx'}`;
-        expected.push({ name, table, columns: cols, kind });
-      }
-    }
-    expect(byName(database.indexes)).toEqual(byName(expected));
-  });
+      expect(byName(database.indexes)).toEqual(byName(expected));
+    });
 
-  it('has the foreign keys of the relations, and none across databases', () => {
-    const expected: ExpectedForeignKey[] = [];
-    for (const [modelName, model] of schema.models) {
-      const table = tableOf(modelName);
-      for (const field of model.fields.values()) {
-        const relation = /@relation\(([^)]*)\)/.exec(field.attributes)?.[1];
-        if (!relation || !/fields\s*:/.test(relation)) continue;
-        const fields = listArgument(relation.slice(relation.indexOf('fields')));
-        const references = listArgument(relation.slice(relation.indexOf('references')));
-        const columns = fields.map((name) => columnOf(modelName, name));
-        const onDelete = /onDelete\s*:\s*(\w+)/.exec(relation)?.[1] ?? (field.optional ? 'SetNull' : 'Restrict');
-        const onUpdate = /onUpdate\s*:\s*(\w+)/.exec(relation)?.[1] ?? 'Cascade';
-        expected.push({
-          name: `${table}_${columns.join('_')}_fkey`,
-          table,
-          columns,
-          references: tableOf(field.type),
-          referencedColumns: references.map((name) => columnOf(field.type, name)),
-          onDelete: REFERENTIAL_ACTIONS[onDelete]!,
-          onUpdate: REFERENTIAL_ACTIONS[onUpdate]!,
-        });
+    it('has the foreign keys of the relations, and none across databases', () => {
+      const expected: ExpectedForeignKey[] = [];
+      for (const [modelName, model] of schema.models) {
+        const table = tableOf(modelName);
+        for (const field of model.fields.values()) {
+          const relation = /@relation\(([^)]*)\)/.exec(field.attributes)?.[1];
+          if (!relation || !/fields\s*:/.test(relation)) continue;
+          const fields = listArgument(relation.slice(relation.indexOf('fields')));
+          const references = listArgument(relation.slice(relation.indexOf('references')));
+          const columns = fields.map((name) => columnOf(modelName, name));
+          const onDelete = /onDelete\s*:\s*(\w+)/.exec(relation)?.[1] ?? (field.optional ? 'SetNull' : 'Restrict');
+          const onUpdate = /onUpdate\s*:\s*(\w+)/.exec(relation)?.[1] ?? 'Cascade';
+          expected.push({
+            name: `${table}_${columns.join('_')}_fkey`,
+            table,
+            columns,
+            references: tableOf(field.type),
+            referencedColumns: references.map((name) => columnOf(field.type, name)),
+            onDelete: REFERENTIAL_ACTIONS[onDelete]!,
+            onUpdate: REFERENTIAL_ACTIONS[onUpdate]!,
+          });
+        }
       }
-    }
-    expect(byName(database.foreignKeys)).toEqual(byName(expected));
-  });
+      expect(byName(database.foreignKeys)).toEqual(byName(expected));
+    });
 
-  it('is usable through the generated client', async () => {
-    const [firstModel] = models()[0]!;
-    const delegate = prisma[firstModel.charAt(0).toLowerCase() + firstModel.slice(1)] as { count(): Promise<number> };
-    await expect(delegate.count()).resolves.toEqual(expect.any(Number));
-  });
-});
+    it('is usable through the generated client', async () => {
+      const [firstModel] = models()[0]!;
+      const delegate = prisma[firstModel.charAt(0).toLowerCase() + firstModel.slice(1)] as { count(): Promise<number> };
+      await expect(delegate.count()).resolves.toEqual(expect.any(Number));
+    });
+  },
+);

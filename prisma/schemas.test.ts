@@ -57,19 +57,50 @@ describe('inventory', () => {
       CHECK_VIOLATION,
       'products_available_check',
     );
-    await expectViolation(db().query('UPDATE products SET reserved = -1 WHERE id = $1', [id]), CHECK_VIOLATION, 'products_reserved_check');
-    await expectViolation(db().query('UPDATE products SET sold = -1 WHERE id = $1', [id]), CHECK_VIOLATION, 'products_sold_check');
-    const { rows } = await db().query('UPDATE products SET available = available - 3 WHERE id = $1 RETURNING available', [id]);
+    await expectViolation(
+      db().query('UPDATE products SET reserved = -1 WHERE id = $1', [id]),
+      CHECK_VIOLATION,
+      'products_reserved_check',
+    );
+    await expectViolation(
+      db().query('UPDATE products SET sold = -1 WHERE id = $1', [id]),
+      CHECK_VIOLATION,
+      'products_sold_check',
+    );
+    const { rows } = await db().query(
+      'UPDATE products SET available = available - 3 WHERE id = $1 RETURNING available',
+      [id],
+    );
     expect(rows[0]).toEqual({ available: 0 });
   });
 
   it('keeps prices, versions and currencies valid', async () => {
     const id = await product();
-    await expectViolation(db().query('UPDATE products SET price_cents = -1 WHERE id = $1', [id]), CHECK_VIOLATION, 'products_price_cents_check');
-    await expectViolation(db().query('UPDATE products SET price_cents = 100000000 WHERE id = $1', [id]), CHECK_VIOLATION, 'products_price_cents_check');
-    await expectViolation(db().query('UPDATE products SET version = 0 WHERE id = $1', [id]), CHECK_VIOLATION, 'products_version_check');
-    await expectViolation(db().query(`UPDATE products SET currency = 'USD' WHERE id = $1`, [id]), CHECK_VIOLATION, 'products_currency_check');
-    await expectViolation(db().query(`UPDATE products SET currency = 'usdt' WHERE id = $1`, [id]), CHECK_VIOLATION, 'products_currency_check');
+    await expectViolation(
+      db().query('UPDATE products SET price_cents = -1 WHERE id = $1', [id]),
+      CHECK_VIOLATION,
+      'products_price_cents_check',
+    );
+    await expectViolation(
+      db().query('UPDATE products SET price_cents = 100000000 WHERE id = $1', [id]),
+      CHECK_VIOLATION,
+      'products_price_cents_check',
+    );
+    await expectViolation(
+      db().query('UPDATE products SET version = 0 WHERE id = $1', [id]),
+      CHECK_VIOLATION,
+      'products_version_check',
+    );
+    await expectViolation(
+      db().query(`UPDATE products SET currency = 'USD' WHERE id = $1`, [id]),
+      CHECK_VIOLATION,
+      'products_currency_check',
+    );
+    await expectViolation(
+      db().query(`UPDATE products SET currency = 'usdt' WHERE id = $1`, [id]),
+      CHECK_VIOLATION,
+      'products_currency_check',
+    );
     const { rows } = await db().query('SELECT currency, version, reserved, sold FROM products WHERE id = $1', [id]);
     expect(rows[0]).toEqual({ currency: 'usd', version: 1, reserved: 0, sold: 0 });
   });
@@ -77,10 +108,10 @@ describe('inventory', () => {
   it('refuses a duplicate SKU', async () => {
     const id = await product();
     await expectViolation(
-      db().query(`INSERT INTO products (id, sku, name, price_cents, available, updated_at) VALUES ($1, $2, 'x', 1, 1, now())`, [
-        randomUUID(),
-        `SKU-${id}`,
-      ]),
+      db().query(
+        `INSERT INTO products (id, sku, name, price_cents, available, updated_at) VALUES ($1, $2, 'x', 1, 1, now())`,
+        [randomUUID(), `SKU-${id}`],
+      ),
       UNIQUE_VIOLATION,
       'products_sku_key',
     );
@@ -106,9 +137,15 @@ describe('inventory', () => {
     await line(2);
     await expectViolation(line(1), UNIQUE_VIOLATION, 'reservation_lines_pkey');
     // A product with reservations cannot vanish; a reservation takes its lines with it.
-    await expectViolation(db().query('DELETE FROM products WHERE id = $1', [productId]), FOREIGN_KEY_VIOLATION, 'reservation_lines_product_id_fkey');
+    await expectViolation(
+      db().query('DELETE FROM products WHERE id = $1', [productId]),
+      FOREIGN_KEY_VIOLATION,
+      'reservation_lines_product_id_fkey',
+    );
     await db().query('DELETE FROM reservations WHERE id = $1', [reservationId]);
-    const { rows } = await db().query('SELECT count(*)::int AS n FROM reservation_lines WHERE reservation_id = $1', [reservationId]);
+    const { rows } = await db().query('SELECT count(*)::int AS n FROM reservation_lines WHERE reservation_id = $1', [
+      reservationId,
+    ]);
     expect(rows[0]).toEqual({ n: 0 });
   });
 });
@@ -140,8 +177,14 @@ describe('orders', () => {
     expect(rows[0]).toEqual({ status: 'PENDING', currency: 'usd' });
     await expectViolation(order('frank', null, -1), CHECK_VIOLATION, 'orders_total_cents_check');
     await expectViolation(order('frank', null, 100_000_000), CHECK_VIOLATION, 'orders_total_cents_check');
-    await expectViolation(db().query(`UPDATE orders SET currency = 'EUR' WHERE id = $1`, [id]), CHECK_VIOLATION, 'orders_currency_check');
-    await expect(db().query(`UPDATE orders SET status = 'SHIPPED' WHERE id = $1`, [id])).rejects.toMatchObject({ code: '22P02' });
+    await expectViolation(
+      db().query(`UPDATE orders SET currency = 'EUR' WHERE id = $1`, [id]),
+      CHECK_VIOLATION,
+      'orders_currency_check',
+    );
+    await expect(db().query(`UPDATE orders SET status = 'SHIPPED' WHERE id = $1`, [id])).rejects.toMatchObject({
+      code: '22P02',
+    });
   });
 
   it('keeps line quantities positive and prices non-negative, and deletes lines and history with the order', async () => {
@@ -186,10 +229,10 @@ describe('payments', () => {
   it('refuses non-positive amounts and bad currencies', async () => {
     await expectViolation(payment(randomUUID(), 0), CHECK_VIOLATION, 'payments_amount_cents_check');
     await expectViolation(
-      db().query(`INSERT INTO payments (id, order_id, amount_cents, currency, updated_at) VALUES ($1, $2, 1, 'Usd', now())`, [
-        randomUUID(),
-        randomUUID(),
-      ]),
+      db().query(
+        `INSERT INTO payments (id, order_id, amount_cents, currency, updated_at) VALUES ($1, $2, 1, 'Usd', now())`,
+        [randomUUID(), randomUUID()],
+      ),
       CHECK_VIOLATION,
       'payments_currency_check',
     );
@@ -209,13 +252,20 @@ describe('payments', () => {
   it('numbers attempts from 1 and allows one positive refund per payment', async () => {
     const id = await payment();
     const attempt = (n: number) =>
-      db().query(`INSERT INTO payment_attempts (payment_id, attempt, payment_method) VALUES ($1, $2, 'pm_card_visa')`, [id, n]);
+      db().query(`INSERT INTO payment_attempts (payment_id, attempt, payment_method) VALUES ($1, $2, 'pm_card_visa')`, [
+        id,
+        n,
+      ]);
     await expectViolation(attempt(0), CHECK_VIOLATION, 'payment_attempts_attempt_check');
     await attempt(1);
     await expectViolation(attempt(1), UNIQUE_VIOLATION, 'payment_attempts_pkey');
 
     const refund = (amountCents: number) =>
-      db().query(`INSERT INTO refunds (id, payment_id, amount_cents) VALUES ($1, $2, $3)`, [randomUUID(), id, amountCents]);
+      db().query(`INSERT INTO refunds (id, payment_id, amount_cents) VALUES ($1, $2, $3)`, [
+        randomUUID(),
+        id,
+        amountCents,
+      ]);
     await expectViolation(refund(0), CHECK_VIOLATION, 'refunds_amount_cents_check');
     await refund(2500);
     await expectViolation(refund(2500), UNIQUE_VIOLATION, 'refunds_payment_id_key');
@@ -286,7 +336,9 @@ describe('quota', () => {
       'usage_used_check',
     );
     await expectViolation(
-      db().query(`INSERT INTO usage_events (user_id, idempotency_key, resource, period, quantity) VALUES ('ivan', 'k0', 'builds', '2026-11', 0)`),
+      db().query(
+        `INSERT INTO usage_events (user_id, idempotency_key, resource, period, quantity) VALUES ('ivan', 'k0', 'builds', '2026-11', 0)`,
+      ),
       CHECK_VIOLATION,
       'usage_events_quantity_check',
     );
@@ -296,9 +348,10 @@ describe('quota', () => {
       'plan_limits_limit_per_period_check',
     );
     const crossing = (threshold: number) =>
-      db().query(`INSERT INTO threshold_crossings (user_id, resource, period, threshold) VALUES ('ivan', 'builds', '2026-11', $1)`, [
-        threshold,
-      ]);
+      db().query(
+        `INSERT INTO threshold_crossings (user_id, resource, period, threshold) VALUES ('ivan', 'builds', '2026-11', $1)`,
+        [threshold],
+      );
     await expectViolation(crossing(50), CHECK_VIOLATION, 'threshold_crossings_threshold_check');
     await crossing(80);
     await crossing(100);
@@ -312,7 +365,11 @@ describe('quota', () => {
       'subscriptions_plan_id_fkey',
     );
     await db().query(`INSERT INTO subscriptions (user_id, plan_id) VALUES ('kim', 'pro')`);
-    await expectViolation(db().query(`DELETE FROM plans WHERE id = 'pro'`), FOREIGN_KEY_VIOLATION, 'subscriptions_plan_id_fkey');
+    await expectViolation(
+      db().query(`DELETE FROM plans WHERE id = 'pro'`),
+      FOREIGN_KEY_VIOLATION,
+      'subscriptions_plan_id_fkey',
+    );
   });
 });
 
@@ -326,7 +383,11 @@ describe('notifications', () => {
 
   it('keeps one notification per dedupe key and user', async () => {
     await notify('liam', 1, 'quota:builds:2026-11:80');
-    await expectViolation(notify('liam', 2, 'quota:builds:2026-11:80'), UNIQUE_VIOLATION, 'notifications_user_id_dedupe_key_key');
+    await expectViolation(
+      notify('liam', 2, 'quota:builds:2026-11:80'),
+      UNIQUE_VIOLATION,
+      'notifications_user_id_dedupe_key_key',
+    );
     await notify('mona', 1, 'quota:builds:2026-11:80');
   });
 
@@ -351,7 +412,10 @@ describe('notifications', () => {
 describe('accounts', () => {
   const db = () => clients.accounts;
   const user = (id: string, emailKey: string) =>
-    db().query(`INSERT INTO users (id, email, email_key, password_hash) VALUES ($1, $2, $2, '$argon2id$x')`, [id, emailKey]);
+    db().query(`INSERT INTO users (id, email, email_key, password_hash) VALUES ($1, $2, $2, '$argon2id$x')`, [
+      id,
+      emailKey,
+    ]);
 
   it('keeps one account per lowercased email, and only lowercased keys', async () => {
     await user('u-1', 'pia@example.com');
@@ -366,11 +430,17 @@ describe('accounts', () => {
   });
 
   it('gives every session a user, and ends them with it', async () => {
-    const session = (userId: string) => db().query(`INSERT INTO sessions (id, user_id, expires_at) VALUES ($1, $2, now() + interval '1 day')`, [randomUUID(), userId]);
+    const session = (userId: string) =>
+      db().query(`INSERT INTO sessions (id, user_id, expires_at) VALUES ($1, $2, now() + interval '1 day')`, [
+        randomUUID(),
+        userId,
+      ]);
     await expectViolation(session('nobody'), FOREIGN_KEY_VIOLATION, 'sessions_user_id_fkey');
     await user('u-4', 'quinn@example.com');
     await session('u-4');
     await db().query(`DELETE FROM users WHERE id = 'u-4'`);
-    expect((await db().query(`SELECT count(*)::int AS n FROM sessions WHERE user_id = 'u-4'`)).rows).toEqual([{ n: 0 }]);
+    expect((await db().query(`SELECT count(*)::int AS n FROM sessions WHERE user_id = 'u-4'`)).rows).toEqual([
+      { n: 0 },
+    ]);
   });
 });

@@ -15,10 +15,16 @@ const DIST = path.join(ROOT, 'dist');
 export async function build(): Promise<void> {
   await generateClients();
   rmSync(DIST, { recursive: true, force: true });
-  execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', path.join(ROOT, 'tsconfig.build.json')], { cwd: ROOT, stdio: 'inherit' });
+  execFileSync(
+    process.execPath,
+    [require.resolve('typescript/bin/tsc'), '-p', path.join(ROOT, 'tsconfig.build.json')],
+    { cwd: ROOT, stdio: 'inherit' },
+  );
   cpSync(path.join(ROOT, 'web'), path.join(DIST, 'web'), { recursive: true });
   for (const service of SERVICES) {
-    cpSync(path.join(ROOT, 'prisma', service, 'migrations'), path.join(DIST, 'prisma', service, 'migrations'), { recursive: true });
+    cpSync(path.join(ROOT, 'prisma', service, 'migrations'), path.join(DIST, 'prisma', service, 'migrations'), {
+      recursive: true,
+    });
   }
 }
 

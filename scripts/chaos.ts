@@ -49,7 +49,9 @@ async function main(): Promise<number> {
         `${(report.durationMs / 1000).toFixed(0)} s → ${path.relative(process.cwd(), RESULTS)}`,
     );
     for (const violation of report.violations) {
-      log(`  VIOLATION ${violation.invariant}${violation.scenario ? ` [${violation.scenario}]` : ''}${violation.orderId ? ` order ${violation.orderId}` : ''}: ${violation.detail}`);
+      log(
+        `  VIOLATION ${violation.invariant}${violation.scenario ? ` [${violation.scenario}]` : ''}${violation.orderId ? ` order ${violation.orderId}` : ''}: ${violation.detail}`,
+      );
     }
     return report.violations.length === 0 ? 0 : 1;
   } finally {

@@ -6,9 +6,21 @@
 import { startTemporalCluster } from '../harness/temporal-cluster';
 
 async function main(): Promise<void> {
-  const cluster = await startTemporalCluster({ namespace: process.env.TEMPORAL_NAMESPACE || 'storefront', log: (line) => console.log(`[cluster] ${line}`) });
+  const cluster = await startTemporalCluster({
+    namespace: process.env.TEMPORAL_NAMESPACE || 'storefront',
+    log: (line) => console.log(`[cluster] ${line}`),
+  });
   const exports = Object.entries(cluster.env).map(([name, value]) => `export ${name}=${value}`);
-  console.log(['', 'Point the storefront at it (in another shell):', ...exports, 'then: npm run worker, npm run api, npm run ops -- list --status any', 'Ctrl-C stops the cluster.', ''].join('\n'));
+  console.log(
+    [
+      '',
+      'Point the storefront at it (in another shell):',
+      ...exports,
+      'then: npm run worker, npm run api, npm run ops -- list --status any',
+      'Ctrl-C stops the cluster.',
+      '',
+    ].join('\n'),
+  );
   let stopping = false;
   const stop = () => {
     if (stopping) return;

@@ -16,9 +16,11 @@ function option(argv: readonly string[], name: string): string | undefined {
 const argv = process.argv.slice(2);
 const runs = option(argv, 'runs');
 const seedOption = option(argv, 'seed');
-if (runs !== undefined && !/^[1-9]\d*$/.test(runs)) throw new Error(`--runs must be a positive whole number, not "${runs}"`);
+if (runs !== undefined && !/^[1-9]\d*$/.test(runs))
+  throw new Error(`--runs must be a positive whole number, not "${runs}"`);
 const seed = seedOption === 'random' ? String(Math.floor(Math.random() * 2 ** 31)) : seedOption;
-if (seed !== undefined && !/^-?\d+$/.test(seed)) throw new Error(`--seed must be a whole number or "random", not "${seed}"`);
+if (seed !== undefined && !/^-?\d+$/.test(seed))
+  throw new Error(`--seed must be a whole number or "random", not "${seed}"`);
 if (seed) console.log(`fuzz: seed ${seed}`);
 
 const jest = path.resolve(__dirname, '../node_modules/.bin/jest');

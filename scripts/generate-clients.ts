@@ -36,7 +36,11 @@ function prismaVersion(): string {
 }
 
 function schemaHash(service: ServiceName, version: string): string {
-  return createHash('sha256').update(version).update('\0').update(readFileSync(schemaPathFor(service))).digest('hex');
+  return createHash('sha256')
+    .update(version)
+    .update('\0')
+    .update(readFileSync(schemaPathFor(service)))
+    .digest('hex');
 }
 
 function isUpToDate(service: ServiceName, hash: string): boolean {

@@ -27,7 +27,12 @@ import { ACCOUNT_COMMANDS, ACCOUNT_USAGE, runAccountCommand } from './lib/accoun
 import { FINDING_COMMANDS, FINDING_USAGE, runFindingCommand } from './lib/finding-commands';
 import { createOrdersDb } from '../services/orders/db';
 import { FindingsService } from '../services/orders/findings.service';
-import { connectClient, createClient, TemporalSettingsError, temporalSettingsFromEnv } from '../lib/temporal-connection';
+import {
+  connectClient,
+  createClient,
+  TemporalSettingsError,
+  temporalSettingsFromEnv,
+} from '../lib/temporal-connection';
 import { formatReport, reconcile } from '../lib/reconciler/reconcile';
 import { listVersions, setCurrentVersion, type DeploymentListing } from '../lib/version-operations';
 import { WorkerDeploymentError } from '../lib/worker-deployment';
@@ -106,7 +111,8 @@ function positiveInteger(flags: Parsed['flags'], name: string, fallback: number)
   const raw = text(flags, name);
   if (raw === undefined) return fallback;
   const value = Number(raw);
-  if (!Number.isInteger(value) || value <= 0) throw new OperationError(`--${name} must be a positive whole number, got "${raw}"`);
+  if (!Number.isInteger(value) || value <= 0)
+    throw new OperationError(`--${name} must be a positive whole number, got "${raw}"`);
   return value;
 }
 
@@ -123,13 +129,25 @@ function money(order: { totalCents?: number; currency?: string }): string {
 
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
-  return rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd()).join('\n');
+  return rows
+    .map((row) =>
+      row
+        .map((cell, column) => cell.padEnd(widths[column]!))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 export function formatListing(orders: readonly OrderListing[], query: string): string {
   if (orders.length === 0) return `no orders match ${query}`;
   const rows = orders.map((order) => [
-    order.orderId, order.status ?? '?', order.customerId ?? '?', money(order), order.execution, order.startTime.replace(/\.\d+Z$/, 'Z'),
+    order.orderId,
+    order.status ?? '?',
+    order.customerId ?? '?',
+    money(order),
+    order.execution,
+    order.startTime.replace(/\.\d+Z$/, 'Z'),
   ]);
   return `${table([['ORDER', 'STATUS', 'CUSTOMER', 'TOTAL', 'WORKFLOW', 'STARTED'], ...rows])}\n${orders.length} order(s) matching ${query}`;
 }
@@ -152,13 +170,24 @@ export function formatVersions(listing: DeploymentListing): string {
   ]);
   const lines = [table([['BUILD', 'STATUS', 'OPEN CHECKOUTS', 'OPEN PINNED', 'CAN STOP', 'TASK QUEUES'], ...rows])];
   if (listing.unversionedOpenCheckouts > 0) {
-    lines.push(`${listing.unversionedOpenCheckouts} open checkout(s) started unversioned: keep an unversioned worker until they end`);
+    lines.push(
+      `${listing.unversionedOpenCheckouts} open checkout(s) started unversioned: keep an unversioned worker until they end`,
+    );
   }
-  lines.push(`deployment ${listing.deploymentName}: ${listing.versions.length} version(s); a version can stop once nothing routes to it and no open workflow is pinned to it`);
+  lines.push(
+    `deployment ${listing.deploymentName}: ${listing.versions.length} version(s); a version can stop once nothing routes to it and no open workflow is pinned to it`,
+  );
   return lines.join('\n');
 }
 
-const OUTCOME_MARKS: Record<string, string> = { completed: '✓', fired: '✓', running: '…', failed: '✗', 'timed out': '✗', cancelled: '–' };
+const OUTCOME_MARKS: Record<string, string> = {
+  completed: '✓',
+  fired: '✓',
+  running: '…',
+  failed: '✗',
+  'timed out': '✗',
+  cancelled: '–',
+};
 
 export function formatDetails(order: OrderDetails): string {
   const lines = [
@@ -172,25 +201,38 @@ export function formatDetails(order: OrderDetails): string {
     `search    ${JSON.stringify(order.searchAttributes)}`,
   ];
   if (order.state) {
-    lines.push(`steps     done: ${order.state.completedSteps.join(', ') || '-'}; undone: ${order.state.compensatedSteps.join(', ') || '-'}`);
+    lines.push(
+      `steps     done: ${order.state.completedSteps.join(', ') || '-'}; undone: ${order.state.compensatedSteps.join(', ') || '-'}`,
+    );
     if (order.state.expiresAt) lines.push(`expires   ${order.state.expiresAt}`);
   } else if (order.stateError) {
     lines.push(`state     ${order.stateError}`);
   }
   for (const activity of order.pendingActivities) {
-    lines.push(`retrying  ${activity.name}, attempt ${activity.attempt}${activity.lastFailure ? `: ${activity.lastFailure}` : ''}`);
+    lines.push(
+      `retrying  ${activity.name}, attempt ${activity.attempt}${activity.lastFailure ? `: ${activity.lastFailure}` : ''}`,
+    );
   }
   lines.push('timeline');
   for (const step of order.steps) {
-    lines.push(`  ${OUTCOME_MARKS[step.outcome] ?? '?'} ${step.summary ?? step.name}${step.outcome === 'running' ? ' (running)' : ''}${step.failure ? `  (${step.outcome}: ${step.failure})` : ''}`);
+    lines.push(
+      `  ${OUTCOME_MARKS[step.outcome] ?? '?'} ${step.summary ?? step.name}${step.outcome === 'running' ? ' (running)' : ''}${step.failure ? `  (${step.outcome}: ${step.failure})` : ''}`,
+    );
   }
   if ((order.state?.status ?? order.status) === 'NEEDS_ATTENTION') {
-    lines.push(`next      npm run ops -- retry ${order.orderId}   |   npm run ops -- resolve ${order.orderId} --note "what was done"`);
+    lines.push(
+      `next      npm run ops -- retry ${order.orderId}   |   npm run ops -- resolve ${order.orderId} --note "what was done"`,
+    );
   }
   return lines.join('\n');
 }
 
-export async function run(argv: readonly string[], client: Client, out: (line: string) => void, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+export async function run(
+  argv: readonly string[],
+  client: Client,
+  out: (line: string) => void,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<number> {
   const parsed = parseArgs(argv);
   const json = parsed.flags.has('json');
   switch (parsed.command) {
@@ -223,7 +265,9 @@ export async function run(argv: readonly string[], client: Client, out: (line: s
         out(`order ${orderId} has not closed after ${wait} s; see npm run ops -- show ${orderId}`);
         return 2;
       }
-      out(`order ${orderId} closed: ${final.status}${final.failure ? ` (${final.failure.code}: ${final.failure.message})` : ''}`);
+      out(
+        `order ${orderId} closed: ${final.status}${final.failure ? ` (${final.failure.code}: ${final.failure.message})` : ''}`,
+      );
       return 0;
     }
     case 'prepare-namespace': {
@@ -244,9 +288,12 @@ export async function run(argv: readonly string[], client: Client, out: (line: s
       const buildId = parsed.positional[0];
       if (!buildId) throw new OperationError(`set-current needs a build id\n${USAGE}`);
       const name = deploymentName(parsed, env);
-      const { previousBuildId } = await setCurrentVersion(client, name, buildId, { ignoreMissingTaskQueues: parsed.flags.has('ignore-missing-task-queues') });
+      const { previousBuildId } = await setCurrentVersion(client, name, buildId, {
+        ignoreMissingTaskQueues: parsed.flags.has('ignore-missing-task-queues'),
+      });
       out(`${name} build ${buildId} is current (was ${previousBuildId ?? 'unversioned'}); new orders start on it`);
-      if (previousBuildId && previousBuildId !== buildId) out(`stop ${previousBuildId}'s workers once npm run ops -- versions says it can stop`);
+      if (previousBuildId && previousBuildId !== buildId)
+        out(`stop ${previousBuildId}'s workers once npm run ops -- versions says it can stop`);
       return 0;
     }
     case undefined:
@@ -273,7 +320,11 @@ async function main(): Promise<void> {
     const urls = databaseUrlsFromEnv();
     const [accountsDb, quotaDb] = [createAccountsDb(urls.accounts), createQuotaDb(urls.quota)];
     try {
-      process.exitCode = await runAccountCommand(argv, new AccountsService(accountsDb, { plans: new QuotaService(quotaDb) }), (line) => console.log(line));
+      process.exitCode = await runAccountCommand(
+        argv,
+        new AccountsService(accountsDb, { plans: new QuotaService(quotaDb) }),
+        (line) => console.log(line),
+      );
     } finally {
       await Promise.all([accountsDb.$disconnect(), quotaDb.$disconnect()]);
     }
@@ -320,7 +371,13 @@ async function main(): Promise<void> {
 
 if (require.main === module) {
   main().catch((error: Error) => {
-    console.error(error instanceof OperationError || error instanceof TemporalSettingsError || error instanceof WorkerDeploymentError ? error.message : `ops failed: ${error.message}`);
+    console.error(
+      error instanceof OperationError ||
+        error instanceof TemporalSettingsError ||
+        error instanceof WorkerDeploymentError
+        ? error.message
+        : `ops failed: ${error.message}`,
+    );
     process.exit(1);
   });
 }

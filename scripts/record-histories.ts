@@ -46,8 +46,16 @@ function inMemoryActivities(overrides: Record<string, (...args: never[]) => Prom
   return {
     reserveOrderQuota: async () => ({ used: 1, limit: 20, overLimit: false, crossed: [] }),
     releaseOrderQuota: async () => ({ released: true }),
-    createOrder: async (input: { orderId: string }) => ({ orderId: input.orderId, status: 'PENDING', totalCents: 2_500 }),
-    setOrderStatus: async (input: { orderId: string; status: OrderStatus }) => ({ orderId: input.orderId, status: input.status, totalCents: 2_500 }),
+    createOrder: async (input: { orderId: string }) => ({
+      orderId: input.orderId,
+      status: 'PENDING',
+      totalCents: 2_500,
+    }),
+    setOrderStatus: async (input: { orderId: string; status: OrderStatus }) => ({
+      orderId: input.orderId,
+      status: input.status,
+      totalCents: 2_500,
+    }),
     reserveStock: ok,
     releaseStock: async () => ({ status: 'RELEASED' }),
     commitStock: async () => ({ status: 'COMMITTED' }),
@@ -85,7 +93,10 @@ const pay = (handle: Handle, input: CheckoutInput, paymentMethod = 'pm_card_visa
   handle.executeUpdate(payUpdate, { args: [{ paymentMethod, customerId: input.customerId }] });
 
 const declineFirstAttempt = async (input: { attempt: number }) => {
-  if (input.attempt === 1) throw ApplicationFailure.nonRetryable('Your card was declined.', 'PAYMENT_DECLINED', { declineCode: 'generic_decline' });
+  if (input.attempt === 1)
+    throw ApplicationFailure.nonRetryable('Your card was declined.', 'PAYMENT_DECLINED', {
+      declineCode: 'generic_decline',
+    });
   return { paymentId: 'pay_1', paymentIntentId: 'pi_1', status: 'SUCCEEDED' };
 };
 
@@ -93,18 +104,44 @@ let releaseWorks = false;
 let chargeGate: Promise<void> = Promise.resolve();
 
 const SCENARIOS: Scenario[] = [
-  { name: 'paid', drive: async (h, input) => { await reach(h, 'AWAITING_PAYMENT'); await pay(h, input); } },
+  {
+    name: 'paid',
+    drive: async (h, input) => {
+      await reach(h, 'AWAITING_PAYMENT');
+      await pay(h, input);
+    },
+  },
   { name: 'expired', ttlSeconds: 1, drive: async () => undefined },
-  { name: 'cancelled', drive: async (h) => { await reach(h, 'AWAITING_PAYMENT'); await h.executeUpdate(cancelUpdate, { args: [{ reason: 'changed my mind' }] }); } },
-  { name: 'workflow-cancelled', drive: async (h) => { await reach(h, 'AWAITING_PAYMENT'); await h.cancel(); } },
+  {
+    name: 'cancelled',
+    drive: async (h) => {
+      await reach(h, 'AWAITING_PAYMENT');
+      await h.executeUpdate(cancelUpdate, { args: [{ reason: 'changed my mind' }] });
+    },
+  },
+  {
+    name: 'workflow-cancelled',
+    drive: async (h) => {
+      await reach(h, 'AWAITING_PAYMENT');
+      await h.cancel();
+    },
+  },
   {
     name: 'out-of-stock',
-    activities: { reserveStock: async () => { throw ApplicationFailure.nonRetryable('Only 0 left', 'OUT_OF_STOCK'); } },
+    activities: {
+      reserveStock: async () => {
+        throw ApplicationFailure.nonRetryable('Only 0 left', 'OUT_OF_STOCK');
+      },
+    },
     drive: async () => undefined,
   },
   {
     name: 'quota-rejected',
-    activities: { reserveOrderQuota: async () => { throw ApplicationFailure.nonRetryable('20 of 20 orders used', 'QUOTA_EXCEEDED'); } },
+    activities: {
+      reserveOrderQuota: async () => {
+        throw ApplicationFailure.nonRetryable('20 of 20 orders used', 'QUOTA_EXCEEDED');
+      },
+    },
     drive: async () => undefined,
   },
   {
@@ -130,15 +167,23 @@ const SCENARIOS: Scenario[] = [
   },
   {
     name: 'refund-after-later-failure',
-    activities: { commitStock: async () => { throw ApplicationFailure.nonRetryable('The reservation was released', 'RESERVATION_RELEASED'); } },
-    drive: async (h, input) => { await reach(h, 'AWAITING_PAYMENT'); await pay(h, input); },
+    activities: {
+      commitStock: async () => {
+        throw ApplicationFailure.nonRetryable('The reservation was released', 'RESERVATION_RELEASED');
+      },
+    },
+    drive: async (h, input) => {
+      await reach(h, 'AWAITING_PAYMENT');
+      await pay(h, input);
+    },
   },
   {
     name: 'compensation-failed-operator-retry',
     ttlSeconds: 1,
     activities: {
       releaseStock: async () => {
-        if (!releaseWorks) throw ApplicationFailure.nonRetryable('inventory database is read-only', 'STORAGE_READ_ONLY');
+        if (!releaseWorks)
+          throw ApplicationFailure.nonRetryable('inventory database is read-only', 'STORAGE_READ_ONLY');
         return { status: 'RELEASED' };
       },
     },
@@ -152,7 +197,11 @@ const SCENARIOS: Scenario[] = [
   {
     name: 'compensation-failed-operator-resolve',
     ttlSeconds: 1,
-    activities: { releaseStock: async () => { throw ApplicationFailure.nonRetryable('inventory database is read-only', 'STORAGE_READ_ONLY'); } },
+    activities: {
+      releaseStock: async () => {
+        throw ApplicationFailure.nonRetryable('inventory database is read-only', 'STORAGE_READ_ONLY');
+      },
+    },
     drive: async (h) => {
       await reach(h, 'NEEDS_ATTENTION');
       await h.signal(operatorActionSignal, { action: 'resolve', note: 'released by hand' });
@@ -161,7 +210,13 @@ const SCENARIOS: Scenario[] = [
   {
     // A second run of an order id whose first run completed: it leaves the order as it is.
     name: 'rerun-of-ended-order',
-    activities: { createOrder: async (input: { orderId: string }) => ({ orderId: input.orderId, status: 'COMPLETED', totalCents: 2_500 }) },
+    activities: {
+      createOrder: async (input: { orderId: string }) => ({
+        orderId: input.orderId,
+        status: 'COMPLETED',
+        totalCents: 2_500,
+      }),
+    },
     drive: async () => undefined,
   },
   {
@@ -170,13 +225,24 @@ const SCENARIOS: Scenario[] = [
     drive: async () => undefined,
     other: async (client) => {
       const workflowId = notificationWorkflowId(`history-user-${randomUUID().slice(0, 8)}`);
-      const handle = await client.workflow.start(notificationWorkflow, { taskQueue: TASK_QUEUES.checkout, workflowId, args: [{ userId: 'history-user', maxHistoryEvents: 20 }] });
+      const handle = await client.workflow.start(notificationWorkflow, {
+        taskQueue: TASK_QUEUES.checkout,
+        workflowId,
+        args: [{ userId: 'history-user', maxHistoryEvents: 20 }],
+      });
       const firstRunId = handle.firstExecutionRunId;
       for (let i = 0; i < 12; i++) {
-        await handle.signal(notifySignal, { userId: 'history-user', kind: 'NOTIFICATION', type: 'quota.warning', payload: { i }, dedupeKey: `key-${i % 10}` });
+        await handle.signal(notifySignal, {
+          userId: 'history-user',
+          kind: 'NOTIFICATION',
+          type: 'quota.warning',
+          payload: { i },
+          dedupeKey: `key-${i % 10}`,
+        });
       }
       for (let i = 0; i < 400; i++) {
-        if ((await client.workflow.getHandle(workflowId, firstRunId).describe()).status.name === 'CONTINUED_AS_NEW') return { workflowId, runId: firstRunId };
+        if ((await client.workflow.getHandle(workflowId, firstRunId).describe()).status.name === 'CONTINUED_AS_NEW')
+          return { workflowId, runId: firstRunId };
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
       throw new Error('the notification workflow never continued as new');
@@ -208,9 +274,15 @@ async function main(): Promise<void> {
   const force = process.argv.includes('--force');
   const only = process.argv.slice(2).filter((arg) => !arg.startsWith('--'));
   Runtime.install({ shutdownSignals: [], logger: new DefaultLogger('ERROR') });
-  const currentBundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: new DefaultLogger('ERROR') });
+  const currentBundle = await bundleWorkflowCode({
+    workflowsPath: require.resolve('../workflows'),
+    logger: new DefaultLogger('ERROR'),
+  });
   const infrastructure = await startTestInfrastructure();
-  const temporal = temporalSettingsFromEnv({ ...infrastructure.env, PAYLOAD_ENCRYPTION_KEYS: HISTORY_TEST_ENCRYPTION_KEYS });
+  const temporal = temporalSettingsFromEnv({
+    ...infrastructure.env,
+    PAYLOAD_ENCRYPTION_KEYS: HISTORY_TEST_ENCRYPTION_KEYS,
+  });
   const { address, namespace } = temporal;
   const nativeConnection = await connectWorker(temporal);
   const connection = await connectClient(temporal);
@@ -242,7 +314,20 @@ async function main(): Promise<void> {
         // The CLI writes the same JSON as the Web UI's "Download history", which replay reads.
         const { stdout } = await promisify(execFile)(
           infrastructure.env.TEMPORAL_CLI_PATH,
-          ['workflow', 'show', '--workflow-id', recorded.workflowId, '--run-id', recorded.runId, '--address', address, '--namespace', namespace, '--output', 'json'],
+          [
+            'workflow',
+            'show',
+            '--workflow-id',
+            recorded.workflowId,
+            '--run-id',
+            recorded.runId,
+            '--address',
+            address,
+            '--namespace',
+            namespace,
+            '--output',
+            'json',
+          ],
           { maxBuffer: 64 * 1024 * 1024 },
         );
         const events = (JSON.parse(stdout) as { events: unknown[] }).events.length;
@@ -267,9 +352,21 @@ async function runCheckout(client: Client, scenario: Scenario): Promise<{ workfl
     customerId: 'history-customer',
     currency: 'usd',
     ttlSeconds: scenario.ttlSeconds ?? 30,
-    lines: [{ productId: '00000000-0000-4000-8000-000000000001', sku: 'SKU-1', name: 'Sample', quantity: 2, unitPriceCents: 1_250 }],
+    lines: [
+      {
+        productId: '00000000-0000-4000-8000-000000000001',
+        sku: 'SKU-1',
+        name: 'Sample',
+        quantity: 2,
+        unitPriceCents: 1_250,
+      },
+    ],
   };
-  const handle = await client.workflow.start(checkoutWorkflow, { taskQueue: TASK_QUEUES.checkout, workflowId: orderWorkflowId(orderId), args: [input] });
+  const handle = await client.workflow.start(checkoutWorkflow, {
+    taskQueue: TASK_QUEUES.checkout,
+    workflowId: orderWorkflowId(orderId),
+    args: [input],
+  });
   await scenario.drive(handle, input);
   await handle.result();
   return { workflowId: handle.workflowId, runId: handle.firstExecutionRunId };

@@ -29,7 +29,13 @@ describe('seedDemoData', () => {
 
   it('creates the demo products, subscriptions and carol over her build limit, once', async () => {
     const first = await seedDemoData(databases.urls, now);
-    expect(first).toEqual({ accountsCreated: 3, productsCreated: DEMO_PRODUCTS.length, subscriptionsCreated: 3, usageCreated: 1, period: '2026-11' });
+    expect(first).toEqual({
+      accountsCreated: 3,
+      productsCreated: DEMO_PRODUCTS.length,
+      subscriptionsCreated: 3,
+      usageCreated: 1,
+      period: '2026-11',
+    });
 
     // The demo accounts sign in with the documented password; their plans are quota's plans.
     const accounts = await rows<{ id: string; email: string; role: string; plan: string; password_hash: string }>(
@@ -37,7 +43,12 @@ describe('seedDemoData', () => {
       'SELECT id, email, role, plan, password_hash FROM users ORDER BY id',
     );
     expect(accounts.map(({ id, email, role, plan }) => ({ id, email, role, plan }))).toEqual(
-      DEMO_ACCOUNTS.map((account) => ({ id: account.userId, email: account.email, role: 'user', plan: account.planId })),
+      DEMO_ACCOUNTS.map((account) => ({
+        id: account.userId,
+        email: account.email,
+        role: 'user',
+        plan: account.planId,
+      })),
     );
     expect(await verifyPassword(accounts[0]!.password_hash, DEMO_PASSWORD)).toBe(true);
 
@@ -48,7 +59,10 @@ describe('seedDemoData', () => {
     expect(products).toHaveLength(8);
     expect(new Set(products.map((p) => p.sku)).size).toBe(8);
 
-    const subscriptions = await rows(databases.urls.quota, 'SELECT user_id, plan_id FROM subscriptions ORDER BY user_id');
+    const subscriptions = await rows(
+      databases.urls.quota,
+      'SELECT user_id, plan_id FROM subscriptions ORDER BY user_id',
+    );
     expect(subscriptions).toEqual([
       { user_id: 'alice', plan_id: 'free' },
       { user_id: 'bob', plan_id: 'pro' },
@@ -66,20 +80,33 @@ describe('seedDemoData', () => {
       { type: 'quota.warning', dedupe_key: 'quota:builds:2026-11:80' },
       { type: 'quota.exceeded', dedupe_key: 'quota:builds:2026-11:100' },
     ]);
-    expect(await rows(databases.urls.quota, `SELECT threshold FROM threshold_crossings WHERE user_id = 'carol' ORDER BY threshold`)).toEqual([
-      { threshold: 80 },
-      { threshold: 100 },
-    ]);
+    expect(
+      await rows(
+        databases.urls.quota,
+        `SELECT threshold FROM threshold_crossings WHERE user_id = 'carol' ORDER BY threshold`,
+      ),
+    ).toEqual([{ threshold: 80 }, { threshold: 100 }]);
   });
 
   it('changes nothing on a second run, even after the demo was used', async () => {
-    await rows(databases.urls.inventory, `UPDATE products SET available = available - 1, sold = sold + 1 WHERE sku = 'MUG-LOGO'`);
+    await rows(
+      databases.urls.inventory,
+      `UPDATE products SET available = available - 1, sold = sold + 1 WHERE sku = 'MUG-LOGO'`,
+    );
     const again = await seedDemoData(databases.urls, now);
-    expect(again).toEqual({ accountsCreated: 0, productsCreated: 0, subscriptionsCreated: 0, usageCreated: 0, period: '2026-11' });
-    expect(await rows(databases.urls.inventory, `SELECT available, sold FROM products WHERE sku = 'MUG-LOGO'`)).toEqual([
-      { available: 99, sold: 1 },
+    expect(again).toEqual({
+      accountsCreated: 0,
+      productsCreated: 0,
+      subscriptionsCreated: 0,
+      usageCreated: 0,
+      period: '2026-11',
+    });
+    expect(await rows(databases.urls.inventory, `SELECT available, sold FROM products WHERE sku = 'MUG-LOGO'`)).toEqual(
+      [{ available: 99, sold: 1 }],
+    );
+    expect(await rows(databases.urls.notifications, `SELECT count(*)::int AS n FROM notifications`)).toEqual([
+      { n: 2 },
     ]);
-    expect(await rows(databases.urls.notifications, `SELECT count(*)::int AS n FROM notifications`)).toEqual([{ n: 2 }]);
   });
 
   it('names periods by UTC month', () => {

@@ -27,15 +27,51 @@ export interface DemoProduct {
 
 /** Fixed ids, so that links and scripted demos stay valid across machines. */
 export const DEMO_PRODUCTS: readonly DemoProduct[] = [
-  { id: '8f1c0d2e-0000-4000-8000-000000000001', sku: 'TEE-BLACK-M', name: 'Black T-shirt (M)', priceCents: 1999, available: 50 },
-  { id: '8f1c0d2e-0000-4000-8000-000000000002', sku: 'HOODIE-GREY-L', name: 'Grey hoodie (L)', priceCents: 4999, available: 20 },
+  {
+    id: '8f1c0d2e-0000-4000-8000-000000000001',
+    sku: 'TEE-BLACK-M',
+    name: 'Black T-shirt (M)',
+    priceCents: 1999,
+    available: 50,
+  },
+  {
+    id: '8f1c0d2e-0000-4000-8000-000000000002',
+    sku: 'HOODIE-GREY-L',
+    name: 'Grey hoodie (L)',
+    priceCents: 4999,
+    available: 20,
+  },
   { id: '8f1c0d2e-0000-4000-8000-000000000003', sku: 'MUG-LOGO', name: 'Logo mug', priceCents: 1299, available: 100 },
-  { id: '8f1c0d2e-0000-4000-8000-000000000004', sku: 'STICKER-PACK', name: 'Sticker pack', priceCents: 499, available: 500 },
+  {
+    id: '8f1c0d2e-0000-4000-8000-000000000004',
+    sku: 'STICKER-PACK',
+    name: 'Sticker pack',
+    priceCents: 499,
+    available: 500,
+  },
   { id: '8f1c0d2e-0000-4000-8000-000000000005', sku: 'CAP-NAVY', name: 'Navy cap', priceCents: 2499, available: 30 },
-  { id: '8f1c0d2e-0000-4000-8000-000000000006', sku: 'BOTTLE-STEEL', name: 'Steel water bottle', priceCents: 2999, available: 40 },
-  { id: '8f1c0d2e-0000-4000-8000-000000000007', sku: 'NOTEBOOK-A5', name: 'A5 notebook', priceCents: 899, available: 200 },
+  {
+    id: '8f1c0d2e-0000-4000-8000-000000000006',
+    sku: 'BOTTLE-STEEL',
+    name: 'Steel water bottle',
+    priceCents: 2999,
+    available: 40,
+  },
+  {
+    id: '8f1c0d2e-0000-4000-8000-000000000007',
+    sku: 'NOTEBOOK-A5',
+    name: 'A5 notebook',
+    priceCents: 899,
+    available: 200,
+  },
   // Scarce on purpose: two customers racing for the last units show OUT_OF_STOCK.
-  { id: '8f1c0d2e-0000-4000-8000-000000000008', sku: 'KEYBOARD-LTD', name: 'Limited-edition keyboard', priceCents: 14999, available: 3 },
+  {
+    id: '8f1c0d2e-0000-4000-8000-000000000008',
+    sku: 'KEYBOARD-LTD',
+    name: 'Limited-edition keyboard',
+    priceCents: 14999,
+    available: 3,
+  },
 ];
 
 /** The demo users are the demo accounts: one definition (lib/demo-accounts.ts), which the API and `npm start` also read. */
@@ -62,7 +98,8 @@ export interface SeedResult {
  * the crossings marked as told), so carol sees she is over her plan the first time she signs in.
  */
 export async function seedDemoData(
-  urls: Pick<Record<ServiceName, string>, 'inventory' | 'quota'> & Partial<Pick<Record<ServiceName, string>, 'notifications' | 'accounts'>>,
+  urls: Pick<Record<ServiceName, string>, 'inventory' | 'quota'> &
+    Partial<Pick<Record<ServiceName, string>, 'notifications' | 'accounts'>>,
   now: Date = new Date(),
 ): Promise<SeedResult> {
   const period = usagePeriod(now);
@@ -71,7 +108,13 @@ export async function seedDemoData(
   const notificationsDb = urls.notifications ? createNotificationsDb(urls.notifications) : undefined;
   const notifications = notificationsDb && new NotificationsService(notificationsDb);
   const accounts = urls.accounts ? createAccountsDb(urls.accounts) : undefined;
-  const result: SeedResult = { accountsCreated: 0, productsCreated: 0, subscriptionsCreated: 0, usageCreated: 0, period };
+  const result: SeedResult = {
+    accountsCreated: 0,
+    productsCreated: 0,
+    subscriptionsCreated: 0,
+    usageCreated: 0,
+    period,
+  };
   try {
     if (accounts) result.accountsCreated = await seedDemoAccounts(accounts);
     for (const product of DEMO_PRODUCTS) {
@@ -110,7 +153,12 @@ export async function seedDemoData(
     }
     return result;
   } finally {
-    await Promise.all([inventory.$disconnect(), quota.$disconnect(), notificationsDb?.$disconnect(), accounts?.$disconnect()]);
+    await Promise.all([
+      inventory.$disconnect(),
+      quota.$disconnect(),
+      notificationsDb?.$disconnect(),
+      accounts?.$disconnect(),
+    ]);
   }
 }
 
@@ -127,7 +175,15 @@ async function seedDemoAccounts(accounts: ReturnType<typeof createAccountsDb>): 
     if (await accounts.user.findUnique({ where: { id: account.userId } })) continue;
     passwordHash ??= hashPassword(DEMO_PASSWORD);
     const { count } = await accounts.user.createMany({
-      data: [{ id: account.userId, email: account.email, emailKey: emailKeyOf(account.email), passwordHash: await passwordHash, plan: account.planId }],
+      data: [
+        {
+          id: account.userId,
+          email: account.email,
+          emailKey: emailKeyOf(account.email),
+          passwordHash: await passwordHash,
+          plan: account.planId,
+        },
+      ],
       skipDuplicates: true,
     });
     created += count;
@@ -135,12 +191,31 @@ async function seedDemoAccounts(accounts: ReturnType<typeof createAccountsDb>): 
   return created;
 }
 
-async function seedThresholdAlerts(quota: ReturnType<typeof createQuotaDb>, notifications: NotificationsService, user: DemoUser, period: string): Promise<void> {
-  const limit = await quota.planLimit.findUnique({ where: { planId_resource: { planId: user.planId, resource: 'builds' } } });
+async function seedThresholdAlerts(
+  quota: ReturnType<typeof createQuotaDb>,
+  notifications: NotificationsService,
+  user: DemoUser,
+  period: string,
+): Promise<void> {
+  const limit = await quota.planLimit.findUnique({
+    where: { planId_resource: { planId: user.planId, resource: 'builds' } },
+  });
   if (!limit) return;
   for (const threshold of THRESHOLDS.filter((t) => user.buildsUsed * 100 >= t * limit.limitPerPeriod)) {
-    await quota.thresholdCrossing.createMany({ data: [{ userId: user.userId, resource: 'builds', period, threshold }], skipDuplicates: true });
-    const outcome = { resource: 'builds', used: user.buildsUsed, limit: limit.limitPerPeriod, overLimit: user.buildsUsed > limit.limitPerPeriod, period, enforcement: limit.enforcement, crossed: [threshold], replayed: false };
+    await quota.thresholdCrossing.createMany({
+      data: [{ userId: user.userId, resource: 'builds', period, threshold }],
+      skipDuplicates: true,
+    });
+    const outcome = {
+      resource: 'builds',
+      used: user.buildsUsed,
+      limit: limit.limitPerPeriod,
+      overLimit: user.buildsUsed > limit.limitPerPeriod,
+      period,
+      enforcement: limit.enforcement,
+      crossed: [threshold],
+      replayed: false,
+    };
     const { userId: _userId, ...alert } = quotaNotification(user.userId, outcome, threshold);
     await notifications.persist({ userId: user.userId, ...alert });
   }

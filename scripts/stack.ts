@@ -40,7 +40,8 @@ function port(env: Env, name: string, fallback: number): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
-  if (!Number.isInteger(value) || value <= 0 || value > 65535) throw new Error(`${name} must be a TCP port, got "${raw}"`);
+  if (!Number.isInteger(value) || value <= 0 || value > 65535)
+    throw new Error(`${name} must be a TCP port, got "${raw}"`);
   return value;
 }
 
@@ -106,7 +107,10 @@ async function prepareDatabases(
   onPostgres: (postgres: ResolvedPostgres) => void,
 ): Promise<Record<ServiceName, string> & { server: string }> {
   const postgresLog = processLog(config, 'postgres', false);
-  const postgres = await resolvePostgres({ dataDir: config.dataDir, onLog: (line) => postgresLog.write(line, 'stdout') });
+  const postgres = await resolvePostgres({
+    dataDir: config.dataDir,
+    onLog: (line) => postgresLog.write(line, 'stdout'),
+  });
   onPostgres(postgres);
   signal.throwIfAborted();
   ready('PostgreSQL', `${postgres.source === 'embedded' ? 'embedded, ' : ''}${redactUrl(postgres.serverUrl)}`);
@@ -130,7 +134,9 @@ async function startTemporal(supervisor: Supervisor, cli: string, config: StackC
       uiPort: config.temporalUiPort,
       dbFilename,
       // With payloads encrypted, the UI asks the API's codec endpoint to show them (to a signed-in admin).
-      ...(process.env.PAYLOAD_ENCRYPTION_KEYS?.trim() ? { uiCodecEndpoint: `http://${config.host}:${config.apiPort}/codec` } : {}),
+      ...(process.env.PAYLOAD_ENCRYPTION_KEYS?.trim()
+        ? { uiCodecEndpoint: `http://${config.host}:${config.apiPort}/codec` }
+        : {}),
     }),
     cwd: ROOT,
     quietOnStop: true,
@@ -154,7 +160,10 @@ async function startStripeMock(supervisor: Supervisor, binary: string, config: S
   await waitForStripeMock(`http://127.0.0.1:${httpPort}`, { process: proc });
 }
 
-function serviceEnv(config: StackConfig, databases: Record<ServiceName, string> & { server: string }): NodeJS.ProcessEnv {
+function serviceEnv(
+  config: StackConfig,
+  databases: Record<ServiceName, string> & { server: string },
+): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     DATABASE_URL: databases.server,
@@ -164,7 +173,9 @@ function serviceEnv(config: StackConfig, databases: Record<ServiceName, string> 
     HOST: config.host,
     ALLOW_DEV_TOKENS: process.env.ALLOW_DEV_TOKENS ?? 'true',
     // The codec endpoint answers the Web UI this stack runs, on whatever port TEMPORAL_UI_PORT gave it.
-    CODEC_CORS_ORIGINS: process.env.CODEC_CORS_ORIGINS ?? `http://127.0.0.1:${config.temporalUiPort},http://localhost:${config.temporalUiPort}`,
+    CODEC_CORS_ORIGINS:
+      process.env.CODEC_CORS_ORIGINS ??
+      `http://127.0.0.1:${config.temporalUiPort},http://localhost:${config.temporalUiPort}`,
   };
   for (const service of SERVICES) env[`${service.toUpperCase()}_DATABASE_URL`] = databases[service];
   if (config.stripeMock) env.STRIPE_API_BASE = `http://127.0.0.1:${config.stripeMock.httpPort}`;
@@ -173,14 +184,26 @@ function serviceEnv(config: StackConfig, databases: Record<ServiceName, string> 
 
 async function startServices(supervisor: Supervisor, config: StackConfig, env: NodeJS.ProcessEnv): Promise<void> {
   const node = { command: process.execPath, cwd: ROOT, env };
-  const worker = supervisor.start({ name: 'worker', args: tsxArgs('worker.ts'), write: processLog(config, 'worker', true).write, ...node });
-  const api = supervisor.start({ name: 'api', args: tsxArgs('api/server.ts'), write: processLog(config, 'api', true).write, ...node });
+  const worker = supervisor.start({
+    name: 'worker',
+    args: tsxArgs('worker.ts'),
+    write: processLog(config, 'worker', true).write,
+    ...node,
+  });
+  const api = supervisor.start({
+    name: 'api',
+    args: tsxArgs('api/server.ts'),
+    write: processLog(config, 'api', true).write,
+    ...node,
+  });
   await Promise.all([
     waitForHttp(`http://${config.host}:${config.apiPort}/healthz`, 'the storefront API', { process: api }).then(() =>
       ready('API', `http://${config.host}:${config.apiPort}`),
     ),
     // worker.ts prints this once its workflow bundle is built and it starts polling.
-    worker.waitForOutput(WORKER_READY_LINE, { timeoutMs: 120_000 }).then(() => ready('workers', 'polling every task queue')),
+    worker
+      .waitForOutput(WORKER_READY_LINE, { timeoutMs: 120_000 })
+      .then(() => ready('workers', 'polling every task queue')),
   ]);
 }
 
@@ -188,7 +211,10 @@ const WORKER_READY_LINE = /\bworkers? polling\b/;
 
 function printReady(config: StackConfig, seconds: number): void {
   const api = `http://${config.host}:${config.apiPort}`;
-  const logs = config.logFormat === 'json' ? 'on this console (LOG_FORMAT=json)' : `${config.logsDir}/<part>.log (LOG_FORMAT=json prints them here)`;
+  const logs =
+    config.logFormat === 'json'
+      ? 'on this console (LOG_FORMAT=json)'
+      : `${config.logsDir}/<part>.log (LOG_FORMAT=json prints them here)`;
   const lines = [
     '',
     `Storefront Sagas is running (ready in ${seconds.toFixed(1)}s):`,
@@ -280,7 +306,9 @@ async function main(): Promise<void> {
 
   supervisor.onUnexpectedExit((proc, code, signal) => {
     const opened = processLogs.get(proc.name);
-    log(`${proc.name} exited unexpectedly (${signal ?? `exit code ${code}`})${opened ? `; its last lines (all of them in ${opened.file}):` : ''}`);
+    log(
+      `${proc.name} exited unexpectedly (${signal ?? `exit code ${code}`})${opened ? `; its last lines (all of them in ${opened.file}):` : ''}`,
+    );
     for (const line of opened?.tail() ?? []) process.stdout.write(`  [${proc.name}] ${line}\n`);
     void stop(`${proc.name} exited`, 1);
   });
@@ -297,9 +325,16 @@ async function main(): Promise<void> {
     // The dev servers start while the databases are prepared: neither needs the other.
     supervisor.onStart(() => writeRunRecord(config.dataDir, supervisor.list()));
     const servers = Promise.all([
-      startTemporal(supervisor, tools.temporal, config).then(() => ready('Temporal', `127.0.0.1:${config.temporalPort}, Web UI on :${config.temporalUiPort}`)),
+      startTemporal(supervisor, tools.temporal, config).then(() =>
+        ready('Temporal', `127.0.0.1:${config.temporalPort}, Web UI on :${config.temporalUiPort}`),
+      ),
       startStripeMock(supervisor, tools.stripeMock, config).then(() =>
-        ready('Stripe', config.stripeMock ? `stripe-mock on :${config.stripeMock.httpPort}` : 'the real API (STRIPE_SECRET_KEY is set)'),
+        ready(
+          'Stripe',
+          config.stripeMock
+            ? `stripe-mock on :${config.stripeMock.httpPort}`
+            : 'the real API (STRIPE_SECRET_KEY is set)',
+        ),
       ),
     ]);
     servers.catch(() => undefined);
@@ -318,7 +353,9 @@ async function main(): Promise<void> {
     printReady(config, (Date.now() - startedAt) / 1000);
   } catch (error) {
     if (stopping) return; // a signal or a crash is already stopping the stack
-    process.stderr.write(`\n${error instanceof StartupError ? error.message : (error as Error).stack ?? String(error)}\n\n`);
+    process.stderr.write(
+      `\n${error instanceof StartupError ? error.message : ((error as Error).stack ?? String(error))}\n\n`,
+    );
     await stop('startup failed', 1);
   }
 }

@@ -76,7 +76,11 @@ function writeStamp(root, hash) {
 function runNpm(root, args) {
   console.log(`[start] running npm ${args.join(' ')}...`);
   const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
-  const result = spawnSync(npm, args, { cwd: root, stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, npm_config_yes: 'true' } });
+  const result = spawnSync(npm, args, {
+    cwd: root,
+    stdio: ['ignore', 'inherit', 'inherit'],
+    env: { ...process.env, npm_config_yes: 'true' },
+  });
   if (result.error) throw result.error;
   return result.status ?? 1;
 }
@@ -114,7 +118,9 @@ function runStack(root) {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
     });
   }
-  child.on('exit', (code, signal) => process.exit(code ?? (signal ? 128 + (require('node:os').constants.signals[signal] ?? 0) : 1)));
+  child.on('exit', (code, signal) =>
+    process.exit(code ?? (signal ? 128 + (require('node:os').constants.signals[signal] ?? 0) : 1)),
+  );
 }
 
 if (require.main === module) {

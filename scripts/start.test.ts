@@ -19,7 +19,10 @@ describe('npm start: when to install packages', () => {
     writeFileSync(path.join(root, 'package.json'), '{"name":"x"}');
     writeFileSync(
       path.join(root, 'package-lock.json'),
-      lock({ 'node_modules/a': { version: '1.0.0' }, 'node_modules/@x/other-cpu': { version: '1.0.0', optional: true } }),
+      lock({
+        'node_modules/a': { version: '1.0.0' },
+        'node_modules/@x/other-cpu': { version: '1.0.0', optional: true },
+      }),
     );
   });
   afterEach(() => rmSync(root, { recursive: true, force: true }));
@@ -30,7 +33,10 @@ describe('npm start: when to install packages', () => {
 
   it('trusts a tree npm installed from the same lockfile, and stamps it so the next check is one read', () => {
     mkdirSync(path.join(root, 'node_modules'));
-    writeFileSync(path.join(root, 'node_modules', '.package-lock.json'), lock({ 'node_modules/a': { version: '1.0.0' } }));
+    writeFileSync(
+      path.join(root, 'node_modules', '.package-lock.json'),
+      lock({ 'node_modules/a': { version: '1.0.0' } }),
+    );
 
     expect(start.installReason(root)).toBeUndefined();
     rmSync(path.join(root, 'node_modules', '.package-lock.json'));
@@ -39,7 +45,10 @@ describe('npm start: when to install packages', () => {
 
   it('installs when the lockfile asks for another version than the one installed', () => {
     mkdirSync(path.join(root, 'node_modules'));
-    writeFileSync(path.join(root, 'node_modules', '.package-lock.json'), lock({ 'node_modules/a': { version: '0.9.0' } }));
+    writeFileSync(
+      path.join(root, 'node_modules', '.package-lock.json'),
+      lock({ 'node_modules/a': { version: '0.9.0' } }),
+    );
 
     expect(start.installReason(root)).toBe('package-lock.json changed since the last install');
   });

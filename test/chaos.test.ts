@@ -28,8 +28,16 @@ it('keeps every invariant across the service databases, Stripe and the workflows
   expect(Object.keys(report.checked).sort()).toEqual(
     [
       // The reconciler's (lib/reconciler/invariants.ts), then the chaos run's own.
-      'stock-conserved', 'one-payment', 'no-live-reservation', 'quota-matches-orders', 'payment-intent-matched',
-      'cart-cleared-once', 'idempotency-keys', 'notifications-once', 'settled', 'status-history',
+      'stock-conserved',
+      'one-payment',
+      'no-live-reservation',
+      'quota-matches-orders',
+      'payment-intent-matched',
+      'cart-cleared-once',
+      'idempotency-keys',
+      'notifications-once',
+      'settled',
+      'status-history',
     ].sort(),
   );
 });

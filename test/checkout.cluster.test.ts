@@ -43,10 +43,16 @@ const chargeGate = {
 };
 
 beforeAll(async () => {
-  [cluster, dbs] = await Promise.all([startTemporalCluster({ namespace: 'storefront-cluster-test' }), createTestDatabases()]);
+  [cluster, dbs] = await Promise.all([
+    startTemporalCluster({ namespace: 'storefront-cluster-test' }),
+    createTestDatabases(),
+  ]);
   services = openServices(dbs.urls, { stripeSecretKey: undefined, stripeApiBase: process.env.STRIPE_API_BASE! });
   temporal = await connectTestTemporal({ settings: cluster.settings() });
-  const activities = createActivitiesByQueue(services, temporal.client) as Record<string, Record<string, (...args: unknown[]) => Promise<unknown>>>;
+  const activities = createActivitiesByQueue(services, temporal.client) as Record<
+    string,
+    Record<string, (...args: unknown[]) => Promise<unknown>>
+  >;
   const charge = activities.payments!.chargePayment!;
   activities.payments!.chargePayment = async (...args: unknown[]) => {
     if (chargeGate.held) {
@@ -71,7 +77,11 @@ async function newProduct(available: number) {
   return services.inventory.createProduct({ sku, name: `Product ${sku}`, priceCents: 2_000, available });
 }
 
-function checkoutInput(product: { id: string; sku: string; name: string }, quantity: number, ttlSeconds: number): CheckoutInput {
+function checkoutInput(
+  product: { id: string; sku: string; name: string },
+  quantity: number,
+  ttlSeconds: number,
+): CheckoutInput {
   return {
     orderId: randomUUID(),
     customerId: `cluster-${randomUUID().slice(0, 8)}`,
@@ -122,7 +132,10 @@ describe('checkout on a Temporal cluster over mTLS', () => {
   });
 
   it('finds the namespace prepared on a second prepare-namespace, and changes nothing', async () => {
-    expect(await prepareNamespace(temporal.client.connection, cluster.namespace, { timeoutMs: 10_000 })).toEqual({ created: false, added: [] });
+    expect(await prepareNamespace(temporal.client.connection, cluster.namespace, { timeoutMs: 10_000 })).toEqual({
+      created: false,
+      added: [],
+    });
   });
 
   it('refuses a client without a certificate from the cluster CA', async () => {
@@ -134,7 +147,9 @@ describe('checkout on a Temporal cluster over mTLS', () => {
     });
     await expect(connectClient(withoutCertificate, { connectTimeout: 5_000 })).rejects.toThrow();
     // Nor does plaintext get through.
-    await expect(connectClient(temporalSettingsFromEnv({ TEMPORAL_ADDRESS: cluster.address }), { connectTimeout: 5_000 })).rejects.toThrow();
+    await expect(
+      connectClient(temporalSettingsFromEnv({ TEMPORAL_ADDRESS: cluster.address }), { connectTimeout: 5_000 }),
+    ).rejects.toThrow();
   });
 
   it('answers OrderStatus and CustomerId queries from SQL visibility', async () => {
@@ -145,16 +160,25 @@ describe('checkout on a Temporal cluster over mTLS', () => {
     let found: Awaited<ReturnType<typeof listOrders>> = [];
     await waitUntil(
       'the order in visibility as AWAITING_PAYMENT',
-      async () => (found = await listOrders(temporal.client, { status: 'AWAITING_PAYMENT', customerId: input.customerId })).length === 1,
+      async () =>
+        (found = await listOrders(temporal.client, { status: 'AWAITING_PAYMENT', customerId: input.customerId }))
+          .length === 1,
       { timeoutMs: 30_000, intervalMs: 250 },
     );
-    expect(found[0]).toMatchObject({ orderId: input.orderId, status: 'AWAITING_PAYMENT', customerId: input.customerId });
+    expect(found[0]).toMatchObject({
+      orderId: input.orderId,
+      status: 'AWAITING_PAYMENT',
+      customerId: input.customerId,
+    });
 
     // The row the query was answered from, in the cluster's own visibility database.
     const visibility = new PgClient({ connectionString: cluster.visibilityDatabaseUrl });
     await visibility.connect();
     try {
-      const rows = await visibility.query<{ workflow_id: string }>('SELECT workflow_id FROM executions_visibility WHERE workflow_id = $1', [orderWorkflowId(input.orderId)]);
+      const rows = await visibility.query<{ workflow_id: string }>(
+        'SELECT workflow_id FROM executions_visibility WHERE workflow_id = $1',
+        [orderWorkflowId(input.orderId)],
+      );
       expect(rows.rows).toHaveLength(1);
     } finally {
       await visibility.end();
@@ -163,7 +187,8 @@ describe('checkout on a Temporal cluster over mTLS', () => {
     await checkout.cancel(input.orderId);
     await waitUntil(
       'the order in visibility as CANCELLED',
-      async () => (await listOrders(temporal.client, { status: 'CANCELLED', customerId: input.customerId })).length === 1,
+      async () =>
+        (await listOrders(temporal.client, { status: 'CANCELLED', customerId: input.customerId })).length === 1,
       { timeoutMs: 30_000, intervalMs: 250 },
     );
   });
@@ -176,7 +201,9 @@ describe('checkout on a Temporal cluster over mTLS', () => {
     chargeGate.hold();
     // The payment's answer may be lost with the history service; the workflow's result says how it ended.
     const payment = checkout.pay(input.orderId, input.customerId, 'pm_card_visa').catch((error: Error) => error);
-    await waitUntil('the charge to start', async () => chargeGate.started.includes(input.orderId), { timeoutMs: 30_000 });
+    await waitUntil('the charge to start', async () => chargeGate.started.includes(input.orderId), {
+      timeoutMs: 30_000,
+    });
 
     await cluster.kill('history');
     await cluster.restart('history');

@@ -22,7 +22,9 @@ beforeAll(async () => {
   const env = await sandbox.env({ ORDER_TTL_SECONDS: String(ORDER_TTL_SECONDS) });
   base = `http://127.0.0.1:${env.PORT}`;
   stack = launchStack(env);
-  await waitUntil('the stack to be ready', async () => stack.output().includes('Press Ctrl-C to stop.'), { timeoutMs: 180_000 }).catch((error: Error) => {
+  await waitUntil('the stack to be ready', async () => stack.output().includes('Press Ctrl-C to stop.'), {
+    timeoutMs: 180_000,
+  }).catch((error: Error) => {
     stack.child.kill('SIGKILL');
     throw new Error(`${error.message}\n--- stack output ---\n${stack.output()}`);
   });
@@ -34,7 +36,13 @@ beforeAll(async () => {
   const placed = await call('POST', '/v1/orders', token, { items: [{ productId: product.id, quantity: 1 }] });
   expect(placed.status).toBe(201);
   expect(await stockOf(token, product.id)).toBe(product.available - 1);
-  unpaid = { token, productId: product.id, before: product.available, orderId: placed.body.id, expiresAt: Date.parse(placed.body.expiresAt) };
+  unpaid = {
+    token,
+    productId: product.id,
+    before: product.available,
+    orderId: placed.body.id,
+    expiresAt: Date.parse(placed.body.expiresAt),
+  };
   expect(unpaid.expiresAt - Date.now()).toBeLessThanOrEqual(ORDER_TTL_SECONDS * 1000);
 });
 
@@ -49,7 +57,10 @@ afterAll(async () => {
 async function call(method: string, path: string, token?: string, body?: unknown) {
   const response = await fetch(`${base}${path}`, {
     method,
-    headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+    headers: {
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+      ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+    },
     ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
   });
   return { status: response.status, body: (await response.json()) as Record<string, any> }; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -67,7 +78,11 @@ async function stockOf(token: string, productId: string): Promise<number> {
 }
 
 async function pickProduct(token: string) {
-  const products = (await call('GET', '/v1/products', token)).body.items as { id: string; available: number; priceCents: number }[];
+  const products = (await call('GET', '/v1/products', token)).body.items as {
+    id: string;
+    available: number;
+    priceCents: number;
+  }[];
   return products.find((p) => p.available >= 2 && p.id !== unpaid.productId)!;
 }
 
@@ -87,7 +102,12 @@ it('sign in, fill the cart, order, pay: COMPLETED, stock reduced, cart empty', a
   // Answered once the money is settled; the cart is cleared after it.
   expect(paid.body).toMatchObject({ payment: { status: 'SUCCEEDED' } });
   expect(['PAID', 'COMPLETED']).toContain(paid.body.status);
-  for (let i = 0; i < 200 && (await call('GET', `/v1/orders/${placed.body.id}`, token)).body.status !== 'COMPLETED'; i++) await new Promise((resolve) => setTimeout(resolve, 50));
+  for (
+    let i = 0;
+    i < 200 && (await call('GET', `/v1/orders/${placed.body.id}`, token)).body.status !== 'COMPLETED';
+    i++
+  )
+    await new Promise((resolve) => setTimeout(resolve, 50));
   expect((await call('GET', `/v1/orders/${placed.body.id}`, token)).body.status).toBe('COMPLETED');
   expect(await stockOf(token, product.id)).toBe(before - 2);
   expect((await call('GET', '/v1/cart', token)).body).toMatchObject({ items: [], totalCents: 0 });
@@ -96,10 +116,14 @@ it('sign in, fill the cart, order, pay: COMPLETED, stock reduced, cart empty', a
 it('an order left unpaid expires on its timer and its stock returns', async () => {
   const { token, productId, before, orderId, expiresAt } = unpaid;
 
-  await waitUntil('the order to expire', async () => (await call('GET', `/v1/orders/${orderId}`, token)).body.status === 'EXPIRED', {
-    timeoutMs: ORDER_TTL_SECONDS * 1000 + 60_000,
-    intervalMs: 500,
-  });
+  await waitUntil(
+    'the order to expire',
+    async () => (await call('GET', `/v1/orders/${orderId}`, token)).body.status === 'EXPIRED',
+    {
+      timeoutMs: ORDER_TTL_SECONDS * 1000 + 60_000,
+      intervalMs: 500,
+    },
+  );
   expect(Date.now()).toBeGreaterThanOrEqual(expiresAt);
   expect(await stockOf(token, productId)).toBe(before);
   const late = await call('POST', `/v1/orders/${orderId}/payment`, token, { paymentMethod: 'pm_card_visa' });

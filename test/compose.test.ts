@@ -54,9 +54,12 @@ describe('docker-compose.yml', () => {
     databaseUrlsFromEnv(recorder);
     // Defaults that are right inside the stack too: the port, the deadline, no Stripe key (stripe-mock),
     // per-service URLs (DATABASE_URL names the server), and HOST, which only the API needs (checked below).
-    const fineByDefault = (key: string) => ['PORT', 'TEMPORAL_DEADLINE_MS', 'STRIPE_SECRET_KEY', 'HOST'].includes(key) || key.endsWith('_DATABASE_URL');
+    const fineByDefault = (key: string) =>
+      ['PORT', 'TEMPORAL_DEADLINE_MS', 'STRIPE_SECRET_KEY', 'HOST'].includes(key) || key.endsWith('_DATABASE_URL');
     const required = [...read].filter((key) => !fineByDefault(key)).sort();
-    expect(required).toEqual(expect.arrayContaining(['DATABASE_URL', 'TEMPORAL_ADDRESS', 'STRIPE_API_BASE', 'JWT_SECRET']));
+    expect(required).toEqual(
+      expect.arrayContaining(['DATABASE_URL', 'TEMPORAL_ADDRESS', 'STRIPE_API_BASE', 'JWT_SECRET']),
+    );
     for (const name of ['api', 'migrate', ...workerServices]) {
       const env = compose.services[name]!.environment!;
       expect({ name, missing: required.filter((key) => env[key] === undefined) }).toEqual({ name, missing: [] });
@@ -76,10 +79,15 @@ describe('docker-compose.yml', () => {
 
   it('checks the health of every long-running service (one-shot jobs run once and exit)', () => {
     const longRunning = Object.entries(compose.services).filter(([, service]) => service.restart !== 'no');
-    expect(longRunning.map(([name]) => name)).toEqual(expect.arrayContaining(['postgres', 'temporal', 'temporal-ui', 'stripe-mock', 'api', 'prometheus', 'grafana']));
+    expect(longRunning.map(([name]) => name)).toEqual(
+      expect.arrayContaining(['postgres', 'temporal', 'temporal-ui', 'stripe-mock', 'api', 'prometheus', 'grafana']),
+    );
     for (const [name, service] of longRunning) {
       // A command that can fail: `CMD`/`CMD-SHELL` and something to run.
-      expect({ name, test: service.healthcheck?.test?.slice(0, 1) }).toEqual({ name, test: [expect.stringMatching(/^CMD(-SHELL)?$/)] });
+      expect({ name, test: service.healthcheck?.test?.slice(0, 1) }).toEqual({
+        name,
+        test: [expect.stringMatching(/^CMD(-SHELL)?$/)],
+      });
       expect({ name, hasCommand: (service.healthcheck?.test?.length ?? 0) > 1 }).toEqual({ name, hasCommand: true });
     }
   });
@@ -118,16 +126,27 @@ describe('docker-compose.yml', () => {
     it('takes every secret from .env, required with ${VAR:?...}, and keeps dev tokens off', () => {
       for (const name of appServices()) {
         const env = compose.services[name]!.environment!;
-        for (const secret of SECRETS) expect([name, secret, env[secret]]).toEqual([name, secret, expect.stringMatching(new RegExp(`^\\$\\{${secret}:\\?`))]);
+        for (const secret of SECRETS)
+          expect([name, secret, env[secret]]).toEqual([
+            name,
+            secret,
+            expect.stringMatching(new RegExp(`^\\$\\{${secret}:\\?`)),
+          ]);
         expect(env.DATABASE_URL).toContain('${POSTGRES_PASSWORD:?');
         expect([name, env.ALLOW_DEV_TOKENS]).toEqual([name, 'false']);
       }
-      expect(compose.services.grafana!.environment!.GF_SECURITY_ADMIN_PASSWORD).toMatch(/^\$\{GRAFANA_ADMIN_PASSWORD:\?/);
+      expect(compose.services.grafana!.environment!.GF_SECURITY_ADMIN_PASSWORD).toMatch(
+        /^\$\{GRAFANA_ADMIN_PASSWORD:\?/,
+      );
       expect(composeText).not.toMatch(/change-me|whsec_local|admin\/admin/);
     });
 
     it('runs the compiled JavaScript, not tsx', () => {
-      for (const name of appServices()) expect([name, compose.services[name]!.command!.slice(0, 2)]).toEqual([name, ['node', expect.stringMatching(/^dist\/.+\.js$/)]]);
+      for (const name of appServices())
+        expect([name, compose.services[name]!.command!.slice(0, 2)]).toEqual([
+          name,
+          ['node', expect.stringMatching(/^dist\/.+\.js$/)],
+        ]);
       const dockerfile = readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8');
       expect(dockerfile.match(/^FROM /gm)).toHaveLength(2);
       expect(dockerfile).toContain('npm run build');

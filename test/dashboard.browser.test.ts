@@ -57,14 +57,21 @@ async function openDashboard(): Promise<Page> {
 
 /** The customer as an API client (a build server, another tab): its own session, by bearer token. */
 async function signInAsClient(email: string, password: string) {
-  const response = await fetch(`${api.url}/v1/auth/signin`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email, password }) });
+  const response = await fetch(`${api.url}/v1/auth/signin`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email, password }),
+  });
   expect(response.status).toBe(200);
   const { token, user } = (await response.json()) as { token: string; user: { id: string } };
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- parsed JSON that tests read freely
   const call = async (method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> => {
     const answer = await fetch(`${api.url}${path}`, {
       method,
-      headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      headers: {
+        authorization: `Bearer ${token}`,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const text = await answer.text();
@@ -105,7 +112,9 @@ test('a new customer signs up, shops and pays live, sees a quota alert live, and
   await page.locator('.meter[data-resource="orders"] .meter-value', { hasText: '1 / 20' }).waitFor({ timeout: 5_000 });
 
   // Orders placed and cancelled elsewhere (another tab, the API) show up and change live.
-  const product = (await other.call('GET', '/v1/products')).body.items.find((p: { sku: string }) => p.sku === 'STICKER-PACK');
+  const product = (await other.call('GET', '/v1/products')).body.items.find(
+    (p: { sku: string }) => p.sku === 'STICKER-PACK',
+  );
   const placed = await other.call('POST', '/v1/orders', { items: [{ productId: product.id, quantity: 3 }] });
   expect(placed.status).toBe(201);
   const otherRow = page.locator(`#orders-body tr[data-order-id="${placed.body.id}"]`);
@@ -118,13 +127,21 @@ test('a new customer signs up, shops and pays live, sees a quota alert live, and
   await page.locator('#bell-count', { hasText: /^1$/ }).waitFor({ timeout: 10_000 });
   // ... and 11 more go past the free plan's limit: told on the open page, without a reload.
   const sentAt = Date.now();
-  const recorded = await other.call('POST', '/v1/usage', { resource: 'builds', quantity: 11, idempotencyKey: 'ci-run-2' });
+  const recorded = await other.call('POST', '/v1/usage', {
+    resource: 'builds',
+    quantity: 11,
+    idempotencyKey: 'ci-run-2',
+  });
   expect(recorded).toMatchObject({ status: 200, body: { used: 101, limit: 100, overLimit: true } });
 
-  await page.locator('.toast', { hasText: 'over your builds limit' }).waitFor({ state: 'visible', timeout: LIVE_ARRIVAL_GUARD_MS });
+  await page
+    .locator('.toast', { hasText: 'over your builds limit' })
+    .waitFor({ state: 'visible', timeout: LIVE_ARRIVAL_GUARD_MS });
   await page.locator('#bell-count', { hasText: /^2$/ }).waitFor({ state: 'visible', timeout: LIVE_ARRIVAL_GUARD_MS });
   console.log(`dashboard: usage recorded by another client to toast and bell updated: ${Date.now() - sentAt} ms`);
-  await page.locator('.meter[data-resource="builds"][data-level="over"] .meter-value', { hasText: '101 / 100' }).waitFor({ timeout: 5_000 });
+  await page
+    .locator('.meter[data-resource="builds"][data-level="over"] .meter-value', { hasText: '101 / 100' })
+    .waitFor({ timeout: 5_000 });
   await page.locator('#over-banner', { hasText: 'over your free plan' }).waitFor();
   await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-live.png') });
 
@@ -171,7 +188,9 @@ test('carol, a demo customer one click away, seeded at 130 of 100 builds, sees t
   await page.locator('#signed-in').waitFor();
   await page.locator('#sign-out').click();
   await page.locator('.demo-user[data-user="carol"]').click();
-  await page.locator('.meter[data-resource="builds"][data-level="over"] .meter-value', { hasText: '130 / 100' }).waitFor({ timeout: 10_000 });
+  await page
+    .locator('.meter[data-resource="builds"][data-level="over"] .meter-value', { hasText: '130 / 100' })
+    .waitFor({ timeout: 10_000 });
   await page.locator('.meter[data-resource="builds"] .meter-note', { hasText: '30 over' }).waitFor();
   await page.locator('#over-banner', { hasText: '130 of 100 builds' }).waitFor();
   await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-carol.png') });

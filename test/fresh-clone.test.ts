@@ -33,7 +33,9 @@ function pristineCopy(): string {
 
 function stillRunning(processes: ProcessInfo[]): ProcessInfo[] {
   const now = listProcesses();
-  return processes.filter((old) => now.some((info) => info.pid === old.pid && info.startTime === old.startTime && info.state !== 'Z'));
+  return processes.filter((old) =>
+    now.some((info) => info.pid === old.pid && info.startTime === old.startTime && info.state !== 'Z'),
+  );
 }
 
 let copy: string;
@@ -65,7 +67,9 @@ it('starts from a copy with no generated clients and no .data, serves the seeded
   stack = launched;
   try {
     await waitForHttp(`${base}/healthz`, 'the API', { timeoutMs: 180_000, intervalMs: 250 });
-    await waitUntil('the stack to be ready', async () => launched.output().includes('Press Ctrl-C to stop.'), { timeoutMs: 30_000 });
+    await waitUntil('the stack to be ready', async () => launched.output().includes('Press Ctrl-C to stop.'), {
+      timeoutMs: 30_000,
+    });
   } catch (error) {
     launched.child.kill('SIGKILL');
     throw new Error(`${(error as Error).message}\n--- stack output ---\n${launched.output()}`);
@@ -98,9 +102,9 @@ it('starts from a copy with no generated clients and no .data, serves the seeded
   const started = descendantsOf(launched.child.pid!);
   launched.child.kill('SIGTERM');
   expect(await launched.exited).toEqual({ code: 0, signal: null });
-  await waitUntil('every process the stack started to be gone', async () => stillRunning(started).length === 0, { timeoutMs: 5_000 }).catch(
-    () => undefined,
-  );
+  await waitUntil('every process the stack started to be gone', async () => stillRunning(started).length === 0, {
+    timeoutMs: 5_000,
+  }).catch(() => undefined);
   expect(stillRunning(started)).toEqual([]);
   expect(await isPortOpen(Number(env.PORT))).toBe(false);
   expect(await isPortOpen(Number(env.TEMPORAL_PORT))).toBe(false);

@@ -15,6 +15,7 @@ export default async function globalSetup(): Promise<void> {
   const [infrastructure, bundleEnv] = await Promise.all([startTestInfrastructure(), bundleWorkflowsOnce(bundles)]);
   Object.assign(process.env, infrastructure.env, bundleEnv);
   await prepareDatabaseTemplates();
-  (globalThis as { __storefrontInfrastructure?: unknown; __storefrontBundles?: string }).__storefrontInfrastructure = infrastructure;
+  (globalThis as { __storefrontInfrastructure?: unknown; __storefrontBundles?: string }).__storefrontInfrastructure =
+    infrastructure;
   (globalThis as { __storefrontBundles?: string }).__storefrontBundles = bundles;
 }

@@ -23,7 +23,9 @@ let productId: string;
 beforeAll(async () => {
   dbs = await createTestDatabases();
   const inventory = createInventoryDb(dbs.urls.inventory);
-  productId = (await inventory.product.create({ data: { sku: 'LOG-MUG', name: 'Mug', priceCents: 1_500, available: 5 } })).id;
+  productId = (
+    await inventory.product.create({ data: { sku: 'LOG-MUG', name: 'Mug', priceCents: 1_500, available: 5 } })
+  ).id;
   await inventory.$disconnect();
 
   const port = await freePort();
@@ -46,7 +48,10 @@ beforeAll(async () => {
   for (const [service, url] of Object.entries(dbs.urls)) env[`${service.toUpperCase()}_DATABASE_URL`] = url;
   worker = startProgram('worker', 'tsx', env);
   api = startProgram('api', 'tsx', env);
-  await Promise.all([worker.waitForOutput('workers polling', 180_000), waitForHttp(`${base}/healthz`, 'the API', { timeoutMs: 180_000 })]);
+  await Promise.all([
+    worker.waitForOutput('workers polling', 180_000),
+    waitForHttp(`${base}/healthz`, 'the API', { timeoutMs: 180_000 }),
+  ]);
 }, 5 * 60_000);
 
 afterAll(async () => {
@@ -55,7 +60,9 @@ afterAll(async () => {
 });
 
 function cookieValues(response: Response): Record<string, string> {
-  return Object.fromEntries(response.headers.getSetCookie().map((line) => line.split(';')[0]!.split(/=(.*)/s, 2) as [string, string]));
+  return Object.fromEntries(
+    response.headers.getSetCookie().map((line) => line.split(';')[0]!.split(/=(.*)/s, 2) as [string, string]),
+  );
 }
 
 test('a whole session leaves no token, cookie value or password in the API or worker logs', async () => {
@@ -63,11 +70,23 @@ test('a whole session leaves no token, cookie value or password in the API or wo
   const password = `pw-${randomBytes(12).toString('hex')}`;
   const json = { 'content-type': 'application/json' };
 
-  const signUp = await fetch(`${base}/v1/auth/signup`, { method: 'POST', headers: json, body: JSON.stringify({ email, password }) });
+  const signUp = await fetch(`${base}/v1/auth/signup`, {
+    method: 'POST',
+    headers: json,
+    body: JSON.stringify({ email, password }),
+  });
   expect(signUp.status).toBe(201);
-  const signIn = await fetch(`${base}/v1/auth/signin`, { method: 'POST', headers: json, body: JSON.stringify({ email, password }) });
+  const signIn = await fetch(`${base}/v1/auth/signin`, {
+    method: 'POST',
+    headers: json,
+    body: JSON.stringify({ email, password }),
+  });
   expect(signIn.status).toBe(200);
-  const wrong = await fetch(`${base}/v1/auth/signin`, { method: 'POST', headers: json, body: JSON.stringify({ email, password: `${password}-wrong` }) });
+  const wrong = await fetch(`${base}/v1/auth/signin`, {
+    method: 'POST',
+    headers: json,
+    body: JSON.stringify({ email, password: `${password}-wrong` }),
+  });
   expect(wrong.status).toBe(401);
   const cookies = cookieValues(signIn);
   const { token } = (await signIn.json()) as { token: string };
@@ -79,17 +98,36 @@ test('a whole session leaves no token, cookie value or password in the API or wo
   const byQuery = await SseClient.connect(`${base}/v1/notifications/stream?access_token=${signUpToken}`);
   expect([byCookie.status, byQuery.status]).toEqual([200, 200]);
 
-  const cart = await fetch(`${base}/v1/cart/items/${productId}`, { method: 'PUT', headers: { ...json, cookie: cookieHeader, 'x-csrf-token': cookies.sf_csrf! }, body: JSON.stringify({ quantity: 1 }) });
+  const cart = await fetch(`${base}/v1/cart/items/${productId}`, {
+    method: 'PUT',
+    headers: { ...json, cookie: cookieHeader, 'x-csrf-token': cookies.sf_csrf! },
+    body: JSON.stringify({ quantity: 1 }),
+  });
   expect(cart.status).toBe(200);
-  const placed = await fetch(`${base}/v1/orders`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'idempotency-key': 'log-order-1' } });
+  const placed = await fetch(`${base}/v1/orders`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'idempotency-key': 'log-order-1' },
+  });
   expect(placed.status).toBe(201);
   const order = (await placed.json()) as { id: string };
-  const paid = await fetch(`${base}/v1/orders/${order.id}/payment`, { method: 'POST', headers: { ...json, cookie: cookieHeader, 'x-csrf-token': cookies.sf_csrf! }, body: JSON.stringify({ paymentMethod: 'pm_card_visa' }) });
+  const paid = await fetch(`${base}/v1/orders/${order.id}/payment`, {
+    method: 'POST',
+    headers: { ...json, cookie: cookieHeader, 'x-csrf-token': cookies.sf_csrf! },
+    body: JSON.stringify({ paymentMethod: 'pm_card_visa' }),
+  });
   expect(paid.status).toBe(200);
-  await byCookie.until((client) => client.json().some((event) => event.payload?.orderId === order.id && event.payload?.status === 'COMPLETED'), 'the order completed', 120_000);
+  await byCookie.until(
+    (client) =>
+      client.json().some((event) => event.payload?.orderId === order.id && event.payload?.status === 'COMPLETED'),
+    'the order completed',
+    120_000,
+  );
   byCookie.close();
   byQuery.close();
-  const signOut = await fetch(`${base}/v1/auth/signout`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+  const signOut = await fetch(`${base}/v1/auth/signout`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}` },
+  });
   expect(signOut.status).toBe(204);
 
   await Promise.all([api.stop(), worker.stop()]);
@@ -102,6 +140,7 @@ test('a whole session leaves no token, cookie value or password in the API or wo
   const secrets = { password, token, signUpToken, sessionCookie: cookies.sf_session!, csrf: cookies.sf_csrf! };
   for (const [name, value] of Object.entries(secrets)) {
     expect([name, logs.includes(value)]).toEqual([name, false]);
-    if (value.split('.').length === 3) expect([`${name} signature`, logs.includes(value.split('.')[2]!)]).toEqual([`${name} signature`, false]);
+    if (value.split('.').length === 3)
+      expect([`${name} signature`, logs.includes(value.split('.')[2]!)]).toEqual([`${name} signature`, false]);
   }
 });

@@ -13,7 +13,11 @@ interface Panel {
   targets?: { expr: string }[];
 }
 
-const dashboard = JSON.parse(read('ops/grafana/dashboards/storefront.json')) as { uid: string; panels: Panel[]; templating: { list: { name: string }[] } };
+const dashboard = JSON.parse(read('ops/grafana/dashboards/storefront.json')) as {
+  uid: string;
+  panels: Panel[];
+  templating: { list: { name: string }[] };
+};
 const expressions = dashboard.panels.flatMap((panel) => (panel.targets ?? []).map((target) => target.expr)).join('\n');
 
 describe('the sample Grafana dashboard', () => {
@@ -57,8 +61,13 @@ describe('the Prometheus configuration', () => {
   };
   const compose = parse(read('docker-compose.yml'), { merge: true }) as { services: Record<string, unknown> };
 
-  it("scrapes the API and every worker service of docker-compose.yml", () => {
-    const targets = Object.fromEntries(config.scrape_configs.map((job) => [job.job_name, job.dns_sd_configs.flatMap((sd) => sd.names.map((name) => `${name}:${sd.port}`))]));
+  it('scrapes the API and every worker service of docker-compose.yml', () => {
+    const targets = Object.fromEntries(
+      config.scrape_configs.map((job) => [
+        job.job_name,
+        job.dns_sd_configs.flatMap((sd) => sd.names.map((name) => `${name}:${sd.port}`)),
+      ]),
+    );
     expect(targets['storefront-api']).toEqual(['api:3000']);
     const workers = Object.keys(compose.services).filter((name) => name.startsWith('worker-'));
     expect([...targets['storefront-workers']!].sort()).toEqual(workers.map((name) => `${name}:9464`).sort());

@@ -17,7 +17,14 @@ import { freePort, waitUntil } from '../harness/waits';
 import { Supervisor } from '../harness/supervisor';
 import { openServices, type Services } from '../services';
 import { checkoutWorkflow } from '../workflows/checkout.workflow';
-import { checkoutStateQuery, orderWorkflowId, RECONCILER_SCHEDULE_ID, type CheckoutInput, type CheckoutState, type OrderStatus } from '../workflows/contract';
+import {
+  checkoutStateQuery,
+  orderWorkflowId,
+  RECONCILER_SCHEDULE_ID,
+  type CheckoutInput,
+  type CheckoutState,
+  type OrderStatus,
+} from '../workflows/contract';
 import { ScheduleOverlapPolicy } from '@temporalio/client';
 import { createTestDatabases, type TestDatabases } from './helpers/databases';
 import { connectTestTemporal, type RunningWorkers, type TestTemporal } from './helpers/temporal';
@@ -44,7 +51,12 @@ afterAll(async () => {
 
 /** The environment a worker or `npm run ops` needs to reach this test's Temporal namespace and databases. */
 function processEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, TEMPORAL_NAMESPACE: temporal.namespace, STRIPE_SECRET_KEY: '', ...extra };
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    TEMPORAL_NAMESPACE: temporal.namespace,
+    STRIPE_SECRET_KEY: '',
+    ...extra,
+  };
   for (const [service, url] of Object.entries(dbs.urls)) env[`${service.toUpperCase()}_DATABASE_URL`] = url;
   return env;
 }
@@ -52,7 +64,11 @@ function processEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
 /** `npm run ops -- <args>` as an operator would type it. */
 function ops(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn('npm', ['run', '--silent', 'ops', '--', ...args], { cwd: ROOT, env: processEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('npm', ['run', '--silent', 'ops', '--', ...args], {
+      cwd: ROOT,
+      env: processEnv(),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -67,7 +83,11 @@ async function newProduct(available: number) {
   return services.inventory.createProduct({ sku, name: `Product ${sku}`, priceCents: 1_250, available });
 }
 
-function checkoutInput(product: { id: string; sku: string; name: string }, quantity: number, ttlSeconds: number): CheckoutInput {
+function checkoutInput(
+  product: { id: string; sku: string; name: string },
+  quantity: number,
+  ttlSeconds: number,
+): CheckoutInput {
   return {
     orderId: randomUUID(),
     customerId: `ops-${randomUUID().slice(0, 8)}`,
@@ -80,7 +100,11 @@ function checkoutInput(product: { id: string; sku: string; name: string }, quant
 async function reach(orderId: string, status: OrderStatus): Promise<CheckoutState> {
   const handle = temporal.client.workflow.getHandle(orderWorkflowId(orderId));
   let state: CheckoutState | undefined;
-  await waitUntil(`order ${orderId} in ${status}`, async () => (state = await handle.query(checkoutStateQuery)).status === status, { timeoutMs: 30_000 });
+  await waitUntil(
+    `order ${orderId} in ${status}`,
+    async () => (state = await handle.query(checkoutStateQuery)).status === status,
+    { timeoutMs: 30_000 },
+  );
   return state!;
 }
 
@@ -103,7 +127,11 @@ describe('a checkout run by the worker process', () => {
       command: process.execPath,
       args: ['--import', 'tsx', path.join(ROOT, 'worker.ts')],
       cwd: ROOT,
-      env: processEnv({ WORKER_METRICS_PORT: String(metricsPort), LOG_LEVEL: 'debug', RECONCILER_INTERVAL_SECONDS: '1234' }),
+      env: processEnv({
+        WORKER_METRICS_PORT: String(metricsPort),
+        LOG_LEVEL: 'debug',
+        RECONCILER_INTERVAL_SECONDS: '1234',
+      }),
       write: (line, stream) => {
         if (stream === 'stdout') lines.push(line.replace(/^\[worker\] /, ''));
       },
@@ -114,7 +142,10 @@ describe('a checkout run by the worker process', () => {
   // Stopped before the next describe starts workers of its own in the same namespace; the
   // Schedule would outlive the file in the namespace.
   afterAll(async () => {
-    await temporal.client.schedule.getHandle(RECONCILER_SCHEDULE_ID).delete().catch(() => undefined);
+    await temporal.client.schedule
+      .getHandle(RECONCILER_SCHEDULE_ID)
+      .delete()
+      .catch(() => undefined);
     await supervisor.stop(['worker']);
   });
 
@@ -122,10 +153,18 @@ describe('a checkout run by the worker process', () => {
     const described = await temporal.client.schedule.getHandle(RECONCILER_SCHEDULE_ID).describe();
     expect(described.spec.intervals).toEqual([expect.objectContaining({ every: 1_234_000 })]);
     expect(described.policies.overlap).toBe(ScheduleOverlapPolicy.SKIP);
-    expect(described.action).toMatchObject({ type: 'startWorkflow', workflowType: 'reconcilerWorkflow', taskQueue: 'checkout' });
+    expect(described.action).toMatchObject({
+      type: 'startWorkflow',
+      workflowType: 'reconcilerWorkflow',
+      taskQueue: 'checkout',
+    });
     // Created, or (a Schedule an interrupted run left in the namespace) brought to this interval.
     expect(lines.map((line) => JSON.parse(line) as { msg: string })).toEqual(
-      expect.arrayContaining([expect.objectContaining({ msg: expect.stringMatching(/^reconciler schedule (created|up to date): every 1234 s$/) })]),
+      expect.arrayContaining([
+        expect.objectContaining({
+          msg: expect.stringMatching(/^reconciler schedule (created|up to date): every 1234 s$/),
+        }),
+      ]),
     );
   });
 
@@ -186,14 +225,21 @@ describe('a checkout run by the worker process', () => {
     const workflowId = orderWorkflowId(input.orderId);
     const records = () => lines.map((line) => JSON.parse(line) as Record<string, unknown>);
     await waitUntil('the COMPLETED status in the worker log', async () =>
-      records().some((record) => record.workflowId === workflowId && record.msg === 'Order status changed' && record.status === 'COMPLETED'),
+      records().some(
+        (record) =>
+          record.workflowId === workflowId && record.msg === 'Order status changed' && record.status === 'COMPLETED',
+      ),
     );
     const ofOrder = records().filter((record) => record.workflowId === workflowId);
     expect(ofOrder.every((record) => record.orderId === input.orderId)).toBe(true);
     expect(ofOrder.filter((record) => record.sdkComponent === 'workflow').map((record) => record.status)).toEqual(
       expect.arrayContaining(['AWAITING_PAYMENT', 'PAID', 'COMPLETED']),
     );
-    expect(ofOrder).toEqual(expect.arrayContaining([expect.objectContaining({ msg: 'Activity completed', activityType: 'chargePayment', orderId: input.orderId })]));
+    expect(ofOrder).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ msg: 'Activity completed', activityType: 'chargePayment', orderId: input.orderId }),
+      ]),
+    );
   });
 
   it('serves the Temporal SDK metrics in Prometheus format', async () => {
@@ -201,11 +247,21 @@ describe('a checkout run by the worker process', () => {
     expect(response.status).toBe(200);
     const text = await response.text();
     const series = (name: string) => text.split('\n').filter((line) => line.startsWith(`${name}{`));
-    expect(series('temporal_workflow_task_schedule_to_start_latency_bucket').some((line) => line.includes('task_queue="checkout"'))).toBe(true);
-    expect(series('temporal_activity_schedule_to_start_latency_count').some((line) => line.includes('task_queue="payments"'))).toBe(true);
+    expect(
+      series('temporal_workflow_task_schedule_to_start_latency_bucket').some((line) =>
+        line.includes('task_queue="checkout"'),
+      ),
+    ).toBe(true);
+    expect(
+      series('temporal_activity_schedule_to_start_latency_count').some((line) =>
+        line.includes('task_queue="payments"'),
+      ),
+    ).toBe(true);
     expect(series('temporal_worker_task_slots_available').length).toBeGreaterThan(0);
     expect(series('temporal_request').length).toBeGreaterThan(0);
-    const completed = series('temporal_workflow_completed').find((line) => line.includes('workflow_type="checkoutWorkflow"'));
+    const completed = series('temporal_workflow_completed').find((line) =>
+      line.includes('workflow_type="checkoutWorkflow"'),
+    );
     expect(Number(completed?.split(' ').pop())).toBeGreaterThanOrEqual(1);
   });
 });
@@ -223,7 +279,8 @@ describe('npm run ops', () => {
       inventory: {
         ...inventory,
         async releaseStock(input: { orderId: string }) {
-          if (!releaseWorks) throw ApplicationFailure.nonRetryable('inventory database is read-only', 'STORAGE_READ_ONLY');
+          if (!releaseWorks)
+            throw ApplicationFailure.nonRetryable('inventory database is read-only', 'STORAGE_READ_ONLY');
           return inventory.releaseStock(input);
         },
       },
@@ -234,18 +291,28 @@ describe('npm run ops', () => {
     await reach(input.orderId, 'NEEDS_ATTENTION');
     // Visibility follows the workflow's search attributes a moment later.
     await waitUntil('the parked order in visibility', async () =>
-      (await listOrders(temporal.client, { status: 'NEEDS_ATTENTION' })).some((order) => order.orderId === input.orderId),
+      (await listOrders(temporal.client, { status: 'NEEDS_ATTENTION' })).some(
+        (order) => order.orderId === input.orderId,
+      ),
     );
 
     const listed = await ops('list', '--json');
     expect(listed).toMatchObject({ code: 0 });
     expect(JSON.parse(listed.stdout) as OrderListing[]).toEqual(
       expect.arrayContaining([
-        expect.objectContaining({ orderId: input.orderId, status: 'NEEDS_ATTENTION', customerId: input.customerId, totalCents: 2_500, currency: 'usd' }),
+        expect.objectContaining({
+          orderId: input.orderId,
+          status: 'NEEDS_ATTENTION',
+          customerId: input.customerId,
+          totalCents: 2_500,
+          currency: 'usd',
+        }),
       ]),
     );
     const table = await ops('list', '--customer', input.customerId);
-    expect(table.stdout).toMatch(new RegExp(`${input.orderId}\\s+NEEDS_ATTENTION\\s+${input.customerId}\\s+25\\.00 USD`));
+    expect(table.stdout).toMatch(
+      new RegExp(`${input.orderId}\\s+NEEDS_ATTENTION\\s+${input.customerId}\\s+25\\.00 USD`),
+    );
 
     const shown = await ops('show', input.orderId);
     expect(shown.stdout).toContain('NEEDS ATTENTION: undoing stockReserved failed: inventory database is read-only');
@@ -259,8 +326,14 @@ describe('npm run ops', () => {
     expect(await services.inventory.getProduct(product.id)).toMatchObject({ available: 2 });
 
     const history = await temporal.client.workflow.getHandle(orderWorkflowId(input.orderId)).fetchHistory();
-    const signal = history.events!.find((event) => event.workflowExecutionSignaledEventAttributes?.signalName === 'operatorAction')!;
-    expect(defaultPayloadConverter.fromPayload(signal.workflowExecutionSignaledEventAttributes!.input!.payloads![0]! as Payload)).toEqual({
+    const signal = history.events!.find(
+      (event) => event.workflowExecutionSignaledEventAttributes?.signalName === 'operatorAction',
+    )!;
+    expect(
+      defaultPayloadConverter.fromPayload(
+        signal.workflowExecutionSignaledEventAttributes!.input!.payloads![0]! as Payload,
+      ),
+    ).toEqual({
       action: 'retry',
       note: 'inventory database writable again',
     });

@@ -52,11 +52,19 @@ const UNSAFE: [string, string, Record<string, string | undefined>][] = [
   ['JWT_SECRET the local default', 'JWT_SECRET', { JWT_SECRET: 'local-development-secret-change-me-in-production' }],
   ['JWT_SECRET short', 'JWT_SECRET', { JWT_SECRET: 'x'.repeat(31) }],
   ['STRIPE_WEBHOOK_SECRET missing', 'STRIPE_WEBHOOK_SECRET', { STRIPE_WEBHOOK_SECRET: undefined }],
-  ['STRIPE_WEBHOOK_SECRET the default', 'STRIPE_WEBHOOK_SECRET', { STRIPE_WEBHOOK_SECRET: 'whsec_local_development_secret' }],
+  [
+    'STRIPE_WEBHOOK_SECRET the default',
+    'STRIPE_WEBHOOK_SECRET',
+    { STRIPE_WEBHOOK_SECRET: 'whsec_local_development_secret' },
+  ],
   ['ALLOW_DEV_TOKENS=true', 'ALLOW_DEV_TOKENS', { ALLOW_DEV_TOKENS: 'true' }],
   ['no STRIPE_SECRET_KEY (stripe-mock)', 'STRIPE_SECRET_KEY', { STRIPE_SECRET_KEY: undefined }],
   ["stripe-mock's key", 'STRIPE_SECRET_KEY', { STRIPE_SECRET_KEY: 'sk_test_123' }],
-  ["the histories' test-only payload key", 'PAYLOAD_ENCRYPTION_KEYS', { PAYLOAD_ENCRYPTION_KEYS: HISTORY_TEST_ENCRYPTION_KEYS }],
+  [
+    "the histories' test-only payload key",
+    'PAYLOAD_ENCRYPTION_KEYS',
+    { PAYLOAD_ENCRYPTION_KEYS: HISTORY_TEST_ENCRYPTION_KEYS },
+  ],
 ];
 
 async function refusal(program: Program, flavour: Flavour, overrides: Record<string, string | undefined>) {
@@ -86,7 +94,8 @@ describe.each<[Program]>([['api'], ['worker']])('the %s in production', (program
       STRIPE_SECRET_KEY: undefined,
     });
     expect(exit.code).toBe(78);
-    for (const setting of ['JWT_SECRET', 'STRIPE_WEBHOOK_SECRET', 'ALLOW_DEV_TOKENS', 'STRIPE_SECRET_KEY']) expect(output).toContain(setting);
+    for (const setting of ['JWT_SECRET', 'STRIPE_WEBHOOK_SECRET', 'ALLOW_DEV_TOKENS', 'STRIPE_SECRET_KEY'])
+      expect(output).toContain(setting);
   });
 });
 
@@ -104,7 +113,11 @@ describe('with safe settings', () => {
     const { api, port, readyMs, rss } = await startApi('dist');
     const base = `http://127.0.0.1:${port}`;
     expect((await fetch(`${base}/v1/products`)).status).toBe(200);
-    const devToken = await fetch(`${base}/v1/auth/dev-token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ userId: 'mallory', role: 'admin' }) });
+    const devToken = await fetch(`${base}/v1/auth/dev-token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ userId: 'mallory', role: 'admin' }),
+    });
     expect(devToken.status).toBe(404);
     const signUp = await fetch(`${base}/v1/auth/signup`, {
       method: 'POST',
@@ -112,7 +125,9 @@ describe('with safe settings', () => {
       body: JSON.stringify({ email: 'prod@example.com', password: 'a production password' }),
     });
     expect(signUp.status).toBe(201);
-    expect(signUp.headers.getSetCookie().every((cookie) => /; Secure/i.test(cookie) && /SameSite=Lax/i.test(cookie))).toBe(true);
+    expect(
+      signUp.headers.getSetCookie().every((cookie) => /; Secure/i.test(cookie) && /SameSite=Lax/i.test(cookie)),
+    ).toBe(true);
     const tsx = await startApi('tsx');
     console.log(
       `API start to /healthz: dist ${readyMs} ms, tsx ${tsx.readyMs} ms; RSS after start: dist ${rss.toFixed(0)} MiB, tsx ${tsx.rss.toFixed(0)} MiB`,
@@ -131,6 +146,8 @@ describe('with safe settings', () => {
     };
     const dist = await measure('dist');
     const tsx = await measure('tsx');
-    console.log(`worker start to polling: dist ${dist.ms} ms, tsx ${tsx.ms} ms; RSS: dist ${dist.rss.toFixed(0)} MiB, tsx ${tsx.rss.toFixed(0)} MiB`);
+    console.log(
+      `worker start to polling: dist ${dist.ms} ms, tsx ${tsx.ms} ms; RSS: dist ${dist.rss.toFixed(0)} MiB, tsx ${tsx.rss.toFixed(0)} MiB`,
+    );
   });
 });

@@ -12,7 +12,9 @@ jest.setTimeout(180_000);
 function stillRunning(processes: ProcessInfo[]): ProcessInfo[] {
   const now = listProcesses();
   // pid and start time together: a pid reused by an unrelated new process does not count.
-  return processes.filter((old) => now.some((info) => info.pid === old.pid && info.startTime === old.startTime && info.state !== 'Z'));
+  return processes.filter((old) =>
+    now.some((info) => info.pid === old.pid && info.startTime === old.startTime && info.state !== 'Z'),
+  );
 }
 
 describe('npm start (scripts/stack.ts)', () => {
@@ -29,7 +31,9 @@ describe('npm start (scripts/stack.ts)', () => {
     try {
       await waitForHttp(`http://127.0.0.1:${env.PORT}/healthz`, 'the API', { timeoutMs: 150_000, intervalMs: 250 });
       await waitUntil('the Temporal UI', () => isPortOpen(Number(env.TEMPORAL_UI_PORT)), { timeoutMs: 10_000 });
-      await waitUntil('the URLs to be printed', async () => stack.output().includes('Press Ctrl-C to stop.'), { timeoutMs: 10_000 });
+      await waitUntil('the URLs to be printed', async () => stack.output().includes('Press Ctrl-C to stop.'), {
+        timeoutMs: 10_000,
+      });
     } catch (error) {
       stack.child.kill('SIGKILL');
       throw new Error(`${(error as Error).message}\n--- stack output ---\n${stack.output()}`);
@@ -43,9 +47,9 @@ describe('npm start (scripts/stack.ts)', () => {
     const exit = await stack.exited;
 
     expect(exit).toEqual({ code: 0, signal: null });
-    await waitUntil('every process the stack started to be gone', async () => stillRunning(started).length === 0, { timeoutMs: 5_000 }).catch(
-      () => undefined,
-    );
+    await waitUntil('every process the stack started to be gone', async () => stillRunning(started).length === 0, {
+      timeoutMs: 5_000,
+    }).catch(() => undefined);
     expect(stillRunning(started)).toEqual([]);
     expect(await isPortOpen(Number(env.PORT))).toBe(false);
     expect(await isPortOpen(Number(env.TEMPORAL_PORT))).toBe(false);
@@ -67,7 +71,9 @@ describe('npm start (scripts/stack.ts)', () => {
 
     const second = launch(env);
     try {
-      await waitUntil('the second start to be ready', async () => second.output().includes('Press Ctrl-C to stop.'), { timeoutMs: 150_000 });
+      await waitUntil('the second start to be ready', async () => second.output().includes('Press Ctrl-C to stop.'), {
+        timeoutMs: 150_000,
+      });
       expect(second.output()).toContain('stopping what an earlier start left running');
       expect(stillRunning(orphans)).toEqual([]);
     } catch (error) {
@@ -77,7 +83,9 @@ describe('npm start (scripts/stack.ts)', () => {
     const started = descendantsOf(second.child.pid!);
     second.child.kill('SIGTERM');
     expect(await second.exited).toEqual({ code: 0, signal: null });
-    await waitUntil('every process to be gone', async () => stillRunning(started).length === 0, { timeoutMs: 5_000 }).catch(() => undefined);
+    await waitUntil('every process to be gone', async () => stillRunning(started).length === 0, {
+      timeoutMs: 5_000,
+    }).catch(() => undefined);
     expect(stillRunning(started)).toEqual([]);
   });
 

@@ -41,14 +41,18 @@ let checkout: CheckoutClient;
 const running: { workers: Worker[]; runs: Promise<void>[] }[] = [];
 
 beforeAll(async () => {
-  [dbs, temporal] = await Promise.all([createTestDatabases(), connectTestTemporal({ settings: { ...temporalSettingsFromEnv(), namespace: VERSIONING_DRILL_NAMESPACE } })]);
+  [dbs, temporal] = await Promise.all([
+    createTestDatabases(),
+    connectTestTemporal({ settings: { ...temporalSettingsFromEnv(), namespace: VERSIONING_DRILL_NAMESPACE } }),
+  ]);
   services = openServices(dbs.urls, { stripeSecretKey: undefined, stripeApiBase: process.env.STRIPE_API_BASE! });
   client = temporal.client;
   checkout = new CheckoutClient(client);
 });
 
 afterAll(async () => {
-  for (const { workers } of running) for (const worker of workers) if (worker.getState() === 'RUNNING') worker.shutdown();
+  for (const { workers } of running)
+    for (const worker of workers) if (worker.getState() === 'RUNNING') worker.shutdown();
   await Promise.allSettled(running.flatMap(({ runs }) => runs));
   await temporal?.close();
   await services?.close();
@@ -56,13 +60,30 @@ afterAll(async () => {
 });
 
 /** One release's worker process, as worker.ts builds it with TEMPORAL_DEPLOYMENT_NAME and TEMPORAL_BUILD_ID set. */
-async function startRelease(version: WorkerDeploymentVersion, bundle: WorkflowBundleOption, queues: readonly WorkerQueue[] = ALL_QUEUES): Promise<void> {
-  const workers = await createWorkers({ connection: temporal.connection, namespace: temporal.namespace, queues, services, client, workflowBundle: bundle, deployment: version });
+async function startRelease(
+  version: WorkerDeploymentVersion,
+  bundle: WorkflowBundleOption,
+  queues: readonly WorkerQueue[] = ALL_QUEUES,
+): Promise<void> {
+  const workers = await createWorkers({
+    connection: temporal.connection,
+    namespace: temporal.namespace,
+    queues,
+    services,
+    client,
+    workflowBundle: bundle,
+    deployment: version,
+  });
   running.push({ workers, runs: workers.map((worker) => worker.run()) });
   // A version exists for the server once its workers' first polls arrive, one task queue after another.
-  await waitUntil(`${version.buildId} polling its ${queues.length} task queue(s)`, async () => (await listing()).versions.some((v) => v.buildId === version.buildId && v.taskQueues.length === queues.length), {
-    timeoutMs: 20_000,
-  });
+  await waitUntil(
+    `${version.buildId} polling its ${queues.length} task queue(s)`,
+    async () =>
+      (await listing()).versions.some((v) => v.buildId === version.buildId && v.taskQueues.length === queues.length),
+    {
+      timeoutMs: 20_000,
+    },
+  );
 }
 
 /** `npm run ops -- <args>`, in this process, with what it printed. */
@@ -86,7 +107,9 @@ async function listingOnceCounted(openCheckouts: Record<string, number>): Promis
     `visibility to count open checkouts ${JSON.stringify(openCheckouts)}`,
     async () => {
       last = await listing();
-      return Object.entries(openCheckouts).every(([buildId, open]) => last!.versions.find((v) => v.buildId === buildId)?.openCheckouts === open);
+      return Object.entries(openCheckouts).every(
+        ([buildId, open]) => last!.versions.find((v) => v.buildId === buildId)?.openCheckouts === open,
+      );
     },
     { timeoutMs: 10_000 },
   );
@@ -99,7 +122,12 @@ function version(list: DeploymentListing, buildId: string): Omit<VersionListing,
 }
 
 async function newOrder(): Promise<CheckoutInput> {
-  const product = await services.inventory.createProduct({ sku: `DRILL-${randomUUID().slice(0, 8)}`, name: 'Drill', priceCents: 900, available: 5 });
+  const product = await services.inventory.createProduct({
+    sku: `DRILL-${randomUUID().slice(0, 8)}`,
+    name: 'Drill',
+    priceCents: 900,
+    available: 5,
+  });
   return {
     orderId: randomUUID(),
     customerId: `drill-${randomUUID().slice(0, 8)}`,
@@ -114,11 +142,29 @@ async function howItRan(workflowId: string) {
   const handle = client.workflow.getHandle(workflowId);
   const [history, description] = await Promise.all([handle.fetchHistory(), handle.describe()]);
   const events = history.events ?? [];
-  const types = events.flatMap((event) => (event.activityTaskScheduledEventAttributes ? [event.activityTaskScheduledEventAttributes.activityType?.name] : []));
+  const types = events.flatMap((event) =>
+    event.activityTaskScheduledEventAttributes ? [event.activityTaskScheduledEventAttributes.activityType?.name] : [],
+  );
   const versioning = description.raw.workflowExecutionInfo?.versioningInfo;
   return {
-    workflowTaskBuilds: [...new Set(events.flatMap((event) => (event.workflowTaskCompletedEventAttributes ? [event.workflowTaskCompletedEventAttributes.deploymentVersion?.buildId] : [])))],
-    activityBuilds: [...new Set(events.flatMap((event) => (event.activityTaskStartedEventAttributes ? [event.activityTaskStartedEventAttributes.workerVersion?.buildId] : [])))],
+    workflowTaskBuilds: [
+      ...new Set(
+        events.flatMap((event) =>
+          event.workflowTaskCompletedEventAttributes
+            ? [event.workflowTaskCompletedEventAttributes.deploymentVersion?.buildId]
+            : [],
+        ),
+      ),
+    ],
+    activityBuilds: [
+      ...new Set(
+        events.flatMap((event) =>
+          event.activityTaskStartedEventAttributes
+            ? [event.activityTaskStartedEventAttributes.workerVersion?.buildId]
+            : [],
+        ),
+      ),
+    ],
     pinnedTo: versioning?.behavior === PINNED ? versioning.deploymentVersion?.buildId : undefined,
     // The status events in between run beside the saga, in no fixed place.
     afterSale: types.slice(types.indexOf('commitStock') + 1).filter((type) => type !== 'persistNotification'),
@@ -131,10 +177,14 @@ it('finishes version A orders on A after B is made current, runs new orders on B
   await startRelease(A, bundleA);
   expect(await runOps('set-current', A.buildId)).toContain('drill-a is current (was unversioned)');
   // A build no worker runs (a typo, a release not started yet) is refused: no order is sent to it.
-  await expect(runOps('set-current', 'drill-typo')).rejects.toThrow('No worker of storefront build drill-typo has polled');
+  await expect(runOps('set-current', 'drill-typo')).rejects.toThrow(
+    'No worker of storefront build drill-typo has polled',
+  );
   // Nor a release half up: its orders' activities would wait for workers that are not there.
   await startRelease(C, bundleA, ['checkout']);
-  await expect(runOps('set-current', C.buildId)).rejects.toThrow("drill-c's workers do not poll cart, inventory, notifications, orders, payments, quota");
+  await expect(runOps('set-current', C.buildId)).rejects.toThrow(
+    "drill-c's workers do not poll cart, inventory, notifications, orders, payments, quota",
+  );
 
   // Two orders start on A (and wait for payment) while B's workers come up beside A's.
   const [paidOnA, cancelledOnA] = [await newOrder(), await newOrder()];
@@ -143,44 +193,108 @@ it('finishes version A orders on A after B is made current, runs new orders on B
   const [first, second] = await Promise.all([
     checkout.place(paidOnA),
     checkout.place(cancelledOnA),
-    signalNotification(client, { userId: notified, kind: 'NOTIFICATION', type: 'drill', payload: {}, dedupeKey: 'before' }),
+    signalNotification(client, {
+      userId: notified,
+      kind: 'NOTIFICATION',
+      type: 'drill',
+      payload: {},
+      dedupeKey: 'before',
+    }),
     bundleB.then((bundle) => startRelease(B, bundle)),
   ]);
   expect([first.status, second.status]).toEqual(['AWAITING_PAYMENT', 'AWAITING_PAYMENT']);
-  await waitUntil('the notification workflow to run its first task', async () => (await howItRan(notificationWorkflowId(notified))).workflowTaskBuilds.length > 0, { timeoutMs: 10_000 });
+  await waitUntil(
+    'the notification workflow to run its first task',
+    async () => (await howItRan(notificationWorkflowId(notified))).workflowTaskBuilds.length > 0,
+    { timeoutMs: 10_000 },
+  );
   const beforeSwitch = await listingOnceCounted({ [A.buildId]: 2 });
-  expect(version(beforeSwitch, A.buildId)).toEqual({ buildId: A.buildId, status: 'current', openCheckouts: 2, openPinned: 2, canStop: false });
-  expect(version(beforeSwitch, B.buildId)).toEqual({ buildId: B.buildId, status: 'inactive', openCheckouts: 0, openPinned: 0, canStop: true });
+  expect(version(beforeSwitch, A.buildId)).toEqual({
+    buildId: A.buildId,
+    status: 'current',
+    openCheckouts: 2,
+    openPinned: 2,
+    canStop: false,
+  });
+  expect(version(beforeSwitch, B.buildId)).toEqual({
+    buildId: B.buildId,
+    status: 'inactive',
+    openCheckouts: 0,
+    openPinned: 0,
+    canStop: true,
+  });
 
   expect(await runOps('set-current', B.buildId)).toContain('drill-b is current (was drill-a)');
   const newOnB = await newOrder();
   expect((await checkout.place(newOnB)).status).toBe('AWAITING_PAYMENT');
   const whileDraining = await listingOnceCounted({ [A.buildId]: 2, [B.buildId]: 1 });
-  expect(version(whileDraining, A.buildId)).toMatchObject({ status: 'draining', openCheckouts: 2, openPinned: 2, canStop: false });
-  expect(version(whileDraining, B.buildId)).toMatchObject({ status: 'current', openCheckouts: 1, openPinned: 1, canStop: false });
+  expect(version(whileDraining, A.buildId)).toMatchObject({
+    status: 'draining',
+    openCheckouts: 2,
+    openPinned: 2,
+    canStop: false,
+  });
+  expect(version(whileDraining, B.buildId)).toMatchObject({
+    status: 'current',
+    openCheckouts: 1,
+    openPinned: 1,
+    canStop: false,
+  });
 
   const [paid, cancelled, paidOnB] = await Promise.all([
     checkout.pay(paidOnA.orderId, paidOnA.customerId, 'pm_card_visa'),
     checkout.cancel(cancelledOnA.orderId, 'drill'),
     checkout.pay(newOnB.orderId, newOnB.customerId, 'pm_card_visa'),
-    signalNotification(client, { userId: notified, kind: 'NOTIFICATION', type: 'drill', payload: {}, dedupeKey: 'after' }),
+    signalNotification(client, {
+      userId: notified,
+      kind: 'NOTIFICATION',
+      type: 'drill',
+      payload: {},
+      dedupeKey: 'after',
+    }),
   ]);
   expect([paid.status, cancelled.status, paidOnB.status]).toEqual(['PAID', 'CANCELLED', 'PAID']);
-  const results = await Promise.all([paidOnA, cancelledOnA, newOnB].map((order) => client.workflow.getHandle(orderWorkflowId(order.orderId)).result()));
+  const results = await Promise.all(
+    [paidOnA, cancelledOnA, newOnB].map((order) => client.workflow.getHandle(orderWorkflowId(order.orderId)).result()),
+  );
   expect(results.map((state) => state.status)).toEqual(['COMPLETED', 'CANCELLED', 'COMPLETED']);
 
   // A's code writes PAID before it clears the cart; B's, the other way round. Each order ran one
   // build's code throughout, workflow tasks and activities alike.
   const sold = ['setOrderStatus', 'clearCart', 'setOrderStatus'];
-  expect(await howItRan(orderWorkflowId(paidOnA.orderId))).toEqual({ workflowTaskBuilds: [A.buildId], activityBuilds: [A.buildId], pinnedTo: A.buildId, afterSale: sold });
-  expect(await howItRan(orderWorkflowId(newOnB.orderId))).toEqual({ workflowTaskBuilds: [B.buildId], activityBuilds: [B.buildId], pinnedTo: B.buildId, afterSale: ['clearCart', 'setOrderStatus', 'setOrderStatus'] });
-  expect(await howItRan(orderWorkflowId(cancelledOnA.orderId))).toMatchObject({ workflowTaskBuilds: [A.buildId], activityBuilds: [A.buildId], pinnedTo: A.buildId });
-  await waitUntil('the notification workflow to take its second signal', async () => (await howItRan(notificationWorkflowId(notified))).workflowTaskBuilds.includes(B.buildId), { timeoutMs: 10_000 });
+  expect(await howItRan(orderWorkflowId(paidOnA.orderId))).toEqual({
+    workflowTaskBuilds: [A.buildId],
+    activityBuilds: [A.buildId],
+    pinnedTo: A.buildId,
+    afterSale: sold,
+  });
+  expect(await howItRan(orderWorkflowId(newOnB.orderId))).toEqual({
+    workflowTaskBuilds: [B.buildId],
+    activityBuilds: [B.buildId],
+    pinnedTo: B.buildId,
+    afterSale: ['clearCart', 'setOrderStatus', 'setOrderStatus'],
+  });
+  expect(await howItRan(orderWorkflowId(cancelledOnA.orderId))).toMatchObject({
+    workflowTaskBuilds: [A.buildId],
+    activityBuilds: [A.buildId],
+    pinnedTo: A.buildId,
+  });
+  await waitUntil(
+    'the notification workflow to take its second signal',
+    async () => (await howItRan(notificationWorkflowId(notified))).workflowTaskBuilds.includes(B.buildId),
+    { timeoutMs: 10_000 },
+  );
   expect((await howItRan(notificationWorkflowId(notified))).workflowTaskBuilds).toEqual([A.buildId, B.buildId]);
 
   const drained = await listingOnceCounted({ [A.buildId]: 0, [B.buildId]: 0 });
   // The server's own drainage status follows within minutes (it recounts periodically): draining, then drained.
-  expect(version(drained, A.buildId)).toEqual({ buildId: A.buildId, status: expect.stringMatching(/^drain(ing|ed)$/), openCheckouts: 0, openPinned: 0, canStop: true });
+  expect(version(drained, A.buildId)).toEqual({
+    buildId: A.buildId,
+    status: expect.stringMatching(/^drain(ing|ed)$/),
+    openCheckouts: 0,
+    openPinned: 0,
+    canStop: true,
+  });
   expect(version(drained, B.buildId)).toMatchObject({ status: 'current', openCheckouts: 0, canStop: false });
   expect(drained.unversionedOpenCheckouts).toBe(0);
   const table = await runOps('versions');

@@ -42,7 +42,9 @@ beforeAll(async () => {
   apiUrl = `http://127.0.0.1:${env.PORT}`;
   uiUrl = `http://127.0.0.1:${env.TEMPORAL_UI_PORT}`;
   stack = launchStack(env);
-  await waitUntil('the stack to be ready', async () => stack!.output().includes('Press Ctrl-C to stop.'), { timeoutMs: 180_000 }).catch((error: Error) => {
+  await waitUntil('the stack to be ready', async () => stack!.output().includes('Press Ctrl-C to stop.'), {
+    timeoutMs: 180_000,
+  }).catch((error: Error) => {
     throw new Error(`${error.message}\n--- stack output ---\n${stack!.output()}`);
   });
 }, 20 * 60_000);
@@ -57,7 +59,12 @@ afterAll(async () => {
   await sandbox?.dispose();
 });
 
-async function call<T>(method: string, url: string, body: unknown, token?: string): Promise<{ status: number; body: T }> {
+async function call<T>(
+  method: string,
+  url: string,
+  body: unknown,
+  token?: string,
+): Promise<{ status: number; body: T }> {
   const response = await fetch(`${apiUrl}${url}`, {
     method,
     headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
@@ -76,7 +83,9 @@ async function signUp(label: string): Promise<{ email: string; password: string;
 
 /** The order's workflow page, once the UI has asked the codec endpoint to decode what it shows; answers the codec's status. */
 async function openOrderPage(page: Page, workflowId: string, runId: string): Promise<number> {
-  const decoded = page.waitForResponse((response) => response.url() === `${apiUrl}/codec/decode` && response.request().method() === 'POST');
+  const decoded = page.waitForResponse(
+    (response) => response.url() === `${apiUrl}/codec/decode` && response.request().method() === 'POST',
+  );
   await page.goto(`${uiUrl}/namespaces/default/workflows/${workflowId}/${runId}/history`);
   return (await decoded).status();
 }
@@ -84,16 +93,32 @@ async function openOrderPage(page: Page, workflowId: string, runId: string): Pro
 test("the Web UI shows an order's input decoded to a signed-in operator, and only to them; the server keeps it encrypted", async () => {
   // An operator: an account made admin by the operator command.
   const operator = await signUp('operator');
-  await promisify(execFile)(process.execPath, ['--import', 'tsx', path.join(ROOT, 'scripts', 'ops.ts'), 'make-admin', operator.email], { cwd: ROOT, env });
-  const adminToken = (await call<{ token: string }>('POST', '/v1/auth/signin', { email: operator.email, password: operator.password })).body.token;
+  await promisify(execFile)(
+    process.execPath,
+    ['--import', 'tsx', path.join(ROOT, 'scripts', 'ops.ts'), 'make-admin', operator.email],
+    { cwd: ROOT, env },
+  );
+  const adminToken = (
+    await call<{ token: string }>('POST', '/v1/auth/signin', { email: operator.email, password: operator.password })
+  ).body.token;
   const sku = `UI-${randomUUID().slice(0, 8)}`;
   const productName = `Codec lamp ${randomUUID().slice(0, 6)}`;
-  const product = await call<{ id: string }>('POST', '/v1/products', { sku, name: productName, priceCents: 1_900, available: 5 }, adminToken);
+  const product = await call<{ id: string }>(
+    'POST',
+    '/v1/products',
+    { sku, name: productName, priceCents: 1_900, available: 5 },
+    adminToken,
+  );
   expect(product.status).toBe(201);
 
   // A customer's order.
   const customer = await signUp('customer');
-  const placed = await call<{ id: string; workflowId: string }>('POST', '/v1/orders', { items: [{ productId: product.body.id, quantity: 2 }] }, customer.token);
+  const placed = await call<{ id: string; workflowId: string }>(
+    'POST',
+    '/v1/orders',
+    { items: [{ productId: product.body.id, quantity: 2 }] },
+    customer.token,
+  );
   expect(placed.status).toBe(201);
   const { workflowId } = placed.body;
 
@@ -101,14 +126,24 @@ test("the Web UI shows an order's input decoded to a signed-in operator, and onl
   const raw = await connectClient(temporalSettingsFromEnv({ TEMPORAL_ADDRESS: `127.0.0.1:${env.TEMPORAL_PORT}` }));
   let runId: string;
   try {
-    const described = await raw.workflowService.describeWorkflowExecution({ namespace: 'default', execution: { workflowId } });
+    const described = await raw.workflowService.describeWorkflowExecution({
+      namespace: 'default',
+      execution: { workflowId },
+    });
     runId = described.workflowExecutionInfo!.execution!.runId!;
-    const { history } = await raw.workflowService.getWorkflowExecutionHistory({ namespace: 'default', execution: { workflowId, runId } });
+    const { history } = await raw.workflowService.getWorkflowExecutionHistory({
+      namespace: 'default',
+      execution: { workflowId, runId },
+    });
     const started = history!.events![0]!.workflowExecutionStartedEventAttributes!;
     const input = started.input!.payloads![0]!;
     expect(Buffer.from(input.metadata!.encoding!).toString()).toBe(ENCRYPTED_ENCODING);
     expect(Buffer.from(input.data!).includes(customer.userId)).toBe(false);
-    const stored = Buffer.concat(history!.events!.map((event) => Buffer.from(proto.api.history.v1.HistoryEvent.encode(event as proto.api.history.v1.HistoryEvent).finish())));
+    const stored = Buffer.concat(
+      history!.events!.map((event) =>
+        Buffer.from(proto.api.history.v1.HistoryEvent.encode(event as proto.api.history.v1.HistoryEvent).finish()),
+      ),
+    );
     expect(stored.includes(sku)).toBe(false);
     expect(stored.includes(productName)).toBe(false);
   } finally {
@@ -117,8 +152,14 @@ test("the Web UI shows an order's input decoded to a signed-in operator, and onl
 
   browser = await profile.launch();
   // The UI's "Codec Server" settings as an operator saves them in the browser: this endpoint, cross-origin credentials included.
-  const settings = { endpoint: JSON.stringify(`${apiUrl}/codec`), includeCredentials: 'true', overrideRemoteCodecConfiguration: 'true' };
-  await browser.addInitScript(`if (location.origin === ${JSON.stringify(uiUrl)}) for (const [key, value] of Object.entries(${JSON.stringify(settings)})) localStorage.setItem(key, value);`);
+  const settings = {
+    endpoint: JSON.stringify(`${apiUrl}/codec`),
+    includeCredentials: 'true',
+    overrideRemoteCodecConfiguration: 'true',
+  };
+  await browser.addInitScript(
+    `if (location.origin === ${JSON.stringify(uiUrl)}) for (const [key, value] of Object.entries(${JSON.stringify(settings)})) localStorage.setItem(key, value);`,
+  );
   const page = browser.pages()[0] ?? (await browser.newPage());
 
   // Not signed in to the storefront: the codec refuses the UI, and no order line is on the page.
@@ -128,7 +169,13 @@ test("the Web UI shows an order's input decoded to a signed-in operator, and onl
   expect(await page.locator('body').innerText()).not.toContain(sku);
 
   // Signed in as the operator (the session cookie of the API's host, which the UI's requests carry): decoded.
-  expect((await browser.request.post(`${apiUrl}/v1/auth/signin`, { data: { email: operator.email, password: operator.password } })).status()).toBe(200);
+  expect(
+    (
+      await browser.request.post(`${apiUrl}/v1/auth/signin`, {
+        data: { email: operator.email, password: operator.password },
+      })
+    ).status(),
+  ).toBe(200);
   expect(await openOrderPage(page, workflowId, runId)).toBe(200);
   await page.getByText(sku).first().waitFor({ timeout: 30_000 });
   await page.screenshot({ path: path.join(ARTIFACTS, 'web-ui-codec-decoded.png'), fullPage: true });

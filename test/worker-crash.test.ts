@@ -34,7 +34,11 @@ function startWorker(): Promise<ChildProcess> {
     STRIPE_SECRET_KEY: '',
   };
   for (const [service, url] of Object.entries(dbs.urls)) env[`${service.toUpperCase()}_DATABASE_URL`] = url;
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'worker.ts')], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'worker.ts')], {
+    cwd: ROOT,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   workers.push(child);
   return new Promise((resolve, reject) => {
     let output = '';
@@ -78,15 +82,29 @@ afterAll(async () => {
 
 it('a worker killed mid-charge resumes the saga without charging twice', async () => {
   await startWorker();
-  const product = await services.inventory.createProduct({ sku: `CRASH-${randomUUID().slice(0, 8)}`, name: 'Crash test', priceCents: 900, available: 3 });
+  const product = await services.inventory.createProduct({
+    sku: `CRASH-${randomUUID().slice(0, 8)}`,
+    name: 'Crash test',
+    priceCents: 900,
+    available: 3,
+  });
   const orderId = randomUUID();
   const customerId = `crash-${randomUUID().slice(0, 8)}`;
   const handle = await client.workflow.start(checkoutWorkflow, {
     taskQueue: TASK_QUEUES.checkout,
     workflowId: orderWorkflowId(orderId),
-    args: [{ orderId, customerId, currency: 'usd', ttlSeconds: 300, lines: [{ productId: product.id, sku: product.sku, name: product.name, quantity: 1, unitPriceCents: 900 }] }],
+    args: [
+      {
+        orderId,
+        customerId,
+        currency: 'usd',
+        ttlSeconds: 300,
+        lines: [{ productId: product.id, sku: product.sku, name: product.name, quantity: 1, unitPriceCents: 900 }],
+      },
+    ],
   });
-  while ((await handle.query(checkoutStateQuery)).status !== 'AWAITING_PAYMENT') await new Promise((resolve) => setTimeout(resolve, 50));
+  while ((await handle.query(checkoutStateQuery)).status !== 'AWAITING_PAYMENT')
+    await new Promise((resolve) => setTimeout(resolve, 50));
 
   const payment = handle.executeUpdate(payUpdate, { args: [{ paymentMethod: 'pm_card_visa', customerId }] });
   await new Promise<void>((resolve) => workers[0]!.once('exit', () => resolve()));

@@ -27,17 +27,41 @@ const stockLines = (order: CheckoutInput) => order.lines.map(({ productId, quant
 export function checkoutCalls(order: CheckoutInput, totalCents: number) {
   const { orderId, customerId, lines, currency, idempotencyKey, requestHash } = order;
   return {
-    reserveQuota: () => quota.reserveOrderQuota.executeWithOptions({ summary: summaries.reserveOrderQuota(customerId) }, [{ userId: customerId, orderId }]),
-    releaseQuota: () => quota.releaseOrderQuota.executeWithOptions({ summary: summaries.releaseOrderQuota(customerId) }, [{ userId: customerId, orderId }]),
+    reserveQuota: () =>
+      quota.reserveOrderQuota.executeWithOptions({ summary: summaries.reserveOrderQuota(customerId) }, [
+        { userId: customerId, orderId },
+      ]),
+    releaseQuota: () =>
+      quota.releaseOrderQuota.executeWithOptions({ summary: summaries.releaseOrderQuota(customerId) }, [
+        { userId: customerId, orderId },
+      ]),
     createOrder: () =>
-      orders.createOrder.executeWithOptions({ summary: summaries.createOrder(orderId, lines, totalCents, currency) }, [{ orderId, customerId, lines, currency, idempotencyKey, requestHash }]),
-    reserveStock: () => inventory.reserveStock.executeWithOptions({ summary: summaries.reserveStock(lines) }, [{ orderId, lines: stockLines(order) }]),
-    releaseStock: () => inventory.releaseStock.executeWithOptions({ summary: summaries.releaseStock(orderId) }, [{ orderId }]),
-    commitStock: () => inventory.commitStock.executeWithOptions({ summary: summaries.commitStock(lines) }, [{ orderId }]),
-    refundPayment: (reason?: string) => payments.refundPayment.executeWithOptions({ summary: summaries.refundPayment(orderId) }, [{ orderId, reason }]),
-    clearCart: () => cart.clearCart.executeWithOptions({ summary: summaries.clearCart(customerId, lines) }, [{ orderId, userId: customerId, lines: stockLines(order) }]),
+      orders.createOrder.executeWithOptions({ summary: summaries.createOrder(orderId, lines, totalCents, currency) }, [
+        { orderId, customerId, lines, currency, idempotencyKey, requestHash },
+      ]),
+    reserveStock: () =>
+      inventory.reserveStock.executeWithOptions({ summary: summaries.reserveStock(lines) }, [
+        { orderId, lines: stockLines(order) },
+      ]),
+    releaseStock: () =>
+      inventory.releaseStock.executeWithOptions({ summary: summaries.releaseStock(orderId) }, [{ orderId }]),
+    commitStock: () =>
+      inventory.commitStock.executeWithOptions({ summary: summaries.commitStock(lines) }, [{ orderId }]),
+    refundPayment: (reason?: string) =>
+      payments.refundPayment.executeWithOptions({ summary: summaries.refundPayment(orderId) }, [{ orderId, reason }]),
+    clearCart: () =>
+      cart.clearCart.executeWithOptions({ summary: summaries.clearCart(customerId, lines) }, [
+        { orderId, userId: customerId, lines: stockLines(order) },
+      ]),
     /** Forward-only past the commit point: retried until it succeeds. */
-    setStatus: (status: OrderStatus, extra: { reason?: string; failureCode?: string; expiresAt?: string }, mode?: 'forward-only') =>
-      (mode === 'forward-only' ? ordersForwardOnly : orders).setOrderStatus.executeWithOptions({ summary: summaries.setOrderStatus(status) }, [{ orderId, status, ...extra }]),
+    setStatus: (
+      status: OrderStatus,
+      extra: { reason?: string; failureCode?: string; expiresAt?: string },
+      mode?: 'forward-only',
+    ) =>
+      (mode === 'forward-only' ? ordersForwardOnly : orders).setOrderStatus.executeWithOptions(
+        { summary: summaries.setOrderStatus(status) },
+        [{ orderId, status, ...extra }],
+      ),
   };
 }

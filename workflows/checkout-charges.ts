@@ -7,7 +7,14 @@ import { ApplicationFailure, condition, log, setCurrentDetails, setHandler } fro
 import { ERROR_CODES } from '../lib/error-codes';
 import { payments } from './checkout-activities';
 import * as contract from './contract';
-import type { CheckoutFailure, CheckoutInput, CheckoutState, CheckoutStep, PayInput, PaymentEventInput } from './contract';
+import type {
+  CheckoutFailure,
+  CheckoutInput,
+  CheckoutState,
+  CheckoutStep,
+  PayInput,
+  PaymentEventInput,
+} from './contract';
 import * as notices from './checkout-notices';
 import { detailsOf, failureOf, ProcessingOutlivedOrder } from './failures';
 import type { Saga } from './saga';
@@ -46,7 +53,11 @@ export class Charges {
     } catch (error) {
       const expired = error instanceof ProcessingOutlivedOrder;
       log.info('Payment refused', { orderId, attempt, code: failureOf(error).code });
-      return { failure: expired ? { code: ERROR_CODES.ORDER_NOT_PAYABLE, message: error.message } : failureOf(error), details: detailsOf(error), expired };
+      return {
+        failure: expired ? { code: ERROR_CODES.ORDER_NOT_PAYABLE, message: error.message } : failureOf(error),
+        details: detailsOf(error),
+        expired,
+      };
     }
   }
 
@@ -54,16 +65,27 @@ export class Charges {
   private async attempt(payment: PayInput, attempt: number): Promise<void> {
     const { orderId, currency } = this.input;
     this.webhookVerdict = undefined;
-    const charged = await payments.chargePayment.executeWithOptions({ summary: summaries.chargePayment(this.state.totalCents, currency, attempt) }, [
-      { orderId, amountCents: this.state.totalCents, currency, paymentMethod: payment.paymentMethod, attempt },
-    ]);
+    const charged = await payments.chargePayment.executeWithOptions(
+      { summary: summaries.chargePayment(this.state.totalCents, currency, attempt) },
+      [{ orderId, amountCents: this.state.totalCents, currency, paymentMethod: payment.paymentMethod, attempt }],
+    );
     this.state.paymentIntentId = charged.paymentIntentId;
     if (charged.status === 'SUCCEEDED') return;
     setCurrentDetails(`Stripe is processing the payment; waiting for its webhook until ${this.state.expiresAt}`);
-    if (!(await condition(() => this.webhookVerdict?.paymentIntentId === charged.paymentIntentId, Math.max(1, this.msLeft())))) throw new ProcessingOutlivedOrder();
+    if (
+      !(await condition(
+        () => this.webhookVerdict?.paymentIntentId === charged.paymentIntentId,
+        Math.max(1, this.msLeft()),
+      ))
+    )
+      throw new ProcessingOutlivedOrder();
     const outcome = this.webhookVerdict!.succeeded ? 'succeeded' : 'failed';
     await payments.settleProcessingPayment({ orderId, attempt, outcome });
-    if (outcome === 'failed') throw ApplicationFailure.nonRetryable('The payment failed while Stripe processed it', ERROR_CODES.PAYMENT_DECLINED);
+    if (outcome === 'failed')
+      throw ApplicationFailure.nonRetryable(
+        'The payment failed while Stripe processed it',
+        ERROR_CODES.PAYMENT_DECLINED,
+      );
   }
 
   /** A webhook event: kept in the state (once each, capped), and the verdict a `processing` charge waits for. */

@@ -48,8 +48,20 @@ beforeAll(async () => {
   const double = stripeDouble(() => 'processing');
   const doubleRecorder = await startStripeProxy({ target: process.env.STRIPE_API_BASE!, intercept: double.intercept });
   const db = createPaymentsDb(dbs.urls.payments);
-  const gateway = createStripeGateway({ stripeSecretKey: 'sk_test_123', stripeApiBase: doubleRecorder.url, stripeLikeApiBase: doubleRecorder.url });
-  stripeLike = { payments: new PaymentsService(db, gateway), double, recorder: doubleRecorder, close: async () => { await db.$disconnect(); await doubleRecorder.close(); } };
+  const gateway = createStripeGateway({
+    stripeSecretKey: 'sk_test_123',
+    stripeApiBase: doubleRecorder.url,
+    stripeLikeApiBase: doubleRecorder.url,
+  });
+  stripeLike = {
+    payments: new PaymentsService(db, gateway),
+    double,
+    recorder: doubleRecorder,
+    close: async () => {
+      await db.$disconnect();
+      await doubleRecorder.close();
+    },
+  };
 });
 
 afterAll(async () => {
@@ -65,12 +77,20 @@ type Activities = ReturnType<typeof createActivitiesByQueue>;
 type AnyActivity = (input: any) => Promise<any>;
 type Overrides = { [Q in keyof Activities]?: Record<string, AnyActivity> };
 
-const real = (queue: keyof Activities) => createActivitiesByQueue(services, temporal.client)[queue] as Record<string, AnyActivity>;
+const real = (queue: keyof Activities) =>
+  createActivitiesByQueue(services, temporal.client)[queue] as Record<string, AnyActivity>;
 
 let workers: RunningWorkers | undefined;
 async function startWorkers(overrides: Overrides = {}, base: Partial<Activities> = {}): Promise<void> {
   const activities = { ...createActivitiesByQueue(services, temporal.client), ...base };
-  workers = await temporal.startWorkers(Object.fromEntries(Object.entries(activities).map(([queue, set]) => [queue, { ...set, ...(overrides[queue as keyof Activities] ?? {}) }])));
+  workers = await temporal.startWorkers(
+    Object.fromEntries(
+      Object.entries(activities).map(([queue, set]) => [
+        queue,
+        { ...set, ...(overrides[queue as keyof Activities] ?? {}) },
+      ]),
+    ),
+  );
 }
 afterEach(async () => {
   await workers?.stop();
@@ -83,31 +103,69 @@ function gate() {
   let open!: () => void;
   const started = new Promise<void>((resolve) => (arrived = resolve));
   const opened = new Promise<void>((resolve) => (open = resolve));
-  return { started, open, pass: async () => { arrived(); await opened; } };
+  return {
+    started,
+    open,
+    pass: async () => {
+      arrived();
+      await opened;
+    },
+  };
 }
 
 /** Workers whose charge waits at its start until the test opens the gate, then charges for real. */
 async function startWorkersWithGatedCharge(): Promise<ReturnType<typeof gate>> {
   const charging = gate();
   const payments = real('payments');
-  await startWorkers({ payments: { chargePayment: async (input) => { await charging.pass(); return payments.chargePayment!(input); } } });
+  await startWorkers({
+    payments: {
+      chargePayment: async (input) => {
+        await charging.pass();
+        return payments.chargePayment!(input);
+      },
+    },
+  });
   return charging;
 }
 
 async function startCheckout(options: { available?: number; ttlSeconds?: number } = {}) {
-  const product = await services.inventory.createProduct({ sku: `EDGE-${randomUUID().slice(0, 8)}`, name: 'Edge', priceCents: 1_250, available: options.available ?? 3 });
+  const product = await services.inventory.createProduct({
+    sku: `EDGE-${randomUUID().slice(0, 8)}`,
+    name: 'Edge',
+    priceCents: 1_250,
+    available: options.available ?? 3,
+  });
   const orderId = randomUUID();
   const customerId = `edge-${randomUUID().slice(0, 8)}`;
   const handle = await temporal.client.workflow.start(checkoutWorkflow, {
     taskQueue: TASK_QUEUES.checkout,
     workflowId: orderWorkflowId(orderId),
-    args: [{ orderId, customerId, currency: 'usd', ttlSeconds: options.ttlSeconds ?? 60, lines: [{ productId: product.id, sku: product.sku, name: product.name, quantity: 2, unitPriceCents: 1_250 }] }],
+    args: [
+      {
+        orderId,
+        customerId,
+        currency: 'usd',
+        ttlSeconds: options.ttlSeconds ?? 60,
+        lines: [{ productId: product.id, sku: product.sku, name: product.name, quantity: 2, unitPriceCents: 1_250 }],
+      },
+    ],
   });
-  const pay = (paymentMethod = 'pm_card_visa') => handle.executeUpdate(payUpdate, { args: [{ paymentMethod, customerId }] });
-  return { orderId, customerId, handle, pay, product, stock: async () => (await services.inventory.getProduct(product.id))!.available };
+  const pay = (paymentMethod = 'pm_card_visa') =>
+    handle.executeUpdate(payUpdate, { args: [{ paymentMethod, customerId }] });
+  return {
+    orderId,
+    customerId,
+    handle,
+    pay,
+    product,
+    stock: async () => (await services.inventory.getProduct(product.id))!.available,
+  };
 }
 
-async function reach(handle: WorkflowHandle<typeof checkoutWorkflow>, done: (state: CheckoutState) => boolean): Promise<CheckoutState> {
+async function reach(
+  handle: WorkflowHandle<typeof checkoutWorkflow>,
+  done: (state: CheckoutState) => boolean,
+): Promise<CheckoutState> {
   for (let i = 0; i < 600; i++) {
     const state = await handle.query(checkoutStateQuery);
     if (done(state)) return state;
@@ -119,13 +177,17 @@ const status = (wanted: OrderStatus) => (state: CheckoutState) => state.status =
 
 /** The code a refused update carries. */
 async function refusal(promise: Promise<unknown>): Promise<string | undefined> {
-  const error = await promise.then(() => undefined, (e: unknown) => e);
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(error).toBeInstanceOf(WorkflowUpdateFailedError);
   return ((error as WorkflowUpdateFailedError).cause as ApplicationFailure).type ?? undefined;
 }
 
 /** What reached Stripe about one order (the payments service names the order in every key and in metadata). */
-const stripeRequestsFor = (orderId: string, from: RecordedRequest[] = recorder.requests) => from.filter((r) => r.idempotencyKey?.includes(orderId) || r.body.includes(orderId));
+const stripeRequestsFor = (orderId: string, from: RecordedRequest[] = recorder.requests) =>
+  from.filter((r) => r.idempotencyKey?.includes(orderId) || r.body.includes(orderId));
 const refundsFor = (orderId: string) => stripeRequestsFor(orderId).filter((r) => r.path === '/v1/refunds');
 
 /** Waits until the workflow's own clock is past the order's expiresAt (the event under test is time passing). */
@@ -144,7 +206,10 @@ describe('a cancel or the deadline during a charge waits for its outcome', () =>
     charging.open();
     expect((await payment).status).toBe('CANCELLED');
     const result = await order.handle.result();
-    expect(result).toMatchObject({ status: 'CANCELLED', compensatedSteps: ['paymentCharged', 'stockReserved', 'quotaChecked'] });
+    expect(result).toMatchObject({
+      status: 'CANCELLED',
+      compensatedSteps: ['paymentCharged', 'stockReserved', 'quotaChecked'],
+    });
     expect(await services.payments.get(order.orderId)).toMatchObject({ status: 'REFUNDED', refunded: true });
     expect(refundsFor(order.orderId)).toHaveLength(1);
     expect(await order.stock()).toBe(3);
@@ -155,7 +220,10 @@ describe('a cancel or the deadline during a charge waits for its outcome', () =>
     const order = await startCheckout();
     await reach(order.handle, status('AWAITING_PAYMENT'));
     await order.handle.cancel();
-    expect(await order.handle.result()).toMatchObject({ status: 'CANCELLED', compensatedSteps: ['stockReserved', 'quotaChecked'] });
+    expect(await order.handle.result()).toMatchObject({
+      status: 'CANCELLED',
+      compensatedSteps: ['stockReserved', 'quotaChecked'],
+    });
     expect(await services.payments.get(order.orderId)).toBeNull();
     expect(stripeRequestsFor(order.orderId)).toEqual([]);
     expect(await order.stock()).toBe(3);
@@ -167,7 +235,10 @@ describe('a cancel or the deadline during a charge waits for its outcome', () =>
     await reach(order.handle, status('AWAITING_PAYMENT'));
     const payment = order.pay();
     await charging.started;
-    const cancel = await order.handle.startUpdate(cancelUpdate, { args: [{ reason: 'changed my mind' }], waitForStage: WorkflowUpdateStage.ACCEPTED });
+    const cancel = await order.handle.startUpdate(cancelUpdate, {
+      args: [{ reason: 'changed my mind' }],
+      waitForStage: WorkflowUpdateStage.ACCEPTED,
+    });
     charging.open();
     expect((await cancel.result()).status).toBe('CANCELLED');
     expect((await payment).status).toBe('CANCELLED');
@@ -181,7 +252,9 @@ describe('a cancel or the deadline during a charge waits for its outcome', () =>
       payments: {
         chargePayment: async () => {
           await charging.pass();
-          throw ApplicationFailure.nonRetryable('Your card was declined.', 'PAYMENT_DECLINED', { declineCode: 'generic_decline' });
+          throw ApplicationFailure.nonRetryable('Your card was declined.', 'PAYMENT_DECLINED', {
+            declineCode: 'generic_decline',
+          });
         },
       },
     });
@@ -211,16 +284,25 @@ describe('a cancel or the deadline during a charge waits for its outcome', () =>
     const events = (await order.handle.fetchHistory()).events ?? [];
     type HistoryEvent = (typeof events)[number];
     const index = (found: (e: HistoryEvent) => unknown) => events.findIndex(found);
-    const accepted = index((e) => e.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.input?.name === 'pay');
-    const chargeScheduled = index((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'chargePayment');
-    const chargeCompleted = index((e) => Number(e.activityTaskCompletedEventAttributes?.scheduledEventId ?? -1) === Number(events[chargeScheduled]!.eventId));
+    const accepted = index(
+      (e) => e.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.input?.name === 'pay',
+    );
+    const chargeScheduled = index(
+      (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'chargePayment',
+    );
+    const chargeCompleted = index(
+      (e) =>
+        Number(e.activityTaskCompletedEventAttributes?.scheduledEventId ?? -1) ===
+        Number(events[chargeScheduled]!.eventId),
+    );
     const timerCancelled = index((e) => e.timerCanceledEventAttributes);
     expect(accepted).toBeGreaterThan(0);
     expect(accepted).toBeLessThan(chargeScheduled);
     expect(timerCancelled).toBeGreaterThan(accepted);
     expect(timerCancelled).toBeLessThan(chargeCompleted);
     expect(index((e) => e.timerFiredEventAttributes)).toBe(-1);
-    const seconds = (e: HistoryEvent) => Number(e.eventTime!.seconds) * 1000 + Math.floor((e.eventTime!.nanos ?? 0) / 1e6);
+    const seconds = (e: HistoryEvent) =>
+      Number(e.eventTime!.seconds) * 1000 + Math.floor((e.eventTime!.nanos ?? 0) / 1e6);
     expect(seconds(events[accepted]!)).toBeLessThan(Date.parse(awaiting.expiresAt!));
     expect(seconds(events[chargeCompleted]!)).toBeGreaterThan(Date.parse(awaiting.expiresAt!));
   });
@@ -230,7 +312,14 @@ describe('the commit point', () => {
   it('a slow cart clear does not hold up the payment answer', async () => {
     const clearing = gate();
     const cart = real('cart');
-    await startWorkers({ cart: { clearCart: async (input) => { await clearing.pass(); return cart.clearCart!(input); } } });
+    await startWorkers({
+      cart: {
+        clearCart: async (input) => {
+          await clearing.pass();
+          return cart.clearCart!(input);
+        },
+      },
+    });
     const order = await startCheckout();
     await reach(order.handle, status('AWAITING_PAYMENT'));
     const paid = order.pay();
@@ -275,7 +364,12 @@ describe('bounds', () => {
     await startWorkers();
     const order = await startCheckout();
     await reach(order.handle, status('AWAITING_PAYMENT'));
-    for (let i = 0; i < 100; i++) await order.handle.signal(paymentEventSignal, { eventId: `evt_${i % 60}`, type: 'charge.updated', paymentIntentId: 'pi_x' });
+    for (let i = 0; i < 100; i++)
+      await order.handle.signal(paymentEventSignal, {
+        eventId: `evt_${i % 60}`,
+        type: 'charge.updated',
+        paymentIntentId: 'pi_x',
+      });
     const state = await order.handle.query(checkoutStateQuery);
     expect(state.paymentEvents).toHaveLength(MAX_KEPT_PAYMENT_EVENTS);
     expect(new Set(state.paymentEvents!.map((e) => e.eventId)).size).toBe(MAX_KEPT_PAYMENT_EVENTS);
@@ -286,14 +380,31 @@ describe('bounds', () => {
 
   it(`after ${MAX_DECLINED_ATTEMPTS} declined attempts the order ends with its own code and its stock returns`, async () => {
     let charges = 0;
-    await startWorkers({ payments: { chargePayment: async () => { charges += 1; throw ApplicationFailure.nonRetryable('Your card was declined.', 'PAYMENT_DECLINED', { declineCode: 'generic_decline' }); } } });
+    await startWorkers({
+      payments: {
+        chargePayment: async () => {
+          charges += 1;
+          throw ApplicationFailure.nonRetryable('Your card was declined.', 'PAYMENT_DECLINED', {
+            declineCode: 'generic_decline',
+          });
+        },
+      },
+    });
     const order = await startCheckout();
     await reach(order.handle, status('AWAITING_PAYMENT'));
-    for (let attempt = 1; attempt < MAX_DECLINED_ATTEMPTS; attempt++) expect(await refusal(order.pay('pm_card_chargeDeclined'))).toBe('PAYMENT_DECLINED');
+    for (let attempt = 1; attempt < MAX_DECLINED_ATTEMPTS; attempt++)
+      expect(await refusal(order.pay('pm_card_chargeDeclined'))).toBe('PAYMENT_DECLINED');
     expect(await refusal(order.pay('pm_card_chargeDeclined'))).toBe('PAYMENT_ATTEMPTS_EXHAUSTED');
-    expect(await order.handle.result()).toMatchObject({ status: 'FAILED', declinedAttempts: MAX_DECLINED_ATTEMPTS, failure: { code: 'PAYMENT_ATTEMPTS_EXHAUSTED' } });
+    expect(await order.handle.result()).toMatchObject({
+      status: 'FAILED',
+      declinedAttempts: MAX_DECLINED_ATTEMPTS,
+      failure: { code: 'PAYMENT_ATTEMPTS_EXHAUSTED' },
+    });
     expect(charges).toBe(MAX_DECLINED_ATTEMPTS);
-    expect(await services.orders.get(order.orderId)).toMatchObject({ status: 'FAILED', failureCode: 'PAYMENT_ATTEMPTS_EXHAUSTED' });
+    expect(await services.orders.get(order.orderId)).toMatchObject({
+      status: 'FAILED',
+      failureCode: 'PAYMENT_ATTEMPTS_EXHAUSTED',
+    });
     expect(await order.stock()).toBe(3);
   });
 });
@@ -314,7 +425,11 @@ describe('Stripe answers processing (real mode, the Stripe double)', () => {
     const order = await processingOrder();
     expect((await order.handle.query(checkoutStateQuery)).status).toBe('AWAITING_PAYMENT');
     stripeLike.double.intents.get(order.paymentIntentId)!.status = 'succeeded';
-    await order.handle.signal(paymentEventSignal, { eventId: `evt_${randomUUID()}`, type: 'payment_intent.succeeded', paymentIntentId: order.paymentIntentId });
+    await order.handle.signal(paymentEventSignal, {
+      eventId: `evt_${randomUUID()}`,
+      type: 'payment_intent.succeeded',
+      paymentIntentId: order.paymentIntentId,
+    });
     expect((await order.payment).status).toBe('PAID');
     expect((await order.handle.result()).status).toBe('COMPLETED');
     expect(await stripeLike.payments.get(order.orderId)).toMatchObject({ status: 'SUCCEEDED' });
@@ -324,12 +439,21 @@ describe('Stripe answers processing (real mode, the Stripe double)', () => {
   it('processing, then the webhook says failed: declined, still payable; a cancel then cancels the intent, no refund', async () => {
     const order = await processingOrder();
     stripeLike.double.intents.get(order.paymentIntentId)!.status = 'requires_payment_method';
-    await order.handle.signal(paymentEventSignal, { eventId: `evt_${randomUUID()}`, type: 'payment_intent.payment_failed', paymentIntentId: order.paymentIntentId });
+    await order.handle.signal(paymentEventSignal, {
+      eventId: `evt_${randomUUID()}`,
+      type: 'payment_intent.payment_failed',
+      paymentIntentId: order.paymentIntentId,
+    });
     expect(await refusal(order.payment)).toBe('PAYMENT_DECLINED');
-    expect(await order.handle.query(checkoutStateQuery)).toMatchObject({ status: 'AWAITING_PAYMENT', declinedAttempts: 1 });
+    expect(await order.handle.query(checkoutStateQuery)).toMatchObject({
+      status: 'AWAITING_PAYMENT',
+      declinedAttempts: 1,
+    });
     expect((await order.handle.executeUpdate(cancelUpdate, { args: [{}] })).status).toBe('CANCELLED');
     expect(await stripeLike.payments.get(order.orderId)).toMatchObject({ status: 'CANCELED', refunded: false });
-    expect(stripeLike.recorder.requests.filter((r) => r.path === '/v1/refunds' && r.body.includes(order.orderId))).toEqual([]);
+    expect(
+      stripeLike.recorder.requests.filter((r) => r.path === '/v1/refunds' && r.body.includes(order.orderId)),
+    ).toEqual([]);
   });
 });
 
@@ -338,8 +462,17 @@ describe('an undo that keeps failing', () => {
     let refundWorks = false;
     const payments = real('payments');
     await startWorkers({
-      inventory: { commitStock: async () => { throw ApplicationFailure.nonRetryable('The reservation was released by an operator', 'RESERVATION_RELEASED'); } },
-      payments: { refundPayment: async (input) => { if (!refundWorks) throw ApplicationFailure.nonRetryable('Stripe refuses refunds right now', 'STRIPE_REFUSED'); return payments.refundPayment!(input); } },
+      inventory: {
+        commitStock: async () => {
+          throw ApplicationFailure.nonRetryable('The reservation was released by an operator', 'RESERVATION_RELEASED');
+        },
+      },
+      payments: {
+        refundPayment: async (input) => {
+          if (!refundWorks) throw ApplicationFailure.nonRetryable('Stripe refuses refunds right now', 'STRIPE_REFUSED');
+          return payments.refundPayment!(input);
+        },
+      },
     });
     const order = await startCheckout();
     await reach(order.handle, status('AWAITING_PAYMENT'));

@@ -19,7 +19,13 @@ export async function persistStatusEvent(state: Readonly<CheckoutState>): Promis
   const event = { orderId, status, totalCents, currency, failure: state.failure ?? null };
   try {
     await statusEvents.persistNotification.executeWithOptions({ summary: summaries.notifyStatus(customerId, status) }, [
-      { userId: customerId, kind: 'ORDER', type: 'order.status', dedupeKey: `order:${orderId}:${status}`, payload: event },
+      {
+        userId: customerId,
+        kind: 'ORDER',
+        type: 'order.status',
+        dedupeKey: `order:${orderId}:${status}`,
+        payload: event,
+      },
     ]);
   } catch (error) {
     log.warn('Order status event not delivered', { orderId, status, error: failureOf(error).message });
@@ -32,7 +38,13 @@ export async function notifyDeclined(state: Readonly<CheckoutState>, message: st
   const payload = { orderId, message, attempt, expiresAt: state.expiresAt ?? null, details: details ?? null };
   await notifications.notifyUser
     .executeWithOptions({ summary: summaries.notifyDeclined(customerId, attempt) }, [
-      { userId: customerId, kind: 'NOTIFICATION', type: 'payment.declined', payload, dedupeKey: `order:${orderId}:declined:${attempt}` },
+      {
+        userId: customerId,
+        kind: 'NOTIFICATION',
+        type: 'payment.declined',
+        payload,
+        dedupeKey: `order:${orderId}:declined:${attempt}`,
+      },
     ])
     .catch(() => undefined);
 }

@@ -23,7 +23,9 @@ export class CustomerRequests {
     private readonly msLeft: () => number,
   ) {
     setHandler(contract.payUpdate, (pay) => this.onPay(pay), { validator: (pay) => this.validatePay(pay) });
-    setHandler(contract.cancelUpdate, (request) => this.onCancel(request), { validator: (_request: CancelInput) => this.validateCancel() });
+    setHandler(contract.cancelUpdate, (request) => this.onCancel(request), {
+      validator: (_request: CancelInput) => this.validateCancel(),
+    });
     setHandler(contract.cancelSignal, (request) => this.requestCancel(request));
   }
 
@@ -38,8 +40,13 @@ export class CustomerRequests {
   }
 
   private validatePay(pay: PayInput): void {
-    if (pay.customerId !== this.state.customerId) throw ApplicationFailure.nonRetryable('Not your order', ERROR_CODES.ORDER_NOT_FOUND);
-    const why = this.payment ? 'A payment for this order is already in progress' : this.cancel ? 'The order is being cancelled' : `The order is ${this.state.status.toLowerCase()}`;
+    if (pay.customerId !== this.state.customerId)
+      throw ApplicationFailure.nonRetryable('Not your order', ERROR_CODES.ORDER_NOT_FOUND);
+    const why = this.payment
+      ? 'A payment for this order is already in progress'
+      : this.cancel
+        ? 'The order is being cancelled'
+        : `The order is ${this.state.status.toLowerCase()}`;
     if (!this.open || this.state.status !== 'AWAITING_PAYMENT' || this.payment || this.cancel || this.msLeft() <= 0) {
       throw ApplicationFailure.nonRetryable(why, ERROR_CODES.ORDER_NOT_PAYABLE);
     }
@@ -51,13 +58,21 @@ export class CustomerRequests {
     this.payment = payment;
     await settle(() => payment.settled !== undefined || isSettled(this.state.status));
     if (payment.settled && 'refused' in payment.settled) {
-      throw ApplicationFailure.nonRetryable(payment.settled.refused.message, payment.settled.refused.code, payment.settled.details ?? {});
+      throw ApplicationFailure.nonRetryable(
+        payment.settled.refused.message,
+        payment.settled.refused.code,
+        payment.settled.details ?? {},
+      );
     }
     return this.state;
   }
 
   private validateCancel(): void {
-    if (!this.open || this.cancel) throw ApplicationFailure.nonRetryable(`The order is ${this.state.status.toLowerCase()}`, ERROR_CODES.ORDER_NOT_CANCELLABLE);
+    if (!this.open || this.cancel)
+      throw ApplicationFailure.nonRetryable(
+        `The order is ${this.state.status.toLowerCase()}`,
+        ERROR_CODES.ORDER_NOT_CANCELLABLE,
+      );
   }
 
   private async onCancel(request: CancelInput): Promise<CheckoutState> {

@@ -36,7 +36,12 @@ afterAll(async () => {
 });
 
 async function newOrder(available = 5): Promise<CheckoutInput> {
-  const product = await services.inventory.createProduct({ sku: `RERUN-${randomUUID().slice(0, 8)}`, name: 'Rerun', priceCents: 700, available });
+  const product = await services.inventory.createProduct({
+    sku: `RERUN-${randomUUID().slice(0, 8)}`,
+    name: 'Rerun',
+    priceCents: 700,
+    available,
+  });
   return {
     orderId: randomUUID(),
     customerId: `rerun-${randomUUID().slice(0, 8)}`,
@@ -75,7 +80,10 @@ async function snapshot(input: CheckoutInput) {
  * instead of ending (what it did before the fix) is answered as such rather than waited for.
  */
 async function startAgain(input: CheckoutInput): Promise<string> {
-  const handle = await temporal.client.workflow.start(checkoutWorkflow, { ...checkoutStartOptions(input), workflowIdReusePolicy: 'ALLOW_DUPLICATE' });
+  const handle = await temporal.client.workflow.start(checkoutWorkflow, {
+    ...checkoutStartOptions(input),
+    workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+  });
   for (let i = 0; i < 400; i++) {
     const description = await handle.describe();
     if (description.status.name !== 'RUNNING') return (await handle.result()).status;
@@ -91,7 +99,12 @@ it('a second run of a completed order answers COMPLETED and refunds, releases an
   await first.executeUpdate(payUpdate, { args: [{ paymentMethod: 'pm_card_visa', customerId: input.customerId }] });
   expect((await first.result()).status).toBe('COMPLETED');
   const before = await snapshot(input);
-  expect(before).toMatchObject({ order: { status: 'COMPLETED' }, payment: { status: 'SUCCEEDED', refunded: false }, reservation: { status: 'COMMITTED' }, quota: 1 });
+  expect(before).toMatchObject({
+    order: { status: 'COMPLETED' },
+    payment: { status: 'SUCCEEDED', refunded: false },
+    reservation: { status: 'COMMITTED' },
+    quota: 1,
+  });
 
   expect(await startAgain(input)).toBe('COMPLETED');
   expect(await snapshot(input)).toEqual(before);
@@ -112,15 +125,27 @@ it('a second run of a cancelled order answers CANCELLED and changes nothing', as
 it('a second run of an order refused for quota gives back the unit it took for it', async () => {
   const input = await newOrder();
   // The free plan allows 20 orders a month: use them up, so the first run is refused.
-  for (let i = 0; i < 20; i++) await services.quota.recordUsage({ userId: input.customerId, resource: 'orders', quantity: 1, idempotencyKey: `other-${i}` });
-  expect((await temporal.client.workflow.execute(checkoutWorkflow, checkoutStartOptions(input))).status).toBe('REJECTED');
+  for (let i = 0; i < 20; i++)
+    await services.quota.recordUsage({
+      userId: input.customerId,
+      resource: 'orders',
+      quantity: 1,
+      idempotencyKey: `other-${i}`,
+    });
+  expect((await temporal.client.workflow.execute(checkoutWorkflow, checkoutStartOptions(input))).status).toBe(
+    'REJECTED',
+  );
   // One of the other orders is cancelled meanwhile: the second run's quota check now succeeds.
   await services.quota.releaseUsage({ userId: input.customerId, idempotencyKey: 'other-0' });
 
   expect(await startAgain(input)).toBe('REJECTED');
-  expect((await services.quota.getQuota(input.customerId)).resources.find((r) => r.resource === 'orders')?.used).toBe(19);
+  expect((await services.quota.getQuota(input.customerId)).resources.find((r) => r.resource === 'orders')?.used).toBe(
+    19,
+  );
   // The second run reserved the stock beside its quota check, and gave it back: none stays held.
   expect(await services.inventory.getProduct(input.lines[0]!.productId)).toMatchObject({ available: 5 });
   expect(await services.inventory.findReservation(input.orderId)).toMatchObject({ status: 'RELEASED' });
-  expect(await services.quota.releaseUsage({ userId: input.customerId, idempotencyKey: orderQuotaKey(input.orderId) })).toEqual({ released: false });
+  expect(
+    await services.quota.releaseUsage({ userId: input.customerId, idempotencyKey: orderQuotaKey(input.orderId) }),
+  ).toEqual({ released: false });
 });

@@ -4,7 +4,14 @@
  * The histories hold encrypted payloads, as a deployment with PAYLOAD_ENCRYPTION_KEYS stores
  * them; the replayer decodes them with the recorder's test-only key.
  */
-import { bundleWorkflowCode, DefaultLogger, Runtime, Worker, type ReplayResult, type WorkflowBundle } from '@temporalio/worker';
+import {
+  bundleWorkflowCode,
+  DefaultLogger,
+  Runtime,
+  Worker,
+  type ReplayResult,
+  type WorkflowBundle,
+} from '@temporalio/worker';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { HISTORY_TEST_ENCRYPTION_KEYS, historyDataConverter } from '../harness/history-encryption';
@@ -13,21 +20,35 @@ import { ENCRYPTED_ENCODING, KEY_ID_METADATA } from '../lib/payload-codec';
 import { PATCHES } from './checkout.workflow';
 
 const HISTORIES_DIR = path.join(__dirname, 'histories');
-const files = readdirSync(HISTORIES_DIR).filter((file) => file.endsWith('.json')).sort();
+const files = readdirSync(HISTORIES_DIR)
+  .filter((file) => file.endsWith('.json'))
+  .sort();
 
 function histories() {
-  return files.map((file) => ({ workflowId: path.basename(file, '.json'), history: JSON.parse(readFileSync(path.join(HISTORIES_DIR, file), 'utf8')) }));
+  return files.map((file) => ({
+    workflowId: path.basename(file, '.json'),
+    history: JSON.parse(readFileSync(path.join(HISTORIES_DIR, file), 'utf8')),
+  }));
 }
 
 /** The patch ids a history recorded (each in a `core_patch` marker, as base64 JSON). */
 function patchesIn(file: string): string[] {
   const { events } = JSON.parse(readFileSync(path.join(HISTORIES_DIR, file), 'utf8')) as {
-    events: { markerRecordedEventAttributes?: { markerName: string; details: Record<string, { payloads: { data: string }[] }> } }[];
+    events: {
+      markerRecordedEventAttributes?: { markerName: string; details: Record<string, { payloads: { data: string }[] }> };
+    }[];
   };
   return events
     .map((event) => event.markerRecordedEventAttributes)
     .filter((marker) => marker?.markerName === 'core_patch')
-    .map((marker) => (JSON.parse(Buffer.from(marker!.details['patch-data']!.payloads[0]!.data, 'base64').toString()) as { id: string }).id);
+    .map(
+      (marker) =>
+        (
+          JSON.parse(Buffer.from(marker!.details['patch-data']!.payloads[0]!.data, 'base64').toString()) as {
+            id: string;
+          }
+        ).id,
+    );
 }
 
 interface JsonPayload {
@@ -53,7 +74,11 @@ function payloadsOf(node: unknown): JsonPayload[] {
 
 async function replayAll(workflowBundle: WorkflowBundle): Promise<ReplayResult[]> {
   const results: ReplayResult[] = [];
-  for await (const result of Worker.runReplayHistories({ workflowBundle, dataConverter: historyDataConverter() }, histories())) results.push(result);
+  for await (const result of Worker.runReplayHistories(
+    { workflowBundle, dataConverter: historyDataConverter() },
+    histories(),
+  ))
+    results.push(result);
   return results;
 }
 
@@ -67,10 +92,23 @@ describe('recorded checkout histories', () => {
   it('cover every saga scenario, the notification workflow across a continue-as-new, and both sides of the one patch', () => {
     expect(files).toEqual(
       [
-        'cancelled', 'compensation-failed-operator-resolve', 'compensation-failed-operator-retry', 'declined-then-paid', 'declined-then-paid-notified', 'expired',
-        'notifications-continue-as-new', 'out-of-stock', 'paid', 'payment-racing-expiry', 'quota-rejected', 'refund-after-later-failure', 'rerun-of-ended-order',
+        'cancelled',
+        'compensation-failed-operator-resolve',
+        'compensation-failed-operator-retry',
+        'declined-then-paid',
+        'declined-then-paid-notified',
+        'expired',
+        'notifications-continue-as-new',
+        'out-of-stock',
+        'paid',
+        'payment-racing-expiry',
+        'quota-rejected',
+        'refund-after-later-failure',
+        'rerun-of-ended-order',
         'workflow-cancelled',
-      ].map((name) => `${name}.json`).sort(),
+      ]
+        .map((name) => `${name}.json`)
+        .sort(),
     );
   });
 
@@ -79,18 +117,29 @@ describe('recorded checkout histories', () => {
     for (const file of files) {
       const payloads = payloadsOf(JSON.parse(readFileSync(path.join(HISTORIES_DIR, file), 'utf8')));
       expect(payloads.length).toBeGreaterThan(0);
-      const clear = payloads.filter((payload) => text(payload.metadata?.encoding) !== ENCRYPTED_ENCODING || text(payload.metadata?.[KEY_ID_METADATA]) !== testKeyId);
+      const clear = payloads.filter(
+        (payload) =>
+          text(payload.metadata?.encoding) !== ENCRYPTED_ENCODING ||
+          text(payload.metadata?.[KEY_ID_METADATA]) !== testKeyId,
+      );
       expect({ file, clear: clear.map((payload) => text(payload.data)) }).toEqual({ file, clear: [] });
-      const leaked = ['history-customer', 'SKU-1', '2500'].filter((needle) => payloads.some((payload) => text(payload.data).includes(needle)));
+      const leaked = ['history-customer', 'SKU-1', '2500'].filter((needle) =>
+        payloads.some((payload) => text(payload.data).includes(needle)),
+      );
       expect({ file, leaked }).toEqual({ file, leaked: [] });
     }
   });
 
   it('replay deterministically with the current workflow code', async () => {
-    const results = await replayAll(await bundleWorkflowCode({ workflowsPath: require.resolve('./index'), logger: new DefaultLogger('ERROR') }));
+    const results = await replayAll(
+      await bundleWorkflowCode({ workflowsPath: require.resolve('./index'), logger: new DefaultLogger('ERROR') }),
+    );
     expect(results).toHaveLength(files.length);
     for (const result of results) {
-      expect({ history: result.workflowId, error: result.error?.message }).toEqual({ history: result.workflowId, error: undefined });
+      expect({ history: result.workflowId, error: result.error?.message }).toEqual({
+        history: result.workflowId,
+        error: undefined,
+      });
     }
   });
 
@@ -103,12 +152,25 @@ describe('recorded checkout histories', () => {
   // Each planted change must fail exactly the histories whose workflows reached the changed code, and
   // pass the others: a replay tier that failed everything, or nothing, would prove nothing.
   it.each([
-    ['two forward steps swapped (cart before PAID)', VARIANTS.stepsSwapped, ['declined-then-paid', 'declined-then-paid-notified', 'paid', 'payment-racing-expiry']],
+    [
+      'two forward steps swapped (cart before PAID)',
+      VARIANTS.stepsSwapped,
+      ['declined-then-paid', 'declined-then-paid-notified', 'paid', 'payment-racing-expiry'],
+    ],
     [
       'the undo order reversed',
       VARIANTS.undoOrderReversed,
       // Every history that undid two steps or more; a quota refusal too, since the stock is reserved beside the quota check.
-      ['cancelled', 'compensation-failed-operator-resolve', 'compensation-failed-operator-retry', 'expired', 'out-of-stock', 'quota-rejected', 'refund-after-later-failure', 'workflow-cancelled'],
+      [
+        'cancelled',
+        'compensation-failed-operator-resolve',
+        'compensation-failed-operator-retry',
+        'expired',
+        'out-of-stock',
+        'quota-rejected',
+        'refund-after-later-failure',
+        'workflow-cancelled',
+      ],
     ],
     // Both sides of the patch reach it: the old history lacks the notice, the new one has a marker no code asks
     // about. (Removing a patch goes through deprecatePatch() first: docs/changing-workflows.md.)
@@ -116,7 +178,10 @@ describe('recorded checkout histories', () => {
   ])('fail where the workflow reached it, and only there: %s', async (_name, variant, failing) => {
     const results = await replayAll(await bundleVariant(variant));
     expect(results).toHaveLength(files.length);
-    const failed = results.filter((result) => result.error).map((result) => result.workflowId).sort();
+    const failed = results
+      .filter((result) => result.error)
+      .map((result) => result.workflowId)
+      .sort();
     expect(failed).toEqual(failing);
     for (const result of results.filter((r) => r.error)) expect(result.error?.name).toBe('DeterminismViolationError');
   });

@@ -57,7 +57,10 @@ function real(queue: keyof Activities): Record<string, AnyActivity> {
 /** Real activities on every queue, with some replaced by the test. */
 async function startWorkers(overrides: Overrides = {}): Promise<RunningWorkers> {
   const merged = Object.fromEntries(
-    Object.entries(createActivitiesByQueue(services, temporal.client)).map(([queue, activities]) => [queue, { ...activities, ...(overrides[queue as keyof Activities] ?? {}) }]),
+    Object.entries(createActivitiesByQueue(services, temporal.client)).map(([queue, activities]) => [
+      queue,
+      { ...activities, ...(overrides[queue as keyof Activities] ?? {}) },
+    ]),
   );
   return temporal.startWorkers(merged);
 }
@@ -73,7 +76,13 @@ async function newProduct(available: number, priceCents = 1_250) {
   return services.inventory.createProduct({ sku, name: `Product ${sku}`, priceCents, available });
 }
 
-async function startCheckout(options: { productId: string; quantity: number; priceCents?: number; ttlSeconds?: number; customerId?: string }) {
+async function startCheckout(options: {
+  productId: string;
+  quantity: number;
+  priceCents?: number;
+  ttlSeconds?: number;
+  customerId?: string;
+}) {
   const orderId = randomUUID();
   const customerId = options.customerId ?? `user-${randomUUID().slice(0, 8)}`;
   const handle = await temporal.client.workflow.start(checkoutWorkflow, {
@@ -85,7 +94,15 @@ async function startCheckout(options: { productId: string; quantity: number; pri
         customerId,
         currency: 'usd',
         ttlSeconds: options.ttlSeconds ?? 60,
-        lines: [{ productId: options.productId, sku: 'sku', name: 'name', quantity: options.quantity, unitPriceCents: options.priceCents ?? 1_250 }],
+        lines: [
+          {
+            productId: options.productId,
+            sku: 'sku',
+            name: 'name',
+            quantity: options.quantity,
+            unitPriceCents: options.priceCents ?? 1_250,
+          },
+        ],
       },
     ],
   });
@@ -138,24 +155,37 @@ describe('checkout saga', () => {
           return notificationsReal.persistNotification!(input);
         },
       },
-      cart: { clearCart: async (input: unknown) => { happened.push('cart cleared'); return cartReal.clearCart!(input); } },
+      cart: {
+        clearCart: async (input: unknown) => {
+          happened.push('cart cleared');
+          return cartReal.clearCart!(input);
+        },
+      },
     });
     const product = await newProduct(5);
     const { orderId, customerId, handle } = await startCheckout({ productId: product.id, quantity: 1 });
     await reach(handle, 'AWAITING_PAYMENT');
-    expect((await handle.executeUpdate(payUpdate, { args: [{ paymentMethod: 'pm_card_visa', customerId }] })).status).toBe('PAID');
+    expect(
+      (await handle.executeUpdate(payUpdate, { args: [{ paymentMethod: 'pm_card_visa', customerId }] })).status,
+    ).toBe('PAID');
     // The sale went on while no event got through: paid, cart cleared, the order COMPLETED in its
     // database (the workflow itself ends once its events are delivered).
-    await waitUntil('the order to complete', async () => (await services.orders.get(orderId))?.status === 'COMPLETED', { timeoutMs: 60_000 });
+    await waitUntil('the order to complete', async () => (await services.orders.get(orderId))?.status === 'COMPLETED', {
+      timeoutMs: 60_000,
+    });
     expect(happened).toEqual(['cart cleared']);
 
     const first = `order:${orderId}:AWAITING_PAYMENT`;
-    await waitUntil('the first status event to fail more than five times', async () => (tries.get(first) ?? 0) > 5, { timeoutMs: 60_000 });
+    await waitUntil('the first status event to fail more than five times', async () => (tries.get(first) ?? 0) > 5, {
+      timeoutMs: 60_000,
+    });
     outage = false;
     expect((await handle.result()).status).toBe('COMPLETED');
     expect(happened).toEqual(['cart cleared', 'persisted AWAITING_PAYMENT', 'persisted PAID', 'persisted COMPLETED']);
 
-    const events = (await services.notifications.list(customerId, { limit: 10 })).filter((n) => n.kind === 'ORDER').reverse();
+    const events = (await services.notifications.list(customerId, { limit: 10 }))
+      .filter((n) => n.kind === 'ORDER')
+      .reverse();
     expect(events.map((n) => [n.dedupeKey, n.sequence])).toEqual([
       [`order:${orderId}:AWAITING_PAYMENT`, 1],
       [`order:${orderId}:PAID`, 2],
@@ -179,21 +209,39 @@ describe('checkout saga', () => {
     const result = await handle.result();
     expect(result.status).toBe('COMPLETED');
     expect(result.completedSteps).toEqual([
-      'quotaChecked', 'orderCreated', 'stockReserved', 'paymentCharged', 'stockCommitted', 'orderPaid', 'cartCleared', 'customerNotified',
+      'quotaChecked',
+      'orderCreated',
+      'stockReserved',
+      'paymentCharged',
+      'stockCommitted',
+      'orderPaid',
+      'cartCleared',
+      'customerNotified',
     ]);
 
     expect((await services.orders.get(orderId))!.status).toBe('COMPLETED');
-    expect((await services.orders.get(orderId))!.history.map((h) => h.to)).toEqual(['PENDING', 'AWAITING_PAYMENT', 'PAID', 'COMPLETED']);
+    expect((await services.orders.get(orderId))!.history.map((h) => h.to)).toEqual([
+      'PENDING',
+      'AWAITING_PAYMENT',
+      'PAID',
+      'COMPLETED',
+    ]);
     const payment = await services.payments.get(orderId);
     expect(payment).toMatchObject({ status: 'SUCCEEDED', amountCents: 2_500, refunded: false });
     expect(payment!.attempts).toHaveLength(1);
     expect(await services.inventory.findReservation(orderId)).toMatchObject({ status: 'COMMITTED' });
     expect(await stockOf(product.id)).toMatchObject({ available: 3 });
-    expect((await services.cart.get(customerId)).items).toEqual([{ productId: product.id, quantity: 1, priceCents: 1_250 }]);
-    expect((await services.quota.getQuota(customerId)).resources.find((r) => r.resource === 'orders')).toMatchObject({ used: 1 });
+    expect((await services.cart.get(customerId)).items).toEqual([
+      { productId: product.id, quantity: 1, priceCents: 1_250 },
+    ]);
+    expect((await services.quota.getQuota(customerId)).resources.find((r) => r.resource === 'orders')).toMatchObject({
+      used: 1,
+    });
 
     // A second payment of a completed order is refused and charges nothing.
-    expect(await refusal(handle.executeUpdate(payUpdate, { args: [{ paymentMethod: 'pm_card_visa', customerId }] }))).toBe('WORKFLOW_CLOSED');
+    expect(
+      await refusal(handle.executeUpdate(payUpdate, { args: [{ paymentMethod: 'pm_card_visa', customerId }] })),
+    ).toBe('WORKFLOW_CLOSED');
     expect((await services.payments.get(orderId))!.attempts).toHaveLength(1);
   });
 
@@ -209,9 +257,13 @@ describe('checkout saga', () => {
     expect(await services.inventory.findReservation(orderId)).toMatchObject({ status: 'RELEASED' });
     expect(await stockOf(product.id)).toMatchObject({ available: 4 });
     expect(await services.payments.get(orderId)).toBeNull();
-    expect((await services.quota.getQuota(customerId)).resources.find((r) => r.resource === 'orders')).toMatchObject({ used: 0 });
+    expect((await services.quota.getQuota(customerId)).resources.find((r) => r.resource === 'orders')).toMatchObject({
+      used: 0,
+    });
 
-    expect(await refusal(handle.executeUpdate(payUpdate, { args: [{ paymentMethod: 'pm_card_visa', customerId }] }))).toBe('WORKFLOW_CLOSED');
+    expect(
+      await refusal(handle.executeUpdate(payUpdate, { args: [{ paymentMethod: 'pm_card_visa', customerId }] })),
+    ).toBe('WORKFLOW_CLOSED');
   });
 
   it('cancelled: before payment, the stock returns', async () => {
@@ -233,17 +285,24 @@ describe('checkout saga', () => {
     const result = await handle.result();
     expect(result.status).toBe('REJECTED');
     expect(result.failure?.code).toBe('OUT_OF_STOCK');
-    expect((await services.orders.get(orderId))).toMatchObject({ status: 'REJECTED', failureCode: 'OUT_OF_STOCK' });
+    expect(await services.orders.get(orderId)).toMatchObject({ status: 'REJECTED', failureCode: 'OUT_OF_STOCK' });
     expect(await services.inventory.findReservation(orderId)).toBeNull();
     expect(await stockOf(product.id)).toMatchObject({ available: 1 });
-    expect((await services.quota.getQuota(customerId)).resources.find((r) => r.resource === 'orders')).toMatchObject({ used: 0 });
+    expect((await services.quota.getQuota(customerId)).resources.find((r) => r.resource === 'orders')).toMatchObject({
+      used: 0,
+    });
   });
 
   it('quota exceeded: the order is rejected and the stock reserved beside the quota check is given back', async () => {
     workers = await startWorkers();
     const product = await newProduct(3);
     const customerId = `user-${randomUUID().slice(0, 8)}`;
-    await services.quota.recordUsage({ userId: customerId, resource: 'orders', quantity: 20, idempotencyKey: 'earlier-orders' });
+    await services.quota.recordUsage({
+      userId: customerId,
+      resource: 'orders',
+      quantity: 20,
+      idempotencyKey: 'earlier-orders',
+    });
     const { orderId, handle } = await startCheckout({ productId: product.id, quantity: 1, customerId });
     const result = await handle.result();
     expect(result.status).toBe('REJECTED');
@@ -262,7 +321,10 @@ describe('checkout saga', () => {
       payments: {
         async chargePayment(input: { attempt: number }) {
           charges += 1;
-          if (input.attempt === 1) throw ApplicationFailure.nonRetryable('Your card has insufficient funds.', 'PAYMENT_DECLINED', { declineCode: 'insufficient_funds' });
+          if (input.attempt === 1)
+            throw ApplicationFailure.nonRetryable('Your card has insufficient funds.', 'PAYMENT_DECLINED', {
+              declineCode: 'insufficient_funds',
+            });
           return payments.chargePayment!(input);
         },
       },
@@ -270,8 +332,12 @@ describe('checkout saga', () => {
     const product = await newProduct(2);
     const { orderId, customerId, handle } = await startCheckout({ productId: product.id, quantity: 1 });
     await reach(handle, 'AWAITING_PAYMENT');
-    expect(await refusal(handle.executeUpdate(payUpdate, { args: [{ paymentMethod: 'pm_card_chargeDeclined', customerId }] }))).toBe('PAYMENT_DECLINED');
-    expect((await handle.query(checkoutStateQuery))).toMatchObject({ status: 'AWAITING_PAYMENT', declinedAttempts: 1 });
+    expect(
+      await refusal(
+        handle.executeUpdate(payUpdate, { args: [{ paymentMethod: 'pm_card_chargeDeclined', customerId }] }),
+      ),
+    ).toBe('PAYMENT_DECLINED');
+    expect(await handle.query(checkoutStateQuery)).toMatchObject({ status: 'AWAITING_PAYMENT', declinedAttempts: 1 });
 
     const paid = await handle.executeUpdate(payUpdate, { args: [{ paymentMethod: 'pm_card_visa', customerId }] });
     expect(paid.status).toBe('PAID');
@@ -305,7 +371,8 @@ describe('checkout saga', () => {
     workers = await startWorkers({
       inventory: {
         async releaseStock(input: { orderId: string }) {
-          if (!releaseWorks) throw ApplicationFailure.nonRetryable('inventory database is read-only', 'STORAGE_READ_ONLY');
+          if (!releaseWorks)
+            throw ApplicationFailure.nonRetryable('inventory database is read-only', 'STORAGE_READ_ONLY');
           return inventory.releaseStock!(input);
         },
       },
@@ -374,11 +441,17 @@ describe('checkout saga', () => {
     const product = await newProduct(1);
     const { orderId, customerId, handle } = await startCheckout({ productId: product.id, quantity: 1 });
     await reach(handle, 'AWAITING_PAYMENT');
-    expect(await refusal(handle.executeUpdate(payUpdate, { args: [{ paymentMethod: 'pm_card_visa', customerId: 'someone-else' }] }))).toBe('ORDER_NOT_FOUND');
+    expect(
+      await refusal(
+        handle.executeUpdate(payUpdate, { args: [{ paymentMethod: 'pm_card_visa', customerId: 'someone-else' }] }),
+      ),
+    ).toBe('ORDER_NOT_FOUND');
 
     const first = handle.executeUpdate(payUpdate, { args: [{ paymentMethod: 'pm_card_visa', customerId }] });
     await started;
-    expect(await refusal(handle.executeUpdate(payUpdate, { args: [{ paymentMethod: 'pm_card_visa', customerId }] }))).toBe('ORDER_NOT_PAYABLE');
+    expect(
+      await refusal(handle.executeUpdate(payUpdate, { args: [{ paymentMethod: 'pm_card_visa', customerId }] })),
+    ).toBe('ORDER_NOT_PAYABLE');
     releaseCharge();
     expect((await first).status).toBe('PAID');
     expect((await services.payments.get(orderId))!.attempts).toHaveLength(1);
@@ -404,7 +477,11 @@ describe('the storefront client (update-with-start)', () => {
 
     const placed = await checkout.place(input);
     expect(placed).toMatchObject({ orderId: input.orderId, status: 'AWAITING_PAYMENT', totalCents: 2_500 });
-    expect(await checkout.place(input)).toMatchObject({ orderId: input.orderId, status: 'AWAITING_PAYMENT', expiresAt: placed.expiresAt });
+    expect(await checkout.place(input)).toMatchObject({
+      orderId: input.orderId,
+      status: 'AWAITING_PAYMENT',
+      expiresAt: placed.expiresAt,
+    });
     expect((await stockOf(product.id)).available).toBe(0);
 
     const refused = await checkout.place(checkoutInput(product.id, 1));
@@ -426,10 +503,16 @@ describe('the storefront client (update-with-start)', () => {
     const event = { eventId: 'evt_1', type: 'payment_intent.succeeded', paymentIntentId: 'pi_1' };
     await checkout.relayPaymentEvent(input.orderId, event);
     await checkout.relayPaymentEvent(input.orderId, event);
-    await checkout.relayPaymentEvent(input.orderId, { ...event, eventId: 'evt_2', type: 'payment_intent.payment_failed' });
+    await checkout.relayPaymentEvent(input.orderId, {
+      ...event,
+      eventId: 'evt_2',
+      type: 'payment_intent.payment_failed',
+    });
     const state = (await checkout.state(input.orderId))!;
     expect(state.paymentEvents?.map((e) => e.eventId)).toEqual(['evt_1', 'evt_2']);
     expect(state.status).toBe('AWAITING_PAYMENT');
-    await expect(checkout.pay(input.orderId, 'someone-else', 'pm_card_visa')).rejects.toMatchObject({ code: 'ORDER_NOT_FOUND' });
+    await expect(checkout.pay(input.orderId, 'someone-else', 'pm_card_visa')).rejects.toMatchObject({
+      code: 'ORDER_NOT_FOUND',
+    });
   });
 });

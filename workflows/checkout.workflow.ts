@@ -5,7 +5,16 @@
  * body runs every charge (checkout-charges.ts), and a step that keeps failing waits for an operator
  * (operator-desk.ts).
  */
-import { allHandlersFinished, CancellationScope, condition, log, patched, setCurrentDetails, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
+import {
+  allHandlersFinished,
+  CancellationScope,
+  condition,
+  log,
+  patched,
+  setCurrentDetails,
+  setHandler,
+  upsertSearchAttributes,
+} from '@temporalio/workflow';
 import { ERROR_CODES } from '../lib/error-codes';
 import { checkoutCalls } from './checkout-activities';
 import { Charges } from './checkout-charges';
@@ -22,12 +31,20 @@ import { formatMoney, stepSummaries as summaries } from './summaries';
 export const PATCHES = { notifyDeclinedPayment: 'notify-declined-payment' } as const;
 
 /** Failures that reject the order rather than fail it: the customer asked for what cannot be had. */
-const REJECTING_CODES: readonly string[] = [ERROR_CODES.OUT_OF_STOCK, ERROR_CODES.QUOTA_EXCEEDED, ERROR_CODES.UNKNOWN_PRODUCT];
+const REJECTING_CODES: readonly string[] = [
+  ERROR_CODES.OUT_OF_STOCK,
+  ERROR_CODES.QUOTA_EXCEEDED,
+  ERROR_CODES.UNKNOWN_PRODUCT,
+];
 /** Refusals after which the order stays payable: another card or method may go through. */
 const PAYABLE_AGAIN_CODES: readonly string[] = [ERROR_CODES.PAYMENT_DECLINED, ERROR_CODES.PAYMENT_METHOD_UNUSABLE];
 
 /** Why the saga unwinds, and the status the order ends in once it has. */
-type Unwind = { status: Extract<OrderStatus, 'REJECTED' | 'EXPIRED' | 'CANCELLED' | 'FAILED'>; reason: string; failure?: CheckoutFailure };
+type Unwind = {
+  status: Extract<OrderStatus, 'REJECTED' | 'EXPIRED' | 'CANCELLED' | 'FAILED'>;
+  reason: string;
+  failure?: CheckoutFailure;
+};
 
 export async function checkoutWorkflow(input: CheckoutInput): Promise<CheckoutState> {
   return new Checkout(input).run();
@@ -46,7 +63,16 @@ class Checkout {
   constructor(private readonly input: CheckoutInput) {
     const { orderId, customerId, currency } = input;
     const totalCents = contract.orderTotalCents(input.lines);
-    this.state = { orderId, customerId, status: 'PENDING', totalCents, currency, completedSteps: [], compensatedSteps: [], declinedAttempts: 0 };
+    this.state = {
+      orderId,
+      customerId,
+      status: 'PENDING',
+      totalCents,
+      currency,
+      completedSteps: [],
+      compensatedSteps: [],
+      declinedAttempts: 0,
+    };
     this.calls = checkoutCalls(input, totalCents);
     this.saga = new Saga(this.state, {
       undoing: (step) => setCurrentDetails(`Undoing ${step}`),
@@ -56,17 +82,32 @@ class Checkout {
     setHandler(contract.placedUpdate, () => settle(() => this.state.status !== 'PENDING').then(() => this.state));
     const msLeft = () => this.msLeft();
     this.requests = new CustomerRequests(this.state, msLeft);
-    this.charges = new Charges(input, this.state, this.saga, () => this.calls.refundPayment(this.state.failure?.code), msLeft);
+    this.charges = new Charges(
+      input,
+      this.state,
+      this.saga,
+      () => this.calls.refundPayment(this.state.failure?.code),
+      msLeft,
+    );
     // With the orders service down too, the workflow's own state and search attribute still say so.
-    const markNeedsAttention = () => this.setStatus('NEEDS_ATTENTION', { reason: this.state.failure!.message, failureCode: this.state.failure!.code }).catch(() => this.markStatus('NEEDS_ATTENTION'));
+    const markNeedsAttention = () =>
+      this.setStatus('NEEDS_ATTENTION', {
+        reason: this.state.failure!.message,
+        failureCode: this.state.failure!.code,
+      }).catch(() => this.markStatus('NEEDS_ATTENTION'));
     this.operator = new OperatorDesk(this.state, markNeedsAttention);
   }
 
   async run(): Promise<CheckoutState> {
     // Cancelling the workflow (the Web UI, `temporal workflow cancel`) is one more way to ask for a
     // cancel: the body takes it when it can, never in the middle of a charge or past the sale.
-    CancellationScope.current().cancelRequested.catch(() => this.requests.requestCancel({ reason: 'The workflow was cancelled' }));
-    upsertSearchAttributes([{ key: contract.ORDER_STATUS_KEY, value: 'PENDING' }, { key: contract.CUSTOMER_ID_KEY, value: this.input.customerId }]);
+    CancellationScope.current().cancelRequested.catch(() =>
+      this.requests.requestCancel({ reason: 'The workflow was cancelled' }),
+    );
+    upsertSearchAttributes([
+      { key: contract.ORDER_STATUS_KEY, value: 'PENDING' },
+      { key: contract.CUSTOMER_ID_KEY, value: this.input.customerId },
+    ]);
     return CancellationScope.nonCancellable(async () => {
       try {
         const earlier = await this.place();
@@ -76,7 +117,11 @@ class Checkout {
         else await this.unwind(outcome);
       } catch (error) {
         const failure = failureOf(error);
-        await this.unwind({ status: REJECTING_CODES.includes(failure.code) ? 'REJECTED' : 'FAILED', reason: failure.message, failure });
+        await this.unwind({
+          status: REJECTING_CODES.includes(failure.code) ? 'REJECTED' : 'FAILED',
+          reason: failure.message,
+          failure,
+        });
       }
       return this.finish();
     });
@@ -113,13 +158,21 @@ class Checkout {
    */
   private async awaitPayment(): Promise<'paid' | Unwind> {
     for (;;) {
-      setCurrentDetails(`Awaiting payment of ${formatMoney(this.state.totalCents, this.input.currency)} until ${this.state.expiresAt} (${this.state.declinedAttempts} declined)`);
+      setCurrentDetails(
+        `Awaiting payment of ${formatMoney(this.state.totalCents, this.input.currency)} until ${this.state.expiresAt} (${this.state.declinedAttempts} declined)`,
+      );
       const { requests } = this;
-      await condition(() => requests.payment !== undefined || requests.cancel !== undefined, Math.max(1, this.msLeft()), { summary: summaries.expiryTimer(this.input.ttlSeconds) });
+      await condition(
+        () => requests.payment !== undefined || requests.cancel !== undefined,
+        Math.max(1, this.msLeft()),
+        { summary: summaries.expiryTimer(this.input.ttlSeconds) },
+      );
       const payment = requests.payment;
       if (requests.cancel || !payment) {
         requests.close();
-        return requests.cancel ? { status: 'CANCELLED', reason: requests.cancel.reason ?? 'Cancelled by the customer' } : { status: 'EXPIRED', reason: `Not paid within ${this.input.ttlSeconds} s` };
+        return requests.cancel
+          ? { status: 'CANCELLED', reason: requests.cancel.reason ?? 'Cancelled by the customer' }
+          : { status: 'EXPIRED', reason: `Not paid within ${this.input.ttlSeconds} s` };
       }
       const refusal = await this.charges.charge(payment);
       if (requests.cancel) continue; // Cancelled during the charge: its undo refunds whatever it took.
@@ -130,14 +183,20 @@ class Checkout {
       const payableAgain = PAYABLE_AGAIN_CODES.includes(refusal.failure.code);
       if (payableAgain) this.state.declinedAttempts += 1;
       const exhausted = payableAgain && this.state.declinedAttempts >= contract.MAX_DECLINED_ATTEMPTS;
-      const failure = exhausted ? { code: ERROR_CODES.PAYMENT_ATTEMPTS_EXHAUSTED, message: `${this.state.declinedAttempts} payment attempts were declined` } : refusal.failure;
+      const failure = exhausted
+        ? {
+            code: ERROR_CODES.PAYMENT_ATTEMPTS_EXHAUSTED,
+            message: `${this.state.declinedAttempts} payment attempts were declined`,
+          }
+        : refusal.failure;
       payment.settled = { refused: failure, details: refusal.details };
       if (!payableAgain || exhausted) {
         requests.close();
         return { status: refusal.expired ? 'EXPIRED' : 'FAILED', reason: failure.message, failure };
       }
       requests.payment = undefined; // Payable again, until the order expires.
-      if (patched(PATCHES.notifyDeclinedPayment)) await notices.notifyDeclined(this.state, failure.message, refusal.details);
+      if (patched(PATCHES.notifyDeclinedPayment))
+        await notices.notifyDeclined(this.state, failure.message, refusal.details);
     }
   }
 
@@ -158,7 +217,9 @@ class Checkout {
     this.requests.close();
     this.state.failure ??= why.failure;
     await this.saga.unwind();
-    await this.saga.withOperatorFallback('recordOutcome', () => this.setStatus(why.status, { reason: why.reason, failureCode: this.state.failure?.code }));
+    await this.saga.withOperatorFallback('recordOutcome', () =>
+      this.setStatus(why.status, { reason: why.reason, failureCode: this.state.failure?.code }),
+    );
     setCurrentDetails(`${why.status}: ${why.reason}`);
   }
 
@@ -167,7 +228,8 @@ class Checkout {
     // An order that ended unpaid gave its quota unit and its stock back (or never had them): give back
     // what this run may have taken for it (each a no-op otherwise; a reservation found existing was
     // left as it was). A completed or parked order keeps its unit and its stock.
-    if (contract.isTerminalStatus(status) && status !== 'COMPLETED') await Promise.all([this.calls.releaseStock(), this.calls.releaseQuota()]);
+    if (contract.isTerminalStatus(status) && status !== 'COMPLETED')
+      await Promise.all([this.calls.releaseStock(), this.calls.releaseQuota()]);
     setCurrentDetails(`The order had already ended (${status}) in an earlier run: left as it was`);
     this.markStatus(status);
     return this.finish();
@@ -185,10 +247,18 @@ class Checkout {
     return this.saga.withOperatorFallback(step, () => this.saga.step(step, run));
   }
 
-  private async setStatus(status: OrderStatus, extra: { reason?: string; failureCode?: string; expiresAt?: string } = {}, mode?: 'forward-only'): Promise<void> {
+  private async setStatus(
+    status: OrderStatus,
+    extra: { reason?: string; failureCode?: string; expiresAt?: string } = {},
+    mode?: 'forward-only',
+  ): Promise<void> {
     await this.calls.setStatus(status, extra, mode);
     this.markStatus(status);
-    log.info('Order status changed', { orderId: this.input.orderId, status, ...(extra.reason ? { reason: extra.reason } : {}) });
+    log.info('Order status changed', {
+      orderId: this.input.orderId,
+      status,
+      ...(extra.reason ? { reason: extra.reason } : {}),
+    });
     const event = { ...this.state };
     this.statusEventsSent = this.statusEventsSent.then(() => notices.persistStatusEvent(event));
   }

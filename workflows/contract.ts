@@ -53,10 +53,17 @@ export const ORDER_STATUSES = [
 ] as const;
 export type OrderStatus = (typeof ORDER_STATUSES)[number];
 
-export const TERMINAL_ORDER_STATUSES = ['COMPLETED', 'REJECTED', 'EXPIRED', 'CANCELLED', 'FAILED'] as const satisfies readonly OrderStatus[];
+export const TERMINAL_ORDER_STATUSES = [
+  'COMPLETED',
+  'REJECTED',
+  'EXPIRED',
+  'CANCELLED',
+  'FAILED',
+] as const satisfies readonly OrderStatus[];
 export type TerminalOrderStatus = (typeof TERMINAL_ORDER_STATUSES)[number];
 
-export const isTerminalStatus = (status: OrderStatus): status is TerminalOrderStatus => (TERMINAL_ORDER_STATUSES as readonly string[]).includes(status);
+export const isTerminalStatus = (status: OrderStatus): status is TerminalOrderStatus =>
+  (TERMINAL_ORDER_STATUSES as readonly string[]).includes(status);
 
 export interface OrderLineInput {
   productId: string;

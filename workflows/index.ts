@@ -14,8 +14,8 @@ import { notificationWorkflow } from './notification.workflow';
 import { reconcilerWorkflow } from './reconciler.workflow';
 
 /** Server 1.29 fails every workflow task of an unversioned worker that reports a behaviour, so only a versioned one does. */
-const whenVersioned =
-  (versioningBehavior: VersioningBehavior) => (): WorkflowDefinitionOptions => (workflowInfo().currentDeploymentVersion?.deploymentName ? { versioningBehavior } : {});
+const whenVersioned = (versioningBehavior: VersioningBehavior) => (): WorkflowDefinitionOptions =>
+  workflowInfo().currentDeploymentVersion?.deploymentName ? { versioningBehavior } : {};
 
 setWorkflowOptions(whenVersioned('PINNED'), checkoutWorkflow);
 setWorkflowOptions(whenVersioned('AUTO_UPGRADE'), notificationWorkflow);

@@ -8,7 +8,10 @@ import path from 'node:path';
 const root = path.resolve(__dirname, '..');
 const eslintBin = path.join(root, 'node_modules', 'eslint', 'bin', 'eslint.js');
 
-function lintAsWorkflow(source: string, fileName = 'workflows/planted.workflow.ts'): { status: number | null; output: string } {
+function lintAsWorkflow(
+  source: string,
+  fileName = 'workflows/planted.workflow.ts',
+): { status: number | null; output: string } {
   const run = spawnSync(process.execPath, [eslintBin, '--stdin', '--stdin-filename', fileName], {
     cwd: root,
     input: source,
@@ -43,7 +46,10 @@ describe('workflow import guard', () => {
   });
 
   it('does not apply outside workflows/', () => {
-    const result = lintAsWorkflow("import { readFileSync } from 'fs';\nexport const r = readFileSync;\n", 'scripts/planted.ts');
+    const result = lintAsWorkflow(
+      "import { readFileSync } from 'fs';\nexport const r = readFileSync;\n",
+      'scripts/planted.ts',
+    );
     expect(result.status).toBe(0);
   });
 });

@@ -22,7 +22,8 @@ let client: Client;
 const started: string[] = [];
 
 beforeAll(async () => {
-  if (!process.env.TEMPORAL_ADDRESS) throw new Error('TEMPORAL_ADDRESS is not set: run through Jest, whose global setup starts Temporal');
+  if (!process.env.TEMPORAL_ADDRESS)
+    throw new Error('TEMPORAL_ADDRESS is not set: run through Jest, whose global setup starts Temporal');
   const temporal = { ...temporalSettingsFromEnv(), namespace };
   [bundle, workerConnection, clientConnection] = await Promise.all([
     bundleWorkflowCode({ workflowsPath: require.resolve('./notification.workflow'), logger: SILENT_LOGGER }),
@@ -34,7 +35,14 @@ beforeAll(async () => {
 
 afterAll(async () => {
   // The workflow never ends by itself: do not leave it running on the shared server.
-  await Promise.all(started.map((id) => client?.workflow.getHandle(id).terminate('test over').catch(() => undefined)));
+  await Promise.all(
+    started.map((id) =>
+      client?.workflow
+        .getHandle(id)
+        .terminate('test over')
+        .catch(() => undefined),
+    ),
+  );
   await workerConnection?.close();
   await clientConnection?.close();
 });
@@ -83,7 +91,10 @@ interface Scenario {
 }
 
 /** Runs `body` while a worker with the real workflow bundle serves a fresh task queue. */
-async function withWorker(settings: Omit<NotificationWorkflowArgs, 'userId' | 'activityTaskQueue'>, body: (s: Scenario) => Promise<void>) {
+async function withWorker(
+  settings: Omit<NotificationWorkflowArgs, 'userId' | 'activityTaskQueue'>,
+  body: (s: Scenario) => Promise<void>,
+) {
   const suffix = randomUUID().slice(0, 8);
   const userId = `user-${suffix}`;
   const taskQueue = `notifications-test-${suffix}`;
@@ -116,7 +127,13 @@ test('it persists each notification once, in the order sent, dropping duplicate 
     await send('done');
     await activity.arrival('done');
     expect(activity.keys()).toEqual(['a', 'b', 'c', 'done']);
-    expect(activity.calls[0]).toEqual({ userId, kind: 'NOTIFICATION', type: 'test', payload: { dedupeKey: 'a' }, dedupeKey: 'a' });
+    expect(activity.calls[0]).toEqual({
+      userId,
+      kind: 'NOTIFICATION',
+      type: 'test',
+      payload: { dedupeKey: 'a' },
+      dedupeKey: 'a',
+    });
   });
 });
 
@@ -168,7 +185,9 @@ test('a backlog too long for one run travels, in order, into the next run', asyn
     // The first run handed unpersisted signals to the next one instead of growing further.
     const history = await firstRun.fetchHistory();
     const continued = history.events?.at(-1)?.workflowExecutionContinuedAsNewEventAttributes;
-    const nextInput = JSON.parse(Buffer.from(continued?.input?.payloads?.[0]?.data ?? []).toString()) as NotificationWorkflowArgs;
+    const nextInput = JSON.parse(
+      Buffer.from(continued?.input?.payloads?.[0]?.data ?? []).toString(),
+    ) as NotificationWorkflowArgs;
     expect(nextInput.pendingNotifications?.length).toBeGreaterThan(0);
     expect(activity.keys()).toEqual([...Array.from({ length: 40 }, (_, i) => `b${i}`), 'last']);
   });

@@ -1,5 +1,12 @@
 /** The per-user notification workflow: receives notify signals in order, drops duplicates, persists each through an activity. */
-import { allHandlersFinished, condition, continueAsNew, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import {
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  proxyActivities,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
 import { notificationPersistOptions } from './activity-options';
 import { notifySignal, type NotificationWorkflowInput, type NotifyInput } from './contract';
 import type { createNotificationActivities } from '../activities/notifications.activities';
@@ -24,7 +31,9 @@ export const DEFAULT_MAX_DEDUPE_KEYS = 1_000;
 export async function notificationWorkflow(input: NotificationWorkflowArgs): Promise<void> {
   const maxHistoryEvents = input.maxHistoryEvents ?? DEFAULT_MAX_HISTORY_EVENTS;
   const seen = new RecentKeys(input.maxDedupeKeys ?? DEFAULT_MAX_DEDUPE_KEYS, input.seenDedupeKeys ?? []);
-  const { persistNotification } = proxyActivities<ReturnType<typeof createNotificationActivities>>(notificationPersistOptions(input.activityTaskQueue));
+  const { persistNotification } = proxyActivities<ReturnType<typeof createNotificationActivities>>(
+    notificationPersistOptions(input.activityTaskQueue),
+  );
 
   // Signals only queue up; one loop persists them, so they are processed in arrival order.
   const pending: NotifyInput[] = [...(input.pendingNotifications ?? [])];

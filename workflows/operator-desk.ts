@@ -20,7 +20,10 @@ export class OperatorDesk {
     private readonly markNeedsAttention: () => Promise<void>,
   ) {
     // Only a parked order takes an action: one sent before would retry or resolve a step not yet failed.
-    setHandler(contract.operatorActionSignal, (action) => void (this.state.status === 'NEEDS_ATTENTION' && (this.action = action)));
+    setHandler(
+      contract.operatorActionSignal,
+      (action) => void (this.state.status === 'NEEDS_ATTENTION' && (this.action = action)),
+    );
   }
 
   /** Parks the order for `step`'s failure and answers with the operator's decision. */

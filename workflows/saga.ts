@@ -56,13 +56,18 @@ export class Saga<Step extends string> {
    * first as if they had run one after another. Each step done is recorded, in the order given. Settles once all have settled, with every outcome (failures included) in the
    * same order: the caller decides which failure speaks.
    */
-  async together<const Results extends readonly unknown[]>(steps: { readonly [K in keyof Results]: SideStep<Step, Results[K]> }): Promise<{ -readonly [K in keyof Results]: PromiseSettledResult<Results[K]> }> {
+  async together<const Results extends readonly unknown[]>(steps: {
+    readonly [K in keyof Results]: SideStep<Step, Results[K]>;
+  }): Promise<{ -readonly [K in keyof Results]: PromiseSettledResult<Results[K]> }> {
     const all = steps as readonly SideStep<Step, unknown>[];
     const together = ++this.togetherCalls;
-    for (const { name, undo } of all) if (undo && !this.undos.some((registered) => registered.step === name)) this.undos.push({ step: name, undo, together });
+    for (const { name, undo } of all)
+      if (undo && !this.undos.some((registered) => registered.step === name))
+        this.undos.push({ step: name, undo, together });
     const outcomes = await Promise.allSettled(all.map((step) => step.run()));
     all.forEach((step, index) => {
-      if (outcomes[index]!.status === 'fulfilled' && !this.record.completedSteps.includes(step.name)) this.record.completedSteps.push(step.name);
+      if (outcomes[index]!.status === 'fulfilled' && !this.record.completedSteps.includes(step.name))
+        this.record.completedSteps.push(step.name);
     });
     return outcomes as { -readonly [K in keyof Results]: PromiseSettledResult<Results[K]> };
   }
@@ -81,13 +86,15 @@ export class Saga<Step extends string> {
     return CancellationScope.nonCancellable(async () => {
       for (let next = this.undos.pop(); next; next = this.undos.pop()) {
         const batch = [next];
-        while (next.together !== undefined && this.undos.at(-1)?.together === next.together) batch.push(this.undos.pop()!);
+        while (next.together !== undefined && this.undos.at(-1)?.together === next.together)
+          batch.push(this.undos.pop()!);
         for (const undo of batch) this.hooks.undoing?.(undo.step);
         const outcomes = await Promise.allSettled(batch.map((undo) => undo.undo()));
         // An undo that failed past its retries asks the operator, one at a time, as if run alone.
         for (const [index, undo] of batch.entries()) {
           const outcome = outcomes[index]!;
-          if (outcome.status === 'rejected' && (await this.hooks.undoFailed(undo.step, outcome.reason)) === 'retry') await this.withOperatorFallback(undo.step, undo.undo);
+          if (outcome.status === 'rejected' && (await this.hooks.undoFailed(undo.step, outcome.reason)) === 'retry')
+            await this.withOperatorFallback(undo.step, undo.undo);
         }
         for (const undo of batch) this.record.compensatedSteps.push(undo.step);
       }

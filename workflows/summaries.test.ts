@@ -1,13 +1,21 @@
 import { describeLines, formatMoney, needsAttentionDetails, stepSummaries } from './summaries';
 
-const line = (sku: string, quantity: number) => ({ productId: `id-${sku}`, sku, name: sku, quantity, unitPriceCents: 1_250 });
+const line = (sku: string, quantity: number) => ({
+  productId: `id-${sku}`,
+  sku,
+  name: sku,
+  quantity,
+  unitPriceCents: 1_250,
+});
 
 describe('step summaries', () => {
   it('say what each step does in words', () => {
     expect(stepSummaries.reserveStock([line('SKU-123', 2)])).toBe('Reserve 2 × SKU-123');
     expect(stepSummaries.chargePayment(2_500, 'usd', 2)).toBe('Charge 25.00 USD (attempt 2)');
     expect(stepSummaries.releaseStock('o-1')).toBe('Release the stock of order o-1');
-    expect(stepSummaries.createOrder('o-1', [line('A', 1), line('B', 2)], 3_750, 'eur')).toBe('Record order o-1: 3 items, 37.50 EUR');
+    expect(stepSummaries.createOrder('o-1', [line('A', 1), line('B', 2)], 3_750, 'eur')).toBe(
+      'Record order o-1: 3 items, 37.50 EUR',
+    );
     expect(stepSummaries.clearCart('alice', [line('A', 1)])).toBe("Remove the 1 item ordered from alice's cart");
     expect(stepSummaries.expiryTimer(900)).toBe('Expire the order unless paid within 15 min');
     expect(stepSummaries.expiryTimer(3_600)).toBe('Expire the order unless paid within 1 h');

@@ -22,7 +22,10 @@ export function itemCount(units: number): string {
 
 /** "2 × SKU-123, 1 × SKU-9 and 3 more" */
 export function describeLines(lines: readonly Pick<OrderLineInput, 'sku' | 'quantity'>[]): string {
-  const named = lines.slice(0, NAMED_LINES).map((line) => `${line.quantity} × ${line.sku}`).join(', ');
+  const named = lines
+    .slice(0, NAMED_LINES)
+    .map((line) => `${line.quantity} × ${line.sku}`)
+    .join(', ');
   const rest = lines.length - NAMED_LINES;
   return rest > 0 ? `${named} and ${rest} more` : named;
 }
@@ -42,12 +45,15 @@ export const stepSummaries = {
   reserveStock: (lines: readonly OrderLineInput[]) => `Reserve ${describeLines(lines)}`,
   releaseStock: (orderId: string) => `Release the stock of order ${orderId}`,
   commitStock: (lines: readonly OrderLineInput[]) => `Sell the reserved ${describeLines(lines)}`,
-  chargePayment: (totalCents: number, currency: string, attempt: number) => `Charge ${formatMoney(totalCents, currency)} (attempt ${attempt})`,
+  chargePayment: (totalCents: number, currency: string, attempt: number) =>
+    `Charge ${formatMoney(totalCents, currency)} (attempt ${attempt})`,
   refundPayment: (orderId: string) => `Refund or cancel the payment of order ${orderId}`,
   setOrderStatus: (status: OrderStatus) => `Mark the order ${status}`,
-  clearCart: (customerId: string, lines: readonly OrderLineInput[]) => `Remove the ${itemCount(countUnits(lines))} ordered from ${customerId}'s cart`,
+  clearCart: (customerId: string, lines: readonly OrderLineInput[]) =>
+    `Remove the ${itemCount(countUnits(lines))} ordered from ${customerId}'s cart`,
   notifyStatus: (customerId: string, status: OrderStatus) => `Tell ${customerId} the order is ${status}`,
-  notifyDeclined: (customerId: string, attempt: number) => `Tell ${customerId} the card was declined (attempt ${attempt})`,
+  notifyDeclined: (customerId: string, attempt: number) =>
+    `Tell ${customerId} the card was declined (attempt ${attempt})`,
   expiryTimer: (ttlSeconds: number) => `Expire the order unless paid within ${duration(ttlSeconds)}`,
 } as const;
 

@@ -23,7 +23,15 @@ import {
   OpenTelemetryInternalsInterceptor,
   OpenTelemetryOutboundInterceptor,
 } from '@temporalio/interceptors-opentelemetry/lib/workflow';
-import { workflowInfo, type Next, type SignalInput, type UpdateInput, type WorkflowExecuteInput, type WorkflowInboundCallsInterceptor, type WorkflowInterceptors } from '@temporalio/workflow';
+import {
+  workflowInfo,
+  type Next,
+  type SignalInput,
+  type UpdateInput,
+  type WorkflowExecuteInput,
+  type WorkflowInboundCallsInterceptor,
+  type WorkflowInterceptors,
+} from '@temporalio/workflow';
 import { notificationWorkflow } from './notification.workflow';
 
 /** What a link points at, for a trace viewer's list of links: the run a handler reached, the span that started a run. */
@@ -37,8 +45,13 @@ const OWN_TRACE_WORKFLOWS: readonly string[] = [notificationWorkflow.name];
 class TraceLinkingInbound extends OpenTelemetryInboundInterceptor {
   private runContext?: Context;
 
-  override execute(input: WorkflowExecuteInput, next: Next<WorkflowInboundCallsInterceptor, 'execute'>): Promise<unknown> {
-    const starter = OWN_TRACE_WORKFLOWS.includes(workflowInfo().workflowType) ? extractContextFromHeaders(input.headers) : undefined;
+  override execute(
+    input: WorkflowExecuteInput,
+    next: Next<WorkflowInboundCallsInterceptor, 'execute'>,
+  ): Promise<unknown> {
+    const starter = OWN_TRACE_WORKFLOWS.includes(workflowInfo().workflowType)
+      ? extractContextFromHeaders(input.headers)
+      : undefined;
     const { [TRACE_HEADER]: _starterHeader, ...headers } = input.headers;
     return super.execute(starter ? { ...input, headers } : input, (inner) => {
       this.runContext = context.active();
@@ -48,14 +61,20 @@ class TraceLinkingInbound extends OpenTelemetryInboundInterceptor {
     });
   }
 
-  override handleUpdate(input: UpdateInput, next: Next<WorkflowInboundCallsInterceptor, 'handleUpdate'>): Promise<unknown> {
+  override handleUpdate(
+    input: UpdateInput,
+    next: Next<WorkflowInboundCallsInterceptor, 'handleUpdate'>,
+  ): Promise<unknown> {
     return super.handleUpdate(input, (inner) => {
       this.linkToRun();
       return next(inner);
     });
   }
 
-  override handleSignal(input: SignalInput, next: Next<WorkflowInboundCallsInterceptor, 'handleSignal'>): Promise<void> {
+  override handleSignal(
+    input: SignalInput,
+    next: Next<WorkflowInboundCallsInterceptor, 'handleSignal'>,
+  ): Promise<void> {
     return super.handleSignal(input, (inner) => {
       this.linkToRun();
       return next(inner);
@@ -66,7 +85,8 @@ class TraceLinkingInbound extends OpenTelemetryInboundInterceptor {
   private linkToRun(): void {
     const run = this.runContext && trace.getSpanContext(this.runContext);
     const handler = trace.getActiveSpan();
-    if (run && handler && handler.spanContext().traceId !== run.traceId) handler.addLink({ context: run, attributes: RUN_LINK_ATTRIBUTES });
+    if (run && handler && handler.spanContext().traceId !== run.traceId)
+      handler.addLink({ context: run, attributes: RUN_LINK_ATTRIBUTES });
   }
 }
 

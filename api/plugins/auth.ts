@@ -101,8 +101,14 @@ export const auth = fp(
       verify: { algorithms: ['HS256'] },
     });
 
-    const csrfTokenFor = (sid: string) => createHmac('sha256', options.jwtSecret).update(`csrf:${sid}`).digest('base64url');
-    const cookieOptions = (expires: Date) => ({ path: '/', sameSite: 'lax' as const, secure: options.secureCookies, expires });
+    const csrfTokenFor = (sid: string) =>
+      createHmac('sha256', options.jwtSecret).update(`csrf:${sid}`).digest('base64url');
+    const cookieOptions = (expires: Date) => ({
+      path: '/',
+      sameSite: 'lax' as const,
+      secure: options.secureCookies,
+      expires,
+    });
 
     app.decorate('authenticate', async function authenticate(request: FastifyRequest) {
       const credential = credentialOf(request);
@@ -115,17 +121,22 @@ export const auth = fp(
         if (code.includes('EXPIRED')) throw new DomainError('TOKEN_EXPIRED', 'The token has expired; sign in again');
         throw new DomainError('UNAUTHORIZED', 'The token is not valid');
       }
-      if (typeof claims.sub !== 'string' || !USER_ID.test(claims.sub)) throw new DomainError('UNAUTHORIZED', 'The token does not name a user');
+      if (typeof claims.sub !== 'string' || !USER_ID.test(claims.sub))
+        throw new DomainError('UNAUTHORIZED', 'The token does not name a user');
 
       if (claims.sid !== undefined) {
-        if (typeof claims.sid !== 'string' || !UUID.test(claims.sid)) throw new DomainError('UNAUTHORIZED', 'The token does not name a session');
+        if (typeof claims.sid !== 'string' || !UUID.test(claims.sid))
+          throw new DomainError('UNAUTHORIZED', 'The token does not name a session');
         const session = await options.accounts.activeSession(claims.sid);
-        if (!session || session.userId !== claims.sub) throw new DomainError('UNAUTHORIZED', 'The session has ended; sign in again');
+        if (!session || session.userId !== claims.sub)
+          throw new DomainError('UNAUTHORIZED', 'The session has ended; sign in again');
         // The role is the account's as it is now; whatever a token might say is not read.
         request.user = { sub: claims.sub, role: session.account.role, sid: claims.sid };
       } else {
-        if (!options.allowDevTokens || credential.source === 'cookie') throw new DomainError('UNAUTHORIZED', 'The token does not belong to a session; sign in');
-        if (!(ROLES as readonly unknown[]).includes(claims.role)) throw new DomainError('UNAUTHORIZED', 'The dev token does not name a role');
+        if (!options.allowDevTokens || credential.source === 'cookie')
+          throw new DomainError('UNAUTHORIZED', 'The token does not belong to a session; sign in');
+        if (!(ROLES as readonly unknown[]).includes(claims.role))
+          throw new DomainError('UNAUTHORIZED', 'The dev token does not name a role');
         request.user = { sub: claims.sub, role: claims.role as Role };
       }
 
@@ -137,7 +148,10 @@ export const auth = fp(
         app.checkOrigin(request);
         const header = request.headers[CSRF_HEADER];
         if (typeof header !== 'string' || !sameSecret(header, csrfTokenFor(request.user.sid!))) {
-          throw new DomainError('CSRF_REJECTED', `A signed-in browser request that changes something needs the ${CSRF_HEADER} header (the ${CSRF_COOKIE} cookie's value)`);
+          throw new DomainError(
+            'CSRF_REJECTED',
+            `A signed-in browser request that changes something needs the ${CSRF_HEADER} header (the ${CSRF_COOKIE} cookie's value)`,
+          );
         }
       }
     });
@@ -145,7 +159,8 @@ export const auth = fp(
     app.decorate('checkOrigin', function checkOrigin(request: FastifyRequest) {
       const origin = request.headers.origin;
       if (origin === undefined) return;
-      if (!sameHost(origin, request.headers.host)) throw new DomainError('CSRF_REJECTED', 'Cross-site requests are refused');
+      if (!sameHost(origin, request.headers.host))
+        throw new DomainError('CSRF_REJECTED', 'Cross-site requests are refused');
     });
 
     app.decorate('userIdOf', function userIdOf(request: FastifyRequest) {
@@ -194,7 +209,8 @@ function credentialOf(request: FastifyRequest): Credential | undefined {
   if (cookie) return { token: cookie, source: 'cookie' };
   if (request.routeOptions.config.allowQueryToken) {
     const query = request.query as { access_token?: unknown } | undefined;
-    if (typeof query?.access_token === 'string' && query.access_token) return { token: query.access_token, source: 'query' };
+    if (typeof query?.access_token === 'string' && query.access_token)
+      return { token: query.access_token, source: 'query' };
   }
   return undefined;
 }

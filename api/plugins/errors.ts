@@ -30,10 +30,16 @@ export const errorHandler = fp(
       if (error instanceof DomainError) {
         const status = httpStatusOf(error.code);
         if (status >= 500) request.log.warn({ code: error.code, err: error }, 'domain error with a 5xx status');
-        return reply.code(status).send(errorBody(status === 500 ? 'INTERNAL' : error.code, status === 500 ? 'Internal error' : error.message));
+        return reply
+          .code(status)
+          .send(errorBody(status === 500 ? 'INTERNAL' : error.code, status === 500 ? 'Internal error' : error.message));
       }
       if (error.validation) {
-        return reply.code(400).send(errorBody('VALIDATION_FAILED', `${error.validationContext ?? 'request'} ${firstValidationMessage(error)}`));
+        return reply
+          .code(400)
+          .send(
+            errorBody('VALIDATION_FAILED', `${error.validationContext ?? 'request'} ${firstValidationMessage(error)}`),
+          );
       }
       const code = error.code ? FASTIFY_CODES[error.code] : undefined;
       if (code) return reply.code(httpStatusOf(code)).send(errorBody(code, error.message));
@@ -45,7 +51,9 @@ export const errorHandler = fp(
       return reply.code(500).send(errorBody('INTERNAL', 'Internal error'));
     });
 
-    app.setNotFoundHandler((request, reply) => reply.code(404).send(errorBody('ROUTE_NOT_FOUND', `No route ${request.method} ${request.url.split('?')[0]}`)));
+    app.setNotFoundHandler((request, reply) =>
+      reply.code(404).send(errorBody('ROUTE_NOT_FOUND', `No route ${request.method} ${request.url.split('?')[0]}`)),
+    );
   },
   { name: 'errors' },
 );

@@ -40,14 +40,26 @@ interface LoggedRequest {
 }
 
 function requestSerializer(request: LoggedRequest) {
-  return { method: request.method, url: redactUrl(request.url), host: request.host, remoteAddress: request.ip, remotePort: request.socket?.remotePort };
+  return {
+    method: request.method,
+    url: redactUrl(request.url),
+    host: request.host,
+    remoteAddress: request.ip,
+    remotePort: request.socket?.remotePort,
+  };
 }
 
 type LoggerOption = FastifyServerOptions['logger'];
 
 export function redactingLogger(logger: LoggerOption): LoggerOption {
   if (!logger) return false;
-  const options = logger === true ? {} : (logger as Exclude<LoggerOption, boolean | undefined> & { redact?: unknown; serializers?: Record<string, unknown> });
+  const options =
+    logger === true
+      ? {}
+      : (logger as Exclude<LoggerOption, boolean | undefined> & {
+          redact?: unknown;
+          serializers?: Record<string, unknown>;
+        });
   const own = Array.isArray(options.redact) ? (options.redact as string[]) : [];
   return {
     ...options,

@@ -21,7 +21,8 @@ export const openapi = fp(
         info: {
           title: 'Storefront Sagas API',
           version: '1.0.0',
-          description: 'Checkout as a Temporal saga across services that each own their database. Errors are {"error":{"code","message"}}.',
+          description:
+            'Checkout as a Temporal saga across services that each own their database. Errors are {"error":{"code","message"}}.',
           contact: { name: 'Storefront Sagas maintainers' },
           license: { name: 'MIT', identifier: 'MIT' },
         },
@@ -29,7 +30,9 @@ export const openapi = fp(
         servers: [{ url: '/', description: 'This API' }],
         components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
         security: [{ bearer: [] }],
-        tags: ['auth', 'products', 'cart', 'orders', 'usage', 'notifications', 'webhooks', 'health', 'codec'].map((name) => ({ name })),
+        tags: ['auth', 'products', 'cart', 'orders', 'usage', 'notifications', 'webhooks', 'health', 'codec'].map(
+          (name) => ({ name }),
+        ),
       },
     });
     await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true });

@@ -7,7 +7,16 @@
  */
 import fp from 'fastify-plugin';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { ROOT_CONTEXT, SpanKind, SpanStatusCode, context, propagation, trace, type Context, type Span } from '@opentelemetry/api';
+import {
+  ROOT_CONTEXT,
+  SpanKind,
+  SpanStatusCode,
+  context,
+  propagation,
+  trace,
+  type Context,
+  type Span,
+} from '@opentelemetry/api';
 import type { Tracing } from '../../lib/tracing';
 
 interface RequestTrace {
@@ -26,7 +35,14 @@ export const tracing = fp(
       const route = request.routeOptions.url ?? request.url.split('?')[0]!;
       const span = tracer.startSpan(
         `${request.method} ${route}`,
-        { kind: SpanKind.SERVER, attributes: { 'http.request.method': request.method, 'http.route': route, 'storefront.request_id': request.id } },
+        {
+          kind: SpanKind.SERVER,
+          attributes: {
+            'http.request.method': request.method,
+            'http.route': route,
+            'storefront.request_id': request.id,
+          },
+        },
         parent,
       );
       const active = trace.setSpan(parent, span);

@@ -17,7 +17,9 @@ let api: ApiHarness;
 let productId: string;
 beforeAll(async () => {
   api = await startApiHarness();
-  productId = (await api.services.inventory.createProduct({ sku: 'AUTH-LAMP', name: 'Lamp', priceCents: 2_500, available: 5 })).id;
+  productId = (
+    await api.services.inventory.createProduct({ sku: 'AUTH-LAMP', name: 'Lamp', priceCents: 2_500, available: 5 })
+  ).id;
 });
 afterAll(async () => api?.close());
 
@@ -43,7 +45,14 @@ function signed(response: LightMyRequestResponse): Signed {
   const cookies = cookiesOf(response);
   const cookie = cookies[SESSION_COOKIE]!.value;
   const csrf = cookies[CSRF_COOKIE]!.value;
-  return { response, userId: response.json().user.id, token: response.json().token, cookie, csrf, cookieHeader: `${SESSION_COOKIE}=${cookie}; ${CSRF_COOKIE}=${csrf}` };
+  return {
+    response,
+    userId: response.json().user.id,
+    token: response.json().token,
+    cookie,
+    csrf,
+    cookieHeader: `${SESSION_COOKIE}=${cookie}; ${CSRF_COOKIE}=${csrf}`,
+  };
 }
 
 async function signUp(email = newEmail(), password = PASSWORD): Promise<Signed> {
@@ -59,23 +68,43 @@ describe('sign-up', () => {
     const email = newEmail('Ann');
     const session = await signUp(email);
     const body = session.response.json();
-    expect(body).toEqual({ user: { id: session.userId, email, role: 'user', plan: 'free' }, token: expect.any(String), expiresAt: expect.any(String) });
+    expect(body).toEqual({
+      user: { id: session.userId, email, role: 'user', plan: 'free' },
+      token: expect.any(String),
+      expiresAt: expect.any(String),
+    });
     expect(new Date(body.expiresAt).getTime()).toBeGreaterThan(Date.now());
     const cookies = cookiesOf(session.response);
     expect(cookies[SESSION_COOKIE]).toMatchObject({ httpOnly: true, sameSite: 'Lax', path: '/', value: body.token });
     expect(cookies[SESSION_COOKIE]!.secure).toBeFalsy();
     expect(cookies[CSRF_COOKIE]!.httpOnly).toBeFalsy();
 
-    const byToken = await api.app.inject({ method: 'GET', url: '/v1/auth/me', headers: { authorization: `Bearer ${session.token}` } });
+    const byToken = await api.app.inject({
+      method: 'GET',
+      url: '/v1/auth/me',
+      headers: { authorization: `Bearer ${session.token}` },
+    });
     expect(byToken.json()).toEqual({ id: session.userId, email, role: 'user', plan: 'free' });
-    const byCookie = await api.app.inject({ method: 'GET', url: '/v1/auth/me', headers: { cookie: session.cookieHeader } });
+    const byCookie = await api.app.inject({
+      method: 'GET',
+      url: '/v1/auth/me',
+      headers: { cookie: session.cookieHeader },
+    });
     expect(byCookie.json()).toEqual(byToken.json());
   });
 
   it('marks the cookies Secure in production', async () => {
-    const app = await buildApp({ settings: { ...TEST_SETTINGS, secureCookies: true }, services: api.services, checkout: new CheckoutClient(api.temporal.client) });
+    const app = await buildApp({
+      settings: { ...TEST_SETTINGS, secureCookies: true },
+      services: api.services,
+      checkout: new CheckoutClient(api.temporal.client),
+    });
     try {
-      const response = await app.inject({ method: 'POST', url: '/v1/auth/signup', payload: { email: newEmail('secure'), password: PASSWORD } });
+      const response = await app.inject({
+        method: 'POST',
+        url: '/v1/auth/signup',
+        payload: { email: newEmail('secure'), password: PASSWORD },
+      });
       expect(response.cookies.map((cookie) => [cookie.name, cookie.secure])).toEqual([
         [SESSION_COOKIE, true],
         [CSRF_COOKIE, true],
@@ -103,7 +132,12 @@ describe('sign-up', () => {
       const response = await api.app.inject({ method: 'POST', url: '/v1/auth/signup', payload: payload as object });
       expect([name, ...errorOf(response)]).toEqual([name, status, code]);
     }
-    const crossSite = await api.app.inject({ method: 'POST', url: '/v1/auth/signup', headers: { origin: 'https://evil.example' }, payload: { email: newEmail(), password: PASSWORD } });
+    const crossSite = await api.app.inject({
+      method: 'POST',
+      url: '/v1/auth/signup',
+      headers: { origin: 'https://evil.example' },
+      payload: { email: newEmail(), password: PASSWORD },
+    });
     expect(errorOf(crossSite)).toEqual([403, 'CSRF_REJECTED']);
     expect(await api.snapshot()).toEqual(before);
   });
@@ -113,7 +147,11 @@ describe('sign-in', () => {
   it('opens a new session for the right password under any case of the email', async () => {
     const email = newEmail('Bea');
     const first = await signUp(email);
-    const response = await api.app.inject({ method: 'POST', url: '/v1/auth/signin', payload: { email: email.toLowerCase(), password: PASSWORD } });
+    const response = await api.app.inject({
+      method: 'POST',
+      url: '/v1/auth/signin',
+      payload: { email: email.toLowerCase(), password: PASSWORD },
+    });
     expect(response.statusCode).toBe(200);
     const second = signed(response);
     expect(second.userId).toBe(first.userId);
@@ -124,8 +162,18 @@ describe('sign-in', () => {
   it('answers a wrong password and an unknown email with the same 401', async () => {
     const email = newEmail('cat');
     await signUp(email);
-    const wrong = await api.app.inject({ method: 'POST', url: '/v1/auth/signin', remoteAddress: '10.9.0.1', payload: { email, password: 'not the password' } });
-    const unknown = await api.app.inject({ method: 'POST', url: '/v1/auth/signin', remoteAddress: '10.9.0.1', payload: { email: newEmail('ghost'), password: PASSWORD } });
+    const wrong = await api.app.inject({
+      method: 'POST',
+      url: '/v1/auth/signin',
+      remoteAddress: '10.9.0.1',
+      payload: { email, password: 'not the password' },
+    });
+    const unknown = await api.app.inject({
+      method: 'POST',
+      url: '/v1/auth/signin',
+      remoteAddress: '10.9.0.1',
+      payload: { email: newEmail('ghost'), password: PASSWORD },
+    });
     expect(wrong.statusCode).toBe(401);
     expect(wrong.json()).toEqual(unknown.json());
     expect(wrong.json().error.code).toBe('INVALID_CREDENTIALS');
@@ -136,7 +184,12 @@ describe('sign-in', () => {
     const email = newEmail('dan');
     await signUp(email);
     const attempt = (password: string, address: string, who = email) =>
-      api.app.inject({ method: 'POST', url: '/v1/auth/signin', remoteAddress: address, payload: { email: who, password } });
+      api.app.inject({
+        method: 'POST',
+        url: '/v1/auth/signin',
+        remoteAddress: address,
+        payload: { email: who, password },
+      });
     const codes: unknown[] = [];
     for (let i = 0; i < 5; i++) codes.push(errorOf(await attempt(`wrong guess ${i}`, `10.8.0.${i}`))[1]);
     expect(codes).toEqual(Array(5).fill('INVALID_CREDENTIALS'));
@@ -153,11 +206,33 @@ describe('sign-in', () => {
 
   it('refuses malformed bodies and a cross-site origin, changing nothing', async () => {
     const before = await api.snapshot();
-    for (const payload of [{}, { email: 'a@b.co' }, { email: 'a@b.co', password: 'short' }, { email: 'a@b.co', password: PASSWORD, role: 'admin' }]) {
-      expect(errorOf(await api.app.inject({ method: 'POST', url: '/v1/auth/signin', payload }))).toEqual([400, 'VALIDATION_FAILED']);
+    for (const payload of [
+      {},
+      { email: 'a@b.co' },
+      { email: 'a@b.co', password: 'short' },
+      { email: 'a@b.co', password: PASSWORD, role: 'admin' },
+    ]) {
+      expect(errorOf(await api.app.inject({ method: 'POST', url: '/v1/auth/signin', payload }))).toEqual([
+        400,
+        'VALIDATION_FAILED',
+      ]);
     }
-    expect(errorOf(await api.app.inject({ method: 'POST', url: '/v1/auth/signin', headers: { 'content-type': 'application/json' }, payload: '{"email":' }))).toEqual([400, 'INVALID_JSON']);
-    const crossSite = await api.app.inject({ method: 'POST', url: '/v1/auth/signin', headers: { origin: 'http://evil.example' }, payload: { email: 'a@b.co', password: PASSWORD } });
+    expect(
+      errorOf(
+        await api.app.inject({
+          method: 'POST',
+          url: '/v1/auth/signin',
+          headers: { 'content-type': 'application/json' },
+          payload: '{"email":',
+        }),
+      ),
+    ).toEqual([400, 'INVALID_JSON']);
+    const crossSite = await api.app.inject({
+      method: 'POST',
+      url: '/v1/auth/signin',
+      headers: { origin: 'http://evil.example' },
+      payload: { email: 'a@b.co', password: PASSWORD },
+    });
     expect(errorOf(crossSite)).toEqual([403, 'CSRF_REJECTED']);
     expect(await api.snapshot()).toEqual(before);
   });
@@ -166,7 +241,8 @@ describe('sign-in', () => {
 describe('sessions and sign-out', () => {
   it('sign-out by cookie revokes the session: its cookie and its token are refused from then on', async () => {
     const session = await signUp();
-    const signOut = (headers: Record<string, string>) => api.app.inject({ method: 'POST', url: '/v1/auth/signout', headers });
+    const signOut = (headers: Record<string, string>) =>
+      api.app.inject({ method: 'POST', url: '/v1/auth/signout', headers });
     expect(errorOf(await signOut({ cookie: session.cookieHeader }))).toEqual([403, 'CSRF_REJECTED']);
     const out = await signOut({ cookie: session.cookieHeader, [CSRF_HEADER]: session.csrf });
     expect(out.statusCode).toBe(204);
@@ -177,23 +253,51 @@ describe('sessions and sign-out', () => {
       expect(errorOf(me)).toEqual([401, 'UNAUTHORIZED']);
       expect(errorOf(await api.app.inject({ method: 'GET', url: '/v1/cart', headers }))).toEqual([401, 'UNAUTHORIZED']);
     }
-    const stream = await api.app.inject({ method: 'GET', url: `/v1/notifications/stream?access_token=${session.token}` });
+    const stream = await api.app.inject({
+      method: 'GET',
+      url: `/v1/notifications/stream?access_token=${session.token}`,
+    });
     expect(errorOf(stream)).toEqual([401, 'UNAUTHORIZED']);
   });
 
   it('sign-out by bearer token revokes it; other sessions of the user go on', async () => {
     const email = newEmail('fay');
     const first = await signUp(email);
-    const second = signed(await api.app.inject({ method: 'POST', url: '/v1/auth/signin', payload: { email, password: PASSWORD } }));
-    expect((await api.app.inject({ method: 'POST', url: '/v1/auth/signout', headers: { authorization: `Bearer ${first.token}` } })).statusCode).toBe(204);
-    expect((await api.app.inject({ method: 'GET', url: '/v1/auth/me', headers: { authorization: `Bearer ${first.token}` } })).statusCode).toBe(401);
-    expect((await api.app.inject({ method: 'GET', url: '/v1/auth/me', headers: { authorization: `Bearer ${second.token}` } })).statusCode).toBe(200);
+    const second = signed(
+      await api.app.inject({ method: 'POST', url: '/v1/auth/signin', payload: { email, password: PASSWORD } }),
+    );
+    expect(
+      (
+        await api.app.inject({
+          method: 'POST',
+          url: '/v1/auth/signout',
+          headers: { authorization: `Bearer ${first.token}` },
+        })
+      ).statusCode,
+    ).toBe(204);
+    expect(
+      (await api.app.inject({ method: 'GET', url: '/v1/auth/me', headers: { authorization: `Bearer ${first.token}` } }))
+        .statusCode,
+    ).toBe(401);
+    expect(
+      (
+        await api.app.inject({
+          method: 'GET',
+          url: '/v1/auth/me',
+          headers: { authorization: `Bearer ${second.token}` },
+        })
+      ).statusCode,
+    ).toBe(200);
     expect(errorOf(await api.app.inject({ method: 'POST', url: '/v1/auth/signout' }))).toEqual([401, 'UNAUTHORIZED']);
   });
 
   it('me needs a session', async () => {
     expect(errorOf(await api.app.inject({ method: 'GET', url: '/v1/auth/me' }))).toEqual([401, 'UNAUTHORIZED']);
-    expect(errorOf(await api.app.inject({ method: 'GET', url: '/v1/auth/me', headers: { cookie: `${SESSION_COOKIE}=garbage` } }))).toEqual([401, 'UNAUTHORIZED']);
+    expect(
+      errorOf(
+        await api.app.inject({ method: 'GET', url: '/v1/auth/me', headers: { cookie: `${SESSION_COOKIE}=garbage` } }),
+      ),
+    ).toEqual([401, 'UNAUTHORIZED']);
   });
 });
 
@@ -201,20 +305,38 @@ describe('CSRF', () => {
   it('refuses cookie requests that change state without the header, with a wrong one, or from another origin', async () => {
     const session = await signUp();
     const other = await signUp();
-    const put = (headers: Record<string, string>) => api.app.inject({ method: 'PUT', url: `/v1/cart/items/${productId}`, headers, payload: { quantity: 1 } });
+    const put = (headers: Record<string, string>) =>
+      api.app.inject({ method: 'PUT', url: `/v1/cart/items/${productId}`, headers, payload: { quantity: 1 } });
     const before = await api.snapshot();
     expect(errorOf(await put({ cookie: session.cookieHeader }))).toEqual([403, 'CSRF_REJECTED']);
-    expect(errorOf(await put({ cookie: session.cookieHeader, [CSRF_HEADER]: 'forged' }))).toEqual([403, 'CSRF_REJECTED']);
-    expect(errorOf(await put({ cookie: session.cookieHeader, [CSRF_HEADER]: other.csrf }))).toEqual([403, 'CSRF_REJECTED']);
-    expect(errorOf(await put({ cookie: session.cookieHeader, [CSRF_HEADER]: session.csrf, origin: 'https://evil.example' }))).toEqual([403, 'CSRF_REJECTED']);
-    const signOut = await api.app.inject({ method: 'POST', url: '/v1/auth/signout', headers: { cookie: session.cookieHeader, [CSRF_HEADER]: other.csrf } });
+    expect(errorOf(await put({ cookie: session.cookieHeader, [CSRF_HEADER]: 'forged' }))).toEqual([
+      403,
+      'CSRF_REJECTED',
+    ]);
+    expect(errorOf(await put({ cookie: session.cookieHeader, [CSRF_HEADER]: other.csrf }))).toEqual([
+      403,
+      'CSRF_REJECTED',
+    ]);
+    expect(
+      errorOf(await put({ cookie: session.cookieHeader, [CSRF_HEADER]: session.csrf, origin: 'https://evil.example' })),
+    ).toEqual([403, 'CSRF_REJECTED']);
+    const signOut = await api.app.inject({
+      method: 'POST',
+      url: '/v1/auth/signout',
+      headers: { cookie: session.cookieHeader, [CSRF_HEADER]: other.csrf },
+    });
     expect(errorOf(signOut)).toEqual([403, 'CSRF_REJECTED']);
     expect(await api.snapshot()).toEqual(before);
 
-    expect((await put({ cookie: session.cookieHeader, [CSRF_HEADER]: session.csrf, origin: 'http://localhost:80' })).statusCode).toBe(200);
+    expect(
+      (await put({ cookie: session.cookieHeader, [CSRF_HEADER]: session.csrf, origin: 'http://localhost:80' }))
+        .statusCode,
+    ).toBe(200);
     expect((await put({ cookie: session.cookieHeader, [CSRF_HEADER]: session.csrf })).statusCode).toBe(200);
     // Reads need no header; bearer clients need none either.
-    expect((await api.app.inject({ method: 'GET', url: '/v1/cart', headers: { cookie: session.cookieHeader } })).statusCode).toBe(200);
+    expect(
+      (await api.app.inject({ method: 'GET', url: '/v1/cart', headers: { cookie: session.cookieHeader } })).statusCode,
+    ).toBe(200);
     expect((await put({ authorization: `Bearer ${session.token}` })).statusCode).toBe(200);
   });
 });
@@ -224,11 +346,24 @@ describe('roles and plans come from the accounts service', () => {
     const email = newEmail('gus');
     const session = await signUp(email);
     const { sid } = api.app.jwt.decode<{ sid: string }>(session.token)!;
-    const claimsAdmin = createSigner({ key: TEST_SETTINGS.jwtSecret, algorithm: 'HS256' })({ sub: session.userId, sid, role: 'admin' });
+    const claimsAdmin = createSigner({ key: TEST_SETTINGS.jwtSecret, algorithm: 'HS256' })({
+      sub: session.userId,
+      sid,
+      role: 'admin',
+    });
     const create = (token: string, sku: string) =>
-      api.app.inject({ method: 'POST', url: '/v1/products', headers: { authorization: `Bearer ${token}` }, payload: { sku, name: 'Admin thing', priceCents: 100, available: 1 } });
+      api.app.inject({
+        method: 'POST',
+        url: '/v1/products',
+        headers: { authorization: `Bearer ${token}` },
+        payload: { sku, name: 'Admin thing', priceCents: 100, available: 1 },
+      });
     expect(errorOf(await create(claimsAdmin, 'GUS-1'))).toEqual([403, 'FORBIDDEN']);
-    expect((await api.app.inject({ method: 'GET', url: '/v1/auth/me', headers: { authorization: `Bearer ${claimsAdmin}` } })).json().role).toBe('user');
+    expect(
+      (
+        await api.app.inject({ method: 'GET', url: '/v1/auth/me', headers: { authorization: `Bearer ${claimsAdmin}` } })
+      ).json().role,
+    ).toBe('user');
 
     await api.services.accounts.setRole(email, 'admin');
     expect((await create(session.token, 'GUS-2')).statusCode).toBe(201);
@@ -238,29 +373,58 @@ describe('roles and plans come from the accounts service', () => {
     const session = await signUp();
     const { sid } = api.app.jwt.decode<{ sid: string }>(session.token)!;
     const stolen = api.app.jwt.sign({ sub: 'someone-else', sid });
-    expect(errorOf(await api.app.inject({ method: 'GET', url: '/v1/cart', headers: { authorization: `Bearer ${stolen}` } }))).toEqual([401, 'UNAUTHORIZED']);
+    expect(
+      errorOf(await api.app.inject({ method: 'GET', url: '/v1/cart', headers: { authorization: `Bearer ${stolen}` } })),
+    ).toEqual([401, 'UNAUTHORIZED']);
   });
 
   it('dev tokens cannot be had for a real account, so neither its role nor its plan can be set', async () => {
     const session = await signUp();
     const before = await api.snapshot();
-    for (const payload of [{ userId: session.userId }, { userId: session.userId, plan: 'pro' }, { userId: session.userId, role: 'admin' }]) {
-      expect(errorOf(await api.app.inject({ method: 'POST', url: '/v1/auth/dev-token', payload }))).toEqual([409, 'ACCOUNT_EXISTS']);
+    for (const payload of [
+      { userId: session.userId },
+      { userId: session.userId, plan: 'pro' },
+      { userId: session.userId, role: 'admin' },
+    ]) {
+      expect(errorOf(await api.app.inject({ method: 'POST', url: '/v1/auth/dev-token', payload }))).toEqual([
+        409,
+        'ACCOUNT_EXISTS',
+      ]);
     }
     expect(await api.snapshot()).toEqual(before);
     expect((await api.services.quota.getQuota(session.userId)).plan).toBe('free');
   });
 
   it('without ALLOW_DEV_TOKENS, tokens without a session are refused and the dev endpoints do not exist', async () => {
-    const app = await buildApp({ settings: { ...TEST_SETTINGS, allowDevTokens: false }, services: api.services, checkout: new CheckoutClient(api.temporal.client) });
+    const app = await buildApp({
+      settings: { ...TEST_SETTINGS, allowDevTokens: false },
+      services: api.services,
+      checkout: new CheckoutClient(api.temporal.client),
+    });
     try {
       const devToken = app.jwt.sign({ sub: 'mallory', role: 'admin' });
-      expect(errorOf(await app.inject({ method: 'GET', url: '/v1/cart', headers: { authorization: `Bearer ${devToken}` } }))).toEqual([401, 'UNAUTHORIZED']);
-      expect((await app.inject({ method: 'POST', url: '/v1/auth/dev-token', payload: { userId: 'mallory' } })).statusCode).toBe(404);
+      expect(
+        errorOf(await app.inject({ method: 'GET', url: '/v1/cart', headers: { authorization: `Bearer ${devToken}` } })),
+      ).toEqual([401, 'UNAUTHORIZED']);
+      expect(
+        (await app.inject({ method: 'POST', url: '/v1/auth/dev-token', payload: { userId: 'mallory' } })).statusCode,
+      ).toBe(404);
       expect((await app.inject({ method: 'GET', url: '/v1/auth/demo-accounts' })).statusCode).toBe(404);
-      const signedUp = await app.inject({ method: 'POST', url: '/v1/auth/signup', payload: { email: newEmail('prod'), password: PASSWORD } });
+      const signedUp = await app.inject({
+        method: 'POST',
+        url: '/v1/auth/signup',
+        payload: { email: newEmail('prod'), password: PASSWORD },
+      });
       expect(signedUp.statusCode).toBe(201);
-      expect((await app.inject({ method: 'GET', url: '/v1/cart', headers: { authorization: `Bearer ${signedUp.json().token}` } })).statusCode).toBe(200);
+      expect(
+        (
+          await app.inject({
+            method: 'GET',
+            url: '/v1/cart',
+            headers: { authorization: `Bearer ${signedUp.json().token}` },
+          })
+        ).statusCode,
+      ).toBe(200);
     } finally {
       await app.close();
     }
@@ -268,16 +432,31 @@ describe('roles and plans come from the accounts service', () => {
 
   it('a dev token is never accepted as the session cookie', async () => {
     const devToken = api.app.jwt.sign({ sub: 'cookie-dev', role: 'user' });
-    expect(errorOf(await api.app.inject({ method: 'GET', url: '/v1/cart', headers: { cookie: `${SESSION_COOKIE}=${devToken}` } }))).toEqual([401, 'UNAUTHORIZED']);
+    expect(
+      errorOf(
+        await api.app.inject({ method: 'GET', url: '/v1/cart', headers: { cookie: `${SESSION_COOKIE}=${devToken}` } }),
+      ),
+    ).toEqual([401, 'UNAUTHORIZED']);
   });
 
   it('the dev-token flow keeps working for ad-hoc users, and lists the demo accounts', async () => {
-    const response = await api.app.inject({ method: 'POST', url: '/v1/auth/dev-token', payload: { userId: 'adhoc-dev', plan: 'pro' } });
+    const response = await api.app.inject({
+      method: 'POST',
+      url: '/v1/auth/dev-token',
+      payload: { userId: 'adhoc-dev', plan: 'pro' },
+    });
     expect(response.statusCode).toBe(200);
-    const me = await api.app.inject({ method: 'GET', url: '/v1/auth/me', headers: { authorization: `Bearer ${response.json().token}` } });
+    const me = await api.app.inject({
+      method: 'GET',
+      url: '/v1/auth/me',
+      headers: { authorization: `Bearer ${response.json().token}` },
+    });
     expect(me.json()).toEqual({ id: 'adhoc-dev', email: null, role: 'user', plan: 'pro' });
     const demo = await api.app.inject({ method: 'GET', url: '/v1/auth/demo-accounts' });
-    expect(demo.json()).toMatchObject({ password: expect.any(String), accounts: expect.arrayContaining([expect.objectContaining({ email: 'alice@example.com' })]) });
+    expect(demo.json()).toMatchObject({
+      password: expect.any(String),
+      accounts: expect.arrayContaining([expect.objectContaining({ email: 'alice@example.com' })]),
+    });
   });
 });
 
@@ -285,8 +464,20 @@ describe('the catalogue is public', () => {
   it('lists and shows products without sign-in', async () => {
     const list = await api.app.inject({ method: 'GET', url: '/v1/products' });
     expect(list.statusCode).toBe(200);
-    expect(list.json().items).toEqual(expect.arrayContaining([expect.objectContaining({ id: productId, sku: 'AUTH-LAMP' })]));
-    expect((await api.app.inject({ method: 'GET', url: `/v1/products/${productId}` })).json()).toMatchObject({ id: productId });
-    expect(errorOf(await api.app.inject({ method: 'POST', url: '/v1/products', payload: { sku: 'X-1', name: 'x', priceCents: 1, available: 1 } }))).toEqual([401, 'UNAUTHORIZED']);
+    expect(list.json().items).toEqual(
+      expect.arrayContaining([expect.objectContaining({ id: productId, sku: 'AUTH-LAMP' })]),
+    );
+    expect((await api.app.inject({ method: 'GET', url: `/v1/products/${productId}` })).json()).toMatchObject({
+      id: productId,
+    });
+    expect(
+      errorOf(
+        await api.app.inject({
+          method: 'POST',
+          url: '/v1/products',
+          payload: { sku: 'X-1', name: 'x', priceCents: 1, available: 1 },
+        }),
+      ),
+    ).toEqual([401, 'UNAUTHORIZED']);
   });
 });

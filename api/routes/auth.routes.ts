@@ -31,7 +31,9 @@ const Credentials = Type.Object(
 const User = Type.Object({ id: UserId, email: Type.String(), role: Role, plan: Type.String() });
 const SessionResponse = Type.Object({
   user: User,
-  token: Type.String({ description: 'A bearer token for API clients; the same session as the HttpOnly cookie set with it' }),
+  token: Type.String({
+    description: 'A bearer token for API clients; the same session as the HttpOnly cookie set with it',
+  }),
   expiresAt: Timestamp,
 });
 const Me = Type.Object({
@@ -91,7 +93,11 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
     },
     async (request, reply) => {
       app.checkOrigin(request);
-      const account = await accounts.verifyCredentials({ email: request.body.email, password: request.body.password, address: request.ip });
+      const account = await accounts.verifyCredentials({
+        email: request.body.email,
+        password: request.body.password,
+        address: request.ip,
+      });
       return sessionBody(account, await app.startSession(reply, account));
     },
   );

@@ -12,31 +12,49 @@ export interface CartRoutesOptions {
 }
 
 const ItemParams = Type.Object({ productId: Uuid });
-const SetQuantity = Type.Object({ quantity: Type.Integer({ minimum: 0, maximum: 1000 }) }, { additionalProperties: false });
+const SetQuantity = Type.Object(
+  { quantity: Type.Integer({ minimum: 0, maximum: 1000 }) },
+  { additionalProperties: false },
+);
 
 export const cartRoutes: FastifyPluginAsyncTypebox<CartRoutesOptions> = async (app, { cart, inventory }) => {
-  app.get('/v1/cart', { preHandler: app.authenticate, schema: { tags: ['cart'], response: { 200: Cart, ...errors(401) } } }, async (request) =>
-    cart.get(request.user.sub),
+  app.get(
+    '/v1/cart',
+    { preHandler: app.authenticate, schema: { tags: ['cart'], response: { 200: Cart, ...errors(401) } } },
+    async (request) => cart.get(request.user.sub),
   );
 
   app.put(
     '/v1/cart/items/:productId',
     {
       preHandler: app.authenticate,
-      schema: { tags: ['cart'], params: ItemParams, body: SetQuantity, response: { 200: Cart, ...errors(400, 401, 404, 422) } },
+      schema: {
+        tags: ['cart'],
+        params: ItemParams,
+        body: SetQuantity,
+        response: { 200: Cart, ...errors(400, 401, 404, 422) },
+      },
     },
     async (request) => {
       const { productId } = request.params;
       if (request.body.quantity === 0) return cart.removeItem(request.user.sub, productId);
       const product = await inventory.getProduct(productId);
       if (!product) throw new DomainError('PRODUCT_NOT_FOUND', `No product ${productId}`);
-      return cart.setItem(request.user.sub, { productId, quantity: request.body.quantity, priceCents: product.priceCents, currency: product.currency });
+      return cart.setItem(request.user.sub, {
+        productId,
+        quantity: request.body.quantity,
+        priceCents: product.priceCents,
+        currency: product.currency,
+      });
     },
   );
 
   app.delete(
     '/v1/cart/items/:productId',
-    { preHandler: app.authenticate, schema: { tags: ['cart'], params: ItemParams, response: { 200: Cart, ...errors(400, 401) } } },
+    {
+      preHandler: app.authenticate,
+      schema: { tags: ['cart'], params: ItemParams, response: { 200: Cart, ...errors(400, 401) } },
+    },
     async (request) => cart.removeItem(request.user.sub, request.params.productId),
   );
 };

@@ -33,7 +33,12 @@ interface CatalogueProduct {
 async function catalogue(instance: LiveInstance, headers: Record<string, string> = {}) {
   const response = await fetch(`${instance.url}/v1/products`, { headers });
   const text = await response.text();
-  return { status: response.status, etag: response.headers.get('etag'), text, items: text ? (JSON.parse(text).items as CatalogueProduct[]) : [] };
+  return {
+    status: response.status,
+    etag: response.headers.get('etag'),
+    text,
+    items: text ? (JSON.parse(text).items as CatalogueProduct[]) : [],
+  };
 }
 
 async function asAdmin(instance: LiveInstance, method: string, path: string, body: unknown) {
@@ -47,12 +52,20 @@ async function asAdmin(instance: LiveInstance, method: string, path: string, bod
 }
 
 /** Polls the instance's catalogue until the product looks as expected, failing past the bound. */
-async function seenWithin(instance: LiveInstance, productId: string, expected: Partial<CatalogueProduct>, since: number): Promise<void> {
+async function seenWithin(
+  instance: LiveInstance,
+  productId: string,
+  expected: Partial<CatalogueProduct>,
+  since: number,
+): Promise<void> {
   for (;;) {
     const product = (await catalogue(instance)).items.find((item) => item.id === productId);
-    if (product && Object.entries(expected).every(([key, value]) => product[key as keyof CatalogueProduct] === value)) return;
+    if (product && Object.entries(expected).every(([key, value]) => product[key as keyof CatalogueProduct] === value))
+      return;
     if (Date.now() - since > VISIBLE_WITHIN_MS) {
-      throw new Error(`${instance.url} still shows ${JSON.stringify(product)} ${VISIBLE_WITHIN_MS} ms after the change, expected ${JSON.stringify(expected)}`);
+      throw new Error(
+        `${instance.url} still shows ${JSON.stringify(product)} ${VISIBLE_WITHIN_MS} ms after the change, expected ${JSON.stringify(expected)}`,
+      );
     }
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
@@ -68,7 +81,12 @@ async function eventually(check: () => boolean, description: string, timeoutMs =
 }
 
 async function newProduct(available = 10) {
-  return live.workerServices.inventory.createProduct({ sku: `cat-${randomUUID().slice(0, 8)}`, name: 'Catalogue probe', priceCents: 1_000, available });
+  return live.workerServices.inventory.createProduct({
+    sku: `cat-${randomUUID().slice(0, 8)}`,
+    name: 'Catalogue probe',
+    priceCents: 1_000,
+    available,
+  });
 }
 
 /**
@@ -88,10 +106,17 @@ describe('GET /v1/products on two instances', () => {
     const createdAt = Date.now();
     const product = await newProduct();
     await warm(product.id, createdAt);
-    const changed = await asAdmin(one, 'PATCH', `/v1/products/${product.id}`, { version: product.version, priceCents: 1_234 });
+    const changed = await asAdmin(one, 'PATCH', `/v1/products/${product.id}`, {
+      version: product.version,
+      priceCents: 1_234,
+    });
     const since = Date.now();
     expect(changed.priceCents).toBe(1_234);
-    await Promise.all([one, two].map((instance) => seenWithin(instance, product.id, { priceCents: 1_234, version: changed.version }, since)));
+    await Promise.all(
+      [one, two].map((instance) =>
+        seenWithin(instance, product.id, { priceCents: 1_234, version: changed.version }, since),
+      ),
+    );
   });
 
   it('shows a stock adjustment and an order reservation, made anywhere, on both within a second', async () => {
@@ -103,7 +128,10 @@ describe('GET /v1/products on two instances', () => {
     await Promise.all([one, two].map((instance) => seenWithin(instance, product.id, { available: 15 }, since)));
 
     // The worker's reservation, outside any API instance: the database's own announcement reaches them.
-    await live.workerServices.inventory.reserve({ orderId: randomUUID(), lines: [{ productId: product.id, quantity: 4 }] });
+    await live.workerServices.inventory.reserve({
+      orderId: randomUUID(),
+      lines: [{ productId: product.id, quantity: 4 }],
+    });
     since = Date.now();
     await Promise.all([one, two].map((instance) => seenWithin(instance, product.id, { available: 11 }, since)));
   });
@@ -123,7 +151,10 @@ describe('GET /v1/products on two instances', () => {
     expect(notModified).toMatchObject({ status: 304, text: '', etag: first.etag });
     expect((await catalogue(one, { 'if-none-match': `"other", W/${first.etag}` })).status).toBe(304);
 
-    const changed = await asAdmin(one, 'PATCH', `/v1/products/${product.id}`, { version: product.version, name: 'Renamed probe' });
+    const changed = await asAdmin(one, 'PATCH', `/v1/products/${product.id}`, {
+      version: product.version,
+      name: 'Renamed probe',
+    });
     const since = Date.now();
     await seenWithin(two, product.id, { version: changed.version }, since);
     const fresh = await catalogue(two, { 'if-none-match': first.etag! });
@@ -139,7 +170,10 @@ describe('GET /v1/products on two instances', () => {
     const admin = new PgClient({ connectionString: live.dbs.urls.inventory });
     await admin.connect();
     try {
-      const { rows } = await admin.query<{ killed: boolean }>('SELECT pg_terminate_backend(pid) AS killed FROM pg_stat_activity WHERE application_name = $1', [two.catalogueApplicationName]);
+      const { rows } = await admin.query<{ killed: boolean }>(
+        'SELECT pg_terminate_backend(pid) AS killed FROM pg_stat_activity WHERE application_name = $1',
+        [two.catalogueApplicationName],
+      );
       expect(rows).toEqual([{ killed: true }]);
       await eventually(() => !two.catalogue.isListening(), 'instance two notices the lost connection');
       // Committed while instance two listens to nothing: its announcement is lost to it.
@@ -148,7 +182,10 @@ describe('GET /v1/products on two instances', () => {
       await eventually(() => two.catalogue.isListening(), 'instance two listens again');
       expect((await catalogue(two)).items.find((item) => item.id === product.id)).toMatchObject({ priceCents: 4_321 });
       // And it hears changes again.
-      const again = await live.workerServices.inventory.updateProduct(product.id, { version: product.version + 1, priceCents: 5_555 });
+      const again = await live.workerServices.inventory.updateProduct(product.id, {
+        version: product.version + 1,
+        priceCents: 5_555,
+      });
       await seenWithin(two, product.id, { priceCents: 5_555, version: again.version }, Date.now());
     } finally {
       await admin.end();

@@ -21,19 +21,33 @@ beforeAll(async () => {
   await app.register(errorHandler);
   // Dev tokens (no session) carry their role, so no accounts database is needed to sign an admin in here;
   // the one session is an operator's, signed in to the storefront in the browser the Web UI runs in.
-  const operatorSession = { openSession: () => Promise.reject(new Error('no sign-in in this test')), activeSession: async (sid: string) => (sid === OPERATOR_SESSION ? { userId: 'op-1', account: { role: 'admin' } } : null), revokeSession: async () => undefined };
-  await app.register(auth, { jwtSecret: 'codec-test-secret', accounts: operatorSession as never, allowDevTokens: true, secureCookies: false });
+  const operatorSession = {
+    openSession: () => Promise.reject(new Error('no sign-in in this test')),
+    activeSession: async (sid: string) =>
+      sid === OPERATOR_SESSION ? { userId: 'op-1', account: { role: 'admin' } } : null,
+    revokeSession: async () => undefined,
+  };
+  await app.register(auth, {
+    jwtSecret: 'codec-test-secret',
+    accounts: operatorSession as never,
+    allowDevTokens: true,
+    secureCookies: false,
+  });
   await app.register(codecRoutes, { codec, allowedOrigins: [UI] });
   await app.ready();
 });
 afterAll(() => app.close());
 
 const asJson = (payload: Payload) => ({
-  metadata: Object.fromEntries(Object.entries(payload.metadata ?? {}).map(([name, value]) => [name, Buffer.from(value!).toString('base64')])),
+  metadata: Object.fromEntries(
+    Object.entries(payload.metadata ?? {}).map(([name, value]) => [name, Buffer.from(value!).toString('base64')]),
+  ),
   data: Buffer.from(payload.data ?? []).toString('base64'),
 });
 const fromJson = (payload: { metadata: Record<string, string>; data: string }): Payload => ({
-  metadata: Object.fromEntries(Object.entries(payload.metadata).map(([name, value]) => [name, Buffer.from(value, 'base64')])),
+  metadata: Object.fromEntries(
+    Object.entries(payload.metadata).map(([name, value]) => [name, Buffer.from(value, 'base64')]),
+  ),
   data: Buffer.from(payload.data, 'base64'),
 });
 const bearer = (role: 'admin' | 'user') => ({ authorization: `Bearer ${app.jwt.sign({ sub: `${role}-1`, role })}` });
@@ -56,7 +70,12 @@ describe('POST /codec/decode and /codec/encode', () => {
   });
 
   it('encrypts what the UI sends (a signal typed by an operator) so the workers can read it', async () => {
-    const response = await app.inject({ method: 'POST', url: '/codec/encode', headers: bearer('admin'), payload: { payloads: [asJson(defaultPayloadConverter.toPayload(order))] } });
+    const response = await app.inject({
+      method: 'POST',
+      url: '/codec/encode',
+      headers: bearer('admin'),
+      payload: { payloads: [asJson(defaultPayloadConverter.toPayload(order))] },
+    });
     expect(response.statusCode).toBe(200);
     const [encoded] = response.json<{ payloads: { metadata: Record<string, string>; data: string }[] }>().payloads;
     expect(Buffer.from(encoded!.data, 'base64').includes('alice-42')).toBe(false);
@@ -68,7 +87,11 @@ describe('POST /codec/decode and /codec/encode', () => {
       app.inject({
         method: 'OPTIONS',
         url: '/codec/decode',
-        headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization,content-type,x-namespace' },
+        headers: {
+          origin,
+          'access-control-request-method': 'POST',
+          'access-control-request-headers': 'authorization,content-type,x-namespace',
+        },
       });
     const fromUi = await preflight(UI);
     expect(fromUi.statusCode).toBe(204);
@@ -81,7 +104,12 @@ describe('POST /codec/decode and /codec/encode', () => {
   it('refuses anyone but an admin, before decoding anything', async () => {
     const [encrypted] = await codec.encode([defaultPayloadConverter.toPayload(order)]);
     const body = { payloads: [asJson(encrypted!)] };
-    const anonymous = await app.inject({ method: 'POST', url: '/codec/decode', headers: { origin: UI }, payload: body });
+    const anonymous = await app.inject({
+      method: 'POST',
+      url: '/codec/decode',
+      headers: { origin: UI },
+      payload: body,
+    });
     expect(anonymous.statusCode).toBe(401);
     expect(anonymous.body).not.toContain('alice-42');
     const customer = await app.inject({ method: 'POST', url: '/codec/decode', headers: bearer('user'), payload: body });
@@ -92,10 +120,20 @@ describe('POST /codec/decode and /codec/encode', () => {
   it("takes the operator's session cookie from the UI's origin without a CSRF token, and refuses it from another site", async () => {
     const [encrypted] = await codec.encode([defaultPayloadConverter.toPayload(order)]);
     const cookie = `${SESSION_COOKIE}=${app.jwt.sign({ sub: 'op-1', sid: OPERATOR_SESSION })}`;
-    const decode = (origin: string) => app.inject({ method: 'POST', url: '/codec/decode', headers: { cookie, origin, 'x-namespace': 'default' }, payload: { payloads: [asJson(encrypted!)] } });
+    const decode = (origin: string) =>
+      app.inject({
+        method: 'POST',
+        url: '/codec/decode',
+        headers: { cookie, origin, 'x-namespace': 'default' },
+        payload: { payloads: [asJson(encrypted!)] },
+      });
     const fromUi = await decode(UI);
     expect(fromUi.statusCode).toBe(200);
-    expect(defaultPayloadConverter.fromPayload(fromJson(fromUi.json<{ payloads: { metadata: Record<string, string>; data: string }[] }>().payloads[0]!))).toEqual(order);
+    expect(
+      defaultPayloadConverter.fromPayload(
+        fromJson(fromUi.json<{ payloads: { metadata: Record<string, string>; data: string }[] }>().payloads[0]!),
+      ),
+    ).toEqual(order);
     const fromElsewhere = await decode('https://evil.example');
     expect(fromElsewhere.statusCode).toBe(403);
     expect(fromElsewhere.json()).toMatchObject({ error: { code: 'CSRF_REJECTED' } });
@@ -104,13 +142,27 @@ describe('POST /codec/decode and /codec/encode', () => {
 
   it('answers 400 with a code for a payload it cannot decrypt or a malformed body', async () => {
     const [encrypted] = await codec.encode([defaultPayloadConverter.toPayload(order)]);
-    const foreign = await new AesGcmPayloadCodec(parseEncryptionKeys(`other:${randomBytes(32).toString('base64')}`)).encode([defaultPayloadConverter.toPayload(order)]);
-    const undecryptable = await app.inject({ method: 'POST', url: '/codec/decode', headers: bearer('admin'), payload: { payloads: [asJson(foreign[0]!)] } });
+    const foreign = await new AesGcmPayloadCodec(
+      parseEncryptionKeys(`other:${randomBytes(32).toString('base64')}`),
+    ).encode([defaultPayloadConverter.toPayload(order)]);
+    const undecryptable = await app.inject({
+      method: 'POST',
+      url: '/codec/decode',
+      headers: bearer('admin'),
+      payload: { payloads: [asJson(foreign[0]!)] },
+    });
     expect(undecryptable.statusCode).toBe(400);
-    expect(undecryptable.json()).toMatchObject({ error: { code: 'PAYLOAD_UNDECODABLE', message: expect.stringMatching(/key "other"/) } });
+    expect(undecryptable.json()).toMatchObject({
+      error: { code: 'PAYLOAD_UNDECODABLE', message: expect.stringMatching(/key "other"/) },
+    });
 
     const truncated = { ...asJson(encrypted!), data: Buffer.from(encrypted!.data!).subarray(0, 10).toString('base64') };
-    const short = await app.inject({ method: 'POST', url: '/codec/decode', headers: bearer('admin'), payload: { payloads: [truncated] } });
+    const short = await app.inject({
+      method: 'POST',
+      url: '/codec/decode',
+      headers: bearer('admin'),
+      payload: { payloads: [truncated] },
+    });
     expect(short.statusCode).toBe(400);
     expect(short.json()).toMatchObject({ error: { code: 'PAYLOAD_UNDECODABLE' } });
 

@@ -29,18 +29,28 @@ export const DEFAULT_CODEC_ORIGINS = ['http://127.0.0.1:8233', 'http://localhost
 /** `CODEC_CORS_ORIGINS=https://temporal.example.com,...`; the local UI's origins when unset. */
 export function codecOriginsFromEnv(env: Record<string, string | undefined> = process.env): string[] {
   const raw = env.CODEC_CORS_ORIGINS?.trim();
-  return raw ? raw.split(',').map((origin) => origin.trim()).filter(Boolean) : DEFAULT_CODEC_ORIGINS;
+  return raw
+    ? raw
+        .split(',')
+        .map((origin) => origin.trim())
+        .filter(Boolean)
+    : DEFAULT_CODEC_ORIGINS;
 }
 
 const BASE64 = '^[A-Za-z0-9+/]*={0,2}$';
 const JsonPayload = Type.Object(
   {
-    metadata: Type.Record(Type.String({ maxLength: 256 }), Type.String({ pattern: BASE64 }), { description: 'Metadata entries, each value base64' }),
+    metadata: Type.Record(Type.String({ maxLength: 256 }), Type.String({ pattern: BASE64 }), {
+      description: 'Metadata entries, each value base64',
+    }),
     data: Type.Optional(Type.String({ pattern: BASE64, description: 'The payload bytes, base64' })),
   },
   { additionalProperties: false },
 );
-const Payloads = Type.Object({ payloads: Type.Array(JsonPayload, { maxItems: 10_000 }) }, { additionalProperties: false });
+const Payloads = Type.Object(
+  { payloads: Type.Array(JsonPayload, { maxItems: 10_000 }) },
+  { additionalProperties: false },
+);
 type Payloads = Static<typeof Payloads>;
 
 /** History pages of large orders carry many payloads: more room than the API's 64 KiB default. */
@@ -48,14 +58,21 @@ const CODEC_BODY_LIMIT_BYTES = 8 * 1024 * 1024;
 
 function fromJson(payload: Static<typeof JsonPayload>): Payload {
   return {
-    metadata: Object.fromEntries(Object.entries(payload.metadata).map(([name, value]) => [name, Buffer.from(value, 'base64')])),
+    metadata: Object.fromEntries(
+      Object.entries(payload.metadata).map(([name, value]) => [name, Buffer.from(value, 'base64')]),
+    ),
     data: Buffer.from(payload.data ?? '', 'base64'),
   };
 }
 
 function toJson(payload: Payload): Static<typeof JsonPayload> {
   return {
-    metadata: Object.fromEntries(Object.entries(payload.metadata ?? {}).map(([name, value]) => [name, Buffer.from(value ?? new Uint8Array()).toString('base64')])),
+    metadata: Object.fromEntries(
+      Object.entries(payload.metadata ?? {}).map(([name, value]) => [
+        name,
+        Buffer.from(value ?? new Uint8Array()).toString('base64'),
+      ]),
+    ),
     data: Buffer.from(payload.data ?? new Uint8Array()).toString('base64'),
   };
 }
@@ -83,7 +100,11 @@ export const codecRoutes: FastifyPluginAsyncTypebox<CodecRoutesOptions> = async 
           summary,
           description,
           tags: ['codec'],
-          headers: Type.Object({ 'x-namespace': Type.Optional(Type.String({ description: 'The namespace the UI is showing (informational)' })) }),
+          headers: Type.Object({
+            'x-namespace': Type.Optional(
+              Type.String({ description: 'The namespace the UI is showing (informational)' }),
+            ),
+          }),
           body: Payloads,
           response: { 200: Payloads, ...errors(400, 401, 403, 413) },
         },
@@ -106,5 +127,9 @@ export const codecRoutes: FastifyPluginAsyncTypebox<CodecRoutesOptions> = async 
     'Decrypt payloads for an operator',
     'The Temporal Web UI sends the payloads of the history it shows; encrypted ones come back in clear, others unchanged. Admins only.',
   );
-  route('encode', 'Encrypt payloads for an operator', 'Encrypts payloads (e.g. a signal argument typed in the Web UI) with the current key. Admins only.');
+  route(
+    'encode',
+    'Encrypt payloads for an operator',
+    'Encrypts payloads (e.g. a signal argument typed in the Web UI) with the current key. Admins only.',
+  );
 };

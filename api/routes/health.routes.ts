@@ -59,14 +59,20 @@ export const healthRoutes: FastifyPluginAsyncTypebox<HealthRoutesOptions> = asyn
     return { status: down.length === 0 ? 'ok' : 'unavailable', checks: Object.fromEntries(results), down };
   }
 
-  app.get('/healthz', { schema: { tags: ['health'], response: { 200: HealthReport } } }, async () => ({ status: 'ok' as const }));
+  app.get('/healthz', { schema: { tags: ['health'], response: { 200: HealthReport } } }, async () => ({
+    status: 'ok' as const,
+  }));
 
-  app.get('/readyz', { schema: { tags: ['health'], response: { 200: ReadinessReport, 503: ReadinessReport } } }, async (request, reply) => {
-    // The check in flight counts as fresh from when it started: callers during it share it.
-    if (!cached || now() - cached.at >= cacheMs) cached = { at: now(), result: checkAll(request.log) };
-    const result = await cached.result;
-    return reply.code(result.status === 'ok' ? 200 : 503).send(result);
-  });
+  app.get(
+    '/readyz',
+    { schema: { tags: ['health'], response: { 200: ReadinessReport, 503: ReadinessReport } } },
+    async (request, reply) => {
+      // The check in flight counts as fresh from when it started: callers during it share it.
+      if (!cached || now() - cached.at >= cacheMs) cached = { at: now(), result: checkAll(request.log) };
+      const result = await cached.result;
+      return reply.code(result.status === 'ok' ? 200 : 503).send(result);
+    },
+  );
 };
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {

@@ -4,7 +4,10 @@ import { databaseProbes } from '../probes';
 import { healthRoutes, type ReadinessProbe } from './health.routes';
 import { SERVICES } from '../../lib/services';
 
-function countingProbe(name: string, outcome: () => Promise<void> = async () => undefined): ReadinessProbe & { calls: number } {
+function countingProbe(
+  name: string,
+  outcome: () => Promise<void> = async () => undefined,
+): ReadinessProbe & { calls: number } {
   const probe = {
     name,
     calls: 0,

@@ -25,12 +25,20 @@ async function newProduct(priceCents: number, available = 100_000) {
   const sku = `SKU-${randomUUID().slice(0, 8)}`;
   return api.services.inventory.createProduct({ sku, name: `Product ${sku}`, priceCents, available });
 }
-const createProduct = (body: Record<string, unknown>) => api.as('admin', { method: 'POST', url: '/v1/products', payload: body }, 'admin');
+const createProduct = (body: Record<string, unknown>) =>
+  api.as('admin', { method: 'POST', url: '/v1/products', payload: body }, 'admin');
 const order = (userId: string, items: { productId: string; quantity: number }[], idempotencyKey?: string) =>
-  api.as(userId, { method: 'POST', url: '/v1/orders', payload: { items }, headers: idempotencyKey ? { 'idempotency-key': idempotencyKey } : {} });
+  api.as(userId, {
+    method: 'POST',
+    url: '/v1/orders',
+    payload: { items },
+    headers: idempotencyKey ? { 'idempotency-key': idempotencyKey } : {},
+  });
 
 async function expectNoWorkflow(orderId: string): Promise<void> {
-  await expect(api.temporal.client.workflow.getHandle(orderWorkflowId(orderId)).describe()).rejects.toBeInstanceOf(WorkflowNotFoundError);
+  await expect(api.temporal.client.workflow.getHandle(orderWorkflowId(orderId)).describe()).rejects.toBeInstanceOf(
+    WorkflowNotFoundError,
+  );
 }
 
 describe('prices and currencies', () => {
@@ -48,20 +56,36 @@ describe('prices and currencies', () => {
   });
 
   it('takes the maximum price and a listed two-decimal currency', async () => {
-    const response = await createProduct({ sku: `MAX-${randomUUID().slice(0, 8)}`, name: 'Dear', priceCents: MAX_PRICE_CENTS, currency: 'eur', available: 1 });
+    const response = await createProduct({
+      sku: `MAX-${randomUUID().slice(0, 8)}`,
+      name: 'Dear',
+      priceCents: MAX_PRICE_CENTS,
+      currency: 'eur',
+      available: 1,
+    });
     expect(response.statusCode).toBe(201);
     expect(response.json()).toMatchObject({ priceCents: MAX_PRICE_CENTS, currency: 'eur' });
   });
 
   it.each(['jpy', 'kwd', 'xyz', 'USD'])('refuses the currency %s with 400', async (currency) => {
-    const response = await createProduct({ sku: `CUR-${randomUUID().slice(0, 8)}`, name: 'Foreign', priceCents: 100, currency, available: 1 });
+    const response = await createProduct({
+      sku: `CUR-${randomUUID().slice(0, 8)}`,
+      name: 'Foreign',
+      priceCents: 100,
+      currency,
+      available: 1,
+    });
     expect(response.statusCode).toBe(400);
     expect(response.json().error.code).toBe('VALIDATION_FAILED');
   });
 
   it('refuses a price above the maximum in PATCH', async () => {
     const product = await newProduct(100);
-    const response = await api.as('admin', { method: 'PATCH', url: `/v1/products/${product.id}`, payload: { version: 1, priceCents: 1e12 } }, 'admin');
+    const response = await api.as(
+      'admin',
+      { method: 'PATCH', url: `/v1/products/${product.id}`, payload: { version: 1, priceCents: 1e12 } },
+      'admin',
+    );
     expect(response.statusCode).toBe(400);
     expect((await api.services.inventory.getProduct(product.id))!.priceCents).toBe(100);
   });
@@ -90,7 +114,10 @@ describe('order totals', () => {
   it('refuses the 2^31 overflow of the issue: 50 lines of 1,000 units of a $429.50 product', async () => {
     const product = await newProduct(42_950);
     const before = await api.snapshot();
-    const response = await order(newUser(), Array.from({ length: 50 }, () => ({ productId: product.id, quantity: 1_000 })));
+    const response = await order(
+      newUser(),
+      Array.from({ length: 50 }, () => ({ productId: product.id, quantity: 1_000 })),
+    );
     expect(response.statusCode).toBe(400);
     expect(response.json().error.code).toBe('INVALID_QUANTITY');
     expect(await api.snapshot()).toEqual(before);
@@ -98,7 +125,10 @@ describe('order totals', () => {
 
   it('refuses a total over the maximum spread across distinct lines', async () => {
     const products = await Promise.all(Array.from({ length: 3 }, () => newProduct(40_000_000)));
-    const response = await order(newUser(), products.map((p) => ({ productId: p.id, quantity: 1 })));
+    const response = await order(
+      newUser(),
+      products.map((p) => ({ productId: p.id, quantity: 1 })),
+    );
     expect(response.statusCode).toBe(422);
     expect(response.json().error.code).toBe('ORDER_TOO_LARGE');
   });
@@ -123,13 +153,23 @@ describe('order totals', () => {
     const user = newUser();
     const products = await Promise.all(Array.from({ length: 51 }, () => newProduct(100)));
     for (const product of products.slice(0, 50)) {
-      expect((await api.as(user, { method: 'PUT', url: `/v1/cart/items/${product.id}`, payload: { quantity: 1 } })).statusCode).toBe(200);
+      expect(
+        (await api.as(user, { method: 'PUT', url: `/v1/cart/items/${product.id}`, payload: { quantity: 1 } }))
+          .statusCode,
+      ).toBe(200);
     }
-    const full = await api.as(user, { method: 'PUT', url: `/v1/cart/items/${products[50]!.id}`, payload: { quantity: 1 } });
+    const full = await api.as(user, {
+      method: 'PUT',
+      url: `/v1/cart/items/${products[50]!.id}`,
+      payload: { quantity: 1 },
+    });
     expect(full.statusCode).toBe(422);
     expect(full.json().error.code).toBe('CART_FULL');
     // Changing an item already in a full cart is fine.
-    expect((await api.as(user, { method: 'PUT', url: `/v1/cart/items/${products[0]!.id}`, payload: { quantity: 3 } })).statusCode).toBe(200);
+    expect(
+      (await api.as(user, { method: 'PUT', url: `/v1/cart/items/${products[0]!.id}`, payload: { quantity: 3 } }))
+        .statusCode,
+    ).toBe(200);
   });
 });
 
@@ -147,7 +187,11 @@ describe('ids and integers', () => {
 
   it('answers a version past int4 with 400', async () => {
     const product = await newProduct(100);
-    const response = await api.as('admin', { method: 'PATCH', url: `/v1/products/${product.id}`, payload: { version: 1e20, name: 'x' } }, 'admin');
+    const response = await api.as(
+      'admin',
+      { method: 'PATCH', url: `/v1/products/${product.id}`, payload: { version: 1e20, name: 'x' } },
+      'admin',
+    );
     expect(response.statusCode).toBe(400);
     expect(response.json().error.code).toBe('VALIDATION_FAILED');
   });

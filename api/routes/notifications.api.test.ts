@@ -33,21 +33,36 @@ const user = () => `u-${randomUUID().slice(0, 8)}`;
 
 /** A notification committed as the worker's activity commits it (NOTIFY after commit). */
 function persist(userId: string, type = 'test.note', kind: 'NOTIFICATION' | 'ORDER' = 'NOTIFICATION') {
-  return live.workerServices.notifications.persist({ userId, kind, type, payload: { note: type }, dedupeKey: randomUUID() });
+  return live.workerServices.notifications.persist({
+    userId,
+    kind,
+    type,
+    payload: { note: type },
+    dedupeKey: randomUUID(),
+  });
 }
 
-async function stream(instance: LiveInstance, userId: string, options: { lastEventId?: string; query?: string } = {}): Promise<SseClient> {
+async function stream(
+  instance: LiveInstance,
+  userId: string,
+  options: { lastEventId?: string; query?: string } = {},
+): Promise<SseClient> {
   const query = `access_token=${live.token(userId)}${options.query ? `&${options.query}` : ''}`;
   const client = await SseClient.connect(`${instance.url}/v1/notifications/stream?${query}`, {
     headers: options.lastEventId === undefined ? {} : { 'last-event-id': options.lastEventId },
   });
   clients.push(client);
-  if (client.status === 200) await client.until((c) => c.comments.some((comment) => comment.startsWith('connected')), 'the stream to open');
+  if (client.status === 200)
+    await client.until((c) => c.comments.some((comment) => comment.startsWith('connected')), 'the stream to open');
   return client;
 }
 
 /** Polls until `check` holds (the server side notices a closed client asynchronously). */
-async function eventually(check: () => Promise<boolean> | boolean, description: string, timeoutMs = 10_000): Promise<void> {
+async function eventually(
+  check: () => Promise<boolean> | boolean,
+  description: string,
+  timeoutMs = 10_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting until ${description}`);
@@ -67,7 +82,11 @@ describe('GET /v1/notifications and POST /v1/notifications/:id/read', () => {
 
     const all = await live.call(one, alice, 'GET', '/v1/notifications');
     expect(all.status).toBe(200);
-    expect(all.body.items.map((n: { type: string }) => n.type)).toEqual(['quota.exceeded', 'order.status', 'quota.warning']);
+    expect(all.body.items.map((n: { type: string }) => n.type)).toEqual([
+      'quota.exceeded',
+      'order.status',
+      'quota.warning',
+    ]);
     expect(all.body).toMatchObject({ unreadCount: 2, lastSequence: 3 });
     expect(all.body.items[0]).toEqual({
       id: third.notification.id,
@@ -85,12 +104,21 @@ describe('GET /v1/notifications and POST /v1/notifications/:id/read', () => {
     const read = await live.call(one, alice, 'POST', `/v1/notifications/${first.notification.id}/read`);
     expect(read.status).toBe(200);
     expect(read.body).toMatchObject({ id: first.notification.id, read: true });
-    expect((await live.call(one, alice, 'POST', `/v1/notifications/${first.notification.id}/read`)).body.readAt).toBe(read.body.readAt);
-    expect((await live.call(one, alice, 'GET', '/v1/notifications?unread=true')).body).toMatchObject({ unreadCount: 1, items: [{ sequence: 3 }] });
+    expect((await live.call(one, alice, 'POST', `/v1/notifications/${first.notification.id}/read`)).body.readAt).toBe(
+      read.body.readAt,
+    );
+    expect((await live.call(one, alice, 'GET', '/v1/notifications?unread=true')).body).toMatchObject({
+      unreadCount: 1,
+      items: [{ sequence: 3 }],
+    });
 
     const stolen = await live.call(one, bob, 'POST', `/v1/notifications/${third.notification.id}/read`);
     expect([stolen.status, stolen.body.error.code]).toEqual([404, 'NOTIFICATION_NOT_FOUND']);
-    expect((await live.call(one, bob, 'GET', '/v1/notifications')).body).toEqual({ items: [], unreadCount: 0, lastSequence: 0 });
+    expect((await live.call(one, bob, 'GET', '/v1/notifications')).body).toEqual({
+      items: [],
+      unreadCount: 0,
+      lastSequence: 0,
+    });
     expect((await live.call(one, alice, 'POST', `/v1/notifications/${randomUUID()}/read`)).status).toBe(404);
     expect((await live.call(one, alice, 'POST', '/v1/notifications/not-a-uuid/read')).status).toBe(400);
     expect((await fetch(`${one.url}/v1/notifications`)).status).toBe(401);
@@ -136,11 +164,22 @@ describe('GET /v1/notifications/stream', () => {
   });
 
   it('answers 503 STREAM_UNAVAILABLE when the instance cannot listen, or has no hub', async () => {
-    const unreachable = new NotificationHub({ connectionString: 'postgresql://postgres@127.0.0.1:1/nowhere', notifications: one.services.notifications });
+    const unreachable = new NotificationHub({
+      connectionString: 'postgresql://postgres@127.0.0.1:1/nowhere',
+      notifications: one.services.notifications,
+    });
     for (const notificationHub of [unreachable, undefined]) {
-      const app = await buildApp({ settings: TEST_SETTINGS, services: one.services, checkout: new CheckoutClient(live.temporal.client), notificationHub });
+      const app = await buildApp({
+        settings: TEST_SETTINGS,
+        services: one.services,
+        checkout: new CheckoutClient(live.temporal.client),
+        notificationHub,
+      });
       try {
-        const response = await app.inject({ method: 'GET', url: `/v1/notifications/stream?access_token=${live.token('ivy')}` });
+        const response = await app.inject({
+          method: 'GET',
+          url: `/v1/notifications/stream?access_token=${live.token('ivy')}`,
+        });
         expect([response.statusCode, response.json().error.code]).toEqual([503, 'STREAM_UNAVAILABLE']);
       } finally {
         await app.close();
@@ -158,11 +197,17 @@ describe('GET /v1/notifications/stream', () => {
     // Usage through instance one crosses 80 %: the quota activity path signals the
     // notification workflow, whose activity persists and NOTIFYs; both instances hear it.
     const sentAt = Date.now();
-    expect((await live.call(one, carol, 'POST', '/v1/usage', { resource: 'builds', quantity: 80, idempotencyKey: 'b1' })).status).toBe(200);
+    expect(
+      (await live.call(one, carol, 'POST', '/v1/usage', { resource: 'builds', quantity: 80, idempotencyKey: 'b1' }))
+        .status,
+    ).toBe(200);
     await Promise.all([onOne.untilEvents(1), onTwo.untilEvents(1)]);
     const latencies = [onOne.events[0]!.receivedAt - sentAt, onTwo.events[0]!.receivedAt - sentAt];
 
-    expect((await live.call(two, carol, 'POST', '/v1/usage', { resource: 'builds', quantity: 25, idempotencyKey: 'b2' })).status).toBe(200);
+    expect(
+      (await live.call(two, carol, 'POST', '/v1/usage', { resource: 'builds', quantity: 25, idempotencyKey: 'b2' }))
+        .status,
+    ).toBe(200);
     await Promise.all([onOne.untilEvents(2), onTwo.untilEvents(2)]);
 
     for (const client of [onOne, onTwo]) {
@@ -202,7 +247,12 @@ describe('GET /v1/notifications/stream', () => {
     // An id beyond the user's latest (a database reset since) resumes from the latest.
     const ahead = await stream(two, dave, { lastEventId: '999' });
     await persist(dave);
-    await Promise.all([ahead.untilEvents(1), resumed.untilEvents(5), headerWins.untilEvents(2), byQuery.untilEvents(3)]);
+    await Promise.all([
+      ahead.untilEvents(1),
+      resumed.untilEvents(5),
+      headerWins.untilEvents(2),
+      byQuery.untilEvents(3),
+    ]);
     expect(ids(ahead)).toEqual([7]);
     expect(ids(headerWins)).toEqual([6, 7]);
     expect(ids(resumed)).toEqual([3, 4, 5, 6, 7]);
@@ -241,7 +291,10 @@ describe('GET /v1/notifications/stream', () => {
 
   it('holds a LISTEN connection only while the instance has at least one stream open', async () => {
     const connections = () => live.listeningConnections(two.applicationName);
-    await eventually(async () => !two.hub.isListening() && (await connections()) === 0, 'instance two has no stream and no LISTEN connection');
+    await eventually(
+      async () => !two.hub.isListening() && (await connections()) === 0,
+      'instance two has no stream and no LISTEN connection',
+    );
 
     const erin = user();
     const a = await stream(two, erin);
@@ -255,7 +308,10 @@ describe('GET /v1/notifications/stream', () => {
     expect(await connections()).toBe(1);
 
     b.close();
-    await eventually(async () => !two.hub.isListening() && (await connections()) === 0, 'the LISTEN connection is closed after the last client');
+    await eventually(
+      async () => !two.hub.isListening() && (await connections()) === 0,
+      'the LISTEN connection is closed after the last client',
+    );
 
     // And it comes back for the next client, which still gets what is new.
     const c = await stream(two, erin);

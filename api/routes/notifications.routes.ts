@@ -38,8 +38,13 @@ export const DEFAULT_MAX_STREAMS_PER_USER = 5;
 
 const NotificationView = Type.Object({
   id: Uuid,
-  sequence: Type.Integer({ minimum: 1, description: "Increases by one with each of the user's notifications; the stream's event id" }),
-  kind: Type.Union([Type.Literal('NOTIFICATION'), Type.Literal('ORDER')], { description: 'ORDER: an order status change (never unread)' }),
+  sequence: Type.Integer({
+    minimum: 1,
+    description: "Increases by one with each of the user's notifications; the stream's event id",
+  }),
+  kind: Type.Union([Type.Literal('NOTIFICATION'), Type.Literal('ORDER')], {
+    description: 'ORDER: an order status change (never unread)',
+  }),
   type: Type.String({ description: 'e.g. quota.warning, quota.exceeded, payment.declined, order.status' }),
   payload: Type.Record(Type.String(), Type.Unknown()),
   read: Type.Boolean(),
@@ -58,9 +63,14 @@ const ListQuery = Type.Object({
 });
 const SequenceText = Type.String({ pattern: '^\\d{1,15}$' });
 const StreamQuery = Type.Object({
-  access_token: Type.Optional(Type.String({ description: 'The bearer token, for EventSource (which cannot send headers)' })),
+  access_token: Type.Optional(
+    Type.String({ description: 'The bearer token, for EventSource (which cannot send headers)' }),
+  ),
   lastEventId: Type.Optional(
-    Type.String({ pattern: '^\\d{1,15}$', description: 'Resume after this sequence; the Last-Event-ID header wins when both are sent' }),
+    Type.String({
+      pattern: '^\\d{1,15}$',
+      description: 'Resume after this sequence; the Last-Event-ID header wins when both are sent',
+    }),
   ),
 });
 const StreamHeaders = Type.Object({ 'last-event-id': Type.Optional(SequenceText) });
@@ -72,7 +82,10 @@ export function toNotificationView(notification: Notification) {
     kind: notification.kind,
     type: notification.type,
     // Status events carry the saga's failure as the workflow saw it; the customer sees the customer-safe form.
-    payload: notification.kind === 'ORDER' ? customerOrderPayload(notification.payload as Record<string, unknown>) : notification.payload,
+    payload:
+      notification.kind === 'ORDER'
+        ? customerOrderPayload(notification.payload as Record<string, unknown>)
+        : notification.payload,
     read: notification.readAt !== null,
     readAt: notification.readAt?.toISOString() ?? null,
     createdAt: notification.createdAt.toISOString(),
@@ -125,7 +138,12 @@ export const notificationRoutes: FastifyPluginAsyncTypebox<NotificationRoutesOpt
     '/v1/notifications/:id/read',
     {
       preHandler: app.authenticate,
-      schema: { tags: ['notifications'], description: 'Marks one notification read (idempotent).', params: IdParams, response: { 200: NotificationView, ...errors(400, 401, 404) } },
+      schema: {
+        tags: ['notifications'],
+        description: 'Marks one notification read (idempotent).',
+        params: IdParams,
+        response: { 200: NotificationView, ...errors(400, 401, 404) },
+      },
     },
     async (request) => {
       try {
@@ -173,7 +191,10 @@ export const notificationRoutes: FastifyPluginAsyncTypebox<NotificationRoutesOpt
       const userId = request.user.sub;
       const open = streamsByUser.get(userId) ?? 0;
       if (open >= maxStreamsPerUser) {
-        throw new DomainError('TOO_MANY_STREAMS', `At most ${maxStreamsPerUser} notification streams may be open at once; close one first`);
+        throw new DomainError(
+          'TOO_MANY_STREAMS',
+          `At most ${maxStreamsPerUser} notification streams may be open at once; close one first`,
+        );
       }
       streamsByUser.set(userId, open + 1);
       let slotHeld = true;
@@ -225,7 +246,9 @@ export const notificationRoutes: FastifyPluginAsyncTypebox<NotificationRoutesOpt
         reply.sse.onClose(() => {
           streams.delete(stream);
           releaseSlot();
-          subscription.unsubscribe().catch((error: unknown) => request.log.warn({ err: error }, 'notification stream: unsubscribe failed'));
+          subscription
+            .unsubscribe()
+            .catch((error: unknown) => request.log.warn({ err: error }, 'notification stream: unsubscribe failed'));
         });
         reply.header('x-request-id', request.id);
         reply.sse.sendHeaders();

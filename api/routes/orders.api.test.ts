@@ -16,7 +16,8 @@ let stripe: StripeProxy;
 beforeAll(async () => {
   stripe = await startStripeProxy({
     target: process.env.STRIPE_API_BASE!,
-    intercept: (request) => (isConfirm(request) && request.body.includes(`payment_method=${DECLINING_CARD}`) ? INSUFFICIENT_FUNDS : undefined),
+    intercept: (request) =>
+      isConfirm(request) && request.body.includes(`payment_method=${DECLINING_CARD}`) ? INSUFFICIENT_FUNDS : undefined,
   });
   api = await startApiHarness({ stripeApiBase: stripe.url });
 });
@@ -32,7 +33,8 @@ async function newProduct(available: number, priceCents = 1_000) {
 
 const newUser = () => `user-${randomUUID().slice(0, 8)}`;
 const available = async (productId: string) => (await api.services.inventory.getProduct(productId))!.available;
-const ordersUsed = async (userId: string) => (await api.services.quota.getQuota(userId)).resources.find((r) => r.resource === 'orders')?.used ?? 0;
+const ordersUsed = async (userId: string) =>
+  (await api.services.quota.getQuota(userId)).resources.find((r) => r.resource === 'orders')?.used ?? 0;
 
 function order(userId: string, items?: { productId: string; quantity: number }[], idempotencyKey?: string) {
   return api.as(userId, {
@@ -61,7 +63,10 @@ describe('POST /v1/orders', () => {
   it('answers 201 AWAITING_PAYMENT once the stock is reserved, from the cart', async () => {
     const alice = newUser();
     const product = await newProduct(5, 1_250);
-    expect((await api.as(alice, { method: 'PUT', url: `/v1/cart/items/${product.id}`, payload: { quantity: 2 } })).statusCode).toBe(200);
+    expect(
+      (await api.as(alice, { method: 'PUT', url: `/v1/cart/items/${product.id}`, payload: { quantity: 2 } }))
+        .statusCode,
+    ).toBe(200);
     const response = await order(alice);
     expect(response.statusCode).toBe(201);
     const placed = response.json();
@@ -96,7 +101,10 @@ describe('POST /v1/orders', () => {
     const product = await newProduct(5);
     const key = `checkout-${randomUUID()}`;
     const first = await order(alice, [{ productId: product.id, quantity: 2 }], key);
-    const [second, third] = await Promise.all([order(alice, [{ productId: product.id, quantity: 2 }], key), order(alice, [{ productId: product.id, quantity: 2 }], key)]);
+    const [second, third] = await Promise.all([
+      order(alice, [{ productId: product.id, quantity: 2 }], key),
+      order(alice, [{ productId: product.id, quantity: 2 }], key),
+    ]);
     expect(first.statusCode).toBe(201);
     expect(second.json().id).toBe(first.json().id);
     expect(third.json().id).toBe(first.json().id);
@@ -125,13 +133,21 @@ describe('POST /v1/orders', () => {
     expect(await available(product.id)).toBe(1);
     const [rejected] = await api.services.orders.listForCustomer(bob);
     await api.temporal.client.workflow.getHandle(`order-${rejected!.id}`).result();
-    expect(await api.services.orders.get(rejected!.id)).toMatchObject({ status: 'REJECTED', failureCode: 'OUT_OF_STOCK' });
+    expect(await api.services.orders.get(rejected!.id)).toMatchObject({
+      status: 'REJECTED',
+      failureCode: 'OUT_OF_STOCK',
+    });
     expect(await ordersUsed(bob)).toBe(0);
   });
 
   it('429 QUOTA_EXCEEDED once the month’s orders are used up', async () => {
     const carol = newUser();
-    await api.services.quota.recordUsage({ userId: carol, resource: 'orders', quantity: 20, idempotencyKey: `fill-${carol}` });
+    await api.services.quota.recordUsage({
+      userId: carol,
+      resource: 'orders',
+      quantity: 20,
+      idempotencyKey: `fill-${carol}`,
+    });
     const product = await newProduct(1);
     const response = await order(carol, [{ productId: product.id, quantity: 1 }]);
     expect(response.statusCode).toBe(429);
@@ -139,7 +155,10 @@ describe('POST /v1/orders', () => {
     expect(await available(product.id)).toBe(1);
     const [rejected] = await api.services.orders.listForCustomer(carol);
     await api.temporal.client.workflow.getHandle(`order-${rejected!.id}`).result();
-    expect(await api.services.orders.get(rejected!.id)).toMatchObject({ status: 'REJECTED', failureCode: 'QUOTA_EXCEEDED' });
+    expect(await api.services.orders.get(rejected!.id)).toMatchObject({
+      status: 'REJECTED',
+      failureCode: 'QUOTA_EXCEEDED',
+    });
     expect(await ordersUsed(carol)).toBe(20);
   });
 
@@ -165,7 +184,10 @@ describe('payment, cancel and reading orders', () => {
 
     const paid = await pay(alice, placed.id);
     expect(paid.statusCode).toBe(200);
-    expect(paid.json()).toMatchObject({ id: placed.id, payment: { status: 'SUCCEEDED', amountCents: 999, refunded: false } });
+    expect(paid.json()).toMatchObject({
+      id: placed.id,
+      payment: { status: 'SUCCEEDED', amountCents: 999, refunded: false },
+    });
     expect(['PAID', 'COMPLETED']).toContain(paid.json().status);
     expect(paid.json().steps).toEqual(expect.arrayContaining(['stockReserved', 'paymentCharged', 'orderPaid']));
     expect((await completed(alice, placed.id)).steps).toEqual(expect.arrayContaining(['cartCleared']));
@@ -175,7 +197,9 @@ describe('payment, cancel and reading orders', () => {
     const again = await pay(alice, placed.id);
     expect(again.statusCode).toBe(409);
     expect(again.json().error.code).toBe('ORDER_NOT_PAYABLE');
-    const confirms = stripe.requests.filter(isConfirm).filter((r) => r.idempotencyKey?.startsWith(`order:${placed.id}:`));
+    const confirms = stripe.requests
+      .filter(isConfirm)
+      .filter((r) => r.idempotencyKey?.startsWith(`order:${placed.id}:`));
     expect(confirms).toHaveLength(1);
   });
 
@@ -187,7 +211,9 @@ describe('payment, cancel and reading orders', () => {
     const declined = await pay(alice, placed.id, DECLINING_CARD);
     expect(declined.statusCode).toBe(402);
     expect(declined.json().error.code).toBe('PAYMENT_DECLINED');
-    expect((await api.as(alice, { method: 'GET', url: `/v1/orders/${placed.id}` })).json().status).toBe('AWAITING_PAYMENT');
+    expect((await api.as(alice, { method: 'GET', url: `/v1/orders/${placed.id}` })).json().status).toBe(
+      'AWAITING_PAYMENT',
+    );
 
     expect(['PAID', 'COMPLETED']).toContain((await pay(alice, placed.id)).json().status);
     await completed(alice, placed.id);
@@ -197,7 +223,11 @@ describe('payment, cancel and reading orders', () => {
     const alice = newUser();
     const product = await newProduct(2);
     const placed = (await order(alice, [{ productId: product.id, quantity: 2 }])).json();
-    const cancelled = await api.as(alice, { method: 'POST', url: `/v1/orders/${placed.id}/cancel`, payload: { reason: 'changed my mind' } });
+    const cancelled = await api.as(alice, {
+      method: 'POST',
+      url: `/v1/orders/${placed.id}/cancel`,
+      payload: { reason: 'changed my mind' },
+    });
     expect(cancelled.statusCode).toBe(200);
     expect(cancelled.json()).toMatchObject({ status: 'CANCELLED', failure: null });
     expect(await available(product.id)).toBe(2);
@@ -210,7 +240,9 @@ describe('payment, cancel and reading orders', () => {
     // Operators see it in the metrics: the order by status, and the compensation that released its stock.
     const metrics = (await api.app.inject({ method: 'GET', url: '/metrics' })).body;
     expect(Number(/storefront_orders\{status="CANCELLED"\} (\d+)/.exec(metrics)?.[1])).toBeGreaterThanOrEqual(1);
-    expect(Number(/storefront_compensations_total\{step="stock_released"\} (\d+)/.exec(metrics)?.[1])).toBeGreaterThanOrEqual(1);
+    expect(
+      Number(/storefront_compensations_total\{step="stock_released"\} (\d+)/.exec(metrics)?.[1]),
+    ).toBeGreaterThanOrEqual(1);
   });
 
   it('lists and reads only the caller’s orders; anyone else’s is 404 and stays untouched', async () => {
@@ -232,7 +264,11 @@ describe('payment, cancel and reading orders', () => {
       { method: 'GET' as const, url: `/v1/orders/${randomUUID()}` },
     ]) {
       const response = await api.as(mallory, request);
-      expect([request.url, response.statusCode, response.json().error.code]).toEqual([request.url, 404, 'ORDER_NOT_FOUND']);
+      expect([request.url, response.statusCode, response.json().error.code]).toEqual([
+        request.url,
+        404,
+        'ORDER_NOT_FOUND',
+      ]);
     }
     expect(await api.snapshot()).toEqual(before);
   });

@@ -20,12 +20,28 @@ export interface OrderRoutesOptions {
 }
 
 const PlaceOrderBody = Type.Union([
-  Type.Object({ items: Type.Array(Type.Object({ productId: Uuid, quantity: Quantity }, { additionalProperties: false }), { minItems: 1, maxItems: 50 }) }, { additionalProperties: false }),
+  Type.Object(
+    {
+      items: Type.Array(Type.Object({ productId: Uuid, quantity: Quantity }, { additionalProperties: false }), {
+        minItems: 1,
+        maxItems: 50,
+      }),
+    },
+    { additionalProperties: false },
+  ),
   Type.Null(),
 ]);
-const PlaceOrderHeaders = Type.Object({ 'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: 255, pattern: '^[\\x21-\\x7e]+$' })) });
-const PayBody = Type.Object({ paymentMethod: Type.String({ minLength: 1, maxLength: 255 }) }, { additionalProperties: false });
-const CancelBody = Type.Union([Type.Object({ reason: Type.Optional(Type.String({ maxLength: 500 })) }, { additionalProperties: false }), Type.Null()]);
+const PlaceOrderHeaders = Type.Object({
+  'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: 255, pattern: '^[\\x21-\\x7e]+$' })),
+});
+const PayBody = Type.Object(
+  { paymentMethod: Type.String({ minLength: 1, maxLength: 255 }) },
+  { additionalProperties: false },
+);
+const CancelBody = Type.Union([
+  Type.Object({ reason: Type.Optional(Type.String({ maxLength: 500 })) }, { additionalProperties: false }),
+  Type.Null(),
+]);
 const OrderList = Type.Object({ items: Type.Array(Order) });
 
 export const orderRoutes: FastifyPluginAsyncTypebox<OrderRoutesOptions> = async (app, options) => {
@@ -53,10 +69,17 @@ export const orderRoutes: FastifyPluginAsyncTypebox<OrderRoutesOptions> = async 
       preHandler: app.authenticate,
       // Per user, not per address: many customers can share one address (an office, a proxy).
       // The limit runs before authentication, so it reads the verified token's subject itself.
-      config: { rateLimit: { max: options.ratePerMinute, timeWindow: '1 minute', keyGenerator: (request) => app.userIdOf(request) ?? request.ip } },
+      config: {
+        rateLimit: {
+          max: options.ratePerMinute,
+          timeWindow: '1 minute',
+          keyGenerator: (request) => app.userIdOf(request) ?? request.ip,
+        },
+      },
       schema: {
         tags: ['orders'],
-        description: 'Places an order from `items` or, without a body, from the cart. Answers once the stock is reserved (or refused).',
+        description:
+          'Places an order from `items` or, without a body, from the cart. Answers once the stock is reserved (or refused).',
         headers: PlaceOrderHeaders,
         body: Type.Optional(PlaceOrderBody),
         response: { 201: Order, ...errors(400, 401, 409, 422, 429, 503) },
@@ -65,8 +88,18 @@ export const orderRoutes: FastifyPluginAsyncTypebox<OrderRoutesOptions> = async 
     async (request, reply) => {
       try {
         const placement = await placeOrder(
-          { checkout, orders: services.orders, inventory: services.inventory, cart: services.cart, orderTtlSeconds: options.orderTtlSeconds },
-          { customerId: request.user.sub, items: request.body?.items, idempotencyKey: request.headers['idempotency-key'] },
+          {
+            checkout,
+            orders: services.orders,
+            inventory: services.inventory,
+            cart: services.cart,
+            orderTtlSeconds: options.orderTtlSeconds,
+          },
+          {
+            customerId: request.user.sub,
+            items: request.body?.items,
+            idempotencyKey: request.headers['idempotency-key'],
+          },
         );
         app.metrics.orderPlacements.inc({ outcome: placement.order.status });
         if (placement.replayed) reply.header('idempotent-replayed', 'true');
@@ -94,7 +127,10 @@ export const orderRoutes: FastifyPluginAsyncTypebox<OrderRoutesOptions> = async 
 
   app.get(
     '/v1/orders/:id',
-    { preHandler: app.authenticate, schema: { tags: ['orders'], params: IdParams, response: { 200: Order, ...errors(400, 401, 404) } } },
+    {
+      preHandler: app.authenticate,
+      schema: { tags: ['orders'], params: IdParams, response: { 200: Order, ...errors(400, 401, 404) } },
+    },
     async (request) => present(await ownOrder(request.user.sub, request.params.id), true),
   );
 
@@ -121,12 +157,18 @@ export const orderRoutes: FastifyPluginAsyncTypebox<OrderRoutesOptions> = async 
     '/v1/orders/:id/cancel',
     {
       preHandler: app.authenticate,
-      schema: { tags: ['orders'], params: IdParams, body: Type.Optional(CancelBody), response: { 200: Order, ...errors(400, 401, 404, 409, 503) } },
+      schema: {
+        tags: ['orders'],
+        params: IdParams,
+        body: Type.Optional(CancelBody),
+        response: { 200: Order, ...errors(400, 401, 404, 409, 503) },
+      },
     },
     async (request) => {
       await ownOrder(request.user.sub, request.params.id);
       const state = await checkout.cancel(request.params.id, request.body?.reason ?? undefined);
-      if (state.status !== 'CANCELLED') throw new DomainError('ORDER_NOT_CANCELLABLE', `The order is ${state.status.toLowerCase()}`);
+      if (state.status !== 'CANCELLED')
+        throw new DomainError('ORDER_NOT_CANCELLABLE', `The order is ${state.status.toLowerCase()}`);
       return present(await ownOrder(request.user.sub, request.params.id), true);
     },
   );
@@ -150,7 +192,9 @@ export function toOrderResponse(order: OrderView, payment: PaymentView | null, s
       refunded: payment.refunded,
     },
     // The failure's own message (a database error, a Stripe message) stays with operators; customers get the customer-safe form.
-    failure: order.failureCode ? customerFailure({ code: order.failureCode, message: order.failureReason ?? order.failureCode }) : null,
+    failure: order.failureCode
+      ? customerFailure({ code: order.failureCode, message: order.failureReason ?? order.failureCode })
+      : null,
     ...(steps ? { steps } : {}),
     createdAt: order.createdAt.toISOString(),
     updatedAt: order.updatedAt.toISOString(),

@@ -33,12 +33,24 @@ const ProductChanges = Type.Object(
     name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
     priceCents: Type.Optional(PriceCents),
   },
-  { additionalProperties: false, description: 'Name and price; stock changes by delta through POST /v1/products/{id}/stock' },
+  {
+    additionalProperties: false,
+    description: 'Name and price; stock changes by delta through POST /v1/products/{id}/stock',
+  },
 );
 const StockChange = Type.Object(
   {
-    delta: Type.Integer({ minimum: -MAX_STOCK, maximum: MAX_STOCK, not: { const: 0 }, description: 'Units to add (a delivery) or, negative, to take away from the available ones' }),
-    reason: Type.String({ minLength: 1, maxLength: 200, description: 'Why, for the stock ledger: "delivery 2026-12-01", "damaged"' }),
+    delta: Type.Integer({
+      minimum: -MAX_STOCK,
+      maximum: MAX_STOCK,
+      not: { const: 0 },
+      description: 'Units to add (a delivery) or, negative, to take away from the available ones',
+    }),
+    reason: Type.String({
+      minLength: 1,
+      maxLength: 200,
+      description: 'Why, for the stock ledger: "delivery 2026-12-01", "damaged"',
+    }),
   },
   { additionalProperties: false },
 );
@@ -89,7 +101,10 @@ export const productRoutes: FastifyPluginAsyncTypebox<ProductRoutesOptions> = as
 
   app.post(
     '/v1/products',
-    { preHandler: app.requireAdmin, schema: { tags: ['products'], body: NewProduct, response: { 201: Product, ...errors(400, 401, 403, 409) } } },
+    {
+      preHandler: app.requireAdmin,
+      schema: { tags: ['products'], body: NewProduct, response: { 201: Product, ...errors(400, 401, 403, 409) } },
+    },
     async (request, reply) => reply.code(201).send(await inventory.createProduct(request.body)),
   );
 
@@ -97,7 +112,12 @@ export const productRoutes: FastifyPluginAsyncTypebox<ProductRoutesOptions> = as
     '/v1/products/:id',
     {
       preHandler: app.requireAdmin,
-      schema: { tags: ['products'], params: IdParams, body: ProductChanges, response: { 200: Product, ...errors(400, 401, 403, 404, 409) } },
+      schema: {
+        tags: ['products'],
+        params: IdParams,
+        body: ProductChanges,
+        response: { 200: Product, ...errors(400, 401, 403, 404, 409) },
+      },
     },
     async (request) => inventory.updateProduct(request.params.id, request.body),
   );

@@ -38,7 +38,13 @@ function record(userId: string, resource: string, quantity: number, idempotencyK
  */
 async function settledNotifications(userId: string) {
   const sentinel = `sentinel:${randomUUID()}`;
-  await signalNotification(live.temporal.client, { userId, kind: 'NOTIFICATION', type: 'test.sentinel', payload: {}, dedupeKey: sentinel });
+  await signalNotification(live.temporal.client, {
+    userId,
+    kind: 'NOTIFICATION',
+    type: 'test.sentinel',
+    payload: {},
+    dedupeKey: sentinel,
+  });
   const deadline = Date.now() + 20_000;
   for (;;) {
     const all = await live.workerServices.notifications.list(userId, { limit: 500 });
@@ -55,13 +61,25 @@ describe('POST /v1/usage', () => {
     expect(first.statusCode).toBe(200);
     const period = first.json().period;
     expect(period).toMatch(/^\d{4}-\d{2}$/);
-    expect(first.json()).toEqual({ resource: 'builds', used: 5, limit: 100, overLimit: false, period, enforcement: 'SOFT', replayed: false });
+    expect(first.json()).toEqual({
+      resource: 'builds',
+      used: 5,
+      limit: 100,
+      overLimit: false,
+      period,
+      enforcement: 'SOFT',
+      replayed: false,
+    });
 
     const again = await record(alice, 'builds', 5, 'build-1');
     expect(again.statusCode).toBe(200);
     expect(again.json()).toMatchObject({ used: 5, replayed: true });
 
-    const quota = await api.app.inject({ method: 'GET', url: '/v1/quota', headers: { authorization: `Bearer ${live.token(alice)}` } });
+    const quota = await api.app.inject({
+      method: 'GET',
+      url: '/v1/quota',
+      headers: { authorization: `Bearer ${live.token(alice)}` },
+    });
     expect(quota.statusCode).toBe(200);
     const [year, month] = period.split('-').map(Number);
     expect(quota.json()).toEqual({
@@ -81,23 +99,41 @@ describe('POST /v1/usage', () => {
     const over = await record(carol, 'builds', 30);
     expect(over.statusCode).toBe(200);
     expect(over.json()).toMatchObject({ used: 130, limit: 100, overLimit: true });
-    const quota = await api.app.inject({ method: 'GET', url: '/v1/quota', headers: { authorization: `Bearer ${live.token(carol)}` } });
-    expect(quota.json().resources).toContainEqual({ resource: 'builds', used: 130, limit: 100, enforcement: 'SOFT', overLimit: true });
+    const quota = await api.app.inject({
+      method: 'GET',
+      url: '/v1/quota',
+      headers: { authorization: `Bearer ${live.token(carol)}` },
+    });
+    expect(quota.json().resources).toContainEqual({
+      resource: 'builds',
+      used: 130,
+      limit: 100,
+      enforcement: 'SOFT',
+      overLimit: true,
+    });
   });
 
   it('never exceeds a hard limit under concurrent requests (429 QUOTA_EXCEEDED, counted in metrics)', async () => {
     const dave = user();
-    const rejectedBefore = (await api.app.metrics.quotaRejections.get()).values.find((v) => v.labels.resource === 'orders')?.value ?? 0;
+    const rejectedBefore =
+      (await api.app.metrics.quotaRejections.get()).values.find((v) => v.labels.resource === 'orders')?.value ?? 0;
     const responses = await Promise.all(Array.from({ length: 30 }, (_, i) => record(dave, 'orders', 1, `o-${i}`)));
     const statuses = responses.map((r) => r.statusCode);
     expect(statuses.filter((s) => s === 200)).toHaveLength(20);
     expect(statuses.filter((s) => s === 429)).toHaveLength(10);
-    for (const refused of responses.filter((r) => r.statusCode === 429)) expect(refused.json().error.code).toBe('QUOTA_EXCEEDED');
-    expect(responses.filter((r) => r.statusCode === 200).map((r) => r.json().used).sort((a, b) => a - b)).toEqual(
-      Array.from({ length: 20 }, (_, i) => i + 1),
+    for (const refused of responses.filter((r) => r.statusCode === 429))
+      expect(refused.json().error.code).toBe('QUOTA_EXCEEDED');
+    expect(
+      responses
+        .filter((r) => r.statusCode === 200)
+        .map((r) => r.json().used)
+        .sort((a, b) => a - b),
+    ).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+    expect((await live.workerServices.quota.getQuota(dave)).resources.find((r) => r.resource === 'orders')!.used).toBe(
+      20,
     );
-    expect((await live.workerServices.quota.getQuota(dave)).resources.find((r) => r.resource === 'orders')!.used).toBe(20);
-    const rejectedAfter = (await api.app.metrics.quotaRejections.get()).values.find((v) => v.labels.resource === 'orders')?.value ?? 0;
+    const rejectedAfter =
+      (await api.app.metrics.quotaRejections.get()).values.find((v) => v.labels.resource === 'orders')?.value ?? 0;
     expect(rejectedAfter - rejectedBefore).toBe(10);
   });
 
@@ -107,7 +143,9 @@ describe('POST /v1/usage', () => {
     expect(responses.map((r) => r.statusCode)).toEqual(Array(20).fill(200));
     expect(responses.filter((r) => !r.json().replayed)).toHaveLength(1);
     expect(responses.map((r) => r.json().used)).toEqual(Array(20).fill(7));
-    expect((await live.workerServices.quota.getQuota(erin)).resources.find((r) => r.resource === 'builds')!.used).toBe(7);
+    expect((await live.workerServices.quota.getQuota(erin)).resources.find((r) => r.resource === 'builds')!.used).toBe(
+      7,
+    );
   });
 
   it('refuses bad input with 400 and no token with 401', async () => {
@@ -127,7 +165,11 @@ describe('POST /v1/usage', () => {
       payload: { resource: 'builds', quantity: 1, idempotencyKey: 'k', userId: 'someone-else' },
     });
     expect(extra.statusCode).toBe(400);
-    const anonymous = await api.app.inject({ method: 'POST', url: '/v1/usage', payload: { resource: 'builds', quantity: 1, idempotencyKey: 'k' } });
+    const anonymous = await api.app.inject({
+      method: 'POST',
+      url: '/v1/usage',
+      payload: { resource: 'builds', quantity: 1, idempotencyKey: 'k' },
+    });
     expect(anonymous.statusCode).toBe(401);
     expect((await live.workerServices.quota.getQuota(frank)).resources.every((r) => r.used === 0)).toBe(true);
   });
@@ -163,7 +205,12 @@ describe('threshold notifications', () => {
         },
       },
     };
-    const cut = await buildApp({ settings: TEST_SETTINGS, services: api.services, checkout: new CheckoutClient(live.temporal.client), notifier: down as never });
+    const cut = await buildApp({
+      settings: TEST_SETTINGS,
+      services: api.services,
+      checkout: new CheckoutClient(live.temporal.client),
+      notifier: down as never,
+    });
     try {
       const failed = await cut.inject({
         method: 'POST',
@@ -176,7 +223,9 @@ describe('threshold notifications', () => {
       await cut.close();
     }
     // Recorded, but nobody was told yet.
-    expect((await live.workerServices.quota.getQuota(hank)).resources.find((r) => r.resource === 'builds')!.used).toBe(85);
+    expect((await live.workerServices.quota.getQuota(hank)).resources.find((r) => r.resource === 'builds')!.used).toBe(
+      85,
+    );
 
     const retried = await record(hank, 'builds', 85, 'big-build');
     expect(retried.json()).toMatchObject({ used: 85, replayed: true });

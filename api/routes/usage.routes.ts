@@ -27,7 +27,10 @@ export interface UsageRoutesOptions {
   notifier?: NotificationSignaller;
 }
 
-const Resource = Type.String({ pattern: '^[a-z][a-z0-9_-]{0,31}$', description: 'A resource of the plan, e.g. `builds`' });
+const Resource = Type.String({
+  pattern: '^[a-z][a-z0-9_-]{0,31}$',
+  description: 'A resource of the plan, e.g. `builds`',
+});
 const Enforcement = Type.Union([Type.Literal('SOFT'), Type.Literal('HARD')], {
   description: 'SOFT: use past the limit is recorded and reported (`overLimit`); HARD: refused with 429 QUOTA_EXCEEDED',
 });
@@ -93,16 +96,28 @@ export const usageRoutes: FastifyPluginAsyncTypebox<UsageRoutesOptions> = async 
     async (request) => {
       const { resource, quantity, idempotencyKey } = request.body;
       if (idempotencyKey.startsWith(RESERVED_KEY_PREFIX)) {
-        throw new DomainError('VALIDATION_FAILED', `body.idempotencyKey must not start with "${RESERVED_KEY_PREFIX}": those keys belong to checkouts`);
+        throw new DomainError(
+          'VALIDATION_FAILED',
+          `body.idempotencyKey must not start with "${RESERVED_KEY_PREFIX}": those keys belong to checkouts`,
+        );
       }
-      if (!notifier) throw new DomainError('TEMPORAL_UNAVAILABLE', 'Usage cannot be recorded: this instance has no Temporal client');
+      if (!notifier)
+        throw new DomainError('TEMPORAL_UNAVAILABLE', 'Usage cannot be recorded: this instance has no Temporal client');
       let outcome: RecordUsageResult;
       try {
-        outcome = await recordUsageAndNotify({ quota, temporal: notifier }, { userId: request.user.sub, resource, quantity, idempotencyKey });
+        outcome = await recordUsageAndNotify(
+          { quota, temporal: notifier },
+          { userId: request.user.sub, resource, quantity, idempotencyKey },
+        );
       } catch (error) {
-        if (error instanceof DomainError && error.code === 'QUOTA_EXCEEDED') app.metrics.quotaRejections.inc({ resource });
+        if (error instanceof DomainError && error.code === 'QUOTA_EXCEEDED')
+          app.metrics.quotaRejections.inc({ resource });
         // A Temporal call that failed after the usage was recorded is 503: the client retries with the same key and loses nothing.
-        if (error instanceof ServiceError) throw new DomainError('TEMPORAL_UNAVAILABLE', 'Usage was recorded but its notification could not be sent; retry with the same idempotencyKey');
+        if (error instanceof ServiceError)
+          throw new DomainError(
+            'TEMPORAL_UNAVAILABLE',
+            'Usage was recorded but its notification could not be sent; retry with the same idempotencyKey',
+          );
         throw error;
       }
       const { used, limit, overLimit, period, enforcement, replayed } = outcome;
@@ -114,11 +129,20 @@ export const usageRoutes: FastifyPluginAsyncTypebox<UsageRoutesOptions> = async 
     '/v1/quota',
     {
       preHandler: app.authenticate,
-      schema: { tags: ['usage'], description: "The user's plan and, for each of its resources, this period's use and limit.", response: { 200: Quota, ...errors(401) } },
+      schema: {
+        tags: ['usage'],
+        description: "The user's plan and, for each of its resources, this period's use and limit.",
+        response: { 200: Quota, ...errors(401) },
+      },
     },
     async (request) => {
       const summary = await quota.getQuota(request.user.sub);
-      return { plan: summary.plan, period: summary.period, resetsAt: periodEnd(summary.period).toISOString(), resources: summary.resources };
+      return {
+        plan: summary.plan,
+        period: summary.period,
+        resetsAt: periodEnd(summary.period).toISOString(),
+        resources: summary.resources,
+      };
     },
   );
 };

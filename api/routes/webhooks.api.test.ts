@@ -30,8 +30,17 @@ const deliver = (payload: string, signature?: string) =>
   });
 
 async function placedOrder(): Promise<string> {
-  const product = await api.services.inventory.createProduct({ sku: `W-${randomUUID().slice(0, 8)}`, name: 'Webhook widget', priceCents: 500, available: 1 });
-  const response = await api.as(`hook-${randomUUID().slice(0, 6)}`, { method: 'POST', url: '/v1/orders', payload: { items: [{ productId: product.id, quantity: 1 }] } });
+  const product = await api.services.inventory.createProduct({
+    sku: `W-${randomUUID().slice(0, 8)}`,
+    name: 'Webhook widget',
+    priceCents: 500,
+    available: 1,
+  });
+  const response = await api.as(`hook-${randomUUID().slice(0, 6)}`, {
+    method: 'POST',
+    url: '/v1/orders',
+    payload: { items: [{ productId: product.id, quantity: 1 }] },
+  });
   expect(response.statusCode).toBe(201);
   await api.settled(response.json().id);
   return response.json().id;
@@ -45,34 +54,52 @@ it('stores a signed payment event once and relays it to the order; a replay chan
   const first = await deliver(payload, signStripePayload(payload, TEST_SETTINGS.stripeWebhookSecret));
   expect(first.statusCode).toBe(200);
   expect(first.json()).toEqual({ received: true, duplicate: false, relayed: true });
-  const relayed = await api.temporal.client.workflow.getHandle(`order-${orderId}`).query<{ paymentEvents?: { eventId: string }[] }>('state');
+  const relayed = await api.temporal.client.workflow
+    .getHandle(`order-${orderId}`)
+    .query<{ paymentEvents?: { eventId: string }[] }>('state');
   expect(relayed.paymentEvents?.map((e) => e.eventId)).toEqual([eventId]);
 
   const before = await api.snapshot();
   const replay = await deliver(payload, signStripePayload(payload, TEST_SETTINGS.stripeWebhookSecret));
   expect(replay.json()).toEqual({ received: true, duplicate: true, relayed: false });
   expect(await api.snapshot()).toEqual(before);
-  const after = await api.temporal.client.workflow.getHandle(`order-${orderId}`).query<{ paymentEvents?: unknown[] }>('state');
+  const after = await api.temporal.client.workflow
+    .getHandle(`order-${orderId}`)
+    .query<{ paymentEvents?: unknown[] }>('state');
   expect(after.paymentEvents).toHaveLength(1);
 });
 
 it('acknowledges events it does not act on, storing them', async () => {
   const orderId = await placedOrder();
   const payload = paymentEvent(orderId, 'charge.updated');
-  const stored = async () => ((await api.snapshot())['payments.webhook_events'] ?? []).map((row) => JSON.parse(row as string));
+  const stored = async () =>
+    ((await api.snapshot())['payments.webhook_events'] ?? []).map((row) => JSON.parse(row as string));
   const before = await stored();
   const response = await deliver(payload, signStripePayload(payload, TEST_SETTINGS.stripeWebhookSecret));
   expect(response.json()).toEqual({ received: true, duplicate: false, relayed: false });
   const added = (await stored()).filter((row) => !before.some((seen) => seen.id === row.id));
-  expect(added).toEqual([expect.objectContaining({ id: JSON.parse(payload).id, type: 'charge.updated', order_id: orderId, processed_at: expect.any(String) })]);
+  expect(added).toEqual([
+    expect.objectContaining({
+      id: JSON.parse(payload).id,
+      type: 'charge.updated',
+      order_id: orderId,
+      processed_at: expect.any(String),
+    }),
+  ]);
 });
 
 describe('refuses with 400 INVALID_SIGNATURE and changes nothing', () => {
   const cases: [string, (payload: string) => string | undefined][] = [
     ['no signature', () => undefined],
     ['another secret', (payload) => signStripePayload(payload, 'whsec_someone_else')],
-    ['a signature of another body', (payload) => signStripePayload(payload.replace('succeeded', 'payment_failed'), TEST_SETTINGS.stripeWebhookSecret)],
-    ['a stale signature (older than 300 s)', (payload) => signStripePayload(payload, TEST_SETTINGS.stripeWebhookSecret, Math.floor(Date.now() / 1000) - 301)],
+    [
+      'a signature of another body',
+      (payload) => signStripePayload(payload.replace('succeeded', 'payment_failed'), TEST_SETTINGS.stripeWebhookSecret),
+    ],
+    [
+      'a stale signature (older than 300 s)',
+      (payload) => signStripePayload(payload, TEST_SETTINGS.stripeWebhookSecret, Math.floor(Date.now() / 1000) - 301),
+    ],
     ['garbage', () => 't=1,v1=deadbeef'],
   ];
   it.each(cases)('%s', async (_name, sign) => {

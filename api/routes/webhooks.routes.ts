@@ -24,23 +24,41 @@ const Ack = Type.Object({ received: Type.Literal(true), duplicate: Type.Boolean(
 
 export const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRoutesOptions> = async (app, options) => {
   // Only in this plugin's scope: the signature is over the exact bytes Stripe sent.
-  app.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit: 256 * 1024 }, (_request, body, done) => done(null, body));
+  app.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit: 256 * 1024 }, (_request, body, done) =>
+    done(null, body),
+  );
 
   app.post(
     '/v1/webhooks/stripe',
-    { schema: { tags: ['webhooks'], description: 'Stripe webhook endpoint (signed with STRIPE_WEBHOOK_SECRET)', response: { 200: Ack, ...errors(400, 503) } } },
+    {
+      schema: {
+        tags: ['webhooks'],
+        description: 'Stripe webhook endpoint (signed with STRIPE_WEBHOOK_SECRET)',
+        response: { 200: Ack, ...errors(400, 503) },
+      },
+    },
     async (request) => {
       const raw = Buffer.isBuffer(request.body) ? request.body : Buffer.from('');
       const signature = request.headers['stripe-signature'];
       const event = verifyStripeEvent(raw, Array.isArray(signature) ? signature[0] : signature, options.webhookSecret);
       const orderId = orderIdOf(event);
-      const stored = await options.payments.recordWebhookEvent({ id: event.id, type: event.type, orderId, payload: event });
-      if (!stored && (await options.payments.isWebhookEventProcessed(event.id))) return { received: true as const, duplicate: true, relayed: false };
+      const stored = await options.payments.recordWebhookEvent({
+        id: event.id,
+        type: event.type,
+        orderId,
+        payload: event,
+      });
+      if (!stored && (await options.payments.isWebhookEventProcessed(event.id)))
+        return { received: true as const, duplicate: true, relayed: false };
 
       let relayed = false;
       if (orderId && RELAYED_TYPES.has(event.type)) {
         const paymentIntentId = (event.data.object as { id?: string }).id ?? '';
-        relayed = await options.checkout.relayPaymentEvent(orderId, { eventId: event.id, type: event.type, paymentIntentId });
+        relayed = await options.checkout.relayPaymentEvent(orderId, {
+          eventId: event.id,
+          type: event.type,
+          paymentIntentId,
+        });
       }
       await options.payments.markWebhookEventProcessed(event.id);
       request.log.info({ eventId: event.id, type: event.type, orderId, relayed }, 'stripe event received');

@@ -24,7 +24,9 @@ export const apiOverheadBenchmark: Benchmark = {
   title: 'GET /v1/products req/s on the API vs a bare Fastify route with the same body (autocannon), alternating',
   async run(context) {
     const { stack } = context;
-    const settings = context.quick ? { rounds: 1, durationS: 3, connections: 16 } : { rounds: 5, durationS: 10, connections: 16 };
+    const settings = context.quick
+      ? { rounds: 1, durationS: 3, connections: 16 }
+      : { rounds: 5, durationS: 10, connections: 16 };
     await seedDemoData({ inventory: stack.databases.inventory, quota: stack.databases.quota });
     const api = await stack.startApi();
     const token = api.token('bench-reader');
@@ -55,7 +57,10 @@ export const apiOverheadBenchmark: Benchmark = {
     const uncachedUrl = `http://127.0.0.1:${uncachedPort}/v1/products`;
     try {
       await waitForHttp(bareUrl, 'the bare Fastify server', { process: bare, timeoutMs: 30_000 });
-      await waitForHttp(`http://127.0.0.1:${uncachedPort}/healthz`, 'the uncached-catalogue API', { process: uncached, timeoutMs: 60_000 });
+      await waitForHttp(`http://127.0.0.1:${uncachedPort}/healthz`, 'the uncached-catalogue API', {
+        process: uncached,
+        timeoutMs: 60_000,
+      });
       const apiUrl = `${api.baseUrl}/v1/products`;
       const etag = (await fetch(apiUrl)).headers.get('etag');
       if (!etag) throw new Error('GET /v1/products sent no ETag');
@@ -66,7 +71,8 @@ export const apiOverheadBenchmark: Benchmark = {
         bare: { url: bareUrl, headers: {} },
       };
       // Warm both (JIT, connection pool).
-      for (const target of Object.values(targets)) await load({ ...target, connections: settings.connections, durationS: 2 });
+      for (const target of Object.values(targets))
+        await load({ ...target, connections: settings.connections, durationS: 2 });
 
       type Target = keyof typeof targets;
       const names: Target[] = ['api', 'revalidate', 'uncached', 'bare'];
@@ -75,10 +81,16 @@ export const apiOverheadBenchmark: Benchmark = {
         // Each round starts with another target, so none always runs first (or last).
         const order = names.map((_, i) => names[(i + r) % names.length]!);
         for (const target of order) {
-          const result = await load({ ...targets[target], connections: settings.connections, durationS: settings.durationS });
+          const result = await load({
+            ...targets[target],
+            connections: settings.connections,
+            durationS: settings.durationS,
+          });
           rounds.push({ round: r, target, ...result });
           // The revalidating client's answers are 304s, which autocannon counts among the non-2xx.
-          context.log(`  round ${r} ${target.padEnd(10)} ${result.requestsPerSecond} req/s, p99 ${result.latencyMs.p99} ms, ${result.non2xx} non-2xx, ${result.errors} errors`);
+          context.log(
+            `  round ${r} ${target.padEnd(10)} ${result.requestsPerSecond} req/s, p99 ${result.latencyMs.p99} ms, ${result.non2xx} non-2xx, ${result.errors} errors`,
+          );
         }
       }
       /** Per round, the target's req/s ÷ the bare route's: a pair measured under the same load. */
@@ -120,7 +132,8 @@ export const apiOverheadBenchmark: Benchmark = {
           definitions: {
             ratio: 'API req/s / bare Fastify req/s (1.0 = no overhead), the API answering from its catalogue cache',
             revalidate: 'the API answering If-None-Match with the current ETag: 304 without a body',
-            uncached: 'the real app (buildApp: auth, helmet, metrics, schemas) without the cache: a database read and a serialization per request, as before the cache',
+            uncached:
+              'the real app (buildApp: auth, helmet, metrics, schemas) without the cache: a database read and a serialization per request, as before the cache',
           },
         },
       };

@@ -14,7 +14,14 @@ import { bundleWorkflowCode, Runtime, type Worker } from '@temporalio/worker';
 import os from 'node:os';
 import { SILENT_LOGGER } from '../../lib/logging';
 import { prepareNamespace } from '../../lib/operations';
-import { connectClient, connectWorker, createClient, describeTemporal, temporalSettingsFromEnv, type TemporalSettings } from '../../lib/temporal-connection';
+import {
+  connectClient,
+  connectWorker,
+  createClient,
+  describeTemporal,
+  temporalSettingsFromEnv,
+  type TemporalSettings,
+} from '../../lib/temporal-connection';
 import { ALL_QUEUES, createWorkers } from '../../lib/workers';
 import { startTemporalCluster } from '../../harness/temporal-cluster';
 import { checkout, checkoutInput, closedLoop, createBenchProducts, type CheckoutTiming } from '../lib/checkout-driver';
@@ -35,7 +42,11 @@ interface Side {
 
 let runtimeInstalled = false;
 
-async function openSide(context: BenchContext, settings: TemporalSettings, workflowBundle: { code: string }): Promise<Side> {
+async function openSide(
+  context: BenchContext,
+  settings: TemporalSettings,
+  workflowBundle: { code: string },
+): Promise<Side> {
   if (!runtimeInstalled) {
     Runtime.install({ logger: SILENT_LOGGER, shutdownSignals: [] });
     runtimeInstalled = true;
@@ -78,7 +89,8 @@ interface Round {
 
 export const clusterBenchmark: Benchmark = {
   name: 'cluster',
-  title: 'the checkout saga on a Temporal cluster (4 processes, PostgreSQL, mTLS) beside the dev server: latency and throughput, same run',
+  title:
+    'the checkout saga on a Temporal cluster (4 processes, PostgreSQL, mTLS) beside the dev server: latency and throughput, same run',
   async run(context) {
     const { stack } = context;
     const settings = context.quick
@@ -88,14 +100,20 @@ export const clusterBenchmark: Benchmark = {
     const cluster = await startTemporalCluster({ namespace: 'bench-cluster' });
     const sides: Partial<Record<ServerName, Side>> = {};
     try {
-      const devServer = temporalSettingsFromEnv({ TEMPORAL_ADDRESS: stack.temporalAddress, TEMPORAL_NAMESPACE: DEV_SERVER_NAMESPACE });
+      const devServer = temporalSettingsFromEnv({
+        TEMPORAL_ADDRESS: stack.temporalAddress,
+        TEMPORAL_NAMESPACE: DEV_SERVER_NAMESPACE,
+      });
       const admin = await connectClient(devServer);
       try {
         await prepareNamespace(admin, DEV_SERVER_NAMESPACE, { retentionDays: 1 });
       } finally {
         await admin.close();
       }
-      const workflowBundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: SILENT_LOGGER });
+      const workflowBundle = await bundleWorkflowCode({
+        workflowsPath: require.resolve('../../workflows'),
+        logger: SILENT_LOGGER,
+      });
       sides['dev-server'] = await openSide(context, devServer, workflowBundle);
       sides.cluster = await openSide(context, cluster.settings(), workflowBundle);
       for (const [name, side] of Object.entries(sides)) context.log(`  ${name}: ${describeTemporal(side!.settings)}`);
@@ -103,9 +121,16 @@ export const clusterBenchmark: Benchmark = {
       let customers = 0;
       const once = (server: ServerName, client: Parameters<Parameters<Side['run']>[0]>[0]): Promise<CheckoutTiming> =>
         // Ten orders per customer: the free plan's monthly order quota is never the limit.
-        checkout(client, 'saga', checkoutInput(`cluster-${server}-${Math.floor(customers++ / 10)}`, products[customers % products.length]!));
+        checkout(
+          client,
+          'saga',
+          checkoutInput(`cluster-${server}-${Math.floor(customers++ / 10)}`, products[customers % products.length]!),
+        );
 
-      for (const server of ['dev-server', 'cluster'] as const) await sides[server]!.run(async (client) => { for (let i = 0; i < settings.warmup; i++) await once(server, client); });
+      for (const server of ['dev-server', 'cluster'] as const)
+        await sides[server]!.run(async (client) => {
+          for (let i = 0; i < settings.warmup; i++) await once(server, client);
+        });
 
       const rounds: Round[] = [];
       for (const [index, server] of (['dev-server', 'cluster', 'cluster', 'dev-server'] as const).entries()) {

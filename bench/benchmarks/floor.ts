@@ -37,7 +37,10 @@ const VARIANTS: Record<VariantName, TemporalServerOptions> = {
     ...BENCH_SERVER,
     // Given after temporalDevServerArgs' own values on the command line, so they win.
     sqlitePragmas: [...(BENCH_SERVER.sqlitePragmas ?? []), ...SQLITE_DEFAULT_PRAGMAS],
-    dynamicConfig: [...(BENCH_SERVER.dynamicConfig ?? []), `history.transferProcessorMaxPollRPS=${SERVER_DEFAULT_TRANSFER_POLL_RPS}`],
+    dynamicConfig: [
+      ...(BENCH_SERVER.dynamicConfig ?? []),
+      `history.transferProcessorMaxPollRPS=${SERVER_DEFAULT_TRANSFER_POLL_RPS}`,
+    ],
   },
 };
 
@@ -68,12 +71,19 @@ export async function placeFloor(context: BenchContext, steps: number): Promise<
 
 export const floorBenchmark: Benchmark = {
   name: 'floor',
-  title: 'the engine floor: update-with-start answered after 1 and 4 sequential no-op activities (activity_step_ms, dispatch delays)',
+  title:
+    'the engine floor: update-with-start answered after 1 and 4 sequential no-op activities (activity_step_ms, dispatch delays)',
   async run(context) {
     const { stack } = context;
     const settings = context.quick ? { callsPerStepPerRound: 8, warmup: 2 } : { callsPerStepPerRound: 30, warmup: 5 };
     const order: VariantName[] = ['as-run', 'defaults', 'defaults', 'as-run'];
-    const rounds: Array<{ variant: VariantName; round: number; loadAverage: number[]; placeMs: Record<string, Distribution>; activityStepMs: number }> = [];
+    const rounds: Array<{
+      variant: VariantName;
+      round: number;
+      loadAverage: number[];
+      placeMs: Record<string, Distribution>;
+      activityStepMs: number;
+    }> = [];
     const workflowIds: Record<VariantName, string[]> = { 'as-run': [], defaults: [] };
     const histories: Record<VariantName, Awaited<ReturnType<typeof fetchHistories>>[]> = { 'as-run': [], defaults: [] };
 
@@ -82,7 +92,8 @@ export const floorBenchmark: Benchmark = {
       if (JSON.stringify(server) !== JSON.stringify(stack.temporalServer)) {
         // The histories live on the server being replaced: read them first.
         for (const name of Object.keys(workflowIds) as VariantName[]) {
-          if (workflowIds[name].length > 0) histories[name].push(await fetchHistories(stack.client, workflowIds[name].splice(0)));
+          if (workflowIds[name].length > 0)
+            histories[name].push(await fetchHistories(stack.client, workflowIds[name].splice(0)));
         }
         await stack.restartTemporal(server);
       }
@@ -96,22 +107,30 @@ export const floorBenchmark: Benchmark = {
           workflowIds[variant].push(workflowId);
         }
       }
-      const placeMs = Object.fromEntries(Object.entries(samples).map(([steps, values]) => [steps, distribution(values)]));
+      const placeMs = Object.fromEntries(
+        Object.entries(samples).map(([steps, values]) => [steps, distribution(values)]),
+      );
       const activityStepMs = round((placeMs['4']!.p50 - placeMs['1']!.p50) / 3, 1);
       const loadAverage = os.loadavg().map((load) => round(load));
       rounds.push({ variant, round: index, loadAverage, placeMs, activityStepMs });
-      context.log(`  round ${index} ${variant.padEnd(8)} N=1 p50 ${placeMs['1']!.p50} ms, N=4 p50 ${placeMs['4']!.p50} ms: ${activityStepMs} ms per activity (load ${loadAverage.join(' ')})`);
+      context.log(
+        `  round ${index} ${variant.padEnd(8)} N=1 p50 ${placeMs['1']!.p50} ms, N=4 p50 ${placeMs['4']!.p50} ms: ${activityStepMs} ms per activity (load ${loadAverage.join(' ')})`,
+      );
     }
     for (const name of Object.keys(workflowIds) as VariantName[]) {
-      if (workflowIds[name].length > 0) histories[name].push(await fetchHistories(stack.client, workflowIds[name].splice(0)));
+      if (workflowIds[name].length > 0)
+        histories[name].push(await fetchHistories(stack.client, workflowIds[name].splice(0)));
     }
-    if (JSON.stringify(BENCH_SERVER) !== JSON.stringify(stack.temporalServer)) await stack.restartTemporal(BENCH_SERVER);
+    if (JSON.stringify(BENCH_SERVER) !== JSON.stringify(stack.temporalServer))
+      await stack.restartTemporal(BENCH_SERVER);
 
     const figures = Object.fromEntries(
       (Object.keys(VARIANTS) as VariantName[]).map((variant) => {
         const mine = rounds.filter((r) => r.variant === variant);
         const waits = scheduleToStart(histories[variant].flatMap((map) => [...map.values()]));
-        const placeMs = Object.fromEntries(STEPS.map((steps) => [String(steps), distribution(mine.map((r) => r.placeMs[String(steps)]!.p50))]));
+        const placeMs = Object.fromEntries(
+          STEPS.map((steps) => [String(steps), distribution(mine.map((r) => r.placeMs[String(steps)]!.p50))]),
+        );
         const result: VariantFigures = {
           placeMs,
           activityStepMs: round(median(mine.map((r) => r.activityStepMs)), 1),
@@ -129,7 +148,14 @@ export const floorBenchmark: Benchmark = {
     return {
       summary: `as npm start runs it: ${line(asRun)}; with the server's and SQLite's defaults (transferProcessorMaxPollRPS=${SERVER_DEFAULT_TRANSFER_POLL_RPS}, ${SQLITE_DEFAULT_PRAGMAS.join(', ')}): ${line(before)}`,
       headline: { activity_step_ms: asRun.activityStepMs },
-      data: { settings, devServerDynamicConfig: DEV_SERVER_DYNAMIC_CONFIG, devServerSqlitePragmas: DEV_SERVER_SQLITE_PRAGMAS, variants: VARIANTS, figures, rounds },
+      data: {
+        settings,
+        devServerDynamicConfig: DEV_SERVER_DYNAMIC_CONFIG,
+        devServerSqlitePragmas: DEV_SERVER_SQLITE_PRAGMAS,
+        variants: VARIANTS,
+        figures,
+        rounds,
+      },
     };
   },
 };

@@ -19,8 +19,12 @@ const HISTORIES_DIR = path.resolve(__dirname, '..', '..', 'workflows', 'historie
 
 function recordedHistories(): Record<string, HistoryCost> {
   const costs: Record<string, HistoryCost> = {};
-  for (const file of readdirSync(HISTORIES_DIR).filter((name) => name.endsWith('.json')).sort()) {
-    costs[file.replace(/\.json$/, '')] = historyCost(historyFromJSON(JSON.parse(readFileSync(path.join(HISTORIES_DIR, file), 'utf8'))));
+  for (const file of readdirSync(HISTORIES_DIR)
+    .filter((name) => name.endsWith('.json'))
+    .sort()) {
+    costs[file.replace(/\.json$/, '')] = historyCost(
+      historyFromJSON(JSON.parse(readFileSync(path.join(HISTORIES_DIR, file), 'utf8'))),
+    );
   }
   return costs;
 }
@@ -37,9 +41,19 @@ export const historyBenchmark: Benchmark = {
       createBenchProducts(stack.services.inventory, `history-${stack.runId}`, 1).then((products) => products[0]!),
       createBenchProducts(stack.services.inventory, `history-lines-${stack.runId}`, context.quick ? 20 : 100),
     ]);
-    const scarce = await stack.services.inventory.createProduct({ sku: `HISTORY-NONE-${stack.runId}`, name: 'None left', priceCents: 100, available: 0 });
+    const scarce = await stack.services.inventory.createProduct({
+      sku: `HISTORY-NONE-${stack.runId}`,
+      name: 'None left',
+      priceCents: 100,
+      available: 0,
+    });
     // A customer who has used the free plan's 20 orders this month.
-    await stack.services.quota.recordUsage({ userId: 'history-full', resource: 'orders', quantity: 20, idempotencyKey: 'history-full-prefill' });
+    await stack.services.quota.recordUsage({
+      userId: 'history-full',
+      resource: 'orders',
+      quantity: 20,
+      idempotencyKey: 'history-full-prefill',
+    });
 
     const client = stack.client;
     const settle = (input: CheckoutInput) => client.workflow.getHandle(workflowIdOf('saga', input)).result();
@@ -58,7 +72,9 @@ export const historyBenchmark: Benchmark = {
       cancelled: async () => {
         const input = checkoutInput('history-cancelled', product);
         await place(client, 'saga', input);
-        await client.workflow.getHandle(workflowIdOf('saga', input)).executeUpdate(cancelUpdate, { args: [{ reason: 'bench' }] });
+        await client.workflow
+          .getHandle(workflowIdOf('saga', input))
+          .executeUpdate(cancelUpdate, { args: [{ reason: 'bench' }] });
         return input;
       },
       'out-of-stock': async () => {
@@ -73,7 +89,13 @@ export const historyBenchmark: Benchmark = {
       },
       [`paid-${manyLinesProducts.length}-lines`]: async () => {
         const input = checkoutInput('history-lines', product);
-        input.lines = manyLinesProducts.map((p) => ({ productId: p.id, sku: p.sku, name: p.name, quantity: 1, unitPriceCents: p.priceCents }));
+        input.lines = manyLinesProducts.map((p) => ({
+          productId: p.id,
+          sku: p.sku,
+          name: p.name,
+          quantity: 1,
+          unitPriceCents: p.priceCents,
+        }));
         await place(client, 'saga', input);
         await pay(client, 'saga', input);
         return input;
@@ -91,21 +113,35 @@ export const historyBenchmark: Benchmark = {
     // Marginal costs, and how many of them fit under the limits.
     const declined = recorded['declined-then-paid-notified'];
     const paidRecorded = recorded['paid'];
-    const perDecline = declined && paidRecorded ? { events: declined.events - paidRecorded.events, bytes: declined.bytes - paidRecorded.bytes } : undefined;
+    const perDecline =
+      declined && paidRecorded
+        ? { events: declined.events - paidRecorded.events, bytes: declined.bytes - paidRecorded.bytes }
+        : undefined;
     const lines = manyLinesProducts.length;
     const manyLines = live[`paid-${lines}-lines`]!;
     const perLine = {
       historyBytes: Math.round((manyLines.bytes - live.paid!.bytes) / (lines - 1)),
       payloadBytes: Math.round((manyLines.largestPayloadBytes - live.paid!.largestPayloadBytes) / (lines - 1)),
     };
-    const all = { ...Object.fromEntries(Object.entries(recorded).map(([k, v]) => [`recorded:${k}`, v])), ...Object.fromEntries(Object.entries(live).map(([k, v]) => [`live:${k}`, v])) };
+    const all = {
+      ...Object.fromEntries(Object.entries(recorded).map(([k, v]) => [`recorded:${k}`, v])),
+      ...Object.fromEntries(Object.entries(live).map(([k, v]) => [`live:${k}`, v])),
+    };
     const maxEvents = Math.max(...Object.values(all).map((cost) => cost.events));
     const maxBytes = Math.max(...Object.values(all).map((cost) => cost.bytes));
     const headroom = {
-      declinedAttemptsBeforeEventLimit: perDecline && perDecline.events > 0 ? Math.floor((TEMPORAL_LIMITS.historyEvents - live.paid!.events) / perDecline.events) : null,
-      declinedAttemptsBeforeEventWarning: perDecline && perDecline.events > 0 ? Math.floor((TEMPORAL_LIMITS.historyEventsWarn - live.paid!.events) / perDecline.events) : null,
-      orderLinesBeforePayloadLimit: perLine.payloadBytes > 0 ? Math.floor(TEMPORAL_LIMITS.payloadBytes / perLine.payloadBytes) : null,
-      orderLinesBeforePayloadWarning: perLine.payloadBytes > 0 ? Math.floor(TEMPORAL_LIMITS.payloadBytesWarn / perLine.payloadBytes) : null,
+      declinedAttemptsBeforeEventLimit:
+        perDecline && perDecline.events > 0
+          ? Math.floor((TEMPORAL_LIMITS.historyEvents - live.paid!.events) / perDecline.events)
+          : null,
+      declinedAttemptsBeforeEventWarning:
+        perDecline && perDecline.events > 0
+          ? Math.floor((TEMPORAL_LIMITS.historyEventsWarn - live.paid!.events) / perDecline.events)
+          : null,
+      orderLinesBeforePayloadLimit:
+        perLine.payloadBytes > 0 ? Math.floor(TEMPORAL_LIMITS.payloadBytes / perLine.payloadBytes) : null,
+      orderLinesBeforePayloadWarning:
+        perLine.payloadBytes > 0 ? Math.floor(TEMPORAL_LIMITS.payloadBytesWarn / perLine.payloadBytes) : null,
     };
     const paidLive = live.paid!;
     return {

@@ -12,7 +12,18 @@ import { throughputBenchmark, tuningBenchmark } from './throughput';
 import { timersBenchmark } from './timers';
 
 /** api-overhead first: it measures the catalogue of the 8 demo products, before the others add theirs. Soak last: 20 minutes. */
-export const BENCHMARKS: Benchmark[] = [apiOverheadBenchmark, throughputBenchmark, latencyBenchmark, floorBenchmark, timersBenchmark, oversellBenchmark, historyBenchmark, sseBenchmark, clusterBenchmark, soakBenchmark];
+export const BENCHMARKS: Benchmark[] = [
+  apiOverheadBenchmark,
+  throughputBenchmark,
+  latencyBenchmark,
+  floorBenchmark,
+  timersBenchmark,
+  oversellBenchmark,
+  historyBenchmark,
+  sseBenchmark,
+  clusterBenchmark,
+  soakBenchmark,
+];
 
 /** Run only when named with --only. */
 export const OPT_IN_BENCHMARKS: Benchmark[] = [tuningBenchmark];

@@ -28,7 +28,11 @@ interface Sample {
 }
 
 /** POST /v1/orders until its 201 AWAITING_PAYMENT. */
-async function viaApiPlacement(api: BenchApi, customerId: string, product: ProductView): Promise<{ id: string; placeMs: number; workflowId: string }> {
+async function viaApiPlacement(
+  api: BenchApi,
+  customerId: string,
+  product: ProductView,
+): Promise<{ id: string; placeMs: number; workflowId: string }> {
   const token = api.token(customerId);
   const placed = await callJson<{ id: string; status: string; error?: { code: string } }>(`${api.baseUrl}/v1/orders`, {
     method: 'POST',
@@ -62,7 +66,9 @@ export const latencyBenchmark: Benchmark = {
   title: 'order placement and payment latency through the API at fixed concurrency; schedule-to-start p99',
   async run(context) {
     const { stack } = context;
-    const settings = context.quick ? { concurrency: 4, checkoutsPerRound: 8, rounds: 1, warmup: 2, singlePerRound: 5 } : { concurrency: 4, checkoutsPerRound: 100, rounds: 3, warmup: 8, singlePerRound: 10 };
+    const settings = context.quick
+      ? { concurrency: 4, checkoutsPerRound: 8, rounds: 1, warmup: 2, singlePerRound: 5 }
+      : { concurrency: 4, checkoutsPerRound: 100, rounds: 3, warmup: 8, singlePerRound: 10 };
     await stack.ensureWorker(BENCH_TUNING);
     const api = await stack.startApi();
     const products = await createBenchProducts(stack.services.inventory, `latency-${stack.runId}`, 8);
@@ -94,7 +100,14 @@ export const latencyBenchmark: Benchmark = {
 
     await runRound('api', 'warm', settings.warmup);
     await runRound('client', 'warm', settings.warmup);
-    const rounds: Array<{ path: Path; round: number; placeMs: ReturnType<typeof distribution>; payMs: ReturnType<typeof distribution>; errors: number; firstErrors: string[] }> = [];
+    const rounds: Array<{
+      path: Path;
+      round: number;
+      placeMs: ReturnType<typeof distribution>;
+      payMs: ReturnType<typeof distribution>;
+      errors: number;
+      firstErrors: string[];
+    }> = [];
     const apiWorkflowIds: string[] = [];
     for (let r = 0; r < settings.rounds; r++) {
       const order: Path[] = r % 2 === 0 ? ['api', 'client'] : ['client', 'api'];
@@ -110,7 +123,9 @@ export const latencyBenchmark: Benchmark = {
           firstErrors: [...new Set(errors)].slice(0, 3),
         };
         rounds.push(result);
-        context.log(`  round ${r} ${path.padEnd(6)} place p50 ${result.placeMs.p50} p99 ${result.placeMs.p99} ms, pay p50 ${result.payMs.p50} p99 ${result.payMs.p99} ms, ${errors.length} errors`);
+        context.log(
+          `  round ${r} ${path.padEnd(6)} place p50 ${result.placeMs.p50} p99 ${result.placeMs.p99} ms, pay p50 ${result.payMs.p50} p99 ${result.payMs.p99} ms, ${errors.length} errors`,
+        );
         if (errors.length > 0) context.log(`    errors: ${result.firstErrors.join(' | ')}`);
       }
     }
@@ -137,11 +152,17 @@ export const latencyBenchmark: Benchmark = {
         }
       }
     }
-    const singleCustomer = { saga: distribution(single.saga), floor: distribution(single.floor), client: distribution(single.client) };
+    const singleCustomer = {
+      saga: distribution(single.saga),
+      floor: distribution(single.floor),
+      client: distribution(single.client),
+    };
     const placementLatencyRatio = round(singleCustomer.saga.p50 / singleCustomer.floor.p50, 2);
     const clientLatencyRatio = round(singleCustomer.client.p50 / singleCustomer.floor.p50, 2);
     // Where one placement's time goes: inside the workflow (tasks, activities, their dispatch waits) and outside it (the API, the client call).
-    const traces = [...(await fetchHistories(stack.client, singleSagaIds, 8)).values()].map(placementTrace).filter((trace) => trace !== undefined);
+    const traces = [...(await fetchHistories(stack.client, singleSagaIds, 8)).values()]
+      .map(placementTrace)
+      .filter((trace) => trace !== undefined);
     const placementInside = {
       inWorkflowMs: distribution(traces.map((trace) => trace.inWorkflowMs)),
       workflowTasks: median(traces.map((trace) => trace.workflowTasks)),
@@ -157,7 +178,8 @@ export const latencyBenchmark: Benchmark = {
 
     const histories = await fetchHistories(stack.client, apiWorkflowIds, 16);
     const waits = scheduleToStart(histories.values());
-    const byPath = (path: Path, pick: (r: (typeof rounds)[number]) => number) => round(median(rounds.filter((r) => r.path === path).map(pick)), 1);
+    const byPath = (path: Path, pick: (r: (typeof rounds)[number]) => number) =>
+      round(median(rounds.filter((r) => r.path === path).map(pick)), 1);
     const figures = {
       api: {
         placeP50: byPath('api', (r) => r.placeMs.p50),
@@ -174,7 +196,11 @@ export const latencyBenchmark: Benchmark = {
         payP99: byPath('client', (r) => r.payMs.p99),
       },
     };
-    const startWaits = { activity: waits.activityScheduleToStartMs, workflowTask: waits.workflowTaskScheduleToStartMs, alertLineMs: 200 };
+    const startWaits = {
+      activity: waits.activityScheduleToStartMs,
+      workflowTask: waits.workflowTaskScheduleToStartMs,
+      alertLineMs: 200,
+    };
     return {
       summary:
         `at concurrency ${settings.concurrency}: placement p50/p95/p99 ${figures.api.placeP50}/${figures.api.placeP95}/${figures.api.placeP99} ms, ` +
@@ -183,7 +209,11 @@ export const latencyBenchmark: Benchmark = {
         `schedule-to-start p99 activity ${startWaits.activity.p99} ms, workflow task ${startWaits.workflowTask.p99} ms; ` +
         `one customer: placement p50 ${singleCustomer.saga.p50} ms ÷ floor ${singleCustomer.floor.p50} ms = placement_latency_ratio ${placementLatencyRatio} ` +
         `(through the client ${singleCustomer.client.p50} ms, ratio ${clientLatencyRatio}; in the workflow ${placementInside.inWorkflowMs.p50} ms)`,
-      headline: { order_p99_ms: figures.api.placeP99, payment_p99_ms: figures.api.payP99, placement_latency_ratio: placementLatencyRatio },
+      headline: {
+        order_p99_ms: figures.api.placeP99,
+        payment_p99_ms: figures.api.payP99,
+        placement_latency_ratio: placementLatencyRatio,
+      },
       data: {
         settings,
         figures,
@@ -195,9 +225,12 @@ export const latencyBenchmark: Benchmark = {
         placementInside,
         rounds,
         definitions: {
-          placementLatencyRatio: "one customer at a time: the saga's placement p50 through the API ÷ the floor's p50 (update-with-start answered after one no-op activity, through the Temporal client)",
-          clientLatencyRatio: 'the same with the saga placed through the Temporal client, as the floor is: without the API',
-          placementInside: "from the single-customer placements' histories: WorkflowExecutionStarted → the placed update's completion, with the workflow tasks and activities in between and their summed dispatch waits",
+          placementLatencyRatio:
+            "one customer at a time: the saga's placement p50 through the API ÷ the floor's p50 (update-with-start answered after one no-op activity, through the Temporal client)",
+          clientLatencyRatio:
+            'the same with the saga placed through the Temporal client, as the floor is: without the API',
+          placementInside:
+            "from the single-customer placements' histories: WorkflowExecutionStarted → the placed update's completion, with the workflow tasks and activities in between and their summed dispatch waits",
         },
       },
     };

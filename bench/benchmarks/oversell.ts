@@ -39,20 +39,29 @@ export const oversellBenchmark: Benchmark = {
     try {
       for (let r = 0; r < settings.rounds; r++) {
         const begun = performance.now();
-        const product = await stack.services.inventory.createProduct({ sku: `OVERSELL-${stack.runId}-${r}`, name: `Oversell round ${r}`, priceCents: 2_500, available: settings.units });
+        const product = await stack.services.inventory.createProduct({
+          sku: `OVERSELL-${stack.runId}-${r}`,
+          name: `Oversell round ${r}`,
+          priceCents: 2_500,
+          available: settings.units,
+        });
 
         // Watches the row while the buyers race: a negative value, even for a moment, is an oversell.
         let minAvailableSeen = settings.units;
         let watching = true;
         const watcher = (async () => {
           while (watching) {
-            const { rows } = await pg.query<{ available: number }>('SELECT available FROM products WHERE id = $1', [product.id]);
+            const { rows } = await pg.query<{ available: number }>('SELECT available FROM products WHERE id = $1', [
+              product.id,
+            ]);
             minAvailableSeen = Math.min(minAvailableSeen, rows[0]?.available ?? settings.units);
             await new Promise((resolve) => setTimeout(resolve, 5));
           }
         })();
 
-        const inputs = Array.from({ length: settings.buyers }, (_, buyer) => checkoutInput(`oversell-${r}-${buyer}`, product));
+        const inputs = Array.from({ length: settings.buyers }, (_, buyer) =>
+          checkoutInput(`oversell-${r}-${buyer}`, product),
+        );
         const placements = await Promise.all(
           inputs.map(async (input) => {
             const started = performance.now();
@@ -60,22 +69,43 @@ export const oversellBenchmark: Benchmark = {
               const state = await place(stack.client, 'saga', input);
               return { input, status: state.status, code: state.failure?.code, ms: performance.now() - started };
             } catch (error) {
-              return { input, status: 'ERROR', code: error instanceof Error ? error.message : String(error), ms: performance.now() - started };
+              return {
+                input,
+                status: 'ERROR',
+                code: error instanceof Error ? error.message : String(error),
+                ms: performance.now() - started,
+              };
             }
           }),
         );
         const winners = placements.filter((placement) => placement.status === 'AWAITING_PAYMENT');
-        const paid = await Promise.all(winners.map((winner) => pay(stack.client, 'saga', winner.input).then((state) => state.status === 'COMPLETED', () => false)));
+        const paid = await Promise.all(
+          winners.map((winner) =>
+            pay(stack.client, 'saga', winner.input).then(
+              (state) => state.status === 'COMPLETED',
+              () => false,
+            ),
+          ),
+        );
         watching = false;
         await watcher;
 
-        const { rows } = await pg.query<{ available: number; reserved: number; sold: number }>('SELECT available, reserved, sold FROM products WHERE id = $1', [product.id]);
+        const { rows } = await pg.query<{ available: number; reserved: number; sold: number }>(
+          'SELECT available, reserved, sold FROM products WHERE id = $1',
+          [product.id],
+        );
         const stock = rows[0]!;
         const outcome: RoundOutcome = {
           round: r,
           placed: winners.length,
           outOfStock: placements.filter((placement) => placement.code === 'OUT_OF_STOCK').length,
-          otherRefusals: [...new Set(placements.filter((p) => p.status !== 'AWAITING_PAYMENT' && p.code !== 'OUT_OF_STOCK').map((p) => `${p.status} ${p.code ?? ''}`))],
+          otherRefusals: [
+            ...new Set(
+              placements
+                .filter((p) => p.status !== 'AWAITING_PAYMENT' && p.code !== 'OUT_OF_STOCK')
+                .map((p) => `${p.status} ${p.code ?? ''}`),
+            ),
+          ],
           paid: paid.filter(Boolean).length,
           sold: stock.sold,
           available: stock.available,
@@ -96,7 +126,9 @@ export const oversellBenchmark: Benchmark = {
       await pg.end();
     }
     const oversoldTotal = rounds.reduce((sum, outcome) => sum + outcome.oversold, 0);
-    const exact = rounds.filter((outcome) => outcome.sold === settings.units && outcome.conserved && outcome.minAvailableSeen >= 0).length;
+    const exact = rounds.filter(
+      (outcome) => outcome.sold === settings.units && outcome.conserved && outcome.minAvailableSeen >= 0,
+    ).length;
     const undersold = rounds.filter((outcome) => outcome.sold < settings.units).length;
     return {
       summary: `${exact}/${rounds.length} rounds sold exactly ${settings.units} of ${settings.units} to ${settings.buyers} buyers; oversold_total ${oversoldTotal}, lowest stock seen ${Math.min(...rounds.map((o) => o.minAvailableSeen))}${undersold ? `, ${undersold} rounds undersold` : ''}`,

@@ -27,18 +27,28 @@ const EXPIRING_TTL_S = 5;
 /** A customer places at most ten orders: the free plan allows 20 a month. */
 const customerOf = (runId: string, i: number) => `soak-${runId}-${Math.floor(i / 10)}`;
 
-async function placeViaApi(api: BenchApi, customerId: string, product: ProductView): Promise<{ id: string; ms: number }> {
+async function placeViaApi(
+  api: BenchApi,
+  customerId: string,
+  product: ProductView,
+): Promise<{ id: string; ms: number }> {
   const placed = await callJson<{ id: string; status: string }>(`${api.baseUrl}/v1/orders`, {
     method: 'POST',
     token: api.token(customerId),
     headers: { 'idempotency-key': randomUUID() },
     body: { items: [{ productId: product.id, quantity: 1 }] },
   });
-  if (placed.status !== 201 || placed.body.status !== 'AWAITING_PAYMENT') throw new Error(`POST /v1/orders answered ${placed.status} ${JSON.stringify(placed.body).slice(0, 160)}`);
+  if (placed.status !== 201 || placed.body.status !== 'AWAITING_PAYMENT')
+    throw new Error(`POST /v1/orders answered ${placed.status} ${JSON.stringify(placed.body).slice(0, 160)}`);
   return { id: placed.body.id, ms: placed.ms };
 }
 
-async function settle(api: BenchApi, customerId: string, orderId: string, outcome: 'paid' | 'cancelled'): Promise<void> {
+async function settle(
+  api: BenchApi,
+  customerId: string,
+  orderId: string,
+  outcome: 'paid' | 'cancelled',
+): Promise<void> {
   const path = outcome === 'paid' ? 'payment' : 'cancel';
   const answer = await callJson<{ status: string }>(`${api.baseUrl}/v1/orders/${orderId}/${path}`, {
     method: 'POST',
@@ -46,7 +56,10 @@ async function settle(api: BenchApi, customerId: string, orderId: string, outcom
     body: outcome === 'paid' ? { paymentMethod: 'pm_card_visa' } : { reason: 'soak' },
   });
   const expected = outcome === 'paid' ? ['PAID', 'COMPLETED'] : ['CANCELLED'];
-  if (answer.status !== 200 || !expected.includes(answer.body.status)) throw new Error(`POST /v1/orders/:id/${path} answered ${answer.status} ${JSON.stringify(answer.body).slice(0, 160)}`);
+  if (answer.status !== 200 || !expected.includes(answer.body.status))
+    throw new Error(
+      `POST /v1/orders/:id/${path} answered ${answer.status} ${JSON.stringify(answer.body).slice(0, 160)}`,
+    );
 }
 
 /** Least-squares slope of y over t (seconds), per second. */
@@ -62,31 +75,58 @@ function slopePerSecond(points: ReadonlyArray<{ t: number; y: number }>): number
 
 export const soakBenchmark: Benchmark = {
   name: 'soak',
-  title: '20 minutes at about 60 % of capacity (pay, cancel, expire, streams): RSS slope of the API and the worker, errors, p99 drift',
+  title:
+    '20 minutes at about 60 % of capacity (pay, cancel, expire, streams): RSS slope of the API and the worker, errors, p99 drift',
   async run(context) {
     const { stack } = context;
     const settings = context.quick
-      ? { calibrateS: 10, calibrationConcurrency: 4, runS: 60, warmupS: 15, sampleEveryS: 2, streams: 5, loadShare: 0.6, maxInFlight: 32 }
-      : { calibrateS: 30, calibrationConcurrency: 8, runS: 1_200, warmupS: 180, sampleEveryS: 10, streams: 50, loadShare: 0.6, maxInFlight: 64 };
+      ? {
+          calibrateS: 10,
+          calibrationConcurrency: 4,
+          runS: 60,
+          warmupS: 15,
+          sampleEveryS: 2,
+          streams: 5,
+          loadShare: 0.6,
+          maxInFlight: 32,
+        }
+      : {
+          calibrateS: 30,
+          calibrationConcurrency: 8,
+          runS: 1_200,
+          warmupS: 180,
+          sampleEveryS: 10,
+          streams: 50,
+          loadShare: 0.6,
+          maxInFlight: 64,
+        };
     await stack.ensureWorker(BENCH_TUNING);
     const api = await stack.startApi();
     const products = await createBenchProducts(stack.services.inventory, `soak-${stack.runId}`, 8);
 
     // Capacity: checkouts (place and pay through the API) per second a closed loop sustains right now.
-    const calibration = await closedLoop(settings.calibrationConcurrency, settings.calibrateS * 1000, async (loop, iteration) => {
-      const customerId = `soak-cal-${stack.runId}-${loop}-${Math.floor(iteration / 10)}`;
-      const placed = await placeViaApi(api, customerId, products[iteration % products.length]!);
-      await settle(api, customerId, placed.id, 'paid');
-    });
+    const calibration = await closedLoop(
+      settings.calibrationConcurrency,
+      settings.calibrateS * 1000,
+      async (loop, iteration) => {
+        const customerId = `soak-cal-${stack.runId}-${loop}-${Math.floor(iteration / 10)}`;
+        const placed = await placeViaApi(api, customerId, products[iteration % products.length]!);
+        await settle(api, customerId, placed.id, 'paid');
+      },
+    );
     const capacityPerS = calibration.results.length / calibration.elapsedS;
     const ratePerS = Math.max(0.2, capacityPerS * settings.loadShare);
-    context.log(`  capacity ${capacityPerS.toFixed(2)} checkouts/s (${calibration.errors.length} errors); soaking at ${ratePerS.toFixed(2)}/s for ${settings.runS}s`);
+    context.log(
+      `  capacity ${capacityPerS.toFixed(2)} checkouts/s (${calibration.errors.length} errors); soaking at ${ratePerS.toFixed(2)}/s for ${settings.runS}s`,
+    );
 
     // Streams for the first customers, open from start to end: their order status events flow through them.
     const streams: SseStream[] = [];
     let streamEvents = 0;
     for (let k = 0; k < settings.streams; k++) {
-      const stream = openSse(`${api.baseUrl}/v1/notifications/stream?access_token=${encodeURIComponent(api.token(customerOf(stack.runId, k * 10)))}`);
+      const stream = openSse(
+        `${api.baseUrl}/v1/notifications/stream?access_token=${encodeURIComponent(api.token(customerOf(stack.runId, k * 10)))}`,
+      );
       stream.onEvent((event) => {
         if (event.event === 'order' || event.event === 'notification') streamEvents += 1;
       });
@@ -98,7 +138,8 @@ export const soakBenchmark: Benchmark = {
     const begun = performance.now();
     const elapsedS = () => (performance.now() - begun) / 1000;
     const memory: Array<{ t: number; apiKiB: number; workerKiB: number }> = [];
-    const sample = () => memory.push({ t: round(elapsedS(), 1), apiKiB: residentKiB(pids.api), workerKiB: residentKiB(pids.worker) });
+    const sample = () =>
+      memory.push({ t: round(elapsedS(), 1), apiKiB: residentKiB(pids.api), workerKiB: residentKiB(pids.worker) });
     sample();
     const sampler = setInterval(sample, settings.sampleEveryS * 1000);
 
@@ -159,7 +200,10 @@ export const soakBenchmark: Benchmark = {
     const slope = round(Math.max(apiSlope, workerSlope), 2);
     const measured = placements.filter((placement) => placement.t >= settings.warmupS);
     const span = (settings.runS - settings.warmupS) / 3;
-    const third = (which: 0 | 2) => measured.filter((p) => p.t >= settings.warmupS + which * span && p.t < settings.warmupS + (which + 1) * span).map((p) => p.ms);
+    const third = (which: 0 | 2) =>
+      measured
+        .filter((p) => p.t >= settings.warmupS + which * span && p.t < settings.warmupS + (which + 1) * span)
+        .map((p) => p.ms);
     const firstP99 = round(percentile(third(0), 99), 1);
     const lastP99 = round(percentile(third(2), 99), 1);
     const drift = round(lastP99 / firstP99, 2);
@@ -183,10 +227,16 @@ export const soakBenchmark: Benchmark = {
         skipped,
         streamEvents,
         rssSlopeMbPer10Min: { api: apiSlope, worker: workerSlope, max: slope },
-        placementMs: { all: distribution(measured.map((p) => p.ms)), firstThirdP99: firstP99, lastThirdP99: lastP99, drift },
+        placementMs: {
+          all: distribution(measured.map((p) => p.ms)),
+          firstThirdP99: firstP99,
+          lastThirdP99: lastP99,
+          drift,
+        },
         memory,
         definitions: {
-          rssSlope: 'least-squares slope of the resident memory of the API process and of the worker process, samples after the warm-up, in MB per 10 minutes; the headline is the larger',
+          rssSlope:
+            'least-squares slope of the resident memory of the API process and of the worker process, samples after the warm-up, in MB per 10 minutes; the headline is the larger',
           drift: 'placement p99 in the last third of the run after the warm-up ÷ in the first third',
           skipped: 'orders not started because maxInFlight were still running: the system fell behind the rate',
         },

@@ -15,7 +15,11 @@ import { openSse, type SseStream } from '../lib/sse';
 import { distribution, round } from '../lib/stats';
 import { BENCH_TUNING } from '../lib/tuning-choices';
 
-async function inBatches<T>(items: readonly T[], size: number, work: (item: T, index: number) => Promise<void>): Promise<void> {
+async function inBatches<T>(
+  items: readonly T[],
+  size: number,
+  work: (item: T, index: number) => Promise<void>,
+): Promise<void> {
   for (let start = 0; start < items.length; start += size) {
     await Promise.all(items.slice(start, start + size).map((item, offset) => work(item, start + offset)));
   }
@@ -23,22 +27,32 @@ async function inBatches<T>(items: readonly T[], size: number, work: (item: T, i
 
 export const sseBenchmark: Benchmark = {
   name: 'sse',
-  title: '500 SSE clients: latency from POST /v1/usage crossing a limit to the event on the stream; memory per connection',
+  title:
+    '500 SSE clients: latency from POST /v1/usage crossing a limit to the event on the stream; memory per connection',
   async run(context) {
     const { stack } = context;
-    const settings = context.quick ? { clients: 30, crossingsPerSecond: 10, timeoutMs: 60_000 } : { clients: 500, crossingsPerSecond: 10, timeoutMs: 120_000 };
+    const settings = context.quick
+      ? { clients: 30, crossingsPerSecond: 10, timeoutMs: 60_000 }
+      : { clients: 500, crossingsPerSecond: 10, timeoutMs: 120_000 };
     await stack.ensureWorker(BENCH_TUNING);
     const api = await stack.startApi();
     const users = Array.from({ length: settings.clients }, (_, i) => `sse-${stack.runId}-${i}`);
 
     // 90 of 100 builds used (the 80 % warning already behind them), so the next 10 cross the limit.
     await inBatches(users, 16, async (userId) => {
-      await stack.services.quota.recordUsage({ userId, resource: 'builds', quantity: 90, idempotencyKey: 'bench-prefill' });
+      await stack.services.quota.recordUsage({
+        userId,
+        resource: 'builds',
+        quantity: 90,
+        idempotencyKey: 'bench-prefill',
+      });
     });
 
     // A few streams first: the hub's LISTEN connection, the SSE plugin's code and the JIT are
     // paid for once, not by the streams whose memory is measured.
-    const warm = Array.from({ length: 10 }, (_, i) => openSse(`${api.baseUrl}/v1/notifications/stream?access_token=${encodeURIComponent(api.token(`sse-warm-${i}`))}`));
+    const warm = Array.from({ length: 10 }, (_, i) =>
+      openSse(`${api.baseUrl}/v1/notifications/stream?access_token=${encodeURIComponent(api.token(`sse-warm-${i}`))}`),
+    );
     await Promise.all(warm.map((stream) => stream.opened));
     await new Promise((resolve) => setTimeout(resolve, 1_000));
     const pid = stack.pids().api;
@@ -47,7 +61,9 @@ export const sseBenchmark: Benchmark = {
     const arrivals = new Map<string, (at: number) => void>();
     const openedAt = performance.now();
     await inBatches(users, 50, async (userId) => {
-      const stream = openSse(`${api.baseUrl}/v1/notifications/stream?access_token=${encodeURIComponent(api.token(userId))}`);
+      const stream = openSse(
+        `${api.baseUrl}/v1/notifications/stream?access_token=${encodeURIComponent(api.token(userId))}`,
+      );
       stream.onEvent((event) => {
         if (event.event !== 'notification') return;
         const notification = JSON.parse(event.data) as { type?: string };
@@ -59,7 +75,9 @@ export const sseBenchmark: Benchmark = {
     const connectS = (performance.now() - openedAt) / 1000;
     await new Promise((resolve) => setTimeout(resolve, 2_000));
     const rssOpen = residentKiB(pid);
-    context.log(`  ${streams.size} streams open in ${connectS.toFixed(1)}s; API RSS ${(rssBefore / 1024).toFixed(0)} → ${(rssOpen / 1024).toFixed(0)} MiB`);
+    context.log(
+      `  ${streams.size} streams open in ${connectS.toFixed(1)}s; API RSS ${(rssBefore / 1024).toFixed(0)} → ${(rssOpen / 1024).toFixed(0)} MiB`,
+    );
 
     const latencies: number[] = [];
     const postMs: number[] = [];
@@ -86,7 +104,10 @@ export const sseBenchmark: Benchmark = {
             body: { resource: 'builds', quantity: 10, idempotencyKey: 'bench-cross' },
           });
           postMs.push(response.ms);
-          if (response.status !== 200) throw new Error(`POST /v1/usage answered ${response.status} ${JSON.stringify(response.body).slice(0, 160)}`);
+          if (response.status !== 200)
+            throw new Error(
+              `POST /v1/usage answered ${response.status} ${JSON.stringify(response.body).slice(0, 160)}`,
+            );
           latencies.push((await arrived) - sentAt);
         } catch (error) {
           failures.push(error instanceof Error ? error.message : String(error));
@@ -114,7 +135,8 @@ export const sseBenchmark: Benchmark = {
         postUsageMs: distribution(postMs),
         connectS: round(connectS, 1),
         memory: { rssBeforeKiB: rssBefore, rssWithStreamsKiB: rssOpen, rssAfterCloseKiB: rssClosed, perConnectionKiB },
-        definition: 'latency: from sending POST /v1/usage (crossing the 100-build limit) to the quota.exceeded event parsed from that user\'s open stream',
+        definition:
+          "latency: from sending POST /v1/usage (crossing the 100-build limit) to the quota.exceeded event parsed from that user's open stream",
       },
     };
   },

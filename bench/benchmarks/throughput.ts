@@ -9,7 +9,15 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { cpuBetween, processesMatching, processTree, sampleCpu, type CpuGroups, type CpuUsage } from '../lib/cpu';
-import { checkout, checkoutInput, closedLoop, createBenchProducts, workflowIdOf, type CheckoutTiming, type Variant } from '../lib/checkout-driver';
+import {
+  checkout,
+  checkoutInput,
+  closedLoop,
+  createBenchProducts,
+  workflowIdOf,
+  type CheckoutTiming,
+  type Variant,
+} from '../lib/checkout-driver';
 import type { Benchmark, BenchContext } from '../lib/context';
 import { fetchHistories, scheduleToStart } from '../lib/histories';
 import { distribution, median, round } from '../lib/stats';
@@ -68,7 +76,10 @@ async function runRound(
   const cpu = cpuBetween(before, sampleCpu(groups));
   const completed = outcome.results.length;
   const cpuMsPerCheckout = Object.fromEntries(
-    Object.entries(cpu.seconds).map(([name, seconds]) => [name, completed > 0 ? round((seconds * 1000) / completed, 1) : Number.NaN]),
+    Object.entries(cpu.seconds).map(([name, seconds]) => [
+      name,
+      completed > 0 ? round((seconds * 1000) / completed, 1) : Number.NaN,
+    ]),
   );
   return {
     variant,
@@ -93,7 +104,13 @@ export interface Comparison {
   /** Median of the ratios of each saga round to the baseline round next to it. */
   ratio: number;
   pairRatios: number[];
-  waits: Record<Variant, { activityScheduleToStartMs: ReturnType<typeof distribution>; workflowTaskScheduleToStartMs: ReturnType<typeof distribution> }>;
+  waits: Record<
+    Variant,
+    {
+      activityScheduleToStartMs: ReturnType<typeof distribution>;
+      workflowTaskScheduleToStartMs: ReturnType<typeof distribution>;
+    }
+  >;
   cpuMsPerCheckout: Record<Variant, Record<string, number>>;
   /**
    * Baseline CPU per checkout / saga CPU per checkout, over the stack's processes (not this
@@ -112,7 +129,14 @@ export async function compare(
   const products = await createBenchProducts(context.stack.services.inventory, label, 8);
   // Warm-up: bundles cached, connections open, the JIT warm, both variants' code paths taken.
   for (const variant of ['saga', 'baseline'] as const) {
-    await runRound(context, variant, -1, { concurrency: settings.concurrency, durationMs: settings.warmupMs }, products, `${label}-warm`);
+    await runRound(
+      context,
+      variant,
+      -1,
+      { concurrency: settings.concurrency, durationMs: settings.warmupMs },
+      products,
+      `${label}-warm`,
+    );
   }
   const rounds: RoundResult[] = [];
   for (let r = 0; r < settings.rounds; r++) {
@@ -142,9 +166,17 @@ export async function compare(
     const ids = sampleEvenly(last.workflowIds, settings.historySample);
     waits[variant] = scheduleToStart((await fetchHistories(context.stack.client, ids)).values());
     const names = Object.keys(last.cpuMsPerCheckout);
-    cpuMsPerCheckout[variant] = Object.fromEntries(names.map((name) => [name, round(median(perVariant(variant).map((result) => result.cpuMsPerCheckout[name]!)), 1)]));
+    cpuMsPerCheckout[variant] = Object.fromEntries(
+      names.map((name) => [
+        name,
+        round(median(perVariant(variant).map((result) => result.cpuMsPerCheckout[name]!)), 1),
+      ]),
+    );
   }
-  const stackCpu = (variant: Variant) => Object.entries(cpuMsPerCheckout[variant]).filter(([name]) => name !== 'bench').reduce((sum, [, ms]) => sum + ms, 0);
+  const stackCpu = (variant: Variant) =>
+    Object.entries(cpuMsPerCheckout[variant])
+      .filter(([name]) => name !== 'bench')
+      .reduce((sum, [, ms]) => sum + ms, 0);
   return {
     cpuRatio: round(stackCpu('baseline') / stackCpu('saga'), 3),
     rounds: rounds.map(({ workflowIds: _ids, ...rest }) => rest),
@@ -173,14 +205,21 @@ export const throughputBenchmark: Benchmark = {
       ? { concurrency: 8, durationMs: 6_000, rounds: 2, warmupMs: 2_000, historySample: 8 }
       : fullSettings;
     await context.stack.ensureWorker(BENCH_TUNING);
-    if (JSON.stringify(BENCH_SERVER) !== JSON.stringify(context.stack.temporalServer)) await context.stack.restartTemporal(BENCH_SERVER);
+    if (JSON.stringify(BENCH_SERVER) !== JSON.stringify(context.stack.temporalServer))
+      await context.stack.restartTemporal(BENCH_SERVER);
     const comparison = await compare(context, settings, 'tp');
     const saga = comparison.cpuMsPerCheckout.saga;
-    const bound = Object.entries(saga).filter(([name]) => name !== 'bench').sort((a, b) => b[1] - a[1])[0];
+    const bound = Object.entries(saga)
+      .filter(([name]) => name !== 'bench')
+      .sort((a, b) => b[1] - a[1])[0];
     return {
       summary:
         `saga ${comparison.sagaPerSecond}/s vs baseline ${comparison.baselinePerSecond}/s, ratio ${comparison.ratio} ` +
-        `(pairs ${comparison.pairRatios.join(', ')}; CPU ratio ${comparison.cpuRatio}); saga CPU per checkout ${Object.entries(saga).map(([name, ms]) => `${name} ${ms}ms`).join(', ')}`,
+        `(pairs ${comparison.pairRatios.join(', ')}; CPU ratio ${comparison.cpuRatio}); saga CPU per checkout ${Object.entries(
+          saga,
+        )
+          .map(([name, ms]) => `${name} ${ms}ms`)
+          .join(', ')}`,
       headline: { saga_throughput_ratio: comparison.ratio },
       data: {
         settings,
@@ -202,30 +241,53 @@ export const tuningBenchmark: Benchmark = {
   name: 'tuning',
   title: 'the throughput comparison under alternative worker and dev-server settings (opt-in)',
   async run(context) {
-    const settings = context.quick ? { ...fullSettings, concurrency: 8, durationMs: 6_000, rounds: 1, warmupMs: 2_000, historySample: 4 } : { ...fullSettings, rounds: 2, durationMs: 15_000, warmupMs: 5_000, historySample: 10 };
-    const explorations: Array<{ label: string; tuning: WorkerTuning; server: TemporalServerOptions; concurrency: number } & Omit<Comparison, 'rounds'>> = [];
+    const settings = context.quick
+      ? { ...fullSettings, concurrency: 8, durationMs: 6_000, rounds: 1, warmupMs: 2_000, historySample: 4 }
+      : { ...fullSettings, rounds: 2, durationMs: 15_000, warmupMs: 5_000, historySample: 10 };
+    const explorations: Array<
+      { label: string; tuning: WorkerTuning; server: TemporalServerOptions; concurrency: number } & Omit<
+        Comparison,
+        'rounds'
+      >
+    > = [];
     const only = process.env.BENCH_EXPLORE?.split(',');
     for (const exploration of EXPLORATIONS.filter((e) => !only || only.includes(e.label))) {
       const server = exploration.server ?? BENCH_SERVER;
       const concurrency = exploration.concurrency ?? settings.concurrency;
-      context.log(`  ${exploration.label}: ${JSON.stringify({ ...exploration.tuning, ...server })} at concurrency ${concurrency}`);
-      if (JSON.stringify(server) !== JSON.stringify(context.stack.temporalServer)) await context.stack.restartTemporal(server);
+      context.log(
+        `  ${exploration.label}: ${JSON.stringify({ ...exploration.tuning, ...server })} at concurrency ${concurrency}`,
+      );
+      if (JSON.stringify(server) !== JSON.stringify(context.stack.temporalServer))
+        await context.stack.restartTemporal(server);
       await context.stack.startWorker(exploration.tuning);
-      const { rounds: _rounds, ...comparison } = await compare(context, { ...settings, concurrency }, `x${explorations.length}`);
+      const { rounds: _rounds, ...comparison } = await compare(
+        context,
+        { ...settings, concurrency },
+        `x${explorations.length}`,
+      );
       explorations.push({ label: exploration.label, tuning: exploration.tuning, server, concurrency, ...comparison });
       context.log(
         `  ${exploration.label}: saga ${comparison.sagaPerSecond}/s, baseline ${comparison.baselinePerSecond}/s, ratio ${comparison.ratio}, ` +
           `CPU ratio ${comparison.cpuRatio}, CPU ms per saga checkout ${JSON.stringify(comparison.cpuMsPerCheckout.saga)}`,
       );
     }
-    if (JSON.stringify(BENCH_SERVER) !== JSON.stringify(context.stack.temporalServer)) await context.stack.restartTemporal(BENCH_SERVER);
+    if (JSON.stringify(BENCH_SERVER) !== JSON.stringify(context.stack.temporalServer))
+      await context.stack.restartTemporal(BENCH_SERVER);
     // Sweeps are run a few labels at a time (BENCH_EXPLORE): keep the latest of every label.
     const file = path.join(__dirname, '..', 'results', 'tuning.json');
-    const earlier = !context.quick && existsSync(file) ? ((JSON.parse(readFileSync(file, 'utf8')) as { explorations?: Array<{ label: string }> }).explorations ?? []) : [];
+    const earlier =
+      !context.quick && existsSync(file)
+        ? ((JSON.parse(readFileSync(file, 'utf8')) as { explorations?: Array<{ label: string }> }).explorations ?? [])
+        : [];
     const measuredAt = new Date().toISOString();
-    const merged = [...earlier.filter((e) => !explorations.some((x) => x.label === e.label)), ...explorations.map((e) => ({ ...e, measuredAt, loadAverage: context.machine.loadAverage }))];
+    const merged = [
+      ...earlier.filter((e) => !explorations.some((x) => x.label === e.label)),
+      ...explorations.map((e) => ({ ...e, measuredAt, loadAverage: context.machine.loadAverage })),
+    ];
     return {
-      summary: explorations.map((e) => `${e.label} ${e.sagaPerSecond}/${e.baselinePerSecond}/s ratio ${e.ratio} cpu ${e.cpuRatio}`).join('; '),
+      summary: explorations
+        .map((e) => `${e.label} ${e.sagaPerSecond}/${e.baselinePerSecond}/s ratio ${e.ratio} cpu ${e.cpuRatio}`)
+        .join('; '),
       headline: {},
       data: { settings, explorations: merged },
     };

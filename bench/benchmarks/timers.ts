@@ -27,7 +27,12 @@ export const timersBenchmark: Benchmark = {
     // grows with the rate, so a part of the minute shows its start without the whole run's time.
     const scaled = Number(process.env.BENCH_TIMERS_ORDERS) || undefined;
     const settings = scaled
-      ? { orders: scaled, windowS: Math.max(1, Math.round((scaled * 60) / 1_000)), placementConcurrency: 8, calibrationOrders: 24 }
+      ? {
+          orders: scaled,
+          windowS: Math.max(1, Math.round((scaled * 60) / 1_000)),
+          placementConcurrency: 8,
+          calibrationOrders: 24,
+        }
       : context.quick
         ? { orders: 40, windowS: 10, placementConcurrency: 8, calibrationOrders: 8 }
         : { orders: 1_000, windowS: 60, placementConcurrency: 8, calibrationOrders: 40 };
@@ -38,20 +43,35 @@ export const timersBenchmark: Benchmark = {
     // How fast this machine places orders right now: the window must open after the last is placed.
     const calibrationBegun = Date.now();
     // At the placement concurrency, so that the rate measured is the rate the orders will be placed at.
-    const calibration = Array.from({ length: settings.calibrationOrders }, (_, i) => checkoutInput(`timers-calibration-${i}`, products[i % products.length]!, 3_600));
+    const calibration = Array.from({ length: settings.calibrationOrders }, (_, i) =>
+      checkoutInput(`timers-calibration-${i}`, products[i % products.length]!, 3_600),
+    );
     let nextCalibration = 0;
     await Promise.all(
       Array.from({ length: settings.placementConcurrency }, async () => {
-        for (let i = nextCalibration++; i < calibration.length; i = nextCalibration++) await place(stack.client, 'saga', calibration[i]!);
+        for (let i = nextCalibration++; i < calibration.length; i = nextCalibration++)
+          await place(stack.client, 'saga', calibration[i]!);
       }),
     );
     const placementsPerS = settings.calibrationOrders / ((Date.now() - calibrationBegun) / 1000);
-    await Promise.all(calibration.map((input) => stack.client.workflow.getHandle(workflowIdOf('saga', input)).executeUpdate(cancelUpdate, { args: [{ reason: 'calibration' }] }).catch(() => undefined)));
+    await Promise.all(
+      calibration.map((input) =>
+        stack.client.workflow
+          .getHandle(workflowIdOf('saga', input))
+          .executeUpdate(cancelUpdate, { args: [{ reason: 'calibration' }] })
+          .catch(() => undefined),
+      ),
+    );
 
     const begun = Date.now();
-    const windowStart = begun + (1.2 * settings.orders / placementsPerS + 5) * 1000;
-    context.log(`  calibration: ${placementsPerS.toFixed(1)} placements/s; the window opens in ${((windowStart - begun) / 1000).toFixed(0)}s`);
-    const targets = Array.from({ length: settings.orders }, (_, i) => windowStart + (i * settings.windowS * 1000) / settings.orders);
+    const windowStart = begun + ((1.2 * settings.orders) / placementsPerS + 5) * 1000;
+    context.log(
+      `  calibration: ${placementsPerS.toFixed(1)} placements/s; the window opens in ${((windowStart - begun) / 1000).toFixed(0)}s`,
+    );
+    const targets = Array.from(
+      { length: settings.orders },
+      (_, i) => windowStart + (i * settings.windowS * 1000) / settings.orders,
+    );
     const inputs: CheckoutInput[] = [];
     const refused: string[] = [];
     let placedLate = 0;
@@ -78,7 +98,9 @@ export const timersBenchmark: Benchmark = {
       }),
     );
     const placedInS = (Date.now() - begun) / 1000;
-    context.log(`  placed ${inputs.length} orders in ${placedInS.toFixed(1)}s (${placedLate} placed less than 2 s before their target); window opens in ${((windowStart - Date.now()) / 1000).toFixed(1)}s`);
+    context.log(
+      `  placed ${inputs.length} orders in ${placedInS.toFixed(1)}s (${placedLate} placed less than 2 s before their target); window opens in ${((windowStart - Date.now()) / 1000).toFixed(1)}s`,
+    );
 
     // Wait until every order is recorded EXPIRED (or give up well after the window closed).
     const pg = new PgClient({ connectionString: stack.databases.orders });
@@ -95,7 +117,11 @@ export const timersBenchmark: Benchmark = {
              FROM orders o WHERE o.id = ANY($1::uuid[])`,
           [ids],
         );
-        rows = result.rows.map((row) => ({ id: row.id, expires_ms: Number(row.expires_ms), expired_ms: row.expired_ms === null ? null : Number(row.expired_ms) }));
+        rows = result.rows.map((row) => ({
+          id: row.id,
+          expires_ms: Number(row.expires_ms),
+          expired_ms: row.expired_ms === null ? null : Number(row.expired_ms),
+        }));
         const done = rows.filter((row) => row.expired_ms !== null).length;
         if (done === ids.length || Date.now() > giveUpAt) break;
         await new Promise((resolve) => setTimeout(resolve, 1_000));
@@ -126,7 +152,11 @@ export const timersBenchmark: Benchmark = {
     const lastExpiry = Math.max(...rows.map((row) => row.expires_ms));
 
     // Timer fired and workflow closed, from each workflow's history.
-    const histories = await fetchHistories(stack.client, inputs.map((input) => workflowIdOf('saga', input)), 16);
+    const histories = await fetchHistories(
+      stack.client,
+      inputs.map((input) => workflowIdOf('saga', input)),
+      16,
+    );
     const fired: number[] = [];
     const closed: number[] = [];
     const noticed: number[] = [];
@@ -144,15 +174,22 @@ export const timersBenchmark: Benchmark = {
       if (started && timerFired) {
         // A Duration has a Timestamp's shape (seconds, nanos).
         const startToFire = timestampMs(started.timerStartedEventAttributes?.startToFireTimeout as never);
-        timerOwn.push(timestampMs(timerFired.eventTime as never) - timestampMs(started.eventTime as never) - startToFire);
+        timerOwn.push(
+          timestampMs(timerFired.eventTime as never) - timestampMs(started.eventTime as never) - startToFire,
+        );
       }
       if (timerFired) {
         fired.push(timestampMs(timerFired.eventTime as never) - expiry);
         // The workflow task that sees the timer: from here on no payment is accepted.
-        const seen = events.find((event) => Number(event.eventId) > Number(timerFired.eventId) && event.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED);
+        const seen = events.find(
+          (event) =>
+            Number(event.eventId) > Number(timerFired.eventId) &&
+            event.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED,
+        );
         if (seen) noticed.push(timestampMs(seen.eventTime as never) - expiry);
       }
-      if (last?.eventType === EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED) closed.push(timestampMs(last.eventTime as never) - expiry);
+      if (last?.eventType === EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED)
+        closed.push(timestampMs(last.eventTime as never) - expiry);
     }
 
     const timerFired = distribution(fired);
@@ -191,10 +228,14 @@ export const timersBenchmark: Benchmark = {
         timerStartedAfterExpiresAtBaseMs: distribution(timerStartDelay),
         definitions: {
           timerFired: 'TimerFired event time (server) - order.expiresAt: when the order stopped being payable',
-          timerAgainstItsOwnStart: 'TimerFired - (TimerStarted + its duration): the server timer alone, without the late start',
-          workflowNoticed: 'start of the first workflow task after TimerFired - order.expiresAt: when the workflow acted on it',
-          stockReturned: "inventory.reservations.updated_at of the RELEASED reservation - order.expiresAt: the units on sale again (the unwind's first step)",
-          expiredRecorded: "orders.order_status_changes.at of the EXPIRED row - order.expiresAt (after releaseStock, refund check, releaseOrderQuota)",
+          timerAgainstItsOwnStart:
+            'TimerFired - (TimerStarted + its duration): the server timer alone, without the late start',
+          workflowNoticed:
+            'start of the first workflow task after TimerFired - order.expiresAt: when the workflow acted on it',
+          stockReturned:
+            "inventory.reservations.updated_at of the RELEASED reservation - order.expiresAt: the units on sale again (the unwind's first step)",
+          expiredRecorded:
+            'orders.order_status_changes.at of the EXPIRED row - order.expiresAt (after releaseStock, refund check, releaseOrderQuota)',
           workflowClosed: 'WorkflowExecutionCompleted event time - order.expiresAt',
         },
       },

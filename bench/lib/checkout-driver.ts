@@ -20,7 +20,9 @@ export function checkoutInput(customerId: string, product: ProductView, ttlSecon
     customerId,
     currency: 'usd',
     ttlSeconds,
-    lines: [{ productId: product.id, sku: product.sku, name: product.name, quantity: 1, unitPriceCents: product.priceCents }],
+    lines: [
+      { productId: product.id, sku: product.sku, name: product.name, quantity: 1, unitPriceCents: product.priceCents },
+    ],
   };
 }
 
@@ -55,7 +57,12 @@ export async function place(client: Client, variant: Variant, input: CheckoutInp
 }
 
 /** Pays; if the answer is lost to a deadline, the workflow's result tells how the order ended (a second pay would be refused). */
-export async function pay(client: Client, variant: Variant, input: CheckoutInput, paymentMethod = 'pm_card_visa'): Promise<CheckoutState> {
+export async function pay(
+  client: Client,
+  variant: Variant,
+  input: CheckoutInput,
+  paymentMethod = 'pm_card_visa',
+): Promise<CheckoutState> {
   const handle = client.workflow.getHandle(workflowIdOf(variant, input));
   try {
     return await handle.executeUpdate(payUpdate, { args: [{ paymentMethod, customerId: input.customerId }] });
@@ -76,11 +83,13 @@ export async function checkout(client: Client, variant: Variant, input: Checkout
   const begun = performance.now();
   const placed = await place(client, variant, input);
   const placedAt = performance.now();
-  if (placed.status !== 'AWAITING_PAYMENT') throw new Error(`order ${input.orderId} was not placed: ${placed.status} ${placed.failure?.code ?? ''}`);
+  if (placed.status !== 'AWAITING_PAYMENT')
+    throw new Error(`order ${input.orderId} was not placed: ${placed.status} ${placed.failure?.code ?? ''}`);
   const paid = await pay(client, variant, input);
   const paidAt = performance.now();
   // The real checkout answers once the money is settled (PAID); the baseline workflow after its last step.
-  if (paid.status !== 'PAID' && paid.status !== 'COMPLETED') throw new Error(`order ${input.orderId} ended ${paid.status} ${paid.failure?.code ?? ''}`);
+  if (paid.status !== 'PAID' && paid.status !== 'COMPLETED')
+    throw new Error(`order ${input.orderId} ended ${paid.status} ${paid.failure?.code ?? ''}`);
   return { placeMs: placedAt - begun, payMs: paidAt - placedAt, status: paid.status };
 }
 
@@ -121,14 +130,23 @@ export async function closedLoop<T>(
 
 /** Products with stock that no benchmark runs out of, spread so that reservations do not all queue on one row. */
 export async function createBenchProducts(
-  inventory: { createProduct(input: { sku: string; name: string; priceCents: number; available: number }): Promise<ProductView> },
+  inventory: {
+    createProduct(input: { sku: string; name: string; priceCents: number; available: number }): Promise<ProductView>;
+  },
   label: string,
   count: number,
   available = 1_000_000_000,
 ): Promise<ProductView[]> {
   const products: ProductView[] = [];
   for (let i = 0; i < count; i++) {
-    products.push(await inventory.createProduct({ sku: `BENCH-${label}-${i}`, name: `Bench product ${i}`, priceCents: 1_000 + i, available }));
+    products.push(
+      await inventory.createProduct({
+        sku: `BENCH-${label}-${i}`,
+        name: `Bench product ${i}`,
+        priceCents: 1_000 + i,
+        available,
+      }),
+    );
   }
   return products;
 }

@@ -83,7 +83,9 @@ export interface CpuUsage {
 export function cpuBetween(before: CpuSample, after: CpuSample): CpuUsage {
   const seconds: Record<string, number> = {};
   for (const name of Object.keys(after.ticks)) {
-    seconds[name] = Number((Math.max(0, (after.ticks[name] ?? 0) - (before.ticks[name] ?? 0)) / TICKS_PER_SECOND).toFixed(2));
+    seconds[name] = Number(
+      (Math.max(0, (after.ticks[name] ?? 0) - (before.ticks[name] ?? 0)) / TICKS_PER_SECOND).toFixed(2),
+    );
   }
   const total = after.machineTotal - before.machineTotal;
   return {

@@ -93,14 +93,20 @@ export function historyWaits(history: History): HistoryWaits {
 }
 
 /** The schedule-to-start waits of many histories, as distributions. */
-export function scheduleToStart(histories: Iterable<History>): { activityScheduleToStartMs: Distribution; workflowTaskScheduleToStartMs: Distribution } {
+export function scheduleToStart(histories: Iterable<History>): {
+  activityScheduleToStartMs: Distribution;
+  workflowTaskScheduleToStartMs: Distribution;
+} {
   const all: HistoryWaits = { activityScheduleToStartMs: [], workflowTaskScheduleToStartMs: [] };
   for (const history of histories) {
     const waits = historyWaits(history);
     all.activityScheduleToStartMs.push(...waits.activityScheduleToStartMs);
     all.workflowTaskScheduleToStartMs.push(...waits.workflowTaskScheduleToStartMs);
   }
-  return { activityScheduleToStartMs: distribution(all.activityScheduleToStartMs), workflowTaskScheduleToStartMs: distribution(all.workflowTaskScheduleToStartMs) };
+  return {
+    activityScheduleToStartMs: distribution(all.activityScheduleToStartMs),
+    workflowTaskScheduleToStartMs: distribution(all.workflowTaskScheduleToStartMs),
+  };
 }
 
 /** Every payload an event carries (inputs, results, update and signal arguments, failures' details are left out). */
@@ -119,7 +125,11 @@ function* payloadsOf(event: temporal.api.history.v1.IHistoryEvent): Generator<te
 }
 
 /** Fetches histories `concurrency` at a time. */
-export async function fetchHistories(client: Client, workflowIds: readonly string[], concurrency = 8): Promise<Map<string, History>> {
+export async function fetchHistories(
+  client: Client,
+  workflowIds: readonly string[],
+  concurrency = 8,
+): Promise<Map<string, History>> {
   const histories = new Map<string, History>();
   let next = 0;
   await Promise.all(
@@ -148,7 +158,9 @@ export interface PlacementTrace {
 
 export function placementTrace(history: History): PlacementTrace | undefined {
   const events = history.events ?? [];
-  const answered = events.findIndex((event) => event.eventType === EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED);
+  const answered = events.findIndex(
+    (event) => event.eventType === EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED,
+  );
   if (answered < 0 || events.length === 0) return undefined;
   const upToAnswer = { events: events.slice(0, answered + 1) };
   const waits = historyWaits(upToAnswer);
@@ -156,7 +168,8 @@ export function placementTrace(history: History): PlacementTrace | undefined {
   const startedAt = new Map<number, number>();
   let workflowTaskRunMs = 0;
   for (const event of upToAnswer.events) {
-    if (event.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED) startedAt.set(Number(event.eventId), timestampMs(event.eventTime as Timestamp));
+    if (event.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED)
+      startedAt.set(Number(event.eventId), timestampMs(event.eventTime as Timestamp));
     if (event.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED) {
       const started = startedAt.get(Number(event.workflowTaskCompletedEventAttributes?.startedEventId));
       if (started !== undefined) workflowTaskRunMs += timestampMs(event.eventTime as Timestamp) - started;
@@ -164,9 +177,12 @@ export function placementTrace(history: History): PlacementTrace | undefined {
   }
   return {
     workflowTaskRunMs,
-    inWorkflowMs: timestampMs(events[answered]!.eventTime as Timestamp) - timestampMs(events[0]!.eventTime as Timestamp),
-    workflowTasks: upToAnswer.events.filter((event) => event.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED).length,
-    activities: upToAnswer.events.filter((event) => event.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED).length,
+    inWorkflowMs:
+      timestampMs(events[answered]!.eventTime as Timestamp) - timestampMs(events[0]!.eventTime as Timestamp),
+    workflowTasks: upToAnswer.events.filter((event) => event.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED)
+      .length,
+    activities: upToAnswer.events.filter((event) => event.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED)
+      .length,
     workflowTaskWaitMs: sum(waits.workflowTaskScheduleToStartMs),
     activityWaitMs: sum(waits.activityScheduleToStartMs),
   };

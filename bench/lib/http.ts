@@ -21,7 +21,13 @@ export interface TimedResponse<T> {
 
 export async function callJson<T = Record<string, unknown>>(
   url: string,
-  options: { method?: string; token?: string; body?: unknown; headers?: Record<string, string>; timeoutMs?: number } = {},
+  options: {
+    method?: string;
+    token?: string;
+    body?: unknown;
+    headers?: Record<string, string>;
+    timeoutMs?: number;
+  } = {},
 ): Promise<TimedResponse<T>> {
   const started = performance.now();
   const response = await fetch(url, {

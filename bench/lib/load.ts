@@ -30,12 +30,27 @@ export interface LoadResult {
   bytesPerSecond: number;
 }
 
-export async function load(options: { url: string; connections: number; durationS: number; headers?: Record<string, string> }): Promise<LoadResult> {
-  const result = await autocannon({ url: options.url, connections: options.connections, duration: options.durationS, headers: options.headers ?? {} });
+export async function load(options: {
+  url: string;
+  connections: number;
+  durationS: number;
+  headers?: Record<string, string>;
+}): Promise<LoadResult> {
+  const result = await autocannon({
+    url: options.url,
+    connections: options.connections,
+    duration: options.durationS,
+    headers: options.headers ?? {},
+  });
   return {
     requestsPerSecond: Number(result.requests.average.toFixed(1)),
     requests: result.requests.total,
-    latencyMs: { p50: result.latency.p50, p99: result.latency.p99, max: result.latency.max, mean: Number(result.latency.mean.toFixed(2)) },
+    latencyMs: {
+      p50: result.latency.p50,
+      p99: result.latency.p99,
+      max: result.latency.max,
+      mean: Number(result.latency.mean.toFixed(2)),
+    },
     errors: result.errors + result.timeouts,
     non2xx: result.non2xx,
     bytesPerSecond: Math.round(result.throughput.average),

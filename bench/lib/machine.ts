@@ -24,7 +24,10 @@ export interface Machine {
 
 export async function describeMachine(options: { temporalCli: string; postgresUrl: string }): Promise<Machine> {
   const cpus = os.cpus();
-  const [cli, postgres] = await Promise.all([temporalVersions(options.temporalCli), postgresVersion(options.postgresUrl)]);
+  const [cli, postgres] = await Promise.all([
+    temporalVersions(options.temporalCli),
+    postgresVersion(options.postgresUrl),
+  ]);
   return {
     cores: cpus.length,
     cpuModel: cpus[0]?.model.trim() ?? 'unknown',
@@ -47,7 +50,9 @@ async function temporalVersions(cli: string): Promise<{ cli: string; server: str
     const line = stdout.trim();
     return {
       // Built with `go install`, the CLI calls itself 0.0.0-DEV: the pin says which release it is.
-      cli: /version\s+0\.0\.0-DEV/.test(line) ? TOOL_PINS.temporal.version : (/version\s+(\S+)/.exec(line)?.[1] ?? line),
+      cli: /version\s+0\.0\.0-DEV/.test(line)
+        ? TOOL_PINS.temporal.version
+        : (/version\s+(\S+)/.exec(line)?.[1] ?? line),
       server: /Server\s+([^,)]+)/.exec(line)?.[1] ?? 'unknown',
     };
   } catch {

@@ -13,7 +13,13 @@ import { createRunDatabases, dropDatabases, newRunId, runDatabaseNames } from '.
 import { resolvePostgres, type ResolvedPostgres } from '../../lib/db/postgres';
 import { SERVICES, type ServiceName } from '../../lib/services';
 import { generateClients } from '../../scripts/generate-clients';
-import { STRIPE_MOCK_KEY, stripeMockArgs, temporalDevServerArgs, waitForStripeMock, waitForTemporal } from '../../scripts/lib/dev-servers';
+import {
+  STRIPE_MOCK_KEY,
+  stripeMockArgs,
+  temporalDevServerArgs,
+  waitForStripeMock,
+  waitForTemporal,
+} from '../../scripts/lib/dev-servers';
 import { Supervisor, type ProcessSpec, type SupervisedProcess } from '../../harness/supervisor';
 import { freePort, waitForHttp, waitForPort } from '../../harness/waits';
 import { signToken } from './http';
@@ -124,7 +130,11 @@ export async function startBenchStack(options: BenchStackOptions = {}): Promise<
 
     const temporalPort = await freePort();
     const temporalAddress = `127.0.0.1:${temporalPort}`;
-    let temporalServer: TemporalServerOptions = { sqlitePragmas: options.sqlitePragmas, dynamicConfig: options.dynamicConfig, inMemory: options.inMemory };
+    let temporalServer: TemporalServerOptions = {
+      sqlitePragmas: options.sqlitePragmas,
+      dynamicConfig: options.dynamicConfig,
+      inMemory: options.inMemory,
+    };
     const startTemporal = async (server: TemporalServerOptions) => {
       temporalGeneration += 1;
       const dbFilename = server.inMemory ? undefined : path.join(workDir, `temporal-${temporalGeneration}.db`);
@@ -135,13 +145,24 @@ export async function startBenchStack(options: BenchStackOptions = {}): Promise<
         '--headless',
       ];
       const name = `temporal-${temporalGeneration}`;
-      temporalProc = supervisor.start({ name, command: temporalCli, args: dedupeHeadless(args), output, quietOnStop: true });
+      temporalProc = supervisor.start({
+        name,
+        command: temporalCli,
+        args: dedupeHeadless(args),
+        output,
+        quietOnStop: true,
+      });
       await waitForPort(temporalPort, 'the Temporal dev server', { process: temporalProc, timeoutMs: 60_000 });
       await waitForTemporal(temporalAddress, NAMESPACE, { process: temporalProc, timeoutMs: 60_000 });
     };
 
     const stripePorts = await Promise.all([freePort(), freePort()]);
-    const stripeProc = supervisor.start({ name: 'stripe-mock', command: stripeMock, args: stripeMockArgs(stripePorts[0], stripePorts[1]), output });
+    const stripeProc = supervisor.start({
+      name: 'stripe-mock',
+      command: stripeMock,
+      args: stripeMockArgs(stripePorts[0], stripePorts[1]),
+      output,
+    });
     const stripeApiBase = `http://127.0.0.1:${stripePorts[0]}`;
 
     const [, , created] = await Promise.all([
@@ -152,14 +173,21 @@ export async function startBenchStack(options: BenchStackOptions = {}): Promise<
     const dbUrls = created.urls;
 
     // The settings the workers and the API get (env() below), codec included when encryption is on.
-    const temporal = temporalSettingsFromEnv({ ...process.env, TEMPORAL_ADDRESS: temporalAddress, TEMPORAL_NAMESPACE: NAMESPACE });
+    const temporal = temporalSettingsFromEnv({
+      ...process.env,
+      TEMPORAL_ADDRESS: temporalAddress,
+      TEMPORAL_NAMESPACE: NAMESPACE,
+    });
     connection = await connectClient(temporal);
     const client = createClient(connection, temporal);
     services = openServices(dbUrls, { stripeSecretKey: undefined, stripeApiBase });
 
     // Bundled once per run: every worker process then starts in about a second instead of five.
     const bundlePath = path.join(workDir, 'workflow-bundle.js');
-    const bundle = await bundleWorkflowCode({ workflowsPath: path.join(ROOT, 'bench', 'workflows', 'index.ts'), logger: SILENT_LOGGER });
+    const bundle = await bundleWorkflowCode({
+      workflowsPath: path.join(ROOT, 'bench', 'workflows', 'index.ts'),
+      logger: SILENT_LOGGER,
+    });
     writeFileSync(bundlePath, bundle.code);
 
     const env = (): NodeJS.ProcessEnv => {
@@ -185,7 +213,13 @@ export async function startBenchStack(options: BenchStackOptions = {}): Promise<
         name,
         command: process.execPath,
         // Every queue but the reconciler's: its Schedule would run the invariant checks in the middle of a measurement.
-        args: ['--import', 'tsx', path.join(ROOT, 'bench', 'worker.ts'), '--services', ALL_QUEUES.filter((queue) => queue !== 'reconciler').join(',')],
+        args: [
+          '--import',
+          'tsx',
+          path.join(ROOT, 'bench', 'worker.ts'),
+          '--services',
+          ALL_QUEUES.filter((queue) => queue !== 'reconciler').join(','),
+        ],
         cwd: ROOT,
         // No metrics port (one worker follows another), and only warnings and errors on its output.
         env: { ...env(), [TUNING_ENV]: JSON.stringify(tuning), WORKER_METRICS_PORT: '0', LOG_LEVEL: 'warn' },
@@ -220,10 +254,20 @@ export async function startBenchStack(options: BenchStackOptions = {}): Promise<
       databases: dbUrls,
       client,
       services,
-      pids: () => ({ temporal: temporalProc?.pid, stripeMock: stripeProc.pid, worker: currentWorker?.process.pid, api: currentApi?.process.pid }),
+      pids: () => ({
+        temporal: temporalProc?.pid,
+        stripeMock: stripeProc.pid,
+        worker: currentWorker?.process.pid,
+        api: currentApi?.process.pid,
+      }),
       startWorker,
       async ensureWorker(tuning: WorkerTuning) {
-        if (currentWorker && JSON.stringify(currentWorker.tuning) === JSON.stringify(tuning) && !currentWorker.process.hasExited()) return currentWorker;
+        if (
+          currentWorker &&
+          JSON.stringify(currentWorker.tuning) === JSON.stringify(tuning) &&
+          !currentWorker.process.hasExited()
+        )
+          return currentWorker;
         return startWorker(tuning);
       },
       async startApi() {
@@ -235,7 +279,15 @@ export async function startBenchStack(options: BenchStackOptions = {}): Promise<
           command: process.execPath,
           args: ['--import', 'tsx', path.join(ROOT, 'api', 'server.ts')],
           cwd: ROOT,
-          env: { ...env(), PORT: String(port), HOST: '127.0.0.1', JWT_SECRET: BENCH_JWT_SECRET, LOG_LEVEL: 'warn', ALLOW_DEV_TOKENS: 'true', ORDER_TTL_SECONDS: '900' },
+          env: {
+            ...env(),
+            PORT: String(port),
+            HOST: '127.0.0.1',
+            JWT_SECRET: BENCH_JWT_SECRET,
+            LOG_LEVEL: 'warn',
+            ALLOW_DEV_TOKENS: 'true',
+            ORDER_TTL_SECONDS: '900',
+          },
           output: 'prefix',
           write: (line, stream) => {
             if (options.verbose || stream === 'stderr') process.stderr.write(`${line}\n`);
@@ -279,7 +331,5 @@ function dedupeHeadless(args: string[]): string[] {
   const first = args.indexOf('--headless');
   return args.filter((arg, index) => arg !== '--headless' || index === first);
 }
-
-
 
 export { STRIPE_MOCK_KEY };

@@ -5,12 +5,31 @@
  * the ratio real/baseline measures what the real activities (databases, Stripe, notification
  * workflows) cost on top of Temporal's own orchestration.
  */
-import { allHandlersFinished, CancellationScope, condition, proxyActivities, setHandler, sleep, upsertSearchAttributes } from '@temporalio/workflow';
+import {
+  allHandlersFinished,
+  CancellationScope,
+  condition,
+  proxyActivities,
+  setHandler,
+  sleep,
+  upsertSearchAttributes,
+} from '@temporalio/workflow';
 import { ACTIVITY_OPTIONS } from '../../workflows/activity-options';
-import { CUSTOMER_ID_KEY, ORDER_STATUS_KEY, orderTotalCents, payUpdate, placedUpdate, type CheckoutInput, type CheckoutState, type OrderStatus, type PayInput } from '../../workflows/contract';
+import {
+  CUSTOMER_ID_KEY,
+  ORDER_STATUS_KEY,
+  orderTotalCents,
+  payUpdate,
+  placedUpdate,
+  type CheckoutInput,
+  type CheckoutState,
+  type OrderStatus,
+  type PayInput,
+} from '../../workflows/contract';
 import type { BenchNoopActivities } from '../lib/noop-activities';
 
-const noopOn = (options: (typeof ACTIVITY_OPTIONS)[keyof typeof ACTIVITY_OPTIONS]) => proxyActivities<BenchNoopActivities>(options).benchNoop;
+const noopOn = (options: (typeof ACTIVITY_OPTIONS)[keyof typeof ACTIVITY_OPTIONS]) =>
+  proxyActivities<BenchNoopActivities>(options).benchNoop;
 const noop = {
   quota: noopOn(ACTIVITY_OPTIONS.quota),
   orders: noopOn(ACTIVITY_OPTIONS.orders),
@@ -55,7 +74,8 @@ export async function baselineCheckoutWorkflow(input: CheckoutInput): Promise<Ch
     },
     {
       validator: (_pay: PayInput) => {
-        if (state.status !== 'AWAITING_PAYMENT' || charging || paid || timeUp) throw new Error('The order is not payable');
+        if (state.status !== 'AWAITING_PAYMENT' || charging || paid || timeUp)
+          throw new Error('The order is not payable');
       },
     },
   );

@@ -81,7 +81,10 @@ export const isBeforePayment = (boundary: Boundary): boolean => {
 export function depthOf(boundary: Boundary): number {
   const same = (call: ActivityCall) => call.activity === boundary.activity && call.status === boundary.status;
   if (isCancelBoundary(boundary)) return CANCEL_PATH.findIndex(same);
-  const index = boundary.phase === 'atStripe' ? PAID_PATH.findIndex((c) => c.activity === 'chargePayment') : PAID_PATH.findIndex(same);
+  const index =
+    boundary.phase === 'atStripe'
+      ? PAID_PATH.findIndex((c) => c.activity === 'chargePayment')
+      : PAID_PATH.findIndex(same);
   return isBeforePayment(boundary) ? index : index - PAID_PATH.findIndex((c) => c.activity === 'chargePayment');
 }
 
@@ -120,7 +123,11 @@ export function callOf(facts: ActivityFacts): { orderId?: string; customerId?: s
     case 'persistNotification': {
       // Order status notifications carry the order in their payload and dedupe key `order:<id>:<status>`.
       const orderId = str(payload.orderId);
-      return { orderId, customerId: str(input.userId), status: input.type === 'order.status' ? str(payload.status) : undefined };
+      return {
+        orderId,
+        customerId: str(input.userId),
+        status: input.type === 'order.status' ? str(payload.status) : undefined,
+      };
     }
     default:
       return { orderId: str(input.orderId), customerId: str(input.userId) };

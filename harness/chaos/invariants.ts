@@ -85,7 +85,11 @@ async function readOrders(db: Db, sagas: readonly Saga[]): Promise<Ctx['orders']
 }
 
 function violate(ctx: Ctx, invariant: string, detail: string, saga?: Saga): void {
-  ctx.report.violations.push({ invariant, detail, ...(saga ? { orderId: saga.orderId, scenario: saga.scenario } : {}) });
+  ctx.report.violations.push({
+    invariant,
+    detail,
+    ...(saga ? { orderId: saga.orderId, scenario: saga.scenario } : {}),
+  });
 }
 
 function count(ctx: Ctx, invariant: string, n = 1): void {
@@ -105,7 +109,12 @@ function checkSettled(ctx: Ctx): void {
     const final = saga.final;
     const order = ctx.orders.get(saga.orderId);
     if (!final || (final.execution === 'RUNNING' && final.orderStatus !== 'NEEDS_ATTENTION')) {
-      violate(ctx, 'settled', `still running at the deadline (order status ${order?.status ?? 'none'}, workflow says ${final?.orderStatus ?? 'unknown'})`, saga);
+      violate(
+        ctx,
+        'settled',
+        `still running at the deadline (order status ${order?.status ?? 'none'}, workflow says ${final?.orderStatus ?? 'unknown'})`,
+        saga,
+      );
       continue;
     }
     if (final.execution !== 'RUNNING' && final.execution !== 'COMPLETED') {
@@ -116,15 +125,21 @@ function checkSettled(ctx: Ctx): void {
       violate(ctx, 'settled', 'no order row', saga);
       continue;
     }
-    if (!SETTLED.includes(order.status)) violate(ctx, 'settled', `order status ${order.status} is neither terminal nor NEEDS_ATTENTION`, saga);
+    if (!SETTLED.includes(order.status))
+      violate(ctx, 'settled', `order status ${order.status} is neither terminal nor NEEDS_ATTENTION`, saga);
     const workflowStatus = final.state?.status ?? final.orderStatus;
-    if (workflowStatus !== order.status) violate(ctx, 'settled', `the workflow says ${workflowStatus}, the orders database ${order.status}`, saga);
+    if (workflowStatus !== order.status)
+      violate(ctx, 'settled', `the workflow says ${workflowStatus}, the orders database ${order.status}`, saga);
   }
 }
 
 /** Each order's recorded history is a legal walk of the status machine that ends at its status. */
 async function checkStatusHistory(ctx: Ctx): Promise<void> {
-  const { rows } = await ctx.db.orders.query<{ order_id: string; from_status: OrderStatus | null; to_status: OrderStatus }>(
+  const { rows } = await ctx.db.orders.query<{
+    order_id: string;
+    from_status: OrderStatus | null;
+    to_status: OrderStatus;
+  }>(
     `SELECT order_id, from_status, to_status FROM order_status_changes WHERE order_id = ANY($1::uuid[]) ORDER BY order_id, id`,
     [ctx.sagas.map((s) => s.orderId)],
   );
@@ -136,21 +151,36 @@ async function checkStatusHistory(ctx: Ctx): Promise<void> {
     const steps = histories.get(saga.orderId) ?? [];
     let current: OrderStatus | null = null;
     for (const step of steps) {
-      const legal = current === null ? step.from_status === null && step.to_status === 'PENDING' : step.from_status === current && ALLOWED_TRANSITIONS[current].includes(step.to_status);
+      const legal =
+        current === null
+          ? step.from_status === null && step.to_status === 'PENDING'
+          : step.from_status === current && ALLOWED_TRANSITIONS[current].includes(step.to_status);
       if (!legal) {
-        violate(ctx, 'status-history', `illegal step ${step.from_status ?? '∅'} → ${step.to_status} after ${current ?? '∅'}`, saga);
+        violate(
+          ctx,
+          'status-history',
+          `illegal step ${step.from_status ?? '∅'} → ${step.to_status} after ${current ?? '∅'}`,
+          saga,
+        );
         break;
       }
       current = step.to_status;
     }
-    if (current !== order.status) violate(ctx, 'status-history', `history ends at ${current ?? '∅'}, the order is ${order.status}`, saga);
+    if (current !== order.status)
+      violate(ctx, 'status-history', `history ends at ${current ?? '∅'}, the order is ${order.status}`, saga);
   }
 }
 
 /** The reconciler's invariants over this run's orders; what Stripe confirmed (through the proxy) is the PaymentIntent source. */
 async function checkStore(ctx: Ctx): Promise<void> {
   const sagaOf = new Map(ctx.sagas.map((s) => [s.orderId, s]));
-  const confirmed = [...new Set(ctx.stripeCalls.filter((c) => c.kind === 'confirm' && c.orderId && c.status !== undefined && c.status < 300).map((c) => c.orderId!))];
+  const confirmed = [
+    ...new Set(
+      ctx.stripeCalls
+        .filter((c) => c.kind === 'confirm' && c.orderId && c.status !== undefined && c.status < 300)
+        .map((c) => c.orderId!),
+    ),
+  ];
   const store = await checkStoreInvariants({
     db: ctx.db,
     orderIds: ctx.sagas.map((s) => s.orderId),
@@ -159,7 +189,11 @@ async function checkStore(ctx: Ctx): Promise<void> {
   for (const [invariant, n] of Object.entries(store.checked)) count(ctx, invariant, n);
   for (const v of store.violations) {
     const saga = v.orderId ? sagaOf.get(v.orderId) : undefined;
-    ctx.report.violations.push({ invariant: v.invariant, detail: v.detail, ...(saga ? { orderId: saga.orderId, scenario: saga.scenario } : v.orderId ? { orderId: v.orderId } : {}) });
+    ctx.report.violations.push({
+      invariant: v.invariant,
+      detail: v.detail,
+      ...(saga ? { orderId: saga.orderId, scenario: saga.scenario } : v.orderId ? { orderId: v.orderId } : {}),
+    });
   }
 }
 
@@ -171,8 +205,18 @@ function checkCharges(ctx: Ctx): void {
   );
   for (const saga of ctx.sagas) {
     count(ctx, 'one-payment');
-    const charged = new Set((confirms.get(saga.orderId) ?? []).filter((c) => c.status !== undefined && c.status < 300).map((c) => c.idempotencyKey));
-    if (charged.size > 1) violate(ctx, 'one-payment', `Stripe confirmed ${charged.size} different charges (${[...charged].join(', ')})`, saga);
+    const charged = new Set(
+      (confirms.get(saga.orderId) ?? [])
+        .filter((c) => c.status !== undefined && c.status < 300)
+        .map((c) => c.idempotencyKey),
+    );
+    if (charged.size > 1)
+      violate(
+        ctx,
+        'one-payment',
+        `Stripe confirmed ${charged.size} different charges (${[...charged].join(', ')})`,
+        saga,
+      );
   }
 }
 
@@ -191,11 +235,19 @@ function checkIdempotencyKeys(ctx: Ctx): void {
     const saga = call.orderId ? sagaOf.get(call.orderId) : undefined;
     const pattern = expectedKey[call.kind];
     if (!call.orderId || !pattern) {
-      ctx.report.violations.push({ invariant: 'idempotency-keys', detail: `${call.kind} ${call.path} cannot be tied to an order (key ${call.idempotencyKey ?? 'none'})` });
+      ctx.report.violations.push({
+        invariant: 'idempotency-keys',
+        detail: `${call.kind} ${call.path} cannot be tied to an order (key ${call.idempotencyKey ?? 'none'})`,
+      });
       continue;
     }
     if (!call.idempotencyKey || !pattern(call.orderId).test(call.idempotencyKey)) {
-      ctx.report.violations.push({ invariant: 'idempotency-keys', detail: `${call.kind} ${call.path} sent with key ${call.idempotencyKey ?? 'none'}`, orderId: call.orderId, scenario: saga?.scenario });
+      ctx.report.violations.push({
+        invariant: 'idempotency-keys',
+        detail: `${call.kind} ${call.path} sent with key ${call.idempotencyKey ?? 'none'}`,
+        orderId: call.orderId,
+        scenario: saga?.scenario,
+      });
     }
   }
   // Every try of one charge attempt shares one key; each order here makes one attempt (a declined-then-cancel saga's only one is declined).
@@ -209,11 +261,18 @@ function checkIdempotencyKeys(ctx: Ctx): void {
     if (calls.length > 1) retried += 1;
     if (keys.size > 1) {
       const saga = sagaOf.get(orderId);
-      ctx.report.violations.push({ invariant: 'idempotency-keys', detail: `one charge sent with ${keys.size} keys: ${[...keys].join(', ')}`, orderId, scenario: saga?.scenario });
+      ctx.report.violations.push({
+        invariant: 'idempotency-keys',
+        detail: `one charge sent with ${keys.size} keys: ${[...keys].join(', ')}`,
+        orderId,
+        scenario: saga?.scenario,
+      });
     }
   }
   ctx.report.evidence.chargesSentMoreThanOnce = retried;
-  ctx.report.evidence.stripeRequestsLostToCuts = ctx.stripeCalls.filter((c) => c.status === undefined || !c.delivered).length;
+  ctx.report.evidence.stripeRequestsLostToCuts = ctx.stripeCalls.filter(
+    (c) => c.status === undefined || !c.delivered,
+  ).length;
   ctx.report.evidence.stripeRequests = ctx.stripeCalls.length;
 }
 
@@ -224,7 +283,10 @@ async function checkCarts(ctx: Ctx): Promise<void> {
     `SELECT user_id, product_id, quantity FROM cart_items WHERE user_id = ANY($1)`,
     [customers],
   );
-  const { rows: clearings } = await ctx.db.cart.query<{ order_id: string }>(`SELECT order_id FROM cart_clearings WHERE user_id = ANY($1)`, [customers]);
+  const { rows: clearings } = await ctx.db.cart.query<{ order_id: string }>(
+    `SELECT order_id FROM cart_clearings WHERE user_id = ANY($1)`,
+    [customers],
+  );
   const cleared = new Set(clearings.map((c) => c.order_id));
   for (const [customerId, initial] of ctx.carts) {
     const sagas = ctx.sagas.filter((s) => s.customerId === customerId);
@@ -238,12 +300,21 @@ async function checkCarts(ctx: Ctx): Promise<void> {
         .reduce((sum, l) => sum + l.quantity, 0);
       const left = items.find((i) => i.user_id === customerId && i.product_id === productId)?.quantity ?? 0;
       if (left !== Math.max(quantity - bought, 0)) {
-        ctx.report.violations.push({ invariant: 'cart-cleared-once', detail: `${customerId}: ${left} of product ${productId} left, expected ${quantity} - ${bought}` });
+        ctx.report.violations.push({
+          invariant: 'cart-cleared-once',
+          detail: `${customerId}: ${left} of product ${productId} left, expected ${quantity} - ${bought}`,
+        });
       }
     }
     for (const saga of sagas) {
       const completed = ctx.orders.get(saga.orderId)?.status === 'COMPLETED';
-      if (completed !== cleared.has(saga.orderId)) violate(ctx, 'cart-cleared-once', completed ? 'the cart was never cleared' : 'the cart was cleared for an order that was not paid', saga);
+      if (completed !== cleared.has(saga.orderId))
+        violate(
+          ctx,
+          'cart-cleared-once',
+          completed ? 'the cart was never cleared' : 'the cart was cleared for an order that was not paid',
+          saga,
+        );
     }
   }
 }
@@ -254,26 +325,39 @@ async function checkCarts(ctx: Ctx): Promise<void> {
  */
 async function checkNotifications(ctx: Ctx): Promise<void> {
   const customers = [...new Set([...ctx.sagas.map((s) => s.customerId), ...ctx.extraUsers])];
-  const wanted = ctx.sagas.filter((s) => finished(ctx, s)).map((s) => ({ saga: s, key: `order:${s.orderId}:${ctx.orders.get(s.orderId)!.status}` }));
+  const wanted = ctx.sagas
+    .filter((s) => finished(ctx, s))
+    .map((s) => ({ saga: s, key: `order:${s.orderId}:${ctx.orders.get(s.orderId)!.status}` }));
   let missing = wanted;
   for (;;) {
-    const { rows } = await ctx.db.notifications.query<{ dedupe_key: string }>(`SELECT dedupe_key FROM notifications WHERE dedupe_key = ANY($1)`, [
-      missing.map((w) => w.key),
-    ]);
+    const { rows } = await ctx.db.notifications.query<{ dedupe_key: string }>(
+      `SELECT dedupe_key FROM notifications WHERE dedupe_key = ANY($1)`,
+      [missing.map((w) => w.key)],
+    );
     const present = new Set(rows.map((r) => r.dedupe_key));
     missing = missing.filter((w) => !present.has(w.key));
     if (missing.length === 0 || Date.now() > ctx.notificationDeadline) break;
     await delay(250);
   }
   count(ctx, 'notifications-once', wanted.length);
-  for (const { saga, key } of missing) violate(ctx, 'notifications-once', `the ${key.split(':')[2]} notification was never delivered`, saga);
+  for (const { saga, key } of missing)
+    violate(ctx, 'notifications-once', `the ${key.split(':')[2]} notification was never delivered`, saga);
 
   const { rows: duplicates } = await ctx.db.notifications.query<{ user_id: string; dedupe_key: string; n: string }>(
     `SELECT user_id, dedupe_key, COUNT(*) AS n FROM notifications WHERE user_id = ANY($1) GROUP BY user_id, dedupe_key HAVING COUNT(*) > 1`,
     [customers],
   );
-  for (const d of duplicates) ctx.report.violations.push({ invariant: 'notifications-once', detail: `${d.user_id}: ${d.n} notifications with dedupe key ${d.dedupe_key}` });
-  const { rows: sequences } = await ctx.db.notifications.query<{ user_id: string; n: string; max: number | null; last: number | null }>(
+  for (const d of duplicates)
+    ctx.report.violations.push({
+      invariant: 'notifications-once',
+      detail: `${d.user_id}: ${d.n} notifications with dedupe key ${d.dedupe_key}`,
+    });
+  const { rows: sequences } = await ctx.db.notifications.query<{
+    user_id: string;
+    n: string;
+    max: number | null;
+    last: number | null;
+  }>(
     `SELECT u.user_id, COUNT(n.id) AS n, MAX(n.sequence) AS max, u.last_sequence AS last
      FROM user_sequences u LEFT JOIN notifications n ON n.user_id = u.user_id
      WHERE u.user_id = ANY($1) GROUP BY u.user_id, u.last_sequence`,
@@ -283,7 +367,10 @@ async function checkNotifications(ctx: Ctx): Promise<void> {
     count(ctx, 'notifications-once');
     const n = Number(s.n);
     if ((s.max ?? 0) !== n || s.last !== n) {
-      ctx.report.violations.push({ invariant: 'notifications-once', detail: `${s.user_id}: ${n} notifications but sequences up to ${s.max} and last_sequence ${s.last} (a gap or a duplicate)` });
+      ctx.report.violations.push({
+        invariant: 'notifications-once',
+        detail: `${s.user_id}: ${n} notifications but sequences up to ${s.max} and last_sequence ${s.last} (a gap or a duplicate)`,
+      });
     }
   }
 }

@@ -9,7 +9,14 @@ import { SERVICES } from '../../lib/services';
 import { ALL_BOUNDARIES, describeBoundary, type Boundary } from './boundaries';
 import { checkInvariants, type Violation } from './invariants';
 import { createCatalog, delay, finalStatus, SagaDriver, seededRandom } from './sagas';
-import { ALL_SCENARIOS, temporalRestart, workerKills, type Scenario, type ScenarioContext, type ScenarioOptions } from './scenarios';
+import {
+  ALL_SCENARIOS,
+  temporalRestart,
+  workerKills,
+  type Scenario,
+  type ScenarioContext,
+  type ScenarioOptions,
+} from './scenarios';
 import { ChaosStack } from './stack';
 
 export interface ChaosOptions extends ScenarioOptions {
@@ -69,7 +76,10 @@ export const QUICK_BOUNDARIES: readonly Boundary[] = [
   { activity: 'releaseOrderQuota', phase: 'end' },
 ];
 
-export function chaosOptions(quick: boolean, base: Pick<ChaosOptions, 'serverUrl' | 'log'> & Partial<ChaosOptions>): ChaosOptions {
+export function chaosOptions(
+  quick: boolean,
+  base: Pick<ChaosOptions, 'serverUrl' | 'log'> & Partial<ChaosOptions>,
+): ChaosOptions {
   const shared = { seed: 7, pauseWindowMs: 8_000, outageMs: 10_000, temporalDownMs: 3_000, settleMs: 180_000 };
   const sized = quick
     ? {
@@ -106,7 +116,13 @@ export function chaosOptions(quick: boolean, base: Pick<ChaosOptions, 'serverUrl
 export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const started = Date.now();
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'storefront-chaos-'));
-  const stack = await ChaosStack.start({ serverUrl: options.serverUrl, dataDir, log: options.log, verbose: options.verbose, keep: options.keep });
+  const stack = await ChaosStack.start({
+    serverUrl: options.serverUrl,
+    dataDir,
+    log: options.log,
+    verbose: options.verbose,
+    keep: options.keep,
+  });
   const onSignal = (signal: NodeJS.Signals) => {
     options.log(`chaos: ${signal}: stopping what the run started`);
     void stack.close().finally(() => {
@@ -140,7 +156,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       quick: options.quick,
       seed: options.seed,
       durationMs: Date.now() - started,
-      machine: { cores: os.cpus().length, memoryGb: Math.round(os.totalmem() / 2 ** 30), node: process.version, platform: `${os.platform()} ${os.arch()}` },
+      machine: {
+        cores: os.cpus().length,
+        memoryGb: Math.round(os.totalmem() / 2 ** 30),
+        node: process.version,
+        platform: `${os.platform()} ${os.arch()}`,
+      },
       scenarios,
       sagas: driver.sagas.length,
       workerKills: stack.workerKills,
@@ -152,7 +173,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   } finally {
     for (const signal of ['SIGINT', 'SIGTERM'] as const) process.off(signal, onSignal);
     await stack.close();
-    if (options.keep) options.log(`chaos: kept ${dataDir} and the databases ${Object.values(stack.databaseNames).join(', ')}`);
+    if (options.keep)
+      options.log(`chaos: kept ${dataDir} and the databases ${Object.values(stack.databaseNames).join(', ')}`);
     else rmSync(dataDir, { recursive: true, force: true });
   }
 }
@@ -208,7 +230,17 @@ async function play(scenario: Scenario, ctx: ScenarioContext): Promise<ScenarioR
       status: finalStatus(saga),
       events: saga.events,
     }));
-  const report = { name: scenario.name, description: scenario.description, sagas: sagas.length, durationMs: Date.now() - begun, outcomes, surprises, details };
-  ctx.log(`chaos: ${scenario.name}: ${sagas.length} sagas in ${(report.durationMs / 1000).toFixed(1)} s, ${JSON.stringify(outcomes)}${surprises.length ? `, ${surprises.length} surprises` : ''}`);
+  const report = {
+    name: scenario.name,
+    description: scenario.description,
+    sagas: sagas.length,
+    durationMs: Date.now() - begun,
+    outcomes,
+    surprises,
+    details,
+  };
+  ctx.log(
+    `chaos: ${scenario.name}: ${sagas.length} sagas in ${(report.durationMs / 1000).toFixed(1)} s, ${JSON.stringify(outcomes)}${surprises.length ? `, ${surprises.length} surprises` : ''}`,
+  );
   return report;
 }

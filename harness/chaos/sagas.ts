@@ -87,11 +87,33 @@ export function seededRandom(seed: number): () => number {
 export async function createCatalog(services: Services, tag: string): Promise<Catalog> {
   const plentiful: CatalogProduct[] = [];
   for (let i = 0; i < 4; i += 1) {
-    const product = await services.inventory.createProduct({ sku: `CHAOS-${tag}-${i}`, name: `Chaos product ${i}`, priceCents: 500 + i * 250, available: 100_000 });
-    plentiful.push({ id: product.id, sku: product.sku, name: product.name, priceCents: product.priceCents, initial: 100_000 });
+    const product = await services.inventory.createProduct({
+      sku: `CHAOS-${tag}-${i}`,
+      name: `Chaos product ${i}`,
+      priceCents: 500 + i * 250,
+      available: 100_000,
+    });
+    plentiful.push({
+      id: product.id,
+      sku: product.sku,
+      name: product.name,
+      priceCents: product.priceCents,
+      initial: 100_000,
+    });
   }
-  const scarceProduct = await services.inventory.createProduct({ sku: `CHAOS-${tag}-SCARCE`, name: 'Chaos scarce product', priceCents: 4_200, available: 6 });
-  const scarce = { id: scarceProduct.id, sku: scarceProduct.sku, name: scarceProduct.name, priceCents: scarceProduct.priceCents, initial: 6 };
+  const scarceProduct = await services.inventory.createProduct({
+    sku: `CHAOS-${tag}-SCARCE`,
+    name: 'Chaos scarce product',
+    priceCents: 4_200,
+    available: 6,
+  });
+  const scarce = {
+    id: scarceProduct.id,
+    sku: scarceProduct.sku,
+    name: scarceProduct.name,
+    priceCents: scarceProduct.priceCents,
+    initial: 6,
+  };
   return { plentiful, scarce, all: [...plentiful, scarce] };
 }
 
@@ -156,7 +178,8 @@ export class SagaDriver {
       for (const l of saga.lines) cart.set(l.productId, (cart.get(l.productId) ?? 1) + l.quantity);
     }
     for (const [customerId, items] of wanted) {
-      if (this.carts.has(customerId)) throw new Error(`Customer ${customerId} already has a cart in this run: use a new customer per scenario`);
+      if (this.carts.has(customerId))
+        throw new Error(`Customer ${customerId} already has a cart in this run: use a new customer per scenario`);
       this.carts.set(customerId, items);
       for (const [productId, quantity] of items) {
         const product = this.catalog.all.find((p) => p.id === productId)!;
@@ -187,7 +210,10 @@ export class SagaDriver {
   async describe(saga: Saga): Promise<SagaOutcome | undefined> {
     try {
       const description = await this.handle(saga).describe();
-      return { execution: description.status.name, orderStatus: description.typedSearchAttributes.get(ORDER_STATUS_KEY) };
+      return {
+        execution: description.status.name,
+        orderStatus: description.typedSearchAttributes.get(ORDER_STATUS_KEY),
+      };
     } catch {
       return undefined; // the server is restarting: ask again
     }
@@ -198,7 +224,8 @@ export class SagaDriver {
     for (;;) {
       const seen = await this.describe(saga);
       if (seen && (seen.execution !== 'RUNNING' || (seen.orderStatus && seen.orderStatus !== 'PENDING'))) return seen;
-      if (Date.now() > deadline) throw new Error(`order ${saga.orderId} was not placed before the deadline (last seen ${JSON.stringify(seen)})`);
+      if (Date.now() > deadline)
+        throw new Error(`order ${saga.orderId} was not placed before the deadline (last seen ${JSON.stringify(seen)})`);
       await delay(250);
     }
   }
@@ -207,14 +234,24 @@ export class SagaDriver {
    * Pays with an update; a transport failure retries the same update id, which Temporal
    * deduplicates. Returns 'completed' (the update returned the settled order) or the refusal code.
    */
-  async pay(saga: Saga, deadline: number, updateId = `pay-${saga.orderId}`, paymentMethod = 'pm_card_visa'): Promise<string> {
+  async pay(
+    saga: Saga,
+    deadline: number,
+    updateId = `pay-${saga.orderId}`,
+    paymentMethod = 'pm_card_visa',
+  ): Promise<string> {
     return this.update(saga, deadline, updateId, () =>
       this.handle(saga).executeUpdate(payUpdate, { args: [{ paymentMethod, customerId: saga.customerId }], updateId }),
     );
   }
 
   async cancel(saga: Saga, deadline: number, updateId = `cancel-${saga.orderId}`): Promise<string> {
-    return this.update(saga, deadline, updateId, () => this.handle(saga).executeUpdate(cancelUpdate, { args: [{ reason: 'chaos: cancelled by the customer' }], updateId }));
+    return this.update(saga, deadline, updateId, () =>
+      this.handle(saga).executeUpdate(cancelUpdate, {
+        args: [{ reason: 'chaos: cancelled by the customer' }],
+        updateId,
+      }),
+    );
   }
 
   /** Places the order, then pays, cancels or lets it expire as planned (does not wait for the end). */
@@ -255,7 +292,9 @@ export class SagaDriver {
         if (seen.execution === 'RUNNING' && seen.orderStatus !== 'NEEDS_ATTENTION') continue;
         open.delete(saga);
         if (seen.execution === 'COMPLETED') {
-          saga.final.state = await this.handle(saga).result().catch(() => undefined);
+          saga.final.state = await this.handle(saga)
+            .result()
+            .catch(() => undefined);
         }
       }
       if (open.size === 0 || Date.now() > deadline) return;
@@ -263,7 +302,12 @@ export class SagaDriver {
     }
   }
 
-  private async update(saga: Saga, deadline: number, updateId: string, send: () => Promise<CheckoutState>): Promise<string> {
+  private async update(
+    saga: Saga,
+    deadline: number,
+    updateId: string,
+    send: () => Promise<CheckoutState>,
+  ): Promise<string> {
     let outcome = 'gave up';
     await this.retrying(`${updateId}`, deadline, async () => {
       try {
@@ -311,12 +355,19 @@ export function refusalOf(error: unknown): string | undefined {
 /** How the saga ended, as the report shows it: the workflow's final status, NEEDS_ATTENTION, or STUCK(<status>). */
 export function finalStatus(saga: Saga): string {
   if (!saga.final) return 'UNKNOWN';
-  if (saga.final.execution === 'RUNNING' && saga.final.orderStatus !== 'NEEDS_ATTENTION') return `STUCK(${saga.final.orderStatus ?? '?'})`;
+  if (saga.final.execution === 'RUNNING' && saga.final.orderStatus !== 'NEEDS_ATTENTION')
+    return `STUCK(${saga.final.orderStatus ?? '?'})`;
   return saga.final.state?.status ?? saga.final.orderStatus ?? saga.final.execution;
 }
 
 export function checkoutInput(saga: Saga): CheckoutInput {
-  return { orderId: saga.orderId, customerId: saga.customerId, lines: saga.lines, currency: 'usd', ttlSeconds: saga.ttlSeconds };
+  return {
+    orderId: saga.orderId,
+    customerId: saga.customerId,
+    lines: saga.lines,
+    currency: 'usd',
+    ttlSeconds: saga.ttlSeconds,
+  };
 }
 
 function line(product: CatalogProduct, quantity: number): OrderLineInput {

@@ -11,7 +11,15 @@ import { periodOf } from '../../services/quota/quota.service';
 import { checkoutWorkflow } from '../../workflows/checkout.workflow';
 import { checkoutStartOptions } from '../../lib/checkout-client';
 import { paymentEventSignal, type PaymentEventInput } from '../../workflows/contract';
-import { depthOf, describeBoundary, isBeforePayment, isCancelBoundary, SHALLOW, type ArmedBoundary, type Boundary } from './boundaries';
+import {
+  depthOf,
+  describeBoundary,
+  isBeforePayment,
+  isCancelBoundary,
+  SHALLOW,
+  type ArmedBoundary,
+  type Boundary,
+} from './boundaries';
 import type { Violation } from './invariants';
 import { checkoutInput, delay, finalStatus, type Saga, type SagaDriver, type SagaPlan } from './sagas';
 import type { ChaosStack } from './stack';
@@ -127,7 +135,9 @@ export const workerKills: Scenario = {
       // Sagas whose boundary lies after the order awaits payment are brought there first, unarmed:
       // waiting for payment is the one place a saga rests without a timeout running.
       const waveBegun = Date.now();
-      await Promise.all(waveSagas.filter((s) => !isBeforePayment(s.boundary!)).map((saga) => driver.place(saga, deadline)));
+      await Promise.all(
+        waveSagas.filter((s) => !isBeforePayment(s.boundary!)).map((saga) => driver.place(saga, deadline)),
+      );
       const timeline: string[] = [`placed ${Date.now() - waveBegun} ms`];
 
       // Then every saga is armed and set going (started, paid or cancelled), the deep ones first and
@@ -135,7 +145,12 @@ export const workerKills: Scenario = {
       // boundary within a few activities of the others, and one kill takes the whole wave. (The
       // orders brought to payment must be set going in the incarnation that placed them: after a
       // kill their next workflow task would first wait out the dead worker's sticky queue.)
-      const armed: ArmedBoundary[] = waveSagas.map((s) => ({ ...s.boundary!, id: s.orderId, orderId: s.orderId, customerId: s.customerId }));
+      const armed: ArmedBoundary[] = waveSagas.map((s) => ({
+        ...s.boundary!,
+        id: s.orderId,
+        orderId: s.orderId,
+        customerId: s.customerId,
+      }));
       const pending = new Map(armed.map((a) => [a.id, a]));
       let firstPauseAt: number | undefined;
       /** The worker processes in which a saga of this wave is held. */
@@ -145,7 +160,12 @@ export const workerKills: Scenario = {
         const boundary = pending.get(report.id);
         if (!boundary) return;
         pending.delete(report.id);
-        reached.push({ boundary: describeBoundary(boundary), attempt: report.attempt, afterMs: Date.now() - armedAt, incarnation: stack.workerKills });
+        reached.push({
+          boundary: describeBoundary(boundary),
+          attempt: report.attempt,
+          afterMs: Date.now() - armedAt,
+          incarnation: stack.workerKills,
+        });
         holders.add(report.pid);
         firstPauseAt ??= Date.now();
       });
@@ -187,13 +207,19 @@ export const workerKills: Scenario = {
       }
       // The next wave starts while this one's sagas recover (waiting out their killed activities'
       // timeouts); its kills may catch some of them again, which they must survive as well.
-      ctx.log(`chaos: wave ${w + 1}/${waves.length}: ${reached.length} boundaries reached so far, ${stack.workerKills - startKills} kills (${timeline.join(', ')})`);
+      ctx.log(
+        `chaos: wave ${w + 1}/${waves.length}: ${reached.length} boundaries reached so far, ${stack.workerKills - startKills} kills (${timeline.join(', ')})`,
+      );
     }
     const recovering = Date.now();
     await Promise.all(drives);
     await driver.settle(sagas, Date.now() + options.settleMs);
     ctx.log(`chaos: every killed saga settled ${Date.now() - recovering} ms after the last wave`);
-    for (const boundary of notReached) ctx.violations.push({ invariant: 'boundary-reached', detail: `no saga reached the boundary ${boundary} to be killed there` });
+    for (const boundary of notReached)
+      ctx.violations.push({
+        invariant: 'boundary-reached',
+        detail: `no saga reached the boundary ${boundary} to be killed there`,
+      });
     const times = reached.map((r) => r.afterMs).sort((a, b) => a - b);
     return {
       sagas,
@@ -204,8 +230,13 @@ export const workerKills: Scenario = {
         kills: stack.workerKills - startKills,
         reached: reached.length,
         notReached,
-        msFromArmingToPause: { median: times[Math.floor(times.length / 2)] ?? null, max: times[times.length - 1] ?? null },
-        reachedAt: reached.map((r) => `${r.boundary} +${r.afterMs} ms (attempt ${r.attempt}, incarnation ${r.incarnation})`),
+        msFromArmingToPause: {
+          median: times[Math.floor(times.length / 2)] ?? null,
+          max: times[times.length - 1] ?? null,
+        },
+        reachedAt: reached.map(
+          (r) => `${r.boundary} +${r.afterMs} ms (attempt ${r.attempt}, incarnation ${r.incarnation})`,
+        ),
       },
     };
   },
@@ -224,16 +255,25 @@ export const temporalRestart: Scenario = {
     const restarts: Array<{ signal: string; downMs: number; chargesInFlight: number }> = [];
     for (const [r, signal] of options.temporalRestarts.entries()) {
       const batch = Array.from({ length: options.restartSagas }, (_, i) =>
-        driver.plan({ scenario: this.name, customerId: `restart${r}-c${i % 4}`, plan: planFor(i, ['pay', 'pay', 'cancel', 'expire']), scarce: i % 5 === 4 }),
+        driver.plan({
+          scenario: this.name,
+          customerId: `restart${r}-c${i % 4}`,
+          plan: planFor(i, ['pay', 'pay', 'cancel', 'expire']),
+          scarce: i % 5 === 4,
+        }),
       );
       sagas.push(...batch);
       await driver.fillCarts(batch);
       const ids = new Set(batch.map((s) => s.orderId));
       const deadline = Date.now() + options.settleMs;
-      const drives = batch.map((saga) => driver.drive(saga, deadline).catch((error: Error) => saga.events.push(`drive: ${error.message}`)));
+      const drives = batch.map((saga) =>
+        driver.drive(saga, deadline).catch((error: Error) => saga.events.push(`drive: ${error.message}`)),
+      );
       // Stop it when a charge of this batch is at Stripe: payments, cancels and timers are then all in flight.
       await until(() => stack.stripe.requests.some((c) => c.kind === 'confirm' && ids.has(c.orderId ?? '')), deadline);
-      const chargesInFlight = stack.stripe.requests.filter((c) => c.kind === 'confirm' && ids.has(c.orderId ?? '')).length;
+      const chargesInFlight = stack.stripe.requests.filter(
+        (c) => c.kind === 'confirm' && ids.has(c.orderId ?? ''),
+      ).length;
       await stack.restartTemporal({ downMs: options.temporalDownMs, signal });
       restarts.push({ signal, downMs: options.temporalDownMs, chargesInFlight });
       await Promise.all(drives);
@@ -257,10 +297,18 @@ export const databaseOutage: Scenario = {
     for (const service of options.outageServices) {
       const n = options.outageSagas;
       const waiting = Array.from({ length: Math.ceil(n / 2) }, (_, i) =>
-        driver.plan({ scenario: this.name, customerId: `db-${service}-c${i % 2}`, plan: planFor(i, ['pay', 'cancel', 'pay']) }),
+        driver.plan({
+          scenario: this.name,
+          customerId: `db-${service}-c${i % 2}`,
+          plan: planFor(i, ['pay', 'cancel', 'pay']),
+        }),
       );
       const fresh = Array.from({ length: Math.floor(n / 2) }, (_, i) =>
-        driver.plan({ scenario: this.name, customerId: `db-${service}-c${2 + (i % 2)}`, plan: planFor(i, ['pay', 'cancel']) }),
+        driver.plan({
+          scenario: this.name,
+          customerId: `db-${service}-c${2 + (i % 2)}`,
+          plan: planFor(i, ['pay', 'cancel']),
+        }),
       );
       sagas.push(...waiting, ...fresh);
       await driver.fillCarts([...waiting, ...fresh]);
@@ -271,16 +319,19 @@ export const databaseOutage: Scenario = {
       const refusedBefore = proxy.refused;
       proxy.cut();
       const cutAt = Date.now();
-      const drives = [...waiting.map((saga) => driver.act(saga, deadline)), ...fresh.map((saga) => driver.drive(saga, deadline))].map((p, i) =>
-        p.catch((error: Error) => [...waiting, ...fresh][i]!.events.push(`drive: ${error.message}`)),
-      );
+      const drives = [
+        ...waiting.map((saga) => driver.act(saga, deadline)),
+        ...fresh.map((saga) => driver.drive(saga, deadline)),
+      ].map((p, i) => p.catch((error: Error) => [...waiting, ...fresh][i]!.events.push(`drive: ${error.message}`)));
       // The outage lasts outageMs (waiting here is the scenario, not a guess about timing), and
       // longer if nothing has tried to reach the database yet (at most a minute).
       await delay(Math.max(0, options.outageMs - (Date.now() - cutAt)));
       await until(() => proxy.refused > refusedBefore, Date.now() + 60_000);
       proxy.restore();
       outages.push({ service, ms: Date.now() - cutAt, connectionsRefused: proxy.refused - refusedBefore });
-      ctx.log(`chaos: ${service} database back after ${Date.now() - cutAt} ms (${proxy.refused - refusedBefore} connections refused meanwhile)`);
+      ctx.log(
+        `chaos: ${service} database back after ${Date.now() - cutAt} ms (${proxy.refused - refusedBefore} connections refused meanwhile)`,
+      );
       await Promise.all(drives);
       await driver.settle([...waiting, ...fresh], deadline);
     }
@@ -290,20 +341,28 @@ export const databaseOutage: Scenario = {
 
 export const stripeOutage: Scenario = {
   name: 'stripe-unreachable',
-  description: 'Cut the proxy in front of stripe-mock (every connection reset) while orders are being paid; restore it after the outage.',
+  description:
+    'Cut the proxy in front of stripe-mock (every connection reset) while orders are being paid; restore it after the outage.',
   async run(ctx) {
     const { stack, driver, options } = ctx;
-    const sagas = Array.from({ length: options.stripeOutageSagas }, (_, i) => driver.plan({ scenario: this.name, customerId: `stripe-c${i % 3}`, plan: 'pay' }));
+    const sagas = Array.from({ length: options.stripeOutageSagas }, (_, i) =>
+      driver.plan({ scenario: this.name, customerId: `stripe-c${i % 3}`, plan: 'pay' }),
+    );
     await driver.fillCarts(sagas);
     const deadline = Date.now() + options.settleMs + options.outageMs;
     await Promise.all(sagas.map((saga) => driver.place(saga, deadline)));
     const callsBefore = stack.stripe.requests.length;
     stack.stripe.cut();
     const cutAt = Date.now();
-    const drives = sagas.map((saga) => driver.act(saga, deadline).catch((error: Error) => saga.events.push(`drive: ${error.message}`)));
+    const drives = sagas.map((saga) =>
+      driver.act(saga, deadline).catch((error: Error) => saga.events.push(`drive: ${error.message}`)),
+    );
     // Ten seconds, and longer if no request has met the outage yet (at most a minute).
     await delay(Math.max(0, options.outageMs - (Date.now() - cutAt)));
-    await until(() => stack.stripe.requests.slice(callsBefore).some((c) => c.status === undefined), Date.now() + 60_000);
+    await until(
+      () => stack.stripe.requests.slice(callsBefore).some((c) => c.status === undefined),
+      Date.now() + 60_000,
+    );
     stack.stripe.restore();
     const lost = stack.stripe.requests.slice(callsBefore).filter((c) => c.status === undefined).length;
     ctx.log(`chaos: stripe-mock reachable again after ${Date.now() - cutAt} ms (${lost} requests cut meanwhile)`);
@@ -326,9 +385,13 @@ export const duplicates: Scenario = {
     const sagas: Saga[] = [];
 
     // Concurrent duplicate payments: one wins, the others are refused, Stripe sees one charge.
-    const payTwice = Array.from({ length: options.duplicatePaymentOrders }, (_, i) => driver.plan({ scenario: this.name, customerId: `dup-pay-c${i % 2}`, plan: 'pay' }));
+    const payTwice = Array.from({ length: options.duplicatePaymentOrders }, (_, i) =>
+      driver.plan({ scenario: this.name, customerId: `dup-pay-c${i % 2}`, plan: 'pay' }),
+    );
     // Webhooks: duplicates and out of order, on paid orders, and a forged success on one that is cancelled.
-    const hooked = Array.from({ length: options.webhookOrders }, (_, i) => driver.plan({ scenario: this.name, customerId: `dup-hook-c${i % 2}`, plan: 'pay' }));
+    const hooked = Array.from({ length: options.webhookOrders }, (_, i) =>
+      driver.plan({ scenario: this.name, customerId: `dup-hook-c${i % 2}`, plan: 'pay' }),
+    );
     const forged = driver.plan({ scenario: this.name, customerId: 'dup-hook-forged', plan: 'cancel' });
     sagas.push(...payTwice, ...hooked, forged);
     await driver.fillCarts(sagas);
@@ -338,9 +401,17 @@ export const duplicates: Scenario = {
 
     const payOutcomes = await Promise.all(
       payTwice.map(async (saga) => {
-        const outcomes = await Promise.all(['a', 'b', 'c'].map((id) => driver.pay(saga, deadline, `pay-${id}-${saga.orderId}`)));
+        const outcomes = await Promise.all(
+          ['a', 'b', 'c'].map((id) => driver.pay(saga, deadline, `pay-${id}-${saga.orderId}`)),
+        );
         const won = outcomes.filter((o) => o.startsWith('completed')).length;
-        if (won !== 1) ctx.violations.push({ invariant: 'one-payment', orderId: saga.orderId, scenario: this.name, detail: `${won} of 3 concurrent payments succeeded (${outcomes.join(', ')})` });
+        if (won !== 1)
+          ctx.violations.push({
+            invariant: 'one-payment',
+            orderId: saga.orderId,
+            scenario: this.name,
+            detail: `${won} of 3 concurrent payments succeeded (${outcomes.join(', ')})`,
+          });
         return outcomes;
       }),
     );
@@ -359,17 +430,38 @@ export const duplicates: Scenario = {
     const webhookEvents: string[] = [];
     await Promise.all(
       hooked.map(async (saga) => {
-        const early: PaymentEventInput = { eventId: `evt_${saga.orderId}_early`, type: 'payment_intent.succeeded', paymentIntentId: 'pi_not_charged_yet' };
-        const failed: PaymentEventInput = { eventId: `evt_${saga.orderId}_failed`, type: 'payment_intent.payment_failed', paymentIntentId: 'pi_not_charged_yet' };
+        const early: PaymentEventInput = {
+          eventId: `evt_${saga.orderId}_early`,
+          type: 'payment_intent.succeeded',
+          paymentIntentId: 'pi_not_charged_yet',
+        };
+        const failed: PaymentEventInput = {
+          eventId: `evt_${saga.orderId}_failed`,
+          type: 'payment_intent.payment_failed',
+          paymentIntentId: 'pi_not_charged_yet',
+        };
         // A success before any charge, twice at once; then the payment racing a failure event, twice.
         webhookEvents.push(...(await Promise.all([signal(saga, early), signal(saga, early)])));
-        const [paid, ...rest] = await Promise.all([driver.pay(saga, deadline), signal(saga, failed), signal(saga, failed), signal(saga, early)]);
+        const [paid, ...rest] = await Promise.all([
+          driver.pay(saga, deadline),
+          signal(saga, failed),
+          signal(saga, failed),
+          signal(saga, early),
+        ]);
         webhookEvents.push(...rest);
         saga.events.push(`paid among webhooks: ${paid}`);
       }),
     );
-    await signal(forged, { eventId: `evt_${forged.orderId}_forged`, type: 'payment_intent.succeeded', paymentIntentId: 'pi_forged' });
-    await signal(forged, { eventId: `evt_${forged.orderId}_forged`, type: 'payment_intent.succeeded', paymentIntentId: 'pi_forged' });
+    await signal(forged, {
+      eventId: `evt_${forged.orderId}_forged`,
+      type: 'payment_intent.succeeded',
+      paymentIntentId: 'pi_forged',
+    });
+    await signal(forged, {
+      eventId: `evt_${forged.orderId}_forged`,
+      type: 'payment_intent.succeeded',
+      paymentIntentId: 'pi_forged',
+    });
     await driver.cancel(forged, deadline);
     watch.lap('webhooks');
 
@@ -382,18 +474,34 @@ export const duplicates: Scenario = {
     try {
       await stack.client.workflow.start(checkoutWorkflow, checkoutStartOptions(checkoutInput(again)));
     } catch (error) {
-      secondStart = error instanceof WorkflowExecutionAlreadyStartedError ? 'refused: already started' : `failed: ${(error as Error).message}`;
+      secondStart =
+        error instanceof WorkflowExecutionAlreadyStartedError
+          ? 'refused: already started'
+          : `failed: ${(error as Error).message}`;
     }
-    if (secondStart !== 'refused: already started') ctx.violations.push({ invariant: 'one-saga-per-order', scenario: this.name, detail: `starting an order twice: ${secondStart}` });
+    if (secondStart !== 'refused: already started')
+      ctx.violations.push({
+        invariant: 'one-saga-per-order',
+        scenario: this.name,
+        detail: `starting an order twice: ${secondStart}`,
+      });
     const firstRun = finalStatus(again);
     let rerunOutcome = 'not started: the first run has not ended';
     if (again.final && again.final.execution !== 'RUNNING') {
-      await stack.client.workflow.start(checkoutWorkflow, { ...checkoutStartOptions(checkoutInput(again)), workflowIdReusePolicy: 'ALLOW_DUPLICATE' });
+      await stack.client.workflow.start(checkoutWorkflow, {
+        ...checkoutStartOptions(checkoutInput(again)),
+        workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+      });
       again.final = undefined;
       await driver.settle([again], deadline); // the invariants then check the second run's answer against the databases
       rerunOutcome = finalStatus(again);
       if (rerunOutcome !== firstRun) {
-        ctx.violations.push({ invariant: 'one-saga-per-order', orderId: again.orderId, scenario: this.name, detail: `a second run of a ${firstRun} order ended ${rerunOutcome}` });
+        ctx.violations.push({
+          invariant: 'one-saga-per-order',
+          orderId: again.orderId,
+          scenario: this.name,
+          detail: `a second run of a ${firstRun} order ended ${rerunOutcome}`,
+        });
       }
     }
 
@@ -405,17 +513,27 @@ export const duplicates: Scenario = {
     const quantity = 9;
     const keys = Array.from({ length: options.usageKeys }, (_, i) => `build-${i}`);
     const results = await Promise.all(
-      keys.flatMap((key) => Array.from({ length: 4 }, () => quota.recordUsage({ userId, resource: 'builds', quantity, idempotencyKey: key }))),
+      keys.flatMap((key) =>
+        Array.from({ length: 4 }, () =>
+          quota.recordUsage({ userId, resource: 'builds', quantity, idempotencyKey: key }),
+        ),
+      ),
     );
     watch.lap('usageEvents');
     const replayed = results.filter((r) => r.replayed).length;
     const summary = await stack.services.quota.getQuota(userId);
     const builds = summary.resources.find((r) => r.resource === 'builds')!;
     if (builds.used !== keys.length * quantity) {
-      ctx.violations.push({ invariant: 'quota-matches-orders', scenario: this.name, detail: `${keys.length} usage keys of ${quantity} counted as ${builds.used}` });
+      ctx.violations.push({
+        invariant: 'quota-matches-orders',
+        scenario: this.name,
+        detail: `${keys.length} usage keys of ${quantity} counted as ${builds.used}`,
+      });
     }
     const period = periodOf(new Date());
-    const thresholds = [80, 100].filter((t) => keys.length * quantity * 100 >= builds.limit * t).map((t) => `quota:builds:${period}:${t}`);
+    const thresholds = [80, 100]
+      .filter((t) => keys.length * quantity * 100 >= builds.limit * t)
+      .map((t) => `quota:builds:${period}:${t}`);
     let notified: Array<{ dedupe_key: string; n: number }> = [];
     const notifyDeadline = Date.now() + 30_000;
     for (;;) {
@@ -428,7 +546,12 @@ export const duplicates: Scenario = {
     }
     for (const key of thresholds) {
       const n = notified.find((x) => x.dedupe_key === key)?.n ?? 0;
-      if (n !== 1) ctx.violations.push({ invariant: 'notifications-once', scenario: this.name, detail: `${userId}: ${n} notifications for ${key}` });
+      if (n !== 1)
+        ctx.violations.push({
+          invariant: 'notifications-once',
+          scenario: this.name,
+          detail: `${userId}: ${n} notifications for ${key}`,
+        });
     }
 
     watch.lap('usageNotifications');
@@ -443,7 +566,12 @@ export const duplicates: Scenario = {
       const kept = events.map((e) => e.eventId);
       const lost = [...(delivered.get(saga.orderId) ?? [])].filter((id) => !kept.includes(id));
       if (new Set(kept).size !== kept.length || lost.length > 0) {
-        ctx.violations.push({ invariant: 'webhooks-once', orderId: saga.orderId, scenario: this.name, detail: `payment events kept: ${kept.join(', ')}; delivered but not kept: ${lost.join(', ') || 'none'}` });
+        ctx.violations.push({
+          invariant: 'webhooks-once',
+          orderId: saga.orderId,
+          scenario: this.name,
+          detail: `payment events kept: ${kept.join(', ')}; delivered but not kept: ${lost.join(', ') || 'none'}`,
+        });
       }
     }
     return {
@@ -455,10 +583,23 @@ export const duplicates: Scenario = {
         secondStart,
         rerunOfEndedOrder: rerunOutcome,
         phasesMs: watch.laps,
-        usage: { keys: keys.length, calls: results.length, replayed, used: builds.used, limit: builds.limit, notifications: notified },
+        usage: {
+          keys: keys.length,
+          calls: results.length,
+          replayed,
+          used: builds.used,
+          limit: builds.limit,
+          notifications: notified,
+        },
       },
     };
   },
 };
 
-export const ALL_SCENARIOS: readonly Scenario[] = [duplicates, stripeOutage, databaseOutage, temporalRestart, workerKills];
+export const ALL_SCENARIOS: readonly Scenario[] = [
+  duplicates,
+  stripeOutage,
+  databaseOutage,
+  temporalRestart,
+  workerKills,
+];

@@ -13,7 +13,12 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { createRunDatabases, dropDatabases, newRunId, runDatabaseNames } from '../databases';
 import { SERVICES, type ServiceName } from '../../lib/services';
-import { stripeMockArgs, temporalDevServerArgs, waitForStripeMock, waitForTemporal } from '../../scripts/lib/dev-servers';
+import {
+  stripeMockArgs,
+  temporalDevServerArgs,
+  waitForStripeMock,
+  waitForTemporal,
+} from '../../scripts/lib/dev-servers';
 import { freePort, waitForPort } from '../waits';
 import { Supervisor, type SupervisedProcess } from '../supervisor';
 import { ensureTool } from '../../scripts/lib/tools';
@@ -120,21 +125,31 @@ export class ChaosStack {
       const runId = newRunId();
       const databaseNames = runDatabaseNames(CHAOS_DATABASE_PREFIX, runId);
       if (!options.keep) cleanups.push(() => dropDatabases(options.serverUrl, Object.values(databaseNames)));
-      const databases = createRunDatabases(options.serverUrl, CHAOS_DATABASE_PREFIX, runId).then((created) => created.urls);
+      const databases = createRunDatabases(options.serverUrl, CHAOS_DATABASE_PREFIX, runId).then(
+        (created) => created.urls,
+      );
 
       const temporalPort = await freePort();
       const temporalDb = path.join(options.dataDir, 'temporal.db');
       const temporal = startTemporalProcess(supervisor, temporalCli, temporalPort, temporalDb, output);
       const stripeMock = (async () => {
         const [httpPort, httpsPort] = await Promise.all([freePort(), freePort()]);
-        const proc = supervisor.start({ name: 'stripe-mock', command: stripeMockBin, args: stripeMockArgs(httpPort, httpsPort), output });
+        const proc = supervisor.start({
+          name: 'stripe-mock',
+          command: stripeMockBin,
+          args: stripeMockArgs(httpPort, httpsPort),
+          output,
+        });
         const base = `http://127.0.0.1:${httpPort}`;
         await waitForStripeMock(base, { process: proc, timeoutMs: 60_000 });
         return base;
       })();
       // One bundle for every worker incarnation of the run (see worker.ts here).
       const bundle = (async () => {
-        const { code } = await bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: SILENT_LOGGER });
+        const { code } = await bundleWorkflowCode({
+          workflowsPath: require.resolve('../../workflows'),
+          logger: SILENT_LOGGER,
+        });
         const file = path.join(options.dataDir, 'workflow-bundle.js');
         writeFileSync(file, code);
         return file;
@@ -142,19 +157,25 @@ export class ChaosStack {
 
       const begun = Date.now();
       const took: Record<string, string> = {};
-      const timed = <T>(name: string, promise: Promise<T>) => promise.then((value) => ((took[name] = `${((Date.now() - begun) / 1000).toFixed(1)}s`), value));
+      const timed = <T>(name: string, promise: Promise<T>) =>
+        promise.then((value) => ((took[name] = `${((Date.now() - begun) / 1000).toFixed(1)}s`), value));
       const [urls, stripeBase, bundleFile] = await Promise.all([
         timed('databases', databases),
         timed('stripe-mock', stripeMock),
         timed('bundle', bundle),
         timed('temporal', waitForTemporalProcess(temporal, temporalPort)),
       ]);
-      log(`chaos stack: Temporal 127.0.0.1:${temporalPort} (${temporalDb}), stripe-mock ${stripeBase}, databases ${CHAOS_DATABASE_PREFIX}${runId}_* (ready after ${JSON.stringify(took)})`);
+      log(
+        `chaos stack: Temporal 127.0.0.1:${temporalPort} (${temporalDb}), stripe-mock ${stripeBase}, databases ${CHAOS_DATABASE_PREFIX}${runId}_* (ready after ${JSON.stringify(took)})`,
+      );
 
       // stripe-mock never declines: the proxy answers the chaos run's declining card as Stripe would.
       const stripe = await startStripeProxy({
         target: stripeBase,
-        intercept: (request) => (isConfirm(request) && request.body.includes(`payment_method=${CHAOS_DECLINING_METHOD}`) ? INSUFFICIENT_FUNDS : undefined),
+        intercept: (request) =>
+          isConfirm(request) && request.body.includes(`payment_method=${CHAOS_DECLINING_METHOD}`)
+            ? INSUFFICIENT_FUNDS
+            : undefined,
       });
       cleanups.push(() => stripe.close());
       const server = new URL(options.serverUrl);
@@ -325,7 +346,13 @@ export class ChaosStack {
     }
     this.options.log(`chaos: Temporal stopped (${options.signal ?? 'SIGTERM'}), down for ${options.downMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, options.downMs));
-    this.temporal = startTemporalProcess(this.supervisor, this.temporalCli, this.temporalPort, this.temporalDb, this.options.verbose ? 'prefix' : 'ignore');
+    this.temporal = startTemporalProcess(
+      this.supervisor,
+      this.temporalCli,
+      this.temporalPort,
+      this.temporalDb,
+      this.options.verbose ? 'prefix' : 'ignore',
+    );
     await waitForTemporalProcess(this.temporal, this.temporalPort);
     this.temporalRestarts += 1;
     this.options.log('chaos: Temporal is back');
@@ -344,11 +371,18 @@ export class ChaosStack {
     }
     await this.connection.close().catch(() => undefined);
     await this.services.close().catch(() => undefined);
-    for (const cleanup of [...this.cleanups].reverse()) await cleanup().catch((error: Error) => this.options.log(`chaos cleanup: ${error.message}`));
+    for (const cleanup of [...this.cleanups].reverse())
+      await cleanup().catch((error: Error) => this.options.log(`chaos cleanup: ${error.message}`));
   }
 }
 
-function startTemporalProcess(supervisor: Supervisor, cli: string, port: number, dbFilename: string, output: 'prefix' | 'ignore'): SupervisedProcess {
+function startTemporalProcess(
+  supervisor: Supervisor,
+  cli: string,
+  port: number,
+  dbFilename: string,
+  output: 'prefix' | 'ignore',
+): SupervisedProcess {
   return supervisor.start({
     name: 'temporal',
     command: cli,

@@ -31,7 +31,11 @@ readline.createInterface({ input: process.stdin, crlfDelay: Infinity }).on('line
 
 /** Holds the activity for good when it reached an armed boundary: the driver kills the process next. */
 async function checkpoint(phase: BoundaryPhase, ctx: Context, input: unknown): Promise<void> {
-  const facts = { activityType: ctx.info.activityType, workflowId: ctx.info.workflowExecution?.workflowId ?? '', input };
+  const facts = {
+    activityType: ctx.info.activityType,
+    workflowId: ctx.info.workflowExecution?.workflowId ?? '',
+    input,
+  };
   for (const boundary of armed.values()) {
     if (!matches(boundary, phase, facts)) continue;
     // Every attempt that gets here is held, not only the first: if the kill comes after the

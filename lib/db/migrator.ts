@@ -142,7 +142,8 @@ async function applyPending(client: Client, migrations: LocalMigration[], servic
   }
 
   const applied = new Map<string, RecordedMigration>();
-  for (const row of recorded) if (row.finished_at !== null && row.rolled_back_at === null) applied.set(row.migration_name, row);
+  for (const row of recorded)
+    if (row.finished_at !== null && row.rolled_back_at === null) applied.set(row.migration_name, row);
 
   // Check every applied migration before applying anything, so a refusal changes nothing.
   for (const migration of migrations) {

@@ -104,7 +104,8 @@ describe('resolvePostgres', () => {
         expect(round.version).toMatch(/^PostgreSQL 17\./);
       }
       expect(existsSync(path.join(dataDir, 'postgres', 'PG_VERSION'))).toBe(true);
-      if (process.env.STOREFRONT_TEST_VERBOSE === 'true') console.log(`embedded PostgreSQL: first start ${rounds[0]!.startMs} ms, restart ${rounds[1]!.startMs} ms`);
+      if (process.env.STOREFRONT_TEST_VERBOSE === 'true')
+        console.log(`embedded PostgreSQL: first start ${rounds[0]!.startMs} ms, restart ${rounds[1]!.startMs} ms`);
     } finally {
       rmSync(dataDir, { recursive: true, force: true });
     }

@@ -78,7 +78,8 @@ export function embeddedServerUrl(port: number): string {
 }
 
 async function startEmbedded(options: ResolvePostgresOptions, env: Env): Promise<ResolvedPostgres> {
-  const port = options.embeddedPort ?? (env.EMBEDDED_POSTGRES_PORT ? Number(env.EMBEDDED_POSTGRES_PORT) : DEFAULT_EMBEDDED_PORT);
+  const port =
+    options.embeddedPort ?? (env.EMBEDDED_POSTGRES_PORT ? Number(env.EMBEDDED_POSTGRES_PORT) : DEFAULT_EMBEDDED_PORT);
   if (!Number.isInteger(port) || port <= 0 || port > 65535) {
     throw new Error(`EMBEDDED_POSTGRES_PORT must be a TCP port, got "${env.EMBEDDED_POSTGRES_PORT}"`);
   }

@@ -3,7 +3,14 @@ import { randomBytes } from 'node:crypto';
 import { withDatabase } from '../config';
 import { SERVICES, type ServiceName } from '../services';
 import { testRun } from '../../test/helpers/databases';
-import { databaseNameOf, ensureDatabase, ensureDatabases, maintenanceUrl, quoteIdentifier, redactUrl } from './provision';
+import {
+  databaseNameOf,
+  ensureDatabase,
+  ensureDatabases,
+  maintenanceUrl,
+  quoteIdentifier,
+  redactUrl,
+} from './provision';
 
 const { serverUrl, runId } = testRun();
 const created = new Set<string>();

@@ -73,12 +73,20 @@ interface Ctx extends InvariantInput {
 
 export async function checkInvariants(input: InvariantInput): Promise<InvariantReport> {
   const report: InvariantReport = {
-    checked: { 'stock-conserved': 0, 'one-payment': 0, 'no-live-reservation': 0, 'quota-matches-orders': 0, 'payment-intent-matched': 0 },
+    checked: {
+      'stock-conserved': 0,
+      'one-payment': 0,
+      'no-live-reservation': 0,
+      'quota-matches-orders': 0,
+      'payment-intent-matched': 0,
+    },
     violations: [],
     skipped: {},
   };
   const { rows } = await input.db.orders.query<{ id: string; status: string; customer_id: string }>(
-    input.orderIds ? `SELECT id, status, customer_id FROM orders WHERE id = ANY($1::uuid[])` : `SELECT id, status, customer_id FROM orders`,
+    input.orderIds
+      ? `SELECT id, status, customer_id FROM orders WHERE id = ANY($1::uuid[])`
+      : `SELECT id, status, customer_id FROM orders`,
     input.orderIds ? [input.orderIds] : [],
   );
   const ctx: Ctx = {
@@ -95,7 +103,13 @@ export async function checkInvariants(input: InvariantInput): Promise<InvariantR
   return report;
 }
 
-function violate(ctx: Ctx, invariant: InvariantName, subject: string, detail: string, ids: { orderId?: string; productId?: string } = {}): void {
+function violate(
+  ctx: Ctx,
+  invariant: InvariantName,
+  subject: string,
+  detail: string,
+  ids: { orderId?: string; productId?: string } = {},
+): void {
   ctx.report.violations.push({ invariant, key: `${invariant}:${subject}`, detail, ...ids });
 }
 
@@ -105,7 +119,16 @@ function inScope(ctx: Ctx, orderId: string): boolean {
 
 /** For every product: its ledger = available + reserved + sold, reserved = units held by reservations, sold = units committed. */
 async function checkStock(ctx: Ctx): Promise<void> {
-  const { rows } = await ctx.db.inventory.query<{ id: string; sku: string; available: number; reserved: number; sold: number; ledger: string; held: string; committed: string }>(
+  const { rows } = await ctx.db.inventory.query<{
+    id: string;
+    sku: string;
+    available: number;
+    reserved: number;
+    sold: number;
+    ledger: string;
+    held: string;
+    committed: string;
+  }>(
     `SELECT p.id, p.sku, p.available, p.reserved, p.sold,
             COALESCE((SELECT SUM(a.delta) FROM stock_adjustments a WHERE a.product_id = p.id), 0) AS ledger,
             COALESCE((SELECT SUM(l.quantity) FROM reservation_lines l JOIN reservations r ON r.id = l.reservation_id WHERE l.product_id = p.id AND r.status = 'HELD'), 0) AS held,
@@ -116,17 +139,23 @@ async function checkStock(ctx: Ctx): Promise<void> {
     ctx.report.checked['stock-conserved'] += 1;
     const problems: string[] = [];
     const total = p.available + p.reserved + p.sold;
-    if (total !== Number(p.ledger)) problems.push(`its stock ledger says ${p.ledger} units, the buckets hold ${total} (available ${p.available} + reserved ${p.reserved} + sold ${p.sold})`);
+    if (total !== Number(p.ledger))
+      problems.push(
+        `its stock ledger says ${p.ledger} units, the buckets hold ${total} (available ${p.available} + reserved ${p.reserved} + sold ${p.sold})`,
+      );
     if (p.reserved !== Number(p.held)) problems.push(`reserved ${p.reserved} ≠ ${p.held} held by reservations`);
     if (p.sold !== Number(p.committed)) problems.push(`sold ${p.sold} ≠ ${p.committed} committed by reservations`);
-    if (problems.length > 0) violate(ctx, 'stock-conserved', p.id, `${p.sku}: ${problems.join('; ')}`, { productId: p.id });
+    if (problems.length > 0)
+      violate(ctx, 'stock-conserved', p.id, `${p.sku}: ${problems.join('; ')}`, { productId: p.id });
   }
 }
 
 /** No reservation is live for an order that ended, or for no order at all; a completed order's reservation is committed. */
 async function checkReservations(ctx: Ctx): Promise<void> {
   const { rows } = await ctx.db.inventory.query<{ order_id: string; status: string; created_at: Date }>(
-    ctx.orderIds ? `SELECT order_id, status, created_at FROM reservations WHERE order_id = ANY($1::uuid[])` : `SELECT order_id, status, created_at FROM reservations`,
+    ctx.orderIds
+      ? `SELECT order_id, status, created_at FROM reservations WHERE order_id = ANY($1::uuid[])`
+      : `SELECT order_id, status, created_at FROM reservations`,
     ctx.orderIds ? [ctx.orderIds] : [],
   );
   const reservations = new Map(rows.map((r) => [r.order_id, r]));
@@ -134,13 +163,21 @@ async function checkReservations(ctx: Ctx): Promise<void> {
     ctx.report.checked['no-live-reservation'] += 1;
     const order = ctx.orders.get(r.order_id);
     if (!order) {
-      if (r.status !== 'RELEASED' && r.created_at < ctx.cutoff) violate(ctx, 'no-live-reservation', r.order_id, `a ${r.status} reservation for an order that does not exist`, { orderId: r.order_id });
+      if (r.status !== 'RELEASED' && r.created_at < ctx.cutoff)
+        violate(ctx, 'no-live-reservation', r.order_id, `a ${r.status} reservation for an order that does not exist`, {
+          orderId: r.order_id,
+        });
       continue;
     }
     if (ENDED_UNPAID.includes(order.status) && r.status !== 'RELEASED') {
-      violate(ctx, 'no-live-reservation', r.order_id, `a ${order.status} order still holds its stock (${r.status})`, { orderId: r.order_id });
+      violate(ctx, 'no-live-reservation', r.order_id, `a ${order.status} order still holds its stock (${r.status})`, {
+        orderId: r.order_id,
+      });
     }
-    if (order.status === 'COMPLETED' && r.status !== 'COMMITTED') violate(ctx, 'no-live-reservation', r.order_id, `a completed order's reservation is ${r.status}`, { orderId: r.order_id });
+    if (order.status === 'COMPLETED' && r.status !== 'COMMITTED')
+      violate(ctx, 'no-live-reservation', r.order_id, `a completed order's reservation is ${r.status}`, {
+        orderId: r.order_id,
+      });
   }
   for (const [orderId, order] of ctx.orders) {
     if (order.status === 'COMPLETED' && !reservations.has(orderId)) {
@@ -152,7 +189,12 @@ async function checkReservations(ctx: Ctx): Promise<void> {
 
 /** One succeeded, unrefunded payment per paid order, with one succeeded attempt; none for an order that ended unpaid or does not exist. */
 async function checkPayments(ctx: Ctx): Promise<void> {
-  const { rows } = await ctx.db.payments.query<{ order_id: string; status: string; refunds: string; succeeded_attempts: string }>(
+  const { rows } = await ctx.db.payments.query<{
+    order_id: string;
+    status: string;
+    refunds: string;
+    succeeded_attempts: string;
+  }>(
     `SELECT p.order_id, p.status,
             (SELECT COUNT(*) FROM refunds f WHERE f.payment_id = p.id) AS refunds,
             (SELECT COUNT(*) FROM payment_attempts a WHERE a.payment_id = p.id AND a.outcome = 'SUCCEEDED') AS succeeded_attempts
@@ -163,12 +205,25 @@ async function checkPayments(ctx: Ctx): Promise<void> {
   for (const payment of rows) {
     ctx.report.checked['one-payment'] += 1;
     const succeeded = Number(payment.succeeded_attempts);
-    if (succeeded > 1) violate(ctx, 'one-payment', payment.order_id, `${succeeded} charges recorded as succeeded for one order`, { orderId: payment.order_id });
+    if (succeeded > 1)
+      violate(ctx, 'one-payment', payment.order_id, `${succeeded} charges recorded as succeeded for one order`, {
+        orderId: payment.order_id,
+      });
     const order = ctx.orders.get(payment.order_id);
     const kept = payment.status === 'SUCCEEDED' && Number(payment.refunds) === 0;
-    if (!order && kept) violate(ctx, 'one-payment', payment.order_id, 'money kept for an order that does not exist', { orderId: payment.order_id });
-    if (order && ENDED_UNPAID.includes(order.status) && payment.status !== 'CANCELED' && payment.status !== 'REFUNDED') {
-      violate(ctx, 'one-payment', payment.order_id, `a ${order.status} order's payment is left ${payment.status}`, { orderId: payment.order_id });
+    if (!order && kept)
+      violate(ctx, 'one-payment', payment.order_id, 'money kept for an order that does not exist', {
+        orderId: payment.order_id,
+      });
+    if (
+      order &&
+      ENDED_UNPAID.includes(order.status) &&
+      payment.status !== 'CANCELED' &&
+      payment.status !== 'REFUNDED'
+    ) {
+      violate(ctx, 'one-payment', payment.order_id, `a ${order.status} order's payment is left ${payment.status}`, {
+        orderId: payment.order_id,
+      });
     }
   }
   for (const [orderId, order] of ctx.orders) {
@@ -176,14 +231,26 @@ async function checkPayments(ctx: Ctx): Promise<void> {
     ctx.report.checked['one-payment'] += 1;
     const payment = payments.get(orderId);
     if (payment?.status !== 'SUCCEEDED' || Number(payment.refunds) > 0) {
-      violate(ctx, 'one-payment', orderId, `a ${order.status} order's payment is ${payment?.status ?? 'missing'}${Number(payment?.refunds) > 0 ? ' (refunded)' : ''}`, { orderId });
+      violate(
+        ctx,
+        'one-payment',
+        orderId,
+        `a ${order.status} order's payment is ${payment?.status ?? 'missing'}${Number(payment?.refunds) > 0 ? ' (refunded)' : ''}`,
+        { orderId },
+      );
     }
   }
 }
 
 /** Every usage row equals its unreleased events; an order's unit of the `orders` quota counts exactly while the order can still be or was paid. */
 async function checkQuota(ctx: Ctx): Promise<void> {
-  const { rows: drift } = await ctx.db.quota.query<{ user_id: string; resource: string; period: string; used: number; counted: string }>(
+  const { rows: drift } = await ctx.db.quota.query<{
+    user_id: string;
+    resource: string;
+    period: string;
+    used: number;
+    counted: string;
+  }>(
     `SELECT u.user_id, u.resource, u.period, u.used,
             COALESCE((SELECT SUM(e.quantity) FROM usage_events e
                       WHERE e.user_id = u.user_id AND e.resource = u.resource AND e.period = u.period AND e.released_at IS NULL), 0) AS counted
@@ -192,10 +259,20 @@ async function checkQuota(ctx: Ctx): Promise<void> {
   for (const row of drift) {
     ctx.report.checked['quota-matches-orders'] += 1;
     if (row.used !== Number(row.counted)) {
-      violate(ctx, 'quota-matches-orders', `${row.user_id}:${row.resource}:${row.period}`, `${row.user_id} ${row.resource} ${row.period}: used ${row.used} ≠ ${row.counted} from its events`);
+      violate(
+        ctx,
+        'quota-matches-orders',
+        `${row.user_id}:${row.resource}:${row.period}`,
+        `${row.user_id} ${row.resource} ${row.period}: used ${row.used} ≠ ${row.counted} from its events`,
+      );
     }
   }
-  const { rows: events } = await ctx.db.quota.query<{ user_id: string; idempotency_key: string; released: boolean; created_at: Date }>(
+  const { rows: events } = await ctx.db.quota.query<{
+    user_id: string;
+    idempotency_key: string;
+    released: boolean;
+    created_at: Date;
+  }>(
     `SELECT user_id, idempotency_key, released_at IS NOT NULL AS released, created_at FROM usage_events WHERE resource = 'orders' AND idempotency_key LIKE 'order:%'`,
   );
   const counting = new Map<string, boolean>();
@@ -205,24 +282,40 @@ async function checkQuota(ctx: Ctx): Promise<void> {
     counting.set(orderId, !event.released);
     const order = ctx.orders.get(orderId);
     ctx.report.checked['quota-matches-orders'] += 1;
-    if (!order && !event.released && event.created_at < ctx.cutoff) violate(ctx, 'quota-matches-orders', orderId, `${event.user_id}: an order that does not exist counts against the quota`, { orderId });
-    if (order && ENDED_UNPAID.includes(order.status) && !event.released) violate(ctx, 'quota-matches-orders', orderId, `a ${order.status} order still counts against the quota`, { orderId });
+    if (!order && !event.released && event.created_at < ctx.cutoff)
+      violate(
+        ctx,
+        'quota-matches-orders',
+        orderId,
+        `${event.user_id}: an order that does not exist counts against the quota`,
+        { orderId },
+      );
+    if (order && ENDED_UNPAID.includes(order.status) && !event.released)
+      violate(ctx, 'quota-matches-orders', orderId, `a ${order.status} order still counts against the quota`, {
+        orderId,
+      });
   }
   for (const [orderId, order] of ctx.orders) {
     if (order.status !== 'COMPLETED' || !inScope(ctx, orderId)) continue;
     ctx.report.checked['quota-matches-orders'] += 1;
-    if (counting.get(orderId) !== true) violate(ctx, 'quota-matches-orders', orderId, 'a completed order does not count against the quota', { orderId });
+    if (counting.get(orderId) !== true)
+      violate(ctx, 'quota-matches-orders', orderId, 'a completed order does not count against the quota', { orderId });
   }
 }
 
 /** Each PaymentIntent that succeeded at Stripe is the recorded payment of an order. */
 async function checkPaymentIntents(ctx: Ctx): Promise<void> {
   if (!ctx.paymentIntents) {
-    ctx.report.skipped['payment-intent-matched'] = 'no source of succeeded PaymentIntents (stripe-mock keeps none; pass the recorded ones)';
+    ctx.report.skipped['payment-intent-matched'] =
+      'no source of succeeded PaymentIntents (stripe-mock keeps none; pass the recorded ones)';
     return;
   }
   const intents = await ctx.paymentIntents();
-  const { rows } = await ctx.db.payments.query<{ order_id: string; stripe_payment_intent_id: string | null; status: string }>(
+  const { rows } = await ctx.db.payments.query<{
+    order_id: string;
+    stripe_payment_intent_id: string | null;
+    status: string;
+  }>(
     `SELECT order_id, stripe_payment_intent_id, status FROM payments WHERE stripe_payment_intent_id = ANY($1) OR order_id = ANY($2::uuid[])`,
     [intents.flatMap((i) => (i.id ? [i.id] : [])), intents.flatMap((i) => (i.orderId ? [i.orderId] : []))],
   );
@@ -235,9 +328,17 @@ async function checkPaymentIntents(ctx: Ctx): Promise<void> {
     const subject = intent.id ?? `order:${intent.orderId}`;
     if (!row) {
       const amount = intent.amountCents === undefined ? '' : ` took ${intent.amountCents} cents and`;
-      violate(ctx, 'payment-intent-matched', subject, `${name}${amount} succeeded at Stripe; no payment records it`, intent.orderId ? { orderId: intent.orderId } : {});
+      violate(
+        ctx,
+        'payment-intent-matched',
+        subject,
+        `${name}${amount} succeeded at Stripe; no payment records it`,
+        intent.orderId ? { orderId: intent.orderId } : {},
+      );
     } else if (row.status !== 'SUCCEEDED' && row.status !== 'REFUNDED') {
-      violate(ctx, 'payment-intent-matched', subject, `${name} succeeded at Stripe, its payment says ${row.status}`, { orderId: row.order_id });
+      violate(ctx, 'payment-intent-matched', subject, `${name} succeeded at Stripe, its payment says ${row.status}`, {
+        orderId: row.order_id,
+      });
     }
   }
 }

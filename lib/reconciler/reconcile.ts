@@ -16,14 +16,24 @@ export interface ReconcileOptions {
   graceSeconds?: number;
 }
 
-export async function reconcile(urls: Record<ServiceName, string>, options: ReconcileOptions = {}): Promise<InvariantReport> {
+export async function reconcile(
+  urls: Record<ServiceName, string>,
+  options: ReconcileOptions = {},
+): Promise<InvariantReport> {
   const services = ['inventory', 'orders', 'payments', 'quota'] as const;
-  const pools = Object.fromEntries(services.map((service) => [service, new Pool({ connectionString: urls[service], max: 2 })])) as Record<(typeof services)[number], Pool>;
+  const pools = Object.fromEntries(
+    services.map((service) => [service, new Pool({ connectionString: urls[service], max: 2 })]),
+  ) as Record<(typeof services)[number], Pool>;
   try {
     return await checkInvariants({
       db: pools,
       graceSeconds: options.graceSeconds,
-      ...(options.stripeSecretKey ? { paymentIntents: () => stripePaymentIntents(options.stripeSecretKey!, options.paymentIntentWindowSeconds ?? 7 * 86_400) } : {}),
+      ...(options.stripeSecretKey
+        ? {
+            paymentIntents: () =>
+              stripePaymentIntents(options.stripeSecretKey!, options.paymentIntentWindowSeconds ?? 7 * 86_400),
+          }
+        : {}),
     });
   } finally {
     await Promise.all(Object.values(pools).map((pool) => pool.end()));
@@ -31,12 +41,16 @@ export async function reconcile(urls: Record<ServiceName, string>, options: Reco
 }
 
 /** Succeeded PaymentIntents created within the window, with the order the payments service put in their metadata. */
-export async function stripePaymentIntents(secretKey: string, windowSeconds: number): Promise<SucceededPaymentIntent[]> {
+export async function stripePaymentIntents(
+  secretKey: string,
+  windowSeconds: number,
+): Promise<SucceededPaymentIntent[]> {
   const stripe = new Stripe(secretKey);
   const since = Math.floor(Date.now() / 1000) - windowSeconds;
   const found: SucceededPaymentIntent[] = [];
   for await (const intent of stripe.paymentIntents.list({ created: { gte: since }, limit: 100 })) {
-    if (intent.status === 'succeeded') found.push({ id: intent.id, orderId: intent.metadata?.orderId, amountCents: intent.amount_received });
+    if (intent.status === 'succeeded')
+      found.push({ id: intent.id, orderId: intent.metadata?.orderId, amountCents: intent.amount_received });
   }
   return found;
 }
@@ -47,10 +61,21 @@ export function formatReport(report: InvariantReport): string {
   for (const invariant of Object.values(INVARIANTS)) {
     const found = report.violations.filter((v) => v.invariant === invariant);
     const skipped = report.skipped[invariant];
-    const state = skipped ? `skipped: ${skipped}` : found.length === 0 ? `ok (${report.checked[invariant]} checked)` : `${found.length} VIOLATION${found.length === 1 ? '' : 'S'} (${report.checked[invariant]} checked)`;
+    const state = skipped
+      ? `skipped: ${skipped}`
+      : found.length === 0
+        ? `ok (${report.checked[invariant]} checked)`
+        : `${found.length} VIOLATION${found.length === 1 ? '' : 'S'} (${report.checked[invariant]} checked)`;
     lines.push(`${invariant.padEnd(24)} ${state}`);
-    for (const v of found) lines.push(`  - ${v.detail}${v.orderId ? `  [order ${v.orderId}]` : ''}${v.productId ? `  [product ${v.productId}]` : ''}`);
+    for (const v of found)
+      lines.push(
+        `  - ${v.detail}${v.orderId ? `  [order ${v.orderId}]` : ''}${v.productId ? `  [product ${v.productId}]` : ''}`,
+      );
   }
-  lines.push(report.violations.length === 0 ? 'no drift found' : `${report.violations.length} violation(s): see docs/reconciler.md for what to do`);
+  lines.push(
+    report.violations.length === 0
+      ? 'no drift found'
+      : `${report.violations.length} violation(s): see docs/reconciler.md for what to do`,
+  );
   return lines.join('\n');
 }

@@ -3,7 +3,13 @@
  * starts `reconcilerWorkflow`, never two at once (overlap SKIP). The worker that polls the
  * `reconciler` queue creates or updates it as it starts (docs/reconciler.md says why there).
  */
-import { ScheduleAlreadyRunning, ScheduleOverlapPolicy, type Client, type ScheduleOptionsStartWorkflowAction, type ScheduleSpec } from '@temporalio/client';
+import {
+  ScheduleAlreadyRunning,
+  ScheduleOverlapPolicy,
+  type Client,
+  type ScheduleOptionsStartWorkflowAction,
+  type ScheduleSpec,
+} from '@temporalio/client';
 import type { reconcilerWorkflow } from '../../workflows/reconciler.workflow';
 import { RECONCILER_SCHEDULE_ID, RECONCILER_WORKFLOW_ID, TASK_QUEUES } from '../../workflows/contract';
 
@@ -13,7 +19,8 @@ export function reconcilerIntervalFromEnv(env: Record<string, string | undefined
   const raw = env.RECONCILER_INTERVAL_SECONDS?.trim() ?? '';
   if (raw === '') return DEFAULT_RECONCILER_INTERVAL_SECONDS;
   const seconds = Number(raw);
-  if (!Number.isInteger(seconds) || seconds < 10) throw new Error(`RECONCILER_INTERVAL_SECONDS must be a whole number of seconds, at least 10, got "${raw}"`);
+  if (!Number.isInteger(seconds) || seconds < 10)
+    throw new Error(`RECONCILER_INTERVAL_SECONDS must be a whole number of seconds, at least 10, got "${raw}"`);
   return seconds;
 }
 
@@ -21,7 +28,10 @@ export interface ReconcilerScheduleOptions {
   intervalSeconds: number;
 }
 
-function definition(options: ReconcilerScheduleOptions): { spec: ScheduleSpec; action: ScheduleOptionsStartWorkflowAction<typeof reconcilerWorkflow> } {
+function definition(options: ReconcilerScheduleOptions): {
+  spec: ScheduleSpec;
+  action: ScheduleOptionsStartWorkflowAction<typeof reconcilerWorkflow>;
+} {
   return {
     spec: { intervals: [{ every: `${options.intervalSeconds}s` }] },
     action: {
@@ -40,7 +50,10 @@ function definition(options: ReconcilerScheduleOptions): { spec: ScheduleSpec; a
  * Creates the Schedule, or brings an existing one to this interval and action. Idempotent, so
  * every replica of the worker may call it at start; an operator's pause survives (state is kept).
  */
-export async function ensureReconcilerSchedule(client: Client, options: ReconcilerScheduleOptions): Promise<{ created: boolean }> {
+export async function ensureReconcilerSchedule(
+  client: Client,
+  options: ReconcilerScheduleOptions,
+): Promise<{ created: boolean }> {
   const { spec, action } = definition(options);
   const policies = { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 minute' as const };
   try {
@@ -49,6 +62,8 @@ export async function ensureReconcilerSchedule(client: Client, options: Reconcil
   } catch (error) {
     if (!(error instanceof ScheduleAlreadyRunning)) throw error;
   }
-  await client.schedule.getHandle(RECONCILER_SCHEDULE_ID).update((previous) => ({ ...previous, spec, action, policies: { ...previous.policies, ...policies } }));
+  await client.schedule
+    .getHandle(RECONCILER_SCHEDULE_ID)
+    .update((previous) => ({ ...previous, spec, action, policies: { ...previous.policies, ...policies } }));
   return { created: false };
 }

@@ -28,10 +28,23 @@ beforeAll(async () => {
   api = await startApiHarness();
   quotaDb = new Client({ connectionString: api.dbs.urls.quota });
   await quotaDb.connect();
-  admin = await api.services.accounts.createAccount({ email: `ops-${randomUUID().slice(0, 8)}@example.test`, password: 'a long operator password', role: 'admin' });
+  admin = await api.services.accounts.createAccount({
+    email: `ops-${randomUUID().slice(0, 8)}@example.test`,
+    password: 'a long operator password',
+    role: 'admin',
+  });
   // One real order, so the quota has a usage row a drift can be planted in.
-  const product = await api.services.inventory.createProduct({ sku: `SCHED-${randomUUID().slice(0, 6)}`, name: 'Scheduled', priceCents: 1_500, available: 10 });
-  const placed = await api.as(customer, { method: 'POST', url: '/v1/orders', payload: { items: [{ productId: product.id, quantity: 1 }] } });
+  const product = await api.services.inventory.createProduct({
+    sku: `SCHED-${randomUUID().slice(0, 6)}`,
+    name: 'Scheduled',
+    priceCents: 1_500,
+    available: 10,
+  });
+  const placed = await api.as(customer, {
+    method: 'POST',
+    url: '/v1/orders',
+    payload: { items: [{ productId: product.id, quantity: 1 }] },
+  });
   expect(placed.statusCode).toBe(201);
   await api.settled(placed.json().id);
   schedule = api.temporal.client.schedule.getHandle(RECONCILER_SCHEDULE_ID);
@@ -49,7 +62,9 @@ let lastTriggerSecond = 0;
 async function triggerRun(): Promise<ReconciliationResult> {
   // The Schedule names each run `reconciler-<time to the second>`: a second trigger within the
   // same second would reuse the id of the run before and start nothing.
-  await waitUntil('a new second for the next run id', async () => Math.floor(Date.now() / 1000) > lastTriggerSecond, { intervalMs: 50 });
+  await waitUntil('a new second for the next run id', async () => Math.floor(Date.now() / 1000) > lastTriggerSecond, {
+    intervalMs: 50,
+  });
   const before = new Set((await schedule.describe()).info.recentActions.map((a) => a.action.workflow.workflowId));
   lastTriggerSecond = Math.floor(Date.now() / 1000);
   // The default policy for a trigger (ALLOW_ALL): the run before has finished (its result was
@@ -57,7 +72,9 @@ async function triggerRun(): Promise<ReconciliationResult> {
   await schedule.trigger();
   let started: { workflowId: string; firstExecutionRunId: string } | undefined;
   await waitUntil('the triggered reconciliation to start', async () => {
-    started = (await schedule.describe()).info.recentActions.map((a) => a.action.workflow).find((w) => !before.has(w.workflowId));
+    started = (await schedule.describe()).info.recentActions
+      .map((a) => a.action.workflow)
+      .find((w) => !before.has(w.workflowId));
     return started !== undefined;
   });
   return api.temporal.client.workflow.getHandle(started!.workflowId, started!.firstExecutionRunId).result();
@@ -65,7 +82,12 @@ async function triggerRun(): Promise<ReconciliationResult> {
 
 async function violationsMetric(): Promise<Record<string, number>> {
   const text = (await api.app.inject({ method: 'GET', url: '/metrics' })).body;
-  return Object.fromEntries([...text.matchAll(/^storefront_invariant_violations\{invariant="([^"]+)"\} (\d+)$/gm)].map((m) => [m[1]!, Number(m[2])]));
+  return Object.fromEntries(
+    [...text.matchAll(/^storefront_invariant_violations\{invariant="([^"]+)"\} (\d+)$/gm)].map((m) => [
+      m[1]!,
+      Number(m[2]),
+    ]),
+  );
 }
 
 async function adminDriftNotices() {
@@ -74,10 +96,14 @@ async function adminDriftNotices() {
 
 function ops(...args: string[]) {
   const env = { ...process.env, ORDERS_DATABASE_URL: api.dbs.urls.orders };
-  return spawnSync(path.join(ROOT, 'node_modules/.bin/tsx'), [path.join(ROOT, 'scripts/ops.ts'), ...args], { env, encoding: 'utf8' });
+  return spawnSync(path.join(ROOT, 'node_modules/.bin/tsx'), [path.join(ROOT, 'scripts/ops.ts'), ...args], {
+    env,
+    encoding: 'utf8',
+  });
 }
 
-const plantQuotaDrift = (delta: number) => quotaDb.query(`UPDATE "usage" SET used = used + $2 WHERE user_id = $1 AND resource = 'orders'`, [customer, delta]);
+const plantQuotaDrift = (delta: number) =>
+  quotaDb.query(`UPDATE "usage" SET used = used + $2 WHERE user_id = $1 AND resource = 'orders'`, [customer, delta]);
 
 test('the Schedule runs reconcilerWorkflow at the configured interval, never two at once, and a second start updates it in place', async () => {
   expect(await ensureReconcilerSchedule(api.temporal.client, { intervalSeconds: 1_800 })).toEqual({ created: true });
@@ -85,7 +111,11 @@ test('the Schedule runs reconcilerWorkflow at the configured interval, never two
   const described = await schedule.describe();
   expect(described.spec.intervals).toEqual([expect.objectContaining({ every: 3_600_000 })]);
   expect(described.policies.overlap).toBe(ScheduleOverlapPolicy.SKIP);
-  expect(described.action).toMatchObject({ type: 'startWorkflow', workflowType: 'reconcilerWorkflow', taskQueue: 'checkout' });
+  expect(described.action).toMatchObject({
+    type: 'startWorkflow',
+    workflowType: 'reconcilerWorkflow',
+    taskQueue: 'checkout',
+  });
   const listed: string[] = [];
   for await (const summary of api.temporal.client.schedule.list()) listed.push(summary.scheduleId);
   expect(listed.filter((id) => id === RECONCILER_SCHEDULE_ID)).toHaveLength(1);
@@ -95,7 +125,12 @@ test('a clean store: the run reports no violation, the metric says 0 per invaria
   const result = await triggerRun();
   expect(result).toMatchObject({ opened: 0, seenAgain: 0, gone: 0, notified: 0, skipped: ['payment-intent-matched'] });
   expect(Object.values(result.violations).every((n) => n === 0)).toBe(true);
-  expect(await violationsMetric()).toEqual({ 'stock-conserved': 0, 'one-payment': 0, 'no-live-reservation': 0, 'quota-matches-orders': 0 });
+  expect(await violationsMetric()).toEqual({
+    'stock-conserved': 0,
+    'one-payment': 0,
+    'no-live-reservation': 0,
+    'quota-matches-orders': 0,
+  });
   expect(await api.services.findings.list()).toEqual([]);
   expect(await adminDriftNotices()).toEqual([]);
 });
@@ -107,24 +142,38 @@ describe('a planted drift (a quota off by one)', () => {
 
   test('raises the metric, opens one finding and notifies the admin', async () => {
     const result = await triggerRun();
-    expect(result).toMatchObject({ opened: 1, notified: 1, violations: { 'quota-matches-orders': 1, 'stock-conserved': 0 } });
+    expect(result).toMatchObject({
+      opened: 1,
+      notified: 1,
+      violations: { 'quota-matches-orders': 1, 'stock-conserved': 0 },
+    });
     expect(await violationsMetric()).toMatchObject({ 'quota-matches-orders': 1, 'stock-conserved': 0 });
 
     const open = await api.services.findings.list();
     expect(open).toEqual([
-      expect.objectContaining({ invariant: 'quota-matches-orders', status: 'OPEN', seenCount: 1, detail: expect.stringMatching(new RegExp(`${customer} orders .*: used 2 ≠ 1`)) }),
+      expect.objectContaining({
+        invariant: 'quota-matches-orders',
+        status: 'OPEN',
+        seenCount: 1,
+        detail: expect.stringMatching(new RegExp(`${customer} orders .*: used 2 ≠ 1`)),
+      }),
     ]);
     finding = open[0]!;
 
     await waitUntil('the admin notification', async () => (await adminDriftNotices()).length > 0);
     const [notice] = await adminDriftNotices();
-    expect(notice!.payload).toMatchObject({ openedCount: 1, opened: [expect.objectContaining({ findingId: finding.id, invariant: 'quota-matches-orders' })] });
+    expect(notice!.payload).toMatchObject({
+      openedCount: 1,
+      opened: [expect.objectContaining({ findingId: finding.id, invariant: 'quota-matches-orders' })],
+    });
   });
 
   test('a second run finds it again: the same finding, seen twice, and no second notification', async () => {
     const result = await triggerRun();
     expect(result).toMatchObject({ opened: 0, seenAgain: 1, notified: 0 });
-    expect(await api.services.findings.list({ status: 'any' })).toEqual([expect.objectContaining({ id: finding.id, status: 'OPEN', seenCount: 2 })]);
+    expect(await api.services.findings.list({ status: 'any' })).toEqual([
+      expect.objectContaining({ id: finding.id, status: 'OPEN', seenCount: 2 }),
+    ]);
     expect(await adminDriftNotices()).toHaveLength(1);
   });
 
@@ -140,7 +189,11 @@ describe('a planted drift (a quota off by one)', () => {
 
     const resolved = ops('resolve-finding', finding.id, '--note', 'usage row corrected by hand');
     expect([resolved.status, resolved.stderr]).toEqual([0, '']);
-    expect(await api.services.findings.get(finding.id)).toMatchObject({ status: 'RESOLVED', closedBy: expect.stringMatching(/@/), note: 'usage row corrected by hand' });
+    expect(await api.services.findings.get(finding.id)).toMatchObject({
+      status: 'RESOLVED',
+      closedBy: expect.stringMatching(/@/),
+      note: 'usage row corrected by hand',
+    });
     expect(ops('findings').stdout).toContain('no OPEN findings');
 
     const again = ops('resolve-finding', finding.id, '--note', 'twice');

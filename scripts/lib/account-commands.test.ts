@@ -30,7 +30,11 @@ test('set-plan moves the account and tells quota; unknown accounts and plans are
   const account = await accounts.createAccount({ email: 'pat@example.com', password: 'pat password' });
   expect(await runAccountCommand(['set-plan', 'pat@example.com', 'pro'], accounts, () => undefined)).toBe(0);
   expect((await quota.getQuota(account.id)).plan).toBe('pro');
-  await expect(runAccountCommand(['set-plan', 'pat@example.com', 'gold'], accounts, () => undefined)).rejects.toThrow('There is no plan "gold"');
-  await expect(runAccountCommand(['make-admin', 'nobody@example.com'], accounts, () => undefined)).rejects.toThrow('No account for nobody@example.com');
+  await expect(runAccountCommand(['set-plan', 'pat@example.com', 'gold'], accounts, () => undefined)).rejects.toThrow(
+    'There is no plan "gold"',
+  );
+  await expect(runAccountCommand(['make-admin', 'nobody@example.com'], accounts, () => undefined)).rejects.toThrow(
+    'No account for nobody@example.com',
+  );
   await expect(runAccountCommand(['make-admin'], accounts, () => undefined)).rejects.toThrow('needs an email');
 });

@@ -13,7 +13,11 @@ export const ACCOUNT_USAGE = `  make-admin <email>                              
 
 export const ACCOUNT_COMMANDS = new Set(['make-admin', 'revoke-admin', 'set-plan']);
 
-export async function runAccountCommand(argv: readonly string[], accounts: AccountsService, out: (line: string) => void): Promise<number> {
+export async function runAccountCommand(
+  argv: readonly string[],
+  accounts: AccountsService,
+  out: (line: string) => void,
+): Promise<number> {
   const [command, email, plan] = argv;
   if (!email) throw new OperationError(`${command} needs an email\n${ACCOUNT_USAGE}`);
   try {
@@ -21,7 +25,9 @@ export async function runAccountCommand(argv: readonly string[], accounts: Accou
       case 'make-admin':
       case 'revoke-admin': {
         const account = await accounts.setRole(email, command === 'make-admin' ? 'admin' : 'user');
-        out(`${account.email} (${account.id}) is now ${account.role === 'admin' ? 'an admin' : 'a user'}; it applies to their open sessions at once`);
+        out(
+          `${account.email} (${account.id}) is now ${account.role === 'admin' ? 'an admin' : 'a user'}; it applies to their open sessions at once`,
+        );
         return 0;
       }
       case 'set-plan': {

@@ -52,18 +52,34 @@ export interface TemporalDevServerOptions {
 
 export function temporalDevServerArgs(options: TemporalDevServerOptions): string[] {
   return [
-    'server', 'start-dev',
-    '--ip', '127.0.0.1',
-    '--port', String(options.port),
+    'server',
+    'start-dev',
+    '--ip',
+    '127.0.0.1',
+    '--port',
+    String(options.port),
     ...(options.uiPort === undefined ? ['--headless'] : ['--ui-port', String(options.uiPort)]),
-    ...(options.uiPort !== undefined && options.uiCodecEndpoint ? ['--ui-codec-endpoint', options.uiCodecEndpoint] : []),
+    ...(options.uiPort !== undefined && options.uiCodecEndpoint
+      ? ['--ui-codec-endpoint', options.uiCodecEndpoint]
+      : []),
     ...(options.dbFilename
-      ? ['--db-filename', options.dbFilename, ...Object.entries(DEV_SERVER_SQLITE_PRAGMAS).flatMap(([name, value]) => ['--sqlite-pragma', `${name}=${value}`])]
+      ? [
+          '--db-filename',
+          options.dbFilename,
+          ...Object.entries(DEV_SERVER_SQLITE_PRAGMAS).flatMap(([name, value]) => [
+            '--sqlite-pragma',
+            `${name}=${value}`,
+          ]),
+        ]
       : []),
     ...(options.namespaces ?? []).flatMap((namespace) => ['--namespace', namespace]),
     ...Object.entries(SEARCH_ATTRIBUTE_TYPES).flatMap(([name, type]) => ['--search-attribute', `${name}=${type}`]),
-    ...Object.entries(DEV_SERVER_DYNAMIC_CONFIG).flatMap(([key, value]) => ['--dynamic-config-value', `${key}=${JSON.stringify(value)}`]),
-    '--log-level', options.logLevel ?? 'warn',
+    ...Object.entries(DEV_SERVER_DYNAMIC_CONFIG).flatMap(([key, value]) => [
+      '--dynamic-config-value',
+      `${key}=${JSON.stringify(value)}`,
+    ]),
+    '--log-level',
+    options.logLevel ?? 'warn',
   ];
 }
 
@@ -79,7 +95,10 @@ export async function waitForTemporal(address: string, namespace: string, option
       `Temporal namespace "${namespace}" at ${address}`,
       async () => {
         // A dev server on this machine: plaintext, whatever TLS settings the environment holds for another Temporal.
-        connection ??= await connectClient(temporalSettingsFromEnv({ TEMPORAL_ADDRESS: address, TEMPORAL_NAMESPACE: namespace }), { connectTimeout: 1_000 });
+        connection ??= await connectClient(
+          temporalSettingsFromEnv({ TEMPORAL_ADDRESS: address, TEMPORAL_NAMESPACE: namespace }),
+          { connectTimeout: 1_000 },
+        );
         await connection.workflowService.describeNamespace({ namespace });
         const { customAttributes } = await connection.operatorService.listSearchAttributes({ namespace });
         return Object.keys(SEARCH_ATTRIBUTE_TYPES).every((name) => customAttributes && name in customAttributes);

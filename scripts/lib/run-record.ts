@@ -29,7 +29,9 @@ function identify(name: string, pid: number, processes: ProcessInfo[]): Recorded
 }
 
 function isRunning(recorded: RecordedProcess, processes: ProcessInfo[]): boolean {
-  return processes.some((info) => info.pid === recorded.pid && info.startTime === recorded.startTime && info.state !== 'Z');
+  return processes.some(
+    (info) => info.pid === recorded.pid && info.startTime === recorded.startTime && info.state !== 'Z',
+  );
 }
 
 export function writeRunRecord(dataDir: string, children: ReadonlyArray<{ name: string; pid: number }>): void {
@@ -69,7 +71,9 @@ export async function stopLeftovers(dataDir: string, log: (message: string) => v
   }
   const leftovers = record.children.filter((child) => isRunning(child, processes));
   if (leftovers.length > 0) {
-    log(`stopping what an earlier start left running: ${leftovers.map((child) => `${child.name} (pid ${child.pid})`).join(', ')}`);
+    log(
+      `stopping what an earlier start left running: ${leftovers.map((child) => `${child.name} (pid ${child.pid})`).join(', ')}`,
+    );
     for (const child of leftovers) signalGroup(child.pid, 'SIGTERM');
     const deadline = Date.now() + 10_000;
     while (Date.now() < deadline && leftovers.some((child) => isRunning(child, listProcesses()))) await sleep(100);

@@ -19,7 +19,9 @@ describe('tool cache', () => {
   }
 
   it('keeps each pinned version in its own folder of the per-user cache', () => {
-    expect(toolPath('temporal', { XDG_CACHE_HOME: '/c' })).toBe(`/c/storefront-sagas/tools/temporal-${TOOL_PINS.temporal.version}/temporal`);
+    expect(toolPath('temporal', { XDG_CACHE_HOME: '/c' })).toBe(
+      `/c/storefront-sagas/tools/temporal-${TOOL_PINS.temporal.version}/temporal`,
+    );
     expect(toolPath('stripe-mock', { HOME: '/home/u' })).toBe(
       `/home/u/.cache/storefront-sagas/tools/stripe-mock-${TOOL_PINS['stripe-mock'].version}/stripe-mock`,
     );
@@ -58,7 +60,10 @@ describe('tool cache', () => {
     // A stand-in for `go` that records its arguments and "installs" a binary into GOBIN.
     const fakeGo = path.join(dir, 'go');
     const calls = path.join(dir, 'calls.log');
-    writeFileSync(fakeGo, `#!/bin/sh\necho "$@" >> ${calls}\nsleep 0.3\nprintf '#!/bin/sh\\n' > "$GOBIN/stripe-mock"\nchmod +x "$GOBIN/stripe-mock"\n`);
+    writeFileSync(
+      fakeGo,
+      `#!/bin/sh\necho "$@" >> ${calls}\nsleep 0.3\nprintf '#!/bin/sh\\n' > "$GOBIN/stripe-mock"\nchmod +x "$GOBIN/stripe-mock"\n`,
+    );
     chmodSync(fakeGo, 0o755);
     const env = { STOREFRONT_TOOLS_DIR: path.join(dir, 'cache'), PATH: '/usr/bin:/bin' };
     const options = { env, findGo: () => fakeGo, log: () => undefined };
@@ -67,6 +72,8 @@ describe('tool cache', () => {
 
     expect(first).toBe(toolPath('stripe-mock', env));
     expect(second).toBe(first);
-    expect(readFileSync(calls, 'utf8').trim().split('\n')).toEqual([`install github.com/stripe/stripe-mock@${TOOL_PINS['stripe-mock'].version}`]);
+    expect(readFileSync(calls, 'utf8').trim().split('\n')).toEqual([
+      `install github.com/stripe/stripe-mock@${TOOL_PINS['stripe-mock'].version}`,
+    ]);
   });
 });

@@ -95,7 +95,12 @@ export async function ensureTool(name: ToolName, options: EnsureToolOptions = {}
   const log = options.log ?? ((message: string) => process.stderr.write(`${message}\n`));
   const folder = path.dirname(binary);
   await fs.mkdir(folder, { recursive: true });
-  const release = await acquireLock(path.join(folder, '.build.lock'), options.lockTimeoutMs ?? 30 * 60_000, log, options.signal);
+  const release = await acquireLock(
+    path.join(folder, '.build.lock'),
+    options.lockTimeoutMs ?? 30 * 60_000,
+    log,
+    options.signal,
+  );
   try {
     // Another process may have finished the build while this one waited for the lock.
     if (isExecutableFile(binary)) return binary;
@@ -117,7 +122,9 @@ async function goInstall(
   const { module, version, goBinary } = TOOL_PINS[name];
   // Build into a private folder and rename, so a killed build never leaves a binary that looks complete.
   const staging = await fs.mkdtemp(path.join(folder, '.build-'));
-  log(`Building ${name} ${version} with "go install ${module}@${version}" (first time only: this takes a few minutes)...`);
+  log(
+    `Building ${name} ${version} with "go install ${module}@${version}" (first time only: this takes a few minutes)...`,
+  );
   const started = Date.now();
   try {
     await new Promise<void>((resolve, reject) => {

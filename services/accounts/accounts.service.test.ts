@@ -34,7 +34,10 @@ const uniqueEmail = (name: string) => `${name}.${Date.now().toString(36)}${count
 
 describe('passwords', () => {
   it('hashes with argon2id and a fresh salt, and verifies only the right password', async () => {
-    const [first, second] = await Promise.all([hashPassword('correct horse battery'), hashPassword('correct horse battery')]);
+    const [first, second] = await Promise.all([
+      hashPassword('correct horse battery'),
+      hashPassword('correct horse battery'),
+    ]);
     expect(first).toMatch(/^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
     expect(first).not.toBe(second);
     expect(await verifyPassword(first, 'correct horse battery')).toBe(true);
@@ -61,18 +64,29 @@ describe('sign-up', () => {
   it('lets exactly one of concurrent sign-ups for one address win, whatever its case', async () => {
     const email = uniqueEmail('race');
     const spellings = [email, email.toUpperCase(), email.replace(/^r/, 'R'), ` ${email} `, email.toLowerCase()];
-    const outcomes = await Promise.allSettled(spellings.map((spelling) => accounts.createAccount({ email: spelling, password: 'racing password 1' })));
+    const outcomes = await Promise.allSettled(
+      spellings.map((spelling) => accounts.createAccount({ email: spelling, password: 'racing password 1' })),
+    );
     const won = outcomes.filter((outcome) => outcome.status === 'fulfilled');
     const lost = outcomes.filter((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected');
     expect(won).toHaveLength(1);
-    expect(lost.map((outcome) => (outcome.reason as AccountsError).code)).toEqual(['EMAIL_TAKEN', 'EMAIL_TAKEN', 'EMAIL_TAKEN', 'EMAIL_TAKEN']);
+    expect(lost.map((outcome) => (outcome.reason as AccountsError).code)).toEqual([
+      'EMAIL_TAKEN',
+      'EMAIL_TAKEN',
+      'EMAIL_TAKEN',
+      'EMAIL_TAKEN',
+    ]);
     expect(await accountsDb.db.user.count({ where: { emailKey: email.toLowerCase() } })).toBe(1);
   });
 
   it('refuses a malformed address and a short password, creating nothing', async () => {
     const before = await accountsDb.db.user.count();
-    expect((await failure(accounts.createAccount({ email: 'not-an-address', password: 'long enough pw' }))).code).toBe('INVALID_EMAIL');
-    expect((await failure(accounts.createAccount({ email: uniqueEmail('short'), password: 'nine char' }))).code).toBe('WEAK_PASSWORD');
+    expect((await failure(accounts.createAccount({ email: 'not-an-address', password: 'long enough pw' }))).code).toBe(
+      'INVALID_EMAIL',
+    );
+    expect((await failure(accounts.createAccount({ email: uniqueEmail('short'), password: 'nine char' }))).code).toBe(
+      'WEAK_PASSWORD',
+    );
     expect(await accountsDb.db.user.count()).toBe(before);
   });
 });
@@ -81,9 +95,13 @@ describe('sign-in', () => {
   it('accepts the password under any case of the address, and refuses a wrong password and an unknown address alike', async () => {
     const email = uniqueEmail('erin');
     const created = await accounts.createAccount({ email, password: 'erin password!' });
-    expect(await accounts.verifyCredentials({ email: email.toUpperCase(), password: 'erin password!', address: '10.0.0.1' })).toEqual(created);
+    expect(
+      await accounts.verifyCredentials({ email: email.toUpperCase(), password: 'erin password!', address: '10.0.0.1' }),
+    ).toEqual(created);
     const wrong = await failure(accounts.verifyCredentials({ email, password: 'erin password?', address: '10.0.0.1' }));
-    const unknown = await failure(accounts.verifyCredentials({ email: uniqueEmail('nobody'), password: 'erin password!', address: '10.0.0.1' }));
+    const unknown = await failure(
+      accounts.verifyCredentials({ email: uniqueEmail('nobody'), password: 'erin password!', address: '10.0.0.1' }),
+    );
     expect([wrong.code, wrong.message]).toEqual([unknown.code, unknown.message]);
     expect(wrong.code).toBe('INVALID_CREDENTIALS');
   });
@@ -91,7 +109,10 @@ describe('sign-in', () => {
   it('spends the same argon2 work on an unknown email as on a wrong password (medians printed, not asserted)', async () => {
     const email = uniqueEmail('timing');
     await accounts.createAccount({ email, password: 'timing password' });
-    const relaxed = new AccountsService(accountsDb.db, { plans: quota, signInLimits: { perAccount: 1_000, perAddress: 1_000, windowMs: 60_000 } });
+    const relaxed = new AccountsService(accountsDb.db, {
+      plans: quota,
+      signInLimits: { perAccount: 1_000, perAddress: 1_000, windowMs: 60_000 },
+    });
     const median = async (who: string) => {
       const samples: number[] = [];
       for (let i = 0; i < 7; i++) {
@@ -102,16 +123,26 @@ describe('sign-in', () => {
       return samples.sort((a, b) => a - b)[3]!;
     };
     const [wrongPassword, unknownEmail] = [await median(email), await median(uniqueEmail('absent'))];
-    console.log(`sign-in failure, median of 7: wrong password ${wrongPassword.toFixed(1)} ms, unknown email ${unknownEmail.toFixed(1)} ms`);
+    console.log(
+      `sign-in failure, median of 7: wrong password ${wrongPassword.toFixed(1)} ms, unknown email ${unknownEmail.toFixed(1)} ms`,
+    );
   });
 
   it('refuses further tries for an account after repeated failures, even with the right password', async () => {
     const email = uniqueEmail('frank');
     await accounts.createAccount({ email, password: 'frank password' });
     for (let attempt = 0; attempt < LIMITS.perAccount; attempt++) {
-      expect((await failure(accounts.verifyCredentials({ email, password: `guess ${attempt}`, address: `10.1.0.${attempt}` }))).code).toBe('INVALID_CREDENTIALS');
+      expect(
+        (
+          await failure(
+            accounts.verifyCredentials({ email, password: `guess ${attempt}`, address: `10.1.0.${attempt}` }),
+          )
+        ).code,
+      ).toBe('INVALID_CREDENTIALS');
     }
-    expect((await failure(accounts.verifyCredentials({ email, password: 'frank password', address: '10.1.0.99' }))).code).toBe('RATE_LIMITED');
+    expect(
+      (await failure(accounts.verifyCredentials({ email, password: 'frank password', address: '10.1.0.99' }))).code,
+    ).toBe('RATE_LIMITED');
   });
 
   it('refuses an address that fails for many accounts', async () => {
@@ -121,8 +152,12 @@ describe('sign-in', () => {
     }
     const email = uniqueEmail('gina');
     await accounts.createAccount({ email, password: 'gina password' });
-    expect((await failure(accounts.verifyCredentials({ email, password: 'gina password', address }))).code).toBe('RATE_LIMITED');
-    expect(await accounts.verifyCredentials({ email, password: 'gina password', address: '10.2.0.2' })).toMatchObject({ email });
+    expect((await failure(accounts.verifyCredentials({ email, password: 'gina password', address }))).code).toBe(
+      'RATE_LIMITED',
+    );
+    expect(await accounts.verifyCredentials({ email, password: 'gina password', address: '10.2.0.2' })).toMatchObject({
+      email,
+    });
   });
 });
 
@@ -158,7 +193,8 @@ describe('plans', () => {
   it('a plan change is seen by the quota check', async () => {
     const email = uniqueEmail('kim');
     const account = await accounts.createAccount({ email, password: 'kim password' });
-    const use = (key: string) => quota.recordUsage({ userId: account.id, resource: 'orders', quantity: 20, idempotencyKey: key });
+    const use = (key: string) =>
+      quota.recordUsage({ userId: account.id, resource: 'orders', quantity: 20, idempotencyKey: key });
     await use('first-20');
     await expect(use('next-20')).rejects.toMatchObject({ code: 'QUOTA_EXCEEDED' });
     expect(await accounts.setPlan(email, 'pro')).toMatchObject({ plan: 'pro' });

@@ -15,12 +15,7 @@ export type Role = (typeof ROLES)[number];
 export const DEFAULT_PLAN = 'free';
 
 export type AccountsErrorCode =
-  | 'EMAIL_TAKEN'
-  | 'INVALID_EMAIL'
-  | 'WEAK_PASSWORD'
-  | 'INVALID_CREDENTIALS'
-  | 'RATE_LIMITED'
-  | 'ACCOUNT_NOT_FOUND';
+  'EMAIL_TAKEN' | 'INVALID_EMAIL' | 'WEAK_PASSWORD' | 'INVALID_CREDENTIALS' | 'RATE_LIMITED' | 'ACCOUNT_NOT_FOUND';
 
 export class AccountsError extends DomainError {
   declare readonly code: AccountsErrorCode;
@@ -112,18 +107,22 @@ export class AccountsService {
   /** A new account on the default plan with the user role; EMAIL_TAKEN when the address has one. */
   async createAccount(input: NewAccount): Promise<Account> {
     const email = input.email.trim();
-    if (email.length > EMAIL_MAX_LENGTH || !EMAIL.test(email)) throw new AccountsError('INVALID_EMAIL', 'That is not an email address');
+    if (email.length > EMAIL_MAX_LENGTH || !EMAIL.test(email))
+      throw new AccountsError('INVALID_EMAIL', 'That is not an email address');
     checkPassword(input.password);
     const plan = input.plan ?? DEFAULT_PLAN;
     const passwordHash = await hashPassword(input.password);
     const id = input.id ?? randomUUID();
     try {
-      const user = await this.db.user.create({ data: { id, email, emailKey: emailKeyOf(email), passwordHash, role: input.role ?? 'user', plan } });
+      const user = await this.db.user.create({
+        data: { id, email, emailKey: emailKeyOf(email), passwordHash, role: input.role ?? 'user', plan },
+      });
       // A plan other than the default must reach quota before anyone uses the account.
       if (plan !== DEFAULT_PLAN) await this.options.plans.setPlan(id, plan);
       return toAccount(user);
     } catch (error) {
-      if (isUniqueViolation(error)) throw new AccountsError('EMAIL_TAKEN', 'An account with this email exists; sign in instead');
+      if (isUniqueViolation(error))
+        throw new AccountsError('EMAIL_TAKEN', 'An account with this email exists; sign in instead');
       throw error;
     }
   }
@@ -144,7 +143,10 @@ export class AccountsService {
       throw new AccountsError('RATE_LIMITED', 'Too many failed sign-ins; wait a few minutes and try again');
     }
     const user = await this.db.user.findUnique({ where: { emailKey } });
-    const passwordOk = await verifyPassword(user?.passwordHash ?? (await decoyHash()), input.password.slice(0, PASSWORD_MAX_LENGTH + 1));
+    const passwordOk = await verifyPassword(
+      user?.passwordHash ?? (await decoyHash()),
+      input.password.slice(0, PASSWORD_MAX_LENGTH + 1),
+    );
     if (!user || !passwordOk) {
       await this.db.signInFailure.create({ data: { id: randomUUID(), emailKey, address: input.address } });
       throw new AccountsError('INVALID_CREDENTIALS', 'The email or the password is wrong');

@@ -41,11 +41,19 @@ test('setItem adds and replaces quantities, 0 and removeItem remove, totals foll
   });
 
   const zeroed = await carts.setItem(user, { productId: MUG, quantity: 0, priceCents: 1250 });
-  expect(zeroed).toEqual({ items: [{ productId: CAP, quantity: 1, priceCents: 1800 }], totalCents: 1800, currency: 'usd' });
+  expect(zeroed).toEqual({
+    items: [{ productId: CAP, quantity: 1, priceCents: 1800 }],
+    totalCents: 1800,
+    currency: 'usd',
+  });
   expect(await carts.removeItem(user, CAP)).toEqual({ items: [], totalCents: 0, currency: 'usd' });
   // Removing what is not there is harmless.
   expect(await carts.removeItem(user, TEE)).toEqual({ items: [], totalCents: 0, currency: 'usd' });
-  expect(await carts.setItem(user, { productId: TEE, quantity: 0, priceCents: 500 })).toEqual({ items: [], totalCents: 0, currency: 'usd' });
+  expect(await carts.setItem(user, { productId: TEE, quantity: 0, priceCents: 500 })).toEqual({
+    items: [],
+    totalCents: 0,
+    currency: 'usd',
+  });
 });
 
 test("carts are per user: one user's changes never touch another's cart", async () => {
@@ -110,13 +118,17 @@ test('concurrent clears of one order clear once', async () => {
   await carts.setItem(user, { productId: MUG, quantity: 10, priceCents: 100 });
   const orderId = randomUUID();
   const results = await Promise.all(
-    Array.from({ length: 8 }, () => carts.clearForOrder({ orderId, userId: user, lines: [{ productId: MUG, quantity: 2 }] })),
+    Array.from({ length: 8 }, () =>
+      carts.clearForOrder({ orderId, userId: user, lines: [{ productId: MUG, quantity: 2 }] }),
+    ),
   );
   expect(results.filter((r) => r.cleared)).toHaveLength(1);
   expect(results.filter((r) => !r.cleared)).toHaveLength(7);
   expect((await carts.get(user)).items).toEqual([{ productId: MUG, quantity: 8, priceCents: 100 }]);
 
   // A different order of the same user is cleared on its own.
-  expect(await carts.clearForOrder({ orderId: randomUUID(), userId: user, lines: [{ productId: MUG, quantity: 2 }] })).toEqual({ cleared: true });
+  expect(
+    await carts.clearForOrder({ orderId: randomUUID(), userId: user, lines: [{ productId: MUG, quantity: 2 }] }),
+  ).toEqual({ cleared: true });
   expect((await carts.get(user)).items).toEqual([{ productId: MUG, quantity: 6, priceCents: 100 }]);
 });

@@ -35,13 +35,17 @@ export class CartService {
   }
 
   /** Sets an item's quantity; 0 removes it. */
-  async setItem(userId: string, item: { productId: string; quantity: number; priceCents: number; currency?: string }): Promise<CartView> {
+  async setItem(
+    userId: string,
+    item: { productId: string; quantity: number; priceCents: number; currency?: string },
+  ): Promise<CartView> {
     if (item.quantity === 0) return this.removeItem(userId, item.productId);
     const data = { quantity: item.quantity, priceCents: item.priceCents, currency: item.currency ?? 'usd' };
     // A cart becomes one order, so it holds no more products than an order may. Two concurrent adds may
     // pass this check together and leave one product too many; the order placement refuses that cart.
     const others = await this.db.cartItem.count({ where: { userId, productId: { not: item.productId } } });
-    if (others >= MAX_LINES_PER_ORDER) throw new DomainError('CART_FULL', `A cart holds at most ${MAX_LINES_PER_ORDER} different products`);
+    if (others >= MAX_LINES_PER_ORDER)
+      throw new DomainError('CART_FULL', `A cart holds at most ${MAX_LINES_PER_ORDER} different products`);
     await this.db.cartItem.upsert({
       where: { userId_productId: { userId, productId: item.productId } },
       create: { userId, productId: item.productId, ...data },
@@ -68,7 +72,10 @@ export class CartService {
         for (const line of input.lines) {
           const item = { userId: input.userId, productId: line.productId };
           await tx.cartItem.deleteMany({ where: { ...item, quantity: { lte: line.quantity } } });
-          await tx.cartItem.updateMany({ where: { ...item, quantity: { gt: line.quantity } }, data: { quantity: { decrement: line.quantity } } });
+          await tx.cartItem.updateMany({
+            where: { ...item, quantity: { gt: line.quantity } },
+            data: { quantity: { decrement: line.quantity } },
+          });
         }
         return { cleared: true };
       });

@@ -51,7 +51,9 @@ test('50 concurrent orders of 1 unit against 10 available: exactly 10 reserve, 4
   })();
 
   const orderIds = Array.from({ length: 50 }, () => randomUUID());
-  const outcomes = await Promise.allSettled(orderIds.map((orderId) => inventory.reserve({ orderId, lines: [{ productId: product.id, quantity: 1 }] })));
+  const outcomes = await Promise.allSettled(
+    orderIds.map((orderId) => inventory.reserve({ orderId, lines: [{ productId: product.id, quantity: 1 }] })),
+  );
   racing = false;
   await sampler;
 
@@ -72,7 +74,9 @@ test('50 concurrent orders of 1 unit against 10 available: exactly 10 reserve, 4
   }
   // Only the winners hold a reservation; the losers left nothing behind.
   expect(await db.reservation.count({ where: { orderId: { in: orderIds } } })).toBe(10);
-  expect(await db.reservationLine.aggregate({ _sum: { quantity: true }, where: { productId: product.id } })).toEqual({ _sum: { quantity: 10 } });
+  expect(await db.reservationLine.aggregate({ _sum: { quantity: true }, where: { productId: product.id } })).toEqual({
+    _sum: { quantity: 10 },
+  });
   expect((await inventory.getProduct(product.id))?.available).toBe(0);
 });
 
@@ -88,8 +92,13 @@ test('the same order reserving twice, one after the other and concurrently, rese
   expect(await stock(product.id)).toEqual({ available: 3, reserved: 2, sold: 0 });
 
   const racedOrder = randomUUID();
-  const raced = await Promise.all(Array.from({ length: 8 }, () => inventory.reserve({ orderId: racedOrder, lines: [{ productId: product.id, quantity: 1 }] })));
-  for (const r of raced) expect(r).toEqual({ orderId: racedOrder, status: 'HELD', lines: [{ productId: product.id, quantity: 1 }] });
+  const raced = await Promise.all(
+    Array.from({ length: 8 }, () =>
+      inventory.reserve({ orderId: racedOrder, lines: [{ productId: product.id, quantity: 1 }] }),
+    ),
+  );
+  for (const r of raced)
+    expect(r).toEqual({ orderId: racedOrder, status: 'HELD', lines: [{ productId: product.id, quantity: 1 }] });
   expect(await stock(product.id)).toEqual({ available: 2, reserved: 3, sold: 0 });
   expect(await db.reservation.count({ where: { orderId: racedOrder } })).toBe(1);
 });
@@ -182,7 +191,9 @@ test('release gives held units back, is idempotent, and is a no-op for an order 
   expect((await inventory.findReservation(orderId))?.status).toBe('RELEASED');
 
   // A released reservation stays released: a late retry of reserve does not take the units again.
-  expect((await inventory.reserve({ orderId, lines: [{ productId: product.id, quantity: 4 }] })).status).toBe('RELEASED');
+  expect((await inventory.reserve({ orderId, lines: [{ productId: product.id, quantity: 4 }] })).status).toBe(
+    'RELEASED',
+  );
   expect(await stock(product.id)).toEqual({ available: 6, reserved: 0, sold: 0 });
 });
 
@@ -233,14 +244,20 @@ test('commit moves reserved to sold, is idempotent, and release after commit giv
 test('stock is conserved through a mixed run of reserves, commits and releases', async () => {
   const product = await newProduct(30);
   const orders = Array.from({ length: 24 }, () => randomUUID());
-  const reserved = await Promise.allSettled(orders.map((orderId) => inventory.reserve({ orderId, lines: [{ productId: product.id, quantity: 2 }] })));
+  const reserved = await Promise.allSettled(
+    orders.map((orderId) => inventory.reserve({ orderId, lines: [{ productId: product.id, quantity: 2 }] })),
+  );
   expect(reserved.filter((r) => r.status === 'fulfilled')).toHaveLength(15);
   await expectConserved(product.id, 30);
 
   const holders = orders.filter((_, i) => reserved[i]?.status === 'fulfilled');
   await Promise.all(
     holders.map((orderId, i) =>
-      i % 3 === 0 ? inventory.commit(orderId) : i % 3 === 1 ? inventory.release(orderId) : inventory.commit(orderId).then(() => inventory.release(orderId)),
+      i % 3 === 0
+        ? inventory.commit(orderId)
+        : i % 3 === 1
+          ? inventory.release(orderId)
+          : inventory.commit(orderId).then(() => inventory.release(orderId)),
     ),
   );
   await expectConserved(product.id, 30);
@@ -269,7 +286,9 @@ test('updateProduct applies with the current version and refuses a stale one wit
   expect((loser.reason as DomainError).code).toBe('VERSION_CONFLICT');
   expect((await inventory.getProduct(product.id))?.version).toBe(3);
 
-  expect((await domainError(inventory.updateProduct(randomUUID(), { version: 1, name: 'x' }))).code).toBe('PRODUCT_NOT_FOUND');
+  expect((await domainError(inventory.updateProduct(randomUUID(), { version: 1, name: 'x' }))).code).toBe(
+    'PRODUCT_NOT_FOUND',
+  );
 });
 
 test('reserving an unknown product is UNKNOWN_PRODUCT and reserves nothing else', async () => {
@@ -293,7 +312,9 @@ test('reserving an unknown product is UNKNOWN_PRODUCT and reserves nothing else'
 
 test('a duplicate SKU is SKU_TAKEN', async () => {
   const product = await newProduct(1);
-  expect((await domainError(inventory.createProduct({ sku: product.sku, name: 'dup', priceCents: 1, available: 1 }))).code).toBe('SKU_TAKEN');
+  expect(
+    (await domainError(inventory.createProduct({ sku: product.sku, name: 'dup', priceCents: 1, available: 1 }))).code,
+  ).toBe('SKU_TAKEN');
 });
 
 async function ledgerTotal(productId: string): Promise<number> {
@@ -334,6 +355,10 @@ test('taking away more than is available is INSUFFICIENT_STOCK and changes nothi
 
   expect((await inventory.adjustStock({ productId: product.id, delta: -2, reason: 'write-off' })).available).toBe(0);
   expect(await ledgerTotal(product.id)).toBe(8);
-  expect((await domainError(inventory.adjustStock({ productId: randomUUID(), delta: 1, reason: 'x' }))).code).toBe('PRODUCT_NOT_FOUND');
-  expect((await domainError(inventory.adjustStock({ productId: product.id, delta: 1_000_001, reason: 'x' }))).code).toBe('STOCK_LIMIT');
+  expect((await domainError(inventory.adjustStock({ productId: randomUUID(), delta: 1, reason: 'x' }))).code).toBe(
+    'PRODUCT_NOT_FOUND',
+  );
+  expect(
+    (await domainError(inventory.adjustStock({ productId: product.id, delta: 1_000_001, reason: 'x' }))).code,
+  ).toBe('STOCK_LIMIT');
 });

@@ -94,12 +94,15 @@ export class InventoryService {
           currency: input.currency ?? 'usd',
           available: input.available,
           // The opening stock is the first adjustment, so the ledger always sums to the product's units.
-          ...(input.available !== 0 ? { stockAdjustments: { create: { delta: input.available, reason: 'opening stock' } } } : {}),
+          ...(input.available !== 0
+            ? { stockAdjustments: { create: { delta: input.available, reason: 'opening stock' } } }
+            : {}),
         },
       });
       return toProductView(product);
     } catch (error) {
-      if (isUniqueViolation(error)) throw new DomainError('SKU_TAKEN', `A product with SKU ${input.sku} already exists`);
+      if (isUniqueViolation(error))
+        throw new DomainError('SKU_TAKEN', `A product with SKU ${input.sku} already exists`);
       throw error;
     }
   }
@@ -112,7 +115,8 @@ export class InventoryService {
    */
   async adjustStock(input: StockAdjustmentInput): Promise<ProductView> {
     const { productId, delta, reason } = input;
-    if (!Number.isInteger(delta) || delta === 0) throw new DomainError('VALIDATION_FAILED', 'A stock adjustment is a non-zero whole number of units');
+    if (!Number.isInteger(delta) || delta === 0)
+      throw new DomainError('VALIDATION_FAILED', 'A stock adjustment is a non-zero whole number of units');
     return this.db.$transaction(async (tx) => {
       const changed = await tx.product.updateMany({
         where: { id: productId, available: delta < 0 ? { gte: -delta } : { lte: MAX_AVAILABLE - delta } },
@@ -121,10 +125,18 @@ export class InventoryService {
       if (changed.count === 0) {
         const product = await tx.product.findUnique({ where: { id: productId } });
         if (!product) throw new DomainError('PRODUCT_NOT_FOUND', `No product ${productId}`);
-        if (delta > 0) throw new DomainError('STOCK_LIMIT', `A product has at most ${MAX_AVAILABLE} units available; ${product.sku} has ${product.available}`);
-        throw new DomainError('INSUFFICIENT_STOCK', `Only ${product.available} units of ${product.sku} are available to take away, not ${-delta}`, {
-          available: product.available,
-        });
+        if (delta > 0)
+          throw new DomainError(
+            'STOCK_LIMIT',
+            `A product has at most ${MAX_AVAILABLE} units available; ${product.sku} has ${product.available}`,
+          );
+        throw new DomainError(
+          'INSUFFICIENT_STOCK',
+          `Only ${product.available} units of ${product.sku} are available to take away, not ${-delta}`,
+          {
+            available: product.available,
+          },
+        );
       }
       await tx.stockAdjustment.create({ data: { productId, delta, reason } });
       return toProductView(await tx.product.findUniqueOrThrow({ where: { id: productId } }));
@@ -173,15 +185,22 @@ export class InventoryService {
           });
           if (taken.count === 0) {
             const product = await tx.product.findUnique({ where: { id: line.productId } });
-            if (!product) throw new DomainError('UNKNOWN_PRODUCT', `No product ${line.productId}`, { productId: line.productId });
-            throw new DomainError('OUT_OF_STOCK', `Only ${product.available} of ${product.sku} left, ${line.quantity} wanted`, {
-              productId: line.productId,
-              sku: product.sku,
-              available: product.available,
-              requested: line.quantity,
-            });
+            if (!product)
+              throw new DomainError('UNKNOWN_PRODUCT', `No product ${line.productId}`, { productId: line.productId });
+            throw new DomainError(
+              'OUT_OF_STOCK',
+              `Only ${product.available} of ${product.sku} left, ${line.quantity} wanted`,
+              {
+                productId: line.productId,
+                sku: product.sku,
+                available: product.available,
+                requested: line.quantity,
+              },
+            );
           }
-          await tx.reservationLine.create({ data: { reservationId: reservation.id, productId: line.productId, quantity: line.quantity } });
+          await tx.reservationLine.create({
+            data: { reservationId: reservation.id, productId: line.productId, quantity: line.quantity },
+          });
         }
       });
     } catch (error) {
@@ -233,11 +252,18 @@ export class InventoryService {
    * The status flip is a conditional update, so of two concurrent calls exactly one moves
    * the units; the other sees count 0 and does nothing.
    */
-  private async moveReservation(orderId: string, from: ReservationStatus[], to: ReservationStatus): Promise<ReservationView | null> {
+  private async moveReservation(
+    orderId: string,
+    from: ReservationStatus[],
+    to: ReservationStatus,
+  ): Promise<ReservationView | null> {
     return this.db.$transaction(async (tx) => {
       const reservation = await tx.reservation.findUnique({ where: { orderId }, include: { lines: true } });
       if (!reservation || !from.includes(reservation.status)) return null;
-      const flipped = await tx.reservation.updateMany({ where: { orderId, status: reservation.status }, data: { status: to } });
+      const flipped = await tx.reservation.updateMany({
+        where: { orderId, status: reservation.status },
+        data: { status: to },
+      });
       if (flipped.count === 0) return null;
       for (const line of [...reservation.lines].sort(byProductId)) {
         const q = line.quantity;
@@ -249,7 +275,11 @@ export class InventoryService {
               : { sold: { decrement: q }, available: { increment: q } };
         await tx.product.update({ where: { id: line.productId }, data });
       }
-      return { orderId, status: to, lines: reservation.lines.map((l) => ({ productId: l.productId, quantity: l.quantity })) };
+      return {
+        orderId,
+        status: to,
+        lines: reservation.lines.map((l) => ({ productId: l.productId, quantity: l.quantity })),
+      };
     });
   }
 }

@@ -143,7 +143,10 @@ test('subscribes and unsubscribes that interleave with connecting and disconnect
   // The last subscriber leaves while a new one arrives: the stop is followed by a fresh start.
   const leaving = await hub.subscribe({ userId: 'leaving', onNotification: () => undefined });
   const inbox = new Inbox();
-  const [, arriving] = await Promise.all([leaving.unsubscribe(), hub.subscribe({ userId: 'arriving', onNotification: inbox.push })]);
+  const [, arriving] = await Promise.all([
+    leaving.unsubscribe(),
+    hub.subscribe({ userId: 'arriving', onNotification: inbox.push }),
+  ]);
   expect(hub.isListening()).toBe(true);
   await send('arriving', 'after-the-race');
   await inbox.arrival('after-the-race');
@@ -220,12 +223,20 @@ test('rows whose announcement never came are delivered, in order, with the next 
   await db.$transaction(async (tx) => {
     await tx.userSequence.create({ data: { userId: 'frank', lastSequence: 2 } });
     await tx.notification.createMany({
-      data: [1, 2].map((sequence) => ({ userId: 'frank', sequence, type: 'test', payload: {}, dedupeKey: `silent-${sequence}` })),
+      data: [1, 2].map((sequence) => ({
+        userId: 'frank',
+        sequence,
+        type: 'test',
+        payload: {},
+        dedupeKey: `silent-${sequence}`,
+      })),
     });
   });
   // ...then an announced one, and a stale, out-of-order announcement of an old sequence.
   await send('frank', 'announced');
-  await admin.query(`SELECT pg_notify('storefront_notifications', $1)`, [JSON.stringify({ userId: 'frank', sequence: 1 })]);
+  await admin.query(`SELECT pg_notify('storefront_notifications', $1)`, [
+    JSON.stringify({ userId: 'frank', sequence: 1 }),
+  ]);
   await send('frank', 'last');
   await inbox.arrival('last');
   expect(inbox.keys()).toEqual(['silent-1', 'silent-2', 'announced', 'last']);
@@ -270,7 +281,13 @@ test('a lost LISTEN connection is re-established and what was sent while it was 
   const firstError = new Promise<void>((resolve) => (reported = resolve));
   try {
     const proxied = Object.assign(new URL(url), { host: proxy.address }).toString();
-    const hub = new NotificationHub({ connectionString: proxied, notifications, applicationName: `hub-test-${randomUUID().slice(0, 8)}`, retryDelayMs: 20, onError: () => reported() });
+    const hub = new NotificationHub({
+      connectionString: proxied,
+      notifications,
+      applicationName: `hub-test-${randomUUID().slice(0, 8)}`,
+      retryDelayMs: 20,
+      onError: () => reported(),
+    });
     hubs.push(hub);
     const inbox = new Inbox();
     await hub.subscribe({ userId: 'ian', onNotification: inbox.push });

@@ -5,7 +5,12 @@
  */
 import type { Client, Notification as PgNotification } from 'pg';
 import { openListener, releaseListener } from '../../lib/db/listener';
-import { NOTIFICATIONS_CHANNEL, type Notification, type NotificationAnnouncement, type NotificationsService } from './notifications.service';
+import {
+  NOTIFICATIONS_CHANNEL,
+  type Notification,
+  type NotificationAnnouncement,
+  type NotificationsService,
+} from './notifications.service';
 
 export interface NotificationHubOptions {
   /** The notifications database; the hub opens one dedicated connection to it while listening. */

@@ -1,7 +1,12 @@
 import { Client } from 'pg';
 import { useServiceDatabase } from '../../test/helpers/databases';
 import { createNotificationsDb, type NotificationsDb } from './db';
-import { NOTIFICATIONS_CHANNEL, NotificationError, NotificationsService, type PersistNotificationInput } from './notifications.service';
+import {
+  NOTIFICATIONS_CHANNEL,
+  NotificationError,
+  NotificationsService,
+  type PersistNotificationInput,
+} from './notifications.service';
 
 const database = useServiceDatabase('notifications', createNotificationsDb);
 let db: NotificationsDb;
@@ -12,7 +17,11 @@ beforeAll(async () => {
   notifications = new NotificationsService(db);
 });
 
-const note = (userId: string, dedupeKey: string, extra: Partial<PersistNotificationInput> = {}): PersistNotificationInput => ({
+const note = (
+  userId: string,
+  dedupeKey: string,
+  extra: Partial<PersistNotificationInput> = {},
+): PersistNotificationInput => ({
   userId,
   type: 'quota.warning',
   payload: { message: `about ${dedupeKey}` },
@@ -49,7 +58,9 @@ test('sequences increase by one per user, without gaps, under concurrency', asyn
 
 test('a dedupe key is stored once and does not bump the sequence, even sent concurrently', async () => {
   await notifications.persist(note('dedupe', 'first'));
-  const results = await Promise.all(Array.from({ length: 8 }, () => notifications.persist(note('dedupe', 'quota:builds:2026-11:80'))));
+  const results = await Promise.all(
+    Array.from({ length: 8 }, () => notifications.persist(note('dedupe', 'quota:builds:2026-11:80'))),
+  );
   expect(results.filter((r) => r.created)).toHaveLength(1);
   expect(new Set(results.map((r) => r.notification.id)).size).toBe(1);
   expect(results.every((r) => r.notification.sequence === 2)).toBe(true);
@@ -105,7 +116,12 @@ test('list: newest first, unread only, and forward from a sequence', async () =>
   expect((await notifications.list(user, { afterSequence: 2 })).map((n) => n.sequence)).toEqual([3, 4, 5]);
   expect((await notifications.list(user, { afterSequence: 2, limit: 2 })).map((n) => n.sequence)).toEqual([3, 4]);
   // Order status changes are pushed, never listed as unread.
-  expect((await notifications.list(user, { unread: true })).map((n) => n.dedupeKey)).toEqual(['n-4', 'n-3', 'n-2', 'n-1']);
+  expect((await notifications.list(user, { unread: true })).map((n) => n.dedupeKey)).toEqual([
+    'n-4',
+    'n-3',
+    'n-2',
+    'n-1',
+  ]);
   expect(await notifications.unreadCount(user)).toBe(4);
 });
 
@@ -117,7 +133,9 @@ test('markRead: only the owner can, it is idempotent, and unread counts follow',
   // Another user's notification is not found (the API answers 404, not 403).
   expect((await notificationError(notifications.markRead('intruder', notification.id))).code).toBe('NOT_FOUND');
   expect((await notificationError(notifications.markRead('reader', 'not-a-uuid'))).code).toBe('NOT_FOUND');
-  expect((await notificationError(notifications.markRead('reader', '00000000-0000-4000-8000-000000000000'))).code).toBe('NOT_FOUND');
+  expect((await notificationError(notifications.markRead('reader', '00000000-0000-4000-8000-000000000000'))).code).toBe(
+    'NOT_FOUND',
+  );
   expect(await notifications.unreadCount('reader')).toBe(2);
 
   const read = await notifications.markRead('reader', notification.id);

@@ -79,7 +79,9 @@ export class FindingsService {
     const { report, finishedAt } = input;
     const runId = randomUUID();
     const counts = Object.fromEntries(
-      (Object.keys(report.checked) as InvariantName[]).filter((invariant) => !report.skipped[invariant]).map((invariant) => [invariant, report.violations.filter((v) => v.invariant === invariant).length]),
+      (Object.keys(report.checked) as InvariantName[])
+        .filter((invariant) => !report.skipped[invariant])
+        .map((invariant) => [invariant, report.violations.filter((v) => v.invariant === invariant).length]),
     );
     // Two checks can name the same subject under one invariant; one finding says both.
     const byKey = new Map<string, Violation>();
@@ -87,51 +89,67 @@ export class FindingsService {
       const known = byKey.get(violation.key);
       byKey.set(violation.key, known ? { ...known, detail: `${known.detail}; ${violation.detail}` } : violation);
     }
-    return this.db.$transaction(async (tx) => {
-      await tx.reconciliationRun.create({
-        data: { id: runId, startedAt: input.startedAt, finishedAt, checked: report.checked, violations: counts, skipped: report.skipped },
-      });
-      const open = await tx.reconciliationFinding.findMany({ where: { status: 'OPEN' } });
-      const openByKey = new Map(open.map((row) => [row.key, row]));
-      const opened: Finding[] = [];
-      const seenAgain: Finding[] = [];
-      for (const violation of byKey.values()) {
-        const known = openByKey.get(violation.key);
-        if (known) {
-          const row = await tx.reconciliationFinding.update({
-            where: { id: known.id },
-            data: { detail: violation.detail, lastSeen: finishedAt, seenCount: { increment: 1 } },
-          });
-          seenAgain.push(toFinding(row));
-          continue;
-        }
-        const row = await tx.reconciliationFinding.create({
+    return this.db.$transaction(
+      async (tx) => {
+        await tx.reconciliationRun.create({
           data: {
-            id: randomUUID(),
-            key: violation.key,
-            openKey: violation.key,
-            invariant: violation.invariant,
-            orderId: violation.orderId ?? null,
-            productId: violation.productId ?? null,
-            detail: violation.detail,
-            firstSeen: finishedAt,
-            lastSeen: finishedAt,
+            id: runId,
+            startedAt: input.startedAt,
+            finishedAt,
+            checked: report.checked,
+            violations: counts,
+            skipped: report.skipped,
           },
         });
-        opened.push(toFinding(row));
-      }
-      const gone: Finding[] = [];
-      for (const row of open) {
-        if (byKey.has(row.key) || report.skipped[row.invariant as InvariantName]) continue;
-        const closed = await tx.reconciliationFinding.update({
-          where: { id: row.id },
-          data: { status: 'GONE', openKey: null, closedAt: finishedAt, closedBy: RECONCILER_ACTOR, note: `not found by run ${runId}` },
-        });
-        gone.push(toFinding(closed));
-      }
-      return { runId, opened, seenAgain, gone };
-      // A store in deep drift has thousands of findings to write; Prisma's default 5 s would cut it off.
-    }, { timeout: 60_000 });
+        const open = await tx.reconciliationFinding.findMany({ where: { status: 'OPEN' } });
+        const openByKey = new Map(open.map((row) => [row.key, row]));
+        const opened: Finding[] = [];
+        const seenAgain: Finding[] = [];
+        for (const violation of byKey.values()) {
+          const known = openByKey.get(violation.key);
+          if (known) {
+            const row = await tx.reconciliationFinding.update({
+              where: { id: known.id },
+              data: { detail: violation.detail, lastSeen: finishedAt, seenCount: { increment: 1 } },
+            });
+            seenAgain.push(toFinding(row));
+            continue;
+          }
+          const row = await tx.reconciliationFinding.create({
+            data: {
+              id: randomUUID(),
+              key: violation.key,
+              openKey: violation.key,
+              invariant: violation.invariant,
+              orderId: violation.orderId ?? null,
+              productId: violation.productId ?? null,
+              detail: violation.detail,
+              firstSeen: finishedAt,
+              lastSeen: finishedAt,
+            },
+          });
+          opened.push(toFinding(row));
+        }
+        const gone: Finding[] = [];
+        for (const row of open) {
+          if (byKey.has(row.key) || report.skipped[row.invariant as InvariantName]) continue;
+          const closed = await tx.reconciliationFinding.update({
+            where: { id: row.id },
+            data: {
+              status: 'GONE',
+              openKey: null,
+              closedAt: finishedAt,
+              closedBy: RECONCILER_ACTOR,
+              note: `not found by run ${runId}`,
+            },
+          });
+          gone.push(toFinding(closed));
+        }
+        return { runId, opened, seenAgain, gone };
+        // A store in deep drift has thousands of findings to write; Prisma's default 5 s would cut it off.
+      },
+      { timeout: 60_000 },
+    );
   }
 
   /** Findings, newest sighting first: OPEN ones by default. */
@@ -162,6 +180,8 @@ export class FindingsService {
   /** The latest run's violations per invariant, for the metric; null before the first run. */
   async latestRun(): Promise<LatestRun | null> {
     const row = await this.db.reconciliationRun.findFirst({ orderBy: { finishedAt: 'desc' } });
-    return row ? { runId: row.id, finishedAt: row.finishedAt, violations: row.violations as LatestRun['violations'] } : null;
+    return row
+      ? { runId: row.id, finishedAt: row.finishedAt, violations: row.violations as LatestRun['violations'] }
+      : null;
   }
 }

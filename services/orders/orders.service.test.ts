@@ -79,7 +79,12 @@ test('create is idempotent by order id, also when retried concurrently', async (
 test('legal transitions are applied and recorded in the history, with reason, expiry and failure', async () => {
   const order = await orders.create(orderInput());
   const expiresAt = new Date('2026-11-23T18:00:00.000Z');
-  const awaiting = await orders.transition({ orderId: order.id, to: 'AWAITING_PAYMENT', expiresAt, reason: 'stock reserved' });
+  const awaiting = await orders.transition({
+    orderId: order.id,
+    to: 'AWAITING_PAYMENT',
+    expiresAt,
+    reason: 'stock reserved',
+  });
   expect(awaiting).toMatchObject({ status: 'AWAITING_PAYMENT', expiresAt });
   const paid = await orders.transition({ orderId: order.id, to: 'PAID' });
   const completed = await orders.transition({ orderId: order.id, to: 'COMPLETED' });
@@ -95,8 +100,17 @@ test('legal transitions are applied and recorded in the history, with reason, ex
   expect(paid.updatedAt.getTime()).toBeLessThanOrEqual(completed.updatedAt.getTime());
 
   const rejected = await orders.create(orderInput());
-  const withFailure = await orders.transition({ orderId: rejected.id, to: 'REJECTED', failureCode: 'OUT_OF_STOCK', reason: 'Only 0 of MUG left' });
-  expect(withFailure).toMatchObject({ status: 'REJECTED', failureCode: 'OUT_OF_STOCK', failureReason: 'Only 0 of MUG left' });
+  const withFailure = await orders.transition({
+    orderId: rejected.id,
+    to: 'REJECTED',
+    failureCode: 'OUT_OF_STOCK',
+    reason: 'Only 0 of MUG left',
+  });
+  expect(withFailure).toMatchObject({
+    status: 'REJECTED',
+    failureCode: 'OUT_OF_STOCK',
+    failureReason: 'Only 0 of MUG left',
+  });
 });
 
 test.each<[OrderStatus[], OrderStatus]>([
@@ -109,7 +123,9 @@ test.each<[OrderStatus[], OrderStatus]>([
   [['AWAITING_PAYMENT', 'FAILED'], 'NEEDS_ATTENTION'],
 ])('after %j, a move to %s is refused with INVALID_TRANSITION and changes nothing', async (path, to) => {
   const order = await orderIn(path);
-  const error = await domainError(orders.transition({ orderId: order.id, to, failureCode: 'X', reason: 'nope', expiresAt: new Date() }));
+  const error = await domainError(
+    orders.transition({ orderId: order.id, to, failureCode: 'X', reason: 'nope', expiresAt: new Date() }),
+  );
   expect(error.code).toBe('INVALID_TRANSITION');
   expect(error.details).toEqual({ from: order.status, to });
   expect(await orders.get(order.id)).toEqual(order);
@@ -119,7 +135,9 @@ test('a transition to the current status is a no-op', async () => {
   const order = await orderIn(['AWAITING_PAYMENT', 'PAID']);
   const again = await orders.transition({ orderId: order.id, to: 'PAID', reason: 'retried' });
   expect(again).toEqual(order);
-  const raced = await Promise.all(Array.from({ length: 5 }, () => orders.transition({ orderId: order.id, to: 'COMPLETED' })));
+  const raced = await Promise.all(
+    Array.from({ length: 5 }, () => orders.transition({ orderId: order.id, to: 'COMPLETED' })),
+  );
   for (const r of raced) expect(r.status).toBe('COMPLETED');
   expect((await orders.get(order.id))?.history.filter((h) => h.to === 'COMPLETED')).toHaveLength(1);
 
@@ -156,7 +174,11 @@ test('NEEDS_ATTENTION leaves only to a terminal status chosen by an operator', a
     const stuck = await orderIn(['AWAITING_PAYMENT', 'PAID', 'NEEDS_ATTENTION']);
     const resolved = await orders.transition({ orderId: stuck.id, to: terminal, reason: 'operator resolved' });
     expect(resolved.status).toBe(terminal);
-    expect(resolved.history.at(-1)).toMatchObject({ from: 'NEEDS_ATTENTION', to: terminal, reason: 'operator resolved' });
+    expect(resolved.history.at(-1)).toMatchObject({
+      from: 'NEEDS_ATTENTION',
+      to: terminal,
+      reason: 'operator resolved',
+    });
   }
   const stuck = await orderIn(['NEEDS_ATTENTION']);
   for (const to of ['PENDING', 'AWAITING_PAYMENT', 'PAID'] as const) {
@@ -165,7 +187,8 @@ test('NEEDS_ATTENTION leaves only to a terminal status chosen by an operator', a
 });
 
 test('the status machine: terminal statuses have no way out, backwards and skipping moves are not listed', async () => {
-  for (const terminal of ['COMPLETED', 'REJECTED', 'EXPIRED', 'CANCELLED', 'FAILED'] as const) expect(ALLOWED_TRANSITIONS[terminal]).toEqual([]);
+  for (const terminal of ['COMPLETED', 'REJECTED', 'EXPIRED', 'CANCELLED', 'FAILED'] as const)
+    expect(ALLOWED_TRANSITIONS[terminal]).toEqual([]);
   expect(canTransition('PENDING', 'AWAITING_PAYMENT')).toBe(true);
   expect(canTransition('AWAITING_PAYMENT', 'PENDING')).toBe(false);
   expect(canTransition('PENDING', 'PAID')).toBe(false);

@@ -63,7 +63,13 @@ function toView(row: OrderRow): OrderView {
     requestHash: row.requestHash,
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
-    lines: row.lines.map(({ productId, sku, name, quantity, unitPriceCents }) => ({ productId, sku, name, quantity, unitPriceCents })),
+    lines: row.lines.map(({ productId, sku, name, quantity, unitPriceCents }) => ({
+      productId,
+      sku,
+      name,
+      quantity,
+      unitPriceCents,
+    })),
     history: row.history.map((h) => ({ from: h.fromStatus, to: h.toStatus, reason: h.reason, at: h.at })),
   };
 }
@@ -80,7 +86,11 @@ export class OrdersService {
     if (existing) return existing;
     const totalCents = orderTotal(input.lines);
     // The API refuses such an order before it starts a workflow; this keeps any other caller from an int4 overflow that would retry forever.
-    if (totalCents > MAX_ORDER_CENTS) throw new DomainError(MONEY_ERROR_CODES.orderTooLarge, `The order total ${totalCents} cents is above the maximum of ${MAX_ORDER_CENTS}`);
+    if (totalCents > MAX_ORDER_CENTS)
+      throw new DomainError(
+        MONEY_ERROR_CODES.orderTooLarge,
+        `The order total ${totalCents} cents is above the maximum of ${MAX_ORDER_CENTS}`,
+      );
     try {
       await this.db.order.create({
         data: {
@@ -147,10 +157,14 @@ export class OrdersService {
       if (!order) throw new DomainError('ORDER_NOT_FOUND', `No order ${input.orderId}`);
       if (order.status === input.to) return order;
       if (!canTransition(order.status, input.to)) {
-        throw new DomainError('INVALID_TRANSITION', `Order ${input.orderId} cannot go from ${order.status} to ${input.to}`, {
-          from: order.status,
-          to: input.to,
-        });
+        throw new DomainError(
+          'INVALID_TRANSITION',
+          `Order ${input.orderId} cannot go from ${order.status} to ${input.to}`,
+          {
+            from: order.status,
+            to: input.to,
+          },
+        );
       }
       const moved = await this.db.$transaction(async (tx) => {
         const updated = await tx.order.updateMany({

@@ -20,7 +20,8 @@ const recorders: StripeProxy[] = [];
 
 function stripeMockBase(): string {
   const base = process.env.STRIPE_API_BASE;
-  if (!base) throw new Error('STRIPE_API_BASE is not set: run the tests through Jest (test/global-setup.ts starts stripe-mock)');
+  if (!base)
+    throw new Error('STRIPE_API_BASE is not set: run the tests through Jest (test/global-setup.ts starts stripe-mock)');
   return base;
 }
 
@@ -33,10 +34,15 @@ afterAll(async () => {
 });
 
 /** A payments service whose Stripe traffic goes through a fresh recorder in front of stripe-mock. */
-async function paymentsVia(intercept?: StripeProxyOptions['intercept']): Promise<{ payments: PaymentsService; recorder: StripeProxy }> {
+async function paymentsVia(
+  intercept?: StripeProxyOptions['intercept'],
+): Promise<{ payments: PaymentsService; recorder: StripeProxy }> {
   const recorder = await startStripeProxy({ target: stripeMockBase(), intercept });
   recorders.push(recorder);
-  const gateway = createStripeGateway({ stripeSecretKey: undefined, stripeApiBase: recorder.url }, { timeoutMs: 5_000, maxNetworkRetries: 0 });
+  const gateway = createStripeGateway(
+    { stripeSecretKey: undefined, stripeApiBase: recorder.url },
+    { timeoutMs: 5_000, maxNetworkRetries: 0 },
+  );
   return { payments: new PaymentsService(db, gateway), recorder };
 }
 
@@ -45,16 +51,27 @@ async function paymentsAgainstStripe(confirm?: Parameters<typeof stripeDouble>[0
   const double = stripeDouble(confirm);
   const recorder = await startStripeProxy({ target: stripeMockBase(), intercept: double.intercept });
   recorders.push(recorder);
-  const gateway = createStripeGateway({ stripeSecretKey: 'sk_test_123', stripeApiBase: stripeMockBase(), stripeLikeApiBase: recorder.url }, { timeoutMs: 5_000, maxNetworkRetries: 0 });
+  const gateway = createStripeGateway(
+    { stripeSecretKey: 'sk_test_123', stripeApiBase: stripeMockBase(), stripeLikeApiBase: recorder.url },
+    { timeoutMs: 5_000, maxNetworkRetries: 0 },
+  );
   expect(gateway.stateless).toBe(false);
   return { payments: new PaymentsService(db, gateway), recorder, double };
 }
 
 function chargeInput(extra: Partial<ChargeInput> = {}): ChargeInput {
-  return { orderId: randomUUID(), amountCents: 4499, currency: 'usd', paymentMethod: 'pm_card_visa', attempt: 1, ...extra };
+  return {
+    orderId: randomUUID(),
+    amountCents: 4499,
+    currency: 'usd',
+    paymentMethod: 'pm_card_visa',
+    attempt: 1,
+    ...extra,
+  };
 }
 
-const summary = (requests: RecordedRequest[]) => requests.map((r) => `${r.method} ${r.path.replace(/pi_[A-Za-z0-9]+/, 'pi_*')} ${r.idempotencyKey ?? '-'}`);
+const summary = (requests: RecordedRequest[]) =>
+  requests.map((r) => `${r.method} ${r.path.replace(/pi_[A-Za-z0-9]+/, 'pi_*')} ${r.idempotencyKey ?? '-'}`);
 
 async function rejection(promise: Promise<unknown>): Promise<unknown> {
   return promise.then(
@@ -75,7 +92,13 @@ test('charge creates one payment, confirms its intent once, and records the atte
 
   const rows = await db.payment.findMany({ where: { orderId: input.orderId } });
   expect(rows).toHaveLength(1);
-  expect(rows[0]).toMatchObject({ id: result.paymentId, status: 'SUCCEEDED', amountCents: 4499, currency: 'usd', stripePaymentIntentId: result.paymentIntentId });
+  expect(rows[0]).toMatchObject({
+    id: result.paymentId,
+    status: 'SUCCEEDED',
+    amountCents: 4499,
+    currency: 'usd',
+    stripePaymentIntentId: result.paymentIntentId,
+  });
   expect(await payments.get(input.orderId)).toEqual({
     orderId: input.orderId,
     status: 'SUCCEEDED',
@@ -111,7 +134,9 @@ test('a second charge of a paid order charges nothing new', async () => {
   expect(recorder.requests).toHaveLength(sentForFirst);
   expect(recorder.requests.filter(isConfirm)).toHaveLength(1);
   expect(await db.payment.count({ where: { orderId: input.orderId } })).toBe(1);
-  expect((await payments.get(input.orderId))?.attempts).toEqual([{ attempt: 1, outcome: 'SUCCEEDED', declineCode: null }]);
+  expect((await payments.get(input.orderId))?.attempts).toEqual([
+    { attempt: 1, outcome: 'SUCCEEDED', declineCode: null },
+  ]);
 });
 
 test('refundOrCancel after a successful charge refunds once and is idempotent', async () => {
@@ -120,7 +145,10 @@ test('refundOrCancel after a successful charge refunds once and is idempotent', 
   const charged = await payments.charge(input);
   recorder.requests.length = 0;
 
-  expect(await payments.refundOrCancel(input.orderId)).toEqual({ action: 'refunded', paymentIntentId: charged.paymentIntentId });
+  expect(await payments.refundOrCancel(input.orderId)).toEqual({
+    action: 'refunded',
+    paymentIntentId: charged.paymentIntentId,
+  });
   expect(summary(recorder.requests)).toEqual([`POST /v1/refunds ${idempotencyKeys.refund(input.orderId)}`]);
   expect(recorder.requests[0]!.body).toContain(`payment_intent=${charged.paymentIntentId}`);
 
@@ -159,12 +187,25 @@ test('a declined card is PAYMENT_DECLINED with its decline code; the payment sta
 
   const error = await rejection(declining.payments.charge(input));
   expect(error).toBeInstanceOf(DomainError);
-  expect(error).toMatchObject({ code: 'PAYMENT_DECLINED', message: 'Your card has insufficient funds.', details: { declineCode: 'insufficient_funds' } });
+  expect(error).toMatchObject({
+    code: 'PAYMENT_DECLINED',
+    message: 'Your card has insufficient funds.',
+    details: { declineCode: 'insufficient_funds' },
+  });
 
   const declined = await declining.payments.get(input.orderId);
-  expect(declined).toMatchObject({ status: 'PENDING', attempts: [{ attempt: 1, outcome: 'DECLINED', declineCode: 'insufficient_funds' }], refunded: false });
-  const attemptRow = await db.paymentAttempt.findFirstOrThrow({ where: { payment: { orderId: input.orderId }, attempt: 1 } });
-  expect(attemptRow).toMatchObject({ paymentMethod: 'pm_card_visa_chargeDeclinedInsufficientFunds', failureMessage: 'Your card has insufficient funds.' });
+  expect(declined).toMatchObject({
+    status: 'PENDING',
+    attempts: [{ attempt: 1, outcome: 'DECLINED', declineCode: 'insufficient_funds' }],
+    refunded: false,
+  });
+  const attemptRow = await db.paymentAttempt.findFirstOrThrow({
+    where: { payment: { orderId: input.orderId }, attempt: 1 },
+  });
+  expect(attemptRow).toMatchObject({
+    paymentMethod: 'pm_card_visa_chargeDeclinedInsufficientFunds',
+    failureMessage: 'Your card has insufficient funds.',
+  });
   const intentId = declined!.paymentIntentId!;
   expect(intentId).toMatch(/^pi_/);
 
@@ -194,7 +235,9 @@ test('refundOrCancel of a payment that never succeeded cancels its intent, once'
 
   const { payments, recorder } = await paymentsVia();
   expect(await payments.refundOrCancel(input.orderId)).toEqual({ action: 'canceled', paymentIntentId: intentId });
-  expect(summary(recorder.requests)).toEqual([`POST /v1/payment_intents/pi_*/cancel ${idempotencyKeys.cancel(input.orderId)}`]);
+  expect(summary(recorder.requests)).toEqual([
+    `POST /v1/payment_intents/pi_*/cancel ${idempotencyKeys.cancel(input.orderId)}`,
+  ]);
   expect(recorder.requests[0]!.path).toBe(`/v1/payment_intents/${intentId}/cancel`);
   expect(await payments.get(input.orderId)).toMatchObject({ status: 'CANCELED', refunded: false });
   expect(await db.refund.findFirst({ where: { payment: { orderId: input.orderId } } })).toBeNull();
@@ -216,7 +259,10 @@ test('a single connection reset is retried by the Stripe SDK itself under the sa
   expect((await payments.charge(input)).status).toBe('SUCCEEDED');
   const confirmsSent = recorder.requests.filter(isConfirm);
   expect(confirmsSent).toHaveLength(2);
-  expect(confirmsSent.map((r) => r.idempotencyKey)).toEqual([idempotencyKeys.confirm(input.orderId, 1), idempotencyKeys.confirm(input.orderId, 1)]);
+  expect(confirmsSent.map((r) => r.idempotencyKey)).toEqual([
+    idempotencyKeys.confirm(input.orderId, 1),
+    idempotencyKeys.confirm(input.orderId, 1),
+  ]);
   expect(confirmsSent[0]!.path).toBe(confirmsSent[1]!.path);
 });
 
@@ -230,14 +276,20 @@ test('an unknown outcome (connection reset on confirm) is retryable, and the ret
   losing = false;
   expect(lost).toBeInstanceOf(Error);
   expect(lost).not.toBeInstanceOf(DomainError);
-  expect(await payments.get(input.orderId)).toMatchObject({ status: 'PENDING', attempts: [{ attempt: 1, outcome: null, declineCode: null }] });
+  expect(await payments.get(input.orderId)).toMatchObject({
+    status: 'PENDING',
+    attempts: [{ attempt: 1, outcome: null, declineCode: null }],
+  });
   const lostConfirms = recorder.requests.filter(isConfirm).length;
   expect(lostConfirms).toBeGreaterThanOrEqual(1);
 
   // The activity's retry: the same attempt, so the same key; Stripe would replay its first answer.
   const retried = await payments.charge(input);
   expect(retried.status).toBe('SUCCEEDED');
-  expect(await payments.get(input.orderId)).toMatchObject({ status: 'SUCCEEDED', attempts: [{ attempt: 1, outcome: 'SUCCEEDED' }] });
+  expect(await payments.get(input.orderId)).toMatchObject({
+    status: 'SUCCEEDED',
+    attempts: [{ attempt: 1, outcome: 'SUCCEEDED' }],
+  });
 
   const confirmKey = `POST /v1/payment_intents/pi_*/confirm ${idempotencyKeys.confirm(input.orderId, 1)}`;
   expect(summary(recorder.requests)).toEqual([
@@ -249,8 +301,11 @@ test('an unknown outcome (connection reset on confirm) is retryable, and the ret
   // Every try of one attempt carries one key and targets one intent; no POST goes without a key.
   const confirmsSent = recorder.requests.filter(isConfirm);
   expect(new Set(confirmsSent.map((r) => r.idempotencyKey)).size).toBe(1);
-  expect(new Set(confirmsSent.map((r) => r.path))).toEqual(new Set([`/v1/payment_intents/${retried.paymentIntentId}/confirm`]));
-  for (const r of recorder.requests.filter((q) => q.method === 'POST')) expect(r.idempotencyKey).toMatch(new RegExp(`^order:${input.orderId}:`));
+  expect(new Set(confirmsSent.map((r) => r.path))).toEqual(
+    new Set([`/v1/payment_intents/${retried.paymentIntentId}/confirm`]),
+  );
+  for (const r of recorder.requests.filter((q) => q.method === 'POST'))
+    expect(r.idempotencyKey).toMatch(new RegExp(`^order:${input.orderId}:`));
   expect(await db.payment.count({ where: { orderId: input.orderId } })).toBe(1);
 });
 
@@ -276,7 +331,13 @@ test('an unknown outcome on creating the intent retries under the same key and c
 
 test('idempotency keys are derived from the order (and attempt), distinct per operation', () => {
   const orderId = '7d3c1c7e-0000-4000-8000-000000000001';
-  const keys = [idempotencyKeys.intent(orderId), idempotencyKeys.confirm(orderId, 1), idempotencyKeys.confirm(orderId, 2), idempotencyKeys.refund(orderId), idempotencyKeys.cancel(orderId)];
+  const keys = [
+    idempotencyKeys.intent(orderId),
+    idempotencyKeys.confirm(orderId, 1),
+    idempotencyKeys.confirm(orderId, 2),
+    idempotencyKeys.refund(orderId),
+    idempotencyKeys.cancel(orderId),
+  ];
   expect(new Set(keys).size).toBe(keys.length);
   for (const key of keys) expect(key).toContain(orderId);
   expect(idempotencyKeys.confirm(orderId, 1)).toBe(idempotencyKeys.confirm(orderId, 1));
@@ -285,7 +346,12 @@ test('idempotency keys are derived from the order (and attempt), distinct per op
 test('a webhook event is stored once, also when delivered concurrently', async () => {
   const { payments } = await paymentsVia();
   const orderId = randomUUID();
-  const event = { id: `evt_${randomUUID()}`, type: 'payment_intent.succeeded', orderId, payload: { id: 'evt', data: { object: { id: 'pi_1' } } } };
+  const event = {
+    id: `evt_${randomUUID()}`,
+    type: 'payment_intent.succeeded',
+    orderId,
+    payload: { id: 'evt', data: { object: { id: 'pi_1' } } },
+  };
   expect(await payments.recordWebhookEvent(event)).toBe(true);
   expect(await payments.recordWebhookEvent(event)).toBe(false);
 
@@ -294,7 +360,12 @@ test('a webhook event is stored once, also when delivered concurrently', async (
   expect(raced.filter(Boolean)).toHaveLength(1);
 
   const stored = await db.webhookEvent.findUniqueOrThrow({ where: { id: event.id } });
-  expect(stored).toMatchObject({ type: 'payment_intent.succeeded', orderId, payload: event.payload, processedAt: null });
+  expect(stored).toMatchObject({
+    type: 'payment_intent.succeeded',
+    orderId,
+    payload: event.payload,
+    processedAt: null,
+  });
   expect(await db.webhookEvent.count({ where: { id: { in: [event.id, other.id] } } })).toBe(2);
   expect((await db.webhookEvent.findUniqueOrThrow({ where: { id: other.id } })).orderId).toBeNull();
 });
@@ -323,16 +394,27 @@ describe('against Stripe itself (real mode, the Stripe double)', () => {
     await payments.charge(input).catch(() => undefined);
     const retried = await payments.charge(input);
     expect(retried).toMatchObject({ status: 'SUCCEEDED' });
-    expect(new Set(recorder.requests.filter(isConfirm).map((r) => r.idempotencyKey))).toEqual(new Set([idempotencyKeys.confirm(input.orderId, 1)]));
-    expect(await payments.get(input.orderId)).toMatchObject({ status: 'SUCCEEDED', attempts: [{ attempt: 1, outcome: 'SUCCEEDED' }] });
+    expect(new Set(recorder.requests.filter(isConfirm).map((r) => r.idempotencyKey))).toEqual(
+      new Set([idempotencyKeys.confirm(input.orderId, 1)]),
+    );
+    expect(await payments.get(input.orderId)).toMatchObject({
+      status: 'SUCCEEDED',
+      attempts: [{ attempt: 1, outcome: 'SUCCEEDED' }],
+    });
   });
 
   test('requires_action cannot be completed server-side: PAYMENT_DECLINED, the order stays payable', async () => {
     const { payments, recorder } = await paymentsAgainstStripe(() => 'requires_action');
     const input = chargeInput();
-    expect(await rejection(payments.charge(input))).toMatchObject({ code: 'PAYMENT_DECLINED', details: { declineCode: 'requires_action' } });
+    expect(await rejection(payments.charge(input))).toMatchObject({
+      code: 'PAYMENT_DECLINED',
+      details: { declineCode: 'requires_action' },
+    });
     expect(recorder.requests.filter(isConfirm)).toHaveLength(1);
-    expect(await payments.get(input.orderId)).toMatchObject({ status: 'PENDING', attempts: [{ attempt: 1, outcome: 'DECLINED', declineCode: 'requires_action' }] });
+    expect(await payments.get(input.orderId)).toMatchObject({
+      status: 'PENDING',
+      attempts: [{ attempt: 1, outcome: 'DECLINED', declineCode: 'requires_action' }],
+    });
   });
 
   test('processing is not paid: cancel is refused while Stripe processes it, and once it succeeds the undo refunds rather than cancels', async () => {
@@ -377,13 +459,23 @@ describe('against Stripe itself (real mode, the Stripe double)', () => {
     await payments.charge(input);
     await payments.settleProcessing({ orderId: input.orderId, attempt: 1, outcome: 'succeeded' });
     await payments.settleProcessing({ orderId: input.orderId, attempt: 1, outcome: 'failed' });
-    expect(await payments.get(input.orderId)).toMatchObject({ status: 'SUCCEEDED', attempts: [{ attempt: 1, outcome: 'SUCCEEDED' }] });
+    expect(await payments.get(input.orderId)).toMatchObject({
+      status: 'SUCCEEDED',
+      attempts: [{ attempt: 1, outcome: 'SUCCEEDED' }],
+    });
   });
 
   test('an unusable payment method is its own code at once, not a retry and not a decline', async () => {
     const { payments, recorder } = await paymentsAgainstStripe(() => ({
       status: 400,
-      body: { error: { type: 'invalid_request_error', code: 'resource_missing', param: 'payment_method', message: "No such PaymentMethod: 'pm_gone'" } },
+      body: {
+        error: {
+          type: 'invalid_request_error',
+          code: 'resource_missing',
+          param: 'payment_method',
+          message: "No such PaymentMethod: 'pm_gone'",
+        },
+      },
     }));
     const input = chargeInput({ paymentMethod: 'pm_gone' });
     expect(await rejection(payments.charge(input))).toMatchObject({ code: 'PAYMENT_METHOD_UNUSABLE' });
@@ -391,7 +483,10 @@ describe('against Stripe itself (real mode, the Stripe double)', () => {
   });
 
   test('a Stripe 5xx is not a refusal: the charge fails retryably', async () => {
-    const { payments } = await paymentsAgainstStripe(() => ({ status: 500, body: { error: { type: 'api_error', message: 'Stripe is down' } } }));
+    const { payments } = await paymentsAgainstStripe(() => ({
+      status: 500,
+      body: { error: { type: 'api_error', message: 'Stripe is down' } },
+    }));
     const error = await rejection(payments.charge(chargeInput()));
     expect(error).not.toBeInstanceOf(DomainError);
   });

@@ -86,13 +86,17 @@ export class PaymentsService {
     const payment = await this.paymentFor(input);
     if (payment.status === 'SUCCEEDED') return succeeded(payment);
     if (payment.status !== 'PENDING') {
-      throw new DomainError('ORDER_NOT_PAYABLE', `The payment of order ${input.orderId} was ${payment.status.toLowerCase()}`);
+      throw new DomainError(
+        'ORDER_NOT_PAYABLE',
+        `The payment of order ${input.orderId} was ${payment.status.toLowerCase()}`,
+      );
     }
 
     // An earlier try may have charged and then lost the answer (timeout, crash): look first.
     const intent = await this.intentFor(payment);
     if (intent.status === 'succeeded') return this.markSucceeded(payment.id, intent.id, input.attempt);
-    if (intent.status === 'processing' && !this.gateway.stateless) return { paymentId: payment.id, paymentIntentId: intent.id, status: 'PROCESSING' };
+    if (intent.status === 'processing' && !this.gateway.stateless)
+      return { paymentId: payment.id, paymentIntentId: intent.id, status: 'PROCESSING' };
 
     await this.db.paymentAttempt.upsert({
       where: { paymentId_attempt: { paymentId: payment.id, attempt: input.attempt } },
@@ -115,11 +119,15 @@ export class PaymentsService {
     }
 
     // stripe-mock answers every confirmation with the same fixture: no error means it "succeeded".
-    if (confirmed.status === 'succeeded' || this.gateway.stateless) return this.markSucceeded(payment.id, confirmed.id, input.attempt);
-    if (confirmed.status === 'processing') return { paymentId: payment.id, paymentIntentId: confirmed.id, status: 'PROCESSING' };
+    if (confirmed.status === 'succeeded' || this.gateway.stateless)
+      return this.markSucceeded(payment.id, confirmed.id, input.attempt);
+    if (confirmed.status === 'processing')
+      return { paymentId: payment.id, paymentIntentId: confirmed.id, status: 'PROCESSING' };
     // requires_action (3-D Secure) and the like cannot be completed by this server-side flow.
     await this.recordDecline(payment.id, input.attempt, confirmed.status, `Payment needs ${confirmed.status}`);
-    throw new DomainError('PAYMENT_DECLINED', `The payment could not be completed (${confirmed.status})`, { declineCode: confirmed.status });
+    throw new DomainError('PAYMENT_DECLINED', `The payment could not be completed (${confirmed.status})`, {
+      declineCode: confirmed.status,
+    });
   }
 
   /** Records what Stripe's webhook said of a payment that was processing; idempotent. */
@@ -129,7 +137,12 @@ export class PaymentsService {
     if (input.outcome === 'succeeded') {
       await this.markSucceeded(payment.id, payment.stripePaymentIntentId ?? '', input.attempt);
     } else {
-      await this.recordDecline(payment.id, input.attempt, 'processing_failed', 'The payment failed while Stripe processed it');
+      await this.recordDecline(
+        payment.id,
+        input.attempt,
+        'processing_failed',
+        'The payment failed while Stripe processed it',
+      );
     }
   }
 
@@ -141,14 +154,22 @@ export class PaymentsService {
   async refundOrCancel(orderId: string, reason = 'requested_by_customer'): Promise<RefundOrCancelResult> {
     const payment = await this.db.payment.findUnique({ where: { orderId } });
     if (!payment) return { action: 'none' };
-    if (payment.status === 'REFUNDED') return { action: 'refunded', paymentIntentId: payment.stripePaymentIntentId ?? undefined };
-    if (payment.status === 'CANCELED') return { action: 'canceled', paymentIntentId: payment.stripePaymentIntentId ?? undefined };
+    if (payment.status === 'REFUNDED')
+      return { action: 'refunded', paymentIntentId: payment.stripePaymentIntentId ?? undefined };
+    if (payment.status === 'CANCELED')
+      return { action: 'canceled', paymentIntentId: payment.stripePaymentIntentId ?? undefined };
 
-    if (payment.status === 'SUCCEEDED' && payment.stripePaymentIntentId) return this.refund(payment, payment.stripePaymentIntentId, reason);
+    if (payment.status === 'SUCCEEDED' && payment.stripePaymentIntentId)
+      return this.refund(payment, payment.stripePaymentIntentId, reason);
     // A lost answer to the intent's creation leaves no id in the row: the same idempotency key finds it.
     // (stripe-mock's look-up answers a fixture that says nothing of this intent: not asked.)
     const known = payment.stripePaymentIntentId;
-    const intent = known && this.gateway.stateless ? { id: known, status: 'unknown' } : known ? await this.stripe.paymentIntents.retrieve(known) : await this.intentFor(payment);
+    const intent =
+      known && this.gateway.stateless
+        ? { id: known, status: 'unknown' }
+        : known
+          ? await this.stripe.paymentIntents.retrieve(known)
+          : await this.intentFor(payment);
     if (intent.status === 'succeeded' && !this.gateway.stateless) return this.refund(payment, intent.id, reason);
     if (intent.status === 'canceled') return this.markCanceled(payment, intent.id);
     try {
@@ -156,10 +177,14 @@ export class PaymentsService {
     } catch (error) {
       // Stripe answers payment_intent_unexpected_state for an intent already cancelled, and also for
       // one that succeeded meanwhile (a processing payment settling): ask which before deciding.
-      if (!(error instanceof Stripe.errors.StripeInvalidRequestError && error.code === 'payment_intent_unexpected_state')) throw error;
+      if (!(
+        error instanceof Stripe.errors.StripeInvalidRequestError && error.code === 'payment_intent_unexpected_state'
+      ))
+        throw error;
       const now = await this.stripe.paymentIntents.retrieve(intent.id);
       if (now.status === 'succeeded') return this.refund(payment, intent.id, reason);
-      if (now.status !== 'canceled') throw new Error(`Payment intent ${intent.id} is ${now.status}; it can be neither cancelled nor refunded yet`);
+      if (now.status !== 'canceled')
+        throw new Error(`Payment intent ${intent.id} is ${now.status}; it can be neither cancelled nor refunded yet`);
     }
     return this.markCanceled(payment, intent.id);
   }
@@ -181,7 +206,10 @@ export class PaymentsService {
   }
 
   private async markCanceled(payment: Payment, paymentIntentId: string): Promise<RefundOrCancelResult> {
-    await this.db.payment.update({ where: { id: payment.id }, data: { status: 'CANCELED', stripePaymentIntentId: paymentIntentId } });
+    await this.db.payment.update({
+      where: { id: payment.id },
+      data: { status: 'CANCELED', stripePaymentIntentId: paymentIntentId },
+    });
     return { action: 'canceled', paymentIntentId };
   }
 
@@ -192,7 +220,10 @@ export class PaymentsService {
 
   /** The payments of several orders in one query (a customer's order list), by order id. */
   async getForOrders(orderIds: readonly string[]): Promise<Map<string, PaymentView>> {
-    const payments = await this.db.payment.findMany({ where: { orderId: { in: [...orderIds] } }, include: PAYMENT_DETAILS });
+    const payments = await this.db.payment.findMany({
+      where: { orderId: { in: [...orderIds] } },
+      include: PAYMENT_DETAILS,
+    });
     return new Map(payments.map((payment) => [payment.orderId, toPaymentView(payment)]));
   }
 
@@ -232,7 +263,9 @@ export class PaymentsService {
     const existing = await this.db.payment.findUnique({ where: { orderId: input.orderId } });
     if (existing) return existing;
     try {
-      return await this.db.payment.create({ data: { orderId: input.orderId, amountCents: input.amountCents, currency: input.currency } });
+      return await this.db.payment.create({
+        data: { orderId: input.orderId, amountCents: input.amountCents, currency: input.currency },
+      });
     } catch (error) {
       if (isUniqueViolation(error)) return this.db.payment.findUniqueOrThrow({ where: { orderId: input.orderId } });
       throw error;
@@ -258,7 +291,10 @@ export class PaymentsService {
 
   private async markSucceeded(paymentId: string, paymentIntentId: string, attempt: number): Promise<ChargeResult> {
     await this.db.$transaction(async (tx) => {
-      await tx.payment.update({ where: { id: paymentId }, data: { status: 'SUCCEEDED', stripePaymentIntentId: paymentIntentId } });
+      await tx.payment.update({
+        where: { id: paymentId },
+        data: { status: 'SUCCEEDED', stripePaymentIntentId: paymentIntentId },
+      });
       await tx.paymentAttempt.updateMany({ where: { paymentId, attempt }, data: { outcome: 'SUCCEEDED' } });
     });
     return { paymentId, paymentIntentId, status: 'SUCCEEDED' };
@@ -276,16 +312,32 @@ export class PaymentsService {
  * Stripe's refusals that no retry changes, as the code the workflow and the API answer with; undefined
  * for what may go through on a retry (network, Stripe 5xx, rate limits), whose outcome is unknown.
  */
-export function classifyStripeRefusal(error: unknown): { code: 'PAYMENT_DECLINED' | 'PAYMENT_METHOD_UNUSABLE' | 'PAYMENT_REJECTED'; declineCode: string; message: string } | undefined {
+export function classifyStripeRefusal(
+  error: unknown,
+):
+  | { code: 'PAYMENT_DECLINED' | 'PAYMENT_METHOD_UNUSABLE' | 'PAYMENT_REJECTED'; declineCode: string; message: string }
+  | undefined {
   if (error instanceof Stripe.errors.StripeCardError) {
-    return { code: 'PAYMENT_DECLINED', declineCode: error.decline_code ?? error.code ?? 'card_declined', message: error.message };
+    return {
+      code: 'PAYMENT_DECLINED',
+      declineCode: error.decline_code ?? error.code ?? 'card_declined',
+      message: error.message,
+    };
   }
   if (error instanceof Stripe.errors.StripeInvalidRequestError) {
     // An unknown, detached or unsuitable payment method: the customer can send another one.
-    const aboutPaymentMethod = error.param === 'payment_method' || error.code === 'resource_missing' || (error.code ?? '').startsWith('payment_method_');
-    return { code: aboutPaymentMethod ? 'PAYMENT_METHOD_UNUSABLE' : 'PAYMENT_REJECTED', declineCode: error.code ?? 'invalid_request', message: error.message };
+    const aboutPaymentMethod =
+      error.param === 'payment_method' ||
+      error.code === 'resource_missing' ||
+      (error.code ?? '').startsWith('payment_method_');
+    return {
+      code: aboutPaymentMethod ? 'PAYMENT_METHOD_UNUSABLE' : 'PAYMENT_REJECTED',
+      declineCode: error.code ?? 'invalid_request',
+      message: error.message,
+    };
   }
-  if (error instanceof Stripe.errors.StripeIdempotencyError) return { code: 'PAYMENT_REJECTED', declineCode: 'idempotency_error', message: error.message };
+  if (error instanceof Stripe.errors.StripeIdempotencyError)
+    return { code: 'PAYMENT_REJECTED', declineCode: 'idempotency_error', message: error.message };
   return undefined;
 }
 

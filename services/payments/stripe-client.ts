@@ -21,7 +21,10 @@ export interface StripeGateway {
   stateless: boolean;
 }
 
-export function createStripeGateway(settings: StripeSettings, options: { timeoutMs?: number; maxNetworkRetries?: number } = {}): StripeGateway {
+export function createStripeGateway(
+  settings: StripeSettings,
+  options: { timeoutMs?: number; maxNetworkRetries?: number } = {},
+): StripeGateway {
   const common = { timeout: options.timeoutMs ?? 10_000, maxNetworkRetries: options.maxNetworkRetries ?? 0 };
   if (settings.stripeSecretKey && !settings.stripeLikeApiBase) {
     return { stripe: new Stripe(settings.stripeSecretKey, common), stateless: false };

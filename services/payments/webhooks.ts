@@ -8,13 +8,21 @@ export const WEBHOOK_TOLERANCE_SECONDS = 300;
 // Verification needs no API key or network; any well-formed key builds the helper.
 const verifier = new Stripe('sk_test_webhook_verification_only');
 
-export function verifyStripeEvent(rawBody: Buffer, signature: string | undefined, secret: string, toleranceSeconds = WEBHOOK_TOLERANCE_SECONDS): Stripe.Event {
+export function verifyStripeEvent(
+  rawBody: Buffer,
+  signature: string | undefined,
+  secret: string,
+  toleranceSeconds = WEBHOOK_TOLERANCE_SECONDS,
+): Stripe.Event {
   if (!signature) throw new DomainError('INVALID_SIGNATURE', 'Missing Stripe-Signature header');
   try {
     return verifier.webhooks.constructEvent(rawBody, signature, secret, toleranceSeconds);
   } catch (error) {
     if (error instanceof Stripe.errors.StripeSignatureVerificationError) {
-      throw new DomainError('INVALID_SIGNATURE', 'The Stripe-Signature does not match the body, or the event is too old');
+      throw new DomainError(
+        'INVALID_SIGNATURE',
+        'The Stripe-Signature does not match the body, or the event is too old',
+      );
     }
     throw error;
   }

@@ -48,7 +48,13 @@ test('a user without a subscription gets the free plan, created on first use', a
 
 test('a pro subscriber gets the pro limits', async () => {
   await db.subscription.create({ data: { userId: 'pro-user', planId: 'pro' } });
-  const outcome = await quota.recordUsage({ userId: 'pro-user', resource: 'orders', quantity: 21, idempotencyKey: 'o1', at: NOVEMBER });
+  const outcome = await quota.recordUsage({
+    userId: 'pro-user',
+    resource: 'orders',
+    quantity: 21,
+    idempotencyKey: 'o1',
+    at: NOVEMBER,
+  });
   expect(outcome).toMatchObject({ used: 21, limit: 500, enforcement: 'HARD', overLimit: false, crossed: [] });
   expect((await quota.getQuota('pro-user', NOVEMBER)).plan).toBe('pro');
 });
@@ -81,19 +87,33 @@ test('50 concurrent orders against the hard limit of 20: exactly 20 succeed, the
 test('a refused key is not consumed: it may succeed once units are given back', async () => {
   const user = 'refused-then-ok';
   await quota.recordUsage({ userId: user, resource: 'orders', quantity: 20, idempotencyKey: 'bulk', at: NOVEMBER });
-  const refused = await quotaError(quota.recordUsage({ userId: user, resource: 'orders', quantity: 1, idempotencyKey: 'late', at: NOVEMBER }));
+  const refused = await quotaError(
+    quota.recordUsage({ userId: user, resource: 'orders', quantity: 1, idempotencyKey: 'late', at: NOVEMBER }),
+  );
   expect(refused.code).toBe('QUOTA_EXCEEDED');
   expect(refused.details).toMatchObject({ resource: 'orders', used: 20, limit: 20, period: '2026-11', requested: 1 });
 
   await quota.releaseUsage({ userId: user, idempotencyKey: 'bulk' });
-  const later = await quota.recordUsage({ userId: user, resource: 'orders', quantity: 1, idempotencyKey: 'late', at: NOVEMBER });
+  const later = await quota.recordUsage({
+    userId: user,
+    resource: 'orders',
+    quantity: 1,
+    idempotencyKey: 'late',
+    at: NOVEMBER,
+  });
   expect(later).toMatchObject({ used: 1, replayed: false });
 });
 
 test('the same idempotency key sent 10 times concurrently counts once', async () => {
   const results = await Promise.all(
     Array.from({ length: 10 }, () =>
-      quota.recordUsage({ userId: 'retrier', resource: 'builds', quantity: 5, idempotencyKey: 'build-42', at: NOVEMBER }),
+      quota.recordUsage({
+        userId: 'retrier',
+        resource: 'builds',
+        quantity: 5,
+        idempotencyKey: 'build-42',
+        at: NOVEMBER,
+      }),
     ),
   );
   expect(results.filter((r) => !r.replayed)).toHaveLength(1);
@@ -105,7 +125,15 @@ test('the same idempotency key sent 10 times concurrently counts once', async ()
 test('a soft limit records past the limit (130 of 100) and reports the user over it; 80 and 100 are reported once', async () => {
   const outcomes: RecordUsageResult[] = [];
   for (let i = 1; i <= 13; i++) {
-    outcomes.push(await quota.recordUsage({ userId: 'builder', resource: 'builds', quantity: 10, idempotencyKey: `build-${i}`, at: NOVEMBER }));
+    outcomes.push(
+      await quota.recordUsage({
+        userId: 'builder',
+        resource: 'builds',
+        quantity: 10,
+        idempotencyKey: `build-${i}`,
+        at: NOVEMBER,
+      }),
+    );
   }
   expect(outcomes.map((o) => o.used)).toEqual([10, 20, 30, 40, 50, 60, 70, 80, 90, 100, 110, 120, 130]);
   expect(outcomes.map((o) => o.crossed)).toEqual([[], [], [], [], [], [], [], [80], [], [100], [], [], []]);
@@ -123,38 +151,88 @@ test('a soft limit records past the limit (130 of 100) and reports the user over
   expect(await db.thresholdCrossing.count({ where: { userId: 'builder' } })).toBe(2);
 
   // A new period starts from zero and reports its own crossings.
-  const december = await quota.recordUsage({ userId: 'builder', resource: 'builds', quantity: 85, idempotencyKey: 'dec-1', at: DECEMBER });
+  const december = await quota.recordUsage({
+    userId: 'builder',
+    resource: 'builds',
+    quantity: 85,
+    idempotencyKey: 'dec-1',
+    at: DECEMBER,
+  });
   expect(december).toMatchObject({ used: 85, period: '2026-12', crossed: [80] });
 });
 
 test('one event that jumps over both thresholds reports both', async () => {
-  const outcome = await quota.recordUsage({ userId: 'jumper', resource: 'orders', quantity: 20, idempotencyKey: 'all', at: NOVEMBER });
+  const outcome = await quota.recordUsage({
+    userId: 'jumper',
+    resource: 'orders',
+    quantity: 20,
+    idempotencyKey: 'all',
+    at: NOVEMBER,
+  });
   expect(outcome).toMatchObject({ used: 20, limit: 20, overLimit: false, crossed: [80, 100] });
 });
 
 test('a threshold crossed again after units were given back is not reported twice in a period', async () => {
   const user = 'oscillating';
-  expect((await quota.recordUsage({ userId: user, resource: 'orders', quantity: 16, idempotencyKey: 'a', at: NOVEMBER })).crossed).toEqual([80]);
+  expect(
+    (await quota.recordUsage({ userId: user, resource: 'orders', quantity: 16, idempotencyKey: 'a', at: NOVEMBER }))
+      .crossed,
+  ).toEqual([80]);
   await quota.releaseUsage({ userId: user, idempotencyKey: 'a' });
-  expect((await quota.recordUsage({ userId: user, resource: 'orders', quantity: 16, idempotencyKey: 'b', at: NOVEMBER })).crossed).toEqual([]);
+  expect(
+    (await quota.recordUsage({ userId: user, resource: 'orders', quantity: 16, idempotencyKey: 'b', at: NOVEMBER }))
+      .crossed,
+  ).toEqual([]);
 });
 
 test('a replay answers the first outcome; its crossings are listed again only until they were notified', async () => {
-  const first = await quota.recordUsage({ userId: 'replayer', resource: 'builds', quantity: 80, idempotencyKey: 'k', at: NOVEMBER });
+  const first = await quota.recordUsage({
+    userId: 'replayer',
+    resource: 'builds',
+    quantity: 80,
+    idempotencyKey: 'k',
+    at: NOVEMBER,
+  });
   expect(first).toMatchObject({ used: 80, crossed: [80], replayed: false });
   // The caller stopped before notifying: a replay hands it the crossing again.
-  const again = await quota.recordUsage({ userId: 'replayer', resource: 'builds', quantity: 80, idempotencyKey: 'k', at: NOVEMBER });
+  const again = await quota.recordUsage({
+    userId: 'replayer',
+    resource: 'builds',
+    quantity: 80,
+    idempotencyKey: 'k',
+    at: NOVEMBER,
+  });
   expect(again).toEqual({ ...first, replayed: true });
   await quota.markNotified('replayer', 'k');
   // Later use changes the standing, not what the key answers; and once notified a replay lists nothing to notify.
-  await quota.recordUsage({ userId: 'replayer', resource: 'builds', quantity: 15, idempotencyKey: 'later', at: NOVEMBER });
-  const notified = await quota.recordUsage({ userId: 'replayer', resource: 'builds', quantity: 80, idempotencyKey: 'k', at: NOVEMBER });
+  await quota.recordUsage({
+    userId: 'replayer',
+    resource: 'builds',
+    quantity: 15,
+    idempotencyKey: 'later',
+    at: NOVEMBER,
+  });
+  const notified = await quota.recordUsage({
+    userId: 'replayer',
+    resource: 'builds',
+    quantity: 80,
+    idempotencyKey: 'k',
+    at: NOVEMBER,
+  });
   expect(notified).toEqual({ ...first, crossed: [], replayed: true });
 
   // An event that crossed nothing replays with nothing to report.
-  const quiet = await quota.recordUsage({ userId: 'replayer', resource: 'builds', quantity: 1, idempotencyKey: 'q', at: NOVEMBER });
+  const quiet = await quota.recordUsage({
+    userId: 'replayer',
+    resource: 'builds',
+    quantity: 1,
+    idempotencyKey: 'q',
+    at: NOVEMBER,
+  });
   expect(quiet.crossed).toEqual([]);
-  expect(await quota.recordUsage({ userId: 'replayer', resource: 'builds', quantity: 1, idempotencyKey: 'q', at: NOVEMBER })).toEqual({ ...quiet, replayed: true });
+  expect(
+    await quota.recordUsage({ userId: 'replayer', resource: 'builds', quantity: 1, idempotencyKey: 'q', at: NOVEMBER }),
+  ).toEqual({ ...quiet, replayed: true });
 });
 
 test('release gives the units back, once; unknown keys are a no-op', async () => {
@@ -174,19 +252,32 @@ test('release gives the units back, once; unknown keys are a no-op', async () =>
   expect(await quota.releaseUsage({ userId: 'nobody', idempotencyKey: 'order:2' })).toEqual({ released: false });
 
   // Concurrent releases of one event give it back once.
-  const concurrent = await Promise.all(Array.from({ length: 5 }, () => quota.releaseUsage({ userId: user, idempotencyKey: 'order:2' })));
+  const concurrent = await Promise.all(
+    Array.from({ length: 5 }, () => quota.releaseUsage({ userId: user, idempotencyKey: 'order:2' })),
+  );
   expect(concurrent.filter((r) => r.released)).toHaveLength(1);
   expect((await quota.getQuota(user, NOVEMBER)).resources.find((r) => r.resource === 'orders')?.used).toBe(0);
 
   // A late retry of a released event does not count it again.
-  const late = await quota.recordUsage({ userId: user, resource: 'orders', quantity: 1, idempotencyKey: 'order:1', at: NOVEMBER });
+  const late = await quota.recordUsage({
+    userId: user,
+    resource: 'orders',
+    quantity: 1,
+    idempotencyKey: 'order:1',
+    at: NOVEMBER,
+  });
   // It answers what it first answered, with nothing to notify.
   expect(late).toMatchObject({ used: 1, replayed: true, crossed: [] });
 });
 
 test('unknown resources and bad quantities are refused with their codes', async () => {
-  expect((await quotaError(quota.recordUsage({ userId: 'u', resource: 'teleports', quantity: 1, idempotencyKey: 'x' }))).code).toBe('UNKNOWN_RESOURCE');
+  expect(
+    (await quotaError(quota.recordUsage({ userId: 'u', resource: 'teleports', quantity: 1, idempotencyKey: 'x' })))
+      .code,
+  ).toBe('UNKNOWN_RESOURCE');
   for (const quantity of [0, -1, 1.5]) {
-    expect((await quotaError(quota.recordUsage({ userId: 'u', resource: 'builds', quantity, idempotencyKey: 'x' }))).code).toBe('INVALID_QUANTITY');
+    expect(
+      (await quotaError(quota.recordUsage({ userId: 'u', resource: 'builds', quantity, idempotencyKey: 'x' }))).code,
+    ).toBe('INVALID_QUANTITY');
   }
 });

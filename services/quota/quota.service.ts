@@ -134,13 +134,17 @@ export class QuotaService {
 
       if (enforcement === 'HARD' && usedBefore + quantity > limit) {
         // Throwing rolls the event back too: a refused key was never consumed.
-        throw new QuotaError('QUOTA_EXCEEDED', `${resource} quota exceeded: ${usedBefore} of ${limit} used this period`, {
-          resource,
-          used: usedBefore,
-          limit,
-          period,
-          requested: quantity,
-        });
+        throw new QuotaError(
+          'QUOTA_EXCEEDED',
+          `${resource} quota exceeded: ${usedBefore} of ${limit} used this period`,
+          {
+            resource,
+            used: usedBefore,
+            limit,
+            period,
+            requested: quantity,
+          },
+        );
       }
 
       const used = usedBefore + quantity;
@@ -169,7 +173,10 @@ export class QuotaService {
 
   /** The event's crossings reached the user's notification workflow: replays of its key signal nothing. */
   async markNotified(userId: string, idempotencyKey: string): Promise<void> {
-    await this.db.usageEvent.updateMany({ where: { userId, idempotencyKey, notifiedAt: null }, data: { notifiedAt: new Date() } });
+    await this.db.usageEvent.updateMany({
+      where: { userId, idempotencyKey, notifiedAt: null },
+      data: { notifiedAt: new Date() },
+    });
   }
 
   /** Gives the units of an event back (a saga compensation). Idempotent; a no-op for unknown keys. */
@@ -212,7 +219,13 @@ export class QuotaService {
       period,
       resources: limits.map((l) => {
         const used = usedBy.get(l.resource) ?? 0;
-        return { resource: l.resource, used, limit: l.limitPerPeriod, enforcement: l.enforcement, overLimit: used > l.limitPerPeriod };
+        return {
+          resource: l.resource,
+          used,
+          limit: l.limitPerPeriod,
+          enforcement: l.enforcement,
+          overLimit: used > l.limitPerPeriod,
+        };
       }),
     };
   }
@@ -251,7 +264,9 @@ export class QuotaService {
    * Events recorded before outcomes were stored replay with the period's current standing.
    */
   private async replay(tx: Tx, userId: string, idempotencyKey: string, planId: string): Promise<RecordUsageResult> {
-    const event = await tx.usageEvent.findUniqueOrThrow({ where: { userId_idempotencyKey: { userId, idempotencyKey } } });
+    const event = await tx.usageEvent.findUniqueOrThrow({
+      where: { userId_idempotencyKey: { userId, idempotencyKey } },
+    });
     const { resource, period } = event;
     const stored = event.outcome as StoredOutcome | null;
     if (stored) {

@@ -29,7 +29,20 @@ export interface JsonSchema {
 }
 
 /** Values that tend to break parsers, databases and arithmetic. */
-const NASTY_NUMBERS = [1e20, -1e20, 2_147_483_648, -2_147_483_649, Number.MAX_SAFE_INTEGER, 1e308, -0, 0.5, -1, 0, 99_999_999, 100_000_000];
+const NASTY_NUMBERS = [
+  1e20,
+  -1e20,
+  2_147_483_648,
+  -2_147_483_649,
+  Number.MAX_SAFE_INTEGER,
+  1e308,
+  -0,
+  0.5,
+  -1,
+  0,
+  99_999_999,
+  100_000_000,
+];
 const NASTY_STRINGS = [
   '',
   ' ',
@@ -113,7 +126,9 @@ export function hostile(schema: JsonSchema): fc.Arbitrary<unknown> {
   if (properties.length > 0) {
     variants.push(
       // One property replaced by a hostile value.
-      fc.tuple(base, fc.constantFrom(...properties), hostileValue()).map(([value, key, bad]) => ({ ...(value as object), [key]: bad })),
+      fc
+        .tuple(base, fc.constantFrom(...properties), hostileValue())
+        .map(([value, key, bad]) => ({ ...(value as object), [key]: bad })),
       // A required property left out.
       fc.tuple(base, fc.constantFrom(...properties)).map(([value, key]) => {
         const copy = { ...(value as Record<string, unknown>) };
@@ -121,15 +136,21 @@ export function hostile(schema: JsonSchema): fc.Arbitrary<unknown> {
         return copy;
       }),
       // A field the schema does not know.
-      fc.tuple(base, fc.constantFrom('role', 'priceCents', 'admin', 'userId', 'status', 'extra'), hostileValue()).map(([value, key, bad]) => ({
-        ...(value as object),
-        [key]: bad,
-      })),
+      fc
+        .tuple(base, fc.constantFrom('role', 'priceCents', 'admin', 'userId', 'status', 'extra'), hostileValue())
+        .map(([value, key, bad]) => ({
+          ...(value as object),
+          [key]: bad,
+        })),
     );
     // Nested: an item inside an array property broken.
     for (const [key, property] of Object.entries(schema.properties ?? {})) {
       if (property.type === 'array' && property.items) {
-        variants.push(fc.tuple(base, fc.array(hostile(property.items), { minLength: 1, maxLength: 3 })).map(([value, items]) => ({ ...(value as object), [key]: items })));
+        variants.push(
+          fc
+            .tuple(base, fc.array(hostile(property.items), { minLength: 1, maxLength: 3 }))
+            .map(([value, items]) => ({ ...(value as object), [key]: items })),
+        );
       }
     }
   }

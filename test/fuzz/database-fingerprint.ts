@@ -23,15 +23,27 @@ export async function openFingerprint(urls: Record<ServiceName, string>): Promis
         `SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE' AND table_name <> '_prisma_migrations' ORDER BY 1`,
       );
       const sql = `SELECT ${rows
-        .map(({ table_name: t }) => `(SELECT count(*) || ':' || coalesce(max(r.xmin::text::bigint), 0) FROM "${t}" r) AS "${t}"`)
+        .map(
+          ({ table_name: t }) =>
+            `(SELECT count(*) || ':' || coalesce(max(r.xmin::text::bigint), 0) FROM "${t}" r) AS "${t}"`,
+        )
         .join(', ')}`;
       return { service, client, sql };
     }),
   );
   return {
     async take() {
-      const parts = await Promise.all(clients.map(async ({ service, client, sql }) => ({ service, row: (await client.query<Record<string, string>>(sql)).rows[0]! })));
-      return Object.fromEntries(parts.flatMap(({ service, row }) => Object.entries(row).map(([table, value]) => [`${service}.${table}`, value])));
+      const parts = await Promise.all(
+        clients.map(async ({ service, client, sql }) => ({
+          service,
+          row: (await client.query<Record<string, string>>(sql)).rows[0]!,
+        })),
+      );
+      return Object.fromEntries(
+        parts.flatMap(({ service, row }) =>
+          Object.entries(row).map(([table, value]) => [`${service}.${table}`, value]),
+        ),
+      );
     },
     async close() {
       await Promise.all(clients.map(({ client }) => client.end()));

@@ -56,12 +56,21 @@ export interface HarnessOptions {
 
 export async function startApiHarness(options: HarnessOptions = {}): Promise<ApiHarness> {
   const [dbs, temporal] = await Promise.all([createTestDatabases(), connectTestTemporal(options.temporal)]);
-  const services = openServices(dbs.urls, { stripeSecretKey: undefined, stripeApiBase: options.stripeApiBase ?? process.env.STRIPE_API_BASE! });
+  const services = openServices(dbs.urls, {
+    stripeSecretKey: undefined,
+    stripeApiBase: options.stripeApiBase ?? process.env.STRIPE_API_BASE!,
+  });
   let workers: RunningWorkers | undefined;
   let app: FastifyInstance;
   try {
     workers = await temporal.startWorkers(createActivitiesByQueue(services, temporal.client));
-    app = await buildApp({ settings: TEST_SETTINGS, services, checkout: new CheckoutClient(temporal.client, { deadlineMs: options.temporalDeadlineMs ?? 60_000 }), ...(options.notifier ? { notifier: temporal.client } : {}), ...options.app });
+    app = await buildApp({
+      settings: TEST_SETTINGS,
+      services,
+      checkout: new CheckoutClient(temporal.client, { deadlineMs: options.temporalDeadlineMs ?? 60_000 }),
+      ...(options.notifier ? { notifier: temporal.client } : {}),
+      ...options.app,
+    });
     await app.ready();
   } catch (error) {
     // Leave nothing polling: a half-built harness would keep Jest from exiting.
@@ -79,7 +88,10 @@ export async function startApiHarness(options: HarnessOptions = {}): Promise<Api
     dbs,
     token,
     as: (userId, options, role = 'user') =>
-      app.inject({ ...options, headers: { ...(options.headers ?? {}), authorization: `Bearer ${token(userId, role)}` } }),
+      app.inject({
+        ...options,
+        headers: { ...(options.headers ?? {}), authorization: `Bearer ${token(userId, role)}` },
+      }),
     snapshot: () => snapshotDatabases(dbs.urls),
     async settled(orderId: string) {
       for (let attempt = 0; attempt < 200; attempt++) {

@@ -28,12 +28,15 @@ export const CHROMIUM_ARGS = [
 export function ensureChromium(log: (line: string) => void = () => undefined): string {
   if (existsSync(CHROMIUM_PATH)) return CHROMIUM_PATH;
   if (process.getuid?.() !== 0) {
-    throw new Error(`Chromium is not installed at ${CHROMIUM_PATH}. Install it with: sudo apt-get install -y chromium (or set CHROMIUM_PATH)`);
+    throw new Error(
+      `Chromium is not installed at ${CHROMIUM_PATH}. Install it with: sudo apt-get install -y chromium (or set CHROMIUM_PATH)`,
+    );
   }
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  const apt = (args: string[]) => execFileSync('apt-get', args, { env, stdio: ['ignore', 'pipe', 'pipe'], timeout: 15 * 60_000 });
+  const apt = (args: string[]) =>
+    execFileSync('apt-get', args, { env, stdio: ['ignore', 'pipe', 'pipe'], timeout: 15 * 60_000 });
   const install = ['-o', 'DPkg::Lock::Timeout=300', 'install', '-y', 'chromium'];
-  log('Chromium is missing: installing Debian\'s chromium package with apt-get');
+  log("Chromium is missing: installing Debian's chromium package with apt-get");
   try {
     try {
       apt(install);
@@ -43,8 +46,11 @@ export function ensureChromium(log: (line: string) => void = () => undefined): s
       apt(install);
     }
   } catch (error) {
-    const stderr = (error as { stderr?: Buffer }).stderr?.toString().trim().split('\n').slice(-5).join('\n') ?? String(error);
-    throw new Error(`Could not install Chromium with apt-get (needed by the browser tests): ${stderr}\nInstall it by hand: apt-get install -y chromium`);
+    const stderr =
+      (error as { stderr?: Buffer }).stderr?.toString().trim().split('\n').slice(-5).join('\n') ?? String(error);
+    throw new Error(
+      `Could not install Chromium with apt-get (needed by the browser tests): ${stderr}\nInstall it by hand: apt-get install -y chromium`,
+    );
   }
   if (!existsSync(CHROMIUM_PATH)) throw new Error(`apt-get installed chromium but ${CHROMIUM_PATH} does not exist`);
   return CHROMIUM_PATH;

@@ -66,7 +66,9 @@ export async function prepareDatabaseTemplates(): Promise<PreparedTemplates> {
   // (CREATE DATABASE ... TEMPLATE fails while anyone is connected to the template).
   await withAdmin(serverUrl, async (admin) => {
     for (const service of SERVICES) {
-      await admin.query(`ALTER DATABASE ${quoteIdentifier(templates[service])} WITH IS_TEMPLATE true ALLOW_CONNECTIONS false`);
+      await admin.query(
+        `ALTER DATABASE ${quoteIdentifier(templates[service])} WITH IS_TEMPLATE true ALLOW_CONNECTIONS false`,
+      );
     }
   });
   const migrate = Date.now() - migrateStarted;
@@ -95,7 +97,9 @@ export async function dropDatabaseTemplates(): Promise<void> {
     );
     const failures = outcomes.filter((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected');
     if (failures.length > 0) {
-      throw new Error(`Could not drop ${failures.length} test database(s): ${failures.map((f) => String(f.reason)).join('; ')}`);
+      throw new Error(
+        `Could not drop ${failures.length} test database(s): ${failures.map((f) => String(f.reason)).join('; ')}`,
+      );
     }
   } finally {
     await state.postgres.stop();
@@ -127,7 +131,8 @@ export function useServiceDatabase<Db extends { $disconnect(): Promise<unknown> 
     await databases?.dispose();
   });
   const opened = () => {
-    if (!db || !databases) throw new Error(`The ${service} test database is opened in beforeAll; use it inside a hook or test`);
+    if (!db || !databases)
+      throw new Error(`The ${service} test database is opened in beforeAll; use it inside a hook or test`);
     return { db, url: databases.urls[service] };
   };
   return {
@@ -186,7 +191,9 @@ export async function createTestDatabases(services: readonly ServiceName[] = SER
 }
 
 /** An empty database (nothing migrated) for tests of the migration tooling itself. */
-export async function createEmptyTestDatabase(label = 'empty'): Promise<{ url: string; name: string; dispose(): Promise<void> }> {
+export async function createEmptyTestDatabase(
+  label = 'empty',
+): Promise<{ url: string; name: string; dispose(): Promise<void> }> {
   const { serverUrl, runId } = testRun();
   const name = `${TEST_PREFIX}${runId}_${label}_${randomBytes(4).toString('hex')}`;
   await withAdmin(serverUrl, (admin) => admin.query(`CREATE DATABASE ${quoteIdentifier(name)}`));
@@ -209,4 +216,3 @@ export function testRun(): { serverUrl: string; runId: string; templates: Record
   }
   return { serverUrl, runId, templates: JSON.parse(templatesJson) as Record<ServiceName, string> };
 }
-

@@ -31,6 +31,9 @@ export interface LiveInstance {
   close(): Promise<void>;
 }
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- parsed JSON that tests read freely
+type ParsedJson = any;
+
 export interface LiveApis {
   instances: LiveInstance[];
   dbs: TestDatabases;
@@ -39,8 +42,13 @@ export interface LiveApis {
   workerServices: Services;
   token(userId: string, role?: 'user' | 'admin'): string;
   /** fetch against an instance with the user's bearer token and a JSON body. */
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- parsed JSON that tests read freely
-  call(instance: LiveInstance, userId: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }>;
+  call(
+    instance: LiveInstance,
+    userId: string,
+    method: string,
+    path: string,
+    body?: unknown,
+  ): Promise<{ status: number; body: ParsedJson }>;
   /** Rows in pg_stat_activity of the notifications database with this application name. */
   listeningConnections(applicationName: string): Promise<number>;
   close(): Promise<void>;
@@ -76,7 +84,12 @@ export async function startLiveApis(options: LiveApiOptions = {}): Promise<LiveA
     for (let index = 0; index < (options.instances ?? 1); index++) {
       const services = openServices(dbs.urls, stripe);
       const applicationName = `sse-test-${run}-${index}`;
-      const hub = new NotificationHub({ connectionString: dbs.urls.notifications, notifications: services.notifications, applicationName, retryDelayMs: 200 });
+      const hub = new NotificationHub({
+        connectionString: dbs.urls.notifications,
+        notifications: services.notifications,
+        applicationName,
+        retryDelayMs: 200,
+      });
       const catalogueApplicationName = `catalogue-test-${run}-${index}`;
       const catalogue = new CatalogueCache({
         connectionString: dbs.urls.inventory,
@@ -132,7 +145,10 @@ export async function startLiveApis(options: LiveApiOptions = {}): Promise<LiveA
     async call(instance, userId, method, path, body) {
       const response = await fetch(`${instance.url}${path}`, {
         method,
-        headers: { authorization: `Bearer ${token(userId)}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        headers: {
+          authorization: `Bearer ${token(userId)}`,
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        },
         body: body === undefined ? undefined : JSON.stringify(body),
       });
       const text = await response.text();

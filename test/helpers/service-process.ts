@@ -29,7 +29,12 @@ export interface ServiceProcess {
   stop(): Promise<void>;
 }
 
-export function startProgram(program: Program, flavour: Flavour, env: NodeJS.ProcessEnv, args: string[] = []): ServiceProcess {
+export function startProgram(
+  program: Program,
+  flavour: Flavour,
+  env: NodeJS.ProcessEnv,
+  args: string[] = [],
+): ServiceProcess {
   const entry = path.join(ROOT, ENTRY[program][flavour]);
   const argv = flavour === 'tsx' ? ['--import', 'tsx', entry, ...args] : [entry, ...args];
   const startedAt = Date.now();
@@ -42,7 +47,9 @@ export function startProgram(program: Program, flavour: Flavour, env: NodeJS.Pro
   };
   child.stdout!.on('data', append);
   child.stderr!.on('data', append);
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal })),
+  );
   let done = false;
   void exited.then(() => {
     done = true;
@@ -60,7 +67,10 @@ export function startProgram(program: Program, flavour: Flavour, env: NodeJS.Pro
           if (output.includes(text)) finish();
           else if (done) finish(new Error(`${program} exited before printing "${text}":\n${output}`));
         };
-        const timer = setTimeout(() => finish(new Error(`${program} did not print "${text}" within ${timeoutMs} ms:\n${output}`)), timeoutMs);
+        const timer = setTimeout(
+          () => finish(new Error(`${program} did not print "${text}" within ${timeoutMs} ms:\n${output}`)),
+          timeoutMs,
+        );
         const finish = (error?: Error) => {
           clearTimeout(timer);
           listeners.delete(check);

@@ -48,7 +48,13 @@ export function stackSandbox(label: string) {
     databases,
     /** The launcher's environment on free ports; `extra` wins over the defaults. */
     async env(extra: Record<string, string> = {}): Promise<NodeJS.ProcessEnv & Record<string, string>> {
-      const [api, temporal, ui, stripe, stripeHttps] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
+      const [api, temporal, ui, stripe, stripeHttps] = await Promise.all([
+        freePort(),
+        freePort(),
+        freePort(),
+        freePort(),
+        freePort(),
+      ]);
       const env: NodeJS.ProcessEnv & Record<string, string> = {
         ...process.env,
         PORT: String(api),
@@ -61,7 +67,10 @@ export function stackSandbox(label: string) {
         LOG_LEVEL: 'warn',
         ...extra,
       };
-      SERVICES.forEach((service, index) => (env[`${service.toUpperCase()}_DATABASE_URL`] = withDatabase(STACK_SERVER_URL, databases[index]!)));
+      SERVICES.forEach(
+        (service, index) =>
+          (env[`${service.toUpperCase()}_DATABASE_URL`] = withDatabase(STACK_SERVER_URL, databases[index]!)),
+      );
       delete env.STRIPE_SECRET_KEY;
       delete env.TEMPORAL_ADDRESS;
       return env;

@@ -5,7 +5,13 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { TASK_QUEUES } from '../../workflows/contract';
 import { sharedWorkerOptions, type WorkerQueue } from '../../lib/workers';
-import { connectClient, connectWorker, createClient, temporalSettingsFromEnv, type TemporalSettings } from '../../lib/temporal-connection';
+import {
+  connectClient,
+  connectWorker,
+  createClient,
+  temporalSettingsFromEnv,
+  type TemporalSettings,
+} from '../../lib/temporal-connection';
 import { WORKFLOW_TRACING_MODULE, type Tracing } from '../../lib/tracing';
 import { TEST_NAMESPACE_COUNT } from '../../harness/test-infrastructure';
 import { SILENT_LOGGER } from '../../lib/logging';
@@ -19,7 +25,11 @@ let namespaceSwept: Promise<void> | undefined;
 /** The workflow code, with the workflow-side tracing interceptors or without. */
 function bundleWorkflows(tracing: boolean): Promise<WorkflowBundle> {
   const workflowsPath = path.resolve(__dirname, '../../workflows');
-  return bundleWorkflowCode({ workflowsPath, ...(tracing ? { workflowInterceptorModules: [WORKFLOW_TRACING_MODULE] } : {}), logger: SILENT_LOGGER });
+  return bundleWorkflowCode({
+    workflowsPath,
+    ...(tracing ? { workflowInterceptorModules: [WORKFLOW_TRACING_MODULE] } : {}),
+    logger: SILENT_LOGGER,
+  });
 }
 
 /**
@@ -42,7 +52,8 @@ export async function bundleWorkflowsOnce(dir: string): Promise<Record<string, s
 export function workflowBundle(options: { tracing?: boolean } = {}): { codePath: string } {
   const name = BUNDLE_ENV[options.tracing ? 'traced' : 'plain'];
   const codePath = process.env[name];
-  if (!codePath) throw new Error(`${name} is not set: run tests through Jest, whose global setup bundles the workflows`);
+  if (!codePath)
+    throw new Error(`${name} is not set: run tests through Jest, whose global setup bundles the workflows`);
   return { codePath };
 }
 
@@ -56,7 +67,10 @@ export interface TestTemporal {
   client: Client;
   connection: NativeConnection;
   /** Starts workers for the given queues; `checkout` runs the real workflow bundle. */
-  startWorkers(activitiesByQueue: Partial<Record<WorkerQueue, object>>, options?: { checkout?: boolean }): Promise<RunningWorkers>;
+  startWorkers(
+    activitiesByQueue: Partial<Record<WorkerQueue, object>>,
+    options?: { checkout?: boolean },
+  ): Promise<RunningWorkers>;
   close(): Promise<void>;
 }
 
@@ -76,7 +90,8 @@ export async function connectTestTemporal(options: TestTemporalOptions = {}): Pr
     Runtime.install({ logger: SILENT_LOGGER, shutdownSignals: [] });
     runtimeQuiet = true;
   }
-  if (!options.settings && !process.env.TEMPORAL_ADDRESS) throw new Error('TEMPORAL_ADDRESS is not set: run the tests through Jest, whose global setup starts Temporal');
+  if (!options.settings && !process.env.TEMPORAL_ADDRESS)
+    throw new Error('TEMPORAL_ADDRESS is not set: run the tests through Jest, whose global setup starts Temporal');
   const settings = options.settings ?? { ...temporalSettingsFromEnv(), namespace: testNamespace() };
   const { namespace } = settings;
   const { tracing } = options;
@@ -88,16 +103,33 @@ export async function connectTestTemporal(options: TestTemporalOptions = {}): Pr
   await namespaceSwept;
   const running: RunningWorkers[] = [];
 
-  async function startWorkers(activitiesByQueue: Partial<Record<WorkerQueue, object>>, options: { checkout?: boolean } = {}): Promise<RunningWorkers> {
+  async function startWorkers(
+    activitiesByQueue: Partial<Record<WorkerQueue, object>>,
+    options: { checkout?: boolean } = {},
+  ): Promise<RunningWorkers> {
     const workers: Worker[] = [];
     if (options.checkout ?? true) {
       workers.push(
-        await Worker.create({ ...shared, connection, namespace, taskQueue: TASK_QUEUES.checkout, workflowBundle: workflowBundle({ tracing: tracing !== undefined }) }),
+        await Worker.create({
+          ...shared,
+          connection,
+          namespace,
+          taskQueue: TASK_QUEUES.checkout,
+          workflowBundle: workflowBundle({ tracing: tracing !== undefined }),
+        }),
       );
     }
     for (const [queue, activities] of Object.entries(activitiesByQueue)) {
       if (queue === 'checkout') continue;
-      workers.push(await Worker.create({ ...shared, connection, namespace, taskQueue: TASK_QUEUES[queue as WorkerQueue], activities }));
+      workers.push(
+        await Worker.create({
+          ...shared,
+          connection,
+          namespace,
+          taskQueue: TASK_QUEUES[queue as WorkerQueue],
+          activities,
+        }),
+      );
     }
     const runs = workers.map((worker) => worker.run());
     const handle: RunningWorkers = {

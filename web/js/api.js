@@ -51,7 +51,11 @@ export async function request(method, path, { body, headers = {} } = {}) {
   }
   if (!response.ok) {
     const error = data?.error ?? {};
-    throw new ApiError(response.status, error.code ?? `HTTP_${response.status}`, error.message ?? `Request failed (${response.status})`);
+    throw new ApiError(
+      response.status,
+      error.code ?? `HTTP_${response.status}`,
+      error.message ?? `Request failed (${response.status})`,
+    );
   }
   return data;
 }
@@ -68,7 +72,8 @@ export function client() {
     pay: (orderId, paymentMethod) => call('POST', `/v1/orders/${orderId}/payment`, { body: { paymentMethod } }),
     cancel: (orderId) => call('POST', `/v1/orders/${orderId}/cancel`, { body: {} }),
     quota: () => call('GET', '/v1/quota'),
-    recordUsage: (resource, quantity, idempotencyKey) => call('POST', '/v1/usage', { body: { resource, quantity, idempotencyKey } }),
+    recordUsage: (resource, quantity, idempotencyKey) =>
+      call('POST', '/v1/usage', { body: { resource, quantity, idempotencyKey } }),
     notifications: (query = '') => call('GET', `/v1/notifications${query}`),
     markRead: (id) => call('POST', `/v1/notifications/${id}/read`),
   };

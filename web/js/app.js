@@ -85,18 +85,24 @@ function describeNotification(notification) {
   const resource = String(p.resource ?? 'usage');
   switch (notification.type) {
     case 'quota.warning':
-      return { tone: 'warn', icon: '%', title: `${capitalize(resource)}: ${p.threshold} % of your plan used`, text: p.message };
+      return {
+        tone: 'warn',
+        icon: '%',
+        title: `${capitalize(resource)}: ${p.threshold} % of your plan used`,
+        text: p.message,
+      };
     case 'quota.exceeded':
       return {
         tone: 'danger',
         icon: '!',
-        title: p.enforcement === 'HARD' ? `${capitalize(resource)} limit reached` : `You are over your ${resource} limit`,
+        title:
+          p.enforcement === 'HARD' ? `${capitalize(resource)} limit reached` : `You are over your ${resource} limit`,
         text: p.message,
       };
     case 'payment.declined':
       return { tone: 'danger', icon: '×', title: 'Payment declined', text: p.message };
     case 'reconciler.drift':
-      return { tone: 'danger', icon: '≠', title: 'Drift between the store\'s databases', text: p.message };
+      return { tone: 'danger', icon: '≠', title: "Drift between the store's databases", text: p.message };
     default:
       return { tone: 'info', icon: 'i', title: notification.type, text: p.message ?? '' };
   }
@@ -108,7 +114,12 @@ function toast({ title, text, tone = 'info', timeoutMs = 7000 }) {
   const element = h(
     'div',
     { class: 'toast', role: 'status', dataset: { tone } },
-    h('div', { class: 'toast-body' }, h('div', { class: 'toast-title' }, title), text ? h('div', { class: 'toast-text' }, text) : null),
+    h(
+      'div',
+      { class: 'toast-body' },
+      h('div', { class: 'toast-title' }, title),
+      text ? h('div', { class: 'toast-text' }, text) : null,
+    ),
     h('button', { class: 'toast-close', type: 'button', 'aria-label': 'Dismiss', onclick: () => dismiss() }, '×'),
   );
   const dismiss = () => {
@@ -142,7 +153,13 @@ async function startSession(me) {
   $('user-name').textContent = me.email ?? me.id;
   $('user-avatar').textContent = (me.email ?? me.id).charAt(0).toUpperCase();
   try {
-    const [, , , , list] = await Promise.all([loadQuota(), loadProducts(), loadCart(), loadOrders(), loadNotifications()]);
+    const [, , , , list] = await Promise.all([
+      loadQuota(),
+      loadProducts(),
+      loadCart(),
+      loadOrders(),
+      loadNotifications(),
+    ]);
     state.live = openLiveStream({ afterSequence: list.lastSequence, onEvent: handleLiveEvent, onState: setLiveState });
   } catch (error) {
     if (error instanceof ApiError && error.status === 401) return showSignIn('Your session has ended; sign in again.');
@@ -153,7 +170,15 @@ async function startSession(me) {
 function showSignIn(message) {
   state.live?.close();
   state.live = null;
-  Object.assign(state, { session: null, api: null, quota: null, products: [], orders: new Map(), notifications: new Map(), unreadCount: 0 });
+  Object.assign(state, {
+    session: null,
+    api: null,
+    quota: null,
+    products: [],
+    orders: new Map(),
+    notifications: new Map(),
+    unreadCount: 0,
+  });
   renderBell();
   showSignedOut();
   $('signin-error').hidden = !message;
@@ -197,7 +222,12 @@ async function offerDemoAccounts() {
       const name = email.split('@')[0];
       return h(
         'button',
-        { type: 'button', class: 'demo-user', dataset: { user: name }, onclick: () => authenticate('signin', email, demo.password) },
+        {
+          type: 'button',
+          class: 'demo-user',
+          dataset: { user: name },
+          onclick: () => authenticate('signin', email, demo.password),
+        },
         h('span', { class: 'avatar' }, name.charAt(0).toUpperCase()),
         h('span', {}, h('strong', {}, name), h('small', {}, note)),
       );
@@ -239,17 +269,41 @@ function renderQuota() {
     let note = `${Math.max(0, resource.limit - resource.used)} left this month`;
     if (resource.overLimit) note = `${resource.used - resource.limit} over your plan's limit`;
     else if (level === 'over') note = 'Limit reached: new ones are refused until the period resets';
-    else if (level === 'warn') note = `${Math.round((resource.used / resource.limit) * 100)} % used, ${resource.limit - resource.used} left`;
+    else if (level === 'warn')
+      note = `${Math.round((resource.used / resource.limit) * 100)} % used, ${resource.limit - resource.used} left`;
     return h(
       'div',
       { class: 'meter', dataset: { resource: resource.resource, level } },
       h(
         'div',
         { class: 'meter-label' },
-        h('span', {}, h('strong', {}, resource.resource), h('span', { class: 'enforcement', title: resource.enforcement === 'HARD' ? 'Refused past the limit' : 'Recorded past the limit' }, resource.enforcement === 'HARD' ? 'hard' : 'soft')),
+        h(
+          'span',
+          {},
+          h('strong', {}, resource.resource),
+          h(
+            'span',
+            {
+              class: 'enforcement',
+              title: resource.enforcement === 'HARD' ? 'Refused past the limit' : 'Recorded past the limit',
+            },
+            resource.enforcement === 'HARD' ? 'hard' : 'soft',
+          ),
+        ),
         h('span', { class: 'meter-value' }, `${resource.used} / ${resource.limit}`),
       ),
-      h('div', { class: 'meter-track', role: 'progressbar', 'aria-valuemin': 0, 'aria-valuemax': resource.limit, 'aria-valuenow': resource.used, 'aria-label': resource.resource }, fill),
+      h(
+        'div',
+        {
+          class: 'meter-track',
+          role: 'progressbar',
+          'aria-valuemin': 0,
+          'aria-valuemax': resource.limit,
+          'aria-valuenow': resource.used,
+          'aria-label': resource.resource,
+        },
+        fill,
+      ),
       h('div', { class: 'meter-note' }, note),
     );
   });
@@ -302,10 +356,23 @@ function renderProducts() {
   $('products-note').textContent = `${state.products.length} products`;
   const inCart = new Map(state.cart.items.map((item) => [item.productId, item.quantity]));
   const cards = state.products.map((product) => {
-    const art = h('div', { class: 'product-art', 'aria-hidden': 'true' }, product.name.split(/\s+/).slice(0, 2).map((word) => word[0].toUpperCase()).join(''));
+    const art = h(
+      'div',
+      { class: 'product-art', 'aria-hidden': 'true' },
+      product.name
+        .split(/\s+/)
+        .slice(0, 2)
+        .map((word) => word[0].toUpperCase())
+        .join(''),
+    );
     art.style.background = `linear-gradient(135deg, ${artColor(product.sku)}, ${artColor(product.sku + '!')})`;
     const stockClass = product.available === 0 ? 'stock out' : product.available <= 5 ? 'stock low' : 'stock';
-    const stockText = product.available === 0 ? 'Sold out' : product.available <= 5 ? `Only ${product.available} left` : `${product.available} in stock`;
+    const stockText =
+      product.available === 0
+        ? 'Sold out'
+        : product.available <= 5
+          ? `Only ${product.available} left`
+          : `${product.available} in stock`;
     const quantity = inCart.get(product.id) ?? 0;
     if (quantity > 0) art.append(h('span', { class: 'in-cart' }, `${quantity} in cart`));
     return h(
@@ -313,7 +380,12 @@ function renderProducts() {
       { class: 'product', dataset: { sku: product.sku } },
       art,
       h('div', { class: 'product-name' }, product.name),
-      h('div', { class: 'product-meta' }, h('span', { class: 'price' }, money(product.priceCents, product.currency)), h('span', { class: stockClass }, stockText)),
+      h(
+        'div',
+        { class: 'product-meta' },
+        h('span', { class: 'price' }, money(product.priceCents, product.currency)),
+        h('span', { class: stockClass }, stockText),
+      ),
       h(
         'button',
         {
@@ -357,13 +429,35 @@ function renderCart() {
       return h(
         'li',
         { class: 'cart-item' },
-        h('div', { class: 'cart-item-name' }, h('div', {}, product?.name ?? 'Product'), h('small', {}, `${money(item.priceCents, state.cart.currency)} each`)),
+        h(
+          'div',
+          { class: 'cart-item-name' },
+          h('div', {}, product?.name ?? 'Product'),
+          h('small', {}, `${money(item.priceCents, state.cart.currency)} each`),
+        ),
         h(
           'div',
           { class: 'stepper' },
-          h('button', { type: 'button', 'aria-label': 'One less', onclick: () => setCartQuantity(item.productId, item.quantity - 1) }, '−'),
+          h(
+            'button',
+            {
+              type: 'button',
+              'aria-label': 'One less',
+              onclick: () => setCartQuantity(item.productId, item.quantity - 1),
+            },
+            '−',
+          ),
           h('span', {}, item.quantity),
-          h('button', { type: 'button', 'aria-label': 'One more', disabled: product && product.available <= item.quantity, onclick: () => setCartQuantity(item.productId, item.quantity + 1) }, '+'),
+          h(
+            'button',
+            {
+              type: 'button',
+              'aria-label': 'One more',
+              disabled: product && product.available <= item.quantity,
+              onclick: () => setCartQuantity(item.productId, item.quantity + 1),
+            },
+            '+',
+          ),
         ),
       );
     }),
@@ -387,10 +481,18 @@ async function checkout() {
     const order = await state.api.placeOrder(newKey());
     state.orders.set(order.id, order);
     renderOrders(order.id);
-    toast({ title: 'Order placed', text: `${money(order.totalCents, order.currency)} reserved for you. Pay within ${timeLeft(order.expiresAt)}.`, tone: 'ok' });
+    toast({
+      title: 'Order placed',
+      text: `${money(order.totalCents, order.currency)} reserved for you. Pay within ${timeLeft(order.expiresAt)}.`,
+      tone: 'ok',
+    });
     await Promise.all([loadProducts(), loadQuota()]);
   } catch (error) {
-    const titles = { OUT_OF_STOCK: 'Not enough stock', QUOTA_EXCEEDED: 'Order limit reached', CART_EMPTY: 'Your cart is empty' };
+    const titles = {
+      OUT_OF_STOCK: 'Not enough stock',
+      QUOTA_EXCEEDED: 'Order limit reached',
+      CART_EMPTY: 'Your cart is empty',
+    };
     toastError(error, titles[error.code] ?? 'The order was not placed');
     await Promise.all([loadProducts(), loadQuota()]).catch(() => undefined);
   } finally {
@@ -415,7 +517,9 @@ async function orderAction(orderId, action) {
 }
 
 function renderOrders(flashId) {
-  const orders = [...state.orders.values()].sort((a, b) => Date.parse(b.createdAt) - Date.parse(a.createdAt)).slice(0, 12);
+  const orders = [...state.orders.values()]
+    .sort((a, b) => Date.parse(b.createdAt) - Date.parse(a.createdAt))
+    .slice(0, 12);
   $('orders-empty').hidden = orders.length > 0;
   $('orders').hidden = orders.length === 0;
   $('orders-body').replaceChildren(
@@ -425,13 +529,35 @@ function renderOrders(flashId) {
       const actions =
         order.status === 'AWAITING_PAYMENT'
           ? [
-              h('button', { class: 'button button-small', type: 'button', disabled: busy, onclick: () => orderAction(order.id, 'pay') }, busy ? 'Working…' : 'Pay'),
-              h('button', { class: 'button button-ghost button-small', type: 'button', disabled: busy, onclick: () => orderAction(order.id, 'cancel') }, 'Cancel'),
+              h(
+                'button',
+                {
+                  class: 'button button-small',
+                  type: 'button',
+                  disabled: busy,
+                  onclick: () => orderAction(order.id, 'pay'),
+                },
+                busy ? 'Working…' : 'Pay',
+              ),
+              h(
+                'button',
+                {
+                  class: 'button button-ghost button-small',
+                  type: 'button',
+                  disabled: busy,
+                  onclick: () => orderAction(order.id, 'cancel'),
+                },
+                'Cancel',
+              ),
             ]
           : [];
       const when =
         order.status === 'AWAITING_PAYMENT' && order.expiresAt
-          ? h('span', { class: 'order-when', dataset: { expires: order.expiresAt } }, `Expires in ${countdown(order.expiresAt)}`)
+          ? h(
+              'span',
+              { class: 'order-when', dataset: { expires: order.expiresAt } },
+              `Expires in ${countdown(order.expiresAt)}`,
+            )
           : h('span', { class: 'order-when' }, relativeTime(order.updatedAt));
       return h(
         'tr',
@@ -442,7 +568,11 @@ function renderOrders(flashId) {
         h(
           'td',
           {},
-          h('span', { class: 'status', dataset: { status: order.status } }, STATUS_LABELS[order.status] ?? order.status),
+          h(
+            'span',
+            { class: 'status', dataset: { status: order.status } },
+            STATUS_LABELS[order.status] ?? order.status,
+          ),
           order.failure ? h('span', { class: 'order-when' }, order.failure.message) : null,
         ),
         h('td', {}, h('div', { class: 'actions' }, actions)),
@@ -462,13 +592,17 @@ document.addEventListener('visibilitychange', () => {
 
 // Keep the payment countdowns moving.
 setInterval(() => {
-  for (const element of document.querySelectorAll('[data-expires]')) element.textContent = `Expires in ${countdown(element.dataset.expires)}`;
+  for (const element of document.querySelectorAll('[data-expires]'))
+    element.textContent = `Expires in ${countdown(element.dataset.expires)}`;
 }, 1000);
 
 // ---------- notifications ----------
 
 async function loadNotifications() {
-  const [unread, recent] = await Promise.all([state.api.notifications('?unread=true&limit=50'), state.api.notifications('?limit=50')]);
+  const [unread, recent] = await Promise.all([
+    state.api.notifications('?unread=true&limit=50'),
+    state.api.notifications('?limit=50'),
+  ]);
   state.notifications = new Map();
   for (const notification of [...unread.items, ...recent.items]) {
     if (notification.kind === 'NOTIFICATION') state.notifications.set(notification.id, notification);
@@ -508,7 +642,9 @@ function renderNotifications() {
   $('inbox-empty').hidden = unread.length > 0;
   $('mark-all').hidden = unread.length === 0;
   const recent = all.slice(0, 20);
-  $('bell-list').replaceChildren(...(recent.length ? recent.map(notificationItem) : [h('li', { class: 'empty' }, 'No notifications yet.')]));
+  $('bell-list').replaceChildren(
+    ...(recent.length ? recent.map(notificationItem) : [h('li', { class: 'empty' }, 'No notifications yet.')]),
+  );
   $('bell-mark-all').hidden = unread.length === 0;
   renderBell();
 }
@@ -560,20 +696,30 @@ function handleOrderEvent(event) {
   const { orderId, status, failure } = event.payload;
   const known = state.orders.get(orderId);
   if (known) {
-    if (known.status !== status) state.orders.set(orderId, { ...known, status, failure: failure ?? known.failure, updatedAt: event.createdAt });
+    if (known.status !== status)
+      state.orders.set(orderId, { ...known, status, failure: failure ?? known.failure, updatedAt: event.createdAt });
     renderOrders(orderId);
   } else {
     loadOrders().catch(() => undefined);
   }
   const short = `#${String(orderId).slice(0, 8)}`;
-  const amount = event.payload.totalCents !== undefined ? money(event.payload.totalCents, event.payload.currency ?? 'usd') : '';
+  const amount =
+    event.payload.totalCents !== undefined ? money(event.payload.totalCents, event.payload.currency ?? 'usd') : '';
   const messages = {
     COMPLETED: { title: `Order ${short} completed`, text: `Paid ${amount}. Thank you!`, tone: 'ok' },
-    EXPIRED: { title: `Order ${short} expired`, text: 'It was not paid in time; the stock was released.', tone: 'warn' },
+    EXPIRED: {
+      title: `Order ${short} expired`,
+      text: 'It was not paid in time; the stock was released.',
+      tone: 'warn',
+    },
     CANCELLED: { title: `Order ${short} cancelled`, text: 'The reserved stock was released.', tone: 'info' },
     FAILED: { title: `Order ${short} failed`, text: failure?.message ?? 'The payment was refunded.', tone: 'danger' },
     REJECTED: { title: `Order ${short} rejected`, text: failure?.message ?? '', tone: 'danger' },
-    NEEDS_ATTENTION: { title: `Order ${short} needs attention`, text: 'Our team has been told and will sort it out.', tone: 'danger' },
+    NEEDS_ATTENTION: {
+      title: `Order ${short} needs attention`,
+      text: 'Our team has been told and will sort it out.',
+      tone: 'danger',
+    },
   };
   if (messages[status]) toast(messages[status]);
   if (TERMINAL.has(status)) {
