@@ -1,13 +1,10 @@
 /** Test infrastructure shared by a whole Jest run: one in-memory Temporal dev server and one stripe-mock, on free ports. */
-import { ensureTool } from '../scripts/lib/tools';
-import { Supervisor, type ProcessSpec } from './supervisor';
-import { freePort, waitForPort } from './waits';
-import { stripeMockArgs, temporalDevServerArgs, waitForStripeMock, waitForTemporal } from '../scripts/lib/dev-servers';
+import { STACK_NAMESPACE, startStack } from './stack';
 
 export { freePort, waitForHttp, waitForPort } from './waits';
 export { STRIPE_MOCK_KEY } from '../scripts/lib/dev-servers';
 
-export const TEMPORAL_NAMESPACE = 'default';
+export const TEMPORAL_NAMESPACE = STACK_NAMESPACE;
 
 /**
  * Workflow tests run their workers in a namespace of their own Jest worker, so that two
@@ -45,72 +42,22 @@ export interface TestInfrastructureOptions {
   startTimeoutMs?: number;
 }
 
+/** A dev server in memory and headless (nothing to write, nothing to clean, ready in about a second) and stripe-mock. */
 export async function startTestInfrastructure(options: TestInfrastructureOptions = {}): Promise<TestInfrastructure> {
-  const verbose = options.verbose ?? process.env.STOREFRONT_TEST_VERBOSE === 'true';
-  const timeoutMs = options.startTimeoutMs ?? 60_000;
-  const [temporalCli, stripeMock] = await Promise.all([ensureTool('temporal'), ensureTool('stripe-mock')]);
-  const supervisor = new Supervisor();
-  const output: ProcessSpec['output'] = verbose ? 'prefix' : 'ignore';
-  try {
-    const [temporal, stripe] = await Promise.all([
-      startTemporal(supervisor, temporalCli, output, timeoutMs),
-      startStripeMock(supervisor, stripeMock, output, timeoutMs),
-    ]);
-    return {
-      env: {
-        TEMPORAL_ADDRESS: temporal.address,
-        TEMPORAL_NAMESPACE,
-        STRIPE_API_BASE: stripe.httpBase,
-        STRIPE_MOCK_HTTPS_BASE: stripe.httpsBase,
-        TEMPORAL_CLI_PATH: temporalCli,
-        STRIPE_MOCK_PATH: stripeMock,
-      },
-      stop: () => supervisor.stopAll({ timeoutMs: 5_000 }),
-    };
-  } catch (error) {
-    await supervisor.stopAll({ timeoutMs: 2_000 });
-    throw error;
-  }
-}
-
-/** A dev server in memory and headless: nothing to write, nothing to clean, ready in about a second. */
-async function startTemporal(
-  supervisor: Supervisor,
-  cli: string,
-  output: ProcessSpec['output'],
-  timeoutMs: number,
-): Promise<{ address: string }> {
-  const port = await freePort();
-  const proc = supervisor.start({
-    name: 'temporal',
-    command: cli,
-    args: temporalDevServerArgs({
-      port,
-      logLevel: 'error',
-      namespaces: [...testNamespaces(), VERSIONING_DRILL_NAMESPACE],
-    }),
-    output,
+  const stack = await startStack({
+    temporal: { namespaces: [...testNamespaces(), VERSIONING_DRILL_NAMESPACE] },
+    verbose: options.verbose ?? process.env.STOREFRONT_TEST_VERBOSE === 'true',
+    startTimeoutMs: options.startTimeoutMs,
   });
-  const address = `127.0.0.1:${port}`;
-  await waitForPort(port, 'the Temporal dev server', { process: proc, timeoutMs });
-  await waitForTemporal(address, TEMPORAL_NAMESPACE, { process: proc, timeoutMs });
-  return { address };
-}
-
-async function startStripeMock(
-  supervisor: Supervisor,
-  binary: string,
-  output: ProcessSpec['output'],
-  timeoutMs: number,
-): Promise<{ httpBase: string; httpsBase: string }> {
-  const [httpPort, httpsPort] = await Promise.all([freePort(), freePort()]);
-  const proc = supervisor.start({
-    name: 'stripe-mock',
-    command: binary,
-    args: stripeMockArgs(httpPort, httpsPort),
-    output,
-  });
-  const httpBase = `http://127.0.0.1:${httpPort}`;
-  await waitForStripeMock(httpBase, { process: proc, timeoutMs });
-  return { httpBase, httpsBase: `https://127.0.0.1:${httpsPort}` };
+  return {
+    env: {
+      TEMPORAL_ADDRESS: stack.temporal.address,
+      TEMPORAL_NAMESPACE,
+      STRIPE_API_BASE: stack.stripe.apiBase,
+      STRIPE_MOCK_HTTPS_BASE: stack.stripe.httpsBase,
+      TEMPORAL_CLI_PATH: stack.temporal.cli,
+      STRIPE_MOCK_PATH: stack.stripe.binary,
+    },
+    stop: () => stack.stop(),
+  };
 }

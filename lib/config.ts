@@ -61,10 +61,22 @@ export const LOCAL_POSTGRES_URL = 'postgresql://postgres@127.0.0.1:5432/postgres
 export function serviceDatabaseUrls(serverUrl: string, env: Env = process.env): Record<ServiceName, string> {
   const urls = {} as Record<ServiceName, string>;
   for (const service of SERVICES) {
-    const own = env[`${service.toUpperCase()}_DATABASE_URL`];
+    const own = env[databaseUrlVariable(service)];
     urls[service] = own || withDatabase(serverUrl, databaseNameFor(service));
   }
   return urls;
+}
+
+/** The environment variable that points a process at one service's database. */
+export function databaseUrlVariable(service: ServiceName): string {
+  return `${service.toUpperCase()}_DATABASE_URL`;
+}
+
+/** The environment that points a process (a worker, the API) at these databases: what serviceDatabaseUrls reads back. */
+export function databaseUrlEnv(urls: Partial<Record<ServiceName, string>>): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(urls).map(([service, url]) => [databaseUrlVariable(service as ServiceName), url!]),
+  );
 }
 
 export function withDatabase(url: string, database: string): string {

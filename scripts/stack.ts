@@ -17,6 +17,7 @@ import { assertPortFree, waitForHttp, waitForPort } from '../harness/waits';
 import { removeRunRecord, stopLeftovers, writeRunRecord } from './lib/run-record';
 import { stripeMockArgs, temporalDevServerArgs, waitForStripeMock, waitForTemporal } from './lib/dev-servers';
 import { logFormatFromEnv, openProcessLog, type LogFormat, type ProcessLog } from './lib/process-logs';
+import { databaseUrlEnv } from '../lib/config';
 
 type Env = Record<string, string | undefined>;
 
@@ -177,7 +178,7 @@ function serviceEnv(
       process.env.CODEC_CORS_ORIGINS ??
       `http://127.0.0.1:${config.temporalUiPort},http://localhost:${config.temporalUiPort}`,
   };
-  for (const service of SERVICES) env[`${service.toUpperCase()}_DATABASE_URL`] = databases[service];
+  Object.assign(env, databaseUrlEnv(databases));
   if (config.stripeMock) env.STRIPE_API_BASE = `http://127.0.0.1:${config.stripeMock.httpPort}`;
   return env;
 }

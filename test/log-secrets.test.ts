@@ -11,6 +11,7 @@ import { freePort, waitForHttp } from '../harness/test-infrastructure';
 import { testNamespace } from './helpers/temporal';
 import { startProgram, type ServiceProcess } from './helpers/service-process';
 import { createInventoryDb } from '../services/inventory/db';
+import { databaseUrlEnv } from '../lib/config';
 
 jest.setTimeout(5 * 60_000);
 
@@ -33,6 +34,7 @@ beforeAll(async () => {
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
+    ...databaseUrlEnv(dbs.urls),
     PORT: String(port),
     JWT_SECRET: randomBytes(32).toString('hex'),
     STRIPE_WEBHOOK_SECRET: `whsec_${randomBytes(16).toString('hex')}`,
@@ -45,7 +47,6 @@ beforeAll(async () => {
     TEMPORAL_DEADLINE_MS: '60000',
     LOG_LEVEL: 'debug',
   };
-  for (const [service, url] of Object.entries(dbs.urls)) env[`${service.toUpperCase()}_DATABASE_URL`] = url;
   worker = startProgram('worker', 'tsx', env);
   api = startProgram('api', 'tsx', env);
   await Promise.all([

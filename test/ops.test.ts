@@ -28,6 +28,7 @@ import {
 import { ScheduleOverlapPolicy } from '@temporalio/client';
 import { createTestDatabases, type TestDatabases } from './helpers/databases';
 import { connectTestTemporal, type RunningWorkers, type TestTemporal } from './helpers/temporal';
+import { databaseUrlEnv } from '../lib/config';
 
 jest.setTimeout(120_000);
 
@@ -53,11 +54,11 @@ afterAll(async () => {
 function processEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {
     ...process.env,
+    ...databaseUrlEnv(dbs.urls),
     TEMPORAL_NAMESPACE: temporal.namespace,
     STRIPE_SECRET_KEY: '',
     ...extra,
   };
-  for (const [service, url] of Object.entries(dbs.urls)) env[`${service.toUpperCase()}_DATABASE_URL`] = url;
   return env;
 }
 

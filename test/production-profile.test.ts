@@ -12,6 +12,7 @@ import { freePort, waitForHttp } from '../harness/test-infrastructure';
 import { testNamespace } from './helpers/temporal';
 import { startProgram, type Flavour, type Program, type ServiceProcess } from './helpers/service-process';
 import { HISTORY_TEST_ENCRYPTION_KEYS } from '../harness/history-encryption';
+import { databaseUrlEnv } from '../lib/config';
 
 jest.setTimeout(10 * 60_000);
 
@@ -32,6 +33,7 @@ function safeEnv(port: number): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
+    ...databaseUrlEnv(dbs.urls),
     NODE_ENV: 'production',
     HOST: '127.0.0.1',
     PORT: String(port),
@@ -43,7 +45,6 @@ function safeEnv(port: number): NodeJS.ProcessEnv {
     WORKER_METRICS_PORT: '0',
     LOG_LEVEL: 'info',
   };
-  for (const [service, url] of Object.entries(dbs.urls)) env[`${service.toUpperCase()}_DATABASE_URL`] = url;
   return env;
 }
 

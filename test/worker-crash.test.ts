@@ -14,6 +14,7 @@ import { createTestDatabases, type TestDatabases } from './helpers/databases';
 import { isConfirm, startStripeProxy, type StripeProxy } from '../harness/stripe-proxy';
 import { testNamespace } from './helpers/temporal';
 import { connectClient, createClient, temporalSettingsFromEnv } from '../lib/temporal-connection';
+import { databaseUrlEnv } from '../lib/config';
 
 jest.setTimeout(120_000);
 
@@ -29,11 +30,11 @@ let killedDuringCharge = false;
 function startWorker(): Promise<ChildProcess> {
   const env: NodeJS.ProcessEnv = {
     ...process.env,
+    ...databaseUrlEnv(dbs.urls),
     TEMPORAL_NAMESPACE: testNamespace(),
     STRIPE_API_BASE: recorder.url,
     STRIPE_SECRET_KEY: '',
   };
-  for (const [service, url] of Object.entries(dbs.urls)) env[`${service.toUpperCase()}_DATABASE_URL`] = url;
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'worker.ts')], {
     cwd: ROOT,
     env,

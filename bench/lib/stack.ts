@@ -5,41 +5,26 @@
  * ports on 127.0.0.1, so it never meets `npm start`'s or the tests' servers and databases.
  */
 import type { Client, Connection } from '@temporalio/client';
-import { bundleWorkflowCode } from '@temporalio/worker';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { createRunDatabases, dropDatabases, newRunId, runDatabaseNames } from '../../harness/databases';
+import { newRunId } from '../../harness/databases';
+import { startStack, type Stack, type TemporalServerOptions as HarnessServerOptions } from '../../harness/stack';
+import type { ProcessSpec, SupervisedProcess } from '../../harness/supervisor';
+import { freePort, waitForHttp } from '../../harness/waits';
 import { resolvePostgres, type ResolvedPostgres } from '../../lib/db/postgres';
-import { SERVICES, type ServiceName } from '../../lib/services';
-import { generateClients } from '../../scripts/generate-clients';
-import {
-  STRIPE_MOCK_KEY,
-  stripeMockArgs,
-  temporalDevServerArgs,
-  waitForStripeMock,
-  waitForTemporal,
-} from '../../scripts/lib/dev-servers';
-import { Supervisor, type ProcessSpec, type SupervisedProcess } from '../../harness/supervisor';
-import { freePort, waitForHttp, waitForPort } from '../../harness/waits';
-import { signToken } from './http';
-import { ensureTool } from '../../scripts/lib/tools';
-import { openServices, type Services } from '../../services';
-import { ALL_QUEUES } from '../../lib/workers';
-import { BUNDLE_ENV, READY_LINE, TUNING_ENV, type WorkerTuning } from './tuning';
-import { SILENT_LOGGER } from '../../lib/logging';
+import type { ServiceName } from '../../lib/services';
 import { connectClient, createClient, temporalSettingsFromEnv } from '../../lib/temporal-connection';
+import { ALL_QUEUES } from '../../lib/workers';
+import { generateClients } from '../../scripts/generate-clients';
+import { STRIPE_MOCK_KEY } from '../../scripts/lib/dev-servers';
+import { openServices, type Services } from '../../services';
+import { signToken } from './http';
+import { BUNDLE_ENV, READY_LINE, TUNING_ENV, type WorkerTuning } from './tuning';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 export const BENCH_DATABASE_PREFIX = 'bench_';
-const NAMESPACE = 'default';
-/** Databases of bench runs that died without cleaning up, dropped by a later run. */
 
-export interface TemporalServerOptions {
-  /** SQLite pragmas (`name=value`) for the dev server's persistence, e.g. `journal_mode=wal`. */
-  sqlitePragmas?: string[];
-  /** Dynamic config values (`key=value` as the CLI takes them). */
-  dynamicConfig?: string[];
+/** The dev server's settings a benchmark compares (harness/stack.ts runs it). */
+export interface TemporalServerOptions extends Pick<HarnessServerOptions, 'sqlitePragmas' | 'dynamicConfig'> {
   /** Keep the dev server's state in memory instead of a file (faster, lost on restart). */
   inMemory?: boolean;
 }
@@ -97,15 +82,13 @@ export interface BenchStack {
 
 export async function startBenchStack(options: BenchStackOptions = {}): Promise<BenchStack> {
   const runId = newRunId();
-  const databaseNames = runDatabaseNames(BENCH_DATABASE_PREFIX, runId);
-  const output = options.verbose ? 'prefix' : 'ignore';
-  const supervisor = new Supervisor();
-  const workDir = mkdtempSync(path.join(os.tmpdir(), 'storefront-bench-'));
+  const supervisorOutput = (line: string, stream: 'stdout' | 'stderr') => {
+    if (options.verbose || stream === 'stderr') process.stderr.write(`${line}\n`);
+  };
+  let stack: Stack | undefined;
   let postgres: ResolvedPostgres | undefined;
   let connection: Connection | undefined;
   let services: Services | undefined;
-  let temporalProc: SupervisedProcess | undefined;
-  let temporalGeneration = 0;
   let currentWorker: BenchWorker | undefined;
   let currentApi: BenchApi | undefined;
 
@@ -114,95 +97,37 @@ export async function startBenchStack(options: BenchStackOptions = {}): Promise<
   const stopEverything = async () => {
     await currentApi?.stop().catch(() => undefined);
     await currentWorker?.stop().catch(() => undefined);
-    await supervisor.stopAll({ timeoutMs: 5_000 });
     await services?.close().catch(() => undefined);
-    if (postgres) await dropDatabases(postgres.serverUrl, Object.values(databaseNames)).catch(() => undefined);
+    await stack?.stop().catch(() => undefined);
     await postgres?.stop().catch(() => undefined);
-    rmSync(workDir, { recursive: true, force: true });
     await connection?.close().catch(() => undefined);
   };
 
   try {
-    const [temporalCli, stripeMock] = await Promise.all([ensureTool('temporal'), ensureTool('stripe-mock')]);
     await generateClients();
     postgres = await resolvePostgres();
     const serverUrl = postgres.serverUrl;
-
-    const temporalPort = await freePort();
-    const temporalAddress = `127.0.0.1:${temporalPort}`;
+    stack = await startStack({
+      temporal: harnessServer(options),
+      databases: { serverUrl, prefix: BENCH_DATABASE_PREFIX, runId },
+      // Bundled once per run: every worker process then starts in about a second instead of five.
+      workflowsPath: path.join(ROOT, 'bench', 'workflows', 'index.ts'),
+      verbose: options.verbose,
+    });
+    const { supervisor, temporal } = stack;
+    const dbUrls = stack.databases!.urls;
     let temporalServer: TemporalServerOptions = {
       sqlitePragmas: options.sqlitePragmas,
       dynamicConfig: options.dynamicConfig,
       inMemory: options.inMemory,
     };
-    const startTemporal = async (server: TemporalServerOptions) => {
-      temporalGeneration += 1;
-      const dbFilename = server.inMemory ? undefined : path.join(workDir, `temporal-${temporalGeneration}.db`);
-      const args = [
-        ...temporalDevServerArgs({ port: temporalPort, dbFilename, logLevel: 'error' }),
-        ...(server.sqlitePragmas ?? []).flatMap((pragma) => ['--sqlite-pragma', pragma]),
-        ...(server.dynamicConfig ?? []).flatMap((value) => ['--dynamic-config-value', value]),
-        '--headless',
-      ];
-      const name = `temporal-${temporalGeneration}`;
-      temporalProc = supervisor.start({
-        name,
-        command: temporalCli,
-        args: dedupeHeadless(args),
-        output,
-        quietOnStop: true,
-      });
-      await waitForPort(temporalPort, 'the Temporal dev server', { process: temporalProc, timeoutMs: 60_000 });
-      await waitForTemporal(temporalAddress, NAMESPACE, { process: temporalProc, timeoutMs: 60_000 });
-    };
-
-    const stripePorts = await Promise.all([freePort(), freePort()]);
-    const stripeProc = supervisor.start({
-      name: 'stripe-mock',
-      command: stripeMock,
-      args: stripeMockArgs(stripePorts[0], stripePorts[1]),
-      output,
-    });
-    const stripeApiBase = `http://127.0.0.1:${stripePorts[0]}`;
-
-    const [, , created] = await Promise.all([
-      startTemporal(temporalServer),
-      waitForStripeMock(stripeApiBase, { process: stripeProc, timeoutMs: 60_000 }),
-      createRunDatabases(serverUrl, BENCH_DATABASE_PREFIX, runId),
-    ]);
-    const dbUrls = created.urls;
 
     // The settings the workers and the API get (env() below), codec included when encryption is on.
-    const temporal = temporalSettingsFromEnv({
-      ...process.env,
-      TEMPORAL_ADDRESS: temporalAddress,
-      TEMPORAL_NAMESPACE: NAMESPACE,
-    });
-    connection = await connectClient(temporal);
-    const client = createClient(connection, temporal);
-    services = openServices(dbUrls, { stripeSecretKey: undefined, stripeApiBase });
-
-    // Bundled once per run: every worker process then starts in about a second instead of five.
-    const bundlePath = path.join(workDir, 'workflow-bundle.js');
-    const bundle = await bundleWorkflowCode({
-      workflowsPath: path.join(ROOT, 'bench', 'workflows', 'index.ts'),
-      logger: SILENT_LOGGER,
-    });
-    writeFileSync(bundlePath, bundle.code);
-
-    const env = (): NodeJS.ProcessEnv => {
-      const result: NodeJS.ProcessEnv = {
-        ...process.env,
-        TEMPORAL_ADDRESS: temporalAddress,
-        TEMPORAL_NAMESPACE: NAMESPACE,
-        STRIPE_API_BASE: stripeApiBase,
-        STRIPE_SECRET_KEY: '',
-        DATABASE_URL: serverUrl,
-        [BUNDLE_ENV]: bundlePath,
-      };
-      for (const service of SERVICES) result[`${service.toUpperCase()}_DATABASE_URL`] = dbUrls[service];
-      return result;
-    };
+    const env = (): NodeJS.ProcessEnv => stack!.env({ [BUNDLE_ENV]: stack!.workflowBundle });
+    const settings = temporalSettingsFromEnv(env());
+    connection = await connectClient(settings);
+    const client = createClient(connection, settings);
+    services = openServices(dbUrls, { stripeSecretKey: undefined, stripeApiBase: stack.stripe.apiBase });
 
     let workerCount = 0;
     const startWorker = async (tuning: WorkerTuning): Promise<BenchWorker> => {
@@ -224,9 +149,7 @@ export async function startBenchStack(options: BenchStackOptions = {}): Promise<
         // No metrics port (one worker follows another), and only warnings and errors on its output.
         env: { ...env(), [TUNING_ENV]: JSON.stringify(tuning), WORKER_METRICS_PORT: '0', LOG_LEVEL: 'warn' },
         output: 'prefix',
-        write: (line, stream) => {
-          if (options.verbose || stream === 'stderr') process.stderr.write(`${line}\n`);
-        },
+        write: supervisorOutput,
       });
       await proc.waitForOutput(new RegExp(READY_LINE), { timeoutMs: 120_000 });
       const worker: BenchWorker = {
@@ -243,20 +166,20 @@ export async function startBenchStack(options: BenchStackOptions = {}): Promise<
 
     return {
       runId,
-      temporalCli,
-      temporalAddress,
-      namespace: NAMESPACE,
+      temporalCli: temporal.cli,
+      temporalAddress: temporal.address,
+      namespace: temporal.namespace,
       get temporalServer() {
         return temporalServer;
       },
-      stripeApiBase,
+      stripeApiBase: stack.stripe.apiBase,
       postgresUrl: serverUrl,
       databases: dbUrls,
       client,
       services,
       pids: () => ({
-        temporal: temporalProc?.pid,
-        stripeMock: stripeProc.pid,
+        temporal: temporal.process.pid,
+        stripeMock: stack!.stripe.process.pid,
         worker: currentWorker?.process.pid,
         api: currentApi?.process.pid,
       }),
@@ -289,9 +212,7 @@ export async function startBenchStack(options: BenchStackOptions = {}): Promise<
             ORDER_TTL_SECONDS: '900',
           },
           output: 'prefix',
-          write: (line, stream) => {
-            if (options.verbose || stream === 'stderr') process.stderr.write(`${line}\n`);
-          },
+          write: supervisorOutput,
         });
         const baseUrl = `http://127.0.0.1:${port}`;
         await waitForHttp(`${baseUrl}/healthz`, 'the storefront API', { process: proc, timeoutMs: 60_000 });
@@ -312,9 +233,9 @@ export async function startBenchStack(options: BenchStackOptions = {}): Promise<
       async restartTemporal(server: TemporalServerOptions) {
         const tuning = currentWorker?.tuning;
         await currentWorker?.stop();
-        await supervisor.stop([`temporal-${temporalGeneration}`], { timeoutMs: 10_000 });
+        await temporal.stop();
         temporalServer = server;
-        await startTemporal(server);
+        await temporal.start(harnessServer(server));
         if (tuning) await startWorker(tuning);
       },
       env,
@@ -326,10 +247,13 @@ export async function startBenchStack(options: BenchStackOptions = {}): Promise<
   }
 }
 
-/** temporalDevServerArgs adds `--headless` when no UI port is given; never pass it twice. */
-function dedupeHeadless(args: string[]): string[] {
-  const first = args.indexOf('--headless');
-  return args.filter((arg, index) => arg !== '--headless' || index === first);
+/** The dev server as the harness runs it: persisted to a SQLite file, as `npm start` runs it, unless `inMemory`. */
+function harnessServer(server: TemporalServerOptions): HarnessServerOptions {
+  return {
+    persist: !server.inMemory,
+    ...(server.sqlitePragmas ? { sqlitePragmas: server.sqlitePragmas } : {}),
+    ...(server.dynamicConfig ? { dynamicConfig: server.dynamicConfig } : {}),
+  };
 }
 
 export { STRIPE_MOCK_KEY };

@@ -1,40 +1,29 @@
 /**
- * The whole stack as real processes for a chaos run, on free ports and databases of its own:
- * a Temporal dev server persisted to a SQLite file (so it can be stopped and started again),
- * stripe-mock behind a recording proxy that can be cut, seven `chaos_*` PostgreSQL databases each
- * behind a TCP proxy that can be cut, and worker processes (harness/chaos/worker.ts: the worker
+ * The whole stack as real processes for a chaos run: the run's stack (harness/stack.ts) with a
+ * Temporal dev server persisted to a SQLite file (so it can be stopped and started again) and
+ * seven `chaos_*` databases, plus stripe-mock behind a recording proxy that can be cut, each
+ * database behind a TCP proxy that can be cut, and worker processes (harness/chaos/worker.ts: the worker
  * process of `worker.ts` with the probe that lets the driver SIGKILL them at an activity boundary).
  */
 import type { Client, Connection } from '@temporalio/client';
-import { bundleWorkflowCode } from '@temporalio/worker';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
-import { createRunDatabases, dropDatabases, newRunId, runDatabaseNames } from '../databases';
+import { databaseUrlEnv } from '../../lib/config';
 import { SERVICES, type ServiceName } from '../../lib/services';
-import {
-  stripeMockArgs,
-  temporalDevServerArgs,
-  waitForStripeMock,
-  waitForTemporal,
-} from '../../scripts/lib/dev-servers';
-import { freePort, waitForPort } from '../waits';
-import { Supervisor, type SupervisedProcess } from '../supervisor';
-import { ensureTool } from '../../scripts/lib/tools';
+import { connectClient, createClient, temporalSettingsFromEnv } from '../../lib/temporal-connection';
 import { ALL_QUEUES } from '../../lib/workers';
 import { openServices, type Services } from '../../services';
-import { PAUSED_PREFIX, type ArmedBoundary, type PausedReport } from './boundaries';
+import { newRunId } from '../databases';
+import { startStack, type Stack } from '../stack';
 import { INSUFFICIENT_FUNDS, isConfirm, startStripeProxy, type StripeProxy } from '../stripe-proxy';
-import { CHAOS_DECLINING_METHOD } from './sagas';
 import { startTcpProxy, type TcpProxy } from '../tcp-proxy';
-import { SILENT_LOGGER } from '../../lib/logging';
-import { connectClient, createClient, temporalSettingsFromEnv } from '../../lib/temporal-connection';
+import { PAUSED_PREFIX, type ArmedBoundary, type PausedReport } from './boundaries';
+import { CHAOS_DECLINING_METHOD } from './sagas';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const CHAOS_WORKER = path.join(__dirname, 'worker.ts');
 export const CHAOS_DATABASE_PREFIX = 'chaos_';
-const NAMESPACE = 'default';
 const WORKER_READY = /\bworkers? polling\b/;
 
 export interface ChaosStackOptions {
@@ -74,22 +63,19 @@ export class ChaosStack {
   private standby: WorkerProcess | undefined;
   private readonly armed = new Map<string, ArmedBoundary>();
   private readonly pauseListeners = new Set<(report: PausedReport) => void>();
-  private temporal: SupervisedProcess | undefined;
   private closed = false;
 
   private constructor(
     private readonly options: ChaosStackOptions,
-    private readonly supervisor: Supervisor,
-    readonly databaseNames: Record<ServiceName, string>,
+    /** The servers, the databases and the bundle (harness/stack.ts). */
+    private readonly base: Stack,
     /** Direct URLs: what the driver reads and checks through, never cut. */
     readonly urls: Record<ServiceName, string>,
     readonly databaseProxies: Record<ServiceName, TcpProxy>,
     readonly stripe: StripeProxy,
-    readonly temporalPort: number,
-    private readonly temporalCli: string,
-    private readonly temporalDb: string,
     private readonly connection: Connection,
     private readonly workerEnv: NodeJS.ProcessEnv,
+    private readonly cleanups: Array<() => Promise<unknown>>,
   ) {
     this.services = openServices(urls, { stripeSecretKey: undefined, stripeApiBase: stripe.url });
     // A charge armed `atStripe`: stripe-mock charged, the answer is held, the worker is killed next.
@@ -108,70 +94,33 @@ export class ChaosStack {
     return this.worker && isAlive(this.worker) ? this.worker.pid : undefined;
   }
 
-  get temporalAddress(): string {
-    return `127.0.0.1:${this.temporalPort}`;
+  get databaseNames(): Record<ServiceName, string> {
+    return this.base.databases!.names;
   }
 
   static async start(options: ChaosStackOptions): Promise<ChaosStack> {
     const { log } = options;
-    mkdirSync(options.dataDir, { recursive: true });
-    const supervisor = new Supervisor();
-    const cleanups: Array<() => Promise<unknown>> = [() => supervisor.stopAll({ timeoutMs: 5_000 })];
+    const cleanups: Array<() => Promise<unknown>> = [];
     try {
-      const [temporalCli, stripeMockBin] = await Promise.all([ensureTool('temporal'), ensureTool('stripe-mock')]);
-      const output = options.verbose ? 'prefix' : 'ignore';
-
-      // Databases of the run's own, created and migrated while the servers start.
       const runId = newRunId();
-      const databaseNames = runDatabaseNames(CHAOS_DATABASE_PREFIX, runId);
-      if (!options.keep) cleanups.push(() => dropDatabases(options.serverUrl, Object.values(databaseNames)));
-      const databases = createRunDatabases(options.serverUrl, CHAOS_DATABASE_PREFIX, runId).then(
-        (created) => created.urls,
-      );
-
-      const temporalPort = await freePort();
-      const temporalDb = path.join(options.dataDir, 'temporal.db');
-      const temporal = startTemporalProcess(supervisor, temporalCli, temporalPort, temporalDb, output);
-      const stripeMock = (async () => {
-        const [httpPort, httpsPort] = await Promise.all([freePort(), freePort()]);
-        const proc = supervisor.start({
-          name: 'stripe-mock',
-          command: stripeMockBin,
-          args: stripeMockArgs(httpPort, httpsPort),
-          output,
-        });
-        const base = `http://127.0.0.1:${httpPort}`;
-        await waitForStripeMock(base, { process: proc, timeoutMs: 60_000 });
-        return base;
-      })();
-      // One bundle for every worker incarnation of the run (see worker.ts here).
-      const bundle = (async () => {
-        const { code } = await bundleWorkflowCode({
-          workflowsPath: require.resolve('../../workflows'),
-          logger: SILENT_LOGGER,
-        });
-        const file = path.join(options.dataDir, 'workflow-bundle.js');
-        writeFileSync(file, code);
-        return file;
-      })();
-
       const begun = Date.now();
-      const took: Record<string, string> = {};
-      const timed = <T>(name: string, promise: Promise<T>) =>
-        promise.then((value) => ((took[name] = `${((Date.now() - begun) / 1000).toFixed(1)}s`), value));
-      const [urls, stripeBase, bundleFile] = await Promise.all([
-        timed('databases', databases),
-        timed('stripe-mock', stripeMock),
-        timed('bundle', bundle),
-        timed('temporal', waitForTemporalProcess(temporal, temporalPort)),
-      ]);
+      // Temporal in a SQLite file, so it can be stopped and started again; one bundle for every worker incarnation of the run (see worker.ts here).
+      const base = await startStack({
+        temporal: { persist: true },
+        databases: { serverUrl: options.serverUrl, prefix: CHAOS_DATABASE_PREFIX, runId, keep: options.keep },
+        workflowsPath: require.resolve('../../workflows'),
+        dataDir: options.dataDir,
+        verbose: options.verbose,
+      });
+      cleanups.push(() => base.stop());
+      const urls = base.databases!.urls;
       log(
-        `chaos stack: Temporal 127.0.0.1:${temporalPort} (${temporalDb}), stripe-mock ${stripeBase}, databases ${CHAOS_DATABASE_PREFIX}${runId}_* (ready after ${JSON.stringify(took)})`,
+        `chaos stack: Temporal ${base.temporal.address} (${options.dataDir}), stripe-mock ${base.stripe.apiBase}, databases ${CHAOS_DATABASE_PREFIX}${runId}_* (ready after ${((Date.now() - begun) / 1000).toFixed(1)} s)`,
       );
 
       // stripe-mock never declines: the proxy answers the chaos run's declining card as Stripe would.
       const stripe = await startStripeProxy({
-        target: stripeBase,
+        target: base.stripe.apiBase,
         intercept: (request) =>
           isConfirm(request) && request.body.includes(`payment_method=${CHAOS_DECLINING_METHOD}`)
             ? INSUFFICIENT_FUNDS
@@ -185,49 +134,29 @@ export class ChaosStack {
         cleanups.push(() => databaseProxies[service].close());
       }
 
-      const workerEnv: NodeJS.ProcessEnv = {
-        ...process.env,
-        TEMPORAL_ADDRESS: `127.0.0.1:${temporalPort}`,
-        TEMPORAL_NAMESPACE: NAMESPACE,
+      const workerEnv = base.env({
         STRIPE_API_BASE: stripe.url,
-        STRIPE_SECRET_KEY: '',
-        CHAOS_WORKFLOW_BUNDLE: bundleFile,
+        CHAOS_WORKFLOW_BUNDLE: base.workflowBundle,
         // Incarnations come and go quickly; a metrics port would only be contended.
         WORKER_METRICS_PORT: '0',
-      };
+      });
+      // Only through the proxies below, which the driver can cut.
       delete workerEnv.DATABASE_URL;
-      for (const service of SERVICES) {
-        const proxied = new URL(urls[service]);
-        proxied.hostname = '127.0.0.1';
-        proxied.port = String(databaseProxies[service].port);
-        workerEnv[`${service.toUpperCase()}_DATABASE_URL`] = proxied.toString();
-      }
+      Object.assign(
+        workerEnv,
+        databaseUrlEnv(
+          Object.fromEntries(SERVICES.map((service) => [service, viaProxy(urls[service], databaseProxies[service])])),
+        ),
+      );
 
       // The workers' own settings (and codec, when PAYLOAD_ENCRYPTION_KEYS is set), so the client reads what they write.
       const connection = await connectClient(temporalSettingsFromEnv(workerEnv));
-      const stack = new ChaosStack(
-        options,
-        supervisor,
-        databaseNames,
-        urls,
-        databaseProxies,
-        stripe,
-        temporalPort,
-        temporalCli,
-        temporalDb,
-        connection,
-        workerEnv,
-      );
-      stack.temporal = temporal;
-      stack.cleanups = cleanups;
-      return stack;
+      return new ChaosStack(options, base, urls, databaseProxies, stripe, connection, workerEnv, cleanups);
     } catch (error) {
       for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
       throw error;
     }
   }
-
-  private cleanups: Array<() => Promise<unknown>> = [];
 
   // --- workers -------------------------------------------------------------------------------
 
@@ -337,23 +266,10 @@ export class ChaosStack {
 
   /** Stops the dev server (SIGTERM, or SIGKILL), keeps it down for `downMs`, and starts it again on the same SQLite file and port. */
   async restartTemporal(options: { downMs: number; signal?: 'SIGTERM' | 'SIGKILL' }): Promise<void> {
-    const old = this.temporal!;
-    if (options.signal === 'SIGKILL') {
-      process.kill(-old.pid, 'SIGKILL');
-      await old.exited;
-    } else {
-      await this.supervisor.stop(['temporal'], { timeoutMs: 10_000 });
-    }
+    await this.base.temporal.stop(options.signal);
     this.options.log(`chaos: Temporal stopped (${options.signal ?? 'SIGTERM'}), down for ${options.downMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, options.downMs));
-    this.temporal = startTemporalProcess(
-      this.supervisor,
-      this.temporalCli,
-      this.temporalPort,
-      this.temporalDb,
-      this.options.verbose ? 'prefix' : 'ignore',
-    );
-    await waitForTemporalProcess(this.temporal, this.temporalPort);
+    await this.base.temporal.start();
     this.temporalRestarts += 1;
     this.options.log('chaos: Temporal is back');
   }
@@ -376,23 +292,10 @@ export class ChaosStack {
   }
 }
 
-function startTemporalProcess(
-  supervisor: Supervisor,
-  cli: string,
-  port: number,
-  dbFilename: string,
-  output: 'prefix' | 'ignore',
-): SupervisedProcess {
-  return supervisor.start({
-    name: 'temporal',
-    command: cli,
-    args: temporalDevServerArgs({ port, dbFilename, logLevel: 'error' }),
-    output,
-    quietOnStop: true,
-  });
-}
-
-async function waitForTemporalProcess(proc: SupervisedProcess, port: number): Promise<void> {
-  await waitForPort(port, 'the Temporal dev server', { process: proc, timeoutMs: 60_000 });
-  await waitForTemporal(`127.0.0.1:${port}`, NAMESPACE, { process: proc, timeoutMs: 60_000 });
+/** The database URL as the workers reach it: through the proxy the driver can cut. */
+function viaProxy(url: string, proxy: TcpProxy): string {
+  const proxied = new URL(url);
+  proxied.hostname = '127.0.0.1';
+  proxied.port = String(proxy.port);
+  return proxied.toString();
 }

@@ -1,6 +1,6 @@
 import { Client } from 'pg';
 import { randomBytes } from 'node:crypto';
-import { withDatabase } from '../config';
+import { databaseUrlVariable, withDatabase } from '../config';
 import { SERVICES, type ServiceName } from '../services';
 import { testRun } from '../../test/helpers/databases';
 import {
@@ -37,7 +37,7 @@ function isolatedEnv(): Record<string, string> {
   for (const service of SERVICES) {
     const name = `storefront_test_${runId}_prov_${service}_${suffix}`;
     created.add(name);
-    env[`${service.toUpperCase()}_DATABASE_URL`] = withDatabase(serverUrl, name);
+    env[databaseUrlVariable(service)] = withDatabase(serverUrl, name);
   }
   return env;
 }
@@ -57,7 +57,7 @@ describe('ensureDatabases', () => {
     const env = isolatedEnv();
     const urls = await ensureDatabases(serverUrl, env);
     for (const service of SERVICES) {
-      expect(urls[service]).toBe(env[`${service.toUpperCase()}_DATABASE_URL`]);
+      expect(urls[service]).toBe(env[databaseUrlVariable(service)]);
       expect(await exists(databaseNameOf(urls[service]))).toBe(true);
     }
   });

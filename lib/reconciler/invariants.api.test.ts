@@ -10,6 +10,7 @@ import path from 'node:path';
 import { Client } from 'pg';
 import { startApiHarness, type ApiHarness } from '../../test/helpers/api';
 import { checkInvariants, type InvariantInput, type SucceededPaymentIntent } from './invariants';
+import { databaseUrlEnv } from '../config';
 
 jest.setTimeout(120_000);
 
@@ -195,9 +196,7 @@ test('a lost stock unit: the buckets no longer add up to the ledger', async () =
 test('`npm run ops -- reconcile` reports a clean store and exits 0, and names a drift and exits 1', async () => {
   const env = {
     ...process.env,
-    ...Object.fromEntries(
-      Object.entries(api.dbs.urls).map(([service, url]) => [`${service.toUpperCase()}_DATABASE_URL`, url]),
-    ),
+    ...databaseUrlEnv(api.dbs.urls),
   };
   delete env.STRIPE_SECRET_KEY;
   const ops = () =>

@@ -48,6 +48,22 @@ export interface TemporalDevServerOptions {
   namespaces?: readonly string[];
   /** The API's codec endpoint (`http://127.0.0.1:3000/codec`), for the Web UI to show encrypted payloads decoded. */
   uiCodecEndpoint?: string;
+  /** SQLite pragmas (`name=value`) that add to or replace DEV_SERVER_SQLITE_PRAGMAS (the benchmarks compare settings). */
+  sqlitePragmas?: readonly string[];
+  /** Dynamic config (`key=value`, the value as JSON) that adds to or replaces DEV_SERVER_DYNAMIC_CONFIG. */
+  dynamicConfig?: readonly string[];
+}
+
+/** `name=value` settings over defaults: a later value for the same name wins. */
+function settingsOver(defaults: Readonly<Record<string, unknown>>, extra: readonly string[] = []): string[] {
+  const merged = new Map(
+    Object.entries(defaults).map(([name, value]) => [name, typeof value === 'string' ? value : JSON.stringify(value)]),
+  );
+  for (const setting of extra) {
+    const at = setting.indexOf('=');
+    merged.set(setting.slice(0, at), setting.slice(at + 1));
+  }
+  return [...merged].map(([name, value]) => `${name}=${value}`);
 }
 
 export function temporalDevServerArgs(options: TemporalDevServerOptions): string[] {
@@ -66,17 +82,17 @@ export function temporalDevServerArgs(options: TemporalDevServerOptions): string
       ? [
           '--db-filename',
           options.dbFilename,
-          ...Object.entries(DEV_SERVER_SQLITE_PRAGMAS).flatMap(([name, value]) => [
+          ...settingsOver(DEV_SERVER_SQLITE_PRAGMAS, options.sqlitePragmas).flatMap((pragma) => [
             '--sqlite-pragma',
-            `${name}=${value}`,
+            pragma,
           ]),
         ]
       : []),
     ...(options.namespaces ?? []).flatMap((namespace) => ['--namespace', namespace]),
     ...Object.entries(SEARCH_ATTRIBUTE_TYPES).flatMap(([name, type]) => ['--search-attribute', `${name}=${type}`]),
-    ...Object.entries(DEV_SERVER_DYNAMIC_CONFIG).flatMap(([key, value]) => [
+    ...settingsOver(DEV_SERVER_DYNAMIC_CONFIG, options.dynamicConfig).flatMap((value) => [
       '--dynamic-config-value',
-      `${key}=${JSON.stringify(value)}`,
+      value,
     ]),
     '--log-level',
     options.logLevel ?? 'warn',

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
-import { LOCAL_POSTGRES_URL, withDatabase } from '../../lib/config';
+import { LOCAL_POSTGRES_URL, withDatabase, databaseUrlEnv } from '../../lib/config';
 import { SERVICES } from '../../lib/services';
 import { freePort } from '../../harness/waits';
 
@@ -67,9 +67,11 @@ export function stackSandbox(label: string) {
         LOG_LEVEL: 'warn',
         ...extra,
       };
-      SERVICES.forEach(
-        (service, index) =>
-          (env[`${service.toUpperCase()}_DATABASE_URL`] = withDatabase(STACK_SERVER_URL, databases[index]!)),
+      Object.assign(
+        env,
+        databaseUrlEnv(
+          Object.fromEntries(SERVICES.map((service, i) => [service, withDatabase(STACK_SERVER_URL, databases[i]!)])),
+        ),
       );
       delete env.STRIPE_SECRET_KEY;
       delete env.TEMPORAL_ADDRESS;
