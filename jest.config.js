@@ -17,6 +17,10 @@ const common = {
 
 /** @type {import('jest').Config} */
 module.exports = {
+  // Two test files at a time on this 2-core machine (Jest's default is one fewer than the cores): most
+  // files spend their time waiting on servers, child processes and timers, not on the CPU. Each Jest
+  // worker has a Temporal namespace and databases of its own (test/helpers), so files never meet.
+  maxWorkers: 2,
   globalSetup: '<rootDir>/test/global-setup.ts',
   globalTeardown: '<rootDir>/test/global-teardown.ts',
   projects: [

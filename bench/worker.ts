@@ -6,12 +6,11 @@
 import { main } from '../lib/worker-process';
 import type { WorkerTuning } from '../lib/workers';
 import { createNoopActivities } from './lib/noop-activities';
-import { BUNDLE_ENV, TUNING_ENV } from './lib/tuning';
+import { TUNING_ENV } from './lib/tuning';
 
-const bundlePath = process.env[BUNDLE_ENV];
-if (!bundlePath) throw new Error(`${BUNDLE_ENV} must name the bundled workflow code`);
+// The bench stack's WORKFLOW_BUNDLE holds the bench workflows: without it the floor's baseline workflow would be missing.
+if (!process.env.WORKFLOW_BUNDLE) throw new Error('WORKFLOW_BUNDLE must name the bench workflows, bundled');
 main({
-  workflowBundle: { codePath: bundlePath },
   extraActivities: createNoopActivities(),
   tuning: JSON.parse(process.env[TUNING_ENV] ?? '{}') as WorkerTuning,
 });

@@ -121,6 +121,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
           STRIPE_API_BASE: stripe.apiBase,
           // stripe-mock, never a real account, whatever the caller's shell has.
           STRIPE_SECRET_KEY: '',
+          // The worker process runs the run's one bundle (lib/worker-process.ts).
+          ...(workflowBundle ? { WORKFLOW_BUNDLE: workflowBundle } : {}),
           ...(databases ? { DATABASE_URL: options.databases!.serverUrl, ...databaseUrlEnv(databases.urls) } : {}),
           ...extra,
         };

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { createTestDatabases, type TestDatabases } from './helpers/databases';
 import { SseClient } from '../harness/sse';
 import { freePort, waitForHttp } from '../harness/test-infrastructure';
-import { testNamespace } from './helpers/temporal';
+import { testNamespace, workflowBundle } from './helpers/temporal';
 import { startProgram, type ServiceProcess } from './helpers/service-process';
 import { createInventoryDb } from '../services/inventory/db';
 import { databaseUrlEnv } from '../lib/config';
@@ -35,6 +35,8 @@ beforeAll(async () => {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
     ...databaseUrlEnv(dbs.urls),
+    // The run's bundle: a worker that bundled for itself would spend seconds of CPU on it.
+    WORKFLOW_BUNDLE: workflowBundle().codePath,
     PORT: String(port),
     JWT_SECRET: randomBytes(32).toString('hex'),
     STRIPE_WEBHOOK_SECRET: `whsec_${randomBytes(16).toString('hex')}`,

@@ -27,7 +27,7 @@ import {
 } from '../workflows/contract';
 import { ScheduleOverlapPolicy } from '@temporalio/client';
 import { createTestDatabases, type TestDatabases } from './helpers/databases';
-import { connectTestTemporal, type RunningWorkers, type TestTemporal } from './helpers/temporal';
+import { connectTestTemporal, type RunningWorkers, type TestTemporal, workflowBundle } from './helpers/temporal';
 import { databaseUrlEnv } from '../lib/config';
 
 jest.setTimeout(120_000);
@@ -55,6 +55,8 @@ function processEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     ...databaseUrlEnv(dbs.urls),
+    // The run's bundle: a worker that bundled for itself would spend seconds of CPU on it.
+    WORKFLOW_BUNDLE: workflowBundle().codePath,
     TEMPORAL_NAMESPACE: temporal.namespace,
     STRIPE_SECRET_KEY: '',
     ...extra,

@@ -9,7 +9,7 @@ import { build } from '../scripts/build';
 import { isPortOpen } from '../harness/waits';
 import { createTestDatabases, type TestDatabases } from './helpers/databases';
 import { freePort, waitForHttp } from '../harness/test-infrastructure';
-import { testNamespace } from './helpers/temporal';
+import { testNamespace, workflowBundle } from './helpers/temporal';
 import { startProgram, type Flavour, type Program, type ServiceProcess } from './helpers/service-process';
 import { HISTORY_TEST_ENCRYPTION_KEYS } from '../harness/history-encryption';
 import { databaseUrlEnv } from '../lib/config';
@@ -34,6 +34,8 @@ function safeEnv(port: number): NodeJS.ProcessEnv {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
     ...databaseUrlEnv(dbs.urls),
+    // The run's bundle: a worker that bundled for itself would spend seconds of CPU on it.
+    WORKFLOW_BUNDLE: workflowBundle().codePath,
     NODE_ENV: 'production',
     HOST: '127.0.0.1',
     PORT: String(port),

@@ -12,7 +12,7 @@ import { checkoutWorkflow } from '../workflows/checkout.workflow';
 import { checkoutStateQuery, orderWorkflowId, payUpdate, TASK_QUEUES } from '../workflows/contract';
 import { createTestDatabases, type TestDatabases } from './helpers/databases';
 import { isConfirm, startStripeProxy, type StripeProxy } from '../harness/stripe-proxy';
-import { testNamespace } from './helpers/temporal';
+import { testNamespace, workflowBundle } from './helpers/temporal';
 import { connectClient, createClient, temporalSettingsFromEnv } from '../lib/temporal-connection';
 import { databaseUrlEnv } from '../lib/config';
 
@@ -31,6 +31,8 @@ function startWorker(): Promise<ChildProcess> {
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     ...databaseUrlEnv(dbs.urls),
+    // The run's bundle: a worker that bundled for itself would spend seconds of CPU on it.
+    WORKFLOW_BUNDLE: workflowBundle().codePath,
     TEMPORAL_NAMESPACE: testNamespace(),
     STRIPE_API_BASE: recorder.url,
     STRIPE_SECRET_KEY: '',

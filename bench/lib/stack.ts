@@ -18,7 +18,7 @@ import { generateClients } from '../../scripts/generate-clients';
 import { STRIPE_MOCK_KEY } from '../../scripts/lib/dev-servers';
 import { openServices, type Services } from '../../services';
 import { signToken } from './http';
-import { BUNDLE_ENV, READY_LINE, TUNING_ENV, type WorkerTuning } from './tuning';
+import { READY_LINE, TUNING_ENV, type WorkerTuning } from './tuning';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 export const BENCH_DATABASE_PREFIX = 'bench_';
@@ -123,7 +123,7 @@ export async function startBenchStack(options: BenchStackOptions = {}): Promise<
     };
 
     // The settings the workers and the API get (env() below), codec included when encryption is on.
-    const env = (): NodeJS.ProcessEnv => stack!.env({ [BUNDLE_ENV]: stack!.workflowBundle });
+    const env = (): NodeJS.ProcessEnv => stack!.env();
     const settings = temporalSettingsFromEnv(env());
     connection = await connectClient(settings);
     const client = createClient(connection, settings);

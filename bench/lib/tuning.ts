@@ -2,6 +2,5 @@
 export type { WorkerTuning } from '../../lib/workers';
 
 export const TUNING_ENV = 'BENCH_WORKER_TUNING';
-export const BUNDLE_ENV = 'BENCH_WORKFLOW_BUNDLE';
 /** What the worker process prints once its workers poll (lib/worker-process.ts). */
 export const READY_LINE = 'workers polling';

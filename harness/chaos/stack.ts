@@ -136,7 +136,6 @@ export class ChaosStack {
 
       const workerEnv = base.env({
         STRIPE_API_BASE: stripe.url,
-        CHAOS_WORKFLOW_BUNDLE: base.workflowBundle,
         // Incarnations come and go quickly; a metrics port would only be contended.
         WORKER_METRICS_PORT: '0',
       });

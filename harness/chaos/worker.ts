@@ -6,7 +6,7 @@
  *   SIGKILL the process exactly there (everything else in the process keeps running until then);
  * - a standby mode (CHAOS_WAIT_FOR_GO): the process loads everything and connects, then waits for
  *   `{"go": true}` before creating its workers, so that a replacement is ready the moment the driver kills;
- * - the workflow bundle the driver built once (CHAOS_WORKFLOW_BUNDLE), so a restarted worker is
+ * - the workflow bundle the driver built once (WORKFLOW_BUNDLE, as any worker process reads it), so a restarted worker is
  *   ready in a second instead of re-bundling, and every incarnation runs the same workflow code
  *   even while someone edits the working tree.
  */
@@ -60,9 +60,7 @@ const activityInterceptor: ActivityInterceptorsFactory = (ctx) => ({
   },
 });
 
-const bundle = process.env.CHAOS_WORKFLOW_BUNDLE;
 main({
   activityInterceptors: [activityInterceptor],
-  ...(bundle ? { workflowBundle: { codePath: bundle } } : {}),
   ...(process.env.CHAOS_WAIT_FOR_GO ? { beforeCreate: () => going } : {}),
 });
