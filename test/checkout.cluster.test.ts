@@ -6,7 +6,6 @@
  * and the history service SIGKILLed while a charge is in flight, restarted, and the saga finishing
  * with its invariants holding.
  */
-import { randomUUID } from 'node:crypto';
 import { Client as PgClient } from 'pg';
 import { createActivitiesByQueue } from '../activities';
 import { CheckoutClient } from '../lib/checkout-client';
@@ -15,10 +14,12 @@ import { startTemporalCluster, FRONTEND_SERVER_NAME, type TemporalCluster } from
 import { waitUntil } from '../harness/waits';
 import { openServices, type Services } from '../services';
 import { ALLOWED_TRANSITIONS } from '../services/orders/order-status';
-import { orderWorkflowId, type CheckoutInput, type CheckoutState } from '../workflows/contract';
+import { orderWorkflowId, type CheckoutState } from '../workflows/contract';
 import { createTestDatabases, type TestDatabases } from './helpers/databases';
 import { connectTestTemporal, type TestTemporal } from './helpers/temporal';
 import { connectClient, temporalSettingsFromEnv } from '../lib/temporal-connection';
+import { checkoutOf, newProduct } from './helpers/checkouts';
+import type { ProductView } from '../services/inventory/inventory.service';
 
 // The first run on a machine builds the server and its schema tool from the Go module proxy (minutes; see docs/production-temporal.md).
 jest.setTimeout(120_000);
@@ -72,24 +73,9 @@ afterAll(async () => {
   await cluster?.stop();
 });
 
-async function newProduct(available: number) {
-  const sku = `CLU-${randomUUID().slice(0, 8)}`;
-  return services.inventory.createProduct({ sku, name: `Product ${sku}`, priceCents: 2_000, available });
-}
-
-function checkoutInput(
-  product: { id: string; sku: string; name: string },
-  quantity: number,
-  ttlSeconds: number,
-): CheckoutInput {
-  return {
-    orderId: randomUUID(),
-    customerId: `cluster-${randomUUID().slice(0, 8)}`,
-    currency: 'usd',
-    ttlSeconds,
-    lines: [{ productId: product.id, sku: product.sku, name: product.name, quantity, unitPriceCents: 2_000 }],
-  };
-}
+const newProductOf = (available: number) => newProduct(services.inventory, 'CLU', available, 2_000);
+const checkoutInput = (product: ProductView, quantity: number, ttlSeconds: number) =>
+  checkoutOf(product, quantity, ttlSeconds, 'cluster');
 
 function result(orderId: string): Promise<CheckoutState> {
   return temporal.client.workflow.getHandle(orderWorkflowId(orderId)).result() as Promise<CheckoutState>;
@@ -105,7 +91,7 @@ async function expectLawfulHistory(orderId: string): Promise<void> {
 
 describe('checkout on a Temporal cluster over mTLS', () => {
   it('takes a paid order to COMPLETED', async () => {
-    const product = await newProduct(5);
+    const product = await newProductOf(5);
     const input = checkoutInput(product, 2, 300);
 
     expect((await checkout.place(input)).status).toBe('AWAITING_PAYMENT');
@@ -119,7 +105,7 @@ describe('checkout on a Temporal cluster over mTLS', () => {
   });
 
   it('expires an unpaid order on its durable timer and gives the stock back', async () => {
-    const product = await newProduct(4);
+    const product = await newProductOf(4);
     const input = checkoutInput(product, 3, 2);
 
     expect((await checkout.place(input)).status).toBe('AWAITING_PAYMENT');
@@ -153,7 +139,7 @@ describe('checkout on a Temporal cluster over mTLS', () => {
   });
 
   it('answers OrderStatus and CustomerId queries from SQL visibility', async () => {
-    const product = await newProduct(2);
+    const product = await newProductOf(2);
     const input = checkoutInput(product, 1, 300);
     await checkout.place(input);
 
@@ -194,7 +180,7 @@ describe('checkout on a Temporal cluster over mTLS', () => {
   });
 
   it('finishes a saga whose history service was SIGKILLed while its charge was in flight', async () => {
-    const product = await newProduct(3);
+    const product = await newProductOf(3);
     const input = checkoutInput(product, 1, 300);
     expect((await checkout.place(input)).status).toBe('AWAITING_PAYMENT');
 

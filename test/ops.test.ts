@@ -7,7 +7,6 @@
  */
 import { ApplicationFailure, defaultPayloadConverter, type Payload } from '@temporalio/common';
 import { spawn } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { createActivitiesByQueue } from '../activities';
 import type { InventoryActivities } from '../activities/inventory.activities';
@@ -21,7 +20,6 @@ import {
   checkoutStateQuery,
   orderWorkflowId,
   RECONCILER_SCHEDULE_ID,
-  type CheckoutInput,
   type CheckoutState,
   type OrderStatus,
 } from '../workflows/contract';
@@ -29,6 +27,8 @@ import { ScheduleOverlapPolicy } from '@temporalio/client';
 import { createTestDatabases, type TestDatabases } from './helpers/databases';
 import { connectTestTemporal, type RunningWorkers, type TestTemporal, workflowBundle } from './helpers/temporal';
 import { databaseUrlEnv } from '../lib/config';
+import { checkoutOf, newProduct } from './helpers/checkouts';
+import type { ProductView } from '../services/inventory/inventory.service';
 
 jest.setTimeout(120_000);
 
@@ -81,24 +81,9 @@ function ops(...args: string[]): Promise<{ code: number | null; stdout: string; 
   });
 }
 
-async function newProduct(available: number) {
-  const sku = `OPS-${randomUUID().slice(0, 8)}`;
-  return services.inventory.createProduct({ sku, name: `Product ${sku}`, priceCents: 1_250, available });
-}
-
-function checkoutInput(
-  product: { id: string; sku: string; name: string },
-  quantity: number,
-  ttlSeconds: number,
-): CheckoutInput {
-  return {
-    orderId: randomUUID(),
-    customerId: `ops-${randomUUID().slice(0, 8)}`,
-    currency: 'usd',
-    ttlSeconds,
-    lines: [{ productId: product.id, sku: product.sku, name: product.name, quantity, unitPriceCents: 1_250 }],
-  };
-}
+const newProductOf = (available: number) => newProduct(services.inventory, 'OPS', available, 1_250);
+const checkoutInput = (product: ProductView, quantity: number, ttlSeconds: number) =>
+  checkoutOf(product, quantity, ttlSeconds, 'ops');
 
 async function reach(orderId: string, status: OrderStatus): Promise<CheckoutState> {
   const handle = temporal.client.workflow.getHandle(orderWorkflowId(orderId));
@@ -172,7 +157,7 @@ describe('a checkout run by the worker process', () => {
   });
 
   it('carries summaries in words, current search attributes, a memo and current details', async () => {
-    const product = await newProduct(5);
+    const product = await newProductOf(5);
     const input = checkoutInput(product, 2, 300);
     const checkout = new CheckoutClient(temporal.client);
     expect((await checkout.place(input)).status).toBe('AWAITING_PAYMENT');
@@ -288,7 +273,7 @@ describe('npm run ops', () => {
         },
       },
     });
-    const product = await newProduct(2);
+    const product = await newProductOf(2);
     const input = checkoutInput(product, 2, 1);
     await temporal.client.workflow.start(checkoutWorkflow, checkoutStartOptions(input));
     await reach(input.orderId, 'NEEDS_ATTENTION');
