@@ -4,6 +4,7 @@ import { DefaultLogger } from '@temporalio/worker';
 import { DomainError } from '../lib/errors';
 import type { InventoryService } from '../services/inventory/inventory.service';
 import { withBusinessFailures } from '../lib/business-failures';
+import { rejectionOf } from '../test/helpers/rejections';
 import { createInventoryActivities } from './inventory.activities';
 
 let env: MockActivityEnvironment;
@@ -11,15 +12,6 @@ let env: MockActivityEnvironment;
 beforeEach(() => {
   env = new MockActivityEnvironment(undefined, { logger: new DefaultLogger('ERROR') });
 });
-
-async function failureOf(promise: Promise<unknown>): Promise<unknown> {
-  return promise.then(
-    (value) => {
-      throw new Error(`expected a failure, got ${JSON.stringify(value)}`);
-    },
-    (e: unknown) => e,
-  );
-}
 
 test('a DomainError becomes a non-retryable ApplicationFailure carrying its code as type and its details', async () => {
   const details = { productId: 'p-1', sku: 'MUG', available: 0, requested: 2 };
@@ -29,7 +21,7 @@ test('a DomainError becomes a non-retryable ApplicationFailure carrying its code
     },
   });
 
-  const failure = await failureOf(env.run(activities.reserveStock, { orderId: 'o-1' }));
+  const failure = await rejectionOf(env.run(activities.reserveStock, { orderId: 'o-1' }));
   expect(failure).toBeInstanceOf(ApplicationFailure);
   const af = failure as ApplicationFailure;
   expect(af.nonRetryable).toBe(true);
@@ -44,7 +36,7 @@ test('a DomainError without details still fails non-retryably with its code', as
       throw new DomainError('ORDER_NOT_PAYABLE', 'The payment was refunded');
     },
   });
-  const af = (await failureOf(env.run(activities.charge))) as ApplicationFailure;
+  const af = (await rejectionOf(env.run(activities.charge))) as ApplicationFailure;
   expect(af).toBeInstanceOf(ApplicationFailure);
   expect(af).toMatchObject({ nonRetryable: true, type: 'ORDER_NOT_PAYABLE', message: 'The payment was refunded' });
 });
@@ -61,7 +53,7 @@ test('any other error is rethrown as it is and stays retryable', async () => {
   });
 
   for (const expected of thrown) {
-    const error = await failureOf(env.run(activities.flaky));
+    const error = await rejectionOf(env.run(activities.flaky));
     expect(error).toBe(expected);
     expect((error as { nonRetryable?: boolean }).nonRetryable ?? false).toBe(false);
   }
@@ -96,12 +88,12 @@ test("a service's business failure surfaces from a real activity factory as a no
   } as unknown as InventoryService;
   const { reserveStock, releaseStock } = createInventoryActivities({ inventory });
 
-  const af = (await failureOf(env.run(reserveStock, { orderId: 'o-2', lines: [] }))) as ApplicationFailure;
+  const af = (await rejectionOf(env.run(reserveStock, { orderId: 'o-2', lines: [] }))) as ApplicationFailure;
   expect(af).toBeInstanceOf(ApplicationFailure);
   expect(af).toMatchObject({ nonRetryable: true, type: 'OUT_OF_STOCK' });
   expect(af.details).toEqual([{ sku: 'CAP', available: 1, requested: 3 }]);
 
-  const infra = await failureOf(env.run(releaseStock, { orderId: 'o-2' }));
+  const infra = await rejectionOf(env.run(releaseStock, { orderId: 'o-2' }));
   expect(infra).not.toBeInstanceOf(ApplicationFailure);
   expect((infra as Error).message).toBe('connection terminated unexpectedly');
 });

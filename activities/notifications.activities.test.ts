@@ -1,26 +1,13 @@
-import { MockActivityEnvironment } from '@temporalio/testing';
-import { DefaultLogger } from '@temporalio/worker';
+import { TypedActivityEnvironment } from '../test/helpers/activity-environment';
 import { useServiceDatabase } from '../test/helpers/databases';
-import { createNotificationsDb, type NotificationsDb } from '../services/notifications/db';
+import { createNotificationsDb } from '../services/notifications/db';
 import { NotificationsService } from '../services/notifications/notifications.service';
 import { TASK_QUEUES, notifySignal, type NotifyInput } from '../workflows/contract';
 import type { NotificationSignaller } from '../lib/notification-signal';
 import { createNotificationActivities } from './notifications.activities';
 
-/** MockActivityEnvironment whose run() keeps the activity's result type. */
-class TypedActivityEnvironment {
-  private readonly env = new MockActivityEnvironment(undefined, { logger: new DefaultLogger('ERROR') });
-  run<I, R>(activity: (input: I) => Promise<R>, input: I): Promise<R> {
-    return this.env.run(activity, input) as Promise<R>;
-  }
-}
-
-const database = useServiceDatabase('notifications', createNotificationsDb);
-let db: NotificationsDb;
 let notifications: NotificationsService;
-
-beforeAll(async () => {
-  db = database.db;
+useServiceDatabase('notifications', createNotificationsDb, (db) => {
   notifications = new NotificationsService(db);
 });
 

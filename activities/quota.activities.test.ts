@@ -1,27 +1,14 @@
 import { ApplicationFailure } from '@temporalio/common';
-import { MockActivityEnvironment } from '@temporalio/testing';
-import { DefaultLogger } from '@temporalio/worker';
+import { TypedActivityEnvironment } from '../test/helpers/activity-environment';
 import { useServiceDatabase } from '../test/helpers/databases';
-import { createQuotaDb, type QuotaDb } from '../services/quota/db';
+import { createQuotaDb } from '../services/quota/db';
 import { QuotaService } from '../services/quota/quota.service';
 import { TASK_QUEUES, notifySignal, type NotifyInput } from '../workflows/contract';
 import type { NotificationSignaller } from '../lib/notification-signal';
 import { createQuotaActivities, type QuotaActivities } from './quota.activities';
 
-/** MockActivityEnvironment whose run() keeps the activity's result type. */
-class TypedActivityEnvironment {
-  private readonly env = new MockActivityEnvironment(undefined, { logger: new DefaultLogger('ERROR') });
-  run<I, R>(activity: (input: I) => Promise<R>, input: I): Promise<R> {
-    return this.env.run(activity, input) as Promise<R>;
-  }
-}
-
-const database = useServiceDatabase('quota', createQuotaDb);
-let db: QuotaDb;
 let quota: QuotaService;
-
-beforeAll(async () => {
-  db = database.db;
+useServiceDatabase('quota', createQuotaDb, (db) => {
   quota = new QuotaService(db);
 });
 

@@ -1,4 +1,5 @@
 import { useServiceDatabase } from '../../test/helpers/databases';
+import { errorOf } from '../../test/helpers/rejections';
 import { createQuotaDb } from '../quota/db';
 import { QuotaService } from '../quota/quota.service';
 import { AccountsError, AccountsService } from './accounts.service';
@@ -19,15 +20,6 @@ beforeAll(() => {
   quota = new QuotaService(quotaDb.db);
   accounts = new AccountsService(accountsDb.db, { plans: quota, signInLimits: LIMITS });
 });
-
-async function failure(promise: Promise<unknown>): Promise<AccountsError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(AccountsError);
-  return error as AccountsError;
-}
 
 let counter = 0;
 const uniqueEmail = (name: string) => `${name}.${Date.now().toString(36)}${counter++}@example.com`;
@@ -81,12 +73,14 @@ describe('sign-up', () => {
 
   it('refuses a malformed address and a short password, creating nothing', async () => {
     const before = await accountsDb.db.user.count();
-    expect((await failure(accounts.createAccount({ email: 'not-an-address', password: 'long enough pw' }))).code).toBe(
-      'INVALID_EMAIL',
-    );
-    expect((await failure(accounts.createAccount({ email: uniqueEmail('short'), password: 'nine char' }))).code).toBe(
-      'WEAK_PASSWORD',
-    );
+    expect(
+      (await errorOf(AccountsError, accounts.createAccount({ email: 'not-an-address', password: 'long enough pw' })))
+        .code,
+    ).toBe('INVALID_EMAIL');
+    expect(
+      (await errorOf(AccountsError, accounts.createAccount({ email: uniqueEmail('short'), password: 'nine char' })))
+        .code,
+    ).toBe('WEAK_PASSWORD');
     expect(await accountsDb.db.user.count()).toBe(before);
   });
 });
@@ -98,8 +92,12 @@ describe('sign-in', () => {
     expect(
       await accounts.verifyCredentials({ email: email.toUpperCase(), password: 'erin password!', address: '10.0.0.1' }),
     ).toEqual(created);
-    const wrong = await failure(accounts.verifyCredentials({ email, password: 'erin password?', address: '10.0.0.1' }));
-    const unknown = await failure(
+    const wrong = await errorOf(
+      AccountsError,
+      accounts.verifyCredentials({ email, password: 'erin password?', address: '10.0.0.1' }),
+    );
+    const unknown = await errorOf(
+      AccountsError,
       accounts.verifyCredentials({ email: uniqueEmail('nobody'), password: 'erin password!', address: '10.0.0.1' }),
     );
     expect([wrong.code, wrong.message]).toEqual([unknown.code, unknown.message]);
@@ -117,7 +115,10 @@ describe('sign-in', () => {
       const samples: number[] = [];
       for (let i = 0; i < 7; i++) {
         const started = process.hrtime.bigint();
-        await failure(relaxed.verifyCredentials({ email: who, password: 'wrong password', address: '10.3.0.1' }));
+        await errorOf(
+          AccountsError,
+          relaxed.verifyCredentials({ email: who, password: 'wrong password', address: '10.3.0.1' }),
+        );
         samples.push(Number(process.hrtime.bigint() - started) / 1e6);
       }
       return samples.sort((a, b) => a - b)[3]!;
@@ -134,27 +135,36 @@ describe('sign-in', () => {
     for (let attempt = 0; attempt < LIMITS.perAccount; attempt++) {
       expect(
         (
-          await failure(
+          await errorOf(
+            AccountsError,
             accounts.verifyCredentials({ email, password: `guess ${attempt}`, address: `10.1.0.${attempt}` }),
           )
         ).code,
       ).toBe('INVALID_CREDENTIALS');
     }
     expect(
-      (await failure(accounts.verifyCredentials({ email, password: 'frank password', address: '10.1.0.99' }))).code,
+      (
+        await errorOf(
+          AccountsError,
+          accounts.verifyCredentials({ email, password: 'frank password', address: '10.1.0.99' }),
+        )
+      ).code,
     ).toBe('RATE_LIMITED');
   });
 
   it('refuses an address that fails for many accounts', async () => {
     const address = '10.2.0.1';
     for (let attempt = 0; attempt < LIMITS.perAddress; attempt++) {
-      await failure(accounts.verifyCredentials({ email: uniqueEmail('spray'), password: 'whatever123', address }));
+      await errorOf(
+        AccountsError,
+        accounts.verifyCredentials({ email: uniqueEmail('spray'), password: 'whatever123', address }),
+      );
     }
     const email = uniqueEmail('gina');
     await accounts.createAccount({ email, password: 'gina password' });
-    expect((await failure(accounts.verifyCredentials({ email, password: 'gina password', address }))).code).toBe(
-      'RATE_LIMITED',
-    );
+    expect(
+      (await errorOf(AccountsError, accounts.verifyCredentials({ email, password: 'gina password', address }))).code,
+    ).toBe('RATE_LIMITED');
     expect(await accounts.verifyCredentials({ email, password: 'gina password', address: '10.2.0.2' })).toMatchObject({
       email,
     });

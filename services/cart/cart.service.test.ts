@@ -3,13 +3,11 @@ import { useServiceDatabase } from '../../test/helpers/databases';
 import { CartService } from './cart.service';
 import { createCartDb, type CartDb } from './db';
 
-const database = useServiceDatabase('cart', createCartDb);
 let db: CartDb;
 let carts: CartService;
-
-beforeAll(async () => {
-  db = database.db;
-  carts = new CartService(db);
+useServiceDatabase('cart', createCartDb, (opened) => {
+  db = opened;
+  carts = new CartService(opened);
 });
 
 // Product ids in ascending order, so the cart lists them in this order.

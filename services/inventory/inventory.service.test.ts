@@ -1,16 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { DomainError } from '../../lib/errors';
 import { useServiceDatabase } from '../../test/helpers/databases';
+import { errorOf } from '../../test/helpers/rejections';
 import { createInventoryDb, type InventoryDb } from './db';
 import { InventoryService, type ProductView } from './inventory.service';
 
-const database = useServiceDatabase('inventory', createInventoryDb);
 let db: InventoryDb;
 let inventory: InventoryService;
-
-beforeAll(async () => {
-  db = database.db;
-  inventory = new InventoryService(db);
+useServiceDatabase('inventory', createInventoryDb, (opened) => {
+  db = opened;
+  inventory = new InventoryService(opened);
 });
 
 let skuCounter = 0;
@@ -24,21 +23,17 @@ async function stock(productId: string): Promise<{ available: number; reserved: 
   return { available, reserved, sold };
 }
 
+/** The DomainError a reservation of `lines` for the order is refused with. */
+function refusedReservation(orderId: string, lines: { productId: string; quantity: number }[]): Promise<DomainError> {
+  return errorOf(DomainError, inventory.reserve({ orderId, lines }));
+}
+
 async function expectConserved(productId: string, initial: number): Promise<void> {
   const s = await stock(productId);
   expect(s.available).toBeGreaterThanOrEqual(0);
   expect(s.reserved).toBeGreaterThanOrEqual(0);
   expect(s.sold).toBeGreaterThanOrEqual(0);
   expect(s.available + s.reserved + s.sold).toBe(initial);
-}
-
-async function domainError(promise: Promise<unknown>): Promise<DomainError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(DomainError);
-  return error as DomainError;
 }
 
 test('50 concurrent orders of 1 unit against 10 available: exactly 10 reserve, 40 are out of stock', async () => {
@@ -122,15 +117,10 @@ test('a multi-line order that cannot get one line reserves nothing', async () =>
   const scarce = await newProduct(1);
   const orderId = randomUUID();
 
-  const error = await domainError(
-    inventory.reserve({
-      orderId,
-      lines: [
-        { productId: plenty.id, quantity: 3 },
-        { productId: scarce.id, quantity: 2 },
-      ],
-    }),
-  );
+  const error = await refusedReservation(orderId, [
+    { productId: plenty.id, quantity: 3 },
+    { productId: scarce.id, quantity: 2 },
+  ]);
   expect(error.code).toBe('OUT_OF_STOCK');
   expect(error.details).toMatchObject({ productId: scarce.id, sku: scarce.sku, available: 1, requested: 2 });
   expect(await stock(plenty.id)).toEqual({ available: 10, reserved: 0, sold: 0 });
@@ -236,8 +226,8 @@ test('commit moves reserved to sold, is idempotent, and release after commit giv
   expect(await inventory.release(orderId)).toBeNull();
   expect(await stock(product.id)).toEqual({ available: 8, reserved: 0, sold: 0 });
 
-  expect((await domainError(inventory.commit(orderId))).code).toBe('RESERVATION_RELEASED');
-  expect((await domainError(inventory.commit(randomUUID()))).code).toBe('RESERVATION_NOT_FOUND');
+  expect((await errorOf(DomainError, inventory.commit(orderId))).code).toBe('RESERVATION_RELEASED');
+  expect((await errorOf(DomainError, inventory.commit(randomUUID()))).code).toBe('RESERVATION_NOT_FOUND');
   await expectConserved(product.id, 8);
 });
 
@@ -271,7 +261,7 @@ test('updateProduct applies with the current version and refuses a stale one wit
   const updated = await inventory.updateProduct(product.id, { version: 1, name: 'Renamed', priceCents: 1200 });
   expect(updated).toMatchObject({ name: 'Renamed', priceCents: 1200, available: 4, version: 2 });
 
-  const error = await domainError(inventory.updateProduct(product.id, { version: 1, priceCents: 1 }));
+  const error = await errorOf(DomainError, inventory.updateProduct(product.id, { version: 1, priceCents: 1 }));
   expect(error.code).toBe('VERSION_CONFLICT');
   expect(error.details).toEqual({ currentVersion: 2 });
   expect(await inventory.getProduct(product.id)).toEqual(updated);
@@ -286,7 +276,7 @@ test('updateProduct applies with the current version and refuses a stale one wit
   expect((loser.reason as DomainError).code).toBe('VERSION_CONFLICT');
   expect((await inventory.getProduct(product.id))?.version).toBe(3);
 
-  expect((await domainError(inventory.updateProduct(randomUUID(), { version: 1, name: 'x' }))).code).toBe(
+  expect((await errorOf(DomainError, inventory.updateProduct(randomUUID(), { version: 1, name: 'x' }))).code).toBe(
     'PRODUCT_NOT_FOUND',
   );
 });
@@ -295,15 +285,10 @@ test('reserving an unknown product is UNKNOWN_PRODUCT and reserves nothing else'
   const product = await newProduct(5);
   const missing = randomUUID();
   const orderId = randomUUID();
-  const error = await domainError(
-    inventory.reserve({
-      orderId,
-      lines: [
-        { productId: product.id, quantity: 1 },
-        { productId: missing, quantity: 1 },
-      ],
-    }),
-  );
+  const error = await refusedReservation(orderId, [
+    { productId: product.id, quantity: 1 },
+    { productId: missing, quantity: 1 },
+  ]);
   expect(error.code).toBe('UNKNOWN_PRODUCT');
   expect(error.details).toEqual({ productId: missing });
   expect(await stock(product.id)).toEqual({ available: 5, reserved: 0, sold: 0 });
@@ -313,7 +298,12 @@ test('reserving an unknown product is UNKNOWN_PRODUCT and reserves nothing else'
 test('a duplicate SKU is SKU_TAKEN', async () => {
   const product = await newProduct(1);
   expect(
-    (await domainError(inventory.createProduct({ sku: product.sku, name: 'dup', priceCents: 1, available: 1 }))).code,
+    (
+      await errorOf(
+        DomainError,
+        inventory.createProduct({ sku: product.sku, name: 'dup', priceCents: 1, available: 1 }),
+      )
+    ).code,
   ).toBe('SKU_TAKEN');
 });
 
@@ -347,7 +337,10 @@ test('stock adjustments racing reservations never give reserved units back, and 
 test('taking away more than is available is INSUFFICIENT_STOCK and changes nothing; reserved units cannot be taken', async () => {
   const product = await newProduct(10);
   await inventory.reserve({ orderId: randomUUID(), lines: [{ productId: product.id, quantity: 8 }] });
-  const error = await domainError(inventory.adjustStock({ productId: product.id, delta: -3, reason: 'write-off' }));
+  const error = await errorOf(
+    DomainError,
+    inventory.adjustStock({ productId: product.id, delta: -3, reason: 'write-off' }),
+  );
   expect(error.code).toBe('INSUFFICIENT_STOCK');
   expect(error.details).toEqual({ available: 2 });
   expect(await stock(product.id)).toEqual({ available: 2, reserved: 8, sold: 0 });
@@ -355,10 +348,10 @@ test('taking away more than is available is INSUFFICIENT_STOCK and changes nothi
 
   expect((await inventory.adjustStock({ productId: product.id, delta: -2, reason: 'write-off' })).available).toBe(0);
   expect(await ledgerTotal(product.id)).toBe(8);
-  expect((await domainError(inventory.adjustStock({ productId: randomUUID(), delta: 1, reason: 'x' }))).code).toBe(
-    'PRODUCT_NOT_FOUND',
-  );
   expect(
-    (await domainError(inventory.adjustStock({ productId: product.id, delta: 1_000_001, reason: 'x' }))).code,
+    (await errorOf(DomainError, inventory.adjustStock({ productId: randomUUID(), delta: 1, reason: 'x' }))).code,
+  ).toBe('PRODUCT_NOT_FOUND');
+  expect(
+    (await errorOf(DomainError, inventory.adjustStock({ productId: product.id, delta: 1_000_001, reason: 'x' }))).code,
   ).toBe('STOCK_LIMIT');
 });

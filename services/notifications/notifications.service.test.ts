@@ -1,6 +1,7 @@
 import { Client } from 'pg';
 import { useServiceDatabase } from '../../test/helpers/databases';
-import { createNotificationsDb, type NotificationsDb } from './db';
+import { errorOf } from '../../test/helpers/rejections';
+import { createNotificationsDb } from './db';
 import {
   NOTIFICATIONS_CHANNEL,
   NotificationError,
@@ -8,12 +9,8 @@ import {
   type PersistNotificationInput,
 } from './notifications.service';
 
-const database = useServiceDatabase('notifications', createNotificationsDb);
-let db: NotificationsDb;
 let notifications: NotificationsService;
-
-beforeAll(async () => {
-  db = database.db;
+const database = useServiceDatabase('notifications', createNotificationsDb, (db) => {
   notifications = new NotificationsService(db);
 });
 
@@ -28,15 +25,6 @@ const note = (
   dedupeKey,
   ...extra,
 });
-
-async function notificationError(promise: Promise<unknown>): Promise<NotificationError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(NotificationError);
-  return error as NotificationError;
-}
 
 test('sequences increase by one per user, without gaps, under concurrency', async () => {
   const writes = [
@@ -131,11 +119,13 @@ test('markRead: only the owner can, it is idempotent, and unread counts follow',
   expect(await notifications.unreadCount('reader')).toBe(2);
 
   // Another user's notification is not found (the API answers 404, not 403).
-  expect((await notificationError(notifications.markRead('intruder', notification.id))).code).toBe('NOT_FOUND');
-  expect((await notificationError(notifications.markRead('reader', 'not-a-uuid'))).code).toBe('NOT_FOUND');
-  expect((await notificationError(notifications.markRead('reader', '00000000-0000-4000-8000-000000000000'))).code).toBe(
+  expect((await errorOf(NotificationError, notifications.markRead('intruder', notification.id))).code).toBe(
     'NOT_FOUND',
   );
+  expect((await errorOf(NotificationError, notifications.markRead('reader', 'not-a-uuid'))).code).toBe('NOT_FOUND');
+  expect(
+    (await errorOf(NotificationError, notifications.markRead('reader', '00000000-0000-4000-8000-000000000000'))).code,
+  ).toBe('NOT_FOUND');
   expect(await notifications.unreadCount('reader')).toBe(2);
 
   const read = await notifications.markRead('reader', notification.id);

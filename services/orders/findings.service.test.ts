@@ -4,11 +4,9 @@ import { useServiceDatabase } from '../../test/helpers/databases';
 import { createOrdersDb } from './db';
 import { FindingsService } from './findings.service';
 
-const database = useServiceDatabase('orders', createOrdersDb);
 let findings: FindingsService;
-
-beforeAll(() => {
-  findings = new FindingsService(database.db);
+useServiceDatabase('orders', createOrdersDb, (db) => {
+  findings = new FindingsService(db);
 });
 
 const product = randomUUID();

@@ -1,18 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import { DomainError } from '../../lib/errors';
 import { useServiceDatabase } from '../../test/helpers/databases';
+import { errorOf } from '../../test/helpers/rejections';
 import type { OrderLineInput, OrderStatus } from '../../workflows/contract';
 import { createOrdersDb, type OrdersDb } from './db';
 import { ALLOWED_TRANSITIONS, canTransition } from './order-status';
 import { OrdersService, orderTotal, type CreateOrderInput, type OrderView } from './orders.service';
 
-const database = useServiceDatabase('orders', createOrdersDb);
 let db: OrdersDb;
 let orders: OrdersService;
-
-beforeAll(async () => {
-  db = database.db;
-  orders = new OrdersService(db);
+useServiceDatabase('orders', createOrdersDb, (opened) => {
+  db = opened;
+  orders = new OrdersService(opened);
 });
 
 const LINES: OrderLineInput[] = [
@@ -22,15 +21,6 @@ const LINES: OrderLineInput[] = [
 
 function orderInput(extra: Partial<CreateOrderInput> = {}): CreateOrderInput {
   return { orderId: randomUUID(), customerId: 'alice', lines: LINES, currency: 'usd', ...extra };
-}
-
-async function domainError(promise: Promise<unknown>): Promise<DomainError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(DomainError);
-  return error as DomainError;
 }
 
 /** Drives an order through the given statuses (each a legal step). */
@@ -123,7 +113,8 @@ test.each<[OrderStatus[], OrderStatus]>([
   [['AWAITING_PAYMENT', 'FAILED'], 'NEEDS_ATTENTION'],
 ])('after %j, a move to %s is refused with INVALID_TRANSITION and changes nothing', async (path, to) => {
   const order = await orderIn(path);
-  const error = await domainError(
+  const error = await errorOf(
+    DomainError,
     orders.transition({ orderId: order.id, to, failureCode: 'X', reason: 'nope', expiresAt: new Date() }),
   );
   expect(error.code).toBe('INVALID_TRANSITION');
@@ -182,7 +173,7 @@ test('NEEDS_ATTENTION leaves only to a terminal status chosen by an operator', a
   }
   const stuck = await orderIn(['NEEDS_ATTENTION']);
   for (const to of ['PENDING', 'AWAITING_PAYMENT', 'PAID'] as const) {
-    expect((await domainError(orders.transition({ orderId: stuck.id, to }))).code).toBe('INVALID_TRANSITION');
+    expect((await errorOf(DomainError, orders.transition({ orderId: stuck.id, to }))).code).toBe('INVALID_TRANSITION');
   }
 });
 
@@ -196,7 +187,9 @@ test('the status machine: terminal statuses have no way out, backwards and skipp
 });
 
 test('transition of an unknown order is ORDER_NOT_FOUND', async () => {
-  expect((await domainError(orders.transition({ orderId: randomUUID(), to: 'PAID' }))).code).toBe('ORDER_NOT_FOUND');
+  expect((await errorOf(DomainError, orders.transition({ orderId: randomUUID(), to: 'PAID' }))).code).toBe(
+    'ORDER_NOT_FOUND',
+  );
 });
 
 test("getForCustomer and listForCustomer hide other customers' orders", async () => {

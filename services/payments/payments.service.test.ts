@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { DomainError } from '../../lib/errors';
 import { useServiceDatabase } from '../../test/helpers/databases';
+import { rejectionOf } from '../../test/helpers/rejections';
 import {
   INSUFFICIENT_FUNDS,
   isConfirm,
@@ -72,15 +73,6 @@ function chargeInput(extra: Partial<ChargeInput> = {}): ChargeInput {
 
 const summary = (requests: RecordedRequest[]) =>
   requests.map((r) => `${r.method} ${r.path.replace(/pi_[A-Za-z0-9]+/, 'pi_*')} ${r.idempotencyKey ?? '-'}`);
-
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  return promise.then(
-    (value) => {
-      throw new Error(`expected a failure, got ${JSON.stringify(value)}`);
-    },
-    (e: unknown) => e,
-  );
-}
 
 test('charge creates one payment, confirms its intent once, and records the attempt', async () => {
   const { payments, recorder } = await paymentsVia();
@@ -165,7 +157,7 @@ test('refundOrCancel after a successful charge refunds once and is idempotent', 
   expect(await db.refund.count({ where: { paymentId: charged.paymentId } })).toBe(1);
 
   // A refunded order cannot be charged again.
-  const error = await rejection(payments.charge({ ...input, attempt: 2 }));
+  const error = await rejectionOf(payments.charge({ ...input, attempt: 2 }));
   expect(error).toBeInstanceOf(DomainError);
   expect((error as DomainError).code).toBe('ORDER_NOT_PAYABLE');
   expect(recorder.requests).toHaveLength(1);
@@ -185,7 +177,7 @@ test('a declined card is PAYMENT_DECLINED with its decline code; the payment sta
   const declining = await paymentsVia((r) => (isConfirm(r) ? INSUFFICIENT_FUNDS : undefined));
   const input = chargeInput({ paymentMethod: 'pm_card_visa_chargeDeclinedInsufficientFunds' });
 
-  const error = await rejection(declining.payments.charge(input));
+  const error = await rejectionOf(declining.payments.charge(input));
   expect(error).toBeInstanceOf(DomainError);
   expect(error).toMatchObject({
     code: 'PAYMENT_DECLINED',
@@ -230,7 +222,7 @@ test('a declined card is PAYMENT_DECLINED with its decline code; the payment sta
 test('refundOrCancel of a payment that never succeeded cancels its intent, once', async () => {
   const declining = await paymentsVia((r) => (isConfirm(r) ? INSUFFICIENT_FUNDS : undefined));
   const input = chargeInput();
-  await rejection(declining.payments.charge(input));
+  await rejectionOf(declining.payments.charge(input));
   const intentId = (await declining.payments.get(input.orderId))!.paymentIntentId;
 
   const { payments, recorder } = await paymentsVia();
@@ -246,7 +238,7 @@ test('refundOrCancel of a payment that never succeeded cancels its intent, once'
   expect(recorder.requests).toHaveLength(1);
 
   // The expired order's payment stays cancelled: a late payment is refused, nothing is sent.
-  const late = await rejection(payments.charge({ ...input, attempt: 2 }));
+  const late = await rejectionOf(payments.charge({ ...input, attempt: 2 }));
   expect(late).toMatchObject({ code: 'ORDER_NOT_PAYABLE' });
   expect(recorder.requests).toHaveLength(1);
 });
@@ -272,7 +264,7 @@ test('an unknown outcome (connection reset on confirm) is retryable, and the ret
   const { payments, recorder } = await paymentsVia((r) => (isConfirm(r) && losing ? 'reset' : undefined));
   const input = chargeInput();
 
-  const lost = await rejection(payments.charge(input));
+  const lost = await rejectionOf(payments.charge(input));
   losing = false;
   expect(lost).toBeInstanceOf(Error);
   expect(lost).not.toBeInstanceOf(DomainError);
@@ -315,7 +307,7 @@ test('an unknown outcome on creating the intent retries under the same key and c
   const { payments, recorder } = await paymentsVia((r) => (isCreate(r) && losing ? 'reset' : undefined));
   const input = chargeInput();
 
-  const lost = await rejection(payments.charge(input));
+  const lost = await rejectionOf(payments.charge(input));
   losing = false;
   expect(lost).not.toBeInstanceOf(DomainError);
   expect(await payments.get(input.orderId)).toMatchObject({ status: 'PENDING', paymentIntentId: null, attempts: [] });
@@ -406,7 +398,7 @@ describe('against Stripe itself (real mode, the Stripe double)', () => {
   test('requires_action cannot be completed server-side: PAYMENT_DECLINED, the order stays payable', async () => {
     const { payments, recorder } = await paymentsAgainstStripe(() => 'requires_action');
     const input = chargeInput();
-    expect(await rejection(payments.charge(input))).toMatchObject({
+    expect(await rejectionOf(payments.charge(input))).toMatchObject({
       code: 'PAYMENT_DECLINED',
       details: { declineCode: 'requires_action' },
     });
@@ -478,7 +470,7 @@ describe('against Stripe itself (real mode, the Stripe double)', () => {
       },
     }));
     const input = chargeInput({ paymentMethod: 'pm_gone' });
-    expect(await rejection(payments.charge(input))).toMatchObject({ code: 'PAYMENT_METHOD_UNUSABLE' });
+    expect(await rejectionOf(payments.charge(input))).toMatchObject({ code: 'PAYMENT_METHOD_UNUSABLE' });
     expect(recorder.requests.filter(isConfirm)).toHaveLength(1);
   });
 
@@ -487,7 +479,7 @@ describe('against Stripe itself (real mode, the Stripe double)', () => {
       status: 500,
       body: { error: { type: 'api_error', message: 'Stripe is down' } },
     }));
-    const error = await rejection(payments.charge(chargeInput()));
+    const error = await rejectionOf(payments.charge(chargeInput()));
     expect(error).not.toBeInstanceOf(DomainError);
   });
 });

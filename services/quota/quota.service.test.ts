@@ -1,27 +1,17 @@
 import { useServiceDatabase } from '../../test/helpers/databases';
+import { errorOf } from '../../test/helpers/rejections';
 import { createQuotaDb, type QuotaDb } from './db';
 import { QuotaError, QuotaService, periodOf, type RecordUsageResult } from './quota.service';
 
-const database = useServiceDatabase('quota', createQuotaDb);
 let db: QuotaDb;
 let quota: QuotaService;
-
-beforeAll(async () => {
-  db = database.db;
-  quota = new QuotaService(db);
+useServiceDatabase('quota', createQuotaDb, (opened) => {
+  db = opened;
+  quota = new QuotaService(opened);
 });
 
 const NOVEMBER = new Date('2026-11-15T12:00:00Z');
 const DECEMBER = new Date('2026-12-01T00:00:00Z');
-
-async function quotaError(promise: Promise<unknown>): Promise<QuotaError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(QuotaError);
-  return error as QuotaError;
-}
 
 test('periodOf is the UTC calendar month', () => {
   expect(periodOf(new Date('2026-11-30T23:59:59.999Z'))).toBe('2026-11');
@@ -87,7 +77,8 @@ test('50 concurrent orders against the hard limit of 20: exactly 20 succeed, the
 test('a refused key is not consumed: it may succeed once units are given back', async () => {
   const user = 'refused-then-ok';
   await quota.recordUsage({ userId: user, resource: 'orders', quantity: 20, idempotencyKey: 'bulk', at: NOVEMBER });
-  const refused = await quotaError(
+  const refused = await errorOf(
+    QuotaError,
     quota.recordUsage({ userId: user, resource: 'orders', quantity: 1, idempotencyKey: 'late', at: NOVEMBER }),
   );
   expect(refused.code).toBe('QUOTA_EXCEEDED');
@@ -272,12 +263,17 @@ test('release gives the units back, once; unknown keys are a no-op', async () =>
 
 test('unknown resources and bad quantities are refused with their codes', async () => {
   expect(
-    (await quotaError(quota.recordUsage({ userId: 'u', resource: 'teleports', quantity: 1, idempotencyKey: 'x' })))
-      .code,
+    (
+      await errorOf(
+        QuotaError,
+        quota.recordUsage({ userId: 'u', resource: 'teleports', quantity: 1, idempotencyKey: 'x' }),
+      )
+    ).code,
   ).toBe('UNKNOWN_RESOURCE');
   for (const quantity of [0, -1, 1.5]) {
     expect(
-      (await quotaError(quota.recordUsage({ userId: 'u', resource: 'builds', quantity, idempotencyKey: 'x' }))).code,
+      (await errorOf(QuotaError, quota.recordUsage({ userId: 'u', resource: 'builds', quantity, idempotencyKey: 'x' })))
+        .code,
     ).toBe('INVALID_QUANTITY');
   }
 });

@@ -113,34 +113,37 @@ export interface TestDatabases {
 
 /**
  * One service's fresh database for the whole test file, opened with `open` (its Prisma
- * client factory) before the file's tests and closed and dropped after them. Register it
- * before the file's own beforeAll, which can then read `.db`.
+ * client factory) before the file's tests and closed and dropped after them. `opened`, if
+ * given, is handed the client as soon as it is open: the place to build the service under
+ * test. Otherwise register it before the file's own beforeAll, which can then read `.db`.
  */
 export function useServiceDatabase<Db extends { $disconnect(): Promise<unknown> }>(
   service: ServiceName,
   open: (url: string) => Db,
+  opened?: (db: Db) => void,
 ): { readonly db: Db; readonly url: string } {
   let databases: TestDatabases | undefined;
   let db: Db | undefined;
   beforeAll(async () => {
     databases = await createTestDatabases([service]);
     db = open(databases.urls[service]);
+    opened?.(db);
   });
   afterAll(async () => {
     await db?.$disconnect();
     await databases?.dispose();
   });
-  const opened = () => {
+  const current = () => {
     if (!db || !databases)
       throw new Error(`The ${service} test database is opened in beforeAll; use it inside a hook or test`);
     return { db, url: databases.urls[service] };
   };
   return {
     get db() {
-      return opened().db;
+      return current().db;
     },
     get url() {
-      return opened().url;
+      return current().url;
     },
   };
 }
