@@ -9,8 +9,10 @@ import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { openServices, type Services } from '../services';
 import { checkoutWorkflow } from '../workflows/checkout.workflow';
-import { checkoutStateQuery, orderWorkflowId, payUpdate, TASK_QUEUES } from '../workflows/contract';
+import { checkoutStateQuery, payUpdate } from '../workflows/contract';
+import { checkoutOf } from './helpers/checkouts';
 import { createTestDatabases, type TestDatabases } from './helpers/databases';
+import { checkoutStartOptions } from '../lib/checkout-client';
 import { isConfirm, startStripeProxy, type StripeProxy } from '../harness/stripe-proxy';
 import { testNamespace, workflowBundle } from './helpers/temporal';
 import { connectClient, createClient, temporalSettingsFromEnv } from '../lib/temporal-connection';
@@ -91,21 +93,9 @@ it('a worker killed mid-charge resumes the saga without charging twice', async (
     priceCents: 900,
     available: 3,
   });
-  const orderId = randomUUID();
-  const customerId = `crash-${randomUUID().slice(0, 8)}`;
-  const handle = await client.workflow.start(checkoutWorkflow, {
-    taskQueue: TASK_QUEUES.checkout,
-    workflowId: orderWorkflowId(orderId),
-    args: [
-      {
-        orderId,
-        customerId,
-        currency: 'usd',
-        ttlSeconds: 300,
-        lines: [{ productId: product.id, sku: product.sku, name: product.name, quantity: 1, unitPriceCents: 900 }],
-      },
-    ],
-  });
+  const input = checkoutOf(product, 1, 300, 'crash');
+  const { orderId, customerId } = input;
+  const handle = await client.workflow.start(checkoutWorkflow, checkoutStartOptions(input));
   while ((await handle.query(checkoutStateQuery)).status !== 'AWAITING_PAYMENT')
     await new Promise((resolve) => setTimeout(resolve, 50));
 

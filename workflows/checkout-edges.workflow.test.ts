@@ -13,6 +13,8 @@ import { openServices, type Services } from '../services';
 import { PaymentsService } from '../services/payments/payments.service';
 import { createPaymentsDb } from '../services/payments/db';
 import { createStripeGateway } from '../services/payments/stripe-client';
+import { checkoutStartOptions } from '../lib/checkout-client';
+import { checkoutOf } from '../test/helpers/checkouts';
 import { createTestDatabases, type TestDatabases } from '../test/helpers/databases';
 import { stripeDouble, type StripeDouble } from '../harness/stripe-double';
 import { isConfirm, startStripeProxy, type RecordedRequest, type StripeProxy } from '../harness/stripe-proxy';
@@ -24,10 +26,8 @@ import {
   MAX_DECLINED_ATTEMPTS,
   MAX_KEPT_PAYMENT_EVENTS,
   operatorActionSignal,
-  orderWorkflowId,
   paymentEventSignal,
   payUpdate,
-  TASK_QUEUES,
   type CheckoutState,
   type OrderStatus,
 } from './contract';
@@ -113,20 +113,23 @@ function gate() {
   };
 }
 
-/** Workers whose charge waits at its start until the test opens the gate, then charges for real. */
-async function startWorkersWithGatedCharge(): Promise<ReturnType<typeof gate>> {
-  const charging = gate();
-  const payments = real('payments');
+/** Workers whose `activity` on `queue` waits at its start until the test opens the gate, then runs for real. */
+async function startWorkersWithGated(queue: keyof Activities, activity: string): Promise<ReturnType<typeof gate>> {
+  const held = gate();
+  const runForReal = real(queue)[activity]!;
   await startWorkers({
-    payments: {
-      chargePayment: async (input) => {
-        await charging.pass();
-        return payments.chargePayment!(input);
+    [queue]: {
+      [activity]: async (input: unknown) => {
+        await held.pass();
+        return runForReal(input);
       },
     },
   });
-  return charging;
+  return held;
 }
+
+/** Workers whose charge waits at its start until the test opens the gate, then charges for real. */
+const startWorkersWithGatedCharge = () => startWorkersWithGated('payments', 'chargePayment');
 
 async function startCheckout(options: { available?: number; ttlSeconds?: number } = {}) {
   const product = await services.inventory.createProduct({
@@ -135,21 +138,9 @@ async function startCheckout(options: { available?: number; ttlSeconds?: number 
     priceCents: 1_250,
     available: options.available ?? 3,
   });
-  const orderId = randomUUID();
-  const customerId = `edge-${randomUUID().slice(0, 8)}`;
-  const handle = await temporal.client.workflow.start(checkoutWorkflow, {
-    taskQueue: TASK_QUEUES.checkout,
-    workflowId: orderWorkflowId(orderId),
-    args: [
-      {
-        orderId,
-        customerId,
-        currency: 'usd',
-        ttlSeconds: options.ttlSeconds ?? 60,
-        lines: [{ productId: product.id, sku: product.sku, name: product.name, quantity: 2, unitPriceCents: 1_250 }],
-      },
-    ],
-  });
+  const input = checkoutOf(product, 2, options.ttlSeconds ?? 60, 'edge');
+  const { orderId, customerId } = input;
+  const handle = await temporal.client.workflow.start(checkoutWorkflow, checkoutStartOptions(input));
   const pay = (paymentMethod = 'pm_card_visa') =>
     handle.executeUpdate(payUpdate, { args: [{ paymentMethod, customerId }] });
   return {
@@ -310,16 +301,7 @@ describe('a cancel or the deadline during a charge waits for its outcome', () =>
 
 describe('the commit point', () => {
   it('a slow cart clear does not hold up the payment answer', async () => {
-    const clearing = gate();
-    const cart = real('cart');
-    await startWorkers({
-      cart: {
-        clearCart: async (input) => {
-          await clearing.pass();
-          return cart.clearCart!(input);
-        },
-      },
-    });
+    const clearing = await startWorkersWithGated('cart', 'clearCart');
     const order = await startCheckout();
     await reach(order.handle, status('AWAITING_PAYMENT'));
     const paid = order.pay();

@@ -8,7 +8,8 @@ import { ApplicationFailure } from '@temporalio/common';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
 import { createActivitiesByQueue } from '../activities';
-import { CheckoutClient } from '../lib/checkout-client';
+import { CheckoutClient, checkoutStartOptions } from '../lib/checkout-client';
+import { checkoutOf } from '../test/helpers/checkouts';
 import { openServices, type Services } from '../services';
 import { createTestDatabases, type TestDatabases } from '../test/helpers/databases';
 import { connectTestTemporal, type RunningWorkers, type TestTemporal } from '../test/helpers/temporal';
@@ -18,9 +19,7 @@ import {
   checkoutStateQuery,
   cancelUpdate,
   operatorActionSignal,
-  orderWorkflowId,
   payUpdate,
-  TASK_QUEUES,
   type CheckoutInput,
   type CheckoutState,
   type OrderStatus,
@@ -83,30 +82,11 @@ async function startCheckout(options: {
   ttlSeconds?: number;
   customerId?: string;
 }) {
-  const orderId = randomUUID();
-  const customerId = options.customerId ?? `user-${randomUUID().slice(0, 8)}`;
-  const handle = await temporal.client.workflow.start(checkoutWorkflow, {
-    taskQueue: TASK_QUEUES.checkout,
-    workflowId: orderWorkflowId(orderId),
-    args: [
-      {
-        orderId,
-        customerId,
-        currency: 'usd',
-        ttlSeconds: options.ttlSeconds ?? 60,
-        lines: [
-          {
-            productId: options.productId,
-            sku: 'sku',
-            name: 'name',
-            quantity: options.quantity,
-            unitPriceCents: options.priceCents ?? 1_250,
-          },
-        ],
-      },
-    ],
-  });
-  return { orderId, customerId, handle };
+  const product = { id: options.productId, sku: 'sku', name: 'name', priceCents: options.priceCents ?? 1_250 };
+  const input = checkoutOf(product, options.quantity, options.ttlSeconds ?? 60, 'user');
+  if (options.customerId) input.customerId = options.customerId;
+  const handle = await temporal.client.workflow.start(checkoutWorkflow, checkoutStartOptions(input));
+  return { orderId: input.orderId, customerId: input.customerId, handle };
 }
 
 /** Polls the workflow's own state until it reaches `status`; fails on any other settled status. */
