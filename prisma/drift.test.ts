@@ -174,13 +174,15 @@ function expectedColumn(field: RuntimeField, schemaField: SchemaField, enums: Ma
   return expected;
 }
 
-interface ExpectedIndex {
+/** An index as the schema implies it and as pg_catalog reports it: the two sides are compared as these. */
+interface Index {
   name: string;
   table: string;
   columns: string[];
   kind: 'primary' | 'unique' | 'index';
 }
-interface ExpectedForeignKey {
+/** A foreign key, on either side; its actions are pg_constraint's one-letter codes. */
+interface ForeignKey {
   name: string;
   table: string;
   columns: string[];
@@ -209,21 +211,6 @@ interface DbColumn {
   column_default: string | null;
   datetime_precision: number | null;
 }
-interface DbIndex {
-  name: string;
-  table: string;
-  columns: string[];
-  kind: 'primary' | 'unique' | 'index';
-}
-interface DbForeignKey {
-  name: string;
-  table: string;
-  columns: string[];
-  references: string;
-  referencedColumns: string[];
-  onDelete: string;
-  onUpdate: string;
-}
 
 async function readDatabase(client: Client) {
   const columns = (
@@ -234,7 +221,7 @@ async function readDatabase(client: Client) {
     )
   ).rows;
   const indexes = (
-    await client.query<DbIndex>(
+    await client.query<Index>(
       `SELECT i.relname::text AS name, t.relname::text AS table,
               CASE WHEN x.indisprimary THEN 'primary' WHEN x.indisunique THEN 'unique' ELSE 'index' END AS kind,
               array_agg(a.attname::text ORDER BY k.ord) AS columns
@@ -249,7 +236,7 @@ async function readDatabase(client: Client) {
     )
   ).rows;
   const foreignKeys = (
-    await client.query<DbForeignKey>(
+    await client.query<ForeignKey>(
       `SELECT c.conname::text AS name, t.relname::text AS table, r.relname::text AS references,
               c.confdeltype::text AS "onDelete", c.confupdtype::text AS "onUpdate",
               (SELECT array_agg(a.attname::text ORDER BY k.ord) FROM unnest(c.conkey) WITH ORDINALITY AS k(attnum, ord)
@@ -377,7 +364,7 @@ describe.each(SERVICES.map((service) => [service]))(
     });
 
     it('has the primary keys, unique indexes and indexes with the names Prisma gives them', () => {
-      const expected: ExpectedIndex[] = [];
+      const expected: Index[] = [];
       for (const [modelName, model] of schema.models) {
         const table = tableOf(modelName);
         const columns = (fields: string[]) => fields.map((field) => columnOf(modelName, field));
@@ -410,7 +397,7 @@ describe.each(SERVICES.map((service) => [service]))(
     });
 
     it('has the foreign keys of the relations, and none across databases', () => {
-      const expected: ExpectedForeignKey[] = [];
+      const expected: ForeignKey[] = [];
       for (const [modelName, model] of schema.models) {
         const table = tableOf(modelName);
         for (const field of model.fields.values()) {
