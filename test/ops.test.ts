@@ -23,11 +23,11 @@ import {
   type CheckoutState,
   type OrderStatus,
 } from '../workflows/contract';
-import { ScheduleOverlapPolicy } from '@temporalio/client';
 import { createTestDatabases, type TestDatabases } from './helpers/databases';
 import { connectTestTemporal, type RunningWorkers, type TestTemporal, workflowBundle } from './helpers/temporal';
 import { databaseUrlEnv } from '../lib/config';
 import { checkoutOf, newProduct } from './helpers/checkouts';
+import { expectReconcilerSchedule } from './helpers/reconciler-schedule';
 import type { ProductView } from '../services/inventory/inventory.service';
 
 jest.setTimeout(120_000);
@@ -138,14 +138,7 @@ describe('a checkout run by the worker process', () => {
   });
 
   it("keeps the reconciler's Schedule at RECONCILER_INTERVAL_SECONDS once it polls", async () => {
-    const described = await temporal.client.schedule.getHandle(RECONCILER_SCHEDULE_ID).describe();
-    expect(described.spec.intervals).toEqual([expect.objectContaining({ every: 1_234_000 })]);
-    expect(described.policies.overlap).toBe(ScheduleOverlapPolicy.SKIP);
-    expect(described.action).toMatchObject({
-      type: 'startWorkflow',
-      workflowType: 'reconcilerWorkflow',
-      taskQueue: 'checkout',
-    });
+    expectReconcilerSchedule(await temporal.client.schedule.getHandle(RECONCILER_SCHEDULE_ID).describe(), 1_234);
     // Created, or (a Schedule an interrupted run left in the namespace) brought to this interval.
     expect(lines.map((line) => JSON.parse(line) as { msg: string })).toEqual(
       expect.arrayContaining([

@@ -4,12 +4,13 @@
  * the admin's notification, the finding an operator resolves with `npm run ops`, and no
  * duplicate when a drift stays.
  */
-import { ScheduleOverlapPolicy, type ScheduleHandle } from '@temporalio/client';
+import type { ScheduleHandle } from '@temporalio/client';
 import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { Client } from 'pg';
 import { startApiHarness, type ApiHarness } from '../../test/helpers/api';
+import { expectReconcilerSchedule } from '../../test/helpers/reconciler-schedule';
 import { waitUntil } from '../../harness/waits';
 import type { Finding } from '../../services/orders/findings.service';
 import { RECONCILER_SCHEDULE_ID, type ReconciliationResult } from '../../workflows/contract';
@@ -108,14 +109,7 @@ const plantQuotaDrift = (delta: number) =>
 test('the Schedule runs reconcilerWorkflow at the configured interval, never two at once, and a second start updates it in place', async () => {
   expect(await ensureReconcilerSchedule(api.temporal.client, { intervalSeconds: 1_800 })).toEqual({ created: true });
   expect(await ensureReconcilerSchedule(api.temporal.client, { intervalSeconds: 3_600 })).toEqual({ created: false });
-  const described = await schedule.describe();
-  expect(described.spec.intervals).toEqual([expect.objectContaining({ every: 3_600_000 })]);
-  expect(described.policies.overlap).toBe(ScheduleOverlapPolicy.SKIP);
-  expect(described.action).toMatchObject({
-    type: 'startWorkflow',
-    workflowType: 'reconcilerWorkflow',
-    taskQueue: 'checkout',
-  });
+  expectReconcilerSchedule(await schedule.describe(), 3_600);
   const listed: string[] = [];
   for await (const summary of api.temporal.client.schedule.list()) listed.push(summary.scheduleId);
   expect(listed.filter((id) => id === RECONCILER_SCHEDULE_ID)).toHaveLength(1);
