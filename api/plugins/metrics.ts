@@ -122,13 +122,14 @@ export const metrics = fp(
 
     app.decorate('metrics', { registry, quotaRejections, orderPlacements });
 
-    app.addHook('onResponse', async (request, reply) => {
+    app.addHook('onResponse', (request, reply, done) => {
       // The route pattern, never the raw URL: ids in paths would explode the label set.
       const route = request.routeOptions.url ?? 'unmatched';
       httpDuration.observe(
         { method: request.method, route, status_code: String(reply.statusCode) },
         reply.elapsedTime / 1000,
       );
+      done();
     });
 
     app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {

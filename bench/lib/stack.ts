@@ -23,6 +23,13 @@ import { READY_LINE, TUNING_ENV, type WorkerTuning } from './tuning';
 const ROOT = path.resolve(__dirname, '..', '..');
 export const BENCH_DATABASE_PREFIX = 'bench_';
 
+/**
+ * BENCH_CPU_PROF_DIR=<dir>: the API and worker processes write V8 CPU profiles there when they
+ * stop (open them in Chrome DevTools); Node refuses --cpu-prof in NODE_OPTIONS, so it is passed here.
+ */
+const profileArgs = (): string[] =>
+  process.env.BENCH_CPU_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF_DIR}`] : [];
+
 /** The dev server's settings a benchmark compares (harness/stack.ts runs it). */
 export interface TemporalServerOptions extends Pick<HarnessServerOptions, 'sqlitePragmas' | 'dynamicConfig'> {
   /** Keep the dev server's state in memory instead of a file (faster, lost on restart). */
@@ -139,6 +146,7 @@ export async function startBenchStack(options: BenchStackOptions = {}): Promise<
         command: process.execPath,
         // Every queue but the reconciler's: its Schedule would run the invariant checks in the middle of a measurement.
         args: [
+          ...profileArgs(),
           '--import',
           'tsx',
           path.join(ROOT, 'bench', 'worker.ts'),
@@ -200,7 +208,7 @@ export async function startBenchStack(options: BenchStackOptions = {}): Promise<
         const proc = supervisor.start({
           name,
           command: process.execPath,
-          args: ['--import', 'tsx', path.join(ROOT, 'api', 'server.ts')],
+          args: [...profileArgs(), '--import', 'tsx', path.join(ROOT, 'api', 'server.ts')],
           cwd: ROOT,
           env: {
             ...env(),
