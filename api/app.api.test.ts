@@ -7,7 +7,7 @@ import SwaggerParser from '@apidevtools/swagger-parser';
 import { createSigner } from 'fast-jwt';
 import { randomUUID } from 'node:crypto';
 import { CheckoutClient, TEMPORAL_CHANNEL_ARGS } from '../lib/checkout-client';
-import { startApiHarness, TEST_SETTINGS, type ApiHarness } from '../test/helpers/api';
+import { TEST_SETTINGS, useApiHarness } from '../test/helpers/api';
 import { startTcpProxy } from '../harness/tcp-proxy';
 import { waitUntil } from '../harness/waits';
 import { buildApp } from './app';
@@ -16,15 +16,11 @@ import { createClient, lazyClient, temporalSettingsFromEnv } from '../lib/tempor
 
 jest.setTimeout(60_000);
 
-let api: ApiHarness;
 let productId: string;
-beforeAll(async () => {
-  api = await startApiHarness();
-  productId = (
-    await api.services.inventory.createProduct({ sku: 'TABLE-1', name: 'Table lamp', priceCents: 4_500, available: 10 })
-  ).id;
+const api = useApiHarness(async ({ services }) => {
+  const lamp = { sku: 'TABLE-1', name: 'Table lamp', priceCents: 4_500, available: 10 };
+  productId = (await services.inventory.createProduct(lamp)).id;
 });
-afterAll(async () => api?.close());
 
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 

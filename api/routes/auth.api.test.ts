@@ -8,20 +8,16 @@ import { createSigner } from 'fast-jwt';
 import type { LightMyRequestResponse } from 'fastify';
 import { buildApp } from '../app';
 import { CheckoutClient } from '../../lib/checkout-client';
-import { startApiHarness, TEST_SETTINGS, type ApiHarness } from '../../test/helpers/api';
+import { TEST_SETTINGS, useApiHarness } from '../../test/helpers/api';
 import { CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE } from '../plugins/auth';
 
 jest.setTimeout(60_000);
 
-let api: ApiHarness;
 let productId: string;
-beforeAll(async () => {
-  api = await startApiHarness();
-  productId = (
-    await api.services.inventory.createProduct({ sku: 'AUTH-LAMP', name: 'Lamp', priceCents: 2_500, available: 5 })
-  ).id;
+const api = useApiHarness(async ({ services }) => {
+  const lamp = { sku: 'AUTH-LAMP', name: 'Lamp', priceCents: 2_500, available: 5 };
+  productId = (await services.inventory.createProduct(lamp)).id;
 });
-afterAll(async () => api?.close());
 
 let counter = 0;
 const newEmail = (name = 'user') => `${name}.${Date.now().toString(36)}${counter++}@example.com`;

@@ -115,6 +115,25 @@ export async function startApiHarness(options: HarnessOptions = {}): Promise<Api
   };
 }
 
+/**
+ * The harness for a whole test file: started before the file's tests (then `ready` runs, to add
+ * what the tests share) and closed after them. Register it before the file's own hooks. The
+ * harness it returns stands for the one beforeAll starts, so the file can name it as a const.
+ */
+export function useApiHarness(ready?: (api: ApiHarness) => Promise<void>, options: HarnessOptions = {}): ApiHarness {
+  let started: ApiHarness | undefined;
+  beforeAll(async () => {
+    started = await startApiHarness(options);
+    await ready?.(started);
+  });
+  afterAll(async () => started?.close());
+  const current = (): ApiHarness => {
+    if (!started) throw new Error('The API harness starts in beforeAll; use it inside a hook or test');
+    return started;
+  };
+  return new Proxy({} as ApiHarness, { get: (_, key) => Reflect.get(current(), key) });
+}
+
 /** Rows of every table, ordered, keyed `service.table`; migration bookkeeping left out. */
 export async function snapshotDatabases(urls: Record<ServiceName, string>): Promise<Record<string, unknown[]>> {
   const snapshot: Record<string, unknown[]> = {};
