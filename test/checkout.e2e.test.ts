@@ -4,7 +4,7 @@
  * order is left to expire on its durable timer and gives its stock back.
  */
 import { waitUntil } from '../harness/waits';
-import { launchStack, stackSandbox, type LaunchedStack } from './helpers/stack-process';
+import { launchStack, READY_LINE, stackSandbox, whenUp, type LaunchedStack } from './helpers/stack-process';
 
 jest.setTimeout(240_000);
 
@@ -22,12 +22,9 @@ beforeAll(async () => {
   const env = await sandbox.env({ ORDER_TTL_SECONDS: String(ORDER_TTL_SECONDS) });
   base = `http://127.0.0.1:${env.PORT}`;
   stack = launchStack(env);
-  await waitUntil('the stack to be ready', async () => stack.output().includes('Press Ctrl-C to stop.'), {
-    timeoutMs: 180_000,
-  }).catch((error: Error) => {
-    stack.child.kill('SIGKILL');
-    throw new Error(`${error.message}\n--- stack output ---\n${stack.output()}`);
-  });
+  await whenUp(stack, () =>
+    waitUntil('the stack to be ready', async () => stack.output().includes(READY_LINE), { timeoutMs: 180_000 }),
+  );
 
   // On another product than the paid checkout's, so neither sees the other's stock change.
   const token = await signIn('e2e-bob');

@@ -8,10 +8,16 @@ import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { descendantsOf, listProcesses, type ProcessInfo } from '../harness/process-table';
 import { isPortOpen, waitForHttp, waitUntil } from '../harness/waits';
 import { DEMO_PASSWORD } from '../lib/demo-accounts';
-import { launchStack, stackSandbox, type LaunchedStack } from './helpers/stack-process';
+import {
+  expectCleanStop,
+  launchStack,
+  READY_LINE,
+  stackSandbox,
+  whenUp,
+  type LaunchedStack,
+} from './helpers/stack-process';
 
 jest.setTimeout(240_000);
 
@@ -29,13 +35,6 @@ function pristineCopy(): string {
   }
   symlinkSync(path.join(ROOT, 'node_modules'), path.join(copy, 'node_modules'), 'dir');
   return copy;
-}
-
-function stillRunning(processes: ProcessInfo[]): ProcessInfo[] {
-  const now = listProcesses();
-  return processes.filter((old) =>
-    now.some((info) => info.pid === old.pid && info.startTime === old.startTime && info.state !== 'Z'),
-  );
 }
 
 let copy: string;
@@ -65,15 +64,10 @@ it('starts from a copy with no generated clients and no .data, serves the seeded
   const base = `http://127.0.0.1:${env.PORT}`;
   const launched = launchStack(env, copy);
   stack = launched;
-  try {
+  await whenUp(launched, async () => {
     await waitForHttp(`${base}/healthz`, 'the API', { timeoutMs: 180_000, intervalMs: 250 });
-    await waitUntil('the stack to be ready', async () => launched.output().includes('Press Ctrl-C to stop.'), {
-      timeoutMs: 30_000,
-    });
-  } catch (error) {
-    launched.child.kill('SIGKILL');
-    throw new Error(`${(error as Error).message}\n--- stack output ---\n${launched.output()}`);
-  }
+    await waitUntil('the stack to be ready', async () => launched.output().includes(READY_LINE), { timeoutMs: 30_000 });
+  });
   expect(existsSync(path.join(copy, 'services', 'inventory', 'generated', 'client.ts'))).toBe(true);
 
   // A console a person can read: progress lines and the URLs, no raw JSON; the logs are in files.
@@ -99,13 +93,7 @@ it('starts from a copy with no generated clients and no .data, serves the seeded
   expect(quota.plan).toBe('free');
   expect(quota.resources.find((r) => r.resource === 'builds')).toMatchObject({ used: 130, limit: 100 });
 
-  const started = descendantsOf(launched.child.pid!);
-  launched.child.kill('SIGTERM');
-  expect(await launched.exited).toEqual({ code: 0, signal: null });
-  await waitUntil('every process the stack started to be gone', async () => stillRunning(started).length === 0, {
-    timeoutMs: 5_000,
-  }).catch(() => undefined);
-  expect(stillRunning(started)).toEqual([]);
+  await expectCleanStop(launched);
   expect(await isPortOpen(Number(env.PORT))).toBe(false);
   expect(await isPortOpen(Number(env.TEMPORAL_PORT))).toBe(false);
 });

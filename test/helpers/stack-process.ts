@@ -10,7 +10,8 @@ import path from 'node:path';
 import { Client } from 'pg';
 import { LOCAL_POSTGRES_URL, withDatabase, databaseUrlEnv } from '../../lib/config';
 import { SERVICES } from '../../lib/services';
-import { freePort } from '../../harness/waits';
+import { descendantsOf, listProcesses, type ProcessInfo } from '../../harness/process-table';
+import { freePort, waitUntil } from '../../harness/waits';
 
 const ROOT = path.resolve(__dirname, '../..');
 export const STACK_SERVER_URL = process.env.STACK_TEST_DATABASE_URL || LOCAL_POSTGRES_URL;
@@ -35,6 +36,42 @@ export function launchStack(env: NodeJS.ProcessEnv, root: string = ROOT): Launch
     child.on('exit', (code, signal) => resolve({ code, signal })),
   );
   return { child, output: () => output, exited };
+}
+
+/** The stack's launcher printed this last, once everything it starts is up. */
+export const READY_LINE = 'Press Ctrl-C to stop.';
+
+/** Waits for `ready`; if that fails, kills the launcher and fails with what the stack printed, which says why. */
+export async function whenUp(stack: LaunchedStack, ready: () => Promise<unknown>): Promise<void> {
+  try {
+    await ready();
+  } catch (error) {
+    stack.child.kill('SIGKILL');
+    throw new Error(`${(error as Error).message}
+--- stack output ---
+${stack.output()}`);
+  }
+}
+
+/** Those of `processes` still alive: pid and start time together, so a pid reused by a new process does not count. */
+export function stillRunning(processes: ProcessInfo[]): ProcessInfo[] {
+  const now = listProcesses();
+  return processes.filter((old) =>
+    now.some((info) => info.pid === old.pid && info.startTime === old.startTime && info.state !== 'Z'),
+  );
+}
+
+/** Stops the stack with SIGTERM, as Ctrl-C does, and asserts it exits 0 leaving none of `started` running. */
+export async function expectCleanStop(
+  stack: LaunchedStack,
+  started: ProcessInfo[] = descendantsOf(stack.child.pid!),
+): Promise<void> {
+  stack.child.kill('SIGTERM');
+  expect(await stack.exited).toEqual({ code: 0, signal: null });
+  await waitUntil('every process the stack started to be gone', async () => stillRunning(started).length === 0, {
+    timeoutMs: 5_000,
+  }).catch(() => undefined);
+  expect(stillRunning(started)).toEqual([]);
 }
 
 /** A data directory and six database names for one test file, and the cleanup of both. */
