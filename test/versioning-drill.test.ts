@@ -19,6 +19,7 @@ import { run as ops } from '../scripts/ops';
 import { waitUntil } from '../harness/waits';
 import { openServices, type Services } from '../services';
 import { notificationWorkflowId, orderWorkflowId, type CheckoutInput } from '../workflows/contract';
+import { checkoutOf, newProduct } from './helpers/checkouts';
 import { createTestDatabases, type TestDatabases } from './helpers/databases';
 import { VERSIONING_DRILL_NAMESPACE } from '../harness/test-infrastructure';
 import { connectTestTemporal, workflowBundle, type TestTemporal } from './helpers/temporal';
@@ -122,19 +123,7 @@ function version(list: DeploymentListing, buildId: string): Omit<VersionListing,
 }
 
 async function newOrder(): Promise<CheckoutInput> {
-  const product = await services.inventory.createProduct({
-    sku: `DRILL-${randomUUID().slice(0, 8)}`,
-    name: 'Drill',
-    priceCents: 900,
-    available: 5,
-  });
-  return {
-    orderId: randomUUID(),
-    customerId: `drill-${randomUUID().slice(0, 8)}`,
-    currency: 'usd',
-    ttlSeconds: 300,
-    lines: [{ productId: product.id, sku: product.sku, name: product.name, quantity: 1, unitPriceCents: 900 }],
-  };
+  return checkoutOf(await newProduct(services.inventory, 'DRILL', 5, 900), 1, 300, 'drill');
 }
 
 /** Which build ran the workflow's tasks and its activities, how it is pinned, and its steps after the sale. */

@@ -5,11 +5,11 @@
  * unwind the first run's work (refund a paid order, give its sold stock and quota back). It must
  * answer with the order as it is and leave every service's data alone.
  */
-import { randomUUID } from 'node:crypto';
 import { createActivitiesByQueue } from '../activities';
 import { orderQuotaKey } from '../lib/usage-recording';
 import { checkoutStartOptions } from '../lib/checkout-client';
 import { openServices, type Services } from '../services';
+import { checkoutOf, newProduct } from '../test/helpers/checkouts';
 import { createTestDatabases, type TestDatabases } from '../test/helpers/databases';
 import { connectTestTemporal, type RunningWorkers, type TestTemporal } from '../test/helpers/temporal';
 import { checkoutWorkflow } from './checkout.workflow';
@@ -36,19 +36,7 @@ afterAll(async () => {
 });
 
 async function newOrder(available = 5): Promise<CheckoutInput> {
-  const product = await services.inventory.createProduct({
-    sku: `RERUN-${randomUUID().slice(0, 8)}`,
-    name: 'Rerun',
-    priceCents: 700,
-    available,
-  });
-  return {
-    orderId: randomUUID(),
-    customerId: `rerun-${randomUUID().slice(0, 8)}`,
-    currency: 'usd',
-    ttlSeconds: 60,
-    lines: [{ productId: product.id, sku: product.sku, name: product.name, quantity: 2, unitPriceCents: 700 }],
-  };
+  return checkoutOf(await newProduct(services.inventory, 'RERUN', available, 700), 2, 60, 'rerun');
 }
 
 /**
