@@ -10,55 +10,51 @@ useServiceDatabase('cart', createCartDb, (opened) => {
   carts = new CartService(opened);
 });
 
+/** The cart view the service answers with: these items at this total, in dollars. */
+const cart = (totalCents: number, ...items: { productId: string; quantity: number; priceCents: number }[]) => ({
+  items,
+  totalCents,
+  currency: 'usd',
+});
+
 // Product ids in ascending order, so the cart lists them in this order.
 const MUG = '00000000-0000-4000-8000-000000000001';
 const CAP = '00000000-0000-4000-8000-000000000002';
 const TEE = '00000000-0000-4000-8000-000000000003';
 
 test('an unknown user has an empty cart', async () => {
-  expect(await carts.get('nobody')).toEqual({ items: [], totalCents: 0, currency: 'usd' });
+  expect(await carts.get('nobody')).toEqual(cart(0));
 });
 
 test('setItem adds and replaces quantities, 0 and removeItem remove, totals follow', async () => {
   const user = 'shopper';
-  expect(await carts.setItem(user, { productId: CAP, quantity: 2, priceCents: 1999 })).toEqual({
-    items: [{ productId: CAP, quantity: 2, priceCents: 1999 }],
-    totalCents: 3998,
-    currency: 'usd',
-  });
+  expect(await carts.setItem(user, { productId: CAP, quantity: 2, priceCents: 1999 })).toEqual(
+    cart(3998, { productId: CAP, quantity: 2, priceCents: 1999 }),
+  );
   await carts.setItem(user, { productId: MUG, quantity: 3, priceCents: 1250 });
   // Setting again replaces the quantity (and the price seen), it does not add to it.
   const replaced = await carts.setItem(user, { productId: CAP, quantity: 1, priceCents: 1800 });
-  expect(replaced).toEqual({
-    items: [
+  expect(replaced).toEqual(
+    cart(
+      3 * 1250 + 1800,
       { productId: MUG, quantity: 3, priceCents: 1250 },
       { productId: CAP, quantity: 1, priceCents: 1800 },
-    ],
-    totalCents: 3 * 1250 + 1800,
-    currency: 'usd',
-  });
+    ),
+  );
 
   const zeroed = await carts.setItem(user, { productId: MUG, quantity: 0, priceCents: 1250 });
-  expect(zeroed).toEqual({
-    items: [{ productId: CAP, quantity: 1, priceCents: 1800 }],
-    totalCents: 1800,
-    currency: 'usd',
-  });
-  expect(await carts.removeItem(user, CAP)).toEqual({ items: [], totalCents: 0, currency: 'usd' });
+  expect(zeroed).toEqual(cart(1800, { productId: CAP, quantity: 1, priceCents: 1800 }));
+  expect(await carts.removeItem(user, CAP)).toEqual(cart(0));
   // Removing what is not there is harmless.
-  expect(await carts.removeItem(user, TEE)).toEqual({ items: [], totalCents: 0, currency: 'usd' });
-  expect(await carts.setItem(user, { productId: TEE, quantity: 0, priceCents: 500 })).toEqual({
-    items: [],
-    totalCents: 0,
-    currency: 'usd',
-  });
+  expect(await carts.removeItem(user, TEE)).toEqual(cart(0));
+  expect(await carts.setItem(user, { productId: TEE, quantity: 0, priceCents: 500 })).toEqual(cart(0));
 });
 
 test("carts are per user: one user's changes never touch another's cart", async () => {
   await carts.setItem('ann', { productId: MUG, quantity: 1, priceCents: 1000 });
   await carts.setItem('ben', { productId: MUG, quantity: 5, priceCents: 1000 });
   await carts.removeItem('ann', MUG);
-  expect(await carts.get('ann')).toEqual({ items: [], totalCents: 0, currency: 'usd' });
+  expect(await carts.get('ann')).toEqual(cart(0));
   expect((await carts.get('ben')).items).toEqual([{ productId: MUG, quantity: 5, priceCents: 1000 }]);
   await carts.clearForOrder({ orderId: randomUUID(), userId: 'ann', lines: [{ productId: MUG, quantity: 5 }] });
   expect((await carts.get('ben')).items).toEqual([{ productId: MUG, quantity: 5, priceCents: 1000 }]);
@@ -78,14 +74,13 @@ test('clearForOrder removes only the ordered quantities and is idempotent', asyn
 
   expect(await carts.clearForOrder({ orderId, userId: user, lines: ordered })).toEqual({ cleared: true });
   const after = await carts.get(user);
-  expect(after).toEqual({
-    items: [
+  expect(after).toEqual(
+    cart(
+      2 * 1999 + 900,
       { productId: CAP, quantity: 2, priceCents: 1999 },
       { productId: TEE, quantity: 1, priceCents: 900 },
-    ],
-    totalCents: 2 * 1999 + 900,
-    currency: 'usd',
-  });
+    ),
+  );
 
   expect(await carts.clearForOrder({ orderId, userId: user, lines: ordered })).toEqual({ cleared: false });
   expect(await carts.get(user)).toEqual(after);
@@ -107,7 +102,7 @@ test('clearForOrder leaves nothing negative when the cart holds less than was or
       { productId: TEE, quantity: 1 },
     ],
   });
-  expect(await carts.get(user)).toEqual({ items: [], totalCents: 0, currency: 'usd' });
+  expect(await carts.get(user)).toEqual(cart(0));
   expect(await db.cartItem.count({ where: { userId: user } })).toBe(0);
 });
 
