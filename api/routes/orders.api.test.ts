@@ -56,6 +56,13 @@ async function completed(userId: string, orderId: string) {
   throw new Error(`order ${orderId} never completed`);
 }
 
+/** Waits for the workflow of the customer's first listed order to end, then expects that order REJECTED with `failureCode`. */
+async function expectRejected(customerId: string, failureCode: string): Promise<void> {
+  const [rejected] = await api.services.orders.listForCustomer(customerId);
+  await api.temporal.client.workflow.getHandle(`order-${rejected!.id}`).result();
+  expect(await api.services.orders.get(rejected!.id)).toMatchObject({ status: 'REJECTED', failureCode });
+}
+
 const pay = (userId: string, orderId: string, paymentMethod = 'pm_card_visa') =>
   api.as(userId, { method: 'POST', url: `/v1/orders/${orderId}/payment`, payload: { paymentMethod } });
 
@@ -131,12 +138,7 @@ describe('POST /v1/orders', () => {
     expect(response.statusCode).toBe(409);
     expect(response.json().error.code).toBe('OUT_OF_STOCK');
     expect(await available(product.id)).toBe(1);
-    const [rejected] = await api.services.orders.listForCustomer(bob);
-    await api.temporal.client.workflow.getHandle(`order-${rejected!.id}`).result();
-    expect(await api.services.orders.get(rejected!.id)).toMatchObject({
-      status: 'REJECTED',
-      failureCode: 'OUT_OF_STOCK',
-    });
+    await expectRejected(bob, 'OUT_OF_STOCK');
     expect(await ordersUsed(bob)).toBe(0);
   });
 
@@ -153,12 +155,7 @@ describe('POST /v1/orders', () => {
     expect(response.statusCode).toBe(429);
     expect(response.json().error.code).toBe('QUOTA_EXCEEDED');
     expect(await available(product.id)).toBe(1);
-    const [rejected] = await api.services.orders.listForCustomer(carol);
-    await api.temporal.client.workflow.getHandle(`order-${rejected!.id}`).result();
-    expect(await api.services.orders.get(rejected!.id)).toMatchObject({
-      status: 'REJECTED',
-      failureCode: 'QUOTA_EXCEEDED',
-    });
+    await expectRejected(carol, 'QUOTA_EXCEEDED');
     expect(await ordersUsed(carol)).toBe(20);
   });
 
