@@ -16,6 +16,7 @@ import { createStripeGateway } from '../services/payments/stripe-client';
 import { checkoutStartOptions } from '../lib/checkout-client';
 import { checkoutOf } from '../test/helpers/checkouts';
 import { createTestDatabases, type TestDatabases } from '../test/helpers/databases';
+import { gate, type Gate } from '../test/helpers/gate';
 import { stripeDouble, type StripeDouble } from '../harness/stripe-double';
 import { isConfirm, startStripeProxy, type RecordedRequest, type StripeProxy } from '../harness/stripe-proxy';
 import { connectTestTemporal, type RunningWorkers, type TestTemporal } from '../test/helpers/temporal';
@@ -97,34 +98,10 @@ afterEach(async () => {
   workers = undefined;
 });
 
-/** A gate an activity waits at: `started` resolves when it arrives, `open()` lets it through. */
-function gate() {
-  let arrived!: () => void;
-  let open!: () => void;
-  const started = new Promise<void>((resolve) => (arrived = resolve));
-  const opened = new Promise<void>((resolve) => (open = resolve));
-  return {
-    started,
-    open,
-    pass: async () => {
-      arrived();
-      await opened;
-    },
-  };
-}
-
 /** Workers whose `activity` on `queue` waits at its start until the test opens the gate, then runs for real. */
-async function startWorkersWithGated(queue: keyof Activities, activity: string): Promise<ReturnType<typeof gate>> {
+async function startWorkersWithGated(queue: keyof Activities, activity: string): Promise<Gate> {
   const held = gate();
-  const runForReal = real(queue)[activity]!;
-  await startWorkers({
-    [queue]: {
-      [activity]: async (input: unknown) => {
-        await held.pass();
-        return runForReal(input);
-      },
-    },
-  });
+  await startWorkers({ [queue]: { [activity]: held.hold(real(queue)[activity]!) } });
   return held;
 }
 
@@ -186,13 +163,19 @@ async function pastExpiry(state: CheckoutState): Promise<void> {
   while (Date.now() < Date.parse(state.expiresAt!) + 300) await new Promise((resolve) => setTimeout(resolve, 50));
 }
 
+/** A checkout whose payment has begun and is held at the start of its charge: the moment these tests act in. */
+async function paymentHeldAtCharge(options: { ttlSeconds?: number } = {}) {
+  const charging = await startWorkersWithGatedCharge();
+  const order = await startCheckout(options);
+  const awaiting = await reach(order.handle, status('AWAITING_PAYMENT'));
+  const payment = order.pay();
+  await charging.started;
+  return { charging, order, awaiting, payment };
+}
+
 describe('a cancel or the deadline during a charge waits for its outcome', () => {
   it('workflow cancellation during a charge that succeeds: the charge ends, then it is refunded and the order CANCELLED', async () => {
-    const charging = await startWorkersWithGatedCharge();
-    const order = await startCheckout();
-    await reach(order.handle, status('AWAITING_PAYMENT'));
-    const payment = order.pay();
-    await charging.started;
+    const { charging, order, payment } = await paymentHeldAtCharge();
     await order.handle.cancel();
     charging.open();
     expect((await payment).status).toBe('CANCELLED');
@@ -221,11 +204,7 @@ describe('a cancel or the deadline during a charge waits for its outcome', () =>
   });
 
   it('a cancel update during a charge is accepted, waits for the charge, and then refunds it', async () => {
-    const charging = await startWorkersWithGatedCharge();
-    const order = await startCheckout();
-    await reach(order.handle, status('AWAITING_PAYMENT'));
-    const payment = order.pay();
-    await charging.started;
+    const { charging, order, payment } = await paymentHeldAtCharge();
     const cancel = await order.handle.startUpdate(cancelUpdate, {
       args: [{ reason: 'changed my mind' }],
       waitForStage: WorkflowUpdateStage.ACCEPTED,
@@ -262,11 +241,7 @@ describe('a cancel or the deadline during a charge waits for its outcome', () =>
   });
 
   it('payment racing expiry, read from the history: the payment was accepted before the deadline, the timer was cancelled, never fired, and the charge finished after expiresAt', async () => {
-    const charging = await startWorkersWithGatedCharge();
-    const order = await startCheckout({ ttlSeconds: 2 });
-    const awaiting = await reach(order.handle, status('AWAITING_PAYMENT'));
-    const payment = order.pay();
-    await charging.started;
+    const { charging, order, awaiting, payment } = await paymentHeldAtCharge({ ttlSeconds: 2 });
     await pastExpiry(awaiting);
     charging.open();
     expect((await payment).status).toBe('PAID');

@@ -12,6 +12,7 @@ import { CheckoutClient, checkoutStartOptions } from '../lib/checkout-client';
 import { checkoutOf } from '../test/helpers/checkouts';
 import { openServices, type Services } from '../services';
 import { createTestDatabases, type TestDatabases } from '../test/helpers/databases';
+import { gate, type Gate } from '../test/helpers/gate';
 import { connectTestTemporal, type RunningWorkers, type TestTemporal } from '../test/helpers/temporal';
 import { waitUntil } from '../harness/waits';
 import { checkoutWorkflow } from './checkout.workflow';
@@ -62,6 +63,13 @@ async function startWorkers(overrides: Overrides = {}): Promise<RunningWorkers> 
     ]),
   );
   return temporal.startWorkers(merged);
+}
+
+/** Workers whose charge waits at its start until the test opens the gate, then charges for real. */
+async function startWorkersWithGatedCharge(): Promise<Gate> {
+  const charging = gate();
+  workers = await startWorkers({ payments: { chargePayment: charging.hold(real('payments').chargePayment!) } });
+  return charging;
 }
 
 let workers: RunningWorkers | undefined;
@@ -375,28 +383,16 @@ describe('checkout saga', () => {
   });
 
   it('payment racing expiry: a charge in flight when the timer fires wins the race', async () => {
-    let chargeStarted!: () => void;
-    const started = new Promise<void>((resolve) => (chargeStarted = resolve));
-    let releaseCharge!: () => void;
-    const gate = new Promise<void>((resolve) => (releaseCharge = resolve));
-    const payments = real('payments');
-    workers = await startWorkers({
-      payments: {
-        async chargePayment(input: unknown) {
-          chargeStarted();
-          await gate; // held until the order's time-to-live has passed
-          return payments.chargePayment!(input);
-        },
-      },
-    });
+    // The charge is held until the order's time-to-live has passed.
+    const charging = await startWorkersWithGatedCharge();
     const product = await newProduct(1);
     const { orderId, customerId, handle } = await startCheckout({ productId: product.id, quantity: 1, ttlSeconds: 2 });
     const awaiting = await reach(handle, 'AWAITING_PAYMENT');
     const payment = handle.executeUpdate(payUpdate, { args: [{ paymentMethod: 'pm_card_visa', customerId }] });
-    await started;
+    await charging.started;
     // Hold the charge until the workflow's timer has fired (its expiresAt has passed).
     while (Date.now() < Date.parse(awaiting.expiresAt!) + 500) await new Promise((resolve) => setTimeout(resolve, 100));
-    releaseCharge();
+    charging.open();
     expect((await payment).status).toBe('PAID');
     expect((await handle.result()).status).toBe('COMPLETED');
     expect(await services.orders.get(orderId)).toMatchObject({ status: 'COMPLETED' });
@@ -404,20 +400,7 @@ describe('checkout saga', () => {
   });
 
   it('refuses a payment from another customer, and a second payment while one is in flight', async () => {
-    let releaseCharge!: () => void;
-    const gate = new Promise<void>((resolve) => (releaseCharge = resolve));
-    let chargeStarted!: () => void;
-    const started = new Promise<void>((resolve) => (chargeStarted = resolve));
-    const payments = real('payments');
-    workers = await startWorkers({
-      payments: {
-        async chargePayment(input: unknown) {
-          chargeStarted();
-          await gate;
-          return payments.chargePayment!(input);
-        },
-      },
-    });
+    const charging = await startWorkersWithGatedCharge();
     const product = await newProduct(1);
     const { orderId, customerId, handle } = await startCheckout({ productId: product.id, quantity: 1 });
     await reach(handle, 'AWAITING_PAYMENT');
@@ -428,11 +411,11 @@ describe('checkout saga', () => {
     ).toBe('ORDER_NOT_FOUND');
 
     const first = handle.executeUpdate(payUpdate, { args: [{ paymentMethod: 'pm_card_visa', customerId }] });
-    await started;
+    await charging.started;
     expect(
       await refusal(handle.executeUpdate(payUpdate, { args: [{ paymentMethod: 'pm_card_visa', customerId }] })),
     ).toBe('ORDER_NOT_PAYABLE');
-    releaseCharge();
+    charging.open();
     expect((await first).status).toBe('PAID');
     expect((await services.payments.get(orderId))!.attempts).toHaveLength(1);
   });
