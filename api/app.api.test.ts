@@ -7,10 +7,9 @@ import SwaggerParser from '@apidevtools/swagger-parser';
 import { createSigner } from 'fast-jwt';
 import { randomUUID } from 'node:crypto';
 import { CheckoutClient, TEMPORAL_CHANNEL_ARGS } from '../lib/checkout-client';
-import { TEST_SETTINGS, useApiHarness } from '../test/helpers/api';
+import { buildAppBeside, TEST_SETTINGS, useApiHarness } from '../test/helpers/api';
 import { startTcpProxy } from '../harness/tcp-proxy';
 import { waitUntil } from '../harness/waits';
-import { buildApp } from './app';
 import { temporalProbe } from './probes';
 import { createClient, lazyClient, temporalSettingsFromEnv } from '../lib/temporal-connection';
 
@@ -43,11 +42,7 @@ describe('auth', () => {
   });
 
   it('has no dev-token endpoint when ALLOW_DEV_TOKENS is off', async () => {
-    const app = await buildApp({
-      settings: { ...TEST_SETTINGS, allowDevTokens: false },
-      services: api.services,
-      checkout: new CheckoutClient(api.temporal.client),
-    });
+    const app = await buildAppBeside(api, { settings: { ...TEST_SETTINGS, allowDevTokens: false } });
     const response = await app.inject({ method: 'POST', url: '/v1/auth/dev-token', payload: { userId: 'dave' } });
     expect(response.statusCode).toBe(404);
     await app.close();
@@ -434,10 +429,7 @@ describe('documentation, metrics and health', () => {
   });
 
   it('rate-limits dev tokens and order placement', async () => {
-    const app = await buildApp({
-      settings: TEST_SETTINGS,
-      services: api.services,
-      checkout: new CheckoutClient(api.temporal.client),
+    const app = await buildAppBeside(api, {
       rateLimits: { devTokens: 2, orders: 1 },
     });
     const codes = [];
@@ -464,9 +456,7 @@ describe('Temporal unavailable', () => {
     proxy.cut();
     const temporal = { ...temporalSettingsFromEnv(), address: proxy.address, namespace: api.temporal.namespace };
     const connection = lazyClient(temporal, { channelArgs: TEMPORAL_CHANNEL_ARGS });
-    const app = await buildApp({
-      settings: TEST_SETTINGS,
-      services: api.services,
+    const app = await buildAppBeside(api, {
       checkout: new CheckoutClient(createClient(connection, temporal), { deadlineMs: 2_000 }),
       probes: [temporalProbe(connection, 1_000)],
       probeTimeoutMs: 1_500,

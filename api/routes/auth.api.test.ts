@@ -6,9 +6,7 @@
  */
 import { createSigner } from 'fast-jwt';
 import type { LightMyRequestResponse } from 'fastify';
-import { buildApp } from '../app';
-import { CheckoutClient } from '../../lib/checkout-client';
-import { TEST_SETTINGS, useApiHarness } from '../../test/helpers/api';
+import { buildAppBeside, TEST_SETTINGS, useApiHarness } from '../../test/helpers/api';
 import { CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE } from '../plugins/auth';
 
 jest.setTimeout(60_000);
@@ -59,6 +57,10 @@ async function signUp(email = newEmail(), password = PASSWORD): Promise<Signed> 
 
 const errorOf = (response: LightMyRequestResponse) => [response.statusCode, response.json().error?.code];
 
+/** The status a request answers with `token` as its bearer token. */
+const statusWith = async (token: string, method: 'GET' | 'POST', url: string) =>
+  (await api.app.inject({ method, url, headers: { authorization: `Bearer ${token}` } })).statusCode;
+
 describe('sign-up', () => {
   it('creates a user on the free plan with the user role, answers a token and sets the session cookies', async () => {
     const email = newEmail('Ann');
@@ -90,11 +92,7 @@ describe('sign-up', () => {
   });
 
   it('marks the cookies Secure in production', async () => {
-    const app = await buildApp({
-      settings: { ...TEST_SETTINGS, secureCookies: true },
-      services: api.services,
-      checkout: new CheckoutClient(api.temporal.client),
-    });
+    const app = await buildAppBeside(api, { settings: { ...TEST_SETTINGS, secureCookies: true } });
     try {
       const response = await app.inject({
         method: 'POST',
@@ -262,28 +260,9 @@ describe('sessions and sign-out', () => {
     const second = signed(
       await api.app.inject({ method: 'POST', url: '/v1/auth/signin', payload: { email, password: PASSWORD } }),
     );
-    expect(
-      (
-        await api.app.inject({
-          method: 'POST',
-          url: '/v1/auth/signout',
-          headers: { authorization: `Bearer ${first.token}` },
-        })
-      ).statusCode,
-    ).toBe(204);
-    expect(
-      (await api.app.inject({ method: 'GET', url: '/v1/auth/me', headers: { authorization: `Bearer ${first.token}` } }))
-        .statusCode,
-    ).toBe(401);
-    expect(
-      (
-        await api.app.inject({
-          method: 'GET',
-          url: '/v1/auth/me',
-          headers: { authorization: `Bearer ${second.token}` },
-        })
-      ).statusCode,
-    ).toBe(200);
+    expect(await statusWith(first.token, 'POST', '/v1/auth/signout')).toBe(204);
+    expect(await statusWith(first.token, 'GET', '/v1/auth/me')).toBe(401);
+    expect(await statusWith(second.token, 'GET', '/v1/auth/me')).toBe(200);
     expect(errorOf(await api.app.inject({ method: 'POST', url: '/v1/auth/signout' }))).toEqual([401, 'UNAUTHORIZED']);
   });
 
@@ -392,11 +371,7 @@ describe('roles and plans come from the accounts service', () => {
   });
 
   it('without ALLOW_DEV_TOKENS, tokens without a session are refused and the dev endpoints do not exist', async () => {
-    const app = await buildApp({
-      settings: { ...TEST_SETTINGS, allowDevTokens: false },
-      services: api.services,
-      checkout: new CheckoutClient(api.temporal.client),
-    });
+    const app = await buildAppBeside(api, { settings: { ...TEST_SETTINGS, allowDevTokens: false } });
     try {
       const devToken = app.jwt.sign({ sub: 'mallory', role: 'admin' });
       expect(

@@ -116,6 +116,20 @@ export async function startApiHarness(options: HarnessOptions = {}): Promise<Api
 }
 
 /**
+ * A second app over the harness's services and Temporal client, with some of its dependencies
+ * changed (settings, rate limits, probes): for a test that needs the app other than the
+ * harness's. The test closes it.
+ */
+export async function buildAppBeside(api: ApiHarness, deps: Partial<AppDeps>): Promise<FastifyInstance> {
+  return buildApp({
+    settings: TEST_SETTINGS,
+    services: api.services,
+    checkout: new CheckoutClient(api.temporal.client),
+    ...deps,
+  });
+}
+
+/**
  * The harness for a whole test file: started before the file's tests (then `ready` runs, to add
  * what the tests share) and closed after them. Register it before the file's own hooks. The
  * harness it returns stands for the one beforeAll starts, so the file can name it as a const.
