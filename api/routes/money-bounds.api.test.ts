@@ -4,6 +4,7 @@
  * plain UUIDs and integers past int4 are 400, never a 500 from PostgreSQL.
  */
 import { WorkflowNotFoundError } from '@temporalio/client';
+import type { LightMyRequestResponse } from 'fastify';
 import { randomUUID } from 'node:crypto';
 import { MAX_ORDER_CENTS, MAX_PRICE_CENTS } from '../../lib/money';
 import { orderIdFor } from '../order-placement';
@@ -35,6 +36,12 @@ const order = (userId: string, items: { productId: string; quantity: number }[],
     headers: idempotencyKey ? { 'idempotency-key': idempotencyKey } : {},
   });
 
+/** Asserts the request was refused as invalid input: 400 VALIDATION_FAILED. */
+function expectValidationFailed(response: LightMyRequestResponse): void {
+  expect(response.statusCode).toBe(400);
+  expect(response.json().error.code).toBe('VALIDATION_FAILED');
+}
+
 async function expectNoWorkflow(orderId: string): Promise<void> {
   await expect(api.temporal.client.workflow.getHandle(orderWorkflowId(orderId)).describe()).rejects.toBeInstanceOf(
     WorkflowNotFoundError,
@@ -50,8 +57,7 @@ describe('prices and currencies', () => {
   ])('refuses %s with 400 and creates nothing', async (_name, priceCents) => {
     const sku = `BIG-${randomUUID().slice(0, 8)}`;
     const response = await createProduct({ sku, name: 'Too dear', priceCents, available: 1 });
-    expect(response.statusCode).toBe(400);
-    expect(response.json().error.code).toBe('VALIDATION_FAILED');
+    expectValidationFailed(response);
     expect((await api.services.inventory.listProducts()).some((p) => p.sku === sku)).toBe(false);
   });
 
@@ -75,8 +81,7 @@ describe('prices and currencies', () => {
       currency,
       available: 1,
     });
-    expect(response.statusCode).toBe(400);
-    expect(response.json().error.code).toBe('VALIDATION_FAILED');
+    expectValidationFailed(response);
   });
 
   it('refuses a price above the maximum in PATCH', async () => {
@@ -181,8 +186,7 @@ describe('ids and integers', () => {
     ['a uuid with a trailing newline', '/v1/orders/00000000-0000-4000-8000-000000000000%0A'],
   ])('answers %s with 400, not 500', async (_name, url) => {
     const response = await api.as(newUser(), { method: 'GET', url });
-    expect(response.statusCode).toBe(400);
-    expect(response.json().error.code).toBe('VALIDATION_FAILED');
+    expectValidationFailed(response);
   });
 
   it('answers a version past int4 with 400', async () => {
@@ -192,7 +196,6 @@ describe('ids and integers', () => {
       { method: 'PATCH', url: `/v1/products/${product.id}`, payload: { version: 1e20, name: 'x' } },
       'admin',
     );
-    expect(response.statusCode).toBe(400);
-    expect(response.json().error.code).toBe('VALIDATION_FAILED');
+    expectValidationFailed(response);
   });
 });
