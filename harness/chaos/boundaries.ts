@@ -28,20 +28,25 @@ export interface ArmedBoundary extends Boundary {
   customerId: string;
 }
 
-/** The paid path, in the order the saga calls them (each status is pushed to the dashboard by persistNotification). */
+/** A status change of the order: the saga records it, then pushes it to the dashboard. */
+function statusChange(status: string): ActivityCall[] {
+  return [
+    { activity: 'setOrderStatus', status },
+    { activity: 'persistNotification', status },
+  ];
+}
+
+/** The paid path, in the order the saga calls them. */
 export const PAID_PATH: readonly ActivityCall[] = [
   { activity: 'reserveOrderQuota' },
   { activity: 'createOrder' },
   { activity: 'reserveStock' },
-  { activity: 'setOrderStatus', status: 'AWAITING_PAYMENT' },
-  { activity: 'persistNotification', status: 'AWAITING_PAYMENT' },
+  ...statusChange('AWAITING_PAYMENT'),
   { activity: 'chargePayment' },
   { activity: 'commitStock' },
-  { activity: 'setOrderStatus', status: 'PAID' },
-  { activity: 'persistNotification', status: 'PAID' },
+  ...statusChange('PAID'),
   { activity: 'clearCart' },
-  { activity: 'setOrderStatus', status: 'COMPLETED' },
-  { activity: 'persistNotification', status: 'COMPLETED' },
+  ...statusChange('COMPLETED'),
 ];
 
 /** The unwinding of a cancelled order, newest compensation first (refundPayment only once a charge was attempted). */
@@ -49,8 +54,7 @@ export const CANCEL_PATH: readonly ActivityCall[] = [
   { activity: 'refundPayment' },
   { activity: 'releaseStock' },
   { activity: 'releaseOrderQuota' },
-  { activity: 'setOrderStatus', status: 'CANCELLED' },
-  { activity: 'persistNotification', status: 'CANCELLED' },
+  ...statusChange('CANCELLED'),
 ];
 
 /** Every boundary: before and after each activity of both paths, and inside the charge once Stripe has charged. */
