@@ -6,6 +6,7 @@ import { floorBenchmark } from './floor';
 import { historyBenchmark } from './history';
 import { latencyBenchmark } from './latency';
 import { oversellBenchmark } from './oversell';
+import { scaleBenchmark } from './scale';
 import { soakBenchmark } from './soak';
 import { sseBenchmark } from './sse';
 import { throughputBenchmark, tuningBenchmark } from './throughput';
@@ -25,5 +26,5 @@ export const BENCHMARKS: Benchmark[] = [
   soakBenchmark,
 ];
 
-/** Run only when named with --only. */
-export const OPT_IN_BENCHMARKS: Benchmark[] = [tuningBenchmark];
+/** Run only when named with --only: the tuning sweep, and scale (about 15 minutes). */
+export const OPT_IN_BENCHMARKS: Benchmark[] = [tuningBenchmark, scaleBenchmark];

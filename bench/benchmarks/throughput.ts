@@ -26,7 +26,7 @@ import { BENCH_SERVER, BENCH_TUNING, EXPLORATIONS } from '../lib/tuning-choices'
 import type { WorkerTuning } from '../lib/tuning';
 import type { ProductView } from '../../services/inventory/inventory.service';
 
-interface RoundResult {
+export interface RoundResult {
   variant: Variant;
   round: number;
   completed: number;
@@ -46,7 +46,7 @@ export function cpuGroups(stack: BenchStack): CpuGroups {
   const pids = () => stack.pids();
   return {
     temporal: () => processTree(pids().temporal)(),
-    worker: () => processTree(pids().worker)(),
+    worker: () => pids().workers.flatMap((pid) => processTree(pid)()),
     stripeMock: () => processTree(pids().stripeMock)(),
     // Backends of this run's databases; a backend that ends within a round is undercounted.
     postgres: processesMatching(`bench_${stack.runId}_`),
@@ -54,7 +54,7 @@ export function cpuGroups(stack: BenchStack): CpuGroups {
   };
 }
 
-async function runRound(
+export async function runRound(
   context: BenchContext,
   variant: Variant,
   roundNumber: number,

@@ -13,7 +13,7 @@ import { freePort, waitForHttp } from '../../harness/waits';
 import { resolvePostgres, type ResolvedPostgres } from '../../lib/db/postgres';
 import type { ServiceName } from '../../lib/services';
 import { connectClient, createClient, temporalSettingsFromEnv } from '../../lib/temporal-connection';
-import { ALL_QUEUES } from '../../lib/workers';
+import { ALL_QUEUES, type WorkerQueue } from '../../lib/workers';
 import { generateClients } from '../../scripts/generate-clients';
 import { STRIPE_MOCK_KEY } from '../../scripts/lib/dev-servers';
 import { openServices, type Services } from '../../services';
@@ -40,8 +40,13 @@ export interface BenchStackOptions extends TemporalServerOptions {
   verbose?: boolean;
 }
 
+/** Every queue but the reconciler's: its Schedule would run the invariant checks in the middle of a measurement. */
+export const BENCH_QUEUES: readonly WorkerQueue[] = ALL_QUEUES.filter((queue) => queue !== 'reconciler');
+
 export interface BenchWorker {
   tuning: WorkerTuning;
+  /** The task queues this process polls (its `--services`). */
+  queues: readonly WorkerQueue[];
   process: SupervisedProcess;
   stop(): Promise<void>;
 }
@@ -69,11 +74,16 @@ export interface BenchStack {
   client: Client;
   /** The services over the bench databases, for setting up data and checking outcomes. */
   services: Services;
-  /** Pids to watch for CPU use (the dev server, stripe-mock, the current worker). */
-  pids(): { temporal?: number; stripeMock?: number; worker?: number; api?: number };
-  /** Starts a bench worker process with these settings (stopping the one running) and waits until it polls. */
+  /** Pids to watch for CPU use (the dev server, stripe-mock, the first worker and all of them, the API). */
+  pids(): { temporal?: number; stripeMock?: number; worker?: number; workers: number[]; api?: number };
+  /** Starts one bench worker process on every queue with these settings (stopping those running) and waits until it polls. */
   startWorker(tuning: WorkerTuning): Promise<BenchWorker>;
-  /** The running worker if it has these settings, else a new one. */
+  /**
+   * Starts one worker process per entry of `layout`, each polling the queues it names, in place
+   * of those running, and waits until all of them poll.
+   */
+  startWorkers(tuning: WorkerTuning, layout: ReadonlyArray<readonly WorkerQueue[]>): Promise<BenchWorker[]>;
+  /** The running worker if it is the only one and has these settings, else a new one. */
   ensureWorker(tuning: WorkerTuning): Promise<BenchWorker>;
   /** Starts the storefront API (api/server.ts) as a process on a free port, over the bench stack. */
   startApi(): Promise<BenchApi>;
@@ -96,14 +106,14 @@ export async function startBenchStack(options: BenchStackOptions = {}): Promise<
   let postgres: ResolvedPostgres | undefined;
   let connection: Connection | undefined;
   let services: Services | undefined;
-  let currentWorker: BenchWorker | undefined;
+  let currentWorkers: BenchWorker[] = [];
   let currentApi: BenchApi | undefined;
 
   // Processes first (the worker before the servers it uses), then the databases and files;
   // this process's own connections last, so calls still in flight fail rather than hang.
   const stopEverything = async () => {
     await currentApi?.stop().catch(() => undefined);
-    await currentWorker?.stop().catch(() => undefined);
+    await Promise.all(currentWorkers.map((worker) => worker.stop().catch(() => undefined)));
     await services?.close().catch(() => undefined);
     await stack?.stop().catch(() => undefined);
     await postgres?.stop().catch(() => undefined);
@@ -137,24 +147,22 @@ export async function startBenchStack(options: BenchStackOptions = {}): Promise<
     services = openServices(dbUrls, { stripeSecretKey: undefined, stripeApiBase: stack.stripe.apiBase });
 
     let workerCount = 0;
-    const startWorker = async (tuning: WorkerTuning): Promise<BenchWorker> => {
-      await currentWorker?.stop();
+    const startWorkerProcess = async (tuning: WorkerTuning, queues: readonly WorkerQueue[]): Promise<BenchWorker> => {
       workerCount += 1;
       const name = `worker-${workerCount}`;
       const proc = supervisor.start({
         name,
         command: process.execPath,
-        // Every queue but the reconciler's: its Schedule would run the invariant checks in the middle of a measurement.
         args: [
           ...profileArgs(),
           '--import',
           'tsx',
           path.join(ROOT, 'bench', 'worker.ts'),
           '--services',
-          ALL_QUEUES.filter((queue) => queue !== 'reconciler').join(','),
+          queues.join(','),
         ],
         cwd: ROOT,
-        // No metrics port (one worker follows another), and only warnings and errors on its output.
+        // No metrics port (several may run at once), and only warnings and errors on its output.
         env: { ...env(), [TUNING_ENV]: JSON.stringify(tuning), WORKER_METRICS_PORT: '0', LOG_LEVEL: 'warn' },
         output: 'prefix',
         write: supervisorOutput,
@@ -162,15 +170,25 @@ export async function startBenchStack(options: BenchStackOptions = {}): Promise<
       await proc.waitForOutput(new RegExp(READY_LINE), { timeoutMs: 120_000 });
       const worker: BenchWorker = {
         tuning,
+        queues,
         process: proc,
         stop: async () => {
           await supervisor.stop([name], { timeoutMs: 15_000 });
-          if (currentWorker === worker) currentWorker = undefined;
+          currentWorkers = currentWorkers.filter((running) => running !== worker);
         },
       };
-      currentWorker = worker;
       return worker;
     };
+    const startWorkers = async (
+      tuning: WorkerTuning,
+      layout: ReadonlyArray<readonly WorkerQueue[]>,
+    ): Promise<BenchWorker[]> => {
+      await Promise.all(currentWorkers.map((worker) => worker.stop()));
+      currentWorkers = await Promise.all(layout.map((queues) => startWorkerProcess(tuning, queues)));
+      return currentWorkers;
+    };
+    const startWorker = async (tuning: WorkerTuning): Promise<BenchWorker> =>
+      (await startWorkers(tuning, [BENCH_QUEUES]))[0]!;
 
     return {
       runId,
@@ -188,17 +206,22 @@ export async function startBenchStack(options: BenchStackOptions = {}): Promise<
       pids: () => ({
         temporal: temporal.process.pid,
         stripeMock: stack!.stripe.process.pid,
-        worker: currentWorker?.process.pid,
+        worker: currentWorkers[0]?.process.pid,
+        workers: currentWorkers.map((worker) => worker.process.pid).filter((pid): pid is number => pid !== undefined),
         api: currentApi?.process.pid,
       }),
       startWorker,
+      startWorkers,
       async ensureWorker(tuning: WorkerTuning) {
+        const [only, ...others] = currentWorkers;
         if (
-          currentWorker &&
-          JSON.stringify(currentWorker.tuning) === JSON.stringify(tuning) &&
-          !currentWorker.process.hasExited()
+          only &&
+          others.length === 0 &&
+          only.queues.length === BENCH_QUEUES.length &&
+          JSON.stringify(only.tuning) === JSON.stringify(tuning) &&
+          !only.process.hasExited()
         )
-          return currentWorker;
+          return only;
         return startWorker(tuning);
       },
       async startApi() {
@@ -239,12 +262,16 @@ export async function startBenchStack(options: BenchStackOptions = {}): Promise<
       startProcess: (spec: ProcessSpec) => supervisor.start(spec),
       stopProcess: (proc: SupervisedProcess) => supervisor.stop([proc.name], { timeoutMs: 5_000 }),
       async restartTemporal(server: TemporalServerOptions) {
-        const tuning = currentWorker?.tuning;
-        await currentWorker?.stop();
+        const running = currentWorkers;
+        await Promise.all(running.map((worker) => worker.stop()));
         await temporal.stop();
         temporalServer = server;
         await temporal.start(harnessServer(server));
-        if (tuning) await startWorker(tuning);
+        if (running.length > 0)
+          await startWorkers(
+            running[0]!.tuning,
+            running.map((worker) => worker.queues),
+          );
       },
       env,
       stop: stopEverything,
