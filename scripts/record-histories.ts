@@ -100,6 +100,13 @@ const declineFirstAttempt = async (input: { attempt: number }) => {
   return { paymentId: 'pay_1', paymentIntentId: 'pi_1', status: 'SUCCEEDED' };
 };
 
+/** The customer's card is declined once, then the payment goes through: the two declined-then-paid recordings. */
+async function payAfterDecline(handle: Handle, input: CheckoutInput): Promise<void> {
+  await reach(handle, 'AWAITING_PAYMENT');
+  await pay(handle, input, 'pm_card_chargeDeclined').catch(() => undefined);
+  await pay(handle, input);
+}
+
 let releaseWorks = false;
 let chargeGate: Promise<void> = Promise.resolve();
 
@@ -149,21 +156,13 @@ const SCENARIOS: Scenario[] = [
     name: 'declined-then-paid',
     variant: VARIANTS.beforeDeclinedNotice,
     activities: { chargePayment: declineFirstAttempt as never },
-    drive: async (h, input) => {
-      await reach(h, 'AWAITING_PAYMENT');
-      await pay(h, input, 'pm_card_chargeDeclined').catch(() => undefined);
-      await pay(h, input);
-    },
+    drive: payAfterDecline,
   },
   {
     // Recorded after the patched() change that notifies the customer of a decline.
     name: 'declined-then-paid-notified',
     activities: { chargePayment: declineFirstAttempt as never },
-    drive: async (h, input) => {
-      await reach(h, 'AWAITING_PAYMENT');
-      await pay(h, input, 'pm_card_chargeDeclined').catch(() => undefined);
-      await pay(h, input);
-    },
+    drive: payAfterDecline,
   },
   {
     name: 'refund-after-later-failure',
