@@ -50,23 +50,15 @@ describe('inventory', () => {
     return id;
   }
 
+  /** Expects `UPDATE products SET <set>` on the product to be refused by the CHECK constraint `constraint`. */
+  const expectRefusedUpdate = (id: string, set: string, constraint: string) =>
+    expectViolation(db().query(`UPDATE products SET ${set} WHERE id = $1`, [id]), CHECK_VIOLATION, constraint);
+
   it('never lets stock go negative', async () => {
     const id = await product(3);
-    await expectViolation(
-      db().query('UPDATE products SET available = available - 4, reserved = reserved + 4 WHERE id = $1', [id]),
-      CHECK_VIOLATION,
-      'products_available_check',
-    );
-    await expectViolation(
-      db().query('UPDATE products SET reserved = -1 WHERE id = $1', [id]),
-      CHECK_VIOLATION,
-      'products_reserved_check',
-    );
-    await expectViolation(
-      db().query('UPDATE products SET sold = -1 WHERE id = $1', [id]),
-      CHECK_VIOLATION,
-      'products_sold_check',
-    );
+    await expectRefusedUpdate(id, 'available = available - 4, reserved = reserved + 4', 'products_available_check');
+    await expectRefusedUpdate(id, 'reserved = -1', 'products_reserved_check');
+    await expectRefusedUpdate(id, 'sold = -1', 'products_sold_check');
     const { rows } = await db().query(
       'UPDATE products SET available = available - 3 WHERE id = $1 RETURNING available',
       [id],
@@ -76,31 +68,11 @@ describe('inventory', () => {
 
   it('keeps prices, versions and currencies valid', async () => {
     const id = await product();
-    await expectViolation(
-      db().query('UPDATE products SET price_cents = -1 WHERE id = $1', [id]),
-      CHECK_VIOLATION,
-      'products_price_cents_check',
-    );
-    await expectViolation(
-      db().query('UPDATE products SET price_cents = 100000000 WHERE id = $1', [id]),
-      CHECK_VIOLATION,
-      'products_price_cents_check',
-    );
-    await expectViolation(
-      db().query('UPDATE products SET version = 0 WHERE id = $1', [id]),
-      CHECK_VIOLATION,
-      'products_version_check',
-    );
-    await expectViolation(
-      db().query(`UPDATE products SET currency = 'USD' WHERE id = $1`, [id]),
-      CHECK_VIOLATION,
-      'products_currency_check',
-    );
-    await expectViolation(
-      db().query(`UPDATE products SET currency = 'usdt' WHERE id = $1`, [id]),
-      CHECK_VIOLATION,
-      'products_currency_check',
-    );
+    await expectRefusedUpdate(id, 'price_cents = -1', 'products_price_cents_check');
+    await expectRefusedUpdate(id, 'price_cents = 100000000', 'products_price_cents_check');
+    await expectRefusedUpdate(id, 'version = 0', 'products_version_check');
+    await expectRefusedUpdate(id, `currency = 'USD'`, 'products_currency_check');
+    await expectRefusedUpdate(id, `currency = 'usdt'`, 'products_currency_check');
     const { rows } = await db().query('SELECT currency, version, reserved, sold FROM products WHERE id = $1', [id]);
     expect(rows[0]).toEqual({ currency: 'usd', version: 1, reserved: 0, sold: 0 });
   });
