@@ -21,30 +21,31 @@ const dashboard = JSON.parse(read('ops/grafana/dashboards/storefront.json')) as 
 const expressions = dashboard.panels.flatMap((panel) => (panel.targets ?? []).map((target) => target.expr)).join('\n');
 
 describe('the sample Grafana dashboard', () => {
-  it('charts the worker series Temporal Core exports', () => {
-    for (const series of [
-      'temporal_workflow_task_schedule_to_start_latency_bucket',
-      'temporal_activity_schedule_to_start_latency_bucket',
-      'temporal_worker_task_slots_used',
-      'temporal_worker_task_slots_available',
-      'temporal_workflow_completed',
-      'temporal_workflow_failed',
-    ]) {
-      expect(expressions).toContain(series);
-    }
-  });
-
-  it("charts the API's series", () => {
-    for (const series of [
-      'http_request_duration_seconds_bucket',
-      'storefront_orders',
-      'storefront_order_placements_total',
-      'storefront_compensations_total',
-      'storefront_quota_rejections_total',
-      'storefront_invariant_violations',
-    ]) {
-      expect(expressions).toContain(series);
-    }
+  it.each([
+    [
+      'the worker series Temporal Core exports',
+      [
+        'temporal_workflow_task_schedule_to_start_latency_bucket',
+        'temporal_activity_schedule_to_start_latency_bucket',
+        'temporal_worker_task_slots_used',
+        'temporal_worker_task_slots_available',
+        'temporal_workflow_completed',
+        'temporal_workflow_failed',
+      ],
+    ],
+    [
+      "the API's series",
+      [
+        'http_request_duration_seconds_bucket',
+        'storefront_orders',
+        'storefront_order_placements_total',
+        'storefront_compensations_total',
+        'storefront_quota_rejections_total',
+        'storefront_invariant_violations',
+      ],
+    ],
+  ])('charts %s', (_source, series) => {
+    for (const name of series) expect(expressions).toContain(name);
   });
 
   it('has unique panel ids and a Prometheus data source variable', () => {
