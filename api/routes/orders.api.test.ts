@@ -3,6 +3,7 @@
  * outcomes, Idempotency-Key, payment (paid, declined, refused), cancel and ownership. Card
  * declines come from a recorder in front of stripe-mock, which cannot decline by itself.
  */
+import type { LightMyRequestResponse } from 'fastify';
 import { randomUUID } from 'node:crypto';
 import { startApiHarness, type ApiHarness } from '../../test/helpers/api';
 import { INSUFFICIENT_FUNDS, isConfirm, startStripeProxy, type StripeProxy } from '../../harness/stripe-proxy';
@@ -55,6 +56,9 @@ async function completed(userId: string, orderId: string) {
   }
   throw new Error(`order ${orderId} never completed`);
 }
+
+/** A refused request's status and error code, asserted together. */
+const refusal = (response: LightMyRequestResponse) => [response.statusCode, response.json().error.code];
 
 /** Waits for the workflow of the customer's first listed order to end, then expects that order REJECTED with `failureCode`. */
 async function expectRejected(customerId: string, failureCode: string): Promise<void> {
@@ -135,8 +139,7 @@ describe('POST /v1/orders', () => {
     const bob = newUser();
     const product = await newProduct(1);
     const response = await order(bob, [{ productId: product.id, quantity: 2 }]);
-    expect(response.statusCode).toBe(409);
-    expect(response.json().error.code).toBe('OUT_OF_STOCK');
+    expect(refusal(response)).toEqual([409, 'OUT_OF_STOCK']);
     expect(await available(product.id)).toBe(1);
     await expectRejected(bob, 'OUT_OF_STOCK');
     expect(await ordersUsed(bob)).toBe(0);
@@ -152,8 +155,7 @@ describe('POST /v1/orders', () => {
     });
     const product = await newProduct(1);
     const response = await order(carol, [{ productId: product.id, quantity: 1 }]);
-    expect(response.statusCode).toBe(429);
-    expect(response.json().error.code).toBe('QUOTA_EXCEEDED');
+    expect(refusal(response)).toEqual([429, 'QUOTA_EXCEEDED']);
     expect(await available(product.id)).toBe(1);
     await expectRejected(carol, 'QUOTA_EXCEEDED');
     expect(await ordersUsed(carol)).toBe(20);
@@ -161,14 +163,12 @@ describe('POST /v1/orders', () => {
 
   it('400 CART_EMPTY without items and with an empty cart', async () => {
     const response = await order(newUser());
-    expect(response.statusCode).toBe(400);
-    expect(response.json().error.code).toBe('CART_EMPTY');
+    expect(refusal(response)).toEqual([400, 'CART_EMPTY']);
   });
 
   it('400 UNKNOWN_PRODUCT for a product that does not exist', async () => {
     const response = await order(newUser(), [{ productId: randomUUID(), quantity: 1 }]);
-    expect(response.statusCode).toBe(400);
-    expect(response.json().error.code).toBe('UNKNOWN_PRODUCT');
+    expect(refusal(response)).toEqual([400, 'UNKNOWN_PRODUCT']);
   });
 });
 
@@ -192,8 +192,7 @@ describe('payment, cancel and reading orders', () => {
     expect(await available(product.id)).toBe(2);
 
     const again = await pay(alice, placed.id);
-    expect(again.statusCode).toBe(409);
-    expect(again.json().error.code).toBe('ORDER_NOT_PAYABLE');
+    expect(refusal(again)).toEqual([409, 'ORDER_NOT_PAYABLE']);
     const confirms = stripe.requests
       .filter(isConfirm)
       .filter((r) => r.idempotencyKey?.startsWith(`order:${placed.id}:`));
@@ -206,8 +205,7 @@ describe('payment, cancel and reading orders', () => {
     const placed = (await order(alice, [{ productId: product.id, quantity: 1 }])).json();
 
     const declined = await pay(alice, placed.id, DECLINING_CARD);
-    expect(declined.statusCode).toBe(402);
-    expect(declined.json().error.code).toBe('PAYMENT_DECLINED');
+    expect(refusal(declined)).toEqual([402, 'PAYMENT_DECLINED']);
     expect((await api.as(alice, { method: 'GET', url: `/v1/orders/${placed.id}` })).json().status).toBe(
       'AWAITING_PAYMENT',
     );
@@ -230,8 +228,7 @@ describe('payment, cancel and reading orders', () => {
     expect(await available(product.id)).toBe(2);
 
     const again = await api.as(alice, { method: 'POST', url: `/v1/orders/${placed.id}/cancel` });
-    expect(again.statusCode).toBe(409);
-    expect(again.json().error.code).toBe('ORDER_NOT_CANCELLABLE');
+    expect(refusal(again)).toEqual([409, 'ORDER_NOT_CANCELLABLE']);
     expect((await pay(alice, placed.id)).json().error.code).toBe('ORDER_NOT_PAYABLE');
 
     // Operators see it in the metrics: the order by status, and the compensation that released its stock.
