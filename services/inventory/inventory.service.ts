@@ -1,5 +1,6 @@
 /** Inventory: the product catalogue and the stock that orders reserve, commit and release. */
 import { DomainError, isUniqueViolation } from '../../lib/errors';
+import { ROW_LOCK_QUEUE_TRANSACTION } from '../../lib/db/transaction-options';
 import type { InventoryDb } from './db';
 import type { Product, ReservationStatus } from './generated/client';
 
@@ -202,7 +203,7 @@ export class InventoryService {
             data: { reservationId: reservation.id, productId: line.productId, quantity: line.quantity },
           });
         }
-      });
+      }, ROW_LOCK_QUEUE_TRANSACTION);
     } catch (error) {
       // A concurrent retry of the same order won the insert: its reservation is the answer.
       if (isUniqueViolation(error)) {

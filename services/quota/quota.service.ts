@@ -1,5 +1,6 @@
 /** Usage quotas: atomic check-and-consume per user, resource and monthly period, idempotent by key. */
 import { DomainError } from '../../lib/errors';
+import { ROW_LOCK_QUEUE_TRANSACTION } from '../../lib/db/transaction-options';
 import type { QuotaDb } from './db';
 import type { Prisma } from './generated/client';
 
@@ -89,9 +90,6 @@ type Tx = Prisma.TransactionClient;
 /** What an event's first call answered, kept on the event for its replays. */
 type StoredOutcome = Pick<RecordUsageResult, 'used' | 'limit' | 'overLimit' | 'enforcement' | 'crossed'>;
 
-// Generous, because every use of one user's resource queues on the same row lock.
-const TRANSACTION_OPTIONS = { maxWait: 10_000, timeout: 15_000 };
-
 export class QuotaService {
   constructor(private readonly db: QuotaDb) {}
 
@@ -168,7 +166,7 @@ export class QuotaService {
         data: { outcome: { ...outcome }, ...(crossed.length === 0 ? { notifiedAt: recordedAt } : {}) },
       });
       return { resource, period, ...outcome, replayed: false };
-    }, TRANSACTION_OPTIONS);
+    }, ROW_LOCK_QUEUE_TRANSACTION);
   }
 
   /** The event's crossings reached the user's notification workflow: replays of its key signal nothing. */
@@ -200,7 +198,7 @@ export class QuotaService {
       await tx.$executeRaw`
         UPDATE "usage" SET used = ${used} WHERE user_id = ${userId} AND resource = ${resource} AND period = ${period}`;
       return { released: true, resource, period, quantity: event.quantity, used };
-    }, TRANSACTION_OPTIONS);
+    }, ROW_LOCK_QUEUE_TRANSACTION);
   }
 
   /** The user's plan and, for each resource of it, the use in the period of `at` (default now). */
