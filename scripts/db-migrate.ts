@@ -4,7 +4,7 @@
  */
 import { SERVICES, type ServiceName } from '../lib/services';
 import { migrateDatabase, type MigrateResult } from '../lib/db/migrator';
-import { resolvePostgres, type ResolvedPostgres } from '../lib/db/postgres';
+import { withPostgres } from '../lib/db/postgres';
 import { ensureDatabases, redactUrl } from '../lib/db/provision';
 
 type Env = Record<string, string | undefined>;
@@ -32,17 +32,13 @@ export function describeResult(service: ServiceName, url: string, result: Migrat
 
 async function main(): Promise<void> {
   const started = Date.now();
-  let postgres: ResolvedPostgres | undefined;
-  try {
-    postgres = await resolvePostgres();
+  await withPostgres(async (postgres) => {
     console.log(`PostgreSQL (${postgres.source}): ${redactUrl(postgres.serverUrl)}`);
     await migrateAll(postgres.serverUrl, process.env, (service, url, result) =>
       console.log(describeResult(service, url, result)),
     );
     console.log(`done in ${Date.now() - started} ms`);
-  } finally {
-    await postgres?.stop();
-  }
+  });
 }
 
 if (require.main === module) {

@@ -10,7 +10,7 @@ import { NotificationsService } from '../services/notifications/notifications.se
 import { THRESHOLDS } from '../services/quota/quota.service';
 import { quotaNotification } from '../lib/usage-recording';
 import type { ServiceName } from '../lib/services';
-import { resolvePostgres, type ResolvedPostgres } from '../lib/db/postgres';
+import { withPostgres } from '../lib/db/postgres';
 import { migrateAll } from './db-migrate';
 import { DEMO_ACCOUNTS, DEMO_PASSWORD, type DemoAccount } from '../lib/demo-accounts';
 import { createAccountsDb } from '../services/accounts/db';
@@ -222,18 +222,14 @@ async function seedThresholdAlerts(
 }
 
 async function main(): Promise<void> {
-  let postgres: ResolvedPostgres | undefined;
-  try {
-    postgres = await resolvePostgres();
+  await withPostgres(async (postgres) => {
     const urls = await migrateAll(postgres.serverUrl);
     const result = await seedDemoData(urls);
     console.log(
       `seeded: ${result.accountsCreated} demo accounts (password ${DEMO_PASSWORD}), ${result.productsCreated} products, ${result.subscriptionsCreated} subscriptions, ` +
         `${result.usageCreated} usage rows for ${result.period} (existing rows left as they were)`,
     );
-  } finally {
-    await postgres?.stop();
-  }
+  });
 }
 
 if (require.main === module) {

@@ -40,6 +40,16 @@ export const DEFAULT_EMBEDDED_PORT = 54329;
 const EMBEDDED_USER = 'postgres';
 const EMBEDDED_PASSWORD = 'postgres';
 
+/** Runs `work` against the PostgreSQL server resolvePostgres finds, and stops an embedded one it started afterwards. */
+export async function withPostgres<T>(work: (postgres: ResolvedPostgres) => Promise<T>): Promise<T> {
+  const postgres = await resolvePostgres();
+  try {
+    return await work(postgres);
+  } finally {
+    await postgres.stop();
+  }
+}
+
 export async function resolvePostgres(options: ResolvePostgresOptions = {}): Promise<ResolvedPostgres> {
   const env = options.env ?? process.env;
   const noop = async (): Promise<void> => undefined;
