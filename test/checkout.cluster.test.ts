@@ -201,7 +201,7 @@ describe('checkout on a Temporal cluster over mTLS', () => {
     // Charged once, for the order's total; the stock sold once; every status change lawful.
     const paymentRow = await services.payments.get(input.orderId);
     expect(paymentRow).toMatchObject({ amountCents: 2_000, refunded: false });
-    expect(paymentRow!.paymentIntentId).not.toBeNull();
+    expect(paymentRow!.paymentIntentId).toMatch(/^pi_/);
     expect((await services.inventory.getProduct(product.id))!.available).toBe(2);
     expect((await services.inventory.findReservation(input.orderId))!.status).toBe('COMMITTED');
     expect((await services.orders.get(input.orderId))!.status).toBe('COMPLETED');

@@ -29,6 +29,11 @@ const deliver = (payload: string, signature?: string) =>
     headers: { 'content-type': 'application/json', ...(signature ? { 'stripe-signature': signature } : {}) },
   });
 
+/** The payments service's stored webhook events, as rows. */
+async function storedEvents(): Promise<Record<string, unknown>[]> {
+  return ((await api.snapshot())['payments.webhook_events'] ?? []).map((row) => JSON.parse(row as string));
+}
+
 async function placedOrder(): Promise<string> {
   const product = await api.services.inventory.createProduct({
     sku: `W-${randomUUID().slice(0, 8)}`,
@@ -54,6 +59,9 @@ it('stores a signed payment event once and relays it to the order; a replay chan
   const first = await deliver(payload, signStripePayload(payload, TEST_SETTINGS.stripeWebhookSecret));
   expect(first.statusCode).toBe(200);
   expect(first.json()).toEqual({ received: true, duplicate: false, relayed: true });
+  expect((await storedEvents()).filter((row) => row.id === eventId)).toEqual([
+    expect.objectContaining({ type: 'payment_intent.succeeded', order_id: orderId, processed_at: expect.any(String) }),
+  ]);
   const relayed = await api.temporal.client.workflow
     .getHandle(`order-${orderId}`)
     .query<{ paymentEvents?: { eventId: string }[] }>('state');
@@ -72,12 +80,10 @@ it('stores a signed payment event once and relays it to the order; a replay chan
 it('acknowledges events it does not act on, storing them', async () => {
   const orderId = await placedOrder();
   const payload = paymentEvent(orderId, 'charge.updated');
-  const stored = async () =>
-    ((await api.snapshot())['payments.webhook_events'] ?? []).map((row) => JSON.parse(row as string));
-  const before = await stored();
+  const before = await storedEvents();
   const response = await deliver(payload, signStripePayload(payload, TEST_SETTINGS.stripeWebhookSecret));
   expect(response.json()).toEqual({ received: true, duplicate: false, relayed: false });
-  const added = (await stored()).filter((row) => !before.some((seen) => seen.id === row.id));
+  const added = (await storedEvents()).filter((row) => !before.some((seen) => seen.id === row.id));
   expect(added).toEqual([
     expect.objectContaining({
       id: JSON.parse(payload).id,

@@ -13,7 +13,7 @@ import type { Benchmark } from '../lib/context';
 import { callJson } from '../lib/http';
 import { residentKiB } from '../lib/machine';
 import { openSse, type SseStream } from '../lib/sse';
-import type { BenchApi } from '../lib/stack';
+import type { BenchApi, BenchStack } from '../lib/stack';
 import { distribution, percentile, round } from '../lib/stats';
 import { BENCH_TUNING } from '../lib/tuning-choices';
 import type { ProductView } from '../../services/inventory/inventory.service';
@@ -23,6 +23,20 @@ type Outcome = 'paid' | 'cancelled' | 'expiring';
 /** Seven in ten orders are paid, two cancelled, one left to expire (a short time-to-live, set through the client). */
 const outcomeOf = (i: number): Outcome => (i % 10 < 7 ? 'paid' : i % 10 < 9 ? 'cancelled' : 'expiring');
 const EXPIRING_TTL_S = 5;
+
+/**
+ * BENCH_SOAK_MAX_CACHED_WORKFLOWS=<n> bounds the worker's sticky cache for the run: with the SDK's
+ * default (about 2,300 workflows per worker on this heap), a 20-minute soak never fills it, and the
+ * cache filling shows as growth.
+ */
+function soakTuning(env: NodeJS.ProcessEnv = process.env): typeof BENCH_TUNING {
+  const raw = env.BENCH_SOAK_MAX_CACHED_WORKFLOWS?.trim();
+  if (!raw) return BENCH_TUNING;
+  const maxCachedWorkflows = Number(raw);
+  if (!Number.isInteger(maxCachedWorkflows) || maxCachedWorkflows < 2)
+    throw new Error(`BENCH_SOAK_MAX_CACHED_WORKFLOWS must be an integer of at least 2, got "${raw}"`);
+  return { ...BENCH_TUNING, maxCachedWorkflows };
+}
 
 /** A customer places at most ten orders: the free plan allows 20 a month. */
 const customerOf = (runId: string, i: number) => `soak-${runId}-${Math.floor(i / 10)}`;
@@ -62,6 +76,52 @@ async function settle(
     );
 }
 
+/** The worker's cached workflows, summed over its queues, from the SDK's Prometheus gauge. */
+async function cachedWorkflows(metricsUrl: string): Promise<number> {
+  try {
+    const text = await (await fetch(metricsUrl, { signal: AbortSignal.timeout(2_000) })).text();
+    const values = [...text.matchAll(/^temporal_sticky_cache_size(?:\{[^}]*\})? (\S+)$/gm)].map((m) => Number(m[1]));
+    return values.length === 0 ? Number.NaN : values.reduce((sum, value) => sum + value, 0);
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/**
+ * The lowest sample of each window: resident memory saws up and down with V8's collections (by
+ * ±50 MB in the worker over a minute or two), and a line through every sample leans wherever the
+ * last collections happened to fall. The floor after each window's collections is what a leak raises.
+ */
+function windowFloors(points: ReadonlyArray<{ t: number; y: number }>, windowS: number): { t: number; y: number }[] {
+  const windows = new Map<number, { t: number; y: number }>();
+  for (const point of points) {
+    if (!Number.isFinite(point.y)) continue;
+    const key = Math.floor(point.t / windowS);
+    const lowest = windows.get(key);
+    if (!lowest || point.y < lowest.y) windows.set(key, point);
+  }
+  return [...windows.values()];
+}
+
+/** One order of the mix, to its outcome; the placement's latency in ms. */
+async function runOrder(
+  stack: BenchStack,
+  api: BenchApi,
+  outcome: Outcome,
+  customerId: string,
+  product: ProductView,
+): Promise<number> {
+  if (outcome === 'expiring') {
+    const started = performance.now();
+    const state = await place(stack.client, 'saga', checkoutInput(customerId, product, EXPIRING_TTL_S));
+    if (state.status !== 'AWAITING_PAYMENT') throw new Error(`placement ended ${state.status}`);
+    return performance.now() - started;
+  }
+  const placed = await placeViaApi(api, customerId, product);
+  await settle(api, customerId, placed.id, outcome);
+  return placed.ms;
+}
+
 /** Least-squares slope of y over t (seconds), per second. */
 function slopePerSecond(points: ReadonlyArray<{ t: number; y: number }>): number {
   const usable = points.filter((point) => Number.isFinite(point.y));
@@ -86,6 +146,7 @@ export const soakBenchmark: Benchmark = {
           runS: 60,
           warmupS: 15,
           sampleEveryS: 2,
+          floorWindowS: 10,
           streams: 5,
           loadShare: 0.6,
           maxInFlight: 32,
@@ -96,28 +157,32 @@ export const soakBenchmark: Benchmark = {
           runS: 1_200,
           warmupS: 180,
           sampleEveryS: 10,
+          /** Windows whose lowest RSS samples make the floor slope (see windowFloors). */
+          floorWindowS: 120,
           streams: 50,
           loadShare: 0.6,
           maxInFlight: 64,
         };
-    await stack.ensureWorker(BENCH_TUNING);
+    const tuning = soakTuning();
+    const worker = await stack.ensureWorker(tuning);
     const api = await stack.startApi();
     const products = await createBenchProducts(stack.services.inventory, `soak-${stack.runId}`, 8);
 
-    // Capacity: checkouts (place and pay through the API) per second a closed loop sustains right now.
+    // Capacity: orders of the soak's own mix per second a closed loop sustains right now (a capacity
+    // of paid orders alone overstates it: expiries, cancels and streams cost more per order).
     const calibration = await closedLoop(
       settings.calibrationConcurrency,
       settings.calibrateS * 1000,
       async (loop, iteration) => {
         const customerId = `soak-cal-${stack.runId}-${loop}-${Math.floor(iteration / 10)}`;
-        const placed = await placeViaApi(api, customerId, products[iteration % products.length]!);
-        await settle(api, customerId, placed.id, 'paid');
+        const product = products[iteration % products.length]!;
+        await runOrder(stack, api, outcomeOf(iteration), customerId, product);
       },
     );
     const capacityPerS = calibration.results.length / calibration.elapsedS;
     const ratePerS = Math.max(0.2, capacityPerS * settings.loadShare);
     context.log(
-      `  capacity ${capacityPerS.toFixed(2)} checkouts/s (${calibration.errors.length} errors); soaking at ${ratePerS.toFixed(2)}/s for ${settings.runS}s`,
+      `  capacity ${capacityPerS.toFixed(2)} orders/s of the mix (${calibration.errors.length} errors); soaking at ${ratePerS.toFixed(2)}/s for ${settings.runS}s`,
     );
 
     // Streams for the first customers, open from start to end: their order status events flow through them.
@@ -137,9 +202,20 @@ export const soakBenchmark: Benchmark = {
     const pids = stack.pids();
     const begun = performance.now();
     const elapsedS = () => (performance.now() - begun) / 1000;
-    const memory: Array<{ t: number; apiKiB: number; workerKiB: number }> = [];
-    const sample = () =>
-      memory.push({ t: round(elapsedS(), 1), apiKiB: residentKiB(pids.api), workerKiB: residentKiB(pids.worker) });
+    type MemorySample = { t: number; apiKiB: number; workerKiB: number; temporalKiB: number; cached: number };
+    const memory: MemorySample[] = [];
+    const sampling: Promise<void>[] = [];
+    const sample = () => {
+      const point: MemorySample = {
+        t: round(elapsedS(), 1),
+        apiKiB: residentKiB(pids.api),
+        workerKiB: residentKiB(pids.worker),
+        temporalKiB: residentKiB(pids.temporal),
+        cached: Number.NaN,
+      };
+      memory.push(point);
+      sampling.push(cachedWorkflows(worker.metricsUrl).then((cached) => void (point.cached = cached)));
+    };
     sample();
     const sampler = setInterval(sample, settings.sampleEveryS * 1000);
 
@@ -167,16 +243,8 @@ export const soakBenchmark: Benchmark = {
         running.push(
           (async () => {
             try {
-              if (outcome === 'expiring') {
-                const started = performance.now();
-                const state = await place(stack.client, 'saga', checkoutInput(customerId, product, EXPIRING_TTL_S));
-                if (state.status !== 'AWAITING_PAYMENT') throw new Error(`placement ended ${state.status}`);
-                placements.push({ t: elapsedS(), ms: performance.now() - started });
-              } else {
-                const placed = await placeViaApi(api, customerId, product);
-                placements.push({ t: elapsedS(), ms: placed.ms });
-                await settle(api, customerId, placed.id, outcome);
-              }
+              const ms = await runOrder(stack, api, outcome, customerId, product);
+              placements.push({ t: elapsedS(), ms });
               counts[outcome] += 1;
             } catch (error) {
               errors.push(error instanceof Error ? error.message : String(error));
@@ -191,13 +259,20 @@ export const soakBenchmark: Benchmark = {
       clearInterval(sampler);
       sample();
       for (const stream of streams) stream.close();
+      await Promise.all(sampling);
     }
 
     const afterWarmup = memory.filter((point) => point.t >= settings.warmupS);
     const mbPer10Min = (perSecondKiB: number) => round((perSecondKiB * 600) / 1024, 2);
-    const apiSlope = mbPer10Min(slopePerSecond(afterWarmup.map((point) => ({ t: point.t, y: point.apiKiB }))));
-    const workerSlope = mbPer10Min(slopePerSecond(afterWarmup.map((point) => ({ t: point.t, y: point.workerKiB }))));
+    const series = (key: 'apiKiB' | 'workerKiB' | 'temporalKiB' | 'cached') =>
+      afterWarmup.map((point) => ({ t: point.t, y: point[key] }));
+    const rawSlope = (key: 'apiKiB' | 'workerKiB' | 'temporalKiB') => mbPer10Min(slopePerSecond(series(key)));
+    const floorSlope = (key: 'apiKiB' | 'workerKiB' | 'temporalKiB') =>
+      mbPer10Min(slopePerSecond(windowFloors(series(key), settings.floorWindowS)));
+    const apiSlope = floorSlope('apiKiB');
+    const workerSlope = floorSlope('workerKiB');
     const slope = round(Math.max(apiSlope, workerSlope), 2);
+    const cachedPer10Min = round(slopePerSecond(series('cached')) * 600, 1);
     const measured = placements.filter((placement) => placement.t >= settings.warmupS);
     const span = (settings.runS - settings.warmupS) / 3;
     const third = (which: 0 | 2) =>
@@ -211,8 +286,11 @@ export const soakBenchmark: Benchmark = {
     return {
       summary:
         `${settings.runS}s at ${ratePerS.toFixed(2)} orders/s (${round(settings.loadShare * 100, 0)} % of ${capacityPerS.toFixed(2)}/s): ` +
-        `RSS slope after ${settings.warmupS}s API ${apiSlope} / worker ${workerSlope} MB per 10 min ` +
-        `(API ${rssMiB(afterWarmup[0]?.apiKiB ?? Number.NaN)} → ${rssMiB(memory.at(-1)?.apiKiB ?? Number.NaN)} MiB, worker ${rssMiB(afterWarmup[0]?.workerKiB ?? Number.NaN)} → ${rssMiB(memory.at(-1)?.workerKiB ?? Number.NaN)} MiB); ` +
+        `RSS floor slope after ${settings.warmupS}s API ${apiSlope} / worker ${workerSlope} MB per 10 min ` +
+        `(every sample: API ${rawSlope('apiKiB')} / worker ${rawSlope('workerKiB')}; ` +
+        `API ${rssMiB(afterWarmup[0]?.apiKiB ?? Number.NaN)} → ${rssMiB(memory.at(-1)?.apiKiB ?? Number.NaN)} MiB, worker ${rssMiB(afterWarmup[0]?.workerKiB ?? Number.NaN)} → ${rssMiB(memory.at(-1)?.workerKiB ?? Number.NaN)} MiB, ` +
+        `cached workflows ${afterWarmup[0]?.cached ?? Number.NaN} → ${memory.at(-1)?.cached ?? Number.NaN}` +
+        `${tuning.maxCachedWorkflows === undefined ? '' : ` of at most ${tuning.maxCachedWorkflows}`}); ` +
         `${errors.length} errors, ${skipped} skipped; placement p99 first third ${firstP99} ms, last ${lastP99} ms (drift ${drift}); ${streamEvents} stream events` +
         (context.quick ? ' (quick: too short for a slope)' : ''),
       headline: { soak_rss_slope_mb_per_10min: slope },
@@ -226,7 +304,11 @@ export const soakBenchmark: Benchmark = {
         firstErrors: [...new Set(errors)].slice(0, 3),
         skipped,
         streamEvents,
+        maxCachedWorkflows: tuning.maxCachedWorkflows ?? 'SDK default',
         rssSlopeMbPer10Min: { api: apiSlope, worker: workerSlope, max: slope },
+        everySampleSlopeMbPer10Min: { api: rawSlope('apiKiB'), worker: rawSlope('workerKiB') },
+        temporalRssSlopeMbPer10Min: { floor: floorSlope('temporalKiB'), everySample: rawSlope('temporalKiB') },
+        cachedWorkflowsPer10Min: cachedPer10Min,
         placementMs: {
           all: distribution(measured.map((p) => p.ms)),
           firstThirdP99: firstP99,
@@ -235,8 +317,9 @@ export const soakBenchmark: Benchmark = {
         },
         memory,
         definitions: {
-          rssSlope:
-            'least-squares slope of the resident memory of the API process and of the worker process, samples after the warm-up, in MB per 10 minutes; the headline is the larger',
+          rssSlope: `least-squares slope, in MB per 10 minutes, through the lowest resident-memory sample of each ${settings.floorWindowS} s window after the warm-up (the floor V8's collections leave), of the API process and of the worker process; the headline is the larger`,
+          everySampleSlope: 'the same slope through every sample after the warm-up, the collections’ sawtooth included',
+          cached: 'workflows in the worker’s sticky cache (temporal_sticky_cache_size, summed over its queues)',
           drift: 'placement p99 in the last third of the run after the warm-up ÷ in the first third',
           skipped: 'orders not started because maxInFlight were still running: the system fell behind the rate',
         },

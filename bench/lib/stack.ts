@@ -48,6 +48,8 @@ export interface BenchWorker {
   /** The task queues this process polls (its `--services`). */
   queues: readonly WorkerQueue[];
   process: SupervisedProcess;
+  /** The SDK's Prometheus endpoint of this process (`temporal_sticky_cache_size` and the rest). */
+  metricsUrl: string;
   stop(): Promise<void>;
 }
 
@@ -150,6 +152,8 @@ export async function startBenchStack(options: BenchStackOptions = {}): Promise<
     const startWorkerProcess = async (tuning: WorkerTuning, queues: readonly WorkerQueue[]): Promise<BenchWorker> => {
       workerCount += 1;
       const name = `worker-${workerCount}`;
+      // Metrics on, as in production (worker.ts serves them by default), each process on a port of its own.
+      const metricsPort = await freePort();
       const proc = supervisor.start({
         name,
         command: process.execPath,
@@ -162,8 +166,13 @@ export async function startBenchStack(options: BenchStackOptions = {}): Promise<
           queues.join(','),
         ],
         cwd: ROOT,
-        // No metrics port (several may run at once), and only warnings and errors on its output.
-        env: { ...env(), [TUNING_ENV]: JSON.stringify(tuning), WORKER_METRICS_PORT: '0', LOG_LEVEL: 'warn' },
+        // Only warnings and errors on its output.
+        env: {
+          ...env(),
+          [TUNING_ENV]: JSON.stringify(tuning),
+          WORKER_METRICS_PORT: String(metricsPort),
+          LOG_LEVEL: 'warn',
+        },
         output: 'prefix',
         write: supervisorOutput,
       });
@@ -172,6 +181,7 @@ export async function startBenchStack(options: BenchStackOptions = {}): Promise<
         tuning,
         queues,
         process: proc,
+        metricsUrl: `http://127.0.0.1:${metricsPort}/metrics`,
         stop: async () => {
           await supervisor.stop([name], { timeoutMs: 15_000 });
           currentWorkers = currentWorkers.filter((running) => running !== worker);
