@@ -25,9 +25,8 @@ const outcomeOf = (i: number): Outcome => (i % 10 < 7 ? 'paid' : i % 10 < 9 ? 'c
 const EXPIRING_TTL_S = 5;
 
 /**
- * BENCH_SOAK_MAX_CACHED_WORKFLOWS=<n> bounds the worker's sticky cache for the run: with the SDK's
- * default (about 2,300 workflows per worker on this heap), a 20-minute soak never fills it, and the
- * cache filling shows as growth.
+ * BENCH_SOAK_MAX_CACHED_WORKFLOWS=<n> bounds the worker's sticky cache for the run (the SDK's default
+ * is about 2,300 workflows per worker on this heap), to tell a cache that fills from a leak.
  */
 function soakTuning(env: NodeJS.ProcessEnv = process.env): typeof BENCH_TUNING {
   const raw = env.BENCH_SOAK_MAX_CACHED_WORKFLOWS?.trim();
@@ -271,6 +270,7 @@ export const soakBenchmark: Benchmark = {
       mbPer10Min(slopePerSecond(windowFloors(series(key), settings.floorWindowS)));
     const apiSlope = floorSlope('apiKiB');
     const workerSlope = floorSlope('workerKiB');
+    const everySample = { api: rawSlope('apiKiB'), worker: rawSlope('workerKiB') };
     const slope = round(Math.max(apiSlope, workerSlope), 2);
     const cachedPer10Min = round(slopePerSecond(series('cached')) * 600, 1);
     const measured = placements.filter((placement) => placement.t >= settings.warmupS);
@@ -287,7 +287,7 @@ export const soakBenchmark: Benchmark = {
       summary:
         `${settings.runS}s at ${ratePerS.toFixed(2)} orders/s (${round(settings.loadShare * 100, 0)} % of ${capacityPerS.toFixed(2)}/s): ` +
         `RSS floor slope after ${settings.warmupS}s API ${apiSlope} / worker ${workerSlope} MB per 10 min ` +
-        `(every sample: API ${rawSlope('apiKiB')} / worker ${rawSlope('workerKiB')}; ` +
+        `(every sample: API ${everySample.api} / worker ${everySample.worker}; ` +
         `API ${rssMiB(afterWarmup[0]?.apiKiB ?? Number.NaN)} → ${rssMiB(memory.at(-1)?.apiKiB ?? Number.NaN)} MiB, worker ${rssMiB(afterWarmup[0]?.workerKiB ?? Number.NaN)} → ${rssMiB(memory.at(-1)?.workerKiB ?? Number.NaN)} MiB, ` +
         `cached workflows ${afterWarmup[0]?.cached ?? Number.NaN} → ${memory.at(-1)?.cached ?? Number.NaN}` +
         `${tuning.maxCachedWorkflows === undefined ? '' : ` of at most ${tuning.maxCachedWorkflows}`}); ` +
@@ -306,7 +306,7 @@ export const soakBenchmark: Benchmark = {
         streamEvents,
         maxCachedWorkflows: tuning.maxCachedWorkflows ?? 'SDK default',
         rssSlopeMbPer10Min: { api: apiSlope, worker: workerSlope, max: slope },
-        everySampleSlopeMbPer10Min: { api: rawSlope('apiKiB'), worker: rawSlope('workerKiB') },
+        everySampleSlopeMbPer10Min: everySample,
         temporalRssSlopeMbPer10Min: { floor: floorSlope('temporalKiB'), everySample: rawSlope('temporalKiB') },
         cachedWorkflowsPer10Min: cachedPer10Min,
         placementMs: {
