@@ -126,7 +126,7 @@ export async function setCurrentVersion(
     const code = grpcCode(error);
     if (code === GRPC_NOT_FOUND) {
       throw new OperationError(
-        `No worker of ${deploymentName} build ${buildId} has polled namespace ${namespace} yet: start its workers, then run this again`,
+        `No worker of ${deploymentName} build ${buildId} has polled namespace ${namespace} yet: start its workers, then run this again (the server said: ${(error as Error).message})`,
       );
     }
     if (code === GRPC_FAILED_PRECONDITION)
