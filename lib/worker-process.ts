@@ -85,7 +85,11 @@ export async function runWorkerProcess(extras: WorkerProcessExtras = {}): Promis
   } finally {
     await tracing?.shutdown();
     await clientConnection.close();
-    await connection.close();
+    // A worker that failed while starting still holds the connection, and closing it then throws
+    // an error of its own: the one that stopped the worker is the one to report.
+    await connection
+      .close()
+      .catch((error: unknown) => lifecycle.warn('worker connection not closed', { error: String(error) }));
     await services.close();
   }
 }

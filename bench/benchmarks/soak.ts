@@ -12,6 +12,7 @@ import { checkoutInput, closedLoop, createBenchProducts, place } from '../lib/ch
 import type { Benchmark } from '../lib/context';
 import { callJson } from '../lib/http';
 import { residentKiB } from '../lib/machine';
+import { readMemoryProbe } from '../lib/memory';
 import { openSse, type SseStream } from '../lib/sse';
 import type { BenchApi, BenchStack } from '../lib/stack';
 import { distribution, percentile, round } from '../lib/stats';
@@ -132,6 +133,42 @@ function slopePerSecond(points: ReadonlyArray<{ t: number; y: number }>): number
   return denominator === 0 ? Number.NaN : numerator / denominator;
 }
 
+/**
+ * Where a process's resident memory went after the warm-up, from its memory probe, as floor slopes
+ * (MB per 10 minutes, as windowFloors): the heap left by each full collection and the heap V8 has
+ * committed, each summed over the process's threads (the worker runs its workflows in a thread),
+ * and resident memory outside those heaps (native code and buffers: the resident slope less them).
+ */
+function heapSlopes(
+  threads: ReturnType<typeof readMemoryProbe>,
+  begunAt: number,
+  settings: { warmupS: number; floorWindowS: number },
+): { liveHeap: number; heapCommitted: number; outsideHeap: number; fullCollections: number } {
+  const floorSlope = (points: Array<{ t: number; y: number }>) =>
+    (slopePerSecond(windowFloors(points, settings.floorWindowS)) * 600) / 1024 ** 2;
+  const perThread = threads.map((lines) => {
+    const afterWarmup = lines
+      .map((line) => ({ ...line, t: (line.at - begunAt) / 1000 }))
+      .filter((line) => line.t >= settings.warmupS);
+    const samples = afterWarmup.flatMap((line) => (line.kind === 'sample' ? [line] : []));
+    const collections = afterWarmup.flatMap((line) => (line.kind === 'full-gc' ? [line] : []));
+    return {
+      resident: floorSlope(samples.map((sample) => ({ t: sample.t, y: sample.rss }))),
+      liveHeap: floorSlope(collections.map((collection) => ({ t: collection.t, y: collection.heapUsed }))),
+      heapCommitted: floorSlope(samples.map((sample) => ({ t: sample.t, y: sample.heapTotal }))),
+      fullCollections: collections.length,
+    };
+  });
+  const sum = (key: 'liveHeap' | 'heapCommitted' | 'fullCollections') =>
+    perThread.reduce((total, thread) => total + thread[key], 0);
+  return {
+    liveHeap: round(sum('liveHeap'), 2),
+    heapCommitted: round(sum('heapCommitted'), 2),
+    outsideHeap: round((perThread[0]?.resident ?? Number.NaN) - sum('heapCommitted'), 2),
+    fullCollections: sum('fullCollections'),
+  };
+}
+
 export const soakBenchmark: Benchmark = {
   name: 'soak',
   title:
@@ -200,6 +237,7 @@ export const soakBenchmark: Benchmark = {
 
     const pids = stack.pids();
     const begun = performance.now();
+    const begunAt = Date.now();
     const elapsedS = () => (performance.now() - begun) / 1000;
     type MemorySample = { t: number; apiKiB: number; workerKiB: number; temporalKiB: number; cached: number };
     const memory: MemorySample[] = [];
@@ -273,6 +311,10 @@ export const soakBenchmark: Benchmark = {
     const everySample = { api: rawSlope('apiKiB'), worker: rawSlope('workerKiB') };
     const slope = round(Math.max(apiSlope, workerSlope), 2);
     const cachedPer10Min = round(slopePerSecond(series('cached')) * 600, 1);
+    const heap = {
+      api: heapSlopes(readMemoryProbe(stack.memoryDir, pids.api), begunAt, settings),
+      worker: heapSlopes(readMemoryProbe(stack.memoryDir, pids.worker), begunAt, settings),
+    };
     const measured = placements.filter((placement) => placement.t >= settings.warmupS);
     const span = (settings.runS - settings.warmupS) / 3;
     const third = (which: 0 | 2) =>
@@ -291,6 +333,10 @@ export const soakBenchmark: Benchmark = {
         `API ${rssMiB(afterWarmup[0]?.apiKiB ?? Number.NaN)} → ${rssMiB(memory.at(-1)?.apiKiB ?? Number.NaN)} MiB, worker ${rssMiB(afterWarmup[0]?.workerKiB ?? Number.NaN)} → ${rssMiB(memory.at(-1)?.workerKiB ?? Number.NaN)} MiB, ` +
         `cached workflows ${afterWarmup[0]?.cached ?? Number.NaN} → ${memory.at(-1)?.cached ?? Number.NaN}` +
         `${tuning.maxCachedWorkflows === undefined ? '' : ` of at most ${tuning.maxCachedWorkflows}`}); ` +
+        `heap left by full collections API ${heap.api.liveHeap} / worker ${heap.worker.liveHeap} MB per 10 min ` +
+        `(${heap.api.fullCollections} / ${heap.worker.fullCollections} collections), V8's heap committed ` +
+        `API ${heap.api.heapCommitted} / worker ${heap.worker.heapCommitted}, outside V8's heap ` +
+        `API ${heap.api.outsideHeap} / worker ${heap.worker.outsideHeap}; ` +
         `${errors.length} errors, ${skipped} skipped; placement p99 first third ${firstP99} ms, last ${lastP99} ms (drift ${drift}); ${streamEvents} stream events` +
         (context.quick ? ' (quick: too short for a slope)' : ''),
       headline: { soak_rss_slope_mb_per_10min: slope },
@@ -309,6 +355,7 @@ export const soakBenchmark: Benchmark = {
         everySampleSlopeMbPer10Min: everySample,
         temporalRssSlopeMbPer10Min: { floor: floorSlope('temporalKiB'), everySample: rawSlope('temporalKiB') },
         cachedWorkflowsPer10Min: cachedPer10Min,
+        heapSlopesMbPer10Min: heap,
         placementMs: {
           all: distribution(measured.map((p) => p.ms)),
           firstThirdP99: firstP99,
@@ -319,6 +366,11 @@ export const soakBenchmark: Benchmark = {
         definitions: {
           rssSlope: `least-squares slope, in MB per 10 minutes, through the lowest resident-memory sample of each ${settings.floorWindowS} s window after the warm-up (the floor V8's collections leave), of the API process and of the worker process; the headline is the larger`,
           everySampleSlope: 'the same slope through every sample after the warm-up, the collections’ sawtooth included',
+          liveHeap:
+            'the same floor slope through V8’s heap in use right after each full collection (what survived it: what a JavaScript leak raises)',
+          heapCommitted: 'the floor slope of the heap V8 has committed (heapTotal), used or not',
+          outsideHeap:
+            'the floor slope of resident memory less V8’s committed heap: native allocations (the Temporal core, sockets, buffers) and code',
           cached: 'workflows in the worker’s sticky cache (temporal_sticky_cache_size, summed over its queues)',
           drift: 'placement p99 in the last third of the run after the warm-up ÷ in the first third',
           skipped: 'orders not started because maxInFlight were still running: the system fell behind the rate',

@@ -5,6 +5,7 @@
  * ports on 127.0.0.1, so it never meets `npm start`'s or the tests' servers and databases.
  */
 import type { Client, Connection } from '@temporalio/client';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { newRunId } from '../../harness/databases';
 import { startStack, type Stack, type TemporalServerOptions as HarnessServerOptions } from '../../harness/stack';
@@ -18,6 +19,7 @@ import { generateClients } from '../../scripts/generate-clients';
 import { STRIPE_MOCK_KEY } from '../../scripts/lib/dev-servers';
 import { openServices, type Services } from '../../services';
 import { signToken } from './http';
+import { MEMORY_DIR_ENV } from './memory';
 import { READY_LINE, TUNING_ENV, type WorkerTuning } from './tuning';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -29,6 +31,10 @@ export const BENCH_DATABASE_PREFIX = 'bench_';
  */
 const profileArgs = (): string[] =>
   process.env.BENCH_CPU_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF_DIR}`] : [];
+
+const MEMORY_PROBE = path.join(ROOT, 'bench', 'lib', 'memory-probe.mjs');
+/** Node's arguments for a bench API or worker process: tsx, the memory probe, a CPU profile when asked. */
+const nodeArgs = (): string[] => [...profileArgs(), '--import', MEMORY_PROBE, '--import', 'tsx'];
 
 /** The dev server's settings a benchmark compares (harness/stack.ts runs it). */
 export interface TemporalServerOptions extends Pick<HarnessServerOptions, 'sqlitePragmas' | 'dynamicConfig'> {
@@ -73,6 +79,8 @@ export interface BenchStack {
   stripeApiBase: string;
   postgresUrl: string;
   databases: Record<ServiceName, string>;
+  /** Where the API and worker processes' memory probes write (bench/lib/memory-probe.mjs). */
+  memoryDir: string;
   client: Client;
   /** The services over the bench databases, for setting up data and checking outcomes. */
   services: Services;
@@ -141,8 +149,10 @@ export async function startBenchStack(options: BenchStackOptions = {}): Promise<
       inMemory: options.inMemory,
     };
 
+    const memoryDir = path.join(stack.dataDir, 'memory');
+    mkdirSync(memoryDir, { recursive: true });
     // The settings the workers and the API get (env() below), codec included when encryption is on.
-    const env = (): NodeJS.ProcessEnv => stack!.env();
+    const env = (): NodeJS.ProcessEnv => ({ ...stack!.env(), [MEMORY_DIR_ENV]: memoryDir });
     const settings = temporalSettingsFromEnv(env());
     connection = await connectClient(settings);
     const client = createClient(connection, settings);
@@ -157,14 +167,7 @@ export async function startBenchStack(options: BenchStackOptions = {}): Promise<
       const proc = supervisor.start({
         name,
         command: process.execPath,
-        args: [
-          ...profileArgs(),
-          '--import',
-          'tsx',
-          path.join(ROOT, 'bench', 'worker.ts'),
-          '--services',
-          queues.join(','),
-        ],
+        args: [...nodeArgs(), path.join(ROOT, 'bench', 'worker.ts'), '--services', queues.join(',')],
         cwd: ROOT,
         // Only warnings and errors on its output.
         env: {
@@ -211,6 +214,7 @@ export async function startBenchStack(options: BenchStackOptions = {}): Promise<
       stripeApiBase: stack.stripe.apiBase,
       postgresUrl: serverUrl,
       databases: dbUrls,
+      memoryDir,
       client,
       services,
       pids: () => ({
@@ -241,7 +245,7 @@ export async function startBenchStack(options: BenchStackOptions = {}): Promise<
         const proc = supervisor.start({
           name,
           command: process.execPath,
-          args: [...profileArgs(), '--import', 'tsx', path.join(ROOT, 'api', 'server.ts')],
+          args: [...nodeArgs(), path.join(ROOT, 'api', 'server.ts')],
           cwd: ROOT,
           env: {
             ...env(),
