@@ -1,7 +1,8 @@
 /**
  * `npm run chaos [-- --quick] [--only <scenario,...>] [--seed N] [--kill-repeats N] [--wave-size N] [--keep] [--verbose]`: the chaos run of
  * harness/chaos/ against the whole stack started as processes. Writes bench/results/chaos.json
- * (`{scenarios, sagas, violations, ...}`) and exits 1 on any violation.
+ * (`{scenarios, sagas, violations, ...}`; a quick run writes bench/results/quick/chaos.json, not
+ * kept, as the quick benchmarks do) and exits 1 on any violation.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -9,7 +10,7 @@ import { resolvePostgres } from '../lib/db/postgres';
 import { chaosOptions, runChaos } from '../harness/chaos/run';
 import { generateClients } from './generate-clients';
 
-const RESULTS = path.resolve(__dirname, '..', 'bench', 'results', 'chaos.json');
+const RESULTS_DIR = path.resolve(__dirname, '..', 'bench', 'results');
 
 function flag(args: string[], name: string): string | undefined {
   const index = args.findIndex((arg) => arg === name || arg.startsWith(`${name}=`));
@@ -20,6 +21,7 @@ function flag(args: string[], name: string): string | undefined {
 async function main(): Promise<number> {
   const args = process.argv.slice(2);
   const quick = args.includes('--quick');
+  const results = path.join(RESULTS_DIR, ...(quick ? ['quick'] : []), 'chaos.json');
   const log = (line: string) => process.stdout.write(`${line}\n`);
   await generateClients();
   const postgres = await resolvePostgres({ onLog: () => undefined });
@@ -40,13 +42,13 @@ async function main(): Promise<number> {
       ...(wave ? { waveSize: Number(wave) } : {}),
     });
     const report = await runChaos(options);
-    mkdirSync(path.dirname(RESULTS), { recursive: true });
-    writeFileSync(RESULTS, `${JSON.stringify(report, null, 2)}\n`);
+    mkdirSync(path.dirname(results), { recursive: true });
+    writeFileSync(results, `${JSON.stringify(report, null, 2)}\n`);
     const surprises = report.scenarios.reduce((n, s) => n + s.surprises.length, 0);
     log(
       `chaos${quick ? ' (quick)' : ''}: ${report.sagas} sagas, ${report.scenarios.length} scenarios, ${report.workerKills} worker kills, ` +
         `${report.temporalRestarts} Temporal restarts, ${report.violations.length} violations, ${surprises} surprises, ` +
-        `${(report.durationMs / 1000).toFixed(0)} s → ${path.relative(process.cwd(), RESULTS)}`,
+        `${(report.durationMs / 1000).toFixed(0)} s → ${path.relative(process.cwd(), results)}`,
     );
     for (const violation of report.violations) {
       log(
