@@ -38,6 +38,15 @@ function soakTuning(env: NodeJS.ProcessEnv = process.env): typeof BENCH_TUNING {
   return { ...BENCH_TUNING, maxCachedWorkflows };
 }
 
+function soakSeconds(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.BENCH_SOAK_SECONDS?.trim();
+  if (!raw) return 1_200;
+  const seconds = Number(raw);
+  if (!Number.isInteger(seconds) || seconds < 600)
+    throw new Error(`BENCH_SOAK_SECONDS must be a whole number of seconds, at least 600, got "${raw}"`);
+  return seconds;
+}
+
 /** A customer places at most ten orders: the free plan allows 20 a month. */
 const customerOf = (runId: string, i: number) => `soak-${runId}-${Math.floor(i / 10)}`;
 
@@ -143,20 +152,25 @@ function heapSlopes(
   threads: ReturnType<typeof readMemoryProbe>,
   begunAt: number,
   settings: { warmupS: number; floorWindowS: number },
-): { liveHeap: number; heapCommitted: number; outsideHeap: number; fullCollections: number } {
+) {
   const floorSlope = (points: Array<{ t: number; y: number }>) =>
     (slopePerSecond(windowFloors(points, settings.floorWindowS)) * 600) / 1024 ** 2;
+  const floorsMiB = (points: Array<{ t: number; y: number }>) =>
+    windowFloors(points, settings.floorWindowS).map((point) => round(point.y / 1024 ** 2, 1));
   const perThread = threads.map((lines) => {
     const afterWarmup = lines
       .map((line) => ({ ...line, t: (line.at - begunAt) / 1000 }))
       .filter((line) => line.t >= settings.warmupS);
     const samples = afterWarmup.flatMap((line) => (line.kind === 'sample' ? [line] : []));
     const collections = afterWarmup.flatMap((line) => (line.kind === 'full-gc' ? [line] : []));
+    const live = collections.map((collection) => ({ t: collection.t, y: collection.heapUsed }));
+    const committed = samples.map((sample) => ({ t: sample.t, y: sample.heapTotal }));
     return {
       resident: floorSlope(samples.map((sample) => ({ t: sample.t, y: sample.rss }))),
-      liveHeap: floorSlope(collections.map((collection) => ({ t: collection.t, y: collection.heapUsed }))),
-      heapCommitted: floorSlope(samples.map((sample) => ({ t: sample.t, y: sample.heapTotal }))),
+      liveHeap: floorSlope(live),
+      heapCommitted: floorSlope(committed),
       fullCollections: collections.length,
+      windowFloorsMiB: { liveHeap: floorsMiB(live), heapCommitted: floorsMiB(committed) },
     };
   });
   const sum = (key: 'liveHeap' | 'heapCommitted' | 'fullCollections') =>
@@ -166,6 +180,8 @@ function heapSlopes(
     heapCommitted: round(sum('heapCommitted'), 2),
     outsideHeap: round((perThread[0]?.resident ?? Number.NaN) - sum('heapCommitted'), 2),
     fullCollections: sum('fullCollections'),
+    /** Each thread's floors, window by window: whether a slope levels off. */
+    threadWindowFloorsMiB: perThread.map((thread) => thread.windowFloorsMiB),
   };
 }
 
@@ -190,7 +206,8 @@ export const soakBenchmark: Benchmark = {
       : {
           calibrateS: 30,
           calibrationConcurrency: 8,
-          runS: 1_200,
+          // BENCH_SOAK_SECONDS=<n> soaks longer, to see whether a slope levels off (the summary's figure is the 20 minutes').
+          runS: soakSeconds(),
           warmupS: 180,
           sampleEveryS: 10,
           /** Windows whose lowest RSS samples make the floor slope (see windowFloors). */
