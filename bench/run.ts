@@ -119,8 +119,9 @@ async function main(): Promise<void> {
           headline: outcome.headline,
           ...outcome.data,
         };
-        writeFileSync(path.join(outDir, `${bench.name}.json`), `${JSON.stringify(record, null, 2)}\n`);
-        if (!outcome.skipped) Object.assign(headline, outcome.headline);
+        const file = outcome.variant ? `${bench.name}-${outcome.variant}.json` : `${bench.name}.json`;
+        writeFileSync(path.join(outDir, file), `${JSON.stringify(record, null, 2)}\n`);
+        if (!outcome.skipped && !outcome.variant) Object.assign(headline, outcome.headline);
         console.log(`${bench.name}: ${outcome.summary} (${durationS}s)`);
       } catch (error) {
         failures.push(bench.name);

@@ -204,6 +204,7 @@ export const timersBenchmark: Benchmark = {
     const stockBack = distribution(stockReturned);
     const workflowClosed = distribution(closed);
     return {
+      ...(scaled ? { variant: String(scaled) } : {}),
       summary:
         `${recorded.length} orders expired over ${round((lastExpiry - firstExpiry) / 1000, 1)}s: timer fired p50 ${timerFired.p50} / p99 ${timerFired.p99} / max ${timerFired.max} ms late ` +
         `(against its own start p99 ${distribution(timerOwn).p99} ms); ` +

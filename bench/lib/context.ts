@@ -39,6 +39,11 @@ export interface BenchOutcome {
   data: Record<string, unknown>;
   /** Written but left out of the summary: a benchmark that could not run (e.g. a route that does not exist yet). */
   skipped?: string;
+  /**
+   * A run off the standard size (a BENCH_* setting): written to bench/results/<name>-<variant>.json
+   * and left out of the summary, whose figures are the standard runs'.
+   */
+  variant?: string;
 }
 
 export interface Benchmark {
