@@ -18,11 +18,22 @@ export const WORKFLOW_FORBIDDEN_IMPORTS = {
   patterns: [
     { group: ['**/services/**', '**/services'], message: 'Workflows reach services only through activities.' },
     {
-      group: ['**/activities/**', '**/activities'],
+      group: ['**/activities/**', '**/activities', '**/reconciler/**'],
       message: 'Import activity types only: `import type`.',
       allowTypeImports: true,
     },
-    { group: ['**/generated/**', 'node:*', '**/lib/db/**'], message: 'Side-effecting module in workflow code.' },
+    {
+      group: [
+        '**/generated/**',
+        'node:*',
+        '**/lib/db/**',
+        '**/temporal/**',
+        '**/worker/**',
+        '**/ops/**',
+        '**/devstack/**',
+      ],
+      message: 'Side-effecting module in workflow code.',
+    },
   ],
 };
 

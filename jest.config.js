@@ -1,4 +1,4 @@
-// One Jest project per test tier (see DESIGN.md "Tests"), so a tier can be run alone:
+// One Jest project per test tier (see docs/testing.md), so a tier can be run alone:
 //   npx jest --selectProjects workflow
 // typebox 1.x, content-disposition 2 (under @fastify/static), cookie 1 (under light-my-request)
 // and @apidevtools/json-schema-ref-parser (under swagger-parser, the OpenAPI test) ship only ES modules; Jest,
@@ -27,7 +27,9 @@ module.exports = {
     {
       ...common,
       displayName: 'unit',
-      testMatch: ['<rootDir>/{lib,services,activities,scripts,api,workflows,prisma,harness}/**/*.test.ts'],
+      testMatch: [
+        '<rootDir>/{lib,services,activities,scripts,api,workflows,prisma,harness,temporal,worker,ops,devstack,reconciler}/**/*.test.ts',
+      ],
       testPathIgnorePatterns: [
         ...common.testPathIgnorePatterns,
         '\\.workflow\\.test\\.ts$',

@@ -1,7 +1,7 @@
 /**
- * The Temporal worker process (lib/worker-process.ts): the `checkout` workflows and every
+ * The Temporal worker process (worker/process.ts): the `checkout` workflows and every
  * service's activities, or only those of `--services inventory,payments`.
  */
-import { main } from './lib/worker-process';
+import { main } from './worker/process';
 
 main();

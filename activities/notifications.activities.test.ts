@@ -3,7 +3,7 @@ import { useServiceDatabase } from '../test/helpers/databases';
 import { createNotificationsDb } from '../services/notifications/db';
 import { NotificationsService } from '../services/notifications/notifications.service';
 import { TASK_QUEUES, notifySignal, type NotifyInput } from '../workflows/contract';
-import type { NotificationSignaller } from '../lib/notification-signal';
+import type { NotificationSignaller } from '../temporal/notification-signal';
 import { createNotificationActivities } from './notifications.activities';
 
 let notifications: NotificationsService;

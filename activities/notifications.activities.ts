@@ -1,7 +1,7 @@
 /** Notification activities: persist one notification (called by the notification workflow) and push one to a user's workflow. */
 import type { NotifyInput } from '../workflows/contract';
 import type { NotificationsService } from '../services/notifications/notifications.service';
-import { signalNotification, type NotificationSignaller, type NotifyUserResult } from '../lib/notification-signal';
+import { signalNotification, type NotificationSignaller, type NotifyUserResult } from '../temporal/notification-signal';
 
 export interface PersistNotificationResult {
   id: string;

@@ -4,7 +4,7 @@ import { useServiceDatabase } from '../test/helpers/databases';
 import { createQuotaDb } from '../services/quota/db';
 import { QuotaService } from '../services/quota/quota.service';
 import { TASK_QUEUES, notifySignal, type NotifyInput } from '../workflows/contract';
-import type { NotificationSignaller } from '../lib/notification-signal';
+import type { NotificationSignaller } from '../temporal/notification-signal';
 import { createQuotaActivities, type QuotaActivities } from './quota.activities';
 
 let quota: QuotaService;

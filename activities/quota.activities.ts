@@ -1,7 +1,7 @@
 /** Quota activities: the checkout's unit of the `orders` quota (consumed, and given back when the order does not go through). */
 import { withBusinessFailures } from '../lib/business-failures';
-import type { NotificationSignaller } from '../lib/notification-signal';
-import { orderQuotaKey, recordUsageAndNotify } from '../lib/usage-recording';
+import type { NotificationSignaller } from '../temporal/notification-signal';
+import { orderQuotaKey, recordUsageAndNotify } from './usage-recording';
 import type { QuotaService, RecordUsageInput, RecordUsageResult } from '../services/quota/quota.service';
 
 export interface ReserveOrderQuotaInput {

@@ -6,12 +6,12 @@
 import SwaggerParser from '@apidevtools/swagger-parser';
 import { createSigner } from 'fast-jwt';
 import { randomUUID } from 'node:crypto';
-import { CheckoutClient, TEMPORAL_CHANNEL_ARGS } from '../lib/checkout-client';
+import { CheckoutClient, TEMPORAL_CHANNEL_ARGS } from '../temporal/checkout-client';
 import { buildAppBeside, TEST_SETTINGS, useApiHarness } from '../test/helpers/api';
 import { startTcpProxy } from '../harness/tcp-proxy';
-import { waitUntil } from '../harness/waits';
+import { waitUntil } from '../devstack/waits';
 import { temporalProbe } from './probes';
-import { createClient, lazyClient, temporalSettingsFromEnv } from '../lib/temporal-connection';
+import { createClient, lazyClient, temporalSettingsFromEnv } from '../temporal/connection';
 
 jest.setTimeout(60_000);
 

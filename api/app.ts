@@ -6,8 +6,8 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import rateLimit from '@fastify/rate-limit';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { randomUUID } from 'node:crypto';
-import type { NotificationSignaller } from '../lib/notification-signal';
-import type { CheckoutClient } from '../lib/checkout-client';
+import type { NotificationSignaller } from '../temporal/notification-signal';
+import type { CheckoutClient } from '../temporal/checkout-client';
 import type { Services } from '../services';
 import type { NotificationHub } from '../services/notifications/live';
 import { readThroughCatalogue, type Catalogue } from './catalogue-cache';
@@ -18,7 +18,7 @@ import { metrics } from './plugins/metrics';
 import { securityHeaders } from './plugins/security-headers';
 import { openapi } from './plugins/openapi';
 import { tracing } from './plugins/tracing';
-import type { Tracing } from '../lib/tracing';
+import type { Tracing } from '../temporal/tracing';
 import type { PayloadCodec } from '@temporalio/common';
 import { codecRoutes } from './routes/codec.routes';
 import { authRoutes } from './routes/auth.routes';
@@ -60,7 +60,7 @@ export interface AppDeps {
   notifier?: NotificationSignaller;
   /** Keep-alive comment interval of notification streams (default 15 s). */
   sseKeepAliveMs?: number;
-  /** Request spans that parent the workflows' (lib/tracing.ts); undefined when tracing is off. */
+  /** Request spans that parent the workflows' (temporal/tracing.ts); undefined when tracing is off. */
   tracing?: Tracing;
   /** The payload codec and the Web UI origins: serves /codec/encode and /codec/decode; undefined when encryption is off. */
   codec?: { codec: PayloadCodec; allowedOrigins: readonly string[] };

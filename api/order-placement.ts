@@ -5,8 +5,8 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { v5 as uuidv5 } from 'uuid';
-import type { CheckoutClient } from '../lib/checkout-client';
-import { customerFailure } from '../lib/customer-messages';
+import type { CheckoutClient } from '../temporal/checkout-client';
+import { customerFailure } from './customer-messages';
 import { DomainError } from '../lib/errors';
 import { isErrorCode } from '../lib/error-codes';
 import { assertOrderWithinBounds } from '../lib/money';

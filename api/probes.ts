@@ -1,6 +1,6 @@
 /** The readiness probes of the running API: Temporal's health service and each service database, through the API's own pools. */
 import type { Connection } from '@temporalio/client';
-import { SERVICES } from '../lib/services';
+import { SERVICES } from '../lib/service-names';
 import type { Services } from '../services';
 import type { ReadinessProbe } from './routes/health.routes';
 

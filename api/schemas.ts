@@ -1,4 +1,4 @@
-/** TypeBox schemas shared by the routes: ids, money, the error body and the resources of DESIGN.md's API. */
+/** TypeBox schemas shared by the routes: ids, money, the error body and the resources of the API in docs/design.md. */
 import { Type, type Static } from 'typebox';
 import { ORDER_STATUSES } from '../workflows/contract';
 import { CURRENCIES, MAX_PRICE_CENTS, MAX_QUANTITY } from '../lib/money';

@@ -1,11 +1,11 @@
 /** Runs the storefront API: builds the app with its real dependencies and listens on HOST:PORT until SIGTERM/SIGINT. */
 import closeWithGrace from 'close-with-grace';
 import type { Connection } from '@temporalio/client';
-import { CheckoutClient, TEMPORAL_CHANNEL_ARGS } from '../lib/checkout-client';
+import { CheckoutClient, TEMPORAL_CHANNEL_ARGS } from '../temporal/checkout-client';
 import { databaseUrlsFromEnv, loadSettings } from '../lib/config';
 import { refuseUnsafeProduction } from '../lib/production';
-import { createClient, lazyClient, temporalSettingsFromEnv } from '../lib/temporal-connection';
-import { installTracing } from '../lib/tracing';
+import { createClient, lazyClient, temporalSettingsFromEnv } from '../temporal/connection';
+import { installTracing } from '../temporal/tracing';
 import { codecOriginsFromEnv } from './routes/codec.routes';
 import { openServices, type Services } from '../services';
 import { NotificationHub } from '../services/notifications/live';

@@ -8,8 +8,8 @@
  */
 import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { randomUUID } from 'node:crypto';
-import { installTracing, type Tracing } from '../lib/tracing';
-import { waitUntil } from '../harness/waits';
+import { installTracing, type Tracing } from '../temporal/tracing';
+import { waitUntil } from '../devstack/waits';
 import { notificationWorkflowId, orderWorkflowId } from '../workflows/contract';
 import { RUN_LINK_ATTRIBUTES } from '../workflows/tracing.interceptors';
 import { startApiHarness, type ApiHarness } from '../test/helpers/api';

@@ -4,9 +4,9 @@
  * database as it did before the cache: the difference to the real API is what the cache earns.
  */
 import { buildApp } from '../api/app';
-import { CheckoutClient } from '../lib/checkout-client';
+import { CheckoutClient } from '../temporal/checkout-client';
 import { databaseUrlsFromEnv, loadSettings } from '../lib/config';
-import { createClient, lazyClient, temporalSettingsFromEnv } from '../lib/temporal-connection';
+import { createClient, lazyClient, temporalSettingsFromEnv } from '../temporal/connection';
 import { openServices } from '../services';
 
 async function main(): Promise<void> {

@@ -1,10 +1,10 @@
 /**
- * The benchmarks' worker process: the worker process itself (lib/worker-process.ts, what
+ * The benchmarks' worker process: the worker process itself (worker/process.ts, what
  * `worker.ts` runs), with the benchmark's workflow bundle (the real workflows and the floor's
  * baseline), a no-op activity on every service queue, and the worker settings of BENCH_WORKER_TUNING.
  */
-import { main } from '../lib/worker-process';
-import type { WorkerTuning } from '../lib/workers';
+import { main } from '../worker/process';
+import type { WorkerTuning } from '../worker/workers';
 import { createNoopActivities } from './lib/noop-activities';
 import { TUNING_ENV } from './lib/tuning';
 

@@ -6,9 +6,9 @@
 import { randomBytes } from 'node:crypto';
 import type { Client } from 'pg';
 import { withDatabase } from '../lib/config';
-import { migrateDatabase } from '../lib/db/migrator';
-import { quoteIdentifier, withAdmin } from '../lib/db/provision';
-import { SERVICES, type ServiceName } from '../lib/services';
+import { migrateDatabase } from '../devstack/migrator';
+import { quoteIdentifier, withAdmin } from '../devstack/provision';
+import { SERVICES, type ServiceName } from '../lib/service-names';
 
 /** A new run id: the start time in base 36 (8 characters for centuries to come), then randomness. */
 export function newRunId(): string {

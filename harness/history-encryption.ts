@@ -6,7 +6,7 @@
  * production profile refuses to start with it (lib/production.ts).
  */
 import type { DataConverter } from '@temporalio/common';
-import { AesGcmPayloadCodec, parseEncryptionKeys } from '../lib/payload-codec';
+import { AesGcmPayloadCodec, parseEncryptionKeys } from '../temporal/payload-codec';
 import { TEST_ONLY_ENCRYPTION_KEY_ID } from '../lib/production';
 
 /** In PAYLOAD_ENCRYPTION_KEYS form. */

@@ -14,11 +14,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { databaseUrlEnv } from '../lib/config';
 import { SILENT_LOGGER } from '../lib/logging';
-import { stripeMockArgs, temporalDevServerArgs, waitForStripeMock, waitForTemporal } from '../scripts/lib/dev-servers';
-import { ensureTool } from '../scripts/lib/tools';
+import { stripeMockArgs, temporalDevServerArgs, waitForStripeMock, waitForTemporal } from '../devstack/dev-servers';
+import { ensureTool } from '../devstack/tools';
 import { createRunDatabases, type RunDatabases } from './databases';
-import { Supervisor, type ProcessSpec, type SupervisedProcess } from './supervisor';
-import { freePort, waitForPort } from './waits';
+import { Supervisor, type ProcessSpec, type SupervisedProcess } from '../devstack/supervisor';
+import { freePort, waitForPort } from '../devstack/waits';
 
 export const STACK_NAMESPACE = 'default';
 
@@ -121,7 +121,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
           STRIPE_API_BASE: stripe.apiBase,
           // stripe-mock, never a real account, whatever the caller's shell has.
           STRIPE_SECRET_KEY: '',
-          // The worker process runs the run's one bundle (lib/worker-process.ts).
+          // The worker process runs the run's one bundle (worker/process.ts).
           ...(workflowBundle ? { WORKFLOW_BUNDLE: workflowBundle } : {}),
           ...(databases ? { DATABASE_URL: options.databases!.serverUrl, ...databaseUrlEnv(databases.urls) } : {}),
           ...extra,

@@ -13,12 +13,12 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { Client as PgClient } from 'pg';
 import { LOCAL_POSTGRES_URL } from '../lib/config';
-import { quoteIdentifier } from '../lib/db/provision';
-import { prepareNamespace } from '../lib/operations';
-import { connectClient, temporalSettingsFromEnv, type TemporalSettings } from '../lib/temporal-connection';
-import { ensureTool, findGo, TOOL_PINS } from '../scripts/lib/tools';
-import { freePort, waitForPort, waitUntil } from './waits';
-import { Supervisor, type SupervisedProcess } from './supervisor';
+import { quoteIdentifier } from '../devstack/provision';
+import { prepareNamespace } from '../ops/orders';
+import { connectClient, temporalSettingsFromEnv, type TemporalSettings } from '../temporal/connection';
+import { ensureTool, findGo, TOOL_PINS } from '../devstack/tools';
+import { freePort, waitForPort, waitUntil } from '../devstack/waits';
+import { Supervisor, type SupervisedProcess } from '../devstack/supervisor';
 
 const run = promisify(execFile);
 

@@ -14,7 +14,7 @@ const WORKFLOWS_DIR = path.resolve(__dirname, '../workflows');
 
 export interface WorkflowVariant {
   name: string;
-  /** Per file of workflows/ (without `.ts`), the text to find and what to put instead. */
+  /** Per file of workflows/ (its path there, without `.ts`), the text to find and what to put instead. */
   edits: Partial<Record<string, [find: string, replace: string][]>>;
 }
 
@@ -23,7 +23,7 @@ export const VARIANTS = {
   stepsSwapped: {
     name: 'steps-swapped',
     edits: {
-      'checkout.workflow': [
+      'checkout/checkout.workflow': [
         [
           "    await this.forward('orderPaid', () => this.setStatus('PAID', {}, 'forward-only'));\n    this.requests.payment!.settled = { paid: true };\n",
           '',
@@ -51,7 +51,7 @@ export const VARIANTS = {
   patchGuardDropped: {
     name: 'patch-guard-dropped',
     edits: {
-      'checkout.workflow': [
+      'checkout/checkout.workflow': [
         [
           'if (patched(PATCHES.notifyDeclinedPayment))\n        await notices.notifyDeclined(',
           'await notices.notifyDeclined(',
@@ -63,7 +63,7 @@ export const VARIANTS = {
   beforeDeclinedNotice: {
     name: 'before-declined-notice',
     edits: {
-      'checkout.workflow': [
+      'checkout/checkout.workflow': [
         [
           'if (patched(PATCHES.notifyDeclinedPayment))\n        await notices.notifyDeclined(this.state, failure.message, refusal.details);',
           '',
@@ -78,10 +78,15 @@ export async function bundleVariant(variant: WorkflowVariant): Promise<WorkflowB
   const suffix = `.variant-${variant.name}`;
   // The index imports the checkout, the checkout imports the saga: copy the checkout always, so an
   // edited saga is the one it imports.
-  const copied = [...new Set(['checkout.workflow', ...Object.keys(variant.edits)])];
+  const copied = [...new Set(['checkout/checkout.workflow', ...Object.keys(variant.edits)])];
   const written: string[] = [];
-  const rewriteImports = (source: string) =>
-    copied.reduce((text, file) => text.split(`'./${file}'`).join(`'./${file}${suffix}'`), source);
+  // Points every import of a copied file, from the file at `from` (a path under workflows/), at its copy.
+  const rewriteImports = (from: string, source: string) =>
+    copied.reduce((text, file) => {
+      let specifier = path.posix.relative(path.posix.dirname(from), file);
+      if (!specifier.startsWith('.')) specifier = `./${specifier}`;
+      return text.split(`'${specifier}'`).join(`'${specifier}${suffix}'`);
+    }, source);
   try {
     for (const file of copied) {
       let source = readFileSync(path.join(WORKFLOWS_DIR, `${file}.ts`), 'utf8');
@@ -93,11 +98,11 @@ export async function bundleVariant(variant: WorkflowVariant): Promise<WorkflowB
         source = source.replace(find, replace);
       }
       written.push(path.join(WORKFLOWS_DIR, `${file}${suffix}.ts`));
-      writeFileSync(written.at(-1)!, rewriteImports(source));
+      writeFileSync(written.at(-1)!, rewriteImports(file, source));
     }
     const index = path.join(WORKFLOWS_DIR, `index${suffix}.ts`);
     written.push(index);
-    writeFileSync(index, rewriteImports(readFileSync(path.join(WORKFLOWS_DIR, 'index.ts'), 'utf8')));
+    writeFileSync(index, rewriteImports('index', readFileSync(path.join(WORKFLOWS_DIR, 'index.ts'), 'utf8')));
     return await bundleWorkflowCode({ workflowsPath: index, logger: SILENT_LOGGER });
   } finally {
     for (const file of written) rmSync(file, { force: true });

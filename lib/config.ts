@@ -1,5 +1,5 @@
-/** Settings from the environment, with the working local defaults of DESIGN.md. */
-import { SERVICES, type ServiceName, databaseNameFor } from './services';
+/** Settings from the environment, with the working local defaults of docs/design.md. */
+import { SERVICES, type ServiceName, databaseNameFor } from './service-names';
 
 export interface Settings {
   port: number;

@@ -1,5 +1,5 @@
 import { createJsonLogger, logLevelFromEnv, orderContext, toJsonLine } from './logging';
-import { workerTelemetryFromEnv } from './worker-telemetry';
+import { workerTelemetryFromEnv } from '../worker/telemetry';
 
 const entry = (meta: Record<string, unknown>) => ({
   level: 'WARN' as const,

@@ -1,5 +1,5 @@
 /**
- * The bounds on money and order size (DESIGN.md "Money is bounded"), one definition for the API's
+ * The bounds on money and order size (docs/design.md "Money is bounded"), one definition for the API's
  * schemas, the order placement, the services and the database CHECKs that mirror them
  * (docs/hostile-input.md). Pure, so any layer may import it.
  */

@@ -1,5 +1,5 @@
 /**
- * The production profile (DESIGN.md "Production profile"): with NODE_ENV=production the API and
+ * The production profile (docs/design.md "Production profile"): with NODE_ENV=production the API and
  * every worker refuse to start, naming every problem at once, rather than run with a secret
  * anyone can read in this repository, with dev tokens that mint any user and role, or with
  * payments going to stripe-mock. The check runs before any connection is opened or port bound.
@@ -21,7 +21,7 @@ export const KNOWN_WEBHOOK_SECRETS = [
 ];
 /** The id of the committed, test-only payload key the recorded histories are encrypted with (harness/history-encryption.ts). */
 export const TEST_ONLY_ENCRYPTION_KEY_ID = 'histories-test-only';
-/** The key stripe-mock accepts (scripts/lib/dev-servers.ts STRIPE_MOCK_KEY): not a real account's. */
+/** The key stripe-mock accepts (devstack/dev-servers.ts STRIPE_MOCK_KEY): not a real account's. */
 const STRIPE_MOCK_KEYS = ['sk_test_123'];
 
 export const JWT_SECRET_MIN_BYTES = 32;

@@ -10,7 +10,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Client } from 'pg';
-import { SERVICES, type ServiceName } from '../lib/services';
+import { SERVICES, type ServiceName } from '../lib/service-names';
 import { createTestDatabases, type TestDatabases } from '../test/helpers/databases';
 
 const ROOT = path.resolve(__dirname, '..');

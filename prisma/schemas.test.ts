@@ -1,7 +1,7 @@
 /** The rules each service's migration puts into its database, checked on real PostgreSQL. */
 import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
-import { SERVICES, type ServiceName } from '../lib/services';
+import { SERVICES, type ServiceName } from '../lib/service-names';
 import { createTestDatabases, type TestDatabases } from '../test/helpers/databases';
 
 let databases: TestDatabases;
@@ -397,7 +397,7 @@ describe('accounts', () => {
     expect(rows).toEqual([{ role: 'user', plan: 'free' }]);
   });
 
-  it('takes only user ids of DESIGN.md', async () => {
+  it('takes only the user ids docs/design.md names', async () => {
     await expectViolation(user('a b', 'ab@example.com'), CHECK_VIOLATION, 'users_id_check');
   });
 

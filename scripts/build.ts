@@ -6,8 +6,8 @@
 import { execFileSync } from 'node:child_process';
 import { cpSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { SERVICES } from '../lib/services';
-import { generateClients } from './generate-clients';
+import { SERVICES } from '../lib/service-names';
+import { generateClients } from '../devstack/generate-clients';
 
 const ROOT = path.resolve(__dirname, '..');
 const DIST = path.join(ROOT, 'dist');

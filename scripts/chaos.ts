@@ -6,9 +6,9 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { resolvePostgres } from '../lib/db/postgres';
+import { resolvePostgres } from '../devstack/postgres';
 import { chaosOptions, runChaos } from '../harness/chaos/run';
-import { generateClients } from './generate-clients';
+import { generateClients } from '../devstack/generate-clients';
 
 const RESULTS_DIR = path.resolve(__dirname, '..', 'bench', 'results');
 

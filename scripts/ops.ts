@@ -6,14 +6,14 @@
  *   retry <orderId> [--note TEXT] [--wait SECONDS]           run the failed compensation again
  *   resolve <orderId> [--note TEXT] [--wait SECONDS]         the compensation was done by hand; finish unwinding
  *   reconcile [--json]                                       check the store's cross-database invariants now (exit 1 on drift)
- *   findings [--status S] | resolve-finding <id> --note TEXT the scheduled reconciler's findings (scripts/lib/finding-commands.ts)
- *   make-admin <email> | revoke-admin <email> | set-plan <email> <plan>   accounts (scripts/lib/account-commands.ts)
+ *   findings [--status S] | resolve-finding <id> --note TEXT the scheduled reconciler's findings (ops/findings.ts)
+ *   make-admin <email> | revoke-admin <email> | set-plan <email> <plan>   accounts (ops/accounts.ts)
  *   prepare-namespace [--retention-days N]                   create the namespace where allowed, register OrderStatus and CustomerId
  *   versions [--deployment NAME] [--json]                    each worker version: routing status, open orders, whether it can stop
- *   set-current <buildId> [--deployment NAME] [--ignore-missing-task-queues]   route new orders to that worker version (lib/version-operations.ts)
+ *   set-current <buildId> [--deployment NAME] [--ignore-missing-task-queues]   route new orders to that worker version (ops/versions.ts)
  *
  * TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE and the TLS / API key settings say which Temporal
- * (lib/temporal-connection.ts); PAYLOAD_ENCRYPTION_KEYS lets `show` read encrypted orders. Exit codes:
+ * (temporal/connection.ts); PAYLOAD_ENCRYPTION_KEYS lets `show` read encrypted orders. Exit codes:
  * 0 done, 1 refused or failed, 2 `--wait` ran out before the order closed.
  */
 import type { Client } from '@temporalio/client';
@@ -23,19 +23,14 @@ import { AccountsService } from '../services/accounts/accounts.service';
 import { createAccountsDb } from '../services/accounts/db';
 import { createQuotaDb } from '../services/quota/db';
 import { QuotaService } from '../services/quota/quota.service';
-import { ACCOUNT_COMMANDS, ACCOUNT_USAGE, runAccountCommand } from './lib/account-commands';
-import { FINDING_COMMANDS, FINDING_USAGE, runFindingCommand } from './lib/finding-commands';
+import { ACCOUNT_COMMANDS, ACCOUNT_USAGE, runAccountCommand } from '../ops/accounts';
+import { FINDING_COMMANDS, FINDING_USAGE, runFindingCommand } from '../ops/findings';
 import { createOrdersDb } from '../services/orders/db';
 import { FindingsService } from '../services/orders/findings.service';
-import {
-  connectClient,
-  createClient,
-  TemporalSettingsError,
-  temporalSettingsFromEnv,
-} from '../lib/temporal-connection';
-import { formatReport, reconcile } from '../lib/reconciler/reconcile';
-import { listVersions, setCurrentVersion, type DeploymentListing } from '../lib/version-operations';
-import { WorkerDeploymentError } from '../lib/worker-deployment';
+import { connectClient, createClient, TemporalSettingsError, temporalSettingsFromEnv } from '../temporal/connection';
+import { formatReport, reconcile } from '../reconciler/reconcile';
+import { listVersions, setCurrentVersion, type DeploymentListing } from '../ops/versions';
+import { WorkerDeploymentError } from '../worker/deployment';
 import {
   listOrders,
   OperationError,
@@ -47,8 +42,8 @@ import {
   waitForOrder,
   type OrderDetails,
   type OrderListing,
-} from '../lib/operations';
-import { formatMoney } from '../workflows/summaries';
+} from '../ops/orders';
+import { formatMoney } from '../workflows/checkout/summaries';
 import type { OrderStatus } from '../workflows/contract';
 
 const USAGE = `usage: npm run ops -- <command>

@@ -19,10 +19,10 @@ import { promisify } from 'node:util';
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { connectClient, connectWorker, createClient, temporalSettingsFromEnv } from '../lib/temporal-connection';
+import { connectClient, connectWorker, createClient, temporalSettingsFromEnv } from '../temporal/connection';
 import { HISTORY_TEST_ENCRYPTION_KEYS } from '../harness/history-encryption';
 import { startTestInfrastructure } from '../harness/test-infrastructure';
-import { checkoutWorkflow } from '../workflows/checkout.workflow';
+import { checkoutWorkflow } from '../workflows/checkout/checkout.workflow';
 import { notificationWorkflow } from '../workflows/notification.workflow';
 import { bundleVariant, VARIANTS, type WorkflowVariant } from '../harness/workflow-variants';
 import {

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * `npm start`: installs the npm packages when they are missing or stale, then runs the stack
- * (scripts/stack.ts). Plain JavaScript with no dependencies, because it runs before anything is installed.
+ * (devstack/local-stack.ts). Plain JavaScript with no dependencies, because it runs before anything is installed.
  */
 'use strict';
 
@@ -107,7 +107,7 @@ function install(root, reason) {
 
 function runStack(root) {
   // node --import tsx instead of npx tsx: no npx start-up, and the stack is our direct child, so it gets our signals.
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'scripts', 'stack.ts')], {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'devstack', 'local-stack.ts')], {
     cwd: root,
     stdio: 'inherit',
   });

@@ -1,5 +1,5 @@
 /** Opens the seven services over their own databases; used by the workers, the API and the tests. */
-import type { ServiceName } from '../lib/services';
+import type { ServiceName } from '../lib/service-names';
 import { AccountsService } from './accounts/accounts.service';
 import { createAccountsDb } from './accounts/db';
 import { CartService } from './cart/cart.service';

@@ -27,7 +27,7 @@ it('keeps every invariant across the service databases, Stripe and the workflows
   expect(report.violations).toEqual([]);
   expect(Object.keys(report.checked).sort()).toEqual(
     [
-      // The reconciler's (lib/reconciler/invariants.ts), then the chaos run's own.
+      // The reconciler's (reconciler/invariants.ts), then the chaos run's own.
       'stock-conserved',
       'one-payment',
       'no-live-reservation',

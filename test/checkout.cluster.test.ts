@@ -7,17 +7,17 @@
  * with its invariants holding.
  */
 import { Client as PgClient } from 'pg';
-import { createActivitiesByQueue } from '../activities';
-import { CheckoutClient } from '../lib/checkout-client';
-import { listOrders, prepareNamespace } from '../lib/operations';
+import { createActivitiesByQueue } from '../worker/activities-by-queue';
+import { CheckoutClient } from '../temporal/checkout-client';
+import { listOrders, prepareNamespace } from '../ops/orders';
 import { startTemporalCluster, FRONTEND_SERVER_NAME, type TemporalCluster } from '../harness/temporal-cluster';
-import { waitUntil } from '../harness/waits';
+import { waitUntil } from '../devstack/waits';
 import { openServices, type Services } from '../services';
 import { ALLOWED_TRANSITIONS } from '../services/orders/order-status';
 import { orderWorkflowId, type CheckoutState } from '../workflows/contract';
 import { createTestDatabases, type TestDatabases } from './helpers/databases';
 import { connectTestTemporal, type TestTemporal } from './helpers/temporal';
-import { connectClient, temporalSettingsFromEnv } from '../lib/temporal-connection';
+import { connectClient, temporalSettingsFromEnv } from '../temporal/connection';
 import { checkoutOf, newProduct } from './helpers/checkouts';
 import type { ProductView } from '../services/inventory/inventory.service';
 

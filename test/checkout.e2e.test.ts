@@ -1,9 +1,9 @@
 /**
- * End to end through the running stack (`scripts/stack.ts`: Temporal dev server, stripe-mock,
+ * End to end through the running stack (`devstack/local-stack.ts`: Temporal dev server, stripe-mock,
  * workers and API as processes): a customer signs in, fills the cart, orders and pays; a second
  * order is left to expire on its durable timer and gives its stock back.
  */
-import { waitUntil } from '../harness/waits';
+import { waitUntil } from '../devstack/waits';
 import { launchStack, READY_LINE, stackSandbox, whenUp, type LaunchedStack } from './helpers/stack-process';
 
 jest.setTimeout(240_000);

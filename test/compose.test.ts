@@ -7,9 +7,9 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
 import { databaseUrlsFromEnv, loadSettings } from '../lib/config';
-import { SERVICES } from '../lib/services';
+import { SERVICES } from '../lib/service-names';
 import { productionProblems } from '../lib/production';
-import { ALL_QUEUES, queuesFromArgs } from '../lib/workers';
+import { ALL_QUEUES, queuesFromArgs } from '../worker/workers';
 
 interface ComposeService {
   image?: string;

@@ -9,7 +9,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
-import { seedDemoData } from '../scripts/seed';
+import { seedDemoData } from '../devstack/seed';
 import { chromiumProfile, ensureChromium, type ChromiumProfile } from './helpers/chromium';
 import { startLiveApis, type LiveApis, type LiveInstance } from './helpers/live-api';
 

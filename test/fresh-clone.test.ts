@@ -8,8 +8,8 @@ import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { isPortOpen, waitForHttp, waitUntil } from '../harness/waits';
-import { DEMO_PASSWORD } from '../lib/demo-accounts';
+import { isPortOpen, waitForHttp, waitUntil } from '../devstack/waits';
+import { DEMO_PASSWORD } from '../services/accounts/demo-accounts';
 import {
   expectCleanStop,
   launchStack,

@@ -13,7 +13,7 @@ interface Panel {
   targets?: { expr: string }[];
 }
 
-const dashboard = JSON.parse(read('ops/grafana/dashboards/storefront.json')) as {
+const dashboard = JSON.parse(read('monitoring/grafana/dashboards/storefront.json')) as {
   uid: string;
   panels: Panel[];
   templating: { list: { name: string }[] };
@@ -57,7 +57,7 @@ describe('the sample Grafana dashboard', () => {
 });
 
 describe('the Prometheus configuration', () => {
-  const config = parse(read('ops/prometheus/prometheus.yml')) as {
+  const config = parse(read('monitoring/prometheus/prometheus.yml')) as {
     scrape_configs: { job_name: string; dns_sd_configs: { names: string[]; port: number }[] }[];
   };
   const compose = parse(read('docker-compose.yml'), { merge: true }) as { services: Record<string, unknown> };

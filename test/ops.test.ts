@@ -8,14 +8,14 @@
 import { ApplicationFailure, defaultPayloadConverter, type Payload } from '@temporalio/common';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { createActivitiesByQueue } from '../activities';
+import { createActivitiesByQueue } from '../worker/activities-by-queue';
 import type { InventoryActivities } from '../activities/inventory.activities';
-import { CheckoutClient, checkoutStartOptions } from '../lib/checkout-client';
-import { listOrders, type OrderDetails, type OrderListing } from '../lib/operations';
-import { freePort, waitUntil } from '../harness/waits';
-import { Supervisor } from '../harness/supervisor';
+import { CheckoutClient, checkoutStartOptions } from '../temporal/checkout-client';
+import { listOrders, type OrderDetails, type OrderListing } from '../ops/orders';
+import { freePort, waitUntil } from '../devstack/waits';
+import { Supervisor } from '../devstack/supervisor';
 import { openServices, type Services } from '../services';
-import { checkoutWorkflow } from '../workflows/checkout.workflow';
+import { checkoutWorkflow } from '../workflows/checkout/checkout.workflow';
 import {
   checkoutStateQuery,
   orderWorkflowId,

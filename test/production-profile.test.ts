@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { build } from '../scripts/build';
-import { isPortOpen } from '../harness/waits';
+import { isPortOpen } from '../devstack/waits';
 import { createTestDatabases, type TestDatabases } from './helpers/databases';
 import { freePort, waitForHttp } from '../harness/test-infrastructure';
 import { testNamespace, workflowBundle } from './helpers/temporal';

@@ -1,10 +1,10 @@
 /**
- * End to end: `scripts/stack.ts` as a real process on free ports, against the local PostgreSQL with
+ * End to end: `devstack/local-stack.ts` as a real process on free ports, against the local PostgreSQL with
  * databases of its own; it must come up healthy, and leave no process behind after SIGTERM.
  */
 import net from 'node:net';
-import { descendantsOf } from '../harness/process-table';
-import { isPortOpen, waitForHttp, waitUntil } from '../harness/waits';
+import { descendantsOf } from '../devstack/process-table';
+import { isPortOpen, waitForHttp, waitUntil } from '../devstack/waits';
 import {
   expectCleanStop,
   launchStack as launch,
@@ -16,7 +16,7 @@ import {
 
 jest.setTimeout(180_000);
 
-describe('npm start (scripts/stack.ts)', () => {
+describe('npm start (devstack/local-stack.ts)', () => {
   let sandbox: ReturnType<typeof stackSandbox>;
   beforeAll(() => {
     sandbox = stackSandbox('stack_e2e');

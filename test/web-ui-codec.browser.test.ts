@@ -1,5 +1,5 @@
 /**
- * An operator reads an encrypted order in the Temporal Web UI: `npm start` (scripts/stack.ts) with
+ * An operator reads an encrypted order in the Temporal Web UI: `npm start` (devstack/local-stack.ts) with
  * PAYLOAD_ENCRYPTION_KEYS set runs the dev server's UI with the API's codec endpoint; headless
  * Chromium opens the order's workflow page. Before the operator signs in to the storefront the
  * codec refuses the UI and the page shows no order line; signed in as an admin, with the UI's Codec
@@ -14,9 +14,9 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import type { BrowserContext, Page } from 'playwright-core';
 import { temporal as proto } from '@temporalio/proto';
-import { ENCRYPTED_ENCODING } from '../lib/payload-codec';
-import { connectClient, temporalSettingsFromEnv } from '../lib/temporal-connection';
-import { waitUntil } from '../harness/waits';
+import { ENCRYPTED_ENCODING } from '../temporal/payload-codec';
+import { connectClient, temporalSettingsFromEnv } from '../temporal/connection';
+import { waitUntil } from '../devstack/waits';
 import { chromiumProfile, ensureChromium, type ChromiumProfile } from './helpers/chromium';
 import { launchStack, stackSandbox, type LaunchedStack } from './helpers/stack-process';
 

@@ -8,14 +8,14 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { openServices, type Services } from '../services';
-import { checkoutWorkflow } from '../workflows/checkout.workflow';
+import { checkoutWorkflow } from '../workflows/checkout/checkout.workflow';
 import { checkoutStateQuery, payUpdate } from '../workflows/contract';
 import { checkoutOf } from './helpers/checkouts';
 import { createTestDatabases, type TestDatabases } from './helpers/databases';
-import { checkoutStartOptions } from '../lib/checkout-client';
+import { checkoutStartOptions } from '../temporal/checkout-client';
 import { isConfirm, startStripeProxy, type StripeProxy } from '../harness/stripe-proxy';
 import { testNamespace, workflowBundle } from './helpers/temporal';
-import { connectClient, createClient, temporalSettingsFromEnv } from '../lib/temporal-connection';
+import { connectClient, createClient, temporalSettingsFromEnv } from '../temporal/connection';
 import { databaseUrlEnv } from '../lib/config';
 
 jest.setTimeout(120_000);

@@ -39,7 +39,7 @@ export const ACTIVITY_OPTIONS = {
     ...serviceStep(TASK_QUEUES.payments),
     // Stripe may take a while; a timed-out try is looked up before anything is charged again.
     startToCloseTimeout: '30 s',
-    // The worker heartbeats for them while they run (lib/liveness-heartbeats.ts): a worker that
+    // The worker heartbeats for them while they run (worker/liveness-heartbeats.ts): a worker that
     // dies mid-charge is retried after 5 s, not after the 30 s above.
     heartbeatTimeout: '5 s',
   },

@@ -36,47 +36,17 @@ export const CUSTOMER_ID_KEY = defineSearchAttributeKey('CustomerId', SearchAttr
 
 // ---------------------------------------------------------------------------
 // Checkout.
-/**
- * The order status machine's states (DESIGN.md "Services"): the one list the workflow, the orders
- * service, the API's schema and the operator commands derive their types and checks from.
- */
-export const ORDER_STATUSES = [
-  'PENDING',
-  'AWAITING_PAYMENT',
-  'PAID',
-  'COMPLETED',
-  'REJECTED',
-  'EXPIRED',
-  'CANCELLED',
-  'FAILED',
-  'NEEDS_ATTENTION',
-] as const;
-export type OrderStatus = (typeof ORDER_STATUSES)[number];
-
-export const TERMINAL_ORDER_STATUSES = [
-  'COMPLETED',
-  'REJECTED',
-  'EXPIRED',
-  'CANCELLED',
-  'FAILED',
-] as const satisfies readonly OrderStatus[];
-export type TerminalOrderStatus = (typeof TERMINAL_ORDER_STATUSES)[number];
-
-export const isTerminalStatus = (status: OrderStatus): status is TerminalOrderStatus =>
-  (TERMINAL_ORDER_STATUSES as readonly string[]).includes(status);
-
-export interface OrderLineInput {
-  productId: string;
-  sku: string;
-  name: string;
-  quantity: number;
-  unitPriceCents: number;
-}
-
-/** What the order's lines cost, in cents: the workflow's total, and the memo and summary the storefront starts it with. */
-export function orderTotalCents(lines: readonly OrderLineInput[]): number {
-  return lines.reduce((sum, line) => sum + line.quantity * line.unitPriceCents, 0);
-}
+// The order's statuses and lines are the store's vocabulary (lib/orders.ts): re-exported for the workflow's callers.
+export {
+  ORDER_STATUSES,
+  TERMINAL_ORDER_STATUSES,
+  isTerminalStatus,
+  orderTotalCents,
+  type OrderLineInput,
+  type OrderStatus,
+  type TerminalOrderStatus,
+} from '../lib/orders';
+import type { OrderLineInput, OrderStatus } from '../lib/orders';
 
 export interface CheckoutInput {
   orderId: string;

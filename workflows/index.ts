@@ -9,7 +9,7 @@
  */
 import { setWorkflowOptions, workflowInfo } from '@temporalio/workflow';
 import type { VersioningBehavior, WorkflowDefinitionOptions } from '@temporalio/common';
-import { checkoutWorkflow } from './checkout.workflow';
+import { checkoutWorkflow } from './checkout/checkout.workflow';
 import { notificationWorkflow } from './notification.workflow';
 import { reconcilerWorkflow } from './reconciler.workflow';
 

@@ -9,7 +9,7 @@ import { notifySignal, type NotifyInput } from './contract';
 import { notificationWorkflow, type NotificationWorkflowArgs } from './notification.workflow';
 import type { PersistNotificationResult } from '../activities/notifications.activities';
 import { SILENT_LOGGER } from '../lib/logging';
-import { connectClient, connectWorker, createClient, temporalSettingsFromEnv } from '../lib/temporal-connection';
+import { connectClient, connectWorker, createClient, temporalSettingsFromEnv } from '../temporal/connection';
 
 jest.setTimeout(120_000);
 

@@ -1,6 +1,6 @@
 /**
  * The workflow side of tracing, bundled into the workflow code only when tracing is on
- * (lib/tracing.ts): @temporalio/interceptors-opentelemetry's spans, plus a link from every later
+ * (temporal/tracing.ts): @temporalio/interceptors-opentelemetry's spans, plus a link from every later
  * request's handler span to the run it reached, and a trace of its own for each run of a
  * long-lived workflow.
  *

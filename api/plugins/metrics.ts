@@ -7,7 +7,7 @@
 import fp from 'fastify-plugin';
 import type { FastifyInstance } from 'fastify';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { INVARIANTS } from '../../lib/reconciler/invariants';
+import { INVARIANTS } from '../../reconciler/invariants';
 import type { InventoryService } from '../../services/inventory/inventory.service';
 import type { FindingsService } from '../../services/orders/findings.service';
 import type { OrdersService } from '../../services/orders/orders.service';

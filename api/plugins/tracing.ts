@@ -1,6 +1,6 @@
 /**
  * One OpenTelemetry span per API request, the parent of whatever the request does in Temporal:
- * the workflow client's interceptor (lib/tracing.ts) reads the active context, so the
+ * the workflow client's interceptor (temporal/tracing.ts) reads the active context, so the
  * workflow started by `POST /v1/orders` and each of its activities land in the request's trace.
  * A caller's `traceparent` header is honoured, so a storefront frontend can continue its own trace.
  * The request's log lines carry `trace_id` and `span_id`. Registered only when tracing is on.
@@ -17,7 +17,7 @@ import {
   type Context,
   type Span,
 } from '@opentelemetry/api';
-import type { Tracing } from '../../lib/tracing';
+import type { Tracing } from '../../temporal/tracing';
 
 interface RequestTrace {
   span: Span;

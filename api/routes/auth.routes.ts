@@ -4,7 +4,7 @@
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { DEMO_ACCOUNTS, DEMO_PASSWORD } from '../../lib/demo-accounts';
+import { DEMO_ACCOUNTS, DEMO_PASSWORD } from '../../services/accounts/demo-accounts';
 import { DomainError } from '../../lib/errors';
 import type { Account, AccountsService } from '../../services/accounts/accounts.service';
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../../services/accounts/passwords';

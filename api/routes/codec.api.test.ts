@@ -6,7 +6,7 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { defaultPayloadConverter, type Payload } from '@temporalio/common';
 import { randomBytes } from 'node:crypto';
-import { AesGcmPayloadCodec, parseEncryptionKeys } from '../../lib/payload-codec';
+import { AesGcmPayloadCodec, parseEncryptionKeys } from '../../temporal/payload-codec';
 import { auth, SESSION_COOKIE } from '../plugins/auth';
 import { errorHandler } from '../plugins/errors';
 import { codecRoutes } from './codec.routes';

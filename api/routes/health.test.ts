@@ -2,7 +2,7 @@
 import Fastify from 'fastify';
 import { databaseProbes } from '../probes';
 import { healthRoutes, type ReadinessProbe } from './health.routes';
-import { SERVICES } from '../../lib/services';
+import { SERVICES } from '../../lib/service-names';
 
 function countingProbe(
   name: string,

@@ -1,5 +1,5 @@
 /**
- * Money is bounded (DESIGN.md): prices, currencies, order totals, lines and quantities outside the
+ * Money is bounded (docs/design.md): prices, currencies, order totals, lines and quantities outside the
  * bounds get a 4xx with a code before any workflow starts, and change nothing; ids that are not
  * plain UUIDs and integers past int4 are 400, never a 500 from PostgreSQL.
  */

@@ -5,7 +5,7 @@
  * LISTEN held only while a stream is open, and a clean close with streams open.
  */
 import { randomUUID } from 'node:crypto';
-import { CheckoutClient } from '../../lib/checkout-client';
+import { CheckoutClient } from '../../temporal/checkout-client';
 import { NotificationHub } from '../../services/notifications/live';
 import { TEST_SETTINGS } from '../../test/helpers/api';
 import { buildApp } from '../app';

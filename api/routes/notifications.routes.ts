@@ -14,7 +14,7 @@ import { Type } from 'typebox';
 import { DomainError } from '../../lib/errors';
 import type { NotificationHub, NotificationSubscription } from '../../services/notifications/live';
 import type { Notification, NotificationsService } from '../../services/notifications/notifications.service';
-import { customerOrderPayload } from '../../lib/customer-messages';
+import { customerOrderPayload } from '../customer-messages';
 import { errors, IdParams, Timestamp, Uuid } from '../schemas';
 
 export interface NotificationRoutesOptions {

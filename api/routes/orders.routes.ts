@@ -1,8 +1,8 @@
 /** Orders: place (answers with the reservation's outcome), read, pay and cancel — each scoped to its customer. */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import type { CheckoutClient } from '../../lib/checkout-client';
-import { customerFailure } from '../../lib/customer-messages';
+import type { CheckoutClient } from '../../temporal/checkout-client';
+import { customerFailure } from '../customer-messages';
 import { DomainError } from '../../lib/errors';
 import type { Services } from '../../services';
 import type { OrderView } from '../../services/orders/orders.service';

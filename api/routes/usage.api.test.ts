@@ -5,11 +5,11 @@
  */
 import { ServiceError } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
-import { signalNotification } from '../../lib/notification-signal';
+import { signalNotification } from '../../temporal/notification-signal';
 import { buildApp } from '../app';
 import { TEST_SETTINGS } from '../../test/helpers/api';
 import { startLiveApis, type LiveApis, type LiveInstance } from '../../test/helpers/live-api';
-import { CheckoutClient } from '../../lib/checkout-client';
+import { CheckoutClient } from '../../temporal/checkout-client';
 
 jest.setTimeout(90_000);
 

@@ -1,7 +1,7 @@
 /**
  * Usage quotas: record usage (POST /v1/usage) and read the plan's standing (GET /v1/quota).
  *
- * POST /v1/usage runs `recordUsageAndNotify` (lib/usage-recording.ts) in the request, not a
+ * POST /v1/usage runs `recordUsageAndNotify` (activities/usage-recording.ts) in the request, not a
  * workflow: the caller needs the outcome now (used, limit, overLimit or 429), and the work is
  * one local transaction plus a signal, which needs no durable orchestration. The quota activity
  * runs the same function, so there is one definition of "record, then signal each crossed
@@ -16,8 +16,8 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { ServiceError } from '@temporalio/client';
 import { Type } from 'typebox';
 import { DomainError } from '../../lib/errors';
-import type { NotificationSignaller } from '../../lib/notification-signal';
-import { orderQuotaKey, recordUsageAndNotify } from '../../lib/usage-recording';
+import type { NotificationSignaller } from '../../temporal/notification-signal';
+import { orderQuotaKey, recordUsageAndNotify } from '../../activities/usage-recording';
 import type { QuotaService, RecordUsageResult } from '../../services/quota/quota.service';
 import { errors, Timestamp } from '../schemas';
 

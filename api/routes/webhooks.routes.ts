@@ -6,7 +6,7 @@
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import type { CheckoutClient } from '../../lib/checkout-client';
+import type { CheckoutClient } from '../../temporal/checkout-client';
 import type { PaymentsService } from '../../services/payments/payments.service';
 import { orderIdOf, verifyStripeEvent } from '../../services/payments/webhooks';
 import { errors } from '../schemas';

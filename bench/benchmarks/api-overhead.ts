@@ -9,8 +9,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { freePort, waitForHttp } from '../../harness/waits';
-import { seedDemoData } from '../../scripts/seed';
+import { freePort, waitForHttp } from '../../devstack/waits';
+import { seedDemoData } from '../../devstack/seed';
 import type { Benchmark } from '../lib/context';
 import { callJson } from '../lib/http';
 import { load, type LoadResult } from '../lib/load';

@@ -13,7 +13,7 @@
 import { bundleWorkflowCode, Runtime, type Worker } from '@temporalio/worker';
 import os from 'node:os';
 import { SILENT_LOGGER } from '../../lib/logging';
-import { prepareNamespace } from '../../lib/operations';
+import { prepareNamespace } from '../../ops/orders';
 import {
   connectClient,
   connectWorker,
@@ -21,8 +21,8 @@ import {
   describeTemporal,
   temporalSettingsFromEnv,
   type TemporalSettings,
-} from '../../lib/temporal-connection';
-import { ALL_QUEUES, createWorkers } from '../../lib/workers';
+} from '../../temporal/connection';
+import { ALL_QUEUES, createWorkers } from '../../worker/workers';
 import { startTemporalCluster } from '../../harness/temporal-cluster';
 import { checkout, checkoutInput, closedLoop, createBenchProducts, type CheckoutTiming } from '../lib/checkout-driver';
 import type { BenchContext, Benchmark } from '../lib/context';

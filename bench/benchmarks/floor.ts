@@ -14,7 +14,7 @@ import { WithStartWorkflowOperation } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { DEV_SERVER_DYNAMIC_CONFIG, DEV_SERVER_SQLITE_PRAGMAS } from '../../scripts/lib/dev-servers';
+import { DEV_SERVER_DYNAMIC_CONFIG, DEV_SERVER_SQLITE_PRAGMAS } from '../../devstack/dev-servers';
 import { TASK_QUEUES } from '../../workflows/contract';
 import type { BenchContext, Benchmark } from '../lib/context';
 import { fetchHistories, scheduleToStart } from '../lib/histories';

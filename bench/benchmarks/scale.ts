@@ -14,7 +14,7 @@ import type { Benchmark } from '../lib/context';
 import { BENCH_QUEUES } from '../lib/stack';
 import { median, round } from '../lib/stats';
 import { BENCH_TUNING } from '../lib/tuning-choices';
-import type { WorkerQueue } from '../../lib/workers';
+import type { WorkerQueue } from '../../worker/workers';
 import { measureSse } from './sse';
 import { runRound, type RoundResult } from './throughput';
 

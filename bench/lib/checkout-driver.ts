@@ -6,7 +6,7 @@
 import { WithStartWorkflowOperation, type Client } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { checkoutStartOptions } from '../../lib/checkout-client';
+import { checkoutStartOptions } from '../../temporal/checkout-client';
 import type { ProductView } from '../../services/inventory/inventory.service';
 import { payUpdate, placedUpdate, type CheckoutInput, type CheckoutState } from '../../workflows/contract';
 

@@ -1,7 +1,7 @@
 /** CPU time per process group during a measured stretch, from /proc (Linux): what a benchmark's bound is. */
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
-import { descendantsOf, listProcesses } from '../../harness/process-table';
+import { descendantsOf, listProcesses } from '../../devstack/process-table';
 
 const TICKS_PER_SECOND = 100;
 

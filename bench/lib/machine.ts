@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { promisify } from 'node:util';
 import { Client } from 'pg';
-import { TOOL_PINS } from '../../scripts/lib/tools';
+import { TOOL_PINS } from '../../devstack/tools';
 
 const run = promisify(execFile);
 

@@ -3,12 +3,12 @@
  * the recording proxy saw reach stripe-mock, and the workflows themselves. Each check returns
  * violations; an empty list means the invariant held for every saga of the run. The store's
  * cross-database invariants (stock, payments, reservations, quota, PaymentIntents) are the
- * standing reconciler's own (lib/reconciler/invariants.ts), run here over the run's sagas; the
+ * standing reconciler's own (reconciler/invariants.ts), run here over the run's sagas; the
  * rest are about the run itself (workflows settled, Stripe keys, carts, notifications).
  */
 import { Client as PgClient } from 'pg';
-import type { ServiceName } from '../../lib/services';
-import { checkInvariants as checkStoreInvariants } from '../../lib/reconciler/invariants';
+import type { ServiceName } from '../../lib/service-names';
+import { checkInvariants as checkStoreInvariants } from '../../reconciler/invariants';
 import { ALLOWED_TRANSITIONS } from '../../services/orders/order-status';
 import { TERMINAL_ORDER_STATUSES, type OrderStatus } from '../../workflows/contract';
 import type { Catalog, Saga } from './sagas';

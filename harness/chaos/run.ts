@@ -5,7 +5,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { SERVICES } from '../../lib/services';
+import { SERVICES } from '../../lib/service-names';
 import { ALL_BOUNDARIES, describeBoundary, type Boundary } from './boundaries';
 import { checkInvariants, type Violation } from './invariants';
 import { createCatalog, delay, finalStatus, SagaDriver, seededRandom } from './sagas';

@@ -7,9 +7,9 @@
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure, WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { randomUUID } from 'node:crypto';
-import { checkoutStartOptions } from '../../lib/checkout-client';
+import { checkoutStartOptions } from '../../temporal/checkout-client';
 import type { Services } from '../../services';
-import { checkoutWorkflow } from '../../workflows/checkout.workflow';
+import { checkoutWorkflow } from '../../workflows/checkout/checkout.workflow';
 import {
   cancelUpdate,
   ORDER_STATUS_KEY,

@@ -6,10 +6,10 @@
  */
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { createQuotaActivities } from '../../activities/quota.activities';
-import type { ServiceName } from '../../lib/services';
+import type { ServiceName } from '../../lib/service-names';
 import { periodOf } from '../../services/quota/quota.service';
-import { checkoutWorkflow } from '../../workflows/checkout.workflow';
-import { checkoutStartOptions } from '../../lib/checkout-client';
+import { checkoutWorkflow } from '../../workflows/checkout/checkout.workflow';
+import { checkoutStartOptions } from '../../temporal/checkout-client';
 import { paymentEventSignal, type PaymentEventInput } from '../../workflows/contract';
 import {
   depthOf,

@@ -1,5 +1,5 @@
 /**
- * The chaos run's worker process: the worker process itself (lib/worker-process.ts, what
+ * The chaos run's worker process: the worker process itself (worker/process.ts, what
  * `worker.ts` runs), with
  * - an activity interceptor that stops at the boundaries the driver armed (over stdin): at an
  *   armed boundary it prints `CHAOS-PAUSED <json>` and holds that one activity, so the driver can
@@ -13,7 +13,7 @@
 import type { Context } from '@temporalio/activity';
 import type { ActivityInterceptorsFactory } from '@temporalio/worker';
 import readline from 'node:readline';
-import { main } from '../../lib/worker-process';
+import { main } from '../../worker/process';
 import { matches, PAUSED_PREFIX, type ArmedBoundary, type BoundaryPhase, type PausedReport } from './boundaries';
 
 const armed = new Map<string, ArmedBoundary>();

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { InvariantReport, Violation } from '../../lib/reconciler/invariants';
+import type { InvariantReport, Violation } from '../../reconciler/invariants';
 import { useServiceDatabase } from '../../test/helpers/databases';
 import { createOrdersDb } from './db';
 import { FindingsService } from './findings.service';

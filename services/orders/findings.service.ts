@@ -4,11 +4,29 @@
  * reads the latest). docs/reconciler.md says what each status means.
  */
 import { randomUUID } from 'node:crypto';
-import type { InvariantName, InvariantReport, Violation } from '../../lib/reconciler/invariants';
 import type { OrdersDb } from './db';
 
 export const FINDING_STATUSES = ['OPEN', 'RESOLVED', 'GONE'] as const;
 export type FindingStatus = (typeof FINDING_STATUSES)[number];
+
+/**
+ * What a reconciliation run hands this record: the reconciler's report (reconciler/invariants.ts)
+ * as the orders database stores it, by invariant name.
+ */
+type InvariantName = string;
+export interface Violation {
+  invariant: InvariantName;
+  /** A stable identity of the drift (the same drift found again has the same key). */
+  key: string;
+  detail: string;
+  orderId?: string;
+  productId?: string;
+}
+export interface RunReport {
+  checked: Record<InvariantName, number>;
+  violations: Violation[];
+  skipped: Partial<Record<InvariantName, string>>;
+}
 
 /** Who closes a finding that a later run no longer reproduces. */
 export const RECONCILER_ACTOR = 'reconciler';
@@ -52,7 +70,7 @@ function toFinding(row: FindingRow): Finding {
   return {
     id: row.id,
     key: row.key,
-    invariant: row.invariant as InvariantName,
+    invariant: row.invariant,
     orderId: row.orderId,
     productId: row.productId,
     detail: row.detail,
@@ -75,7 +93,7 @@ export class FindingsService {
    * those that are still there, and GONE for open findings of invariants the run checked that it
    * no longer found.
    */
-  async recordRun(input: { startedAt: Date; finishedAt: Date; report: InvariantReport }): Promise<RecordedRun> {
+  async recordRun(input: { startedAt: Date; finishedAt: Date; report: RunReport }): Promise<RecordedRun> {
     const { report, finishedAt } = input;
     const runId = randomUUID();
     const counts = Object.fromEntries(
@@ -132,7 +150,7 @@ export class FindingsService {
         }
         const gone: Finding[] = [];
         for (const row of open) {
-          if (byKey.has(row.key) || report.skipped[row.invariant as InvariantName]) continue;
+          if (byKey.has(row.key) || report.skipped[row.invariant]) continue;
           const closed = await tx.reconciliationFinding.update({
             where: { id: row.id },
             data: {

@@ -1,5 +1,5 @@
 /** The order status machine: which status may follow which. Pure, shared by the service and its tests. */
-import { TERMINAL_ORDER_STATUSES, type OrderStatus } from '../../workflows/contract';
+import { TERMINAL_ORDER_STATUSES, type OrderStatus } from '../../lib/orders';
 
 export const ALLOWED_TRANSITIONS: Record<OrderStatus, readonly OrderStatus[]> = {
   PENDING: ['AWAITING_PAYMENT', 'REJECTED', 'CANCELLED', 'FAILED', 'NEEDS_ATTENTION'],

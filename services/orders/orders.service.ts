@@ -1,7 +1,7 @@
 /** Orders: the customer's order, its priced lines and every status it went through. */
 import { DomainError, isUniqueViolation } from '../../lib/errors';
 import { MAX_ORDER_CENTS, MONEY_ERROR_CODES } from '../../lib/money';
-import { orderTotalCents, type OrderLineInput, type OrderStatus } from '../../workflows/contract';
+import { orderTotalCents, type OrderLineInput, type OrderStatus } from '../../lib/orders';
 import type { OrdersDb } from './db';
 import { canTransition } from './order-status';
 

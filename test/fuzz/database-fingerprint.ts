@@ -6,7 +6,7 @@
  * or an update raises the newest version, a delete lowers the count, so no write goes unseen.
  */
 import { Client } from 'pg';
-import { SERVICES, type ServiceName } from '../../lib/services';
+import { SERVICES, type ServiceName } from '../../lib/service-names';
 
 export interface DatabaseFingerprint {
   /** Per `service.table`: row count and newest row version. */

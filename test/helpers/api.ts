@@ -5,10 +5,10 @@
  */
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import { Client as PgClient } from 'pg';
-import { createActivitiesByQueue } from '../../activities';
+import { createActivitiesByQueue } from '../../worker/activities-by-queue';
 import { buildApp, type AppDeps } from '../../api/app';
-import { CheckoutClient } from '../../lib/checkout-client';
-import { SERVICES, type ServiceName } from '../../lib/services';
+import { CheckoutClient } from '../../temporal/checkout-client';
+import { SERVICES, type ServiceName } from '../../lib/service-names';
 import { openServices, type Services } from '../../services';
 import { createTestDatabases, type TestDatabases } from './databases';
 import { connectTestTemporal, type RunningWorkers, type TestTemporal, type TestTemporalOptions } from './temporal';

@@ -12,7 +12,7 @@ import { chromium, type BrowserContext } from 'playwright-core';
 
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
-/** The flags ENVIRONMENT.md names: no sandbox (root in a container), no GPU, nothing that phones home. */
+/** The flags docs/development.md "Machines" names: no sandbox (root in a container), no GPU, nothing that phones home. */
 export const CHROMIUM_ARGS = [
   '--headless',
   '--no-sandbox',

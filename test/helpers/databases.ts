@@ -5,12 +5,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import { dropDatabase, dropStaleDatabases, newRunId } from '../../harness/databases';
-import { migrateDatabase } from '../../lib/db/migrator';
-import { resolvePostgres, type ResolvedPostgres } from '../../lib/db/postgres';
-import { quoteIdentifier, withAdmin } from '../../lib/db/provision';
+import { migrateDatabase } from '../../devstack/migrator';
+import { resolvePostgres, type ResolvedPostgres } from '../../devstack/postgres';
+import { quoteIdentifier, withAdmin } from '../../devstack/provision';
 import { withDatabase } from '../../lib/config';
-import { SERVICES, type ServiceName } from '../../lib/services';
-import { generateClients } from '../../scripts/generate-clients';
+import { SERVICES, type ServiceName } from '../../lib/service-names';
+import { generateClients } from '../../devstack/generate-clients';
 
 /** Set by prepareDatabaseTemplates for the test files (Jest workers inherit process.env). */
 export const TEST_ENV = {

@@ -6,10 +6,10 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { Client as PgClient } from 'pg';
-import { createActivitiesByQueue } from '../../activities';
+import { createActivitiesByQueue } from '../../worker/activities-by-queue';
 import { buildApp, type AppDeps } from '../../api/app';
 import { CatalogueCache } from '../../api/catalogue-cache';
-import { CheckoutClient } from '../../lib/checkout-client';
+import { CheckoutClient } from '../../temporal/checkout-client';
 import { openServices, type Services } from '../../services';
 import { NotificationHub } from '../../services/notifications/live';
 import { TEST_SETTINGS } from './api';

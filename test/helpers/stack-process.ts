@@ -1,5 +1,5 @@
 /**
- * `scripts/stack.ts` (what `npm start` runs) as a real process for end-to-end tests: on free
+ * `devstack/local-stack.ts` (what `npm start` runs) as a real process for end-to-end tests: on free
  * ports, with a data directory and databases of the test's own, so it never touches a
  * developer's storefront_* databases or a running `npm start`.
  */
@@ -9,9 +9,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
 import { LOCAL_POSTGRES_URL, withDatabase, databaseUrlEnv } from '../../lib/config';
-import { SERVICES } from '../../lib/services';
-import { descendantsOf, listProcesses, type ProcessInfo } from '../../harness/process-table';
-import { freePort, waitUntil } from '../../harness/waits';
+import { SERVICES } from '../../lib/service-names';
+import { descendantsOf, listProcesses, type ProcessInfo } from '../../devstack/process-table';
+import { freePort, waitUntil } from '../../devstack/waits';
 
 const ROOT = path.resolve(__dirname, '../..');
 export const STACK_SERVER_URL = process.env.STACK_TEST_DATABASE_URL || LOCAL_POSTGRES_URL;
@@ -25,7 +25,7 @@ export interface LaunchedStack {
 /** Runs the launcher of the checkout at `root` (this one by default, or a pristine copy of it). */
 export function launchStack(env: NodeJS.ProcessEnv, root: string = ROOT): LaunchedStack {
   let output = '';
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'scripts', 'stack.ts')], {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'devstack', 'local-stack.ts')], {
     cwd: root,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],

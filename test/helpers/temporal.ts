@@ -4,15 +4,15 @@ import { bundleWorkflowCode, NativeConnection, Runtime, Worker, type WorkflowBun
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { TASK_QUEUES } from '../../workflows/contract';
-import { sharedWorkerOptions, type WorkerQueue } from '../../lib/workers';
+import { sharedWorkerOptions, type WorkerQueue } from '../../worker/workers';
 import {
   connectClient,
   connectWorker,
   createClient,
   temporalSettingsFromEnv,
   type TemporalSettings,
-} from '../../lib/temporal-connection';
-import { WORKFLOW_TRACING_MODULE, type Tracing } from '../../lib/tracing';
+} from '../../temporal/connection';
+import { WORKFLOW_TRACING_MODULE, type Tracing } from '../../temporal/tracing';
 import { TEST_NAMESPACE_COUNT } from '../../harness/test-infrastructure';
 import { SILENT_LOGGER } from '../../lib/logging';
 
@@ -156,7 +156,7 @@ export async function connectTestTemporal(options: TestTemporalOptions = {}): Pr
 }
 
 /**
- * A Schedule an earlier file left (a worker process creates the reconciler's, lib/reconciler/schedule.ts)
+ * A Schedule an earlier file left (a worker process creates the reconciler's, reconciler/schedule.ts)
  * would start workflows here later, run by this file's workers against this file's databases.
  */
 async function deleteSchedules(client: Client): Promise<void> {

@@ -1,0 +1,203 @@
+/**
+ * How the storefront steers checkout workflows: place an order (update-with-start), pay,
+ * cancel, read its state, relay a payment event. Temporal's failures come back as
+ * DomainErrors with the codes the API answers with, so callers never see a gRPC error.
+ */
+import {
+  WithStartWorkflowOperation,
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+  type Client,
+  type WorkflowStartOptions,
+} from '@temporalio/client';
+import { ApplicationFailure, TypedSearchAttributes } from '@temporalio/common';
+import { domainErrorFrom } from '../lib/business-failures';
+import { DomainError } from '../lib/errors';
+import type { ErrorCode } from '../lib/error-codes';
+import { formatMoney, itemCount } from '../workflows/checkout/summaries';
+import type { checkoutWorkflow } from '../workflows/checkout/checkout.workflow';
+import {
+  cancelUpdate,
+  checkoutStateQuery,
+  CUSTOMER_ID_KEY,
+  ORDER_STATUS_KEY,
+  orderTotalCents,
+  orderWorkflowId,
+  paymentEventSignal,
+  payUpdate,
+  placedUpdate,
+  TASK_QUEUES,
+  type CheckoutInput,
+  type CheckoutState,
+  type PaymentEventInput,
+} from '../workflows/contract';
+
+export const TEMPORAL_UNAVAILABLE = 'TEMPORAL_UNAVAILABLE';
+
+/**
+ * gRPC channel settings for the API's Temporal connection: after an outage gRPC retries the
+ * connection with exponential backoff up to two minutes by default; capped at two seconds,
+ * the API is back within about two seconds of Temporal.
+ */
+export const TEMPORAL_CHANNEL_ARGS = {
+  'grpc.initial_reconnect_backoff_ms': 250,
+  'grpc.max_reconnect_backoff_ms': 2_000,
+};
+
+/** The same start options wherever a checkout begins: API, tests, benchmarks, chaos runs. */
+export function checkoutStartOptions(
+  input: CheckoutInput,
+): WorkflowStartOptions<typeof checkoutWorkflow> & { workflowId: string } {
+  const totalCents = orderTotalCents(input.lines);
+  const units = input.lines.reduce((sum, line) => sum + line.quantity, 0);
+  return {
+    taskQueue: TASK_QUEUES.checkout,
+    workflowId: orderWorkflowId(input.orderId),
+    args: [input],
+    // A closed order's id is never reused: a late retry finds the old order, it never starts a second.
+    workflowIdReusePolicy: 'REJECT_DUPLICATE',
+    typedSearchAttributes: new TypedSearchAttributes([
+      { key: ORDER_STATUS_KEY, value: 'PENDING' },
+      { key: CUSTOMER_ID_KEY, value: input.customerId },
+    ]),
+    memo: { customerId: input.customerId, totalCents, currency: input.currency, units },
+    staticSummary: `Checkout for ${input.customerId}: ${itemCount(units)}, ${formatMoney(totalCents, input.currency)}`,
+    // The order's lines, on the workflow's page in the Web UI (Temporal markdown).
+    staticDetails: input.lines
+      .map(
+        (line) =>
+          `- ${line.quantity} × ${line.sku} ${line.name} at ${formatMoney(line.unitPriceCents, input.currency)}`,
+      )
+      .join('\n'),
+  };
+}
+
+/** One formatter for money in summaries, shared with the workflow's step summaries. */
+export { formatMoney } from '../workflows/checkout/summaries';
+
+export interface CheckoutClientOptions {
+  /** How long one call may wait for Temporal before it fails with TEMPORAL_UNAVAILABLE. */
+  deadlineMs?: number;
+}
+
+export class CheckoutClient {
+  private readonly deadlineMs: number;
+
+  constructor(
+    private readonly client: Client,
+    options: CheckoutClientOptions = {},
+  ) {
+    this.deadlineMs = options.deadlineMs ?? 10_000;
+  }
+
+  /**
+   * Starts the order's workflow, or joins it when the same order id is already running, and
+   * answers once the order is placed (awaiting payment) or refused (its failure in `failure`).
+   */
+  async place(input: CheckoutInput): Promise<CheckoutState> {
+    const options = checkoutStartOptions(input);
+    return this.call(async () => {
+      try {
+        return await this.client.workflow.executeUpdateWithStart(placedUpdate, {
+          startWorkflowOperation: new WithStartWorkflowOperation<typeof checkoutWorkflow>('checkoutWorkflow', {
+            ...options,
+            workflowIdConflictPolicy: 'USE_EXISTING',
+          }),
+        });
+      } catch (error) {
+        // The workflow already ran to its end: its result is the answer.
+        if (error instanceof WorkflowExecutionAlreadyStartedError)
+          return this.client.workflow.getHandle<typeof checkoutWorkflow>(options.workflowId).result();
+        throw error;
+      }
+    });
+  }
+
+  pay(orderId: string, customerId: string, paymentMethod: string): Promise<CheckoutState> {
+    return this.update(
+      orderId,
+      () => this.handle(orderId).executeUpdate(payUpdate, { args: [{ paymentMethod, customerId }] }),
+      'ORDER_NOT_PAYABLE',
+    );
+  }
+
+  cancel(orderId: string, reason?: string): Promise<CheckoutState> {
+    return this.update(
+      orderId,
+      () => this.handle(orderId).executeUpdate(cancelUpdate, { args: [{ reason }] }),
+      'ORDER_NOT_CANCELLABLE',
+    );
+  }
+
+  /** The workflow's own view of the order (steps, payment events); undefined when Temporal no longer has it. */
+  async state(orderId: string): Promise<CheckoutState | undefined> {
+    return this.call(async () => {
+      try {
+        return await this.handle(orderId).query(checkoutStateQuery);
+      } catch (error) {
+        if (error instanceof WorkflowNotFoundError) return undefined;
+        throw error;
+      }
+    });
+  }
+
+  /** Relays a Stripe event; an order whose workflow has closed has nothing left to learn from it. */
+  async relayPaymentEvent(orderId: string, event: PaymentEventInput): Promise<boolean> {
+    return this.call(async () => {
+      try {
+        await this.handle(orderId).signal(paymentEventSignal, event);
+        return true;
+      } catch (error) {
+        if (error instanceof WorkflowNotFoundError) return false;
+        throw error;
+      }
+    });
+  }
+
+  private handle(orderId: string) {
+    return this.client.workflow.getHandle<typeof checkoutWorkflow>(orderWorkflowId(orderId));
+  }
+
+  /** An update refused by the workflow's validator or handler carries its code; a closed workflow refuses with `closedCode`. */
+  private update(orderId: string, run: () => Promise<CheckoutState>, closedCode: ErrorCode): Promise<CheckoutState> {
+    return this.call(async () => {
+      try {
+        return await run();
+      } catch (error) {
+        if (error instanceof WorkflowNotFoundError) throw new DomainError(closedCode, `Order ${orderId} is closed`);
+        if (error instanceof WorkflowUpdateFailedError && error.cause instanceof ApplicationFailure) {
+          throw domainErrorFrom(error.cause, 'UPDATE_FAILED');
+        }
+        throw error;
+      }
+    });
+  }
+
+  /** Every call has a deadline: with Temporal down, callers get TEMPORAL_UNAVAILABLE quickly instead of hanging. */
+  private async call<T>(run: () => Promise<T>): Promise<T> {
+    try {
+      return await this.client.withDeadline(Date.now() + this.deadlineMs, run);
+    } catch (error) {
+      if (error instanceof DomainError) throw error;
+      if (isUnavailable(error))
+        throw new DomainError(TEMPORAL_UNAVAILABLE, 'The order service is unavailable; try again shortly');
+      throw error;
+    }
+  }
+}
+
+/**
+ * gRPC UNAVAILABLE (14), DEADLINE_EXCEEDED (4) or CANCELLED (1: only our deadline cancels
+ * calls), however the client wraps them.
+ */
+export function isUnavailable(error: unknown): boolean {
+  for (
+    let e = error as { code?: unknown; cause?: unknown; name?: string } | undefined, depth = 0;
+    e && depth < 5;
+    e = e.cause as typeof e, depth++
+  ) {
+    if (e.code === 14 || e.code === 4 || e.code === 1 || e.name === 'TimeoutError') return true;
+  }
+  return false;
+}

@@ -1,0 +1,31 @@
+/** Which activities each service's task queue runs, built over the services they adapt. */
+import type { Client } from '@temporalio/client';
+import type { Services } from '../services';
+import { TASK_QUEUES } from '../workflows/contract';
+import { createCartActivities } from '../activities/cart.activities';
+import { createInventoryActivities } from '../activities/inventory.activities';
+import { createNotificationActivities } from '../activities/notifications.activities';
+import { createOrdersActivities } from '../activities/orders.activities';
+import { createPaymentsActivities } from '../activities/payments.activities';
+import { createQuotaActivities } from '../activities/quota.activities';
+import { createReconcilerActivities } from '../reconciler/reconciler.activities';
+import { reconcile } from '../reconciler/reconcile';
+
+export type ServiceQueue = Exclude<keyof typeof TASK_QUEUES, 'checkout'>;
+
+export function createActivitiesByQueue(services: Services, temporal: Client): Record<ServiceQueue, object> {
+  return {
+    inventory: createInventoryActivities({ inventory: services.inventory }),
+    orders: createOrdersActivities({ orders: services.orders }),
+    payments: createPaymentsActivities({ payments: services.payments }),
+    cart: createCartActivities({ cart: services.cart }),
+    quota: createQuotaActivities({ quota: services.quota, temporal }),
+    notifications: createNotificationActivities({ notifications: services.notifications, temporal }),
+    reconciler: createReconcilerActivities({
+      check: () => reconcile(services.databaseUrls, { stripeSecretKey: services.stripe.stripeSecretKey }),
+      findings: services.findings,
+      accounts: services.accounts,
+      temporal,
+    }),
+  };
+}

@@ -1,0 +1,87 @@
+/**
+ * What a customer asks of an open checkout: to pay (an update that waits for its charge's outcome)
+ * or to cancel (an update that waits for the unwind, or a signal). The handlers only validate,
+ * record and wait; the checkout's body reads the request, runs its activities and settles it.
+ */
+import { ApplicationFailure, CancellationScope, condition, setHandler } from '@temporalio/workflow';
+import { ERROR_CODES } from '../../lib/error-codes';
+import * as contract from '../contract';
+import type { CancelInput, CheckoutFailure, CheckoutState, OrderStatus, PayInput } from '../contract';
+
+/** A payment request as the pay handler recorded it; the body settles it. */
+export type PaymentRequest = PayInput & { settled?: { paid: true } | { refused: CheckoutFailure; details: unknown } };
+
+export class CustomerRequests {
+  /** The payment the body charges next; cleared when a refusal leaves the order payable again. */
+  payment?: PaymentRequest;
+  cancel?: CancelInput;
+  /** True from placement until the body has decided between paid, cancelled and expired. */
+  private open = true;
+
+  constructor(
+    private readonly state: Readonly<CheckoutState>,
+    private readonly msLeft: () => number,
+  ) {
+    setHandler(contract.payUpdate, (pay) => this.onPay(pay), { validator: (pay) => this.validatePay(pay) });
+    setHandler(contract.cancelUpdate, (request) => this.onCancel(request), {
+      validator: (_request: CancelInput) => this.validateCancel(),
+    });
+    setHandler(contract.cancelSignal, (request) => this.requestCancel(request));
+  }
+
+  /** The body has decided the order's way: no payment or cancel is taken from here on. */
+  close(): void {
+    this.open = false;
+  }
+
+  /** A cancel from the update, the signal or the workflow's cancellation; the first one counts. */
+  requestCancel(request: CancelInput): void {
+    if (this.open) this.cancel ??= request;
+  }
+
+  private validatePay(pay: PayInput): void {
+    if (pay.customerId !== this.state.customerId)
+      throw ApplicationFailure.nonRetryable('Not your order', ERROR_CODES.ORDER_NOT_FOUND);
+    const why = this.payment
+      ? 'A payment for this order is already in progress'
+      : this.cancel
+        ? 'The order is being cancelled'
+        : `The order is ${this.state.status.toLowerCase()}`;
+    if (!this.open || this.state.status !== 'AWAITING_PAYMENT' || this.payment || this.cancel || this.msLeft() <= 0) {
+      throw ApplicationFailure.nonRetryable(why, ERROR_CODES.ORDER_NOT_PAYABLE);
+    }
+  }
+
+  /** Records the payment and waits for the body to settle it: PAID, refused (declined: still payable), or unwound. */
+  private async onPay(pay: PayInput): Promise<CheckoutState> {
+    const payment: PaymentRequest = { ...pay };
+    this.payment = payment;
+    await settle(() => payment.settled !== undefined || isSettled(this.state.status));
+    if (payment.settled && 'refused' in payment.settled) {
+      throw ApplicationFailure.nonRetryable(
+        payment.settled.refused.message,
+        payment.settled.refused.code,
+        payment.settled.details ?? {},
+      );
+    }
+    return this.state;
+  }
+
+  private validateCancel(): void {
+    if (!this.open || this.cancel)
+      throw ApplicationFailure.nonRetryable(
+        `The order is ${this.state.status.toLowerCase()}`,
+        ERROR_CODES.ORDER_NOT_CANCELLABLE,
+      );
+  }
+
+  private async onCancel(request: CancelInput): Promise<CheckoutState> {
+    this.requestCancel(request);
+    await settle(() => isSettled(this.state.status));
+    return this.state;
+  }
+}
+
+/** A handler's wait for the body: cancelling the workflow must not cut it short (the caller still gets the outcome). */
+export const settle = (done: () => boolean) => CancellationScope.nonCancellable(() => condition(done));
+const isSettled = (status: OrderStatus): boolean => contract.isTerminalStatus(status) || status === 'NEEDS_ATTENTION';

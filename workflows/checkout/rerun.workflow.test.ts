@@ -1,0 +1,139 @@
+/**
+ * An order id started again after its first run ended: the storefront starts checkouts with
+ * REJECT_DUPLICATE, but a client that does not (or a start after the namespace's retention) gets
+ * a second run. Found by the chaos run: that run used to fail on the ended order's status and
+ * unwind the first run's work (refund a paid order, give its sold stock and quota back). It must
+ * answer with the order as it is and leave every service's data alone.
+ */
+import { createActivitiesByQueue } from '../../worker/activities-by-queue';
+import { orderQuotaKey } from '../../activities/usage-recording';
+import { checkoutStartOptions } from '../../temporal/checkout-client';
+import { openServices, type Services } from '../../services';
+import { checkoutOf, newProduct } from '../../test/helpers/checkouts';
+import { createTestDatabases, type TestDatabases } from '../../test/helpers/databases';
+import { connectTestTemporal, type RunningWorkers, type TestTemporal } from '../../test/helpers/temporal';
+import { checkoutWorkflow } from './checkout.workflow';
+import { cancelUpdate, ORDER_STATUS_KEY, payUpdate, placedUpdate, type CheckoutInput } from '../contract';
+
+jest.setTimeout(60_000);
+
+let dbs: TestDatabases;
+let services: Services;
+let temporal: TestTemporal;
+let workers: RunningWorkers;
+
+beforeAll(async () => {
+  [dbs, temporal] = await Promise.all([createTestDatabases(), connectTestTemporal()]);
+  services = openServices(dbs.urls, { stripeSecretKey: undefined, stripeApiBase: process.env.STRIPE_API_BASE! });
+  workers = await temporal.startWorkers(createActivitiesByQueue(services, temporal.client));
+});
+
+afterAll(async () => {
+  await workers?.stop();
+  await temporal?.close();
+  await services?.close();
+  await dbs?.dispose();
+});
+
+async function newOrder(available = 5): Promise<CheckoutInput> {
+  return checkoutOf(await newProduct(services.inventory, 'RERUN', available, 700), 2, 60, 'rerun');
+}
+
+/**
+ * Starts the first run and waits, as the storefront does, for the workflow itself to say the order
+ * awaits payment (the `placed` update). The orders row says AWAITING_PAYMENT a moment before the
+ * workflow has taken that activity's result in, and a payment sent in that moment is refused.
+ */
+async function placeFirstRun(input: CheckoutInput) {
+  const handle = await temporal.client.workflow.start(checkoutWorkflow, checkoutStartOptions(input));
+  expect((await handle.executeUpdate(placedUpdate)).status).toBe('AWAITING_PAYMENT');
+  return handle;
+}
+
+/** What the services hold for the order, to compare before and after the second run. */
+async function snapshot(input: CheckoutInput) {
+  const order = await services.orders.get(input.orderId);
+  return {
+    order: { status: order?.status, history: order?.history.map((h) => h.to) },
+    payment: await services.payments.get(input.orderId),
+    reservation: await services.inventory.findReservation(input.orderId),
+    stock: await services.inventory.getProduct(input.lines[0]!.productId),
+    quota: (await services.quota.getQuota(input.customerId)).resources.find((r) => r.resource === 'orders')?.used,
+  };
+}
+
+/**
+ * Starts the ended order's id again, as a client that does not ask for REJECT_DUPLICATE would, and
+ * answers with the order status the second run ends with; a run that parks in NEEDS_ATTENTION
+ * instead of ending (what it did before the fix) is answered as such rather than waited for.
+ */
+async function startAgain(input: CheckoutInput): Promise<string> {
+  const handle = await temporal.client.workflow.start(checkoutWorkflow, {
+    ...checkoutStartOptions(input),
+    workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+  });
+  for (let i = 0; i < 400; i++) {
+    const description = await handle.describe();
+    if (description.status.name !== 'RUNNING') return (await handle.result()).status;
+    if (description.typedSearchAttributes.get(ORDER_STATUS_KEY) === 'NEEDS_ATTENTION') return 'NEEDS_ATTENTION';
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error('the second run neither ended nor parked');
+}
+
+it('a second run of a completed order answers COMPLETED and refunds, releases and gives back nothing', async () => {
+  const input = await newOrder();
+  const first = await placeFirstRun(input);
+  await first.executeUpdate(payUpdate, { args: [{ paymentMethod: 'pm_card_visa', customerId: input.customerId }] });
+  expect((await first.result()).status).toBe('COMPLETED');
+  const before = await snapshot(input);
+  expect(before).toMatchObject({
+    order: { status: 'COMPLETED' },
+    payment: { status: 'SUCCEEDED', refunded: false },
+    reservation: { status: 'COMMITTED' },
+    quota: 1,
+  });
+
+  expect(await startAgain(input)).toBe('COMPLETED');
+  expect(await snapshot(input)).toEqual(before);
+});
+
+it('a second run of a cancelled order answers CANCELLED and changes nothing', async () => {
+  const input = await newOrder();
+  const first = await placeFirstRun(input);
+  await first.executeUpdate(cancelUpdate, { args: [{}] });
+  expect((await first.result()).status).toBe('CANCELLED');
+  const before = await snapshot(input);
+  expect(before).toMatchObject({ reservation: { status: 'RELEASED' }, quota: 0 });
+
+  expect(await startAgain(input)).toBe('CANCELLED');
+  expect(await snapshot(input)).toEqual(before);
+});
+
+it('a second run of an order refused for quota gives back the unit it took for it', async () => {
+  const input = await newOrder();
+  // The free plan allows 20 orders a month: use them up, so the first run is refused.
+  for (let i = 0; i < 20; i++)
+    await services.quota.recordUsage({
+      userId: input.customerId,
+      resource: 'orders',
+      quantity: 1,
+      idempotencyKey: `other-${i}`,
+    });
+  expect((await temporal.client.workflow.execute(checkoutWorkflow, checkoutStartOptions(input))).status).toBe(
+    'REJECTED',
+  );
+  // One of the other orders is cancelled meanwhile: the second run's quota check now succeeds.
+  await services.quota.releaseUsage({ userId: input.customerId, idempotencyKey: 'other-0' });
+
+  expect(await startAgain(input)).toBe('REJECTED');
+  expect((await services.quota.getQuota(input.customerId)).resources.find((r) => r.resource === 'orders')?.used).toBe(
+    19,
+  );
+  // The second run reserved the stock beside its quota check, and gave it back: none stays held.
+  expect(await services.inventory.getProduct(input.lines[0]!.productId)).toMatchObject({ available: 5 });
+  expect(await services.inventory.findReservation(input.orderId)).toMatchObject({ status: 'RELEASED' });
+  expect(
+    await services.quota.releaseUsage({ userId: input.customerId, idempotencyKey: orderQuotaKey(input.orderId) }),
+  ).toEqual({ released: false });
+});
