@@ -1,6 +1,7 @@
 import { Client } from 'pg';
 import { createTestDatabases, type TestDatabases } from '../test/helpers/databases';
 import { verifyPassword } from '../services/accounts/passwords';
+import { checkInvariants } from '../reconciler/invariants';
 import { DEMO_ACCOUNTS, DEMO_PASSWORD, DEMO_PRODUCTS, seedDemoData, usagePeriod } from './seed';
 
 // Hashing the demo password (argon2id) takes a while on a busy machine.
@@ -24,6 +25,32 @@ async function rows<T extends object>(url: string, sql: string): Promise<T[]> {
   }
 }
 
+/** Databases of their own, for a test that reconciles the whole store. */
+async function withFreshDatabases(use: (urls: TestDatabases['urls']) => Promise<void>): Promise<void> {
+  const fresh = await createTestDatabases(['inventory', 'quota', 'orders', 'payments']);
+  try {
+    await use(fresh.urls);
+  } finally {
+    await fresh.dispose();
+  }
+}
+
+/** What `npm run ops -- reconcile` checks, on the seeded databases. */
+async function reconcile(urls: TestDatabases['urls']) {
+  const db = {
+    inventory: new Client({ connectionString: urls.inventory }),
+    orders: new Client({ connectionString: urls.orders }),
+    payments: new Client({ connectionString: urls.payments }),
+    quota: new Client({ connectionString: urls.quota }),
+  };
+  await Promise.all(Object.values(db).map((client) => client.connect()));
+  try {
+    return await checkInvariants({ db });
+  } finally {
+    await Promise.all(Object.values(db).map((client) => client.end()));
+  }
+}
+
 describe('seedDemoData', () => {
   const now = new Date('2026-11-15T12:00:00Z');
 
@@ -32,6 +59,7 @@ describe('seedDemoData', () => {
     expect(first).toEqual({
       accountsCreated: 3,
       productsCreated: DEMO_PRODUCTS.length,
+      openingStockRecorded: 0,
       subscriptionsCreated: 3,
       usageCreated: 1,
       period: '2026-11',
@@ -97,6 +125,7 @@ describe('seedDemoData', () => {
     expect(again).toEqual({
       accountsCreated: 0,
       productsCreated: 0,
+      openingStockRecorded: 0,
       subscriptionsCreated: 0,
       usageCreated: 0,
       period: '2026-11',
@@ -107,6 +136,44 @@ describe('seedDemoData', () => {
     expect(await rows(databases.urls.notifications, `SELECT count(*)::int AS n FROM notifications`)).toEqual([
       { n: 2 },
     ]);
+  });
+
+  it("opens each product's stock ledger with its seeded units: a freshly seeded store reconciles clean", async () => {
+    await withFreshDatabases(async (urls) => {
+      await seedDemoData(urls, now);
+      const ledger = await rows<{ sku: string; delta: number; reason: string }>(
+        urls.inventory,
+        `SELECT p.sku, a.delta, a.reason FROM stock_adjustments a JOIN products p ON p.id = a.product_id ORDER BY p.sku`,
+      );
+      expect(ledger).toEqual(
+        [...DEMO_PRODUCTS]
+          .sort((a, b) => (a.sku < b.sku ? -1 : 1))
+          .map((product) => ({ sku: product.sku, delta: product.available, reason: 'opening stock' })),
+      );
+      const report = await reconcile(urls);
+      expect(report.violations).toEqual([]);
+      expect(report.checked['stock-conserved']).toBe(DEMO_PRODUCTS.length);
+    });
+  });
+
+  it('gives a store seeded without the ledgers their opening stock, once, and leaves a real drift visible', async () => {
+    await withFreshDatabases(async (urls) => {
+      await seedDemoData(urls, now);
+      // As earlier seeds left the products (no ledger entry), and a unit lost since.
+      await rows(urls.inventory, 'DELETE FROM stock_adjustments');
+      await rows(urls.inventory, `UPDATE products SET available = available - 1 WHERE sku = 'CAP-NAVY'`);
+      expect((await reconcile(urls)).violations).toHaveLength(DEMO_PRODUCTS.length);
+
+      expect((await seedDemoData(urls, now)).openingStockRecorded).toBe(DEMO_PRODUCTS.length);
+      expect((await seedDemoData(urls, now)).openingStockRecorded).toBe(0);
+      const { violations } = await reconcile(urls);
+      expect(violations).toEqual([
+        expect.objectContaining({
+          invariant: 'stock-conserved',
+          detail: expect.stringMatching(/^CAP-NAVY: its stock ledger says 30 units, the buckets hold 29 /),
+        }),
+      ]);
+    });
   });
 
   it('names periods by UTC month', () => {

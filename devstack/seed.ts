@@ -1,9 +1,11 @@
 /**
  * `npm run db:seed`: demo data, created when missing and never overwritten (it runs on every
- * `npm start`, so live stock and usage survive a restart). Plans themselves are seeded by the
- * quota migration.
+ * `npm start`, so live stock and usage survive a restart). Stock goes through the inventory
+ * service's ledger, so a freshly seeded store passes the reconciler. Plans themselves are seeded
+ * by the quota migration.
  */
 import { createInventoryDb } from '../services/inventory/db';
+import { InventoryService } from '../services/inventory/inventory.service';
 import { createQuotaDb } from '../services/quota/db';
 import { createNotificationsDb } from '../services/notifications/db';
 import { NotificationsService } from '../services/notifications/notifications.service';
@@ -87,6 +89,8 @@ export function usagePeriod(at: Date = new Date()): string {
 export interface SeedResult {
   accountsCreated: number;
   productsCreated: number;
+  /** Demo products seeded without their opening stock in the ledger (by an earlier seed), given it now. */
+  openingStockRecorded: number;
   subscriptionsCreated: number;
   usageCreated: number;
   period: string;
@@ -111,16 +115,26 @@ export async function seedDemoData(
   const result: SeedResult = {
     accountsCreated: 0,
     productsCreated: 0,
+    openingStockRecorded: 0,
     subscriptionsCreated: 0,
     usageCreated: 0,
     period,
   };
   try {
     if (accounts) result.accountsCreated = await seedDemoAccounts(accounts);
+    const stock = new InventoryService(inventory);
     for (const product of DEMO_PRODUCTS) {
-      // createMany + skipDuplicates is an INSERT ... ON CONFLICT DO NOTHING: safe when two seeds race.
-      const { count } = await inventory.product.createMany({ data: [{ ...product }], skipDuplicates: true });
-      result.productsCreated += count;
+      // Through the inventory service, so the stock's ledger opens with the seeded units and the
+      // reconciler's stock-conserved check holds from the first start (safe when two seeds race).
+      if (await stock.ensureProduct(product)) {
+        result.productsCreated += 1;
+        continue;
+      }
+      // Earlier seeds inserted the products without the ledger's opening entry. Repaired here,
+      // once, because the seed knows exactly what is missing: the units it gave the product, which
+      // have not changed since the first seed. Not the current buckets: a product that drifted since
+      // (or one an operator created under this id) keeps showing its drift to the reconciler.
+      if (await stock.recordMissingOpeningStock(product.id, product.available)) result.openingStockRecorded += 1;
     }
     for (const user of DEMO_USERS) {
       const { count } = await quota.subscription.createMany({
@@ -226,7 +240,11 @@ async function main(): Promise<void> {
     const urls = await migrateAll(postgres.serverUrl);
     const result = await seedDemoData(urls);
     console.log(
-      `seeded: ${result.accountsCreated} demo accounts (password ${DEMO_PASSWORD}), ${result.productsCreated} products, ${result.subscriptionsCreated} subscriptions, ` +
+      `seeded: ${result.accountsCreated} demo accounts (password ${DEMO_PASSWORD}), ${result.productsCreated} products` +
+        (result.openingStockRecorded
+          ? ` (and the ledger's opening stock of ${result.openingStockRecorded} seeded earlier)`
+          : '') +
+        `, ${result.subscriptionsCreated} subscriptions, ` +
         `${result.usageCreated} usage rows for ${result.period} (existing rows left as they were)`,
     );
   });

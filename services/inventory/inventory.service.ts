@@ -11,6 +11,12 @@ import type { Product, ReservationStatus } from './generated/client';
  */
 export const CATALOGUE_CHANNEL = 'storefront_catalogue';
 
+/**
+ * The reason of a product's first ledger entry: 'opening stock' when the product is created,
+ * 'opening balance' for products that had stock before the ledger existed (its migration wrote those).
+ */
+export const OPENING_STOCK_REASONS = ['opening stock', 'opening balance'] as const;
+
 /** Units a product may have available, and one adjustment may move: keeps every bucket far inside int4. */
 export const MAX_AVAILABLE = 1_000_000;
 
@@ -30,6 +36,11 @@ export interface NewProduct {
   priceCents: number;
   currency?: string;
   available: number;
+}
+
+/** A product under an id chosen by the caller (the demo catalogue's fixed ids). */
+export interface NewProductWithId extends NewProduct {
+  id: string;
 }
 
 export interface ProductChanges {
@@ -96,7 +107,7 @@ export class InventoryService {
           available: input.available,
           // The opening stock is the first adjustment, so the ledger always sums to the product's units.
           ...(input.available !== 0
-            ? { stockAdjustments: { create: { delta: input.available, reason: 'opening stock' } } }
+            ? { stockAdjustments: { create: { delta: input.available, reason: OPENING_STOCK_REASONS[0] } } }
             : {}),
         },
       });
@@ -106,6 +117,57 @@ export class InventoryService {
         throw new DomainError('SKU_TAKEN', `A product with SKU ${input.sku} already exists`);
       throw error;
     }
+  }
+
+  /**
+   * Creates the product with its opening stock in the ledger, unless a product with its id or SKU
+   * exists (that one is left as it is). Answers whether it created it. Safe when two callers race:
+   * the insert is an INSERT ... ON CONFLICT DO NOTHING, and only the one that inserted writes the
+   * ledger, in the same transaction.
+   */
+  async ensureProduct(input: NewProductWithId): Promise<boolean> {
+    return this.db.$transaction(async (tx) => {
+      const { count } = await tx.product.createMany({
+        data: [
+          {
+            id: input.id,
+            sku: input.sku,
+            name: input.name,
+            priceCents: input.priceCents,
+            currency: input.currency ?? 'usd',
+            available: input.available,
+          },
+        ],
+        skipDuplicates: true,
+      });
+      if (count === 1 && input.available !== 0)
+        await tx.stockAdjustment.create({
+          data: { productId: input.id, delta: input.available, reason: OPENING_STOCK_REASONS[0] },
+        });
+      return count === 1;
+    });
+  }
+
+  /**
+   * Writes a product's opening stock to the ledger when the ledger has no opening entry for it
+   * (a product inserted without one), and answers whether it wrote it (no product: false). The row is locked
+   * first, so two concurrent calls write one entry. The caller states the units the product was
+   * created with: the current buckets are not taken, or a real drift would be recorded as stock.
+   */
+  async recordMissingOpeningStock(productId: string, units: number): Promise<boolean> {
+    if (!Number.isInteger(units) || units === 0) return false;
+    return this.db.$transaction(async (tx) => {
+      const locked = await tx.$queryRaw<
+        { id: string }[]
+      >`SELECT id FROM products WHERE id = ${productId}::uuid FOR UPDATE`;
+      if (locked.length === 0) return false;
+      const opening = await tx.stockAdjustment.count({
+        where: { productId, reason: { in: [...OPENING_STOCK_REASONS] } },
+      });
+      if (opening > 0) return false;
+      await tx.stockAdjustment.create({ data: { productId, delta: units, reason: OPENING_STOCK_REASONS[0] } });
+      return true;
+    });
   }
 
   /**
