@@ -1,20 +1,14 @@
-/** The OpenAPI document generated from the routes' schemas (@fastify/swagger), served at /docs/json with Swagger UI at /docs. */
+/**
+ * The OpenAPI document generated from the routes' schemas (@fastify/swagger), served at /docs/json
+ * with Swagger UI at /docs. Each route's schema carries its own operationId, summary and description.
+ */
 import fp from 'fastify-plugin';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
-import { OPERATIONS, operationKey } from '../operations';
 
 export const openapi = fp(
   async function openapi(app: FastifyInstance) {
-    // Routes are added after this plugin: each documented one gets its entry of the operations table.
-    app.addHook('onRoute', (route) => {
-      if (!route.schema || route.schema.hide) return;
-      for (const method of [route.method].flat()) {
-        const doc = OPERATIONS[operationKey(method, route.url)];
-        if (doc) route.schema = { ...doc, ...route.schema, operationId: doc.operationId };
-      }
-    });
     await app.register(swagger, {
       openapi: {
         openapi: '3.1.0',

@@ -70,6 +70,11 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
     {
       config: { rateLimit: { max: options.ratePerMinute, timeWindow: '1 minute' } },
       schema: {
+        operationId: 'signUp',
+        summary: 'Create an account and sign in',
+        description:
+          'Creates a user with the `user` role on the `free` plan and opens a session: the answer carries a bearer token and sets the HttpOnly session cookie (and the `sf_csrf` cookie the dashboard echoes in `X-CSRF-Token`). ' +
+          'Emails compare case-insensitively. 400 for a malformed email, a password under 10 characters, or any other field (a role or plan cannot be chosen); 403 CSRF_REJECTED for a cross-site Origin; 409 EMAIL_TAKEN; 429 RATE_LIMITED.',
         tags: ['auth'],
         body: Credentials,
         response: { 201: SessionResponse, ...errors(400, 403, 409, 429) },
@@ -86,6 +91,11 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
     '/v1/auth/signin',
     {
       schema: {
+        operationId: 'signIn',
+        summary: 'Sign in with email and password',
+        description:
+          'Opens a session as sign-up does. 401 INVALID_CREDENTIALS for a wrong password and an unknown email alike (after the same work, so timing does not tell them apart); ' +
+          '429 RATE_LIMITED after repeated failures for one account or from one address; 403 CSRF_REJECTED for a cross-site Origin.',
         tags: ['auth'],
         body: Credentials,
         response: { 200: SessionResponse, ...errors(400, 401, 403, 429) },
@@ -107,6 +117,11 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
     {
       preHandler: app.authenticate,
       schema: {
+        operationId: 'signOut',
+        summary: 'Sign out: revoke the session',
+        description:
+          'Revokes the session of the cookie or bearer token: both are refused from then on. Clears the cookies. ' +
+          'Cookie-authenticated calls need `X-CSRF-Token` (403 CSRF_REJECTED without it); 401 without a valid session.',
         tags: ['auth'],
         response: { 204: Type.Null(), ...errors(401, 403) },
       },
@@ -122,6 +137,10 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
     {
       preHandler: app.authenticate,
       schema: {
+        operationId: 'getCurrentUser',
+        summary: 'The signed-in user',
+        description:
+          'The user of the session: id, email, role and plan as the accounts service has them now. 401 without a valid session or token.',
         tags: ['auth'],
         response: { 200: Me, ...errors(401) },
       },
@@ -144,6 +163,11 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
     {
       config: { rateLimit: { max: options.ratePerMinute, timeWindow: '1 minute' } },
       schema: {
+        operationId: 'createDevToken',
+        summary: 'A dev token for any user id (local stack only)',
+        description:
+          'Exists only when ALLOW_DEV_TOKENS=true, which the production profile refuses. Signs a token for an ad-hoc user id with the role asked for, and optionally puts that user on a plan. ' +
+          'An id that belongs to an account is refused with 409 ACCOUNT_EXISTS: a real account signs in, and its role and plan cannot be set this way. 400 for a malformed id, role or plan; 429 RATE_LIMITED.',
         tags: ['auth'],
         body: DevTokenRequest,
         response: { 200: DevToken, ...errors(400, 409, 429) },
@@ -164,6 +188,10 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
     '/v1/auth/demo-accounts',
     {
       schema: {
+        operationId: 'listDemoAccounts',
+        summary: 'The seeded demo accounts (local stack only)',
+        description:
+          "Exists only when ALLOW_DEV_TOKENS=true: the demo accounts the local seed creates and their shared, documented password, for the dashboard's one-click demo sign-in.",
         tags: ['auth'],
         response: { 200: DemoAccounts },
       },

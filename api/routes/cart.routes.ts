@@ -20,7 +20,16 @@ const SetQuantity = Type.Object(
 export const cartRoutes: FastifyPluginAsyncTypebox<CartRoutesOptions> = async (app, { cart, inventory }) => {
   app.get(
     '/v1/cart',
-    { preHandler: app.authenticate, schema: { tags: ['cart'], response: { 200: Cart, ...errors(401) } } },
+    {
+      preHandler: app.authenticate,
+      schema: {
+        operationId: 'getCart',
+        summary: "Read the user's cart",
+        description: 'The items with their current prices and the total.',
+        tags: ['cart'],
+        response: { 200: Cart, ...errors(401) },
+      },
+    },
     async (request) => cart.get(request.user.sub),
   );
 
@@ -29,6 +38,9 @@ export const cartRoutes: FastifyPluginAsyncTypebox<CartRoutesOptions> = async (a
     {
       preHandler: app.authenticate,
       schema: {
+        operationId: 'setCartItem',
+        summary: 'Set the quantity of one product in the cart',
+        description: 'Sets, not adds: the same request twice leaves the same cart. Quantity 0 removes the item.',
         tags: ['cart'],
         params: ItemParams,
         body: SetQuantity,
@@ -53,7 +65,14 @@ export const cartRoutes: FastifyPluginAsyncTypebox<CartRoutesOptions> = async (a
     '/v1/cart/items/:productId',
     {
       preHandler: app.authenticate,
-      schema: { tags: ['cart'], params: ItemParams, response: { 200: Cart, ...errors(400, 401) } },
+      schema: {
+        operationId: 'removeCartItem',
+        summary: 'Remove one product from the cart',
+        description: 'Idempotent: removing an item that is not there answers the cart as it is.',
+        tags: ['cart'],
+        params: ItemParams,
+        response: { 200: Cart, ...errors(400, 401) },
+      },
     },
     async (request) => cart.removeItem(request.user.sub, request.params.productId),
   );

@@ -59,13 +59,31 @@ export const healthRoutes: FastifyPluginAsyncTypebox<HealthRoutesOptions> = asyn
     return { status: down.length === 0 ? 'ok' : 'unavailable', checks: Object.fromEntries(results), down };
   }
 
-  app.get('/healthz', { schema: { tags: ['health'], response: { 200: HealthReport } } }, async () => ({
-    status: 'ok' as const,
-  }));
+  app.get(
+    '/healthz',
+    {
+      schema: {
+        operationId: 'getHealth',
+        summary: 'Liveness',
+        description: 'Answers 200 while the process runs. It checks nothing else: use /readyz for a load balancer.',
+        tags: ['health'],
+        response: { 200: HealthReport },
+      },
+    },
+    async () => ({ status: 'ok' as const }),
+  );
 
   app.get(
     '/readyz',
-    { schema: { tags: ['health'], response: { 200: ReadinessReport, 503: ReadinessReport } } },
+    {
+      schema: {
+        operationId: 'getReadiness',
+        summary: 'Readiness',
+        description: 'Whether the service databases and Temporal answer; 503 lists what is down.',
+        tags: ['health'],
+        response: { 200: ReadinessReport, 503: ReadinessReport },
+      },
+    },
     async (request, reply) => {
       // The check in flight counts as fresh from when it started: callers during it share it.
       if (!cached || now() - cached.at >= cacheMs) cached = { at: now(), result: checkAll(request.log) };

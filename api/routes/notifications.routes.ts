@@ -115,6 +115,8 @@ export const notificationRoutes: FastifyPluginAsyncTypebox<NotificationRoutesOpt
     {
       preHandler: app.authenticate,
       schema: {
+        operationId: 'listNotifications',
+        summary: "List the user's notifications",
         tags: ['notifications'],
         description: 'Newest first. `unread=true`: only unread notifications (order status events are never unread).',
         querystring: ListQuery,
@@ -139,6 +141,8 @@ export const notificationRoutes: FastifyPluginAsyncTypebox<NotificationRoutesOpt
     {
       preHandler: app.authenticate,
       schema: {
+        operationId: 'markNotificationRead',
+        summary: 'Mark a notification read',
         tags: ['notifications'],
         description: 'Marks one notification read (idempotent).',
         params: IdParams,
@@ -174,6 +178,8 @@ export const notificationRoutes: FastifyPluginAsyncTypebox<NotificationRoutesOpt
       config: { allowQueryToken: true },
       sse: 'manual',
       schema: {
+        operationId: 'streamNotifications',
+        summary: 'Live notifications (Server-Sent Events)',
         tags: ['notifications'],
         description:
           'Server-Sent Events: `event: notification` or `event: order` (status changes), `id:` the sequence, `data:` the notification. ' +

@@ -77,6 +77,8 @@ export const orderRoutes: FastifyPluginAsyncTypebox<OrderRoutesOptions> = async 
         },
       },
       schema: {
+        operationId: 'placeOrder',
+        summary: 'Place an order',
         tags: ['orders'],
         description:
           'Places an order from `items` or, without a body, from the cart. Answers once the stock is reserved (or refused).',
@@ -116,7 +118,16 @@ export const orderRoutes: FastifyPluginAsyncTypebox<OrderRoutesOptions> = async 
 
   app.get(
     '/v1/orders',
-    { preHandler: app.authenticate, schema: { tags: ['orders'], response: { 200: OrderList, ...errors(401) } } },
+    {
+      preHandler: app.authenticate,
+      schema: {
+        operationId: 'listOrders',
+        summary: "List the user's orders",
+        description: 'Newest first, each with its status, lines, total and payment.',
+        tags: ['orders'],
+        response: { 200: OrderList, ...errors(401) },
+      },
+    },
     async (request) => {
       const orders = await services.orders.listForCustomer(request.user.sub);
       // One query for all their payments, not one per order: the dashboard reloads this list on every status event.
@@ -129,7 +140,15 @@ export const orderRoutes: FastifyPluginAsyncTypebox<OrderRoutesOptions> = async 
     '/v1/orders/:id',
     {
       preHandler: app.authenticate,
-      schema: { tags: ['orders'], params: IdParams, response: { 200: Order, ...errors(400, 401, 404) } },
+      schema: {
+        operationId: 'getOrder',
+        summary: 'Read one order',
+        description:
+          "Status, lines, total, expiry, payment, failure reason and the saga's steps. Another user's order is 404.",
+        tags: ['orders'],
+        params: IdParams,
+        response: { 200: Order, ...errors(400, 401, 404) },
+      },
     },
     async (request) => present(await ownOrder(request.user.sub, request.params.id), true),
   );
@@ -139,6 +158,8 @@ export const orderRoutes: FastifyPluginAsyncTypebox<OrderRoutesOptions> = async 
     {
       preHandler: app.authenticate,
       schema: {
+        operationId: 'payOrder',
+        summary: 'Pay an order',
         tags: ['orders'],
         description: 'Charges the order. 402 PAYMENT_DECLINED leaves it payable until it expires.',
         params: IdParams,
@@ -158,6 +179,9 @@ export const orderRoutes: FastifyPluginAsyncTypebox<OrderRoutesOptions> = async 
     {
       preHandler: app.authenticate,
       schema: {
+        operationId: 'cancelOrder',
+        summary: 'Cancel an order before it is paid',
+        description: 'Releases the reserved stock and gives the order quota back. A paid order gets 409.',
         tags: ['orders'],
         params: IdParams,
         body: Type.Optional(CancelBody),

@@ -60,6 +60,8 @@ export const productRoutes: FastifyPluginAsyncTypebox<ProductRoutesOptions> = as
     '/v1/products',
     {
       schema: {
+        operationId: 'listProducts',
+        summary: 'List the catalogue',
         tags: ['products'],
         description:
           'The whole catalogue, with an `ETag`: a client that sends it back in `If-None-Match` gets 304 while nothing changed. ' +
@@ -87,6 +89,10 @@ export const productRoutes: FastifyPluginAsyncTypebox<ProductRoutesOptions> = as
     '/v1/products/:id',
     {
       schema: {
+        operationId: 'getProduct',
+        summary: 'Read one product',
+        description:
+          'The product with its price, available units and version (for an optimistic PATCH). Public: no sign-in needed.',
         tags: ['products'],
         params: IdParams,
         response: { 200: Product, ...errors(400, 404) },
@@ -103,7 +109,14 @@ export const productRoutes: FastifyPluginAsyncTypebox<ProductRoutesOptions> = as
     '/v1/products',
     {
       preHandler: app.requireAdmin,
-      schema: { tags: ['products'], body: NewProduct, response: { 201: Product, ...errors(400, 401, 403, 409) } },
+      schema: {
+        operationId: 'createProduct',
+        summary: 'Add a product (admin)',
+        description: 'Creates a product with its stock. The SKU is unique; a taken one gets 409 SKU_TAKEN.',
+        tags: ['products'],
+        body: NewProduct,
+        response: { 201: Product, ...errors(400, 401, 403, 409) },
+      },
     },
     async (request, reply) => reply.code(201).send(await inventory.createProduct(request.body)),
   );
@@ -113,6 +126,10 @@ export const productRoutes: FastifyPluginAsyncTypebox<ProductRoutesOptions> = as
     {
       preHandler: app.requireAdmin,
       schema: {
+        operationId: 'updateProduct',
+        summary: 'Edit a product (admin)',
+        description:
+          'Edits name and price with the version read; a stale version gets 409 VERSION_CONFLICT and changes nothing. Stock changes through POST /v1/products/{id}/stock.',
         tags: ['products'],
         params: IdParams,
         body: ProductChanges,
@@ -127,6 +144,8 @@ export const productRoutes: FastifyPluginAsyncTypebox<ProductRoutesOptions> = as
     {
       preHandler: app.requireAdmin,
       schema: {
+        operationId: 'adjustProductStock',
+        summary: 'Adjust the stock of a product (admin)',
         tags: ['products'],
         description:
           'Adjusts the stock by `delta`, atomically with reservations: units held by orders are never given back. ' +

@@ -85,6 +85,8 @@ export const usageRoutes: FastifyPluginAsyncTypebox<UsageRoutesOptions> = async 
     {
       preHandler: app.authenticate,
       schema: {
+        operationId: 'recordUsage',
+        summary: 'Record usage of a resource',
         tags: ['usage'],
         description:
           'Records usage of a resource once per idempotency key. Crossing 80 % or 100 % of the limit notifies the user once per period. ' +
@@ -130,6 +132,8 @@ export const usageRoutes: FastifyPluginAsyncTypebox<UsageRoutesOptions> = async 
     {
       preHandler: app.authenticate,
       schema: {
+        operationId: 'getQuota',
+        summary: "Read the user's plan and usage",
         tags: ['usage'],
         description: "The user's plan and, for each of its resources, this period's use and limit.",
         response: { 200: Quota, ...errors(401) },

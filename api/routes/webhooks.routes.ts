@@ -32,6 +32,8 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRoutesOptions> = as
     '/v1/webhooks/stripe',
     {
       schema: {
+        operationId: 'receiveStripeWebhook',
+        summary: "Stripe's webhook",
         tags: ['webhooks'],
         description: 'Stripe webhook endpoint (signed with STRIPE_WEBHOOK_SECRET)',
         response: { 200: Ack, ...errors(400, 503) },
