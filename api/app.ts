@@ -17,6 +17,7 @@ import { errorHandler } from './plugins/errors';
 import { metrics } from './plugins/metrics';
 import { securityHeaders } from './plugins/security-headers';
 import { openapi } from './plugins/openapi';
+import { utf8Json } from './plugins/utf8-json';
 import { tracing } from './plugins/tracing';
 import type { Tracing } from '../temporal/tracing';
 import type { PayloadCodec } from '@temporalio/common';
@@ -94,6 +95,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   if (deps.tracing) await app.register(tracing, { tracing: deps.tracing });
   await app.register(errorHandler);
+  await app.register(utf8Json);
   await app.register(securityHeaders, {});
   await app.register(rateLimit, {
     global: false,

@@ -1,5 +1,5 @@
 /** TypeBox schemas shared by the routes: ids, money, the error body and the resources of the API in docs/design.md. */
-import { Type, type Static } from 'typebox';
+import { Type, type Static, type TStringOptions } from 'typebox';
 import { ORDER_STATUSES } from '../workflows/contract';
 import { CURRENCIES, MAX_PRICE_CENTS, MAX_QUANTITY } from '../lib/money';
 
@@ -9,6 +9,45 @@ import { CURRENCIES, MAX_PRICE_CENTS, MAX_QUANTITY } from '../lib/money';
  */
 export const UUID_PATTERN = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$';
 export const Uuid = Type.String({ pattern: UUID_PATTERN, minLength: 36, maxLength: 36, description: 'A UUID' });
+/**
+ * Text PostgreSQL can store: no NUL (U+0000, which it refuses in text and varchar with SQLSTATE 22021)
+ * and no lone surrogate (U+D800–U+DFFF without its pair: no UTF-8 form, so a driver would store
+ * U+FFFD instead). Astral characters (a surrogate pair, e.g. an emoji) are fine. Written to mean the
+ * same with and without the regex `u` flag: ajv compiles patterns with it, a client's validator
+ * may not. docs/hostile-input.md says why every string the API accepts is held to it.
+ */
+export const STORABLE_TEXT_PATTERN = '^(?:[^\\u0000\\ud800-\\udfff]|[\\ud800-\\udbff][\\udc00-\\udfff])*$';
+const STORABLE_TEXT = new RegExp(STORABLE_TEXT_PATTERN, 'u');
+
+/**
+ * A string the API accepts from a client: any text PostgreSQL can store. Every request string
+ * without a stricter ASCII pattern of its own is a Text (api/openapi.api.test.ts walks the routes).
+ */
+export function Text(options: Omit<TStringOptions, 'pattern'> = {}) {
+  return Type.String({ ...options, pattern: STORABLE_TEXT_PATTERN });
+}
+
+export function isStorableText(text: string): boolean {
+  return STORABLE_TEXT.test(text);
+}
+
+/**
+ * Where in a request value (a body, params, a query, headers) the first text PostgreSQL cannot
+ * store is, as a dotted path ('' for the value itself); undefined when there is none. Object keys
+ * count: a key is text a client sent too.
+ */
+export function unstorableTextAt(value: unknown, path = ''): string | undefined {
+  if (typeof value === 'string') return isStorableText(value) ? undefined : path;
+  if (value === null || typeof value !== 'object') return undefined;
+  for (const [key, item] of Object.entries(value)) {
+    const at = path ? `${path}.${key}` : key;
+    if (!isStorableText(key)) return at;
+    const found = unstorableTextAt(item, at);
+    if (found !== undefined) return found;
+  }
+  return undefined;
+}
+
 /** PostgreSQL's int4: any integer a client sends into one (a version, a count) must fit it. */
 export const INT4_MAX = 2_147_483_647;
 export const UserId = Type.String({

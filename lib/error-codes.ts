@@ -6,6 +6,11 @@
 export const HTTP_STATUS_BY_CODE = {
   VALIDATION_FAILED: 400,
   INVALID_JSON: 400,
+  /**
+   * Text PostgreSQL cannot store: a NUL (U+0000), a lone surrogate, or a body that is not UTF-8.
+   * Refused by the API before anything runs (api/schemas.ts Text); docs/hostile-input.md.
+   */
+  UNSTORABLE_TEXT: 400,
   BAD_REQUEST: 400,
   CART_EMPTY: 400,
   UNKNOWN_PRODUCT: 400,
@@ -67,6 +72,11 @@ export const HTTP_STATUS_BY_CODE = {
   STREAM_UNAVAILABLE: 503,
   // Recorded on orders and in workflow state, never an HTTP answer of their own (500 if they were).
   INTERNAL: 500,
+  /**
+   * A service's database refused a value (SQLSTATE class 22, or 23 where no race explains it):
+   * the same value fails every retry, so the activity fails at once (lib/business-failures.ts).
+   */
+  DATA_REJECTED: 500,
   FAILED: 500,
   COMPENSATION_FAILED: 500,
   ORDER_REJECTED: 500,

@@ -1,12 +1,14 @@
 /**
  * One error handler for the whole API: domain codes become their documented status,
  * Fastify's own errors (validation, bad JSON, size) get stable codes, and nothing else
- * reaches the client beyond "internal error" — never a stack, never a 5xx cause.
+ * reaches the client beyond "internal error" — never a stack, never a 5xx cause. A request
+ * refused because it carries text PostgreSQL cannot store is named as such (UNSTORABLE_TEXT).
  */
 import fp from 'fastify-plugin';
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyRequest } from 'fastify';
 import { DomainError } from '../../lib/errors';
 import { HTTP_STATUS_BY_CODE, httpStatusOf, type ErrorCode } from '../../lib/error-codes';
+import { unstorableTextAt } from '../schemas';
 
 /** The HTTP status of each domain code the API can answer with: the one registry in lib/error-codes.ts. */
 export const STATUS_BY_CODE: Readonly<Record<string, number>> = HTTP_STATUS_BY_CODE;
@@ -35,6 +37,17 @@ export const errorHandler = fp(
           .send(errorBody(status === 500 ? 'INTERNAL' : error.code, status === 500 ? 'Internal error' : error.message));
       }
       if (error.validation) {
+        const unstorable = unstorableTextOf(request, error);
+        if (unstorable !== undefined) {
+          return reply
+            .code(400)
+            .send(
+              errorBody(
+                'UNSTORABLE_TEXT',
+                `${unstorable} holds text that cannot be stored: a NUL (U+0000) or a lone surrogate (U+D800 to U+DFFF)`,
+              ),
+            );
+        }
         return reply
           .code(400)
           .send(
@@ -57,6 +70,29 @@ export const errorHandler = fp(
   },
   { name: 'errors' },
 );
+
+/** The request parts a validation context names. */
+const PARTS = { body: 'body', params: 'params', querystring: 'query', headers: 'headers' } as const;
+
+/**
+ * Where the value the first validation error is about holds text PostgreSQL cannot store (the
+ * schemas refuse it: api/schemas.ts Text), as `body.reason`; undefined when it holds none.
+ */
+function unstorableTextOf(request: FastifyRequest, error: FastifyError): string | undefined {
+  const context = (error.validationContext ?? 'body') as keyof typeof PARTS;
+  const part = PARTS[context];
+  if (!part) return undefined;
+  const pointer = error.validation?.[0]?.instancePath ?? '';
+  const steps = pointer
+    .split('/')
+    .slice(1)
+    .map((step) => step.replace(/~1/g, '/').replace(/~0/g, '~'));
+  let value: unknown = request[part];
+  for (const step of steps)
+    value = value && typeof value === 'object' ? (value as Record<string, unknown>)[step] : undefined;
+  const at = unstorableTextAt(value, steps.join('.'));
+  return at === undefined ? undefined : at ? `${context}.${at}` : context;
+}
 
 function firstValidationMessage(error: FastifyError): string {
   const first = error.validation?.[0];

@@ -9,7 +9,7 @@ import { DomainError } from '../../lib/errors';
 import type { Account, AccountsService } from '../../services/accounts/accounts.service';
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../../services/accounts/passwords';
 import type { QuotaService } from '../../services/quota/quota.service';
-import { errors, Timestamp, UserId } from '../schemas';
+import { errors, Text, Timestamp, UserId } from '../schemas';
 
 export interface AuthRoutesOptions {
   accounts: AccountsService;
@@ -22,8 +22,8 @@ export interface AuthRoutesOptions {
 const Role = Type.Union([Type.Literal('user'), Type.Literal('admin')]);
 const Credentials = Type.Object(
   {
-    email: Type.String({ minLength: 3, maxLength: 254, description: 'Compared case-insensitively' }),
-    password: Type.String({ minLength: PASSWORD_MIN_LENGTH, maxLength: PASSWORD_MAX_LENGTH }),
+    email: Text({ minLength: 3, maxLength: 254, description: 'Compared case-insensitively' }),
+    password: Text({ minLength: PASSWORD_MIN_LENGTH, maxLength: PASSWORD_MAX_LENGTH }),
   },
   // A role or a plan in the body is refused, not ignored: neither is the client's to choose.
   { additionalProperties: false },

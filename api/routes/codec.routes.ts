@@ -15,7 +15,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Payload, PayloadCodec } from '@temporalio/common';
 import { Type, type Static } from 'typebox';
 import { DomainError } from '../../lib/errors';
-import { errors } from '../schemas';
+import { errors, Text } from '../schemas';
 
 export interface CodecRoutesOptions {
   codec: PayloadCodec;
@@ -40,8 +40,10 @@ export function codecOriginsFromEnv(env: Record<string, string | undefined> = pr
 const BASE64 = '^[A-Za-z0-9+/]*={0,2}$';
 const JsonPayload = Type.Object(
   {
-    metadata: Type.Record(Type.String({ maxLength: 256 }), Type.String({ pattern: BASE64 }), {
+    metadata: Type.Record(Type.String(), Type.String({ pattern: BASE64 }), {
       description: 'Metadata entries, each value base64',
+      // A record's key schema does not constrain its keys: propertyNames does.
+      propertyNames: Text({ maxLength: 256 }),
     }),
     data: Type.Optional(Type.String({ pattern: BASE64, description: 'The payload bytes, base64' })),
   },
@@ -101,9 +103,7 @@ export const codecRoutes: FastifyPluginAsyncTypebox<CodecRoutesOptions> = async 
           description,
           tags: ['codec'],
           headers: Type.Object({
-            'x-namespace': Type.Optional(
-              Type.String({ description: 'The namespace the UI is showing (informational)' }),
-            ),
+            'x-namespace': Type.Optional(Text({ description: 'The namespace the UI is showing (informational)' })),
           }),
           body: Payloads,
           response: { 200: Payloads, ...errors(400, 401, 403, 413) },

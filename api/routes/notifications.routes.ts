@@ -15,7 +15,7 @@ import { DomainError } from '../../lib/errors';
 import type { NotificationHub, NotificationSubscription } from '../../services/notifications/live';
 import type { Notification, NotificationsService } from '../../services/notifications/notifications.service';
 import { customerOrderPayload } from '../customer-messages';
-import { errors, IdParams, Timestamp, Uuid } from '../schemas';
+import { errors, IdParams, Text, Timestamp, Uuid } from '../schemas';
 
 export interface NotificationRoutesOptions {
   notifications: NotificationsService;
@@ -63,9 +63,7 @@ const ListQuery = Type.Object({
 });
 const SequenceText = Type.String({ pattern: '^\\d{1,15}$' });
 const StreamQuery = Type.Object({
-  access_token: Type.Optional(
-    Type.String({ description: 'The bearer token, for EventSource (which cannot send headers)' }),
-  ),
+  access_token: Type.Optional(Text({ description: 'The bearer token, for EventSource (which cannot send headers)' })),
   lastEventId: Type.Optional(
     Type.String({
       pattern: '^\\d{1,15}$',

@@ -9,7 +9,7 @@ import type { OrderView } from '../../services/orders/orders.service';
 import type { PaymentView } from '../../services/payments/payments.service';
 import { orderWorkflowId } from '../../workflows/contract';
 import { placeOrder } from '../order-placement';
-import { errors, IdParams, Order, Quantity, Uuid } from '../schemas';
+import { errors, IdParams, Order, Quantity, Text, Uuid } from '../schemas';
 
 export interface OrderRoutesOptions {
   services: Pick<Services, 'orders' | 'payments' | 'inventory' | 'cart'>;
@@ -34,12 +34,9 @@ const PlaceOrderBody = Type.Union([
 const PlaceOrderHeaders = Type.Object({
   'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: 255, pattern: '^[\\x21-\\x7e]+$' })),
 });
-const PayBody = Type.Object(
-  { paymentMethod: Type.String({ minLength: 1, maxLength: 255 }) },
-  { additionalProperties: false },
-);
+const PayBody = Type.Object({ paymentMethod: Text({ minLength: 1, maxLength: 255 }) }, { additionalProperties: false });
 const CancelBody = Type.Union([
-  Type.Object({ reason: Type.Optional(Type.String({ maxLength: 500 })) }, { additionalProperties: false }),
+  Type.Object({ reason: Type.Optional(Text({ maxLength: 500 })) }, { additionalProperties: false }),
   Type.Null(),
 ]);
 const OrderList = Type.Object({ items: Type.Array(Order) });

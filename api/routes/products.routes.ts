@@ -9,7 +9,7 @@ import { Type } from 'typebox';
 import { DomainError } from '../../lib/errors';
 import { matchesEtag, type Catalogue } from '../catalogue-cache';
 import { MAX_AVAILABLE as MAX_STOCK, type InventoryService } from '../../services/inventory/inventory.service';
-import { AcceptedCurrency, errors, IdParams, INT4_MAX, PriceCents, Product } from '../schemas';
+import { AcceptedCurrency, errors, IdParams, INT4_MAX, PriceCents, Product, Text } from '../schemas';
 
 export interface ProductRoutesOptions {
   inventory: InventoryService;
@@ -20,7 +20,7 @@ export interface ProductRoutesOptions {
 const NewProduct = Type.Object(
   {
     sku: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$' }),
-    name: Type.String({ minLength: 1, maxLength: 200 }),
+    name: Text({ minLength: 1, maxLength: 200 }),
     priceCents: PriceCents,
     currency: Type.Optional(AcceptedCurrency),
     available: Type.Integer({ minimum: 0, maximum: MAX_STOCK }),
@@ -30,7 +30,7 @@ const NewProduct = Type.Object(
 const ProductChanges = Type.Object(
   {
     version: Type.Integer({ minimum: 1, maximum: INT4_MAX }),
-    name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+    name: Type.Optional(Text({ minLength: 1, maxLength: 200 })),
     priceCents: Type.Optional(PriceCents),
   },
   {
@@ -46,7 +46,7 @@ const StockChange = Type.Object(
       not: { const: 0 },
       description: 'Units to add (a delivery) or, negative, to take away from the available ones',
     }),
-    reason: Type.String({
+    reason: Text({
       minLength: 1,
       maxLength: 200,
       description: 'Why, for the stock ledger: "delivery 2026-12-01", "damaged"',

@@ -23,7 +23,8 @@ const RELAYED_TYPES = new Set(['payment_intent.succeeded', 'payment_intent.payme
 const Ack = Type.Object({ received: Type.Literal(true), duplicate: Type.Boolean(), relayed: Type.Boolean() });
 
 export const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRoutesOptions> = async (app, options) => {
-  // Only in this plugin's scope: the signature is over the exact bytes Stripe sent.
+  // Only in this plugin's scope: the signature is over the exact bytes Stripe sent (the app's strict UTF-8 JSON parser makes way).
+  app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit: 256 * 1024 }, (_request, body, done) =>
     done(null, body),
   );
