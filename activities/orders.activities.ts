@@ -20,12 +20,31 @@ export interface OrderStatusResult {
   totalCents: number;
 }
 
+/** The order as the orders service records it, for a run that finds it already there (a reset, a recovery run). */
+export interface RecordedOrder extends OrderStatusResult {
+  /** ISO time the order stops waiting for payment; null until it waits. */
+  expiresAt: string | null;
+  /** Whether it was ever PAID: a paid order only goes forward, whatever happened after. */
+  paidBefore: boolean;
+  failureCode: string | null;
+  failureReason: string | null;
+}
+
 export function createOrdersActivities(deps: { orders: OrdersService }) {
   const { orders } = deps;
   return withBusinessFailures({
-    async createOrder(input: CreateOrderInput): Promise<OrderStatusResult> {
+    /** Records the order, or answers the one already recorded under its id (idempotent). */
+    async createOrder(input: CreateOrderInput): Promise<RecordedOrder> {
       const order = await orders.create(input);
-      return { orderId: order.id, status: order.status, totalCents: order.totalCents };
+      return {
+        orderId: order.id,
+        status: order.status,
+        totalCents: order.totalCents,
+        expiresAt: order.expiresAt?.toISOString() ?? null,
+        paidBefore: order.history.some((change) => change.to === 'PAID'),
+        failureCode: order.failureCode,
+        failureReason: order.failureReason,
+      };
     },
     async setOrderStatus(input: SetOrderStatusInput): Promise<OrderStatusResult> {
       const order = await orders.transition({

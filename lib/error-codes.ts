@@ -81,6 +81,8 @@ export const HTTP_STATUS_BY_CODE = {
   COMPENSATION_FAILED: 500,
   ORDER_REJECTED: 500,
   UPDATE_FAILED: 500,
+  /** A recovery run (a reset, `npm run ops -- repair`) finished unwinding an order an earlier run had left mid-way. */
+  ORDER_RECOVERED: 500,
 } as const satisfies Record<string, number>;
 
 export type ErrorCode = keyof typeof HTTP_STATUS_BY_CODE;

@@ -21,6 +21,7 @@ import { Charges } from './charges';
 import { CustomerRequests, settle } from './requests';
 import * as contract from '../contract';
 import type { CheckoutFailure, CheckoutInput, CheckoutState, CheckoutStep, OrderStatus } from '../contract';
+import type { RecordedOrder } from '../../activities/orders.activities';
 import { OperatorDesk } from './operator-desk';
 import { Saga } from '../saga';
 import * as notices from './notices';
@@ -38,6 +39,15 @@ const REJECTING_CODES: readonly string[] = [
 ];
 /** Refusals after which the order stays payable: another card or method may go through. */
 const PAYABLE_AGAIN_CODES: readonly string[] = [ERROR_CODES.PAYMENT_DECLINED, ERROR_CODES.PAYMENT_METHOD_UNUSABLE];
+
+/**
+ * What a run does with an order an earlier run recorded: leave it as it ended, or go on from where
+ * the services say it is (`goOn` skips the wait for payment; neither waits for it as usual).
+ */
+interface Adoption {
+  ended?: OrderStatus;
+  goOn?: 'paid' | Unwind;
+}
 
 /** Why the saga unwinds, and the status the order ends in once it has. */
 type Unwind = {
@@ -111,8 +121,8 @@ class Checkout {
     return CancellationScope.nonCancellable(async () => {
       try {
         const earlier = await this.place();
-        if (earlier) return await this.leaveEndedOrder(earlier);
-        const outcome = await this.awaitPayment();
+        if (earlier?.ended) return await this.leaveEndedOrder(earlier.ended);
+        const outcome = earlier?.goOn ?? (await this.awaitPayment());
         if (outcome === 'paid') await this.fulfil();
         else await this.unwind(outcome);
       } catch (error) {
@@ -130,9 +140,10 @@ class Checkout {
   /**
    * Counts the order against the quota, records it and reserves its stock, the three side by side:
    * none needs another's result, and the customer waits for the slowest one rather than for their
-   * sum. Answers an earlier run's status, if any.
+   * sum. Each is idempotent by the order's id, so a run that finds the order already recorded (an
+   * operator's reset, a recovery run) gets the same unit and reservation back and adopts the order.
    */
-  private async place(): Promise<OrderStatus | undefined> {
+  private async place(): Promise<Adoption | undefined> {
     setCurrentDetails(`Placing the order: ${formatMoney(this.state.totalCents, this.input.currency)}`);
     const [quotaChecked, orderCreated, stockReserved] = await this.saga.together([
       { name: 'quotaChecked', run: this.calls.reserveQuota, undo: this.calls.releaseQuota },
@@ -142,14 +153,43 @@ class Checkout {
       { name: 'stockReserved', run: this.calls.reserveStock, undo: this.calls.releaseStock },
     ]);
     if (orderCreated.status === 'rejected') throw orderCreated.reason;
-    // A second run of an order whose first run ended owns none of its steps and must undo none of them.
-    if (orderCreated.value.status !== 'PENDING') return orderCreated.value.status;
+    if (orderCreated.value.status !== 'PENDING') return this.adopt(orderCreated.value);
     // The quota speaks first: an order over the limit is refused for that, whatever the stock says.
     if (quotaChecked.status === 'rejected') throw quotaChecked.reason;
     if (stockReserved.status === 'rejected') throw stockReserved.reason;
     this.state.expiresAt = new Date(Date.now() + this.input.ttlSeconds * 1000).toISOString();
     await this.setStatus('AWAITING_PAYMENT', { expiresAt: this.state.expiresAt });
     return undefined;
+  }
+
+  /**
+   * Takes over an order an earlier run of this workflow recorded, from what the services say of it
+   * rather than from the first row read: a waiting order waits on until its own expiresAt, payable
+   * once (a charge that went through is not asked for again); a paid one only goes forward; one that
+   * parked before it was paid unwinds (every undo is idempotent); an ended one is left as it is.
+   */
+  private async adopt(order: RecordedOrder): Promise<Adoption> {
+    const { status } = order;
+    if (contract.isTerminalStatus(status)) return { ended: status };
+    const payment = order.paidBefore ? undefined : await this.calls.findPayment();
+    const waiting =
+      status === 'AWAITING_PAYMENT' &&
+      order.expiresAt !== null &&
+      (payment?.status === 'NONE' || payment?.status === 'PENDING');
+    this.state.declinedAttempts = payment?.declinedAttempts ?? 0;
+    if (waiting) this.state.expiresAt = order.expiresAt!;
+    // Marked last: the `placed` update answers as soon as the status is no longer PENDING.
+    this.markStatus(status);
+    if (!payment || payment.status === 'SUCCEEDED') return { goOn: 'paid' };
+    if (waiting) {
+      setCurrentDetails(`Adopted order ${order.orderId}: awaiting payment since an earlier run`);
+      return {};
+    }
+    // Parked by an earlier run, or its payment already given back: finish the unwind it began.
+    const failure = order.failureCode
+      ? { code: order.failureCode, message: order.failureReason ?? order.failureCode }
+      : { code: ERROR_CODES.ORDER_RECOVERED, message: `An earlier run left the order ${status}` };
+    return { goOn: { status: 'FAILED', reason: failure.message, failure } };
   }
 
   /**
@@ -206,7 +246,7 @@ class Checkout {
     await this.saga.step('stockCommitted', this.calls.commitStock);
     this.saga.commit();
     await this.forward('orderPaid', () => this.setStatus('PAID', {}, 'forward-only'));
-    this.requests.payment!.settled = { paid: true };
+    if (this.requests.payment) this.requests.payment.settled = { paid: true };
     await this.forward('cartCleared', this.calls.clearCart);
     await this.forward('customerNotified', () => this.setStatus('COMPLETED', {}, 'forward-only'));
     setCurrentDetails('COMPLETED');

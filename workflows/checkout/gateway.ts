@@ -47,6 +47,8 @@ export function checkoutCalls(order: CheckoutInput, totalCents: number) {
       inventory.releaseStock.executeWithOptions({ summary: summaries.releaseStock(orderId) }, [{ orderId }]),
     commitStock: () =>
       inventory.commitStock.executeWithOptions({ summary: summaries.commitStock(lines) }, [{ orderId }]),
+    findPayment: () =>
+      payments.findPayment.executeWithOptions({ summary: summaries.findPayment(orderId) }, [{ orderId }]),
     refundPayment: (reason?: string) =>
       payments.refundPayment.executeWithOptions({ summary: summaries.refundPayment(orderId) }, [{ orderId, reason }]),
     clearCart: () =>

@@ -12,6 +12,7 @@ import { openServices, type Services } from '../../services';
 import { checkoutOf, newProduct } from '../../test/helpers/checkouts';
 import { createTestDatabases, type TestDatabases } from '../../test/helpers/databases';
 import { connectTestTemporal, type RunningWorkers, type TestTemporal } from '../../test/helpers/temporal';
+import { waitUntil } from '../../devstack/waits';
 import { checkoutWorkflow } from './checkout.workflow';
 import { cancelUpdate, ORDER_STATUS_KEY, payUpdate, placedUpdate, type CheckoutInput } from '../contract';
 
@@ -136,4 +137,83 @@ it('a second run of an order refused for quota gives back the unit it took for i
   expect(
     await services.quota.releaseUsage({ userId: input.customerId, idempotencyKey: orderQuotaKey(input.orderId) }),
   ).toEqual({ released: false });
+});
+
+/** Ends the first run as `temporal workflow terminate` would, leaving the order as the services hold it. */
+async function terminateFirstRun(input: CheckoutInput) {
+  const first = await placeFirstRun(input);
+  await first.terminate('an operator terminated the run');
+  return snapshot(input);
+}
+
+/** Starts a recovery run of the order (what a reset to the first workflow task and `ops repair` both start). */
+async function startRecoveryRun(input: CheckoutInput, ttlSeconds = input.ttlSeconds) {
+  return temporal.client.workflow.start(checkoutWorkflow, {
+    ...checkoutStartOptions({ ...input, ttlSeconds }),
+    workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+  });
+}
+
+it('a run that finds its order awaiting payment adopts it: the same reservation and deadline, payable once', async () => {
+  const input = await newOrder();
+  const before = await terminateFirstRun(input);
+  expect(before).toMatchObject({ order: { status: 'AWAITING_PAYMENT' }, reservation: { status: 'HELD' }, quota: 1 });
+  const { expiresAt } = (await services.orders.get(input.orderId))!;
+
+  // A longer time-to-live in the new run's input must not move the order's own deadline.
+  const second = await startRecoveryRun(input, 3_600);
+  expect(await second.executeUpdate(placedUpdate)).toMatchObject({
+    status: 'AWAITING_PAYMENT',
+    expiresAt: expiresAt!.toISOString(),
+  });
+  expect(await snapshot(input)).toEqual(before);
+
+  const paid = await second.executeUpdate(payUpdate, {
+    args: [{ paymentMethod: 'pm_card_visa', customerId: input.customerId }],
+  });
+  expect(paid.status).toBe('PAID');
+  expect((await second.result()).status).toBe('COMPLETED');
+  expect(await snapshot(input)).toMatchObject({
+    order: { status: 'COMPLETED' },
+    payment: { status: 'SUCCEEDED', attempts: [{ attempt: 1, outcome: 'SUCCEEDED' }] },
+    reservation: { status: 'COMMITTED' },
+    stock: { available: 3 },
+    quota: 1,
+  });
+});
+
+it('a run that finds its order charged but not yet marked paid goes forward without charging again', async () => {
+  const input = await newOrder();
+  await terminateFirstRun(input);
+  // The first run's charge went through at Stripe, and the run ended before it wrote PAID.
+  await services.payments.charge({
+    orderId: input.orderId,
+    amountCents: 1_400,
+    currency: input.currency,
+    paymentMethod: 'pm_card_visa',
+    attempt: 1,
+  });
+
+  expect((await (await startRecoveryRun(input)).result()).status).toBe('COMPLETED');
+  expect(await snapshot(input)).toMatchObject({
+    order: { status: 'COMPLETED', history: ['PENDING', 'AWAITING_PAYMENT', 'PAID', 'COMPLETED'] },
+    payment: { status: 'SUCCEEDED', attempts: [{ attempt: 1 }], refunded: false },
+    reservation: { status: 'COMMITTED' },
+    quota: 1,
+  });
+});
+
+it('a run that finds its order past its deadline expires it and gives its stock and quota back', async () => {
+  const input = { ...(await newOrder()), ttlSeconds: 1 };
+  await terminateFirstRun(input);
+  const { expiresAt } = (await services.orders.get(input.orderId))!;
+  await waitUntil('the order to be past its deadline', async () => Date.now() > expiresAt!.getTime());
+
+  expect((await (await startRecoveryRun(input, 3_600)).result()).status).toBe('EXPIRED');
+  expect(await snapshot(input)).toMatchObject({
+    order: { status: 'EXPIRED' },
+    reservation: { status: 'RELEASED' },
+    stock: { available: 5 },
+    quota: 0,
+  });
 });

@@ -47,6 +47,7 @@ export const stepSummaries = {
   commitStock: (lines: readonly OrderLineInput[]) => `Sell the reserved ${describeLines(lines)}`,
   chargePayment: (totalCents: number, currency: string, attempt: number) =>
     `Charge ${formatMoney(totalCents, currency)} (attempt ${attempt})`,
+  findPayment: (orderId: string) => `Read what was paid for order ${orderId} (the order was recorded before this run)`,
   refundPayment: (orderId: string) => `Refund or cancel the payment of order ${orderId}`,
   setOrderStatus: (status: OrderStatus) => `Mark the order ${status}`,
   clearCart: (customerId: string, lines: readonly OrderLineInput[]) =>
