@@ -4,21 +4,11 @@ import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { testRun } from '../test/helpers/databases';
+import { freePort } from './ports';
 import { probe, resolvePostgres } from './postgres';
 
 const UNREACHABLE = 'postgresql://postgres@127.0.0.1:1/postgres';
 const { serverUrl } = testRun();
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 describe('resolvePostgres', () => {
   it('uses DATABASE_URL when it is set, before the local server', async () => {

@@ -1,5 +1,6 @@
 import net from 'node:net';
-import { PortInUseError, assertPortFree, freePort, waitUntil } from './waits';
+import { freePort } from './ports';
+import { PortInUseError, assertPortFree, waitUntil } from './waits';
 import { Supervisor } from './supervisor';
 import { descendantsOf, listProcesses } from './process-table';
 

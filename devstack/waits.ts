@@ -1,5 +1,6 @@
-/** Waiting, bounded, for something to become true: a check, a port, an HTTP answer; and finding free ports. */
+/** Waiting, bounded, for something to become true: a check, a port, an HTTP answer; and checking a port is free. */
 import net from 'node:net';
+import { canBind } from './ports';
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
@@ -97,28 +98,5 @@ function variableIn(what: string): string | undefined {
  * variable that moves it is named in the advice) when the port cannot be bound on host.
  */
 export async function assertPortFree(port: number, what: string, host = '127.0.0.1'): Promise<void> {
-  // Binding says more than connecting: it also catches a listener on 0.0.0.0 and ports held but not accepting.
-  const free = await new Promise<boolean>((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', (error: NodeJS.ErrnoException) => {
-      if (error.code === 'EADDRINUSE' || error.code === 'EACCES') resolve(false);
-      else reject(error);
-    });
-    server.listen({ port, host, exclusive: true }, () => server.close(() => resolve(true)));
-  });
-  if (!free) throw new PortInUseError(port, what);
-}
-
-/** A port that was free a moment ago, chosen by the kernel. */
-export function freePort(host = '127.0.0.1'): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.once('error', reject);
-    server.listen({ port: 0, host }, () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
+  if (!(await canBind(port, host))) throw new PortInUseError(port, what);
 }

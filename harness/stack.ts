@@ -18,7 +18,8 @@ import { stripeMockArgs, temporalDevServerArgs, waitForStripeMock, waitForTempor
 import { ensureTool } from '../devstack/tools';
 import { createRunDatabases, type RunDatabases } from './databases';
 import { Supervisor, type ProcessSpec, type SupervisedProcess } from '../devstack/supervisor';
-import { freePort, waitForPort } from '../devstack/waits';
+import { freePort } from '../devstack/ports';
+import { waitForPort } from '../devstack/waits';
 
 export const STACK_NAMESPACE = 'default';
 

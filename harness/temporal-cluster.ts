@@ -7,7 +7,6 @@
  */
 import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -17,7 +16,8 @@ import { quoteIdentifier } from '../devstack/provision';
 import { prepareNamespace } from '../ops/orders';
 import { connectClient, temporalSettingsFromEnv, type TemporalSettings } from '../temporal/connection';
 import { ensureTool, findGo, TOOL_PINS } from '../devstack/tools';
-import { freePort, waitForPort, waitUntil } from '../devstack/waits';
+import { freePort } from '../devstack/ports';
+import { waitForPort, waitUntil } from '../devstack/waits';
 import { Supervisor, type SupervisedProcess } from '../devstack/supervisor';
 
 const run = promisify(execFile);
@@ -72,24 +72,6 @@ async function serverModuleDir(): Promise<string> {
   const go = findGo();
   const cache = go ? (await run(go, ['env', 'GOMODCACHE'])).stdout.trim() : path.join(os.homedir(), 'go', 'pkg', 'mod');
   return path.join(cache, 'go.temporal.io', `server@${TOOL_PINS['temporal-server'].version}`);
-}
-
-/**
- * The cluster's membership table keeps each service's membership port in a PostgreSQL smallint:
- * one from the kernel's ephemeral range (above 32767) makes every service die at start. So these
- * come from 20000-32767, each tried by binding it.
- */
-async function freeMembershipPort(): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const candidate = 20_000 + Math.floor(Math.random() * 12_000);
-    const free = await new Promise<boolean>((resolve) => {
-      const server = net.createServer();
-      server.once('error', () => resolve(false));
-      server.listen(candidate, '127.0.0.1', () => server.close(() => resolve(true)));
-    });
-    if (free) return candidate;
-  }
-  throw new Error('no free port between 20000 and 32767 for a Temporal membership port');
 }
 
 /** A CA, the frontend's server certificate and a client certificate, all P-256, valid for two days. */
@@ -321,10 +303,8 @@ export async function startTemporalCluster(options: TemporalClusterOptions = {})
         path.join(moduleDir, 'schema', 'postgresql', 'v12', 'visibility', 'versioned'),
       ),
     ]);
-    const port = async (): Promise<ServicePorts> => ({
-      grpc: await freePort(),
-      membership: await freeMembershipPort(),
-    });
+    // The membership table keeps each membership port in a PostgreSQL smallint: freePort's picks stay below 32768.
+    const port = async (): Promise<ServicePorts> => ({ grpc: await freePort(), membership: await freePort() });
     const ports = {
       history: await port(),
       matching: await port(),

@@ -1,7 +1,8 @@
 /** Test infrastructure shared by a whole Jest run: one in-memory Temporal dev server and one stripe-mock, on free ports. */
 import { STACK_NAMESPACE, startStack } from './stack';
 
-export { freePort, waitForHttp, waitForPort } from '../devstack/waits';
+export { freePort } from '../devstack/ports';
+export { waitForHttp, waitForPort } from '../devstack/waits';
 export { STRIPE_MOCK_KEY } from '../devstack/dev-servers';
 
 export const TEMPORAL_NAMESPACE = STACK_NAMESPACE;

@@ -9,7 +9,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { freePort, waitForHttp } from '../../devstack/waits';
+import { freePort } from '../../devstack/ports';
+import { waitForHttp } from '../../devstack/waits';
 import { seedDemoData } from '../../devstack/seed';
 import type { Benchmark } from '../lib/context';
 import { callJson } from '../lib/http';

@@ -11,7 +11,8 @@ import { Client } from 'pg';
 import { LOCAL_POSTGRES_URL, withDatabase, databaseUrlEnv } from '../../lib/config';
 import { SERVICES } from '../../lib/service-names';
 import { descendantsOf, listProcesses, type ProcessInfo } from '../../devstack/process-table';
-import { freePort, waitUntil } from '../../devstack/waits';
+import { freePort } from '../../devstack/ports';
+import { waitUntil } from '../../devstack/waits';
 
 const ROOT = path.resolve(__dirname, '../..');
 export const STACK_SERVER_URL = process.env.STACK_TEST_DATABASE_URL || LOCAL_POSTGRES_URL;
