@@ -10,6 +10,7 @@ import type { NotificationSignaller } from '../temporal/notification-signal';
 import type { CheckoutClient } from '../temporal/checkout-client';
 import type { Services } from '../services';
 import type { NotificationHub } from '../services/notifications/live';
+import { SessionWatch } from '../services/accounts/session-watch';
 import { readThroughCatalogue, type Catalogue } from './catalogue-cache';
 import { auth } from './plugins/auth';
 import { redactingLogger } from './plugins/log-redaction';
@@ -26,7 +27,7 @@ import { authRoutes } from './routes/auth.routes';
 import { cartRoutes } from './routes/cart.routes';
 import { dashboardRoutes } from './routes/dashboard.routes';
 import { healthRoutes, type ReadinessProbe } from './routes/health.routes';
-import { notificationRoutes } from './routes/notifications.routes';
+import { DEFAULT_SSE_KEEP_ALIVE_MS, notificationRoutes } from './routes/notifications.routes';
 import { orderRoutes } from './routes/orders.routes';
 import { productRoutes } from './routes/products.routes';
 import { usageRoutes } from './routes/usage.routes';
@@ -59,8 +60,14 @@ export interface AppDeps {
   notificationHub?: NotificationHub;
   /** Signals users' notification workflows (a Temporal Client): POST /v1/usage tells of crossed thresholds through it. Without it recording answers 503. */
   notifier?: NotificationSignaller;
-  /** Keep-alive comment interval of notification streams (default 15 s). */
+  /** Keep-alive comment interval of notification streams (default 15 s); each stream's session is re-checked as often. */
   sseKeepAliveMs?: number;
+  /**
+   * The accounts database, listened to while streams are open, so that a session revoked through
+   * another instance closes this one's streams as it commits. Without it they close at the next
+   * keep-alive (a sign-out through this instance closes them at once either way).
+   */
+  sessionEvents?: { connectionString: string; applicationName?: string };
   /** Request spans that parent the workflows' (temporal/tracing.ts); undefined when tracing is off. */
   tracing?: Tracing;
   /** The payload codec and the Web UI origins: serves /codec/encode and /codec/decode; undefined when encryption is off. */
@@ -106,11 +113,21 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(openapi);
   await app.register(metrics, deps.services);
   const { services, checkout, settings } = deps;
+  // Open streams end with their session: the app's own, closed after the streams (preClose) are.
+  const sessionWatch = new SessionWatch({
+    sessions: services.accounts,
+    connectionString: deps.sessionEvents?.connectionString,
+    applicationName: deps.sessionEvents?.applicationName,
+    recheckMs: deps.sseKeepAliveMs ?? DEFAULT_SSE_KEEP_ALIVE_MS,
+    onError: (error) => app.log.warn({ err: error }, 'session watch'),
+  });
+  app.addHook('onClose', () => sessionWatch.close());
   await app.register(auth, {
     jwtSecret: settings.jwtSecret,
     accounts: services.accounts,
     allowDevTokens: settings.allowDevTokens,
     secureCookies: settings.secureCookies ?? false,
+    onSessionEnded: (sessionId) => sessionWatch.ended(sessionId),
   });
 
   await app.register(healthRoutes, {
@@ -143,6 +160,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(notificationRoutes, {
     notifications: services.notifications,
     hub: deps.notificationHub,
+    sessions: sessionWatch,
     keepAliveMs: deps.sseKeepAliveMs,
     maxStreamsPerUser: deps.sseMaxStreamsPerUser,
   });

@@ -45,6 +45,7 @@ async function main(): Promise<void> {
     services,
     checkout: new CheckoutClient(client, { deadlineMs: settings.temporalDeadlineMs }),
     notificationHub,
+    sessionEvents: { connectionString: databases.accounts },
     notifier: client,
     probes: readinessProbes(services, temporal),
     logger: { level: process.env.LOG_LEVEL ?? 'info' },

@@ -83,6 +83,8 @@ export interface AuthOptions {
   allowDevTokens: boolean;
   /** Mark the cookies `Secure` (production, behind HTTPS). */
   secureCookies: boolean;
+  /** Told of each session this instance revokes, once it is revoked: its open streams close before the sign-out answers. */
+  onSessionEnded?: (sessionId: string) => void;
 }
 
 const USER_ID = /^[A-Za-z0-9_-]{1,64}$/;
@@ -190,7 +192,10 @@ export const auth = fp(
     });
 
     app.decorate('endSession', async function endSession(request: FastifyRequest, reply: FastifyReply) {
-      if (request.user?.sid) await options.accounts.revokeSession(request.user.sid);
+      if (request.user?.sid) {
+        await options.accounts.revokeSession(request.user.sid);
+        options.onSessionEnded?.(request.user.sid);
+      }
       reply.clearCookie(SESSION_COOKIE, { path: '/', sameSite: 'lax', secure: options.secureCookies, httpOnly: true });
       reply.clearCookie(CSRF_COOKIE, { path: '/', sameSite: 'lax', secure: options.secureCookies });
     });

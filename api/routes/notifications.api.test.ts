@@ -2,14 +2,17 @@
  * Notifications through the API on real HTTP: list and mark read (another user's is 404), and
  * the SSE stream on two instances over one database: event kinds and ids, keep-alive comments,
  * delivery through either instance, resume after Last-Event-ID without gaps or duplicates,
- * LISTEN held only while a stream is open, and a clean close with streams open.
+ * LISTEN held only while a stream is open, a stream that ends with its session (signed out on
+ * either instance, or expired), and a clean close with streams open.
  */
 import { randomUUID } from 'node:crypto';
+import { Client as PgClient } from 'pg';
 import { CheckoutClient } from '../../temporal/checkout-client';
 import { NotificationHub } from '../../services/notifications/live';
 import { TEST_SETTINGS } from '../../test/helpers/api';
 import { buildApp } from '../app';
-import { DEFAULT_MAX_STREAMS_PER_USER } from './notifications.routes';
+import { DEFAULT_MAX_STREAMS_PER_USER, SESSION_ENDED_COMMENT } from './notifications.routes';
+import { CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE } from '../plugins/auth';
 import { startLiveApis, type LiveApis, type LiveInstance } from '../../test/helpers/live-api';
 import { SseClient } from '../../harness/sse';
 
@@ -71,6 +74,59 @@ async function eventually(
 }
 
 const ids = (client: SseClient) => client.events.map((event) => Number(event.id));
+
+interface SignedIn {
+  userId: string;
+  sessionId: string;
+  token: string;
+  /** What a browser sends back: the session and CSRF cookies. */
+  cookie: string;
+  csrf: string;
+}
+
+/** A new account, signed up over HTTP as the dashboard does. */
+async function signUp(instance: LiveInstance): Promise<SignedIn> {
+  const response = await fetch(`${instance.url}/v1/auth/signup`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email: `${user()}@example.com`, password: 'a fine long password' }),
+  });
+  expect(response.status).toBe(201);
+  const body = (await response.json()) as { user: { id: string }; token: string };
+  const cookies = Object.fromEntries(
+    response.headers.getSetCookie().map((header) => header.split(';')[0]!.split('=') as [string, string]),
+  );
+  return {
+    userId: body.user.id,
+    sessionId: (instance.app.jwt.decode(body.token) as { sid: string }).sid,
+    token: body.token,
+    cookie: `${SESSION_COOKIE}=${cookies[SESSION_COOKIE]}; ${CSRF_COOKIE}=${cookies[CSRF_COOKIE]}`,
+    csrf: cookies[CSRF_COOKIE]!,
+  };
+}
+
+/** The session's stream, authenticated as a browser's EventSource is (the cookie) or by its bearer token. */
+async function sessionStream(instance: LiveInstance, session: SignedIn, by: 'cookie' | 'token'): Promise<SseClient> {
+  const client = await SseClient.connect(
+    `${instance.url}/v1/notifications/stream${by === 'token' ? `?access_token=${session.token}` : ''}`,
+    { headers: by === 'cookie' ? { cookie: session.cookie } : {} },
+  );
+  clients.push(client);
+  if (client.status === 200)
+    await client.until((c) => c.comments.some((comment) => comment.startsWith('connected')), 'the stream to open');
+  return client;
+}
+
+async function signOut(instance: LiveInstance, session: SignedIn, by: 'cookie' | 'token'): Promise<void> {
+  const response = await fetch(`${instance.url}/v1/auth/signout`, {
+    method: 'POST',
+    headers:
+      by === 'cookie'
+        ? { cookie: session.cookie, [CSRF_HEADER]: session.csrf }
+        : { authorization: `Bearer ${session.token}` },
+  });
+  expect(response.status).toBe(204);
+}
 
 describe('GET /v1/notifications and POST /v1/notifications/:id/read', () => {
   it('lists newest first with the unread count, filters unread, marks read; another user gets 404', async () => {
@@ -318,6 +374,61 @@ describe('GET /v1/notifications/stream', () => {
     expect(await connections()).toBe(1);
     await persist(erin);
     await c.untilEvents(1);
+  });
+
+  it('ends a cookie stream when its session signs out, before the sign-out answers: nothing reaches it after', async () => {
+    const session = await signUp(one);
+    const client = await sessionStream(one, session, 'cookie');
+    expect(client.status).toBe(200);
+    await persist(session.userId, 'before.signout');
+    await client.untilEvents(1);
+
+    await signOut(one, session, 'cookie');
+    await persist(session.userId, 'quota.warning');
+    await client.until((c) => c.ended, 'the stream to end');
+    expect(client.json().map((n) => n.type)).toEqual(['before.signout']);
+    expect(client.comments).toContain(SESSION_ENDED_COMMENT);
+    // The EventSource's reconnect is refused.
+    const again = await sessionStream(one, session, 'cookie');
+    expect(again.status).toBe(401);
+    await eventually(() => one.hub.subscriberTotal() === 0, 'the hub to drop the ended stream');
+  });
+
+  it('ends a bearer-token stream on another instance when its session signs out through the first', async () => {
+    const session = await signUp(one);
+    const onTwo = await sessionStream(two, session, 'token');
+    const otherSession = await signUp(two);
+    const bystander = await sessionStream(two, otherSession, 'cookie');
+    await persist(session.userId, 'before.signout');
+    await onTwo.untilEvents(1);
+
+    await signOut(one, session, 'token');
+    await onTwo.until((c) => c.ended, "the other instance's stream to end");
+    await persist(session.userId, 'after.signout');
+    await persist(otherSession.userId, 'still.signed.in');
+    await bystander.untilEvents(1);
+    expect(onTwo.json().map((n) => n.type)).toEqual(['before.signout']);
+    expect(bystander.ended).toBe(false);
+  });
+
+  it('ends a stream at the next keep-alive once its session has expired', async () => {
+    const session = await signUp(one);
+    const client = await sessionStream(one, session, 'cookie');
+    expect(client.status).toBe(200);
+    // Expiry changes no row and announces nothing: the keep-alive's re-check finds it.
+    const accounts = new PgClient({ connectionString: live.dbs.urls.accounts });
+    await accounts.connect();
+    try {
+      await accounts.query(`UPDATE sessions SET expires_at = now() - interval '1 second' WHERE id = $1`, [
+        session.sessionId,
+      ]);
+    } finally {
+      await accounts.end();
+    }
+    await client.until((c) => c.ended, 'the stream to end');
+    expect(client.comments).toContain(SESSION_ENDED_COMMENT);
+    await persist(session.userId);
+    expect(client.events).toEqual([]);
   });
 
   it('ends open streams on app.close() and stops listening', async () => {

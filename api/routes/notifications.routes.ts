@@ -12,6 +12,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply } from 'fastify';
 import { Type } from 'typebox';
 import { DomainError } from '../../lib/errors';
+import type { SessionWatch, SessionWatcher } from '../../services/accounts/session-watch';
 import type { NotificationHub, NotificationSubscription } from '../../services/notifications/live';
 import type { Notification, NotificationsService } from '../../services/notifications/notifications.service';
 import { customerOrderPayload } from '../customer-messages';
@@ -21,6 +22,11 @@ export interface NotificationRoutesOptions {
   notifications: NotificationsService;
   /** The process's live hub; without it the stream answers 503. */
   hub?: NotificationHub;
+  /**
+   * Ends a stream when its session ends (signed out, revoked, expired). Without it a stream
+   * lives until the client or the server closes it.
+   */
+  sessions?: SessionWatch;
   /** Interval of the keep-alive comments on open streams (default 15 s). */
   keepAliveMs?: number;
   /** What a disconnected EventSource waits before it reconnects (the stream's `retry:`; default 2 s). */
@@ -95,8 +101,11 @@ interface OpenStream {
   subscription: NotificationSubscription;
 }
 
+/** The comment a stream ends with when its session ended: the client's reconnect will get 401. */
+export const SESSION_ENDED_COMMENT = 'session ended';
+
 export const notificationRoutes: FastifyPluginAsyncTypebox<NotificationRoutesOptions> = async (app, options) => {
-  const { notifications, hub } = options;
+  const { notifications, hub, sessions } = options;
   const reconnectMs = options.reconnectMs ?? 2_000;
   const maxStreamsPerUser = options.maxStreamsPerUser ?? DEFAULT_MAX_STREAMS_PER_USER;
   /** Streams open or opening, per user: counted before the subscription so that a burst of requests cannot pass the cap together. */
@@ -208,7 +217,20 @@ export const notificationRoutes: FastifyPluginAsyncTypebox<NotificationRoutesOpt
         releaseStreamSlot(userId);
       };
       const live = hub;
+      // Until the stream is open, a session that ends refuses it; once open, it closes it.
+      let sessionEnded = false;
+      let endStream = () => {
+        sessionEnded = true;
+      };
+      let watcher: SessionWatcher | undefined;
+      const stopWatching = () =>
+        watcher
+          ?.stop()
+          .catch((error: unknown) => request.log.warn({ err: error }, 'notification stream: stop watching failed'));
       const openStream = async (): Promise<void> => {
+        const sid = request.user.sid;
+        // Watched before anything is delivered: a sign-out from here on, on any instance, is heard.
+        if (sessions && sid) watcher = await sessions.watch(sid, () => endStream());
         const resumeText = request.headers['last-event-id'] ?? request.query.lastEventId;
         let afterSequence = resumeText === undefined ? undefined : Number(resumeText);
         if (afterSequence !== undefined) {
@@ -222,7 +244,7 @@ export const notificationRoutes: FastifyPluginAsyncTypebox<NotificationRoutesOpt
         const preamble = new Promise<void>((resolve) => (preambleWritten = resolve));
         const onNotification = async (notification: Notification) => {
           await preamble;
-          if (!reply.sse.isConnected) return;
+          if (!reply.sse.isConnected || sessionEnded) return;
           await reply.sse.send({
             id: String(notification.sequence),
             event: notification.kind === 'ORDER' ? 'order' : 'notification',
@@ -237,10 +259,11 @@ export const notificationRoutes: FastifyPluginAsyncTypebox<NotificationRoutesOpt
           request.log.warn({ err: error }, 'notification stream: subscribe failed');
           throw new DomainError('STREAM_UNAVAILABLE', 'Live notifications are unavailable right now; retry shortly');
         }
-        if (!reply.sse.isConnected) {
-          // The client left while the hub was subscribing.
+        if (!reply.sse.isConnected || sessionEnded) {
+          // The client left, or its session ended, while the hub was subscribing.
           releaseSlot();
-          await subscription.unsubscribe();
+          await Promise.all([subscription.unsubscribe(), stopWatching()]);
+          if (sessionEnded) throw new DomainError('UNAUTHORIZED', 'The session has ended; sign in again');
           return;
         }
 
@@ -250,10 +273,18 @@ export const notificationRoutes: FastifyPluginAsyncTypebox<NotificationRoutesOpt
         reply.sse.onClose(() => {
           streams.delete(stream);
           releaseSlot();
+          void stopWatching();
           subscription
             .unsubscribe()
             .catch((error: unknown) => request.log.warn({ err: error }, 'notification stream: unsubscribe failed'));
         });
+        // Synchronous from the revocation on: nothing is sent after it, and the stream ends.
+        endStream = () => {
+          sessionEnded = true;
+          if (!reply.sse.isConnected) return;
+          reply.raw.write(`: ${SESSION_ENDED_COMMENT}\n\n`);
+          reply.sse.close();
+        };
         reply.header('x-request-id', request.id);
         reply.sse.sendHeaders();
         // The first bytes tell the client the stream is open even when nothing is pending.
@@ -264,6 +295,7 @@ export const notificationRoutes: FastifyPluginAsyncTypebox<NotificationRoutesOpt
         await openStream();
       } catch (error) {
         releaseSlot();
+        void stopWatching();
         throw error;
       }
     },

@@ -168,7 +168,20 @@ export class AccountsService {
     return { id: session.id, userId: session.userId, expiresAt: session.expiresAt, account: toAccount(session.user) };
   }
 
-  /** Ends a session: every token and cookie carrying it is refused from now on. Idempotent. */
+  /** Of these sessions, the ones still active (not revoked, not expired): one query, for re-checking many at once. */
+  async activeSessionIds(sessionIds: readonly string[]): Promise<Set<string>> {
+    if (sessionIds.length === 0) return new Set();
+    const sessions = await this.db.session.findMany({
+      where: { id: { in: [...sessionIds] }, revokedAt: null, expiresAt: { gt: new Date() } },
+      select: { id: true },
+    });
+    return new Set(sessions.map((session) => session.id));
+  }
+
+  /**
+   * Ends a session: every token and cookie carrying it is refused from now on, and the accounts
+   * database announces it, so the session's open streams close (services/accounts/session-watch.ts). Idempotent.
+   */
   async revokeSession(sessionId: string): Promise<void> {
     await this.db.session.updateMany({ where: { id: sessionId, revokedAt: null }, data: { revokedAt: new Date() } });
   }

@@ -103,6 +103,7 @@ export async function startLiveApis(options: LiveApiOptions = {}): Promise<LiveA
         catalogue,
         checkout: new CheckoutClient(temporal.client),
         notificationHub: hub,
+        sessionEvents: { connectionString: dbs.urls.accounts, applicationName: `session-watch-test-${run}-${index}` },
         notifier: temporal.client,
         ...options.app,
       });
