@@ -27,7 +27,7 @@ export interface Services {
   accounts: AccountsService;
   /** The reconciler's findings and runs, in the orders database. */
   findings: FindingsService;
-  /** Where each database lives and which Stripe: the reconciler reads four databases side by side (lib/reconciler/). */
+  /** Where each database lives and which Stripe: the reconciler reads four databases side by side (reconciler/). */
   databaseUrls: Readonly<Record<ServiceName, string>>;
   stripe: StripeSettings;
   /** Runs a trivial query on each database; the names of those that did not answer. */

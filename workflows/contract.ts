@@ -170,7 +170,7 @@ export interface NotificationWorkflowInput {
 export const notifySignal = defineSignal<[NotifyInput]>('notify');
 
 // ---------------------------------------------------------------------------
-// The standing reconciler (lib/reconciler/, docs/reconciler.md).
+// The standing reconciler (reconciler/, docs/reconciler.md).
 export type ReconcilerInput = Record<string, never>;
 
 export interface ReconciliationResult {
