@@ -1,6 +1,7 @@
 /**
  * The API's cross-cutting contract: auth, products and cart, a table of bad inputs that each
- * get their documented status and code and change no database, the OpenAPI document,
+ * get their documented status and code and change no database, unstorable text refused with
+ * UNSTORABLE_TEXT before anything runs, the OpenAPI document,
  * metrics, health, and order endpoints that answer 503 quickly while Temporal is away.
  */
 import SwaggerParser from '@apidevtools/swagger-parser';
@@ -373,6 +374,144 @@ describe('bad input', () => {
       expect(response.body).not.toMatch(/\bat .+\.(ts|js):\d+/);
     }
     expect(await api.snapshot()).toEqual(before);
+  });
+});
+
+describe('unstorable text', () => {
+  const json = (value: unknown) => JSON.stringify(value);
+  /** `{"reason":"<byte 0xff>"}`: a body that is not UTF-8 (Fastify alone would store U+FFFD in its place). */
+  const notUtf8 = Buffer.concat([Buffer.from('{"reason":"'), Buffer.from([0xff, 0xfe]), Buffer.from('"}')]);
+
+  it('a NUL or a lone surrogate in any field, or a body that is not UTF-8, is 400 UNSTORABLE_TEXT at once and changes nothing', async () => {
+    const placed = await api.as('text-user', {
+      method: 'POST',
+      url: '/v1/orders',
+      payload: { items: [{ productId, quantity: 1 }] },
+    });
+    expect([placed.statusCode, placed.json().status]).toEqual([201, 'AWAITING_PAYMENT']);
+    const orderId: string = placed.json().id;
+    await api.settled(orderId);
+    const cases: {
+      name: string;
+      url: string;
+      method?: 'PATCH';
+      body?: string | Buffer;
+      role?: 'admin';
+      headers?: Record<string, string>;
+      field: string;
+    }[] = [
+      {
+        name: 'cancel reason with NUL',
+        url: `/v1/orders/${orderId}/cancel`,
+        body: json({ reason: 'changed my mind\u0000' }),
+        field: 'body.reason',
+      },
+      {
+        name: 'cancel reason with a lone surrogate',
+        url: `/v1/orders/${orderId}/cancel`,
+        body: json({ reason: 'a\ud800b' }),
+        field: 'body.reason',
+      },
+      { name: 'cancel body not UTF-8', url: `/v1/orders/${orderId}/cancel`, body: notUtf8, field: 'UTF-8' },
+      {
+        name: 'payment method with NUL',
+        url: `/v1/orders/${orderId}/payment`,
+        body: json({ paymentMethod: 'pm_card_visa\u0000' }),
+        field: 'body.paymentMethod',
+      },
+      {
+        name: 'sign-in email with NUL',
+        url: '/v1/auth/signin',
+        body: json({ email: 'alice@example.com\u0000', password: 'storefront-demo' }),
+        field: 'body.email',
+      },
+      {
+        name: 'sign-up password with a lone surrogate',
+        url: '/v1/auth/signup',
+        body: json({ email: 'new@example.com', password: 'long enough \udc00' }),
+        field: 'body.password',
+      },
+      {
+        name: 'a field name with NUL',
+        url: '/v1/auth/signin',
+        body: json({ 'email\u0000': 'alice@example.com', password: 'storefront-demo' }),
+        field: 'body.email',
+      },
+      {
+        name: 'product name with NUL',
+        url: '/v1/products',
+        role: 'admin',
+        body: json({ sku: 'NUL-1', name: 'Lamp\u0000', priceCents: 1, available: 1 }),
+        field: 'body.name',
+      },
+      {
+        name: 'product rename with NUL',
+        url: `/v1/products/${productId}`,
+        method: 'PATCH',
+        role: 'admin',
+        body: json({ version: 1, name: '\u0000' }),
+        field: 'body.name',
+      },
+      {
+        name: 'stock reason with NUL',
+        url: `/v1/products/${productId}/stock`,
+        role: 'admin',
+        body: json({ delta: 1, reason: 'delivery\u0000' }),
+        field: 'body.reason',
+      },
+      {
+        name: 'usage key with NUL',
+        url: '/v1/usage',
+        body: json({ resource: 'builds', quantity: 1, idempotencyKey: 'k\u0000' }),
+        field: 'body.idempotencyKey',
+      },
+      {
+        name: 'idempotency key header with NUL',
+        url: '/v1/orders',
+        body: json({ items: [{ productId, quantity: 1 }] }),
+        headers: { 'idempotency-key': 'key\u0000' },
+        field: 'headers.idempotency-key',
+      },
+      { name: 'path id with NUL', url: '/v1/orders/%00/cancel', body: json({}), field: 'params.id' },
+    ];
+    const before = await api.snapshot();
+    for (const c of cases) {
+      const started = performance.now();
+      const response = await api.app.inject({
+        method: c.method ?? 'POST',
+        url: c.url,
+        headers: {
+          ...bearer(api.token('text-user', c.role ?? 'user')),
+          'content-type': 'application/json',
+          ...c.headers,
+        },
+        payload: c.body,
+      });
+      const elapsedMs = performance.now() - started;
+      expect([c.name, response.statusCode, response.json().error.code]).toEqual([c.name, 400, 'UNSTORABLE_TEXT']);
+      expect([c.name, response.json().error.message]).toEqual([c.name, expect.stringContaining(c.field)]);
+      expect([c.name, elapsedMs < 1_000]).toEqual([c.name, true]);
+    }
+    expect(await api.snapshot()).toEqual(before);
+    // Nothing was parked: the order still waits for payment, and a plain cancel ends it.
+    expect((await api.services.orders.get(orderId))?.status).toBe('AWAITING_PAYMENT');
+    const cancelled = await api.as('text-user', {
+      method: 'POST',
+      url: `/v1/orders/${orderId}/cancel`,
+      payload: { reason: 'changed my mind' },
+    });
+    expect([cancelled.statusCode, cancelled.json().status]).toEqual([200, 'CANCELLED']);
+  });
+
+  it('keeps every other character, astral ones (a surrogate pair) included, as sent', async () => {
+    const name = 'Lampe \u00e9t\u00e9 \u6f22\u5b57 \ud83d\udca1 \u202e';
+    const created = await api.as(
+      'text-admin',
+      { method: 'POST', url: '/v1/products', payload: { sku: 'TEXT-1', name, priceCents: 100, available: 1 } },
+      'admin',
+    );
+    expect([created.statusCode, created.json().name]).toEqual([201, name]);
+    expect((await api.services.inventory.getProduct(created.json().id))?.name).toBe(name);
   });
 });
 
