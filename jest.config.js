@@ -37,6 +37,7 @@ module.exports = {
         '\\.api\\.test\\.ts$',
         '\\.cluster\\.test\\.ts$',
         '\\.fuzz\\.test\\.ts$',
+        '\\.docs\\.test\\.ts$',
       ],
     },
     { ...common, displayName: 'workflow', testMatch: ['<rootDir>/**/*.workflow.test.ts'] },
@@ -48,9 +49,11 @@ module.exports = {
       ...common,
       displayName: 'e2e',
       testMatch: ['<rootDir>/test/**/*.test.ts'],
-      testPathIgnorePatterns: [...common.testPathIgnorePatterns, '\\.cluster\\.test\\.ts$'],
+      testPathIgnorePatterns: [...common.testPathIgnorePatterns, '\\.cluster\\.test\\.ts$', '\\.docs\\.test\\.ts$'],
     },
     // A real Temporal cluster (harness/temporal-cluster.ts): four server processes on PostgreSQL, mTLS.
     { ...common, displayName: 'cluster', testMatch: ['<rootDir>/**/*.cluster.test.ts'] },
+    // What the README, CONTRIBUTING and docs/ name exists: scripts, ops commands, settings, routes, links.
+    { ...common, displayName: 'docs', testMatch: ['<rootDir>/**/*.docs.test.ts'] },
   ],
 };
