@@ -5,26 +5,24 @@
  * workflow's result.
  */
 import { ApplicationFailure } from '@temporalio/common';
-import { WorkflowNotFoundError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
-import { createActivitiesByQueue } from '../../worker/activities-by-queue';
 import { CheckoutClient, checkoutStartOptions } from '../../temporal/checkout-client';
-import { checkoutOf } from '../../test/helpers/checkouts';
-import { openServices, type Services } from '../../services';
-import { createTestDatabases, type TestDatabases } from '../../test/helpers/databases';
+import { checkoutOf, newProduct as newProductIn, reach, refusal } from '../../test/helpers/checkouts';
+import type { Services } from '../../services';
+import type { TestDatabases } from '../../test/helpers/databases';
 import { gate, type Gate } from '../../test/helpers/gate';
-import { connectTestTemporal, type RunningWorkers, type TestTemporal } from '../../test/helpers/temporal';
-import { waitUntil } from '../../devstack/waits';
-import { checkoutWorkflow } from './checkout.workflow';
+import type { RunningWorkers, TestTemporal } from '../../test/helpers/temporal';
 import {
-  checkoutStateQuery,
-  cancelUpdate,
-  operatorActionSignal,
-  payUpdate,
-  type CheckoutInput,
-  type CheckoutState,
-  type OrderStatus,
-} from '../contract';
+  closeTestBed,
+  openTestBed,
+  realActivities,
+  startWorkersReplacing,
+  type ActivityOverrides,
+} from '../../test/helpers/test-bed';
+import { waitUntil } from '../../devstack/waits';
+import type { ServiceQueue } from '../../worker/activities-by-queue';
+import { checkoutWorkflow } from './checkout.workflow';
+import { checkoutStateQuery, cancelUpdate, operatorActionSignal, payUpdate, type CheckoutInput } from '../contract';
 
 jest.setTimeout(60_000);
 
@@ -33,37 +31,16 @@ let services: Services;
 let temporal: TestTemporal;
 
 beforeAll(async () => {
-  [dbs, temporal] = await Promise.all([createTestDatabases(), connectTestTemporal()]);
-  services = openServices(dbs.urls, { stripeSecretKey: undefined, stripeApiBase: process.env.STRIPE_API_BASE! });
+  ({ dbs, services, temporal } = await openTestBed());
 });
 
-afterAll(async () => {
-  await temporal?.close();
-  await services?.close();
-  await dbs?.dispose();
-});
-
-type Activities = ReturnType<typeof createActivitiesByQueue>;
-type Overrides = { [Q in keyof Activities]?: Partial<Record<string, (...args: never[]) => Promise<unknown>>> };
-
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type AnyActivity = (input: any) => Promise<any>;
+afterAll(() => closeTestBed({ temporal, services, dbs }));
 
 /** The real activities of one queue, for a replacement that wraps them. */
-function real(queue: keyof Activities): Record<string, AnyActivity> {
-  return createActivitiesByQueue(services, temporal.client)[queue] as Record<string, AnyActivity>;
-}
+const real = (queue: ServiceQueue) => realActivities({ services, temporal }, queue);
 
 /** Real activities on every queue, with some replaced by the test. */
-async function startWorkers(overrides: Overrides = {}): Promise<RunningWorkers> {
-  const merged = Object.fromEntries(
-    Object.entries(createActivitiesByQueue(services, temporal.client)).map(([queue, activities]) => [
-      queue,
-      { ...activities, ...(overrides[queue as keyof Activities] ?? {}) },
-    ]),
-  );
-  return temporal.startWorkers(merged);
-}
+const startWorkers = (overrides: ActivityOverrides = {}) => startWorkersReplacing({ services, temporal }, overrides);
 
 /** Workers whose charge waits at its start until the test opens the gate, then charges for real. */
 async function startWorkersWithGatedCharge(): Promise<Gate> {
@@ -78,10 +55,8 @@ afterEach(async () => {
   workers = undefined;
 });
 
-async function newProduct(available: number, priceCents = 1_250) {
-  const sku = `SKU-${randomUUID().slice(0, 8)}`;
-  return services.inventory.createProduct({ sku, name: `Product ${sku}`, priceCents, available });
-}
+const newProduct = (available: number, priceCents = 1_250) =>
+  newProductIn(services.inventory, 'SKU', available, priceCents);
 
 async function startCheckout(options: {
   productId: string;
@@ -97,31 +72,8 @@ async function startCheckout(options: {
   return { orderId: input.orderId, customerId: input.customerId, handle };
 }
 
-/** Polls the workflow's own state until it reaches `status`; fails on any other settled status. */
-async function reach(handle: WorkflowHandle<typeof checkoutWorkflow>, status: OrderStatus): Promise<CheckoutState> {
-  for (let i = 0; i < 600; i++) {
-    const state = await handle.query(checkoutStateQuery);
-    if (state.status === status) return state;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`order never reached ${status}: ${JSON.stringify(await handle.query(checkoutStateQuery))}`);
-}
-
 async function stockOf(productId: string) {
   return (await services.inventory.getProduct(productId))!;
-}
-
-/** The code an update was refused with; a workflow that has closed refuses every update. */
-async function refusal(promise: Promise<unknown>): Promise<string> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (error instanceof WorkflowNotFoundError) return 'WORKFLOW_CLOSED';
-  expect(error).toBeInstanceOf(WorkflowUpdateFailedError);
-  const cause = (error as WorkflowUpdateFailedError).cause;
-  expect(cause).toBeInstanceOf(ApplicationFailure);
-  return (cause as ApplicationFailure).type ?? 'UNKNOWN';
 }
 
 describe('checkout saga', () => {
@@ -391,7 +343,7 @@ describe('checkout saga', () => {
     const payment = handle.executeUpdate(payUpdate, { args: [{ paymentMethod: 'pm_card_visa', customerId }] });
     await charging.started;
     // Hold the charge until the workflow's timer has fired (its expiresAt has passed).
-    while (Date.now() < Date.parse(awaiting.expiresAt!) + 500) await new Promise((resolve) => setTimeout(resolve, 100));
+    await waitUntil('the order to be past its expiry', async () => Date.now() > Date.parse(awaiting.expiresAt!) + 500);
     charging.open();
     expect((await payment).status).toBe('PAID');
     expect((await handle.result()).status).toBe('COMPLETED');
