@@ -31,6 +31,9 @@ function integer(env: Env, name: string, fallback: number): number {
   return value;
 }
 
+/** How long an order waits for payment unless ORDER_TTL_SECONDS says otherwise. */
+export const DEFAULT_ORDER_TTL_SECONDS = 900;
+
 export function loadSettings(env: Env = process.env): Settings {
   const production = env.NODE_ENV === 'production';
   return {
@@ -39,7 +42,7 @@ export function loadSettings(env: Env = process.env): Settings {
     temporalAddress: env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233',
     temporalNamespace: env.TEMPORAL_NAMESPACE ?? 'default',
     temporalDeadlineMs: integer(env, 'TEMPORAL_DEADLINE_MS', 10_000),
-    orderTtlSeconds: integer(env, 'ORDER_TTL_SECONDS', 900),
+    orderTtlSeconds: integer(env, 'ORDER_TTL_SECONDS', DEFAULT_ORDER_TTL_SECONDS),
     stripeSecretKey: env.STRIPE_SECRET_KEY || undefined,
     stripeApiBase: env.STRIPE_API_BASE ?? 'http://127.0.0.1:12111',
     stripeWebhookSecret: env.STRIPE_WEBHOOK_SECRET ?? 'whsec_local_development_secret',

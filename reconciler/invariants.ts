@@ -15,6 +15,7 @@ export const INVARIANTS = {
   noLiveReservation: 'no-live-reservation',
   quotaMatchesOrders: 'quota-matches-orders',
   paymentIntentMatched: 'payment-intent-matched',
+  orderHasWorkflow: 'order-has-workflow',
 } as const;
 export type InvariantName = (typeof INVARIANTS)[keyof typeof INVARIANTS];
 
@@ -58,6 +59,11 @@ export interface InvariantInput {
   graceSeconds?: number;
   /** Restricts the order-scoped checks to these orders (the chaos run's sagas); all orders by default. */
   orderIds?: readonly string[];
+  /**
+   * Whether the order's checkout workflow is running (asked of Temporal by workflow id); undefined
+   * skips the stranded-order invariant (no Temporal to ask).
+   */
+  checkoutRunning?: (orderId: string) => Promise<boolean>;
 }
 
 const ENDED_UNPAID = ['REJECTED', 'EXPIRED', 'CANCELLED', 'FAILED'];
@@ -77,6 +83,7 @@ export async function checkInvariants(input: InvariantInput): Promise<InvariantR
       'no-live-reservation': 0,
       'quota-matches-orders': 0,
       'payment-intent-matched': 0,
+      'order-has-workflow': 0,
     },
     violations: [],
     skipped: {},
@@ -98,6 +105,7 @@ export async function checkInvariants(input: InvariantInput): Promise<InvariantR
   await checkPayments(ctx);
   await checkQuota(ctx);
   await checkPaymentIntents(ctx);
+  await checkOpenOrdersHaveWorkflows(ctx);
   return report;
 }
 
@@ -338,5 +346,45 @@ async function checkPaymentIntents(ctx: Ctx): Promise<void> {
         orderId: row.order_id,
       });
     }
+  }
+}
+
+/** Orders asked about at once: each is one describe call to Temporal. */
+const WORKFLOW_LOOKUPS_AT_ONCE = 8;
+
+/**
+ * Every order that has not ended has a running checkout workflow to end it: one whose run was
+ * terminated, timed out or lost to retention is stranded, its stock and quota held with nothing
+ * left to give them back (`npm run ops -- repair <orderId>`). Orders younger than the grace are
+ * skipped: their workflow may not be visible yet.
+ */
+async function checkOpenOrdersHaveWorkflows(ctx: Ctx): Promise<void> {
+  const invariant = INVARIANTS.orderHasWorkflow;
+  if (!ctx.checkoutRunning) {
+    ctx.report.skipped[invariant] = 'no Temporal connection to ask which checkouts are running';
+    return;
+  }
+  const { rows } = await ctx.db.orders.query<{ id: string; status: string }>(
+    `SELECT id, status FROM orders
+     WHERE status IN ('PENDING', 'AWAITING_PAYMENT', 'PAID', 'NEEDS_ATTENTION') AND updated_at < $1
+     ${ctx.orderIds ? 'AND id = ANY($2::uuid[])' : ''}
+     ORDER BY updated_at`,
+    ctx.orderIds ? [ctx.cutoff, ctx.orderIds] : [ctx.cutoff],
+  );
+  const checkoutRunning = ctx.checkoutRunning;
+  for (let start = 0; start < rows.length; start += WORKFLOW_LOOKUPS_AT_ONCE) {
+    const batch = rows.slice(start, start + WORKFLOW_LOOKUPS_AT_ONCE);
+    const running = await Promise.all(batch.map((order) => checkoutRunning(order.id)));
+    batch.forEach((order, index) => {
+      ctx.report.checked[invariant] += 1;
+      if (!running[index])
+        violate(
+          ctx,
+          invariant,
+          order.id,
+          `a ${order.status} order has no running checkout workflow (terminated, timed out or lost): npm run ops -- repair ${order.id}`,
+          { orderId: order.id },
+        );
+    });
   }
 }

@@ -14,6 +14,8 @@ export interface ReconcileOptions {
   /** How far back PaymentIntents are listed (default 7 days). */
   paymentIntentWindowSeconds?: number;
   graceSeconds?: number;
+  /** Whether an order's checkout workflow runs (temporal/checkout-client.ts checkoutRunning); without it stranded orders are not looked for. */
+  checkoutRunning?: (orderId: string) => Promise<boolean>;
 }
 
 export async function reconcile(
@@ -28,6 +30,7 @@ export async function reconcile(
     return await checkInvariants({
       db: pools,
       graceSeconds: options.graceSeconds,
+      checkoutRunning: options.checkoutRunning,
       ...(options.stripeSecretKey
         ? {
             paymentIntents: () =>

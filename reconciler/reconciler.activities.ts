@@ -9,6 +9,8 @@ import type { AccountsService } from '../services/accounts/accounts.service';
 import type { Finding, FindingsService } from '../services/orders/findings.service';
 import type { NotifyInput, ReconcilerInput, ReconciliationResult } from '../workflows/contract';
 import { signalNotification, type NotificationSignaller } from '../temporal/notification-signal';
+import { INVARIANTS } from './invariants';
+import type { RepairOutcome } from './repair';
 
 /** A notification names this many new findings; the rest are in `npm run ops -- findings`. */
 const NAMED_PER_NOTIFICATION = 10;
@@ -48,6 +50,8 @@ export function createReconcilerActivities(deps: {
   findings: Pick<FindingsService, 'recordRun'>;
   accounts: Pick<AccountsService, 'listAdmins'>;
   temporal: NotificationSignaller;
+  /** Repairs a stranded order when that is safe without an operator (reconciler/repair.ts); absent, none is repaired. */
+  repairStranded?: (orderId: string) => Promise<RepairOutcome>;
 }) {
   async function runReconciliation(_input: ReconcilerInput): Promise<ReconciliationResult> {
     const startedAt = new Date();
@@ -73,6 +77,9 @@ export function createReconcilerActivities(deps: {
         gone: recorded.gone.map((f) => f.id),
       });
     }
+    const repaired = await repairWhatIsSafe(
+      report.violations.filter((v) => v.invariant === INVARIANTS.orderHasWorkflow),
+    );
     let notified = 0;
     if (recorded.opened.length > 0) {
       // Told once per run that opened something; a drift that stays is in the findings, not in a new notification every run.
@@ -93,7 +100,24 @@ export function createReconcilerActivities(deps: {
       seenAgain: recorded.seenAgain.length,
       gone: recorded.gone.length,
       notified,
+      repaired,
     };
+  }
+
+  /** Starts a recovery run for each stranded order that is safe to repair alone; the finding stays for the rest. */
+  async function repairWhatIsSafe(stranded: readonly { orderId?: string }[]): Promise<number> {
+    if (!deps.repairStranded) return 0;
+    let repaired = 0;
+    for (const { orderId } of stranded) {
+      if (!orderId) continue;
+      const outcome = await deps.repairStranded(orderId);
+      if (outcome.action === 'started') repaired += 1;
+      log.info(outcome.action === 'started' ? 'Stranded order repaired' : 'Stranded order left to an operator', {
+        orderId,
+        detail: outcome.detail,
+      });
+    }
+    return repaired;
   }
 
   return { runReconciliation };

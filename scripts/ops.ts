@@ -5,7 +5,8 @@
  *   show <orderId> [--json]                                  state, memo, summary, current step, step timeline
  *   retry <orderId> [--note TEXT] [--wait SECONDS]           run the failed compensation again
  *   resolve <orderId> [--note TEXT] [--wait SECONDS]         the compensation was done by hand; finish unwinding
- *   reconcile [--json]                                       check the store's cross-database invariants now (exit 1 on drift)
+ *   reconcile [--json] [--grace-seconds N]                   check the store's cross-database invariants now (exit 1 on drift)
+ *   repair <orderId>                                         start a recovery run of a stranded order (reconciler/repair.ts)
  *   findings [--status S] | resolve-finding <id> --note TEXT the scheduled reconciler's findings (ops/findings.ts)
  *   make-admin <email> | revoke-admin <email> | set-plan <email> <plan>   accounts (ops/accounts.ts)
  *   prepare-namespace [--retention-days N]                   create the namespace where allowed, register OrderStatus and CustomerId
@@ -16,7 +17,7 @@
  * (temporal/connection.ts); PAYLOAD_ENCRYPTION_KEYS lets `show` read encrypted orders. Exit codes:
  * 0 done, 1 refused or failed, 2 `--wait` ran out before the order closed.
  */
-import type { Client } from '@temporalio/client';
+import type { Client, Connection } from '@temporalio/client';
 import os from 'node:os';
 import { databaseUrlsFromEnv, loadSettings } from '../lib/config';
 import { AccountsService } from '../services/accounts/accounts.service';
@@ -29,6 +30,9 @@ import { createOrdersDb } from '../services/orders/db';
 import { FindingsService } from '../services/orders/findings.service';
 import { connectClient, createClient, TemporalSettingsError, temporalSettingsFromEnv } from '../temporal/connection';
 import { formatReport, reconcile } from '../reconciler/reconcile';
+import { repairOrder } from '../reconciler/repair';
+import { openServices } from '../services';
+import { checkoutRunning } from '../temporal/checkout-client';
 import { listVersions, setCurrentVersion, type DeploymentListing } from '../ops/versions';
 import { WorkerDeploymentError } from '../worker/deployment';
 import {
@@ -58,7 +62,10 @@ const USAGE = `usage: npm run ops -- <command>
   set-current <buildId> [--deployment NAME]                make that worker version current: new orders start on it; refused while
     [--ignore-missing-task-queues]                         its workers poll fewer task queues than the current version's
 ${ACCOUNT_USAGE}
-  reconcile [--json]                                       check the store's invariants across the databases now; exit 1 on drift
+  reconcile [--json] [--grace-seconds N]                   check the store's invariants across the databases now; exit 1 on drift;
+                                                           rows younger than the grace (default 60 s) are in flight, not drift
+  repair <orderId>                                         a stranded order (not ended, no running checkout): start a recovery run
+                                                           that adopts it as the services record it and resumes or unwinds it
 ${FINDING_USAGE}
 statuses: ${ORDER_STATUSES.join(', ')}
 environment: TEMPORAL_ADDRESS (127.0.0.1:7233), TEMPORAL_NAMESPACE (default), TEMPORAL_TLS_CERT_PATH, TEMPORAL_TLS_KEY_PATH,
@@ -300,6 +307,28 @@ export async function run(
   }
 }
 
+function nonNegativeSeconds(raw: string): number {
+  const seconds = Number(raw);
+  if (!Number.isInteger(seconds) || seconds < 0)
+    throw new OperationError(`--grace-seconds must be a whole number of seconds, got "${raw}"`);
+  return seconds;
+}
+
+/** Temporal for the reconcile command, or undefined (and a note) when it does not answer: drift in the databases is still worth reporting. */
+async function connectForReconcile(): Promise<{ client: Client; connection: Connection } | undefined> {
+  try {
+    const settings = temporalSettingsFromEnv();
+    const connection = await connectClient(settings, { connectTimeout: 5_000 });
+    return {
+      connection,
+      client: createClient(connection, settings, { identity: `storefront-ops/${operatorIdentity()}` }),
+    };
+  } catch (error) {
+    console.error(`Temporal did not answer (${(error as Error).message}): stranded orders are not looked for`);
+    return undefined;
+  }
+}
+
 /** Who is operating, as Temporal's history and the findings record it. */
 function operatorIdentity(): string {
   return `${os.userInfo().username}@${os.hostname()}`;
@@ -348,10 +377,43 @@ async function main(): Promise<void> {
     return;
   }
   if (argv[0] === 'reconcile') {
-    // Reads the service databases directly: no Temporal needed to see drift.
-    const report = await reconcile(databaseUrlsFromEnv(), { stripeSecretKey: loadSettings().stripeSecretKey });
-    console.log(argv.includes('--json') ? JSON.stringify(report, null, 2) : formatReport(report));
-    process.exitCode = report.violations.length === 0 ? 0 : 1;
+    // Reads the service databases directly; Temporal, when it answers, says which open orders still have a checkout.
+    const temporal = await connectForReconcile();
+    try {
+      const grace = parseArgs(argv).flags.get('grace-seconds');
+      const report = await reconcile(databaseUrlsFromEnv(), {
+        stripeSecretKey: loadSettings().stripeSecretKey,
+        ...(typeof grace === 'string' ? { graceSeconds: nonNegativeSeconds(grace) } : {}),
+        ...(temporal ? { checkoutRunning: (orderId: string) => checkoutRunning(temporal.client, orderId) } : {}),
+      });
+      console.log(argv.includes('--json') ? JSON.stringify(report, null, 2) : formatReport(report));
+      process.exitCode = report.violations.length === 0 ? 0 : 1;
+    } finally {
+      await temporal?.connection.close();
+    }
+    return;
+  }
+  if (argv[0] === 'repair') {
+    const orderId = parseArgs(argv).positional[0];
+    if (!orderId) throw new OperationError(`repair needs an order id\n${USAGE}`);
+    const settings = temporalSettingsFromEnv();
+    const connection = await connectClient(settings, { connectTimeout: 5_000 });
+    const services = openServices(databaseUrlsFromEnv(), loadSettings());
+    try {
+      const outcome = await repairOrder(
+        {
+          temporal: createClient(connection, settings, { identity: `storefront-ops/${operatorIdentity()}` }),
+          orders: services.orders,
+          payments: services.payments,
+          orderTtlSeconds: loadSettings().orderTtlSeconds,
+        },
+        orderId,
+      );
+      console.log(outcome.action === 'started' ? `${outcome.detail}: npm run ops -- show ${orderId}` : outcome.detail);
+      process.exitCode = outcome.action === 'started' ? 0 : 1;
+    } finally {
+      await Promise.all([services.close(), connection.close()]);
+    }
     return;
   }
   const settings = temporalSettingsFromEnv();

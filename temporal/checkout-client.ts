@@ -201,3 +201,37 @@ export function isUnavailable(error: unknown): boolean {
   }
   return false;
 }
+
+/** Whether the order's checkout workflow is running: what the reconciler asks of each order that has not ended. */
+export async function checkoutRunning(client: Client, orderId: string): Promise<boolean> {
+  try {
+    const description = await client.workflow.getHandle(orderWorkflowId(orderId)).describe();
+    return description.status.name === 'RUNNING';
+  } catch (error) {
+    if (error instanceof WorkflowNotFoundError) return false;
+    throw error;
+  }
+}
+
+/**
+ * Starts a checkout run for an order whose run is gone (terminated, timed out, lost to retention):
+ * the same input the storefront started it with, rebuilt from the order's record, and the id
+ * allowed again. The run adopts the order as the services hold it. Answers undefined when a run
+ * of the order is already running: there is nothing to recover.
+ */
+export async function startRecoveryRun(
+  client: Client,
+  order: Omit<CheckoutInput, 'ttlSeconds'>,
+  ttlSeconds: number,
+): Promise<{ runId: string } | undefined> {
+  try {
+    const handle = await client.workflow.start<typeof checkoutWorkflow>('checkoutWorkflow', {
+      ...checkoutStartOptions({ ...order, ttlSeconds }),
+      workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+    });
+    return { runId: handle.firstExecutionRunId };
+  } catch (error) {
+    if (error instanceof WorkflowExecutionAlreadyStartedError) return undefined;
+    throw error;
+  }
+}

@@ -10,10 +10,23 @@ import { createPaymentsActivities } from '../activities/payments.activities';
 import { createQuotaActivities } from '../activities/quota.activities';
 import { createReconcilerActivities } from '../reconciler/reconciler.activities';
 import { reconcile } from '../reconciler/reconcile';
+import { reasonToLeave, repairOrder, type RepairDeps } from '../reconciler/repair';
+import { checkoutRunning } from '../temporal/checkout-client';
+import { DEFAULT_ORDER_TTL_SECONDS } from '../lib/config';
 
 export type ServiceQueue = Exclude<keyof typeof TASK_QUEUES, 'checkout'>;
 
-export function createActivitiesByQueue(services: Services, temporal: Client): Record<ServiceQueue, object> {
+export function createActivitiesByQueue(
+  services: Services,
+  temporal: Client,
+  options: { orderTtlSeconds?: number } = {},
+): Record<ServiceQueue, object> {
+  const repairs: RepairDeps = {
+    temporal,
+    orders: services.orders,
+    payments: services.payments,
+    orderTtlSeconds: options.orderTtlSeconds ?? DEFAULT_ORDER_TTL_SECONDS,
+  };
   return {
     inventory: createInventoryActivities({ inventory: services.inventory }),
     orders: createOrdersActivities({ orders: services.orders }),
@@ -22,7 +35,15 @@ export function createActivitiesByQueue(services: Services, temporal: Client): R
     quota: createQuotaActivities({ quota: services.quota, temporal }),
     notifications: createNotificationActivities({ notifications: services.notifications, temporal }),
     reconciler: createReconcilerActivities({
-      check: () => reconcile(services.databaseUrls, { stripeSecretKey: services.stripe.stripeSecretKey }),
+      check: () =>
+        reconcile(services.databaseUrls, {
+          stripeSecretKey: services.stripe.stripeSecretKey,
+          checkoutRunning: (orderId) => checkoutRunning(temporal, orderId),
+        }),
+      repairStranded: async (orderId) => {
+        const reason = await reasonToLeave(repairs, orderId);
+        return reason ? { action: 'left', detail: reason } : repairOrder(repairs, orderId);
+      },
       findings: services.findings,
       accounts: services.accounts,
       temporal,

@@ -184,4 +184,6 @@ export interface ReconciliationResult {
   gone: number;
   /** Admins told of the newly opened findings. */
   notified: number;
+  /** Stranded orders this run started a recovery run for (never charged, past their deadline); the rest wait for an operator. */
+  repaired?: number;
 }

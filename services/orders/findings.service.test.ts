@@ -32,6 +32,7 @@ function report(violations: Violation[], skipped: InvariantReport['skipped'] = {
       'no-live-reservation': 1,
       'quota-matches-orders': 2,
       'payment-intent-matched': skipped['payment-intent-matched'] ? 0 : 1,
+      'order-has-workflow': 0,
     },
     violations,
     skipped,
