@@ -36,9 +36,8 @@ export async function closeTestBed(bed: Partial<TestBed>): Promise<void> {
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type AnyActivity = (input: any) => Promise<any>;
-type Replacement = (...args: never[]) => Promise<unknown>;
 /** Activities a test replaces, by queue and name. */
-export type ActivityOverrides = { [Q in ServiceQueue]?: Partial<Record<string, Replacement>> };
+export type ActivityOverrides = { [Q in ServiceQueue]?: Partial<Record<string, AnyActivity>> };
 
 /** The real activities of one queue, for a replacement that wraps them. */
 export function realActivities(bed: Pick<TestBed, 'services' | 'temporal'>, queue: ServiceQueue) {

@@ -5,21 +5,29 @@
  * `processing`, the recorder's Stripe double in real mode), so every test can count what reached Stripe.
  */
 import { ApplicationFailure } from '@temporalio/common';
-import { WorkflowUpdateFailedError, WorkflowUpdateStage, type WorkflowHandle } from '@temporalio/client';
+import { WorkflowUpdateStage } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
-import { createActivitiesByQueue } from '../../worker/activities-by-queue';
+import type { ServiceQueue } from '../../worker/activities-by-queue';
 import { createPaymentsActivities } from '../../activities/payments.activities';
-import { openServices, type Services } from '../../services';
+import type { Services } from '../../services';
 import { PaymentsService } from '../../services/payments/payments.service';
 import { createPaymentsDb } from '../../services/payments/db';
 import { createStripeGateway } from '../../services/payments/stripe-client';
 import { checkoutStartOptions } from '../../temporal/checkout-client';
-import { checkoutOf } from '../../test/helpers/checkouts';
-import { createTestDatabases, type TestDatabases } from '../../test/helpers/databases';
+import { checkoutOf, newProduct, reach, refusal } from '../../test/helpers/checkouts';
+import type { TestDatabases } from '../../test/helpers/databases';
 import { gate, type Gate } from '../../test/helpers/gate';
 import { stripeDouble, type StripeDouble } from '../../harness/stripe-double';
 import { isConfirm, startStripeProxy, type RecordedRequest, type StripeProxy } from '../../harness/stripe-proxy';
-import { connectTestTemporal, type RunningWorkers, type TestTemporal } from '../../test/helpers/temporal';
+import type { RunningWorkers, TestTemporal } from '../../test/helpers/temporal';
+import {
+  closeTestBed,
+  openTestBed,
+  realActivities,
+  startWorkersReplacing,
+  type ActivityOverrides,
+} from '../../test/helpers/test-bed';
+import { waitUntil } from '../../devstack/waits';
 import { checkoutWorkflow } from './checkout.workflow';
 import {
   cancelUpdate,
@@ -43,9 +51,8 @@ let recorder: StripeProxy;
 let stripeLike: { payments: PaymentsService; double: StripeDouble; recorder: StripeProxy; close(): Promise<void> };
 
 beforeAll(async () => {
-  [dbs, temporal] = await Promise.all([createTestDatabases(), connectTestTemporal()]);
   recorder = await startStripeProxy({ target: process.env.STRIPE_API_BASE! });
-  services = openServices(dbs.urls, { stripeSecretKey: undefined, stripeApiBase: recorder.url });
+  ({ dbs, services, temporal } = await openTestBed({ stripeApiBase: recorder.url }));
   const double = stripeDouble(() => 'processing');
   const doubleRecorder = await startStripeProxy({ target: process.env.STRIPE_API_BASE!, intercept: double.intercept });
   const db = createPaymentsDb(dbs.urls.payments);
@@ -66,32 +73,19 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await temporal?.close();
-  await services?.close();
   await stripeLike?.close();
   await recorder?.close();
-  await dbs?.dispose();
+  await closeTestBed({ temporal, services, dbs });
 });
 
-type Activities = ReturnType<typeof createActivitiesByQueue>;
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type AnyActivity = (input: any) => Promise<any>;
-type Overrides = { [Q in keyof Activities]?: Record<string, AnyActivity> };
-
-const real = (queue: keyof Activities) =>
-  createActivitiesByQueue(services, temporal.client)[queue] as Record<string, AnyActivity>;
+const real = (queue: ServiceQueue) => realActivities({ services, temporal }, queue);
 
 let workers: RunningWorkers | undefined;
-async function startWorkers(overrides: Overrides = {}, base: Partial<Activities> = {}): Promise<void> {
-  const activities = { ...createActivitiesByQueue(services, temporal.client), ...base };
-  workers = await temporal.startWorkers(
-    Object.fromEntries(
-      Object.entries(activities).map(([queue, set]) => [
-        queue,
-        { ...set, ...(overrides[queue as keyof Activities] ?? {}) },
-      ]),
-    ),
-  );
+async function startWorkers(
+  overrides: ActivityOverrides = {},
+  queues: Partial<Record<ServiceQueue, object>> = {},
+): Promise<void> {
+  workers = await startWorkersReplacing({ services, temporal }, overrides, queues);
 }
 afterEach(async () => {
   await workers?.stop();
@@ -99,7 +93,7 @@ afterEach(async () => {
 });
 
 /** Workers whose `activity` on `queue` waits at its start until the test opens the gate, then runs for real. */
-async function startWorkersWithGated(queue: keyof Activities, activity: string): Promise<Gate> {
+async function startWorkersWithGated(queue: ServiceQueue, activity: string): Promise<Gate> {
   const held = gate();
   await startWorkers({ [queue]: { [activity]: held.hold(real(queue)[activity]!) } });
   return held;
@@ -109,12 +103,7 @@ async function startWorkersWithGated(queue: keyof Activities, activity: string):
 const startWorkersWithGatedCharge = () => startWorkersWithGated('payments', 'chargePayment');
 
 async function startCheckout(options: { available?: number; ttlSeconds?: number } = {}) {
-  const product = await services.inventory.createProduct({
-    sku: `EDGE-${randomUUID().slice(0, 8)}`,
-    name: 'Edge',
-    priceCents: 1_250,
-    available: options.available ?? 3,
-  });
+  const product = await newProduct(services.inventory, 'EDGE', options.available ?? 3, 1_250);
   const input = checkoutOf(product, 2, options.ttlSeconds ?? 60, 'edge');
   const { orderId, customerId } = input;
   const handle = await temporal.client.workflow.start(checkoutWorkflow, checkoutStartOptions(input));
@@ -130,28 +119,7 @@ async function startCheckout(options: { available?: number; ttlSeconds?: number 
   };
 }
 
-async function reach(
-  handle: WorkflowHandle<typeof checkoutWorkflow>,
-  done: (state: CheckoutState) => boolean,
-): Promise<CheckoutState> {
-  for (let i = 0; i < 600; i++) {
-    const state = await handle.query(checkoutStateQuery);
-    if (done(state)) return state;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`the order never got there: ${JSON.stringify(await handle.query(checkoutStateQuery))}`);
-}
 const status = (wanted: OrderStatus) => (state: CheckoutState) => state.status === wanted;
-
-/** The code a refused update carries. */
-async function refusal(promise: Promise<unknown>): Promise<string | undefined> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(WorkflowUpdateFailedError);
-  return ((error as WorkflowUpdateFailedError).cause as ApplicationFailure).type ?? undefined;
-}
 
 /** What reached Stripe about one order (the payments service names the order in every key and in metadata). */
 const stripeRequestsFor = (orderId: string, from: RecordedRequest[] = recorder.requests) =>
@@ -160,7 +128,7 @@ const refundsFor = (orderId: string) => stripeRequestsFor(orderId).filter((r) =>
 
 /** Waits until the workflow's own clock is past the order's expiresAt (the event under test is time passing). */
 async function pastExpiry(state: CheckoutState): Promise<void> {
-  while (Date.now() < Date.parse(state.expiresAt!) + 300) await new Promise((resolve) => setTimeout(resolve, 50));
+  await waitUntil('the order to be past its expiry', async () => Date.now() > Date.parse(state.expiresAt!) + 300);
 }
 
 /** A checkout whose payment has begun and is held at the start of its charge: the moment these tests act in. */
