@@ -5,13 +5,14 @@
  * unwind the first run's work (refund a paid order, give its sold stock and quota back). It must
  * answer with the order as it is and leave every service's data alone.
  */
-import { createActivitiesByQueue } from '../../worker/activities-by-queue';
+import type { WorkflowExecutionDescription } from '@temporalio/client';
 import { orderQuotaKey } from '../../activities/usage-recording';
 import { checkoutStartOptions } from '../../temporal/checkout-client';
-import { openServices, type Services } from '../../services';
+import type { Services } from '../../services';
 import { checkoutOf, newProduct } from '../../test/helpers/checkouts';
-import { createTestDatabases, type TestDatabases } from '../../test/helpers/databases';
-import { connectTestTemporal, type RunningWorkers, type TestTemporal } from '../../test/helpers/temporal';
+import type { TestDatabases } from '../../test/helpers/databases';
+import type { TestTemporal } from '../../test/helpers/temporal';
+import { closeTestBed, openTestBed, startWorkersReplacing } from '../../test/helpers/test-bed';
 import { waitUntil } from '../../devstack/waits';
 import { checkoutWorkflow } from './checkout.workflow';
 import { cancelUpdate, ORDER_STATUS_KEY, payUpdate, placedUpdate, type CheckoutInput } from '../contract';
@@ -21,20 +22,14 @@ jest.setTimeout(60_000);
 let dbs: TestDatabases;
 let services: Services;
 let temporal: TestTemporal;
-let workers: RunningWorkers;
 
 beforeAll(async () => {
-  [dbs, temporal] = await Promise.all([createTestDatabases(), connectTestTemporal()]);
-  services = openServices(dbs.urls, { stripeSecretKey: undefined, stripeApiBase: process.env.STRIPE_API_BASE! });
-  workers = await temporal.startWorkers(createActivitiesByQueue(services, temporal.client));
+  ({ dbs, services, temporal } = await openTestBed());
+  await startWorkersReplacing({ services, temporal });
 });
 
-afterAll(async () => {
-  await workers?.stop();
-  await temporal?.close();
-  await services?.close();
-  await dbs?.dispose();
-});
+// Closing Temporal stops the workers first.
+afterAll(() => closeTestBed({ temporal, services, dbs }));
 
 async function newOrder(available = 5): Promise<CheckoutInput> {
   return checkoutOf(await newProduct(services.inventory, 'RERUN', available, 700), 2, 60, 'rerun');
@@ -73,13 +68,15 @@ async function startAgain(input: CheckoutInput): Promise<string> {
     ...checkoutStartOptions(input),
     workflowIdReusePolicy: 'ALLOW_DUPLICATE',
   });
-  for (let i = 0; i < 400; i++) {
-    const description = await handle.describe();
-    if (description.status.name !== 'RUNNING') return (await handle.result()).status;
-    if (description.typedSearchAttributes.get(ORDER_STATUS_KEY) === 'NEEDS_ATTENTION') return 'NEEDS_ATTENTION';
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error('the second run neither ended nor parked');
+  let description: WorkflowExecutionDescription | undefined;
+  await waitUntil(
+    'the second run to end or park',
+    async () =>
+      (description = await handle.describe()).status.name !== 'RUNNING' ||
+      description.typedSearchAttributes.get(ORDER_STATUS_KEY) === 'NEEDS_ATTENTION',
+    { timeoutMs: 30_000, intervalMs: 50 },
+  );
+  return description!.status.name === 'RUNNING' ? 'NEEDS_ATTENTION' : (await handle.result()).status;
 }
 
 it('a second run of a completed order answers COMPLETED and refunds, releases and gives back nothing', async () => {
