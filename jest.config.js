@@ -38,6 +38,7 @@ module.exports = {
         '\\.cluster\\.test\\.ts$',
         '\\.fuzz\\.test\\.ts$',
         '\\.docs\\.test\\.ts$',
+        '\\.operator\\.test\\.ts$',
       ],
     },
     { ...common, displayName: 'workflow', testMatch: ['<rootDir>/**/*.workflow.test.ts'] },
@@ -49,10 +50,17 @@ module.exports = {
       ...common,
       displayName: 'e2e',
       testMatch: ['<rootDir>/test/**/*.test.ts'],
-      testPathIgnorePatterns: [...common.testPathIgnorePatterns, '\\.cluster\\.test\\.ts$', '\\.docs\\.test\\.ts$'],
+      testPathIgnorePatterns: [
+        ...common.testPathIgnorePatterns,
+        '\\.cluster\\.test\\.ts$',
+        '\\.docs\\.test\\.ts$',
+        '\\.operator\\.test\\.ts$',
+      ],
     },
     // A real Temporal cluster (harness/temporal-cluster.ts): four server processes on PostgreSQL, mTLS.
     { ...common, displayName: 'cluster', testMatch: ['<rootDir>/**/*.cluster.test.ts'] },
+    // The real Temporal CLI's reset, terminate and cancel against a running API and workers, then the reconciler.
+    { ...common, displayName: 'operator', testMatch: ['<rootDir>/**/*.operator.test.ts'] },
     // What the README, CONTRIBUTING and docs/ name exists: scripts, ops commands, settings, routes, links.
     { ...common, displayName: 'docs', testMatch: ['<rootDir>/**/*.docs.test.ts'] },
   ],

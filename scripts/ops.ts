@@ -79,7 +79,16 @@ interface Parsed {
   flags: Map<string, string | true>;
 }
 
-const VALUE_FLAGS = new Set(['status', 'customer', 'limit', 'note', 'wait', 'retention-days', 'deployment']);
+const VALUE_FLAGS = new Set([
+  'grace-seconds',
+  'status',
+  'customer',
+  'limit',
+  'note',
+  'wait',
+  'retention-days',
+  'deployment',
+]);
 
 export function parseArgs(argv: readonly string[]): Parsed {
   const positional: string[] = [];
