@@ -25,12 +25,12 @@ export const VARIANTS = {
     edits: {
       'checkout/checkout.workflow': [
         [
-          "    await this.forward('orderPaid', () => this.setStatus('PAID', {}, 'forward-only'));\n    this.requests.payment!.settled = { paid: true };\n",
+          "    await this.forward('orderPaid', () => this.setStatus('PAID', {}, 'forward-only'));\n    if (this.requests.payment) this.requests.payment.settled = { paid: true };\n",
           '',
         ],
         [
           "    await this.forward('customerNotified',",
-          "    await this.forward('orderPaid', () => this.setStatus('PAID', {}, 'forward-only'));\n    this.requests.payment!.settled = { paid: true };\n    await this.forward('customerNotified',",
+          "    await this.forward('orderPaid', () => this.setStatus('PAID', {}, 'forward-only'));\n    if (this.requests.payment) this.requests.payment.settled = { paid: true };\n    await this.forward('customerNotified',",
         ],
       ],
     },

@@ -33,6 +33,7 @@ it('keeps every invariant across the service databases, Stripe and the workflows
       'no-live-reservation',
       'quota-matches-orders',
       'payment-intent-matched',
+      'order-has-workflow',
       'cart-cleared-once',
       'idempotency-keys',
       'notifications-once',

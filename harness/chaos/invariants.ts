@@ -32,6 +32,8 @@ export interface InvariantInput {
   extraUsers: readonly string[];
   /** How long notifications still on their way (through the notification workflows) are waited for. */
   notificationDeadline: number;
+  /** Whether an order's checkout workflow runs: no saga's order may be left open without one. */
+  checkoutRunning: (orderId: string) => Promise<boolean>;
 }
 
 export interface InvariantReport {
@@ -185,6 +187,7 @@ async function checkStore(ctx: Ctx): Promise<void> {
     db: ctx.db,
     orderIds: ctx.sagas.map((s) => s.orderId),
     paymentIntents: async () => confirmed.map((orderId) => ({ orderId })),
+    checkoutRunning: ctx.checkoutRunning,
   });
   for (const [invariant, n] of Object.entries(store.checked)) count(ctx, invariant, n);
   for (const v of store.violations) {

@@ -2,6 +2,7 @@
  * One chaos run: start the stack, play the scenarios, check the invariants, and return the
  * report that `npm run chaos` writes to bench/results/chaos.json (and the quick test asserts on).
  */
+import { checkoutRunning } from '../../temporal/checkout-client';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -150,6 +151,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       stripeCalls: stack.stripe.requests,
       extraUsers: ctx.extraUsers,
       notificationDeadline: Date.now() + 30_000,
+      checkoutRunning: (orderId) => checkoutRunning(stack.client, orderId),
     });
     return {
       at: new Date().toISOString(),
