@@ -6,15 +6,15 @@
  * by design: visibility must index it for operators' queries (docs/production-temporal.md).
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { createActivitiesByQueue } from '../worker/activities-by-queue';
 import { CheckoutClient } from './checkout-client';
 import { connectClient, temporalSettingsFromEnv } from './connection';
 import { ENCRYPTED_ENCODING } from './payload-codec';
 import { showOrder } from '../ops/orders';
-import { openServices, type Services } from '../services';
+import type { Services } from '../services';
 import { CUSTOMER_ID_KEY, orderWorkflowId, type CheckoutInput, type CheckoutState } from '../workflows/contract';
-import { createTestDatabases, type TestDatabases } from '../test/helpers/databases';
-import { connectTestTemporal, testNamespace, type TestTemporal } from '../test/helpers/temporal';
+import type { TestDatabases } from '../test/helpers/databases';
+import { testNamespace, type TestTemporal } from '../test/helpers/temporal';
+import { closeTestBed, openTestBed, startWorkersReplacing } from '../test/helpers/test-bed';
 import { temporal as proto } from '@temporalio/proto';
 
 jest.setTimeout(120_000);
@@ -25,22 +25,15 @@ let services: Services;
 let temporal: TestTemporal;
 
 beforeAll(async () => {
-  dbs = await createTestDatabases();
-  services = openServices(dbs.urls, { stripeSecretKey: undefined, stripeApiBase: process.env.STRIPE_API_BASE! });
-  temporal = await connectTestTemporal({
-    settings: {
-      ...temporalSettingsFromEnv({ ...process.env, PAYLOAD_ENCRYPTION_KEYS: KEYS }),
-      namespace: testNamespace(),
-    },
-  });
-  await temporal.startWorkers(createActivitiesByQueue(services, temporal.client));
+  const settings = {
+    ...temporalSettingsFromEnv({ ...process.env, PAYLOAD_ENCRYPTION_KEYS: KEYS }),
+    namespace: testNamespace(),
+  };
+  ({ dbs, services, temporal } = await openTestBed({ temporal: { settings } }));
+  await startWorkersReplacing({ services, temporal });
 });
 
-afterAll(async () => {
-  await temporal?.close();
-  await services?.close();
-  await dbs?.dispose();
-});
+afterAll(() => closeTestBed({ temporal, services, dbs }));
 
 it('keeps customer ids, lines and amounts out of the history the server stores', async () => {
   const sku = `ENC-${randomUUID().slice(0, 8)}`;

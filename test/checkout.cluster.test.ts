@@ -7,16 +7,16 @@
  * with its invariants holding.
  */
 import { Client as PgClient } from 'pg';
-import { createActivitiesByQueue } from '../worker/activities-by-queue';
 import { CheckoutClient } from '../temporal/checkout-client';
 import { listOrders, prepareNamespace } from '../ops/orders';
 import { startTemporalCluster, FRONTEND_SERVER_NAME, type TemporalCluster } from '../harness/temporal-cluster';
 import { waitUntil } from '../devstack/waits';
-import { openServices, type Services } from '../services';
+import type { Services } from '../services';
 import { ALLOWED_TRANSITIONS } from '../services/orders/order-status';
 import { orderWorkflowId, type CheckoutState } from '../workflows/contract';
 import { createTestDatabases, type TestDatabases } from './helpers/databases';
 import { connectTestTemporal, type TestTemporal } from './helpers/temporal';
+import { closeTestBed, realActivities, startWorkersReplacing, testServices } from './helpers/test-bed';
 import { connectClient, temporalSettingsFromEnv } from '../temporal/connection';
 import { checkoutOf, newProduct } from './helpers/checkouts';
 import type { ProductView } from '../services/inventory/inventory.service';
@@ -48,28 +48,28 @@ beforeAll(async () => {
     startTemporalCluster({ namespace: 'storefront-cluster-test' }),
     createTestDatabases(),
   ]);
-  services = openServices(dbs.urls, { stripeSecretKey: undefined, stripeApiBase: process.env.STRIPE_API_BASE! });
+  services = testServices(dbs);
   temporal = await connectTestTemporal({ settings: cluster.settings() });
-  const activities = createActivitiesByQueue(services, temporal.client) as Record<
-    string,
-    Record<string, (...args: unknown[]) => Promise<unknown>>
-  >;
-  const charge = activities.payments!.chargePayment!;
-  activities.payments!.chargePayment = async (...args: unknown[]) => {
-    if (chargeGate.held) {
-      chargeGate.started.push((args[0] as { orderId: string }).orderId);
-      await chargeGate.released;
-    }
-    return charge(...args);
-  };
-  await temporal.startWorkers(activities);
+  const charge = realActivities({ services, temporal }, 'payments').chargePayment!;
+  await startWorkersReplacing(
+    { services, temporal },
+    {
+      payments: {
+        chargePayment: async (input: { orderId: string }) => {
+          if (chargeGate.held) {
+            chargeGate.started.push(input.orderId);
+            await chargeGate.released;
+          }
+          return charge(input);
+        },
+      },
+    },
+  );
   checkout = new CheckoutClient(temporal.client, { deadlineMs: 60_000 });
 }, FIRST_BUILD_TIMEOUT_MS);
 
 afterAll(async () => {
-  await temporal?.close();
-  await services?.close();
-  await dbs?.dispose();
+  await closeTestBed({ temporal, services, dbs });
   await cluster?.stop();
 });
 

@@ -14,20 +14,14 @@ import { CheckoutClient, checkoutStartOptions } from '../temporal/checkout-clien
 import { listOrders, type OrderDetails, type OrderListing } from '../ops/orders';
 import { freePort } from '../devstack/ports';
 import { waitUntil } from '../devstack/waits';
-import { Supervisor } from '../devstack/supervisor';
-import { openServices, type Services } from '../services';
+import type { Services } from '../services';
 import { checkoutWorkflow } from '../workflows/checkout/checkout.workflow';
-import {
-  checkoutStateQuery,
-  orderWorkflowId,
-  RECONCILER_SCHEDULE_ID,
-  type CheckoutState,
-  type OrderStatus,
-} from '../workflows/contract';
-import { createTestDatabases, type TestDatabases } from './helpers/databases';
-import { connectTestTemporal, type RunningWorkers, type TestTemporal, workflowBundle } from './helpers/temporal';
-import { databaseUrlEnv } from '../lib/config';
-import { checkoutOf, newProduct } from './helpers/checkouts';
+import { orderWorkflowId, RECONCILER_SCHEDULE_ID, type CheckoutState, type OrderStatus } from '../workflows/contract';
+import type { TestDatabases } from './helpers/databases';
+import type { RunningWorkers, TestTemporal } from './helpers/temporal';
+import { startProgram, testProcessEnv, type ServiceProcess } from './helpers/service-process';
+import { closeTestBed, openTestBed } from './helpers/test-bed';
+import { checkoutOf, newProduct, reach as reachState } from './helpers/checkouts';
 import { expectReconcilerSchedule } from './helpers/reconciler-schedule';
 import type { ProductView } from '../services/inventory/inventory.service';
 
@@ -37,40 +31,19 @@ const ROOT = path.resolve(__dirname, '..');
 let dbs: TestDatabases;
 let services: Services;
 let temporal: TestTemporal;
-const supervisor = new Supervisor();
 
 beforeAll(async () => {
-  [dbs, temporal] = await Promise.all([createTestDatabases(), connectTestTemporal()]);
-  services = openServices(dbs.urls, { stripeSecretKey: undefined, stripeApiBase: process.env.STRIPE_API_BASE! });
+  ({ dbs, services, temporal } = await openTestBed());
 });
 
-afterAll(async () => {
-  await supervisor.stopAll({ timeoutMs: 5_000 });
-  await temporal?.close();
-  await services?.close();
-  await dbs?.dispose();
-});
-
-/** The environment a worker or `npm run ops` needs to reach this test's Temporal namespace and databases. */
-function processEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    ...databaseUrlEnv(dbs.urls),
-    // The run's bundle: a worker that bundled for itself would spend seconds of CPU on it.
-    WORKFLOW_BUNDLE: workflowBundle().codePath,
-    TEMPORAL_NAMESPACE: temporal.namespace,
-    STRIPE_SECRET_KEY: '',
-    ...extra,
-  };
-  return env;
-}
+afterAll(() => closeTestBed({ temporal, services, dbs }));
 
 /** `npm run ops -- <args>` as an operator would type it. */
 function ops(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn('npm', ['run', '--silent', 'ops', '--', ...args], {
       cwd: ROOT,
-      env: processEnv(),
+      env: testProcessEnv(dbs.urls),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -86,16 +59,8 @@ const newProductOf = (available: number) => newProduct(services.inventory, 'OPS'
 const checkoutInput = (product: ProductView, quantity: number, ttlSeconds: number) =>
   checkoutOf(product, quantity, ttlSeconds, 'ops');
 
-async function reach(orderId: string, status: OrderStatus): Promise<CheckoutState> {
-  const handle = temporal.client.workflow.getHandle(orderWorkflowId(orderId));
-  let state: CheckoutState | undefined;
-  await waitUntil(
-    `order ${orderId} in ${status}`,
-    async () => (state = await handle.query(checkoutStateQuery)).status === status,
-    { timeoutMs: 30_000 },
-  );
-  return state!;
-}
+const reach = (orderId: string, status: OrderStatus): Promise<CheckoutState> =>
+  reachState(temporal.client.workflow.getHandle(orderWorkflowId(orderId)), status);
 
 /** The summaries (user metadata) of the activities and timers the workflow scheduled, from its history. */
 async function scheduledSummaries(orderId: string): Promise<string[]> {
@@ -106,26 +71,22 @@ async function scheduledSummaries(orderId: string): Promise<string[]> {
 }
 
 describe('a checkout run by the worker process', () => {
-  const lines: string[] = [];
+  let worker: ServiceProcess | undefined;
+  const lines = () => worker!.stdoutLines();
   let metricsPort: number;
 
   beforeAll(async () => {
     metricsPort = await freePort();
-    const worker = supervisor.start({
-      name: 'worker',
-      command: process.execPath,
-      args: ['--import', 'tsx', path.join(ROOT, 'worker.ts')],
-      cwd: ROOT,
-      env: processEnv({
+    worker = startProgram(
+      'worker',
+      'tsx',
+      testProcessEnv(dbs.urls, {
         WORKER_METRICS_PORT: String(metricsPort),
         LOG_LEVEL: 'debug',
         RECONCILER_INTERVAL_SECONDS: '1234',
       }),
-      write: (line, stream) => {
-        if (stream === 'stdout') lines.push(line.replace(/^\[worker\] /, ''));
-      },
-    });
-    await worker.waitForOutput(/workers? polling/, { timeoutMs: 90_000 });
+    );
+    await worker.waitForOutput('workers polling', 90_000);
   });
 
   // Stopped before the next describe starts workers of its own in the same namespace; the
@@ -135,13 +96,13 @@ describe('a checkout run by the worker process', () => {
       .getHandle(RECONCILER_SCHEDULE_ID)
       .delete()
       .catch(() => undefined);
-    await supervisor.stop(['worker']);
+    await worker?.stop();
   });
 
   it("keeps the reconciler's Schedule at RECONCILER_INTERVAL_SECONDS once it polls", async () => {
     expectReconcilerSchedule(await temporal.client.schedule.getHandle(RECONCILER_SCHEDULE_ID).describe(), 1_234);
     // Created, or (a Schedule an interrupted run left in the namespace) brought to this interval.
-    expect(lines.map((line) => JSON.parse(line) as { msg: string })).toEqual(
+    expect(lines().map((line) => JSON.parse(line) as { msg: string })).toEqual(
       expect.arrayContaining([
         expect.objectContaining({
           msg: expect.stringMatching(/^reconciler schedule (created|up to date): every 1234 s$/),
@@ -205,7 +166,7 @@ describe('a checkout run by the worker process', () => {
     // Every log line is JSON, and every line about this order names it: the workflow's own
     // lines (through the workflow logger) and its activities' lines alike.
     const workflowId = orderWorkflowId(input.orderId);
-    const records = () => lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+    const records = () => lines().map((line) => JSON.parse(line) as Record<string, unknown>);
     await waitUntil('the COMPLETED status in the worker log', async () =>
       records().some(
         (record) =>

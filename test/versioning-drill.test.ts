@@ -17,12 +17,13 @@ import type { WorkerDeploymentVersion } from '../worker/deployment';
 import { ALL_QUEUES, createWorkers, type WorkerQueue } from '../worker/workers';
 import { run as ops } from '../scripts/ops';
 import { waitUntil } from '../devstack/waits';
-import { openServices, type Services } from '../services';
+import type { Services } from '../services';
 import { notificationWorkflowId, orderWorkflowId, type CheckoutInput } from '../workflows/contract';
 import { checkoutOf, newProduct } from './helpers/checkouts';
-import { createTestDatabases, type TestDatabases } from './helpers/databases';
+import type { TestDatabases } from './helpers/databases';
 import { VERSIONING_DRILL_NAMESPACE } from '../harness/test-infrastructure';
-import { connectTestTemporal, workflowBundle, type TestTemporal } from './helpers/temporal';
+import { workflowBundle, type TestTemporal } from './helpers/temporal';
+import { closeTestBed, openTestBed } from './helpers/test-bed';
 import { bundleVariant, VARIANTS } from '../harness/workflow-variants';
 
 jest.setTimeout(120_000);
@@ -42,11 +43,8 @@ let checkout: CheckoutClient;
 const running: { workers: Worker[]; runs: Promise<void>[] }[] = [];
 
 beforeAll(async () => {
-  [dbs, temporal] = await Promise.all([
-    createTestDatabases(),
-    connectTestTemporal({ settings: { ...temporalSettingsFromEnv(), namespace: VERSIONING_DRILL_NAMESPACE } }),
-  ]);
-  services = openServices(dbs.urls, { stripeSecretKey: undefined, stripeApiBase: process.env.STRIPE_API_BASE! });
+  const settings = { ...temporalSettingsFromEnv(), namespace: VERSIONING_DRILL_NAMESPACE };
+  ({ dbs, services, temporal } = await openTestBed({ temporal: { settings } }));
   client = temporal.client;
   checkout = new CheckoutClient(client);
 });
@@ -55,9 +53,7 @@ afterAll(async () => {
   for (const { workers } of running)
     for (const worker of workers) if (worker.getState() === 'RUNNING') worker.shutdown();
   await Promise.allSettled(running.flatMap(({ runs }) => runs));
-  await temporal?.close();
-  await services?.close();
-  await dbs?.dispose();
+  await closeTestBed({ temporal, services, dbs });
 });
 
 /** One release's worker process, as worker.ts builds it with TEMPORAL_DEPLOYMENT_NAME and TEMPORAL_BUILD_ID set. */

@@ -4,57 +4,32 @@
  * key, so Stripe is asked for one charge and the ledger holds one payment.
  */
 import type { Client, Connection } from '@temporalio/client';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
-import path from 'node:path';
-import { openServices, type Services } from '../services';
+import type { Services } from '../services';
 import { checkoutWorkflow } from '../workflows/checkout/checkout.workflow';
-import { checkoutStateQuery, payUpdate } from '../workflows/contract';
-import { checkoutOf } from './helpers/checkouts';
+import { payUpdate } from '../workflows/contract';
+import { checkoutOf, newProduct, reach } from './helpers/checkouts';
 import { createTestDatabases, type TestDatabases } from './helpers/databases';
+import { startProgram, testProcessEnv, type ServiceProcess } from './helpers/service-process';
+import { testServices } from './helpers/test-bed';
 import { checkoutStartOptions } from '../temporal/checkout-client';
 import { isConfirm, startStripeProxy, type StripeProxy } from '../harness/stripe-proxy';
-import { testNamespace, workflowBundle } from './helpers/temporal';
+import { testNamespace } from './helpers/temporal';
 import { connectClient, createClient, temporalSettingsFromEnv } from '../temporal/connection';
-import { databaseUrlEnv } from '../lib/config';
 
 jest.setTimeout(120_000);
 
-const ROOT = path.resolve(__dirname, '..');
 let dbs: TestDatabases;
 let services: Services;
 let recorder: StripeProxy;
 let client: Client;
 let connection: Connection;
-const workers: ChildProcess[] = [];
+const workers: ServiceProcess[] = [];
 let killedDuringCharge = false;
 
-function startWorker(): Promise<ChildProcess> {
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    ...databaseUrlEnv(dbs.urls),
-    // The run's bundle: a worker that bundled for itself would spend seconds of CPU on it.
-    WORKFLOW_BUNDLE: workflowBundle().codePath,
-    TEMPORAL_NAMESPACE: testNamespace(),
-    STRIPE_API_BASE: recorder.url,
-    STRIPE_SECRET_KEY: '',
-  };
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'worker.ts')], {
-    cwd: ROOT,
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  workers.push(child);
-  return new Promise((resolve, reject) => {
-    let output = '';
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      if (/workers polling/.test(output)) resolve(child);
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`worker exited (${code}) before polling:\n${output}`)));
-  });
+async function startWorker(): Promise<void> {
+  const worker = startProgram('worker', 'tsx', testProcessEnv(dbs.urls, { STRIPE_API_BASE: recorder.url }));
+  workers.push(worker);
+  await worker.waitForOutput('workers polling', 90_000);
 }
 
 beforeAll(async () => {
@@ -65,20 +40,20 @@ beforeAll(async () => {
       // The confirmation has reached "Stripe": the worker dies before it hears the answer.
       if (isConfirm(request) && !killedDuringCharge) {
         killedDuringCharge = true;
-        workers[0]!.kill('SIGKILL');
+        workers[0]!.child.kill('SIGKILL');
         return 'reset';
       }
       return undefined;
     },
   });
-  services = openServices(dbs.urls, { stripeSecretKey: undefined, stripeApiBase: recorder.url });
+  services = testServices(dbs, recorder.url);
   const temporal = { ...temporalSettingsFromEnv(), namespace: testNamespace() };
   connection = await connectClient(temporal);
   client = createClient(connection, temporal);
 });
 
 afterAll(async () => {
-  for (const worker of workers) if (worker.exitCode === null && worker.signalCode === null) worker.kill('SIGKILL');
+  for (const { child } of workers) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   await connection?.close();
   await services?.close();
   await recorder?.close();
@@ -87,20 +62,14 @@ afterAll(async () => {
 
 it('a worker killed mid-charge resumes the saga without charging twice', async () => {
   await startWorker();
-  const product = await services.inventory.createProduct({
-    sku: `CRASH-${randomUUID().slice(0, 8)}`,
-    name: 'Crash test',
-    priceCents: 900,
-    available: 3,
-  });
+  const product = await newProduct(services.inventory, 'CRASH', 3, 900);
   const input = checkoutOf(product, 1, 300, 'crash');
   const { orderId, customerId } = input;
   const handle = await client.workflow.start(checkoutWorkflow, checkoutStartOptions(input));
-  while ((await handle.query(checkoutStateQuery)).status !== 'AWAITING_PAYMENT')
-    await new Promise((resolve) => setTimeout(resolve, 50));
+  await reach(handle, 'AWAITING_PAYMENT');
 
   const payment = handle.executeUpdate(payUpdate, { args: [{ paymentMethod: 'pm_card_visa', customerId }] });
-  await new Promise<void>((resolve) => workers[0]!.once('exit', () => resolve()));
+  await workers[0]!.exited;
   expect(killedDuringCharge).toBe(true);
   await startWorker();
 

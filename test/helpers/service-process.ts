@@ -1,11 +1,14 @@
 /**
  * The API or a worker as its own process, as production runs it (`node dist/...`) or as
  * development does (`node --import tsx ...`): its output captured, its exit awaited, its
- * memory read from /proc. For the production-profile and log tests.
+ * memory read from /proc. The one way the tests start `worker.ts` or `api/server.ts`.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { databaseUrlEnv } from '../../lib/config';
+import type { ServiceName } from '../../lib/service-names';
+import { testNamespace, workflowBundle } from './temporal';
 
 export const ROOT = path.resolve(__dirname, '../..');
 
@@ -20,7 +23,10 @@ const ENTRY: Record<Program, Record<Flavour, string>> = {
 export interface ServiceProcess {
   child: ChildProcess;
   startedAt: number;
+  /** Standard output and error, as written. */
   output(): string;
+  /** The complete lines written to standard output (a worker's JSON log lines). */
+  stdoutLines(): string[];
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   /** Resolves when the output contains `text`; rejects if the process exits first or after `timeoutMs`. */
   waitForOutput(text: string, timeoutMs?: number): Promise<void>;
@@ -40,12 +46,16 @@ export function startProgram(
   const startedAt = Date.now();
   const child = spawn(process.execPath, argv, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
+  let stdout = '';
   const listeners = new Set<() => void>();
   const append = (chunk: Buffer) => {
     output += chunk.toString();
     for (const listener of listeners) listener();
   };
-  child.stdout!.on('data', append);
+  child.stdout!.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString();
+    append(chunk);
+  });
   child.stderr!.on('data', append);
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.on('exit', (code, signal) => resolve({ code, signal })),
@@ -60,6 +70,7 @@ export function startProgram(
     child,
     startedAt,
     output: () => output,
+    stdoutLines: () => stdout.split('\n').slice(0, -1),
     exited,
     waitForOutput(text, timeoutMs = 60_000) {
       return new Promise<void>((resolve, reject) => {
@@ -91,5 +102,24 @@ export function startProgram(
       child.kill('SIGTERM');
       await exited;
     },
+  };
+}
+
+/**
+ * The environment of a worker process (or `npm run ops`) for this test: its databases, this Jest
+ * worker's Temporal namespace, the run's workflow bundle (a worker that bundled for itself would
+ * spend seconds of CPU on it) and Stripe as stripe-mock; `extra` wins.
+ */
+export function testProcessEnv(
+  databaseUrls: Record<ServiceName, string>,
+  extra: NodeJS.ProcessEnv = {},
+): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    ...databaseUrlEnv(databaseUrls),
+    WORKFLOW_BUNDLE: workflowBundle().codePath,
+    TEMPORAL_NAMESPACE: testNamespace(),
+    STRIPE_SECRET_KEY: '',
+    ...extra,
   };
 }
