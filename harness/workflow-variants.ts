@@ -1,7 +1,8 @@
 /**
  * Planted variants of the real workflow code, for the replay tier and the history recorder: the
- * checkout with two steps swapped, its undos run in the wrong order, its patch guard dropped, or
- * from before its patch. Each variant is a text edit of the real files, written beside them (so
+ * checkout with two steps swapped, its undos run in the wrong order, its patch guard dropped, a
+ * cancel during a charge ignored, a webhook verdict past the events' cap dropped, or from before
+ * its patch. Each variant is a text edit of the real files, written beside them (so
  * their relative imports resolve), bundled, and removed again. An edit that no longer finds its
  * text fails loudly: a refactor must move the variant along, not silently plant nothing.
  */
@@ -55,6 +56,23 @@ export const VARIANTS = {
         [
           'if (patched(PATCHES.notifyDeclinedPayment))\n        await notices.notifyDeclined(',
           'await notices.notifyDeclined(',
+        ],
+      ],
+    },
+  },
+  /** Sells what a charge took when a cancel arrived during it, instead of refunding it. */
+  cancelDuringChargeIgnored: {
+    name: 'cancel-during-charge-ignored',
+    edits: { 'checkout/checkout.workflow': [['if (requests.cancel) continue;', '']] },
+  },
+  /** Reads a webhook's verdict only from an event kept under the cap: a verdict arriving past it is lost. */
+  verdictPastCapDropped: {
+    name: 'verdict-past-cap-dropped',
+    edits: {
+      'checkout/charges': [
+        [
+          'this.webhookVerdict = notices.verdictOf(event) ?? this.webhookVerdict;\n    notices.keepPaymentEvent(this.state, event);',
+          'const kept = (this.state.paymentEvents?.length ?? 0) < contract.MAX_KEPT_PAYMENT_EVENTS;\n    notices.keepPaymentEvent(this.state, event);\n    if (kept) this.webhookVerdict = notices.verdictOf(event) ?? this.webhookVerdict;',
         ],
       ],
     },

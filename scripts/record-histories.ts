@@ -6,12 +6,16 @@
  * and keep the old files: they are the running workflows the change must still replay
  * (docs/changing-workflows.md). Before the first release nothing runs in production: every
  * history was re-recorded on the current code (`--force`), except `declined-then-paid`, which is
- * recorded on the checkout as it was before its one patch (harness/workflow-variants.ts).
+ * recorded on the checkout as it was before its one patch (harness/workflow-variants.ts). The
+ * riskiest paths each have one: a cancel during a charge, a `processing` charge settled by its
+ * webhook, declined attempts running out, the cap on kept payment events, an order adopted by a
+ * second run.
  * Payloads are encrypted with the test-only key of harness/history-encryption.ts, as a
  * deployment with PAYLOAD_ENCRYPTION_KEYS stores them; the replay tests decode them with it.
  */
-import type { Client, WorkflowHandle } from '@temporalio/client';
+import { WorkflowUpdateStage, type Client, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
+import { ERROR_CODES } from '../lib/error-codes';
 import { bundleWorkflowCode, DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -22,6 +26,7 @@ import path from 'node:path';
 import { connectClient, connectWorker, createClient, temporalSettingsFromEnv } from '../temporal/connection';
 import { HISTORY_TEST_ENCRYPTION_KEYS } from '../harness/history-encryption';
 import { startTestInfrastructure } from '../harness/test-infrastructure';
+import { waitUntil } from '../devstack/waits';
 import { checkoutWorkflow } from '../workflows/checkout/checkout.workflow';
 import { notificationWorkflow } from '../workflows/notification.workflow';
 import { bundleVariant, VARIANTS, type WorkflowVariant } from '../harness/workflow-variants';
@@ -30,11 +35,15 @@ import {
   checkoutStateQuery,
   notificationWorkflowId,
   notifySignal,
+  MAX_DECLINED_ATTEMPTS,
+  MAX_KEPT_PAYMENT_EVENTS,
   operatorActionSignal,
   orderWorkflowId,
+  paymentEventSignal,
   payUpdate,
   TASK_QUEUES,
   type CheckoutInput,
+  type CheckoutState,
   type OrderStatus,
 } from '../workflows/contract';
 
@@ -60,6 +69,8 @@ function inMemoryActivities(overrides: Record<string, (...args: never[]) => Prom
     releaseStock: async () => ({ status: 'RELEASED' }),
     commitStock: async () => ({ status: 'COMMITTED' }),
     chargePayment: async () => ({ paymentId: 'pay_1', paymentIntentId: 'pi_1', status: 'SUCCEEDED' }),
+    settleProcessingPayment: async () => undefined,
+    findPayment: async () => ({ status: 'NONE', declinedAttempts: 0 }),
     refundPayment: async () => ({ action: 'refunded', paymentIntentId: 'pi_1' }),
     clearCart: async () => ({ cleared: true }),
     notifyUser: async () => ({ workflowId: 'notifications-x' }),
@@ -81,13 +92,11 @@ interface Scenario {
   other?: (client: Client) => Promise<{ workflowId: string; runId: string }>;
 }
 
-async function reach(handle: Handle, status: OrderStatus): Promise<void> {
-  for (let i = 0; i < 400; i++) {
-    if ((await handle.query(checkoutStateQuery)).status === status) return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`never reached ${status}`);
-}
+/** Waits until the workflow's state says `what` (a recording drives the workflow from what it has done). */
+const until = (handle: Handle, what: string, check: (state: CheckoutState) => boolean) =>
+  waitUntil(what, async () => check(await handle.query(checkoutStateQuery)), { timeoutMs: 20_000, intervalMs: 50 });
+
+const reach = (handle: Handle, status: OrderStatus) => until(handle, status, (state) => state.status === status);
 
 const pay = (handle: Handle, input: CheckoutInput, paymentMethod = 'pm_card_visa') =>
   handle.executeUpdate(payUpdate, { args: [{ paymentMethod, customerId: input.customerId }] });
@@ -98,6 +107,53 @@ const declineFirstAttempt = async (input: { attempt: number }) => {
       declineCode: 'generic_decline',
     });
   return { paymentId: 'pay_1', paymentIntentId: 'pi_1', status: 'SUCCEEDED' };
+};
+
+const declineEveryAttempt = async () => {
+  throw ApplicationFailure.nonRetryable('Your card was declined.', 'PAYMENT_DECLINED', {
+    declineCode: 'generic_decline',
+  });
+};
+
+/** Stripe answers `processing`: the webhook's verdict settles the charge later. */
+const answerProcessing = async () => ({ paymentId: 'pay_1', paymentIntentId: 'pi_1', status: 'PROCESSING' });
+
+const paymentEvent = (eventId: string, type: string) => ({ eventId, type, paymentIntentId: 'pi_1' });
+
+/** Waits for the charge to answer `processing` (the intent is in the state), then relays `events` in order. */
+async function relayOnceProcessing(handle: Handle, events: ReturnType<typeof paymentEvent>[]): Promise<void> {
+  await until(handle, 'a processing charge', (state) => state.paymentIntentId === 'pi_1');
+  for (const event of events) await handle.signal(paymentEventSignal, event);
+}
+
+/** Fails the recording when the workflow did not take the path the scenario is for. */
+function expectState(state: CheckoutState, what: string, holds: boolean): void {
+  if (!holds) throw new Error(`the run did not ${what}: ${JSON.stringify(state)}`);
+}
+
+/** The charge in flight until the scenario lets it answer; `started` settles once it runs. */
+let chargeInFlight: { started: Promise<void>; begin: () => void; release: Promise<void>; open: () => void };
+function holdNextCharge(): void {
+  let begin!: () => void;
+  let open!: () => void;
+  const started = new Promise<void>((resolve) => (begin = resolve));
+  const release = new Promise<void>((resolve) => (open = resolve));
+  chargeInFlight = { started, begin, release, open };
+}
+
+/** Orders as the orders service records them, for the runs of one order id (the adoption scenario). */
+const recordedOrders = new Map<string, { status: OrderStatus; expiresAt: string | null }>();
+const recordedOrder = (orderId: string) => {
+  const order = recordedOrders.get(orderId) ?? { status: 'PENDING' as const, expiresAt: null };
+  return {
+    orderId,
+    status: order.status,
+    totalCents: 2_500,
+    expiresAt: order.expiresAt,
+    paidBefore: false,
+    failureCode: null,
+    failureReason: null,
+  };
 };
 
 /** The customer's card is declined once, then the payment goes through: the two declined-then-paid recordings. */
@@ -265,6 +321,135 @@ const SCENARIOS: Scenario[] = [
       await payment;
     },
   },
+  {
+    // A cancel arrives while a charge is in flight: the charge runs to its end, then its undo refunds it.
+    name: 'cancelled-during-charge',
+    activities: {
+      chargePayment: async () => {
+        chargeInFlight.begin();
+        await chargeInFlight.release;
+        return { paymentId: 'pay_1', paymentIntentId: 'pi_1', status: 'SUCCEEDED' };
+      },
+    },
+    drive: async (h, input) => {
+      holdNextCharge();
+      await reach(h, 'AWAITING_PAYMENT');
+      const payment = pay(h, input);
+      await chargeInFlight.started;
+      const cancel = await h.startUpdate(cancelUpdate, {
+        args: [{ reason: 'changed my mind' }],
+        waitForStage: WorkflowUpdateStage.ACCEPTED,
+      });
+      chargeInFlight.open();
+      await Promise.all([payment, cancel.result()]);
+      const end = await h.result();
+      expectState(
+        end,
+        'refund the charge and end CANCELLED',
+        end.status === 'CANCELLED' && end.compensatedSteps.includes('paymentCharged'),
+      );
+    },
+  },
+  {
+    // Stripe answers `processing`; an event that settles nothing (delivered twice), then the verdict pays the order.
+    name: 'processing-settled-by-webhook',
+    activities: { chargePayment: answerProcessing },
+    drive: async (h, input) => {
+      await reach(h, 'AWAITING_PAYMENT');
+      const payment = pay(h, input);
+      const processing = paymentEvent('evt_processing', 'payment_intent.processing');
+      await relayOnceProcessing(h, [processing, processing, paymentEvent('evt_succeeded', 'payment_intent.succeeded')]);
+      await payment;
+      const end = await h.result();
+      expectState(
+        end,
+        'complete on the webhook, each event kept once',
+        end.status === 'COMPLETED' && end.paymentEvents?.length === 2,
+      );
+    },
+  },
+  {
+    // Every card is declined: the last allowed attempt ends the order, its stock and quota given back.
+    name: 'declined-attempts-exhausted',
+    activities: { chargePayment: declineEveryAttempt },
+    drive: async (h, input) => {
+      await reach(h, 'AWAITING_PAYMENT');
+      for (let attempt = 1; attempt <= MAX_DECLINED_ATTEMPTS; attempt++)
+        await pay(h, input, 'pm_card_chargeDeclined').catch(() => undefined);
+      const end = await h.result();
+      expectState(
+        end,
+        `end FAILED after ${MAX_DECLINED_ATTEMPTS} declines`,
+        end.status === 'FAILED' &&
+          end.failure?.code === ERROR_CODES.PAYMENT_ATTEMPTS_EXHAUSTED &&
+          end.declinedAttempts === MAX_DECLINED_ATTEMPTS,
+      );
+    },
+  },
+  {
+    // A flood of webhook events while Stripe processes the charge: the first ones kept up to the cap, the
+    // rest counted; the verdict arrives past the cap and still settles the charge.
+    name: 'payment-events-capped',
+    activities: { chargePayment: answerProcessing },
+    drive: async (h, input) => {
+      await reach(h, 'AWAITING_PAYMENT');
+      const payment = pay(h, input);
+      const flood = Array.from({ length: MAX_KEPT_PAYMENT_EVENTS + 1 }, (_, i) =>
+        paymentEvent(`evt_${i}`, 'charge.updated'),
+      );
+      await relayOnceProcessing(h, [...flood, flood[0]!, paymentEvent('evt_succeeded', 'payment_intent.succeeded')]);
+      await payment;
+      const end = await h.result();
+      expectState(
+        end,
+        `keep ${MAX_KEPT_PAYMENT_EVENTS} events, count 2 past the cap and complete`,
+        end.status === 'COMPLETED' &&
+          end.paymentEvents?.length === MAX_KEPT_PAYMENT_EVENTS &&
+          end.paymentEventsBeyondCap === 2,
+      );
+    },
+  },
+  {
+    // A second run of an order whose first run was terminated while it awaited payment: it adopts the order
+    // (its expiresAt, its reservation), waits on and is paid. The second run is the one recorded.
+    name: 'adopted-waiting-order',
+    activities: {
+      createOrder: async (input: { orderId: string }) => {
+        if (!recordedOrders.has(input.orderId))
+          recordedOrders.set(input.orderId, { status: 'PENDING', expiresAt: null });
+        return recordedOrder(input.orderId);
+      },
+      setOrderStatus: async (input: { orderId: string; status: OrderStatus; expiresAt?: string }) => {
+        const expiresAt = input.expiresAt ?? recordedOrders.get(input.orderId)?.expiresAt ?? null;
+        recordedOrders.set(input.orderId, { status: input.status, expiresAt });
+        return { orderId: input.orderId, status: input.status, totalCents: 2_500 };
+      },
+    },
+    drive: async () => undefined,
+    other: async (client) => {
+      const input = checkoutInput();
+      const start = () =>
+        client.workflow.start(checkoutWorkflow, {
+          taskQueue: TASK_QUEUES.checkout,
+          workflowId: orderWorkflowId(input.orderId),
+          args: [input],
+        });
+      const first = await start();
+      await reach(first, 'AWAITING_PAYMENT');
+      await first.terminate('Stranded on purpose: a second run adopts the order');
+      const second = await start();
+      const { expiresAt } = recordedOrders.get(input.orderId)!;
+      await until(
+        second,
+        'the adopted order awaiting payment',
+        (state) => state.status === 'AWAITING_PAYMENT' && state.expiresAt === expiresAt,
+      );
+      await pay(second, input);
+      const end = await second.result();
+      expectState(end, 'adopt the waiting order and complete it', end.status === 'COMPLETED');
+      return { workflowId: second.workflowId, runId: second.firstExecutionRunId };
+    },
+  },
 ];
 
 async function main(): Promise<void> {
@@ -344,13 +529,13 @@ async function main(): Promise<void> {
   }
 }
 
-async function runCheckout(client: Client, scenario: Scenario): Promise<{ workflowId: string; runId: string }> {
-  const orderId = randomUUID();
-  const input: CheckoutInput = {
-    orderId,
+/** A new order of two units, 25.00 in all. */
+function checkoutInput(ttlSeconds = 30): CheckoutInput {
+  return {
+    orderId: randomUUID(),
     customerId: 'history-customer',
     currency: 'usd',
-    ttlSeconds: scenario.ttlSeconds ?? 30,
+    ttlSeconds,
     lines: [
       {
         productId: '00000000-0000-4000-8000-000000000001',
@@ -361,6 +546,11 @@ async function runCheckout(client: Client, scenario: Scenario): Promise<{ workfl
       },
     ],
   };
+}
+
+async function runCheckout(client: Client, scenario: Scenario): Promise<{ workflowId: string; runId: string }> {
+  const input = checkoutInput(scenario.ttlSeconds);
+  const { orderId } = input;
   const handle = await client.workflow.start(checkoutWorkflow, {
     taskQueue: TASK_QUEUES.checkout,
     workflowId: orderWorkflowId(orderId),

@@ -92,16 +92,21 @@ describe('recorded checkout histories', () => {
   it('cover every saga scenario, the notification workflow across a continue-as-new, and both sides of the one patch', () => {
     expect(files).toEqual(
       [
+        'adopted-waiting-order',
         'cancelled',
+        'cancelled-during-charge',
         'compensation-failed-operator-resolve',
         'compensation-failed-operator-retry',
+        'declined-attempts-exhausted',
         'declined-then-paid',
         'declined-then-paid-notified',
         'expired',
         'notifications-continue-as-new',
         'out-of-stock',
         'paid',
+        'payment-events-capped',
         'payment-racing-expiry',
+        'processing-settled-by-webhook',
         'quota-rejected',
         'refund-after-later-failure',
         'rerun-of-ended-order',
@@ -143,10 +148,15 @@ describe('recorded checkout histories', () => {
     }
   });
 
-  it('hold one patch, with a history from before it and one from after', () => {
+  it('hold one patch, with a history from before it and those from after', () => {
     expect(patchesIn('declined-then-paid.json')).toEqual([]);
     expect(patchesIn('declined-then-paid-notified.json')).toEqual([PATCHES.notifyDeclinedPayment]);
-    expect(files.filter((file) => patchesIn(file).length > 0)).toEqual(['declined-then-paid-notified.json']);
+    // The declines before the last one are each notified: the marker once, where the first notice runs.
+    expect(patchesIn('declined-attempts-exhausted.json')).toEqual([PATCHES.notifyDeclinedPayment]);
+    expect(files.filter((file) => patchesIn(file).length > 0)).toEqual([
+      'declined-attempts-exhausted.json',
+      'declined-then-paid-notified.json',
+    ]);
   });
 
   // Each planted change must fail exactly the histories whose workflows reached the changed code, and
@@ -155,7 +165,16 @@ describe('recorded checkout histories', () => {
     [
       'two forward steps swapped (cart before PAID)',
       VARIANTS.stepsSwapped,
-      ['declined-then-paid', 'declined-then-paid-notified', 'paid', 'payment-racing-expiry'],
+      // Every history that reached the sale, the adopted order's too.
+      [
+        'adopted-waiting-order',
+        'declined-then-paid',
+        'declined-then-paid-notified',
+        'paid',
+        'payment-events-capped',
+        'payment-racing-expiry',
+        'processing-settled-by-webhook',
+      ],
     ],
     [
       'the undo order reversed',
@@ -163,8 +182,10 @@ describe('recorded checkout histories', () => {
       // Every history that undid two steps or more; a quota refusal too, since the stock is reserved beside the quota check.
       [
         'cancelled',
+        'cancelled-during-charge',
         'compensation-failed-operator-resolve',
         'compensation-failed-operator-retry',
+        'declined-attempts-exhausted',
         'expired',
         'out-of-stock',
         'quota-rejected',
@@ -174,7 +195,16 @@ describe('recorded checkout histories', () => {
     ],
     // Both sides of the patch reach it: the old history lacks the notice, the new one has a marker no code asks
     // about. (Removing a patch goes through deprecatePatch() first: docs/changing-workflows.md.)
-    ['the patch guard dropped', VARIANTS.patchGuardDropped, ['declined-then-paid', 'declined-then-paid-notified']],
+    [
+      'the patch guard dropped',
+      VARIANTS.patchGuardDropped,
+      ['declined-attempts-exhausted', 'declined-then-paid', 'declined-then-paid-notified'],
+    ],
+    // Only the history whose cancel arrived while its charge was in flight: there the charge was refunded, not sold.
+    ['a cancel during the charge ignored', VARIANTS.cancelDuringChargeIgnored, ['cancelled-during-charge']],
+    // Only the history whose webhook verdict arrived past the cap on kept events; the few events of a plain
+    // processing charge are all kept, and their verdict still settles it.
+    ['a webhook verdict past the cap dropped', VARIANTS.verdictPastCapDropped, ['payment-events-capped']],
   ])('fail where the workflow reached it, and only there: %s', async (_name, variant, failing) => {
     const results = await replayAll(await bundleVariant(variant));
     expect(results).toHaveLength(files.length);
