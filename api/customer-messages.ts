@@ -21,6 +21,7 @@ const CUSTOMER_SAFE_CODES: ReadonlySet<string> = new Set([
 
 const GENERIC_MESSAGES: Record<string, string> = {
   COMPENSATION_FAILED: 'This order could not be undone automatically; our team has been told and will finish it.',
+  FORWARD_STEP_FAILED: 'Your order is paid; finishing it needs our team, who have been told and will complete it.',
 };
 const DEFAULT_MESSAGE =
   'This order could not be completed because of a problem on our side. Any payment taken will be refunded.';

@@ -79,6 +79,8 @@ export const HTTP_STATUS_BY_CODE = {
   DATA_REJECTED: 500,
   FAILED: 500,
   COMPENSATION_FAILED: 500,
+  /** A step past the commit point (the order is paid) failed past its retries; it is finished, never undone. */
+  FORWARD_STEP_FAILED: 500,
   ORDER_REJECTED: 500,
   UPDATE_FAILED: 500,
   /** A recovery run (a reset, `npm run ops -- repair`) finished unwinding an order an earlier run had left mid-way. */

@@ -7,6 +7,9 @@ import { CancellationScope } from '@temporalio/workflow';
 
 export type OperatorDecision = 'retry' | 'resolve';
 
+/** What failed: an undo while the saga unwinds, or a step past the commit point that must go forward. */
+export type StepKind = 'undo' | 'forward';
+
 /** Where the saga writes down what it did, for the workflow's query. */
 export interface SagaRecord<Step extends string> {
   completedSteps: Step[];
@@ -16,8 +19,8 @@ export interface SagaRecord<Step extends string> {
 export interface SagaHooks {
   /** An undo is about to run (for the operator's view of the workflow). */
   undoing?(step: string): void;
-  /** An undo failed past its retries: park the order and answer with the operator's decision. */
-  undoFailed(step: string, error: unknown): Promise<OperatorDecision>;
+  /** A step failed past its retries: park the order and answer with the operator's decision. */
+  stepFailed(step: string, kind: StepKind, error: unknown): Promise<OperatorDecision>;
 }
 
 /** One of the steps Saga.together() runs side by side: its name, its work and its undo. */
@@ -93,8 +96,11 @@ export class Saga<Step extends string> {
         // An undo that failed past its retries asks the operator, one at a time, as if run alone.
         for (const [index, undo] of batch.entries()) {
           const outcome = outcomes[index]!;
-          if (outcome.status === 'rejected' && (await this.hooks.undoFailed(undo.step, outcome.reason)) === 'retry')
-            await this.withOperatorFallback(undo.step, undo.undo);
+          if (
+            outcome.status === 'rejected' &&
+            (await this.hooks.stepFailed(undo.step, 'undo', outcome.reason)) === 'retry'
+          )
+            await this.withOperatorFallback(undo.step, 'undo', undo.undo);
         }
         for (const undo of batch) this.record.compensatedSteps.push(undo.step);
       }
@@ -102,13 +108,13 @@ export class Saga<Step extends string> {
   }
 
   /** Runs `work` until it succeeds, asking the operator after each failure; 'resolve' stops asking. */
-  async withOperatorFallback(step: string, work: () => Promise<unknown>): Promise<void> {
+  async withOperatorFallback(step: string, kind: StepKind, work: () => Promise<unknown>): Promise<void> {
     for (;;) {
       try {
         await work();
         return;
       } catch (error) {
-        if ((await this.hooks.undoFailed(step, error)) === 'resolve') return;
+        if ((await this.hooks.stepFailed(step, kind, error)) === 'resolve') return;
       }
     }
   }

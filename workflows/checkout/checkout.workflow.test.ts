@@ -334,6 +334,35 @@ describe('checkout saga', () => {
     expect(await stockOf(product.id)).toMatchObject({ available: 2 });
   });
 
+  it('a forward step that keeps failing parks the paid order to be finished, never undone', async () => {
+    let clearWorks = false;
+    const cart = real('cart');
+    workers = await startWorkers({
+      cart: {
+        async clearCart(input: unknown) {
+          if (!clearWorks) throw ApplicationFailure.nonRetryable('cart database is read-only', 'STORAGE_READ_ONLY');
+          return cart.clearCart!(input);
+        },
+      },
+    });
+    const product = await newProduct(2);
+    const { orderId, customerId, handle } = await startCheckout({ productId: product.id, quantity: 2 });
+    await reach(handle, 'AWAITING_PAYMENT');
+    await handle.executeUpdate(payUpdate, { args: [{ paymentMethod: 'pm_card_visa', customerId }] });
+    const parked = await reach(handle, 'NEEDS_ATTENTION');
+    expect(parked.failure).toEqual({
+      code: 'FORWARD_STEP_FAILED',
+      message: 'cartCleared: cart database is read-only',
+    });
+    expect(parked.compensatedSteps).toEqual([]);
+
+    clearWorks = true;
+    await handle.signal(operatorActionSignal, { action: 'retry' });
+    expect((await handle.result()).status).toBe('COMPLETED');
+    expect(await services.payments.get(orderId)).toMatchObject({ status: 'SUCCEEDED', refunded: false });
+    expect(await stockOf(product.id)).toMatchObject({ available: 0 });
+  });
+
   it('payment racing expiry: a charge in flight when the timer fires wins the race', async () => {
     // The charge is held until the order's time-to-live has passed.
     const charging = await startWorkersWithGatedCharge();

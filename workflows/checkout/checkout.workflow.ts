@@ -17,10 +17,10 @@ import {
 } from '@temporalio/workflow';
 import { ERROR_CODES } from '../../lib/error-codes';
 import { checkoutCalls } from './gateway';
-import { Charges } from './charges';
+import { Charges, type ChargeRefusal } from './charges';
 import { CustomerRequests, settle } from './requests';
 import * as contract from '../contract';
-import type { CheckoutFailure, CheckoutInput, CheckoutState, CheckoutStep, OrderStatus } from '../contract';
+import type { CheckoutFailure, CheckoutInput, CheckoutState, CheckoutStep, OrderStatus, PayInput } from '../contract';
 import type { RecordedOrder } from '../../activities/orders.activities';
 import { OperatorDesk } from './operator-desk';
 import { Saga } from '../saga';
@@ -86,19 +86,13 @@ class Checkout {
     this.calls = checkoutCalls(input, totalCents);
     this.saga = new Saga(this.state, {
       undoing: (step) => setCurrentDetails(`Undoing ${step}`),
-      undoFailed: (step, error) => this.operator.park(step, error),
+      stepFailed: (step, kind, error) => this.operator.park(step, kind, error),
     });
     setHandler(contract.checkoutStateQuery, () => this.state);
     setHandler(contract.placedUpdate, () => settle(() => this.state.status !== 'PENDING').then(() => this.state));
     const msLeft = () => this.msLeft();
     this.requests = new CustomerRequests(this.state, msLeft);
-    this.charges = new Charges(
-      input,
-      this.state,
-      this.saga,
-      () => this.calls.refundPayment(this.state.failure?.code),
-      msLeft,
-    );
+    this.charges = new Charges(input, this.state, this.calls, msLeft);
     // With the orders service down too, the workflow's own state and search attribute still say so.
     const markNeedsAttention = () =>
       this.setStatus('NEEDS_ATTENTION', {
@@ -214,7 +208,7 @@ class Checkout {
           ? { status: 'CANCELLED', reason: requests.cancel.reason ?? 'Cancelled by the customer' }
           : { status: 'EXPIRED', reason: `Not paid within ${this.input.ttlSeconds} s` };
       }
-      const refusal = await this.charges.charge(payment);
+      const refusal = await this.charge(payment);
       if (requests.cancel) continue; // Cancelled during the charge: its undo refunds whatever it took.
       if (!refusal) {
         requests.close();
@@ -240,6 +234,23 @@ class Checkout {
     }
   }
 
+  /**
+   * One charge attempt, run to its end, as the step `paymentCharged` with its undo: refund what was
+   * taken or cancel the intent (a second attempt keeps the undo the first registered). Undefined when paid.
+   */
+  private async charge(payment: PayInput): Promise<ChargeRefusal | undefined> {
+    try {
+      await this.saga.step(
+        'paymentCharged',
+        () => this.charges.attempt(payment),
+        () => this.calls.refundPayment(this.state.failure?.code),
+      );
+      return undefined;
+    } catch (error) {
+      return this.charges.refusalOf(error);
+    }
+  }
+
   /** Sells the reserved stock (the commit point), then goes forward only: the PAID write, the cart, COMPLETED. */
   private async fulfil(): Promise<void> {
     setCurrentDetails('Paid: selling the stock and clearing the cart');
@@ -257,7 +268,7 @@ class Checkout {
     this.requests.close();
     this.state.failure ??= why.failure;
     await this.saga.unwind();
-    await this.saga.withOperatorFallback('recordOutcome', () =>
+    await this.saga.withOperatorFallback('recordOutcome', 'undo', () =>
       this.setStatus(why.status, { reason: why.reason, failureCode: this.state.failure?.code }),
     );
     setCurrentDetails(`${why.status}: ${why.reason}`);
@@ -284,7 +295,7 @@ class Checkout {
 
   /** A step past the commit point: it is never undone, and one that fails for good waits for an operator. */
   private forward(step: CheckoutStep, run: () => Promise<unknown>): Promise<void> {
-    return this.saga.withOperatorFallback(step, () => this.saga.step(step, run));
+    return this.saga.withOperatorFallback(step, 'forward', () => this.saga.step(step, run));
   }
 
   private async setStatus(

@@ -18,7 +18,7 @@ const orders = proxyActivities<OrdersActivities>(ACTIVITY_OPTIONS.orders);
 /** The PAID and COMPLETED writes, past the commit point: they retry until they succeed. */
 const ordersForwardOnly = proxyActivities<OrdersActivities>(ACTIVITY_OPTIONS.ordersForwardOnly);
 const inventory = proxyActivities<InventoryActivities>(ACTIVITY_OPTIONS.inventory);
-export const payments = proxyActivities<PaymentsActivities>(ACTIVITY_OPTIONS.payments);
+const payments = proxyActivities<PaymentsActivities>(ACTIVITY_OPTIONS.payments);
 const cart = proxyActivities<CartActivities>(ACTIVITY_OPTIONS.cart);
 
 const stockLines = (order: CheckoutInput) => order.lines.map(({ productId, quantity }) => ({ productId, quantity }));
@@ -47,6 +47,13 @@ export function checkoutCalls(order: CheckoutInput, totalCents: number) {
       inventory.releaseStock.executeWithOptions({ summary: summaries.releaseStock(orderId) }, [{ orderId }]),
     commitStock: () =>
       inventory.commitStock.executeWithOptions({ summary: summaries.commitStock(lines) }, [{ orderId }]),
+    chargePayment: (paymentMethod: string, attempt: number) =>
+      payments.chargePayment.executeWithOptions({ summary: summaries.chargePayment(totalCents, currency, attempt) }, [
+        { orderId, amountCents: totalCents, currency, paymentMethod, attempt },
+      ]),
+    /** What Stripe's webhook said of a charge that answered `processing`, recorded on the payment. */
+    settleProcessingPayment: (attempt: number, outcome: 'succeeded' | 'failed') =>
+      payments.settleProcessingPayment({ orderId, attempt, outcome }),
     findPayment: () =>
       payments.findPayment.executeWithOptions({ summary: summaries.findPayment(orderId) }, [{ orderId }]),
     refundPayment: (reason?: string) =>

@@ -8,7 +8,7 @@ import { ERROR_CODES } from '../../lib/error-codes';
 import * as contract from '../contract';
 import type { CheckoutState, OperatorActionInput } from '../contract';
 import { failureOf } from './failures';
-import type { OperatorDecision } from '../saga';
+import type { OperatorDecision, StepKind } from '../saga';
 import { needsAttentionDetails } from './summaries';
 
 export class OperatorDesk {
@@ -26,13 +26,18 @@ export class OperatorDesk {
     );
   }
 
-  /** Parks the order for `step`'s failure and answers with the operator's decision. */
-  async park(step: string, error: unknown): Promise<OperatorDecision> {
+  /**
+   * Parks the order for `step`'s failure and answers with the operator's decision. An undo that
+   * failed is a COMPENSATION_FAILED; a step past the commit point (the order is paid) is a
+   * FORWARD_STEP_FAILED, which no operator answers by undoing anything.
+   */
+  async park(step: string, kind: StepKind, error: unknown): Promise<OperatorDecision> {
     const { orderId } = this.state;
     const { message } = failureOf(error);
-    this.state.failure = { code: ERROR_CODES.COMPENSATION_FAILED, message: `${step}: ${message}` };
-    log.warn('A step failed past its retries; the order needs an operator', { orderId, step, error: message });
-    setCurrentDetails(needsAttentionDetails(orderId, step, message));
+    const code = kind === 'undo' ? ERROR_CODES.COMPENSATION_FAILED : ERROR_CODES.FORWARD_STEP_FAILED;
+    this.state.failure = { code, message: `${step}: ${message}` };
+    log.warn('A step failed past its retries; the order needs an operator', { orderId, step, kind, error: message });
+    setCurrentDetails(needsAttentionDetails(orderId, step, kind, message));
     if (this.state.status !== 'NEEDS_ATTENTION') await this.markNeedsAttention();
     await condition(() => this.action !== undefined);
     const { action, note } = this.action!;

@@ -34,9 +34,15 @@ describe('step summaries', () => {
   });
 
   it('tell the operator how to get an order out of NEEDS_ATTENTION', () => {
-    const details = needsAttentionDetails('o-1', 'stockReserved', 'inventory database is read-only');
-    expect(details).toContain('stockReserved');
+    const details = needsAttentionDetails('o-1', 'stockReserved', 'undo', 'inventory database is read-only');
+    expect(details).toContain('undoing stockReserved failed: inventory database is read-only');
     expect(details).toContain('{"action":"retry"}');
     expect(details).toContain('npm run ops -- retry|resolve o-1');
+  });
+
+  it('name a forward step that failed as one to finish, never to undo', () => {
+    const details = needsAttentionDetails('o-1', 'cartCleared', 'forward', 'cart database is read-only');
+    expect(details).toContain('finishing cartCleared failed: cart database is read-only');
+    expect(details).not.toContain('undo');
   });
 });

@@ -59,10 +59,17 @@ export const stepSummaries = {
 } as const;
 
 /** The workflow's current details while it waits on an operator (the UI shows them on the workflow page). */
-export function needsAttentionDetails(orderId: string, step: string, message: string): string {
+export function needsAttentionDetails(
+  orderId: string,
+  step: string,
+  kind: 'undo' | 'forward',
+  message: string,
+): string {
+  const [failed, byHand] =
+    kind === 'undo' ? [`undoing ${step}`, 'it was undone by hand'] : [`finishing ${step}`, 'it was done by hand'];
   return (
-    `NEEDS ATTENTION: undoing ${step} failed: ${message}. ` +
+    `NEEDS ATTENTION: ${failed} failed: ${message}. ` +
     `Fix the cause, then send the signal operatorAction with {"action":"retry"} to run it again, ` +
-    `or {"action":"resolve","note":"..."} once it was undone by hand (or: npm run ops -- retry|resolve ${orderId}).`
+    `or {"action":"resolve","note":"..."} once ${byHand} (or: npm run ops -- retry|resolve ${orderId}).`
   );
 }
