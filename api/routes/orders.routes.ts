@@ -7,7 +7,7 @@ import { DomainError } from '../../lib/errors';
 import type { Services } from '../../services';
 import type { OrderView } from '../../services/orders/orders.service';
 import type { PaymentView } from '../../services/payments/payments.service';
-import { orderWorkflowId } from '../../workflows/contract';
+import { orderWorkflowId, type CheckoutState } from '../../workflows/contract';
 import { placeOrder } from '../order-placement';
 import { errors, IdParams, Order, Quantity, Text, Uuid } from '../schemas';
 
@@ -51,6 +51,19 @@ export const orderRoutes: FastifyPluginAsyncTypebox<OrderRoutesOptions> = async 
       withSteps ? checkout.state(order.id).catch(() => undefined) : Promise.resolve(undefined),
     ]);
     return toOrderResponse(order, payment, state?.completedSteps);
+  }
+
+  /**
+   * The order as a pay or cancel update left it: the workflow's answer says its status, failure and
+   * steps; the order row read before it the rest, and the payments service what only it knows.
+   */
+  async function presentSettled(order: OrderView, state: CheckoutState) {
+    const settled: OrderView = {
+      ...order,
+      status: state.status,
+      ...(state.failure ? { failureCode: state.failure.code, failureReason: state.failure.message } : {}),
+    };
+    return toOrderResponse(settled, await services.payments.get(order.id), state.completedSteps);
   }
 
   /** The customer's own order; anyone else's does not exist (404, never 403). */
@@ -165,9 +178,8 @@ export const orderRoutes: FastifyPluginAsyncTypebox<OrderRoutesOptions> = async 
       },
     },
     async (request) => {
-      await ownOrder(request.user.sub, request.params.id);
-      await checkout.pay(request.params.id, request.user.sub, request.body.paymentMethod);
-      return present(await ownOrder(request.user.sub, request.params.id), true);
+      const order = await ownOrder(request.user.sub, request.params.id);
+      return presentSettled(order, await checkout.pay(order.id, request.user.sub, request.body.paymentMethod));
     },
   );
 
@@ -186,11 +198,11 @@ export const orderRoutes: FastifyPluginAsyncTypebox<OrderRoutesOptions> = async 
       },
     },
     async (request) => {
-      await ownOrder(request.user.sub, request.params.id);
-      const state = await checkout.cancel(request.params.id, request.body?.reason ?? undefined);
+      const order = await ownOrder(request.user.sub, request.params.id);
+      const state = await checkout.cancel(order.id, request.body?.reason ?? undefined);
       if (state.status !== 'CANCELLED')
         throw new DomainError('ORDER_NOT_CANCELLABLE', `The order is ${state.status.toLowerCase()}`);
-      return present(await ownOrder(request.user.sub, request.params.id), true);
+      return presentSettled(order, state);
     },
   );
 };

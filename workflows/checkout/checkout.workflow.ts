@@ -1,9 +1,9 @@
 /**
  * The checkout saga, as its story: place the order (quota, order, stock) → await payment, cancel or
- * expiry → fulfil (sell the stock, mark paid, clear the cart) → finish. Steps are declared with their
- * undo (saga.ts); the customer's requests only validate, record and wait (checkout-requests.ts), the
- * body runs every charge (checkout-charges.ts), and a step that keeps failing waits for an operator
- * (operator-desk.ts).
+ * expiry → fulfil (sell the stock, mark paid, clear the cart) → finish. Every step is declared here
+ * with its undo (saga.ts); every activity call goes through the gateway (gateway.ts); the customer's
+ * requests only validate, record and wait (requests.ts); one charge attempt is charges.ts; and a step
+ * that keeps failing waits for an operator (operator-desk.ts).
  */
 import {
   allHandlersFinished,
