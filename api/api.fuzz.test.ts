@@ -7,19 +7,34 @@
  *   - a 4xx has a status the route documents in the OpenAPI document, and an error code the API
  *     defines for that status (api/plugins/errors.ts);
  *   - a 4xx changes no row in any database.
+ * And for every string field of every route: a NUL (or, in a body, a lone surrogate) in it is 400
+ * UNSTORABLE_TEXT within a second, before any Stripe request or Temporal call, changing nothing.
  * Fixed seed and a bounded run in `npm test`; `npm run fuzz -- --runs N [--seed S]` for long runs.
  * fast-check prints the seed and path of a failure, which replays it.
  */
 import fc from 'fast-check';
 import type { OpenAPIV3_1 } from 'openapi-types';
 import { STATUS_BY_CODE } from './plugins/errors';
-import { startApiHarness, TEST_SETTINGS, type ApiHarness } from '../test/helpers/api';
-import { hostile, hostileValue, valid, type JsonSchema } from '../test/fuzz/arbitraries';
+import type { FastifyInstance } from 'fastify';
+import { buildAppBeside, startApiHarness, TEST_SETTINGS, type ApiHarness } from '../test/helpers/api';
+import {
+  describeField,
+  hostile,
+  hostileValue,
+  stringFields,
+  unstorableText,
+  valid,
+  validWithText,
+  type JsonSchema,
+} from '../test/fuzz/arbitraries';
+import { startStripeProxy, type StripeProxy } from '../harness/stripe-proxy';
 import { openFingerprint, type DatabaseFingerprint } from '../test/fuzz/database-fingerprint';
 import { TERMINAL_ORDER_STATUSES } from '../workflows/contract';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20_261_202);
 const RUNS = Number(process.env.FUZZ_RUNS ?? 2_000);
+/** Requests per string field for the unstorable-text property (every field is tried). */
+const NUL_RUNS_PER_FIELD = Math.max(5, Math.round(RUNS / 200));
 
 jest.setTimeout(Math.max(240_000, RUNS * 200));
 
@@ -40,6 +55,7 @@ interface Route {
   method: string;
   path: string;
   pathParams: string[];
+  params?: JsonSchema;
   query?: JsonSchema;
   headers?: JsonSchema;
   body?: JsonSchema;
@@ -72,6 +88,8 @@ interface FuzzRequest {
 }
 
 let api: ApiHarness;
+/** Every request the payments service sends to Stripe (stripe-mock behind a recorder). */
+let stripe: StripeProxy;
 let fingerprint: DatabaseFingerprint;
 let tokens: Record<'alice' | 'bob' | 'admin', string>;
 let routes: Route[];
@@ -83,7 +101,9 @@ beforeAll(async () => {
   // Orders live for an hour: an expiry firing mid-run would change rows under a 4xx.
   // Orders per minute are few: each placed order runs a saga the run then waits for, and past the limit the
   // answer (429 RATE_LIMITED) is what a hostile client gets anyway. The harness's Temporal client sends usage notifications.
+  stripe = await startStripeProxy({ target: process.env.STRIPE_API_BASE! });
   api = await startApiHarness({
+    stripeApiBase: stripe.url,
     notifier: true,
     app: { settings: { ...TEST_SETTINGS, orderTtlSeconds: 3_600 }, rateLimits: { devTokens: 10_000, orders: 5 } },
   });
@@ -119,6 +139,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await fingerprint?.close();
   await api?.close();
+  await stripe?.close();
 });
 
 function bearer(token: string) {
@@ -131,10 +152,11 @@ async function devToken(userId: string, role: 'user' | 'admin'): Promise<string>
   return response.json().token;
 }
 
-function routesOf(doc: OpenAPIV3_1.Document): Route[] {
+/** The routes of the OpenAPI document; `payable` narrows payment methods to one stripe-mock knows (payableBody). */
+function routesOf(doc: OpenAPIV3_1.Document, skipped: RegExp[] = NOT_FUZZED, payable = true): Route[] {
   const found: Route[] = [];
   for (const [path, item] of Object.entries(doc.paths ?? {})) {
-    if (NOT_FUZZED.some((pattern) => pattern.test(path))) continue;
+    if (skipped.some((pattern) => pattern.test(path))) continue;
     for (const method of ['get', 'post', 'put', 'patch', 'delete'] as const) {
       const operation = item?.[method];
       if (!operation) continue;
@@ -154,9 +176,10 @@ function routesOf(doc: OpenAPIV3_1.Document): Route[] {
         method: method.toUpperCase(),
         path,
         pathParams: parameters.filter((p) => p.in === 'path').map((p) => p.name),
+        params: group('path'),
         query: group('query'),
         headers: group('header'),
-        body: body && path.endsWith('/payment') ? payableBody(body) : body,
+        body: body && payable && path.endsWith('/payment') ? payableBody(body) : body,
         documented: new Set(Object.keys(operation.responses ?? {}).map(Number)),
       });
     }
@@ -387,4 +410,121 @@ test(`${RUNS} generated requests: never a 5xx, every 4xx documented and with a c
   }
   expect([...failures.keys()]).toEqual([]);
   expect(sent).toBe(RUNS);
+});
+
+/** The parts of a request a client writes, as the route's schemas describe them. */
+const PARTS = ['params', 'query', 'headers', 'body'] as const;
+type Part = (typeof PARTS)[number];
+
+test('a NUL or a lone surrogate in any string field is 400 UNSTORABLE_TEXT within a second: no Stripe request, no Temporal call, no row changed', async () => {
+  // Its own app beside the harness's (the same services and Temporal client), without the rate limits
+  // that would answer 429 before validation; the SSE stream is included, since a refusal never opens it.
+  const app: FastifyInstance = await buildAppBeside(api, {
+    settings: { ...TEST_SETTINGS, orderTtlSeconds: 3_600 },
+    rateLimits: { devTokens: 100_000, orders: 100_000 },
+    notifier: api.temporal.client,
+  });
+  const workflows = api.temporal.client.workflow;
+  const temporalCalls = (
+    ['start', 'execute', 'signalWithStart', 'executeUpdateWithStart', 'startUpdateWithStart', 'getHandle'] as const
+  ).map((method) => jest.spyOn(workflows, method));
+  const callsToTemporal = () => temporalCalls.reduce((sum, spy) => sum + spy.mock.calls.length, 0);
+  // Payment methods as the schema takes them: the refusal comes before any is looked up.
+  const documented = routesOf(
+    (await app.inject({ method: 'GET', url: '/docs/json' })).json(),
+    [/^\/docs/, /^\/$/, /^\/metrics$/],
+    false,
+  );
+  const fields: { route: Route; part: Part; field: string; request: fc.Arbitrary<FuzzRequest> }[] = [];
+  for (const route of documented) {
+    for (const part of PARTS) {
+      const schema = route[part];
+      if (!schema) continue;
+      for (const steps of stringFields(schema)) {
+        // Only a JSON body can carry a lone surrogate: no client can put one in a URL or a header.
+        const text = unstorableText(part === 'body');
+        const parts = Object.fromEntries(
+          PARTS.map((other) => {
+            const own = route[other];
+            if (other === part) return [other, validWithText(own!, steps, text)];
+            if (other === 'params' && own)
+              return [
+                other,
+                fc.record(Object.fromEntries(route.pathParams.map((name) => [name, fc.constantFrom(...knownIds)]))),
+              ];
+            return [other, own ? valid(own) : fc.constant(undefined)];
+          }),
+        ) as Record<Part, fc.Arbitrary<unknown>>;
+        const request = fc.record({
+          route: fc.constant(route),
+          caller: fc.constantFrom<Caller>('alice', 'admin', 'nobody'),
+          params: parts.params.map((p) => (p ?? {}) as Record<string, string>),
+          query: parts.query.map((q) => q as Record<string, unknown> | undefined),
+          headers: parts.headers.map((h) =>
+            Object.fromEntries(
+              Object.entries((h ?? {}) as Record<string, unknown>).map(([k, v]) => [
+                k,
+                // Other headers as a client can send them; the field under test with its NUL.
+                part === 'headers' ? String(v) : headerText(v),
+              ]),
+            ),
+          ),
+          body: parts.body,
+        });
+        fields.push({ route, part, field: `${part}${describeField(steps)}`, request });
+      }
+    }
+  }
+  const wrong = new Map<string, string>();
+  for (const { route, field, request } of fields) {
+    await fc.assert(
+      fc.asyncProperty(request, async (generated) => {
+        const before = await fingerprint.take();
+        const [stripeBefore, temporalBefore] = [stripe.requests.length, callsToTemporal()];
+        const payload = generated.body === undefined ? undefined : JSON.stringify(generated.body);
+        const started = performance.now();
+        const response = await app.inject({
+          method: route.method as 'GET',
+          url: urlOf(generated),
+          headers: {
+            ...generated.headers,
+            ...authOf(generated.caller),
+            ...(payload === undefined ? {} : { 'content-type': 'application/json' }),
+          },
+          ...(payload === undefined ? {} : { payload }),
+        });
+        const elapsedMs = performance.now() - started;
+        const code = (parseJson(response.body) as { error?: { code?: string } } | undefined)?.error?.code;
+        const after = await fingerprint.take();
+        const problems = [
+          response.statusCode === 400 && code === 'UNSTORABLE_TEXT' ? '' : `answered ${response.statusCode} ${code}`,
+          elapsedMs < 1_000 ? '' : `took ${Math.round(elapsedMs)} ms`,
+          stripe.requests.length === stripeBefore ? '' : 'sent a Stripe request',
+          callsToTemporal() === temporalBefore ? '' : 'called Temporal',
+          Object.keys(after).every((table) => after[table] === before[table]) ? '' : 'changed rows',
+        ].filter(Boolean);
+        const key = `${route.method} ${route.path} ${field}`;
+        if (problems.length > 0 && !wrong.has(key))
+          wrong.set(key, `${problems.join(', ')}; e.g. ${describeRequest(generated)}`);
+      }),
+      { seed: SEED, numRuns: NUL_RUNS_PER_FIELD },
+    );
+  }
+  for (const spy of temporalCalls) spy.mockRestore();
+  await app.close();
+  console.log(`fuzz: unstorable text in ${fields.length} string fields, ${NUL_RUNS_PER_FIELD} requests each`);
+  expect([...wrong].map(([key, problem]) => `${key}: ${problem}`)).toEqual([]);
+  // Every route that takes text from a client was tried, in each part that carries some.
+  expect(fields.map(({ route, field }) => `${route.method} ${route.path} ${field}`)).toEqual(
+    expect.arrayContaining([
+      'POST /v1/orders/{id}/cancel body|0.reason',
+      'POST /v1/orders/{id}/payment body.paymentMethod',
+      'POST /v1/orders headers.idempotency-key',
+      'POST /v1/orders body|0.items[].productId',
+      'POST /v1/auth/signin body.email',
+      'PATCH /v1/products/{id} body.name',
+      'GET /v1/orders/{id} params.id',
+      'GET /v1/notifications/stream query.access_token',
+    ]),
+  );
 });

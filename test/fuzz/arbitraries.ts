@@ -2,7 +2,8 @@
  * fast-check arbitraries drawn from a route's own JSON Schemas (the TypeBox schemas, as the OpenAPI
  * document carries them): `valid` follows the schema, `hostile` breaks it the ways an attacker
  * would — wrong types, huge, negative and fractional numbers, long strings, odd unicode, extra
- * fields, missing required ones.
+ * fields, missing required ones — and `validWithText` keeps all valid but one string field, which
+ * holds text PostgreSQL cannot store (`unstorableText`).
  */
 import fc from 'fast-check';
 
@@ -100,7 +101,11 @@ function validString(schema: JsonSchema): fc.Arbitrary<string> {
   const maxLength = Math.min(schema.maxLength ?? 40, 300);
   if (schema.format === 'date-time') return fc.date({ noInvalidDate: true }).map((d) => d.toISOString());
   if (schema.pattern) {
-    return fc.stringMatching(new RegExp(schema.pattern)).filter((s) => s.length >= minLength && s.length <= maxLength);
+    // Lengths in code points, as JSON Schema (and ajv) count them: an astral character is one, not two.
+    const length = (s: string) => [...s].length;
+    return fc
+      .stringMatching(new RegExp(schema.pattern))
+      .filter((s) => length(s) >= minLength && length(s) <= maxLength);
   }
   return fc.string({ minLength, maxLength });
 }
@@ -156,4 +161,76 @@ export function hostile(schema: JsonSchema): fc.Arbitrary<unknown> {
   }
   for (const member of schema.anyOf ?? []) if (member.type === 'object') variants.push(hostile(member));
   return fc.oneof(...variants);
+}
+
+/** One step from a schema to a string inside it: a property, an array's items, a member of a union. */
+export type FieldStep = { property: string } | { items: true } | { member: number };
+
+/** Every string a value of this schema can hold, as the steps that lead to it (enums and constants left out: a closed set). */
+export function stringFields(schema: JsonSchema, steps: FieldStep[] = []): FieldStep[][] {
+  if (schema.enum !== undefined || schema.const !== undefined) return [];
+  const found: FieldStep[][] = [];
+  if ([schema.type ?? []].flat().includes('string')) found.push(steps);
+  for (const [property, child] of Object.entries(schema.properties ?? {}))
+    found.push(...stringFields(child, [...steps, { property }]));
+  if (schema.items) found.push(...stringFields(schema.items, [...steps, { items: true }]));
+  (schema.anyOf ?? schema.oneOf ?? []).forEach((member, index) =>
+    found.push(...stringFields(member, [...steps, { member: index }])),
+  );
+  return found;
+}
+
+export function describeField(steps: FieldStep[]): string {
+  return steps
+    .map((step) => ('property' in step ? `.${step.property}` : 'items' in step ? '[]' : `|${step.member}`))
+    .join('');
+}
+
+/**
+ * Text PostgreSQL cannot store: a NUL anywhere, or (where the text can carry one: a JSON body, not
+ * a URL or a header) a lone surrogate, amid ordinary text.
+ */
+export function unstorableText(withSurrogates: boolean): fc.Arbitrary<string> {
+  const bad = withSurrogates
+    ? fc.constantFrom('\u0000', '\ud800', '\udbff', '\udc00', '\udfff')
+    : fc.constant('\u0000');
+  return fc
+    .tuple(fc.string({ maxLength: 12 }), bad, fc.string({ maxLength: 12 }))
+    .map(([before, character, after]) => before + character + after);
+}
+
+/**
+ * Values of the schema that are valid except for the one field the steps lead to, which always
+ * holds `text`: the field is made required, its array non-empty, its union member the one chosen.
+ */
+export function validWithText(
+  schema: JsonSchema,
+  field: FieldStep[],
+  text: fc.Arbitrary<string>,
+): fc.Arbitrary<unknown> {
+  const marker = '\u0001field under test\u0001';
+  return fc.tuple(valid(planted(schema, field, marker)), text).map(([value, bad]) => replaced(value, marker, bad));
+}
+
+function planted(schema: JsonSchema, steps: FieldStep[], marker: string): JsonSchema {
+  const [step, ...rest] = steps;
+  if (!step) return { const: marker };
+  if ('property' in step) {
+    return {
+      ...schema,
+      properties: { ...schema.properties, [step.property]: planted(schema.properties![step.property]!, rest, marker) },
+      required: [...new Set([...(schema.required ?? []), step.property])],
+    };
+  }
+  if ('items' in step)
+    return { ...schema, items: planted(schema.items!, rest, marker), minItems: Math.max(1, schema.minItems ?? 0) };
+  return planted((schema.anyOf ?? schema.oneOf)![step.member]!, rest, marker);
+}
+
+function replaced(value: unknown, marker: string, text: string): unknown {
+  if (value === marker) return text;
+  if (Array.isArray(value)) return value.map((item) => replaced(item, marker, text));
+  if (value && typeof value === 'object')
+    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, replaced(item, marker, text)]));
+  return value;
 }
