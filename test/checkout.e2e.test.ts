@@ -3,6 +3,9 @@
  * workers and API as processes): a customer signs in, fills the cart, orders and pays; a second
  * order is left to expire on its durable timer and gives its stock back.
  */
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { waitUntil } from '../devstack/waits';
 import { launchStack, READY_LINE, stackSandbox, whenUp, type LaunchedStack } from './helpers/stack-process';
 
@@ -125,4 +128,15 @@ it('an order left unpaid expires on its timer and its stock returns', async () =
   expect(await stockOf(token, productId)).toBe(before);
   const late = await call('POST', `/v1/orders/${orderId}/payment`, token, { paymentMethod: 'pm_card_visa' });
   expect([late.status, late.body.error.code]).toEqual([409, 'ORDER_NOT_PAYABLE']);
+});
+
+it("the README's shell tour runs as written against the stack, and pays", async () => {
+  const readme = readFileSync(path.join(__dirname, '..', 'README.md'), 'utf8');
+  const tour = /\*\*From a shell\*\*[^`]*```bash\n([\s\S]*?)```/.exec(readme)?.[1];
+  expect(tour).toContain('API=http://127.0.0.1:3000');
+  // Only the address differs: this stack listens on a port of its own.
+  const script = tour!.replace('API=http://127.0.0.1:3000', `API=${base}`);
+  const ran = spawnSync('bash', ['-euo', 'pipefail', '-c', script], { encoding: 'utf8', timeout: 60_000 });
+  expect({ status: ran.status, stderr: ran.stderr }).toEqual({ status: 0, stderr: '' });
+  expect(ran.stdout.trim().split('\n').at(-1)).toBe('"PAID"');
 });
