@@ -13,6 +13,7 @@ import { waitUntil } from '../devstack/waits';
 import { notificationWorkflowId, orderWorkflowId } from '../workflows/contract';
 import { RUN_LINK_ATTRIBUTES } from '../workflows/tracing.interceptors';
 import { startApiHarness, type ApiHarness } from '../test/helpers/api';
+import { newProduct } from '../test/helpers/checkouts';
 
 jest.setTimeout(120_000);
 
@@ -47,12 +48,7 @@ const workflowOf = (span: ReadableSpan): unknown => span.attributes.workflowId ?
 
 /** Places an order and pays it through the API; answers the order id once its workflow is done and its run's span exported. */
 async function checkout(): Promise<{ orderId: string; workflowId: string }> {
-  const product = await api.services.inventory.createProduct({
-    sku: `TRC-${randomUUID().slice(0, 8)}`,
-    name: 'Traced mug',
-    priceCents: 900,
-    available: 2,
-  });
+  const product = await newProduct(api.services.inventory, 'TRC', 2, 900);
   const userId = `tracer-${randomUUID().slice(0, 8)}`;
   const placed = await api.as(userId, {
     method: 'POST',

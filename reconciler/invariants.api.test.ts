@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { Client } from 'pg';
 import { startApiHarness, type ApiHarness } from '../test/helpers/api';
+import { newProduct } from '../test/helpers/checkouts';
 import { checkInvariants, type InvariantInput, type SucceededPaymentIntent } from './invariants';
 import { databaseUrlEnv } from '../lib/config';
 
@@ -31,12 +32,7 @@ beforeAll(async () => {
   );
   db = Object.fromEntries(entries) as typeof db;
 
-  const product = await api.services.inventory.createProduct({
-    sku: `REC-${randomUUID().slice(0, 6)}`,
-    name: 'Reconciled',
-    priceCents: 1_500,
-    available: 10,
-  });
+  const product = await newProduct(api.services.inventory, 'REC', 10, 1_500);
   const place = async (user: string) => {
     const response = await api.as(user, {
       method: 'POST',

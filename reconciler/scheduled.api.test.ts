@@ -10,6 +10,7 @@ import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { Client } from 'pg';
 import { startApiHarness, type ApiHarness } from '../test/helpers/api';
+import { newProduct } from '../test/helpers/checkouts';
 import { expectReconcilerSchedule } from '../test/helpers/reconciler-schedule';
 import { waitUntil } from '../devstack/waits';
 import type { Finding } from '../services/orders/findings.service';
@@ -35,12 +36,7 @@ beforeAll(async () => {
     role: 'admin',
   });
   // One real order, so the quota has a usage row a drift can be planted in.
-  const product = await api.services.inventory.createProduct({
-    sku: `SCHED-${randomUUID().slice(0, 6)}`,
-    name: 'Scheduled',
-    priceCents: 1_500,
-    available: 10,
-  });
+  const product = await newProduct(api.services.inventory, 'SCHED', 10, 1_500);
   const placed = await api.as(customer, {
     method: 'POST',
     url: '/v1/orders',

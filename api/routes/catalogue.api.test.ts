@@ -6,6 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Client as PgClient } from 'pg';
+import { newProduct as newProductIn } from '../../test/helpers/checkouts';
 import { startLiveApis, type LiveApis, type LiveInstance } from '../../test/helpers/live-api';
 
 jest.setTimeout(90_000);
@@ -80,14 +81,7 @@ async function eventually(check: () => boolean, description: string, timeoutMs =
   }
 }
 
-async function newProduct(available = 10) {
-  return live.workerServices.inventory.createProduct({
-    sku: `cat-${randomUUID().slice(0, 8)}`,
-    name: 'Catalogue probe',
-    priceCents: 1_000,
-    available,
-  });
-}
+const newProduct = (available = 10) => newProductIn(live.workerServices.inventory, 'cat', available, 1_000);
 
 /**
  * Both instances listen and show the product just created, so each has the current catalogue in

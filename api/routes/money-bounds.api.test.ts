@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { MAX_ORDER_CENTS, MAX_PRICE_CENTS } from '../../lib/money';
 import { orderIdFor } from '../order-placement';
 import { startApiHarness, type ApiHarness } from '../../test/helpers/api';
+import { newProduct as newProductIn } from '../../test/helpers/checkouts';
 import { orderWorkflowId } from '../../workflows/contract';
 
 jest.setTimeout(60_000);
@@ -22,10 +23,8 @@ afterAll(async () => {
 });
 
 const newUser = () => `user-${randomUUID().slice(0, 8)}`;
-async function newProduct(priceCents: number, available = 100_000) {
-  const sku = `SKU-${randomUUID().slice(0, 8)}`;
-  return api.services.inventory.createProduct({ sku, name: `Product ${sku}`, priceCents, available });
-}
+const newProduct = (priceCents: number, available = 100_000) =>
+  newProductIn(api.services.inventory, 'SKU', available, priceCents);
 const createProduct = (body: Record<string, unknown>) =>
   api.as('admin', { method: 'POST', url: '/v1/products', payload: body }, 'admin');
 const order = (userId: string, items: { productId: string; quantity: number }[], idempotencyKey?: string) =>

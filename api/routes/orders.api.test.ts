@@ -6,6 +6,7 @@
 import type { LightMyRequestResponse } from 'fastify';
 import { randomUUID } from 'node:crypto';
 import { startApiHarness, type ApiHarness } from '../../test/helpers/api';
+import { newProduct as newProductIn } from '../../test/helpers/checkouts';
 import { INSUFFICIENT_FUNDS, isConfirm, startStripeProxy, type StripeProxy } from '../../harness/stripe-proxy';
 
 jest.setTimeout(60_000);
@@ -27,10 +28,8 @@ afterAll(async () => {
   await stripe?.close();
 });
 
-async function newProduct(available: number, priceCents = 1_000) {
-  const sku = `SKU-${randomUUID().slice(0, 8)}`;
-  return api.services.inventory.createProduct({ sku, name: `Product ${sku}`, priceCents, available });
-}
+const newProduct = (available: number, priceCents = 1_000) =>
+  newProductIn(api.services.inventory, 'SKU', available, priceCents);
 
 const newUser = () => `user-${randomUUID().slice(0, 8)}`;
 const available = async (productId: string) => (await api.services.inventory.getProduct(productId))!.available;

@@ -2,6 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import { signStripePayload } from '../../services/payments/webhooks';
 import { startApiHarness, TEST_SETTINGS, type ApiHarness } from '../../test/helpers/api';
+import { newProduct } from '../../test/helpers/checkouts';
 
 jest.setTimeout(60_000);
 
@@ -35,12 +36,7 @@ async function storedEvents(): Promise<Record<string, unknown>[]> {
 }
 
 async function placedOrder(): Promise<string> {
-  const product = await api.services.inventory.createProduct({
-    sku: `W-${randomUUID().slice(0, 8)}`,
-    name: 'Webhook widget',
-    priceCents: 500,
-    available: 1,
-  });
+  const product = await newProduct(api.services.inventory, 'W', 1, 500);
   const response = await api.as(`hook-${randomUUID().slice(0, 6)}`, {
     method: 'POST',
     url: '/v1/orders',

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { DomainError } from '../../lib/errors';
 import { useServiceDatabase } from '../../test/helpers/databases';
+import { newProduct as newProductIn } from '../../test/helpers/checkouts';
 import { errorOf } from '../../test/helpers/rejections';
 import { createInventoryDb, type InventoryDb } from './db';
 import { InventoryService, type ProductView } from './inventory.service';
@@ -12,11 +13,8 @@ useServiceDatabase('inventory', createInventoryDb, (opened) => {
   inventory = new InventoryService(opened);
 });
 
-let skuCounter = 0;
-function newProduct(available: number, priceCents = 1500): Promise<ProductView> {
-  skuCounter += 1;
-  return inventory.createProduct({ sku: `SKU-${skuCounter}`, name: `Product ${skuCounter}`, priceCents, available });
-}
+const newProduct = (available: number, priceCents = 1500): Promise<ProductView> =>
+  newProductIn(inventory, 'SKU', available, priceCents);
 
 async function stock(productId: string): Promise<{ available: number; reserved: number; sold: number }> {
   const { available, reserved, sold } = await db.product.findUniqueOrThrow({ where: { id: productId } });
