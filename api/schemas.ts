@@ -2,12 +2,12 @@
 import { Type, type Static, type TStringOptions } from 'typebox';
 import { ORDER_STATUSES } from '../workflows/contract';
 import { CURRENCIES, MAX_PRICE_CENTS, MAX_QUANTITY } from '../lib/money';
+import { UUID_PATTERN } from '../lib/ids';
 
 /**
  * A plain UUID, hyphenated, and nothing else. Not ajv's `uuid` format: it also accepts `urn:uuid:…`,
  * which PostgreSQL's uuid type refuses (a 500 before this pattern).
  */
-export const UUID_PATTERN = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$';
 export const Uuid = Type.String({ pattern: UUID_PATTERN, minLength: 36, maxLength: 36, description: 'A UUID' });
 /**
  * Text PostgreSQL can store: no NUL (U+0000, which it refuses in text and varchar with SQLSTATE 22021)

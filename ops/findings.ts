@@ -10,14 +10,13 @@ import {
   type FindingsService,
   type FindingStatus,
 } from '../services/orders/findings.service';
+import { isUuid } from '../lib/ids';
 
 export const FINDING_USAGE = `  findings [--status OPEN|RESOLVED|GONE|any] [--limit N] [--json]
                                                            the scheduled reconciler's findings (default OPEN)
   resolve-finding <findingId> --note TEXT                  the drift is dealt with: close the finding, saying how`;
 
 export const FINDING_COMMANDS = new Set(['findings', 'resolve-finding']);
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export interface FindingCommandInput {
   command: string;
@@ -72,7 +71,7 @@ export async function runFindingCommand(
     }
     case 'resolve-finding': {
       const id = input.positional[0];
-      if (!id || !UUID.test(id))
+      if (!id || !isUuid(id))
         throw new OperationError(
           `resolve-finding needs a finding id (a UUID, from npm run ops -- findings)\n${FINDING_USAGE}`,
         );

@@ -22,6 +22,7 @@ import fastifyJwt from '@fastify/jwt';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { DomainError } from '../../lib/errors';
 import { ROLES, type Account, type AccountsService, type Role } from '../../services/accounts/accounts.service';
+import { isUuid } from '../../lib/ids';
 
 export type { Role } from '../../services/accounts/accounts.service';
 
@@ -88,7 +89,6 @@ export interface AuthOptions {
 }
 
 const USER_ID = /^[A-Za-z0-9_-]{1,64}$/;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 type Credential = { token: string; source: 'bearer' | 'cookie' | 'query' };
@@ -127,7 +127,7 @@ export const auth = fp(
         throw new DomainError('UNAUTHORIZED', 'The token does not name a user');
 
       if (claims.sid !== undefined) {
-        if (typeof claims.sid !== 'string' || !UUID.test(claims.sid))
+        if (typeof claims.sid !== 'string' || !isUuid(claims.sid))
           throw new DomainError('UNAUTHORIZED', 'The token does not name a session');
         const session = await options.accounts.activeSession(claims.sid);
         if (!session || session.userId !== claims.sub)

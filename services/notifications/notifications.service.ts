@@ -2,6 +2,7 @@
 import { DomainError } from '../../lib/errors';
 import type { NotificationsDb } from './db';
 import type { Prisma } from './generated/client';
+import { isUuid } from '../../lib/ids';
 
 /** The PostgreSQL channel on which a committed notification is announced as `{userId, sequence}`. */
 export const NOTIFICATIONS_CHANNEL = 'storefront_notifications';
@@ -64,7 +65,6 @@ export class NotificationError extends DomainError {
 
 const DEFAULT_LIMIT = 50;
 const MAX_LIMIT = 500;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const TRANSACTION_OPTIONS = { maxWait: 10_000, timeout: 15_000 };
 
 type NotificationRow = Prisma.NotificationGetPayload<object>;
@@ -128,7 +128,7 @@ export class NotificationsService {
 
   /** Marks one of the user's notifications read (idempotent). Another user's id is not found. */
   async markRead(userId: string, id: string): Promise<Notification> {
-    if (!UUID.test(id)) throw notFound(id);
+    if (!isUuid(id)) throw notFound(id);
     await this.db.notification.updateMany({ where: { id, userId, readAt: null }, data: { readAt: new Date() } });
     const row = await this.db.notification.findFirst({ where: { id, userId } });
     if (!row) throw notFound(id);

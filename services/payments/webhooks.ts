@@ -1,6 +1,7 @@
 /** Stripe webhook verification: the signature over the raw body, within a tolerance against replays. */
 import Stripe from 'stripe';
 import { DomainError } from '../../lib/errors';
+import { isUuid } from '../../lib/ids';
 
 /** Stripe's own default: a signed event older than five minutes is refused. */
 export const WEBHOOK_TOLERANCE_SECONDS = 300;
@@ -37,7 +38,5 @@ export function signStripePayload(payload: string, secret: string, timestamp?: n
 export function orderIdOf(event: Stripe.Event): string | undefined {
   const object = event.data?.object as { metadata?: Record<string, string> } | undefined;
   const orderId = object?.metadata?.orderId;
-  return orderId && UUID.test(orderId) ? orderId : undefined;
+  return orderId && isUuid(orderId) ? orderId : undefined;
 }
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
