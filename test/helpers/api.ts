@@ -41,6 +41,8 @@ export interface ApiHarness {
 export interface HarnessOptions {
   /** Where the payments service sends Stripe calls (a recorder in front of stripe-mock); stripe-mock itself by default. */
   stripeApiBase?: string;
+  /** Talk to this base as to Stripe itself, with state (a recording proxy over the Stripe double, harness/stripe-double.ts). */
+  stripeLikeApiBase?: string;
   /**
    * The checkout client's deadline per Temporal call. The API's own default (10 s) is about
    * answering quickly when Temporal is gone; these tests are about outcomes, and a busy 2-core
@@ -59,6 +61,7 @@ export async function startApiHarness(options: HarnessOptions = {}): Promise<Api
   const services = openServices(dbs.urls, {
     stripeSecretKey: undefined,
     stripeApiBase: options.stripeApiBase ?? process.env.STRIPE_API_BASE!,
+    ...(options.stripeLikeApiBase ? { stripeLikeApiBase: options.stripeLikeApiBase } : {}),
   });
   let workers: RunningWorkers | undefined;
   let app: FastifyInstance;
