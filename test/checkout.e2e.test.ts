@@ -102,13 +102,11 @@ it('sign in, fill the cart, order, pay: COMPLETED, stock reduced, cart empty', a
   // Answered once the money is settled; the cart is cleared after it.
   expect(paid.body).toMatchObject({ payment: { status: 'SUCCEEDED' } });
   expect(['PAID', 'COMPLETED']).toContain(paid.body.status);
-  for (
-    let i = 0;
-    i < 200 && (await call('GET', `/v1/orders/${placed.body.id}`, token)).body.status !== 'COMPLETED';
-    i++
-  )
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  expect((await call('GET', `/v1/orders/${placed.body.id}`, token)).body.status).toBe('COMPLETED');
+  await waitUntil(
+    'the order to complete',
+    async () => (await call('GET', `/v1/orders/${placed.body.id}`, token)).body.status === 'COMPLETED',
+    { timeoutMs: 30_000, intervalMs: 50 },
+  );
   expect(await stockOf(token, product.id)).toBe(before - 2);
   expect((await call('GET', '/v1/cart', token)).body).toMatchObject({ items: [], totalCents: 0 });
 });

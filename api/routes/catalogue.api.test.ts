@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { Client as PgClient } from 'pg';
 import { newProduct as newProductIn } from '../../test/helpers/checkouts';
 import { startLiveApis, type LiveApis, type LiveInstance } from '../../test/helpers/live-api';
+import { waitUntil } from '../../devstack/waits';
 
 jest.setTimeout(90_000);
 
@@ -59,27 +60,25 @@ async function seenWithin(
   expected: Partial<CatalogueProduct>,
   since: number,
 ): Promise<void> {
-  for (;;) {
-    const product = (await catalogue(instance)).items.find((item) => item.id === productId);
-    if (product && Object.entries(expected).every(([key, value]) => product[key as keyof CatalogueProduct] === value))
-      return;
-    if (Date.now() - since > VISIBLE_WITHIN_MS) {
-      throw new Error(
-        `${instance.url} still shows ${JSON.stringify(product)} ${VISIBLE_WITHIN_MS} ms after the change, expected ${JSON.stringify(expected)}`,
-      );
-    }
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+  let product: CatalogueProduct | undefined;
+  const shown = async () => {
+    product = (await catalogue(instance)).items.find((item) => item.id === productId);
+    return (
+      !!product && Object.entries(expected).every(([key, value]) => product![key as keyof CatalogueProduct] === value)
+    );
+  };
+  await waitUntil(`${instance.url} to show ${JSON.stringify(expected)}`, shown, {
+    timeoutMs: Math.max(0, since + VISIBLE_WITHIN_MS - Date.now()),
+    intervalMs: 20,
+  }).catch(() => {
+    throw new Error(
+      `${instance.url} still shows ${JSON.stringify(product)} ${VISIBLE_WITHIN_MS} ms after the change, expected ${JSON.stringify(expected)}`,
+    );
+  });
 }
 
-/** Waits (bounded) until `check` holds: a state reached asynchronously, not a timing. */
-async function eventually(check: () => boolean, description: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${description}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
+/** How long a state reached asynchronously (not a timing) may take. */
+const EVENTUALLY = { timeoutMs: 10_000, intervalMs: 20 };
 
 const newProduct = (available = 10) => newProductIn(live.workerServices.inventory, 'cat', available, 1_000);
 
@@ -90,7 +89,7 @@ const newProduct = (available = 10) => newProductIn(live.workerServices.inventor
  */
 async function warm(productId: string, createdAt: number) {
   for (const instance of [one, two]) {
-    await eventually(() => instance.catalogue.isListening(), 'the instance listens');
+    await waitUntil('the instance to listen', async () => instance.catalogue.isListening(), EVENTUALLY);
     await seenWithin(instance, productId, {}, createdAt);
   }
 }
@@ -169,11 +168,15 @@ describe('GET /v1/products on two instances', () => {
         [two.catalogueApplicationName],
       );
       expect(rows).toEqual([{ killed: true }]);
-      await eventually(() => !two.catalogue.isListening(), 'instance two notices the lost connection');
+      await waitUntil(
+        'instance two to notice the lost connection',
+        async () => !two.catalogue.isListening(),
+        EVENTUALLY,
+      );
       // Committed while instance two listens to nothing: its announcement is lost to it.
       await live.workerServices.inventory.updateProduct(product.id, { version: product.version, priceCents: 4_321 });
       expect((await catalogue(two)).items.find((item) => item.id === product.id)).toMatchObject({ priceCents: 4_321 });
-      await eventually(() => two.catalogue.isListening(), 'instance two listens again');
+      await waitUntil('instance two to listen again', async () => two.catalogue.isListening(), EVENTUALLY);
       expect((await catalogue(two)).items.find((item) => item.id === product.id)).toMatchObject({ priceCents: 4_321 });
       // And it hears changes again.
       const again = await live.workerServices.inventory.updateProduct(product.id, {

@@ -15,6 +15,7 @@ import { DEFAULT_MAX_STREAMS_PER_USER, SESSION_ENDED_COMMENT } from './notificat
 import { CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE } from '../plugins/auth';
 import { startLiveApis, type LiveApis, type LiveInstance } from '../../test/helpers/live-api';
 import { SseClient } from '../../harness/sse';
+import { waitUntil } from '../../devstack/waits';
 
 jest.setTimeout(90_000);
 
@@ -60,18 +61,8 @@ async function stream(
   return client;
 }
 
-/** Polls until `check` holds (the server side notices a closed client asynchronously). */
-async function eventually(
-  check: () => Promise<boolean> | boolean,
-  description: string,
-  timeoutMs = 10_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${description}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
+/** How long the tests wait for the server side to notice a closed client (it does so asynchronously). */
+const NOTICED = { timeoutMs: 10_000, intervalMs: 25 };
 
 const ids = (client: SseClient) => client.events.map((event) => Number(event.id));
 
@@ -337,19 +328,24 @@ describe('GET /v1/notifications/stream', () => {
     // Closing one frees its place once the server has seen it close.
     open[0]!.close();
     let reopened: SseClient | undefined;
-    await eventually(async () => {
-      const attempt = await stream(one, greedy);
-      if (attempt.status === 200) reopened = attempt;
-      return attempt.status === 200;
-    }, 'a closed stream frees its place');
+    await waitUntil(
+      'a closed stream to free its place',
+      async () => {
+        const attempt = await stream(one, greedy);
+        if (attempt.status === 200) reopened = attempt;
+        return attempt.status === 200;
+      },
+      NOTICED,
+    );
     expect(reopened!.status).toBe(200);
   });
 
   it('holds a LISTEN connection only while the instance has at least one stream open', async () => {
     const connections = () => live.listeningConnections(two.applicationName);
-    await eventually(
+    await waitUntil(
+      'instance two to have no stream and no LISTEN connection',
       async () => !two.hub.isListening() && (await connections()) === 0,
-      'instance two has no stream and no LISTEN connection',
+      NOTICED,
     );
 
     const erin = user();
@@ -359,14 +355,19 @@ describe('GET /v1/notifications/stream', () => {
     expect(await connections()).toBe(1);
 
     a.close();
-    await eventually(() => two.hub.subscriberTotal() === 1, 'the server noticed the first client leave');
+    await waitUntil(
+      'the server to notice the first client leave',
+      async () => two.hub.subscriberTotal() === 1,
+      NOTICED,
+    );
     expect(two.hub.isListening()).toBe(true);
     expect(await connections()).toBe(1);
 
     b.close();
-    await eventually(
+    await waitUntil(
+      'the LISTEN connection to close after the last client',
       async () => !two.hub.isListening() && (await connections()) === 0,
-      'the LISTEN connection is closed after the last client',
+      NOTICED,
     );
 
     // And it comes back for the next client, which still gets what is new.
@@ -391,7 +392,7 @@ describe('GET /v1/notifications/stream', () => {
     // The EventSource's reconnect is refused.
     const again = await sessionStream(one, session, 'cookie');
     expect(again.status).toBe(401);
-    await eventually(() => one.hub.subscriberTotal() === 0, 'the hub to drop the ended stream');
+    await waitUntil('the hub to drop the ended stream', async () => one.hub.subscriberTotal() === 0, NOTICED);
   });
 
   it('ends a bearer-token stream on another instance when its session signs out through the first', async () => {

@@ -7,6 +7,7 @@ import type { LightMyRequestResponse } from 'fastify';
 import { randomUUID } from 'node:crypto';
 import { startApiHarness, type ApiHarness } from '../../test/helpers/api';
 import { newProduct as newProductIn } from '../../test/helpers/checkouts';
+import { waitUntil } from '../../devstack/waits';
 import { INSUFFICIENT_FUNDS, isConfirm, startStripeProxy, type StripeProxy } from '../../harness/stripe-proxy';
 
 jest.setTimeout(60_000);
@@ -47,13 +48,15 @@ function order(userId: string, items?: { productId: string; quantity: number }[]
 
 /** The payment is answered once the money is settled (PAID); the cart is cleared after it: wait until the order completes. */
 async function completed(userId: string, orderId: string) {
-  for (let i = 0; i < 200; i++) {
-    const order = (await api.as(userId, { method: 'GET', url: `/v1/orders/${orderId}` })).json();
-    if (order.status === 'COMPLETED') return order;
-    expect(order.status).toBe('PAID');
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`order ${orderId} never completed`);
+  const read = async () =>
+    (await api.as(userId, { method: 'GET', url: `/v1/orders/${orderId}` })).json<{ status: string; steps: string[] }>();
+  let order = await read();
+  await waitUntil(`order ${orderId} to move on from PAID`, async () => (order = await read()).status !== 'PAID', {
+    timeoutMs: 30_000,
+    intervalMs: 50,
+  });
+  expect(order.status).toBe('COMPLETED');
+  return order;
 }
 
 /** A refused request's status and error code, asserted together. */

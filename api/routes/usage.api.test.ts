@@ -10,6 +10,8 @@ import { buildApp } from '../app';
 import { TEST_SETTINGS } from '../../test/helpers/api';
 import { startLiveApis, type LiveApis, type LiveInstance } from '../../test/helpers/live-api';
 import { CheckoutClient } from '../../temporal/checkout-client';
+import { waitUntil } from '../../devstack/waits';
+import type { Notification } from '../../services/notifications/notifications.service';
 
 jest.setTimeout(90_000);
 
@@ -45,13 +47,16 @@ async function settledNotifications(userId: string) {
     payload: {},
     dedupeKey: sentinel,
   });
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    const all = await live.workerServices.notifications.list(userId, { limit: 500 });
-    if (all.some((n) => n.dedupeKey === sentinel)) return all.filter((n) => n.dedupeKey !== sentinel).reverse();
-    if (Date.now() > deadline) throw new Error(`the notification workflow of ${userId} did not persist its sentinel`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  let all: Notification[] = [];
+  await waitUntil(
+    `the notification workflow of ${userId} to persist its sentinel`,
+    async () =>
+      (all = await live.workerServices.notifications.list(userId, { limit: 500 })).some(
+        (n) => n.dedupeKey === sentinel,
+      ),
+    { timeoutMs: 20_000, intervalMs: 50 },
+  );
+  return all.filter((n) => n.dedupeKey !== sentinel).reverse();
 }
 
 describe('POST /v1/usage', () => {

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
 import { createTestDatabases, type TestDatabases } from '../../test/helpers/databases';
 import { startTcpProxy } from '../../harness/tcp-proxy';
+import { waitUntil } from '../../devstack/waits';
 import { createNotificationsDb, type NotificationsDb } from './db';
 import { NotificationHub, type NotificationSubscription } from './live';
 import { NotificationsService, type Notification } from './notifications.service';
@@ -91,12 +92,12 @@ async function hubConnections(applicationName: string): Promise<{ state: string;
 
 /** A backend leaves pg_stat_activity shortly after its client disconnects: wait for that, bounded. */
 async function connectionsGone(applicationName: string): Promise<number> {
-  const deadline = Date.now() + 5_000;
-  let count = (await hubConnections(applicationName)).length;
-  while (count > 0 && Date.now() < deadline) {
-    await new Promise((resolve) => setTimeout(resolve, 25));
-    count = (await hubConnections(applicationName)).length;
-  }
+  let count = 0;
+  await waitUntil(
+    `the ${applicationName} connections to leave`,
+    async () => (count = (await hubConnections(applicationName)).length) === 0,
+    { timeoutMs: 5_000, intervalMs: 25 },
+  ).catch(() => undefined); // the caller asserts the count, which names what is left
   return count;
 }
 
