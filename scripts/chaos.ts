@@ -47,7 +47,8 @@ async function main(): Promise<number> {
     const surprises = report.scenarios.reduce((n, s) => n + s.surprises.length, 0);
     log(
       `chaos${quick ? ' (quick)' : ''}: ${report.sagas} sagas, ${report.scenarios.length} scenarios, ${report.workerKills} worker kills, ` +
-        `${report.temporalRestarts} Temporal restarts, ${report.violations.length} violations, ${surprises} surprises, ` +
+        `${report.temporalRestarts} Temporal restarts, ${report.resets} resets, ${report.terminations} terminations, ` +
+        `${report.repairs} repairs, ${report.violations.length} violations, ${surprises} surprises, ` +
         `${(report.durationMs / 1000).toFixed(0)} s → ${path.relative(process.cwd(), results)}`,
     );
     for (const violation of report.violations) {

@@ -2,10 +2,12 @@
  * The quick chaos run (`npm run chaos -- --quick`) inside `npm test`: the whole stack as processes,
  * a few sagas per scenario (worker SIGKILLed at activity boundaries, the Temporal server restarted
  * on its SQLite file, a service database and Stripe unreachable for 10 s, duplicate payments,
- * webhooks and usage events), then every invariant over the seven databases. See harness/chaos/README.md.
+ * webhooks and usage events, checkouts reset, and checkouts terminated then repaired), then every
+ * invariant over the seven databases. See harness/chaos/README.md.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { QUICK_RESETS, QUICK_TERMINATIONS } from '../harness/chaos/operator-cases';
 import { chaosOptions, runChaos, type ChaosReport } from '../harness/chaos/run';
 import { testRun } from './helpers/databases';
 
@@ -51,6 +53,8 @@ it('played every scenario, and the chaos was felt', () => {
       'stripe-unreachable',
       'temporal-server-restart',
       'worker-sigkill-at-activity-boundaries',
+      'workflow-reset',
+      'workflow-terminate',
     ].sort(),
   );
   const scenario = (name: string) => report.scenarios.find((s) => s.name === name)!;
@@ -62,5 +66,11 @@ it('played every scenario, and the chaos was felt', () => {
   expect(scenario('stripe-unreachable').details.requestsCut).toBeGreaterThan(0);
   // The charge killed after Stripe charged was sent again, with the same key (checked by the invariants).
   expect(report.evidence.chargesSentMoreThanOnce).toBeGreaterThanOrEqual(1);
-  expect(report.sagas).toBeGreaterThanOrEqual(20);
+  // Every reset and termination was made, and every terminated order repaired (a recovery run started).
+  expect(report).toMatchObject({
+    resets: QUICK_RESETS.length,
+    terminations: QUICK_TERMINATIONS.length,
+    repairs: QUICK_TERMINATIONS.length,
+  });
+  expect(report.sagas).toBeGreaterThanOrEqual(28);
 });

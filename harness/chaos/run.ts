@@ -10,8 +10,13 @@ import { SERVICES } from '../../lib/service-names';
 import { ALL_BOUNDARIES, describeBoundary, type Boundary } from './boundaries';
 import { checkInvariants, type Violation } from './invariants';
 import { createCatalog, delay, finalStatus, SagaDriver, seededRandom } from './sagas';
+import { Operator } from './operator';
+import { ALL_RESETS, QUICK_RESETS, QUICK_TERMINATIONS, TERMINATE_CASES } from './operator-cases';
+import { workflowReset, workflowTerminate } from './operator-scenarios';
 import {
-  ALL_SCENARIOS,
+  databaseOutage,
+  duplicates,
+  stripeOutage,
   temporalRestart,
   workerKills,
   type Scenario,
@@ -19,6 +24,20 @@ import {
   type ScenarioOptions,
 } from './scenarios';
 import { ChaosStack } from './stack';
+
+/** In the order the full run plays them. */
+export const ALL_SCENARIOS: readonly Scenario[] = [
+  duplicates,
+  stripeOutage,
+  databaseOutage,
+  workflowReset,
+  workflowTerminate,
+  temporalRestart,
+  workerKills,
+];
+
+/** The time-to-live a recovery run gives an order it finds still PENDING (ORDER_TTL_SECONDS of `ops repair`). */
+const RECOVERY_TTL_SECONDS = 600;
 
 export interface ChaosOptions extends ScenarioOptions {
   quick: boolean;
@@ -59,6 +78,10 @@ export interface ChaosReport {
   sagas: number;
   workerKills: number;
   temporalRestarts: number;
+  /** Checkouts reset, terminated, and stranded orders repaired (recovery runs started). */
+  resets: number;
+  terminations: number;
+  repairs: number;
   checked: Record<string, number>;
   evidence: Record<string, number>;
   violations: Violation[];
@@ -96,6 +119,8 @@ export function chaosOptions(
         duplicatePaymentOrders: 2,
         webhookOrders: 2,
         usageKeys: 12,
+        resets: QUICK_RESETS,
+        terminations: QUICK_TERMINATIONS,
       }
     : {
         killBoundaries: ALL_BOUNDARIES,
@@ -110,6 +135,8 @@ export function chaosOptions(
         duplicatePaymentOrders: 8,
         webhookOrders: 6,
         usageKeys: 12,
+        resets: ALL_RESETS, // 11 cases x 3 points
+        terminations: [...TERMINATE_CASES, ...TERMINATE_CASES], // 11 cases, twice
       };
   return { quick, overlap: quick, ...shared, ...sized, ...base };
 }
@@ -138,7 +165,16 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     options.log(`chaos: worker polling after ${((Date.now() - workerBegun) / 1000).toFixed(1)} s`);
     const catalog = await createCatalog(stack.services, Date.now().toString(36));
     const driver = new SagaDriver(stack.client, stack.services, catalog, seededRandom(options.seed));
-    const ctx: ScenarioContext = { stack, driver, options, log: options.log, violations: [], extraUsers: [] };
+    const operator = new Operator(stack.client, stack.services, RECOVERY_TTL_SECONDS);
+    const ctx: ScenarioContext = {
+      stack,
+      driver,
+      options,
+      log: options.log,
+      violations: [],
+      extraUsers: [],
+      operator,
+    };
     const chosen = ALL_SCENARIOS.filter((s) => !options.only || options.only.includes(s.name));
     const scenarios = options.overlap ? await playOverlapped(chosen, ctx) : await playInTurn(chosen, ctx);
 
@@ -168,8 +204,14 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       sagas: driver.sagas.length,
       workerKills: stack.workerKills,
       temporalRestarts: stack.temporalRestarts,
+      ...operator.tally,
       checked: invariants.checked,
-      evidence: { ...invariants.evidence, workerKills: stack.workerKills, temporalRestarts: stack.temporalRestarts },
+      evidence: {
+        ...invariants.evidence,
+        workerKills: stack.workerKills,
+        temporalRestarts: stack.temporalRestarts,
+        ...operator.tally,
+      },
       violations: [...ctx.violations, ...invariants.violations],
     };
   } finally {

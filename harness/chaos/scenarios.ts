@@ -21,6 +21,8 @@ import {
   type Boundary,
 } from './boundaries';
 import type { Violation } from './invariants';
+import type { Operator } from './operator';
+import type { OperatorCase, OperatorReset } from './operator-cases';
 import { checkoutInput, delay, finalStatus, type Saga, type SagaDriver, type SagaPlan } from './sagas';
 import type { ChaosStack } from './stack';
 
@@ -44,6 +46,9 @@ export interface ScenarioOptions {
   duplicatePaymentOrders: number;
   webhookOrders: number;
   usageKeys: number;
+  /** Checkouts reset (each case to its workflow task), and checkouts terminated then repaired. */
+  resets: readonly OperatorReset[];
+  terminations: readonly OperatorCase[];
   /** How long one scenario's sagas get to settle. */
   settleMs: number;
 }
@@ -57,6 +62,8 @@ export interface ScenarioContext {
   violations: Violation[];
   /** Users outside the sagas whose quota and notifications the invariants check too. */
   extraUsers: string[];
+  /** Resets, terminations and repairs, through Temporal's own tools; counted for the report. */
+  operator: Operator;
 }
 
 export interface ScenarioResult {
@@ -595,11 +602,3 @@ export const duplicates: Scenario = {
     };
   },
 };
-
-export const ALL_SCENARIOS: readonly Scenario[] = [
-  duplicates,
-  stripeOutage,
-  databaseOutage,
-  temporalRestart,
-  workerKills,
-];

@@ -241,6 +241,12 @@ export class ChaosStack {
     this.sendToWorker({ disarm: ids });
   }
 
+  /** Lets the activities held at these boundaries in the running worker go on, and holds nothing more there. */
+  release(ids: string[]): void {
+    for (const id of ids) this.armed.delete(id);
+    this.sendToWorker({ release: ids });
+  }
+
   private reportPause(report: PausedReport): void {
     this.armed.delete(report.id);
     this.pauses.push({ ...report, at: Date.now() });
