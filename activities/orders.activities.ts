@@ -1,6 +1,6 @@
 /** Orders activities: create the order, and move it through its status machine. */
 import type { OrderStatus } from '../workflows/contract';
-import type { CreateOrderInput, OrdersService } from '../services/orders/orders.service';
+import type { CreateOrderInput, OrdersService, OrderView } from '../services/orders/orders.service';
 import { withBusinessFailures } from '../lib/business-failures';
 
 export type { CreateOrderInput } from '../services/orders/orders.service';
@@ -30,23 +30,27 @@ export interface RecordedOrder extends OrderStatusResult {
   failureReason: string | null;
 }
 
+function recorded(order: OrderView): RecordedOrder {
+  return {
+    orderId: order.id,
+    status: order.status,
+    totalCents: order.totalCents,
+    expiresAt: order.expiresAt?.toISOString() ?? null,
+    paidBefore: order.history.some((change) => change.to === 'PAID'),
+    failureCode: order.failureCode,
+    failureReason: order.failureReason,
+  };
+}
+
 export function createOrdersActivities(deps: { orders: OrdersService }) {
   const { orders } = deps;
   return withBusinessFailures({
     /** Records the order, or answers the one already recorded under its id (idempotent). */
     async createOrder(input: CreateOrderInput): Promise<RecordedOrder> {
-      const order = await orders.create(input);
-      return {
-        orderId: order.id,
-        status: order.status,
-        totalCents: order.totalCents,
-        expiresAt: order.expiresAt?.toISOString() ?? null,
-        paidBefore: order.history.some((change) => change.to === 'PAID'),
-        failureCode: order.failureCode,
-        failureReason: order.failureReason,
-      };
+      return recorded(await orders.create(input));
     },
-    async setOrderStatus(input: SetOrderStatusInput): Promise<OrderStatusResult> {
+    /** Moves the order on, and answers it as recorded (an earlier run may have set its deadline first). */
+    async setOrderStatus(input: SetOrderStatusInput): Promise<RecordedOrder> {
       const order = await orders.transition({
         orderId: input.orderId,
         to: input.status,
@@ -54,7 +58,7 @@ export function createOrdersActivities(deps: { orders: OrdersService }) {
         failureCode: input.failureCode,
         expiresAt: input.expiresAt ? new Date(input.expiresAt) : undefined,
       });
-      return { orderId: order.id, status: order.status, totalCents: order.totalCents };
+      return recorded(order);
     },
   });
 }

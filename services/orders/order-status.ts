@@ -17,3 +17,13 @@ export const ALLOWED_TRANSITIONS: Record<OrderStatus, readonly OrderStatus[]> = 
 export function canTransition(from: OrderStatus, to: OrderStatus): boolean {
   return ALLOWED_TRANSITIONS[from].includes(to);
 }
+
+/**
+ * A forward-only status an order has already gone past: PAID asked of a COMPLETED order (a run
+ * reset to before its PAID write finishes the order again). Nothing to do, and nothing refused.
+ */
+const ALREADY_PAST: Partial<Record<OrderStatus, readonly OrderStatus[]>> = { PAID: ['COMPLETED'] };
+
+export function hasGonePast(from: OrderStatus, to: OrderStatus): boolean {
+  return ALREADY_PAST[to]?.includes(from) ?? false;
+}

@@ -136,6 +136,14 @@ test('a transition to the current status is a no-op', async () => {
   expect(await orders.transition({ orderId: expired.id, to: 'EXPIRED' })).toEqual(expired);
 });
 
+test('PAID asked of a completed order is a no-op (a run reset to before its PAID write); going back further is refused', async () => {
+  const completed = await orderIn(['AWAITING_PAYMENT', 'PAID', 'COMPLETED']);
+  expect(await orders.transition({ orderId: completed.id, to: 'PAID' })).toEqual(completed);
+  expect((await errorOf(DomainError, orders.transition({ orderId: completed.id, to: 'AWAITING_PAYMENT' }))).code).toBe(
+    'INVALID_TRANSITION',
+  );
+});
+
 test('payment racing expiry: exactly one of PAID and EXPIRED wins, the other is refused', async () => {
   for (let round = 0; round < 10; round++) {
     const order = await orderIn(['AWAITING_PAYMENT']);

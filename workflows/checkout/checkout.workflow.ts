@@ -98,7 +98,10 @@ class Checkout {
       this.setStatus('NEEDS_ATTENTION', {
         reason: this.state.failure!.message,
         failureCode: this.state.failure!.code,
-      }).catch(() => this.markStatus('NEEDS_ATTENTION'));
+      }).then(
+        () => undefined,
+        () => this.markStatus('NEEDS_ATTENTION'),
+      );
     this.operator = new OperatorDesk(this.state, markNeedsAttention);
   }
 
@@ -152,7 +155,15 @@ class Checkout {
     if (quotaChecked.status === 'rejected') throw quotaChecked.reason;
     if (stockReserved.status === 'rejected') throw stockReserved.reason;
     this.state.expiresAt = new Date(Date.now() + this.input.ttlSeconds * 1000).toISOString();
-    await this.setStatus('AWAITING_PAYMENT', { expiresAt: this.state.expiresAt });
+    try {
+      const waiting = await this.setStatus('AWAITING_PAYMENT', { expiresAt: this.state.expiresAt });
+      // An earlier run set the order's deadline first (a reset between its placement and this write): that one holds.
+      if (waiting.expiresAt) this.state.expiresAt = waiting.expiresAt;
+    } catch (error) {
+      // The order went further in an earlier run (a reset of a paid or ended order to its placement): adopt it as it is.
+      if (failureOf(error).code !== ERROR_CODES.INVALID_TRANSITION) throw error;
+      return this.adopt(await this.calls.createOrder());
+    }
     return undefined;
   }
 
@@ -302,8 +313,8 @@ class Checkout {
     status: OrderStatus,
     extra: { reason?: string; failureCode?: string; expiresAt?: string } = {},
     mode?: 'forward-only',
-  ): Promise<void> {
-    await this.calls.setStatus(status, extra, mode);
+  ): Promise<RecordedOrder> {
+    const recorded = await this.calls.setStatus(status, extra, mode);
     this.markStatus(status);
     log.info('Order status changed', {
       orderId: this.input.orderId,
@@ -312,6 +323,7 @@ class Checkout {
     });
     const event = { ...this.state };
     this.statusEventsSent = this.statusEventsSent.then(() => notices.persistStatusEvent(event));
+    return recorded;
   }
 
   /** The status in the workflow's state and its search attribute (not in the orders database). */
