@@ -1,4 +1,4 @@
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -7,53 +7,74 @@ import { ephemeralPortRange, freePort, pickableRange, pickPort, type PickOptions
 
 const ROOT = path.resolve(__dirname, '..');
 
-/** A process that loads ports.ts, says "ready", and on "go" picks `count` ports at once and prints them. */
-function picker(
-  count: number,
-  options?: PickOptions,
-): { child: ChildProcessWithoutNullStreams; ports: Promise<number[]> } {
+interface Picker {
+  /** Resolves once the process has loaded ports.ts. */
+  ready: Promise<void>;
+  /** Picks its ports, all at once, and answers with them. */
+  go(): Promise<number[]>;
+  /** Lets it exit; until then it holds its ports, as a picker does for its life. */
+  exit(): Promise<void>;
+}
+
+/** A process that loads ports.ts, says "ready", picks `count` ports at once when told, and prints them. */
+function picker(count: number, options?: PickOptions): Picker {
   const script = `
     const { freePort, pickPort } = require(${JSON.stringify(path.join(__dirname, 'ports.ts'))});
     const options = ${JSON.stringify(options ?? null)};
     process.stdin.once('data', () =>
       Promise.all(Array.from({ length: ${count} }, () => (options ? pickPort(options) : freePort())))
-        .then((ports) => { process.stdout.write(JSON.stringify(ports)); process.exit(0); })
+        .then((ports) => process.stdout.write(JSON.stringify(ports) + '\\n'))
         .catch((error) => { console.error(error); process.exit(1); }));
+    process.stdin.on('end', () => process.exit(0));
     process.stdout.write('ready\\n');
   `;
   const child = spawn(process.execPath, ['--require', require.resolve('tsx/cjs'), '-e', script], { cwd: ROOT });
   let stdout = '';
   let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const ports = new Promise<number[]>((resolve, reject) =>
-    child.on('close', (code) =>
-      code === 0
-        ? resolve(JSON.parse(stdout.slice(stdout.indexOf('\n') + 1)) as number[])
-        : reject(new Error(`picker exited ${code}: ${stderr}`)),
-    ),
-  );
-  return { child, ports };
-}
-
-function ready(child: ChildProcessWithoutNullStreams): Promise<void> {
-  return new Promise((resolve) => {
-    const listen = (chunk: Buffer) => {
-      if (!chunk.toString().includes('ready')) return;
-      child.stdout.off('data', listen);
-      resolve();
-    };
-    child.stdout.on('data', listen);
+  const waiting = new Set<() => void>();
+  child.stdout.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString();
+    waiting.forEach((check) => check());
   });
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+  /** The n-th line the picker prints; fails if it exits first. */
+  const line = (n: number) =>
+    new Promise<string>((resolve, reject) => {
+      const check = () => {
+        const lines = stdout.split('\n');
+        if (lines.length > n + 1) {
+          waiting.delete(check);
+          resolve(lines[n]!);
+        }
+      };
+      waiting.add(check);
+      check();
+      void exited.then((code) => reject(new Error(`picker exited ${code}: ${stderr}`)));
+    });
+  return {
+    ready: line(0).then(() => undefined),
+    async go() {
+      child.stdin.write('go\n');
+      return JSON.parse(await line(1)) as number[];
+    },
+    async exit() {
+      child.stdin.end();
+      await exited;
+    },
+  };
 }
 
-/** Two pickers that start picking at the same moment (both loaded, then told to go). */
+/** Two pickers, alive together, that start picking at the same moment (both loaded, then told to go). */
 async function pickTogether(count: number, options?: PickOptions): Promise<[number[], number[]]> {
   const pickers = [picker(count, options), picker(count, options)];
-  await Promise.all(pickers.map(({ child }) => ready(child)));
-  pickers.forEach(({ child }) => child.stdin.write('go\n'));
-  const [a, b] = await Promise.all(pickers.map(({ ports }) => ports));
-  return [a!, b!];
+  try {
+    await Promise.all(pickers.map(({ ready }) => ready));
+    const [a, b] = await Promise.all(pickers.map((p) => p.go()));
+    return [a!, b!];
+  } finally {
+    await Promise.all(pickers.map((p) => p.exit()));
+  }
 }
 
 /** The pid of a process that has exited, as a killed picker leaves in its locks. */

@@ -92,14 +92,16 @@ function lock(lockDir: string, port: number): boolean {
     remember(lockDir, port);
     return true;
   }
-  if (holderAlive(lockFile(lockDir, port))) return false;
-  // The holder died without releasing. Only the process that takes the reclaim lock may remove the
-  // stale one: two reclaimers could otherwise each remove the other's fresh lock and both win.
+  if (holder(lockFile(lockDir, port)) === 'alive') return false;
+  // The holder died without releasing (or has just released). Only the process that takes the
+  // reclaim lock may remove a stale lock: two reclaimers could otherwise each remove the other's
+  // fresh lock and both win. A lock found gone is not removed: a fresh one may have taken its place.
   const reclaim = `${lockFile(lockDir, port)}.reclaim`;
   if (!create(reclaim)) return false;
   try {
-    if (holderAlive(lockFile(lockDir, port))) return false;
-    unlinkQuietly(lockFile(lockDir, port));
+    const found = holder(lockFile(lockDir, port));
+    if (found === 'alive') return false;
+    if (found === 'dead') unlinkQuietly(lockFile(lockDir, port));
     if (!create(lockFile(lockDir, port))) return false;
     remember(lockDir, port);
     return true;
@@ -124,21 +126,21 @@ function create(file: string): boolean {
   return true;
 }
 
-/** A lock being written (still empty) counts as alive; so does a holder of another user (EPERM). */
-function holderAlive(file: string): boolean {
+/** Whose a lock is: a lock being written (still empty) counts as alive; so does a holder of another user (EPERM). */
+function holder(file: string): 'alive' | 'dead' | 'absent' {
   let pid: number;
   try {
     pid = Number(readFileSync(file, 'utf8').trim());
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 'absent';
     throw error;
   }
-  if (!Number.isInteger(pid) || pid <= 0) return true;
+  if (!Number.isInteger(pid) || pid <= 0) return 'alive';
   try {
     process.kill(pid, 0);
-    return true;
+    return 'alive';
   } catch (error) {
-    return (error as NodeJS.ErrnoException).code !== 'ESRCH';
+    return (error as NodeJS.ErrnoException).code === 'ESRCH' ? 'dead' : 'alive';
   }
 }
 
