@@ -6,7 +6,7 @@
  * life of the process that picked it, so two Jest workers, two stacks or two runs never pick the
  * same one.
  */
-import { closeSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -67,7 +67,7 @@ export async function freePort(host = '127.0.0.1'): Promise<number> {
 export async function pickPort(options: PickOptions = {}): Promise<number> {
   const { low, high } = options.range ?? pickableRange();
   const lockDir = options.lockDir ?? PORT_LOCK_DIR;
-  mkdirSync(lockDir, { recursive: true });
+  openLockDir(lockDir);
   const size = high - low + 1;
   // A random start spreads concurrent pickers over the range, so they seldom try the same lock.
   const start = Math.floor(Math.random() * size);
@@ -81,6 +81,16 @@ export async function pickPort(options: PickOptions = {}): Promise<number> {
 }
 
 const held = new Map<string, Set<number>>();
+
+/** Ports are the machine's, not a user's: the folder is shared like /tmp itself (anyone may add, only the owner remove). */
+function openLockDir(lockDir: string): void {
+  if (mkdirSync(lockDir, { recursive: true }) === undefined) return;
+  try {
+    chmodSync(lockDir, 0o1777);
+  } catch {
+    // A folder it cannot open to others still keeps this user's pickers apart.
+  }
+}
 
 function lockFile(lockDir: string, port: number): string {
   return path.join(lockDir, String(port));
