@@ -32,6 +32,18 @@ async function expectNamedStranded(orderId: string): Promise<void> {
   expect(found.stdout).toContain(`[order ${orderId}]`);
 }
 
+/**
+ * What the customer whose request was in flight is answered when the run ends under it: a refusal
+ * with a code that says what to do (retry, or look at the order), not a bare INTERNAL error.
+ */
+function expectRefusedWithACode(answer: { statusCode: number; json(): unknown }): void {
+  const { error } = answer.json() as { error?: { code: string } };
+  expect({ status: answer.statusCode >= 400, code: error?.code }).toEqual({
+    status: true,
+    code: expect.not.stringMatching(/^INTERNAL$/),
+  });
+}
+
 async function repair(orderId: string): Promise<void> {
   const repaired = await bench.ops('repair', orderId);
   expect(repaired).toMatchObject({ code: 0 });
@@ -81,7 +93,7 @@ it('an order terminated while it is placed is repaired into a waiting order, res
   } finally {
     await lock.release();
   }
-  expect((await placing).statusCode).not.toBe(201);
+  const placed = await placing;
   expect((await bench.api.services.orders.get(orderId))!.status).toBe('PENDING');
 
   await expectNamedStranded(orderId);
@@ -92,6 +104,7 @@ it('an order terminated while it is placed is repaired into a waiting order, res
 
   expect((await bench.pay(customer, orderId)).statusCode).toBe(200);
   await expectCompletedOnce(customer, orderId, product.id);
+  expectRefusedWithACode(placed);
 });
 
 it('a terminated waiting order is named by the reconciler and repaired by ops repair, its stock and quota back', async () => {
@@ -151,9 +164,8 @@ it('an order terminated while Stripe charges it is charged once: the customer pa
   const { customer, order } = await bench.placeOrder(product.id);
   // Stripe takes the money; its answer (and any look-up of the intent) does not come back until the run is gone.
   stripe.holdAnswer = (request) => request.orderId === order.id && request.kind !== 'createIntent';
-  let paying: ReturnType<typeof bench.pay> | undefined;
+  const paying = bench.pay(customer, order.id);
   try {
-    paying = bench.pay(customer, order.id);
     await waitUntil('Stripe to have confirmed the charge', async () =>
       stripe.requests.some((r) => isConfirm(r) && r.orderId === order.id && r.status === 200),
     );
@@ -161,7 +173,7 @@ it('an order terminated while Stripe charges it is charged once: the customer pa
   } finally {
     stripe.holdAnswer = undefined;
   }
-  expect((await paying).statusCode).not.toBe(200);
+  const answered = await paying;
   expect(await bench.api.services.payments.get(order.id)).toMatchObject({
     status: 'PENDING',
     attempts: [{ attempt: 1, outcome: null }],
@@ -175,6 +187,7 @@ it('an order terminated while Stripe charges it is charged once: the customer pa
   // Paying again asks Stripe first: the charge it already took is the payment, not a second one.
   expect((await bench.pay(customer, order.id)).statusCode).toBe(200);
   await expectCompletedOnce(customer, order.id, product.id);
+  expectRefusedWithACode(answered);
 });
 
 it('an order terminated after its charge, before its sale, is repaired into a completed order charged once', async () => {
@@ -194,12 +207,13 @@ it('an order terminated after its charge, before its sale, is repaired into a co
   } finally {
     await lock.release();
   }
-  expect((await paying).statusCode).not.toBe(200);
+  const answered = await paying;
   expect((await bench.api.services.orders.get(order.id))!.status).toBe('AWAITING_PAYMENT');
 
   await expectNamedStranded(order.id);
   await repair(order.id);
   await expectCompletedOnce(customer, order.id, product.id);
+  expectRefusedWithACode(answered);
 });
 
 it('an order terminated while it is fulfilled (paid, not completed) is repaired into a completed order', async () => {
