@@ -12,6 +12,9 @@ import {
   redactUrl,
 } from './provision';
 
+// Each test creates seven databases, and each CREATE DATABASE waits for a checkpoint: seconds on a busy machine.
+jest.setTimeout(60_000);
+
 const { serverUrl, runId } = testRun();
 const created = new Set<string>();
 

@@ -40,6 +40,9 @@ export async function ensureDatabase(url: string): Promise<boolean> {
 /** Runs `work` on a connection to the maintenance database of the server `url` names, then closes it. */
 export async function withAdmin<T>(url: string, work: (admin: Client) => Promise<T>): Promise<T> {
   const admin = new Client({ connectionString: maintenanceUrl(url) });
+  // A connection the server ends between two queries is reported by the next query (or by end());
+  // without a listener, pg would also raise it as an 'error' event and end the whole process.
+  admin.on('error', () => undefined);
   await admin.connect();
   try {
     return await work(admin);

@@ -53,7 +53,17 @@ export async function dropDatabases(serverUrl: string, names: readonly string[])
 
 /** Drops one database, also a template, also while something is still connected to it. */
 export async function dropDatabase(admin: Client, name: string): Promise<void> {
-  await admin.query(`ALTER DATABASE ${quoteIdentifier(name)} WITH IS_TEMPLATE false`).catch(() => undefined);
+  // A template cannot be dropped until it is one no more. A database a drop left half-done is
+  // "invalid" (datconnlimit -2): PostgreSQL answers ALTER on it with FATAL, which ends the admin
+  // connection, but DROP still removes it. So only a valid template is altered first.
+  const { rows } = await admin.query<{ datistemplate: boolean; datconnlimit: number }>(
+    'SELECT datistemplate, datconnlimit FROM pg_database WHERE datname = $1',
+    [name],
+  );
+  const database = rows[0];
+  if (!database) return;
+  if (database.datistemplate && database.datconnlimit !== -2)
+    await admin.query(`ALTER DATABASE ${quoteIdentifier(name)} WITH IS_TEMPLATE false`);
   await admin.query(`DROP DATABASE IF EXISTS ${quoteIdentifier(name)} WITH (FORCE)`);
 }
 

@@ -12,6 +12,7 @@ import { startApiHarness, type ApiHarness } from '../test/helpers/api';
 import { newProduct } from '../test/helpers/checkouts';
 import { checkInvariants, type InvariantInput, type SucceededPaymentIntent } from './invariants';
 import { databaseUrlEnv } from '../lib/config';
+import { checkoutRunning } from '../temporal/checkout-client';
 
 jest.setTimeout(120_000);
 
@@ -75,8 +76,14 @@ async function recordedIntents(): Promise<SucceededPaymentIntent[]> {
   return rows.map((r) => ({ id: r.stripe_payment_intent_id, orderId: r.order_id, amountCents: r.amount_cents }));
 }
 
-const check = (extraIntents: SucceededPaymentIntent[] = []) =>
-  checkInvariants({ db, graceSeconds: 0, paymentIntents: async () => [...(await recordedIntents()), ...extraIntents] });
+const check = (extraIntents: SucceededPaymentIntent[] = [], lostRun?: string) =>
+  checkInvariants({
+    db,
+    graceSeconds: 0,
+    paymentIntents: async () => [...(await recordedIntents()), ...extraIntents],
+    // Temporal itself, except for an order whose run the test says is gone.
+    checkoutRunning: async (orderId) => orderId !== lostRun && (await checkoutRunning(api.temporal.client, orderId)),
+  });
 
 /** Runs the checks with `plant` applied inside a transaction that is rolled back, so each drift is seen alone. */
 async function withDrift(
@@ -99,6 +106,14 @@ test('a store that only sagas touched reports no violation, having looked at eac
   expect(report.violations).toEqual([]);
   expect(report.skipped).toEqual({});
   for (const [invariant, n] of Object.entries(report.checked)) expect([invariant, n > 0]).toEqual([invariant, true]);
+});
+
+test('a stranded order: one awaiting payment whose checkout workflow is gone', async () => {
+  const report = await check([], open);
+  expect(report.violations).toEqual([
+    expect.objectContaining({ invariant: 'order-has-workflow', orderId: open, key: `order-has-workflow:${open}` }),
+  ]);
+  expect(report.violations[0]!.detail).toContain(`npm run ops -- repair ${open}`);
 });
 
 test('a lost release: a cancelled order whose stock is still held', async () => {

@@ -120,6 +120,7 @@ test('a clean store: the run reports no violation, the metric says 0 per invaria
     'one-payment': 0,
     'no-live-reservation': 0,
     'quota-matches-orders': 0,
+    'order-has-workflow': 0,
   });
   expect(await api.services.findings.list()).toEqual([]);
   expect(await adminDriftNotices()).toEqual([]);
