@@ -192,7 +192,8 @@ export const workflowTerminate: Scenario = {
   name: 'workflow-terminate',
   description:
     'Terminate checkouts while placing, awaiting payment, charging (Stripe charged and its answer lost, or the charge let go on after the run is gone) ' +
-    'and fulfilling; repair each stranded order as `npm run ops -- repair` does (a recovery run adopts it); the customer then pays again, cancels or gives up.',
+    'and fulfilling; the reconciler must name each stranded order, and the operator repairs it as `npm run ops -- repair` does (a recovery run adopts it); ' +
+    'the customer then pays again, cancels or gives up.',
   async run(ctx) {
     const { driver, options } = ctx;
     const { services } = ctx.stack;
@@ -215,8 +216,17 @@ export const workflowTerminate: Scenario = {
           caught.release();
           if (c.hold?.activity === 'chargePayment' && c.hold.phase === 'start')
             await eventually(async () => (await services.payments.get(saga.orderId))?.status === 'SUCCEEDED', deadline);
-          // The operator repairs the order the reconciler names: it exists once its createOrder ran.
+          // The operator repairs the order the reconciler names (it exists once its createOrder ran).
           await eventually(async () => (await services.orders.get(saga.orderId)) !== null, deadline);
+          const named = await ctx.operator.strandedFindings(saga.orderId);
+          saga.events.push(`reconcile: ${named.join('; ') || 'nothing named'}`);
+          if (named.length === 0)
+            ctx.violations.push({
+              invariant: 'order-has-workflow',
+              orderId: saga.orderId,
+              scenario: this.name,
+              detail: 'the reconciler did not name the order its terminated checkout left open',
+            });
           const repaired = await ctx.operator.repair(saga.orderId, deadline);
           saga.events.push(`repair: ${repaired.action}: ${repaired.detail}`);
           if (caught.paying) saga.events.push(`the payment in flight: ${await caught.paying}`);

@@ -1,15 +1,19 @@
 /**
  * What an operator does to a checkout with Temporal's own tools, as the chaos run does it: reset
  * its workflow to one of its workflow tasks (Temporal's reset API, as `temporal workflow reset`
- * calls it), terminate it, and repair the order it strands (reconciler/repair.ts, what
- * `npm run ops -- repair` runs). Each call is counted for the report.
+ * calls it), terminate it, read what the reconciler says of the order it strands (the invariants
+ * `npm run ops -- reconcile` checks), and repair it (reconciler/repair.ts, what `npm run ops --
+ * repair` runs). Each reset, termination and repair is counted for the report.
  */
 import type { Client } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { randomUUID } from 'node:crypto';
+import { Pool } from 'pg';
+import type { ServiceName } from '../../lib/service-names';
 import type { Services } from '../../services';
+import { checkInvariants, INVARIANTS } from '../../reconciler/invariants';
 import { repairOrder, type RepairOutcome } from '../../reconciler/repair';
-import { isUnavailable } from '../../temporal/checkout-client';
+import { checkoutRunning, isUnavailable } from '../../temporal/checkout-client';
 import { orderWorkflowId } from '../../workflows/contract';
 import { delay } from './sagas';
 
@@ -58,15 +62,28 @@ async function answered<T>(what: string, call: () => Promise<T>, deadline: numbe
   }
 }
 
+const RECONCILED = ['inventory', 'orders', 'payments', 'quota'] as const;
+
 export class Operator {
   readonly tally: OperatorTally = { resets: 0, terminations: 0, repairs: 0 };
+  /** The reconciler's read-only view of the databases (direct, never through the proxies the run cuts). */
+  private readonly pools: Record<(typeof RECONCILED)[number], Pool>;
 
   constructor(
     private readonly client: Client,
     private readonly services: Services,
+    urls: Record<ServiceName, string>,
     /** The time-to-live a recovery run gives an order that had not started waiting (as ORDER_TTL_SECONDS does for ops repair). */
     private readonly orderTtlSeconds: number,
-  ) {}
+  ) {
+    this.pools = Object.fromEntries(
+      RECONCILED.map((service) => [service, new Pool({ connectionString: urls[service], max: 2 })]),
+    ) as Operator['pools'];
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(Object.values(this.pools).map((pool) => pool.end()));
+  }
 
   /**
    * Resets the order's checkout to one of its completed workflow tasks: the first, the last, or the
@@ -118,6 +135,22 @@ export class Operator {
       deadline,
     );
     this.tally.terminations += 1;
+  }
+
+  /**
+   * What `npm run ops -- reconcile --grace-seconds 0` says of the order as stranded (the
+   * order-has-workflow invariant, over this one order): the operator repairs what it names.
+   */
+  async strandedFindings(orderId: string): Promise<string[]> {
+    const report = await checkInvariants({
+      db: this.pools,
+      orderIds: [orderId],
+      graceSeconds: 0,
+      checkoutRunning: (id) => checkoutRunning(this.client, id),
+    });
+    return report.violations
+      .filter((violation) => violation.invariant === INVARIANTS.orderHasWorkflow && violation.orderId === orderId)
+      .map((violation) => violation.detail);
   }
 
   /** `npm run ops -- repair <orderId>`: a recovery run of a stranded order. */

@@ -159,13 +159,14 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     });
   };
   if (options.handleSignals) for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, onSignal);
+  let operator: Operator | undefined;
   try {
     const workerBegun = Date.now();
     await stack.startWorker();
     options.log(`chaos: worker polling after ${((Date.now() - workerBegun) / 1000).toFixed(1)} s`);
     const catalog = await createCatalog(stack.services, Date.now().toString(36));
     const driver = new SagaDriver(stack.client, stack.services, catalog, seededRandom(options.seed));
-    const operator = new Operator(stack.client, stack.services, RECOVERY_TTL_SECONDS);
+    operator = new Operator(stack.client, stack.services, stack.urls, RECOVERY_TTL_SECONDS);
     const ctx: ScenarioContext = {
       stack,
       driver,
@@ -216,6 +217,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     };
   } finally {
     for (const signal of ['SIGINT', 'SIGTERM'] as const) process.off(signal, onSignal);
+    await operator?.close();
     await stack.close();
     if (options.keep)
       options.log(`chaos: kept ${dataDir} and the databases ${Object.values(stack.databaseNames).join(', ')}`);
