@@ -3,21 +3,14 @@ import { Type, type Static, type TStringOptions } from 'typebox';
 import { ORDER_STATUSES } from '../workflows/contract';
 import { CURRENCIES, MAX_PRICE_CENTS, MAX_QUANTITY } from '../lib/money';
 import { UUID_PATTERN } from '../lib/ids';
+import { STORABLE_TEXT_PATTERN, isStorableText } from '../lib/text';
+export { STORABLE_TEXT_PATTERN, isStorableText };
 
 /**
  * A plain UUID, hyphenated, and nothing else. Not ajv's `uuid` format: it also accepts `urn:uuid:…`,
  * which PostgreSQL's uuid type refuses (a 500 before this pattern).
  */
 export const Uuid = Type.String({ pattern: UUID_PATTERN, minLength: 36, maxLength: 36, description: 'A UUID' });
-/**
- * Text PostgreSQL can store: no NUL (U+0000, which it refuses in text and varchar with SQLSTATE 22021)
- * and no lone surrogate (U+D800–U+DFFF without its pair: no UTF-8 form, so a driver would store
- * U+FFFD instead). Astral characters (a surrogate pair, e.g. an emoji) are fine. Written to mean the
- * same with and without the regex `u` flag: ajv compiles patterns with it, a client's validator
- * may not. docs/hostile-input.md says why every string the API accepts is held to it.
- */
-export const STORABLE_TEXT_PATTERN = '^(?:[^\\u0000\\ud800-\\udfff]|[\\ud800-\\udbff][\\udc00-\\udfff])*$';
-const STORABLE_TEXT = new RegExp(STORABLE_TEXT_PATTERN, 'u');
 
 /**
  * A string the API accepts from a client: any text PostgreSQL can store. Every request string
@@ -25,10 +18,6 @@ const STORABLE_TEXT = new RegExp(STORABLE_TEXT_PATTERN, 'u');
  */
 export function Text(options: Omit<TStringOptions, 'pattern'> = {}) {
   return Type.String({ ...options, pattern: STORABLE_TEXT_PATTERN });
-}
-
-export function isStorableText(text: string): boolean {
-  return STORABLE_TEXT.test(text);
 }
 
 /**

@@ -166,7 +166,11 @@ export class CheckoutClient {
         return await run();
       } catch (error) {
         if (error instanceof WorkflowNotFoundError) throw new DomainError(closedCode, `Order ${orderId} is closed`);
-        if (error instanceof WorkflowUpdateFailedError && error.cause instanceof ApplicationFailure) {
+        if (
+          error instanceof WorkflowUpdateFailedError &&
+          error.cause instanceof ApplicationFailure &&
+          !endedUnderTheRequest(error)
+        ) {
           throw domainErrorFrom(error.cause, 'UPDATE_FAILED');
         }
         throw error;
@@ -180,11 +184,24 @@ export class CheckoutClient {
       return await this.client.withDeadline(Date.now() + this.deadlineMs, run);
     } catch (error) {
       if (error instanceof DomainError) throw error;
-      if (isUnavailable(error))
+      if (isUnavailable(error) || endedUnderTheRequest(error))
         throw new DomainError(TEMPORAL_UNAVAILABLE, 'The order service is unavailable; try again shortly');
       throw error;
     }
   }
+}
+
+/**
+ * The order's run ended (an operator terminated or reset it) after it accepted the request and
+ * before it answered: nothing is known of the outcome yet, and the same request, sent again once the
+ * order has a run (a repair, the reset's new run), is answered. So it is a 503, not the server's fault.
+ */
+function endedUnderTheRequest(error: unknown): boolean {
+  return (
+    error instanceof WorkflowUpdateFailedError &&
+    error.cause instanceof ApplicationFailure &&
+    error.cause.type === 'AcceptedUpdateCompletedWorkflow'
+  );
 }
 
 /**

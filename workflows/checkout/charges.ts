@@ -75,7 +75,18 @@ export class Charges {
 
   /** A webhook event: kept in the state (once each, capped), and the verdict a `processing` charge waits for. */
   private onPaymentEvent(event: PaymentEventInput): void {
+    // A signal cannot be refused: one that is not an event as the webhook relays it is ignored, never let throw.
+    if (!isPaymentEvent(event)) {
+      log.warn('Ignored a malformed payment event', { orderId: this.input.orderId });
+      return;
+    }
     this.webhookVerdict = notices.verdictOf(event) ?? this.webhookVerdict;
     notices.keepPaymentEvent(this.state, event);
   }
+}
+
+function isPaymentEvent(event: unknown): event is PaymentEventInput {
+  if (typeof event !== 'object' || event === null) return false;
+  const { eventId, type, paymentIntentId } = event as Record<string, unknown>;
+  return typeof eventId === 'string' && typeof type === 'string' && typeof paymentIntentId === 'string';
 }

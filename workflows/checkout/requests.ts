@@ -3,7 +3,8 @@
  * or to cancel (an update that waits for the unwind, or a signal). The handlers only validate,
  * record and wait; the checkout's body reads the request, runs its activities and settles it.
  */
-import { ApplicationFailure, CancellationScope, condition, setHandler } from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, condition, log, setHandler } from '@temporalio/workflow';
+import { isTextWithin } from '../../lib/text';
 import { ERROR_CODES } from '../../lib/error-codes';
 import * as contract from '../contract';
 import type { CancelInput, CheckoutFailure, CheckoutState, OrderStatus, PayInput } from '../contract';
@@ -24,9 +25,13 @@ export class CustomerRequests {
   ) {
     setHandler(contract.payUpdate, (pay) => this.onPay(pay), { validator: (pay) => this.validatePay(pay) });
     setHandler(contract.cancelUpdate, (request) => this.onCancel(request), {
-      validator: (_request: CancelInput) => this.validateCancel(),
+      validator: (request: CancelInput) => this.validateCancel(request),
     });
-    setHandler(contract.cancelSignal, (request) => this.requestCancel(request));
+    // A signal cannot be refused: a malformed one (sent by hand, with the CLI or the Web UI) is ignored.
+    setHandler(contract.cancelSignal, (request) => {
+      if (isCancelRequest(request)) this.requestCancel(request);
+      else log.warn('Ignored a malformed cancel signal', { orderId: this.state.orderId });
+    });
   }
 
   /** The body has decided the order's way: no payment or cancel is taken from here on. */
@@ -40,8 +45,14 @@ export class CustomerRequests {
   }
 
   private validatePay(pay: PayInput): void {
-    if (pay.customerId !== this.state.customerId)
+    if (!isObject(pay) || pay.customerId !== this.state.customerId)
       throw ApplicationFailure.nonRetryable('Not your order', ERROR_CODES.ORDER_NOT_FOUND);
+    // The API's own rule for a payment method; an update sent by hand is held to it too.
+    if (!isTextWithin(pay.paymentMethod, 1, MAX_PAYMENT_METHOD_LENGTH))
+      throw ApplicationFailure.nonRetryable(
+        `A payment method is 1 to ${MAX_PAYMENT_METHOD_LENGTH} characters of text`,
+        ERROR_CODES.VALIDATION_FAILED,
+      );
     const why = this.payment
       ? 'A payment for this order is already in progress'
       : this.cancel
@@ -67,7 +78,12 @@ export class CustomerRequests {
     return this.state;
   }
 
-  private validateCancel(): void {
+  private validateCancel(request: CancelInput): void {
+    if (!isCancelRequest(request))
+      throw ApplicationFailure.nonRetryable(
+        `A cancel is an object with an optional reason of at most ${MAX_CANCEL_REASON_LENGTH} characters of text`,
+        ERROR_CODES.VALIDATION_FAILED,
+      );
     if (!this.open || this.cancel)
       throw ApplicationFailure.nonRetryable(
         `The order is ${this.state.status.toLowerCase()}`,
@@ -80,6 +96,19 @@ export class CustomerRequests {
     await settle(() => isSettled(this.state.status));
     return this.state;
   }
+}
+
+/** The API's bounds (api/routes/orders.routes.ts), held by the workflow too for messages sent by hand. */
+const MAX_PAYMENT_METHOD_LENGTH = 255;
+const MAX_CANCEL_REASON_LENGTH = 500;
+
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+function isCancelRequest(request: unknown): request is CancelInput {
+  if (!isObject(request)) return false;
+  const { reason } = request;
+  return reason === undefined || reason === null || isTextWithin(reason, 0, MAX_CANCEL_REASON_LENGTH);
 }
 
 /** A handler's wait for the body: cancelling the workflow must not cut it short (the caller still gets the outcome). */
