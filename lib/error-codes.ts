@@ -12,6 +12,8 @@ export const HTTP_STATUS_BY_CODE = {
    */
   UNSTORABLE_TEXT: 400,
   BAD_REQUEST: 400,
+  /** A list's `cursor` that no answer of that list gave (lib/paging.ts). */
+  INVALID_CURSOR: 400,
   CART_EMPTY: 400,
   UNKNOWN_PRODUCT: 400,
   MIXED_CURRENCIES: 400,
