@@ -25,6 +25,8 @@ export const HTTP_STATUS_BY_CODE = {
   WEAK_PASSWORD: 400,
   /** A payload the codec endpoint cannot decrypt (unknown key id, tampered). */
   PAYLOAD_UNDECODABLE: 400,
+  /** A password-reset or email-verification link that is unknown, used already or expired. */
+  LINK_INVALID: 400,
   UNAUTHORIZED: 401,
   TOKEN_EXPIRED: 401,
   /** A wrong password and an unknown email alike. */
@@ -33,6 +35,10 @@ export const HTTP_STATUS_BY_CODE = {
   PAYMENT_DECLINED: 402,
   FORBIDDEN: 403,
   CSRF_REJECTED: 403,
+  /** A password change whose current password is wrong (the session stays; nothing changes). */
+  CURRENT_PASSWORD_WRONG: 403,
+  /** An account places orders only once its email address is verified. */
+  EMAIL_NOT_VERIFIED: 403,
   NOT_FOUND: 404,
   ROUTE_NOT_FOUND: 404,
   ORDER_NOT_FOUND: 404,
@@ -41,6 +47,8 @@ export const HTTP_STATUS_BY_CODE = {
   ACCOUNT_NOT_FOUND: 404,
   RESERVATION_NOT_FOUND: 404,
   OUT_OF_STOCK: 409,
+  /** The order would take the customer over their plan's holding limits (lib/holding-limits.ts). */
+  HOLD_LIMIT_REACHED: 409,
   ORDER_NOT_PAYABLE: 409,
   ORDER_NOT_CANCELLABLE: 409,
   VERSION_CONFLICT: 409,
@@ -72,6 +80,8 @@ export const HTTP_STATUS_BY_CODE = {
   TOO_MANY_STREAMS: 429,
   TEMPORAL_UNAVAILABLE: 503,
   STREAM_UNAVAILABLE: 503,
+  /** The bounded argon2 work (sign-in, sign-up, password change) is full: refused at once, try again in a moment. */
+  AUTH_BUSY: 503,
   // Recorded on orders and in workflow state, never an HTTP answer of their own (500 if they were).
   INTERNAL: 500,
   /**
