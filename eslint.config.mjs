@@ -55,6 +55,20 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
     },
   },
+  // Type-aware rules for the TypeScript sources (the project's tsconfig.json, through the project
+  // service): a promise nobody awaits or catches loses its failure (an unhandled rejection ends the
+  // process), and a promise handed where a plain callback is expected (an event listener, a
+  // forEach, a condition) runs unawaited too.
+  {
+    files: ['**/*.ts'],
+    languageOptions: {
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+    },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': 'error',
+    },
+  },
   {
     files: ['workflows/**/*.ts'],
     ignores: ['workflows/**/*.test.ts'],

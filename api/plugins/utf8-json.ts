@@ -26,7 +26,8 @@ export const utf8Json = fp(
         done(new DomainError('UNSTORABLE_TEXT', 'The body is not valid UTF-8'), undefined);
         return;
       }
-      parseJson(request, text, done);
+      // Fastify's default parser answers through `done`; its type also allows the promise form.
+      void parseJson(request, text, done);
     });
   },
   { name: 'utf8-json' },
