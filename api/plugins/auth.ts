@@ -23,6 +23,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { DomainError } from '../../lib/errors';
 import { ROLES, type Account, type AccountsService, type Role } from '../../services/accounts/accounts.service';
 import { isUuid } from '../../lib/ids';
+import { enforcesAccess } from '../route-access';
 
 export type { Role } from '../../services/accounts/accounts.service';
 
@@ -112,51 +113,55 @@ export const auth = fp(
       expires,
     });
 
-    app.decorate('authenticate', async function authenticate(request: FastifyRequest) {
-      const credential = credentialOf(request);
-      if (!credential) throw new DomainError('UNAUTHORIZED', 'Sign in, or send Authorization: Bearer <token>');
-      let claims: Partial<TokenClaims>;
-      try {
-        claims = app.jwt.verify<Partial<TokenClaims>>(credential.token);
-      } catch (error) {
-        const code = (error as { code?: string }).code ?? '';
-        if (code.includes('EXPIRED')) throw new DomainError('TOKEN_EXPIRED', 'The token has expired; sign in again');
-        throw new DomainError('UNAUTHORIZED', 'The token is not valid');
-      }
-      if (typeof claims.sub !== 'string' || !USER_ID.test(claims.sub))
-        throw new DomainError('UNAUTHORIZED', 'The token does not name a user');
-
-      if (claims.sid !== undefined) {
-        if (typeof claims.sid !== 'string' || !isUuid(claims.sid))
-          throw new DomainError('UNAUTHORIZED', 'The token does not name a session');
-        const session = await options.accounts.activeSession(claims.sid);
-        if (!session || session.userId !== claims.sub)
-          throw new DomainError('UNAUTHORIZED', 'The session has ended; sign in again');
-        // The role is the account's as it is now; whatever a token might say is not read.
-        request.user = { sub: claims.sub, role: session.account.role, sid: claims.sid };
-      } else {
-        if (!options.allowDevTokens || credential.source === 'cookie')
-          throw new DomainError('UNAUTHORIZED', 'The token does not belong to a session; sign in');
-        if (!(ROLES as readonly unknown[]).includes(claims.role))
-          throw new DomainError('UNAUTHORIZED', 'The dev token does not name a role');
-        request.user = { sub: claims.sub, role: claims.role as Role };
-      }
-
-      const readOnlyFrom = request.routeOptions.config.readOnlyPostFrom;
-      if (credential.source === 'cookie' && readOnlyFrom && !SAFE_METHODS.has(request.method)) {
-        const origin = request.headers.origin;
-        if (origin !== undefined && !readOnlyFrom.includes(origin)) app.checkOrigin(request);
-      } else if (credential.source === 'cookie' && !SAFE_METHODS.has(request.method)) {
-        app.checkOrigin(request);
-        const header = request.headers[CSRF_HEADER];
-        if (typeof header !== 'string' || !sameSecret(header, csrfTokenFor(request.user.sid!))) {
-          throw new DomainError(
-            'CSRF_REJECTED',
-            `A signed-in browser request that changes something needs the ${CSRF_HEADER} header (the ${CSRF_COOKIE} cookie's value)`,
-          );
+    // Each check carries the access it enforces: the OpenAPI document reads a route's security from its hooks.
+    app.decorate(
+      'authenticate',
+      enforcesAccess('user', async function authenticate(request: FastifyRequest) {
+        const credential = credentialOf(request);
+        if (!credential) throw new DomainError('UNAUTHORIZED', 'Sign in, or send Authorization: Bearer <token>');
+        let claims: Partial<TokenClaims>;
+        try {
+          claims = app.jwt.verify<Partial<TokenClaims>>(credential.token);
+        } catch (error) {
+          const code = (error as { code?: string }).code ?? '';
+          if (code.includes('EXPIRED')) throw new DomainError('TOKEN_EXPIRED', 'The token has expired; sign in again');
+          throw new DomainError('UNAUTHORIZED', 'The token is not valid');
         }
-      }
-    });
+        if (typeof claims.sub !== 'string' || !USER_ID.test(claims.sub))
+          throw new DomainError('UNAUTHORIZED', 'The token does not name a user');
+
+        if (claims.sid !== undefined) {
+          if (typeof claims.sid !== 'string' || !isUuid(claims.sid))
+            throw new DomainError('UNAUTHORIZED', 'The token does not name a session');
+          const session = await options.accounts.activeSession(claims.sid);
+          if (!session || session.userId !== claims.sub)
+            throw new DomainError('UNAUTHORIZED', 'The session has ended; sign in again');
+          // The role is the account's as it is now; whatever a token might say is not read.
+          request.user = { sub: claims.sub, role: session.account.role, sid: claims.sid };
+        } else {
+          if (!options.allowDevTokens || credential.source === 'cookie')
+            throw new DomainError('UNAUTHORIZED', 'The token does not belong to a session; sign in');
+          if (!(ROLES as readonly unknown[]).includes(claims.role))
+            throw new DomainError('UNAUTHORIZED', 'The dev token does not name a role');
+          request.user = { sub: claims.sub, role: claims.role as Role };
+        }
+
+        const readOnlyFrom = request.routeOptions.config.readOnlyPostFrom;
+        if (credential.source === 'cookie' && readOnlyFrom && !SAFE_METHODS.has(request.method)) {
+          const origin = request.headers.origin;
+          if (origin !== undefined && !readOnlyFrom.includes(origin)) app.checkOrigin(request);
+        } else if (credential.source === 'cookie' && !SAFE_METHODS.has(request.method)) {
+          app.checkOrigin(request);
+          const header = request.headers[CSRF_HEADER];
+          if (typeof header !== 'string' || !sameSecret(header, csrfTokenFor(request.user.sid!))) {
+            throw new DomainError(
+              'CSRF_REJECTED',
+              `A signed-in browser request that changes something needs the ${CSRF_HEADER} header (the ${CSRF_COOKIE} cookie's value)`,
+            );
+          }
+        }
+      }),
+    );
 
     app.decorate('checkOrigin', function checkOrigin(request: FastifyRequest) {
       const origin = request.headers.origin;
@@ -176,10 +181,13 @@ export const auth = fp(
       }
     });
 
-    app.decorate('requireAdmin', async function requireAdmin(request: FastifyRequest) {
-      await app.authenticate(request);
-      if (request.user.role !== 'admin') throw new DomainError('FORBIDDEN', 'This needs the admin role');
-    });
+    app.decorate(
+      'requireAdmin',
+      enforcesAccess('admin', async function requireAdmin(request: FastifyRequest) {
+        await app.authenticate(request);
+        if (request.user.role !== 'admin') throw new DomainError('FORBIDDEN', 'This needs the admin role');
+      }),
+    );
 
     app.decorate('startSession', async function startSession(reply: FastifyReply, account: Account) {
       const session = await options.accounts.openSession(account.id);
