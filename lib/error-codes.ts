@@ -61,9 +61,17 @@ export const HTTP_STATUS_BY_CODE = {
   ACCOUNT_EXISTS: 409,
   INVALID_TRANSITION: 409,
   RESERVATION_RELEASED: 409,
+  /** A refund of an order that was never paid, or is not sold yet (still being fulfilled). */
+  ORDER_NOT_REFUNDABLE: 409,
+  /** Stripe refused a refund (nothing left to refund, too large): recorded on the refund, which ends FAILED. */
+  REFUND_REFUSED: 409,
+  /** More units put back on sale than the order sold: a restock the inventory refuses. */
+  RESTOCK_EXCEEDS_SALE: 409,
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
   IDEMPOTENCY_KEY_REUSED: 422,
+  /** A refund of more money, or more units of a line, than is left to refund of the order. */
+  REFUND_EXCEEDS_PAYMENT: 422,
   /** An order total above what Stripe can charge (lib/money.ts), refused before any workflow starts. */
   ORDER_TOO_LARGE: 422,
   ORDER_TOO_SMALL: 422,
