@@ -119,7 +119,7 @@ async function prepareDatabases(
   for (const service of SERVICES) await migrateDatabase(urls[service], service);
   // Imported here, not at the top: the seed uses the generated Prisma clients, which a fresh clone
   // only has once generateDatabaseClients has run.
-  const { seedDemoData } = await import('./seed');
+  const { seedDemoData } = await import('./seed.js');
   await seedDemoData(urls);
   return { ...urls, server: postgres.serverUrl };
 }

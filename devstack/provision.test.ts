@@ -1,6 +1,6 @@
 import { Client } from 'pg';
 import { randomBytes } from 'node:crypto';
-import { databaseUrlVariable, withDatabase } from '../lib/config';
+import { databaseUrlVariable, serviceDatabaseUrls, withDatabase } from '../lib/config';
 import { SERVICES, type ServiceName } from '../lib/service-names';
 import { testRun } from '../test/helpers/databases';
 import {
@@ -97,9 +97,8 @@ describe('ensureDatabases', () => {
     expect(await ensureDatabase(url)).toBe(false);
   });
 
-  it('names the database with its default storefront_<service> name when no per-service URL is set', async () => {
+  it('names the database with its default storefront_<service> name when no per-service URL is set', () => {
     // Only the URLs are computed here: serviceDatabaseUrls is what ensureDatabases returns.
-    const { serviceDatabaseUrls } = await import('../lib/config');
     expect(serviceDatabaseUrls('postgresql://u:p@db.example:5432/postgres', {}).quota).toBe(
       'postgresql://u:p@db.example:5432/storefront_quota',
     );
