@@ -4,8 +4,7 @@
  * deletes it, and at each periodic re-check, which also catches expiry and a revocation announced
  * while the listening connection was down. It LISTENs only while some session is watched.
  */
-import type { Client, Notification as PgNotification } from 'pg';
-import { openListener, releaseListener } from '../../lib/db/listener';
+import { OnDemandListener } from '../../lib/db/listener';
 import type { AccountsService } from './accounts.service';
 
 /**
@@ -45,19 +44,30 @@ interface Watcher {
 export class SessionWatch {
   private readonly watchers = new Map<string, Set<Watcher>>();
   private watcherCount = 0;
-  private client: Client | null = null;
-  /** Every start and stop of the listening connection runs on this chain, one after another. */
-  private transitions: Promise<void> = Promise.resolve();
-  private reconnectTimer: NodeJS.Timeout | null = null;
+  /** Absent without a connection string: revocations by other processes then wait for a re-check. */
+  private readonly listener?: OnDemandListener;
   private recheckTimer: NodeJS.Timeout | null = null;
   private rechecking = false;
   private closed = false;
 
-  constructor(private readonly options: SessionWatchOptions) {}
+  constructor(private readonly options: SessionWatchOptions) {
+    if (options.connectionString)
+      this.listener = new OnDemandListener({
+        connectionString: options.connectionString,
+        applicationName: options.applicationName ?? DEFAULT_SESSION_WATCH_APPLICATION_NAME,
+        channel: SESSION_ENDED_CHANNEL,
+        retryDelayMs: options.retryDelayMs,
+        wanted: () => this.watcherCount > 0 && !this.closed,
+        onNotification: (sessionId) => this.ended(sessionId),
+        // Revocations announced while the connection was down are lost: ask about every session.
+        onReconnected: () => void this.recheck(),
+        onError: (error) => this.reportError(error),
+      });
+  }
 
   /** True while the dedicated connection is connected and LISTENing. */
   isListening(): boolean {
-    return this.client !== null;
+    return this.listener?.isListening() ?? false;
   }
 
   watchedTotal(): number {
@@ -77,10 +87,8 @@ export class SessionWatch {
     group.add(watcher);
     this.watcherCount++;
     this.startRechecks();
-    await this.reconcile().catch((error: unknown) => {
-      this.reportError(error);
-      this.scheduleReconnect();
-    });
+    // Left to the re-checks (and a reconnect) when the database cannot be listened to.
+    await this.listen().catch((error: unknown) => this.reportError(error));
     try {
       const active = await this.options.sessions.activeSessionIds([sessionId]);
       if (!active.has(sessionId)) this.ended(sessionId);
@@ -125,12 +133,10 @@ export class SessionWatch {
   /** Drops every watcher (without telling them) and stops listening. */
   async close(): Promise<void> {
     this.closed = true;
-    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
-    this.reconnectTimer = null;
     this.stopRechecks();
     this.watchers.clear();
     this.watcherCount = 0;
-    await this.reconcile();
+    await this.listener?.close();
   }
 
   private async remove(watcher: Watcher): Promise<void> {
@@ -140,12 +146,12 @@ export class SessionWatch {
       if (group.size === 0) this.watchers.delete(watcher.sessionId);
     }
     if (this.watcherCount === 0) this.stopRechecks();
-    await this.reconcile();
+    await this.listen();
   }
 
   private afterRemoval(): void {
     if (this.watcherCount === 0) this.stopRechecks();
-    this.reconcile().catch((error: unknown) => this.reportError(error));
+    this.listen().catch((error: unknown) => this.reportError(error));
   }
 
   private startRechecks(): void {
@@ -159,61 +165,9 @@ export class SessionWatch {
     this.recheckTimer = null;
   }
 
-  /**
-   * Brings the connection in line with the watcher count, serialized and deciding from the count
-   * when it runs (as the notification hub does), so that interleaved watches and stops end right.
-   */
-  private reconcile(): Promise<void> {
-    const next = this.transitions.then(() => this.applyState());
-    this.transitions = next.catch(() => undefined);
-    return next;
-  }
-
-  private async applyState(): Promise<void> {
-    const wanted = this.watcherCount > 0 && !this.closed && this.options.connectionString !== undefined;
-    if (wanted && !this.client) {
-      this.client = await openListener({
-        connectionString: this.options.connectionString!,
-        applicationName: this.options.applicationName ?? DEFAULT_SESSION_WATCH_APPLICATION_NAME,
-        channel: SESSION_ENDED_CHANNEL,
-        onNotification: (message) => this.onAnnouncement(message),
-        onLost: (client, error) => this.onConnectionLost(client, error),
-      });
-    } else if (!wanted && this.client) {
-      const client = this.client;
-      this.client = null;
-      // The connection is going away anyway: an UNLISTEN that fails changes nothing.
-      await client.query(`UNLISTEN ${SESSION_ENDED_CHANNEL}`).catch(() => undefined);
-      await releaseListener(client);
-    }
-  }
-
-  private onConnectionLost(client: Client, error?: unknown): void {
-    if (this.client !== client) return;
-    if (error) this.reportError(error);
-    this.client = null;
-    this.scheduleReconnect();
-  }
-
-  private scheduleReconnect(): void {
-    if (this.reconnectTimer || this.closed || this.watcherCount === 0) return;
-    this.reconnectTimer = setTimeout(() => {
-      this.reconnectTimer = null;
-      this.reconcile().then(
-        // Revocations announced while the connection was down are lost: ask about every session.
-        () => this.recheck(),
-        (error: unknown) => {
-          this.reportError(error);
-          this.scheduleReconnect();
-        },
-      );
-    }, this.options.retryDelayMs ?? 1_000);
-    this.reconnectTimer.unref();
-  }
-
-  private onAnnouncement(message: PgNotification): void {
-    if (message.channel !== SESSION_ENDED_CHANNEL || !message.payload) return;
-    this.ended(message.payload);
+  /** Listens while some session is watched, and stops after the last. */
+  private listen(): Promise<void> {
+    return this.listener?.sync() ?? Promise.resolve();
   }
 
   private reportError(error: unknown): void {

@@ -3,8 +3,7 @@
  * while it has subscribers, and delivers to each subscriber the rows after the last sequence it
  * saw, read from the database, so delivery has no gaps and no duplicates whatever NOTIFY does.
  */
-import type { Client, Notification as PgNotification } from 'pg';
-import { openListener, releaseListener } from '../../lib/db/listener';
+import { OnDemandListener } from '../../lib/db/listener';
 import {
   NOTIFICATIONS_CHANNEL,
   type Notification,
@@ -49,10 +48,7 @@ export const DEFAULT_HUB_APPLICATION_NAME = 'storefront-notification-hub';
 export class NotificationHub {
   private readonly subscribers = new Map<string, Set<Subscriber>>();
   private subscriberCount = 0;
-  private client: Client | null = null;
-  /** Every start and stop of the listening connection runs on this chain, one after another. */
-  private transitions: Promise<void> = Promise.resolve();
-  private reconnectTimer: NodeJS.Timeout | null = null;
+  private readonly listener: OnDemandListener;
   private closed = false;
   private readonly batchSize: number;
   private readonly retryDelayMs: number;
@@ -60,11 +56,22 @@ export class NotificationHub {
   constructor(private readonly options: NotificationHubOptions) {
     this.batchSize = options.batchSize ?? 100;
     this.retryDelayMs = options.retryDelayMs ?? 1_000;
+    this.listener = new OnDemandListener({
+      connectionString: options.connectionString,
+      applicationName: options.applicationName ?? DEFAULT_HUB_APPLICATION_NAME,
+      channel: NOTIFICATIONS_CHANNEL,
+      retryDelayMs: this.retryDelayMs,
+      wanted: () => this.subscriberCount > 0 && !this.closed,
+      onNotification: (payload) => this.onAnnouncement(payload),
+      // Announcements sent while the connection was down are lost: read what was missed.
+      onReconnected: () => this.pokeAll(),
+      onError: (error) => this.reportError(error),
+    });
   }
 
   /** True while the dedicated connection is connected and LISTENing. */
   isListening(): boolean {
-    return this.client !== null;
+    return this.listener.isListening();
   }
 
   subscriberTotal(): number {
@@ -81,7 +88,7 @@ export class NotificationHub {
     this.add(subscriber);
     try {
       // LISTEN before reading the starting point, so nothing committed in between is missed.
-      await this.reconcile();
+      await this.listener.sync();
       if (!this.isListening() && !subscriber.closed) throw new Error('NotificationHub could not start listening');
       const start = options.afterSequence ?? (await this.options.notifications.lastSequence(options.userId));
       subscriber.start(start);
@@ -95,12 +102,10 @@ export class NotificationHub {
   /** Drops every subscriber and stops listening. */
   async close(): Promise<void> {
     this.closed = true;
-    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
-    this.reconnectTimer = null;
     for (const group of this.subscribers.values()) for (const subscriber of group) subscriber.closed = true;
     this.subscribers.clear();
     this.subscriberCount = 0;
-    await this.reconcile();
+    await this.listener.close();
   }
 
   /** @internal */
@@ -110,7 +115,7 @@ export class NotificationHub {
       this.subscriberCount--;
       if (group.size === 0) this.subscribers.delete(subscriber.userId);
     }
-    await this.reconcile();
+    await this.listener.sync();
   }
 
   /** @internal */
@@ -140,79 +145,14 @@ export class NotificationHub {
     this.subscriberCount++;
   }
 
-  /**
-   * Brings the connection in line with the subscriber count. Serialized, and deciding from the
-   * count when it runs (not when it was asked for), so a subscribe and an unsubscribe that
-   * interleave with a slow connect end in the right state: a connect whose subscribers left
-   * meanwhile is followed by a stop, and a stop followed by a subscribe by a fresh connect.
-   */
-  private reconcile(): Promise<void> {
-    const next = this.transitions.then(() => this.applyState());
-    this.transitions = next.catch(() => undefined);
-    return next;
-  }
-
-  private async applyState(): Promise<void> {
-    const wanted = this.subscriberCount > 0 && !this.closed;
-    if (wanted && !this.client) {
-      await this.startListening();
-    } else if (!wanted && this.client) {
-      await this.stopListening();
-    }
-  }
-
-  private async startListening(): Promise<void> {
-    this.client = await openListener({
-      connectionString: this.options.connectionString,
-      applicationName: this.options.applicationName ?? DEFAULT_HUB_APPLICATION_NAME,
-      channel: NOTIFICATIONS_CHANNEL,
-      onNotification: (message) => this.onAnnouncement(message),
-      // A lost connection is re-established, and what was sent meanwhile read.
-      onLost: (client, error) => this.onConnectionLost(client, error),
-    });
-  }
-
-  private async stopListening(): Promise<void> {
-    const client = this.client;
-    if (!client) return;
-    this.client = null;
-    // The connection is going away anyway: an UNLISTEN that fails changes nothing.
-    await client.query(`UNLISTEN ${NOTIFICATIONS_CHANNEL}`).catch(() => undefined);
-    await releaseListener(client);
-  }
-
-  private onConnectionLost(client: Client, error?: unknown): void {
-    if (this.client !== client) return;
-    if (error) this.reportError(error);
-    this.client = null;
-    this.scheduleReconnect();
-  }
-
-  private scheduleReconnect(): void {
-    if (this.reconnectTimer || this.closed) return;
-    this.reconnectTimer = setTimeout(() => {
-      this.reconnectTimer = null;
-      this.reconcile().then(
-        // Announcements sent while the connection was down are lost: read what was missed.
-        () => this.pokeAll(),
-        (error) => {
-          this.reportError(error);
-          if (this.subscriberCount > 0) this.scheduleReconnect();
-        },
-      );
-    }, this.retryDelayMs);
-    this.reconnectTimer.unref();
-  }
-
   private pokeAll(): void {
     for (const group of this.subscribers.values()) for (const subscriber of group) subscriber.poke();
   }
 
-  private onAnnouncement(message: PgNotification): void {
-    if (message.channel !== NOTIFICATIONS_CHANNEL || !message.payload) return;
+  private onAnnouncement(payload: string): void {
     let announcement: NotificationAnnouncement;
     try {
-      announcement = JSON.parse(message.payload) as NotificationAnnouncement;
+      announcement = JSON.parse(payload) as NotificationAnnouncement;
     } catch (error) {
       this.reportError(error);
       return;
