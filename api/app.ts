@@ -54,8 +54,8 @@ export interface AppDeps {
   /** How long one /readyz result serves every caller (default 1 s). */
   readinessCacheMs?: number;
   logger?: FastifyServerOptions['logger'];
-  /** Requests per minute: sign-ups and dev tokens per client address, order placements per user. */
-  rateLimits?: { devTokens?: number; orders?: number };
+  /** Requests per minute: sign-ups and dev tokens per client address, sign-ins per client address, order placements per user. */
+  rateLimits?: { devTokens?: number; signIns?: number; orders?: number };
   /** Live notifications: the process's one hub (LISTEN only while streams are open), created and closed by its owner (api/server.ts). Without it the stream answers 503. */
   notificationHub?: NotificationHub;
   /** Signals users' notification workflows (a Temporal Client): POST /v1/usage tells of crossed thresholds through it. Without it recording answers 503. */
@@ -140,6 +140,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     quota: services.quota,
     allowDevTokens: settings.allowDevTokens,
     ratePerMinute: deps.rateLimits?.devTokens ?? 30,
+    signInPerMinute: deps.rateLimits?.signIns ?? 30,
   });
   const catalogue =
     deps.catalogue ?? readThroughCatalogue(async () => ({ items: await services.inventory.listProducts() }));

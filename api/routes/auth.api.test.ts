@@ -7,6 +7,8 @@
 import { createSigner } from 'fast-jwt';
 import type { LightMyRequestResponse } from 'fastify';
 import { buildAppBeside, TEST_SETTINGS, useApiHarness } from '../../test/helpers/api';
+import { AccountsService } from '../../services/accounts/accounts.service';
+import { createAccountsDb } from '../../services/accounts/db';
 import { CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE } from '../plugins/auth';
 
 jest.setTimeout(60_000);
@@ -174,28 +176,71 @@ describe('sign-in', () => {
     expect(wrong.cookies).toEqual([]);
   });
 
-  it('is rate limited after repeated failures for one account, and from one address', async () => {
-    const email = newEmail('dan');
-    await signUp(email);
-    const attempt = (password: string, address: string, who = email) =>
-      api.app.inject({
-        method: 'POST',
-        url: '/v1/auth/signin',
-        remoteAddress: address,
-        payload: { email: who, password },
-      });
-    const codes: unknown[] = [];
-    for (let i = 0; i < 5; i++) codes.push(errorOf(await attempt(`wrong guess ${i}`, `10.8.0.${i}`))[1]);
-    expect(codes).toEqual(Array(5).fill('INVALID_CREDENTIALS'));
-    // The account is locked for a while, from any address and even with the right password.
-    expect(errorOf(await attempt(PASSWORD, '10.8.1.1'))).toEqual([429, 'RATE_LIMITED']);
+  const signIn = (email: string, password: string, remoteAddress: string, app = api.app) =>
+    app.inject({ method: 'POST', url: '/v1/auth/signin', remoteAddress, payload: { email, password } });
 
-    // One address spraying guesses over many accounts is stopped too.
-    for (let i = 0; i < 20; i++) await attempt('spray guess!', '10.7.0.1', newEmail('spray'));
+  it("an attacker's failures from one address never stop the owner's sign-in from another address", async () => {
+    const email = newEmail('dan');
+    const owner = await api.app.inject({
+      method: 'POST',
+      url: '/v1/auth/signup',
+      remoteAddress: '10.8.2.1',
+      payload: { email, password: PASSWORD },
+    });
+    expect(owner.statusCode).toBe(201);
+    const codes: unknown[] = [];
+    for (let i = 0; i < 7; i++) codes.push(errorOf(await signIn(email, `wrong guess ${i}`, '10.8.0.1'))[1]);
+    expect(codes).toEqual([...Array(5).fill('INVALID_CREDENTIALS'), 'RATE_LIMITED', 'RATE_LIMITED']);
+    // The attacker's address is refused for this account even with the right password, and told when to come back...
+    const refused = await signIn(email, PASSWORD, '10.8.0.1');
+    expect(errorOf(refused)).toEqual([429, 'RATE_LIMITED']);
+    expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
+    // ...while the owner signs in from where they signed up, and from an address never seen before.
+    expect((await signIn(email, PASSWORD, '10.8.2.1')).statusCode).toBe(200);
+    expect((await signIn(email, PASSWORD, '10.8.2.2')).statusCode).toBe(200);
+  });
+
+  it('counts parallel wrong attempts exactly: five reach the password check, the rest are refused', async () => {
+    const email = newEmail('par');
+    await signUp(email);
+    const answers = await Promise.all(
+      Array.from({ length: 9 }, (_, i) => signIn(email, `parallel guess ${i}`, '10.8.3.1')),
+    );
+    expect(answers.map((answer) => answer.statusCode).sort()).toEqual([...Array(5).fill(401), ...Array(4).fill(429)]);
+  });
+
+  it('stops one address spraying guesses over many accounts', async () => {
+    for (let i = 0; i < 20; i++) await signIn(newEmail('spray'), 'spray guess!', '10.7.0.1');
     const other = newEmail('eve');
     await signUp(other);
-    expect(errorOf(await attempt(PASSWORD, '10.7.0.1', other))).toEqual([429, 'RATE_LIMITED']);
-    expect((await attempt(PASSWORD, '10.7.0.2', other)).statusCode).toBe(200);
+    expect(errorOf(await signIn(other, PASSWORD, '10.7.0.1'))).toEqual([429, 'RATE_LIMITED']);
+    expect((await signIn(other, PASSWORD, '10.7.0.2')).statusCode).toBe(200);
+  });
+
+  it('has a route limit per address, and refuses at once with 503 AUTH_BUSY when the password work is full', async () => {
+    const email = newEmail('flood');
+    await signUp(email);
+    // A small bound on argon2 work: one check at a time, none waiting.
+    const db = createAccountsDb(api.dbs.urls.accounts);
+    const accounts = new AccountsService(db, { plans: api.services.quota, passwordWork: { concurrency: 1, queue: 0 } });
+    const app = await buildAppBeside(api, { services: { ...api.services, accounts }, rateLimits: { signIns: 6 } });
+    try {
+      const flood = await Promise.all(Array.from({ length: 6 }, (_, i) => signIn(email, PASSWORD, `10.8.4.${i}`, app)));
+      const statuses = flood.map((answer) => answer.statusCode);
+      expect(statuses).toContain(200);
+      const busy = flood.filter((answer) => answer.statusCode === 503);
+      expect(busy.length).toBeGreaterThan(0);
+      expect(busy.map((answer) => [errorOf(answer)[1], answer.headers['retry-after']])).toEqual(
+        busy.map(() => ['AUTH_BUSY', '1']),
+      );
+      // The route's own limit: the seventh request from one address within the minute is refused before any work.
+      const answers: number[] = [];
+      for (let i = 0; i < 7; i++) answers.push((await signIn(email, PASSWORD, '10.8.5.1', app)).statusCode);
+      expect(answers).toEqual([...Array(6).fill(200), 429]);
+    } finally {
+      await app.close();
+      await db.$disconnect();
+    }
   });
 
   it('refuses malformed bodies and a cross-site origin, changing nothing', async () => {

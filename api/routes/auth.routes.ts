@@ -3,6 +3,7 @@
  * (the local stack and tests) also the dev-token endpoint and the list of demo accounts.
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyReply } from 'fastify';
 import { Type } from 'typebox';
 import { DEMO_ACCOUNTS, DEMO_PASSWORD } from '../../services/accounts/demo-accounts';
 import { DomainError } from '../../lib/errors';
@@ -17,6 +18,8 @@ export interface AuthRoutesOptions {
   allowDevTokens: boolean;
   /** Per client address per minute: sign-ups, and dev tokens (cheap to ask for, so tight). */
   ratePerMinute: number;
+  /** Sign-in attempts per client address per minute (the route's limit; the throttle per account is separate). */
+  signInPerMinute: number;
 }
 
 const Role = Type.Union([Type.Literal('user'), Type.Literal('admin')]);
@@ -62,6 +65,17 @@ function sessionBody(account: Account, session: { token: string; expiresAt: Date
   return { user: account, token: session.token, expiresAt: session.expiresAt.toISOString() };
 }
 
+/** Runs `call`; a refusal that says when to come back (details.retryAfterSeconds) sets `Retry-After` on its answer. */
+async function withRetryAfter<T>(reply: FastifyReply, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    const seconds = error instanceof DomainError ? error.details?.retryAfterSeconds : undefined;
+    if (typeof seconds === 'number') reply.header('retry-after', String(seconds));
+    throw error;
+  }
+}
+
 export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (app, options) => {
   const { accounts } = options;
 
@@ -82,7 +96,11 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
     },
     async (request, reply) => {
       app.checkOrigin(request);
-      const account = await accounts.createAccount({ email: request.body.email, password: request.body.password });
+      const account = await accounts.createAccount({
+        email: request.body.email,
+        password: request.body.password,
+        address: request.ip,
+      });
       return reply.code(201).send(sessionBody(account, await app.startSession(reply, account)));
     },
   );
@@ -90,24 +108,24 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
   app.post(
     '/v1/auth/signin',
     {
+      config: { rateLimit: { max: options.signInPerMinute, timeWindow: '1 minute' } },
       schema: {
         operationId: 'signIn',
         summary: 'Sign in with email and password',
         description:
-          'Opens a session as sign-up does. 401 INVALID_CREDENTIALS for a wrong password and an unknown email alike (after the same work, so timing does not tell them apart); ' +
-          '429 RATE_LIMITED after repeated failures for one account or from one address; 403 CSRF_REJECTED for a cross-site Origin.',
+          'Opens a session as sign-up does. 401 INVALID_CREDENTIALS for a wrong password and an unknown email alike (after the same work, so timing does not tell them apart); 403 CSRF_REJECTED for a cross-site Origin. ' +
+          '429 RATE_LIMITED, with `Retry-After`, before the password is checked: after 5 failures for one account from one address or 20 from one address within 15 minutes, while the account delays attempts after repeated failures (from addresses it has not signed in from), or past the route limit per address. Nothing locks the account: its owner signs in from another address. ' +
+          '503 AUTH_BUSY, with `Retry-After`, when too many password checks are running or waiting.',
         tags: ['auth'],
         body: Credentials,
-        response: { 200: SessionResponse, ...errors(400, 401, 403, 429) },
+        response: { 200: SessionResponse, ...errors(400, 401, 403, 429, 503) },
       },
     },
     async (request, reply) => {
       app.checkOrigin(request);
-      const account = await accounts.verifyCredentials({
-        email: request.body.email,
-        password: request.body.password,
-        address: request.ip,
-      });
+      const account = await withRetryAfter(reply, () =>
+        accounts.verifyCredentials({ email: request.body.email, password: request.body.password, address: request.ip }),
+      );
       return sessionBody(account, await app.startSession(reply, account));
     },
   );

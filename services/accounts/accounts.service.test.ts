@@ -14,7 +14,15 @@ let accounts: AccountsService;
 // argon2id is slow on purpose; a busy 2-core machine makes it slower.
 jest.setTimeout(60_000);
 
-const LIMITS = { perAccount: 3, perAddress: 5, windowMs: 60_000 };
+const LIMITS = {
+  perAccountAddress: 3,
+  perAddress: 5,
+  windowMs: 60_000,
+  accountFreeFailures: 4,
+  accountDelayBaseMs: 1_000,
+  accountDelayMaxMs: 4_000,
+  knownAddressMs: 24 * 3600_000,
+};
 
 beforeAll(() => {
   quota = new QuotaService(quotaDb.db);
@@ -116,27 +124,89 @@ describe('sign-in', () => {
     expect(await verifyPassword(await decoyHash(), 'timing password')).toBe(false);
   });
 
-  it('refuses further tries for an account after repeated failures, even with the right password', async () => {
+  it('stops one address guessing an account without locking the account: the owner signs in from another address', async () => {
     const email = uniqueEmail('frank');
-    await accounts.createAccount({ email, password: 'frank password' });
-    for (let attempt = 0; attempt < LIMITS.perAccount; attempt++) {
-      expect(
+    await accounts.createAccount({ email, password: 'frank password', address: '10.1.1.1' });
+    const attacker = '10.1.0.66';
+    const codes: string[] = [];
+    for (let attempt = 0; attempt < LIMITS.perAccountAddress + 2; attempt++) {
+      codes.push(
         (
           await errorOf(
             AccountsError,
-            accounts.verifyCredentials({ email, password: `guess ${attempt}`, address: `10.1.0.${attempt}` }),
+            accounts.verifyCredentials({ email, password: `guess ${attempt}`, address: attacker }),
           )
         ).code,
-      ).toBe('INVALID_CREDENTIALS');
+      );
     }
-    expect(
-      (
-        await errorOf(
-          AccountsError,
-          accounts.verifyCredentials({ email, password: 'frank password', address: '10.1.0.99' }),
-        )
-      ).code,
-    ).toBe('RATE_LIMITED');
+    expect(codes).toEqual([
+      ...Array(LIMITS.perAccountAddress).fill('INVALID_CREDENTIALS'),
+      'RATE_LIMITED',
+      'RATE_LIMITED',
+    ]);
+    // Even the right password is not checked from the attacker's address...
+    const refused = await errorOf(
+      AccountsError,
+      accounts.verifyCredentials({ email, password: 'frank password', address: attacker }),
+    );
+    expect(refused.code).toBe('RATE_LIMITED');
+    expect(refused.details?.retryAfterSeconds).toBeGreaterThan(0);
+    // ...but the owner, elsewhere, is not concerned: from the address they signed up from, and from a new one.
+    expect(await accounts.verifyCredentials({ email, password: 'frank password', address: '10.1.1.1' })).toMatchObject({
+      email,
+    });
+    expect(await accounts.verifyCredentials({ email, password: 'frank password', address: '10.1.1.2' })).toMatchObject({
+      email,
+    });
+  });
+
+  it('counts parallel wrong attempts exactly: no more than the limit reach the password check', async () => {
+    const email = uniqueEmail('swarm');
+    await accounts.createAccount({ email, password: 'swarm password' });
+    const outcomes = await Promise.all(
+      Array.from({ length: 10 }, (_, i) =>
+        errorOf(AccountsError, accounts.verifyCredentials({ email, password: `parallel ${i}`, address: '10.3.0.1' })),
+      ),
+    );
+    const codes = outcomes.map((error) => error.code).sort();
+    expect(codes).toEqual([
+      ...Array(LIMITS.perAccountAddress).fill('INVALID_CREDENTIALS'),
+      ...Array(10 - LIMITS.perAccountAddress).fill('RATE_LIMITED'),
+    ]);
+    expect(await accountsDb.db.signInFailure.count({ where: { emailKey: email.toLowerCase() } })).toBe(
+      LIMITS.perAccountAddress,
+    );
+  });
+
+  it('delays an account under attack from many addresses, doubling per failure, but never from an address it signed in from', async () => {
+    let now = Date.now();
+    const clocked = new AccountsService(accountsDb.db, { plans: quota, signInLimits: LIMITS, now: () => now });
+    const email = uniqueEmail('gale');
+    await clocked.createAccount({ email, password: 'gale password', address: '10.4.1.1' });
+    const attempt = (password: string, address: string) => clocked.verifyCredentials({ email, password, address });
+    const refusal = async (password: string, address: string) => {
+      const error = await errorOf(AccountsError, attempt(password, address));
+      return [error.code, error.details?.retryAfterSeconds];
+    };
+    // Each address stays under its own limit; the account's failures add up.
+    for (let i = 0; i < LIMITS.accountFreeFailures; i++) {
+      expect(await refusal(`guess ${i}`, `10.4.0.${i}`)).toEqual(['INVALID_CREDENTIALS', undefined]);
+    }
+    expect(await refusal('guess x', '10.4.0.50')).toEqual(['RATE_LIMITED', 1]);
+    // The owner at a known address is not delayed.
+    expect(await attempt('gale password', '10.4.1.1')).toMatchObject({ email });
+    now += 1_000;
+    expect(await refusal('guess y', '10.4.0.51')).toEqual(['INVALID_CREDENTIALS', undefined]);
+    expect(await refusal('guess z', '10.4.0.52')).toEqual(['RATE_LIMITED', 2]);
+    now += 2_000;
+    expect(await refusal('guess z', '10.4.0.52')).toEqual(['INVALID_CREDENTIALS', undefined]);
+    // Capped: the delay never exceeds accountDelayMaxMs, however many failures.
+    now += 4_000;
+    expect(await refusal('guess w', '10.4.0.53')).toEqual(['INVALID_CREDENTIALS', undefined]);
+    expect(await refusal('guess v', '10.4.0.54')).toEqual(['RATE_LIMITED', 4]);
+    // A new address of the owner waits the delay, then signs in: slowed, never locked.
+    now += 4_000;
+    expect(await attempt('gale password', '10.4.2.2')).toMatchObject({ email });
   });
 
   it('refuses an address that fails for many accounts', async () => {

@@ -4,27 +4,21 @@
  * from a session, never from a client's token or body.
  */
 import { randomUUID } from 'node:crypto';
-import { DomainError, isUniqueViolation } from '../../lib/errors';
+import { isUniqueViolation } from '../../lib/errors';
 import type { AccountsDb } from './db';
+import { AccountsError } from './errors';
 import type { Role as DbRole } from './generated/client';
+import { PasswordWork, type PasswordWorkLimits } from './password-work';
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH, decoyHash, hashPassword, verifyPassword } from './passwords';
+import { DEFAULT_SIGN_IN_LIMITS, SignInThrottle, type SignInLimits } from './sign-in-throttle';
+
+export { AccountsError, type AccountsErrorCode } from './errors';
+export { DEFAULT_SIGN_IN_LIMITS, type SignInLimits } from './sign-in-throttle';
 
 export const ROLES = ['user', 'admin'] as const satisfies readonly DbRole[];
 export type Role = (typeof ROLES)[number];
 
 export const DEFAULT_PLAN = 'free';
-
-export type AccountsErrorCode =
-  'EMAIL_TAKEN' | 'INVALID_EMAIL' | 'WEAK_PASSWORD' | 'INVALID_CREDENTIALS' | 'RATE_LIMITED' | 'ACCOUNT_NOT_FOUND';
-
-export class AccountsError extends DomainError {
-  declare readonly code: AccountsErrorCode;
-
-  constructor(code: AccountsErrorCode, message: string, details: Record<string, unknown> = {}) {
-    super(code, message, details);
-    this.name = 'AccountsError';
-  }
-}
 
 export interface Account {
   id: string;
@@ -49,20 +43,14 @@ export interface PlanSubscriptions {
   setPlan(userId: string, planId: string): Promise<void>;
 }
 
-export interface SignInLimits {
-  /** Failures per account within the window before sign-in is refused with RATE_LIMITED. */
-  perAccount: number;
-  /** Failures per client address within the window (many accounts guessed from one place). */
-  perAddress: number;
-  windowMs: number;
-}
-
-export const DEFAULT_SIGN_IN_LIMITS: SignInLimits = { perAccount: 5, perAddress: 20, windowMs: 15 * 60_000 };
-
 export interface AccountsOptions {
   plans: PlanSubscriptions;
   sessionTtlMs?: number;
   signInLimits?: SignInLimits;
+  /** The bound on argon2 work (services/accounts/password-work.ts). */
+  passwordWork?: PasswordWorkLimits;
+  /** The clock of the sign-in throttle (tests move it). */
+  now?: () => number;
 }
 
 export interface NewAccount {
@@ -72,12 +60,14 @@ export interface NewAccount {
   id?: string;
   role?: Role;
   plan?: string;
+  /** The client's address at sign-up: it becomes a known address of the account (exempt from its sign-in delay). */
+  address?: string;
 }
 
 export interface SignInInput {
   email: string;
   password: string;
-  /** The client's address, for the per-address rate limit. */
+  /** The client's address, for the per-address and per-account-and-address limits. */
   address: string;
 }
 
@@ -94,14 +84,16 @@ export const SESSION_TTL_MS = 7 * 24 * 3600_000;
 
 export class AccountsService {
   private readonly sessionTtlMs: number;
-  private readonly limits: SignInLimits;
+  private readonly throttle: SignInThrottle;
+  private readonly work: PasswordWork;
 
   constructor(
     private readonly db: AccountsDb,
     private readonly options: AccountsOptions,
   ) {
     this.sessionTtlMs = options.sessionTtlMs ?? SESSION_TTL_MS;
-    this.limits = options.signInLimits ?? DEFAULT_SIGN_IN_LIMITS;
+    this.throttle = new SignInThrottle(db, options.signInLimits ?? DEFAULT_SIGN_IN_LIMITS, options.now);
+    this.work = new PasswordWork(options.passwordWork);
   }
 
   /** A new account on the default plan with the user role; EMAIL_TAKEN when the address has one. */
@@ -111,7 +103,7 @@ export class AccountsService {
       throw new AccountsError('INVALID_EMAIL', 'That is not an email address');
     checkPassword(input.password);
     const plan = input.plan ?? DEFAULT_PLAN;
-    const passwordHash = await hashPassword(input.password);
+    const passwordHash = await this.work.run(() => hashPassword(input.password));
     const id = input.id ?? randomUUID();
     try {
       const user = await this.db.user.create({
@@ -119,6 +111,7 @@ export class AccountsService {
       });
       // A plan other than the default must reach quota before anyone uses the account.
       if (plan !== DEFAULT_PLAN) await this.options.plans.setPlan(id, plan);
+      if (input.address !== undefined) await this.throttle.remember(id, input.address);
       return toAccount(user);
     } catch (error) {
       if (isUniqueViolation(error))
@@ -129,29 +122,23 @@ export class AccountsService {
 
   /**
    * The account whose password this is. A wrong password and an unknown address fail alike
-   * (INVALID_CREDENTIALS, after the same argon2 work); too many recent failures for the account
-   * or from the address fail with RATE_LIMITED before the password is even checked.
+   * (INVALID_CREDENTIALS, after the same argon2 work). The attempt is throttled first
+   * (services/accounts/sign-in-throttle.ts: RATE_LIMITED with details.retryAfterSeconds, before
+   * the password is checked) and runs within the bound on argon2 work (AUTH_BUSY when it is full).
    */
   async verifyCredentials(input: SignInInput): Promise<Account> {
     const emailKey = emailKeyOf(input.email);
-    const since = new Date(Date.now() - this.limits.windowMs);
-    const [forAccount, fromAddress] = await Promise.all([
-      this.db.signInFailure.count({ where: { emailKey, failedAt: { gte: since } } }),
-      this.db.signInFailure.count({ where: { address: input.address, failedAt: { gte: since } } }),
-    ]);
-    if (forAccount >= this.limits.perAccount || fromAddress >= this.limits.perAddress) {
-      throw new AccountsError('RATE_LIMITED', 'Too many failed sign-ins; wait a few minutes and try again');
-    }
-    const user = await this.db.user.findUnique({ where: { emailKey } });
-    const passwordOk = await verifyPassword(
-      user?.passwordHash ?? (await decoyHash()),
-      input.password.slice(0, PASSWORD_MAX_LENGTH + 1),
-    );
-    if (!user || !passwordOk) {
-      await this.db.signInFailure.create({ data: { id: randomUUID(), emailKey, address: input.address } });
-      throw new AccountsError('INVALID_CREDENTIALS', 'The email or the password is wrong');
-    }
-    return toAccount(user);
+    return this.work.run(async () => {
+      const user = await this.db.user.findUnique({ where: { emailKey } });
+      const attempt = await this.throttle.begin(emailKey, input.address, user?.id);
+      const passwordOk = await verifyPassword(
+        user?.passwordHash ?? (await decoyHash()),
+        input.password.slice(0, PASSWORD_MAX_LENGTH + 1),
+      );
+      if (!user || !passwordOk) throw new AccountsError('INVALID_CREDENTIALS', 'The email or the password is wrong');
+      await attempt.succeeded(user.id);
+      return toAccount(user);
+    });
   }
 
   async openSession(userId: string): Promise<Session> {
