@@ -30,6 +30,8 @@ import { healthRoutes, type ReadinessProbe } from './routes/health.routes';
 import { DEFAULT_SSE_KEEP_ALIVE_MS, notificationRoutes } from './routes/notifications.routes';
 import { orderRoutes } from './routes/orders.routes';
 import { productRoutes } from './routes/products.routes';
+import { refundRoutes } from './routes/refunds.routes';
+import { RefundClient } from '../temporal/refund-client';
 import { usageRoutes } from './routes/usage.routes';
 import { webhookRoutes } from './routes/webhooks.routes';
 
@@ -148,12 +150,17 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(cartRoutes, { cart: services.cart, inventory: services.inventory });
   await app.register(orderRoutes, {
     services,
+    refunds: services.refunds,
     checkout,
     orderTtlSeconds: settings.orderTtlSeconds,
     ratePerMinute: deps.rateLimits?.orders ?? 60,
   });
+  // Refunds after the sale steer their own saga, over the checkout client's Temporal connection.
+  const refunds = new RefundClient(checkout.temporal.client, { deadlineMs: checkout.temporal.deadlineMs });
+  await app.register(refundRoutes, { services, refunds });
   await app.register(webhookRoutes, {
     payments: services.payments,
+    refunds: { service: services.refunds, client: refunds },
     checkout,
     webhookSecret: settings.stripeWebhookSecret,
   });

@@ -97,7 +97,8 @@ export const OrderLine = Type.Object({
 /** The order statuses, from the one list in workflows/contract.ts. */
 export const OrderStatus = Type.Enum([...ORDER_STATUSES], {
   type: 'string',
-  description: 'The order status machine: PENDING → AWAITING_PAYMENT → PAID → COMPLETED, or a terminal one',
+  description:
+    'The order status machine: PENDING → AWAITING_PAYMENT → PAID → COMPLETED (→ PARTIALLY_REFUNDED → REFUNDED), or a terminal one',
 });
 export const Payment = Type.Object({
   status: Type.String(),
@@ -113,6 +114,21 @@ export const Payment = Type.Object({
   ),
   refunded: Type.Boolean(),
 });
+/** A refund after the sale (POST /v1/orders/:id/refunds, and each of an order's `refunds`). */
+export const Refund = Type.Object({
+  id: Uuid,
+  orderId: Uuid,
+  status: Type.Union([Type.Literal('PENDING'), Type.Literal('SUCCEEDED'), Type.Literal('FAILED')], {
+    description: 'PENDING until Stripe has said; FAILED when Stripe refused it (nothing was restocked)',
+  }),
+  amountCents: Cents,
+  currency: Currency,
+  lines: Type.Array(Type.Object({ productId: Uuid, quantity: Quantity })),
+  restock: Type.Boolean(),
+  reason: Type.String(),
+  failure: Type.Union([Type.Object({ code: Type.String(), message: Type.String() }), Type.Null()]),
+  createdAt: Timestamp,
+});
 export const Order = Type.Object({
   id: Uuid,
   workflowId: Type.String(),
@@ -125,6 +141,10 @@ export const Order = Type.Object({
   failure: Type.Union([Type.Object({ code: Type.String(), message: Type.String() }), Type.Null()]),
   /** The saga's completed steps, from the workflow; absent in lists and while Temporal is unreachable. */
   steps: Type.Optional(Type.Array(Type.String())),
+  /** Money refunded after the sale. */
+  refundedCents: Cents,
+  /** The order's refunds after the sale, oldest first; on a single order's read, absent in lists. */
+  refunds: Type.Optional(Type.Array(Refund)),
   createdAt: Timestamp,
   updatedAt: Timestamp,
 });

@@ -14,17 +14,39 @@ export const ORDER_STATUSES = [
   'CANCELLED',
   'FAILED',
   'NEEDS_ATTENTION',
+  'PARTIALLY_REFUNDED',
+  'REFUNDED',
 ] as const;
 export type OrderStatus = (typeof ORDER_STATUSES)[number];
 
-export const TERMINAL_ORDER_STATUSES = [
+/** How a checkout ends: the statuses its saga (or an operator's retry or resolve) leaves an order in. */
+export const CHECKOUT_END_STATUSES = [
   'COMPLETED',
   'REJECTED',
   'EXPIRED',
   'CANCELLED',
   'FAILED',
 ] as const satisfies readonly OrderStatus[];
+
+/** Statuses no checkout changes again: how it ended, and what refunds after the sale made of a completed order. */
+export const TERMINAL_ORDER_STATUSES = [
+  ...CHECKOUT_END_STATUSES,
+  'PARTIALLY_REFUNDED',
+  'REFUNDED',
+] as const satisfies readonly OrderStatus[];
 export type TerminalOrderStatus = (typeof TERMINAL_ORDER_STATUSES)[number];
+
+/**
+ * A sold order: completed, and perhaps refunded since. Its stock stays sold (but for units a refund
+ * put back on sale), its quota unit counted, and money may be refunded from it while some is left.
+ */
+export const SOLD_ORDER_STATUSES = [
+  'COMPLETED',
+  'PARTIALLY_REFUNDED',
+  'REFUNDED',
+] as const satisfies readonly OrderStatus[];
+export const isSold = (status: OrderStatus | string): boolean =>
+  (SOLD_ORDER_STATUSES as readonly string[]).includes(status);
 
 export const isTerminalStatus = (status: OrderStatus): status is TerminalOrderStatus =>
   (TERMINAL_ORDER_STATUSES as readonly string[]).includes(status);

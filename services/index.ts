@@ -6,13 +6,16 @@ import { CartService } from './cart/cart.service';
 import { createCartDb } from './cart/db';
 import { createInventoryDb } from './inventory/db';
 import { InventoryService } from './inventory/inventory.service';
+import { RestocksService } from './inventory/restocks';
 import { createNotificationsDb } from './notifications/db';
 import { NotificationsService } from './notifications/notifications.service';
 import { createOrdersDb } from './orders/db';
 import { FindingsService } from './orders/findings.service';
 import { OrdersService } from './orders/orders.service';
+import { OrderRefundsService } from './orders/refunds';
 import { createPaymentsDb } from './payments/db';
 import { PaymentsService } from './payments/payments.service';
+import { RefundsService } from './payments/refunds.service';
 import { createStripeGateway, type StripeSettings } from './payments/stripe-client';
 import { createQuotaDb } from './quota/db';
 import { QuotaService } from './quota/quota.service';
@@ -25,6 +28,10 @@ export interface Services {
   quota: QuotaService;
   notifications: NotificationsService;
   accounts: AccountsService;
+  /** Refunds after the sale, in each service's own database: the money (payments), the units back on sale (inventory), the order's amount and status (orders). */
+  refunds: RefundsService;
+  restocks: RestocksService;
+  orderRefunds: OrderRefundsService;
   /** The reconciler's findings and runs, in the orders database. */
   findings: FindingsService;
   /** Where each database lives and which Stripe: the reconciler reads four databases side by side (reconciler/). */
@@ -48,10 +55,14 @@ export function openServices(urls: Record<ServiceName, string>, stripe: StripeSe
     accounts: createAccountsDb(urls.accounts),
   };
   const quota = new QuotaService(dbs.quota);
+  const stripeGateway = createStripeGateway(stripe);
   return {
     inventory: new InventoryService(dbs.inventory),
     orders: new OrdersService(dbs.orders),
-    payments: new PaymentsService(dbs.payments, createStripeGateway(stripe)),
+    payments: new PaymentsService(dbs.payments, stripeGateway),
+    refunds: new RefundsService(dbs.payments, stripeGateway),
+    restocks: new RestocksService(dbs.inventory),
+    orderRefunds: new OrderRefundsService(dbs.orders),
     cart: new CartService(dbs.cart),
     quota,
     notifications: new NotificationsService(dbs.notifications),

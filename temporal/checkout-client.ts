@@ -114,6 +114,11 @@ export class CheckoutClient {
     });
   }
 
+  /** The Temporal client and deadline this one uses, for the refund client beside it (temporal/refund-client.ts). */
+  get temporal(): { client: Client; deadlineMs: number } {
+    return { client: this.client, deadlineMs: this.deadlineMs };
+  }
+
   pay(orderId: string, customerId: string, paymentMethod: string): Promise<CheckoutState> {
     return this.update(
       orderId,

@@ -8,6 +8,11 @@ import { createNotificationActivities } from '../activities/notifications.activi
 import { createOrdersActivities } from '../activities/orders.activities';
 import { createPaymentsActivities } from '../activities/payments.activities';
 import { createQuotaActivities } from '../activities/quota.activities';
+import {
+  createOrderRefundActivities,
+  createRefundPaymentsActivities,
+  createRestockActivities,
+} from '../activities/refunds.activities';
 import { createReconcilerActivities } from '../reconciler/reconciler.activities';
 import { reconcile } from '../reconciler/reconcile';
 import { reasonToLeave, repairOrder, type RepairDeps } from '../reconciler/repair';
@@ -28,9 +33,19 @@ export function createActivitiesByQueue(
     orderTtlSeconds: options.orderTtlSeconds ?? DEFAULT_ORDER_TTL_SECONDS,
   };
   return {
-    inventory: createInventoryActivities({ inventory: services.inventory }),
-    orders: createOrdersActivities({ orders: services.orders }),
-    payments: createPaymentsActivities({ payments: services.payments }),
+    // Each service's queue runs the checkout's activities and the refund saga's (workflows/refund/).
+    inventory: {
+      ...createInventoryActivities({ inventory: services.inventory }),
+      ...createRestockActivities({ restocks: services.restocks }),
+    },
+    orders: {
+      ...createOrdersActivities({ orders: services.orders }),
+      ...createOrderRefundActivities({ orderRefunds: services.orderRefunds }),
+    },
+    payments: {
+      ...createPaymentsActivities({ payments: services.payments }),
+      ...createRefundPaymentsActivities({ refunds: services.refunds }),
+    },
     cart: createCartActivities({ cart: services.cart }),
     quota: createQuotaActivities({ quota: services.quota, temporal }),
     notifications: createNotificationActivities({ notifications: services.notifications, temporal }),

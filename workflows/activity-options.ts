@@ -43,6 +43,20 @@ export const ACTIVITY_OPTIONS = {
     // dies mid-charge is retried after 5 s, not after the 30 s above.
     heartbeatTimeout: '5 s',
   },
+  /**
+   * A refund at Stripe: retried until Stripe answers, each try looking the refund up first. Giving up
+   * on an unknown outcome could leave money refunded that the store does not know of; a refusal
+   * (nothing left to refund) is a business failure and ends the refund at once.
+   */
+  stripeRefunds: {
+    taskQueue: TASK_QUEUES.payments,
+    startToCloseTimeout: '30 s',
+    heartbeatTimeout: '5 s',
+    retry: untilItSucceeds,
+  },
+  /** A refund's steps after its money went back (units back on sale, the order's amount): they never give up. */
+  inventoryForwardOnly: { taskQueue: TASK_QUEUES.inventory, startToCloseTimeout: '10 s', retry: untilItSucceeds },
+  paymentsForwardOnly: { taskQueue: TASK_QUEUES.payments, startToCloseTimeout: '10 s', retry: untilItSucceeds },
   /** Clearing the cart is forward-only: it retries until it succeeds, it never undoes a paid order. */
   cart: { taskQueue: TASK_QUEUES.cart, startToCloseTimeout: '10 s', retry: untilItSucceeds },
   /** Telling the customer of a decline is best effort: the decline itself is the update's answer. */

@@ -150,6 +150,10 @@ export const placedUpdate = defineUpdate<CheckoutState, []>('placed');
 // ---------------------------------------------------------------------------
 // Notifications.
 export type NotificationKind = 'NOTIFICATION' | 'ORDER';
+// ---------------------------------------------------------------------------
+// Refunds after the sale (workflows/refund/).
+export * from './refund/refund.contract';
+
 
 export interface NotifyInput {
   userId: string;

@@ -9,12 +9,22 @@ import type { OrderView } from '../../services/orders/orders.service';
 import type { PaymentView } from '../../services/payments/payments.service';
 import { orderWorkflowId, type CheckoutState } from '../../workflows/contract';
 import { placeOrder } from '../order-placement';
-import { errors, IdParams, Order, Quantity, Text, Uuid } from '../schemas';
+import {
+  MAX_PAYMENT_METHOD_ID_LENGTH,
+  PAYMENT_METHOD_ID_PATTERN,
+  PAYMENT_METHOD_RULE,
+} from '../../lib/payment-methods';
+import type { RefundsService, RefundView } from '../../services/payments/refunds.service';
+import { toRefundResponse } from './refunds.routes';
+import { PageOf, PageQueryFields } from '../paging';
+import { errors, IdParams, Order, OrderStatus, Quantity, Text, UserId, Uuid } from '../schemas';
 
 export interface OrderRoutesOptions {
   services: Pick<Services, 'orders' | 'payments' | 'inventory' | 'cart'>;
   checkout: CheckoutClient;
   orderTtlSeconds: number;
+  /** Refunds after the sale, listed on one order's page; none listed without it. */
+  refunds?: Pick<RefundsService, 'listForOrder'>;
   /** Order placements per minute per user. */
   ratePerMinute: number;
 }
@@ -68,6 +78,7 @@ export const orderRoutes: FastifyPluginAsyncTypebox<OrderRoutesOptions> = async 
 
   /** The customer's own order; anyone else's does not exist (404, never 403). */
   async function ownOrder(customerId: string, orderId: string): Promise<OrderView> {
+      withSteps ? options.refunds?.listForOrder(order.id) : Promise.resolve(undefined),
     const order = await services.orders.getForCustomer(customerId, orderId);
     if (!order) throw new DomainError('ORDER_NOT_FOUND', `No order ${orderId}`);
     return order;
@@ -207,7 +218,12 @@ export const orderRoutes: FastifyPluginAsyncTypebox<OrderRoutesOptions> = async 
   );
 };
 
-export function toOrderResponse(order: OrderView, payment: PaymentView | null, steps?: string[]) {
+export function toOrderResponse(
+  order: OrderView,
+  payment: PaymentView | null,
+  steps?: string[],
+  refunds?: RefundView[],
+) {
   return {
     id: order.id,
     workflowId: orderWorkflowId(order.id),
@@ -233,3 +249,5 @@ export function toOrderResponse(order: OrderView, payment: PaymentView | null, s
     updatedAt: order.updatedAt.toISOString(),
   };
 }
+    refundedCents: order.refundedCents,
+    ...(refunds ? { refunds: refunds.map(toRefundResponse) } : {}),

@@ -1,17 +1,20 @@
 /** The order status machine: which status may follow which. Pure, shared by the service and its tests. */
-import { TERMINAL_ORDER_STATUSES, type OrderStatus } from '../../lib/orders';
+import { CHECKOUT_END_STATUSES, type OrderStatus } from '../../lib/orders';
 
 export const ALLOWED_TRANSITIONS: Record<OrderStatus, readonly OrderStatus[]> = {
   PENDING: ['AWAITING_PAYMENT', 'REJECTED', 'CANCELLED', 'FAILED', 'NEEDS_ATTENTION'],
   AWAITING_PAYMENT: ['PAID', 'EXPIRED', 'CANCELLED', 'FAILED', 'NEEDS_ATTENTION'],
   PAID: ['COMPLETED', 'FAILED', 'NEEDS_ATTENTION'],
-  COMPLETED: [],
+  // After the sale only refunds move an order (OrdersService.recordRefund).
+  COMPLETED: ['PARTIALLY_REFUNDED', 'REFUNDED'],
+  PARTIALLY_REFUNDED: ['REFUNDED'],
+  REFUNDED: [],
   REJECTED: [],
   EXPIRED: [],
   CANCELLED: [],
   FAILED: [],
   // An operator's retry or resolve ends the order in the status its saga was heading for.
-  NEEDS_ATTENTION: TERMINAL_ORDER_STATUSES,
+  NEEDS_ATTENTION: CHECKOUT_END_STATUSES,
 };
 
 export function canTransition(from: OrderStatus, to: OrderStatus): boolean {
@@ -22,7 +25,11 @@ export function canTransition(from: OrderStatus, to: OrderStatus): boolean {
  * A forward-only status an order has already gone past: PAID asked of a COMPLETED order (a run
  * reset to before its PAID write finishes the order again). Nothing to do, and nothing refused.
  */
-const ALREADY_PAST: Partial<Record<OrderStatus, readonly OrderStatus[]>> = { PAID: ['COMPLETED'] };
+const ALREADY_PAST: Partial<Record<OrderStatus, readonly OrderStatus[]>> = {
+  PAID: ['COMPLETED', 'PARTIALLY_REFUNDED', 'REFUNDED'],
+  // A checkout run finishing an order again after it was refunded: the refunds stand.
+  COMPLETED: ['PARTIALLY_REFUNDED', 'REFUNDED'],
+};
 
 export function hasGonePast(from: OrderStatus, to: OrderStatus): boolean {
   return ALREADY_PAST[to]?.includes(from) ?? false;

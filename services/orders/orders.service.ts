@@ -36,6 +36,8 @@ export interface OrderView {
   createdAt: Date;
   updatedAt: Date;
   lines: OrderLineInput[];
+  /** Money refunded after the sale (services/orders/refunds.ts). */
+  refundedCents: number;
   history: { from: OrderStatus | null; to: OrderStatus; reason: string | null; at: Date }[];
 }
 
@@ -64,6 +66,7 @@ function toView(row: OrderRow): OrderView {
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
     lines: row.lines.map(({ productId, sku, name, quantity, unitPriceCents }) => ({
+    refundedCents: row.refundedCents,
       productId,
       sku,
       name,

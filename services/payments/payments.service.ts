@@ -6,6 +6,7 @@
  * charging again.
  */
 import Stripe from 'stripe';
+import { v5 as uuidv5 } from 'uuid';
 import { DomainError, isUniqueViolation } from '../../lib/errors';
 import type { PaymentsDb } from './db';
 import type { Payment, PaymentAttempt, PaymentStatus, Refund } from './generated/client';
@@ -50,10 +51,16 @@ export interface PaymentView {
   refunded: boolean;
 }
 
-/** What a PaymentView is read with: the attempts in order, and the refund if there is one. */
-const PAYMENT_DETAILS = { attempts: { orderBy: { attempt: 'asc' as const } }, refund: true } as const;
+/** What a PaymentView is read with: the attempts in order, and the compensation's refund if there is one. */
+const PAYMENT_DETAILS = {
+  attempts: { orderBy: { attempt: 'asc' as const } },
+  refunds: { where: { kind: 'COMPENSATION' as const } },
+} as const;
 
-function toPaymentView(payment: Payment & { attempts: PaymentAttempt[]; refund: Refund | null }): PaymentView {
+/** Namespace of the compensation refunds' ids (one per payment, derived from the order); fixed forever. */
+const COMPENSATION_REFUND_NAMESPACE = '0d7b8c52-7a0e-4d1b-9a54-3f6f2b8e9c17';
+
+function toPaymentView(payment: Payment & { attempts: PaymentAttempt[]; refunds: Refund[] }): PaymentView {
   return {
     orderId: payment.orderId,
     status: payment.status,
@@ -61,7 +68,7 @@ function toPaymentView(payment: Payment & { attempts: PaymentAttempt[]; refund: 
     currency: payment.currency,
     paymentIntentId: payment.stripePaymentIntentId,
     attempts: payment.attempts.map((a) => ({ attempt: a.attempt, outcome: a.outcome, declineCode: a.declineCode })),
-    refunded: payment.refund !== null,
+    refunded: payment.refunds.length > 0,
   };
 }
 
@@ -195,9 +202,18 @@ export class PaymentsService {
       { idempotencyKey: idempotencyKeys.refund(payment.orderId) },
     );
     await this.db.$transaction(async (tx) => {
+      // One compensation per payment: its id is the order's, so a retry finds the row it wrote.
       await tx.refund.upsert({
-        where: { paymentId: payment.id },
-        create: { paymentId: payment.id, stripeRefundId: refund.id, amountCents: payment.amountCents, reason },
+        where: { id: uuidv5(payment.orderId, COMPENSATION_REFUND_NAMESPACE) },
+        create: {
+          id: uuidv5(payment.orderId, COMPENSATION_REFUND_NAMESPACE),
+          paymentId: payment.id,
+          orderId: payment.orderId,
+          currency: payment.currency,
+          stripeRefundId: refund.id,
+          amountCents: payment.amountCents,
+          reason,
+        },
         update: {},
       });
       await tx.payment.update({ where: { id: payment.id }, data: { status: 'REFUNDED' } });

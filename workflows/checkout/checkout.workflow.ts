@@ -16,6 +16,7 @@ import {
   upsertSearchAttributes,
 } from '@temporalio/workflow';
 import { ERROR_CODES } from '../../lib/error-codes';
+import { isSold } from '../../lib/orders';
 import { checkoutCalls } from './gateway';
 import { Charges, type ChargeRefusal } from './charges';
 import { CustomerRequests, settle } from './requests';
@@ -290,7 +291,7 @@ class Checkout {
     // An order that ended unpaid gave its quota unit and its stock back (or never had them): give back
     // what this run may have taken for it (each a no-op otherwise; a reservation found existing was
     // left as it was). A completed or parked order keeps its unit and its stock.
-    if (contract.isTerminalStatus(status) && status !== 'COMPLETED')
+    if (contract.isTerminalStatus(status) && !isSold(status))
       await Promise.all([this.calls.releaseStock(), this.calls.releaseQuota()]);
     setCurrentDetails(`The order had already ended (${status}) in an earlier run: left as it was`);
     this.markStatus(status);
