@@ -99,9 +99,10 @@ function install(root, reason) {
   }
   writeStamp(root, lockfileHash(root));
   if (Number(process.versions.node.split('.')[0]) < 22) {
-    // npm prints EBADENGINE for a few packages that declare Node 22 (e.g. cookie 2, content-disposition 3);
-    // the project runs and is tested on Node 20.19+, so they are expected there, not a failed install.
-    console.log('[start] npm\'s EBADENGINE warnings above are expected on Node 20: see docs/decisions.md ("Node 20").');
+    // Packages in the tree (cookie 2, content-disposition 3, ...) declare Node 22: npm's EBADENGINE says so.
+    console.log(
+      `[start] Node ${process.versions.node} is older than the supported Node 22 (.nvmrc): install Node 22 or 24.`,
+    );
   }
 }
 
