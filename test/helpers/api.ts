@@ -12,6 +12,7 @@ import { SERVICES, type ServiceName } from '../../lib/service-names';
 import { openServices, type Services } from '../../services';
 import { createTestDatabases, type TestDatabases } from './databases';
 import { connectTestTemporal, type RunningWorkers, type TestTemporal, type TestTemporalOptions } from './temporal';
+import { checkContract, reportContractLedger } from './contract';
 
 export const TEST_SETTINGS = {
   jwtSecret: 'api-test-secret',
@@ -75,6 +76,8 @@ export async function startApiHarness(options: HarnessOptions = {}): Promise<Api
       ...options.app,
     });
     await app.ready();
+    // The contract tier: every request of the API tier, and its answer, checked against /docs/json.
+    checkContract(app);
   } catch (error) {
     // Leave nothing polling: a half-built harness would keep Jest from exiting.
     await workers?.stop();
@@ -109,6 +112,7 @@ export async function startApiHarness(options: HarnessOptions = {}): Promise<Api
       throw new Error(`order ${orderId}: its status notification never arrived`);
     },
     async close() {
+      reportContractLedger();
       await app.close();
       await workers!.stop();
       await temporal.close();
@@ -124,12 +128,14 @@ export async function startApiHarness(options: HarnessOptions = {}): Promise<Api
  * harness's. The test closes it.
  */
 export async function buildAppBeside(api: ApiHarness, deps: Partial<AppDeps>): Promise<FastifyInstance> {
-  return buildApp({
-    settings: TEST_SETTINGS,
-    services: api.services,
-    checkout: new CheckoutClient(api.temporal.client),
-    ...deps,
-  });
+  return checkContract(
+    await buildApp({
+      settings: TEST_SETTINGS,
+      services: api.services,
+      checkout: new CheckoutClient(api.temporal.client),
+      ...deps,
+    }),
+  );
 }
 
 /**
