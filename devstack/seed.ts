@@ -18,6 +18,7 @@ import { DEMO_ACCOUNTS, DEMO_PASSWORD, type DemoAccount } from '../services/acco
 import { createAccountsDb } from '../services/accounts/db';
 import { emailKeyOf } from '../services/accounts/accounts.service';
 import { hashPassword } from '../services/accounts/passwords';
+import { isProduction } from '../lib/production';
 
 export interface DemoProduct {
   id: string;
@@ -236,6 +237,14 @@ async function seedThresholdAlerts(
 }
 
 async function main(): Promise<void> {
+  // The demo accounts' password is published (README): such accounts have no place in a production
+  // database. The compose file's demo profile seeds a stack that runs in development mode.
+  if (isProduction(process.env)) {
+    process.stderr.write(
+      'db:seed refuses to run with NODE_ENV=production: the demo accounts have a published password.\n',
+    );
+    process.exit(78);
+  }
   await withPostgres(async (postgres) => {
     const urls = await migrateAll(postgres.serverUrl);
     const result = await seedDemoData(urls);

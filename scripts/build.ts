@@ -1,13 +1,19 @@
 /**
- * `npm run build`: compiles the production programs to dist/ (tsconfig.build.json) and copies
+ * `npm run build`: compiles the production programs to dist/ (tsconfig.build.json), copies
  * beside them the files they read at run time by path: the dashboard (web/) and each service's
- * SQL migrations (prisma/<service>/migrations), so that dist/ keeps the repository's layout.
+ * SQL migrations (prisma/<service>/migrations), so that dist/ keeps the repository's layout, and
+ * bundles the workflow code once, with and without the tracing interceptors, for the worker to load
+ * (worker/workflow-bundle.ts) instead of running webpack as it starts.
  */
 import { execFileSync } from 'node:child_process';
-import { cpSync, rmSync } from 'node:fs';
+import { cpSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { bundleWorkflowCode } from '@temporalio/worker';
 import { SERVICES } from '../lib/service-names';
+import { SILENT_LOGGER } from '../lib/logging';
 import { generateClients } from '../devstack/generate-clients';
+import { WORKFLOW_TRACING_MODULE } from '../temporal/tracing';
+import { BUILT_WORKFLOW_BUNDLES } from '../worker/workflow-bundle';
 
 const ROOT = path.resolve(__dirname, '..');
 const DIST = path.join(ROOT, 'dist');
@@ -25,6 +31,16 @@ export async function build(): Promise<void> {
     cpSync(path.join(ROOT, 'prisma', service, 'migrations'), path.join(DIST, 'prisma', service, 'migrations'), {
       recursive: true,
     });
+  }
+  // From the sources, as the worker would bundle them at start (the compiled dist/workflows are CommonJS for Node).
+  const workflowsPath = path.join(ROOT, 'workflows');
+  for (const [kind, file] of Object.entries(BUILT_WORKFLOW_BUNDLES)) {
+    const { code } = await bundleWorkflowCode({
+      workflowsPath,
+      ...(kind === 'traced' ? { workflowInterceptorModules: [WORKFLOW_TRACING_MODULE] } : {}),
+      logger: SILENT_LOGGER,
+    });
+    writeFileSync(path.join(DIST, file), code);
   }
 }
 

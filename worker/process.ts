@@ -6,9 +6,9 @@
  * By default it runs the `checkout` workflows and every service's activities; `--services
  * inventory,payments` runs only those, so each service can be deployed and scaled apart.
  * SIGINT/SIGTERM shut down gracefully: polling stops and in-flight activities finish before the
- * process exits. `WORKFLOW_BUNDLE` names workflow code bundled ahead of time (Temporal's advice for
- * production: no webpack at start, and every process of a release runs the same bytes); without
- * it the worker bundles `workflows/` as it starts, a few seconds of CPU. Logs are JSON lines on stdout; the SDK's metrics are served for Prometheus
+ * process exits. The workflow code is bundled ahead of time when it can be (worker/workflow-bundle.ts:
+ * WORKFLOW_BUNDLE, else the bundle `npm run build` put in dist/); from the sources the worker bundles
+ * `workflows/` as it starts, a few seconds of CPU. Logs are JSON lines on stdout; the SDK's metrics are served for Prometheus
  * (worker/telemetry.ts).
  */
 import { databaseUrlsFromEnv, loadSettings } from '../lib/config';
@@ -25,6 +25,7 @@ import { installTracing } from '../temporal/tracing';
 import { describeVersion, workerDeploymentFromEnv } from './deployment';
 import { installWorkerRuntime, workerTelemetryFromEnv } from './telemetry';
 import { createWorkers, queuesFromArgs, type WorkerAdditions } from './workers';
+import { prebuiltWorkflowBundle } from './workflow-bundle';
 import { openServices } from '../services';
 
 export interface WorkerProcessExtras extends WorkerAdditions {
@@ -41,7 +42,7 @@ export async function runWorkerProcess(extras: WorkerProcessExtras = {}): Promis
   const deployment = workerDeploymentFromEnv();
   const tracing = installTracing({ serviceName: 'storefront-worker' });
   const queues = queuesFromArgs(process.argv.slice(2));
-  const prebundled = process.env.WORKFLOW_BUNDLE;
+  const prebundled = prebuiltWorkflowBundle(tracing !== undefined);
   // Read before connecting, so a bad value stops the worker at once.
   const reconcilerInterval = queues.includes('reconciler') ? reconcilerIntervalFromEnv() : undefined;
   const services = openServices(databaseUrlsFromEnv(), settings);
@@ -79,6 +80,8 @@ export async function runWorkerProcess(extras: WorkerProcessExtras = {}): Promis
         deployment: deployment ?? null,
         metrics: metricsUrl ?? null,
         tracing: tracing !== undefined,
+        // Only the checkout queue runs workflow code; null when it was bundled at start.
+        workflowBundle: queues.includes('checkout') ? (prebundled ?? null) : undefined,
       },
     );
     await Promise.all(workers.map((worker) => worker.run()));
