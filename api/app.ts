@@ -144,8 +144,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     ratePerMinute: deps.rateLimits?.devTokens ?? 30,
     signInPerMinute: deps.rateLimits?.signIns ?? 30,
   });
-  const catalogue =
-    deps.catalogue ?? readThroughCatalogue(async () => ({ items: await services.inventory.listProducts() }));
+  const catalogue = deps.catalogue ?? readThroughCatalogue((query) => services.inventory.listProductsPage(query));
   await app.register(productRoutes, { inventory: services.inventory, catalogue });
   await app.register(cartRoutes, { cart: services.cart, inventory: services.inventory });
   await app.register(orderRoutes, {

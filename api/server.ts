@@ -36,7 +36,7 @@ async function main(): Promise<void> {
   // The catalogue from memory, dropped on every change the inventory database announces.
   const catalogue = new CatalogueCache({
     connectionString: databases.inventory,
-    load: async () => ({ items: await services.inventory.listProducts() }),
+    load: (query) => services.inventory.listProductsPage(query),
     onError: (error) => app.log.warn({ err: error }, 'catalogue cache'),
   });
   const app = await buildApp({

@@ -163,6 +163,7 @@ describe('GET /v1/notifications and POST /v1/notifications/:id/read', () => {
     expect([stolen.status, stolen.body.error.code]).toEqual([404, 'NOTIFICATION_NOT_FOUND']);
     expect((await live.call(one, bob, 'GET', '/v1/notifications')).body).toEqual({
       items: [],
+      nextCursor: null,
       unreadCount: 0,
       lastSequence: 0,
     });

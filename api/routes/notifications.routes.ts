@@ -16,6 +16,7 @@ import type { SessionWatch, SessionWatcher } from '../../services/accounts/sessi
 import type { NotificationHub, NotificationSubscription } from '../../services/notifications/live';
 import type { Notification, NotificationsService } from '../../services/notifications/notifications.service';
 import { customerOrderPayload } from '../customer-messages';
+import { NextCursor, PageQueryFields } from '../paging';
 import { errors, IdParams, Text, Timestamp, Uuid } from '../schemas';
 
 export interface NotificationRoutesOptions {
@@ -59,13 +60,14 @@ const NotificationView = Type.Object({
 });
 const NotificationList = Type.Object({
   items: Type.Array(NotificationView),
+  nextCursor: NextCursor,
   unreadCount: Type.Integer({ minimum: 0 }),
   /** The user's latest sequence when the list was read: open the stream with `?lastEventId=` this to miss nothing in between. */
   lastSequence: Type.Integer({ minimum: 0 }),
 });
 const ListQuery = Type.Object({
   unread: Type.Optional(Type.Boolean({ description: 'Only unread notifications (kind NOTIFICATION)' })),
-  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: 50 })),
+  ...PageQueryFields,
 });
 const SequenceText = Type.String({ pattern: '^\\d{1,15}$' });
 const StreamQuery = Type.Object({
@@ -125,7 +127,9 @@ export const notificationRoutes: FastifyPluginAsyncTypebox<NotificationRoutesOpt
         operationId: 'listNotifications',
         summary: "List the user's notifications",
         tags: ['notifications'],
-        description: 'Newest first. `unread=true`: only unread notifications (order status events are never unread).',
+        description:
+          'A page of notifications, newest first; `nextCursor` leads to the next page. ' +
+          '`unread=true`: only unread notifications (order status events are never unread).',
         querystring: ListQuery,
         response: { 200: NotificationList, ...errors(400, 401) },
       },
@@ -135,11 +139,12 @@ export const notificationRoutes: FastifyPluginAsyncTypebox<NotificationRoutesOpt
       // The sequence first: anything committed after it is in the list, in the stream, or both
       // (the dashboard drops what it has), never in neither.
       const lastSequence = await notifications.lastSequence(userId);
-      const [items, unreadCount] = await Promise.all([
-        notifications.list(userId, { unread: request.query.unread, limit: request.query.limit }),
+      const { unread, limit, cursor } = request.query;
+      const [page, unreadCount] = await Promise.all([
+        notifications.listPage(userId, { unread, limit, cursor }),
         notifications.unreadCount(userId),
       ]);
-      return { items: items.map(toNotificationView), unreadCount, lastSequence };
+      return { items: page.items.map(toNotificationView), nextCursor: page.nextCursor, unreadCount, lastSequence };
     },
   );
 

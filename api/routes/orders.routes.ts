@@ -49,18 +49,29 @@ const CancelBody = Type.Union([
   Type.Object({ reason: Type.Optional(Text({ maxLength: 500 })) }, { additionalProperties: false }),
   Type.Null(),
 ]);
-const OrderList = Type.Object({ items: Type.Array(Order) });
+const OrderListQuery = Type.Object({
+  ...PageQueryFields,
+  status: Type.Optional(OrderStatus),
+  scope: Type.Optional(
+    Type.Union([Type.Literal('mine'), Type.Literal('all')], {
+      description: "mine (default): the user's own orders; all: every customer's (admin)",
+    }),
+  ),
+  /** With scope=all: only this customer's orders. */
+  customerId: Type.Optional(UserId),
+});
 
 export const orderRoutes: FastifyPluginAsyncTypebox<OrderRoutesOptions> = async (app, options) => {
   const { services, checkout } = options;
 
   /** One order as the API shows it, with its payment and, when asked, the steps its workflow has completed. */
   async function present(order: OrderView, withSteps = false) {
-    const [payment, state] = await Promise.all([
+    const [payment, state, refunds] = await Promise.all([
       services.payments.get(order.id),
       withSteps ? checkout.state(order.id).catch(() => undefined) : Promise.resolve(undefined),
+      withSteps ? options.refunds?.listForOrder(order.id) : Promise.resolve(undefined),
     ]);
-    return toOrderResponse(order, payment, state?.completedSteps);
+    return toOrderResponse(order, payment, state?.completedSteps, refunds);
   }
 
   /**
@@ -78,7 +89,6 @@ export const orderRoutes: FastifyPluginAsyncTypebox<OrderRoutesOptions> = async 
 
   /** The customer's own order; anyone else's does not exist (404, never 403). */
   async function ownOrder(customerId: string, orderId: string): Promise<OrderView> {
-      withSteps ? options.refunds?.listForOrder(order.id) : Promise.resolve(undefined),
     const order = await services.orders.getForCustomer(customerId, orderId);
     if (!order) throw new DomainError('ORDER_NOT_FOUND', `No order ${orderId}`);
     return order;
@@ -144,16 +154,33 @@ export const orderRoutes: FastifyPluginAsyncTypebox<OrderRoutesOptions> = async 
       schema: {
         operationId: 'listOrders',
         summary: "List the user's orders",
-        description: 'Newest first, each with its status, lines, total and payment.',
+        description:
+          'A page of orders, newest first, each with its status, lines, total and payment; `status` filters, ' +
+          "`nextCursor` leads to the next page. `scope=all` lists every customer's orders (or one's, with `customerId`): admins only.",
         tags: ['orders'],
-        response: { 200: OrderList, ...errors(401) },
+        querystring: OrderListQuery,
+        response: { 200: PageOf(Order), ...errors(400, 401, 403) },
       },
     },
     async (request) => {
-      const orders = await services.orders.listForCustomer(request.user.sub);
+      const { scope, customerId, status, limit, cursor } = request.query;
+      const everyone = scope === 'all';
+      if ((everyone || customerId !== undefined) && request.user.role !== 'admin')
+        throw new DomainError('FORBIDDEN', "Only admins list other customers' orders");
+      if (customerId !== undefined && !everyone)
+        throw new DomainError('VALIDATION_FAILED', 'customerId goes with scope=all');
+      const page = await services.orders.listPage({
+        customerId: everyone ? customerId : request.user.sub,
+        status,
+        limit,
+        cursor,
+      });
       // One query for all their payments, not one per order: the dashboard reloads this list on every status event.
-      const payments = await services.payments.getForOrders(orders.map((order) => order.id));
-      return { items: orders.map((order) => toOrderResponse(order, payments.get(order.id) ?? null)) };
+      const payments = await services.payments.getForOrders(page.items.map((order) => order.id));
+      return {
+        items: page.items.map((order) => toOrderResponse(order, payments.get(order.id) ?? null)),
+        nextCursor: page.nextCursor,
+      };
     },
   );
 
@@ -245,9 +272,9 @@ export function toOrderResponse(
       ? customerFailure({ code: order.failureCode, message: order.failureReason ?? order.failureCode })
       : null,
     ...(steps ? { steps } : {}),
+    refundedCents: order.refundedCents,
+    ...(refunds ? { refunds: refunds.map(toRefundResponse) } : {}),
     createdAt: order.createdAt.toISOString(),
     updatedAt: order.updatedAt.toISOString(),
   };
 }
-    refundedCents: order.refundedCents,
-    ...(refunds ? { refunds: refunds.map(toRefundResponse) } : {}),

@@ -9,6 +9,7 @@ import { Type } from 'typebox';
 import { DomainError } from '../../lib/errors';
 import { matchesEtag, type Catalogue } from '../catalogue-cache';
 import { MAX_AVAILABLE as MAX_STOCK, type InventoryService } from '../../services/inventory/inventory.service';
+import { PageOf, PageQueryFields } from '../paging';
 import { AcceptedCurrency, errors, IdParams, INT4_MAX, PriceCents, Product, Text } from '../schemas';
 
 export interface ProductRoutesOptions {
@@ -16,6 +17,16 @@ export interface ProductRoutesOptions {
   /** GET /v1/products answers from it: the instance's cache, or a read-through without one. */
   catalogue: Catalogue;
 }
+
+const ProductListQuery = Type.Object({
+  ...PageQueryFields,
+  q: Type.Optional(
+    Text({ minLength: 1, maxLength: 100, description: 'Searches the name and the SKU, case-insensitively' }),
+  ),
+  available: Type.Optional(
+    Type.Boolean({ description: 'true: only products with units available; false: only sold-out ones' }),
+  ),
+});
 
 const NewProduct = Type.Object(
   {
@@ -64,21 +75,25 @@ export const productRoutes: FastifyPluginAsyncTypebox<ProductRoutesOptions> = as
         summary: 'List the catalogue',
         tags: ['products'],
         description:
-          'The whole catalogue, with an `ETag`: a client that sends it back in `If-None-Match` gets 304 while nothing changed. ' +
+          'A page of the catalogue in SKU order, searched by `q` (name or SKU) and filtered by `available`; ' +
+          '`nextCursor` leads to the next page. Each page has an `ETag`: a client that sends it back in ' +
+          '`If-None-Match` gets 304 while the page is unchanged. ' +
           'A change to a price, a name or the units available is seen by every API instance within a second.',
+        querystring: ProductListQuery,
         response: {
-          200: Type.Object({ items: Type.Array(Product) }),
-          304: Type.Null({ description: 'Not modified: the catalogue is still the one of the ETag sent' }),
+          200: PageOf(Product),
+          304: Type.Null({ description: 'Not modified: the page is still the one of the ETag sent' }),
+          ...errors(400),
         },
       },
     },
     async (request, reply) => {
-      const page = await catalogue.current();
+      const page = await catalogue.page(request.query);
       // no-cache: a client may keep the catalogue, but asks (If-None-Match) before each use.
       reply.header('etag', page.etag).header('cache-control', 'no-cache');
       // Untyped for these two sends: the type provider knows only the schemas' objects, while a 304 has
       // no body at all and the 200's is the string of JSON the schema describes, serialized once per
-      // change (Fastify sends a string of JSON content type as it is).
+      // change of the catalogue (Fastify sends a string of JSON content type as it is).
       const raw = reply as FastifyReply;
       if (matchesEtag(request.headers['if-none-match'], page.etag)) return raw.code(304).send();
       return raw.type('application/json; charset=utf-8').send(page.body);

@@ -1,8 +1,9 @@
 /** Inventory: the product catalogue and the stock that orders reserve, commit and release. */
 import { DomainError, isUniqueViolation } from '../../lib/errors';
 import { ROW_LOCK_QUEUE_TRANSACTION } from '../../lib/db/transaction-options';
+import { cursorCodec, pageLimit, toPage, type Page, type PageRequest } from '../../lib/paging';
 import type { InventoryDb } from './db';
-import type { Product, ReservationStatus } from './generated/client';
+import type { Prisma, Product, ReservationStatus } from './generated/client';
 
 /**
  * Where the inventory database announces a change of what the catalogue shows (a product added,
@@ -73,6 +74,24 @@ export interface ReservationView {
   lines: ReservationLineInput[];
 }
 
+export interface ProductPageRequest extends PageRequest {
+  /** Case-insensitive text searched for anywhere in the name or the SKU. */
+  q?: string;
+  /** true: only products with units available; false: only those with none. */
+  available?: boolean;
+}
+
+/** The catalogue is paged in SKU order: unique, and never changed once a product exists. */
+const productCursor = cursorCodec(
+  'p',
+  (parts): parts is [string] => parts.length === 1 && typeof parts[0] === 'string',
+);
+
+/** `text` as a LIKE pattern matching itself: its wildcards and escapes taken literally. */
+function likeLiteral(text: string): string {
+  return text.replace(/[\\%_]/g, (char) => `\\${char}`);
+}
+
 export function toProductView(product: Product): ProductView {
   const { id, sku, name, priceCents, currency, available, version } = product;
   return { id, sku, name, priceCents, currency, available, version };
@@ -84,6 +103,25 @@ export class InventoryService {
   async listProducts(): Promise<ProductView[]> {
     const products = await this.db.product.findMany({ orderBy: { sku: 'asc' } });
     return products.map(toProductView);
+  }
+
+  /**
+   * One page of the catalogue in SKU order, searched and filtered. A search is ILIKE '%q%' on the
+   * name and the SKU, which the trigram indexes (pg_trgm) answer without reading every product.
+   */
+  async listProductsPage(request: ProductPageRequest = {}): Promise<Page<ProductView>> {
+    const limit = pageLimit(request.limit);
+    const where: Prisma.ProductWhereInput = {};
+    if (request.cursor !== undefined) where.sku = { gt: productCursor.decode(request.cursor)[0] };
+    if (request.available !== undefined) where.available = request.available ? { gt: 0 } : 0;
+    const q = request.q?.trim();
+    if (q) {
+      // Prisma sends `contains` as ILIKE '%…%' without escaping the wildcards in it (prisma/prisma#19506).
+      const contains = likeLiteral(q);
+      where.OR = [{ name: { contains, mode: 'insensitive' } }, { sku: { contains, mode: 'insensitive' } }];
+    }
+    const rows = await this.db.product.findMany({ where, orderBy: { sku: 'asc' }, take: limit + 1 });
+    return toPage(rows, limit, productCursor, (row) => [row.sku], toProductView);
   }
 
   async getProducts(ids: string[]): Promise<ProductView[]> {

@@ -3,6 +3,7 @@ import { DomainError } from '../../lib/errors';
 import type { NotificationsDb } from './db';
 import type { Prisma } from './generated/client';
 import { isUuid } from '../../lib/ids';
+import { cursorCodec, pageLimit, toPage, type Page, type PageRequest } from '../../lib/paging';
 
 /** The PostgreSQL channel on which a committed notification is announced as `{userId, sequence}`. */
 export const NOTIFICATIONS_CHANNEL = 'storefront_notifications';
@@ -50,6 +51,17 @@ export interface ListNotificationsOptions {
   /** At most this many (default 50, at most 500). */
   limit?: number;
 }
+
+export interface NotificationPageRequest extends PageRequest {
+  /** Only notifications the user should read and has not (kind NOTIFICATION, unread). */
+  unread?: boolean;
+}
+
+/** A user's notifications page newest first by sequence: unique per user, and never changed. */
+const notificationCursor = cursorCodec(
+  'n',
+  (parts): parts is [number] => parts.length === 1 && Number.isSafeInteger(parts[0]) && (parts[0] as number) > 0,
+);
 
 export type NotificationErrorCode = 'NOT_FOUND';
 
@@ -124,6 +136,16 @@ export class NotificationsService {
       take: limit,
     });
     return rows.map(toNotification);
+  }
+
+  /** One page of the user's notifications, newest first (the list); `list` reads forward for streams. */
+  async listPage(userId: string, request: NotificationPageRequest = {}): Promise<Page<Notification>> {
+    const limit = pageLimit(request.limit);
+    const where: Prisma.NotificationWhereInput = { userId };
+    if (request.unread) Object.assign(where, { kind: 'NOTIFICATION', readAt: null });
+    if (request.cursor !== undefined) where.sequence = { lt: notificationCursor.decode(request.cursor)[0] };
+    const rows = await this.db.notification.findMany({ where, orderBy: { sequence: 'desc' }, take: limit + 1 });
+    return toPage(rows, limit, notificationCursor, (row) => [row.sequence], toNotification);
   }
 
   /** Marks one of the user's notifications read (idempotent). Another user's id is not found. */

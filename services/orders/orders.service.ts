@@ -2,7 +2,10 @@
 import { DomainError, isUniqueViolation } from '../../lib/errors';
 import { MAX_ORDER_CENTS, MONEY_ERROR_CODES } from '../../lib/money';
 import { orderTotalCents, type OrderLineInput, type OrderStatus } from '../../lib/orders';
+import { isUuid } from '../../lib/ids';
+import { cursorCodec, pageLimit, toPage, type Page, type PageRequest } from '../../lib/paging';
 import type { OrdersDb } from './db';
+import type { Prisma } from './generated/client';
 import { canTransition, hasGonePast } from './order-status';
 
 export interface CreateOrderInput {
@@ -63,10 +66,10 @@ function toView(row: OrderRow): OrderView {
     failureReason: row.failureReason,
     idempotencyKey: row.idempotencyKey,
     requestHash: row.requestHash,
+    refundedCents: row.refundedCents,
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
     lines: row.lines.map(({ productId, sku, name, quantity, unitPriceCents }) => ({
-    refundedCents: row.refundedCents,
       productId,
       sku,
       name,
@@ -76,6 +79,27 @@ function toView(row: OrderRow): OrderView {
     history: row.history.map((h) => ({ from: h.fromStatus, to: h.toStatus, reason: h.reason, at: h.at })),
   };
 }
+
+export interface OrderPageRequest extends PageRequest {
+  /** Only this customer's orders; without it, every customer's (the admins' list). */
+  customerId?: string;
+  status?: OrderStatus;
+}
+
+/**
+ * Orders page newest first by (createdAt, id): the time is set once at creation and the id breaks
+ * ties, so the key is unique and never changes. An order created while a client pages lands
+ * before its cursor and is on a first page read again, never in the middle of the walk.
+ */
+const orderCursor = cursorCodec(
+  'o',
+  (parts): parts is [string, string] =>
+    parts.length === 2 &&
+    typeof parts[0] === 'string' &&
+    !Number.isNaN(Date.parse(parts[0])) &&
+    typeof parts[1] === 'string' &&
+    isUuid(parts[1]),
+);
 
 /** The one definition of an order's total is the contract's (the workflow computes it too). */
 export const orderTotal = orderTotalCents;
@@ -133,14 +157,37 @@ export class OrdersService {
     return row ? toView(row as OrderRow) : null;
   }
 
-  async listForCustomer(customerId: string, limit = 50): Promise<OrderView[]> {
+  /** The customer's newest orders (at most a page: MAX_PAGE_LIMIT); listPage walks them all. */
+  async listForCustomer(customerId: string, limit?: number): Promise<OrderView[]> {
+    return (await this.listPage({ customerId, limit })).items;
+  }
+
+  /** One page of orders, newest first: one customer's or everyone's, of one status or any. */
+  async listPage(request: OrderPageRequest = {}): Promise<Page<OrderView>> {
+    const limit = pageLimit(request.limit);
+    const where: Prisma.OrderWhereInput = {};
+    if (request.customerId !== undefined) where.customerId = request.customerId;
+    if (request.status !== undefined) where.status = request.status;
+    if (request.cursor !== undefined) {
+      const [at, id] = orderCursor.decode(request.cursor);
+      const createdAt = new Date(at);
+      // (createdAt, id) < the cursor's, written so that the index on created_at bounds the scan.
+      where.createdAt = { lte: createdAt };
+      where.OR = [{ createdAt: { lt: createdAt } }, { id: { lt: id } }];
+    }
     const rows = await this.db.order.findMany({
-      where: { customerId },
+      where,
       include: withDetails,
-      orderBy: { createdAt: 'desc' },
-      take: limit,
+      orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+      take: limit + 1,
     });
-    return rows.map((row) => toView(row as OrderRow));
+    return toPage(
+      rows,
+      limit,
+      orderCursor,
+      (row) => [row.createdAt.toISOString(), row.id],
+      (row) => toView(row as OrderRow),
+    );
   }
 
   /** How many orders are in each status (the API's `storefront_orders` gauge). */

@@ -93,7 +93,7 @@ export async function startLiveApis(options: LiveApiOptions = {}): Promise<LiveA
       const catalogueApplicationName = `catalogue-test-${run}-${index}`;
       const catalogue = new CatalogueCache({
         connectionString: dbs.urls.inventory,
-        load: async () => ({ items: await services.inventory.listProducts() }),
+        load: (query) => services.inventory.listProductsPage(query),
         applicationName: catalogueApplicationName,
         retryDelayMs: 200,
       });
