@@ -46,10 +46,27 @@ export class Saga<Step extends string> {
    * A step attempted again (a second charge attempt) keeps the one undo it registered first.
    */
   async step<T>(name: Step, run: () => Promise<T>, undo?: () => Promise<unknown>): Promise<T> {
-    if (undo && !this.undos.some((registered) => registered.step === name)) this.undos.push({ step: name, undo });
+    if (undo && !this.hasUndo(name)) this.undos.push({ step: name, undo });
     const result = await run();
     if (!this.record.completedSteps.includes(name)) this.record.completedSteps.push(name);
     return result;
+  }
+
+  /**
+   * Undoes now, ahead of the registered undos, a step an earlier run of this saga may have done (it
+   * would be the newest): `undo` answers whether it found anything to undo, and only then is the
+   * step recorded as undone. One that keeps failing waits for an operator, as any undo does.
+   */
+  async undoEarlier(name: Step, undo: () => Promise<boolean>): Promise<void> {
+    this.hooks.undoing?.(name);
+    await this.withOperatorFallback(name, 'undo', async () => {
+      if (await undo()) this.record.compensatedSteps.push(name);
+    });
+  }
+
+  /** Whether unwind() would undo the step: it ran and the commit point is not passed. */
+  hasUndo(name: Step): boolean {
+    return this.undos.some((registered) => registered.step === name);
   }
 
   /**
@@ -64,9 +81,7 @@ export class Saga<Step extends string> {
   }): Promise<{ -readonly [K in keyof Results]: PromiseSettledResult<Results[K]> }> {
     const all = steps as readonly SideStep<Step, unknown>[];
     const together = ++this.togetherCalls;
-    for (const { name, undo } of all)
-      if (undo && !this.undos.some((registered) => registered.step === name))
-        this.undos.push({ step: name, undo, together });
+    for (const { name, undo } of all) if (undo && !this.hasUndo(name)) this.undos.push({ step: name, undo, together });
     const outcomes = await Promise.allSettled(all.map((step) => step.run()));
     all.forEach((step, index) => {
       if (outcomes[index]!.status === 'fulfilled' && !this.record.completedSteps.includes(step.name))

@@ -49,7 +49,7 @@ export const PAID_PATH: readonly ActivityCall[] = [
   ...statusChange('COMPLETED'),
 ];
 
-/** The unwinding of a cancelled order, newest compensation first (refundPayment only once a charge was attempted). */
+/** The unwinding of a cancelled order, newest compensation first (refundPayment asks Stripe only once a charge was attempted). */
 export const CANCEL_PATH: readonly ActivityCall[] = [
   { activity: 'refundPayment' },
   { activity: 'releaseStock' },

@@ -25,7 +25,7 @@ import type { Boundary } from './boundaries';
 /**
  * `declined-then-cancel`: the first payment is declined (the chaos Stripe proxy declines
  * CHAOS_DECLINING_METHOD), then the customer cancels. The charge attempt is what makes the unwind
- * ask Stripe (refundPayment cancels the intent): an order never charged unwinds without it.
+ * ask Stripe (refundPayment cancels the intent): an order never charged makes no Stripe request as it unwinds.
  */
 export type SagaPlan = 'pay' | 'cancel' | 'declined-then-cancel' | 'expire';
 

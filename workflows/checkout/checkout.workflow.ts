@@ -29,8 +29,14 @@ import * as notices from './notices';
 import { failureOf } from './failures';
 import { formatMoney, stepSummaries as summaries } from './summaries';
 
-/** The one patch kept as the worked example of docs/changing-workflows.md. */
-export const PATCHES = { notifyDeclinedPayment: 'notify-declined-payment' } as const;
+/**
+ * Changes made while checkouts were running (docs/changing-workflows.md): `notifyDeclinedPayment` is
+ * kept as the worked example; `undoEarlierCharges` gives back a charge an earlier run made.
+ */
+export const PATCHES = {
+  notifyDeclinedPayment: 'notify-declined-payment',
+  undoEarlierCharges: 'undo-earlier-charges',
+} as const;
 
 /** Failures that reject the order rather than fail it: the customer asked for what cannot be had. */
 const REJECTING_CODES: readonly string[] = [
@@ -68,6 +74,8 @@ class Checkout {
   private readonly requests: CustomerRequests;
   private readonly charges: Charges;
   private readonly operator: OperatorDesk;
+  /** True once the order could have been charged (it awaited payment, in this run or an earlier one). */
+  private mayHoldCharge = false;
   /** Status events for the dashboard, persisted one after another while the saga goes on (never awaited by it). */
   private statusEventsSent: Promise<void> = Promise.resolve();
 
@@ -158,6 +166,7 @@ class Checkout {
     this.state.expiresAt = new Date(Date.now() + this.input.ttlSeconds * 1000).toISOString();
     try {
       const waiting = await this.setStatus('AWAITING_PAYMENT', { expiresAt: this.state.expiresAt });
+      this.mayHoldCharge = true;
       // An earlier run set the order's deadline first (a reset between its placement and this write): that one holds.
       if (waiting.expiresAt) this.state.expiresAt = waiting.expiresAt;
     } catch (error) {
@@ -184,6 +193,7 @@ class Checkout {
       (payment?.status === 'NONE' || payment?.status === 'PENDING');
     this.state.declinedAttempts = payment?.declinedAttempts ?? 0;
     if (waiting) this.state.expiresAt = order.expiresAt!;
+    if (waiting || payment?.status === 'PENDING') this.mayHoldCharge = true;
     // Marked last: the `placed` update answers as soon as the status is no longer PENDING.
     this.markStatus(status);
     if (!payment || payment.status === 'SUCCEEDED') return { goOn: 'paid' };
@@ -252,16 +262,15 @@ class Checkout {
    */
   private async charge(payment: PayInput): Promise<ChargeRefusal | undefined> {
     try {
-      await this.saga.step(
-        'paymentCharged',
-        () => this.charges.attempt(payment),
-        () => this.calls.refundPayment(this.state.failure?.code),
-      );
+      await this.saga.step('paymentCharged', () => this.charges.attempt(payment), this.refundCharge);
       return undefined;
     } catch (error) {
       return this.charges.refusalOf(error);
     }
   }
+
+  /** The undo of a charge: refunds what was taken, or cancels an intent that took nothing. */
+  private readonly refundCharge = () => this.calls.refundPayment(this.state.failure?.code);
 
   /** Sells the reserved stock (the commit point), then goes forward only: the PAID write, the cart, COMPLETED. */
   private async fulfil(): Promise<void> {
@@ -279,6 +288,10 @@ class Checkout {
   private async unwind(why: Unwind): Promise<void> {
     this.requests.close();
     this.state.failure ??= why.failure;
+    // A charge this run did not make: one whose answer was lost with an earlier run that an operator
+    // reset or terminated. The payments service asks Stripe; without a payment nothing is done.
+    if (this.mayHoldCharge && !this.saga.hasUndo('paymentCharged') && patched(PATCHES.undoEarlierCharges))
+      await this.saga.undoEarlier('paymentCharged', async () => (await this.refundCharge()).action !== 'none');
     await this.saga.unwind();
     await this.saga.withOperatorFallback('recordOutcome', 'undo', () =>
       this.setStatus(why.status, { reason: why.reason, failureCode: this.state.failure?.code }),

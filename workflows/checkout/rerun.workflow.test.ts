@@ -9,6 +9,7 @@ import type { WorkflowExecutionDescription } from '@temporalio/client';
 import { orderQuotaKey } from '../../activities/usage-recording';
 import { checkoutStartOptions } from '../../temporal/checkout-client';
 import type { Services } from '../../services';
+import { createPaymentsDb } from '../../services/payments/db';
 import { checkoutOf, newProduct } from '../../test/helpers/checkouts';
 import type { TestDatabases } from '../../test/helpers/databases';
 import type { TestTemporal } from '../../test/helpers/temporal';
@@ -209,6 +210,45 @@ it('a run that finds its order past its deadline expires it and gives its stock 
   expect((await (await startRecoveryRun(input, 3_600)).result()).status).toBe('EXPIRED');
   expect(await snapshot(input)).toMatchObject({
     order: { status: 'EXPIRED' },
+    reservation: { status: 'RELEASED' },
+    stock: { available: 5 },
+    quota: 0,
+  });
+});
+
+/**
+ * A charge an earlier run sent and whose answer it lost with its end: the payments service holds an
+ * attempt with no outcome, and only Stripe knows whether it took the money.
+ */
+async function recordChargeWithLostAnswer(input: CheckoutInput): Promise<void> {
+  const db = createPaymentsDb(dbs.urls.payments);
+  try {
+    await db.payment.create({
+      data: {
+        orderId: input.orderId,
+        amountCents: 1_400,
+        currency: input.currency,
+        stripePaymentIntentId: `pi_lost_${input.orderId.slice(0, 8)}`,
+        attempts: { create: { attempt: 1, paymentMethod: 'pm_card_visa' } },
+      },
+    });
+  } finally {
+    await db.$disconnect();
+  }
+}
+
+it('a run that adopts an order with a charge attempted gives the money back when the order then expires', async () => {
+  const input = { ...(await newOrder()), ttlSeconds: 1 };
+  await terminateFirstRun(input);
+  await recordChargeWithLostAnswer(input);
+  const { expiresAt } = (await services.orders.get(input.orderId))!;
+  await waitUntil('the order to be past its deadline', async () => Date.now() > expiresAt!.getTime());
+
+  expect((await (await startRecoveryRun(input)).result()).status).toBe('EXPIRED');
+  // The refund-or-cancel undo ran: stripe-mock cannot say whether the intent took money, so it is cancelled.
+  expect(await snapshot(input)).toMatchObject({
+    order: { status: 'EXPIRED' },
+    payment: { status: 'CANCELED' },
     reservation: { status: 'RELEASED' },
     stock: { available: 5 },
     quota: 0,
