@@ -143,6 +143,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     allowDevTokens: settings.allowDevTokens,
     ratePerMinute: deps.rateLimits?.devTokens ?? 30,
     signInPerMinute: deps.rateLimits?.signIns ?? 30,
+    onSessionsEnded: (sessionIds) => sessionIds.forEach((sessionId) => sessionWatch.ended(sessionId)),
   });
   const catalogue = deps.catalogue ?? readThroughCatalogue((query) => services.inventory.listProductsPage(query));
   await app.register(productRoutes, { inventory: services.inventory, catalogue });

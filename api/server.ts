@@ -9,6 +9,7 @@ import { installTracing } from '../temporal/tracing';
 import { codecOriginsFromEnv } from './routes/codec.routes';
 import { openServices, type Services } from '../services';
 import { NotificationHub } from '../services/notifications/live';
+import { startAccountsPurge } from '../services/accounts/purge';
 import { buildApp, type ReadinessProbe } from './app';
 import { CatalogueCache } from './catalogue-cache';
 import { databaseProbes, temporalProbe } from './probes';
@@ -54,7 +55,14 @@ async function main(): Promise<void> {
       ? { codec: temporalSettings.codec, allowedOrigins: codecOriginsFromEnv() }
       : undefined,
   });
+  // Ended sessions and old sign-in failures are deleted hourly (services/accounts/purge.ts).
+  const stopAccountsPurge = startAccountsPurge({
+    accounts: services.accounts,
+    onPurged: (counts) => app.log.info({ purged: counts }, 'accounts purge'),
+    onError: (error) => app.log.warn({ err: error }, 'accounts purge'),
+  });
   app.addHook('onClose', async () => {
+    stopAccountsPurge();
     await notificationHub.close();
     await catalogue.close();
     await temporal.close();

@@ -38,3 +38,15 @@ test('set-plan moves the account and tells quota; unknown accounts and plans are
   );
   await expect(runAccountCommand(['make-admin'], accounts, () => undefined)).rejects.toThrow('needs an email');
 });
+
+test('revoke-sessions signs the account out everywhere and says how many sessions ended', async () => {
+  const account = await accounts.createAccount({ email: 'rex@example.com', password: 'rex password' });
+  const sessions = await Promise.all([1, 2].map(() => accounts.openSession(account.id)));
+  const lines: string[] = [];
+  expect(await runAccountCommand(['revoke-sessions', 'Rex@example.com'], accounts, (line) => lines.push(line))).toBe(0);
+  expect(lines).toEqual([expect.stringContaining('rex@example.com (' + account.id + '): 2 sessions ended')]);
+  expect(await accounts.activeSessionIds(sessions.map((session) => session.id))).toEqual(new Set());
+  await expect(runAccountCommand(['revoke-sessions', 'nobody@example.com'], accounts, () => undefined)).rejects.toThrow(
+    'No account for nobody@example.com',
+  );
+});

@@ -8,7 +8,7 @@
  *   reconcile [--json] [--grace-seconds N]                   check the store's cross-database invariants now (exit 1 on drift)
  *   repair <orderId>                                         start a recovery run of a stranded order (reconciler/repair.ts)
  *   findings [--status S] | resolve-finding <id> --note TEXT the scheduled reconciler's findings (ops/findings.ts)
- *   make-admin <email> | revoke-admin <email> | set-plan <email> <plan>   accounts (ops/accounts.ts)
+ *   make-admin <email> | revoke-admin <email> | set-plan <email> <plan> | revoke-sessions <email>   accounts (ops/accounts.ts)
  *   prepare-namespace [--retention-days N]                   create the namespace where allowed, register OrderStatus and CustomerId
  *   versions [--deployment NAME] [--json]                    each worker version: routing status, open orders, whether it can stop
  *   set-current <buildId> [--deployment NAME] [--ignore-missing-task-queues]   route new orders to that worker version (ops/versions.ts)

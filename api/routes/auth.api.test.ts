@@ -321,6 +321,92 @@ describe('sessions and sign-out', () => {
   });
 });
 
+describe('password change and sign-out everywhere', () => {
+  it('a password change keeps this session, ends the others, and the old password stops working', async () => {
+    const email = newEmail('kai');
+    const here = await signUp(email);
+    const elsewhere = signed(
+      await api.app.inject({ method: 'POST', url: '/v1/auth/signin', payload: { email, password: PASSWORD } }),
+    );
+    const change = (
+      body: object,
+      headers: Record<string, string> = { cookie: here.cookieHeader, [CSRF_HEADER]: here.csrf },
+    ) => api.app.inject({ method: 'POST', url: '/v1/auth/password', headers, payload: body });
+
+    const before = await api.snapshot();
+    expect(
+      errorOf(
+        await change(
+          { currentPassword: PASSWORD, newPassword: 'another fine password' },
+          { cookie: here.cookieHeader },
+        ),
+      ),
+    ).toEqual([403, 'CSRF_REJECTED']);
+    expect(errorOf(await change({ currentPassword: PASSWORD, newPassword: 'short' }))).toEqual([
+      400,
+      'VALIDATION_FAILED',
+    ]);
+    expect(
+      errorOf(await change({ currentPassword: PASSWORD, newPassword: 'another fine password', role: 'admin' })),
+    ).toEqual([400, 'VALIDATION_FAILED']);
+    expect(errorOf(await change({ currentPassword: 'a\u0000b', newPassword: 'another fine password' }))).toEqual([
+      400,
+      'UNSTORABLE_TEXT',
+    ]);
+    expect(await api.snapshot()).toEqual(before);
+    expect(errorOf(await change({ currentPassword: 'not my password', newPassword: 'another fine password' }))).toEqual(
+      [403, 'CURRENT_PASSWORD_WRONG'],
+    );
+    expect(await statusWith(elsewhere.token, 'GET', '/v1/auth/me')).toBe(200);
+
+    const changed = await change({ currentPassword: PASSWORD, newPassword: 'another fine password' });
+    expect([changed.statusCode, changed.json()]).toEqual([200, { endedSessions: 1 }]);
+    expect(await statusWith(elsewhere.token, 'GET', '/v1/auth/me')).toBe(401);
+    expect(await statusWith(here.token, 'GET', '/v1/auth/me')).toBe(200);
+    const signIn = (password: string) =>
+      api.app.inject({ method: 'POST', url: '/v1/auth/signin', payload: { email, password } });
+    expect(errorOf(await signIn(PASSWORD))).toEqual([401, 'INVALID_CREDENTIALS']);
+    expect((await signIn('another fine password')).statusCode).toBe(200);
+  });
+
+  it("sign-out everywhere ends every session of the user, this one included, and no one else's", async () => {
+    const email = newEmail('lou');
+    const here = await signUp(email);
+    const elsewhere = signed(
+      await api.app.inject({ method: 'POST', url: '/v1/auth/signin', payload: { email, password: PASSWORD } }),
+    );
+    const stranger = await signUp();
+    const out = await api.app.inject({
+      method: 'POST',
+      url: '/v1/auth/signout-everywhere',
+      headers: { cookie: here.cookieHeader, [CSRF_HEADER]: here.csrf },
+    });
+    expect([out.statusCode, out.json()]).toEqual([200, { endedSessions: 2 }]);
+    expect(cookiesOf(out)[SESSION_COOKIE]?.value).toBe('');
+    for (const token of [here.token, elsewhere.token]) expect(await statusWith(token, 'GET', '/v1/auth/me')).toBe(401);
+    expect(await statusWith(stranger.token, 'GET', '/v1/auth/me')).toBe(200);
+  });
+
+  it('a dev-token user has neither a password to change nor sessions to end', async () => {
+    const token = api.token('dev-no-password');
+    const headers = { authorization: `Bearer ${token}` };
+    expect(errorOf(await api.app.inject({ method: 'POST', url: '/v1/auth/signout-everywhere', headers }))).toEqual([
+      403,
+      'FORBIDDEN',
+    ]);
+    expect(
+      errorOf(
+        await api.app.inject({
+          method: 'POST',
+          url: '/v1/auth/password',
+          headers,
+          payload: { currentPassword: 'whatever', newPassword: 'another fine password' },
+        }),
+      ),
+    ).toEqual([403, 'FORBIDDEN']);
+  });
+});
+
 describe('CSRF', () => {
   it('refuses cookie requests that change state without the header, with a wrong one, or from another origin', async () => {
     const session = await signUp();

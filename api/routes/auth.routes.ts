@@ -20,6 +20,8 @@ export interface AuthRoutesOptions {
   ratePerMinute: number;
   /** Sign-in attempts per client address per minute (the route's limit; the throttle per account is separate). */
   signInPerMinute: number;
+  /** Told of the sessions a password change or a sign-out everywhere ended: their open streams close at once. */
+  onSessionsEnded?: (sessionIds: readonly string[]) => void;
 }
 
 const Role = Type.Union([Type.Literal('user'), Type.Literal('admin')]);
@@ -31,6 +33,16 @@ const Credentials = Type.Object(
   // A role or a plan in the body is refused, not ignored: neither is the client's to choose.
   { additionalProperties: false },
 );
+const PasswordChange = Type.Object(
+  {
+    currentPassword: Text({ minLength: 1, maxLength: PASSWORD_MAX_LENGTH }),
+    newPassword: Text({ minLength: PASSWORD_MIN_LENGTH, maxLength: PASSWORD_MAX_LENGTH }),
+  },
+  { additionalProperties: false },
+);
+const SessionsEnded = Type.Object({
+  endedSessions: Type.Integer({ minimum: 0, description: 'How many sessions of the user this ended' }),
+});
 const User = Type.Object({ id: UserId, email: Type.String(), role: Role, plan: Type.String() });
 const SessionResponse = Type.Object({
   user: User,
@@ -147,6 +159,62 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
     async (request, reply) => {
       await app.endSession(request, reply);
       return reply.code(204).send(null);
+    },
+  );
+
+  app.post(
+    '/v1/auth/password',
+    {
+      preHandler: app.authenticate,
+      schema: {
+        operationId: 'changePassword',
+        summary: 'Change the password; every other session ends',
+        description:
+          'For a signed-in user who knows the current password. The session asking stays; every other session of the user ends (its cookies, tokens and open streams), a stolen one included. ' +
+          '400 for a new password under 10 characters or any other field; 401 without a session; 403 CURRENT_PASSWORD_WRONG (counted like a failed sign-in), FORBIDDEN for a dev-token user, CSRF_REJECTED by cookie without the CSRF header; 429 RATE_LIMITED with `Retry-After` (the sign-in throttle); 503 AUTH_BUSY.',
+        tags: ['auth'],
+        body: PasswordChange,
+        response: { 200: SessionsEnded, ...errors(400, 401, 403, 429, 503) },
+      },
+    },
+    async (request, reply) => {
+      const { sub, sid } = request.user;
+      if (!sid) throw new DomainError('FORBIDDEN', 'A dev-token user has no password');
+      const { endedSessions } = await withRetryAfter(reply, () =>
+        accounts.changePassword({
+          userId: sub,
+          sessionId: sid,
+          currentPassword: request.body.currentPassword,
+          newPassword: request.body.newPassword,
+          address: request.ip,
+        }),
+      );
+      options.onSessionsEnded?.(endedSessions);
+      return { endedSessions: endedSessions.length };
+    },
+  );
+
+  app.post(
+    '/v1/auth/signout-everywhere',
+    {
+      preHandler: app.authenticate,
+      schema: {
+        operationId: 'signOutEverywhere',
+        summary: 'Sign out everywhere: revoke every session of the user',
+        description:
+          'Revokes every session of the user, this one included, and clears the cookies: every cookie and token of the user is refused from then on and their open streams close. ' +
+          '401 without a session; 403 FORBIDDEN for a dev-token user (it has no sessions), CSRF_REJECTED by cookie without the CSRF header.',
+        tags: ['auth'],
+        response: { 200: SessionsEnded, ...errors(401, 403) },
+      },
+    },
+    async (request, reply) => {
+      const { sub, sid } = request.user;
+      if (!sid) throw new DomainError('FORBIDDEN', 'A dev-token user has no sessions to end');
+      const others = await accounts.revokeSessionsOf(sub, sid);
+      options.onSessionsEnded?.(others);
+      await app.endSession(request, reply);
+      return { endedSessions: others.length + 1 };
     },
   );
 

@@ -256,6 +256,93 @@ describe('sessions', () => {
   });
 });
 
+describe('password change, sign-out everywhere and the purge', () => {
+  it('a password change needs the current password and ends every other session of the user, not the one asking', async () => {
+    const email = uniqueEmail('mia');
+    const account = await accounts.createAccount({ email, password: 'mia password 1' });
+    const [here, phone, laptop] = await Promise.all([1, 2, 3].map(() => accounts.openSession(account.id)));
+    const other = await accounts.createAccount({ email: uniqueEmail('ned'), password: 'ned password 1' });
+    const theirs = await accounts.openSession(other.id);
+    const change = (currentPassword: string, newPassword: string) =>
+      accounts.changePassword({
+        userId: account.id,
+        sessionId: here!.id,
+        currentPassword,
+        newPassword,
+        address: '10.5.0.1',
+      });
+
+    expect((await errorOf(AccountsError, change('not my password', 'mia password 2'))).code).toBe(
+      'CURRENT_PASSWORD_WRONG',
+    );
+    expect((await errorOf(AccountsError, change('mia password 1', 'short'))).code).toBe('WEAK_PASSWORD');
+    expect(await accounts.activeSessionIds([here!.id, phone!.id, laptop!.id])).toEqual(
+      new Set([here!.id, phone!.id, laptop!.id]),
+    );
+
+    const { endedSessions } = await change('mia password 1', 'mia password 2');
+    expect(new Set(endedSessions)).toEqual(new Set([phone!.id, laptop!.id]));
+    expect(await accounts.activeSessionIds([here!.id, phone!.id, laptop!.id, theirs.id])).toEqual(
+      new Set([here!.id, theirs.id]),
+    );
+    expect(
+      (
+        await errorOf(
+          AccountsError,
+          accounts.verifyCredentials({ email, password: 'mia password 1', address: '10.5.0.1' }),
+        )
+      ).code,
+    ).toBe('INVALID_CREDENTIALS');
+    expect(await accounts.verifyCredentials({ email, password: 'mia password 2', address: '10.5.0.1' })).toMatchObject({
+      email,
+    });
+  });
+
+  it("revoking a user's sessions ends all of theirs and no one else's", async () => {
+    const email = uniqueEmail('ola');
+    const account = await accounts.createAccount({ email, password: 'ola password 1' });
+    const mine = await Promise.all([1, 2].map(() => accounts.openSession(account.id)));
+    const other = await accounts.createAccount({ email: uniqueEmail('pia'), password: 'pia password 1' });
+    const theirs = await accounts.openSession(other.id);
+    expect(await accounts.revokeSessionsByEmail(email.toUpperCase())).toMatchObject({ ended: 2 });
+    expect(await accounts.activeSessionIds([...mine.map((s) => s.id), theirs.id])).toEqual(new Set([theirs.id]));
+    expect(await accounts.revokeSessionsByEmail(email)).toMatchObject({ ended: 0 });
+  });
+
+  it('the purge deletes sessions ended long enough ago and old sign-in failures, and keeps the rest', async () => {
+    let now = Date.now();
+    const clocked = new AccountsService(accountsDb.db, {
+      plans: quota,
+      signInLimits: LIMITS,
+      sessionTtlMs: 60_000,
+      now: () => now,
+    });
+    const email = uniqueEmail('quin');
+    const account = await clocked.createAccount({ email, password: 'quin password', address: '10.6.0.1' });
+    const expiring = await clocked.openSession(account.id);
+    const revoked = await clocked.openSession(account.id);
+    await clocked.revokeSession(revoked.id);
+    await errorOf(AccountsError, clocked.verifyCredentials({ email, password: 'wrong one!', address: '10.6.0.2' }));
+    const failures = () => accountsDb.db.signInFailure.count({ where: { emailKey: email.toLowerCase() } });
+    expect(await failures()).toBe(1);
+
+    const keep = { keepEndedMs: 3_600_000, keepFailuresMs: 3_600_000 };
+    const sessions = () => accountsDb.db.session.findMany({ where: { userId: account.id }, select: { id: true } });
+    // Nothing is old enough yet.
+    await clocked.purge(keep);
+    expect((await sessions()).length).toBe(2);
+    expect(await failures()).toBe(1);
+    // Two hours on: the session expired long ago, the revoked one too; so is the failure.
+    now += 2 * 3_600_000;
+    const fresh = await clocked.openSession(account.id);
+    const purged = await clocked.purge(keep);
+    expect(purged).toMatchObject({ sessions: expect.any(Number), signInFailures: expect.any(Number) });
+    expect((await sessions()).map((s) => s.id)).toEqual([fresh.id]);
+    expect(await failures()).toBe(0);
+    expect(await clocked.activeSession(expiring.id)).toBeNull();
+  });
+});
+
 describe('plans', () => {
   it('a plan change is seen by the quota check', async () => {
     const email = uniqueEmail('kim');

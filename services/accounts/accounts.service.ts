@@ -82,17 +82,27 @@ export function emailKeyOf(email: string): string {
 
 export const SESSION_TTL_MS = 7 * 24 * 3600_000;
 
+/** What one purge deleted. */
+export interface PurgeCounts {
+  sessions: number;
+  signInFailures: number;
+  knownAddresses: number;
+}
+
 export class AccountsService {
   private readonly sessionTtlMs: number;
   private readonly throttle: SignInThrottle;
   private readonly work: PasswordWork;
+  private readonly knownAddressMs: number;
 
   constructor(
     private readonly db: AccountsDb,
     private readonly options: AccountsOptions,
   ) {
     this.sessionTtlMs = options.sessionTtlMs ?? SESSION_TTL_MS;
-    this.throttle = new SignInThrottle(db, options.signInLimits ?? DEFAULT_SIGN_IN_LIMITS, options.now);
+    const limits = options.signInLimits ?? DEFAULT_SIGN_IN_LIMITS;
+    this.throttle = new SignInThrottle(db, limits, options.now);
+    this.knownAddressMs = limits.knownAddressMs;
     this.work = new PasswordWork(options.passwordWork);
   }
 
@@ -143,7 +153,7 @@ export class AccountsService {
 
   async openSession(userId: string): Promise<Session> {
     const session = await this.db.session.create({
-      data: { id: randomUUID(), userId, expiresAt: new Date(Date.now() + this.sessionTtlMs) },
+      data: { id: randomUUID(), userId, expiresAt: new Date(this.now() + this.sessionTtlMs) },
     });
     return { id: session.id, userId: session.userId, expiresAt: session.expiresAt };
   }
@@ -171,6 +181,75 @@ export class AccountsService {
    */
   async revokeSession(sessionId: string): Promise<void> {
     await this.db.session.updateMany({ where: { id: sessionId, revokedAt: null }, data: { revokedAt: new Date() } });
+  }
+
+  /**
+   * Ends every session of the user but `except` (the one asking, when it stays signed in): each
+   * token and cookie of them is refused from now on, and the database announces each one, so their
+   * streams close. The ids ended, for this process's own streams. Idempotent.
+   */
+  async revokeSessionsOf(userId: string, except?: string): Promise<string[]> {
+    const now = new Date();
+    const ended = await this.db.session.findMany({
+      where: { userId, revokedAt: null, expiresAt: { gt: now }, ...(except ? { id: { not: except } } : {}) },
+      select: { id: true },
+    });
+    const ids = ended.map((session) => session.id);
+    await this.db.session.updateMany({ where: { id: { in: ids }, revokedAt: null }, data: { revokedAt: now } });
+    return ids;
+  }
+
+  /** The operator's `revoke-sessions`: signs the account out everywhere. */
+  async revokeSessionsByEmail(email: string): Promise<{ account: Account; ended: number }> {
+    const account = await this.requireByEmail(email);
+    return { account, ended: (await this.revokeSessionsOf(account.id)).length };
+  }
+
+  /**
+   * A new password for a signed-in user who knows the current one. The check of the current
+   * password is throttled like a sign-in (a stolen session cannot guess it freely) and bounded like
+   * every argon2 call. Every other session of the user ends (a thief's included); `sessionId`, the
+   * one asking, stays. CURRENT_PASSWORD_WRONG or WEAK_PASSWORD change nothing.
+   */
+  async changePassword(input: {
+    userId: string;
+    sessionId: string;
+    currentPassword: string;
+    newPassword: string;
+    address: string;
+  }): Promise<{ endedSessions: string[] }> {
+    checkPassword(input.newPassword);
+    const user = await this.db.user.findUnique({ where: { id: input.userId } });
+    if (!user) throw new AccountsError('ACCOUNT_NOT_FOUND', 'The account no longer exists');
+    const passwordHash = await this.work.run(async () => {
+      const attempt = await this.throttle.begin(user.emailKey, input.address, user.id);
+      if (!(await verifyPassword(user.passwordHash, input.currentPassword.slice(0, PASSWORD_MAX_LENGTH + 1))))
+        throw new AccountsError('CURRENT_PASSWORD_WRONG', 'The current password is wrong');
+      await attempt.succeeded(user.id);
+      return hashPassword(input.newPassword);
+    });
+    await this.db.user.update({ where: { id: user.id }, data: { passwordHash } });
+    return { endedSessions: await this.revokeSessionsOf(user.id, input.sessionId) };
+  }
+
+  /**
+   * Deletes what no one needs any more: sessions expired or revoked more than `keepEndedMs` ago,
+   * sign-in failures older than `keepFailuresMs` (past every throttle window), and known addresses
+   * unused for the throttle's `knownAddressMs`. Run on a cadence by the API (services/accounts/purge.ts).
+   */
+  async purge(options: { keepEndedMs: number; keepFailuresMs: number }): Promise<PurgeCounts> {
+    const now = this.now();
+    const endedBefore = new Date(now - options.keepEndedMs);
+    const sessions = await this.db.session.deleteMany({
+      where: { OR: [{ expiresAt: { lt: endedBefore } }, { revokedAt: { lt: endedBefore } }] },
+    });
+    const failures = await this.db.signInFailure.deleteMany({
+      where: { failedAt: { lt: new Date(now - options.keepFailuresMs) } },
+    });
+    const addresses = await this.db.knownAddress.deleteMany({
+      where: { lastSignedInAt: { lt: new Date(now - this.knownAddressMs) } },
+    });
+    return { sessions: sessions.count, signInFailures: failures.count, knownAddresses: addresses.count };
   }
 
   /** Who hears of operator matters (the reconciler's drift notifications). */
@@ -206,6 +285,10 @@ export class AccountsService {
     await this.options.plans.setPlan(account.id, plan);
     const user = await this.db.user.update({ where: { id: account.id }, data: { plan } });
     return toAccount(user);
+  }
+
+  private now(): number {
+    return this.options.now?.() ?? Date.now();
   }
 
   private async requireByEmail(email: string): Promise<Account> {

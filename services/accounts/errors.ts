@@ -8,6 +8,7 @@ export type AccountsErrorCode =
   | 'INVALID_CREDENTIALS'
   | 'RATE_LIMITED'
   | 'AUTH_BUSY'
+  | 'CURRENT_PASSWORD_WRONG'
   | 'ACCOUNT_NOT_FOUND';
 
 export class AccountsError extends DomainError {
