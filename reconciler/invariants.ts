@@ -16,6 +16,7 @@ export const INVARIANTS = {
   quotaMatchesOrders: 'quota-matches-orders',
   paymentIntentMatched: 'payment-intent-matched',
   orderHasWorkflow: 'order-has-workflow',
+  refundsConsistent: 'refunds-consistent',
 } as const;
 export type InvariantName = (typeof INVARIANTS)[keyof typeof INVARIANTS];
 
@@ -67,7 +68,9 @@ export interface InvariantInput {
 }
 
 const ENDED_UNPAID = ['REJECTED', 'EXPIRED', 'CANCELLED', 'FAILED'];
-const PAID = ['PAID', 'COMPLETED'];
+/** Sold orders (lib/orders.ts SOLD_ORDER_STATUSES): their stock stays sold but for restocked units, their quota unit counted. */
+const SOLD = ['COMPLETED', 'PARTIALLY_REFUNDED', 'REFUNDED'];
+const PAID = ['PAID', ...SOLD];
 
 interface Ctx extends InvariantInput {
   report: InvariantReport;
@@ -84,6 +87,7 @@ export async function checkInvariants(input: InvariantInput): Promise<InvariantR
       'quota-matches-orders': 0,
       'payment-intent-matched': 0,
       'order-has-workflow': 0,
+      'refunds-consistent': 0,
     },
     violations: [],
     skipped: {},
@@ -106,6 +110,7 @@ export async function checkInvariants(input: InvariantInput): Promise<InvariantR
   await checkQuota(ctx);
   await checkPaymentIntents(ctx);
   await checkOpenOrdersHaveWorkflows(ctx);
+  await checkRefunds(ctx);
   return report;
 }
 
@@ -123,7 +128,10 @@ function inScope(ctx: Ctx, orderId: string): boolean {
   return !ctx.orderIds || ctx.orderIds.includes(orderId);
 }
 
-/** For every product: its ledger = available + reserved + sold, reserved = units held by reservations, sold = units committed. */
+/**
+ * For every product: its ledger = available + reserved + sold, reserved = units held by reservations,
+ * sold = units committed less those refunds put back on sale (the restock ledger).
+ */
 async function checkStock(ctx: Ctx): Promise<void> {
   const { rows } = await ctx.db.inventory.query<{
     id: string;
@@ -134,11 +142,13 @@ async function checkStock(ctx: Ctx): Promise<void> {
     ledger: string;
     held: string;
     committed: string;
+    restocked: string;
   }>(
     `SELECT p.id, p.sku, p.available, p.reserved, p.sold,
             COALESCE((SELECT SUM(a.delta) FROM stock_adjustments a WHERE a.product_id = p.id), 0) AS ledger,
             COALESCE((SELECT SUM(l.quantity) FROM reservation_lines l JOIN reservations r ON r.id = l.reservation_id WHERE l.product_id = p.id AND r.status = 'HELD'), 0) AS held,
-            COALESCE((SELECT SUM(l.quantity) FROM reservation_lines l JOIN reservations r ON r.id = l.reservation_id WHERE l.product_id = p.id AND r.status = 'COMMITTED'), 0) AS committed
+            COALESCE((SELECT SUM(l.quantity) FROM reservation_lines l JOIN reservations r ON r.id = l.reservation_id WHERE l.product_id = p.id AND r.status = 'COMMITTED'), 0) AS committed,
+            COALESCE((SELECT SUM(s.quantity) FROM restocks s WHERE s.product_id = p.id), 0) AS restocked
      FROM products p`,
   );
   for (const p of rows) {
@@ -150,7 +160,13 @@ async function checkStock(ctx: Ctx): Promise<void> {
         `its stock ledger says ${p.ledger} units, the buckets hold ${total} (available ${p.available} + reserved ${p.reserved} + sold ${p.sold})`,
       );
     if (p.reserved !== Number(p.held)) problems.push(`reserved ${p.reserved} ≠ ${p.held} held by reservations`);
-    if (p.sold !== Number(p.committed)) problems.push(`sold ${p.sold} ≠ ${p.committed} committed by reservations`);
+    const sold = Number(p.committed) - Number(p.restocked);
+    if (p.sold !== sold)
+      problems.push(
+        Number(p.restocked) > 0
+          ? `sold ${p.sold} ≠ ${p.committed} committed by reservations − ${p.restocked} restocked by refunds`
+          : `sold ${p.sold} ≠ ${p.committed} committed by reservations`,
+      );
     if (problems.length > 0)
       violate(ctx, 'stock-conserved', p.id, `${p.sku}: ${problems.join('; ')}`, { productId: p.id });
   }
@@ -180,20 +196,24 @@ async function checkReservations(ctx: Ctx): Promise<void> {
         orderId: r.order_id,
       });
     }
-    if (order.status === 'COMPLETED' && r.status !== 'COMMITTED')
-      violate(ctx, 'no-live-reservation', r.order_id, `a completed order's reservation is ${r.status}`, {
+    if (SOLD.includes(order.status) && r.status !== 'COMMITTED')
+      violate(ctx, 'no-live-reservation', r.order_id, `a ${order.status} order's reservation is ${r.status}`, {
         orderId: r.order_id,
       });
   }
   for (const [orderId, order] of ctx.orders) {
-    if (order.status === 'COMPLETED' && !reservations.has(orderId)) {
+    if (SOLD.includes(order.status) && !reservations.has(orderId)) {
       ctx.report.checked['no-live-reservation'] += 1;
-      violate(ctx, 'no-live-reservation', orderId, 'a completed order has no reservation', { orderId });
+      violate(ctx, 'no-live-reservation', orderId, `a ${order.status} order has no reservation`, { orderId });
     }
   }
 }
 
-/** One succeeded, unrefunded payment per paid order, with one succeeded attempt; none for an order that ended unpaid or does not exist. */
+/**
+ * One succeeded payment per paid order, not given back by a compensation, with one succeeded
+ * attempt; none for an order that ended unpaid or does not exist. (Refunds after the sale leave the
+ * payment SUCCEEDED: refunds-consistent checks them.)
+ */
 async function checkPayments(ctx: Ctx): Promise<void> {
   const { rows } = await ctx.db.payments.query<{
     order_id: string;
@@ -202,7 +222,7 @@ async function checkPayments(ctx: Ctx): Promise<void> {
     succeeded_attempts: string;
   }>(
     `SELECT p.order_id, p.status,
-            (SELECT COUNT(*) FROM refunds f WHERE f.payment_id = p.id) AS refunds,
+            (SELECT COUNT(*) FROM refunds f WHERE f.payment_id = p.id AND f.kind = 'COMPENSATION') AS refunds,
             (SELECT COUNT(*) FROM payment_attempts a WHERE a.payment_id = p.id AND a.outcome = 'SUCCEEDED') AS succeeded_attempts
      FROM payments p ${ctx.orderIds ? 'WHERE p.order_id = ANY($1::uuid[])' : ''}`,
     ctx.orderIds ? [ctx.orderIds] : [],
@@ -302,10 +322,12 @@ async function checkQuota(ctx: Ctx): Promise<void> {
       });
   }
   for (const [orderId, order] of ctx.orders) {
-    if (order.status !== 'COMPLETED' || !inScope(ctx, orderId)) continue;
+    if (!SOLD.includes(order.status) || !inScope(ctx, orderId)) continue;
     ctx.report.checked['quota-matches-orders'] += 1;
     if (counting.get(orderId) !== true)
-      violate(ctx, 'quota-matches-orders', orderId, 'a completed order does not count against the quota', { orderId });
+      violate(ctx, 'quota-matches-orders', orderId, `a ${order.status} order does not count against the quota`, {
+        orderId,
+      });
   }
 }
 
@@ -386,5 +408,158 @@ async function checkOpenOrdersHaveWorkflows(ctx: Ctx): Promise<void> {
           { orderId: order.id },
         );
     });
+  }
+}
+
+/**
+ * Refunds after the sale agree across payments, orders and inventory: per payment, the refunds that
+ * did not fail add up to at most what it captured (and there are none of a payment not captured);
+ * every SUCCEEDED refund is recorded on its order with its amount, and the order's refundedCents is
+ * the sum of what is recorded, each recorded refund one that succeeded; the units put back on sale
+ * for a refund are the units it asked to restock, and only a SUCCEEDED refund restocks. A refund
+ * younger than the grace may still be on its way through its saga.
+ */
+async function checkRefunds(ctx: Ctx): Promise<void> {
+  const invariant = INVARIANTS.refundsConsistent;
+  const scoped = ctx.orderIds ? 'AND p.order_id = ANY($1::uuid[])' : '';
+  const { rows: payments } = await ctx.db.payments.query<{
+    order_id: string;
+    status: string;
+    amount_cents: number;
+    refunded: string;
+    refunds: string;
+  }>(
+    `SELECT p.order_id, p.status, p.amount_cents,
+            COALESCE(SUM(f.amount_cents) FILTER (WHERE f.status <> 'FAILED'), 0) AS refunded,
+            COUNT(f.id) FILTER (WHERE f.status <> 'FAILED') AS refunds
+       FROM payments p LEFT JOIN refunds f ON f.payment_id = p.id AND f.kind = 'AFTER_SALE'
+      WHERE true ${scoped}
+      GROUP BY p.id`,
+    ctx.orderIds ? [ctx.orderIds] : [],
+  );
+  for (const payment of payments) {
+    ctx.report.checked[invariant] += 1;
+    const refunded = Number(payment.refunded);
+    if (refunded > payment.amount_cents)
+      violate(
+        ctx,
+        invariant,
+        `payment:${payment.order_id}`,
+        `refunds of ${refunded} cents exceed the ${payment.amount_cents} cents captured`,
+        { orderId: payment.order_id },
+      );
+    if (Number(payment.refunds) > 0 && payment.status !== 'SUCCEEDED')
+      violate(ctx, invariant, `payment:${payment.order_id}`, `refunds of a payment that is ${payment.status}`, {
+        orderId: payment.order_id,
+      });
+  }
+
+  const { rows: refunds } = await ctx.db.payments.query<{
+    id: string;
+    order_id: string;
+    status: string;
+    amount_cents: number;
+    lines: { productId: string; quantity: number }[];
+    restock: boolean;
+    updated_at: Date;
+  }>(
+    `SELECT f.id, f.order_id, f.status::text AS status, f.amount_cents, f.lines, f.restock, f.updated_at
+       FROM refunds f WHERE f.kind = 'AFTER_SALE' ${ctx.orderIds ? 'AND f.order_id = ANY($1::uuid[])' : ''}`,
+    ctx.orderIds ? [ctx.orderIds] : [],
+  );
+  const { rows: recorded } = await ctx.db.orders.query<{ refund_id: string; order_id: string; amount_cents: number }>(
+    `SELECT refund_id, order_id, amount_cents FROM order_refunds ${ctx.orderIds ? 'WHERE order_id = ANY($1::uuid[])' : ''}`,
+    ctx.orderIds ? [ctx.orderIds] : [],
+  );
+  const { rows: restocks } = await ctx.db.inventory.query<{ refund_id: string; product_id: string; quantity: number }>(
+    `SELECT refund_id, product_id, quantity FROM restocks ${ctx.orderIds ? 'WHERE order_id = ANY($1::uuid[])' : ''}`,
+    ctx.orderIds ? [ctx.orderIds] : [],
+  );
+  const onOrders = new Map(recorded.map((r) => [r.refund_id, r]));
+  const byId = new Map(refunds.map((r) => [r.id, r]));
+  const restocked = new Map<string, Map<string, number>>();
+  for (const r of restocks)
+    restocked.set(r.refund_id, (restocked.get(r.refund_id) ?? new Map()).set(r.product_id, r.quantity));
+  for (const refund of refunds) {
+    ctx.report.checked[invariant] += 1;
+    const settled = refund.updated_at < ctx.cutoff;
+    const onOrder = onOrders.get(refund.id);
+    const units = restocked.get(refund.id);
+    const name = `refund ${refund.id}`;
+    if (refund.status === 'SUCCEEDED') {
+      if (!onOrder && settled)
+        violate(ctx, invariant, refund.id, `${name} succeeded at Stripe and is not recorded on its order`, {
+          orderId: refund.order_id,
+        });
+      if (onOrder && onOrder.amount_cents !== refund.amount_cents)
+        violate(
+          ctx,
+          invariant,
+          refund.id,
+          `${name} of ${refund.amount_cents} cents is recorded on its order as ${onOrder.amount_cents}`,
+          {
+            orderId: refund.order_id,
+          },
+        );
+      const wanted = refund.restock ? refund.lines : [];
+      const matches =
+        wanted.length === (units?.size ?? 0) && wanted.every((line) => units?.get(line.productId) === line.quantity);
+      if (!matches && (units || settled))
+        violate(
+          ctx,
+          invariant,
+          `restock:${refund.id}`,
+          `${name} restocked ${units ? [...units].map(([p, q]) => `${q} × ${p}`).join(', ') : 'nothing'}; it asked for ${wanted.map((l) => `${l.quantity} × ${l.productId}`).join(', ') || 'nothing'}`,
+          { orderId: refund.order_id },
+        );
+    } else {
+      if (onOrder)
+        violate(ctx, invariant, refund.id, `${name} is ${refund.status} and recorded on its order`, {
+          orderId: refund.order_id,
+        });
+      if (units)
+        violate(ctx, invariant, `restock:${refund.id}`, `${name} is ${refund.status} and put units back on sale`, {
+          orderId: refund.order_id,
+        });
+    }
+  }
+  for (const entry of recorded)
+    if (!byId.has(entry.refund_id))
+      violate(
+        ctx,
+        invariant,
+        entry.refund_id,
+        `order ${entry.order_id} records refund ${entry.refund_id}, which the payments service does not know`,
+        {
+          orderId: entry.order_id,
+        },
+      );
+  for (const refundId of restocked.keys())
+    if (!byId.has(refundId))
+      violate(
+        ctx,
+        invariant,
+        `restock:${refundId}`,
+        `units were put back on sale for refund ${refundId}, which the payments service does not know`,
+      );
+
+  const { rows: orders } = await ctx.db.orders.query<{ id: string; refunded_cents: number; recorded: string }>(
+    `SELECT o.id, o.refunded_cents, COALESCE((SELECT SUM(r.amount_cents) FROM order_refunds r WHERE r.order_id = o.id), 0) AS recorded
+       FROM orders o WHERE (o.refunded_cents > 0 OR EXISTS (SELECT 1 FROM order_refunds r WHERE r.order_id = o.id))
+       ${ctx.orderIds ? 'AND o.id = ANY($1::uuid[])' : ''}`,
+    ctx.orderIds ? [ctx.orderIds] : [],
+  );
+  for (const order of orders) {
+    ctx.report.checked[invariant] += 1;
+    if (order.refunded_cents !== Number(order.recorded))
+      violate(
+        ctx,
+        invariant,
+        `order:${order.id}`,
+        `refundedCents ${order.refunded_cents} ≠ ${order.recorded} from its recorded refunds`,
+        {
+          orderId: order.id,
+        },
+      );
   }
 }

@@ -143,6 +143,7 @@ describe('a planted drift (a quota off by one)', () => {
     const open = await api.services.findings.list();
     expect(open).toEqual([
       expect.objectContaining({
+    'refunds-consistent': 0,
         invariant: 'quota-matches-orders',
         status: 'OPEN',
         seenCount: 1,

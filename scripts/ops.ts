@@ -7,6 +7,7 @@
  *   resolve <orderId> [--note TEXT] [--wait SECONDS]         the compensation was done by hand; finish unwinding
  *   reconcile [--json] [--grace-seconds N]                   check the store's cross-database invariants now (exit 1 on drift)
  *   repair <orderId>                                         start a recovery run of a stranded order (reconciler/repair.ts)
+ *   refund <orderId> [--lines P:Q,...|--amount CENTS] --reason TEXT [--restock]   refund a sold order (ops/refunds.ts)
  *   findings [--status S] | resolve-finding <id> --note TEXT the scheduled reconciler's findings (ops/findings.ts)
  *   make-admin <email> | revoke-admin <email> | set-plan <email> <plan> | revoke-sessions <email>   accounts (ops/accounts.ts)
  *   prepare-namespace [--retention-days N]                   create the namespace where allowed, register OrderStatus and CustomerId
@@ -29,6 +30,8 @@ import { FINDING_COMMANDS, FINDING_USAGE, runFindingCommand } from '../ops/findi
 import { createOrdersDb } from '../services/orders/db';
 import { FindingsService } from '../services/orders/findings.service';
 import { connectClient, createClient, TemporalSettingsError, temporalSettingsFromEnv } from '../temporal/connection';
+import { parseRefundArgs, REFUND_COMMANDS, REFUND_USAGE, runRefundCommand } from '../ops/refunds';
+import { RefundClient } from '../temporal/refund-client';
 import { formatReport, reconcile } from '../reconciler/reconcile';
 import { repairOrder } from '../reconciler/repair';
 import { openServices } from '../services';
@@ -84,6 +87,7 @@ const VALUE_FLAGS = new Set([
   'status',
   'customer',
   'limit',
+${REFUND_USAGE}
   'note',
   'wait',
   'retention-days',
@@ -447,3 +451,24 @@ if (require.main === module) {
     process.exit(1);
   });
 }
+  if (REFUND_COMMANDS.has(argv[0]!)) {
+    const input = parseRefundArgs(argv);
+    const settings = temporalSettingsFromEnv();
+    const connection = await connectClient(settings, { connectTimeout: 5_000 });
+    const services = openServices(databaseUrlsFromEnv(), loadSettings());
+    try {
+      const client = createClient(connection, settings, { identity: `storefront-ops/${operatorIdentity()}` });
+      process.exitCode = await runRefundCommand(
+        input,
+        {
+          orders: services.orders,
+          refunds: services.refunds,
+          client: new RefundClient(client, { deadlineMs: 60_000 }),
+        },
+        (line) => console.log(line),
+      );
+    } finally {
+      await Promise.all([services.close(), connection.close()]);
+    }
+    return;
+  }

@@ -37,6 +37,7 @@ it('keeps every invariant across the service databases, Stripe and the workflows
       'payment-intent-matched',
       'order-has-workflow',
       'cart-cleared-once',
+      'refunds-consistent',
       'idempotency-keys',
       'notifications-once',
       'settled',

@@ -4,6 +4,7 @@
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
+import { DomainError } from '../../lib/errors';
 import type { RefundView } from '../../services/payments/refunds.service';
 import type { Services } from '../../services';
 import { requestRefund, type RefundClient } from '../../temporal/refund-client';
@@ -67,11 +68,14 @@ export const refundRoutes: FastifyPluginAsyncTypebox<RefundRoutesOptions> = asyn
     },
     async (request, reply) => {
       const { lines, amountCents, reason, restock } = request.body;
+      const idempotencyKey = request.headers['idempotency-key'];
+      // Required by the schema too; checked here as well so that no refund ever runs without one.
+      if (!idempotencyKey) throw new DomainError('VALIDATION_FAILED', 'A refund needs an Idempotency-Key header');
       const outcome = await requestRefund(
         { orders: services.orders, refunds: services.refunds, client: refunds },
         {
           orderId: request.params.id,
-          idempotencyKey: request.headers['idempotency-key'],
+          idempotencyKey,
           lines,
           amountCents,
           reason,

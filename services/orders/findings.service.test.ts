@@ -33,6 +33,7 @@ function report(violations: Violation[], skipped: InvariantReport['skipped'] = {
       'quota-matches-orders': 2,
       'payment-intent-matched': skipped['payment-intent-matched'] ? 0 : 1,
       'order-has-workflow': 0,
+      'refunds-consistent': 1,
     },
     violations,
     skipped,
