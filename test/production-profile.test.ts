@@ -1,16 +1,23 @@
 /**
  * The production profile: with NODE_ENV=production the API and the worker refuse to start on
  * each unsafe setting, naming it, before they open a port; with safe settings the built dist/
- * API and worker start and answer. Prints how long dist/ and tsx take to start and how much
- * memory each holds (numbers for docs/production.md; no timing is asserted).
+ * API and worker start and answer. dist/ is run as the image runs it (Dockerfile): it requires
+ * only the runtime dependencies the image installs, the worker loads the workflow bundle built
+ * with it, and the demo seed refuses production. Prints how long dist/ and tsx take to start and
+ * how much memory each holds (numbers for docs/production.md; no timing is asserted).
  */
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { builtinModules } from 'node:module';
+import path from 'node:path';
+import { promisify } from 'node:util';
 import { build } from '../scripts/build';
 import { isPortOpen } from '../devstack/waits';
 import { createTestDatabases, type TestDatabases } from './helpers/databases';
 import { freePort, waitForHttp } from '../harness/test-infrastructure';
 import { testNamespace, workflowBundle } from './helpers/temporal';
-import { startProgram, type Flavour, type Program, type ServiceProcess } from './helpers/service-process';
+import { ROOT, startProgram, type Flavour, type Program, type ServiceProcess } from './helpers/service-process';
 import { HISTORY_TEST_ENCRYPTION_KEYS } from '../harness/history-encryption';
 import { databaseUrlEnv } from '../lib/config';
 
@@ -138,19 +145,72 @@ describe('with safe settings', () => {
     await Promise.all([api.stop(), tsx.api.stop()]);
   });
 
-  it('the built worker starts and polls', async () => {
+  it('the built worker starts and polls, on the workflow bundle built with it', async () => {
     const measure = async (flavour: Flavour) => {
-      const worker = startProgram('worker', flavour, safeEnv(await freePort()));
+      const env = safeEnv(await freePort());
+      // As in the image, where nothing names a bundle: dist/ brings its own.
+      if (flavour === 'dist') delete env.WORKFLOW_BUNDLE;
+      const worker = startProgram('worker', flavour, env);
       running.push(worker);
       await worker.waitForOutput('workers polling', 120_000);
-      const result = { ms: Date.now() - worker.startedAt, rss: worker.rssMiB() };
+      const polling = worker.stdoutLines().find((line) => line.includes('workers polling'))!;
+      const result = { ms: Date.now() - worker.startedAt, rss: worker.rssMiB(), polling };
       await worker.stop();
       return result;
     };
     const dist = await measure('dist');
+    expect(JSON.parse(dist.polling)).toMatchObject({
+      workflowBundle: path.join(ROOT, 'dist', 'workflow-bundle.js'),
+    });
     const tsx = await measure('tsx');
     console.log(
       `worker start to polling: dist ${dist.ms} ms, tsx ${tsx.ms} ms; RSS: dist ${dist.rss.toFixed(0)} MiB, tsx ${tsx.rss.toFixed(0)} MiB`,
     );
+  });
+});
+
+describe("the image's dist/", () => {
+  const DIST = path.join(ROOT, 'dist');
+  const manifest = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {
+    dependencies: Record<string, string>;
+  };
+  /** The compiled files, without the workflow bundles (webpack output, self-contained). */
+  const compiled = (dir: string): string[] =>
+    readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+      const file = path.join(dir, entry.name);
+      if (entry.isDirectory()) return compiled(file);
+      return entry.name.endsWith('.js') && !entry.name.startsWith('workflow-bundle') ? [file] : [];
+    });
+
+  it('requires only the runtime dependencies the image installs (npm ci --omit=dev), and each of them', () => {
+    const required = new Set<string>();
+    for (const file of compiled(DIST)) {
+      for (const [, specifier] of readFileSync(file, 'utf8').matchAll(/\b(?:require|import)\(\s*['"]([^'"]+)['"]/g)) {
+        if (specifier!.startsWith('.') || specifier!.startsWith('node:')) continue;
+        const parts = specifier!.split('/');
+        const name = specifier!.startsWith('@') ? parts.slice(0, 2).join('/') : parts[0]!;
+        if (!builtinModules.includes(name)) required.add(name);
+      }
+    }
+    const runtime = Object.keys(manifest.dependencies);
+    expect([...required].filter((name) => !runtime.includes(name)).sort()).toEqual([]);
+    expect(runtime.filter((name) => !required.has(name)).sort()).toEqual([]);
+  });
+
+  it('carries the workflow bundles, built with it', () => {
+    for (const file of ['workflow-bundle.js', 'workflow-bundle.traced.js'])
+      expect([file, existsSync(path.join(DIST, file))]).toEqual([file, true]);
+  });
+
+  it('refuses to seed the demo accounts (published password) in production', async () => {
+    const run = promisify(execFile);
+    const seeded = run(process.execPath, [path.join(DIST, 'devstack', 'seed.js')], {
+      cwd: ROOT,
+      env: { ...safeEnv(await freePort()) },
+    });
+    await expect(seeded).rejects.toMatchObject({
+      code: 78,
+      stderr: expect.stringContaining('db:seed refuses to run with NODE_ENV=production'),
+    });
   });
 });
