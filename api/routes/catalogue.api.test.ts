@@ -32,8 +32,8 @@ interface CatalogueProduct {
   version: number;
 }
 
-async function catalogue(instance: LiveInstance, headers: Record<string, string> = {}) {
-  const response = await fetch(`${instance.url}/v1/products`, { headers });
+async function catalogue(instance: LiveInstance, headers: Record<string, string> = {}, query = '') {
+  const response = await fetch(`${instance.url}/v1/products${query}`, { headers });
   const text = await response.text();
   return {
     status: response.status,
@@ -154,6 +154,29 @@ describe('GET /v1/products on two instances', () => {
     expect(fresh.status).toBe(200);
     expect(fresh.etag).not.toBe(first.etag);
     expect(fresh.items.find((item) => item.id === product.id)).toMatchObject({ name: 'Renamed probe' });
+  });
+
+  it("tags each page on its own: a change to one page's product leaves another page's ETag as it was", async () => {
+    const createdAt = Date.now();
+    const products = [await newProduct(), await newProduct()];
+    await warm(products[1]!.id, createdAt);
+    const firstPage = await catalogue(two, {}, '?limit=1');
+    expect(firstPage.items).toHaveLength(1);
+    const other = products.find((product) => product.id !== firstPage.items[0]!.id)!;
+    const otherPage = await catalogue(two, {}, `?q=${other.sku}`);
+    expect(otherPage.items.map((item) => item.id)).toEqual([other.id]);
+
+    const changed = await asAdmin(one, 'PATCH', `/v1/products/${other.id}`, {
+      version: other.version,
+      priceCents: 777,
+    });
+    await seenWithin(two, other.id, { priceCents: 777, version: changed.version }, Date.now());
+    // Every cached page was dropped and read again; the first page's bytes, hence its tag, are unchanged.
+    expect(await catalogue(two, { 'if-none-match': firstPage.etag! }, '?limit=1')).toMatchObject({ status: 304 });
+    const otherAgain = await catalogue(two, { 'if-none-match': otherPage.etag! }, `?q=${other.sku}`);
+    expect(otherAgain.status).toBe(200);
+    expect(otherAgain.items[0]).toMatchObject({ id: other.id, priceCents: 777 });
+    expect(two.catalogue.cachedPages()).toBeGreaterThanOrEqual(2);
   });
 
   it('after losing its LISTEN connection, shows a change made while it could not hear it', async () => {
