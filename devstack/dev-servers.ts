@@ -1,4 +1,4 @@
-/** How the launcher and the tests run the Temporal dev server and stripe-mock, and how they know each is ready. */
+/** How the launcher and the tests run the Temporal dev server, stripe-mock and Mailpit, and how they know each is ready. */
 import type { Connection } from '@temporalio/client';
 import { connectClient, temporalSettingsFromEnv } from '../temporal/connection';
 import { CUSTOMER_ID_KEY, ORDER_STATUS_KEY } from '../workflows/contract';
@@ -101,6 +101,18 @@ export function temporalDevServerArgs(options: TemporalDevServerOptions): string
 
 export function stripeMockArgs(httpPort: number, httpsPort: number): string[] {
   return ['-http-addr', `127.0.0.1:${httpPort}`, '-https-addr', `127.0.0.1:${httpsPort}`];
+}
+
+/**
+ * Mailpit: SMTP on `smtpPort`, the web UI and its HTTP API (`/api/v1/messages`) on `httpPort`,
+ * messages kept in memory (a restart empties the mailbox), never asking GitHub for a newer release.
+ */
+export function mailpitArgs(smtpPort: number, httpPort: number): string[] {
+  return ['--smtp', `127.0.0.1:${smtpPort}`, '--listen', `127.0.0.1:${httpPort}`, '--disable-version-check', '--quiet'];
+}
+
+export function waitForMailpit(httpBase: string, options: WaitOptions = {}): Promise<void> {
+  return waitForHttp(`${httpBase}/readyz`, 'Mailpit', options);
 }
 
 /** Ready means the namespace answers and the search attributes are registered, not merely that the port is open. */

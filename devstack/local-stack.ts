@@ -1,6 +1,6 @@
 /**
  * The local stack behind `npm start`: tools, generated clients, PostgreSQL and the seven databases,
- * the Temporal dev server, stripe-mock, the workers and the API; stops them all on Ctrl-C.
+ * the Temporal dev server, stripe-mock, Mailpit, the workers and the API; stops them all on Ctrl-C.
  * Every step is idempotent, so a second start only checks and starts.
  */
 import { mkdirSync } from 'node:fs';
@@ -15,7 +15,14 @@ import { ensureTool } from './tools';
 import { Supervisor } from './supervisor';
 import { assertPortFree, waitForHttp, waitForPort } from './waits';
 import { removeRunRecord, stopLeftovers, writeRunRecord } from './run-record';
-import { stripeMockArgs, temporalDevServerArgs, waitForStripeMock, waitForTemporal } from './dev-servers';
+import {
+  mailpitArgs,
+  stripeMockArgs,
+  temporalDevServerArgs,
+  waitForMailpit,
+  waitForStripeMock,
+  waitForTemporal,
+} from './dev-servers';
 import { logFormatFromEnv, openProcessLog, type LogFormat, type ProcessLog } from './process-logs';
 import { databaseUrlEnv } from '../lib/config';
 
@@ -32,6 +39,8 @@ export interface StackConfig {
   temporalNamespace: string;
   /** Undefined when STRIPE_SECRET_KEY is set: the stack then talks to Stripe itself, not to stripe-mock. */
   stripeMock: { httpPort: number; httpsPort: number } | undefined;
+  /** Undefined when SMTP_URL is set: the stack then sends mail through that server, not Mailpit. */
+  mailpit: { smtpPort: number; httpPort: number } | undefined;
   /** `pretty`: the console shows progress and errors, the logs go to files; `json`: every log line on the console. */
   logFormat: LogFormat;
   logsDir: string;
@@ -60,6 +69,9 @@ export function readStackConfig(env: Env = process.env): StackConfig {
     stripeMock: env.STRIPE_SECRET_KEY
       ? undefined
       : { httpPort: port(env, 'STRIPE_MOCK_PORT', 12111), httpsPort: port(env, 'STRIPE_MOCK_HTTPS_PORT', 12112) },
+    mailpit: env.SMTP_URL
+      ? undefined
+      : { smtpPort: port(env, 'MAILPIT_SMTP_PORT', 1025), httpPort: port(env, 'MAILPIT_PORT', 8025) },
   };
 }
 
@@ -74,6 +86,10 @@ export async function checkPorts(config: StackConfig): Promise<void> {
     wanted.push([config.stripeMock.httpPort, 'stripe-mock HTTP, STRIPE_MOCK_PORT']);
     wanted.push([config.stripeMock.httpsPort, 'stripe-mock HTTPS, STRIPE_MOCK_HTTPS_PORT']);
   }
+  if (config.mailpit) {
+    wanted.push([config.mailpit.smtpPort, 'Mailpit SMTP, MAILPIT_SMTP_PORT']);
+    wanted.push([config.mailpit.httpPort, 'Mailpit web UI, MAILPIT_PORT']);
+  }
   const errors: string[] = [];
   for (const [number, what] of wanted) {
     await assertPortFree(number, what, config.host).catch((error: Error) => errors.push(error.message));
@@ -84,11 +100,12 @@ export async function checkPorts(config: StackConfig): Promise<void> {
 /** A failure whose message is the whole story: printed without a stack trace. */
 export class StartupError extends Error {}
 
-async function ensureTools(signal: AbortSignal): Promise<{ temporal: string; stripeMock: string }> {
+async function ensureTools(signal: AbortSignal): Promise<{ temporal: string; stripeMock: string; mailpit: string }> {
   // One after the other: each `go install` takes minutes and gigabytes on a first run.
   const temporal = await ensureTool('temporal', { signal });
   const stripeMock = await ensureTool('stripe-mock', { signal });
-  return { temporal, stripeMock };
+  const mailpit = await ensureTool('mailpit', { signal });
+  return { temporal, stripeMock, mailpit };
 }
 
 function tsxArgs(script: string): string[] {
@@ -161,6 +178,19 @@ async function startStripeMock(supervisor: Supervisor, binary: string, config: S
   await waitForStripeMock(`http://127.0.0.1:${httpPort}`, { process: proc });
 }
 
+async function startMailpit(supervisor: Supervisor, binary: string, config: StackConfig): Promise<void> {
+  if (!config.mailpit) return;
+  const { smtpPort, httpPort } = config.mailpit;
+  const proc = supervisor.start({
+    name: 'mailpit',
+    command: binary,
+    args: mailpitArgs(smtpPort, httpPort),
+    cwd: ROOT,
+    write: processLog(config, 'mailpit', false).write,
+  });
+  await waitForMailpit(`http://127.0.0.1:${httpPort}`, { process: proc });
+}
+
 function serviceEnv(
   config: StackConfig,
   databases: Record<ServiceName, string> & { server: string },
@@ -180,6 +210,9 @@ function serviceEnv(
   };
   Object.assign(env, databaseUrlEnv(databases));
   if (config.stripeMock) env.STRIPE_API_BASE = `http://127.0.0.1:${config.stripeMock.httpPort}`;
+  if (config.mailpit) env.SMTP_URL = `smtp://127.0.0.1:${config.mailpit.smtpPort}`;
+  // Links in the account mail (password reset, address verification) lead back to this dashboard.
+  env.PUBLIC_URL = process.env.PUBLIC_URL ?? `http://${config.host}:${config.apiPort}`;
   return env;
 }
 
@@ -225,6 +258,9 @@ function printReady(config: StackConfig, seconds: number): void {
     `  Temporal UI   http://127.0.0.1:${config.temporalUiPort}`,
     `  Temporal gRPC 127.0.0.1:${config.temporalPort}`,
     ...(config.stripeMock ? [`  stripe-mock   http://127.0.0.1:${config.stripeMock.httpPort}`] : []),
+    ...(config.mailpit
+      ? [`  Mailpit       http://127.0.0.1:${config.mailpit.httpPort} (password reset and verification mail)`]
+      : []),
     `  Logs          ${logs}`,
     '',
     'Try it:',
@@ -321,7 +357,10 @@ async function main(): Promise<void> {
     await checkPorts(config);
     process.stdout.write(`Starting Storefront Sagas (logs: ${config.logsDir})\n`);
     const tools = await ensureTools(aborter.signal);
-    ready('tools', `${path.basename(path.dirname(tools.temporal))}, ${path.basename(path.dirname(tools.stripeMock))}`);
+    ready(
+      'tools',
+      [tools.temporal, tools.stripeMock, tools.mailpit].map((tool) => path.basename(path.dirname(tool))).join(', '),
+    );
     mkdirSync(config.dataDir, { recursive: true });
     // The dev servers start while the databases are prepared: neither needs the other.
     supervisor.onStart(() => writeRunRecord(config.dataDir, supervisor.list()));
@@ -335,6 +374,14 @@ async function main(): Promise<void> {
           config.stripeMock
             ? `stripe-mock on :${config.stripeMock.httpPort}`
             : 'the real API (STRIPE_SECRET_KEY is set)',
+        ),
+      ),
+      startMailpit(supervisor, tools.mailpit, config).then(() =>
+        ready(
+          'mail',
+          config.mailpit
+            ? `Mailpit SMTP on :${config.mailpit.smtpPort}, web UI on :${config.mailpit.httpPort}`
+            : 'SMTP_URL (set)',
         ),
       ),
     ]);

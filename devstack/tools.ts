@@ -1,5 +1,5 @@
 /**
- * Finds the pinned Temporal CLI, stripe-mock, and (for the cluster tier) the Temporal server and
+ * Finds the pinned Temporal CLI, stripe-mock, Mailpit, and (for the cluster tier) the Temporal server and
  * its SQL schema tool in a per-user cache, building them with `go install` on first use.
  */
 import { spawn } from 'node:child_process';
@@ -8,7 +8,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 
-export type ToolName = 'temporal' | 'stripe-mock' | 'temporal-server' | 'temporal-sql-tool';
+export type ToolName = 'temporal' | 'stripe-mock' | 'mailpit' | 'temporal-server' | 'temporal-sql-tool';
 
 export interface ToolPin {
   module: string;
@@ -25,6 +25,8 @@ export interface ToolPin {
 export const TOOL_PINS: Record<ToolName, ToolPin> = {
   temporal: { module: 'github.com/temporalio/cli/cmd/temporal', version: 'v1.5.1' },
   'stripe-mock': { module: 'github.com/stripe/stripe-mock', version: 'v0.197.0' },
+  // A real local mail server (SMTP, a web UI and an HTTP API to read what arrived); MailHog's module does not build.
+  mailpit: { module: 'github.com/axllent/mailpit', version: 'v1.33.1' },
   'temporal-server': { module: 'go.temporal.io/server/cmd/server', version: 'v1.29.1', goBinary: 'server' },
   'temporal-sql-tool': { module: 'go.temporal.io/server/cmd/tools/sql', version: 'v1.29.1', goBinary: 'sql' },
 };

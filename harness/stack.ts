@@ -14,7 +14,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { databaseUrlEnv } from '../lib/config';
 import { SILENT_LOGGER } from '../lib/logging';
-import { stripeMockArgs, temporalDevServerArgs, waitForStripeMock, waitForTemporal } from '../devstack/dev-servers';
+import {
+  mailpitArgs,
+  stripeMockArgs,
+  temporalDevServerArgs,
+  waitForMailpit,
+  waitForStripeMock,
+  waitForTemporal,
+} from '../devstack/dev-servers';
 import { ensureTool } from '../devstack/tools';
 import { createRunDatabases, type RunDatabases } from './databases';
 import { Supervisor, type ProcessSpec, type SupervisedProcess } from '../devstack/supervisor';
@@ -48,9 +55,20 @@ export interface StackOptions {
   workflowsPath?: string;
   /** The stack's folder (Temporal's SQLite file, the bundle); a temporary one, removed at stop, when absent. */
   dataDir?: string;
+  /** Start Mailpit too (the tests read the account mail from its HTTP API). */
+  mail?: boolean;
   /** Show the servers' own output. */
   verbose?: boolean;
   startTimeoutMs?: number;
+}
+
+/** Mailpit of a stack: where the API sends mail, and where a test reads it. */
+export interface StackMail {
+  smtpUrl: string;
+  /** The web UI and its HTTP API (`/api/v1/messages`). */
+  httpBase: string;
+  binary: string;
+  process: SupervisedProcess;
 }
 
 /** The dev server of a stack, which a run may stop and start again on the same port. */
@@ -73,6 +91,7 @@ export interface Stack {
   readonly supervisor: Supervisor;
   readonly temporal: StackTemporal;
   readonly stripe: { apiBase: string; httpsBase: string; binary: string; process: SupervisedProcess };
+  readonly mail?: StackMail;
   readonly databases?: RunDatabases;
   /** The bundled workflow code (`workflowsPath`), for `workflowBundle: { codePath }`. */
   readonly workflowBundle?: string;
@@ -97,10 +116,15 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   };
 
   try {
-    const [temporalCli, stripeBinary] = await Promise.all([ensureTool('temporal'), ensureTool('stripe-mock')]);
-    const [temporal, stripe, created, workflowBundle] = await Promise.all([
+    const [temporalCli, stripeBinary, mailpitBinary] = await Promise.all([
+      ensureTool('temporal'),
+      ensureTool('stripe-mock'),
+      options.mail ? ensureTool('mailpit') : undefined,
+    ]);
+    const [temporal, stripe, mail, created, workflowBundle] = await Promise.all([
       startDevTemporal({ supervisor, cli: temporalCli, dataDir, output, timeoutMs }, options.temporal ?? {}),
       startStripeMock(supervisor, stripeBinary, output, timeoutMs),
+      mailpitBinary ? startMailpit(supervisor, mailpitBinary, output, timeoutMs) : undefined,
       options.databases
         ? createRunDatabases(options.databases.serverUrl, options.databases.prefix, options.databases.runId)
         : undefined,
@@ -112,6 +136,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       supervisor,
       temporal,
       stripe: { ...stripe, binary: stripeBinary },
+      mail,
       databases,
       workflowBundle,
       env: (extra = {}) => {
@@ -122,6 +147,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
           STRIPE_API_BASE: stripe.apiBase,
           // stripe-mock, never a real account, whatever the caller's shell has.
           STRIPE_SECRET_KEY: '',
+          ...(mail ? { SMTP_URL: mail.smtpUrl } : {}),
           // The worker process runs the run's one bundle (worker/process.ts).
           ...(workflowBundle ? { WORKFLOW_BUNDLE: workflowBundle } : {}),
           ...(databases ? { DATABASE_URL: options.databases!.serverUrl, ...databaseUrlEnv(databases.urls) } : {}),
@@ -220,6 +246,19 @@ async function startStripeMock(
   const apiBase = `http://127.0.0.1:${httpPort}`;
   await waitForStripeMock(apiBase, { process: proc, timeoutMs });
   return { apiBase, httpsBase: `https://127.0.0.1:${httpsPort}`, process: proc };
+}
+
+async function startMailpit(
+  supervisor: Supervisor,
+  binary: string,
+  output: ProcessSpec['output'],
+  timeoutMs: number,
+): Promise<StackMail> {
+  const [smtpPort, httpPort] = await Promise.all([freePort(), freePort()]);
+  const proc = supervisor.start({ name: 'mailpit', command: binary, args: mailpitArgs(smtpPort, httpPort), output });
+  const httpBase = `http://127.0.0.1:${httpPort}`;
+  await waitForMailpit(httpBase, { process: proc, timeoutMs });
+  return { smtpUrl: `smtp://127.0.0.1:${smtpPort}`, httpBase, binary, process: proc };
 }
 
 async function bundleInto(dataDir: string, workflowsPath: string): Promise<string> {

@@ -1,4 +1,4 @@
-/** Test infrastructure shared by a whole Jest run: one in-memory Temporal dev server and one stripe-mock, on free ports. */
+/** Test infrastructure shared by a whole Jest run: one in-memory Temporal dev server, one stripe-mock and one Mailpit, on free ports. */
 import { STACK_NAMESPACE, startStack } from './stack';
 
 export { freePort } from '../devstack/ports';
@@ -29,6 +29,9 @@ export interface TestInfrastructureEnv {
   /** The built CLI, for `TestWorkflowEnvironment.createLocal({ server: { executable: { type: 'existing-path', path } } })`. */
   TEMPORAL_CLI_PATH: string;
   STRIPE_MOCK_PATH: string;
+  /** Mailpit's SMTP, where the API sends account mail in tests, and its HTTP API, where tests read it. */
+  SMTP_URL: string;
+  MAILPIT_HTTP_BASE: string;
   [name: string]: string;
 }
 
@@ -43,10 +46,11 @@ export interface TestInfrastructureOptions {
   startTimeoutMs?: number;
 }
 
-/** A dev server in memory and headless (nothing to write, nothing to clean, ready in about a second) and stripe-mock. */
+/** A dev server in memory and headless (nothing to write, nothing to clean, ready in about a second), stripe-mock and Mailpit. */
 export async function startTestInfrastructure(options: TestInfrastructureOptions = {}): Promise<TestInfrastructure> {
   const stack = await startStack({
     temporal: { namespaces: [...testNamespaces(), VERSIONING_DRILL_NAMESPACE] },
+    mail: true,
     verbose: options.verbose ?? process.env.STOREFRONT_TEST_VERBOSE === 'true',
     startTimeoutMs: options.startTimeoutMs,
   });
@@ -58,6 +62,8 @@ export async function startTestInfrastructure(options: TestInfrastructureOptions
       STRIPE_MOCK_HTTPS_BASE: stack.stripe.httpsBase,
       TEMPORAL_CLI_PATH: stack.temporal.cli,
       STRIPE_MOCK_PATH: stack.stripe.binary,
+      SMTP_URL: stack.mail!.smtpUrl,
+      MAILPIT_HTTP_BASE: stack.mail!.httpBase,
     },
     stop: () => stack.stop(),
   };
