@@ -1,17 +1,22 @@
 /**
- * Planted variants of the real workflow code, for the replay tier and the history recorder: the
- * checkout with two steps swapped, its undos run in the wrong order, its patch guard dropped, a
- * cancel during a charge ignored, a webhook verdict past the events' cap dropped, or from before
- * its patch. Each variant is a text edit of the real files, written beside them (so
- * their relative imports resolve), bundled, and removed again. An edit that no longer finds its
- * text fails loudly: a refactor must move the variant along, not silently plant nothing.
+ * Planted variants of the real workflow code, for the replay tier, the versioning drill, the
+ * operators' replay gate and the history recorder: the checkout with two steps swapped, its undos
+ * run in the wrong order, its patch guard dropped, a cancel during a charge ignored, a webhook
+ * verdict past the events' cap dropped, or from before its patch. Each variant is a text edit of a
+ * copy of the workflow code, written to a folder of its own for each bundling (so that test files
+ * running at once never see or remove each other's variants), bundled, and removed again. An edit
+ * that no longer finds its text fails loudly: a refactor must move the variant along, not silently
+ * plant nothing.
  */
 import { bundleWorkflowCode, type WorkflowBundle } from '@temporalio/worker';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { SILENT_LOGGER } from '../lib/logging';
 
-const WORKFLOWS_DIR = path.resolve(__dirname, '../workflows');
+const ROOT = path.resolve(__dirname, '..');
+/** What the workflow code imports at run time: its own folder and lib/ (every other import of it is `import type`, erased). */
+const COPIED_DIRS = ['workflows', 'lib'];
 
 export interface WorkflowVariant {
   name: string;
@@ -91,38 +96,34 @@ export const VARIANTS = {
   },
 } satisfies Record<string, WorkflowVariant>;
 
-/** Bundles the workflows (both workflow types) with the variant's edits applied. */
+/**
+ * Bundles the workflows (every workflow type) with the variant's edits applied, from a copy of the
+ * code in a fresh temporary folder; its node_modules is a link to the project's, so packages
+ * resolve as they do for the real code.
+ */
 export async function bundleVariant(variant: WorkflowVariant): Promise<WorkflowBundle> {
-  const suffix = `.variant-${variant.name}`;
-  // The index imports the checkout, the checkout imports the saga: copy the checkout always, so an
-  // edited saga is the one it imports.
-  const copied = [...new Set(['checkout/checkout.workflow', ...Object.keys(variant.edits)])];
-  const written: string[] = [];
-  // Points every import of a copied file, from the file at `from` (a path under workflows/), at its copy.
-  const rewriteImports = (from: string, source: string) =>
-    copied.reduce((text, file) => {
-      let specifier = path.posix.relative(path.posix.dirname(from), file);
-      if (!specifier.startsWith('.')) specifier = `./${specifier}`;
-      return text.split(`'${specifier}'`).join(`'${specifier}${suffix}'`);
-    }, source);
+  const dir = mkdtempSync(path.join(os.tmpdir(), `storefront-variant-${variant.name}-`));
   try {
-    for (const file of copied) {
-      let source = readFileSync(path.join(WORKFLOWS_DIR, `${file}.ts`), 'utf8');
-      for (const [find, replace] of variant.edits[file] ?? []) {
+    for (const folder of COPIED_DIRS)
+      cpSync(path.join(ROOT, folder), path.join(dir, folder), {
+        recursive: true,
+        filter: (source) => !/\.variant-|\.test\.ts$|\/histories(\/|$)/.test(source),
+      });
+    symlinkSync(path.join(ROOT, 'node_modules'), path.join(dir, 'node_modules'), 'dir');
+    for (const [file, edits] of Object.entries(variant.edits)) {
+      const target = path.join(dir, 'workflows', `${file}.ts`);
+      let source = readFileSync(target, 'utf8');
+      for (const [find, replace] of edits ?? []) {
         if (!source.includes(find))
           throw new Error(
             `variant ${variant.name}: ${file}.ts no longer contains ${JSON.stringify(find.slice(0, 80))}`,
           );
         source = source.replace(find, replace);
       }
-      written.push(path.join(WORKFLOWS_DIR, `${file}${suffix}.ts`));
-      writeFileSync(written.at(-1)!, rewriteImports(file, source));
+      writeFileSync(target, source);
     }
-    const index = path.join(WORKFLOWS_DIR, `index${suffix}.ts`);
-    written.push(index);
-    writeFileSync(index, rewriteImports('index', readFileSync(path.join(WORKFLOWS_DIR, 'index.ts'), 'utf8')));
-    return await bundleWorkflowCode({ workflowsPath: index, logger: SILENT_LOGGER });
+    return await bundleWorkflowCode({ workflowsPath: path.join(dir, 'workflows', 'index.ts'), logger: SILENT_LOGGER });
   } finally {
-    for (const file of written) rmSync(file, { force: true });
+    rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -12,13 +12,16 @@
  *   make-admin <email> | revoke-admin <email> | set-plan <email> <plan> | revoke-sessions <email>   accounts (ops/accounts.ts)
  *   prepare-namespace [--retention-days N]                   create the namespace where allowed, register OrderStatus and CustomerId
  *   versions [--deployment NAME] [--json]                    each worker version: routing status, open orders, whether it can stop
- *   set-current <buildId> [--deployment NAME] [--ignore-missing-task-queues]   route new orders to that worker version (ops/versions.ts)
+ *   set-current <buildId> [--deployment NAME] [--ignore-missing-task-queues] [--skip-replay-check]   replay-check, then route new orders to that worker version (ops/versions.ts)
+ *   replay-check [--since 7d] [--limit N] [--type T] [--dir FOLDER]   replay recent (or exported) histories against this workflow code (ops/replay-check.ts)
+ *   stuck [--older-than 10m] [--attempts N] [--limit N] [--json]   orders with an activity retrying, open past their deadline, or stranded (ops/stuck.ts)
  *
  * TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE and the TLS / API key settings say which Temporal
  * (temporal/connection.ts); PAYLOAD_ENCRYPTION_KEYS lets `show` read encrypted orders. Exit codes:
  * 0 done, 1 refused or failed, 2 `--wait` ran out before the order closed.
  */
 import type { Client, Connection } from '@temporalio/client';
+import { DefaultLogger, Runtime, type WorkflowBundle } from '@temporalio/worker';
 import os from 'node:os';
 import { databaseUrlsFromEnv, loadSettings } from '../lib/config';
 import { AccountsService } from '../services/accounts/accounts.service';
@@ -27,16 +30,28 @@ import { createQuotaDb } from '../services/quota/db';
 import { QuotaService } from '../services/quota/quota.service';
 import { ACCOUNT_COMMANDS, ACCOUNT_USAGE, runAccountCommand } from '../ops/accounts';
 import { FINDING_COMMANDS, FINDING_USAGE, runFindingCommand } from '../ops/findings';
+import { parseRefundArgs, REFUND_COMMANDS, REFUND_USAGE, runRefundCommand } from '../ops/refunds';
+import { RefundClient } from '../temporal/refund-client';
 import { createOrdersDb } from '../services/orders/db';
 import { FindingsService } from '../services/orders/findings.service';
 import { connectClient, createClient, TemporalSettingsError, temporalSettingsFromEnv } from '../temporal/connection';
-import { parseRefundArgs, REFUND_COMMANDS, REFUND_USAGE, runRefundCommand } from '../ops/refunds';
-import { RefundClient } from '../temporal/refund-client';
 import { formatReport, reconcile } from '../reconciler/reconcile';
 import { repairOrder } from '../reconciler/repair';
 import { openServices } from '../services';
 import { checkoutRunning } from '../temporal/checkout-client';
 import { listVersions, setCurrentVersion, type DeploymentListing } from '../ops/versions';
+import {
+  currentWorkflowCode,
+  fetchRecentHistories,
+  formatReplayReport,
+  historiesFromDir,
+  replayHistories,
+  type HistoryToReplay,
+} from '../ops/replay-check';
+import { parseDuration } from '../ops/durations';
+import { findStuckOrders, formatStuck } from '../ops/stuck';
+import { INVARIANTS } from '../reconciler/invariants';
+import { Pool } from 'pg';
 import { WorkerDeploymentError } from '../worker/deployment';
 import {
   listOrders,
@@ -63,8 +78,16 @@ const USAGE = `usage: npm run ops -- <command>
   versions [--deployment NAME] [--json]                    each worker version of the deployment: current, ramping, draining...,
                                                            its open checkouts and whether its workers can be stopped
   set-current <buildId> [--deployment NAME]                make that worker version current: new orders start on it; refused while
-    [--ignore-missing-task-queues]                         its workers poll fewer task queues than the current version's
+    [--ignore-missing-task-queues] [--skip-replay-check]   its workers poll fewer task queues than the current version's, or when
+                                                           replay-check fails for the histories that version would run
+  replay-check [--since 7d] [--limit N] [--type T]         replay the namespace's recent histories (open, or closed within --since;
+    [--dir FOLDER]                                         at most N per type, default 100) against this workflow code (WORKFLOW_BUNDLE
+                                                           or workflows/); --dir replays exported .json histories; exit 1 on a divergence
+  stuck [--older-than 10m] [--attempts N] [--limit N]      orders not moving: an activity on attempt N+ (default 5) with its last failure,
+    [--json]                                               open past their deadline, or stranded (no running checkout) for over
+                                                           --older-than; exit 1 when there is one
 ${ACCOUNT_USAGE}
+${REFUND_USAGE}
   reconcile [--json] [--grace-seconds N]                   check the store's invariants across the databases now; exit 1 on drift;
                                                            rows younger than the grace (default 60 s) are in flight, not drift
   repair <orderId>                                         a stranded order (not ended, no running checkout): start a recovery run
@@ -87,12 +110,18 @@ const VALUE_FLAGS = new Set([
   'status',
   'customer',
   'limit',
-${REFUND_USAGE}
   'note',
   'wait',
   'retention-days',
   'deployment',
+  'since',
+  'type',
+  'dir',
+  'older-than',
+  'attempts',
 ]);
+
+const BOOLEAN_FLAGS = new Set(['json', 'help', 'ignore-missing-task-queues', 'skip-replay-check']);
 
 export function parseArgs(argv: readonly string[]): Parsed {
   const positional: string[] = [];
@@ -108,7 +137,7 @@ export function parseArgs(argv: readonly string[]): Parsed {
       const value = inline ?? argv[++i];
       if (value === undefined) throw new OperationError(`--${name} needs a value`);
       flags.set(name, value);
-    } else if (name === 'json' || name === 'help' || name === 'ignore-missing-task-queues') {
+    } else if (BOOLEAN_FLAGS.has(name)) {
       flags.set(name, true);
     } else {
       throw new OperationError(`unknown option --${name}`);
@@ -242,11 +271,55 @@ export function formatDetails(order: OrderDetails): string {
   return lines.join('\n');
 }
 
+/** What a command may need besides Temporal; tests hand in their own. */
+export interface OpsTools {
+  /** The workflow code the replay gate replays against (default: currentWorkflowCode()). */
+  workflowCode?: () => Promise<WorkflowBundle>;
+}
+
+/** The histories replay-check and set-current's gate replay, with where they came from. */
+async function historiesToReplay(
+  parsed: Parsed,
+  client: Client,
+  movingTo?: { deploymentName: string; buildId: string },
+): Promise<{ histories: HistoryToReplay[]; source: string }> {
+  const dir = text(parsed.flags, 'dir');
+  if (dir) return { histories: historiesFromDir(dir), source: dir };
+  const since = text(parsed.flags, 'since') ?? '7d';
+  const type = text(parsed.flags, 'type');
+  const histories = await fetchRecentHistories(client, {
+    sinceMs: parseDuration(since, 'since'),
+    limit: positiveInteger(parsed.flags, 'limit', 100),
+    ...(type ? { types: [type] } : {}),
+    ...(movingTo ? { movingTo } : {}),
+  });
+  const scope = movingTo ? `, but those pinned to another version than ${movingTo.buildId}` : '';
+  return { histories, source: `namespace ${client.options.namespace} (open or closed within ${since}${scope})` };
+}
+
+async function replayCheck(
+  parsed: Parsed,
+  client: Client,
+  out: (line: string) => void,
+  tools: OpsTools,
+  movingTo?: { deploymentName: string; buildId: string },
+): Promise<boolean> {
+  const { histories, source } = await historiesToReplay(parsed, client, movingTo);
+  const workflowBundle = await (tools.workflowCode ?? currentWorkflowCode)();
+  const report = await replayHistories(histories, {
+    workflowBundle,
+    ...(client.options.dataConverter ? { dataConverter: client.options.dataConverter } : {}),
+  });
+  out(formatReplayReport(report, source));
+  return report.failures.length === 0;
+}
+
 export async function run(
   argv: readonly string[],
   client: Client,
   out: (line: string) => void,
   env: NodeJS.ProcessEnv = process.env,
+  tools: OpsTools = {},
 ): Promise<number> {
   const parsed = parseArgs(argv);
   const json = parsed.flags.has('json');
@@ -303,6 +376,12 @@ export async function run(
       const buildId = parsed.positional[0];
       if (!buildId) throw new OperationError(`set-current needs a build id\n${USAGE}`);
       const name = deploymentName(parsed, env);
+      // The gate: the histories this version would run must replay with its code (this checkout's).
+      if (parsed.flags.has('skip-replay-check')) out('replay-check skipped (--skip-replay-check)');
+      else if (!(await replayCheck(parsed, client, out, tools, { deploymentName: name, buildId }))) {
+        out(`refused: ${name} build ${buildId} stays as it is (--skip-replay-check overrides, at your own risk)`);
+        return 1;
+      }
       const { previousBuildId } = await setCurrentVersion(client, name, buildId, {
         ignoreMissingTaskQueues: parsed.flags.has('ignore-missing-task-queues'),
       });
@@ -311,6 +390,8 @@ export async function run(
         out(`stop ${previousBuildId}'s workers once npm run ops -- versions says it can stop`);
       return 0;
     }
+    case 'replay-check':
+      return (await replayCheck(parsed, client, out, tools)) ? 0 : 1;
     case undefined:
     case 'help':
       out(USAGE);
@@ -406,6 +487,27 @@ async function main(): Promise<void> {
     }
     return;
   }
+  if (REFUND_COMMANDS.has(argv[0]!)) {
+    const input = parseRefundArgs(argv);
+    const settings = temporalSettingsFromEnv();
+    const connection = await connectClient(settings, { connectTimeout: 5_000 });
+    const services = openServices(databaseUrlsFromEnv(), loadSettings());
+    try {
+      const client = createClient(connection, settings, { identity: `storefront-ops/${operatorIdentity()}` });
+      process.exitCode = await runRefundCommand(
+        input,
+        {
+          orders: services.orders,
+          refunds: services.refunds,
+          client: new RefundClient(client, { deadlineMs: 60_000 }),
+        },
+        (line) => console.log(line),
+      );
+    } finally {
+      await Promise.all([services.close(), connection.close()]);
+    }
+    return;
+  }
   if (argv[0] === 'repair') {
     const orderId = parseArgs(argv).positional[0];
     if (!orderId) throw new OperationError(`repair needs an order id\n${USAGE}`);
@@ -429,6 +531,49 @@ async function main(): Promise<void> {
     }
     return;
   }
+  if (argv[0] === 'stuck') {
+    // Temporal says what is retrying; the orders database what is past its deadline; the reconciler what is stranded.
+    const parsed = parseArgs(argv);
+    const options = {
+      olderThanMs: parseDuration(text(parsed.flags, 'older-than') ?? '10m', 'older-than', { allowZero: true }),
+      attempts: positiveInteger(parsed.flags, 'attempts', 5),
+      limit: positiveInteger(parsed.flags, 'limit', 1000),
+    };
+    const settings = temporalSettingsFromEnv();
+    const connection = await connectClient(settings, { connectTimeout: 5_000 });
+    const client = createClient(connection, settings, { identity: `storefront-ops/${operatorIdentity()}` });
+    const urls = databaseUrlsFromEnv();
+    const orders = new Pool({ connectionString: urls.orders, max: 2 });
+    try {
+      const stuck = await findStuckOrders(
+        {
+          client,
+          orders,
+          strandedOrders: async (graceSeconds) =>
+            (
+              await reconcile(urls, {
+                graceSeconds,
+                checkoutRunning: (orderId: string) => checkoutRunning(client, orderId),
+              })
+            ).violations.filter((violation) => violation.invariant === INVARIANTS.orderHasWorkflow),
+        },
+        options,
+      );
+      console.log(parsed.flags.has('json') ? JSON.stringify(stuck, null, 2) : formatStuck(stuck, options));
+      process.exitCode = stuck.length === 0 ? 0 : 1;
+    } finally {
+      await Promise.all([orders.end(), connection.close()]);
+    }
+    return;
+  }
+  if (argv[0] === 'replay-check' || argv[0] === 'set-current') {
+    // The replayer's Runtime: the SDK's own lines about the divergences it finds stay out of the report.
+    Runtime.install({
+      logger: new DefaultLogger('ERROR'),
+      shutdownSignals: [],
+      telemetryOptions: { logging: { filter: { core: 'ERROR', other: 'ERROR' }, forward: {} } },
+    });
+  }
   const settings = temporalSettingsFromEnv();
   const connection = await connectClient(settings, { connectTimeout: 5_000 });
   const client = createClient(connection, settings, { identity: `storefront-ops/${operatorIdentity()}` });
@@ -451,24 +596,3 @@ if (require.main === module) {
     process.exit(1);
   });
 }
-  if (REFUND_COMMANDS.has(argv[0]!)) {
-    const input = parseRefundArgs(argv);
-    const settings = temporalSettingsFromEnv();
-    const connection = await connectClient(settings, { connectTimeout: 5_000 });
-    const services = openServices(databaseUrlsFromEnv(), loadSettings());
-    try {
-      const client = createClient(connection, settings, { identity: `storefront-ops/${operatorIdentity()}` });
-      process.exitCode = await runRefundCommand(
-        input,
-        {
-          orders: services.orders,
-          refunds: services.refunds,
-          client: new RefundClient(client, { deadlineMs: 60_000 }),
-        },
-        (line) => console.log(line),
-      );
-    } finally {
-      await Promise.all([services.close(), connection.close()]);
-    }
-    return;
-  }
