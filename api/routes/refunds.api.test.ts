@@ -4,7 +4,8 @@
  * and the order's refundedCents and refunds as its customer reads them.
  */
 import { randomUUID } from 'node:crypto';
-import { useApiHarness } from '../../test/helpers/api';
+import { TEST_SETTINGS, useApiHarness } from '../../test/helpers/api';
+import { signStripePayload } from '../../services/payments/webhooks';
 import { newProduct } from '../../test/helpers/checkouts';
 import { waitUntil } from '../../devstack/waits';
 import { reconcile } from '../../reconciler/reconcile';
@@ -154,6 +155,97 @@ describe('POST /v1/orders/:id/refunds', () => {
       refundedCents: 2_000,
     });
     expect((await reconcile(api.dbs.urls, { graceSeconds: 0 })).violations).toEqual([]);
+  });
+});
+
+describe("Stripe's refund webhooks", () => {
+  /** A refund Stripe answered `pending` (recorded as the saga records it, without a saga to wake). */
+  async function pendingRefund(stripeRefundId: string) {
+    const { orderId, product } = await completedOrder();
+    const refundId = randomUUID();
+    await api.services.refunds.record({
+      refundId,
+      orderId,
+      amountCents: 1_500,
+      currency: 'usd',
+      lines: [{ productId: product.id, quantity: 1 }],
+      soldUnits: [{ productId: product.id, quantity: 2 }],
+      restock: false,
+      reason: 'pending at Stripe',
+      requestHash: 'h',
+    });
+    await api.services.refunds.settle(refundId, stripeRefundId, 'pending');
+    return { orderId, refundId };
+  }
+
+  const deliver = (event: object) => {
+    const payload = JSON.stringify(event);
+    return api.app.inject({
+      method: 'POST',
+      url: '/v1/webhooks/stripe',
+      payload,
+      headers: {
+        'content-type': 'application/json',
+        'stripe-signature': signStripePayload(payload, TEST_SETTINGS.stripeWebhookSecret),
+      },
+    });
+  };
+  const event = (type: string, object: object) => ({
+    id: `evt_${randomUUID().replace(/-/g, '')}`,
+    object: 'event',
+    type,
+    data: { object },
+  });
+
+  it('refund.updated settles a pending refund once; charge.refunded names it among the charge’s refunds', async () => {
+    const stripeRefundId = `re_${randomUUID().slice(0, 8)}`;
+    const { refundId } = await pendingRefund(stripeRefundId);
+    const updated = event('refund.updated', {
+      id: stripeRefundId,
+      object: 'refund',
+      status: 'succeeded',
+      metadata: { refundId },
+    });
+    const first = await deliver(updated);
+    expect(first.statusCode).toBe(200);
+    expect(first.json()).toMatchObject({ duplicate: false });
+    expect(await api.services.refunds.get(refundId)).toMatchObject({ status: 'SUCCEEDED', stripeRefundId });
+    expect((await deliver(updated)).json()).toMatchObject({ duplicate: true });
+
+    const other = `re_${randomUUID().slice(0, 8)}`;
+    const second = await pendingRefund(other);
+    const charge = event('charge.refunded', {
+      id: 'ch_1',
+      object: 'charge',
+      refunds: { data: [{ id: other, object: 'refund', status: 'succeeded', metadata: {} }] },
+    });
+    expect((await deliver(charge)).statusCode).toBe(200);
+    expect(await api.services.refunds.get(second.refundId)).toMatchObject({ status: 'SUCCEEDED' });
+  });
+
+  it('refund.failed fails a pending refund and frees its money; a refund the store does not know changes nothing', async () => {
+    const stripeRefundId = `re_${randomUUID().slice(0, 8)}`;
+    const { orderId, refundId } = await pendingRefund(stripeRefundId);
+    const failed = event('refund.failed', {
+      id: stripeRefundId,
+      object: 'refund',
+      status: 'failed',
+      failure_reason: 'expired_or_canceled_card',
+      metadata: { refundId },
+    });
+    expect((await deliver(failed)).statusCode).toBe(200);
+    expect(await api.services.refunds.get(refundId)).toMatchObject({
+      status: 'FAILED',
+      failure: { code: 'REFUND_REFUSED' },
+    });
+    expect((await api.services.refunds.refundable(orderId))!.refundedCents).toBe(0);
+    const unknown = event('refund.updated', {
+      id: 're_unknown',
+      object: 'refund',
+      status: 'succeeded',
+      metadata: { refundId: 'not-a-uuid' },
+    });
+    expect((await deliver(unknown)).json()).toMatchObject({ relayed: false });
   });
 });
 

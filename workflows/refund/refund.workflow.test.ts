@@ -216,4 +216,41 @@ describe('refund saga', () => {
     }
     await expectNoDrift();
   });
+
+  it('waits for Stripe’s webhook when Stripe answers pending, and finishes once it says succeeded', async () => {
+    const { orderId } = await completedOrder();
+    const paymentsDb = createPaymentsDb(dbs.urls.payments);
+    const stripeRefundId = `re_pending_${randomUUID().slice(0, 8)}`;
+    const pending = new RefundsService(paymentsDb, {
+      stateless: false,
+      stripe: {
+        refunds: {
+          list: () => ({ async *[Symbol.asyncIterator]() {} }),
+          create: async () => ({ id: stripeRefundId, object: 'refund', status: 'pending' }),
+        },
+      } as unknown as Stripe,
+    });
+    await workers.stop();
+    workers = await startWorkersReplacing(
+      { services, temporal },
+      { payments: createRefundPaymentsActivities({ refunds: pending }) },
+    );
+    try {
+      const { refund: answered } = await refund(orderId, { amountCents: 500 });
+      expect(answered).toMatchObject({ status: 'PENDING', stripeRefundId });
+      // The order is untouched until Stripe says.
+      expect(await services.orders.get(orderId)).toMatchObject({ status: 'COMPLETED', refundedCents: 0 });
+      // What the webhook route does with refund.updated: settle the row, wake the saga.
+      await services.refunds.settleByStripeId(stripeRefundId, 'succeeded');
+      expect(await refunds.relayStripeEvent(answered.id, { eventId: 'evt_1', type: 'refund.updated' })).toBe(true);
+      const state = await temporal.client.workflow.getHandle(`refund-${answered.id}`).result();
+      expect(state).toMatchObject({ status: 'SUCCEEDED', orderStatus: 'PARTIALLY_REFUNDED' });
+      expect(await services.orders.get(orderId)).toMatchObject({ status: 'PARTIALLY_REFUNDED', refundedCents: 500 });
+    } finally {
+      await workers.stop();
+      workers = await startWorkersReplacing({ services, temporal });
+      await paymentsDb.$disconnect();
+    }
+    await expectNoDrift();
+  });
 });
