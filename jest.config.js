@@ -15,6 +15,8 @@ const common = {
   modulePathIgnorePatterns: ['<rootDir>/dist/'],
 };
 
+const CONTRACT = '<rootDir>/test/helpers/contract-setup.ts';
+
 /** @type {import('jest').Config} */
 module.exports = {
   // Two test files at a time on this 2-core machine (Jest's default is one fewer than the cores): most
@@ -43,12 +45,14 @@ module.exports = {
     },
     { ...common, displayName: 'workflow', testMatch: ['<rootDir>/**/*.workflow.test.ts'] },
     { ...common, displayName: 'replay', testMatch: ['<rootDir>/**/*.replay.test.ts'] },
-    { ...common, displayName: 'api', testMatch: ['<rootDir>/**/*.api.test.ts'] },
+    // The contract tier rides on the API and end-to-end tiers: their traffic is checked against /docs/json.
+    { ...common, displayName: 'api', testMatch: ['<rootDir>/**/*.api.test.ts'], setupFilesAfterEnv: [CONTRACT] },
     // Requests generated from the routes' schemas (fast-check, fixed seed); `npm run fuzz -- --runs N` for long runs.
     { ...common, displayName: 'fuzz', testMatch: ['<rootDir>/**/*.fuzz.test.ts'] },
     {
       ...common,
       displayName: 'e2e',
+      setupFilesAfterEnv: [CONTRACT],
       testMatch: ['<rootDir>/test/**/*.test.ts'],
       testPathIgnorePatterns: [
         ...common.testPathIgnorePatterns,

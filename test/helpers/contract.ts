@@ -302,8 +302,8 @@ export function contractRequestOf(options: InjectOptions | string): ContractRequ
   };
 }
 
-/** Requests checked and violations found in this test file (one Jest worker runs one file at a time). */
-export const contractLedger = { checked: 0, violations: [] as string[] };
+/** Requests checked, refused (4xx) and violations found in this test file (one Jest worker runs one file at a time). */
+export const contractLedger = { checked: 0, refused: 0, violations: [] as string[] };
 
 /** Records a violation: fails the test, or appends it to CONTRACT_REPORT's file. */
 function report(where: string, problems: string[]): void {
@@ -330,12 +330,68 @@ export function reportContractLedger(): void {
   const summary = {
     file: state?.getState().testPath,
     checked: contractLedger.checked,
+    refused: contractLedger.refused,
     violations: contractLedger.violations.length,
   };
   appendFileSync(file, `${JSON.stringify({ summary })}\n`);
 }
 
 const CHECKED = Symbol.for('storefront.contractChecked');
+
+function record(request: ContractRequest, statusCode: number, problems: string[]): void {
+  contractLedger.checked++;
+  if (statusCode >= 400 && statusCode < 500) contractLedger.refused++;
+  if (problems.length > 0) report(`${request.method} ${request.path}`, problems);
+}
+
+/** The API's document, as the stack at `origin` serves it; undefined for any other server (Stripe's double, Mailpit). */
+async function servedContract(fetch: typeof globalThis.fetch, origin: string): Promise<OpenApiContract | undefined> {
+  try {
+    const response = await fetch(`${origin}/docs/json`);
+    if (!response.ok) return undefined;
+    const document = (await response.json()) as Document;
+    return document.info?.title === 'Storefront Sagas API' ? await OpenApiContract.of(document) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Checks every fetch() a test file sends to a local server that serves the API's document: the
+ * end-to-end tier's stack and the API tier's listening instances (test/helpers/live-api.ts). An
+ * event stream's body is left to the test; its status and media type are checked.
+ */
+export function checkFetchedContract(): void {
+  const original = globalThis.fetch as typeof globalThis.fetch & { [CHECKED]?: boolean };
+  if (original[CHECKED]) return;
+  const contracts = new Map<string, Promise<OpenApiContract | undefined>>();
+  const checked = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
+    const request = new Request(input, init);
+    const url = new URL(request.url);
+    if (!/^(127\.0\.0\.1|localhost|\[::1\])$/.test(url.hostname)) return original(input, init);
+    const payload = request.body ? await request.clone().text() : undefined;
+    const response = await original(request);
+    if (!contracts.has(url.origin)) contracts.set(url.origin, servedContract(original, url.origin));
+    const contract = await contracts.get(url.origin);
+    if (!contract) return response;
+    const streamed = (response.headers.get('content-type') ?? '').startsWith('text/event-stream');
+    const sent = contractRequestOf({
+      method: request.method as 'GET',
+      url: `${url.pathname}${url.search}`,
+      headers: Object.fromEntries(request.headers),
+      ...(payload !== undefined ? { payload } : {}),
+    });
+    const problems = contract.problemsOf(sent, {
+      statusCode: response.status,
+      headers: Object.fromEntries(response.headers),
+      payload: streamed ? '' : await response.clone().text(),
+      bodyUnread: streamed,
+    });
+    record(sent, response.status, problems);
+    return response;
+  };
+  globalThis.fetch = Object.assign(checked, { [CHECKED]: true }) as typeof globalThis.fetch;
+}
 
 /**
  * Checks every app.inject(options) of this app against the document the app serves (fetched on
@@ -361,8 +417,7 @@ export function checkContract(app: FastifyInstance): FastifyInstance {
       payload: sent.payloadAsStream ? '' : response.payload,
       bodyUnread: sent.payloadAsStream === true,
     });
-    contractLedger.checked++;
-    if (problems.length > 0) report(`${request.method} ${request.path}`, problems);
+    record(request, response.statusCode, problems);
     return response;
   };
   holder.inject = ((options?: InjectOptions | string, callback?: unknown) =>

@@ -13,6 +13,7 @@ import { CheckoutClient } from '../../temporal/checkout-client';
 import { openServices, type Services } from '../../services';
 import { NotificationHub } from '../../services/notifications/live';
 import { TEST_SETTINGS } from './api';
+import { checkContract } from './contract';
 import { createTestDatabases, type TestDatabases } from './databases';
 import { connectTestTemporal, type RunningWorkers, type TestTemporal } from './temporal';
 
@@ -97,16 +98,19 @@ export async function startLiveApis(options: LiveApiOptions = {}): Promise<LiveA
         applicationName: catalogueApplicationName,
         retryDelayMs: 200,
       });
-      const app = await buildApp({
-        settings: TEST_SETTINGS,
-        services,
-        catalogue,
-        checkout: new CheckoutClient(temporal.client),
-        notificationHub: hub,
-        sessionEvents: { connectionString: dbs.urls.accounts, applicationName: `session-watch-test-${run}-${index}` },
-        notifier: temporal.client,
-        ...options.app,
-      });
+      // Its app.inject is checked against /docs/json like the API harness's (fetch() is, by the tiers' setup).
+      const app = checkContract(
+        await buildApp({
+          settings: TEST_SETTINGS,
+          services,
+          catalogue,
+          checkout: new CheckoutClient(temporal.client),
+          notificationHub: hub,
+          sessionEvents: { connectionString: dbs.urls.accounts, applicationName: `session-watch-test-${run}-${index}` },
+          notifier: temporal.client,
+          ...options.app,
+        }),
+      );
       let closed: Promise<void> | undefined;
       const instance: LiveInstance = {
         app,
