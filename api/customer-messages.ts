@@ -9,6 +9,7 @@
 /** Business refusals: their messages are written by the services for the customer (DomainError), or by Stripe for the card holder. */
 const CUSTOMER_SAFE_CODES: ReadonlySet<string> = new Set([
   'OUT_OF_STOCK',
+  'HOLD_LIMIT_REACHED',
   'UNKNOWN_PRODUCT',
   'QUOTA_EXCEEDED',
   'PAYMENT_DECLINED',

@@ -13,6 +13,7 @@ import { assertOrderWithinBounds } from '../lib/money';
 import type { CartService } from '../services/cart/cart.service';
 import type { InventoryService } from '../services/inventory/inventory.service';
 import type { OrdersService, OrderView } from '../services/orders/orders.service';
+import type { QuotaService } from '../services/quota/quota.service';
 import { orderTotalCents, type CheckoutInput, type OrderLineInput } from '../workflows/contract';
 
 /** Namespace of the order ids derived from (user, Idempotency-Key); fixed forever. */
@@ -27,8 +28,9 @@ export interface PlaceOrderRequest {
 export interface PlacementDeps {
   checkout: CheckoutClient;
   orders: OrdersService;
-  inventory: Pick<InventoryService, 'getProducts'>;
+  inventory: Pick<InventoryService, 'getProducts' | 'checkHoldingLimits'>;
   cart: Pick<CartService, 'get'>;
+  quota: Pick<QuotaService, 'holdingLimitsOf'>;
   orderTtlSeconds: number;
 }
 
@@ -55,12 +57,17 @@ export async function placeOrder(deps: PlacementDeps, request: PlaceOrderRequest
   if (currencies.size > 1) throw new DomainError('MIXED_CURRENCIES', 'All items of one order must share a currency');
   // Before any workflow starts: an order Stripe cannot charge is refused at once, never parked.
   assertOrderWithinBounds(lines, orderTotalCents(lines));
+  // Over the plan's holding limits as things stand: refused before anything is reserved or recorded.
+  // Only the reservation decides atomically (services/inventory reserve); this answers the usual case early.
+  const holdingLimits = await deps.quota.holdingLimitsOf(customerId);
+  await deps.inventory.checkHoldingLimits(customerId, lines, holdingLimits);
   const input: CheckoutInput = {
     orderId,
     customerId,
     lines: lines.map(({ currency: _currency, ...line }) => line),
     currency: lines[0]!.currency,
     ttlSeconds: deps.orderTtlSeconds,
+    holdingLimits,
     ...(idempotencyKey ? { idempotencyKey, requestHash } : {}),
   };
 

@@ -47,6 +47,7 @@ export {
   type TerminalOrderStatus,
 } from '../lib/orders';
 import type { OrderLineInput, OrderStatus } from '../lib/orders';
+import type { HoldingLimits } from '../lib/holding-limits';
 
 export interface CheckoutInput {
   orderId: string;
@@ -57,6 +58,8 @@ export interface CheckoutInput {
   ttlSeconds: number;
   idempotencyKey?: string;
   requestHash?: string;
+  /** The customer's plan's holding limits when the order was placed; the stock reservation enforces them. */
+  holdingLimits?: HoldingLimits;
 }
 
 /** A forward step of the saga, as shown by the status query and the API. */

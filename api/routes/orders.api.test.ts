@@ -99,14 +99,15 @@ describe('POST /v1/orders', () => {
   });
 
   it('places the items of the body, merging repeated products', async () => {
-    const product = await newProduct(5);
+    // Six units: three are half of them, the most one free customer may hold (docs/design.md "Holding limits").
+    const product = await newProduct(6);
     const response = await order(newUser(), [
       { productId: product.id, quantity: 1 },
       { productId: product.id, quantity: 2 },
     ]);
     expect(response.statusCode).toBe(201);
     expect(response.json().lines).toEqual([expect.objectContaining({ productId: product.id, quantity: 3 })]);
-    expect(await available(product.id)).toBe(2);
+    expect(await available(product.id)).toBe(3);
   });
 
   it('the same Idempotency-Key returns the same order and reserves once; another body with it gets 422', async () => {
@@ -218,7 +219,7 @@ describe('payment, cancel and reading orders', () => {
 
   it('cancels before payment (200, stock back); a second cancel gets 409', async () => {
     const alice = newUser();
-    const product = await newProduct(2);
+    const product = await newProduct(4);
     const placed = (await order(alice, [{ productId: product.id, quantity: 2 }])).json();
     const cancelled = await api.as(alice, {
       method: 'POST',
@@ -227,7 +228,7 @@ describe('payment, cancel and reading orders', () => {
     });
     expect(cancelled.statusCode).toBe(200);
     expect(cancelled.json()).toMatchObject({ status: 'CANCELLED', failure: null });
-    expect(await available(product.id)).toBe(2);
+    expect(await available(product.id)).toBe(4);
 
     const again = await api.as(alice, { method: 'POST', url: `/v1/orders/${placed.id}/cancel` });
     expect(refusal(again)).toEqual([409, 'ORDER_NOT_CANCELLABLE']);

@@ -14,13 +14,18 @@ import {
   PAYMENT_METHOD_ID_PATTERN,
   PAYMENT_METHOD_RULE,
 } from '../../lib/payment-methods';
+import {
+  MAX_PAYMENT_METHOD_ID_LENGTH,
+  PAYMENT_METHOD_ID_PATTERN,
+  PAYMENT_METHOD_RULE,
+} from '../../lib/payment-methods';
 import type { RefundsService, RefundView } from '../../services/payments/refunds.service';
 import { toRefundResponse } from './refunds.routes';
 import { PageOf, PageQueryFields } from '../paging';
 import { errors, IdParams, Order, OrderStatus, Quantity, Text, UserId, Uuid } from '../schemas';
 
 export interface OrderRoutesOptions {
-  services: Pick<Services, 'orders' | 'payments' | 'inventory' | 'cart'>;
+  services: Pick<Services, 'orders' | 'payments' | 'inventory' | 'cart' | 'quota'>;
   checkout: CheckoutClient;
   orderTtlSeconds: number;
   /** Refunds after the sale, listed on one order's page; none listed without it. */
@@ -44,7 +49,16 @@ const PlaceOrderBody = Type.Union([
 const PlaceOrderHeaders = Type.Object({
   'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: 255, pattern: '^[\\x21-\\x7e]+$' })),
 });
-const PayBody = Type.Object({ paymentMethod: Text({ minLength: 1, maxLength: 255 }) }, { additionalProperties: false });
+const PayBody = Type.Object(
+  {
+    paymentMethod: Type.String({
+      pattern: PAYMENT_METHOD_ID_PATTERN,
+      maxLength: MAX_PAYMENT_METHOD_ID_LENGTH,
+      description: `${PAYMENT_METHOD_RULE} (such as \`pm_card_visa\`); anything else is 400 VALIDATION_FAILED before anything is stored`,
+    }),
+  },
+  { additionalProperties: false },
+);
 const CancelBody = Type.Union([
   Type.Object({ reason: Type.Optional(Text({ maxLength: 500 })) }, { additionalProperties: false }),
   Type.Null(),
@@ -112,7 +126,8 @@ export const orderRoutes: FastifyPluginAsyncTypebox<OrderRoutesOptions> = async 
         summary: 'Place an order',
         tags: ['orders'],
         description:
-          'Places an order from `items` or, without a body, from the cart. Answers once the stock is reserved (or refused).',
+          'Places an order from `items` or, without a body, from the cart. Answers once the stock is reserved (or refused). ' +
+          "409 HOLD_LIMIT_REACHED when it would take the customer over their plan's holding limits (unpaid orders at once, units of one product held unpaid, a share of its stock), before anything is reserved.",
         headers: PlaceOrderHeaders,
         body: Type.Optional(PlaceOrderBody),
         response: { 201: Order, ...errors(400, 401, 409, 422, 429, 503) },
@@ -126,6 +141,7 @@ export const orderRoutes: FastifyPluginAsyncTypebox<OrderRoutesOptions> = async 
             orders: services.orders,
             inventory: services.inventory,
             cart: services.cart,
+            quota: services.quota,
             orderTtlSeconds: options.orderTtlSeconds,
           },
           {

@@ -2,6 +2,7 @@
 import { DomainError, isUniqueViolation } from '../../lib/errors';
 import { ROW_LOCK_QUEUE_TRANSACTION } from '../../lib/db/transaction-options';
 import { cursorCodec, pageLimit, toPage, type Page, type PageRequest } from '../../lib/paging';
+import { holdingRefusal, type HoldingLimits } from '../../lib/holding-limits';
 import type { InventoryDb } from './db';
 import type { Prisma, Product, ReservationStatus } from './generated/client';
 
@@ -66,6 +67,10 @@ export interface ReservationLineInput {
 export interface ReserveStockInput {
   orderId: string;
   lines: ReservationLineInput[];
+  /** Who holds the reservation; with `holdingLimits`, what they already hold counts. */
+  customerId?: string;
+  /** Their plan's holding limits (docs/design.md "Holding limits"); without them none apply. */
+  holdingLimits?: HoldingLimits;
 }
 
 export interface ReservationView {
@@ -271,14 +276,26 @@ export class InventoryService {
    * order waiting on the lock re-evaluates the condition after the first commits. Lines
    * are locked in product-id order so two multi-line orders cannot deadlock. The CHECK
    * (available >= 0) is the last line of defence.
+   *
+   * The customer's holding limits are decided in the same transaction, before anything is taken,
+   * under a transaction-scoped advisory lock of that customer: two orders of one customer reserve
+   * one after the other, and the second counts the first's held units (READ COMMITTED reads what
+   * committed before each statement, and the lock is released only at commit). Other customers
+   * never wait on it.
    */
   async reserve(input: ReserveStockInput): Promise<ReservationView> {
     const existing = await this.findReservation(input.orderId);
     if (existing) return existing;
     const lines = mergeLines(input.lines);
+    const { customerId, holdingLimits } = input;
     try {
       await this.db.$transaction(async (tx) => {
-        const reservation = await tx.reservation.create({ data: { orderId: input.orderId } });
+        if (customerId && holdingLimits) {
+          await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`holding:${customerId}`}, 0))`;
+          const refusal = await this.holdingRefusalIn(tx, customerId, lines, holdingLimits);
+          if (refusal) throw new DomainError('HOLD_LIMIT_REACHED', refusal.message, refusal.details);
+        }
+        const reservation = await tx.reservation.create({ data: { orderId: input.orderId, customerId } });
         for (const line of lines) {
           const taken = await tx.product.updateMany({
             where: { id: line.productId, available: { gte: line.quantity } },
@@ -313,6 +330,44 @@ export class InventoryService {
       throw error;
     }
     return (await this.findReservation(input.orderId))!;
+  }
+
+  /**
+   * Refuses with HOLD_LIMIT_REACHED an order that would take the customer over their holding
+   * limits as things stand: the API's early answer, before any workflow starts. Not atomic (two
+   * orders at once can both pass it); reserve decides again under the customer's lock.
+   */
+  async checkHoldingLimits(customerId: string, lines: ReservationLineInput[], limits: HoldingLimits): Promise<void> {
+    const refusal = await this.holdingRefusalIn(this.db, customerId, mergeLines(lines), limits);
+    if (refusal) throw new DomainError('HOLD_LIMIT_REACHED', refusal.message, refusal.details);
+  }
+
+  /** What the customer holds unpaid (their HELD reservations) against their limits, for these lines. */
+  private async holdingRefusalIn(
+    db: Prisma.TransactionClient,
+    customerId: string,
+    lines: ReservationLineInput[],
+    limits: HoldingLimits,
+  ) {
+    // One after the other: inside a transaction both go over its one connection anyway.
+    const held = await db.reservation.findMany({
+      where: { customerId, status: 'HELD' },
+      select: { lines: { select: { productId: true, quantity: true } } },
+    });
+    const products = await db.product.findMany({
+      where: { id: { in: lines.map((line) => line.productId) } },
+      select: { id: true, sku: true, available: true, reserved: true },
+    });
+    const unitsByProduct = new Map<string, number>();
+    for (const line of held.flatMap((reservation) => reservation.lines))
+      unitsByProduct.set(line.productId, (unitsByProduct.get(line.productId) ?? 0) + line.quantity);
+    const stock = new Map(products.map((product) => [product.id, product]));
+    // A line of an unknown product is left to the reservation, which refuses it UNKNOWN_PRODUCT.
+    const known = lines.flatMap((line) => {
+      const product = stock.get(line.productId);
+      return product ? [{ ...line, sku: product.sku, available: product.available, reserved: product.reserved }] : [];
+    });
+    return holdingRefusal(limits, { unpaidOrders: held.length, unitsByProduct }, known);
   }
 
   /**

@@ -2,6 +2,7 @@
 import { DomainError } from '../../lib/errors';
 import { ROW_LOCK_QUEUE_TRANSACTION } from '../../lib/db/transaction-options';
 import type { QuotaDb } from './db';
+import type { HoldingLimits } from '../../lib/holding-limits';
 import type { Prisma } from './generated/client';
 
 export type Enforcement = 'SOFT' | 'HARD';
@@ -72,6 +73,9 @@ export interface ResourceQuota {
   enforcement: Enforcement;
   overLimit: boolean;
 }
+
+/** How much stock a customer may hold in unpaid orders at once: their plan's (docs/design.md "Holding limits"). */
+export type { HoldingLimits } from '../../lib/holding-limits';
 
 export interface QuotaSummary {
   userId: string;
@@ -226,6 +230,19 @@ export class QuotaService {
         };
       }),
     };
+  }
+
+  /**
+   * The holding limits of the user's plan (`free` for a user with no subscription yet), read
+   * without writing. A plan without limits is a misconfiguration, not a user's error: it throws.
+   */
+  async holdingLimitsOf(userId: string): Promise<HoldingLimits> {
+    const subscription = await this.db.subscription.findUnique({ where: { userId } });
+    const plan = subscription?.planId ?? DEFAULT_PLAN_ID;
+    const limits = await this.db.planHoldingLimits.findUnique({ where: { planId: plan } });
+    if (!limits) throw new Error(`plan ${plan} has no holding limits (plan_holding_limits)`);
+    const { maxUnpaidOrders, maxHeldUnitsPerProduct, maxStockSharePercent } = limits;
+    return { plan, maxUnpaidOrders, maxHeldUnitsPerProduct, maxStockSharePercent };
   }
 
   /** Usage given back by a compensation (an order that did not go through returns its unit). */

@@ -41,6 +41,7 @@ export const PATCHES = {
 /** Failures that reject the order rather than fail it: the customer asked for what cannot be had. */
 const REJECTING_CODES: readonly string[] = [
   ERROR_CODES.OUT_OF_STOCK,
+  ERROR_CODES.HOLD_LIMIT_REACHED,
   ERROR_CODES.QUOTA_EXCEEDED,
   ERROR_CODES.UNKNOWN_PRODUCT,
 ];

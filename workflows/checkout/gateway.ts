@@ -25,7 +25,7 @@ const stockLines = (order: CheckoutInput) => order.lines.map(({ productId, quant
 
 /** The checkout's calls of one order, by what they do. */
 export function checkoutCalls(order: CheckoutInput, totalCents: number) {
-  const { orderId, customerId, lines, currency, idempotencyKey, requestHash } = order;
+  const { orderId, customerId, lines, currency, idempotencyKey, requestHash, holdingLimits } = order;
   return {
     reserveQuota: () =>
       quota.reserveOrderQuota.executeWithOptions({ summary: summaries.reserveOrderQuota(customerId) }, [
@@ -41,7 +41,7 @@ export function checkoutCalls(order: CheckoutInput, totalCents: number) {
       ]),
     reserveStock: () =>
       inventory.reserveStock.executeWithOptions({ summary: summaries.reserveStock(lines) }, [
-        { orderId, lines: stockLines(order) },
+        { orderId, lines: stockLines(order), customerId, holdingLimits },
       ]),
     releaseStock: () =>
       inventory.releaseStock.executeWithOptions({ summary: summaries.releaseStock(orderId) }, [{ orderId }]),

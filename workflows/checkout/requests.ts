@@ -5,6 +5,7 @@
  */
 import { ApplicationFailure, CancellationScope, condition, log, setHandler } from '@temporalio/workflow';
 import { isTextWithin } from '../../lib/text';
+import { isPaymentMethodId, PAYMENT_METHOD_RULE } from '../../lib/payment-methods';
 import { ERROR_CODES } from '../../lib/error-codes';
 import * as contract from '../contract';
 import type { CancelInput, CheckoutFailure, CheckoutState, OrderStatus, PayInput } from '../contract';
@@ -48,11 +49,8 @@ export class CustomerRequests {
     if (!isObject(pay) || pay.customerId !== this.state.customerId)
       throw ApplicationFailure.nonRetryable('Not your order', ERROR_CODES.ORDER_NOT_FOUND);
     // The API's own rule for a payment method; an update sent by hand is held to it too.
-    if (!isTextWithin(pay.paymentMethod, 1, MAX_PAYMENT_METHOD_LENGTH))
-      throw ApplicationFailure.nonRetryable(
-        `A payment method is 1 to ${MAX_PAYMENT_METHOD_LENGTH} characters of text`,
-        ERROR_CODES.VALIDATION_FAILED,
-      );
+    if (!isPaymentMethodId(pay.paymentMethod))
+      throw ApplicationFailure.nonRetryable(PAYMENT_METHOD_RULE, ERROR_CODES.VALIDATION_FAILED);
     const why = this.payment
       ? 'A payment for this order is already in progress'
       : this.cancel
@@ -98,8 +96,7 @@ export class CustomerRequests {
   }
 }
 
-/** The API's bounds (api/routes/orders.routes.ts), held by the workflow too for messages sent by hand. */
-const MAX_PAYMENT_METHOD_LENGTH = 255;
+/** The API's bound (api/routes/orders.routes.ts), held by the workflow too for messages sent by hand. */
 const MAX_CANCEL_REASON_LENGTH = 500;
 
 const isObject = (value: unknown): value is Record<string, unknown> =>
