@@ -14,11 +14,6 @@ import {
   PAYMENT_METHOD_ID_PATTERN,
   PAYMENT_METHOD_RULE,
 } from '../../lib/payment-methods';
-import {
-  MAX_PAYMENT_METHOD_ID_LENGTH,
-  PAYMENT_METHOD_ID_PATTERN,
-  PAYMENT_METHOD_RULE,
-} from '../../lib/payment-methods';
 import type { RefundsService, RefundView } from '../../services/payments/refunds.service';
 import { toRefundResponse } from './refunds.routes';
 import { PageOf, PageQueryFields } from '../paging';
