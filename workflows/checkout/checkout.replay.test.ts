@@ -110,6 +110,10 @@ describe('recorded checkout histories', () => {
         'quota-rejected',
         'refund-after-later-failure',
         'rerun-of-ended-order',
+        // The refund saga after the sale (scripts/refund-history-scenarios.ts).
+        'refund-full',
+        'refund-partial',
+        'refund-refused',
         'workflow-cancelled',
       ]
         .map((name) => `${name}.json`)
