@@ -30,12 +30,12 @@ import { waitUntil } from '../devstack/waits';
 import { checkoutWorkflow } from '../workflows/checkout/checkout.workflow';
 import { notificationWorkflow } from '../workflows/notification.workflow';
 import { bundleVariant, VARIANTS, type WorkflowVariant } from '../harness/workflow-variants';
+import { REFUND_SCENARIOS } from './refund-history-scenarios';
 import {
   cancelUpdate,
   checkoutStateQuery,
   notificationWorkflowId,
   notifySignal,
-import { REFUND_SCENARIOS } from './refund-history-scenarios';
   MAX_DECLINED_ATTEMPTS,
   MAX_KEPT_PAYMENT_EVENTS,
   operatorActionSignal,
@@ -451,6 +451,8 @@ const SCENARIOS: Scenario[] = [
       return { workflowId: second.workflowId, runId: second.firstExecutionRunId };
     },
   },
+  // The refund saga's: a full refund, a partial one, one Stripe refuses (scripts/refund-history-scenarios.ts).
+  ...REFUND_SCENARIOS,
 ];
 
 async function main(): Promise<void> {
@@ -466,29 +468,6 @@ async function main(): Promise<void> {
   const infrastructure = await startTestInfrastructure();
   const temporal = temporalSettingsFromEnv({
     ...infrastructure.env,
-  {
-    // The same, but the first run had sent a charge whose answer it lost (the payment is PENDING) and
-    // nobody pays again: the order expires and the charge is refunded or cancelled (patch undo-earlier-charges).
-    name: 'adopted-order-expires-with-lost-charge',
-    activities: {
-      ...ADOPTION_ACTIVITIES,
-      findPayment: async () => ({ status: 'PENDING', declinedAttempts: 0 }),
-      refundPayment: async () => ({ action: 'canceled', paymentIntentId: 'pi_1' }),
-    },
-    drive: async () => undefined,
-    other: async (client) => {
-      const second = await startAdoptingRun(client, checkoutInput(2));
-      const end = await second.result();
-      expectState(
-        end,
-        'expire the adopted order and give its charge back',
-        end.status === 'EXPIRED' && end.compensatedSteps[0] === 'paymentCharged',
-      );
-      return { workflowId: second.workflowId, runId: second.firstExecutionRunId };
-    },
-  },
-  // The refund saga's: a full refund, a partial one, one Stripe refuses (scripts/refund-history-scenarios.ts).
-  ...REFUND_SCENARIOS,
     PAYLOAD_ENCRYPTION_KEYS: HISTORY_TEST_ENCRYPTION_KEYS,
   });
   const { address, namespace } = temporal;
