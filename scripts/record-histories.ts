@@ -13,7 +13,12 @@
  * Payloads are encrypted with the test-only key of harness/history-encryption.ts, as a
  * deployment with PAYLOAD_ENCRYPTION_KEYS stores them; the replay tests decode them with it.
  */
-import { WorkflowUpdateStage, type Client, type WorkflowHandle } from '@temporalio/client';
+import {
+  WorkflowUpdateStage,
+  type Client,
+  type WorkflowHandle,
+  type WorkflowHandleWithFirstExecutionRunId,
+} from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { ERROR_CODES } from '../lib/error-codes';
 import { bundleWorkflowCode, DefaultLogger, Runtime, Worker } from '@temporalio/worker';
@@ -156,6 +161,36 @@ const recordedOrder = (orderId: string) => {
     failureReason: null,
   };
 };
+
+/** The orders service as the adoption scenarios need it: the order as the first run left it. */
+const ADOPTION_ACTIVITIES = {
+  createOrder: async (input: { orderId: string }) => {
+    if (!recordedOrders.has(input.orderId)) recordedOrders.set(input.orderId, { status: 'PENDING', expiresAt: null });
+    return recordedOrder(input.orderId);
+  },
+  setOrderStatus: async (input: { orderId: string; status: OrderStatus; expiresAt?: string }) => {
+    const expiresAt = input.expiresAt ?? recordedOrders.get(input.orderId)?.expiresAt ?? null;
+    recordedOrders.set(input.orderId, { status: input.status, expiresAt });
+    return { orderId: input.orderId, status: input.status, totalCents: 2_500 };
+  },
+};
+
+/** Runs the order to AWAITING_PAYMENT, terminates that run and starts the second run, which adopts the order. */
+async function startAdoptingRun(
+  client: Client,
+  input: CheckoutInput,
+): Promise<WorkflowHandleWithFirstExecutionRunId<typeof checkoutWorkflow>> {
+  const start = () =>
+    client.workflow.start(checkoutWorkflow, {
+      taskQueue: TASK_QUEUES.checkout,
+      workflowId: orderWorkflowId(input.orderId),
+      args: [input],
+    });
+  const first = await start();
+  await reach(first, 'AWAITING_PAYMENT');
+  await first.terminate('Stranded on purpose: a second run adopts the order');
+  return start();
+}
 
 /** The customer's card is declined once, then the payment goes through: the two declined-then-paid recordings. */
 async function payAfterDecline(handle: Handle, input: CheckoutInput): Promise<void> {
@@ -414,31 +449,11 @@ const SCENARIOS: Scenario[] = [
     // A second run of an order whose first run was terminated while it awaited payment: it adopts the order
     // (its expiresAt, its reservation), waits on and is paid. The second run is the one recorded.
     name: 'adopted-waiting-order',
-    activities: {
-      createOrder: async (input: { orderId: string }) => {
-        if (!recordedOrders.has(input.orderId))
-          recordedOrders.set(input.orderId, { status: 'PENDING', expiresAt: null });
-        return recordedOrder(input.orderId);
-      },
-      setOrderStatus: async (input: { orderId: string; status: OrderStatus; expiresAt?: string }) => {
-        const expiresAt = input.expiresAt ?? recordedOrders.get(input.orderId)?.expiresAt ?? null;
-        recordedOrders.set(input.orderId, { status: input.status, expiresAt });
-        return { orderId: input.orderId, status: input.status, totalCents: 2_500 };
-      },
-    },
+    activities: ADOPTION_ACTIVITIES,
     drive: async () => undefined,
     other: async (client) => {
       const input = checkoutInput();
-      const start = () =>
-        client.workflow.start(checkoutWorkflow, {
-          taskQueue: TASK_QUEUES.checkout,
-          workflowId: orderWorkflowId(input.orderId),
-          args: [input],
-        });
-      const first = await start();
-      await reach(first, 'AWAITING_PAYMENT');
-      await first.terminate('Stranded on purpose: a second run adopts the order');
-      const second = await start();
+      const second = await startAdoptingRun(client, input);
       const { expiresAt } = recordedOrders.get(input.orderId)!;
       await until(
         second,
@@ -448,6 +463,27 @@ const SCENARIOS: Scenario[] = [
       await pay(second, input);
       const end = await second.result();
       expectState(end, 'adopt the waiting order and complete it', end.status === 'COMPLETED');
+      return { workflowId: second.workflowId, runId: second.firstExecutionRunId };
+    },
+  },
+  {
+    // The same, but the first run had sent a charge whose answer it lost (the payment is PENDING) and
+    // nobody pays again: the order expires and the charge is refunded or cancelled (patch undo-earlier-charges).
+    name: 'adopted-order-expires-with-lost-charge',
+    activities: {
+      ...ADOPTION_ACTIVITIES,
+      findPayment: async () => ({ status: 'PENDING', declinedAttempts: 0 }),
+      refundPayment: async () => ({ action: 'canceled', paymentIntentId: 'pi_1' }),
+    },
+    drive: async () => undefined,
+    other: async (client) => {
+      const second = await startAdoptingRun(client, checkoutInput(2));
+      const end = await second.result();
+      expectState(
+        end,
+        'expire the adopted order and give its charge back',
+        end.status === 'EXPIRED' && end.compensatedSteps[0] === 'paymentCharged',
+      );
       return { workflowId: second.workflowId, runId: second.firstExecutionRunId };
     },
   },

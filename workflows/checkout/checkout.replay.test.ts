@@ -92,6 +92,7 @@ describe('recorded checkout histories', () => {
   it('cover every saga scenario, the notification workflow across a continue-as-new, and both sides of the one patch', () => {
     expect(files).toEqual(
       [
+        'adopted-order-expires-with-lost-charge',
         'adopted-waiting-order',
         'cancelled',
         'cancelled-during-charge',
@@ -109,11 +110,11 @@ describe('recorded checkout histories', () => {
         'processing-settled-by-webhook',
         'quota-rejected',
         'refund-after-later-failure',
-        'rerun-of-ended-order',
         // The refund saga after the sale (scripts/refund-history-scenarios.ts).
         'refund-full',
         'refund-partial',
         'refund-refused',
+        'rerun-of-ended-order',
         'workflow-cancelled',
       ]
         .map((name) => `${name}.json`)
@@ -152,12 +153,15 @@ describe('recorded checkout histories', () => {
     }
   });
 
-  it('hold one patch, with a history from before it and those from after', () => {
+  it('hold the patches, with a history from before the worked example and those from after', () => {
     expect(patchesIn('declined-then-paid.json')).toEqual([]);
     expect(patchesIn('declined-then-paid-notified.json')).toEqual([PATCHES.notifyDeclinedPayment]);
     // The declines before the last one are each notified: the marker once, where the first notice runs.
     expect(patchesIn('declined-attempts-exhausted.json')).toEqual([PATCHES.notifyDeclinedPayment]);
+    // A charge lost with an earlier run, given back when the adopted order expires.
+    expect(patchesIn('adopted-order-expires-with-lost-charge.json')).toEqual([PATCHES.undoEarlierCharges]);
     expect(files.filter((file) => patchesIn(file).length > 0)).toEqual([
+      'adopted-order-expires-with-lost-charge.json',
       'declined-attempts-exhausted.json',
       'declined-then-paid-notified.json',
     ]);
@@ -185,6 +189,7 @@ describe('recorded checkout histories', () => {
       VARIANTS.undoOrderReversed,
       // Every history that undid two steps or more; a quota refusal too, since the stock is reserved beside the quota check.
       [
+        'adopted-order-expires-with-lost-charge',
         'cancelled',
         'cancelled-during-charge',
         'compensation-failed-operator-resolve',
