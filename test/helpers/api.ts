@@ -12,7 +12,7 @@ import { SERVICES, type ServiceName } from '../../lib/service-names';
 import { openServices, type Services } from '../../services';
 import { createTestDatabases, type TestDatabases } from './databases';
 import { connectTestTemporal, type RunningWorkers, type TestTemporal, type TestTemporalOptions } from './temporal';
-import { checkContract, reportContractLedger } from './contract';
+import { checkContract } from './contract';
 
 export const TEST_SETTINGS = {
   jwtSecret: 'api-test-secret',
@@ -112,7 +112,6 @@ export async function startApiHarness(options: HarnessOptions = {}): Promise<Api
       throw new Error(`order ${orderId}: its status notification never arrived`);
     },
     async close() {
-      reportContractLedger();
       await app.close();
       await workers!.stop();
       await temporal.close();
