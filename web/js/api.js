@@ -64,10 +64,13 @@ export async function request(method, path, { body, headers = {} } = {}) {
 export function client() {
   const call = (method, path, options = {}) => request(method, path, options);
   return {
-    products: () => call('GET', '/v1/products'),
+    /** A page of the catalogue; `query` is a URLSearchParams of limit, cursor, q, available. */
+    products: (query) => call('GET', `/v1/products?${query}`),
+    product: (id) => call('GET', `/v1/products/${id}`),
     cart: () => call('GET', '/v1/cart'),
     setCartItem: (productId, quantity) => call('PUT', `/v1/cart/items/${productId}`, { body: { quantity } }),
-    orders: () => call('GET', '/v1/orders'),
+    /** A page of the user's orders, newest first; `query` is a URLSearchParams of limit and cursor. */
+    orders: (query) => call('GET', `/v1/orders?${query}`),
     placeOrder: (idempotencyKey) => call('POST', '/v1/orders', { headers: { 'idempotency-key': idempotencyKey } }),
     pay: (orderId, paymentMethod) => call('POST', `/v1/orders/${orderId}/payment`, { body: { paymentMethod } }),
     cancel: (orderId) => call('POST', `/v1/orders/${orderId}/cancel`, { body: {} }),

@@ -2,7 +2,7 @@
 // check out and pay, and follow orders and notifications live. Plain browser modules, no build step; this one wires
 // the views together, each view's module loads, renders and handles its own part of the page.
 import { onCartRendered } from './cart.js';
-import { renderProducts } from './catalogue.js';
+import { renderProducts, wireCatalogue } from './catalogue.js';
 import { wireNotifications } from './notifications.js';
 import { keepCountdownsMoving, wireOrders } from './orders.js';
 import { resumeSession, wireSignIn } from './session.js';
@@ -16,6 +16,7 @@ keepCountdownsMoving();
 document.addEventListener('DOMContentLoaded', () => {
   wireSignIn();
   wireUsage();
+  wireCatalogue();
   wireOrders();
   wireNotifications();
   resumeSession();

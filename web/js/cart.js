@@ -25,9 +25,29 @@ export async function setCartQuantity(productId, quantity) {
   }
 }
 
+/**
+ * The cart may hold products on catalogue pages not loaded (or not matching the search typed): their names are
+ * read one by one, once, and the cart drawn again.
+ */
+const naming = new Set();
+function nameUnknownProducts(items) {
+  const unknown = items.filter((item) => !state.productsById.has(item.productId) && !naming.has(item.productId));
+  for (const { productId } of unknown) {
+    naming.add(productId);
+    state.api
+      .product(productId)
+      .then((product) => {
+        state.productsById.set(product.id, product);
+        renderCart();
+      })
+      .catch(() => undefined)
+      .finally(() => naming.delete(productId));
+  }
+}
+
 function renderCart() {
   const items = state.cart.items;
-  const byId = new Map(state.products.map((product) => [product.id, product]));
+  nameUnknownProducts(items);
   const units = items.reduce((sum, item) => sum + item.quantity, 0);
   $('cart-count').textContent = units ? `${units} item${units === 1 ? '' : 's'}` : '';
   $('cart-empty').hidden = items.length > 0;
@@ -35,7 +55,7 @@ function renderCart() {
   $('cart-total').textContent = money(state.cart.totalCents, state.cart.currency);
   $('cart').replaceChildren(
     ...items.map((item) => {
-      const product = byId.get(item.productId);
+      const product = state.productsById.get(item.productId);
       return h(
         'li',
         { class: 'cart-item' },

@@ -1,12 +1,64 @@
-// Products: the catalogue's cards with price, stock, how many are in the cart and an "Add to cart" button.
+// Products: the catalogue a page at a time (more on demand), searched by name or SKU, as cards with price, stock, how
+// many are in the cart and an "Add to cart" button.
 import { setCartQuantity } from './cart.js';
 import { $, h } from './dom.js';
 import { money } from './format.js';
 import { state } from './state.js';
+import { toastError } from './toasts.js';
 
+/** Cards per page: a few rows of the grid, whatever the catalogue's size. */
+const PAGE_SIZE = 24;
+/** Typing waits this long before searching, so a word is one request rather than one per letter. */
+const SEARCH_DELAY_MS = 250;
+
+/** Bumped by every new search: an answer to an older one arrives too late to be drawn. */
+let generation = 0;
+
+function searchText() {
+  return $('product-search').value.trim();
+}
+
+/** The first page of the catalogue for the search typed (again: after an order, the stock numbers change). */
 export async function loadProducts() {
-  state.products = (await state.api.products()).items;
+  await loadPage({ fromStart: true });
+}
+
+async function loadPage({ fromStart }) {
+  const asked = fromStart ? ++generation : generation;
+  const query = new URLSearchParams({ limit: String(PAGE_SIZE) });
+  const q = searchText();
+  if (q) query.set('q', q);
+  if ($('product-in-stock').checked) query.set('available', 'true');
+  if (!fromStart && state.productsCursor) query.set('cursor', state.productsCursor);
+  const page = await state.api.products(query);
+  if (asked !== generation) return;
+  for (const product of page.items) state.productsById.set(product.id, product);
+  state.products = fromStart ? page.items : [...state.products, ...page.items];
+  state.productsCursor = page.nextCursor;
   renderProducts();
+}
+
+async function loadMore() {
+  const button = $('products-more');
+  button.disabled = true;
+  try {
+    await loadPage({ fromStart: false });
+  } catch (error) {
+    toastError(error, 'More products could not be loaded');
+  } finally {
+    button.disabled = false;
+  }
+}
+
+export function wireCatalogue() {
+  let timer;
+  const search = () => loadProducts().catch((error) => toastError(error, 'The search failed'));
+  $('product-search').addEventListener('input', () => {
+    clearTimeout(timer);
+    timer = setTimeout(search, SEARCH_DELAY_MS);
+  });
+  $('product-in-stock').addEventListener('change', search);
+  $('products-more').addEventListener('click', loadMore);
 }
 
 function artColor(sku) {
@@ -16,7 +68,13 @@ function artColor(sku) {
 }
 
 export function renderProducts() {
-  $('products-note').textContent = `${state.products.length} products`;
+  const shown = state.products.length;
+  const searching = searchText() !== '';
+  $('products-note').textContent =
+    shown === 0 ? '' : `${shown}${state.productsCursor ? '+' : ''} ${searching ? 'found' : 'products'}`;
+  $('products-empty').hidden = shown > 0;
+  $('products-empty').textContent = searching ? `Nothing matches “${searchText()}”.` : 'No products yet.';
+  $('products-more').hidden = !state.productsCursor;
   const inCart = new Map(state.cart.items.map((item) => [item.productId, item.quantity]));
   const cards = state.products.map((product) => {
     const art = h(

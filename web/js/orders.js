@@ -22,10 +22,31 @@ const STATUS_LABELS = {
 const TERMINAL = new Set(['COMPLETED', 'REJECTED', 'EXPIRED', 'CANCELLED', 'FAILED']);
 const PAYMENT_METHOD = 'pm_card_visa';
 
+/** Orders per page: the newest first, older ones on demand. */
+const ORDERS_PAGE_SIZE = 10;
+
+/** The newest page of orders (again after a status event about an order not shown). */
 export async function loadOrders() {
-  const { items } = await state.api.orders();
-  state.orders = new Map(items.map((order) => [order.id, order]));
+  const page = await state.api.orders(new URLSearchParams({ limit: String(ORDERS_PAGE_SIZE) }));
+  state.orders = new Map(page.items.map((order) => [order.id, order]));
+  state.ordersCursor = page.nextCursor;
   renderOrders();
+}
+
+async function loadOlderOrders() {
+  const button = $('orders-more');
+  button.disabled = true;
+  try {
+    const query = new URLSearchParams({ limit: String(ORDERS_PAGE_SIZE), cursor: state.ordersCursor });
+    const page = await state.api.orders(query);
+    for (const order of page.items) state.orders.set(order.id, order);
+    state.ordersCursor = page.nextCursor;
+    renderOrders();
+  } catch (error) {
+    toastError(error, 'Older orders could not be loaded');
+  } finally {
+    button.disabled = false;
+  }
 }
 
 async function checkout() {
@@ -72,9 +93,8 @@ async function orderAction(orderId, action) {
 }
 
 function renderOrders(flashId) {
-  const orders = [...state.orders.values()]
-    .sort((a, b) => Date.parse(b.createdAt) - Date.parse(a.createdAt))
-    .slice(0, 12);
+  const orders = [...state.orders.values()].sort((a, b) => Date.parse(b.createdAt) - Date.parse(a.createdAt));
+  $('orders-more').hidden = !state.ordersCursor;
   $('orders-empty').hidden = orders.length > 0;
   $('orders').hidden = orders.length === 0;
   $('orders-body').replaceChildren(
@@ -174,6 +194,7 @@ export function showOrderEvent(event) {
 
 export function wireOrders() {
   $('checkout').addEventListener('click', checkout);
+  $('orders-more').addEventListener('click', loadOlderOrders);
 }
 
 /** Keeps the payment countdowns moving. */

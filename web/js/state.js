@@ -7,8 +7,15 @@ export const state = {
   live: null,
   /** The plan's usage (usage.js). */
   quota: null,
-  /** The catalogue (catalogue.js) and the cart (cart.js): each renders with the other's numbers. */
+  /**
+   * The catalogue's pages shown so far for the search typed (catalogue.js) and the cart (cart.js): each renders with
+   * the other's numbers. Every product seen, by id, names the cart's lines whatever page they are on.
+   */
   products: [],
+  productsById: new Map(),
+  /** The cursor of the next catalogue page, of the next page of older orders (null: none). */
+  productsCursor: null,
+  ordersCursor: null,
   cart: { items: [], totalCents: 0, currency: 'usd' },
   /** Orders by id, and the ids of those with a payment or cancellation under way (orders.js). */
   orders: new Map(),
