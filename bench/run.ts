@@ -17,6 +17,7 @@ import { BENCHMARKS, OPT_IN_BENCHMARKS } from './benchmarks';
 import type { BenchContext, Headline } from './lib/context';
 import { describeMachine, type Machine } from './lib/machine';
 import { startBenchStack } from './lib/stack';
+import { commandLineOrExit } from '../lib/command-line';
 
 const RESULTS_DIR = path.resolve(__dirname, 'results');
 
@@ -27,35 +28,45 @@ interface Summary extends Partial<Headline> {
   measuredAt: Partial<Record<keyof Headline, string>>;
 }
 
-function parseArgs(argv: readonly string[]) {
-  const flags = new Set(argv.filter((arg) => arg.startsWith('--')).map((arg) => arg.split('=')[0]!));
-  const onlyArg = argv.find((arg) => arg.startsWith('--only'));
-  const onlyValue = onlyArg?.includes('=')
-    ? onlyArg.split('=')[1]
-    : onlyArg
-      ? argv[argv.indexOf(onlyArg) + 1]
-      : undefined;
-  const only = onlyValue
-    ? onlyValue
-        .split(',')
+const USAGE = `npm run bench -- [options]: starts a stack of its own on free ports, runs the benchmarks in
+order and writes bench/results/<name>.json (a quick run: bench/results/quick/).`;
+
+const OPTIONS = {
+  quick: { type: 'boolean', help: 'every benchmark, small (under 3 minutes)' },
+  only: { type: 'string', help: 'only these benchmarks, comma-separated (see --list)' },
+  list: { type: 'boolean', help: 'list the benchmarks and exit' },
+  verbose: { type: 'boolean', help: "the servers' and the worker's own output" },
+  'temporal-in-memory': { type: 'boolean', help: 'the dev server without its SQLite file' },
+  'sqlite-pragmas': { type: 'string', help: "the dev server's SQLite pragmas, comma-separated" },
+} as const;
+
+function parseBenchArgs(argv: readonly string[]) {
+  return commandLineOrExit(
+    USAGE,
+    OPTIONS,
+    (values) => ({
+      quick: values.quick ?? false,
+      list: values.list ?? false,
+      verbose: values.verbose ?? false,
+      only: values.only
+        ?.split(',')
         .map((name) => name.trim())
-        .filter(Boolean)
-    : undefined;
-  const valueOf = (name: string) => argv.find((arg) => arg.startsWith(`${name}=`))?.slice(name.length + 1);
-  const pragmas = valueOf('--sqlite-pragmas');
-  return {
-    quick: flags.has('--quick'),
-    list: flags.has('--list'),
-    verbose: flags.has('--verbose'),
-    only,
-    flags,
-    temporalInMemory: flags.has('--temporal-in-memory'),
-    sqlitePragmas: pragmas === undefined ? undefined : pragmas.split(',').filter(Boolean),
-  };
+        .filter(Boolean),
+      // The flags given, by name, for a benchmark that reads one.
+      flags: new Set(
+        Object.entries(values)
+          .filter(([, value]) => value !== undefined && value !== false)
+          .map(([name]) => `--${name}`),
+      ),
+      temporalInMemory: values['temporal-in-memory'] ?? false,
+      sqlitePragmas: values['sqlite-pragmas']?.split(',').filter(Boolean),
+    }),
+    argv,
+  );
 }
 
 async function main(): Promise<void> {
-  const args = parseArgs(process.argv.slice(2));
+  const args = parseBenchArgs(process.argv.slice(2));
   if (args.list) {
     for (const bench of [...BENCHMARKS, ...OPT_IN_BENCHMARKS]) console.log(`${bench.name.padEnd(14)} ${bench.title}`);
     return;

@@ -9,37 +9,50 @@ import path from 'node:path';
 import { resolvePostgres } from '../devstack/postgres';
 import { chaosOptions, runChaos } from '../harness/chaos/run';
 import { generateClients } from '../devstack/generate-clients';
+import { commandLineOrExit, wholeNumber } from '../lib/command-line';
 
 const RESULTS_DIR = path.resolve(__dirname, '..', 'bench', 'results');
 
-function flag(args: string[], name: string): string | undefined {
-  const index = args.findIndex((arg) => arg === name || arg.startsWith(`${name}=`));
-  if (index === -1) return undefined;
-  return args[index]!.includes('=') ? args[index]!.split('=').slice(1).join('=') : args[index + 1];
-}
+const USAGE = `npm run chaos -- [options]: the chaos run against the whole stack started as processes.
+Writes bench/results/chaos.json (a quick run: bench/results/quick/chaos.json) and exits 1 on any violation.`;
+
+const OPTIONS = {
+  quick: { type: 'boolean', help: 'a few sagas per scenario (minutes, not the full run)' },
+  only: { type: 'string', help: 'only these scenarios, comma-separated' },
+  seed: { type: 'string', help: 'the random seed (a whole number)' },
+  'kill-repeats': { type: 'string', help: 'how many times each kill scenario repeats' },
+  'wave-size': { type: 'string', help: 'sagas started at once' },
+  keep: { type: 'boolean', help: "keep the run's databases and logs" },
+  verbose: { type: 'boolean', help: "the processes' own output" },
+} as const;
 
 async function main(): Promise<number> {
-  const args = process.argv.slice(2);
-  const quick = args.includes('--quick');
+  const args = commandLineOrExit(USAGE, OPTIONS, (values) => ({
+    quick: values.quick ?? false,
+    verbose: values.verbose ?? false,
+    keep: values.keep ?? false,
+    only: values.only?.split(',').filter(Boolean),
+    seed: wholeNumber('seed', values.seed),
+    repeats: wholeNumber('kill-repeats', values['kill-repeats'], { min: 1 }),
+    wave: wholeNumber('wave-size', values['wave-size'], { min: 1 }),
+  }));
+  const { quick } = args;
   const results = path.join(RESULTS_DIR, ...(quick ? ['quick'] : []), 'chaos.json');
   const log = (line: string) => process.stdout.write(`${line}\n`);
   await generateClients();
   const postgres = await resolvePostgres({ onLog: () => undefined });
   try {
-    const only = flag(args, '--only')?.split(',').filter(Boolean);
-    const seed = flag(args, '--seed');
-    const repeats = flag(args, '--kill-repeats');
-    const wave = flag(args, '--wave-size');
+    const { only, seed, repeats, wave } = args;
     const options = chaosOptions(quick, {
       serverUrl: postgres.serverUrl,
       log,
-      verbose: args.includes('--verbose'),
+      verbose: args.verbose,
       handleSignals: true,
-      keep: args.includes('--keep'),
+      keep: args.keep,
       ...(only ? { only } : {}),
-      ...(seed ? { seed: Number(seed) } : {}),
-      ...(repeats ? { killRepeats: Number(repeats) } : {}),
-      ...(wave ? { waveSize: Number(wave) } : {}),
+      ...(seed !== undefined ? { seed } : {}),
+      ...(repeats !== undefined ? { killRepeats: repeats } : {}),
+      ...(wave !== undefined ? { waveSize: wave } : {}),
     });
     const report = await runChaos(options);
     mkdirSync(path.dirname(results), { recursive: true });

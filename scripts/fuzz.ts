@@ -5,27 +5,28 @@
  */
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
+import { commandLineOrExit, UsageError, wholeNumber } from '../lib/command-line';
 
-function option(argv: readonly string[], name: string): string | undefined {
-  const at = argv.findIndex((arg) => arg === `--${name}` || arg.startsWith(`--${name}=`));
-  if (at < 0) return undefined;
-  const arg = argv[at]!;
-  return arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : argv[at + 1];
-}
+const USAGE = `npm run fuzz -- [options]: the fuzz tier (api/*.fuzz.test.ts) for a long run or a replay.`;
 
-const argv = process.argv.slice(2);
-const runs = option(argv, 'runs');
-const seedOption = option(argv, 'seed');
-if (runs !== undefined && !/^[1-9]\d*$/.test(runs))
-  throw new Error(`--runs must be a positive whole number, not "${runs}"`);
-const seed = seedOption === 'random' ? String(Math.floor(Math.random() * 2 ** 31)) : seedOption;
-if (seed !== undefined && !/^-?\d+$/.test(seed))
-  throw new Error(`--seed must be a whole number or "random", not "${seed}"`);
+const { runs, seed } = commandLineOrExit(
+  USAGE,
+  {
+    runs: { type: 'string', help: 'requests to send (default 2,000, as in npm test)' },
+    seed: { type: 'string', help: 'the seed, a whole number or "random" (default the tier\'s fixed one)' },
+  },
+  (values) => {
+    const seedOption = values.seed === 'random' ? String(Math.floor(Math.random() * 2 ** 31)) : values.seed;
+    if (seedOption !== undefined && !/^-?\d+$/.test(seedOption))
+      throw new UsageError(`--seed must be a whole number or "random", not "${seedOption}"`);
+    return { runs: wholeNumber('runs', values.runs, { min: 1 }), seed: seedOption };
+  },
+);
 if (seed) console.log(`fuzz: seed ${seed}`);
 
 const jest = path.resolve(__dirname, '../node_modules/.bin/jest');
 const result = spawnSync(jest, ['--selectProjects', 'fuzz', '--ci'], {
   stdio: 'inherit',
-  env: { ...process.env, ...(runs ? { FUZZ_RUNS: runs } : {}), ...(seed ? { FUZZ_SEED: seed } : {}) },
+  env: { ...process.env, ...(runs ? { FUZZ_RUNS: String(runs) } : {}), ...(seed ? { FUZZ_SEED: seed } : {}) },
 });
 process.exit(result.status ?? 1);
