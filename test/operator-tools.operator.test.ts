@@ -1,0 +1,242 @@
+/**
+ * The operators' release and repair tools as an operator runs them (`npm run ops`, as a process,
+ * against the running API and workers).
+ *
+ * The release gate: `replay-check` replays what the namespace holds after paid, cancelled and
+ * expired orders and finds nothing; with a planted incompatible change as the workflow code (the
+ * checkout clearing the cart before it writes PAID), it names each history that diverges and its
+ * first divergent event, `set-current` refuses that build, and `--dir` does the same for exported
+ * histories.
+ *
+ * Stuck orders: `stuck` finds an order whose cart step keeps failing (the cart database made
+ * unreachable), one open past its deadline (its stock release held by a lock), and a stranded one
+ * (its checkout terminated); once the database is back, the lock released and the stranded order
+ * repaired, it finds nothing.
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Client as PgClient } from 'pg';
+import { waitUntil } from '../devstack/waits';
+import { bundleVariant, VARIANTS } from '../harness/workflow-variants';
+import type { StuckOrder } from '../ops/stuck';
+import { orderWorkflowId } from '../workflows/contract';
+import { holdLock, run, someoneWaitsForLock, useOperatorBench, type PlacedOrder } from './helpers/operator';
+import { workflowBundle } from './helpers/temporal';
+
+jest.setTimeout(240_000);
+
+/** Short, so that an order here expires while the file runs. */
+const ORDER_TTL_SECONDS = 6;
+const bench = useOperatorBench(ORDER_TTL_SECONDS);
+const startedAt = Date.now();
+/** This file's own folder: the planted bundle and the exported histories. */
+const dir = mkdtempSync(path.join(os.tmpdir(), 'release-operator-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** `npm run ops -- <args>` with `code` as the workflow code it replays against (WORKFLOW_BUNDLE). */
+const opsWith = (code: string, ...args: string[]) =>
+  run('npm', ['run', '--silent', 'ops', '--', ...args], {
+    ...process.env,
+    TEMPORAL_NAMESPACE: bench.api.temporal.namespace,
+    WORKFLOW_BUNDLE: code,
+  });
+/** Histories of this file's workflows only: the namespace also holds earlier test files'. */
+const sinceThisFile = () => `${Math.ceil((Date.now() - startedAt) / 1000) + 5}s`;
+
+let plantedCode: string;
+const orders: { paid: string; cancelled: string; expired: string } = { paid: '', cancelled: '', expired: '' };
+
+beforeAll(async () => {
+  plantedCode = path.join(dir, 'planted.js');
+  writeFileSync(plantedCode, (await bundleVariant(VARIANTS.stepsSwapped)).code);
+  const product = await bench.newProduct(30);
+  // One after another: each is paid or cancelled well within its few seconds.
+  const paid = await bench.placeOrder(product.id);
+  expect((await bench.pay(paid.customer, paid.order.id)).statusCode).toBe(200);
+  const cancelled = await bench.placeOrder(product.id);
+  const cancel = await bench.api.as(cancelled.customer, {
+    method: 'POST',
+    url: `/v1/orders/${cancelled.order.id}/cancel`,
+    payload: { reason: 'release tier' },
+  });
+  expect(cancel.statusCode).toBe(200);
+  const expired = await bench.placeOrder(product.id);
+  await Promise.all([paid, cancelled, expired].map(({ order }) => bench.closed(order.id)));
+  expect((await bench.orderOf(expired.customer, expired.order.id)).status).toBe('EXPIRED');
+  Object.assign(orders, { paid: paid.order.id, cancelled: cancelled.order.id, expired: expired.order.id });
+});
+
+it('replay-check replays every history of the namespace with the current code and finds nothing', async () => {
+  const checked = await opsWith(workflowBundle().codePath, 'replay-check', '--since', sinceThisFile());
+  expect({ code: checked.code, stderr: checked.stderr }).toEqual({ code: 0, stderr: '' });
+  expect(checked.stdout).toMatch(/^checkoutWorkflow\s+3 replayed, 0 diverged$/m);
+  expect(checked.stdout).toMatch(/histories from namespace .* replay with this workflow code/);
+});
+
+it('replay-check names the history a planted incompatible change breaks, with its first divergent event', async () => {
+  const checked = await opsWith(plantedCode, 'replay-check', '--since', sinceThisFile(), '--type', 'checkoutWorkflow');
+  expect(checked.code).toBe(1);
+  expect(checked.stdout).toMatch(/^checkoutWorkflow\s+3 replayed, 1 diverged$/m);
+  // Only the paid order reached the swapped steps: the code now clears the cart where PAID was written.
+  expect(checked.stdout).toMatch(
+    new RegExp(
+      `✗ ${orderWorkflowId(orders.paid)} \\(run [0-9a-f-]+\\), checkoutWorkflow: first divergent event #\\d+ ActivityTaskScheduled \\(setOrderStatus\\): .*'setOrderStatus' does not match .*'clearCart'`,
+    ),
+  );
+  expect(checked.stdout).not.toContain(orders.cancelled);
+  expect(checked.stdout).not.toContain(orders.expired);
+});
+
+it('set-current refuses a build whose code does not replay the histories it would run, before routing anything', async () => {
+  const refused = await opsWith(
+    plantedCode,
+    'set-current',
+    'planted-build',
+    '--deployment',
+    'release-tier',
+    '--since',
+    sinceThisFile(),
+  );
+  expect(refused.code).toBe(1);
+  expect(refused.stdout).toContain(`✗ ${orderWorkflowId(orders.paid)}`);
+  expect(refused.stdout).toContain('refused: release-tier build planted-build stays as it is');
+  // Skipping the gate goes on to the server, which knows no such build.
+  const skipped = await opsWith(
+    plantedCode,
+    'set-current',
+    'planted-build',
+    '--deployment',
+    'release-tier',
+    '--skip-replay-check',
+  );
+  expect(skipped.code).toBe(1);
+  expect(skipped.stdout).toContain('replay-check skipped');
+  expect(skipped.stderr).toMatch(/No worker deployment|No worker of release-tier build planted-build/);
+});
+
+it('replay-check --dir replays exported histories, as CI does', async () => {
+  const exported = path.join(dir, 'exported');
+  mkdirSync(exported);
+  for (const [name, orderId] of Object.entries(orders))
+    writeFileSync(
+      path.join(exported, `${name}.json`),
+      await bench.temporalWorkflow('show', '--workflow-id', orderWorkflowId(orderId), '--output', 'json'),
+    );
+  const passes = await opsWith(workflowBundle().codePath, 'replay-check', '--dir', exported);
+  expect({ code: passes.code, stdout: passes.stdout }).toEqual({
+    code: 0,
+    stdout: expect.stringMatching(/^checkoutWorkflow\s+3 replayed, 0 diverged$/m),
+  });
+  const fails = await opsWith(plantedCode, 'replay-check', '--dir', exported);
+  expect(fails.code).toBe(1);
+  expect(fails.stdout).toMatch(
+    /✗ paid, checkoutWorkflow: first divergent event #\d+ ActivityTaskScheduled \(setOrderStatus\)/,
+  );
+});
+
+/**
+ * Makes a service database refuse every connection (its open ones ended): what its activities
+ * see when the database is down. `restore` lets connections in again.
+ */
+async function makeUnreachable(url: string): Promise<{ restore(): Promise<void> }> {
+  const database = new URL(url).pathname.slice(1);
+  const admin = new PgClient({ connectionString: Object.assign(new URL(url), { pathname: '/postgres' }).toString() });
+  await admin.connect();
+  await admin.query(`ALTER DATABASE "${database}" ALLOW_CONNECTIONS false`);
+  await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1', [database]);
+  return {
+    async restore() {
+      await admin.query(`ALTER DATABASE "${database}" ALLOW_CONNECTIONS true`);
+      await admin.end();
+    },
+  };
+}
+
+it('stuck finds an order whose step keeps failing, one open past its deadline and a stranded one; then none', async () => {
+  const [productA, productB, productC] = [
+    await bench.newProduct(10),
+    await bench.newProduct(10),
+    await bench.newProduct(10),
+  ];
+  // Past its deadline: its stock release waits on the product's row when the order expires.
+  const expiring = await bench.placeOrder(productA.id);
+  const lock = await holdLock(bench.api.dbs.urls.inventory, 'SELECT id FROM products WHERE id = $1 FOR UPDATE', [
+    productA.id,
+  ]);
+  // Retrying: paid, then its cart cannot be cleared while the cart database is down.
+  const failing = await bench.placeOrder(productB.id);
+  const cartDown = await makeUnreachable(bench.api.dbs.urls.cart);
+  let stranded!: PlacedOrder;
+  try {
+    expect((await bench.pay(failing.customer, failing.order.id)).statusCode).toBe(200);
+    // Stranded: its checkout terminated while it waits for payment.
+    stranded = await bench.placeOrder(productC.id);
+    await bench.temporalWorkflow('terminate', '--workflow-id', orderWorkflowId(stranded.order.id), '--reason', 'stuck');
+    await bench.closed(stranded.order.id);
+    await waitUntil('the expiring order to wait on its stock release', () =>
+      someoneWaitsForLock(bench.api.dbs.urls.inventory),
+    );
+
+    let found: StuckOrder[] = [];
+    await waitUntil(
+      'stuck to find all three',
+      async () => {
+        const listed = await bench.ops('stuck', '--older-than', '0s', '--attempts', '3', '--json');
+        found = JSON.parse(listed.stdout) as StuckOrder[];
+        return [expiring, failing, stranded].every(({ order }) => found.some((stuck) => stuck.orderId === order.id));
+      },
+      { timeoutMs: 90_000 },
+    );
+    expect(found).toEqual(
+      expect.arrayContaining([
+        {
+          orderId: expiring.order.id,
+          reason: 'past-expiry',
+          detail: `still AWAITING_PAYMENT, its deadline ${new Date(expiring.order.expiresAt).toISOString()} passed`,
+          next: `npm run ops -- show ${expiring.order.id}`,
+          expiresAt: new Date(expiring.order.expiresAt).toISOString(),
+        },
+        expect.objectContaining({
+          orderId: failing.order.id,
+          reason: 'retrying',
+          activity: expect.objectContaining({ name: 'clearCart', lastFailure: expect.any(String) }),
+        }),
+        {
+          orderId: stranded.order.id,
+          reason: 'stranded',
+          detail: 'a AWAITING_PAYMENT order has no running checkout workflow (terminated, timed out or lost)',
+          next: `npm run ops -- repair ${stranded.order.id}`,
+        },
+      ]),
+    );
+    expect(found.find((stuck) => stuck.reason === 'retrying')!.activity!.attempt).toBeGreaterThanOrEqual(3);
+    const shown = await bench.ops('stuck', '--older-than', '0s', '--attempts', '3');
+    expect(shown.code).toBe(1);
+    const table = shown.stdout;
+    expect(table).toMatch(
+      new RegExp(`^${failing.order.id}\\s+retrying\\s+clearCart on attempt \\d+, last failure: `, 'm'),
+    );
+    expect(table).toMatch(
+      new RegExp(`^${stranded.order.id}\\s+stranded\\s+.*\\(next: npm run ops -- repair ${stranded.order.id}\\)$`, 'm'),
+    );
+  } finally {
+    await cartDown.restore();
+    await lock.release();
+  }
+
+  expect((await bench.ops('repair', stranded.order.id)).code).toBe(0);
+  await Promise.all([expiring, failing, stranded].map(({ order }) => bench.closed(order.id)));
+  expect(
+    await Promise.all(
+      [expiring, failing, stranded].map(
+        async ({ customer, order }) => (await bench.orderOf(customer, order.id)).status,
+      ),
+    ),
+  ).toEqual(['EXPIRED', 'COMPLETED', 'EXPIRED']);
+  const none = await bench.ops('stuck', '--older-than', '0s', '--attempts', '3');
+  expect({ code: none.code, stdout: none.stdout }).toEqual({
+    code: 0,
+    stdout: expect.stringMatching(/^no stuck orders/),
+  });
+});
