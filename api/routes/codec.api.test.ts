@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { AesGcmPayloadCodec, parseEncryptionKeys } from '../../temporal/payload-codec';
 import { auth, SESSION_COOKIE } from '../plugins/auth';
 import { errorHandler } from '../plugins/errors';
-import { codecRoutes } from './codec.routes';
+import { CODEC_BODY_LIMIT_BYTES, codecRoutes } from './codec.routes';
 
 const UI = 'http://127.0.0.1:8233';
 const OPERATOR_SESSION = '5b0c3c1e-8a4f-4e7e-9d1a-0f6f3c2b7a10';
@@ -99,6 +99,22 @@ describe('POST /codec/decode and /codec/encode', () => {
     expect(fromUi.headers['access-control-allow-headers']).toMatch(/Authorization/);
     const fromElsewhere = await preflight('https://evil.example');
     expect(fromElsewhere.headers['access-control-allow-origin']).toBeUndefined();
+  });
+
+  it('checks the caller before it reads the body: anonymous and customer requests are refused whatever they send', async () => {
+    // Not JSON, and past the body limit: were the body parsed first, the answers would be 400 and 413.
+    const junk = Buffer.alloc(CODEC_BODY_LIMIT_BYTES + 1, '{');
+    const send = (headers: Record<string, string>) =>
+      app.inject({
+        method: 'POST',
+        url: '/codec/decode',
+        headers: { 'content-type': 'application/json', origin: UI, ...headers },
+        payload: junk,
+      });
+    expect((await send({})).json()).toMatchObject({ error: { code: 'UNAUTHORIZED' } });
+    expect((await send(bearer('user'))).json()).toMatchObject({ error: { code: 'FORBIDDEN' } });
+    // An admin's request is read, and held to the limit.
+    expect((await send(bearer('admin'))).statusCode).toBe(413);
   });
 
   it('refuses anyone but an admin, before decoding anything', async () => {
