@@ -77,3 +77,54 @@ describe('tool cache', () => {
     ]);
   });
 });
+
+describe('a tool build', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'storefront-tools-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  /** A stand-in for `go` that prints what a first build prints (hundreds of downloads), then fails or installs. */
+  function noisyGo(fails: boolean): string {
+    const fakeGo = path.join(dir, 'go');
+    const install = fails
+      ? `echo "compile: something broke" >&2\nexit 2\n`
+      : `printf '#!/bin/sh\\n' > "$GOBIN/stripe-mock"\nchmod +x "$GOBIN/stripe-mock"\n`;
+    writeFileSync(
+      fakeGo,
+      `#!/bin/sh\ni=0\nwhile [ $i -lt 300 ]; do echo "go: downloading example.com/m$i v1.0.0" >&2; i=$((i+1)); done\n${install}`,
+    );
+    chmodSync(fakeGo, 0o755);
+    return fakeGo;
+  }
+
+  function build(fails: boolean) {
+    const lines: string[] = [];
+    const buildLogFile = path.join(dir, 'logs', 'tools.log');
+    const env = { STOREFRONT_TOOLS_DIR: path.join(dir, 'cache'), PATH: '/usr/bin:/bin' };
+    const built = ensureTool('stripe-mock', {
+      env,
+      findGo: () => noisyGo(fails),
+      log: (line) => lines.push(line),
+      buildLogFile,
+    });
+    return { built, lines, buildLogFile };
+  }
+
+  it("says it in two lines and keeps go's output in the build log", async () => {
+    const { built, lines, buildLogFile } = build(false);
+    await built;
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(/^Building stripe-mock .*go's output goes to .*tools\.log/);
+    expect(lines[1]).toMatch(/^Built stripe-mock .* \(300 modules downloaded\)/);
+    const logged = readFileSync(buildLogFile, 'utf8');
+    expect(logged.match(/^go: downloading/gm)).toHaveLength(300);
+  });
+
+  it('shows the end of go output when the build fails', async () => {
+    const { built, buildLogFile } = build(true);
+    await expect(built).rejects.toThrow(/exit code 2.*\n(.*\n)*compile: something broke/);
+    expect(readFileSync(buildLogFile, 'utf8')).toContain('compile: something broke');
+  });
+});

@@ -3,7 +3,7 @@
  * its SQL schema tool in a per-user cache, building them with `go install` on first use.
  */
 import { spawn } from 'node:child_process';
-import { constants as fsConstants, existsSync, statSync } from 'node:fs';
+import { constants as fsConstants, createWriteStream, existsSync, mkdirSync, statSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -42,7 +42,14 @@ export interface EnsureToolOptions {
   signal?: AbortSignal;
   /** How long to wait for another process's build before giving up. */
   lockTimeoutMs?: number;
+  /** Where go's own output goes (appended); the console gets one progress line. Default .data/logs/tools.log. */
+  buildLogFile?: string;
+  /** Where the progress line is redrawn (a terminal); default stderr when it is one, else nowhere. */
+  progress?: NodeJS.WritableStream;
 }
+
+/** The repository's build log for the tools: go's several hundred `go: downloading` lines land here, not on the console. */
+export const DEFAULT_BUILD_LOG = path.resolve(__dirname, '..', '.data', 'logs', 'tools.log');
 
 export class GoMissingError extends Error {
   constructor(tool: ToolName, binary: string) {
@@ -106,7 +113,7 @@ export async function ensureTool(name: ToolName, options: EnsureToolOptions = {}
   try {
     // Another process may have finished the build while this one waited for the lock.
     if (isExecutableFile(binary)) return binary;
-    await goInstall(name, go, folder, env, log, options.signal);
+    await goInstall(name, go, folder, env, log, options);
     return binary;
   } finally {
     await release();
@@ -119,31 +126,70 @@ async function goInstall(
   folder: string,
   env: Env,
   log: (message: string) => void,
-  signal: AbortSignal | undefined,
+  options: EnsureToolOptions,
 ): Promise<void> {
   const { module, version, goBinary } = TOOL_PINS[name];
+  const logFile = options.buildLogFile ?? DEFAULT_BUILD_LOG;
+  const shownLog = path.relative(process.cwd(), logFile) || logFile;
+  const progress = options.progress ?? (process.stderr.isTTY ? process.stderr : undefined);
   // Build into a private folder and rename, so a killed build never leaves a binary that looks complete.
   const staging = await fs.mkdtemp(path.join(folder, '.build-'));
   log(
-    `Building ${name} ${version} with "go install ${module}@${version}" (first time only: this takes a few minutes)...`,
+    `Building ${name} ${version} with "go install ${module}@${version}" (first time only: this takes a few minutes; ` +
+      `go's output goes to ${shownLog})...`,
   );
   const started = Date.now();
+  mkdirSync(path.dirname(logFile), { recursive: true });
+  const output = createWriteStream(logFile, { flags: 'a' });
+  output.write(`\n== ${new Date().toISOString()} go install ${module}@${version}\n`);
+  let downloads = 0;
+  let tail: string[] = [];
+  let partial = '';
+  let drawn = 0;
+  // One line, redrawn at most once a second: modules fetched so far and the time spent.
+  const draw = () => {
+    if (!progress || Date.now() - drawn < 1000) return;
+    drawn = Date.now();
+    progress.write(`\r${name} ${version}: ${downloads} modules downloaded, ${Math.round((drawn - started) / 1000)}s`);
+  };
+  const read = (chunk: Buffer) => {
+    output.write(chunk);
+    const lines = (partial + chunk.toString()).split('\n');
+    partial = lines.pop()!;
+    downloads += lines.filter((line) => line.startsWith('go: downloading')).length;
+    tail = [...tail, ...lines].slice(-20);
+    draw();
+  };
   try {
     await new Promise<void>((resolve, reject) => {
       const child = spawn(go, ['install', `${module}@${version}`], {
         env: { ...env, GOBIN: staging, PATH: `${path.dirname(go)}${path.delimiter}${env.PATH ?? ''}` },
-        stdio: ['ignore', 'inherit', 'inherit'],
-        signal,
+        stdio: ['ignore', 'pipe', 'pipe'],
+        signal: options.signal,
       });
+      child.stdout.on('data', read);
+      child.stderr.on('data', read);
       child.on('error', reject);
-      child.on('exit', (code, sig) => {
+      child.on('close', (code, sig) => {
         if (code === 0) resolve();
-        else reject(new Error(`go install ${module}@${version} failed (${sig ?? `exit code ${code}`})`));
+        else
+          reject(
+            new Error(
+              `go install ${module}@${version} failed (${sig ?? `exit code ${code}`}); the end of its output ` +
+                `(all of it in ${shownLog}):\n${[...tail, partial].filter(Boolean).join('\n')}`,
+            ),
+          );
       });
     });
     await fs.rename(path.join(staging, goBinary ?? name), path.join(folder, name));
-    log(`Built ${name} ${version} in ${Math.round((Date.now() - started) / 1000)}s: ${path.join(folder, name)}`);
+    log(
+      `Built ${name} ${version} in ${Math.round((Date.now() - started) / 1000)}s (${downloads} modules downloaded): ` +
+        path.join(folder, name),
+    );
   } finally {
+    // Ends the progress line, so what follows starts on a line of its own.
+    if (progress && drawn > 0) progress.write('\n');
+    await new Promise((resolve) => output.end(resolve));
     await fs.rm(staging, { recursive: true, force: true });
   }
 }
