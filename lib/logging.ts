@@ -2,7 +2,10 @@
  * Structured logs for the workers: one JSON object per line, with the order id and the
  * workflow id on every line that concerns an order, whether it comes from workflow code
  * (the workflow logger, through the SDK's sinks), from an activity, or from the SDK itself.
+ * The lines are pino's, as the API's Fastify logger writes them (numeric `level`, `time` in epoch
+ * milliseconds, `pid`, `hostname`, `msg`), so one reader (pino-pretty, a log shipper) takes both.
  */
+import os from 'node:os';
 import { DefaultLogger, type LogEntry } from '@temporalio/worker';
 import type { LogLevel, LogMetadata, Logger } from '@temporalio/common';
 
@@ -30,17 +33,24 @@ export function createJsonLogger(options: JsonLoggerOptions = {}): Logger {
 /** Attributes that only add noise to a line (the task token is an opaque base64 blob). */
 const DROPPED = new Set(['taskToken']);
 
+/** pino's numeric levels. */
+export const PINO_LEVELS: Readonly<Record<LogLevel, number>> = { TRACE: 10, DEBUG: 20, INFO: 30, WARN: 40, ERROR: 50 };
+
+const HOSTNAME = os.hostname();
+
 export function toJsonLine(entry: LogEntry, base: Record<string, unknown> = {}): string {
   const record: Record<string, unknown> = {
-    time: new Date(Number(entry.timestampNanos / 1_000_000n)).toISOString(),
-    level: entry.level.toLowerCase(),
-    msg: entry.message,
+    level: PINO_LEVELS[entry.level],
+    time: Number(entry.timestampNanos / 1_000_000n),
+    pid: process.pid,
+    hostname: HOSTNAME,
     ...base,
     ...orderContext(entry.meta),
   };
   for (const [key, value] of Object.entries(entry.meta ?? {})) {
     if (!DROPPED.has(key) && value !== undefined) record[key] = value;
   }
+  record.msg = entry.message;
   return JSON.stringify(record, jsonReplacer);
 }
 
