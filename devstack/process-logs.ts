@@ -28,7 +28,7 @@ const TAIL_LINES = 20;
 const ERROR_LEVELS = new Set(['error', 'fatal', 'panic', 'dpanic', '50', '60']);
 
 /**
- * A JSON line (pino's numeric levels, the workers' lower-case words, zap's for the Temporal server)
+ * A JSON line (pino's numeric levels, which the API and the workers write; zap's words for the Temporal server)
  * is an error when its level says so; a plain line is shown when the process is one whose plain
  * stderr means trouble (a Node crash prints its stack trace there).
  */
