@@ -86,11 +86,14 @@ const newProduct = (available = 10) => newProductIn(live.workerServices.inventor
  * Both instances listen and show the product just created, so each has the current catalogue in
  * memory. The creation is a change like any other: an instance may answer from its older page until
  * the announcement arrives, so this waits within the same bound rather than expecting it at once.
+ * The bound is a promise of a listening instance: its clock starts at the commit or when the
+ * instance is ready (listening), whichever is later, never while it is still connecting.
  */
 async function warm(productId: string, createdAt: number) {
   for (const instance of [one, two]) {
     await waitUntil('the instance to listen', async () => instance.catalogue.isListening(), EVENTUALLY);
-    await seenWithin(instance, productId, {}, createdAt);
+    const ready = Date.now(); // later than the commit: the product was created before
+    await seenWithin(instance, productId, {}, Math.max(createdAt, ready));
   }
 }
 
