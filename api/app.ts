@@ -11,6 +11,7 @@ import type { CheckoutClient } from '../temporal/checkout-client';
 import type { Services } from '../services';
 import type { NotificationHub } from '../services/notifications/live';
 import { SessionWatch } from '../services/accounts/session-watch';
+import type { AccountMail } from '../services/accounts/mail';
 import { readThroughCatalogue, type Catalogue } from './catalogue-cache';
 import { auth } from './plugins/auth';
 import { redactingLogger } from './plugins/log-redaction';
@@ -78,6 +79,8 @@ export interface AppDeps {
   catalogue?: Catalogue;
   /** Open notification streams per user on this instance (default 5); one more gets 429 TOO_MANY_STREAMS. */
   sseMaxStreamsPerUser?: number;
+  /** The account mail (password reset and verification links); without it none is sent and new addresses count as verified. */
+  mail?: AccountMail;
 }
 
 /** Request bodies larger than this are refused with 413 before they are parsed. */
@@ -144,6 +147,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     ratePerMinute: deps.rateLimits?.devTokens ?? 30,
     signInPerMinute: deps.rateLimits?.signIns ?? 30,
     onSessionsEnded: (sessionIds) => sessionIds.forEach((sessionId) => sessionWatch.ended(sessionId)),
+    mail: deps.mail,
   });
   const catalogue = deps.catalogue ?? readThroughCatalogue((query) => services.inventory.listProductsPage(query));
   await app.register(productRoutes, { inventory: services.inventory, catalogue });

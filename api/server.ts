@@ -10,6 +10,7 @@ import { codecOriginsFromEnv } from './routes/codec.routes';
 import { openServices, type Services } from '../services';
 import { NotificationHub } from '../services/notifications/live';
 import { startAccountsPurge } from '../services/accounts/purge';
+import { accountMail } from '../services/accounts/mail';
 import { buildApp, type ReadinessProbe } from './app';
 import { CatalogueCache } from './catalogue-cache';
 import { databaseProbes, temporalProbe } from './probes';
@@ -40,7 +41,10 @@ async function main(): Promise<void> {
     load: (query) => services.inventory.listProductsPage(query),
     onError: (error) => app.log.warn({ err: error }, 'catalogue cache'),
   });
+  // Account mail over SMTP_URL; without one no mail goes out and new addresses count as verified (docs/accounts.md).
+  const mail = settings.mail.smtpUrl ? accountMail(settings.mail) : undefined;
   const app = await buildApp({
+    mail,
     settings,
     catalogue,
     services,
@@ -63,6 +67,7 @@ async function main(): Promise<void> {
   });
   app.addHook('onClose', async () => {
     stopAccountsPurge();
+    mail?.close();
     await notificationHub.close();
     await catalogue.close();
     await temporal.close();

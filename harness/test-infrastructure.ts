@@ -29,8 +29,11 @@ export interface TestInfrastructureEnv {
   /** The built CLI, for `TestWorkflowEnvironment.createLocal({ server: { executable: { type: 'existing-path', path } } })`. */
   TEMPORAL_CLI_PATH: string;
   STRIPE_MOCK_PATH: string;
-  /** Mailpit's SMTP, where the API sends account mail in tests, and its HTTP API, where tests read it. */
-  SMTP_URL: string;
+  /**
+   * Mailpit's SMTP and its HTTP API, where tests read the mail. Not SMTP_URL: an API a test starts
+   * sends mail (and so asks new accounts to verify their address) only when the test says so.
+   */
+  MAILPIT_SMTP_URL: string;
   MAILPIT_HTTP_BASE: string;
   [name: string]: string;
 }
@@ -62,7 +65,7 @@ export async function startTestInfrastructure(options: TestInfrastructureOptions
       STRIPE_MOCK_HTTPS_BASE: stack.stripe.httpsBase,
       TEMPORAL_CLI_PATH: stack.temporal.cli,
       STRIPE_MOCK_PATH: stack.stripe.binary,
-      SMTP_URL: stack.mail!.smtpUrl,
+      MAILPIT_SMTP_URL: stack.mail!.smtpUrl,
       MAILPIT_HTTP_BASE: stack.mail!.httpBase,
     },
     stop: () => stack.stop(),

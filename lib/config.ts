@@ -1,5 +1,6 @@
 /** Settings from the environment, with the working local defaults of docs/design.md. */
 import { SERVICES, type ServiceName, databaseNameFor } from './service-names';
+import { trustProxyFrom, type TrustProxy } from './trust-proxy';
 
 export interface Settings {
   port: number;
@@ -17,6 +18,19 @@ export interface Settings {
   /** NODE_ENV=production: cookies are Secure, dev tokens are off unless asked for (and then refused, lib/production.ts). */
   production: boolean;
   secureCookies: boolean;
+  /** TRUST_PROXY: the proxies whose X-Forwarded-For names the client (lib/trust-proxy.ts); false: the peer is the client. */
+  trustProxy: TrustProxy;
+  /** Account mail (password reset links, address verification). */
+  mail: MailSettings;
+}
+
+export interface MailSettings {
+  /** SMTP_URL, e.g. smtp://user:pass@mail.example.com:587; unset: no mail goes out (the API logs each one it could not send). */
+  smtpUrl: string | undefined;
+  /** MAIL_FROM: the sender of account mail. */
+  from: string;
+  /** PUBLIC_URL: where users reach the dashboard, for the links in mail; never taken from a request's Host header. */
+  publicUrl: string;
 }
 
 type Env = Record<string, string | undefined>;
@@ -51,6 +65,12 @@ export function loadSettings(env: Env = process.env): Settings {
     allowDevTokens: (env.ALLOW_DEV_TOKENS ?? (production ? 'false' : 'true')) === 'true',
     production,
     secureCookies: production,
+    trustProxy: trustProxyFrom(env.TRUST_PROXY),
+    mail: {
+      smtpUrl: env.SMTP_URL || undefined,
+      from: env.MAIL_FROM || 'Storefront <no-reply@storefront.invalid>',
+      publicUrl: (env.PUBLIC_URL || `http://${env.HOST ?? '127.0.0.1'}:${env.PORT || 3000}`).replace(/\/+$/, ''),
+    },
   };
 }
 

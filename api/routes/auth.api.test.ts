@@ -5,11 +5,12 @@
  * when allowed and never for a real account; a public catalogue.
  */
 import { createSigner } from 'fast-jwt';
-import type { LightMyRequestResponse } from 'fastify';
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { buildAppBeside, TEST_SETTINGS, useApiHarness } from '../../test/helpers/api';
 import { AccountsService } from '../../services/accounts/accounts.service';
 import { createAccountsDb } from '../../services/accounts/db';
 import { CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE } from '../plugins/auth';
+import { linkToken, testAccountMail, waitForMail } from '../../test/helpers/mailpit';
 
 jest.setTimeout(60_000);
 
@@ -84,7 +85,7 @@ describe('sign-up', () => {
       url: '/v1/auth/me',
       headers: { authorization: `Bearer ${session.token}` },
     });
-    expect(byToken.json()).toEqual({ id: session.userId, email, role: 'user', plan: 'free' });
+    expect(byToken.json()).toEqual({ id: session.userId, email, role: 'user', plan: 'free', emailVerified: true });
     const byCookie = await api.app.inject({
       method: 'GET',
       url: '/v1/auth/me',
@@ -407,6 +408,78 @@ describe('password change and sign-out everywhere', () => {
   });
 });
 
+describe('forgotten password and address verification, by mail through Mailpit', () => {
+  let mailing: FastifyInstance;
+  const mail = testAccountMail('http://shop.test');
+  beforeAll(async () => {
+    mailing = await buildAppBeside(api, { mail });
+  });
+  afterAll(async () => {
+    await mailing.close();
+    mail.close();
+  });
+  const post = (url: string, payload: object, headers: Record<string, string> = {}) =>
+    mailing.inject({ method: 'POST', url, payload, headers });
+
+  it('a reset link by mail sets a new password once, ends every session, and an unknown address is answered alike', async () => {
+    const email = newEmail('rosa');
+    const session = signed(await post('/v1/auth/signup', { email, password: PASSWORD }));
+    const unknown = await post('/v1/auth/password-reset', { email: newEmail('nobody') });
+    const known = await post('/v1/auth/password-reset', { email: email.toUpperCase() });
+    expect([known.statusCode, known.json()]).toEqual([202, { accepted: true }]);
+    expect([unknown.statusCode, unknown.json()]).toEqual([known.statusCode, known.json()]);
+
+    const received = await waitForMail(email, 'Reset your Storefront password');
+    expect(received.text).toContain('http://shop.test/#reset-password=');
+    const token = linkToken(received, 'reset-password');
+
+    expect(
+      errorOf(
+        await post('/v1/auth/password-reset/confirm', { token: 'x'.repeat(43), newPassword: 'a new fine password' }),
+      ),
+    ).toEqual([400, 'LINK_INVALID']);
+    expect(errorOf(await post('/v1/auth/password-reset/confirm', { token, newPassword: 'short' }))).toEqual([
+      400,
+      'VALIDATION_FAILED',
+    ]);
+    const reset = await post('/v1/auth/password-reset/confirm', { token, newPassword: 'a new fine password' });
+    expect([reset.statusCode, reset.json()]).toEqual([200, { endedSessions: 1 }]);
+    expect(await statusWith(session.token, 'GET', '/v1/auth/me')).toBe(401);
+    expect(
+      errorOf(await post('/v1/auth/password-reset/confirm', { token, newPassword: 'yet another password' })),
+    ).toEqual([400, 'LINK_INVALID']);
+    expect(errorOf(await post('/v1/auth/signin', { email, password: PASSWORD }))).toEqual([401, 'INVALID_CREDENTIALS']);
+    expect((await post('/v1/auth/signin', { email, password: 'a new fine password' })).statusCode).toBe(200);
+  });
+
+  it('a new account proves its address with the link mailed at sign-up', async () => {
+    const email = newEmail('vera');
+    const session = signed(await post('/v1/auth/signup', { email, password: PASSWORD }));
+    const me = () =>
+      mailing.inject({ method: 'GET', url: '/v1/auth/me', headers: { authorization: `Bearer ${session.token}` } });
+    expect((await me()).json().emailVerified).toBe(false);
+    const token = linkToken(await waitForMail(email, 'Confirm your email address'), 'verify-email');
+    expect(errorOf(await post('/v1/auth/verify-email', { token: 'y'.repeat(43) }))).toEqual([400, 'LINK_INVALID']);
+    const verified = await post('/v1/auth/verify-email', { token });
+    expect([verified.statusCode, verified.json()]).toEqual([
+      200,
+      { id: session.userId, email, role: 'user', plan: 'free' },
+    ]);
+    expect((await me()).json().emailVerified).toBe(true);
+    expect(errorOf(await post('/v1/auth/verify-email', { token }))).toEqual([400, 'LINK_INVALID']);
+  });
+
+  it('without a mail server nothing is mailed and a new address counts as verified', async () => {
+    const session = await signUp();
+    const me = await api.app.inject({
+      method: 'GET',
+      url: '/v1/auth/me',
+      headers: { authorization: `Bearer ${session.token}` },
+    });
+    expect(me.json().emailVerified).toBe(true);
+  });
+});
+
 describe('CSRF', () => {
   it('refuses cookie requests that change state without the header, with a wrong one, or from another origin', async () => {
     const session = await signUp();
@@ -553,7 +626,7 @@ describe('roles and plans come from the accounts service', () => {
       url: '/v1/auth/me',
       headers: { authorization: `Bearer ${response.json().token}` },
     });
-    expect(me.json()).toEqual({ id: 'adhoc-dev', email: null, role: 'user', plan: 'pro' });
+    expect(me.json()).toEqual({ id: 'adhoc-dev', email: null, role: 'user', plan: 'pro', emailVerified: true });
     const demo = await api.app.inject({ method: 'GET', url: '/v1/auth/demo-accounts' });
     expect(demo.json()).toMatchObject({
       password: expect.any(String),

@@ -7,7 +7,8 @@ import type { FastifyReply } from 'fastify';
 import { Type } from 'typebox';
 import { DEMO_ACCOUNTS, DEMO_PASSWORD } from '../../services/accounts/demo-accounts';
 import { DomainError } from '../../lib/errors';
-import type { Account, AccountsService } from '../../services/accounts/accounts.service';
+import type { Account, AccountsService, MailLink } from '../../services/accounts/accounts.service';
+import type { AccountMail } from '../../services/accounts/mail';
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../../services/accounts/passwords';
 import type { QuotaService } from '../../services/quota/quota.service';
 import { errors, Text, Timestamp, UserId } from '../schemas';
@@ -22,6 +23,11 @@ export interface AuthRoutesOptions {
   signInPerMinute: number;
   /** Told of the sessions a password change or a sign-out everywhere ended: their open streams close at once. */
   onSessionsEnded?: (sessionIds: readonly string[]) => void;
+  /**
+   * The account mail (reset and verification links). Without it no mail can be sent: a new
+   * account's address then counts as verified at sign-up, and a reset link is never sent.
+   */
+  mail?: AccountMail;
 }
 
 const Role = Type.Union([Type.Literal('user'), Type.Literal('admin')]);
@@ -40,6 +46,14 @@ const PasswordChange = Type.Object(
   },
   { additionalProperties: false },
 );
+const LinkToken = Text({ minLength: 20, maxLength: 128, description: 'The token of the link in the mail' });
+const ResetRequest = Type.Object({ email: Text({ minLength: 3, maxLength: 254 }) }, { additionalProperties: false });
+const ResetConfirm = Type.Object(
+  { token: LinkToken, newPassword: Text({ minLength: PASSWORD_MIN_LENGTH, maxLength: PASSWORD_MAX_LENGTH }) },
+  { additionalProperties: false },
+);
+const VerifyRequest = Type.Object({ token: LinkToken }, { additionalProperties: false });
+const Accepted = Type.Object({ accepted: Type.Literal(true) });
 const SessionsEnded = Type.Object({
   endedSessions: Type.Integer({ minimum: 0, description: 'How many sessions of the user this ended' }),
 });
@@ -56,6 +70,9 @@ const Me = Type.Object({
   email: Type.Union([Type.String(), Type.Null()], { description: 'Null for a dev-token user, who has no account' }),
   role: Role,
   plan: Type.String(),
+  emailVerified: Type.Boolean({
+    description: 'Whether the address is proven (placing orders needs it); true for a dev-token user',
+  }),
 });
 
 const DevTokenRequest = Type.Object(
@@ -91,6 +108,18 @@ async function withRetryAfter<T>(reply: FastifyReply, call: () => Promise<T>): P
 export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (app, options) => {
   const { accounts } = options;
 
+  /**
+   * Mails a link without waiting for the SMTP server: the answer takes the same time whether the
+   * address has an account or not (no enumeration by timing), and a mail server that is down
+   * fails no request. A failure is logged, without the token.
+   */
+  function mailLink(link: MailLink | null, kind: 'passwordReset' | 'emailVerification'): void {
+    if (!link || !options.mail) return;
+    options.mail[kind](link.account.email, link.token, link.expiresAt).catch((error: unknown) =>
+      app.log.warn({ err: error, userId: link.account.id, mail: kind }, 'account mail not sent'),
+    );
+  }
+
   app.post(
     '/v1/auth/signup',
     {
@@ -112,7 +141,10 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
         email: request.body.email,
         password: request.body.password,
         address: request.ip,
+        // No way to send a link: the address is taken as typed (docs/accounts.md, "Email verification").
+        emailVerified: !options.mail,
       });
+      if (options.mail) mailLink(await accounts.createLink(account.id, 'email_verification'), 'emailVerification');
       return reply.code(201).send(sessionBody(account, await app.startSession(reply, account)));
     },
   );
@@ -218,6 +250,96 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
     },
   );
 
+  app.post(
+    '/v1/auth/password-reset',
+    {
+      config: { rateLimit: { max: 5, timeWindow: '1 minute' } },
+      schema: {
+        operationId: 'requestPasswordReset',
+        summary: 'Mail a password-reset link',
+        description:
+          'Mails the account of this address a one-use link (30 minutes) to choose a new password; at most one a minute per account. ' +
+          'Answers 202 alike whether the address has an account or not, and at once (the mail goes out after the answer), so it tells no one which addresses have accounts. ' +
+          '400 for a malformed body; 403 CSRF_REJECTED for a cross-site Origin; 429 RATE_LIMITED past 5 a minute per address.',
+        tags: ['auth'],
+        body: ResetRequest,
+        response: { 202: Accepted, ...errors(400, 403, 429) },
+      },
+    },
+    async (request, reply) => {
+      app.checkOrigin(request);
+      mailLink(await accounts.createPasswordReset(request.body.email), 'passwordReset');
+      return reply.code(202).send({ accepted: true });
+    },
+  );
+
+  app.post(
+    '/v1/auth/password-reset/confirm',
+    {
+      config: { rateLimit: { max: options.signInPerMinute, timeWindow: '1 minute' } },
+      schema: {
+        operationId: 'resetPassword',
+        summary: 'Choose a new password with the link from the mail',
+        description:
+          'Sets the new password and uses the link up; every session of the user ends (sign in with the new password), and the address counts as verified. ' +
+          '400 LINK_INVALID for a link unknown, used or expired (nothing changes), VALIDATION_FAILED for a new password under 10 characters; 403 CSRF_REJECTED; 429 RATE_LIMITED; 503 AUTH_BUSY.',
+        tags: ['auth'],
+        body: ResetConfirm,
+        response: { 200: SessionsEnded, ...errors(400, 403, 429, 503) },
+      },
+    },
+    async (request, reply) => {
+      app.checkOrigin(request);
+      const { endedSessions } = await withRetryAfter(reply, () =>
+        accounts.resetPassword(request.body.token, request.body.newPassword),
+      );
+      options.onSessionsEnded?.(endedSessions);
+      return { endedSessions: endedSessions.length };
+    },
+  );
+
+  app.post(
+    '/v1/auth/verify-email',
+    {
+      config: { rateLimit: { max: options.signInPerMinute, timeWindow: '1 minute' } },
+      schema: {
+        operationId: 'verifyEmail',
+        summary: 'Confirm the address with the link from the mail',
+        description:
+          'Marks the address of the account verified: it may place orders from then on. 400 LINK_INVALID for a link unknown, used or expired; 403 CSRF_REJECTED; 429 RATE_LIMITED.',
+        tags: ['auth'],
+        body: VerifyRequest,
+        response: { 200: User, ...errors(400, 403, 429) },
+      },
+    },
+    async (request) => {
+      app.checkOrigin(request);
+      return accounts.verifyEmail(request.body.token);
+    },
+  );
+
+  app.post(
+    '/v1/auth/verify-email/resend',
+    {
+      preHandler: app.authenticate,
+      schema: {
+        operationId: 'resendVerification',
+        summary: 'Mail the verification link again',
+        description:
+          'Mails a new verification link (48 hours) to the signed-in user, at most one a minute; nothing when the address is verified already or no mail server is set. 401 without a session; 403 FORBIDDEN for a dev-token user, CSRF_REJECTED.',
+        tags: ['auth'],
+        response: { 202: Accepted, ...errors(401, 403) },
+      },
+    },
+    async (request, reply) => {
+      const { sub, sid } = request.user;
+      if (!sid) throw new DomainError('FORBIDDEN', 'A dev-token user has no address to verify');
+      if (!(await accounts.isEmailVerified(sub)))
+        mailLink(await accounts.createLink(sub, 'email_verification'), 'emailVerification');
+      return reply.code(202).send({ accepted: true });
+    },
+  );
+
   app.get(
     '/v1/auth/me',
     {
@@ -236,9 +358,9 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
       if (sid) {
         const account = await accounts.findById(sub);
         if (!account) throw new DomainError('UNAUTHORIZED', 'The account no longer exists');
-        return account;
+        return { ...account, emailVerified: await accounts.isEmailVerified(sub) };
       }
-      return { id: sub, email: null, role, plan: (await options.quota.getQuota(sub)).plan };
+      return { id: sub, email: null, role, plan: (await options.quota.getQuota(sub)).plan, emailVerified: true };
     },
   );
 

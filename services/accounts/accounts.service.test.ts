@@ -343,6 +343,33 @@ describe('password change, sign-out everywhere and the purge', () => {
   });
 });
 
+describe('links by mail', () => {
+  it('a reset link works once, even used twice at once, and not after it expires', async () => {
+    let now = Date.now();
+    const clocked = new AccountsService(accountsDb.db, { plans: quota, now: () => now });
+    const email = uniqueEmail('tess');
+    await clocked.createAccount({ email, password: 'tess password' });
+    const link = (await clocked.createPasswordReset(email))!;
+    expect(await clocked.createPasswordReset(uniqueEmail('nobody'))).toBeNull();
+    // One link a minute per account: a stranger cannot fill the mailbox.
+    expect(await clocked.createPasswordReset(email)).toBeNull();
+    const outcomes = await Promise.allSettled([
+      clocked.resetPassword(link.token, 'tess password 2'),
+      clocked.resetPassword(link.token, 'tess password 3'),
+    ]);
+    expect(outcomes.map((outcome) => outcome.status).sort()).toEqual(['fulfilled', 'rejected']);
+    const lost = outcomes.find((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected')!;
+    expect((lost.reason as AccountsError).code).toBe('LINK_INVALID');
+
+    now += 2 * 60_000;
+    const late = (await clocked.createPasswordReset(email))!;
+    now += 31 * 60_000;
+    expect((await errorOf(AccountsError, clocked.resetPassword(late.token, 'tess password 4'))).code).toBe(
+      'LINK_INVALID',
+    );
+  });
+});
+
 describe('plans', () => {
   it('a plan change is seen by the quota check', async () => {
     const email = uniqueEmail('kim');

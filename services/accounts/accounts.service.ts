@@ -3,7 +3,7 @@
  * revocable sessions. Roles and plans are decided here and nowhere else: the API reads them
  * from a session, never from a client's token or body.
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { isUniqueViolation } from '../../lib/errors';
 import type { AccountsDb } from './db';
 import { AccountsError } from './errors';
@@ -58,6 +58,8 @@ export interface NewAccount {
   password: string;
   /** Operator and seed only; sign-up never passes these. */
   id?: string;
+  /** The seed's demo accounts: their address counts as verified (they have no mailbox). */
+  emailVerified?: boolean;
   role?: Role;
   plan?: string;
   /** The client's address at sign-up: it becomes a known address of the account (exempt from its sign-in delay). */
@@ -82,11 +84,28 @@ export function emailKeyOf(email: string): string {
 
 export const SESSION_TTL_MS = 7 * 24 * 3600_000;
 
+/** How long a password-reset link works. */
+export const RESET_LINK_TTL_MS = 30 * 60_000;
+/** How long an address-verification link works. */
+export const VERIFICATION_LINK_TTL_MS = 48 * 3600_000;
+/** At most one mail of each kind per account this often: a stranger cannot fill someone's mailbox. */
+export const LINK_MAIL_INTERVAL_MS = 60_000;
+
+export type LinkPurpose = 'password_reset' | 'email_verification';
+
+/** A link to mail: the token (only its hash is stored) and where it goes. */
+export interface MailLink {
+  account: Account;
+  token: string;
+  expiresAt: Date;
+}
+
 /** What one purge deleted. */
 export interface PurgeCounts {
   sessions: number;
   signInFailures: number;
   knownAddresses: number;
+  links: number;
 }
 
 export class AccountsService {
@@ -117,7 +136,15 @@ export class AccountsService {
     const id = input.id ?? randomUUID();
     try {
       const user = await this.db.user.create({
-        data: { id, email, emailKey: emailKeyOf(email), passwordHash, role: input.role ?? 'user', plan },
+        data: {
+          id,
+          email,
+          emailKey: emailKeyOf(email),
+          passwordHash,
+          role: input.role ?? 'user',
+          plan,
+          emailVerifiedAt: input.emailVerified ? new Date(this.now()) : null,
+        },
       });
       // A plan other than the default must reach quota before anyone uses the account.
       if (plan !== DEFAULT_PLAN) await this.options.plans.setPlan(id, plan);
@@ -249,7 +276,92 @@ export class AccountsService {
     const addresses = await this.db.knownAddress.deleteMany({
       where: { lastSignedInAt: { lt: new Date(now - this.knownAddressMs) } },
     });
-    return { sessions: sessions.count, signInFailures: failures.count, knownAddresses: addresses.count };
+    const links = await this.db.accountToken.deleteMany({ where: { expiresAt: { lt: endedBefore } } });
+    return {
+      sessions: sessions.count,
+      signInFailures: failures.count,
+      knownAddresses: addresses.count,
+      links: links.count,
+    };
+  }
+
+  /**
+   * A new one-use link of `purpose` for the user, or null when one was made less than
+   * LINK_MAIL_INTERVAL_MS ago (the caller then sends nothing). A new reset link ends older ones.
+   */
+  async createLink(userId: string, purpose: LinkPurpose): Promise<MailLink | null> {
+    const user = await this.db.user.findUnique({ where: { id: userId } });
+    if (!user) return null;
+    const now = this.now();
+    const recent = await this.db.accountToken.count({
+      where: { userId, purpose, createdAt: { gt: new Date(now - LINK_MAIL_INTERVAL_MS) } },
+    });
+    if (recent > 0) return null;
+    const token = randomBytes(32).toString('base64url');
+    const expiresAt = new Date(now + (purpose === 'password_reset' ? RESET_LINK_TTL_MS : VERIFICATION_LINK_TTL_MS));
+    await this.db.$transaction([
+      this.db.accountToken.updateMany({ where: { userId, purpose, usedAt: null }, data: { usedAt: new Date(now) } }),
+      this.db.accountToken.create({
+        data: { id: randomUUID(), userId, purpose, tokenHash: tokenHashOf(token), createdAt: new Date(now), expiresAt },
+      }),
+    ]);
+    return { account: toAccount(user), token, expiresAt };
+  }
+
+  /** A reset link for the account of this address; null for an unknown address (the caller answers alike). */
+  async createPasswordReset(email: string): Promise<MailLink | null> {
+    const user = await this.db.user.findUnique({ where: { emailKey: emailKeyOf(email) } });
+    return user ? this.createLink(user.id, 'password_reset') : null;
+  }
+
+  /**
+   * Sets a new password through a reset link: LINK_INVALID for a token unknown, used or expired
+   * (changing nothing). The link is used up atomically (two uses at once: one wins), every session
+   * of the user ends, and the address counts as verified (the mail reached its owner).
+   */
+  async resetPassword(token: string, newPassword: string): Promise<{ account: Account; endedSessions: string[] }> {
+    checkPassword(newPassword);
+    const tokenHash = tokenHashOf(token);
+    const link = await this.db.accountToken.findUnique({ where: { tokenHash } });
+    const invalid = () => new AccountsError('LINK_INVALID', 'This link is not valid any more; ask for a new one');
+    if (!link || link.purpose !== 'password_reset' || link.usedAt || link.expiresAt.getTime() <= this.now())
+      throw invalid();
+    const passwordHash = await this.work.run(() => hashPassword(newPassword));
+    const now = new Date(this.now());
+    const user = await this.db.$transaction(async (tx) => {
+      const claimed = await tx.accountToken.updateMany({
+        where: { id: link.id, usedAt: null, expiresAt: { gt: now } },
+        data: { usedAt: now },
+      });
+      if (claimed.count !== 1) throw invalid();
+      // The first proof of the address counts; a later reset does not move it.
+      await tx.user.updateMany({ where: { id: link.userId, emailVerifiedAt: null }, data: { emailVerifiedAt: now } });
+      return tx.user.update({ where: { id: link.userId }, data: { passwordHash } });
+    });
+    return { account: toAccount(user), endedSessions: await this.revokeSessionsOf(user.id) };
+  }
+
+  /** Marks the address verified through a verification link; LINK_INVALID for one unknown, used or expired. */
+  async verifyEmail(token: string): Promise<Account> {
+    const now = new Date(this.now());
+    const link = await this.db.accountToken.findUnique({ where: { tokenHash: tokenHashOf(token) } });
+    if (link?.purpose === 'email_verification') {
+      const claimed = await this.db.accountToken.updateMany({
+        where: { id: link.id, usedAt: null, expiresAt: { gt: now } },
+        data: { usedAt: now },
+      });
+      if (claimed.count === 1) {
+        const user = await this.db.user.update({ where: { id: link.userId }, data: { emailVerifiedAt: now } });
+        return toAccount(user);
+      }
+    }
+    throw new AccountsError('LINK_INVALID', 'This link is not valid any more; ask for a new one');
+  }
+
+  /** Whether the user proved their address (placing orders needs it). */
+  async isEmailVerified(userId: string): Promise<boolean> {
+    const user = await this.db.user.findUnique({ where: { id: userId }, select: { emailVerifiedAt: true } });
+    return Boolean(user?.emailVerifiedAt);
   }
 
   /** Who hears of operator matters (the reconciler's drift notifications). */
@@ -296,6 +408,11 @@ export class AccountsService {
     if (!account) throw new AccountsError('ACCOUNT_NOT_FOUND', `No account for ${email}`);
     return account;
   }
+}
+
+/** Only a token's SHA-256 is stored: a copy of the database opens no one's account. */
+function tokenHashOf(token: string): string {
+  return createHash('sha256').update(token).digest('hex');
 }
 
 function checkPassword(password: string): void {

@@ -9,6 +9,7 @@ export type AccountsErrorCode =
   | 'RATE_LIMITED'
   | 'AUTH_BUSY'
   | 'CURRENT_PASSWORD_WRONG'
+  | 'LINK_INVALID'
   | 'ACCOUNT_NOT_FOUND';
 
 export class AccountsError extends DomainError {
