@@ -40,6 +40,8 @@ export function seededProductName(index: number): string {
 
 export interface SeedCatalogueOptions {
   count: number;
+  /** The first index (default 0): a catalogue grows by seeding again from where it stopped. */
+  start?: number;
   /** SKUs are `<prefix>-<index, zero-padded>`: unique per seeding, in the catalogue's order. */
   prefix?: string;
   /** Units of each product; every tenth product is sold out (0) so availability filters have work to do. */
@@ -53,15 +55,18 @@ export async function seedCatalogue(
   options: SeedCatalogueOptions,
 ): Promise<ProductView[]> {
   const prefix = options.prefix ?? `SCALE-${randomUUID().slice(0, 6).toUpperCase()}`;
+  const start = options.start ?? 0;
   return inBatches(
     options.count,
-    (index) =>
-      inventory.createProduct({
+    (offset) => {
+      const index = start + offset;
+      return inventory.createProduct({
         sku: `${prefix}-${String(index).padStart(6, '0')}`,
         name: seededProductName(index),
         priceCents: options.priceCents ?? 1_000 + (index % 97) * 25,
         available: index % 10 === 9 ? 0 : (options.available ?? 1_000),
-      }),
+      });
+    },
     options.concurrency,
   );
 }

@@ -20,6 +20,8 @@ export interface Headline {
   cluster_checkout_p50_ratio: number;
   stock_returned_p99_ms: number;
   soak_rss_slope_mb_per_10min: number;
+  /** A deep catalogue page's req/s at 10,000 products over at 100 (bench/benchmarks/scale-data.ts). */
+  catalogue_10k_ratio: number;
 }
 
 export interface BenchContext {

@@ -86,8 +86,8 @@ export interface ProductPageRequest extends PageRequest {
   available?: boolean;
 }
 
-/** The catalogue is paged in SKU order: unique, and never changed once a product exists. */
-const productCursor = cursorCodec(
+/** The catalogue is paged in SKU order: unique, and never changed once a product exists (the scale-data benchmark starts deep in it). */
+export const productCursor = cursorCodec(
   'p',
   (parts): parts is [string] => parts.length === 1 && typeof parts[0] === 'string',
 );
