@@ -6,11 +6,14 @@
  *   - never a 5xx;
  *   - a 4xx has a status the route documents in the OpenAPI document, and an error code the API
  *     defines for that status (api/plugins/errors.ts);
- *   - a 4xx changes no row in any database.
+ *   - a 4xx changes no row in any database;
+ *   - a 2xx has the body the route documents for it, with no field it does not name, and shows a
+ *     customer nothing of another's (bob never reads alice's order) (test/fuzz/answers.ts).
  * And for every string field of every route: a NUL (or, in a body, a lone surrogate) in it is 400
  * UNSTORABLE_TEXT within a second, before any Stripe request or Temporal call, changing nothing.
  * Fixed seed and a bounded run in `npm test`; `npm run fuzz -- --runs N [--seed S]` for long runs.
- * fast-check prints the seed and path of a failure, which replays it.
+ * A failed property throws, so fast-check shrinks the request to a smallest one that still fails;
+ * the run prints it with the seed and path that replay it.
  */
 import fc from 'fast-check';
 import type { OpenAPIV3_1 } from 'openapi-types';
@@ -29,10 +32,13 @@ import {
 } from '../test/fuzz/arbitraries';
 import { startStripeProxy, type StripeProxy } from '../harness/stripe-proxy';
 import { openFingerprint, type DatabaseFingerprint } from '../test/fuzz/database-fingerprint';
+import { AnswerShapes, Owners } from '../test/fuzz/answers';
 import { TERMINAL_ORDER_STATUSES } from '../workflows/contract';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20_261_202);
 const RUNS = Number(process.env.FUZZ_RUNS ?? 2_000);
+/** Only the routes (`METHOD /path`) this pattern matches, to replay or dwell on a few; every route by default. */
+const ROUTES = process.env.FUZZ_ROUTES ? new RegExp(process.env.FUZZ_ROUTES) : undefined;
 /** Requests per string field for the unstorable-text property (every field is tried). */
 const NUL_RUNS_PER_FIELD = Math.max(5, Math.round(RUNS / 200));
 
@@ -95,17 +101,24 @@ let tokens: Record<'alice' | 'bob' | 'admin', string>;
 let routes: Route[];
 /** Ids that exist: products, alice's and bob's orders, notifications. A hostile caller mixes them in. */
 const knownIds: string[] = [];
-const failures = new Map<string, string>();
+/** alice's and bob's orders: a caller often asks for the other's. */
+const knownOrderIds: string[] = [];
+const owners = new Owners();
+let shapes: AnswerShapes;
 
 beforeAll(async () => {
-  // Orders live for an hour: an expiry firing mid-run would change rows under a 4xx.
-  // Orders per minute are few: each placed order runs a saga the run then waits for, and past the limit the
-  // answer (429 RATE_LIMITED) is what a hostile client gets anyway. The harness's Temporal client sends usage notifications.
+  // Orders live for an hour: an expiry firing mid-run would change rows under a 4xx. Placement has its
+  // own limit here, above the run's size: at the API's 5 a minute, about 20 of the run's order
+  // requests would reach the handler and the rest be answered 429 before it. (The limit itself is
+  // tested in app.api.test.ts.) The harness's Temporal client sends usage notifications.
   stripe = await startStripeProxy({ target: process.env.STRIPE_API_BASE! });
   api = await startApiHarness({
     stripeApiBase: stripe.url,
     notifier: true,
-    app: { settings: { ...TEST_SETTINGS, orderTtlSeconds: 3_600 }, rateLimits: { devTokens: 10_000, orders: 5 } },
+    app: {
+      settings: { ...TEST_SETTINGS, orderTtlSeconds: 3_600 },
+      rateLimits: { devTokens: 10_000, orders: RUNS + 10 },
+    },
   });
   fingerprint = await openFingerprint(api.dbs.urls);
   tokens = {
@@ -131,9 +144,13 @@ beforeAll(async () => {
     });
     expect(placed.statusCode).toBe(201);
     knownIds.push(placed.json().id);
+    knownOrderIds.push(placed.json().id);
+    owners.add(placed.json().id, `fuzz-${caller}`);
     await quiesce(placed.json().id);
   }
-  routes = routesOf((await api.app.inject({ method: 'GET', url: '/docs/json' })).json());
+  const doc = (await api.app.inject({ method: 'GET', url: '/docs/json' })).json();
+  routes = routesOf(doc);
+  shapes = new AnswerShapes(doc);
   console.log(`fuzz: seed ${SEED}, ${RUNS} requests over ${routes.length} routes (replay with FUZZ_SEED=${SEED})`);
 });
 afterAll(async () => {
@@ -206,6 +223,7 @@ function payableBody(schema: JsonSchema): JsonSchema {
 function requestFor(route: Route): fc.Arbitrary<FuzzRequest> {
   const id = fc.oneof(
     { weight: 4, arbitrary: fc.constantFrom(...knownIds) },
+    { weight: 2, arbitrary: fc.constantFrom(...knownOrderIds) },
     { weight: 2, arbitrary: fc.uuid() },
     { weight: 2, arbitrary: hostileValue().map(String) },
   );
@@ -317,10 +335,28 @@ function describeRequest(request: FuzzRequest): string {
   return `${request.route.method} ${urlOf(request)} as ${request.caller} body ${request.rawBody ?? JSON.stringify(request.body)?.slice(0, 300)}`;
 }
 
-/** Records a failure under a key that names its kind, route and answer, so that a run reports each distinct failure once with an example. */
-function fail(kind: string, request: FuzzRequest, detail: string): void {
-  const key = `${kind}: ${request.route.method} ${request.route.path} → ${detail.replace(/[0-9a-f]{8}-[0-9a-f-]{27}/g, '<id>').slice(0, 120)}`;
-  if (!failures.has(key)) failures.set(key, describeRequest(request));
+/** A property broken: thrown, so that fast-check shrinks the request that broke it. */
+function fail(kind: string, request: FuzzRequest, detail: string): never {
+  throw new Error(
+    `${kind}: ${request.route.method} ${request.route.path} → ${detail}\n  request: ${describeRequest(request)}`,
+  );
+}
+
+/** The customer a caller acts as (undefined: none, or an admin, who may read every customer's orders). */
+function customerOf(caller: Caller): string | undefined {
+  return caller === 'alice' || caller === 'bob' ? `fuzz-${caller}` : undefined;
+}
+
+/**
+ * Runs a property and, when it fails, prints the shrunk counterexample with the seed and path that
+ * replay it (`FUZZ_SEED`; fast-check's `path` replays the shrunk case alone), then fails the test.
+ */
+async function checkProperty<T>(name: string, property: fc.IAsyncProperty<T>, numRuns: number): Promise<void> {
+  const details = await fc.check(property, { seed: SEED, numRuns, includeErrorInReport: true });
+  if (!details.failed) return;
+  const report = fc.defaultReportMessage(details) ?? `failed with seed ${details.seed}`;
+  console.log(`fuzz: ${name} failed; replay with FUZZ_SEED=${SEED} FUZZ_RUNS=${numRuns}\n${report}`);
+  throw new Error(`${name}: ${report}`);
 }
 
 test(`${RUNS} generated requests: never a 5xx, every 4xx documented and with a code, and no 4xx changes a row`, async () => {
@@ -328,12 +364,15 @@ test(`${RUNS} generated requests: never a 5xx, every 4xx documented and with a c
   // up to 0.2 s, drawing from it well under a millisecond, and building it per request was most of
   // the run. The same arbitraries draw the same requests, so a seed replays as before.
   const byRoute = new Map(routes.map((route) => [route, requestFor(route)]));
-  const anyRequest = fc.constantFrom(...routes).chain((route) => byRoute.get(route)!);
+  const chosen = routes.filter((route) => !ROUTES || ROUTES.test(`${route.method} ${route.path}`));
+  const anyRequest = fc.constantFrom(...chosen).chain((route) => byRoute.get(route)!);
   const started = performance.now();
   let sent = 0;
+  let placementsLimited = 0;
   const statuses = new Map<string, number>();
   let unchanged: Record<string, string> | undefined;
-  await fc.assert(
+  await checkProperty(
+    'generated requests',
     fc.asyncProperty(anyRequest, async (request) => {
       sent += 1;
       // After a 4xx nothing may have changed, so its fingerprint is the next request's "before"; after a 2xx, take a fresh one.
@@ -354,8 +393,23 @@ test(`${RUNS} generated requests: never a 5xx, every 4xx documented and with a c
       const answer = parseJson(response.body) as { error?: { code?: string } } | undefined;
       const tally = `${status} ${answer?.error?.code ?? ''}`.trim();
       statuses.set(tally, (statuses.get(tally) ?? 0) + 1);
+      if (request.route.path === '/v1/orders' && request.route.method === 'POST' && tally === '429 RATE_LIMITED')
+        placementsLimited += 1;
       if (status >= 500) return fail('5xx', request, `${status} ${response.body.slice(0, 300)}`);
       if (status >= 200 && status < 300) {
+        // Its shape as documented, nothing more; and nothing of another customer's.
+        const shapeProblems = shapes.problems(
+          request.route.method,
+          request.route.path,
+          status,
+          response.body === '' ? undefined : parseJson(response.body),
+        );
+        if (shapeProblems.length > 0) fail('2xx shape', request, `${status} ${shapeProblems.join('; ')}`);
+        const customer = customerOf(request.caller);
+        if (customer && !request.route.path.startsWith('/v1/auth/')) {
+          const seen = owners.problems(customer, parseJson(response.body));
+          if (seen.length > 0) fail('2xx ownership', request, `${status} ${seen.join('; ')}`);
+        }
         const body = (parseJson(response.body) ?? {}) as {
           id?: string;
           resource?: string;
@@ -366,6 +420,7 @@ test(`${RUNS} generated requests: never a 5xx, every 4xx documented and with a c
         };
         if (request.route.path.startsWith('/v1/orders') && request.route.method === 'POST') {
           const orderId = request.route.path === '/v1/orders' ? body.id : request.params.id;
+          if (orderId && request.route.path === '/v1/orders' && customer) owners.add(orderId, customer);
           if (orderId) await quiesce(orderId);
         }
         if (request.route.path === '/v1/usage' && !body.replayed)
@@ -394,7 +449,7 @@ test(`${RUNS} generated requests: never a 5xx, every 4xx documented and with a c
       if (changed.length > 0) fail('4xx changed rows', request, `${status} ${code} changed ${changed.join(', ')}`);
       else unchanged = after;
     }),
-    { seed: SEED, numRuns: RUNS },
+    RUNS,
   );
   const answers = [...statuses]
     .sort((a, b) => b[1] - a[1])
@@ -403,13 +458,9 @@ test(`${RUNS} generated requests: never a 5xx, every 4xx documented and with a c
   console.log(
     `fuzz: ${sent} requests in ${((performance.now() - started) / 1000).toFixed(1)} s, seed ${SEED}; answers ${answers}`,
   );
-  if (failures.size > 0) {
-    console.log(
-      `fuzz: ${failures.size} distinct failures; replay with FUZZ_SEED=${SEED} FUZZ_RUNS=${RUNS}:\n${[...failures].map(([k, v]) => `- ${k}\n    e.g. ${v}`).join('\n')}`,
-    );
-  }
-  expect([...failures.keys()]).toEqual([]);
   expect(sent).toBe(RUNS);
+  // Placement reached the handler throughout the run (no 429 from a limit the run outgrew).
+  expect(placementsLimited).toBe(0);
 });
 
 /** The parts of a request a client writes, as the route's schemas describe them. */
@@ -477,7 +528,9 @@ test('a NUL or a lone surrogate in any string field is 400 UNSTORABLE_TEXT withi
   }
   const wrong = new Map<string, string>();
   for (const { route, field, request } of fields) {
-    await fc.assert(
+    const key = `${route.method} ${route.path} ${field}`;
+    // Each field's property on its own, so that every field is tried; a failure is shrunk and kept.
+    const details = await fc.check(
       fc.asyncProperty(request, async (generated) => {
         const before = await fingerprint.take();
         const [stripeBefore, temporalBefore] = [stripe.requests.length, callsToTemporal()];
@@ -503,13 +556,16 @@ test('a NUL or a lone surrogate in any string field is 400 UNSTORABLE_TEXT withi
           callsToTemporal() === temporalBefore ? '' : 'called Temporal',
           Object.keys(after).every((table) => after[table] === before[table]) ? '' : 'changed rows',
         ].filter(Boolean);
-        const key = `${route.method} ${route.path} ${field}`;
-        if (problems.length > 0 && !wrong.has(key))
-          wrong.set(key, `${problems.join(', ')}; e.g. ${describeRequest(generated)}`);
+        if (problems.length > 0) throw new Error(`${problems.join(', ')}; request: ${describeRequest(generated)}`);
       }),
-      { seed: SEED, numRuns: NUL_RUNS_PER_FIELD },
+      { seed: SEED, numRuns: NUL_RUNS_PER_FIELD, includeErrorInReport: true },
     );
+    if (details.failed) wrong.set(key, fc.defaultReportMessage(details) ?? `failed with seed ${details.seed}`);
   }
+  if (wrong.size > 0)
+    console.log(
+      `fuzz: unstorable text: ${wrong.size} fields failed; replay with FUZZ_SEED=${SEED}\n${[...wrong].map(([k, v]) => `- ${k}: ${v}`).join('\n')}`,
+    );
   for (const spy of temporalCalls) spy.mockRestore();
   await app.close();
   console.log(`fuzz: unstorable text in ${fields.length} string fields, ${NUL_RUNS_PER_FIELD} requests each`);
