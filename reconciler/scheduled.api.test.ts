@@ -14,6 +14,7 @@ import { newProduct } from '../test/helpers/checkouts';
 import { expectReconcilerSchedule } from '../test/helpers/reconciler-schedule';
 import { waitUntil } from '../devstack/waits';
 import type { Finding } from '../services/orders/findings.service';
+import { signalNotification } from '../temporal/notification-signal';
 import { RECONCILER_SCHEDULE_ID, type ReconciliationResult } from '../workflows/contract';
 import { ensureReconcilerSchedule } from './schedule';
 
@@ -91,6 +92,27 @@ async function adminDriftNotices() {
   return (await api.services.notifications.list(admin.id, { limit: 100 })).filter((n) => n.type === 'reconciler.drift');
 }
 
+/**
+ * The admin's drift notices once everything signalled to them so far is stored: the notification
+ * workflow stores signals in the order they arrive, so a marker sent now is stored after any
+ * notice a finished run sent. (A notice arrives after the run's result: read at once, a second
+ * notice would not be there yet.)
+ */
+async function adminDriftNoticesSettled() {
+  const marker = randomUUID();
+  await signalNotification(api.temporal.client, {
+    userId: admin.id,
+    kind: 'NOTIFICATION',
+    type: 'test.marker',
+    payload: { marker },
+    dedupeKey: `test-marker:${marker}`,
+  });
+  await waitUntil('the marker notification stored after every earlier one', async () =>
+    (await api.services.notifications.list(admin.id, { limit: 100 })).some((n) => n.payload.marker === marker),
+  );
+  return adminDriftNotices();
+}
+
 function ops(...args: string[]) {
   const env = { ...process.env, ORDERS_DATABASE_URL: api.dbs.urls.orders };
   return spawnSync(path.join(ROOT, 'node_modules/.bin/tsx'), [path.join(ROOT, 'scripts/ops.ts'), ...args], {
@@ -124,7 +146,7 @@ test('a clean store: the run reports no violation, the metric says 0 per invaria
     'refunds-consistent': 0,
   });
   expect(await api.services.findings.list()).toEqual([]);
-  expect(await adminDriftNotices()).toEqual([]);
+  expect(await adminDriftNoticesSettled()).toEqual([]);
 });
 
 describe('a planted drift (a quota off by one)', () => {
@@ -166,7 +188,7 @@ describe('a planted drift (a quota off by one)', () => {
     expect(await api.services.findings.list({ status: 'any' })).toEqual([
       expect.objectContaining({ id: finding.id, status: 'OPEN', seenCount: 2 }),
     ]);
-    expect(await adminDriftNotices()).toHaveLength(1);
+    expect(await adminDriftNoticesSettled()).toHaveLength(1);
   });
 
   test('`npm run ops -- findings` lists it and `resolve-finding` closes it with the operator and the note', async () => {
