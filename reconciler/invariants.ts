@@ -7,6 +7,7 @@
  */
 
 import type { RunReport, Violation as RecordedViolation } from '../services/orders/findings.service';
+import { isUuid } from '../lib/ids';
 
 /** The invariants, by name: the metric label, the report's headings and the operator entries use these. */
 export const INVARIANTS = {
@@ -49,8 +50,19 @@ export interface SucceededPaymentIntent {
   amountCents?: number;
 }
 
+/** A refund Stripe made (or is making), as its list API shows it. */
+export interface StripeRefund {
+  id: string;
+  amountCents: number;
+  /** When Stripe made it: a refund younger than the grace may not be recorded yet. */
+  created: Date;
+  orderId?: string;
+}
+
 export interface InvariantInput {
   db: Record<'inventory' | 'orders' | 'payments' | 'quota', Queryable>;
+  /** Refunds at Stripe (real Stripe only: stripe-mock keeps none); each must be one the payments service recorded. */
+  stripeRefunds?: () => Promise<StripeRefund[]>;
   /** Succeeded PaymentIntents at Stripe (or, with stripe-mock, as recorded in front of it); undefined skips that invariant. */
   paymentIntents?: () => Promise<SucceededPaymentIntent[]>;
   /**
@@ -542,6 +554,26 @@ async function checkRefunds(ctx: Ctx): Promise<void> {
         `restock:${refundId}`,
         `units were put back on sale for refund ${refundId}, which the payments service does not know`,
       );
+
+  if (ctx.stripeRefunds) {
+    const atStripe = await ctx.stripeRefunds();
+    const { rows: known } = await ctx.db.payments.query<{ stripe_refund_id: string }>(
+      `SELECT stripe_refund_id FROM refunds WHERE stripe_refund_id = ANY($1)`,
+      [atStripe.map((r) => r.id)],
+    );
+    const recordedAtStripe = new Set(known.map((r) => r.stripe_refund_id));
+    for (const refund of atStripe) {
+      ctx.report.checked[invariant] += 1;
+      if (!recordedAtStripe.has(refund.id) && refund.created < ctx.cutoff)
+        violate(
+          ctx,
+          invariant,
+          `stripe-refund:${refund.id}`,
+          `Stripe refunded ${refund.amountCents} cents (${refund.id}); no refund the store recorded is it`,
+          refund.orderId && isUuid(refund.orderId) ? { orderId: refund.orderId } : {},
+        );
+    }
+  }
 
   const { rows: orders } = await ctx.db.orders.query<{ id: string; refunded_cents: number; recorded: string }>(
     `SELECT o.id, o.refunded_cents, COALESCE((SELECT SUM(r.amount_cents) FROM order_refunds r WHERE r.order_id = o.id), 0) AS recorded

@@ -6,7 +6,13 @@
 import { Pool } from 'pg';
 import Stripe from 'stripe';
 import type { ServiceName } from '../lib/service-names';
-import { checkInvariants, INVARIANTS, type InvariantReport, type SucceededPaymentIntent } from './invariants';
+import {
+  checkInvariants,
+  INVARIANTS,
+  type InvariantReport,
+  type StripeRefund,
+  type SucceededPaymentIntent,
+} from './invariants';
 
 export interface ReconcileOptions {
   /** Real Stripe (a secret key): its succeeded PaymentIntents are matched. Without one (stripe-mock) that invariant is skipped. */
@@ -35,6 +41,8 @@ export async function reconcile(
         ? {
             paymentIntents: () =>
               stripePaymentIntents(options.stripeSecretKey!, options.paymentIntentWindowSeconds ?? 7 * 86_400),
+            stripeRefunds: () =>
+              stripeRefunds(options.stripeSecretKey!, options.paymentIntentWindowSeconds ?? 7 * 86_400),
           }
         : {}),
     });
@@ -54,6 +62,23 @@ export async function stripePaymentIntents(
   for await (const intent of stripe.paymentIntents.list({ created: { gte: since }, limit: 100 })) {
     if (intent.status === 'succeeded')
       found.push({ id: intent.id, orderId: intent.metadata?.orderId, amountCents: intent.amount_received });
+  }
+  return found;
+}
+
+/** Refunds Stripe made within the window (not failed or cancelled), with the order the store put in their metadata. */
+export async function stripeRefunds(secretKey: string, windowSeconds: number): Promise<StripeRefund[]> {
+  const stripe = new Stripe(secretKey);
+  const since = Math.floor(Date.now() / 1000) - windowSeconds;
+  const found: StripeRefund[] = [];
+  for await (const refund of stripe.refunds.list({ created: { gte: since }, limit: 100 })) {
+    if (refund.status === 'failed' || refund.status === 'canceled') continue;
+    found.push({
+      id: refund.id,
+      amountCents: refund.amount,
+      created: new Date(refund.created * 1000),
+      orderId: refund.metadata?.orderId,
+    });
   }
   return found;
 }
