@@ -452,12 +452,22 @@ describe('forgotten password and address verification, by mail through Mailpit',
     expect((await post('/v1/auth/signin', { email, password: 'a new fine password' })).statusCode).toBe(200);
   });
 
-  it('a new account proves its address with the link mailed at sign-up', async () => {
+  it('a new account orders only once it proves its address with the link mailed at sign-up', async () => {
     const email = newEmail('vera');
     const session = signed(await post('/v1/auth/signup', { email, password: PASSWORD }));
     const me = () =>
       mailing.inject({ method: 'GET', url: '/v1/auth/me', headers: { authorization: `Bearer ${session.token}` } });
     expect((await me()).json().emailVerified).toBe(false);
+    const order = () =>
+      mailing.inject({
+        method: 'POST',
+        url: '/v1/orders',
+        headers: { authorization: `Bearer ${session.token}` },
+        payload: { items: [{ productId, quantity: 1 }] },
+      });
+    const before = await api.snapshot();
+    expect(errorOf(await order())).toEqual([403, 'EMAIL_NOT_VERIFIED']);
+    expect(await api.snapshot()).toEqual(before);
     const token = linkToken(await waitForMail(email, 'Confirm your email address'), 'verify-email');
     expect(errorOf(await post('/v1/auth/verify-email', { token: 'y'.repeat(43) }))).toEqual([400, 'LINK_INVALID']);
     const verified = await post('/v1/auth/verify-email', { token });
@@ -466,6 +476,7 @@ describe('forgotten password and address verification, by mail through Mailpit',
       { id: session.userId, email, role: 'user', plan: 'free' },
     ]);
     expect((await me()).json().emailVerified).toBe(true);
+    expect((await order()).statusCode).toBe(201);
     expect(errorOf(await post('/v1/auth/verify-email', { token }))).toEqual([400, 'LINK_INVALID']);
   });
 

@@ -20,7 +20,7 @@ import { PageOf, PageQueryFields } from '../paging';
 import { errors, IdParams, Order, OrderStatus, Quantity, Text, UserId, Uuid } from '../schemas';
 
 export interface OrderRoutesOptions {
-  services: Pick<Services, 'orders' | 'payments' | 'inventory' | 'cart' | 'quota'>;
+  services: Pick<Services, 'orders' | 'payments' | 'inventory' | 'cart' | 'quota' | 'accounts'>;
   checkout: CheckoutClient;
   orderTtlSeconds: number;
   /** Refunds after the sale, listed on one order's page; none listed without it. */
@@ -122,13 +122,20 @@ export const orderRoutes: FastifyPluginAsyncTypebox<OrderRoutesOptions> = async 
         tags: ['orders'],
         description:
           'Places an order from `items` or, without a body, from the cart. Answers once the stock is reserved (or refused). ' +
-          "409 HOLD_LIMIT_REACHED when it would take the customer over their plan's holding limits (unpaid orders at once, units of one product held unpaid, a share of its stock), before anything is reserved.",
+          "409 HOLD_LIMIT_REACHED when it would take the customer over their plan's holding limits (unpaid orders at once, units of one product held unpaid, a share of its stock), before anything is reserved. " +
+          '403 EMAIL_NOT_VERIFIED for an account whose address is not verified yet (the link mailed at sign-up), before anything is recorded.',
         headers: PlaceOrderHeaders,
         body: Type.Optional(PlaceOrderBody),
-        response: { 201: Order, ...errors(400, 401, 409, 422, 429, 503) },
+        response: { 201: Order, ...errors(400, 401, 403, 409, 422, 429, 503) },
       },
     },
     async (request, reply) => {
+      // An account orders once its address is proven (docs/accounts.md); a dev-token user has no account.
+      if (request.user.sid && !(await services.accounts.isEmailVerified(request.user.sub)))
+        throw new DomainError(
+          'EMAIL_NOT_VERIFIED',
+          'Confirm your email address first: follow the link in the mail we sent',
+        );
       try {
         const placement = await placeOrder(
           {
