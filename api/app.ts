@@ -8,6 +8,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { randomUUID } from 'node:crypto';
 import type { NotificationSignaller } from '../temporal/notification-signal';
 import type { CheckoutClient } from '../temporal/checkout-client';
+import type { TrustProxy } from '../lib/trust-proxy';
 import type { Services } from '../services';
 import type { NotificationHub } from '../services/notifications/live';
 import { SessionWatch } from '../services/accounts/session-watch';
@@ -45,6 +46,8 @@ export interface ApiSettings {
   orderTtlSeconds: number;
   /** Session cookies marked `Secure` (the production profile, served over HTTPS). */
   secureCookies?: boolean;
+  /** The proxies whose X-Forwarded-For names the client (TRUST_PROXY): every per-address limit then counts clients, not the proxy. */
+  trustProxy?: TrustProxy;
 }
 
 export interface AppDeps {
@@ -87,10 +90,14 @@ export interface AppDeps {
 export const BODY_LIMIT_BYTES = 64 * 1024;
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  // A number of hops as the function Fastify builds from one (its types take no number): trust the nearest n.
+  const trusted = deps.settings.trustProxy ?? false;
+  const trustProxy = typeof trusted === 'number' ? (_address: string, hop: number) => hop < trusted : trusted;
   const app = Fastify({
     // Whatever logger the caller asks for, request lines never carry a token, cookie or password.
     logger: redactingLogger(deps.logger ?? false),
     bodyLimit: BODY_LIMIT_BYTES,
+    trustProxy,
     // Every log line of a request carries its id; a caller's X-Request-Id is kept for tracing.
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),

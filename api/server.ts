@@ -3,7 +3,7 @@ import closeWithGrace from 'close-with-grace';
 import type { Connection } from '@temporalio/client';
 import { CheckoutClient, TEMPORAL_CHANNEL_ARGS } from '../temporal/checkout-client';
 import { databaseUrlsFromEnv, loadSettings } from '../lib/config';
-import { refuseUnsafeProduction } from '../lib/production';
+import { apiProductionProblems, refuseUnsafeProduction } from '../lib/production';
 import { createClient, lazyClient, temporalSettingsFromEnv } from '../temporal/connection';
 import { installTracing } from '../temporal/tracing';
 import { codecOriginsFromEnv } from './routes/codec.routes';
@@ -20,7 +20,7 @@ function readinessProbes(services: Services, temporal: Connection): ReadinessPro
 }
 
 async function main(): Promise<void> {
-  refuseUnsafeProduction('The API');
+  refuseUnsafeProduction('The API', process.env, apiProductionProblems);
   const settings = loadSettings();
   const temporalSettings = temporalSettingsFromEnv();
   const tracing = installTracing({ serviceName: 'storefront-api' });

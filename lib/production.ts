@@ -4,6 +4,7 @@
  * anyone can read in this repository, with dev tokens that mint any user and role, or with
  * payments going to stripe-mock. The check runs before any connection is opened or port bound.
  */
+import { trustProxyFrom, type TrustProxy } from './trust-proxy';
 
 type Env = Record<string, string | undefined>;
 
@@ -64,12 +65,40 @@ export function productionProblems(env: Env = process.env): string[] {
 }
 
 /**
+ * What only the API needs besides: production marks session cookies Secure, so browsers reach it
+ * over HTTPS, in practice through a TLS proxy. Without TRUST_PROXY every request would come from
+ * the proxy's address and every per-address limit would count all customers as one; an API that
+ * clients reach directly (TLS ended in the process's own network path) says so with
+ * DIRECT_CONNECTIONS=true.
+ */
+export function apiProductionProblems(env: Env = process.env): string[] {
+  const problems = productionProblems(env);
+  let trustProxy: TrustProxy = false;
+  try {
+    trustProxy = trustProxyFrom(env.TRUST_PROXY);
+  } catch (error) {
+    problems.push((error as Error).message);
+    return problems;
+  }
+  const direct = (env.DIRECT_CONNECTIONS ?? '').trim().toLowerCase() === 'true';
+  if (trustProxy === false && !direct)
+    problems.push(
+      "TRUST_PROXY is not set: behind the TLS proxy that Secure cookies need, every client would share the proxy's address and its per-address limits; set it to the number of proxy hops or the proxies' addresses, or DIRECT_CONNECTIONS=true if clients reach the API directly",
+    );
+  return problems;
+}
+
+/**
  * Exits the process (status 78, EX_CONFIG) with every problem on stderr when NODE_ENV=production
  * and the environment is unsafe; returns quietly otherwise. `what` names the process ("API").
  */
-export function refuseUnsafeProduction(what: string, env: Env = process.env): void {
+export function refuseUnsafeProduction(
+  what: string,
+  env: Env = process.env,
+  problemsOf: (env: Env) => string[] = productionProblems,
+): void {
   if (!isProduction(env)) return;
-  const problems = productionProblems(env);
+  const problems = problemsOf(env);
   if (problems.length === 0) return;
   process.stderr.write(
     `${what} refuses to start with NODE_ENV=production:\n${problems.map((problem) => `  - ${problem}`).join('\n')}\nSee docs/production.md.\n`,

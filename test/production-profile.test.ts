@@ -52,6 +52,8 @@ function safeEnv(port: number): NodeJS.ProcessEnv {
     TEMPORAL_ADDRESS: process.env.TEMPORAL_ADDRESS,
     TEMPORAL_NAMESPACE: testNamespace(),
     WORKER_METRICS_PORT: '0',
+    // Behind one TLS proxy, as production's Secure cookies assume.
+    TRUST_PROXY: '1',
     LOG_LEVEL: 'info',
   };
   return env;

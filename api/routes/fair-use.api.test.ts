@@ -3,9 +3,11 @@
  * account cannot hold a product's stock in unpaid orders, however fast it orders; the refusal is
  * 409 HOLD_LIMIT_REACHED with the limit in its message, and other customers can still buy. A
  * payment method is a Stripe PaymentMethod id: card data is refused before anything is stored.
+ * Behind a proxy (TRUST_PROXY), per-address limits count clients, not the proxy.
  */
 import { randomUUID } from 'node:crypto';
-import { startApiHarness, type ApiHarness } from '../../test/helpers/api';
+import { buildAppBeside, startApiHarness, TEST_SETTINGS, type ApiHarness } from '../../test/helpers/api';
+import type { TrustProxy } from '../../lib/trust-proxy';
 import { newProduct } from '../../test/helpers/checkouts';
 
 jest.setTimeout(90_000);
@@ -100,5 +102,36 @@ describe('a payment method is a Stripe PaymentMethod id', () => {
     const paid = await pay(customer, placed.id, 'pm_card_visa');
     expect(paid.statusCode).toBe(200);
     expect(['PAID', 'COMPLETED']).toContain(paid.json().status);
+  });
+});
+
+describe('behind a proxy, per-address limits count the clients (TRUST_PROXY)', () => {
+  /** Dev tokens asked for through one proxy, one per client address, with a limit of one a minute per address. */
+  async function devTokensThroughProxy(trustProxy: TrustProxy, clients: string[]): Promise<number[]> {
+    const app = await buildAppBeside(api, { settings: { ...TEST_SETTINGS, trustProxy }, rateLimits: { devTokens: 1 } });
+    try {
+      const statuses: number[] = [];
+      for (const client of clients) {
+        const response = await app.inject({
+          method: 'POST',
+          url: '/v1/auth/dev-token',
+          headers: { 'x-forwarded-for': client },
+          payload: { userId: newUser() },
+        });
+        statuses.push(response.statusCode);
+      }
+      return statuses;
+    } finally {
+      await app.close();
+    }
+  }
+
+  test('trusting the proxy, two customers behind it each get their own limit', async () => {
+    expect(await devTokensThroughProxy(1, ['203.0.113.1', '203.0.113.2', '203.0.113.1'])).toEqual([200, 200, 429]);
+    expect(await devTokensThroughProxy(['127.0.0.1'], ['203.0.113.1', '203.0.113.2'])).toEqual([200, 200]);
+  });
+
+  test("not trusting it, they share the proxy's address, and a client cannot choose its own", async () => {
+    expect(await devTokensThroughProxy(false, ['203.0.113.1', '203.0.113.2'])).toEqual([200, 429]);
   });
 });
