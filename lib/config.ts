@@ -1,7 +1,6 @@
 /** Settings from the environment, with the working local defaults of docs/design.md. */
 import { SERVICES, type ServiceName, databaseNameFor } from './service-names';
 import { trustProxyFrom, type TrustProxy } from './trust-proxy';
-import { trustProxyFrom, type TrustProxy } from './trust-proxy';
 
 export interface Settings {
   port: number;
@@ -19,8 +18,6 @@ export interface Settings {
   /** NODE_ENV=production: cookies are Secure, dev tokens are off unless asked for (and then refused, lib/production.ts). */
   production: boolean;
   secureCookies: boolean;
-  /** TRUST_PROXY: the proxies whose X-Forwarded-For names the client (lib/trust-proxy.ts); false: the peer is the client. */
-  trustProxy: TrustProxy;
   /** TRUST_PROXY: the proxies whose X-Forwarded-For names the client (lib/trust-proxy.ts); false: the peer is the client. */
   trustProxy: TrustProxy;
   /** Account mail (password reset links, address verification). */
@@ -68,7 +65,6 @@ export function loadSettings(env: Env = process.env): Settings {
     allowDevTokens: (env.ALLOW_DEV_TOKENS ?? (production ? 'false' : 'true')) === 'true',
     production,
     secureCookies: production,
-    trustProxy: trustProxyFrom(env.TRUST_PROXY),
     trustProxy: trustProxyFrom(env.TRUST_PROXY),
     mail: {
       smtpUrl: env.SMTP_URL || undefined,
