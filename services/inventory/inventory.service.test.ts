@@ -310,7 +310,7 @@ async function ledgerTotal(productId: string): Promise<number> {
   return adjustments.reduce((sum, a) => sum + a.delta, 0);
 }
 
-test('stock adjustments racing reservations never give reserved units back, and the ledger sums to the stock', async () => {
+test('stock adjustments racing reservations never give reserved units back, oversell, or lose a unit from the ledger', async () => {
   const product = await newProduct(100);
   // An admin's view from before the race: whatever it says, a delta cannot undo a reservation.
   const staleRead = await inventory.getProduct(product.id);
@@ -320,17 +320,38 @@ test('stock adjustments racing reservations never give reserved units back, and 
     ...orders.map((orderId) => inventory.reserve({ orderId, lines: [{ productId: product.id, quantity: 5 }] })),
     ...deltas.map((delta, i) => inventory.adjustStock({ productId: product.id, delta, reason: `race ${i}` })),
   ]);
-  expect(outcomes.filter((o) => o.status === 'rejected')).toEqual([]);
   expect(staleRead!.available).toBe(100);
+  // Which ones lose depends on the order they ran in (a write-off after the reservations took
+  // everything is refused, as is a reservation after write-offs took its units): the invariant
+  // does not. A refusal is one of the two the service gives for too little stock, nothing else.
+  const reservations = outcomes.slice(0, orders.length);
+  const adjustments = outcomes.slice(orders.length);
+  const refusedWith = (results: PromiseSettledResult<unknown>[]) =>
+    results
+      .filter((o): o is PromiseRejectedResult => o.status === 'rejected')
+      .map((o) => (o.reason instanceof DomainError ? o.reason.code : String(o.reason)));
+  expect(refusedWith(reservations).filter((code) => code !== 'OUT_OF_STOCK')).toEqual([]);
+  expect(refusedWith(adjustments).filter((code) => code !== 'INSUFFICIENT_STOCK')).toEqual([]);
+  // Only a write-off can refuse a reservation, and the write-offs come to 13 units: at most 3 of 5.
+  const granted = orders.filter((_, i) => reservations[i]!.status === 'fulfilled');
+  expect(granted.length).toBeGreaterThanOrEqual(17);
+  const added = deltas.filter((_, i) => adjustments[i]!.status === 'fulfilled').reduce((sum, d) => sum + d, 0);
 
-  const added = deltas.reduce((sum, d) => sum + d, 0);
-  expect(await stock(product.id)).toEqual({ available: 100 + added - 20 * 5, reserved: 20 * 5, sold: 0 });
+  // Nothing oversold, nothing lost: the stock is what the ledger and the granted reservations say.
+  expect(await stock(product.id)).toEqual({
+    available: 100 + added - granted.length * 5,
+    reserved: granted.length * 5,
+    sold: 0,
+  });
+  expect((await stock(product.id)).available).toBeGreaterThanOrEqual(0);
   await expectConserved(product.id, 100 + added);
   expect(await ledgerTotal(product.id)).toBe(100 + added);
-  // Every reservation is still whole.
+  // Every granted reservation is still whole; a refused one left nothing behind.
   const held = await Promise.all(orders.map((orderId) => inventory.findReservation(orderId)));
-  expect(held.map((r) => r?.status)).toEqual(Array(20).fill('HELD'));
-});
+  expect(held.map((r) => r?.status ?? 'none')).toEqual(
+    orders.map((orderId) => (granted.includes(orderId) ? 'HELD' : 'none')),
+  );
+}, 30_000); // 28 transactions at once: seconds on a loaded 2-core machine
 
 test('taking away more than is available is INSUFFICIENT_STOCK and changes nothing; reserved units cannot be taken', async () => {
   const product = await newProduct(10);
