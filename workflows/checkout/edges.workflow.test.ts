@@ -9,7 +9,7 @@ import { WorkflowUpdateStage } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
 import type { ServiceQueue } from '../../worker/activities-by-queue';
 import { createPaymentsActivities } from '../../activities/payments.activities';
-import type { Services } from '../../services';
+import { openServices, type Services } from '../../services';
 import { PaymentsService } from '../../services/payments/payments.service';
 import { createPaymentsDb } from '../../services/payments/db';
 import { createStripeGateway } from '../../services/payments/stripe-client';
@@ -19,6 +19,7 @@ import type { TestDatabases } from '../../test/helpers/databases';
 import { gate, type Gate } from '../../test/helpers/gate';
 import { stripeDouble, type StripeDouble } from '../../harness/stripe-double';
 import { isConfirm, startStripeProxy, type RecordedRequest, type StripeProxy } from '../../harness/stripe-proxy';
+import { startTcpProxy, type TcpProxy } from '../../harness/tcp-proxy';
 import type { RunningWorkers, TestTemporal } from '../../test/helpers/temporal';
 import {
   closeTestBed,
@@ -47,11 +48,17 @@ let dbs: TestDatabases;
 let services: Services;
 let temporal: TestTemporal;
 let recorder: StripeProxy;
+/** Orders whose refunds Stripe refuses (through the recorder) until the test takes them out. */
+const refundsRefused = new Set<string>();
 /** The payments service in real mode against the Stripe double, for `processing`. */
 let stripeLike: { payments: PaymentsService; double: StripeDouble; recorder: StripeProxy; close(): Promise<void> };
 
 beforeAll(async () => {
-  recorder = await startStripeProxy({ target: process.env.STRIPE_API_BASE! });
+  recorder = await startStripeProxy({
+    target: process.env.STRIPE_API_BASE!,
+    intercept: (request) =>
+      request.kind === 'refund' && request.orderId && refundsRefused.has(request.orderId) ? REFUND_REFUSED : undefined,
+  });
   ({ dbs, services, temporal } = await openTestBed({ stripeApiBase: recorder.url }));
   const double = stripeDouble(() => 'processing');
   const doubleRecorder = await startStripeProxy({ target: process.env.STRIPE_API_BASE!, intercept: double.intercept });
@@ -119,12 +126,49 @@ async function startCheckout(options: { available?: number; ttlSeconds?: number 
   };
 }
 
+/** Stripe refusing a refund (the charge is disputed): the payments service gets Stripe's own error. */
+const REFUND_REFUSED = {
+  status: 400,
+  body: {
+    error: {
+      type: 'invalid_request_error',
+      code: 'charge_disputed',
+      message: 'This charge has been disputed and cannot be refunded right now.',
+    },
+  },
+};
+
+/** The services (all on the test's databases) with the orders database reached through a proxy the test can cut. */
+async function servicesWithOrdersBehindProxy(): Promise<{ services: Services; proxy: TcpProxy }> {
+  const url = new URL(dbs.urls.orders);
+  const proxy = await startTcpProxy({ host: url.hostname, port: Number(url.port || 5432) });
+  url.host = proxy.address;
+  return {
+    proxy,
+    services: openServices(
+      { ...dbs.urls, orders: url.toString() },
+      { stripeSecretKey: undefined, stripeApiBase: recorder.url },
+    ),
+  };
+}
+
+/** The attempt the workflow's pending activity of this type is on (0 while none is pending). */
+async function pendingAttempt(handle: { describe(): Promise<{ raw: { pendingActivities?: unknown } }> }, type: string) {
+  const pending = ((await handle.describe()).raw.pendingActivities ?? []) as {
+    activityType?: { name?: string | null } | null;
+    attempt?: number | null;
+  }[];
+  return pending.find((activity) => activity.activityType?.name === type)?.attempt ?? 0;
+}
+
 const status = (wanted: OrderStatus) => (state: CheckoutState) => state.status === wanted;
 
 /** What reached Stripe about one order (the payments service names the order in every key and in metadata). */
 const stripeRequestsFor = (orderId: string, from: RecordedRequest[] = recorder.requests) =>
   from.filter((r) => r.idempotencyKey?.includes(orderId) || r.body.includes(orderId));
 const refundsFor = (orderId: string) => stripeRequestsFor(orderId).filter((r) => r.path === '/v1/refunds');
+/** The refunds Stripe made (answered 200), as opposed to the ones it refused. */
+const refundsMadeFor = (orderId: string) => refundsFor(orderId).filter((r) => r.status === 200);
 
 /** Waits until the workflow's own clock is past the order's expiresAt (the event under test is time passing). */
 async function pastExpiry(state: CheckoutState): Promise<void> {
@@ -255,24 +299,39 @@ describe('the commit point', () => {
   });
 
   it('the orders database down after the stock is sold, past the old retries: the order still completes, nothing is refunded', async () => {
-    let paidWrites = 0;
-    const ordersReal = real('orders');
-    await startWorkers({
-      orders: {
-        setOrderStatus: async (input) => {
-          if (input.status === 'PAID' && ++paidWrites <= 11) throw new Error('orders database unreachable');
-          return ordersReal.setOrderStatus!(input);
-        },
-      },
-    });
-    const order = await startCheckout();
-    await reach(order.handle, status('AWAITING_PAYMENT'));
-    expect((await order.pay()).status).toBe('PAID');
-    expect(await order.handle.result()).toMatchObject({ status: 'COMPLETED', compensatedSteps: [] });
-    expect(paidWrites).toBe(12);
-    expect(await services.payments.get(order.orderId)).toMatchObject({ status: 'SUCCEEDED', refunded: false });
-    expect(refundsFor(order.orderId)).toEqual([]);
-    expect(await services.inventory.findReservation(order.orderId)).toMatchObject({ status: 'COMMITTED' });
+    // The orders database cut for real (a TCP proxy before it resets every connection), not an activity that throws.
+    const behind = await servicesWithOrdersBehindProxy();
+    try {
+      workers = await startWorkersReplacing({ services: behind.services, temporal });
+      const order = await startCheckout();
+      await reach(order.handle, status('AWAITING_PAYMENT'));
+      behind.proxy.cut();
+      let answered = false;
+      const paying = order.pay().finally(() => (answered = true));
+      // The charge and the sale go through (their own databases); the PAID write fails until the
+      // database is back: kept down past the 10 attempts a step used to get (or until the payment
+      // is answered, which it must not be before PAID is written).
+      await waitUntil(
+        'the PAID write to fail 11 times',
+        async () => answered || (await pendingAttempt(order.handle, 'setOrderStatus')) >= 12,
+        { timeoutMs: 60_000, intervalMs: 200 },
+      );
+      expect(await services.inventory.findReservation(order.orderId)).toMatchObject({ status: 'COMMITTED' });
+      expect(behind.proxy.refused).toBeGreaterThan(0);
+      behind.proxy.restore();
+      expect((await paying).status).toBe('PAID');
+      expect(await order.handle.result()).toMatchObject({ status: 'COMPLETED', compensatedSteps: [] });
+      expect(await services.orders.get(order.orderId)).toMatchObject({ status: 'COMPLETED' });
+      expect(await services.payments.get(order.orderId)).toMatchObject({ status: 'SUCCEEDED', refunded: false });
+      expect(refundsFor(order.orderId)).toEqual([]);
+      expect(await services.inventory.findReservation(order.orderId)).toMatchObject({ status: 'COMMITTED' });
+    } finally {
+      await workers?.stop();
+      workers = undefined;
+      behind.proxy.restore();
+      await behind.services.close();
+      await behind.proxy.close();
+    }
   });
 
   it('an expired order that was never charged makes no Stripe request at all', async () => {
@@ -383,45 +442,61 @@ describe('Stripe answers processing (real mode, the Stripe double)', () => {
 });
 
 describe('an undo that keeps failing', () => {
+  /**
+   * Two orders parked at once (each waits out the refund's whole retry policy, about 45 s): an
+   * operator released their reservations, so the sale fails for real (RESERVATION_RELEASED), and
+   * Stripe refuses their refunds through the recorder until the test takes them out, so the refund
+   * runs out of its retries for real.
+   */
+  let parked: [Awaited<ReturnType<typeof parkedRefund>>, Awaited<ReturnType<typeof parkedRefund>>];
+  beforeAll(async () => {
+    await startWorkers();
+    parked = await Promise.all([parkedRefund(), parkedRefund()]);
+  }, 180_000);
+  // The file's afterEach stops the workers after each test; the parked orders wait for the next ones.
+  beforeEach(async () => {
+    if (!workers) await startWorkers();
+  });
+
   async function parkedRefund() {
-    let refundWorks = false;
-    const payments = real('payments');
-    await startWorkers({
-      inventory: {
-        commitStock: async () => {
-          throw ApplicationFailure.nonRetryable('The reservation was released by an operator', 'RESERVATION_RELEASED');
-        },
-      },
-      payments: {
-        refundPayment: async (input) => {
-          if (!refundWorks) throw ApplicationFailure.nonRetryable('Stripe refuses refunds right now', 'STRIPE_REFUSED');
-          return payments.refundPayment!(input);
-        },
-      },
-    });
     const order = await startCheckout();
     await reach(order.handle, status('AWAITING_PAYMENT'));
+    refundsRefused.add(order.orderId);
+    expect(await services.inventory.release(order.orderId)).toMatchObject({ status: 'RELEASED' });
     expect((await order.pay()).status).toBe('NEEDS_ATTENTION');
     expect(await services.orders.get(order.orderId)).toMatchObject({ status: 'NEEDS_ATTENTION' });
-    expect(refundsFor(order.orderId)).toEqual([]);
-    return { ...order, fix: () => (refundWorks = true) };
+    expect(await order.handle.query(checkoutStateQuery)).toMatchObject({
+      status: 'NEEDS_ATTENTION',
+      failure: { message: expect.stringContaining('cannot be refunded right now') },
+    });
+    // Every try of the refund reached Stripe under the one key, and every one was refused: no refund made.
+    const tries = refundsFor(order.orderId);
+    expect(tries.length).toBeGreaterThanOrEqual(10);
+    expect(new Set(tries.map((r) => r.idempotencyKey))).toEqual(new Set([`order:${order.orderId}:refund`]));
+    expect(refundsMadeFor(order.orderId)).toEqual([]);
+    expect(await services.payments.get(order.orderId)).toMatchObject({ status: 'SUCCEEDED', refunded: false });
+    return { ...order, fix: () => refundsRefused.delete(order.orderId) };
   }
 
-  it('parks the order; retry sends exactly one refund', async () => {
-    const order = await parkedRefund();
+  it('parks the order once the refund has run out of its retries; retry sends exactly one refund', async () => {
+    const order = parked[0];
     order.fix();
     await order.handle.signal(operatorActionSignal, { action: 'retry' });
     expect((await order.handle.result()).status).toBe('FAILED');
-    expect(refundsFor(order.orderId)).toHaveLength(1);
-    expect(await services.payments.get(order.orderId)).toMatchObject({ status: 'REFUNDED' });
+    expect(refundsMadeFor(order.orderId)).toHaveLength(1);
+    expect(await services.payments.get(order.orderId)).toMatchObject({ status: 'REFUNDED', refunded: true });
+    expect(await services.orders.get(order.orderId)).toMatchObject({ status: 'FAILED' });
+    expect(await order.stock()).toBe(3);
   });
 
   it('parks the order; resolve (done by hand) sends none', async () => {
-    const order = await parkedRefund();
+    const order = parked[1];
     order.fix();
     await order.handle.signal(operatorActionSignal, { action: 'resolve', note: 'refunded in the Stripe dashboard' });
     expect((await order.handle.result()).status).toBe('FAILED');
-    expect(refundsFor(order.orderId)).toEqual([]);
+    expect(refundsMadeFor(order.orderId)).toEqual([]);
     expect(await services.payments.get(order.orderId)).toMatchObject({ status: 'SUCCEEDED' });
+    expect(await services.orders.get(order.orderId)).toMatchObject({ status: 'FAILED' });
+    expect(await order.stock()).toBe(3);
   });
 });
