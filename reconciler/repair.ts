@@ -8,7 +8,7 @@ import type { Client } from '@temporalio/client';
 import { isTerminalStatus } from '../lib/orders';
 import type { OrdersService } from '../services/orders/orders.service';
 import type { PaymentsService } from '../services/payments/payments.service';
-import { checkoutRunning, startRecoveryRun } from '../temporal/checkout-client';
+import { checkoutInputOf, checkoutRunning, startRecoveryRun } from '../temporal/checkout-client';
 
 export interface RepairDeps {
   temporal: Client;
@@ -32,30 +32,34 @@ export async function reasonToLeave(deps: RepairDeps, orderId: string, now = new
   return charged ? 'a charge was taken or may be in flight: an operator decides' : undefined;
 }
 
-/** Starts a recovery run of the order unless it has ended or its workflow is running. */
+/**
+ * Starts a recovery run of the order unless it has ended or its workflow is running. An order its
+ * run never recorded (terminated before its createOrder ran, with its stock or quota unit already
+ * taken) is recovered from the input that run started with, while Temporal still has it.
+ */
 export async function repairOrder(deps: RepairDeps, orderId: string): Promise<RepairOutcome> {
   const order = await deps.orders.get(orderId);
-  if (!order) return { action: 'left', detail: `no order ${orderId}` };
-  if (isTerminalStatus(order.status)) return { action: 'left', detail: `order ${orderId} has ended (${order.status})` };
+  if (order && isTerminalStatus(order.status))
+    return { action: 'left', detail: `order ${orderId} has ended (${order.status})` };
   if (await checkoutRunning(deps.temporal, orderId))
     return { action: 'left', detail: `order ${orderId} has a running checkout workflow: nothing to repair` };
-  const started = await startRecoveryRun(
-    deps.temporal,
-    {
-      orderId,
-      customerId: order.customerId,
-      lines: order.lines,
-      currency: order.currency,
-      ...(order.idempotencyKey ? { idempotencyKey: order.idempotencyKey } : {}),
-      ...(order.requestHash ? { requestHash: order.requestHash } : {}),
-    },
-    deps.orderTtlSeconds,
-  );
+  const input = order
+    ? {
+        orderId,
+        customerId: order.customerId,
+        lines: order.lines,
+        currency: order.currency,
+        ...(order.idempotencyKey ? { idempotencyKey: order.idempotencyKey } : {}),
+        ...(order.requestHash ? { requestHash: order.requestHash } : {}),
+      }
+    : await checkoutInputOf(deps.temporal, orderId);
+  if (!input) return { action: 'left', detail: `no order ${orderId}, and Temporal holds no checkout of it` };
+  const started = await startRecoveryRun(deps.temporal, input, deps.orderTtlSeconds);
   if (!started)
     return { action: 'left', detail: `order ${orderId} has a running checkout workflow: nothing to repair` };
   return {
     action: 'started',
     runId: started.runId,
-    detail: `started a recovery run of order ${orderId} (${order.status}); it resumes or unwinds the order`,
+    detail: `started a recovery run of order ${orderId} (${order?.status ?? 'never recorded'}); it resumes or unwinds the order`,
   };
 }

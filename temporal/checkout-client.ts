@@ -12,6 +12,7 @@ import {
   type WorkflowStartOptions,
 } from '@temporalio/client';
 import { ApplicationFailure, TypedSearchAttributes } from '@temporalio/common';
+import { decodeArrayFromPayloads } from '@temporalio/common/lib/internal-non-workflow';
 import { domainErrorFrom } from '../lib/business-failures';
 import { DomainError } from '../lib/errors';
 import type { ErrorCode } from '../lib/error-codes';
@@ -231,6 +232,24 @@ export async function checkoutRunning(client: Client, orderId: string): Promise<
     return description.status.name === 'RUNNING';
   } catch (error) {
     if (error instanceof WorkflowNotFoundError) return false;
+    throw error;
+  }
+}
+
+/**
+ * The input the order's latest checkout run started with, decoded as the client decodes payloads
+ * (through the codec when they are encrypted); undefined when Temporal holds no run of the order
+ * (never started, or past the namespace's retention). For an order its run never recorded.
+ */
+export async function checkoutInputOf(client: Client, orderId: string): Promise<CheckoutInput | undefined> {
+  try {
+    const history = await client.workflow.getHandle(orderWorkflowId(orderId)).fetchHistory();
+    const started = history.events?.[0]?.workflowExecutionStartedEventAttributes;
+    if (!started?.input?.payloads?.length) return undefined;
+    const [input] = await decodeArrayFromPayloads(client.options.loadedDataConverter, started.input.payloads);
+    return input as CheckoutInput;
+  } catch (error) {
+    if (error instanceof WorkflowNotFoundError) return undefined;
     throw error;
   }
 }

@@ -37,20 +37,46 @@ export interface OperatorReset {
   point: ResetPoint;
 }
 
+/** The cases, by name: the lists below pick from them. */
+const CASES = {
+  placed: { phase: 'placing', hold: held('createOrder', 'end'), plan: 'pay' },
+  reservingThenCancelled: { phase: 'placing', hold: held('reserveStock', 'start'), plan: 'cancel' },
+  waitingThenPaid: { phase: 'awaiting-payment', plan: 'pay' },
+  waitingThenCancelled: { phase: 'awaiting-payment', plan: 'cancel' },
+  waitingThenExpired: { phase: 'awaiting-payment', plan: 'expire', ttlSeconds: SHORT_TTL_SECONDS },
+  // Stripe charged and its answer is lost with the run: the customer pays again (same attempt, same key) or gives up.
+  chargedAnswerLostThenPaid: { phase: 'charging', hold: held('chargePayment', 'atStripe'), plan: 'pay' },
+  chargedAnswerLostThenExpired: {
+    phase: 'charging',
+    hold: held('chargePayment', 'atStripe'),
+    plan: 'expire',
+    ttlSeconds: SHORT_TTL_SECONDS,
+  },
+  // The charge goes on in the worker after the run is gone, and takes the money.
+  chargingThenPaid: { phase: 'charging', hold: held('chargePayment', 'start'), plan: 'pay' },
+  stockSold: { phase: 'fulfilling', hold: held('commitStock', 'end'), plan: 'pay' },
+  markingPaid: { phase: 'fulfilling', hold: held('setOrderStatus', 'start', 'PAID'), plan: 'pay' },
+  markedPaid: { phase: 'fulfilling', hold: held('setOrderStatus', 'end', 'PAID'), plan: 'pay' },
+  clearingCart: { phase: 'fulfilling', hold: held('clearCart', 'start'), plan: 'pay' },
+  cartCleared: { phase: 'fulfilling', hold: held('clearCart', 'end'), plan: 'pay' },
+  completed: { phase: 'ended', plan: 'pay' },
+  cancelled: { phase: 'ended', plan: 'cancel' },
+} satisfies Record<string, OperatorCase>;
+
 /** The cases a reset is tried on, each reset to every point in the full run. */
 export const RESET_CASES: readonly OperatorCase[] = [
-  { phase: 'placing', hold: held('createOrder', 'end'), plan: 'pay' },
-  { phase: 'awaiting-payment', plan: 'pay' },
-  { phase: 'awaiting-payment', plan: 'cancel' },
-  { phase: 'awaiting-payment', plan: 'expire', ttlSeconds: SHORT_TTL_SECONDS },
-  { phase: 'charging', hold: held('chargePayment', 'atStripe'), plan: 'pay' },
-  { phase: 'charging', hold: held('chargePayment', 'atStripe'), plan: 'expire', ttlSeconds: SHORT_TTL_SECONDS },
-  { phase: 'charging', hold: held('chargePayment', 'start'), plan: 'pay' },
-  { phase: 'fulfilling', hold: held('commitStock', 'end'), plan: 'pay' },
-  { phase: 'fulfilling', hold: held('setOrderStatus', 'start', 'PAID'), plan: 'pay' },
-  { phase: 'fulfilling', hold: held('clearCart', 'end'), plan: 'pay' },
-  { phase: 'ended', plan: 'pay' },
-  { phase: 'ended', plan: 'cancel' },
+  CASES.placed,
+  CASES.waitingThenPaid,
+  CASES.waitingThenCancelled,
+  CASES.waitingThenExpired,
+  CASES.chargedAnswerLostThenPaid,
+  CASES.chargedAnswerLostThenExpired,
+  CASES.chargingThenPaid,
+  CASES.stockSold,
+  CASES.markingPaid,
+  CASES.cartCleared,
+  CASES.completed,
+  CASES.cancelled,
 ];
 
 /**
@@ -58,10 +84,10 @@ export const RESET_CASES: readonly OperatorCase[] = [
  * its cart was cleared always comes after the order started waiting for payment.
  */
 export const QUICK_RESETS: readonly OperatorReset[] = [
-  { case: { phase: 'awaiting-payment', plan: 'pay' }, point: 'first' },
-  { case: { phase: 'charging', hold: held('chargePayment', 'atStripe'), plan: 'pay' }, point: 'last' },
-  { case: { phase: 'fulfilling', hold: held('clearCart', 'end'), plan: 'pay' }, point: 'middle' },
-  { case: { phase: 'ended', plan: 'pay' }, point: 'last' },
+  { case: CASES.waitingThenPaid, point: 'first' },
+  { case: CASES.chargedAnswerLostThenPaid, point: 'last' },
+  { case: CASES.cartCleared, point: 'middle' },
+  { case: CASES.completed, point: 'last' },
 ];
 
 /** Every case, reset to every point. */
@@ -71,19 +97,17 @@ export const ALL_RESETS: readonly OperatorReset[] = RESET_POINTS.flatMap((point)
 
 /** The cases a termination (then a repair) is tried on. */
 export const TERMINATE_CASES: readonly OperatorCase[] = [
-  { phase: 'placing', hold: held('createOrder', 'end'), plan: 'pay' },
-  { phase: 'placing', hold: held('reserveStock', 'start'), plan: 'cancel' },
-  { phase: 'awaiting-payment', plan: 'pay' },
-  { phase: 'awaiting-payment', plan: 'cancel' },
-  { phase: 'awaiting-payment', plan: 'expire', ttlSeconds: SHORT_TTL_SECONDS },
-  // Stripe charged and its answer is lost with the run: the customer pays again (same attempt, same key) or gives up.
-  { phase: 'charging', hold: held('chargePayment', 'atStripe'), plan: 'pay' },
-  { phase: 'charging', hold: held('chargePayment', 'atStripe'), plan: 'expire', ttlSeconds: SHORT_TTL_SECONDS },
-  // The charge goes on in the worker after the run is gone, and takes the money.
-  { phase: 'charging', hold: held('chargePayment', 'start'), plan: 'pay' },
-  { phase: 'fulfilling', hold: held('commitStock', 'end'), plan: 'pay' },
-  { phase: 'fulfilling', hold: held('setOrderStatus', 'end', 'PAID'), plan: 'pay' },
-  { phase: 'fulfilling', hold: held('clearCart', 'start'), plan: 'pay' },
+  CASES.placed,
+  CASES.reservingThenCancelled,
+  CASES.waitingThenPaid,
+  CASES.waitingThenCancelled,
+  CASES.waitingThenExpired,
+  CASES.chargedAnswerLostThenPaid,
+  CASES.chargedAnswerLostThenExpired,
+  CASES.chargingThenPaid,
+  CASES.stockSold,
+  CASES.markedPaid,
+  CASES.clearingCart,
 ];
 
 /**
@@ -91,9 +115,9 @@ export const TERMINATE_CASES: readonly OperatorCase[] = [
  * with the run on an order that then expires unpaid (the money must come back).
  */
 export const QUICK_TERMINATIONS: readonly OperatorCase[] = [
-  { phase: 'placing', hold: held('createOrder', 'end'), plan: 'pay' },
-  { phase: 'awaiting-payment', plan: 'cancel' },
-  { phase: 'charging', hold: held('chargePayment', 'atStripe'), plan: 'pay' },
-  { phase: 'charging', hold: held('chargePayment', 'atStripe'), plan: 'expire', ttlSeconds: SHORT_TTL_SECONDS },
-  { phase: 'fulfilling', hold: held('setOrderStatus', 'end', 'PAID'), plan: 'pay' },
+  CASES.placed,
+  CASES.waitingThenCancelled,
+  CASES.chargedAnswerLostThenPaid,
+  CASES.chargedAnswerLostThenExpired,
+  CASES.markedPaid,
 ];

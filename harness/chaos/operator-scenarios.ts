@@ -144,40 +144,58 @@ function notReached(ctx: ScenarioContext, scenario: string, saga: Saga, c: Opera
 
 // ---------------------------------------------------------------------------------------------
 
+/**
+ * Plays each case on a saga of its own, all at once: brings the saga to its case's point, lets the
+ * operator `act` there, then its customer goes on as planned; then settles them all and explains
+ * those left parked.
+ */
+async function playCases<Play extends { case: OperatorCase }>(
+  ctx: ScenarioContext,
+  scenario: string,
+  customers: string,
+  plays: readonly Play[],
+  act: (saga: Saga, caught: Caught, play: Play, deadline: number) => Promise<void>,
+): Promise<Saga[]> {
+  const { driver, options } = ctx;
+  const sagas = plays.map(({ case: c }, i) =>
+    driver.plan({ scenario, customerId: `${customers}-c${i}`, plan: c.plan, ttlSeconds: c.ttlSeconds }),
+  );
+  await driver.fillCarts(sagas);
+  const deadline = Date.now() + options.settleMs;
+  await Promise.all(
+    plays.map(async (play, i) => {
+      const saga = sagas[i]!;
+      try {
+        const caught = await bringTo(ctx, saga, play.case, deadline);
+        if (!caught.reached) notReached(ctx, scenario, saga, play.case);
+        await act(saga, caught, play, deadline);
+        if (caught.paying) saga.events.push(`the payment in flight: ${await caught.paying}`);
+        if (play.case.phase === 'ended') saga.final = undefined;
+        else await customerGoesOn(ctx, scenario, saga, play.case.plan, deadline);
+      } catch (error) {
+        saga.events.push(`drive: ${(error as Error).message}`);
+      }
+    }),
+  );
+  await driver.settle(sagas, deadline);
+  await explainParked(ctx, sagas);
+  return sagas;
+}
+
 export const workflowReset: Scenario = {
   name: 'workflow-reset',
   description:
     "Reset checkouts to their first, middle and last completed workflow task (Temporal's reset API, as `temporal workflow reset` calls it) " +
     'while placing, awaiting payment, charging, fulfilling and after they ended; the customer then pays, cancels or lets the order expire.',
   async run(ctx) {
-    const { driver, options } = ctx;
-    const plays = options.resets;
-    const sagas = plays.map(({ case: c }, i) =>
-      driver.plan({ scenario: this.name, customerId: `reset-c${i}`, plan: c.plan, ttlSeconds: c.ttlSeconds }),
-    );
-    await driver.fillCarts(sagas);
-    const deadline = Date.now() + options.settleMs;
-    await Promise.all(
-      plays.map(async ({ case: c, point }, i) => {
-        const saga = sagas[i]!;
-        try {
-          const caught = await bringTo(ctx, saga, c, deadline);
-          if (!caught.reached) notReached(ctx, this.name, saga, c);
-          const done = await ctx.operator.reset(saga.orderId, point, deadline);
-          caught.release();
-          saga.events.push(
-            `reset to the ${point} workflow task (event ${done.eventId} of ${done.workflowTasks} tasks, which decided: ${done.decided.join(', ') || 'nothing'})`,
-          );
-          if (caught.paying) saga.events.push(`the payment in flight: ${await caught.paying}`);
-          if (c.phase === 'ended') saga.final = undefined;
-          else await customerGoesOn(ctx, this.name, saga, c.plan, deadline);
-        } catch (error) {
-          saga.events.push(`drive: ${(error as Error).message}`);
-        }
-      }),
-    );
-    await driver.settle(sagas, deadline);
-    await explainParked(ctx, sagas);
+    const plays = ctx.options.resets;
+    const sagas = await playCases(ctx, this.name, 'reset', plays, async (saga, caught, { point }, deadline) => {
+      const done = await ctx.operator.reset(saga.orderId, point, deadline);
+      caught.release();
+      saga.events.push(
+        `reset to the ${point} workflow task (event ${done.eventId} of ${done.workflowTasks} tasks, which decided: ${done.decided.join(', ') || 'nothing'})`,
+      );
+    });
     return {
       sagas,
       details: {
@@ -195,54 +213,41 @@ export const workflowTerminate: Scenario = {
     'and fulfilling; the reconciler must name each stranded order, and the operator repairs it as `npm run ops -- repair` does (a recovery run adopts it); ' +
     'the customer then pays again, cancels or gives up.',
   async run(ctx) {
-    const { driver, options } = ctx;
     const { services } = ctx.stack;
-    const cases = options.terminations;
-    const sagas = cases.map((c, i) =>
-      driver.plan({ scenario: this.name, customerId: `terminate-c${i}`, plan: c.plan, ttlSeconds: c.ttlSeconds }),
-    );
-    await driver.fillCarts(sagas);
-    const deadline = Date.now() + options.settleMs;
-    await Promise.all(
-      cases.map(async (c, i) => {
-        const saga = sagas[i]!;
-        try {
-          const caught = await bringTo(ctx, saga, c, deadline);
-          if (!caught.reached) notReached(ctx, this.name, saga, c);
-          await ctx.operator.terminate(saga.orderId, deadline);
-          saga.events.push('terminated');
-          // The held activity goes on in the worker, its result lost with the run; what it does is the
-          // services' to keep (a charge let go on is waited for: the operator repairs what it left).
-          caught.release();
-          if (c.hold?.activity === 'chargePayment' && c.hold.phase === 'start')
-            await eventually(async () => (await services.payments.get(saga.orderId))?.status === 'SUCCEEDED', deadline);
-          // The operator repairs the order the reconciler names (it exists once its createOrder ran).
-          await eventually(async () => (await services.orders.get(saga.orderId)) !== null, deadline);
-          const named = await ctx.operator.strandedFindings(saga.orderId);
-          saga.events.push(`reconcile: ${named.join('; ') || 'nothing named'}`);
-          if (named.length === 0)
-            ctx.violations.push({
-              invariant: 'order-has-workflow',
-              orderId: saga.orderId,
-              scenario: this.name,
-              detail: 'the reconciler did not name the order its terminated checkout left open',
-            });
-          const repaired = await ctx.operator.repair(saga.orderId, deadline);
-          saga.events.push(`repair: ${repaired.action}: ${repaired.detail}`);
-          if (caught.paying) saga.events.push(`the payment in flight: ${await caught.paying}`);
-          await customerGoesOn(ctx, this.name, saga, c.plan, deadline);
-        } catch (error) {
-          saga.events.push(`drive: ${(error as Error).message}`);
-        }
-      }),
-    );
-    await driver.settle(sagas, deadline);
-    await explainParked(ctx, sagas);
+    const plays = ctx.options.terminations.map((c) => ({ case: c }));
+    const sagas = await playCases(ctx, this.name, 'terminate', plays, async (saga, caught, { case: c }, deadline) => {
+      await ctx.operator.terminate(saga.orderId, deadline);
+      saga.events.push('terminated');
+      // The held activity goes on in the worker, its result lost with the run; what it does is the
+      // services' to keep (a charge let go on is waited for: the operator repairs what it left).
+      caught.release();
+      if (c.hold?.activity === 'chargePayment' && c.hold.phase === 'start')
+        await eventually(async () => (await services.payments.get(saga.orderId))?.status === 'SUCCEEDED', deadline);
+      // The operator repairs the order the reconciler names: recorded once its createOrder ran, or only
+      // its stock held when the run ended before that (the held reservation goes on after the run).
+      await eventually(
+        async () =>
+          (await services.orders.get(saga.orderId)) !== null ||
+          (await services.inventory.findReservation(saga.orderId)) !== null,
+        deadline,
+      );
+      const named = await ctx.operator.strandedFindings(saga.orderId);
+      saga.events.push(`reconcile: ${named.join('; ') || 'nothing named'}`);
+      if (named.length === 0)
+        ctx.violations.push({
+          invariant: 'order-has-workflow',
+          orderId: saga.orderId,
+          scenario: this.name,
+          detail: 'the reconciler did not name the order its terminated checkout left open',
+        });
+      const repaired = await ctx.operator.repair(saga.orderId, deadline);
+      saga.events.push(`repair: ${repaired.action}: ${repaired.detail}`);
+    });
     return {
       sagas,
       details: {
-        terminations: cases.length,
-        sagas: cases.map((c, i) => storyOf(sagas[i]!, `${describeCase(c)}, terminated and repaired`)),
+        terminations: plays.length,
+        sagas: plays.map(({ case: c }, i) => storyOf(sagas[i]!, `${describeCase(c)}, terminated and repaired`)),
       },
     };
   },

@@ -138,8 +138,9 @@ export class Operator {
   }
 
   /**
-   * What `npm run ops -- reconcile --grace-seconds 0` says of the order as stranded (the
-   * order-has-workflow invariant, over this one order): the operator repairs what it names.
+   * What `npm run ops -- reconcile --grace-seconds 0` says of the order as stranded, over this one
+   * order: a recorded order without a running workflow (order-has-workflow), or stock held for an
+   * order its run never recorded (no-live-reservation). The operator repairs what it names.
    */
   async strandedFindings(orderId: string): Promise<string[]> {
     const report = await checkInvariants({
@@ -149,7 +150,12 @@ export class Operator {
       checkoutRunning: (id) => checkoutRunning(this.client, id),
     });
     return report.violations
-      .filter((violation) => violation.invariant === INVARIANTS.orderHasWorkflow && violation.orderId === orderId)
+      .filter(
+        (violation) =>
+          (violation.invariant === INVARIANTS.orderHasWorkflow ||
+            violation.invariant === INVARIANTS.noLiveReservation) &&
+          violation.orderId === orderId,
+      )
       .map((violation) => violation.detail);
   }
 

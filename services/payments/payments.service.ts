@@ -168,9 +168,14 @@ export class PaymentsService {
 
     if (payment.status === 'SUCCEEDED' && payment.stripePaymentIntentId)
       return this.refund(payment, payment.stripePaymentIntentId, reason);
+    const known = payment.stripePaymentIntentId;
+    // stripe-mock keeps no intents, so nothing can tell it whether a confirm whose answer was lost
+    // went through. Its rule is the charge's (no error means it succeeded): a confirm sent and never
+    // answered is taken to have taken the money, and refunded rather than cancelled.
+    if (known && this.gateway.stateless && (await this.hasUnansweredAttempt(payment.id)))
+      return this.refund(payment, known, reason);
     // A lost answer to the intent's creation leaves no id in the row: the same idempotency key finds it.
     // (stripe-mock's look-up answers a fixture that says nothing of this intent: not asked.)
-    const known = payment.stripePaymentIntentId;
     const intent =
       known && this.gateway.stateless
         ? { id: known, status: 'unknown' }
@@ -194,6 +199,11 @@ export class PaymentsService {
         throw new Error(`Payment intent ${intent.id} is ${now.status}; it can be neither cancelled nor refunded yet`);
     }
     return this.markCanceled(payment, intent.id);
+  }
+
+  /** Whether a confirmation of the payment was sent (its attempt recorded) and its outcome never recorded. */
+  private async hasUnansweredAttempt(paymentId: string): Promise<boolean> {
+    return (await this.db.paymentAttempt.count({ where: { paymentId, outcome: null } })) > 0;
   }
 
   private async refund(payment: Payment, paymentIntentId: string, reason: string): Promise<RefundOrCancelResult> {

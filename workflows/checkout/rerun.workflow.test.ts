@@ -13,10 +13,18 @@ import { createPaymentsDb } from '../../services/payments/db';
 import { checkoutOf, newProduct } from '../../test/helpers/checkouts';
 import type { TestDatabases } from '../../test/helpers/databases';
 import type { TestTemporal } from '../../test/helpers/temporal';
-import { closeTestBed, openTestBed, startWorkersReplacing } from '../../test/helpers/test-bed';
+import { closeTestBed, openTestBed, realActivities, startWorkersReplacing } from '../../test/helpers/test-bed';
+import { repairOrder } from '../../reconciler/repair';
 import { waitUntil } from '../../devstack/waits';
 import { checkoutWorkflow } from './checkout.workflow';
-import { cancelUpdate, ORDER_STATUS_KEY, payUpdate, placedUpdate, type CheckoutInput } from '../contract';
+import {
+  cancelUpdate,
+  ORDER_STATUS_KEY,
+  orderWorkflowId,
+  payUpdate,
+  placedUpdate,
+  type CheckoutInput,
+} from '../contract';
 
 jest.setTimeout(60_000);
 
@@ -24,9 +32,23 @@ let dbs: TestDatabases;
 let services: Services;
 let temporal: TestTemporal;
 
+/** Orders whose createOrder fails for now: their run can be ended before it records them. */
+const unrecordable = new Set<string>();
+
 beforeAll(async () => {
   ({ dbs, services, temporal } = await openTestBed());
-  await startWorkersReplacing({ services, temporal });
+  const orders = realActivities({ services, temporal }, 'orders');
+  await startWorkersReplacing(
+    { services, temporal },
+    {
+      orders: {
+        createOrder: async (input: { orderId: string }) => {
+          if (unrecordable.has(input.orderId)) throw new Error('The orders database is out of reach (test)');
+          return orders.createOrder!(input);
+        },
+      },
+    },
+  );
 });
 
 // Closing Temporal stops the workers first.
@@ -245,10 +267,37 @@ it('a run that adopts an order with a charge attempted gives the money back when
   await waitUntil('the order to be past its deadline', async () => Date.now() > expiresAt!.getTime());
 
   expect((await (await startRecoveryRun(input)).result()).status).toBe('EXPIRED');
-  // The refund-or-cancel undo ran: stripe-mock cannot say whether the intent took money, so it is cancelled.
+  // The refund-or-cancel undo ran: stripe-mock cannot say whether the unanswered confirm took the
+  // money, so it is taken to have, as a charge's answer would have said, and refunded.
   expect(await snapshot(input)).toMatchObject({
     order: { status: 'EXPIRED' },
-    payment: { status: 'CANCELED' },
+    payment: { status: 'REFUNDED', refunded: true },
+    reservation: { status: 'RELEASED' },
+    stock: { available: 5 },
+    quota: 0,
+  });
+});
+
+it("an order whose run ended before recording it is recovered from that run's input: its stock and quota unit come back", async () => {
+  const input = await newOrder();
+  unrecordable.add(input.orderId);
+  const first = await temporal.client.workflow.start(checkoutWorkflow, checkoutStartOptions(input));
+  await waitUntil(
+    'the stock to be reserved',
+    async () => (await services.inventory.findReservation(input.orderId)) !== null,
+  );
+  await first.terminate('an operator terminated the run');
+  expect(await services.orders.get(input.orderId)).toBeNull();
+  unrecordable.delete(input.orderId);
+
+  const deps = { temporal: temporal.client, orders: services.orders, payments: services.payments, orderTtlSeconds: 60 };
+  expect(await repairOrder(deps, input.orderId)).toMatchObject({ action: 'started' });
+  const recovery = temporal.client.workflow.getHandle<typeof checkoutWorkflow>(orderWorkflowId(input.orderId));
+  expect(await recovery.executeUpdate(placedUpdate)).toMatchObject({ status: 'AWAITING_PAYMENT' });
+  await recovery.executeUpdate(cancelUpdate, { args: [{}] });
+  expect((await recovery.result()).status).toBe('CANCELLED');
+  expect(await snapshot(input)).toMatchObject({
+    order: { status: 'CANCELLED' },
     reservation: { status: 'RELEASED' },
     stock: { available: 5 },
     quota: 0,
