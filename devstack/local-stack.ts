@@ -30,6 +30,9 @@ type Env = Record<string, string | undefined>;
 
 const ROOT = path.resolve(__dirname, '..');
 
+/** The local stack's session secret: published here, so lib/production.ts refuses it in production. */
+export const LOCAL_JWT_SECRET = 'local-development-secret-change-me-in-production';
+
 export interface StackConfig {
   dataDir: string;
   host: string;
@@ -202,7 +205,10 @@ function serviceEnv(
     TEMPORAL_NAMESPACE: config.temporalNamespace,
     PORT: String(config.apiPort),
     HOST: config.host,
+    // The unsafe conveniences of the local stack, set here and never defaults of the app: dev tokens,
+    // and a known secret so that sessions outlive a restart of `npm start`.
     ALLOW_DEV_TOKENS: process.env.ALLOW_DEV_TOKENS ?? 'true',
+    JWT_SECRET: process.env.JWT_SECRET ?? LOCAL_JWT_SECRET,
     // The codec endpoint answers the Web UI this stack runs, on whatever port TEMPORAL_UI_PORT gave it.
     CODEC_CORS_ORIGINS:
       process.env.CODEC_CORS_ORIGINS ??

@@ -1,4 +1,5 @@
 /** Settings from the environment, with the working local defaults of docs/design.md. */
+import { randomBytes } from 'node:crypto';
 import { SERVICES, type ServiceName, databaseNameFor } from './service-names';
 import { trustProxyFrom, type TrustProxy } from './trust-proxy';
 
@@ -60,9 +61,11 @@ export function loadSettings(env: Env = process.env): Settings {
     stripeSecretKey: env.STRIPE_SECRET_KEY || undefined,
     stripeApiBase: env.STRIPE_API_BASE ?? 'http://127.0.0.1:12111',
     stripeWebhookSecret: env.STRIPE_WEBHOOK_SECRET ?? 'whsec_local_development_secret',
-    jwtSecret: env.JWT_SECRET ?? 'local-development-secret-change-me-in-production',
-    // On by default for the local stack only; production never defaults to it.
-    allowDevTokens: (env.ALLOW_DEV_TOKENS ?? (production ? 'false' : 'true')) === 'true',
+    // No known secret by default: unset, each process signs with its own random one (sessions end
+    // with it). The local launcher (devstack/local-stack.ts) and the tests set theirs.
+    jwtSecret: env.JWT_SECRET || randomBytes(32).toString('hex'),
+    // Off unless asked for: the local launcher asks; production refuses it (lib/production.ts).
+    allowDevTokens: (env.ALLOW_DEV_TOKENS ?? 'false') === 'true',
     production,
     secureCookies: production,
     trustProxy: trustProxyFrom(env.TRUST_PROXY),
