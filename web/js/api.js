@@ -87,6 +87,13 @@ export const auth = {
   signIn: (email, password) => request('POST', '/v1/auth/signin', { body: { email, password } }),
   signUp: (email, password) => request('POST', '/v1/auth/signup', { body: { email, password } }),
   signOut: () => request('POST', '/v1/auth/signout'),
+  signOutEverywhere: () => request('POST', '/v1/auth/signout-everywhere'),
+  changePassword: (currentPassword, newPassword) =>
+    request('POST', '/v1/auth/password', { body: { currentPassword, newPassword } }),
+  requestPasswordReset: (email) => request('POST', '/v1/auth/password-reset', { body: { email } }),
+  resetPassword: (token, newPassword) =>
+    request('POST', '/v1/auth/password-reset/confirm', { body: { token, newPassword } }),
+  verifyEmail: (token) => request('POST', '/v1/auth/verify-email', { body: { token } }),
   /** The seeded demo accounts, offered only by the local stack (404 elsewhere). */
   demoAccounts: () => request('GET', '/v1/auth/demo-accounts'),
 };

@@ -5,7 +5,7 @@ import { onCartRendered } from './cart.js';
 import { renderProducts, wireCatalogue } from './catalogue.js';
 import { wireNotifications } from './notifications.js';
 import { keepCountdownsMoving, wireOrders } from './orders.js';
-import { resumeSession, wireSignIn } from './session.js';
+import { resumeSession, wireAccountForms, wireSignIn } from './session.js';
 import { keepQuotaFresh, wireUsage } from './usage.js';
 
 // The product cards show how many of each are in the cart.
@@ -15,6 +15,7 @@ keepCountdownsMoving();
 
 document.addEventListener('DOMContentLoaded', () => {
   wireSignIn();
+  wireAccountForms();
   wireUsage();
   wireCatalogue();
   wireOrders();

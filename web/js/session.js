@@ -7,7 +7,7 @@ import { openLiveStream } from './live.js';
 import { loadNotifications, renderBell, showNotificationEvent } from './notifications.js';
 import { loadOrders, showOrderEvent } from './orders.js';
 import { state } from './state.js';
-import { toastError } from './toasts.js';
+import { toast, toastError } from './toasts.js';
 import { loadQuota } from './usage.js';
 
 function showSignedOut() {
@@ -121,6 +121,85 @@ function setLiveState(liveState) {
 function showLiveEvent(type, event) {
   if (type === 'order') showOrderEvent(event);
   else showNotificationEvent(event);
+}
+
+/** A line under the sign-in card (a link mailed, a password set, an address confirmed). */
+function tellSignedOut(message) {
+  $('account-message').textContent = message;
+  $('account-message').hidden = false;
+}
+
+/**
+ * The links in account mail open the dashboard with a token in the fragment (never sent to the
+ * server): `#reset-password=` shows the form for a new password, `#verify-email=` confirms the address.
+ */
+function followMailLink() {
+  const match = /^#(reset-password|verify-email)=([A-Za-z0-9_-]+)$/.exec(window.location.hash);
+  if (!match) return;
+  const [, kind, token] = match;
+  history.replaceState(null, '', window.location.pathname);
+  if (kind === 'reset-password') {
+    $('reset-form').hidden = false;
+    $('reset-form').dataset.token = token;
+    $('reset-password').focus();
+    return;
+  }
+  auth.verifyEmail(token).then(
+    () => {
+      tellSignedOut('Your email address is confirmed: you can place orders.');
+      toast({ title: 'Email address confirmed', tone: 'success' });
+    },
+    (error) => tellSignedOut(error.message),
+  );
+}
+
+export function wireAccountForms() {
+  $('forgot-form').addEventListener('submit', async (event) => {
+    event.preventDefault();
+    try {
+      await auth.requestPasswordReset($('forgot-email').value.trim());
+      tellSignedOut('If that address has an account, a link to choose a new password is on its way.');
+    } catch (error) {
+      tellSignedOut(error.message);
+    }
+  });
+  $('reset-form').addEventListener('submit', async (event) => {
+    event.preventDefault();
+    try {
+      await auth.resetPassword($('reset-form').dataset.token, $('reset-password').value);
+      $('reset-form').hidden = true;
+      $('reset-password').value = '';
+      tellSignedOut('Your password is changed. Sign in with it.');
+    } catch (error) {
+      tellSignedOut(error.message);
+    }
+  });
+  $('account-toggle').addEventListener('click', () => {
+    const panel = $('account-panel');
+    panel.hidden = !panel.hidden;
+    $('account-toggle').setAttribute('aria-expanded', String(!panel.hidden));
+  });
+  $('password-form').addEventListener('submit', async (event) => {
+    event.preventDefault();
+    try {
+      const { endedSessions } = await auth.changePassword($('current-password').value, $('new-password').value);
+      $('current-password').value = '';
+      $('new-password').value = '';
+      $('account-status').textContent = `Password changed; ${endedSessions} other session(s) signed out.`;
+    } catch (error) {
+      $('account-status').textContent = error.message;
+    }
+  });
+  $('sign-out-everywhere').addEventListener('click', async () => {
+    try {
+      await auth.signOutEverywhere();
+    } catch (error) {
+      if (!(error instanceof ApiError && error.status === 401)) return toastError(error, 'Could not sign out');
+    }
+    $('account-panel').hidden = true;
+    showSignIn('Signed out everywhere.');
+  });
+  followMailLink();
 }
 
 export function wireSignIn() {
