@@ -12,6 +12,9 @@ import { errorOf } from '../../test/helpers/rejections';
 import { createInventoryDb, type InventoryDb } from './db';
 import { InventoryService, type ProductView } from './inventory.service';
 
+// Twenty transactions queue on one customer's lock: seconds on a busy machine.
+jest.setTimeout(30_000);
+
 let db: InventoryDb;
 let inventory: InventoryService;
 useServiceDatabase('inventory', createInventoryDb, (opened) => {
