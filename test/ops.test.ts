@@ -211,10 +211,9 @@ describe('a checkout run by the worker process', () => {
 
 describe('npm run ops', () => {
   let workers: RunningWorkers | undefined;
-  afterAll(() => workers?.stop());
-
-  it('lists an order parked in NEEDS_ATTENTION and retries it', async () => {
-    let releaseWorks = false;
+  /** Orders whose stock release is refused (the inventory database read-only for them) until taken out. */
+  const releaseRefused = new Set<string>();
+  beforeAll(async () => {
     const activities = createActivitiesByQueue(services, temporal.client);
     const inventory = activities.inventory as InventoryActivities;
     workers = await temporal.startWorkers({
@@ -222,14 +221,31 @@ describe('npm run ops', () => {
       inventory: {
         ...inventory,
         async releaseStock(input: { orderId: string }) {
-          if (!releaseWorks)
+          if (releaseRefused.has(input.orderId))
             throw ApplicationFailure.nonRetryable('inventory database is read-only', 'STORAGE_READ_ONLY');
           return inventory.releaseStock(input);
         },
       },
     });
+  });
+  afterAll(() => workers?.stop());
+
+  /** The operator's signal in the order's history: what `npm run ops` sent, and as whom. */
+  async function operatorSignal(orderId: string) {
+    const history = await temporal.client.workflow.getHandle(orderWorkflowId(orderId)).fetchHistory();
+    const signals = history.events!.filter(
+      (event) => event.workflowExecutionSignaledEventAttributes?.signalName === 'operatorAction',
+    );
+    expect(signals).toHaveLength(1);
+    const signal = signals[0]!.workflowExecutionSignaledEventAttributes!;
+    expect(signal.identity).toMatch(/^storefront-ops\//);
+    return defaultPayloadConverter.fromPayload(signal.input!.payloads![0]! as Payload);
+  }
+
+  it('lists an order parked in NEEDS_ATTENTION and retries it', async () => {
     const product = await newProductOf(2);
     const input = checkoutInput(product, 2, 1);
+    releaseRefused.add(input.orderId);
     await temporal.client.workflow.start(checkoutWorkflow, checkoutStartOptions(input));
     await reach(input.orderId, 'NEEDS_ATTENTION');
     // Visibility follows the workflow's search attributes a moment later.
@@ -261,30 +277,45 @@ describe('npm run ops', () => {
     expect(shown.stdout).toContain('NEEDS ATTENTION: undoing stockReserved failed: inventory database is read-only');
     expect(shown.stdout).toContain(`✗ Release the stock of order ${input.orderId}`);
 
-    releaseWorks = true;
+    releaseRefused.delete(input.orderId);
     const retried = await ops('retry', input.orderId, '--note', 'inventory database writable again', '--wait', '60');
     expect(retried).toMatchObject({ code: 0 });
     expect(retried.stdout).toContain(`order ${input.orderId} closed: EXPIRED`);
     expect(await services.orders.get(input.orderId)).toMatchObject({ status: 'EXPIRED' });
     expect(await services.inventory.getProduct(product.id)).toMatchObject({ available: 2 });
 
-    const history = await temporal.client.workflow.getHandle(orderWorkflowId(input.orderId)).fetchHistory();
-    const signal = history.events!.find(
-      (event) => event.workflowExecutionSignaledEventAttributes?.signalName === 'operatorAction',
-    )!;
-    expect(
-      defaultPayloadConverter.fromPayload(
-        signal.workflowExecutionSignaledEventAttributes!.input!.payloads![0]! as Payload,
-      ),
-    ).toEqual({
-      action: 'retry',
-      note: 'inventory database writable again',
-    });
-    expect(signal.workflowExecutionSignaledEventAttributes!.identity).toMatch(/^storefront-ops\//);
+    expect(await operatorSignal(input.orderId)).toEqual({ action: 'retry', note: 'inventory database writable again' });
 
     // An order that is not parked has nothing to retry: refused, with the reason.
     const refused = await ops('retry', input.orderId);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toContain(`Order ${input.orderId} is EXPIRED, not NEEDS_ATTENTION`);
+  });
+
+  it('resolves an order parked in NEEDS_ATTENTION whose undo was done by hand: the order closes, stock and quota are back', async () => {
+    const product = await newProductOf(3);
+    const input = checkoutInput(product, 2, 1);
+    releaseRefused.add(input.orderId);
+    await temporal.client.workflow.start(checkoutWorkflow, checkoutStartOptions(input));
+    await reach(input.orderId, 'NEEDS_ATTENTION');
+    expect(await services.inventory.getProduct(product.id)).toMatchObject({ available: 1 });
+    expect(await services.orders.get(input.orderId)).toMatchObject({ status: 'NEEDS_ATTENTION' });
+
+    // The operator releases the stock by hand (the inventory database still refuses the worker), then says so.
+    expect(await services.inventory.release(input.orderId)).toMatchObject({ status: 'RELEASED' });
+    // Its --wait is shorter than the test's timeout: an order that does not close is the command's exit 2, not a timeout.
+    const resolved = await ops('resolve', input.orderId, '--note', 'stock released by hand', '--wait', '30');
+    expect(resolved).toMatchObject({ code: 0 });
+    expect(resolved.stdout).toContain(`order ${input.orderId} closed: EXPIRED`);
+
+    // The unwinding went on past the resolved step: the order row closed, the stock whole, the quota given back.
+    expect(await services.orders.get(input.orderId)).toMatchObject({ status: 'EXPIRED' });
+    expect(await services.inventory.getProduct(product.id)).toMatchObject({ available: 3 });
+    expect(await services.inventory.findReservation(input.orderId)).toMatchObject({ status: 'RELEASED' });
+    expect(
+      (await services.quota.getQuota(input.customerId)).resources.find((r) => r.resource === 'orders')?.used ?? 0,
+    ).toBe(0);
+    expect(await operatorSignal(input.orderId)).toEqual({ action: 'resolve', note: 'stock released by hand' });
+    releaseRefused.delete(input.orderId);
   });
 });
