@@ -45,12 +45,7 @@ export const VARIANTS = {
   undoOrderReversed: {
     name: 'undo-order-reversed',
     edits: {
-      saga: [
-        [
-          'for (let next = this.undos.pop(); next; next = this.undos.pop())',
-          'for (let next = this.undos.shift(); next; next = this.undos.shift())',
-        ],
-      ],
+      saga: [['const next = undos.pop();', 'const next = undos.shift();']],
     },
   },
   /** Notifies a decline without asking patched(): what the patch guards, shipped unguarded. */

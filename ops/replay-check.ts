@@ -7,7 +7,7 @@
 import type { Client } from '@temporalio/client';
 import type { DataConverter } from '@temporalio/common';
 import { historyFromJSON, type History } from '@temporalio/common/lib/proto-utils';
-import { bundleWorkflowCode, Worker, type WorkflowBundle } from '@temporalio/worker';
+import { bundleWorkflowCode, Worker, type WorkflowBundleOption } from '@temporalio/worker';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { SILENT_LOGGER } from '../lib/logging';
@@ -127,14 +127,14 @@ export function historiesFromDir(dir: string): HistoryToReplay[] {
 }
 
 /** The workflow code this checkout ships: WORKFLOW_BUNDLE (bundled ahead of time, as the worker reads it), else workflows/ bundled now. */
-export async function currentWorkflowCode(env: NodeJS.ProcessEnv = process.env): Promise<WorkflowBundle> {
+export async function currentWorkflowCode(env: NodeJS.ProcessEnv = process.env): Promise<WorkflowBundleOption> {
   const prebundled = env.WORKFLOW_BUNDLE?.trim();
-  if (prebundled) return { code: readFileSync(prebundled, 'utf8') };
+  if (prebundled) return { codePath: prebundled };
   return bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: SILENT_LOGGER });
 }
 
 export interface ReplayOptions {
-  workflowBundle: WorkflowBundle;
+  workflowBundle: WorkflowBundleOption;
   /** The client's converter: with payload encryption on, the codec decodes what the server stores. */
   dataConverter?: DataConverter;
 }

@@ -14,6 +14,7 @@
  *   versions [--deployment NAME] [--json]                    each worker version: routing status, open orders, whether it can stop
  *   set-current <buildId> [--deployment NAME] [--ignore-missing-task-queues] [--skip-replay-check]   replay-check, then route new orders to that worker version (ops/versions.ts)
  *   replay-check [--since 7d] [--limit N] [--type T] [--dir FOLDER]   replay recent (or exported) histories against this workflow code (ops/replay-check.ts)
+ *   what-if <orderId> cancel|expire [--json]                the undos a cancel or the deadline would run now, in order, running none (ops/what-if.ts)
  *   stuck [--older-than 10m] [--attempts N] [--limit N] [--json]   orders with an activity retrying, open past their deadline, or stranded (ops/stuck.ts)
  *
  * TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE and the TLS / API key settings say which Temporal
@@ -21,7 +22,7 @@
  * 0 done, 1 refused or failed, 2 `--wait` ran out before the order closed.
  */
 import type { Client, Connection } from '@temporalio/client';
-import { DefaultLogger, Runtime, type WorkflowBundle } from '@temporalio/worker';
+import { DefaultLogger, Runtime, type WorkflowBundleOption } from '@temporalio/worker';
 import os from 'node:os';
 import { databaseUrlsFromEnv, loadSettings } from '../lib/config';
 import { AccountsService } from '../services/accounts/accounts.service';
@@ -50,6 +51,7 @@ import {
 } from '../ops/replay-check';
 import { parseDuration } from '../ops/durations';
 import { findStuckOrders, formatStuck } from '../ops/stuck';
+import { formatWhatIf, parseWhatIfAction, whatIf } from '../ops/what-if';
 import { INVARIANTS } from '../reconciler/invariants';
 import { Pool } from 'pg';
 import { WorkerDeploymentError } from '../worker/deployment';
@@ -83,6 +85,8 @@ const USAGE = `usage: npm run ops -- <command>
   replay-check [--since 7d] [--limit N] [--type T]         replay the namespace's recent histories (open, or closed within --since;
     [--dir FOLDER]                                         at most N per type, default 100) against this workflow code (WORKFLOW_BUNDLE
                                                            or workflows/); --dir replays exported .json histories; exit 1 on a divergence
+  what-if <orderId> cancel|expire [--json]                 what a cancel, or the deadline, would undo now: each undo in order with its
+                                                           activity, idempotency key and amount or units, then the final status; runs none
   stuck [--older-than 10m] [--attempts N] [--limit N]      orders not moving: an activity on attempt N+ (default 5) with its last failure,
     [--json]                                               open past their deadline, or stranded (no running checkout) for over
                                                            --older-than; exit 1 when there is one
@@ -274,7 +278,7 @@ export function formatDetails(order: OrderDetails): string {
 /** What a command may need besides Temporal; tests hand in their own. */
 export interface OpsTools {
   /** The workflow code the replay gate replays against (default: currentWorkflowCode()). */
-  workflowCode?: () => Promise<WorkflowBundle>;
+  workflowCode?: () => Promise<WorkflowBundleOption>;
 }
 
 /** The histories replay-check and set-current's gate replay, with where they came from. */
@@ -388,6 +392,11 @@ export async function run(
       out(`${name} build ${buildId} is current (was ${previousBuildId ?? 'unversioned'}); new orders start on it`);
       if (previousBuildId && previousBuildId !== buildId)
         out(`stop ${previousBuildId}'s workers once npm run ops -- versions says it can stop`);
+      return 0;
+    }
+    case 'what-if': {
+      const plan = await whatIf(client, requireOrderId(parsed), parseWhatIfAction(parsed.positional[1]));
+      out(json ? JSON.stringify(plan, null, 2) : formatWhatIf(plan));
       return 0;
     }
     case 'replay-check':

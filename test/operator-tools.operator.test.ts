@@ -8,6 +8,10 @@
  * first divergent event, `set-current` refuses that build, and `--dir` does the same for exported
  * histories.
  *
+ * Rollback dry runs: `what-if` on a waiting order says which undos a cancel, or its deadline, would
+ * run, in order, with their keys and what they give back, and the history then shows exactly those
+ * activities; on a completed order it says nothing would run.
+ *
  * Stuck orders: `stuck` finds an order whose cart step keeps failing (the cart database made
  * unreachable), one open past its deadline (its stock release held by a lock), and a stranded one
  * (its checkout terminated); once the database is back, the lock released and the stranded order
@@ -20,8 +24,18 @@ import { Client as PgClient } from 'pg';
 import { waitUntil } from '../devstack/waits';
 import { bundleVariant, VARIANTS } from '../harness/workflow-variants';
 import type { StuckOrder } from '../ops/stuck';
+import type { WhatIfPlan } from '../ops/what-if';
+import { run as runOps } from '../scripts/ops';
 import { orderWorkflowId } from '../workflows/contract';
-import { holdLock, run, someoneWaitsForLock, useOperatorBench, type PlacedOrder } from './helpers/operator';
+import {
+  holdLock,
+  isEventType,
+  run,
+  someoneWaitsForLock,
+  useOperatorBench,
+  type HistoryEvent,
+  type PlacedOrder,
+} from './helpers/operator';
 import { workflowBundle } from './helpers/temporal';
 
 jest.setTimeout(240_000);
@@ -239,4 +253,110 @@ it('stuck finds an order whose step keeps failing, one open past its deadline an
     code: 0,
     stdout: expect.stringMatching(/^no stuck orders/),
   });
+});
+
+/** `npm run ops -- <args>` in this process (an order here waits only seconds: a new process each time would be late). */
+async function opsHere(...args: string[]): Promise<{ code: number; stdout: string }> {
+  const lines: string[] = [];
+  const code = await runOps(args, bench.api.temporal.client, (line) => lines.push(line), {});
+  return { code, stdout: lines.join('\n') };
+}
+
+/**
+ * The activities the checkout scheduled once the order was waiting (after its first setOrderStatus,
+ * the AWAITING_PAYMENT write), but for the status events that run beside the saga.
+ */
+function activitiesOnceWaiting(events: readonly HistoryEvent[]): string[] {
+  const activities = events
+    .filter((event) => isEventType(event, 'ActivityTaskScheduled'))
+    .map(
+      (event) =>
+        event.activityTaskScheduledEventAttributes as {
+          activityType?: { name?: string };
+          taskQueue?: { name?: string };
+        },
+    )
+    .filter((scheduled) => scheduled.taskQueue?.name !== 'notifications')
+    .map((scheduled) => scheduled.activityType?.name ?? '?');
+  return activities.slice(activities.indexOf('setOrderStatus') + 1);
+}
+
+const plannedActivities = (plan: WhatIfPlan) => [
+  ...plan.compensations.map((undo) => undo.activity),
+  plan.then!.activity,
+];
+
+it('what-if says what a cancel and an expiry would undo, and they then undo exactly that; nothing for a completed order', async () => {
+  const product = await bench.newProduct(20);
+  const [cancelled, expiring] = [await bench.placeOrder(product.id), await bench.placeOrder(product.id)];
+  const [ifCancelled, ifExpired] = await Promise.all([
+    opsHere('what-if', cancelled.order.id, 'cancel', '--json'),
+    opsHere('what-if', expiring.order.id, 'expire', '--json'),
+  ]);
+  const cancelPlan = JSON.parse(ifCancelled.stdout) as WhatIfPlan;
+  const expiryPlan = JSON.parse(ifExpired.stdout) as WhatIfPlan;
+  const cancel = await bench.api.as(cancelled.customer, {
+    method: 'POST',
+    url: `/v1/orders/${cancelled.order.id}/cancel`,
+    payload: { reason: 'what-if' },
+  });
+  expect(cancel.statusCode).toBe(200);
+
+  // First any charge the run has no record of (an order that awaited payment may hold one whose answer was
+  // lost), then the stock and the quota: taken side by side, so given back side by side, the stock first.
+  const undos = (orderId: string, customer: string) => [
+    {
+      step: 'paymentCharged',
+      activity: 'refundPayment',
+      idempotencyKey: `order:${orderId}:refund (order:${orderId}:cancel for an intent that took nothing)`,
+      givesBack: 'any charge of the order this run has no record of (nothing when there is none)',
+      group: 1,
+    },
+    {
+      step: 'stockReserved',
+      activity: 'releaseStock',
+      idempotencyKey: `reservation of order ${orderId}`,
+      givesBack: '3 reserved units',
+      group: 2,
+    },
+    {
+      step: 'quotaChecked',
+      activity: 'releaseOrderQuota',
+      idempotencyKey: `${customer}/order:${orderId}`,
+      givesBack: `1 order of ${customer}'s monthly quota`,
+      group: 2,
+    },
+  ];
+  expect(cancelPlan).toEqual({
+    orderId: cancelled.order.id,
+    action: 'cancel',
+    status: 'AWAITING_PAYMENT',
+    endsAs: 'CANCELLED',
+    compensations: undos(cancelled.order.id, cancelled.customer),
+    then: { activity: 'setOrderStatus', status: 'CANCELLED' },
+  });
+  expect(expiryPlan).toMatchObject({
+    endsAs: 'EXPIRED',
+    compensations: undos(expiring.order.id, expiring.customer),
+    then: { activity: 'setOrderStatus', status: 'EXPIRED' },
+  });
+
+  await Promise.all([cancelled, expiring].map(({ order }) => bench.closed(order.id)));
+  expect(await bench.orderOf(cancelled.customer, cancelled.order.id)).toMatchObject({ status: 'CANCELLED' });
+  expect(await bench.orderOf(expiring.customer, expiring.order.id)).toMatchObject({ status: 'EXPIRED' });
+  expect(activitiesOnceWaiting(await bench.historyOf(cancelled.order.id))).toEqual(plannedActivities(cancelPlan));
+  expect(activitiesOnceWaiting(await bench.historyOf(expiring.order.id))).toEqual(plannedActivities(expiryPlan));
+
+  // As an operator reads it, and for an order that has ended: nothing would run.
+  const paid = await bench.placeOrder(product.id);
+  const shown = await opsHere('what-if', paid.order.id, 'cancel');
+  expect(shown.stdout).toContain(
+    `2. releaseStock (undoes stockReserved, beside the others of group 2): gives back 3 reserved units`,
+  );
+  expect(shown.stdout).toContain('nothing was run (a dry run)');
+  expect((await bench.pay(paid.customer, paid.order.id)).statusCode).toBe(200);
+  await bench.closed(paid.order.id);
+  await expect(opsHere('what-if', paid.order.id, 'cancel')).rejects.toThrow(
+    `Order ${paid.order.id}'s checkout has ended (COMPLETED): nothing would run`,
+  );
 });

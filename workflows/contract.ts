@@ -144,6 +144,21 @@ export interface PaymentEventInput {
 }
 export const paymentEventSignal = defineSignal<[PaymentEventInput]>('paymentEvent');
 export const checkoutStateQuery = defineQuery<CheckoutState>('state');
+/** What an operator asks before acting on an order (`npm run ops -- what-if`): the same saga decides it, nothing runs. */
+export type WhatIfAction = 'cancel' | 'expire';
+export const WHAT_IF_ACTIONS: readonly WhatIfAction[] = ['cancel', 'expire'];
+export interface WhatIfAnswer {
+  action: WhatIfAction;
+  /** Why the order would not take it now; absent when it would. */
+  refused?: string;
+  /** The status the order would end in. */
+  endsAs?: OrderStatus;
+  /** The steps whose undos would run, in the saga's order: each inner list undone side by side. */
+  undos: string[][];
+  /** The first of them gives back a charge an earlier run of the order may have made (nothing without one). */
+  earlierCharge?: boolean;
+}
+export const whatIfQuery = defineQuery<WhatIfAnswer, [WhatIfAction]>('whatIf');
 /**
  * Answers once the order is placed: awaiting payment, or settled (rejected, failed...).
  * The API sends it with update-with-start, so POST /v1/orders answers with the reservation's outcome.
@@ -156,7 +171,6 @@ export type NotificationKind = 'NOTIFICATION' | 'ORDER';
 // ---------------------------------------------------------------------------
 // Refunds after the sale (workflows/refund/).
 export * from './refund/refund.contract';
-
 
 export interface NotifyInput {
   userId: string;

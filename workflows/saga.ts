@@ -30,9 +30,25 @@ export interface SideStep<Step extends string, T> {
   undo?: () => Promise<unknown>;
 }
 
+/** A registered undo; undos of steps that ran side by side share a `together` number. */
+interface Undo<Step extends string> {
+  step: Step;
+  undo: () => Promise<unknown>;
+  together?: number;
+}
+
+/** Takes the next undos to run off the end of `undos` (newest last): the newest, with those of its side-by-side group. */
+function takeBatch<Step extends string>(undos: Undo<Step>[]): Undo<Step>[] {
+  const next = undos.pop();
+  if (!next) return [];
+  const batch = [next];
+  while (next.together !== undefined && undos.at(-1)?.together === next.together) batch.push(undos.pop()!);
+  return batch;
+}
+
 export class Saga<Step extends string> {
-  /** Newest last; undos of steps that ran side by side share a `together` number. */
-  private readonly undos: { step: Step; undo: () => Promise<unknown>; together?: number }[] = [];
+  /** Newest last. */
+  private readonly undos: Undo<Step>[] = [];
   private togetherCalls = 0;
 
   constructor(
@@ -102,10 +118,7 @@ export class Saga<Step extends string> {
    */
   unwind(): Promise<void> {
     return CancellationScope.nonCancellable(async () => {
-      for (let next = this.undos.pop(); next; next = this.undos.pop()) {
-        const batch = [next];
-        while (next.together !== undefined && this.undos.at(-1)?.together === next.together)
-          batch.push(this.undos.pop()!);
+      for (let batch = takeBatch(this.undos); batch.length > 0; batch = takeBatch(this.undos)) {
         for (const undo of batch) this.hooks.undoing?.(undo.step);
         const outcomes = await Promise.allSettled(batch.map((undo) => undo.undo()));
         // An undo that failed past its retries asks the operator, one at a time, as if run alone.
@@ -120,6 +133,18 @@ export class Saga<Step extends string> {
         for (const undo of batch) this.record.compensatedSteps.push(undo.step);
       }
     });
+  }
+
+  /**
+   * The undos unwind() would run now, in its order, running none: each inner list is undone side
+   * by side. What `npm run ops -- what-if` shows an operator (the checkout's whatIf query).
+   */
+  plannedUnwind(): Step[][] {
+    const pending = [...this.undos];
+    const batches: Step[][] = [];
+    for (let batch = takeBatch(pending); batch.length > 0; batch = takeBatch(pending))
+      batches.push(batch.map((undo) => undo.step));
+    return batches;
   }
 
   /** Runs `work` until it succeeds, asking the operator after each failure; 'resolve' stops asking. */

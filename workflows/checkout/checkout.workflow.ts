@@ -113,6 +113,23 @@ class Checkout {
         () => this.markStatus('NEEDS_ATTENTION'),
       );
     this.operator = new OperatorDesk(this.state, markNeedsAttention);
+    setHandler(contract.whatIfQuery, (action) => this.whatIf(action));
+  }
+
+  /** What a cancel or the deadline would do now, decided by the requests and the saga that would do it; runs nothing. */
+  private whatIf(action: contract.WhatIfAction): contract.WhatIfAnswer {
+    if (!contract.WHAT_IF_ACTIONS.includes(action))
+      throw new Error(`what-if asks about ${contract.WHAT_IF_ACTIONS.join(' or ')}, not ${String(action)}`);
+    const refused = action === 'cancel' ? this.requests.cancelRefusal() : this.requests.expiryRefusal();
+    if (refused) return { action, refused, undos: [] };
+    // In unwind()'s order: a charge an earlier run may have made, then the saga's own undos.
+    const undos = [...(this.undoesEarlierCharge() ? [['paymentCharged']] : []), ...this.saga.plannedUnwind()];
+    return {
+      action,
+      endsAs: action === 'cancel' ? 'CANCELLED' : 'EXPIRED',
+      undos,
+      earlierCharge: this.undoesEarlierCharge(),
+    };
   }
 
   async run(): Promise<CheckoutState> {
@@ -285,13 +302,18 @@ class Checkout {
     setCurrentDetails('COMPLETED');
   }
 
+  /** Whether an unwind would first give back a charge this run did not make (see unwind()). */
+  private undoesEarlierCharge(): boolean {
+    return this.mayHoldCharge && !this.saga.hasUndo('paymentCharged');
+  }
+
   /** Runs the undos newest first, then records how the order ended. */
   private async unwind(why: Unwind): Promise<void> {
     this.requests.close();
     this.state.failure ??= why.failure;
     // A charge this run did not make: one whose answer was lost with an earlier run that an operator
     // reset or terminated. The payments service asks Stripe; without a payment nothing is done.
-    if (this.mayHoldCharge && !this.saga.hasUndo('paymentCharged') && patched(PATCHES.undoEarlierCharges))
+    if (this.undoesEarlierCharge() && patched(PATCHES.undoEarlierCharges))
       await this.saga.undoEarlier('paymentCharged', async () => (await this.refundCharge()).action !== 'none');
     await this.saga.unwind();
     await this.saga.withOperatorFallback('recordOutcome', 'undo', () =>

@@ -82,11 +82,23 @@ export class CustomerRequests {
         `A cancel is an object with an optional reason of at most ${MAX_CANCEL_REASON_LENGTH} characters of text`,
         ERROR_CODES.VALIDATION_FAILED,
       );
-    if (!this.open || this.cancel)
-      throw ApplicationFailure.nonRetryable(
-        `The order is ${this.state.status.toLowerCase()}`,
-        ERROR_CODES.ORDER_NOT_CANCELLABLE,
-      );
+    const refusal = this.cancelRefusal();
+    if (refusal) throw ApplicationFailure.nonRetryable(refusal, ERROR_CODES.ORDER_NOT_CANCELLABLE);
+  }
+
+  /** Why a cancel would be refused now, or undefined when it would be taken (the update's validator and what-if ask alike). */
+  cancelRefusal(): string | undefined {
+    return !this.open || this.cancel ? `The order is ${this.state.status.toLowerCase()}` : undefined;
+  }
+
+  /**
+   * Why the order would not expire if its deadline came now, or undefined when it would: once the
+   * body has decided its way, or while a charge runs (its outcome decides), the deadline changes nothing.
+   */
+  expiryRefusal(): string | undefined {
+    if (!this.open || this.cancel) return `The order is ${this.state.status.toLowerCase()}`;
+    if (this.payment) return 'A payment is in progress: the order expires only if it is refused';
+    return undefined;
   }
 
   private async onCancel(request: CancelInput): Promise<CheckoutState> {
