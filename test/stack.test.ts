@@ -24,7 +24,7 @@ describe('npm start (devstack/local-stack.ts)', () => {
   afterAll(async () => sandbox?.dispose());
   const stackEnv = () => sandbox.env();
 
-  it('comes up healthy with the Temporal UI, and stops every process it started on SIGTERM', async () => {
+  it('comes up healthy with the Temporal UI and Mailpit, and stops every process it started on SIGTERM', async () => {
     const env = await stackEnv();
     const stack = launch(env);
     await whenUp(stack, async () => {
@@ -33,6 +33,9 @@ describe('npm start (devstack/local-stack.ts)', () => {
       await waitUntil('the URLs to be printed', async () => stack.output().includes(READY_LINE), { timeoutMs: 10_000 });
     });
     expect(stack.output()).toContain(`Temporal UI   http://127.0.0.1:${env.TEMPORAL_UI_PORT}`);
+    // Mailpit, the local mail server, with its web UI printed, where the account mail arrives.
+    expect(stack.output()).toContain(`Mailpit       http://127.0.0.1:${env.MAILPIT_PORT}`);
+    await waitForHttp(`http://127.0.0.1:${env.MAILPIT_PORT}/readyz`, 'Mailpit', { timeoutMs: 10_000 });
 
     const started = descendantsOf(stack.child.pid!);
     expect(started.length).toBeGreaterThanOrEqual(4); // temporal, stripe-mock, worker, api (and their helpers)

@@ -19,6 +19,7 @@ import { connectClient, temporalSettingsFromEnv } from '../temporal/connection';
 import { waitUntil } from '../devstack/waits';
 import { chromiumProfile, ensureChromium, type ChromiumProfile } from './helpers/chromium';
 import { launchStack, stackSandbox, type LaunchedStack } from './helpers/stack-process';
+import { linkToken, waitForMail } from './helpers/mailpit';
 
 const ROOT = path.resolve(__dirname, '..');
 const ARTIFACTS = path.resolve(__dirname, 'artifacts');
@@ -78,6 +79,9 @@ async function signUp(label: string): Promise<{ email: string; password: string;
   const password = `pw-${randomUUID()}`;
   const signedUp = await call<{ token: string; user: { id: string } }>('POST', '/v1/auth/signup', { email, password });
   expect(signedUp.status).toBe(201);
+  // npm start sends account mail to its Mailpit: the address is confirmed with the link mailed at sign-up.
+  const mail = await waitForMail(email, 'Confirm your email address', 1, `http://127.0.0.1:${env.MAILPIT_PORT}`);
+  expect((await call('POST', '/v1/auth/verify-email', { token: linkToken(mail, 'verify-email') })).status).toBe(200);
   return { email, password, token: signedUp.body.token, userId: signedUp.body.user.id };
 }
 

@@ -28,27 +28,32 @@ interface Summary {
   Subject: string;
 }
 
-/** Every mail to `address` so far, newest first. */
-export async function mailTo(address: string): Promise<Summary[]> {
+/** Every mail to `address` so far, newest first (in the run's Mailpit, or the one at `base`). */
+export async function mailTo(address: string, base = mailpitBase()): Promise<Summary[]> {
   const query = encodeURIComponent(`to:"${address}"`);
-  const response = await fetch(`${mailpitBase()}/api/v1/search?query=${query}`);
+  const response = await fetch(`${base}/api/v1/search?query=${query}`);
   if (!response.ok) throw new Error(`Mailpit search answered ${response.status}`);
   return ((await response.json()) as { messages: Summary[] }).messages;
 }
 
 /** Waits (bounded) for the `count`th mail to `address` whose subject contains `subject`, and reads it. */
-export async function waitForMail(address: string, subject: string, count = 1): Promise<ReceivedMail> {
+export async function waitForMail(
+  address: string,
+  subject: string,
+  count = 1,
+  base = mailpitBase(),
+): Promise<ReceivedMail> {
   let found: Summary | undefined;
   await waitUntil(
     `mail "${subject}" number ${count} to ${address}`,
     async () => {
-      const matching = (await mailTo(address)).filter((mail) => mail.Subject.includes(subject));
+      const matching = (await mailTo(address, base)).filter((mail) => mail.Subject.includes(subject));
       found = matching.length >= count ? matching[0] : undefined;
       return found !== undefined;
     },
     { timeoutMs: 15_000, intervalMs: 100 },
   );
-  const response = await fetch(`${mailpitBase()}/api/v1/message/${found!.ID}`);
+  const response = await fetch(`${base}/api/v1/message/${found!.ID}`);
   const message = (await response.json()) as { ID: string; Subject: string; Text: string };
   return { id: message.ID, subject: message.Subject, text: message.Text };
 }

@@ -86,7 +86,9 @@ export function stackSandbox(label: string) {
     databases,
     /** The launcher's environment on free ports; `extra` wins over the defaults. */
     async env(extra: Record<string, string> = {}): Promise<NodeJS.ProcessEnv & Record<string, string>> {
-      const [api, temporal, ui, stripe, stripeHttps] = await Promise.all([
+      const [api, temporal, ui, stripe, stripeHttps, mailSmtp, mailUi] = await Promise.all([
+        freePort(),
+        freePort(),
         freePort(),
         freePort(),
         freePort(),
@@ -100,6 +102,8 @@ export function stackSandbox(label: string) {
         TEMPORAL_UI_PORT: String(ui),
         STRIPE_MOCK_PORT: String(stripe),
         STRIPE_MOCK_HTTPS_PORT: String(stripeHttps),
+        MAILPIT_SMTP_PORT: String(mailSmtp),
+        MAILPIT_PORT: String(mailUi),
         STOREFRONT_DATA_DIR: dataDir,
         DATABASE_URL: STACK_SERVER_URL,
         LOG_LEVEL: 'warn',
