@@ -12,6 +12,7 @@ import { buildAppBeside, TEST_SETTINGS, useApiHarness } from '../test/helpers/ap
 import { startTcpProxy } from '../harness/tcp-proxy';
 import { waitUntil } from '../devstack/waits';
 import { temporalProbe } from './probes';
+import { serveMetrics } from './metrics-server';
 import { createClient, lazyClient, temporalSettingsFromEnv } from '../temporal/connection';
 
 jest.setTimeout(60_000);
@@ -552,11 +553,68 @@ describe('documentation, metrics and health', () => {
 
   it('exports HTTP latency and orders by status for Prometheus', async () => {
     await api.as('metrics-user', { method: 'GET', url: '/v1/products' });
+    await api.app.metrics.refresh();
     const text = (await api.app.inject({ method: 'GET', url: '/metrics' })).body;
     expect(text).toMatch(/http_request_duration_seconds_bucket\{.*route="\/v1\/products".*\}/);
     expect(text).toContain('# TYPE storefront_orders gauge');
     expect(text).toContain('# TYPE storefront_quota_rejections_total counter');
     expect(text).toMatch(/storefront_compensations_total\{step="stock_released"\} \d+/);
+  });
+
+  it('a scrape reads the figures of the latest refresh: scrapes never query the databases', async () => {
+    // The app's database figures, each read counted (the harness's own app refreshes on its own timer).
+    const reads: string[] = [];
+    const counted = <T extends object>(service: T, method: keyof T & string): T =>
+      Object.assign(Object.create(service) as T, {
+        [method]: (...args: unknown[]) => {
+          reads.push(method);
+          return (service[method] as (...a: unknown[]) => unknown).apply(service, args);
+        },
+      });
+    const { services } = api;
+    const app = await buildAppBeside(api, {
+      services: {
+        ...services,
+        orders: counted(services.orders, 'countByStatus'),
+        inventory: counted(services.inventory, 'countReleasedReservations'),
+        payments: counted(services.payments, 'countCompensated'),
+        quota: counted(services.quota, 'countReleasedUsage'),
+        findings: counted(services.findings, 'latestRun'),
+      },
+    });
+    try {
+      await app.ready();
+      await app.metrics.refresh();
+      const afterRefresh = reads.length;
+      expect(afterRefresh).toBeGreaterThanOrEqual(5);
+      const scrapes = await Promise.all(
+        Array.from({ length: 20 }, () => app.inject({ method: 'GET', url: '/metrics' })),
+      );
+      expect(scrapes.map((scrape) => scrape.statusCode)).toEqual(Array(20).fill(200));
+      expect(scrapes[0]!.body).toMatch(/storefront_compensations_total\{step="stock_released"\} \d+/);
+      expect(reads.length).toBe(afterRefresh);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('in production /metrics is not on the public port; METRICS_PORT serves it', async () => {
+    const app = await buildAppBeside(api, { settings: { ...TEST_SETTINGS, production: true } });
+    const metricsServer = await serveMetrics(app.metrics.registry, { port: 0, host: '127.0.0.1' });
+    try {
+      expect((await app.inject({ method: 'GET', url: '/metrics' })).statusCode).toBe(404);
+      const scrape = await fetch(`http://127.0.0.1:${metricsServer.port}/metrics`);
+      expect(scrape.status).toBe(200);
+      expect(await scrape.text()).toContain('# TYPE storefront_orders gauge');
+      expect((await fetch(`http://127.0.0.1:${metricsServer.port}/v1/products`)).status).toBe(404);
+    } finally {
+      await metricsServer.close();
+      await app.close();
+    }
+    // With METRICS_PORT set the public port has none in development either.
+    const development = await buildAppBeside(api, { settings: { ...TEST_SETTINGS, metricsPort: 9465 } });
+    expect((await development.inject({ method: 'GET', url: '/metrics' })).statusCode).toBe(404);
+    await development.close();
   });
 
   it('carries a request id and security headers on every response', async () => {

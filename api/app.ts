@@ -48,6 +48,10 @@ export interface ApiSettings {
   secureCookies?: boolean;
   /** The proxies whose X-Forwarded-For names the client (TRUST_PROXY): every per-address limit then counts clients, not the proxy. */
   trustProxy?: TrustProxy;
+  /** The production profile: GET /metrics is never on the public port. */
+  production?: boolean;
+  /** METRICS_PORT: GET /metrics is served there (api/metrics-server.ts), never on the public port. */
+  metricsPort?: number;
 }
 
 export interface AppDeps {
@@ -123,7 +127,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       Object.assign(new Error(`Too many requests: at most ${context.max} per ${context.after}`), { statusCode: 429 }),
   });
   await app.register(openapi);
-  await app.register(metrics, deps.services);
+  // Order, refund and drift counts are not for anyone on the internet: public only in development.
+  await app.register(metrics, {
+    ...deps.services,
+    publicRoute: !deps.settings.production && deps.settings.metricsPort === undefined,
+  });
   const { services, checkout, settings } = deps;
   // Open streams end with their session: the app's own, closed after the streams (preClose) are.
   const sessionWatch = new SessionWatch({

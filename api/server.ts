@@ -14,6 +14,7 @@ import { accountMail } from '../services/accounts/mail';
 import { buildApp, type ReadinessProbe } from './app';
 import { CatalogueCache } from './catalogue-cache';
 import { databaseProbes, temporalProbe } from './probes';
+import { serveMetrics } from './metrics-server';
 
 function readinessProbes(services: Services, temporal: Connection): ReadinessProbe[] {
   return [temporalProbe(temporal), ...databaseProbes(services)];
@@ -65,7 +66,13 @@ async function main(): Promise<void> {
     onPurged: (counts) => app.log.info({ purged: counts }, 'accounts purge'),
     onError: (error) => app.log.warn({ err: error }, 'accounts purge'),
   });
+  // METRICS_PORT: /metrics on a port only Prometheus reaches (docs/production.md); the app's port has none.
+  const metricsServer =
+    settings.metricsPort === undefined
+      ? undefined
+      : await serveMetrics(app.metrics.registry, { port: settings.metricsPort, host: settings.host });
   app.addHook('onClose', async () => {
+    await metricsServer?.close();
     stopAccountsPurge();
     mail?.close();
     await notificationHub.close();

@@ -23,6 +23,8 @@ export interface Settings {
   trustProxy: TrustProxy;
   /** Account mail (password reset links, address verification). */
   mail: MailSettings;
+  /** METRICS_PORT: GET /metrics is served on this port only (not the public one); unset: public in development, off in production. */
+  metricsPort: number | undefined;
 }
 
 export interface MailSettings {
@@ -69,6 +71,7 @@ export function loadSettings(env: Env = process.env): Settings {
     production,
     secureCookies: production,
     trustProxy: trustProxyFrom(env.TRUST_PROXY),
+    metricsPort: env.METRICS_PORT ? integer(env, 'METRICS_PORT', 0) : undefined,
     mail: {
       smtpUrl: env.SMTP_URL || undefined,
       from: env.MAIL_FROM || 'Storefront <no-reply@storefront.invalid>',

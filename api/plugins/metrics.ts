@@ -1,8 +1,12 @@
 /**
- * Prometheus metrics at GET /metrics with prom-client: an HTTP latency histogram by route,
- * orders by status, compensations run and the reconciler's latest findings (read from the
- * service databases at scrape time, so every API replica reports the same truth), and counters
- * of what this instance refused.
+ * Prometheus metrics with prom-client: an HTTP latency histogram by route, orders by status,
+ * compensations run and the reconciler's latest findings (read from the service databases, so
+ * every API replica reports the same truth), and counters of what this instance refused.
+ *
+ * The database figures are read on a cadence (every `refreshMs`, 15 s by default) into a snapshot
+ * and a scrape only reads that snapshot: scrapes, however many, never reach the pools that place
+ * orders. GET /metrics is on the public port only when `publicRoute` says so (development); in
+ * production the registry is served on METRICS_PORT instead (api/metrics-server.ts).
  */
 import fp from 'fastify-plugin';
 import type { FastifyInstance } from 'fastify';
@@ -22,6 +26,8 @@ declare module 'fastify' {
 
 export interface StorefrontMetrics {
   registry: Registry;
+  /** Reads the database figures now (the timer does it every `refreshMs`); tests call it before they scrape. */
+  refresh(): Promise<void>;
   quotaRejections: Counter<'resource'>;
   orderPlacements: Counter<'outcome'>;
 }
@@ -32,12 +38,50 @@ export interface MetricsOptions {
   payments: Pick<PaymentsService, 'countCompensated'>;
   quota: Pick<QuotaService, 'countReleasedUsage'>;
   findings: Pick<FindingsService, 'latestRun'>;
+  /** How often the database figures are read (default 15 s, Prometheus's scrape interval). */
+  refreshMs?: number;
+  /** Serve GET /metrics on the app's own (public) port. */
+  publicRoute?: boolean;
 }
+
+export const DEFAULT_METRICS_REFRESH_MS = 15_000;
+
+/** The database figures of the latest refresh; a figure whose read failed keeps its previous value. */
+interface Snapshot {
+  orders?: Partial<Record<string, number>>;
+  compensations?: { released: number; refunded: number; cancelled: number; quota: number };
+  latestRun?: Awaited<ReturnType<FindingsService['latestRun']>>;
+}
+
+const ignore = (): void => undefined;
 
 export const metrics = fp(
   async function metrics(app: FastifyInstance, options: MetricsOptions) {
     // One registry per app, so tests can build several apps in one process.
     const registry = new Registry();
+    const snapshot: Snapshot = {};
+    // Each figure on its own: one database away leaves the others current.
+    const refresh = async (): Promise<void> => {
+      await Promise.all([
+        options.orders.countByStatus().then((orders) => (snapshot.orders = orders), ignore),
+        Promise.all([
+          options.inventory.countReleasedReservations(),
+          options.payments.countCompensated(),
+          options.quota.countReleasedUsage(),
+        ]).then(([released, payments, quota]) => (snapshot.compensations = { released, ...payments, quota }), ignore),
+        options.findings.latestRun().then((run) => (snapshot.latestRun = run), ignore),
+      ]);
+    };
+    let refreshing: Promise<void> | undefined;
+    // One refresh at a time: a slow database does not pile reads onto the pools.
+    const refreshOnce = (): Promise<void> => (refreshing ??= refresh().finally(() => (refreshing = undefined)));
+    const timer = setInterval(() => void refreshOnce(), options.refreshMs ?? DEFAULT_METRICS_REFRESH_MS);
+    timer.unref();
+    app.addHook('onReady', async () => void refreshOnce());
+    app.addHook('onClose', async () => {
+      clearInterval(timer);
+      await refreshing;
+    });
     collectDefaultMetrics({ register: registry });
 
     const httpDuration = new Histogram({
@@ -52,10 +96,9 @@ export const metrics = fp(
       help: 'Orders by status, from the orders database',
       labelNames: ['status'],
       registers: [registry],
-      async collect() {
+      collect() {
         this.reset();
-        const counts = await options.orders.countByStatus().catch(() => ({}));
-        for (const [status, count] of Object.entries(counts)) this.set({ status }, count ?? 0);
+        for (const [status, count] of Object.entries(snapshot.orders ?? {})) this.set({ status }, count ?? 0);
       },
     });
     // Compensations are run by the workers, wherever they are; what they did is in the service
@@ -65,31 +108,26 @@ export const metrics = fp(
       help: 'Compensations the sagas have run, by step: stock released, payment refunded or cancelled, quota given back',
       labelNames: ['step'],
       registers: [registry],
-      async collect() {
-        const [released, payments, quota] = await Promise.all([
-          options.inventory.countReleasedReservations(),
-          options.payments.countCompensated(),
-          options.quota.countReleasedUsage(),
-        ]).catch(() => [undefined, undefined, undefined] as const);
+      collect() {
         this.reset();
-        if (released === undefined || payments === undefined || quota === undefined) return;
-        this.inc({ step: 'stock_released' }, released);
-        this.inc({ step: 'payment_refunded' }, payments.refunded);
-        this.inc({ step: 'payment_cancelled' }, payments.cancelled);
-        this.inc({ step: 'quota_released' }, quota);
+        const counts = snapshot.compensations;
+        if (!counts) return;
+        this.inc({ step: 'stock_released' }, counts.released);
+        this.inc({ step: 'payment_refunded' }, counts.refunded);
+        this.inc({ step: 'payment_cancelled' }, counts.cancelled);
+        this.inc({ step: 'quota_released' }, counts.quota);
       },
     });
     // The scheduled reconciler runs in a worker; its last run is in the orders database, read here
     // where Prometheus already scrapes, so the value does not depend on which worker ran it.
-    const latestRun = () => options.findings.latestRun().catch(() => null);
     new Gauge({
       name: 'storefront_invariant_violations',
       help: "Violations of each cross-database invariant found by the reconciler's latest scheduled run (docs/reconciler.md); an invariant it skipped is absent",
       labelNames: ['invariant'],
       registers: [registry],
-      async collect() {
+      collect() {
         this.reset();
-        const run = await latestRun();
+        const run = snapshot.latestRun;
         if (!run) return;
         for (const invariant of Object.values(INVARIANTS)) {
           const count = run.violations[invariant];
@@ -101,9 +139,9 @@ export const metrics = fp(
       name: 'storefront_reconciler_last_run_timestamp_seconds',
       help: "When the reconciler's latest scheduled run finished (alert when it stops moving)",
       registers: [registry],
-      async collect() {
+      collect() {
         this.reset();
-        const run = await latestRun();
+        const run = snapshot.latestRun;
         if (run) this.set(run.finishedAt.getTime() / 1000);
       },
     });
@@ -120,7 +158,7 @@ export const metrics = fp(
       registers: [registry],
     });
 
-    app.decorate('metrics', { registry, quotaRejections, orderPlacements });
+    app.decorate('metrics', { registry, refresh: refreshOnce, quotaRejections, orderPlacements });
 
     app.addHook('onResponse', (request, reply, done) => {
       // The route pattern, never the raw URL: ids in paths would explode the label set.
@@ -132,10 +170,11 @@ export const metrics = fp(
       done();
     });
 
-    app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
-      reply.header('content-type', registry.contentType);
-      return registry.metrics();
-    });
+    if (options.publicRoute ?? true)
+      app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
+        reply.header('content-type', registry.contentType);
+        return registry.metrics();
+      });
   },
   { name: 'metrics' },
 );

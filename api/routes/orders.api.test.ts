@@ -76,6 +76,8 @@ async function expectRejected(customerId: string, failureCode: string): Promise<
 
 /** The store's own metrics (storefront_*), by series: `storefront_orders{status="PAID"}` → value. */
 async function storeMetrics(): Promise<Record<string, number>> {
+  // A scrape reads the figures of the latest refresh (every 15 s): read them now.
+  await api.app.metrics.refresh();
   const text = (await api.app.inject({ method: 'GET', url: '/metrics' })).body;
   return Object.fromEntries(
     [...text.matchAll(/^(storefront_(?:orders|compensations_total)\{[^}]*\}) (\d+)$/gm)].map((m) => [
