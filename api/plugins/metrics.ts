@@ -53,23 +53,35 @@ interface Snapshot {
   latestRun?: Awaited<ReturnType<FindingsService['latestRun']>>;
 }
 
-const ignore = (): void => undefined;
-
 export const metrics = fp(
   async function metrics(app: FastifyInstance, options: MetricsOptions) {
     // One registry per app, so tests can build several apps in one process.
     const registry = new Registry();
     const snapshot: Snapshot = {};
-    // Each figure on its own: one database away leaves the others current.
+    // Each figure on its own: one database away (or a read that throws at once) leaves the others current.
+    const read = <T>(query: () => Promise<T>, keep: (value: T) => void): Promise<void> =>
+      Promise.resolve()
+        .then(query)
+        .then(keep, () => undefined);
     const refresh = async (): Promise<void> => {
       await Promise.all([
-        options.orders.countByStatus().then((orders) => (snapshot.orders = orders), ignore),
-        Promise.all([
-          options.inventory.countReleasedReservations(),
-          options.payments.countCompensated(),
-          options.quota.countReleasedUsage(),
-        ]).then(([released, payments, quota]) => (snapshot.compensations = { released, ...payments, quota }), ignore),
-        options.findings.latestRun().then((run) => (snapshot.latestRun = run), ignore),
+        read(
+          () => options.orders.countByStatus(),
+          (orders) => (snapshot.orders = orders),
+        ),
+        read(
+          () =>
+            Promise.all([
+              options.inventory.countReleasedReservations(),
+              options.payments.countCompensated(),
+              options.quota.countReleasedUsage(),
+            ]),
+          ([released, payments, quota]) => (snapshot.compensations = { released, ...payments, quota }),
+        ),
+        read(
+          () => options.findings.latestRun(),
+          (run) => (snapshot.latestRun = run),
+        ),
       ]);
     };
     let refreshing: Promise<void> | undefined;
