@@ -113,6 +113,19 @@ describe('docker-compose.yml', () => {
     }
   });
 
+  it("serves the API's /metrics on its METRICS_PORT, unpublished, where Prometheus scrapes it", () => {
+    const api = compose.services.api! as { environment?: Record<string, string>; ports?: string[] };
+    const metricsPort = api.environment!.METRICS_PORT!;
+    expect(metricsPort).toMatch(/^\d+$/);
+    expect(metricsPort).not.toBe(api.environment!.PORT);
+    expect(api.ports!.some((published) => published.split(':').includes(metricsPort))).toBe(false);
+    const prometheus = parse(
+      readFileSync(path.resolve(__dirname, '..', 'monitoring', 'prometheus', 'prometheus.yml'), 'utf8'),
+    ) as { scrape_configs: { job_name: string; dns_sd_configs: { names: string[]; port: number }[] }[] };
+    const job = prometheus.scrape_configs.find((config) => config.job_name === 'storefront-api')!;
+    expect(job.dns_sd_configs).toEqual([expect.objectContaining({ names: ['api'], port: Number(metricsPort) })]);
+  });
+
   it('keeps Prometheus and Grafana behind the monitoring profile', () => {
     for (const name of ['prometheus', 'grafana']) expect(compose.services[name]!.profiles).toEqual(['monitoring']);
   });
