@@ -2,6 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { SERVICES, type ServiceName, databaseNameFor } from './service-names';
 import { trustProxyFrom, type TrustProxy } from './trust-proxy';
+import { DEFAULT_DATABASE_POOL, type DatabasePoolSettings } from './db/pool';
 
 export interface Settings {
   port: number;
@@ -25,6 +26,8 @@ export interface Settings {
   mail: MailSettings;
   /** METRICS_PORT: GET /metrics is served on this port only (not the public one); unset: public in development, off in production. */
   metricsPort: number | undefined;
+  /** Each service database's pool: DB_POOL_MAX connections, DB_CONNECTION_TIMEOUT_MS to get one, DB_STATEMENT_TIMEOUT_MS per statement. */
+  databasePool: DatabasePoolSettings;
 }
 
 export interface MailSettings {
@@ -72,6 +75,11 @@ export function loadSettings(env: Env = process.env): Settings {
     secureCookies: production,
     trustProxy: trustProxyFrom(env.TRUST_PROXY),
     metricsPort: env.METRICS_PORT ? integer(env, 'METRICS_PORT', 0) : undefined,
+    databasePool: {
+      max: integer(env, 'DB_POOL_MAX', DEFAULT_DATABASE_POOL.max),
+      connectionTimeoutMs: integer(env, 'DB_CONNECTION_TIMEOUT_MS', DEFAULT_DATABASE_POOL.connectionTimeoutMs),
+      statementTimeoutMs: integer(env, 'DB_STATEMENT_TIMEOUT_MS', DEFAULT_DATABASE_POOL.statementTimeoutMs),
+    },
     mail: {
       smtpUrl: env.SMTP_URL || undefined,
       from: env.MAIL_FROM || 'Storefront <no-reply@storefront.invalid>',

@@ -1,5 +1,6 @@
 /** Opens the seven services over their own databases; used by the workers, the API and the tests. */
 import type { ServiceName } from '../lib/service-names';
+import type { DatabasePoolSettings } from '../lib/db/pool';
 import { AccountsService } from './accounts/accounts.service';
 import { createAccountsDb } from './accounts/db';
 import { CartService } from './cart/cart.service';
@@ -44,15 +45,23 @@ export interface Services {
   close(): Promise<void>;
 }
 
-export function openServices(urls: Record<ServiceName, string>, stripe: StripeSettings): Services {
+/**
+ * One pool per service database, each sized and bounded by `settings.databasePool` (the process's
+ * settings, DB_POOL_MAX and the timeouts; defaults in lib/db/pool.ts).
+ */
+export function openServices(
+  urls: Record<ServiceName, string>,
+  stripe: StripeSettings & { databasePool?: DatabasePoolSettings },
+): Services {
+  const pool = stripe.databasePool;
   const dbs = {
-    inventory: createInventoryDb(urls.inventory),
-    orders: createOrdersDb(urls.orders),
-    payments: createPaymentsDb(urls.payments),
-    cart: createCartDb(urls.cart),
-    quota: createQuotaDb(urls.quota),
-    notifications: createNotificationsDb(urls.notifications),
-    accounts: createAccountsDb(urls.accounts),
+    inventory: createInventoryDb(urls.inventory, pool),
+    orders: createOrdersDb(urls.orders, pool),
+    payments: createPaymentsDb(urls.payments, pool),
+    cart: createCartDb(urls.cart, pool),
+    quota: createQuotaDb(urls.quota, pool),
+    notifications: createNotificationsDb(urls.notifications, pool),
+    accounts: createAccountsDb(urls.accounts, pool),
   };
   const quota = new QuotaService(dbs.quota);
   const stripeGateway = createStripeGateway(stripe);

@@ -1,9 +1,10 @@
 /** The accounts service's Prisma client, on its own database through the node-postgres adapter. */
 import { PrismaPg } from '@prisma/adapter-pg';
 import { PrismaClient } from './generated/client';
+import { poolConfig, type DatabasePoolSettings } from '../../lib/db/pool';
 
 export type AccountsDb = PrismaClient;
 
-export function createAccountsDb(url: string): AccountsDb {
-  return new PrismaClient({ adapter: new PrismaPg({ connectionString: url }) });
+export function createAccountsDb(url: string, pool?: DatabasePoolSettings): AccountsDb {
+  return new PrismaClient({ adapter: new PrismaPg(poolConfig(url, pool)) });
 }

@@ -1,9 +1,10 @@
 /** The notifications service's Prisma client, on its own database through the node-postgres adapter. */
 import { PrismaPg } from '@prisma/adapter-pg';
 import { PrismaClient } from './generated/client';
+import { poolConfig, type DatabasePoolSettings } from '../../lib/db/pool';
 
 export type NotificationsDb = PrismaClient;
 
-export function createNotificationsDb(url: string): NotificationsDb {
-  return new PrismaClient({ adapter: new PrismaPg({ connectionString: url }) });
+export function createNotificationsDb(url: string, pool?: DatabasePoolSettings): NotificationsDb {
+  return new PrismaClient({ adapter: new PrismaPg(poolConfig(url, pool)) });
 }

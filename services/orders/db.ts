@@ -1,9 +1,10 @@
 /** The orders service's Prisma client, on its own database through the node-postgres adapter. */
 import { PrismaPg } from '@prisma/adapter-pg';
 import { PrismaClient } from './generated/client';
+import { poolConfig, type DatabasePoolSettings } from '../../lib/db/pool';
 
 export type OrdersDb = PrismaClient;
 
-export function createOrdersDb(url: string): OrdersDb {
-  return new PrismaClient({ adapter: new PrismaPg({ connectionString: url }) });
+export function createOrdersDb(url: string, pool?: DatabasePoolSettings): OrdersDb {
+  return new PrismaClient({ adapter: new PrismaPg(poolConfig(url, pool)) });
 }

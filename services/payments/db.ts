@@ -1,9 +1,10 @@
 /** The payments service's Prisma client, on its own database through the node-postgres adapter. */
 import { PrismaPg } from '@prisma/adapter-pg';
 import { PrismaClient } from './generated/client';
+import { poolConfig, type DatabasePoolSettings } from '../../lib/db/pool';
 
 export type PaymentsDb = PrismaClient;
 
-export function createPaymentsDb(url: string): PaymentsDb {
-  return new PrismaClient({ adapter: new PrismaPg({ connectionString: url }) });
+export function createPaymentsDb(url: string, pool?: DatabasePoolSettings): PaymentsDb {
+  return new PrismaClient({ adapter: new PrismaPg(poolConfig(url, pool)) });
 }
