@@ -40,7 +40,7 @@ it('without settings every pool still has a bound wait and statement timeout', (
   openServices(urls, { stripeSecretKey: undefined, stripeApiBase: 'http://127.0.0.1:12111' });
   expect(configs).toHaveLength(SERVICES.length);
   for (const config of configs)
-    expect(config).toMatchObject({ max: 10, connectionTimeoutMillis: 5000, statement_timeout: 30000 });
+    expect(config).toMatchObject({ max: 10, connectionTimeoutMillis: 15000, statement_timeout: 30000 });
 });
 
 it('refuses a pool size that is not a number', () => {

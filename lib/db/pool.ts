@@ -16,7 +16,9 @@ export interface DatabasePoolSettings {
 
 export const DEFAULT_DATABASE_POOL: DatabasePoolSettings = {
   max: 10,
-  connectionTimeoutMs: 5_000,
+  // Above the 10 s an interactive transaction may wait for its connection (lib/db/transaction-options.ts),
+  // so a queue of orders on one product's row is governed by that limit, not cut short by the pool.
+  connectionTimeoutMs: 15_000,
   statementTimeoutMs: 30_000,
 };
 
