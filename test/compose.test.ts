@@ -58,9 +58,13 @@ describe('docker-compose.yml', () => {
     loadSettings(recorder);
     databaseUrlsFromEnv(recorder);
     // Defaults that are right inside the stack too: the port, the deadline, no Stripe key (stripe-mock),
-    // per-service URLs (DATABASE_URL names the server), and HOST, which only the API needs (checked below).
+    // per-service URLs (DATABASE_URL names the server), the pools' size and timeouts (the budget the
+    // compose file's max_connections is set for), and HOST and METRICS_PORT, which only the API needs
+    // (checked below, and with Prometheus's scrape).
     const fineByDefault = (key: string) =>
-      ['PORT', 'TEMPORAL_DEADLINE_MS', 'STRIPE_SECRET_KEY', 'HOST'].includes(key) || key.endsWith('_DATABASE_URL');
+      ['PORT', 'TEMPORAL_DEADLINE_MS', 'STRIPE_SECRET_KEY', 'HOST', 'METRICS_PORT'].includes(key) ||
+      key.startsWith('DB_') ||
+      key.endsWith('_DATABASE_URL');
     const required = [...read].filter((key) => !fineByDefault(key)).sort();
     expect(required).toEqual(
       expect.arrayContaining(['DATABASE_URL', 'TEMPORAL_ADDRESS', 'STRIPE_API_BASE', 'JWT_SECRET']),
