@@ -166,11 +166,12 @@ export const whatIfQuery = defineQuery<WhatIfAnswer, [WhatIfAction]>('whatIf');
 export const placedUpdate = defineUpdate<CheckoutState, []>('placed');
 
 // ---------------------------------------------------------------------------
-// Notifications.
-export type NotificationKind = 'NOTIFICATION' | 'ORDER';
-// ---------------------------------------------------------------------------
 // Refunds after the sale (workflows/refund/).
 export * from './refund/refund.contract';
+
+// ---------------------------------------------------------------------------
+// Notifications.
+export type NotificationKind = 'NOTIFICATION' | 'ORDER';
 
 export interface NotifyInput {
   userId: string;

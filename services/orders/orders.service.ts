@@ -36,11 +36,11 @@ export interface OrderView {
   failureReason: string | null;
   idempotencyKey: string | null;
   requestHash: string | null;
+  /** Money refunded after the sale (services/orders/refunds.ts). */
+  refundedCents: number;
   createdAt: Date;
   updatedAt: Date;
   lines: OrderLineInput[];
-  /** Money refunded after the sale (services/orders/refunds.ts). */
-  refundedCents: number;
   history: { from: OrderStatus | null; to: OrderStatus; reason: string | null; at: Date }[];
 }
 
