@@ -79,6 +79,8 @@ async function triggerRun(): Promise<ReconciliationResult> {
 }
 
 async function violationsMetric(): Promise<Record<string, number>> {
+  // The API reads the latest run's figures on a cadence; a scrape serves the last read.
+  await api.app.metrics.refresh();
   const text = (await api.app.inject({ method: 'GET', url: '/metrics' })).body;
   return Object.fromEntries(
     [...text.matchAll(/^storefront_invariant_violations\{invariant="([^"]+)"\} (\d+)$/gm)].map((m) => [

@@ -185,9 +185,12 @@ test('NEEDS_ATTENTION leaves only to a terminal status chosen by an operator', a
   }
 });
 
-test('the status machine: terminal statuses have no way out, backwards and skipping moves are not listed', async () => {
-  for (const terminal of ['COMPLETED', 'REJECTED', 'EXPIRED', 'CANCELLED', 'FAILED'] as const)
+test('the status machine: ended orders have no way out but refunds, backwards and skipping moves are not listed', async () => {
+  for (const terminal of ['REFUNDED', 'REJECTED', 'EXPIRED', 'CANCELLED', 'FAILED'] as const)
     expect(ALLOWED_TRANSITIONS[terminal]).toEqual([]);
+  // A completed order moves only as it is refunded, in part and then in full.
+  expect(ALLOWED_TRANSITIONS.COMPLETED).toEqual(['PARTIALLY_REFUNDED', 'REFUNDED']);
+  expect(ALLOWED_TRANSITIONS.PARTIALLY_REFUNDED).toEqual(['REFUNDED']);
   expect(canTransition('PENDING', 'AWAITING_PAYMENT')).toBe(true);
   expect(canTransition('AWAITING_PAYMENT', 'PENDING')).toBe(false);
   expect(canTransition('PENDING', 'PAID')).toBe(false);
