@@ -117,7 +117,7 @@ beforeAll(async () => {
     notifier: true,
     app: {
       settings: { ...TEST_SETTINGS, orderTtlSeconds: 3_600 },
-      rateLimits: { devTokens: 10_000, orders: RUNS + 10 },
+      rateLimits: { devTokens: 10_000, passwordResets: 10_000, orders: RUNS + 10 },
     },
   });
   fingerprint = await openFingerprint(api.dbs.urls);
@@ -472,7 +472,7 @@ test('a NUL or a lone surrogate in any string field is 400 UNSTORABLE_TEXT withi
   // that would answer 429 before validation; the SSE stream is included, since a refusal never opens it.
   const app: FastifyInstance = await buildAppBeside(api, {
     settings: { ...TEST_SETTINGS, orderTtlSeconds: 3_600 },
-    rateLimits: { devTokens: 100_000, orders: 100_000 },
+    rateLimits: { devTokens: 100_000, signIns: 100_000, passwordResets: 100_000, orders: 100_000 },
     notifier: api.temporal.client,
   });
   const workflows = api.temporal.client.workflow;

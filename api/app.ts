@@ -2,6 +2,8 @@
  * The storefront API's app factory: tests call buildApp() and app.inject(); api/server.ts
  * only listens. Cross-cutting parts are named plugins; each resource has its routes module.
  */
+import Ajv from 'ajv';
+import addFormats from 'ajv-formats';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import rateLimit from '@fastify/rate-limit';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -65,7 +67,7 @@ export interface AppDeps {
   readinessCacheMs?: number;
   logger?: FastifyServerOptions['logger'];
   /** Requests per minute: sign-ups and dev tokens per client address, sign-ins per client address, order placements per user. */
-  rateLimits?: { devTokens?: number; signIns?: number; orders?: number };
+  rateLimits?: { devTokens?: number; signIns?: number; passwordResets?: number; orders?: number };
   /** Live notifications: the process's one hub (LISTEN only while streams are open), created and closed by its owner (api/server.ts). Without it the stream answers 503. */
   notificationHub?: NotificationHub;
   /** Signals users' notification workflows (a Temporal Client): POST /v1/usage tells of crossed thresholds through it. Without it recording answers 503. */
@@ -110,6 +112,18 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // Node's 16 KiB header limit never arrives, so every id instead reaches its schema and gets 400.
     routerOptions: { maxParamLength: 16_384 },
   }).withTypeProvider<TypeBoxTypeProvider>();
+  // Query strings, path parameters and headers arrive as text and are coerced to their schemas'
+  // types; a JSON body carries its own types, so a number where the contract says a string is
+  // refused rather than turned into one.
+  const bodyValidator = addFormats(
+    new Ajv({ coerceTypes: false, useDefaults: true, removeAdditional: false, strict: false }),
+  );
+  const textValidator = addFormats(
+    new Ajv({ coerceTypes: 'array', useDefaults: true, removeAdditional: false, strict: false }),
+  );
+  app.setValidatorCompiler(({ schema, httpPart }) =>
+    (httpPart === 'body' ? bodyValidator : textValidator).compile(schema),
+  );
   // A callback hook, not an async one: every response pays for it, and this one never waits.
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
@@ -161,6 +175,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     allowDevTokens: settings.allowDevTokens,
     ratePerMinute: deps.rateLimits?.devTokens ?? 30,
     signInPerMinute: deps.rateLimits?.signIns ?? 30,
+    passwordResetsPerMinute: deps.rateLimits?.passwordResets ?? 5,
     onSessionsEnded: (sessionIds) => sessionIds.forEach((sessionId) => sessionWatch.ended(sessionId)),
     mail: deps.mail,
   });

@@ -60,7 +60,9 @@ describe('the Prometheus configuration', () => {
   const config = parse(read('monitoring/prometheus/prometheus.yml')) as {
     scrape_configs: { job_name: string; dns_sd_configs: { names: string[]; port: number }[] }[];
   };
-  const compose = parse(read('docker-compose.yml'), { merge: true }) as { services: Record<string, unknown> };
+  const compose = parse(read('docker-compose.yml'), { merge: true }) as {
+    services: Record<string, { environment?: Record<string, string> }>;
+  };
 
   it('scrapes the API and every worker service of docker-compose.yml', () => {
     const targets = Object.fromEntries(
@@ -69,7 +71,8 @@ describe('the Prometheus configuration', () => {
         job.dns_sd_configs.flatMap((sd) => sd.names.map((name) => `${name}:${sd.port}`)),
       ]),
     );
-    expect(targets['storefront-api']).toEqual(['api:3000']);
+    // The API serves its metrics on METRICS_PORT, apart from the public port.
+    expect(targets['storefront-api']).toEqual([`api:${compose.services.api!.environment!.METRICS_PORT}`]);
     const workers = Object.keys(compose.services).filter((name) => name.startsWith('worker-'));
     expect([...targets['storefront-workers']!].sort()).toEqual(workers.map((name) => `${name}:9464`).sort());
   });

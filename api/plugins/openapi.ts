@@ -75,10 +75,13 @@ export function securityOf(access: Access, method: string, config: RouteOptions[
 export function derivedErrorStatuses(route: RouteOptions, access: Access, method: string): number[] {
   const schema = (route.schema ?? {}) as RouteSchema;
   const statuses: number[] = [];
-  if (schema.body || schema.params || schema.querystring || schema.headers) statuses.push(400);
+  // A method that can carry a body is parsed by Fastify whether or not the route reads one: a
+  // malformed, oversized or unsupported body is refused (400, 413, 415) before its handler runs.
+  const takesBody = schema.body !== undefined || !SAFE_METHODS.has(method);
+  if (takesBody || schema.params || schema.querystring || schema.headers) statuses.push(400);
   if (access !== 'public') statuses.push(401);
   if (access === 'admin' || (access !== 'public' && !SAFE_METHODS.has(method))) statuses.push(403);
-  if (schema.body) statuses.push(413, 415);
+  if (takesBody) statuses.push(413, 415);
   if ((route.config as { rateLimit?: unknown } | undefined)?.rateLimit) statuses.push(429);
   return statuses;
 }

@@ -21,6 +21,8 @@ export interface AuthRoutesOptions {
   ratePerMinute: number;
   /** Sign-in attempts per client address per minute (the route's limit; the throttle per account is separate). */
   signInPerMinute: number;
+  /** Password-reset mails asked for per client address per minute (each account gets one a minute besides). */
+  passwordResetsPerMinute: number;
   /** Told of the sessions a password change or a sign-out everywhere ended: their open streams close at once. */
   onSessionsEnded?: (sessionIds: readonly string[]) => void;
   /**
@@ -253,7 +255,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
   app.post(
     '/v1/auth/password-reset',
     {
-      config: { rateLimit: { max: 5, timeWindow: '1 minute' } },
+      config: { rateLimit: { max: options.passwordResetsPerMinute, timeWindow: '1 minute' } },
       schema: {
         operationId: 'requestPasswordReset',
         summary: 'Mail a password-reset link',

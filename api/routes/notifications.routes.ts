@@ -65,10 +65,13 @@ const NotificationList = Type.Object({
   /** The user's latest sequence when the list was read: open the stream with `?lastEventId=` this to miss nothing in between. */
   lastSequence: Type.Integer({ minimum: 0 }),
 });
-const ListQuery = Type.Object({
-  unread: Type.Optional(Type.Boolean({ description: 'Only unread notifications (kind NOTIFICATION)' })),
-  ...PageQueryFields,
-});
+const ListQuery = Type.Object(
+  {
+    unread: Type.Optional(Type.Boolean({ description: 'Only unread notifications (kind NOTIFICATION)' })),
+    ...PageQueryFields,
+  },
+  { additionalProperties: false },
+);
 const SequenceText = Type.String({ pattern: '^\\d{1,15}$' });
 const StreamQuery = Type.Object({
   access_token: Type.Optional(Text({ description: 'The bearer token, for EventSource (which cannot send headers)' })),

@@ -58,17 +58,20 @@ const CancelBody = Type.Union([
   Type.Object({ reason: Type.Optional(Text({ maxLength: 500 })) }, { additionalProperties: false }),
   Type.Null(),
 ]);
-const OrderListQuery = Type.Object({
-  ...PageQueryFields,
-  status: Type.Optional(OrderStatus),
-  scope: Type.Optional(
-    Type.Union([Type.Literal('mine'), Type.Literal('all')], {
-      description: "mine (default): the user's own orders; all: every customer's (admin)",
-    }),
-  ),
-  /** With scope=all: only this customer's orders. */
-  customerId: Type.Optional(UserId),
-});
+const OrderListQuery = Type.Object(
+  {
+    ...PageQueryFields,
+    status: Type.Optional(OrderStatus),
+    scope: Type.Optional(
+      Type.Union([Type.Literal('mine'), Type.Literal('all')], {
+        description: "mine (default): the user's own orders; all: every customer's (admin)",
+      }),
+    ),
+    /** With scope=all: only this customer's orders. */
+    customerId: Type.Optional(UserId),
+  },
+  { additionalProperties: false },
+);
 
 export const orderRoutes: FastifyPluginAsyncTypebox<OrderRoutesOptions> = async (app, options) => {
   const { services, checkout } = options;

@@ -18,15 +18,18 @@ export interface ProductRoutesOptions {
   catalogue: Catalogue;
 }
 
-const ProductListQuery = Type.Object({
-  ...PageQueryFields,
-  q: Type.Optional(
-    Text({ minLength: 1, maxLength: 100, description: 'Searches the name and the SKU, case-insensitively' }),
-  ),
-  available: Type.Optional(
-    Type.Boolean({ description: 'true: only products with units available; false: only sold-out ones' }),
-  ),
-});
+const ProductListQuery = Type.Object(
+  {
+    ...PageQueryFields,
+    q: Type.Optional(
+      Text({ minLength: 1, maxLength: 100, description: 'Searches the name and the SKU, case-insensitively' }),
+    ),
+    available: Type.Optional(
+      Type.Boolean({ description: 'true: only products with units available; false: only sold-out ones' }),
+    ),
+  },
+  { additionalProperties: false },
+);
 
 const NewProduct = Type.Object(
   {

@@ -122,25 +122,36 @@ export class OpenApiContract {
     const problems: string[] = [];
     const security = this.securityProblem(operation, request);
     if (security) problems.push(security);
-    const result = this.backend.validator.validateRequest(
-      {
-        method: request.method === 'HEAD' ? 'GET' : request.method,
-        path: request.path,
-        query: request.query,
-        headers: {
-          ...request.headers,
-          ...(Object.keys(request.cookies).length ? { cookie: cookieHeader(request.cookies) } : {}),
-        },
-        body: request.body,
-      },
-      operation,
-    );
+    const result = this.validateRequest(operation, request);
+    if (result === 'malformed-path') return [...problems, 'its path is not valid percent-encoding'];
     for (const error of result.errors ?? []) problems.push(`${error.instancePath || 'request'} ${error.message}`);
     const content = (operation.requestBody as { content?: Record<string, unknown> } | undefined)?.content;
     const mediaType = mediaTypeOf(request.headers['content-type']);
     if (content && request.body !== undefined && mediaType && !(mediaType in content))
       problems.push(`sends ${mediaType}, where the document takes ${Object.keys(content).join(', ')}`);
     return problems;
+  }
+
+  /** The validator's verdict; a path whose percent-encoding does not decode cannot be read as parameters at all. */
+  private validateRequest(operation: Operation, request: ContractRequest) {
+    try {
+      return this.backend.validator.validateRequest(
+        {
+          method: request.method === 'HEAD' ? 'GET' : request.method,
+          path: request.path,
+          query: request.query,
+          headers: {
+            ...request.headers,
+            ...(Object.keys(request.cookies).length ? { cookie: cookieHeader(request.cookies) } : {}),
+          },
+          body: request.body,
+        },
+        operation,
+      );
+    } catch (error) {
+      if (error instanceof URIError) return 'malformed-path' as const;
+      throw error;
+    }
   }
 
   private securityProblem(operation: Operation, request: ContractRequest): string | undefined {
