@@ -14,6 +14,7 @@ import { SERVICES, type ServiceName } from '../../lib/service-names';
 import { connectClient, createClient, temporalSettingsFromEnv } from '../../temporal/connection';
 import { ALL_QUEUES } from '../../worker/workers';
 import { openServices, type Services } from '../../services';
+import { DEFAULT_DATABASE_POOL } from '../../lib/db/pool';
 import { newRunId } from '../databases';
 import { startStack, type Stack } from '../stack';
 import { INSUFFICIENT_FUNDS, isConfirm, startStripeProxy, type StripeProxy } from '../stripe-proxy';
@@ -23,6 +24,8 @@ import { CHAOS_DECLINING_METHOD } from './sagas';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const CHAOS_WORKER = path.join(__dirname, 'worker.ts');
+/** Connections per service pool in each chaos process (the default is 10). */
+const CHAOS_POOL_MAX = 4;
 export const CHAOS_DATABASE_PREFIX = 'chaos_';
 const WORKER_READY = /\bworkers? polling\b/;
 
@@ -77,7 +80,11 @@ export class ChaosStack {
     private readonly workerEnv: NodeJS.ProcessEnv,
     private readonly cleanups: Array<() => Promise<unknown>>,
   ) {
-    this.services = openServices(urls, { stripeSecretKey: undefined, stripeApiBase: stripe.url });
+    this.services = openServices(urls, {
+      stripeSecretKey: undefined,
+      stripeApiBase: stripe.url,
+      databasePool: { ...DEFAULT_DATABASE_POOL, max: CHAOS_POOL_MAX },
+    });
     // A charge armed `atStripe`: stripe-mock charged, the answer is held, the worker is killed next.
     stripe.holdAnswer = (call) => {
       if (call.kind !== 'confirm' || !call.orderId) return false;
@@ -138,6 +145,9 @@ export class ChaosStack {
         STRIPE_API_BASE: stripe.url,
         // Incarnations come and go quickly; a metrics port would only be contended.
         WORKER_METRICS_PORT: '0',
+        // Two incarnations live at once (the warm standby) beside the driver and another test file:
+        // small pools keep them all within a default PostgreSQL's 100 connections.
+        DB_POOL_MAX: String(CHAOS_POOL_MAX),
       });
       // Only through the proxies below, which the driver can cut.
       delete workerEnv.DATABASE_URL;
