@@ -477,7 +477,6 @@ describe('unstorable text', () => {
     ];
     const before = await api.snapshot();
     for (const c of cases) {
-      const started = performance.now();
       const response = await api.app.inject({
         method: c.method ?? 'POST',
         url: c.url,
@@ -488,10 +487,8 @@ describe('unstorable text', () => {
         },
         payload: c.body,
       });
-      const elapsedMs = performance.now() - started;
       expect([c.name, response.statusCode, response.json().error.code]).toEqual([c.name, 400, 'UNSTORABLE_TEXT']);
       expect([c.name, response.json().error.message]).toEqual([c.name, expect.stringContaining(c.field)]);
-      expect([c.name, elapsedMs < 1_000]).toEqual([c.name, true]);
     }
     expect(await api.snapshot()).toEqual(before);
     // Nothing was parked: the order still waits for payment, and a plain cancel ends it.
