@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -35,7 +35,24 @@ describe('Temporal connection settings', () => {
     expect(describeTemporal(settings)).toBe('127.0.0.1:7233 (namespace default, plaintext)');
   });
 
-  it('reads mTLS from the certificate, key, CA and server name', () => {
+  it("reads mTLS under the Temporal CLI's names", () => {
+    const settings = temporalSettingsFromEnv({
+      TEMPORAL_ADDRESS: 'temporal.internal:7233',
+      TEMPORAL_NAMESPACE: 'shop',
+      TEMPORAL_TLS_CLIENT_CERT_PATH: cert,
+      TEMPORAL_TLS_CLIENT_KEY_PATH: key,
+      TEMPORAL_TLS_SERVER_CA_CERT_PATH: ca,
+      TEMPORAL_TLS_SERVER_NAME: 'frontend.internal',
+    });
+    expect(settings.tls).toEqual({
+      clientCertPair: { crt: Buffer.from('CERT'), key: Buffer.from('KEY') },
+      serverRootCACertificate: Buffer.from('CA'),
+      serverNameOverride: 'frontend.internal',
+    });
+    expect(describeTemporal(settings)).toBe('temporal.internal:7233 (namespace shop, mTLS)');
+  });
+
+  it('still reads mTLS under the older names, alone or beside the same value under the CLI name', () => {
     const settings = temporalSettingsFromEnv({
       TEMPORAL_ADDRESS: 'temporal.internal:7233',
       TEMPORAL_NAMESPACE: 'shop',
@@ -50,6 +67,35 @@ describe('Temporal connection settings', () => {
       serverNameOverride: 'frontend.internal',
     });
     expect(describeTemporal(settings)).toBe('temporal.internal:7233 (namespace shop, mTLS)');
+    expect(
+      temporalSettingsFromEnv({
+        TEMPORAL_TLS_CERT_PATH: cert,
+        TEMPORAL_TLS_CLIENT_CERT_PATH: cert,
+        TEMPORAL_TLS_KEY_PATH: key,
+      }).tls,
+    ).toEqual({ clientCertPair: { crt: Buffer.from('CERT'), key: Buffer.from('KEY') } });
+  });
+
+  it('refuses a CLI name and its older name set to different files, naming both', () => {
+    expect(() =>
+      temporalSettingsFromEnv({
+        TEMPORAL_TLS_CLIENT_CERT_PATH: cert,
+        TEMPORAL_TLS_CERT_PATH: ca,
+        TEMPORAL_TLS_CLIENT_KEY_PATH: key,
+      }),
+    ).toThrow(
+      `TEMPORAL_TLS_CLIENT_CERT_PATH=${cert} and TEMPORAL_TLS_CERT_PATH=${ca} (its older name) disagree: set TEMPORAL_TLS_CLIENT_CERT_PATH only`,
+    );
+  });
+
+  it('counts a blank setting as not set', () => {
+    expect(
+      temporalSettingsFromEnv({ TEMPORAL_ADDRESS: ' ', TEMPORAL_TLS_CERT_PATH: '', TEMPORAL_API_KEY: '' }),
+    ).toMatchObject({
+      address: '127.0.0.1:7233',
+      tls: undefined,
+      apiKey: undefined,
+    });
   });
 
   it('turns TLS on for an API key, and never shows the key', () => {
@@ -88,6 +134,97 @@ describe('Temporal connection settings', () => {
     expect(() => temporalSettingsFromEnv({ TEMPORAL_TLS_KEY_PATH: key })).toThrow(
       /TEMPORAL_TLS_KEY_PATH is set but TEMPORAL_TLS_CERT_PATH is not/,
     );
+  });
+
+  describe('temporal.toml profiles, as the CLI reads them', () => {
+    const toml = (body: string, name = 'temporal.toml') => {
+      const file = path.join(dir, name);
+      writeFileSync(file, body);
+      return file;
+    };
+
+    it('reads the profile TEMPORAL_PROFILE names, with the environment over it', () => {
+      const file = toml(
+        [
+          '[profile.default]',
+          'address = "127.0.0.1:7233"',
+          '[profile.prod]',
+          'address = "prod.internal:7233"',
+          'namespace = "shop-prod"',
+          '[profile.prod.tls]',
+          `client_cert_path = "${cert}"`,
+          `client_key_path = "${key}"`,
+          `server_ca_cert_path = "${ca}"`,
+          '[profile.prod.grpc_meta]',
+          'x-team = "storefront"',
+        ].join('\n'),
+      );
+      const settings = temporalSettingsFromEnv({ TEMPORAL_CONFIG_FILE: file, TEMPORAL_PROFILE: 'prod' });
+      expect(settings).toMatchObject({
+        address: 'prod.internal:7233',
+        namespace: 'shop-prod',
+        tls: {
+          clientCertPair: { crt: Buffer.from('CERT'), key: Buffer.from('KEY') },
+          serverRootCACertificate: Buffer.from('CA'),
+        },
+        metadata: { 'x-team': 'storefront' },
+      });
+      expect(describeTemporal(settings)).toBe(
+        `prod.internal:7233 (namespace shop-prod, mTLS, profile "prod" in ${file})`,
+      );
+      // The environment wins over the file, an older name too.
+      expect(
+        temporalSettingsFromEnv({
+          TEMPORAL_CONFIG_FILE: file,
+          TEMPORAL_PROFILE: 'prod',
+          TEMPORAL_NAMESPACE: 'shop-staging',
+          TEMPORAL_TLS_CA_PATH: cert,
+        }),
+      ).toMatchObject({
+        address: 'prod.internal:7233',
+        namespace: 'shop-staging',
+        tls: { serverRootCACertificate: Buffer.from('CERT') },
+      });
+    });
+
+    it("reads the default profile of the CLI's own file when nothing names one", () => {
+      const configHome = path.join(dir, 'config-home');
+      mkdirSync(path.join(configHome, 'temporalio'), { recursive: true });
+      writeFileSync(
+        path.join(configHome, 'temporalio', 'temporal.toml'),
+        '[profile.default]\naddress = "cloud.example:7233"\nnamespace = "shop.a1b2c"\napi_key = "from-the-file"\n',
+      );
+      expect(temporalSettingsFromEnv({ XDG_CONFIG_HOME: configHome })).toMatchObject({
+        address: 'cloud.example:7233',
+        namespace: 'shop.a1b2c',
+        apiKey: 'from-the-file',
+        tls: {},
+      });
+    });
+
+    it('refuses a missing file or profile, a half pair from the file and TLS turned off under an API key', () => {
+      const file = toml(`[profile.half.tls]\nclient_cert_path = "${cert}"\n`, 'half.toml');
+      const problems = (env: Record<string, string>) => {
+        try {
+          temporalSettingsFromEnv(env);
+        } catch (error) {
+          return (error as TemporalSettingsError).problems;
+        }
+        throw new Error('expected a TemporalSettingsError');
+      };
+      expect(problems({ TEMPORAL_CONFIG_FILE: path.join(dir, 'nosuch.toml') })).toEqual([
+        `TEMPORAL_CONFIG_FILE=${path.join(dir, 'nosuch.toml')} cannot be read: ENOENT`,
+      ]);
+      expect(problems({ TEMPORAL_CONFIG_FILE: file, TEMPORAL_PROFILE: 'nosuch' })).toEqual([
+        expect.stringContaining(`${file}: Profile 'nosuch' not found`),
+      ]);
+      expect(problems({ TEMPORAL_CONFIG_FILE: file, TEMPORAL_PROFILE: 'half' })).toEqual([
+        `tls.client_cert_path of profile "half" in ${file} is set but tls.client_key_path of profile "half" in ${file} is not: a client certificate needs its private key`,
+      ]);
+      expect(problems({ TEMPORAL_API_KEY: 'k', TEMPORAL_TLS: 'false' })).toEqual([
+        'TLS is turned off (TEMPORAL_TLS) but TEMPORAL_API_KEY, which is never sent in clear, is set',
+      ]);
+    });
   });
 
   it('puts the payload codec on every client and worker when PAYLOAD_ENCRYPTION_KEYS is set', () => {

@@ -6,130 +6,36 @@
  * namespace can also read what the workers wrote there.
  */
 import { Client, Connection, type ClientOptions, type ConnectionOptions, type TLSConfig } from '@temporalio/client';
-import type { DataConverter } from '@temporalio/common';
 import { NativeConnection, type NativeConnectionOptions } from '@temporalio/worker';
-import { readFileSync } from 'node:fs';
-import { payloadCodecFromEnv, type AesGcmPayloadCodec } from './payload-codec';
+import type { TemporalSettings } from './settings';
 
-type Env = Record<string, string | undefined>;
+export {
+  DEFAULT_TEMPORAL_ADDRESS,
+  DEFAULT_TEMPORAL_NAMESPACE,
+  TemporalSettingsError,
+  temporalSettingsFromEnv,
+  type TemporalSettings,
+} from './settings';
 
-export const DEFAULT_TEMPORAL_ADDRESS = '127.0.0.1:7233';
-export const DEFAULT_TEMPORAL_NAMESPACE = 'default';
-
-/** Where Temporal is and how to prove who we are; every field but address and namespace is optional. */
-export interface TemporalSettings {
+/** What `Connection` and `NativeConnection` share: address, TLS, API key, gRPC headers. */
+function transport(settings: TemporalSettings): {
   address: string;
-  namespace: string;
-  /** Undefined: plain gRPC (the local dev server). */
-  tls: TLSConfig | undefined;
-  /** Temporal Cloud's API key, sent as a bearer token over TLS. */
-  apiKey: string | undefined;
-  /** The codec that encrypts payloads; undefined when PAYLOAD_ENCRYPTION_KEYS is not set. */
-  codec: AesGcmPayloadCodec | undefined;
-  /** The same codec as clients and workers take it. */
-  dataConverter: DataConverter | undefined;
-}
-
-/** A setting that cannot work, with every problem named at once. */
-export class TemporalSettingsError extends Error {
-  constructor(readonly problems: string[]) {
-    super(`Temporal connection settings are invalid:\n  - ${problems.join('\n  - ')}`);
-    this.name = 'TemporalSettingsError';
-  }
-}
-
-export const TEMPORAL_SETTING_NAMES = [
-  'TEMPORAL_ADDRESS',
-  'TEMPORAL_NAMESPACE',
-  'TEMPORAL_TLS_CERT_PATH',
-  'TEMPORAL_TLS_KEY_PATH',
-  'TEMPORAL_TLS_CA_PATH',
-  'TEMPORAL_TLS_SERVER_NAME',
-  'TEMPORAL_API_KEY',
-  'PAYLOAD_ENCRYPTION_KEYS',
-] as const;
-
-/**
- * Reads the settings of docs/design.md "Connecting to a production Temporal". A half-given client
- * certificate, an unreadable file or a certificate together with an API key is refused here,
- * before any connection is tried, so the operator reads what to fix instead of a TLS handshake error.
- */
-export function temporalSettingsFromEnv(env: Env = process.env): TemporalSettings {
-  const problems: string[] = [];
-  const value = (name: string): string | undefined => env[name]?.trim() || undefined;
-  const read = (name: string): Buffer | undefined => {
-    const file = value(name);
-    if (!file) return undefined;
-    try {
-      return readFileSync(file);
-    } catch (error) {
-      problems.push(
-        `${name}=${file} cannot be read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
-      );
-      return undefined;
-    }
-  };
-
-  const certGiven = value('TEMPORAL_TLS_CERT_PATH') !== undefined;
-  const keyGiven = value('TEMPORAL_TLS_KEY_PATH') !== undefined;
-  if (certGiven !== keyGiven) {
-    problems.push(
-      certGiven
-        ? 'TEMPORAL_TLS_CERT_PATH is set but TEMPORAL_TLS_KEY_PATH is not: a client certificate needs its private key'
-        : 'TEMPORAL_TLS_KEY_PATH is set but TEMPORAL_TLS_CERT_PATH is not: a private key needs its client certificate',
-    );
-  }
-  const crt = read('TEMPORAL_TLS_CERT_PATH');
-  const key = read('TEMPORAL_TLS_KEY_PATH');
-  const ca = read('TEMPORAL_TLS_CA_PATH');
-  const serverName = value('TEMPORAL_TLS_SERVER_NAME');
-  const apiKey = value('TEMPORAL_API_KEY');
-  if (apiKey && (certGiven || keyGiven)) {
-    problems.push(
-      'TEMPORAL_API_KEY and a client certificate (TEMPORAL_TLS_CERT_PATH/KEY_PATH) are both set: use one way to authenticate',
-    );
-  }
-
-  let codec: AesGcmPayloadCodec | undefined;
-  try {
-    codec = payloadCodecFromEnv(env);
-  } catch (error) {
-    problems.push((error as Error).message);
-  }
-  if (problems.length > 0) throw new TemporalSettingsError(problems);
-
-  // TLS is on as soon as anything about it (or an API key, which is never sent in clear) is given.
-  const tlsWanted = certGiven || ca !== undefined || serverName !== undefined || apiKey !== undefined;
-  const tls: TLSConfig | undefined = tlsWanted
-    ? {
-        ...(crt && key ? { clientCertPair: { crt, key } } : {}),
-        ...(ca ? { serverRootCACertificate: ca } : {}),
-        ...(serverName ? { serverNameOverride: serverName } : {}),
-      }
-    : undefined;
-  return {
-    address: value('TEMPORAL_ADDRESS') ?? DEFAULT_TEMPORAL_ADDRESS,
-    namespace: value('TEMPORAL_NAMESPACE') ?? DEFAULT_TEMPORAL_NAMESPACE,
-    tls,
-    apiKey,
-    codec,
-    dataConverter: codec ? { payloadCodecs: [codec] } : undefined,
-  };
-}
-
-/** What `Connection` and `NativeConnection` share: address, TLS, API key. */
-function transport(settings: TemporalSettings): { address: string; tls?: TLSConfig; apiKey?: string } {
+  tls?: TLSConfig;
+  apiKey?: string;
+  metadata?: Record<string, string>;
+} {
   return {
     address: settings.address,
     ...(settings.tls ? { tls: settings.tls } : {}),
     ...(settings.apiKey ? { apiKey: settings.apiKey } : {}),
+    ...(settings.metadata ? { metadata: settings.metadata } : {}),
   };
 }
 
 /** A client connection (API, ops, tests), connected now. */
 export function connectClient(
   settings: TemporalSettings,
-  options: Omit<ConnectionOptions, 'address' | 'tls' | 'apiKey'> = {},
+  options: Omit<ConnectionOptions, 'address' | 'tls' | 'apiKey' | 'metadata'> = {},
 ): Promise<Connection> {
   return Connection.connect({ ...options, ...transport(settings) });
 }
@@ -137,7 +43,7 @@ export function connectClient(
 /** A client connection that connects on first use: the API starts (and /healthz answers) before Temporal does. */
 export function lazyClient(
   settings: TemporalSettings,
-  options: Omit<ConnectionOptions, 'address' | 'tls' | 'apiKey'> = {},
+  options: Omit<ConnectionOptions, 'address' | 'tls' | 'apiKey' | 'metadata'> = {},
 ): Connection {
   return Connection.lazy({ ...options, ...transport(settings) });
 }
@@ -145,7 +51,7 @@ export function lazyClient(
 /** The workers' connection (Core's, in Rust). */
 export function connectWorker(
   settings: TemporalSettings,
-  options: Omit<NativeConnectionOptions, 'address' | 'tls' | 'apiKey'> = {},
+  options: Omit<NativeConnectionOptions, 'address' | 'tls' | 'apiKey' | 'metadata'> = {},
 ): Promise<NativeConnection> {
   return NativeConnection.connect({ ...options, ...transport(settings) });
 }
@@ -176,5 +82,5 @@ export function describeTemporal(settings: TemporalSettings): string {
       : settings.tls
         ? 'TLS'
         : 'plaintext';
-  return `${settings.address} (namespace ${settings.namespace}, ${auth}${settings.dataConverter ? ', payloads encrypted' : ''})`;
+  return `${settings.address} (namespace ${settings.namespace}, ${auth}${settings.dataConverter ? ', payloads encrypted' : ''}${settings.profile ? `, profile ${settings.profile}` : ''})`;
 }
