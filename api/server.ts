@@ -15,12 +15,18 @@ import { buildApp, type ReadinessProbe } from './app';
 import { CatalogueCache } from './catalogue-cache';
 import { databaseProbes, temporalProbe } from './probes';
 import { serveMetrics } from './metrics-server';
+import { commandLineOrExit } from '../lib/command-line';
 
 function readinessProbes(services: Services, temporal: Connection): ReadinessProbe[] {
   return [temporalProbe(temporal), ...databaseProbes(services)];
 }
 
 async function main(): Promise<void> {
+  commandLineOrExit(
+    'npm run api: the storefront API on HOST:PORT, with the settings of docs/configuration.md (the environment).',
+    {},
+    () => undefined,
+  );
   refuseUnsafeProduction('The API', process.env, apiProductionProblems);
   const settings = loadSettings();
   const temporalSettings = temporalSettingsFromEnv();

@@ -8,8 +8,14 @@ import { CheckoutClient } from '../temporal/checkout-client';
 import { databaseUrlsFromEnv, loadSettings } from '../lib/config';
 import { createClient, lazyClient, temporalSettingsFromEnv } from '../temporal/connection';
 import { openServices } from '../services';
+import { commandLineOrExit } from '../lib/command-line';
 
 async function main(): Promise<void> {
+  commandLineOrExit(
+    "bench/api-uncached-server.ts: the storefront API without its catalogue cache (the API overhead benchmark's middle variant).",
+    {},
+    () => undefined,
+  );
   const settings = loadSettings();
   const services = openServices(databaseUrlsFromEnv(), settings);
   const temporalSettings = temporalSettingsFromEnv();

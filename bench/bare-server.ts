@@ -5,8 +5,14 @@
  */
 import Fastify from 'fastify';
 import { readFileSync } from 'node:fs';
+import { commandLineOrExit } from '../lib/command-line';
 
 async function main(): Promise<void> {
+  commandLineOrExit(
+    "bench/bare-server.ts: the API overhead benchmark's bare Fastify app (BARE_BODY_FILE, PORT).",
+    {},
+    () => undefined,
+  );
   const body = readFileSync(process.env.BARE_BODY_FILE ?? '', 'utf8');
   const app = Fastify({ logger: false });
   app.get('/v1/products', async (_request, reply) =>

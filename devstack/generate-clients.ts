@@ -8,6 +8,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { SERVICES, type ServiceName } from '../lib/service-names';
+import { commandLineOrExit } from '../lib/command-line';
 
 const run = promisify(execFile);
 const ROOT = path.resolve(__dirname, '..');
@@ -77,8 +78,13 @@ export async function generateClients(
 }
 
 if (require.main === module) {
+  const { force } = commandLineOrExit(
+    'npm run db:generate -- [options]: generates the Prisma clients whose schema changed since their last generation.',
+    { force: { type: 'boolean', help: 'generate every client, changed or not' } },
+    (values) => ({ force: values.force ?? false }),
+  );
   const started = Date.now();
-  generateClients({ force: process.argv.includes('--force') })
+  generateClients({ force })
     .then((results) => {
       for (const { service, generated } of results) {
         console.log(`${service.padEnd(14)} ${generated ? 'generated' : 'up to date'}`);

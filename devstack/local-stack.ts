@@ -25,6 +25,7 @@ import {
 } from './dev-servers';
 import { logFormatFromEnv, openProcessLog, type LogFormat, type ProcessLog } from './process-logs';
 import { databaseUrlEnv } from '../lib/config';
+import { commandLineOrExit } from '../lib/command-line';
 
 type Env = Record<string, string | undefined>;
 
@@ -307,6 +308,12 @@ function processLog(config: StackConfig, name: string, plainStderrIsError: boole
 const DUPLICATE_SIGNAL_WINDOW_MS = 1_500;
 
 async function main(): Promise<void> {
+  commandLineOrExit(
+    `npm start: the whole stack on this machine (Temporal, stripe-mock, Mailpit, PostgreSQL, the workers and the API).
+Its settings are environment variables (docs/configuration.md); Ctrl-C stops it.`,
+    {},
+    () => undefined,
+  );
   const config = readStackConfig();
   const supervisor = new Supervisor();
   const aborter = new AbortController();

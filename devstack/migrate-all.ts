@@ -8,6 +8,7 @@ import { SERVICES, type ServiceName } from '../lib/service-names';
 import { migrateDatabase, type MigrateResult } from './migrator';
 import { withPostgres } from './postgres';
 import { ensureDatabases, redactUrl } from './provision';
+import { commandLineOrExit } from '../lib/command-line';
 
 type Env = Record<string, string | undefined>;
 
@@ -33,6 +34,11 @@ export function describeResult(service: ServiceName, url: string, result: Migrat
 }
 
 async function main(): Promise<void> {
+  commandLineOrExit(
+    'npm run db:migrate: creates the missing service databases and applies their pending migrations, offline.',
+    {},
+    () => undefined,
+  );
   const started = Date.now();
   await withMigratedDatabases(
     async () => undefined,

@@ -18,6 +18,7 @@ import { createAccountsDb } from '../services/accounts/db';
 import { emailKeyOf } from '../services/accounts/accounts.service';
 import { hashPassword } from '../services/accounts/passwords';
 import { isProduction } from '../lib/production';
+import { commandLineOrExit } from '../lib/command-line';
 
 export interface DemoProduct {
   id: string;
@@ -238,6 +239,11 @@ async function seedThresholdAlerts(
 }
 
 async function main(): Promise<void> {
+  commandLineOrExit(
+    'npm run db:seed: the demo products, accounts and usage, created when missing and never overwritten.',
+    {},
+    () => undefined,
+  );
   // The demo accounts' password is published (README): such accounts have no place in a production
   // database. The compose file's demo profile seeds a stack that runs in development mode.
   if (isProduction(process.env)) {

@@ -1,5 +1,5 @@
 /**
- * The command lines of the project's scripts (`npm run bench`, `chaos`, `fuzz`), read one way:
+ * The command lines of the project's scripts (every `npm run` entry but `ops`, and the programs they start), read one way:
  * Node's own `parseArgs` (node:util), strict, so a mistyped flag (`--quik`) or a flag without its
  * value stops the script with the reason and the usage instead of starting a full run; `--help`
  * prints the usage. Numbers are checked here too: `--seed x` is refused, not NaN.
@@ -16,6 +16,12 @@ type Values<T extends CommandOptions> = {
 /** A command line that is refused: its message says why; the caller prints it with the usage. */
 export class UsageError extends Error {}
 
+/** What a script takes besides its options: none unless it says so (`npm run histories:record -- paid`). */
+export interface CommandLineExtras {
+  /** Bare arguments are taken (and handed to `read`); without it one is refused as a stray argument. */
+  positionals?: boolean;
+}
+
 /** `usage` (the synopsis and what the script does), then one line per option. */
 export function helpText(usage: string, options: CommandOptions): string {
   const all: CommandOptions = { ...options, help: { type: 'boolean', help: 'print this help and exit' } };
@@ -25,22 +31,31 @@ export function helpText(usage: string, options: CommandOptions): string {
   return `${usage.trim()}\n\nOptions:\n${lines.join('\n')}\n`;
 }
 
-/** Parses `argv`; throws UsageError on an unknown flag, a missing value or a positional argument. */
+/** Parses `argv`; throws UsageError on an unknown flag, a missing value or (unless taken) a positional argument. */
 export function parseCommandLine<T extends CommandOptions>(
   argv: readonly string[],
   options: T,
+  extras: CommandLineExtras = {},
 ): Values<T> & { help?: boolean } {
+  return parseWithPositionals(argv, options, extras).values;
+}
+
+function parseWithPositionals<T extends CommandOptions>(
+  argv: readonly string[],
+  options: T,
+  { positionals = false }: CommandLineExtras,
+): { values: Values<T> & { help?: boolean }; positionals: string[] } {
   const config = Object.fromEntries(
     Object.entries(options).map(([name, { help: _help, ...option }]) => [name, option]),
   ) as ParseArgsOptionsConfig;
   try {
-    const { values } = parseArgs({
+    const parsed = parseArgs({
       args: [...argv],
       options: { ...config, help: { type: 'boolean', short: 'h' } },
       strict: true,
-      allowPositionals: false,
+      allowPositionals: positionals,
     });
-    return values as Values<T> & { help?: boolean };
+    return { values: parsed.values as Values<T> & { help?: boolean }, positionals: parsed.positionals };
   } catch (error) {
     throw new UsageError(error instanceof Error ? error.message : String(error));
   }
@@ -54,16 +69,17 @@ export function parseCommandLine<T extends CommandOptions>(
 export function commandLineOrExit<T extends CommandOptions, R>(
   usage: string,
   options: T,
-  read: (values: Values<T>) => R,
+  read: (values: Values<T>, positionals: string[]) => R,
   argv: readonly string[] = process.argv.slice(2),
+  extras: CommandLineExtras = {},
 ): R {
   try {
-    const values = parseCommandLine(argv, options);
+    const { values, positionals } = parseWithPositionals(argv, options, extras);
     if (values.help) {
       process.stdout.write(helpText(usage, options));
       process.exit(0);
     }
-    return read(values);
+    return read(values, positionals);
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
     process.stderr.write(`${error.message}\n\n${helpText(usage, options)}`);

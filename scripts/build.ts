@@ -14,6 +14,7 @@ import { SILENT_LOGGER } from '../lib/logging';
 import { generateClients } from '../devstack/generate-clients';
 import { WORKFLOW_TRACING_MODULE } from '../temporal/tracing';
 import { BUILT_WORKFLOW_BUNDLES } from '../worker/workflow-bundle';
+import { commandLineOrExit } from '../lib/command-line';
 
 const ROOT = path.resolve(__dirname, '..');
 const DIST = path.join(ROOT, 'dist');
@@ -45,6 +46,11 @@ export async function build(): Promise<void> {
 }
 
 if (require.main === module) {
+  commandLineOrExit(
+    'npm run build: compiles what production runs into dist/, with the dashboard, the migrations and the workflow bundles.',
+    {},
+    () => undefined,
+  );
   const started = Date.now();
   build()
     .then(() => console.log(`built dist/ in ${Date.now() - started} ms`))

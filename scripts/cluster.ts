@@ -4,8 +4,13 @@
  * the ops CLI at it; Ctrl-C stops it and drops its databases.
  */
 import { startTemporalCluster } from '../harness/temporal-cluster';
+import { commandLineOrExit } from '../lib/command-line';
+
+const USAGE = `npm run cluster: a real Temporal cluster (four server processes, PostgreSQL, mTLS) to try by hand.
+TEMPORAL_NAMESPACE names its namespace (default storefront); Ctrl-C stops it and drops its databases.`;
 
 async function main(): Promise<void> {
+  commandLineOrExit(USAGE, {}, () => undefined);
   const cluster = await startTemporalCluster({
     namespace: process.env.TEMPORAL_NAMESPACE || 'storefront',
     log: (line) => console.log(`[cluster] ${line}`),

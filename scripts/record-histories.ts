@@ -36,6 +36,7 @@ import { checkoutWorkflow } from '../workflows/checkout/checkout.workflow';
 import { notificationWorkflow } from '../workflows/notification.workflow';
 import { bundleVariant, VARIANTS, type WorkflowVariant } from '../harness/workflow-variants';
 import { REFUND_SCENARIOS } from './refund-history-scenarios';
+import { commandLineOrExit, UsageError } from '../lib/command-line';
 import {
   cancelUpdate,
   checkoutStateQuery,
@@ -494,8 +495,21 @@ const SCENARIOS: Scenario[] = [
 async function main(): Promise<void> {
   // Existing files are the running workflows a change must keep replaying: never overwrite
   // them unless asked (--force), and name a new scenario's file after the change it records.
-  const force = process.argv.includes('--force');
-  const only = process.argv.slice(2).filter((arg) => !arg.startsWith('--'));
+  const { force, only } = commandLineOrExit(
+    `npm run histories:record -- [scenario ...] [options]: records the workflow histories of the replay tier
+into workflows/histories/, the named scenarios only when any are named; a scenario with a file is kept.`,
+    { force: { type: 'boolean', help: 'record again over the existing files' } },
+    (values, names) => {
+      const unknown = names.filter((name) => !SCENARIOS.some((scenario) => scenario.name === name));
+      if (unknown.length > 0)
+        throw new UsageError(
+          `no scenario named ${unknown.join(', ')}; the scenarios: ${SCENARIOS.map((s) => s.name).join(', ')}`,
+        );
+      return { force: values.force ?? false, only: names };
+    },
+    process.argv.slice(2),
+    { positionals: true },
+  );
   Runtime.install({ shutdownSignals: [], logger: new DefaultLogger('ERROR') });
   const currentBundle = await bundleWorkflowCode({
     workflowsPath: require.resolve('../workflows'),

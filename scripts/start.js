@@ -106,9 +106,10 @@ function install(root, reason) {
   }
 }
 
-function runStack(root) {
+function runStack(root, args) {
   // node --import tsx instead of npx tsx: no npx start-up, and the stack is our direct child, so it gets our signals.
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'devstack', 'local-stack.ts')], {
+  // The stack reads its command line (`npm start -- --help`) with lib/command-line.ts, which needs tsx: installed by now.
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'devstack', 'local-stack.ts'), ...args], {
     cwd: root,
     stdio: 'inherit',
   });
@@ -127,7 +128,7 @@ function runStack(root) {
 if (require.main === module) {
   const reason = installReason(ROOT);
   if (reason) install(ROOT, reason);
-  runStack(ROOT);
+  runStack(ROOT, process.argv.slice(2));
 }
 
 module.exports = { installReason, installedTreeMatches, lockfileHash, STAMP };

@@ -24,7 +24,8 @@ import {
 import { installTracing } from '../temporal/tracing';
 import { describeVersion, workerDeploymentFromEnv } from './deployment';
 import { installWorkerRuntime, workerTelemetryFromEnv } from './telemetry';
-import { createWorkers, queuesFromArgs, type WorkerAdditions } from './workers';
+import { createWorkers, queuesFromServices, WORKER_OPTIONS, WORKER_USAGE, type WorkerAdditions } from './workers';
+import { commandLineOrExit } from '../lib/command-line';
 import { prebuiltWorkflowBundle } from './workflow-bundle';
 import { openServices } from '../services';
 
@@ -34,6 +35,8 @@ export interface WorkerProcessExtras extends WorkerAdditions {
 }
 
 export async function runWorkerProcess(extras: WorkerProcessExtras = {}): Promise<void> {
+  // A mistyped flag or queue stops the process before anything starts; --help prints the options.
+  const queues = commandLineOrExit(WORKER_USAGE, WORKER_OPTIONS, (values) => queuesFromServices(values.services));
   // Before the metrics port opens or anything connects.
   refuseUnsafeProduction('The worker');
   const { lifecycle, metricsUrl } = installWorkerRuntime(workerTelemetryFromEnv());
@@ -41,7 +44,6 @@ export async function runWorkerProcess(extras: WorkerProcessExtras = {}): Promis
   const temporal = temporalSettingsFromEnv();
   const deployment = workerDeploymentFromEnv();
   const tracing = installTracing({ serviceName: 'storefront-worker' });
-  const queues = queuesFromArgs(process.argv.slice(2));
   const prebundled = prebuiltWorkflowBundle(tracing !== undefined);
   // Read before connecting, so a bad value stops the worker at once.
   const reconcilerInterval = queues.includes('reconciler') ? reconcilerIntervalFromEnv() : undefined;

@@ -8,6 +8,7 @@ import { TASK_QUEUES } from '../workflows/contract';
 import { livenessHeartbeats } from './liveness-heartbeats';
 import type { Tracing } from '../temporal/tracing';
 import { workerDeploymentOptions, type WorkerDeploymentVersion } from './deployment';
+import { parseCommandLine, UsageError, type CommandOptions } from '../lib/command-line';
 
 export type WorkerQueue = keyof typeof TASK_QUEUES;
 export const ALL_QUEUES = Object.keys(TASK_QUEUES) as WorkerQueue[];
@@ -104,18 +105,27 @@ function definedOnly<T extends object>(settings: T): Partial<T> {
   return Object.fromEntries(Object.entries(settings).filter(([, value]) => value !== undefined)) as Partial<T>;
 }
 
+/** The worker process's command line (worker.ts, and the benchmarks' and the chaos run's workers). */
+export const WORKER_USAGE = `npm run worker -- [options]: the Temporal worker process, with the settings of docs/configuration.md.`;
+export const WORKER_OPTIONS = {
+  services: { type: 'string', help: `only these task queues, comma-separated (default all: ${ALL_QUEUES.join(',')})` },
+} as const satisfies CommandOptions;
+
 /** Parses `--services inventory,payments` (and `checkout`); all queues when absent. */
 export function queuesFromArgs(argv: readonly string[]): WorkerQueue[] {
-  const flag = argv.findIndex((arg) => arg === '--services' || arg.startsWith('--services='));
-  if (flag === -1) return ALL_QUEUES;
-  const value = argv[flag]!.includes('=') ? argv[flag]!.split('=')[1]! : (argv[flag + 1] ?? '');
+  return queuesFromServices(parseCommandLine(argv, WORKER_OPTIONS).services);
+}
+
+/** The queues `--services` names (all when it is not given); refuses a name that is not a queue. */
+export function queuesFromServices(value: string | undefined): WorkerQueue[] {
+  if (value === undefined) return ALL_QUEUES;
   const names = value
     .split(',')
     .map((name) => name.trim())
     .filter(Boolean);
   const unknown = names.filter((name) => !(ALL_QUEUES as string[]).includes(name));
   if (names.length === 0 || unknown.length > 0) {
-    throw new Error(
+    throw new UsageError(
       `--services takes a comma-separated list of ${ALL_QUEUES.join(', ')}; unknown: ${unknown.join(', ') || '(none given)'}`,
     );
   }
