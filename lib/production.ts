@@ -65,14 +65,20 @@ export function productionProblems(env: Env = process.env): string[] {
 }
 
 /**
- * What only the API needs besides: production marks session cookies Secure, so browsers reach it
- * over HTTPS, in practice through a TLS proxy. Without TRUST_PROXY every request would come from
+ * What only the API needs besides: a mail server (SMTP_URL) for the account mail it sends; and, as
+ * production marks session cookies Secure, so browsers reach it over HTTPS, in practice through a TLS proxy. Without TRUST_PROXY every request would come from
  * the proxy's address and every per-address limit would count all customers as one; an API that
  * clients reach directly (TLS ended in the process's own network path) says so with
  * DIRECT_CONNECTIONS=true.
  */
 export function apiProductionProblems(env: Env = process.env): string[] {
   const problems = productionProblems(env);
+  // Without a mail server a forgotten password cannot be reset and a new address never verified:
+  // development counts such addresses as verified, which production must not.
+  if (!env.SMTP_URL?.trim())
+    problems.push(
+      'SMTP_URL is not set: password reset and address verification mail could not be sent; set it to your mail server, e.g. smtp://user:pass@mail.example.com:587',
+    );
   let trustProxy: TrustProxy = false;
   try {
     trustProxy = trustProxyFrom(env.TRUST_PROXY);

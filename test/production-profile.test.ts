@@ -54,6 +54,8 @@ function safeEnv(port: number): NodeJS.ProcessEnv {
     WORKER_METRICS_PORT: '0',
     // Behind one TLS proxy, as production's Secure cookies assume.
     TRUST_PROXY: '1',
+    // The run's Mailpit: the API's account mail needs a mail server in production.
+    SMTP_URL: process.env.MAILPIT_SMTP_URL,
     LOG_LEVEL: 'info',
   };
   return env;
@@ -97,6 +99,14 @@ describe.each<[Program]>([['api'], ['worker']])('the %s in production', (program
     expect(output).not.toMatch(/Server listening|workers polling/);
     expect(portOpened).toBe(false);
   });
+
+  if (program === 'api')
+    it('refuses to start without SMTP_URL (password reset and verification mail), before opening a port', async () => {
+      const { exit, output, portOpened } = await refusal(program, 'dist', { SMTP_URL: undefined });
+      expect(exit.code).toBe(78);
+      expect(output).toContain('SMTP_URL is not set');
+      expect(portOpened).toBe(false);
+    });
 
   it('names every problem at once, from the sources (tsx) too', async () => {
     const { exit, output } = await refusal(program, 'tsx', {
