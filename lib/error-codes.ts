@@ -61,6 +61,8 @@ export const HTTP_STATUS_BY_CODE = {
   ACCOUNT_EXISTS: 409,
   INVALID_TRANSITION: 409,
   RESERVATION_RELEASED: 409,
+  /** An operator's retry or resolve of an order that is not waiting for one (or whose failure is not the one named). */
+  ORDER_NOT_PARKED: 409,
   /** A refund of an order that was never paid, or is not sold yet (still being fulfilled). */
   ORDER_NOT_REFUNDABLE: 409,
   /** Stripe refused a refund (nothing left to refund, too large): recorded on the refund, which ends FAILED. */

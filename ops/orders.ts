@@ -1,7 +1,7 @@
 /**
  * What an operator does with orders, through Temporal alone (no service database): find
  * orders by status or customer in visibility, read one order's state, memo, summary and
- * step timeline, and send it the operatorAction signal that gets it out of NEEDS_ATTENTION.
+ * step timeline, and wait for it to close (retry and resolve: ops/operator-actions.ts).
  * `npm run ops` (scripts/ops.ts) is the command line over these functions.
  */
 import { WorkflowNotFoundError, type Client, type Connection, type WorkflowExecutionInfo } from '@temporalio/client';
@@ -11,12 +11,10 @@ import { msToTs } from '@temporalio/common/lib/time';
 import {
   checkoutStateQuery,
   CUSTOMER_ID_KEY,
-  operatorActionSignal,
   ORDER_STATUS_KEY,
   ORDER_STATUSES,
   orderWorkflowId,
   type CheckoutState,
-  type OperatorActionInput,
   type OrderStatus,
 } from '../workflows/contract';
 
@@ -242,33 +240,6 @@ async function queryWithin<T>(client: Client, run: () => Promise<T>): Promise<{ 
       error: `the workflow did not answer (is a worker polling the checkout queue?): ${(error as Error).message}`,
     };
   }
-}
-
-/**
- * Sends an order in NEEDS_ATTENTION the operator's decision: `retry` runs the failed
- * compensation again, `resolve` records that it was undone by hand. The workflow ignores the
- * signal in any other status, so it is refused here first, with the reason.
- */
-export async function sendOperatorAction(
-  client: Client,
-  orderId: string,
-  action: OperatorActionInput,
-): Promise<CheckoutState> {
-  const handle = client.workflow.getHandle(orderWorkflowId(orderId));
-  let state: CheckoutState;
-  try {
-    state = await client.withDeadline(Date.now() + QUERY_DEADLINE_MS, () => handle.query(checkoutStateQuery));
-  } catch (error) {
-    if (error instanceof WorkflowNotFoundError)
-      throw new OperationError(`No running order ${orderId} in this namespace`);
-    throw new OperationError(
-      `Order ${orderId} did not answer its state query (is a worker polling the checkout queue?): ${(error as Error).message}`,
-    );
-  }
-  if (state.status !== 'NEEDS_ATTENTION')
-    throw new OperationError(`Order ${orderId} is ${state.status}, not NEEDS_ATTENTION: nothing to ${action.action}`);
-  await handle.signal(operatorActionSignal, action);
-  return state;
 }
 
 /** Waits for the order's workflow to close; its final state, or undefined when `timeoutMs` passes first. */

@@ -9,7 +9,7 @@ import { DomainError } from '../lib/errors';
 import { isUuid } from '../lib/ids';
 import { isStorableText } from '../lib/text';
 import { formatMoney } from '../workflows/checkout/summaries';
-import { requestRefund, type RefundDeps } from '../temporal/refund-client';
+import { requestRefund, type RefundDeps, type RefundRequest } from '../temporal/refund-client';
 import { OperationError } from './orders';
 
 export const REFUND_USAGE = `  refund <orderId> [--lines PRODUCT:QTY,...|--amount CENTS] --reason TEXT [--restock] [--key KEY]
@@ -72,13 +72,10 @@ export function parseLines(raw: string): { productId: string; quantity: number }
   });
 }
 
-export async function runRefundCommand(
-  input: RefundCommandInput,
-  deps: RefundDeps,
-  out: (line: string) => void,
-): Promise<number> {
+/** The refund a command line asks for, checked, with its key: the one given, or one derived from the request. */
+export function refundRequestOf(input: RefundCommandInput, usage = REFUND_USAGE): RefundRequest {
   const orderId = input.positional[0];
-  if (!orderId || !isUuid(orderId)) throw new OperationError(`refund needs an order id\n${REFUND_USAGE}`);
+  if (!orderId || !isUuid(orderId)) throw new OperationError(`refund needs an order id\n${usage}`);
   if (!input.reason || !isStorableText(input.reason) || input.reason.length > 500)
     throw new OperationError('refund needs --reason TEXT (1 to 500 characters): the customer and the records see it');
   if (input.lines !== undefined && input.amount !== undefined)
@@ -94,8 +91,17 @@ export async function runRefundCommand(
       .update(JSON.stringify([orderId, request]))
       .digest('hex')
       .slice(0, 32)}`;
+  return { orderId, idempotencyKey, requestedBy: 'ops', ...request };
+}
+
+export async function runRefundCommand(
+  input: RefundCommandInput,
+  deps: RefundDeps,
+  out: (line: string) => void,
+): Promise<number> {
+  const request = refundRequestOf(input);
   try {
-    const { refund, replayed } = await requestRefund(deps, { orderId, idempotencyKey, requestedBy: 'ops', ...request });
+    const { refund, replayed } = await requestRefund(deps, request);
     if (input.json) out(JSON.stringify({ ...refund, replayed }, null, 2));
     else {
       out(

@@ -1,7 +1,8 @@
 /**
  * What an operator does with worker versions (docs/changing-workflows.md): see each version of the
  * deployment with its routing status and its open orders, to know when an old one can be stopped,
- * and make a version current. `npm run ops -- versions` and `set-current` are the command line.
+ * make a version current or ramp new orders onto it, and wait until an old one has drained.
+ * `npm run ops -- versions`, `set-current`, `set-ramping` and `wait-drained` are the command line.
  */
 import type { Client } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
@@ -16,6 +17,7 @@ import { OperationError } from './orders';
 const VERSION_STATUS = temporal.api.enums.v1.WorkerDeploymentVersionStatus;
 const GRPC_NOT_FOUND = 5;
 const GRPC_FAILED_PRECONDITION = 9;
+const GRPC_INVALID_ARGUMENT = 3;
 
 export interface VersionListing {
   buildId: string;
@@ -113,7 +115,7 @@ export async function setCurrentVersion(
 ): Promise<{ previousBuildId: string | undefined }> {
   const { namespace, identity } = client.options;
   const version = { deploymentName: checkDeploymentName(deploymentName), buildId: checkBuildId(buildId) };
-  try {
+  return routingChange(client, version, 'current', async () => {
     if (!options.ignoreMissingTaskQueues) await refuseMissingTaskQueues(client, version);
     const response = await client.workflowService.setWorkerDeploymentCurrentVersion({
       namespace,
@@ -122,16 +124,101 @@ export async function setCurrentVersion(
       ignoreMissingTaskQueues: options.ignoreMissingTaskQueues ?? false,
     });
     return { previousBuildId: response.previousDeploymentVersion?.buildId || undefined };
+  });
+}
+
+/**
+ * Sends `percent` of new orders (and of auto-upgrading workflows' tasks) to `buildId`, the rest to the
+ * current version: a release tried on a share of the traffic before it is made current. The same
+ * refusals as setCurrentVersion; 0 keeps the version ramping with no traffic.
+ */
+export async function setRampingVersion(
+  client: Client,
+  deploymentName: string,
+  buildId: string,
+  percent: number,
+  options: { ignoreMissingTaskQueues?: boolean } = {},
+): Promise<{ previousBuildId: string | undefined; previousPercent: number }> {
+  const { namespace, identity } = client.options;
+  const version = { deploymentName: checkDeploymentName(deploymentName), buildId: checkBuildId(buildId) };
+  if (!Number.isFinite(percent) || percent < 0 || percent > 100)
+    throw new OperationError(`A ramp is a percentage from 0 to 100, got ${percent}`);
+  return routingChange(client, version, 'ramping', async () => {
+    if (!options.ignoreMissingTaskQueues) await refuseMissingTaskQueues(client, version);
+    const response = await client.workflowService.setWorkerDeploymentRampingVersion({
+      namespace,
+      ...version,
+      percentage: percent,
+      identity,
+      ignoreMissingTaskQueues: options.ignoreMissingTaskQueues ?? false,
+    });
+    return {
+      previousBuildId: response.previousDeploymentVersion?.buildId || undefined,
+      previousPercent: response.previousPercentage ?? 0,
+    };
+  });
+}
+
+/** A routing change, with the server's refusals in an operator's words. */
+async function routingChange<T>(
+  client: Client,
+  version: WorkerDeploymentVersion,
+  as: 'current' | 'ramping',
+  change: () => Promise<T>,
+): Promise<T> {
+  const { namespace } = client.options;
+  try {
+    return await change();
   } catch (error) {
     const code = grpcCode(error);
     if (code === GRPC_NOT_FOUND) {
       throw new OperationError(
-        `No worker of ${deploymentName} build ${buildId} has polled namespace ${namespace} yet: start its workers, then run this again (the server said: ${(error as Error).message})`,
+        `No worker of ${version.deploymentName} build ${version.buildId} has polled namespace ${namespace} yet: start its workers, then run this again (the server said: ${(error as Error).message})`,
       );
     }
-    if (code === GRPC_FAILED_PRECONDITION)
-      throw new OperationError(`The server refused to make ${buildId} current: ${(error as Error).message}`);
+    if (code === GRPC_FAILED_PRECONDITION || code === GRPC_INVALID_ARGUMENT)
+      throw new OperationError(
+        `The server refused to make ${version.buildId} ${as}: ${(error as { details?: string }).details ?? (error as Error).message}`,
+      );
     throw error;
+  }
+}
+
+export interface DrainWait {
+  /** Poll every this many ms (the counts come from visibility). */
+  intervalMs?: number;
+  /** Told when the version's open pinned workflows change. */
+  progress?: (version: VersionListing) => void;
+}
+
+/**
+ * Waits until `buildId` can be stopped: nothing routes new work to it and no open workflow is
+ * pinned to it (listVersions' canStop, from visibility). The server's own `drained` status says
+ * the same, minutes later (it recounts on a slow cadence), so this does not wait for it. A version
+ * still current or ramping is refused at once: nothing would ever drain it. The version as last
+ * seen, with `drained` false when `timeoutMs` passed first.
+ */
+export async function waitDrained(
+  client: Client,
+  deploymentName: string,
+  buildId: string,
+  timeoutMs: number,
+  options: DrainWait = {},
+): Promise<{ drained: boolean; version: VersionListing }> {
+  const deadline = Date.now() + timeoutMs;
+  let lastPinned: number | undefined;
+  for (;;) {
+    const version = (await listVersions(client, deploymentName)).versions.find((v) => v.buildId === buildId);
+    if (!version) throw new OperationError(`No version ${buildId} in worker deployment ${deploymentName}`);
+    if (version.status === 'current' || version.status === 'ramping')
+      throw new OperationError(
+        `${buildId} is ${version.status}: new orders still go to it, so it never drains; make another version current (or stop its ramp) first`,
+      );
+    if (version.openPinned !== lastPinned) options.progress?.(version);
+    lastPinned = version.openPinned;
+    if (version.canStop) return { drained: true, version };
+    if (Date.now() >= deadline) return { drained: false, version };
+    await new Promise((resolve) => setTimeout(resolve, Math.min(options.intervalMs ?? 2_000, deadline - Date.now())));
   }
 }
 

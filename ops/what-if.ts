@@ -47,7 +47,7 @@ const QUERY_DEADLINE_MS = 5_000;
 
 export function parseWhatIfAction(raw: string | undefined): WhatIfAction {
   if (!raw || !(WHAT_IF_ACTIONS as readonly string[]).includes(raw))
-    throw new OperationError(`what-if needs an order id and one of ${WHAT_IF_ACTIONS.join(', ')}`);
+    throw new OperationError(`what-if needs an order id and one of ${[...WHAT_IF_ACTIONS, 'refund'].join(', ')}`);
   return raw as WhatIfAction;
 }
 

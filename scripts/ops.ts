@@ -3,8 +3,9 @@
  *
  *   list [--status S] [--customer ID] [--limit N] [--json]   orders by status (default NEEDS_ATTENTION)
  *   show <orderId> [--json]                                  state, memo, summary, current step, step timeline
- *   retry <orderId> [--note TEXT] [--wait SECONDS]           run the failed compensation again
+ *   retry <orderId> [--note TEXT] [--wait SECONDS]           run the failed compensation again (an update: accepted or refused at once)
  *   resolve <orderId> [--note TEXT] [--wait SECONDS]         the compensation was done by hand; finish unwinding
+ *   retry|resolve --all|--failure TEXT [--dry-run] [--note TEXT]   every parked order (whose failure contains TEXT) (ops/operator-actions.ts)
  *   reconcile [--json] [--grace-seconds N]                   check the store's cross-database invariants now (exit 1 on drift)
  *   repair <orderId>                                         start a recovery run of a stranded order (reconciler/repair.ts)
  *   refund <orderId> [--lines P:Q,...|--amount CENTS] --reason TEXT [--restock]   refund a sold order (ops/refunds.ts)
@@ -13,8 +14,11 @@
  *   prepare-namespace [--retention-days N]                   create the namespace where allowed, register OrderStatus and CustomerId
  *   versions [--deployment NAME] [--json]                    each worker version: routing status, open orders, whether it can stop
  *   set-current <buildId> [--deployment NAME] [--ignore-missing-task-queues] [--skip-replay-check]   replay-check, then route new orders to that worker version (ops/versions.ts)
+ *   set-ramping <buildId> <percent> [--deployment NAME] [...set-current's flags]   send that share of new orders to a version (ops/versions.ts)
+ *   wait-drained <buildId> [--timeout 1h] [--deployment NAME]   wait until no open order is pinned to that version (exit 2 on timeout)
  *   replay-check [--since 7d] [--limit N] [--type T] [--dir FOLDER]   replay recent (or exported) histories against this workflow code (ops/replay-check.ts)
  *   what-if <orderId> cancel|expire [--json]                the undos a cancel or the deadline would run now, in order, running none (ops/what-if.ts)
+ *   what-if <orderId> refund [the refund's flags] [--json]  the steps that refund would run, in order, running none (ops/what-if-refund.ts)
  *   stuck [--older-than 10m] [--attempts N] [--limit N] [--json]   orders with an activity retrying, open past their deadline, or stranded (ops/stuck.ts)
  *
  * TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE and the TLS / API key settings say which Temporal
@@ -31,7 +35,8 @@ import { createQuotaDb } from '../services/quota/db';
 import { QuotaService } from '../services/quota/quota.service';
 import { ACCOUNT_COMMANDS, ACCOUNT_USAGE, runAccountCommand } from '../ops/accounts';
 import { FINDING_COMMANDS, FINDING_USAGE, runFindingCommand } from '../ops/findings';
-import { parseRefundArgs, REFUND_COMMANDS, REFUND_USAGE, runRefundCommand } from '../ops/refunds';
+import { parseRefundArgs, REFUND_COMMANDS, REFUND_USAGE, refundRequestOf, runRefundCommand } from '../ops/refunds';
+import { formatRefundWhatIf, whatIfRefund } from '../ops/what-if-refund';
 import { RefundClient } from '../temporal/refund-client';
 import { createOrdersDb } from '../services/orders/db';
 import { FindingsService } from '../services/orders/findings.service';
@@ -40,7 +45,13 @@ import { formatReport, reconcile } from '../reconciler/reconcile';
 import { repairOrder } from '../reconciler/repair';
 import { openServices } from '../services';
 import { checkoutRunning } from '../temporal/checkout-client';
-import { listVersions, setCurrentVersion, type DeploymentListing } from '../ops/versions';
+import {
+  listVersions,
+  setCurrentVersion,
+  setRampingVersion,
+  waitDrained,
+  type DeploymentListing,
+} from '../ops/versions';
 import {
   currentWorkflowCode,
   fetchRecentHistories,
@@ -52,6 +63,7 @@ import {
 import { parseDuration } from '../ops/durations';
 import { findStuckOrders, formatStuck } from '../ops/stuck';
 import { formatWhatIf, parseWhatIfAction, whatIf } from '../ops/what-if';
+import { batchSelection, decideBatch, failureText, sendDecision } from '../ops/operator-actions';
 import { INVARIANTS } from '../reconciler/invariants';
 import { Pool } from 'pg';
 import { WorkerDeploymentError } from '../worker/deployment';
@@ -61,7 +73,6 @@ import {
   ORDER_STATUSES,
   ordersQuery,
   prepareNamespace,
-  sendOperatorAction,
   showOrder,
   waitForOrder,
   type OrderDetails,
@@ -75,6 +86,9 @@ const USAGE = `usage: npm run ops -- <command>
   show <orderId> [--json]                                  state, memo, summary, current step and step timeline
   retry <orderId> [--note TEXT] [--wait SECONDS]           run the failed compensation again
   resolve <orderId> [--note TEXT] [--wait SECONDS]         it was undone by hand: record that and finish unwinding
+                                                           (each an update the order accepts or refuses at once: exit 1 if refused)
+  retry|resolve --all|--failure TEXT [--dry-run]           every NEEDS_ATTENTION order (whose failure contains TEXT), one by one;
+    [--note TEXT] [--limit N]                              --dry-run lists them and sends nothing; exit 1 if any refused
   prepare-namespace [--retention-days N]                   create the namespace where allowed (default retention 7 days),
                                                            register the OrderStatus and CustomerId search attributes
   versions [--deployment NAME] [--json]                    each worker version of the deployment: current, ramping, draining...,
@@ -82,11 +96,18 @@ const USAGE = `usage: npm run ops -- <command>
   set-current <buildId> [--deployment NAME]                make that worker version current: new orders start on it; refused while
     [--ignore-missing-task-queues] [--skip-replay-check]   its workers poll fewer task queues than the current version's, or when
                                                            replay-check fails for the histories that version would run
+  set-ramping <buildId> <percent> [--deployment NAME]       send <percent> (0 to 100) of new orders to that worker version, the rest to
+    [--ignore-missing-task-queues] [--skip-replay-check]   the current one; the same gate and refusals as set-current
+  wait-drained <buildId> [--timeout 1h] [--deployment NAME]   wait until that version can stop: not current or ramping, no open
+                                                           order pinned to it (visibility); exit 2 when --timeout passes first
   replay-check [--since 7d] [--limit N] [--type T]         replay the namespace's recent histories (open, or closed within --since;
     [--dir FOLDER]                                         at most N per type, default 100) against this workflow code (WORKFLOW_BUNDLE
                                                            or workflows/); --dir replays exported .json histories; exit 1 on a divergence
   what-if <orderId> cancel|expire [--json]                 what a cancel, or the deadline, would undo now: each undo in order with its
                                                            activity, idempotency key and amount or units, then the final status; runs none
+  what-if <orderId> refund [--lines P:Q,...|--amount CENTS] --reason TEXT [--restock] [--key KEY] [--json]
+                                                           what that refund command would run: its refund id, each step in order with
+                                                           its activities, idempotency keys, amount and units; runs none; exit 1 if refused
   stuck [--older-than 10m] [--attempts N] [--limit N]      orders not moving: an activity on attempt N+ (default 5) with its last failure,
     [--json]                                               open past their deadline, or stranded (no running checkout) for over
                                                            --older-than; exit 1 when there is one
@@ -123,9 +144,11 @@ const VALUE_FLAGS = new Set([
   'dir',
   'older-than',
   'attempts',
+  'failure',
+  'timeout',
 ]);
 
-const BOOLEAN_FLAGS = new Set(['json', 'help', 'ignore-missing-task-queues', 'skip-replay-check']);
+const BOOLEAN_FLAGS = new Set(['json', 'help', 'ignore-missing-task-queues', 'skip-replay-check', 'all', 'dry-run']);
 
 export function parseArgs(argv: readonly string[]): Parsed {
   const positional: string[] = [];
@@ -343,10 +366,20 @@ export async function run(
     }
     case 'retry':
     case 'resolve': {
-      const orderId = requireOrderId(parsed);
       const note = text(parsed.flags, 'note');
-      const before = await sendOperatorAction(client, orderId, { action: parsed.command, ...(note ? { note } : {}) });
-      out(`sent ${parsed.command} to order ${orderId} (${before.failure?.message ?? 'NEEDS_ATTENTION'})`);
+      const { batch, failureContains } = batchSelection({
+        all: parsed.flags.has('all'),
+        failure: text(parsed.flags, 'failure'),
+        orderId: parsed.positional[0],
+      });
+      if (batch) {
+        const options = { action: parsed.command, note, failureContains, dryRun: parsed.flags.has('dry-run') };
+        return decideBatch(client, { ...options, limit: positiveInteger(parsed.flags, 'limit', 100) }, out);
+      }
+      const orderId = requireOrderId(parsed);
+      const taken = await sendDecision(client, orderId, parsed.command, note ? { note } : {});
+      if (!taken.accepted) throw new OperationError(`refused: ${taken.refusal}`);
+      out(`order ${orderId} took ${parsed.command} of ${taken.step} (${failureText(taken.failure!)})`);
       const wait = text(parsed.flags, 'wait');
       if (wait === undefined) {
         out(`follow it with: npm run ops -- show ${orderId}`);
@@ -393,6 +426,41 @@ export async function run(
       if (previousBuildId && previousBuildId !== buildId)
         out(`stop ${previousBuildId}'s workers once npm run ops -- versions says it can stop`);
       return 0;
+    }
+    case 'set-ramping': {
+      const [buildId, rawPercent] = parsed.positional;
+      const percent = Number(rawPercent);
+      if (!buildId || rawPercent === undefined || !Number.isFinite(percent) || percent < 0 || percent > 100)
+        throw new OperationError(`set-ramping needs a build id and a percentage from 0 to 100\n${USAGE}`);
+      const name = deploymentName(parsed, env);
+      // The same gate as set-current: the ramped share of new orders runs this version's code.
+      if (parsed.flags.has('skip-replay-check')) out('replay-check skipped (--skip-replay-check)');
+      else if (!(await replayCheck(parsed, client, out, tools, { deploymentName: name, buildId }))) {
+        out(`refused: ${name} build ${buildId} stays as it is (--skip-replay-check overrides, at your own risk)`);
+        return 1;
+      }
+      const previous = await setRampingVersion(client, name, buildId, percent, {
+        ignoreMissingTaskQueues: parsed.flags.has('ignore-missing-task-queues'),
+      });
+      const was = previous.previousBuildId ? `${previous.previousBuildId} at ${previous.previousPercent}%` : 'none';
+      out(`${name} build ${buildId} is ramping at ${percent}% of new orders (ramping before: ${was})`);
+      return 0;
+    }
+    case 'wait-drained': {
+      const buildId = parsed.positional[0];
+      if (!buildId) throw new OperationError(`wait-drained needs a build id\n${USAGE}`);
+      const timeout = text(parsed.flags, 'timeout') ?? '1h';
+      const { drained, version } = await waitDrained(
+        client,
+        deploymentName(parsed, env),
+        buildId,
+        parseDuration(timeout, 'timeout'),
+        { progress: (now) => out(`${buildId}: ${now.status}, ${now.openPinned} open workflow(s) pinned to it`) },
+      );
+      if (drained) out(`${buildId} has drained: its workers can be stopped`);
+      else
+        out(`${buildId} has not drained after ${timeout}: ${version.openPinned} open workflow(s) still pinned to it`);
+      return drained ? 0 : 2;
     }
     case 'what-if': {
       const plan = await whatIf(client, requireOrderId(parsed), parseWhatIfAction(parsed.positional[1]));
@@ -496,6 +564,20 @@ async function main(): Promise<void> {
     }
     return;
   }
+  if (argv[0] === 'what-if' && argv[2] === 'refund') {
+    // Worked out from the databases, as the refund command starts it: the same flags give the same key.
+    const input = parseRefundArgs(argv);
+    const request = refundRequestOf(input, USAGE);
+    const services = openServices(databaseUrlsFromEnv(), loadSettings());
+    try {
+      const plan = await whatIfRefund(services, request);
+      console.log(input.json ? JSON.stringify(plan, null, 2) : formatRefundWhatIf(plan));
+      process.exitCode = plan.refused ? 1 : 0;
+    } finally {
+      await services.close();
+    }
+    return;
+  }
   if (REFUND_COMMANDS.has(argv[0]!)) {
     const input = parseRefundArgs(argv);
     const settings = temporalSettingsFromEnv();
@@ -575,7 +657,7 @@ async function main(): Promise<void> {
     }
     return;
   }
-  if (argv[0] === 'replay-check' || argv[0] === 'set-current') {
+  if (argv[0] === 'replay-check' || argv[0] === 'set-current' || argv[0] === 'set-ramping') {
     // The replayer's Runtime: the SDK's own lines about the divergences it finds stay out of the report.
     Runtime.install({
       logger: new DefaultLogger('ERROR'),

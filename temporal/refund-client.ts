@@ -71,19 +71,24 @@ export function hashRefundRequest(request: Pick<RefundRequest, 'lines' | 'amount
   return createHash('sha256').update(JSON.stringify(canonical)).digest('hex');
 }
 
+/** A request made ready for the refund saga: its input, or the refund the same key asked for before. */
+export type PreparedRefund = { earlier: RefundView; input?: undefined } | { input: RefundInput; earlier?: undefined };
+
 /**
- * Asks for a refund and answers with it once its money is settled (SUCCEEDED, FAILED, or PENDING
- * while Stripe processes it). What is left is read first for a quick, clear refusal; the payments
- * service decides again, atomically, when the saga records the refund, so refunds racing for the
- * same money have one winner.
+ * What the refund saga would be started with for this request, running nothing: the refund id
+ * derived from the key, what it refunds (planRefund), and the order's sold units. requestRefund
+ * starts exactly this; `npm run ops -- what-if <orderId> refund` shows it.
  */
-export async function requestRefund(deps: RefundDeps, request: RefundRequest): Promise<RefundOutcome> {
+export async function prepareRefund(
+  deps: Pick<RefundDeps, 'orders' | 'refunds'>,
+  request: RefundRequest,
+): Promise<PreparedRefund> {
   if (request.lines && request.amountCents !== undefined)
     throw new DomainError('VALIDATION_FAILED', 'A refund names lines or an amount, not both');
   const refundId = refundIdFor(request.orderId, request.idempotencyKey);
   const requestHash = hashRefundRequest(request);
   const earlier = await deps.refunds.get(refundId);
-  if (earlier) return { refund: sameRequest(earlier.requestHash, requestHash, earlier), replayed: true };
+  if (earlier) return { earlier: sameRequest(earlier.requestHash, requestHash, earlier) };
 
   const order = await deps.orders.get(request.orderId);
   if (!order) throw new DomainError('ORDER_NOT_FOUND', `No order ${request.orderId}`);
@@ -96,19 +101,33 @@ export async function requestRefund(deps: RefundDeps, request: RefundRequest): P
         : `Order ${order.id} was never paid (${order.status})`,
     );
   const soldUnits = order.lines.map(({ productId, quantity }) => ({ productId, quantity }));
-  const planned = planRefund(order, left, request);
-  const state = await deps.client.request({
-    refundId,
-    orderId: order.id,
-    customerId: order.customerId,
-    currency: order.currency,
-    soldUnits,
-    restock: request.restock,
-    reason: request.reason,
-    requestHash,
-    requestedBy: request.requestedBy,
-    ...planned,
-  });
+  return {
+    input: {
+      refundId,
+      orderId: order.id,
+      customerId: order.customerId,
+      currency: order.currency,
+      soldUnits,
+      restock: request.restock,
+      reason: request.reason,
+      requestHash,
+      requestedBy: request.requestedBy,
+      ...planRefund(order, left, request),
+    },
+  };
+}
+
+/**
+ * Asks for a refund and answers with it once its money is settled (SUCCEEDED, FAILED, or PENDING
+ * while Stripe processes it). What is left is read first for a quick, clear refusal; the payments
+ * service decides again, atomically, when the saga records the refund, so refunds racing for the
+ * same money have one winner.
+ */
+export async function requestRefund(deps: RefundDeps, request: RefundRequest): Promise<RefundOutcome> {
+  const prepared = await prepareRefund(deps, request);
+  if (prepared.earlier) return { refund: prepared.earlier, replayed: true };
+  const { refundId, requestHash } = prepared.input;
+  const state = await deps.client.request(prepared.input);
   sameRequest(state.requestHash, requestHash, state);
   if (!state.recorded) {
     const failure = state.failure ?? { code: 'REFUND_EXCEEDS_PAYMENT', message: 'The refund was refused' };

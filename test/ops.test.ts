@@ -230,16 +230,20 @@ describe('npm run ops', () => {
   });
   afterAll(() => workers?.stop());
 
-  /** The operator's signal in the order's history: what `npm run ops` sent, and as whom. */
-  async function operatorSignal(orderId: string) {
+  /** The operator's update in the order's history, as the order accepted it: what `npm run ops` sent, and as whom. */
+  async function operatorDecision(orderId: string) {
     const history = await temporal.client.workflow.getHandle(orderWorkflowId(orderId)).fetchHistory();
-    const signals = history.events!.filter(
-      (event) => event.workflowExecutionSignaledEventAttributes?.signalName === 'operatorAction',
-    );
-    expect(signals).toHaveLength(1);
-    const signal = signals[0]!.workflowExecutionSignaledEventAttributes!;
-    expect(signal.identity).toMatch(/^storefront-ops\//);
-    return defaultPayloadConverter.fromPayload(signal.input!.payloads![0]! as Payload);
+    const accepted = history.events!.flatMap((event) => {
+      const request = event.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest;
+      return request && ['retry', 'resolve'].includes(request.input?.name ?? '') ? [request] : [];
+    });
+    expect(accepted).toHaveLength(1);
+    const request = accepted[0]!;
+    expect(request.meta?.identity).toMatch(/^storefront-ops\//);
+    return {
+      action: request.input!.name,
+      ...defaultPayloadConverter.fromPayload<object>(request.input!.args!.payloads![0]! as Payload),
+    };
   }
 
   it('lists an order parked in NEEDS_ATTENTION and retries it', async () => {
@@ -284,7 +288,10 @@ describe('npm run ops', () => {
     expect(await services.orders.get(input.orderId)).toMatchObject({ status: 'EXPIRED' });
     expect(await services.inventory.getProduct(product.id)).toMatchObject({ available: 2 });
 
-    expect(await operatorSignal(input.orderId)).toEqual({ action: 'retry', note: 'inventory database writable again' });
+    expect(await operatorDecision(input.orderId)).toEqual({
+      action: 'retry',
+      note: 'inventory database writable again',
+    });
 
     // An order that is not parked has nothing to retry: refused, with the reason.
     const refused = await ops('retry', input.orderId);
@@ -315,7 +322,7 @@ describe('npm run ops', () => {
     expect(
       (await services.quota.getQuota(input.customerId)).resources.find((r) => r.resource === 'orders')?.used ?? 0,
     ).toBe(0);
-    expect(await operatorSignal(input.orderId)).toEqual({ action: 'resolve', note: 'stock released by hand' });
+    expect(await operatorDecision(input.orderId)).toEqual({ action: 'resolve', note: 'stock released by hand' });
     releaseRefused.delete(input.orderId);
   });
 });

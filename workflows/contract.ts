@@ -135,7 +135,27 @@ export const payUpdate = defineUpdate<PayResult, [PayInput]>('pay');
 export const cancelUpdate = defineUpdate<CheckoutState, [CancelInput]>('cancelOrder');
 /** Operators cancel with a signal from the Temporal Web UI. */
 export const cancelSignal = defineSignal<[CancelInput]>('cancel');
+/** The Web UI's and older clients' way to send an operator's decision; the order ignores it unless parked. */
 export const operatorActionSignal = defineSignal<[OperatorActionInput]>('operatorAction');
+/** An operator's retry or resolve, as an update (`npm run ops -- retry|resolve`). */
+export interface OperatorDecisionInput {
+  note?: string;
+  /** Refused unless the order's failure (`CODE: message`) contains this text: a batch's filter, checked atomically. */
+  ifFailureContains?: string;
+}
+/** What the parked order took: the step it retries, or resolves as done by hand, and the failure it was parked for. */
+export interface OperatorDecisionResult {
+  orderId: string;
+  action: OperatorActionInput['action'];
+  step: string;
+  failure: CheckoutFailure;
+}
+/**
+ * The validator accepts or refuses at once (ORDER_NOT_PARKED when the order is not waiting for an
+ * operator, or its failure is not the one named); an accepted one answers once the order took it.
+ */
+export const retryUpdate = defineUpdate<OperatorDecisionResult, [OperatorDecisionInput]>('retry');
+export const resolveUpdate = defineUpdate<OperatorDecisionResult, [OperatorDecisionInput]>('resolve');
 /** A Stripe webhook relayed by the API (payment_intent.succeeded / payment_failed). */
 export interface PaymentEventInput {
   eventId: string;

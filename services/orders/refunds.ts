@@ -20,6 +20,11 @@ export interface OrderRefundResult {
   totalCents: number;
 }
 
+/** A sold order's status once `refundedCents` of its `totalCents` are back. */
+export function statusAfterRefund(refundedCents: number, totalCents: number): OrderStatus {
+  return refundedCents >= totalCents ? 'REFUNDED' : 'PARTIALLY_REFUNDED';
+}
+
 export class OrderRefundsService {
   constructor(private readonly db: OrdersDb) {}
 
@@ -33,7 +38,7 @@ export class OrderRefundsService {
           throw new DomainError('ORDER_NOT_REFUNDABLE', `Order ${input.orderId} is ${order.status}, not sold`);
         await tx.orderRefund.create({ data: input });
         const refundedCents = order.refundedCents + input.amountCents;
-        const status: OrderStatus = refundedCents >= order.totalCents ? 'REFUNDED' : 'PARTIALLY_REFUNDED';
+        const status = statusAfterRefund(refundedCents, order.totalCents);
         // Conditional on the row as read: a concurrent refund makes this one read again (the unique refund id keeps it once).
         const updated = await tx.order.updateMany({
           where: { id: order.id, refundedCents: order.refundedCents, status: order.status },

@@ -12,7 +12,7 @@ import type {
 } from '../../activities/refunds.activities';
 import { ACTIVITY_OPTIONS } from '../activity-options';
 import type { OrderStatus } from '../contract';
-import type { RefundInput } from './refund.contract';
+import { refundNoticeKeys, type RefundInput } from './refund.contract';
 import { formatMoney, itemCount } from '../checkout/summaries';
 
 const payments = proxyActivities<RefundPaymentsActivities>(ACTIVITY_OPTIONS.payments);
@@ -73,7 +73,7 @@ export function refundCalls(input: RefundInput) {
           kind: 'NOTIFICATION',
           type: 'order.refunded',
           payload,
-          dedupeKey: `refund:${refundId}:succeeded`,
+          dedupeKey: refundNoticeKeys.succeeded(refundId),
         },
       ]),
     /** The order's new status for the customer's open dashboard, as the checkout sends its own. */
@@ -83,7 +83,7 @@ export function refundCalls(input: RefundInput) {
           userId: customerId,
           kind: 'ORDER',
           type: 'order.status',
-          dedupeKey: `order:${orderId}:${status}`,
+          dedupeKey: refundNoticeKeys.orderStatus(orderId, status),
           payload: { orderId, status, totalCents, refundedCents, currency, failure: null },
         },
       ]),
@@ -95,7 +95,7 @@ export function refundCalls(input: RefundInput) {
           kind: 'NOTIFICATION',
           type: 'refund.failed',
           payload: { orderId, refundId, amountCents, currency, failure },
-          dedupeKey: `refund:${refundId}:failed`,
+          dedupeKey: refundNoticeKeys.failed(refundId),
         },
       ]),
   };

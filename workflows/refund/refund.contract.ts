@@ -39,6 +39,29 @@ export type RefundStatus = 'PENDING' | 'SUCCEEDED' | 'FAILED';
 /** A forward step of the refund saga, as its state shows it. */
 export type RefundStep = 'refundRecorded' | 'moneyRefunded' | 'unitsRestocked' | 'orderRefunded' | 'customerNotified';
 
+/** The dedupe keys of what a refund tells the customer and whoever asked: each notice once, however often sent. */
+export const refundNoticeKeys = {
+  succeeded: (refundId: string) => `refund:${refundId}:succeeded`,
+  failed: (refundId: string) => `refund:${refundId}:failed`,
+  /** The order's new status on the customer's dashboard, keyed as the checkout keys its own. */
+  orderStatus: (orderId: string, status: OrderStatus) => `order:${orderId}:${status}`,
+};
+
+/**
+ * The steps the refund saga runs for this input when Stripe says yes, in its order: units go back on
+ * sale only when asked to and the refund names units. The saga follows it; `what-if ... refund` shows it.
+ */
+export function refundSteps(input: Pick<RefundInput, 'restock' | 'lines'>): RefundStep[] {
+  const restocks = input.restock && input.lines.length > 0;
+  return [
+    'refundRecorded',
+    'moneyRefunded',
+    ...(restocks ? (['unitsRestocked'] as const) : []),
+    'orderRefunded',
+    'customerNotified',
+  ];
+}
+
 export interface RefundState {
   refundId: string;
   orderId: string;

@@ -96,7 +96,7 @@ class RefundSaga {
       this.saga.commit();
       this.state.status = 'SUCCEEDED';
       this.moneySettled = true;
-      if (this.input.restock && this.input.lines.length > 0)
+      if (contract.refundSteps(this.input).includes('unitsRestocked'))
         await this.forward('unitsRestocked', this.calls.restockUnits);
       const order = await this.forward('orderRefunded', this.calls.recordOrderRefund);
       this.state.orderStatus = order.status;
