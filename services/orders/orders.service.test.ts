@@ -7,6 +7,9 @@ import { createOrdersDb, type OrdersDb } from './db';
 import { ALLOWED_TRANSITIONS, canTransition } from './order-status';
 import { OrdersService, orderTotal, type CreateOrderInput, type OrderView } from './orders.service';
 
+// Races of dozens of transactions queue for a pool of a few connections: seconds on a busy 2-core machine.
+jest.setTimeout(30_000);
+
 let db: OrdersDb;
 let orders: OrdersService;
 useServiceDatabase('orders', createOrdersDb, (opened) => {

@@ -3,6 +3,9 @@ import { errorOf } from '../../test/helpers/rejections';
 import { createQuotaDb, type QuotaDb } from './db';
 import { QuotaError, QuotaService, periodOf, type RecordUsageResult } from './quota.service';
 
+// Races of dozens of transactions queue for a pool of a few connections: seconds on a busy 2-core machine.
+jest.setTimeout(30_000);
+
 let db: QuotaDb;
 let quota: QuotaService;
 useServiceDatabase('quota', createQuotaDb, (opened) => {
