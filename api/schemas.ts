@@ -129,8 +129,28 @@ export const Refund = Type.Object({
   failure: Type.Union([Type.Object({ code: Type.String(), message: Type.String() }), Type.Null()]),
   createdAt: Timestamp,
 });
+/** One moment of an order's life, on a single order's read (api/order-timeline.ts). */
+export const OrderTimelineEntry = Type.Union([
+  Type.Object({
+    at: Timestamp,
+    kind: Type.Literal('status'),
+    status: OrderStatus,
+    from: Type.Union([OrderStatus, Type.Null()], { description: 'null for the order being placed' }),
+  }),
+  Type.Object({
+    at: Timestamp,
+    kind: Type.Literal('refund'),
+    refundId: Uuid,
+    status: Refund.properties.status,
+    amountCents: Cents,
+    currency: Currency,
+    reason: Type.String(),
+  }),
+]);
 export const Order = Type.Object({
   id: Uuid,
+  /** Whose order it is: the customer's own id, or for admins the customer's across the store. */
+  customerId: Type.String(),
   workflowId: Type.String(),
   status: OrderStatus,
   lines: Type.Array(OrderLine),
@@ -145,6 +165,8 @@ export const Order = Type.Object({
   refundedCents: Cents,
   /** The order's refunds after the sale, oldest first; on a single order's read, absent in lists. */
   refunds: Type.Optional(Type.Array(Refund)),
+  /** Each status with its time and each refund, oldest first; on a single order's read, absent in lists. */
+  timeline: Type.Optional(Type.Array(OrderTimelineEntry)),
   createdAt: Timestamp,
   updatedAt: Timestamp,
 });

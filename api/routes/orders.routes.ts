@@ -16,6 +16,7 @@ import {
 } from '../../lib/payment-methods';
 import type { RefundsService, RefundView } from '../../services/payments/refunds.service';
 import { toRefundResponse } from './refunds.routes';
+import { orderTimeline } from '../order-timeline';
 import { PageOf, PageQueryFields } from '../paging';
 import { errors, IdParams, Order, OrderStatus, Quantity, Text, UserId, Uuid } from '../schemas';
 
@@ -69,6 +70,14 @@ const OrderListQuery = Type.Object(
     ),
     /** With scope=all: only this customer's orders. */
     customerId: Type.Optional(UserId),
+    customerEmail: Type.Optional(
+      Text({
+        minLength: 1,
+        maxLength: 254,
+        description:
+          'With scope=all: only the orders of the account with this email (any case); none for an unknown one',
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -102,6 +111,14 @@ export const orderRoutes: FastifyPluginAsyncTypebox<OrderRoutesOptions> = async 
   /** The customer's own order; anyone else's does not exist (404, never 403). */
   async function ownOrder(customerId: string, orderId: string): Promise<OrderView> {
     const order = await services.orders.getForCustomer(customerId, orderId);
+    if (!order) throw new DomainError('ORDER_NOT_FOUND', `No order ${orderId}`);
+    return order;
+  }
+
+  /** An order to read: an admin reads any customer's (the orders they refund), a customer only their own. */
+  async function readableOrder(user: { sub: string; role?: string }, orderId: string): Promise<OrderView> {
+    if (user.role !== 'admin') return ownOrder(user.sub, orderId);
+    const order = await services.orders.get(orderId);
     if (!order) throw new DomainError('ORDER_NOT_FOUND', `No order ${orderId}`);
     return order;
   }
@@ -177,21 +194,30 @@ export const orderRoutes: FastifyPluginAsyncTypebox<OrderRoutesOptions> = async 
         summary: "List the user's orders",
         description:
           'A page of orders, newest first, each with its status, lines, total and payment; `status` filters, ' +
-          "`nextCursor` leads to the next page. `scope=all` lists every customer's orders (or one's, with `customerId`): admins only.",
+          "`nextCursor` leads to the next page. `scope=all` lists every customer's orders (or one's, with `customerId` or `customerEmail`): admins only.",
         tags: ['orders'],
         querystring: OrderListQuery,
         response: { 200: PageOf(Order), ...errors(400, 401, 403) },
       },
     },
     async (request) => {
-      const { scope, customerId, status, limit, cursor } = request.query;
+      const { scope, customerId, customerEmail, status, limit, cursor } = request.query;
       const everyone = scope === 'all';
-      if ((everyone || customerId !== undefined) && request.user.role !== 'admin')
+      const byCustomer = customerId !== undefined || customerEmail !== undefined;
+      if ((everyone || byCustomer) && request.user.role !== 'admin')
         throw new DomainError('FORBIDDEN', "Only admins list other customers' orders");
-      if (customerId !== undefined && !everyone)
-        throw new DomainError('VALIDATION_FAILED', 'customerId goes with scope=all');
+      if (byCustomer && !everyone)
+        throw new DomainError('VALIDATION_FAILED', 'customerId and customerEmail go with scope=all');
+      if (customerId !== undefined && customerEmail !== undefined)
+        throw new DomainError('VALIDATION_FAILED', 'Search by customerId or by customerEmail, not both');
+      let customer = everyone ? customerId : request.user.sub;
+      if (customerEmail !== undefined) {
+        const account = await services.accounts.findByEmail(customerEmail);
+        if (!account) return { items: [], nextCursor: null };
+        customer = account.id;
+      }
       const page = await services.orders.listPage({
-        customerId: everyone ? customerId : request.user.sub,
+        customerId: customer,
         status,
         limit,
         cursor,
@@ -213,13 +239,14 @@ export const orderRoutes: FastifyPluginAsyncTypebox<OrderRoutesOptions> = async 
         operationId: 'getOrder',
         summary: 'Read one order',
         description:
-          "Status, lines, total, expiry, payment, failure reason and the saga's steps. Another user's order is 404.",
+          "Status, lines, total, expiry, payment, failure reason, the saga's steps, refunds and the timeline (each status with its time, each refund). " +
+          "Another user's order is 404; admins read any customer's.",
         tags: ['orders'],
         params: IdParams,
         response: { 200: Order, ...errors(400, 401, 404) },
       },
     },
-    async (request) => present(await ownOrder(request.user.sub, request.params.id), true),
+    async (request) => present(await readableOrder(request.user, request.params.id), true),
   );
 
   app.post(
@@ -274,6 +301,7 @@ export function toOrderResponse(
 ) {
   return {
     id: order.id,
+    customerId: order.customerId,
     workflowId: orderWorkflowId(order.id),
     status: order.status,
     lines: order.lines,
@@ -294,7 +322,7 @@ export function toOrderResponse(
       : null,
     ...(steps ? { steps } : {}),
     refundedCents: order.refundedCents,
-    ...(refunds ? { refunds: refunds.map(toRefundResponse) } : {}),
+    ...(refunds ? { refunds: refunds.map(toRefundResponse), timeline: orderTimeline(order, refunds) } : {}),
     createdAt: order.createdAt.toISOString(),
     updatedAt: order.updatedAt.toISOString(),
   };

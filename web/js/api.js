@@ -71,6 +71,13 @@ export function client() {
     setCartItem: (productId, quantity) => call('PUT', `/v1/cart/items/${productId}`, { body: { quantity } }),
     /** A page of the user's orders, newest first; `query` is a URLSearchParams of limit and cursor. */
     orders: (query) => call('GET', `/v1/orders?${query}`),
+    /** One order with its refunds and timeline (an admin reads any customer's). */
+    order: (id) => call('GET', `/v1/orders/${id}`),
+    /** Every customer's orders (admins); `query` adds status, customerId or customerEmail, limit and cursor. */
+    allOrders: (query) => call('GET', `/v1/orders?scope=all&${query}`),
+    /** An admin's refund: the same key answers the same refund, never a second one. */
+    refund: (orderId, body, idempotencyKey) =>
+      call('POST', `/v1/orders/${orderId}/refunds`, { body, headers: { 'idempotency-key': idempotencyKey } }),
     placeOrder: (idempotencyKey) => call('POST', '/v1/orders', { headers: { 'idempotency-key': idempotencyKey } }),
     pay: (orderId, paymentMethod) => call('POST', `/v1/orders/${orderId}/payment`, { body: { paymentMethod } }),
     cancel: (orderId) => call('POST', `/v1/orders/${orderId}/cancel`, { body: {} }),

@@ -1,4 +1,22 @@
-// Money, times and countdowns as the dashboard shows them.
+// Money, times, countdowns and order statuses as the dashboard shows them.
+
+const STATUS_LABELS = {
+  PENDING: 'Pending',
+  AWAITING_PAYMENT: 'Awaiting payment',
+  PAID: 'Paid',
+  COMPLETED: 'Completed',
+  REJECTED: 'Rejected',
+  EXPIRED: 'Expired',
+  CANCELLED: 'Cancelled',
+  FAILED: 'Failed',
+  NEEDS_ATTENTION: 'Needs attention',
+  PARTIALLY_REFUNDED: 'Partly refunded',
+  REFUNDED: 'Refunded',
+};
+
+export function statusLabel(status) {
+  return STATUS_LABELS[status] ?? status;
+}
 
 export function money(cents, currency = 'usd') {
   return new Intl.NumberFormat(undefined, { style: 'currency', currency: currency.toUpperCase() }).format(cents / 100);
@@ -23,4 +41,15 @@ export function timeLeft(iso) {
 export function countdown(iso) {
   const left = Math.max(0, Math.floor((Date.parse(iso) - Date.now()) / 1000));
   return `${Math.floor(left / 60)}:${String(left % 60).padStart(2, '0')}`;
+}
+
+/** A moment to the second, in the reader's own time zone. */
+export function dateTime(iso) {
+  return new Date(iso).toLocaleString(undefined, {
+    month: 'short',
+    day: 'numeric',
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
+  });
 }

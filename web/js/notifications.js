@@ -1,6 +1,6 @@
 // Notifications: the inbox card, the bell with its unread count and panel, marking read, and alerts arriving live.
 import { $, h } from './dom.js';
-import { relativeTime } from './format.js';
+import { money, relativeTime } from './format.js';
 import { state } from './state.js';
 import { toast, toastError } from './toasts.js';
 import { loadQuota } from './usage.js';
@@ -28,6 +28,20 @@ function describeNotification(notification) {
       };
     case 'payment.declined':
       return { tone: 'danger', icon: '×', title: 'Payment declined', text: p.message };
+    case 'order.refunded':
+      return {
+        tone: 'ok',
+        icon: '↩',
+        title: `Refund of ${money(p.amountCents ?? 0, p.currency ?? 'usd')}`,
+        text: `Order #${String(p.orderId ?? '').slice(0, 8)}: ${money(p.refundedCents ?? 0, p.currency ?? 'usd')} refunded in all.`,
+      };
+    case 'refund.failed':
+      return {
+        tone: 'danger',
+        icon: '×',
+        title: 'Stripe refused a refund',
+        text: `Order #${String(p.orderId ?? '').slice(0, 8)}: ${p.failure?.message ?? ''}`,
+      };
     case 'reconciler.drift':
       return { tone: 'danger', icon: '≠', title: "Drift between the store's databases", text: p.message };
     default:

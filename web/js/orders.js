@@ -1,24 +1,15 @@
-// Orders: the table of recent orders, placing one from the cart, paying or cancelling it, and its status changing live.
+// Orders: the table of recent orders, placing one from the cart, paying or cancelling it, its status changing live,
+// and a row opening the order's own page.
 import { newKey } from './api.js';
 import { loadCart } from './cart.js';
 import { loadProducts } from './catalogue.js';
+import { openOrderPage, orderPageHash } from './order-page.js';
 import { $, h } from './dom.js';
-import { countdown, money, relativeTime, timeLeft } from './format.js';
+import { countdown, money, relativeTime, statusLabel, timeLeft } from './format.js';
 import { state } from './state.js';
 import { toast, toastError } from './toasts.js';
 import { loadQuota } from './usage.js';
 
-const STATUS_LABELS = {
-  PENDING: 'Pending',
-  AWAITING_PAYMENT: 'Awaiting payment',
-  PAID: 'Paid',
-  COMPLETED: 'Completed',
-  REJECTED: 'Rejected',
-  EXPIRED: 'Expired',
-  CANCELLED: 'Cancelled',
-  FAILED: 'Failed',
-  NEEDS_ATTENTION: 'Needs attention',
-};
 const TERMINAL = new Set(['COMPLETED', 'REJECTED', 'EXPIRED', 'CANCELLED', 'FAILED']);
 const PAYMENT_METHOD = 'pm_card_visa';
 
@@ -136,18 +127,20 @@ function renderOrders(flashId) {
           : h('span', { class: 'order-when' }, relativeTime(order.updatedAt));
       return h(
         'tr',
-        { class: order.id === flashId ? 'flash' : undefined, dataset: { orderId: order.id, status: order.status } },
-        h('td', {}, h('span', { class: 'order-id' }, `#${order.id.slice(0, 8)}`), when),
+        {
+          class: `order-row${order.id === flashId ? ' flash' : ''}`,
+          dataset: { orderId: order.id, status: order.status },
+          title: 'Open the order',
+          // The row opens the order's page; its Pay and Cancel buttons do only what they say.
+          onclick: (event) => event.target.closest('button') || openOrderPage(order.id),
+        },
+        h('td', {}, h('a', { class: 'order-id', href: orderPageHash(order.id) }, `#${order.id.slice(0, 8)}`), when),
         h('td', {}, lines),
         h('td', { class: 'num' }, money(order.totalCents, order.currency)),
         h(
           'td',
           {},
-          h(
-            'span',
-            { class: 'status', dataset: { status: order.status } },
-            STATUS_LABELS[order.status] ?? order.status,
-          ),
+          h('span', { class: 'status', dataset: { status: order.status } }, statusLabel(order.status)),
           order.failure ? h('span', { class: 'order-when' }, order.failure.message) : null,
         ),
         h('td', {}, h('div', { class: 'actions' }, actions)),
@@ -162,7 +155,13 @@ export function showOrderEvent(event) {
   const known = state.orders.get(orderId);
   if (known) {
     if (known.status !== status)
-      state.orders.set(orderId, { ...known, status, failure: failure ?? known.failure, updatedAt: event.createdAt });
+      state.orders.set(orderId, {
+        ...known,
+        status,
+        failure: failure ?? known.failure,
+        refundedCents: event.payload.refundedCents ?? known.refundedCents,
+        updatedAt: event.createdAt,
+      });
     renderOrders(orderId);
   } else {
     loadOrders().catch(() => undefined);

@@ -1,10 +1,12 @@
 // The session: signing up, in (by form or as a demo customer) and out, opening every view and the live stream.
+import { showAdminView } from './admin.js';
 import { ApiError, auth, client, hasSession } from './api.js';
 import { loadCart } from './cart.js';
 import { loadProducts } from './catalogue.js';
 import { $, h } from './dom.js';
 import { openLiveStream } from './live.js';
 import { loadNotifications, renderBell, showNotificationEvent } from './notifications.js';
+import { refreshOrderPage, showRoute } from './order-page.js';
 import { loadOrders, showOrderEvent } from './orders.js';
 import { state } from './state.js';
 import { toast, toastError } from './toasts.js';
@@ -25,6 +27,8 @@ async function startSession(me) {
   $('session-controls').hidden = false;
   $('user-name').textContent = me.email ?? me.id;
   $('user-avatar').textContent = (me.email ?? me.id).charAt(0).toUpperCase();
+  showRoute();
+  showAdminView();
   try {
     const [, , , , list] = await Promise.all([
       loadQuota(),
@@ -56,6 +60,7 @@ function showSignIn(message) {
     unreadCount: 0,
   });
   renderBell();
+  showRoute();
   showSignedOut();
   $('signin-error').hidden = !message;
   $('signin-error').textContent = message ?? '';
@@ -121,6 +126,8 @@ function setLiveState(liveState) {
 function showLiveEvent(type, event) {
   if (type === 'order') showOrderEvent(event);
   else showNotificationEvent(event);
+  // A status change or a refund of the order on screen: its page reads it again.
+  refreshOrderPage(event.payload?.orderId);
 }
 
 /** A line under the sign-in card (a link mailed, a password set, an address confirmed). */
