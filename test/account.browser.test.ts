@@ -3,44 +3,18 @@
  * for a link, receives it in Mailpit (the real SMTP server of the test run), opens it, chooses a
  * new password there and signs in with it; the old one no longer works.
  */
-import type { BrowserContext, Page } from 'playwright-core';
-import { chromiumProfile, ensureChromium, type ChromiumProfile } from './helpers/chromium';
-import { startLiveApis, type LiveApis, type LiveInstance } from './helpers/live-api';
+import { useDashboard } from './helpers/dashboard';
 import { linkToken, testAccountMail, waitForMail } from './helpers/mailpit';
 
 jest.setTimeout(120_000);
 
 const mail = testAccountMail('http://shop.test');
-let live: LiveApis;
-let api: LiveInstance;
-let profile: ChromiumProfile;
-let browser: BrowserContext | undefined;
-const pageErrors: string[] = [];
+const dashboard = useDashboard({ app: { mail } });
 
-beforeAll(async () => {
-  ensureChromium((line) => console.log(line));
-  profile = chromiumProfile();
-  live = await startLiveApis({ app: { mail } });
-  api = live.instances[0]!;
-}, 20 * 60_000);
-
-afterAll(async () => {
-  await browser?.close();
-  profile?.dispose();
-  await live?.close();
-  mail.close();
-});
-
-async function openDashboard(path = '/'): Promise<Page> {
-  browser ??= await profile.launch();
-  const page = await browser.newPage();
-  page.on('pageerror', (error) => pageErrors.push(error.message));
-  await page.goto(`${api.url}${path}`);
-  return page;
-}
+afterAll(() => mail.close());
 
 const signIn = (email: string, password: string) =>
-  fetch(`${api.url}/v1/auth/signin`, {
+  fetch(`${dashboard.api.url}/v1/auth/signin`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ email, password }),
@@ -48,14 +22,9 @@ const signIn = (email: string, password: string) =>
 
 test('a forgotten password is reset end to end: the form, the mail in Mailpit, the link, the new password', async () => {
   const email = `fern.${Date.now().toString(36)}@example.com`;
-  const signUp = await fetch(`${api.url}/v1/auth/signup`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ email, password: 'the old forgotten one' }),
-  });
-  expect(signUp.status).toBe(201);
+  await dashboard.signUp(email, 'the old forgotten one');
 
-  const page = await openDashboard();
+  const page = await dashboard.open();
   await page.locator('#signed-out').waitFor();
   await page.locator('#forgot summary').click();
   await page.locator('#forgot-email').fill(email);
@@ -65,7 +34,7 @@ test('a forgotten password is reset end to end: the form, the mail in Mailpit, t
   // The link in the mail leads to PUBLIC_URL; this test's dashboard is the API's own address.
   const received = await waitForMail(email, 'Reset your Storefront password');
   const token = linkToken(received, 'reset-password');
-  const linked = await openDashboard(`/#reset-password=${token}`);
+  const linked = await dashboard.open(`/#reset-password=${token}`);
   await linked.locator('#reset-form').waitFor();
   await linked.locator('#reset-password').fill('a brand new password');
   await linked.locator('#reset-submit').click();
@@ -78,5 +47,5 @@ test('a forgotten password is reset end to end: the form, the mail in Mailpit, t
   await linked.locator('#signin-submit').click();
   await linked.locator('#user-name', { hasText: email }).waitFor({ timeout: 15_000 });
   expect((await signIn(email, 'the old forgotten one')).status).toBe(401);
-  expect(pageErrors).toEqual([]);
+  expect(dashboard.pageErrors).toEqual([]);
 });

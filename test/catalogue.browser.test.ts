@@ -5,10 +5,9 @@
  * SKU and filters to what is in stock; the order history shows the newest and older ones on
  * demand; a product found by search goes into the cart under its name.
  */
-import type { BrowserContext, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { randomUUID } from 'node:crypto';
-import { chromiumProfile, ensureChromium, type ChromiumProfile } from './helpers/chromium';
-import { startLiveApis, type LiveApis, type LiveInstance } from './helpers/live-api';
+import { useDashboard } from './helpers/dashboard';
 import { seedCatalogue, seedOrders } from '../harness/scale-seed';
 import type { ProductView } from '../services/inventory/inventory.service';
 
@@ -19,51 +18,21 @@ const CATALOGUE_SIZE = 3_000;
 const PRODUCTS_PAGE = 24;
 const ORDERS_PAGE = 10;
 
-let live: LiveApis;
-let api: LiveInstance;
-let profile: ChromiumProfile;
-let browser: BrowserContext | undefined;
+const dashboard = useDashboard();
 let products: ProductView[];
 const prefix = `BIG${randomUUID().slice(0, 4).toUpperCase()}`;
-const pageErrors: string[] = [];
 
 beforeAll(async () => {
-  ensureChromium((line) => console.log(line));
-  profile = chromiumProfile();
-  live = await startLiveApis();
-  api = live.instances[0]!;
-  products = await seedCatalogue(live.workerServices.inventory, { count: CATALOGUE_SIZE, prefix });
-}, 20 * 60_000);
-
-afterAll(async () => {
-  await browser?.close();
-  profile?.dispose();
-  await live?.close();
-});
+  products = await seedCatalogue(dashboard.live.workerServices.inventory, { count: CATALOGUE_SIZE, prefix });
+}, 5 * 60_000);
 
 async function openSignedIn(): Promise<Page> {
   const email = `erin.${Date.now().toString(36)}@example.com`;
   const password = 'erin browses a lot';
-  const signup = await fetch(`${api.url}/v1/auth/signup`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ email, password }),
-  });
-  expect(signup.status).toBe(201);
-  const { user } = (await signup.json()) as { user: { id: string } };
-  await seedOrders(live.workerServices, { customerId: user.id, count: 25, products: products.slice(0, 5) });
-
-  browser = await profile.launch();
-  const page = browser.pages()[0] ?? (await browser.newPage());
-  page.on('pageerror', (error) => pageErrors.push(error.message));
-  page.on('console', (message) => {
-    if (message.type() === 'error') pageErrors.push(message.text());
-  });
-  await page.goto(`${api.url}/`);
-  await page.locator('#auth-email').fill(email);
-  await page.locator('#auth-password').fill(password);
-  await page.locator('#signin-submit').click();
-  await page.locator('#live-status[data-state="open"]').waitFor({ timeout: 15_000 });
+  const customerId = await dashboard.signUp(email, password);
+  await seedOrders(dashboard.live.workerServices, { customerId, count: 25, products: products.slice(0, 5) });
+  const page = await dashboard.open();
+  await dashboard.signInThroughForm(page, 'signin', email, password);
   return page;
 }
 
@@ -120,5 +89,5 @@ test('pages, searches and filters a catalogue of thousands, and pages the order 
   const ids = await rows.evaluateAll((elements) => elements.map((element) => element.getAttribute('data-order-id')));
   expect(new Set(ids).size).toBe(25);
 
-  expect(pageErrors).toEqual([]);
+  expect(dashboard.pageErrors).toEqual([]);
 });

@@ -8,10 +8,8 @@
  */
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import type { BrowserContext, Page } from 'playwright-core';
 import { seedDemoData } from '../devstack/seed';
-import { chromiumProfile, ensureChromium, type ChromiumProfile } from './helpers/chromium';
-import { startLiveApis, type LiveApis, type LiveInstance } from './helpers/live-api';
+import { useDashboard } from './helpers/dashboard';
 
 const ARTIFACTS = path.resolve(__dirname, 'artifacts');
 /**
@@ -23,80 +21,21 @@ const LIVE_ARRIVAL_GUARD_MS = 30_000;
 
 jest.setTimeout(120_000);
 
-let live: LiveApis;
-let api: LiveInstance;
-let profile: ChromiumProfile;
-let browser: BrowserContext | undefined;
-const pageErrors: string[] = [];
+const dashboard = useDashboard({ prepare: (dbs) => seedDemoData(dbs.urls).then(() => undefined) });
+const { pageErrors } = dashboard;
 
-beforeAll(async () => {
-  // A fresh machine installs Debian's chromium first (minutes, once).
-  ensureChromium((line) => console.log(line));
-  profile = chromiumProfile();
-  live = await startLiveApis({ prepare: (dbs) => seedDemoData(dbs.urls).then(() => undefined) });
-  api = live.instances[0]!;
-  mkdirSync(ARTIFACTS, { recursive: true });
-}, 20 * 60_000);
-
-afterAll(async () => {
-  await browser?.close();
-  profile?.dispose();
-  await live?.close();
-});
-
-async function openDashboard(): Promise<Page> {
-  browser = await profile.launch();
-  const page = browser.pages()[0] ?? (await browser.newPage());
-  page.on('pageerror', (error) => pageErrors.push(error.message));
-  page.on('console', (message) => {
-    if (message.type() === 'error') pageErrors.push(message.text());
-  });
-  await page.goto(`${api.url}/`);
-  return page;
-}
-
-/** The customer as an API client (a build server, another tab): its own session, by bearer token. */
-async function signInAsClient(email: string, password: string) {
-  const response = await fetch(`${api.url}/v1/auth/signin`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ email, password }),
-  });
-  expect(response.status).toBe(200);
-  const { token, user } = (await response.json()) as { token: string; user: { id: string } };
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- parsed JSON that tests read freely
-  const call = async (method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> => {
-    const answer = await fetch(`${api.url}${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${token}`,
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await answer.text();
-    return { status: answer.status, body: text ? JSON.parse(text) : undefined };
-  };
-  return { userId: user.id, call };
-}
-
-async function signInThroughForm(page: Page, mode: 'signin' | 'signup', email: string, password: string) {
-  await page.locator('#auth-email').fill(email);
-  await page.locator('#auth-password').fill(password);
-  await page.locator(mode === 'signup' ? '#signup-submit' : '#signin-submit').click();
-  await page.locator('#live-status[data-state="open"]').waitFor({ timeout: 15_000 });
-}
+beforeAll(() => mkdirSync(ARTIFACTS, { recursive: true }));
 
 test('a new customer signs up, shops and pays live, sees a quota alert live, and finds it unread after signing out and in again', async () => {
   const email = `dana.${Date.now().toString(36)}@example.com`;
   const password = 'dana shops a lot';
-  let page = await openDashboard();
+  let page = await dashboard.open();
   await page.locator('#signed-out').waitFor();
-  await signInThroughForm(page, 'signup', email, password);
+  await dashboard.signInThroughForm(page, 'signup', email, password);
   await page.locator('#user-name', { hasText: email }).waitFor();
   await page.locator('.meter[data-resource="builds"] .meter-value', { hasText: '0 / 100' }).waitFor();
   await page.locator('#bell-count').waitFor({ state: 'hidden' });
-  const other = await signInAsClient(email, password);
+  const other = await dashboard.signInAsClient(email, password);
 
   // Shop: two items, check out, pay; the status follows the saga live.
   await page.locator('.product[data-sku="MUG-LOGO"] button').click();
@@ -152,11 +91,10 @@ test('a new customer signs up, shops and pays live, sees a quota alert live, and
   expect((await page.context().cookies()).map((cookie) => cookie.name)).not.toContain('sf_session');
 
   // Sign in again, in a browser opened anew on the same profile: the alerts are listed unread.
-  await browser!.close();
-  browser = undefined;
-  page = await openDashboard();
+  await dashboard.closeBrowser();
+  page = await dashboard.open();
   await page.locator('#signed-out').waitFor();
-  await signInThroughForm(page, 'signin', email.toUpperCase(), password);
+  await dashboard.signInThroughForm(page, 'signin', email.toUpperCase(), password);
   const unread = page.locator('#inbox .notification.unread');
   await unread.filter({ hasText: 'over your builds limit' }).waitFor({ timeout: 10_000 });
   expect(await unread.count()).toBe(2);
@@ -181,10 +119,9 @@ test('a new customer signs up, shops and pays live, sees a quota alert live, and
 });
 
 test('carol, a demo customer one click away, seeded at 130 of 100 builds, sees that she is over her plan', async () => {
-  await browser?.close();
-  browser = undefined;
+  await dashboard.closeBrowser();
   // The browser reopened on the profile is still signed in (the session cookie persists); sign out first.
-  const page = await openDashboard();
+  const page = await dashboard.open();
   await page.locator('#signed-in').waitFor();
   await page.locator('#sign-out').click();
   await page.locator('.demo-user[data-user="carol"]').click();
