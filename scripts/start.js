@@ -85,16 +85,21 @@ function runNpm(root, args) {
   return result.status ?? 1;
 }
 
+/**
+ * With a lockfile, exactly what it locks (`npm ci`), as CI and the image install: a registry that does
+ * not serve a locked package stops the start with npm's reason instead of resolving something else.
+ */
+function installCommand(root) {
+  const command = fs.existsSync(path.join(root, 'package-lock.json')) ? 'ci' : 'install';
+  return [command, '--no-audit', '--no-fund'];
+}
+
 function install(root, reason) {
   console.log(`[start] ${reason}`);
-  const hasLock = fs.existsSync(path.join(root, 'package-lock.json'));
-  // `npm ci` refuses a lockfile whose optional platform packages (macOS/Windows builds of
-  // @swc/core, esbuild, ...) the registry in use does not serve; `npm install` then installs
-  // the same locked versions for this platform.
-  let status = hasLock ? runNpm(root, ['ci', '--no-audit', '--no-fund']) : 1;
-  if (status !== 0) status = runNpm(root, ['install', '--no-audit', '--no-fund']);
+  const args = installCommand(root);
+  const status = runNpm(root, args);
   if (status !== 0) {
-    console.error(`[start] npm install failed (exit code ${status}); fix the error above and run npm start again.`);
+    console.error(`[start] npm ${args[0]} failed (exit code ${status}); fix the error above and run npm start again.`);
     process.exit(status);
   }
   writeStamp(root, lockfileHash(root));
@@ -131,4 +136,4 @@ if (require.main === module) {
   runStack(ROOT, process.argv.slice(2));
 }
 
-module.exports = { installReason, installedTreeMatches, lockfileHash, STAMP };
+module.exports = { installCommand, installReason, installedTreeMatches, lockfileHash, STAMP };

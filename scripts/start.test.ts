@@ -5,6 +5,7 @@ import path from 'node:path';
 // Plain JavaScript on purpose (it runs before anything is installed); required, not imported.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const start = require('./start.js') as {
+  installCommand(root: string): string[];
   installReason(root: string): string | undefined;
   STAMP: string;
 };
@@ -58,5 +59,11 @@ describe('npm start: when to install packages', () => {
     writeFileSync(path.join(root, start.STAMP), 'an-older-hash\n');
 
     expect(start.installReason(root)).toBe('package-lock.json changed since the last install');
+  });
+
+  it('installs exactly what the lockfile locks (npm ci), and only without one lets npm resolve (npm install)', () => {
+    expect(start.installCommand(root)[0]).toBe('ci');
+    rmSync(path.join(root, 'package-lock.json'));
+    expect(start.installCommand(root)[0]).toBe('install');
   });
 });
