@@ -10,7 +10,9 @@
  *
  * Rollback dry runs: `what-if` on a waiting order says which undos a cancel, or its deadline, would
  * run, in order, with their keys and what they give back, and the history then shows exactly those
- * activities; on a completed order it says nothing would run.
+ * activities; on a completed order it says nothing would run. `what-if ... refund` on a paid order,
+ * then on the partly refunded one, says which steps the refund saga would run with which keys, money
+ * and units, and the refunds then run exactly those; on a fully refunded order both refuse alike.
  *
  * Stuck orders: `stuck` finds an order whose cart step keeps failing (the cart database made
  * unreachable), one open past its deadline (its stock release held by a lock), and a stranded one
@@ -25,8 +27,10 @@ import { waitUntil } from '../devstack/waits';
 import { bundleVariant, VARIANTS } from '../harness/workflow-variants';
 import type { StuckOrder } from '../ops/stuck';
 import type { WhatIfPlan } from '../ops/what-if';
+import type { RefundWhatIf } from '../ops/what-if-refund';
+import { defaultPayloadConverter, type Payload } from '@temporalio/common';
 import { run as runOps } from '../scripts/ops';
-import { orderWorkflowId } from '../workflows/contract';
+import { orderWorkflowId, refundWorkflowId } from '../workflows/contract';
 import {
   holdLock,
   isEventType,
@@ -359,4 +363,133 @@ it('what-if says what a cancel and an expiry would undo, and they then undo exac
   await expect(opsHere('what-if', paid.order.id, 'cancel')).rejects.toThrow(
     `Order ${paid.order.id}'s checkout has ended (COMPLETED): nothing would run`,
   );
+});
+
+/** Each activity the refund saga scheduled once it ended, in order, with its input (the status events and notices included). */
+async function refundActivities(refundId: string) {
+  const handle = bench.api.temporal.client.workflow.getHandle(refundWorkflowId(refundId));
+  // The command answers once the money is back; the saga goes on to the units, the order and the notices.
+  await handle.result();
+  const history = await handle.fetchHistory();
+  return (history.events ?? []).flatMap((event) => {
+    const scheduled = event.activityTaskScheduledEventAttributes;
+    if (!scheduled) return [];
+    const input = defaultPayloadConverter.fromPayload(scheduled.input!.payloads![0]! as Payload);
+    return [{ activity: scheduled.activityType!.name!, input: input as Record<string, unknown> }];
+  });
+}
+
+/** The real refund ran what the dry run said: the same activities in order, its keys, money and units. */
+async function expectRanAsPlanned(plan: RefundWhatIf) {
+  const ran = await refundActivities(plan.refundId);
+  expect(ran.map(({ activity }) => activity)).toEqual(plan.steps.flatMap((step) => step.activities));
+  const input = (activity: string) => ran.find((call) => call.activity === activity)!.input;
+  expect(input('recordRefund')).toMatchObject({
+    refundId: plan.refundId,
+    amountCents: plan.amountCents,
+    lines: plan.lines,
+  });
+  expect(input('refundAtStripe')).toEqual({ refundId: plan.refundId });
+  if (plan.steps.some((step) => step.step === 'unitsRestocked'))
+    expect(input('restockUnits')).toEqual({ refundId: plan.refundId, orderId: plan.orderId, lines: plan.lines });
+  expect(input('recordOrderRefund')).toEqual({
+    orderId: plan.orderId,
+    refundId: plan.refundId,
+    amountCents: plan.amountCents,
+  });
+  const notified = plan.steps.find((step) => step.step === 'customerNotified')!;
+  expect([input('persistNotification').dedupeKey, input('notifyUser').dedupeKey]).toEqual(notified.idempotencyKeys);
+  const moneyKey = plan.steps.find((step) => step.step === 'moneyRefunded')!.idempotencyKeys[0];
+  expect(bench.stripe.requests.filter((r) => r.kind === 'refund').map((r) => r.idempotencyKey)).toContain(moneyKey);
+}
+
+it('what-if refund says what a refund would run, and the refund then runs exactly that; a refunded order refuses both alike', async () => {
+  const product = await bench.newProduct(20);
+  const { customer, order } = await bench.placeOrder(product.id);
+  expect((await bench.pay(customer, order.id)).statusCode).toBe(200);
+  await bench.closed(order.id);
+  const refundArgs = ['--lines', `${product.id}:2`, '--reason', 'damaged in transit', '--restock'];
+
+  // Two of the three units, back on sale: the dry run, then the refund the same command line makes.
+  const dry = await bench.ops('what-if', order.id, 'refund', ...refundArgs, '--json');
+  expect({ code: dry.code, stderr: dry.stderr }).toEqual({ code: 0, stderr: '' });
+  const plan = JSON.parse(dry.stdout) as RefundWhatIf;
+  const { refundId } = plan;
+  expect(plan).toEqual({
+    orderId: order.id,
+    idempotencyKey: expect.stringMatching(/^ops:[0-9a-f]{32}$/),
+    refundId: expect.stringMatching(/^[0-9a-f-]{36}$/),
+    workflowId: `refund-${refundId}`,
+    amountCents: 2_400,
+    currency: 'usd',
+    lines: [{ productId: product.id, quantity: 2 }],
+    restock: true,
+    endsAs: 'PARTIALLY_REFUNDED',
+    steps: [
+      expect.objectContaining({ step: 'refundRecorded', activities: ['recordRefund'] }),
+      {
+        step: 'moneyRefunded',
+        activities: ['refundAtStripe'],
+        idempotencyKeys: [`refund:${refundId}`],
+        does: 'refunds 24.00 USD at Stripe',
+      },
+      expect.objectContaining({
+        step: 'unitsRestocked',
+        activities: ['restockUnits'],
+        does: `puts 2 × ${product.id} back on sale`,
+      }),
+      expect.objectContaining({ step: 'orderRefunded', activities: ['recordOrderRefund'] }),
+      {
+        step: 'customerNotified',
+        activities: ['persistNotification', 'notifyUser'],
+        idempotencyKeys: [`order:${order.id}:PARTIALLY_REFUNDED`, `refund:${refundId}:succeeded`],
+        does: `tells ${customer} the order is PARTIALLY_REFUNDED and 24.00 USD is refunded`,
+      },
+    ],
+  });
+  // Nothing ran: no refund recorded, no unit back on sale.
+  expect(await bench.api.services.refunds.listForOrder(order.id)).toEqual([]);
+  expect(await bench.stockOf(product.id)).toEqual({ available: 17, reserved: 0, sold: 3 });
+
+  const refunded = await bench.ops('refund', order.id, ...refundArgs);
+  expect({ code: refunded.code, stderr: refunded.stderr }).toEqual({ code: 0, stderr: '' });
+  expect(refunded.stdout).toContain(`refund ${refundId}: SUCCEEDED, 24.00 USD`);
+  await expectRanAsPlanned(plan);
+  expect(await bench.stockOf(product.id)).toEqual({ available: 19, reserved: 0, sold: 1 });
+  expect((await bench.orderOf(customer, order.id)).status).toBe('PARTIALLY_REFUNDED');
+  // The same command again is the same refund: nothing more would run.
+  const again = await bench.ops('what-if', order.id, 'refund', ...refundArgs);
+  expect(again.stdout).toContain(
+    `nothing would run: this request was made before, refund ${refundId} (SUCCEEDED, 24.00 USD)`,
+  );
+
+  // The rest of the partly refunded order, not restocked, as an operator reads it; then the refund.
+  const rest = ['--reason', 'goodwill'];
+  const shown = await bench.ops('what-if', order.id, 'refund', ...rest);
+  expect(shown.stdout).toMatch(
+    /^ {2}2\. refundAtStripe \(moneyRefunded\): refunds 12\.00 USD at Stripe; idempotency key refund:/m,
+  );
+  expect(shown.stdout).toContain('the order ends REFUNDED');
+  expect(shown.stdout).not.toContain('restockUnits');
+  const restPlan = JSON.parse(
+    (await bench.ops('what-if', order.id, 'refund', ...rest, '--json')).stdout,
+  ) as RefundWhatIf;
+  expect(restPlan).toMatchObject({
+    amountCents: 1_200,
+    lines: [{ productId: product.id, quantity: 1 }],
+    endsAs: 'REFUNDED',
+  });
+  expect((await bench.ops('refund', order.id, ...rest)).code).toBe(0);
+  await expectRanAsPlanned(restPlan);
+  expect((await bench.orderOf(customer, order.id)).status).toBe('REFUNDED');
+  expect(await bench.stockOf(product.id)).toEqual({ available: 19, reserved: 0, sold: 1 });
+
+  // Nothing is left: the dry run refuses as the refund does, with the same code.
+  const more = ['--amount', '100', '--reason', 'one more'];
+  const refusedDry = await bench.ops('what-if', order.id, 'refund', ...more);
+  const refusedReal = await bench.ops('refund', order.id, ...more);
+  expect([refusedDry.code, refusedReal.code]).toEqual([1, 1]);
+  expect(refusedDry.stdout).toContain('nothing would run: refused, REFUND_EXCEEDS_PAYMENT:');
+  expect(refusedReal.stdout).toContain('refused: REFUND_EXCEEDS_PAYMENT:');
+  expect(await bench.api.services.refunds.listForOrder(order.id)).toHaveLength(2);
 });

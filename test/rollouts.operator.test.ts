@@ -1,0 +1,163 @@
+/**
+ * A rollout as an operator runs it (`npm run ops -- set-ramping`, `wait-drained`), on the dev server
+ * with two worker versions of the real code, in a namespace of its own (a current or ramping version
+ * is the routing of the namespace's task queues: other test files' orders must not follow it).
+ * Version A is current with an order pinned to it; B ramped to 100 % takes the next order; neither
+ * a ramping nor a current version is waited on; once B is current, wait-drained A runs out while
+ * A's order is open (exit 2), and answers as soon as it closes.
+ */
+import type { Client } from '@temporalio/client';
+import type { Worker } from '@temporalio/worker';
+import { randomUUID } from 'node:crypto';
+import { waitUntil } from '../devstack/waits';
+import { prepareNamespace } from '../ops/orders';
+import type { DeploymentListing } from '../ops/versions';
+import { run as ops } from '../scripts/ops';
+import type { Services } from '../services';
+import { CheckoutClient } from '../temporal/checkout-client';
+import { connectClient, temporalSettingsFromEnv } from '../temporal/connection';
+import type { WorkerDeploymentVersion } from '../worker/deployment';
+import { ALL_QUEUES, createWorkers } from '../worker/workers';
+import { orderWorkflowId, type CheckoutInput } from '../workflows/contract';
+import { checkoutOf, newProduct } from './helpers/checkouts';
+import type { TestDatabases } from './helpers/databases';
+import { workflowBundle, type TestTemporal } from './helpers/temporal';
+import { closeTestBed, openTestBed } from './helpers/test-bed';
+
+jest.setTimeout(180_000);
+
+const DEPLOYMENT = 'storefront';
+const A: WorkerDeploymentVersion = { deploymentName: DEPLOYMENT, buildId: 'rollout-a' };
+const B: WorkerDeploymentVersion = { deploymentName: DEPLOYMENT, buildId: 'rollout-b' };
+
+let dbs: TestDatabases;
+let services: Services;
+let temporal: TestTemporal;
+let client: Client;
+let checkout: CheckoutClient;
+const running: { workers: Worker[]; runs: Promise<void>[] }[] = [];
+
+beforeAll(async () => {
+  const settings = { ...temporalSettingsFromEnv(), namespace: `rollout-${randomUUID().slice(0, 8)}` };
+  const connection = await connectClient(settings);
+  try {
+    await prepareNamespace(connection, settings.namespace, { retentionDays: 1 });
+  } finally {
+    await connection.close();
+  }
+  ({ dbs, services, temporal } = await openTestBed({ temporal: { settings } }));
+  client = temporal.client;
+  checkout = new CheckoutClient(client);
+});
+
+afterAll(async () => {
+  for (const { workers } of running)
+    for (const worker of workers) if (worker.getState() === 'RUNNING') worker.shutdown();
+  await Promise.allSettled(running.flatMap(({ runs }) => runs));
+  await closeTestBed({ temporal, services, dbs });
+});
+
+/** `npm run ops -- <args> --deployment storefront` in this process: its exit code and what it printed. */
+async function runOps(...args: string[]): Promise<{ code: number; stdout: string }> {
+  const lines: string[] = [];
+  const code = await ops(
+    [...args, '--deployment', DEPLOYMENT],
+    client,
+    (line) => lines.push(line),
+    {},
+    {
+      workflowCode: async () => workflowBundle(),
+    },
+  );
+  return { code, stdout: lines.join('\n') };
+}
+
+async function listing(): Promise<DeploymentListing> {
+  return JSON.parse((await runOps('versions', '--json')).stdout) as DeploymentListing;
+}
+
+/** One release's workers on every task queue, as worker.ts runs them with TEMPORAL_BUILD_ID set. */
+async function startRelease(version: WorkerDeploymentVersion): Promise<void> {
+  const workers = await createWorkers({
+    connection: temporal.connection,
+    namespace: temporal.namespace,
+    queues: ALL_QUEUES,
+    services,
+    client,
+    workflowBundle: workflowBundle(),
+    deployment: version,
+  });
+  running.push({ workers, runs: workers.map((worker) => worker.run()) });
+  await waitUntil(
+    `${version.buildId} polling every task queue`,
+    async () =>
+      (await listing()).versions.some(
+        (v) => v.buildId === version.buildId && v.taskQueues.length === ALL_QUEUES.length,
+      ),
+    { timeoutMs: 20_000 },
+  );
+}
+
+async function newOrder(): Promise<CheckoutInput> {
+  const input = checkoutOf(await newProduct(services.inventory, 'ROLLOUT', 5, 900), 1, 300, 'rollout');
+  expect((await checkout.place(input)).status).toBe('AWAITING_PAYMENT');
+  return input;
+}
+
+const pinnedTo = async (order: CheckoutInput) =>
+  (await client.workflow.getHandle(orderWorkflowId(order.orderId)).describe()).raw.workflowExecutionInfo?.versioningInfo
+    ?.deploymentVersion?.buildId;
+
+it('ramps new orders onto a version, refuses to wait on one still routed to, and waits for the old one to drain', async () => {
+  await startRelease(A);
+  expect((await runOps('set-current', A.buildId)).code).toBe(0);
+  const onA = await newOrder();
+  expect(await pinnedTo(onA)).toBe(A.buildId);
+  await startRelease(B);
+
+  // The whole ramp: every new order goes to B while A stays current.
+  const ramped = await runOps('set-ramping', B.buildId, '100');
+  expect(ramped).toEqual({
+    code: 0,
+    stdout: expect.stringContaining(
+      'storefront build rollout-b is ramping at 100% of new orders (ramping before: none)',
+    ),
+  });
+  expect(
+    (await listing()).versions.map(({ buildId, status, rampPercentage }) => ({ buildId, status, rampPercentage })),
+  ).toEqual([
+    { buildId: A.buildId, status: 'current' },
+    { buildId: B.buildId, status: 'ramping', rampPercentage: 100 },
+  ]);
+  const onB = await newOrder();
+  expect(await pinnedTo(onB)).toBe(B.buildId);
+  await expect(runOps('set-ramping', B.buildId, '150')).rejects.toThrow('a percentage from 0 to 100');
+
+  // Nothing drains a version new orders still go to: refused at once rather than waited on forever.
+  await expect(runOps('wait-drained', B.buildId)).rejects.toThrow('rollout-b is ramping: new orders still go to it');
+  await expect(runOps('wait-drained', A.buildId)).rejects.toThrow('rollout-a is current: new orders still go to it');
+
+  expect((await runOps('set-current', B.buildId)).stdout).toContain('rollout-b is current (was rollout-a)');
+  await waitUntil('visibility to count the order pinned to A', async () => {
+    const a = (await listing()).versions.find((v) => v.buildId === A.buildId);
+    return a?.status === 'draining' && a.openPinned === 1;
+  });
+  const early = await runOps('wait-drained', A.buildId, '--timeout', '1s');
+  expect(early).toEqual({
+    code: 2,
+    stdout: [
+      'rollout-a: draining, 1 open workflow(s) pinned to it',
+      'rollout-a has not drained after 1s: 1 open workflow(s) still pinned to it',
+    ].join('\n'),
+  });
+
+  const waiting = runOps('wait-drained', A.buildId, '--timeout', '2m');
+  await checkout.cancel(onA.orderId, 'rollout drill');
+  expect(await waiting).toEqual({
+    code: 0,
+    stdout: expect.stringMatching(
+      /rollout-a: drain(ing|ed), 0 open workflow\(s\) pinned to it\nrollout-a has drained: its workers can be stopped$/,
+    ),
+  });
+  await checkout.cancel(onB.orderId, 'rollout drill');
+});
