@@ -1,12 +1,14 @@
 /**
  * The quick chaos run (`npm run chaos -- --quick`) inside `npm test`: the whole stack as processes,
- * a few sagas per scenario (worker SIGKILLed at activity boundaries, the Temporal server restarted
- * on its SQLite file, a service database and Stripe unreachable for 10 s, duplicate payments,
- * webhooks and usage events, checkouts reset, and checkouts terminated then repaired), then every
+ * a few sagas per scenario (worker SIGKILLed at every activity boundary of the checkout and the
+ * refund saga once, the Temporal server restarted on its SQLite file, a service database and
+ * Stripe unreachable for 10 s, duplicate payments, webhooks and usage events, refunds after the
+ * sale (racing ones too), checkouts reset, and checkouts terminated then repaired), then every
  * invariant over the seven databases. See harness/chaos/README.md.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { ALL_BOUNDARIES } from '../harness/chaos/boundaries';
 import { QUICK_RESETS, QUICK_TERMINATIONS } from '../harness/chaos/operator-cases';
 import { chaosOptions, runChaos, type ChaosReport } from '../harness/chaos/run';
 import { testRun } from './helpers/databases';
@@ -38,6 +40,8 @@ it('keeps every invariant across the service databases, Stripe and the workflows
       'order-has-workflow',
       'cart-cleared-once',
       'refunds-consistent',
+      'refund-settled',
+      'refunded-once',
       'idempotency-keys',
       'notifications-once',
       'settled',
@@ -50,6 +54,7 @@ it('played every scenario, and the chaos was felt', () => {
   expect(report.scenarios.map((s) => s.name).sort()).toEqual(
     [
       'duplicates-and-reordering',
+      'refunds-after-sale',
       'service-database-unreachable',
       'stripe-unreachable',
       'temporal-server-restart',
@@ -60,7 +65,10 @@ it('played every scenario, and the chaos was felt', () => {
   );
   const scenario = (name: string) => report.scenarios.find((s) => s.name === name)!;
   expect(report.workerKills).toBeGreaterThanOrEqual(1);
-  expect(scenario('worker-sigkill-at-activity-boundaries').details).toMatchObject({ notReached: [] });
+  // Every boundary of the checkout and the refund saga was reached by a kill (the list names any that was not).
+  const kills = scenario('worker-sigkill-at-activity-boundaries').details;
+  expect(kills.neverReached).toEqual([]);
+  expect(kills).toMatchObject({ notReached: [], reached: ALL_BOUNDARIES.length });
   expect(report.temporalRestarts).toBe(1);
   // Every service the run was to cut was cut, and each outage was felt (an empty list would pass an `every`).
   const outages = scenario('service-database-unreachable').details.outages as Array<{
@@ -72,11 +80,13 @@ it('played every scenario, and the chaos was felt', () => {
   expect(scenario('stripe-unreachable').details.requestsCut).toBeGreaterThan(0);
   // The charge killed after Stripe charged was sent again, with the same key (checked by the invariants).
   expect(report.evidence.chargesSentMoreThanOnce).toBeGreaterThanOrEqual(1);
+  // So was the refund killed after Stripe refunded (stripe-mock keeps nothing to look up): one key, one refund.
+  expect(report.evidence.refundsSentMoreThanOnce).toBeGreaterThanOrEqual(1);
   // Every reset and termination was made, and every terminated order repaired (a recovery run started).
   expect(report).toMatchObject({
     resets: QUICK_RESETS.length,
     terminations: QUICK_TERMINATIONS.length,
     repairs: QUICK_TERMINATIONS.length,
   });
-  expect(report.sagas).toBeGreaterThanOrEqual(28);
+  expect(report.sagas).toBeGreaterThanOrEqual(ALL_BOUNDARIES.length + 28);
 });

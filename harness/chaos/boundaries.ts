@@ -10,11 +10,13 @@
  */
 export type BoundaryPhase = 'start' | 'end' | 'atStripe';
 
-/** One activity call of the saga: the activity type, and for calls made more than once, what tells them apart. */
+/** One activity call of a saga: the activity type, and for calls made more than once, what tells them apart. */
 export interface ActivityCall {
   activity: string;
   /** setOrderStatus / persistNotification: the order status the call is about. */
   status?: string;
+  /** A call of the refund saga (run after the checkout completed), not of the checkout. */
+  refund?: true;
 }
 
 export interface Boundary extends ActivityCall {
@@ -26,6 +28,8 @@ export interface ArmedBoundary extends Boundary {
   id: string;
   orderId: string;
   customerId: string;
+  /** A refund boundary's refund (refundAtStripe knows only its refund, not the order). */
+  refundId?: string;
 }
 
 /** A status change of the order: the saga records it, then pushes it to the dashboard. */
@@ -57,33 +61,57 @@ export const CANCEL_PATH: readonly ActivityCall[] = [
   ...statusChange('CANCELLED'),
 ];
 
-/** Every boundary: before and after each activity of both paths, and inside the charge once Stripe has charged. */
+/**
+ * A full refund of a completed order with its units put back on sale, as the refund saga calls
+ * them: record it against the payment, refund at Stripe, restock, record it on the order, then
+ * the order's new status for the dashboard and the customer's notice (the last two carry no status
+ * to match on: nothing else of the order runs by then).
+ */
+export const REFUND_PATH: readonly ActivityCall[] = [
+  { activity: 'recordRefund', refund: true },
+  { activity: 'refundAtStripe', refund: true },
+  { activity: 'restockUnits', refund: true },
+  { activity: 'recordOrderRefund', refund: true },
+  { activity: 'persistNotification', refund: true },
+  { activity: 'notifyUser', refund: true },
+];
+
+/**
+ * Every boundary: before and after each activity of the checkout's two paths and of the refund
+ * saga, inside the charge once Stripe has charged, and inside the refund once Stripe has refunded.
+ */
 export const ALL_BOUNDARIES: readonly Boundary[] = [
-  ...[...PAID_PATH, ...CANCEL_PATH].flatMap((call) => [
+  ...[...PAID_PATH, ...CANCEL_PATH, ...REFUND_PATH].flatMap((call) => [
     { ...call, phase: 'start' as const },
     { ...call, phase: 'end' as const },
   ]),
   { activity: 'chargePayment', phase: 'atStripe' },
+  { activity: 'refundAtStripe', refund: true, phase: 'atStripe' },
 ];
+
+/** Whether a boundary lies in the refund saga: its saga first completes its order, then asks for a refund. */
+export const isRefundBoundary = (boundary: ActivityCall): boolean => boundary.refund === true;
 
 /** Whether a boundary is reached only by a cancelled order. */
 export const isCancelBoundary = (boundary: ActivityCall): boolean =>
+  !isRefundBoundary(boundary) &&
   CANCEL_PATH.some((call) => call.activity === boundary.activity && call.status === boundary.status) &&
   !PAID_PATH.some((call) => call.activity === boundary.activity && call.status === boundary.status);
 
 /** Whether a saga reaches the boundary before its order awaits payment (the first steps of the paid path). */
 export const isBeforePayment = (boundary: Boundary): boolean => {
-  if (boundary.phase === 'atStripe' || isCancelBoundary(boundary)) return false;
+  if (boundary.phase === 'atStripe' || isCancelBoundary(boundary) || isRefundBoundary(boundary)) return false;
   const index = PAID_PATH.findIndex((call) => call.activity === boundary.activity && call.status === boundary.status);
   return index >= 0 && index < PAID_PATH.findIndex((call) => call.activity === 'chargePayment');
 };
 
 /**
- * How many activities a saga runs, from what sets it going (its start, the payment or the cancel),
- * before it reaches the boundary's activity.
+ * How many activities a saga runs, from what sets it going (its start, the payment, the cancel or
+ * the refund request), before it reaches the boundary's activity.
  */
 export function depthOf(boundary: Boundary): number {
   const same = (call: ActivityCall) => call.activity === boundary.activity && call.status === boundary.status;
+  if (isRefundBoundary(boundary)) return REFUND_PATH.findIndex((call) => call.activity === boundary.activity);
   if (isCancelBoundary(boundary)) return CANCEL_PATH.findIndex(same);
   const index =
     boundary.phase === 'atStripe'
@@ -96,8 +124,9 @@ export function depthOf(boundary: Boundary): number {
 export const SHALLOW = 3;
 
 export function describeBoundary(boundary: Boundary): string {
-  const when = boundary.phase === 'start' ? 'before' : boundary.phase === 'end' ? 'after' : 'inside, Stripe charged,';
-  return `${when} ${boundary.activity}${boundary.status ? `(${boundary.status})` : ''}`;
+  const stripeActed = boundary.activity === 'refundAtStripe' ? 'Stripe refunded' : 'Stripe charged';
+  const when = boundary.phase === 'start' ? 'before' : boundary.phase === 'end' ? 'after' : `inside, ${stripeActed},`;
+  return `${isRefundBoundary(boundary) ? 'refund: ' : ''}${when} ${boundary.activity}${boundary.status ? `(${boundary.status})` : ''}`;
 }
 
 /** How the probe tells the driver (on stdout) that an activity is held at an armed boundary. */
@@ -116,11 +145,19 @@ export interface ActivityFacts {
   input: unknown;
 }
 
-/** The order an activity call works for, and the status it is about (when the boundary needs one). */
-export function callOf(facts: ActivityFacts): { orderId?: string; customerId?: string; status?: string } {
+/** The order (or refund) an activity call works for, and the status it is about (when the boundary needs one). */
+export function callOf(facts: ActivityFacts): {
+  orderId?: string;
+  customerId?: string;
+  status?: string;
+  refundId?: string;
+} {
   const input = (facts.input ?? {}) as Record<string, unknown>;
   const payload = (input.payload ?? {}) as Record<string, unknown>;
   switch (facts.activityType) {
+    case 'refundAtStripe':
+    case 'findRefund':
+      return { refundId: str(input.refundId) };
     case 'setOrderStatus':
       return { orderId: str(input.orderId), status: str(input.status) };
     case 'notifyUser':
@@ -141,6 +178,8 @@ export function callOf(facts: ActivityFacts): { orderId?: string; customerId?: s
 export function matches(armed: ArmedBoundary, phase: BoundaryPhase, facts: ActivityFacts): boolean {
   if (armed.phase !== phase || armed.activity !== facts.activityType) return false;
   const call = callOf(facts);
+  // A refund's calls that name only the refund are told apart by it; the others by their order.
+  if (call.orderId === undefined && call.refundId !== undefined) return call.refundId === armed.refundId;
   if (call.orderId !== armed.orderId) return false;
   return armed.status === undefined || armed.status === call.status;
 }

@@ -10,6 +10,7 @@ import { Client as PgClient } from 'pg';
 import type { ServiceName } from '../../lib/service-names';
 import { checkInvariants as checkStoreInvariants } from '../../reconciler/invariants';
 import { ALLOWED_TRANSITIONS } from '../../services/orders/order-status';
+import { isSold } from '../../lib/orders';
 import { TERMINAL_ORDER_STATUSES, type OrderStatus } from '../../workflows/contract';
 import type { Catalog, Saga } from './sagas';
 import { delay } from './sagas';
@@ -57,12 +58,15 @@ export async function checkInvariants(input: InvariantInput): Promise<InvariantR
   const report: InvariantReport = { checked: {}, violations: [], evidence: {} };
   try {
     const orders = await readOrders(db, input.sagas);
-    const ctx = { ...input, db, orders, report };
+    const refunds = await readRefunds(db, input.sagas);
+    const ctx = { ...input, db, orders, refunds, report };
     checkSettled(ctx);
+    checkRefundSagas(ctx);
     await checkStatusHistory(ctx);
     await checkStore(ctx);
     checkCharges(ctx);
     checkIdempotencyKeys(ctx);
+    await checkRefundedOnce(ctx);
     await checkCarts(ctx);
     await checkNotifications(ctx);
   } finally {
@@ -75,7 +79,27 @@ interface Ctx extends InvariantInput {
   db: Db;
   /** Each saga's order row (status from the orders database), by order id. */
   orders: Map<string, { status: OrderStatus; customerId: string }>;
+  /** The refunds after the sale the payments database records for the sagas' orders, by refund id. */
+  refunds: Map<string, StoreRefund>;
   report: InvariantReport;
+}
+
+interface StoreRefund {
+  id: string;
+  order_id: string;
+  status: string;
+  amount_cents: number;
+  restock: boolean;
+  lines: Array<{ productId: string; quantity: number }>;
+}
+
+async function readRefunds(db: Db, sagas: readonly Saga[]): Promise<Ctx['refunds']> {
+  const { rows } = await db.payments.query<StoreRefund>(
+    `SELECT id, order_id, status::text AS status, amount_cents, restock, lines
+       FROM refunds WHERE kind = 'AFTER_SALE' AND order_id = ANY($1::uuid[])`,
+    [sagas.map((s) => s.orderId)],
+  );
+  return new Map(rows.map((r) => [r.id, r]));
 }
 
 async function readOrders(db: Db, sagas: readonly Saga[]): Promise<Ctx['orders']> {
@@ -130,8 +154,54 @@ function checkSettled(ctx: Ctx): void {
     if (!SETTLED.includes(order.status))
       violate(ctx, 'settled', `order status ${order.status} is neither terminal nor NEEDS_ATTENTION`, saga);
     const workflowStatus = final.state?.status ?? final.orderStatus;
-    if (workflowStatus !== order.status)
+    // A completed order refunded since: its checkout returned COMPLETED, its refunds moved the row on.
+    const refundedSince = workflowStatus === 'COMPLETED' && isSold(order.status) && saga.refunds.length > 0;
+    if (workflowStatus !== order.status && !refundedSince)
       violate(ctx, 'settled', `the workflow says ${workflowStatus}, the orders database ${order.status}`, saga);
+  }
+}
+
+/**
+ * Every refund saga the run started has ended (or waits for an operator), and ended as the payments
+ * database records its refund: SUCCEEDED, or FAILED with nothing kept (a request the store refused
+ * before recording it has no refund row).
+ */
+function checkRefundSagas(ctx: Ctx): void {
+  for (const saga of ctx.sagas) {
+    for (const refund of saga.refunds) {
+      count(ctx, 'refund-settled');
+      const final = refund.final;
+      const row = ctx.refunds.get(refund.refundId);
+      const name = `refund ${refund.refundId}`;
+      if (!final || (final.execution === 'RUNNING' && !final.state?.needsAttention)) {
+        violate(
+          ctx,
+          'refund-settled',
+          `${name} still running at the deadline (its row is ${row?.status ?? 'absent'})`,
+          saga,
+        );
+        continue;
+      }
+      if (final.execution === 'NONE') {
+        if (!refund.answer?.startsWith('refused:'))
+          violate(
+            ctx,
+            'refund-settled',
+            `${name} was answered ${refund.answer ?? 'nothing'} and has no workflow`,
+            saga,
+          );
+        if (row) violate(ctx, 'refund-settled', `${name} has a ${row.status} row and no workflow`, saga);
+        continue;
+      }
+      if (final.execution !== 'COMPLETED' && final.execution !== 'RUNNING') {
+        violate(ctx, 'refund-settled', `${name}: the workflow ended ${final.execution}`, saga);
+        continue;
+      }
+      if (final.state?.needsAttention) continue; // an operator's to finish
+      const status = final.state?.status;
+      if (status === 'SUCCEEDED' ? row?.status !== 'SUCCEEDED' : row !== undefined && row.status !== 'FAILED')
+        violate(ctx, 'refund-settled', `${name} ended ${status ?? '?'}, its row is ${row?.status ?? 'absent'}`, saga);
+    }
   }
 }
 
@@ -226,10 +296,13 @@ function checkCharges(ctx: Ctx): void {
 /** Every request that can move money carries the key derived from its order; every retry of one charge the same one. */
 function checkIdempotencyKeys(ctx: Ctx): void {
   const sagaOf = new Map(ctx.sagas.map((s) => [s.orderId, s]));
+  const afterSaleOf = (orderId: string) =>
+    [...ctx.refunds.values()].filter((r) => r.order_id === orderId).map((r) => r.id);
   const expectedKey: Record<string, (orderId: string) => RegExp> = {
     createIntent: (o) => new RegExp(`^order:${o}:intent$`),
     confirm: (o) => new RegExp(`^order:${o}:confirm:\\d+$`),
-    refund: (o) => new RegExp(`^order:${o}:refund$`),
+    // The checkout's own refund-or-cancel, or a refund after the sale under its refund's id (one of this order's).
+    refund: (o) => new RegExp(`^(order:${o}:refund|refund:(${afterSaleOf(o).join('|') || 'none'}))$`),
     cancel: (o) => new RegExp(`^order:${o}:cancel$`),
   };
   for (const call of ctx.stripeCalls) {
@@ -279,6 +352,89 @@ function checkIdempotencyKeys(ctx: Ctx): void {
   ctx.report.evidence.stripeRequests = ctx.stripeCalls.length;
 }
 
+/**
+ * No payment was refunded twice or beyond what it captured, as Stripe saw it: the refunds Stripe
+ * made (every POST it answered 2xx, the held answers included) counted once per idempotency key,
+ * since a key sent again is the same refund; each key's tries carry one body; the money of all
+ * keys is within the payment; every key Stripe refunded under is a refund the store records as
+ * SUCCEEDED, and every refund it records as SUCCEEDED was made at Stripe. The units of each order
+ * were put back on sale once: what the restock ledger holds equals what its succeeded refunds asked
+ * to restock, never more than the order sold.
+ */
+async function checkRefundedOnce(ctx: Ctx): Promise<void> {
+  const invariant = 'refunded-once';
+  const { rows: payments } = await ctx.db.payments.query<{ order_id: string; amount_cents: number }>(
+    `SELECT order_id, amount_cents FROM payments WHERE order_id = ANY($1::uuid[])`,
+    [ctx.sagas.map((s) => s.orderId)],
+  );
+  const { rows: restocks } = await ctx.db.inventory.query<{ order_id: string; product_id: string; quantity: number }>(
+    `SELECT order_id, product_id, quantity FROM restocks WHERE order_id = ANY($1::uuid[])`,
+    [ctx.sagas.map((s) => s.orderId)],
+  );
+  const captured = new Map(payments.map((p) => [p.order_id, p.amount_cents]));
+  const made = groupBy(
+    ctx.stripeCalls.filter((c) => c.kind === 'refund' && c.orderId && c.status !== undefined && c.status < 300),
+    (c) => c.orderId!,
+  );
+  let sentAgain = 0;
+  for (const saga of ctx.sagas) {
+    const paid = captured.get(saga.orderId);
+    if (paid === undefined) continue;
+    count(ctx, invariant);
+    const byKey = groupBy(made.get(saga.orderId) ?? [], (c) => c.idempotencyKey ?? 'none');
+    let refunded = 0;
+    for (const [key, tries] of byKey) {
+      if (tries.length > 1) sentAgain += 1;
+      const bodies = new Set(tries.map((t) => t.body));
+      if (bodies.size > 1)
+        violate(ctx, invariant, `Stripe refunded under ${key} with ${bodies.size} different bodies`, saga);
+      const amount = new URLSearchParams(tries[0]!.body).get('amount');
+      refunded += amount === null ? paid : Number(amount);
+      const afterSale = /^refund:(.+)$/.exec(key)?.[1];
+      if (afterSale !== undefined && ctx.refunds.get(afterSale)?.status !== 'SUCCEEDED')
+        violate(
+          ctx,
+          invariant,
+          `Stripe refunded under ${key}; the store's refund is ${ctx.refunds.get(afterSale)?.status ?? 'absent'}`,
+          saga,
+        );
+    }
+    if (refunded > paid)
+      violate(
+        ctx,
+        invariant,
+        `Stripe refunded ${refunded} cents under ${byKey.size} keys of the ${paid} captured`,
+        saga,
+      );
+    const succeeded = [...ctx.refunds.values()].filter((r) => r.order_id === saga.orderId && r.status === 'SUCCEEDED');
+    for (const refund of succeeded)
+      if (!byKey.has(`refund:${refund.id}`))
+        violate(ctx, invariant, `refund ${refund.id} is SUCCEEDED in the store and was never made at Stripe`, saga);
+    const wanted = new Map<string, number>();
+    for (const refund of succeeded.filter((r) => r.restock))
+      for (const line of refund.lines) wanted.set(line.productId, (wanted.get(line.productId) ?? 0) + line.quantity);
+    const back = new Map<string, number>();
+    for (const r of restocks.filter((r) => r.order_id === saga.orderId))
+      back.set(r.product_id, (back.get(r.product_id) ?? 0) + r.quantity);
+    for (const productId of new Set([...wanted.keys(), ...back.keys()])) {
+      const sold = saga.lines.filter((l) => l.productId === productId).reduce((sum, l) => sum + l.quantity, 0);
+      const units = back.get(productId) ?? 0;
+      if (units !== (wanted.get(productId) ?? 0) || units > sold)
+        violate(
+          ctx,
+          invariant,
+          `${units} units of ${productId} put back on sale; its succeeded refunds asked for ${wanted.get(productId) ?? 0} of the ${sold} sold`,
+          saga,
+        );
+    }
+  }
+  ctx.report.evidence.refundsSentMoreThanOnce = sentAgain;
+  ctx.report.evidence.refundsAtStripe = [...made.values()].reduce(
+    (n, calls) => n + new Set(calls.map((c) => c.idempotencyKey)).size,
+    0,
+  );
+}
+
 /** What a paid order bought left its customer's cart exactly once; nothing else did. */
 async function checkCarts(ctx: Ctx): Promise<void> {
   const customers = [...ctx.carts.keys()];
@@ -297,7 +453,7 @@ async function checkCarts(ctx: Ctx): Promise<void> {
     for (const [productId, quantity] of initial) {
       count(ctx, 'cart-cleared-once');
       const bought = sagas
-        .filter((s) => ctx.orders.get(s.orderId)?.status === 'COMPLETED')
+        .filter((s) => isSold(ctx.orders.get(s.orderId)?.status ?? ''))
         .flatMap((s) => s.lines)
         .filter((l) => l.productId === productId)
         .reduce((sum, l) => sum + l.quantity, 0);
@@ -310,7 +466,7 @@ async function checkCarts(ctx: Ctx): Promise<void> {
       }
     }
     for (const saga of sagas) {
-      const completed = ctx.orders.get(saga.orderId)?.status === 'COMPLETED';
+      const completed = isSold(ctx.orders.get(saga.orderId)?.status ?? '');
       if (completed !== cleared.has(saga.orderId))
         violate(
           ctx,

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { SERVICES } from '../../lib/service-names';
-import { ALL_BOUNDARIES, describeBoundary, type Boundary } from './boundaries';
+import { ALL_BOUNDARIES, describeBoundary } from './boundaries';
 import { checkInvariants, type Violation } from './invariants';
 import { createCatalog, delay, finalStatus, SagaDriver, seededRandom } from './sagas';
 import { Operator } from './operator';
@@ -16,6 +16,7 @@ import { workflowReset, workflowTerminate } from './operator-scenarios';
 import {
   databaseOutage,
   duplicates,
+  refunds,
   stripeOutage,
   temporalRestart,
   workerKills,
@@ -30,6 +31,7 @@ export const ALL_SCENARIOS: readonly Scenario[] = [
   duplicates,
   stripeOutage,
   databaseOutage,
+  refunds,
   workflowReset,
   workflowTerminate,
   temporalRestart,
@@ -87,29 +89,30 @@ export interface ChaosReport {
   violations: Violation[];
 }
 
-/** A few boundaries that cover the charge, both stock moves, a status write, the cart and a compensation. */
-export const QUICK_BOUNDARIES: readonly Boundary[] = [
-  { activity: 'reserveStock', phase: 'end' },
-  { activity: 'chargePayment', phase: 'start' },
-  { activity: 'chargePayment', phase: 'atStripe' },
-  { activity: 'chargePayment', phase: 'end' },
-  { activity: 'commitStock', phase: 'end' },
-  { activity: 'setOrderStatus', status: 'PAID', phase: 'start' },
-  { activity: 'clearCart', phase: 'end' },
-  { activity: 'releaseStock', phase: 'start' },
-  { activity: 'releaseOrderQuota', phase: 'end' },
-];
+/**
+ * The quick run kills at every boundary once, dealt round-robin into waves of this size (the
+ * same deal as the full run's, one saga per boundary): each wave is one kill or a few, so the
+ * waves bound the time, and no boundary is left to chance.
+ */
+export const QUICK_WAVE_SIZE = 17;
 
 export function chaosOptions(
   quick: boolean,
   base: Pick<ChaosOptions, 'serverUrl' | 'log'> & Partial<ChaosOptions>,
 ): ChaosOptions {
-  const shared = { seed: 7, pauseWindowMs: 8_000, outageMs: 10_000, temporalDownMs: 3_000, settleMs: 180_000 };
+  const shared = {
+    seed: 7,
+    pauseWindowMs: 8_000,
+    outageMs: 10_000,
+    temporalDownMs: 3_000,
+    settleMs: 180_000,
+    everyBoundary: ALL_BOUNDARIES,
+  };
   const sized = quick
     ? {
-        killBoundaries: QUICK_BOUNDARIES,
+        killBoundaries: ALL_BOUNDARIES,
         killRepeats: 1,
-        waveSize: QUICK_BOUNDARIES.length,
+        waveSize: QUICK_WAVE_SIZE,
         temporalRestarts: ['SIGTERM' as const],
         restartSagas: 5,
         // cart: its outage overlaps the Stripe one in the quick schedule without keeping charges from Stripe.
@@ -119,12 +122,13 @@ export function chaosOptions(
         duplicatePaymentOrders: 2,
         webhookOrders: 2,
         usageKeys: 12,
+        refundOrders: 1,
         resets: QUICK_RESETS,
         terminations: QUICK_TERMINATIONS,
       }
     : {
         killBoundaries: ALL_BOUNDARIES,
-        killRepeats: 3, // 37 boundaries x 3 = 111 sagas killed at a boundary
+        killRepeats: 3, // 48 boundaries x 3 = 144 sagas killed at a boundary
         waveSize: 19,
         temporalRestarts: ['SIGTERM' as const, 'SIGKILL' as const],
         restartSagas: 15,
@@ -135,6 +139,7 @@ export function chaosOptions(
         duplicatePaymentOrders: 8,
         webhookOrders: 6,
         usageKeys: 12,
+        refundOrders: 2,
         resets: ALL_RESETS, // 11 cases x 3 points
         terminations: [...TERMINATE_CASES, ...TERMINATE_CASES], // 11 cases, twice
       };
@@ -232,9 +237,12 @@ async function playInTurn(scenarios: readonly Scenario[], ctx: ScenarioContext):
 }
 
 /**
- * The quick schedule: the worker kills go first; once the worker has been killed (its sagas now
- * wait out their killed activities' timeouts) the outages and duplicates run alongside, and the
- * Temporal restart comes last, while the slowest of those are still recovering.
+ * The quick schedule: the worker kills go first; once the worker has been killed (its sagas then
+ * wait out their killed activities' timeouts) the duplicates and the refunds run alongside the
+ * later waves, which must kill through them. The outages and the operators' resets and
+ * terminations wait for the last wave: an outage would keep a wave's sagas from their boundaries,
+ * and a kill would take the activity an operator holds. The Temporal restart comes last, while the
+ * slowest of those are still recovering.
  */
 async function playOverlapped(scenarios: readonly Scenario[], ctx: ScenarioContext): Promise<ScenarioReport[]> {
   const reports = new Map<Scenario, Promise<ScenarioReport>>();
@@ -245,14 +253,19 @@ async function playOverlapped(scenarios: readonly Scenario[], ctx: ScenarioConte
     return report;
   };
   const kills = scenarios.find((s) => s === workerKills);
+  let killsOver = () => true;
   if (kills) {
     const killing = start(kills);
     let done = false;
     killing.finally(() => (done = true)).catch(() => undefined);
+    killsOver = () => done || ctx.killWavesOver === true;
     while (ctx.stack.workerKills === 0 && !done) await delay(100);
   }
-  const middle = scenarios.filter((s) => s !== workerKills && s !== temporalRestart);
-  await Promise.all(middle.map(start));
+  const alongsideKills = scenarios.filter((s) => s === duplicates || s === refunds);
+  const early = alongsideKills.map(start);
+  while (!killsOver()) await delay(100);
+  const middle = scenarios.filter((s) => s !== workerKills && s !== temporalRestart && !alongsideKills.includes(s));
+  await Promise.all([...early, ...middle.map(start)]);
   const restart = scenarios.find((s) => s === temporalRestart);
   if (restart) await start(restart);
   return Promise.all(scenarios.map((s) => reports.get(s)!));

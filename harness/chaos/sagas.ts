@@ -7,7 +7,9 @@
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure, WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { randomUUID } from 'node:crypto';
+import { DomainError } from '../../lib/errors';
 import { checkoutStartOptions } from '../../temporal/checkout-client';
+import { RefundClient, refundIdFor, requestRefund } from '../../temporal/refund-client';
 import type { Services } from '../../services';
 import { checkoutWorkflow } from '../../workflows/checkout/checkout.workflow';
 import {
@@ -15,10 +17,14 @@ import {
   ORDER_STATUS_KEY,
   orderWorkflowId,
   payUpdate,
+  refundStateQuery,
+  refundWorkflowId,
   type CheckoutInput,
   type CheckoutState,
   type OrderLineInput,
   type OrderStatus,
+  type RefundLine,
+  type RefundState,
 } from '../../workflows/contract';
 import type { Boundary } from './boundaries';
 
@@ -45,7 +51,36 @@ export interface Saga {
   /** What the driver saw, for the report. */
   events: string[];
   final?: SagaOutcome;
+  /** Refunds asked for once the order completed, oldest first. */
+  refunds: SagaRefund[];
 }
+
+/** A refund after the sale as the admin asks for it: lines, an amount, or (neither) everything left. */
+export interface RefundAsk {
+  lines?: RefundLine[];
+  amountCents?: number;
+  restock: boolean;
+}
+
+export interface SagaRefund {
+  ask: RefundAsk;
+  idempotencyKey: string;
+  /** The refund id the store derives from the order and the key. */
+  refundId: string;
+  /** The store's answer: the refund's status (SUCCEEDED, FAILED, PENDING) or `refused:<code>`. */
+  answer?: string;
+  /** How the refund saga ended: its workflow's status and state (none when the request was refused before it started). */
+  final?: { execution: string; state?: RefundState };
+}
+
+/** The store's refusals of a refund request: an answer, not something to retry. */
+const REFUND_REFUSALS: readonly string[] = [
+  'REFUND_EXCEEDS_PAYMENT',
+  'ORDER_NOT_REFUNDABLE',
+  'IDEMPOTENCY_KEY_REUSED',
+  'VALIDATION_FAILED',
+  'ORDER_NOT_FOUND',
+];
 
 export interface SagaOutcome {
   /** RUNNING (parked in NEEDS_ATTENTION, or stuck), COMPLETED, FAILED, TERMINATED... */
@@ -132,12 +167,16 @@ export class SagaDriver {
   /** Initial cart quantity per customer and product, for the cart invariant. */
   readonly carts = new Map<string, Map<string, number>>();
 
+  private readonly refundClient: RefundClient;
+
   constructor(
     private readonly client: Client,
     private readonly services: Services,
     readonly catalog: Catalog,
     private readonly random: () => number,
-  ) {}
+  ) {
+    this.refundClient = new RefundClient(client);
+  }
 
   plan(input: NewSaga): Saga {
     const pick = this.catalog.plentiful;
@@ -161,6 +200,7 @@ export class SagaDriver {
       expected,
       boundary: input.boundary,
       events: [],
+      refunds: [],
     };
     this.sagas.push(saga);
     return saga;
@@ -275,6 +315,75 @@ export class SagaDriver {
     else if (saga.plan === 'declined-then-cancel') {
       await this.pay(saga, deadline, `pay-declined-${saga.orderId}`, CHAOS_DECLINING_METHOD);
       await this.cancel(saga, deadline);
+    }
+  }
+
+  /** Places and pays the order, and waits until its saga has ended (COMPLETED, for a refund to follow). */
+  async complete(saga: Saga, deadline: number): Promise<string> {
+    await this.drive(saga, deadline);
+    await this.settle([saga], deadline);
+    return finalStatus(saga);
+  }
+
+  /**
+   * Asks for a refund of the saga's order as the storefront's admin route does (requestRefund,
+   * the same Idempotency-Key on every try), and returns the store's answer: the refund's status
+   * once its money is settled, or `refused:<code>`. A try that meets a dead worker or a restarting
+   * server (the update's deadline passes) is sent again with the same key.
+   */
+  async refund(saga: Saga, ask: RefundAsk, deadline: number, idempotencyKey: string = randomUUID()): Promise<string> {
+    const refund: SagaRefund = { ask, idempotencyKey, refundId: refundIdFor(saga.orderId, idempotencyKey) };
+    saga.refunds.push(refund);
+    const deps = { orders: this.services.orders, refunds: this.services.refunds, client: this.refundClient };
+    await this.retrying(`refund ${refund.refundId}`, deadline, async () => {
+      try {
+        const { refund: made } = await requestRefund(deps, {
+          orderId: saga.orderId,
+          idempotencyKey,
+          ...ask,
+          reason: 'chaos: refunded by the admin',
+          requestedBy: 'chaos-admin',
+        });
+        refund.answer = made.status;
+      } catch (error) {
+        if (!(error instanceof DomainError) || !REFUND_REFUSALS.includes(error.code)) throw error;
+        refund.answer = `refused:${error.code}`;
+      }
+      return true;
+    });
+    saga.events.push(`refund ${refund.refundId.slice(0, 8)} → ${refund.answer}`);
+    return refund.answer!;
+  }
+
+  /**
+   * Waits until every refund saga of these sagas has ended or waits for an operator, and records
+   * how each ended; one refused before it started has no workflow.
+   */
+  async settleRefunds(sagas: readonly Saga[], deadline: number): Promise<void> {
+    const open = new Set(sagas.flatMap((saga) => saga.refunds).filter((r) => r.final?.execution !== 'COMPLETED'));
+    for (;;) {
+      for (const refund of [...open]) {
+        const handle = this.client.workflow.getHandle(refundWorkflowId(refund.refundId));
+        try {
+          const description = await handle.describe();
+          const execution = description.status.name;
+          if (execution === 'RUNNING') {
+            const state = await handle.query(refundStateQuery).catch(() => undefined);
+            refund.final = { execution, state };
+            if (!state?.needsAttention) continue;
+          } else {
+            const state = (await handle.result().catch(() => undefined)) as RefundState | undefined;
+            refund.final = { execution, state };
+          }
+          open.delete(refund);
+        } catch (error) {
+          if (!(error instanceof WorkflowNotFoundError)) continue; // the server is restarting: ask again
+          refund.final = { execution: 'NONE' };
+          open.delete(refund);
+        }
+      }
+      if (open.size === 0 || Date.now() > deadline) return;
+      await delay(500);
     }
   }
 

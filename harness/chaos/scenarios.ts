@@ -11,11 +11,13 @@ import { periodOf } from '../../services/quota/quota.service';
 import { checkoutWorkflow } from '../../workflows/checkout/checkout.workflow';
 import { checkoutStartOptions } from '../../temporal/checkout-client';
 import { paymentEventSignal, type PaymentEventInput } from '../../workflows/contract';
+import { refundIdFor } from '../../temporal/refund-client';
 import {
   depthOf,
   describeBoundary,
   isBeforePayment,
   isCancelBoundary,
+  isRefundBoundary,
   SHALLOW,
   type ArmedBoundary,
   type Boundary,
@@ -23,12 +25,14 @@ import {
 import type { Violation } from './invariants';
 import type { Operator } from './operator';
 import type { OperatorCase, OperatorReset } from './operator-cases';
-import { checkoutInput, delay, finalStatus, type Saga, type SagaDriver, type SagaPlan } from './sagas';
+import { checkoutInput, delay, finalStatus, type RefundAsk, type Saga, type SagaDriver, type SagaPlan } from './sagas';
 import type { ChaosStack } from './stack';
 
 export interface ScenarioOptions {
   /** Worker kills: each boundary this many times (one saga each). */
   killBoundaries: readonly Boundary[];
+  /** Every boundary a saga can be killed at: the report names those no kill reached. */
+  everyBoundary: readonly Boundary[];
   killRepeats: number;
   /** Sagas armed at once; the worker is killed once they have all paused (or the window ran out). */
   waveSize: number;
@@ -46,6 +50,8 @@ export interface ScenarioOptions {
   duplicatePaymentOrders: number;
   webhookOrders: number;
   usageKeys: number;
+  /** Completed orders refunded after the sale, per kind of refund (full, by lines, by amount, two racing, one key twice). */
+  refundOrders: number;
   /** Checkouts reset (each case to its workflow task), and checkouts terminated then repaired. */
   resets: readonly OperatorReset[];
   terminations: readonly OperatorCase[];
@@ -64,6 +70,8 @@ export interface ScenarioContext {
   extraUsers: string[];
   /** Resets, terminations and repairs, through Temporal's own tools; counted for the report. */
   operator: Operator;
+  /** Set by the kill scenario once its last wave's kills are over (its sagas may still be recovering). */
+  killWavesOver?: boolean;
 }
 
 export interface ScenarioResult {
@@ -106,6 +114,22 @@ function planAt(boundary: Boundary): SagaPlan {
   return boundary.activity === 'refundPayment' ? 'declined-then-cancel' : 'cancel';
 }
 
+/** Everything left of the order, its units back on sale: the refund the kill scenario's refund sagas ask for. */
+const FULL_REFUND: RefundAsk = { restock: true };
+
+/** How the refunds of these sagas were answered and ended, for the report. */
+function summarizeRefunds(sagas: readonly Saga[]): Record<string, number> {
+  const outcomes: Record<string, number> = {};
+  for (const refund of sagas.flatMap((s) => s.refunds)) {
+    const ended = refund.final?.state?.needsAttention
+      ? 'NEEDS_ATTENTION'
+      : (refund.final?.state?.status ?? refund.final?.execution ?? 'UNKNOWN');
+    const key = `${refund.answer ?? 'no answer'} → ${ended}`;
+    outcomes[key] = (outcomes[key] ?? 0) + 1;
+  }
+  return outcomes;
+}
+
 function planFor(index: number, mix: SagaPlan[]): SagaPlan {
   return mix[index % mix.length]!;
 }
@@ -130,20 +154,38 @@ export const workerKills: Scenario = {
     const notReached: string[] = [];
     const startKills = stack.workerKills;
     const drives: Array<Promise<unknown>> = [];
-    for (const [w, wave] of waves.entries()) {
-      // A customer per saga: one customer's notifications go through one workflow, and a saga held
-      // at persistNotification would hold back the others of its customer.
-      const waveSagas = wave.map((boundary, i) =>
+    // A customer per saga: one customer's notifications go through one workflow, and a saga held
+    // at persistNotification would hold back the others of its customer.
+    const planned = waves.map((wave, w) =>
+      wave.map((boundary, i) =>
         driver.plan({ scenario: this.name, customerId: `kill-w${w}-c${i}`, plan: planAt(boundary), boundary }),
-      );
+      ),
+    );
+    await driver.fillCarts(planned.flat());
+    // Sagas whose boundary lies in the refund saga are completed, unarmed, all at once from the
+    // start (a kill of an earlier wave only delays them): the refund is asked for of a COMPLETED
+    // order, and its saga is a workflow of its own, free of the checkout's sticky queue.
+    const completing = new Map(
+      planned
+        .flat()
+        .filter((saga) => isRefundBoundary(saga.boundary!))
+        .map((saga) => {
+          const done = driver.complete(saga, Date.now() + 2 * options.settleMs).catch((error: Error) => {
+            saga.events.push(`complete: ${error.message}`);
+          });
+          return [saga.orderId, done] as const;
+        }),
+    );
+    for (const [w, waveSagas] of planned.entries()) {
       sagas.push(...waveSagas);
-      await driver.fillCarts(waveSagas);
       const deadline = Date.now() + options.settleMs;
       // Sagas whose boundary lies after the order awaits payment are brought there first, unarmed:
       // waiting for payment is the one place a saga rests without a timeout running.
       const waveBegun = Date.now();
       await Promise.all(
-        waveSagas.filter((s) => !isBeforePayment(s.boundary!)).map((saga) => driver.place(saga, deadline)),
+        waveSagas
+          .filter((s) => !isBeforePayment(s.boundary!))
+          .map((saga) => completing.get(saga.orderId) ?? driver.place(saga, deadline)),
       );
       const timeline: string[] = [`placed ${Date.now() - waveBegun} ms`];
 
@@ -152,11 +194,14 @@ export const workerKills: Scenario = {
       // boundary within a few activities of the others, and one kill takes the whole wave. (The
       // orders brought to payment must be set going in the incarnation that placed them: after a
       // kill their next workflow task would first wait out the dead worker's sticky queue.)
+      // A refund saga's refund id is known before it is asked for (from the order and the request's key).
+      const refundKeys = new Map(waveSagas.map((s) => [s.orderId, `chaos-refund-${s.orderId}`]));
       const armed: ArmedBoundary[] = waveSagas.map((s) => ({
         ...s.boundary!,
         id: s.orderId,
         orderId: s.orderId,
         customerId: s.customerId,
+        ...(isRefundBoundary(s.boundary!) ? { refundId: refundIdFor(s.orderId, refundKeys.get(s.orderId)!) } : {}),
       }));
       const pending = new Map(armed.map((a) => [a.id, a]));
       let firstPauseAt: number | undefined;
@@ -179,7 +224,12 @@ export const workerKills: Scenario = {
       stack.arm(armed);
       const setGoing = (stage: Saga[]) => {
         for (const saga of stage) {
-          const going = isBeforePayment(saga.boundary!) ? driver.drive(saga, deadline) : driver.act(saga, deadline);
+          const boundary = saga.boundary!;
+          const going = isRefundBoundary(boundary)
+            ? driver.refund(saga, FULL_REFUND, deadline, refundKeys.get(saga.orderId))
+            : isBeforePayment(boundary)
+              ? driver.drive(saga, deadline)
+              : driver.act(saga, deadline);
           drives.push(going.catch((error: Error) => saga.events.push(`drive: ${error.message}`)));
         }
       };
@@ -218,15 +268,20 @@ export const workerKills: Scenario = {
         `chaos: wave ${w + 1}/${waves.length}: ${reached.length} boundaries reached so far, ${stack.workerKills - startKills} kills (${timeline.join(', ')})`,
       );
     }
+    ctx.killWavesOver = true;
     const recovering = Date.now();
     await Promise.all(drives);
     await driver.settle(sagas, Date.now() + options.settleMs);
+    await driver.settleRefunds(sagas, Date.now() + options.settleMs);
     ctx.log(`chaos: every killed saga settled ${Date.now() - recovering} ms after the last wave`);
     for (const boundary of notReached)
       ctx.violations.push({
         invariant: 'boundary-reached',
         detail: `no saga reached the boundary ${boundary} to be killed there`,
       });
+    // Which of the sagas' boundaries no kill reached (the plan left it out, or it was armed and never reached).
+    const seen = new Set(reached.map((r) => r.boundary));
+    const neverReached = [...new Set(options.everyBoundary.map(describeBoundary))].filter((b) => !seen.has(b));
     const times = reached.map((r) => r.afterMs).sort((a, b) => a - b);
     return {
       sagas,
@@ -237,6 +292,8 @@ export const workerKills: Scenario = {
         kills: stack.workerKills - startKills,
         reached: reached.length,
         notReached,
+        neverReached,
+        refunds: summarizeRefunds(sagas),
         msFromArmingToPause: {
           median: times[Math.floor(times.length / 2)] ?? null,
           max: times[times.length - 1] ?? null,
@@ -599,6 +656,93 @@ export const duplicates: Scenario = {
           notifications: notified,
         },
       },
+    };
+  },
+};
+
+// ---------------------------------------------------------------------------------------------
+
+/** The kinds of refund the refunds scenario asks of completed orders. */
+const REFUND_KINDS = ['full', 'lines', 'amount', 'racing', 'same-key'] as const;
+type RefundKind = (typeof REFUND_KINDS)[number];
+
+export const refunds: Scenario = {
+  name: 'refunds-after-sale',
+  description:
+    'Refund completed orders as the admin route does: in full with the units restocked, one unit of a line, an amount and then more than is left, ' +
+    'two refunds of everything at once (one must win), and one request sent twice at once with the same Idempotency-Key.',
+  async run(ctx) {
+    const { stack, driver, options } = ctx;
+    const deadline = Date.now() + options.settleMs;
+    const plans = REFUND_KINDS.flatMap((kind) =>
+      Array.from({ length: options.refundOrders }, (_, i) => ({
+        kind,
+        saga: driver.plan({ scenario: this.name, customerId: `refund-${kind}-c${i}`, plan: 'pay' }),
+      })),
+    );
+    const sagas = plans.map((p) => p.saga);
+    await driver.fillCarts(sagas);
+    const watch = stopwatch();
+    await Promise.all(sagas.map((saga) => driver.complete(saga, deadline)));
+    watch.lap('complete');
+    const answers: Record<string, string[]> = {};
+    const failed = (kind: RefundKind, saga: Saga, detail: string) =>
+      ctx.violations.push({
+        invariant: 'refund-answers',
+        orderId: saga.orderId,
+        scenario: this.name,
+        detail: `${kind}: ${detail}`,
+      });
+    await Promise.all(
+      plans.map(async ({ kind, saga }) => {
+        if (finalStatus(saga) !== 'COMPLETED') return; // nothing to refund (the invariants judge the checkout)
+        const got: string[] = [];
+        answers[saga.orderId] = got;
+        if (kind === 'full') got.push(await driver.refund(saga, { restock: true }, deadline));
+        else if (kind === 'lines') {
+          const line = saga.lines[0]!;
+          got.push(
+            await driver.refund(saga, { lines: [{ productId: line.productId, quantity: 1 }], restock: true }, deadline),
+          );
+        } else if (kind === 'amount') {
+          const total = saga.lines.reduce((sum, l) => sum + l.quantity * l.unitPriceCents, 0);
+          got.push(await driver.refund(saga, { amountCents: 250, restock: false }, deadline));
+          got.push(await driver.refund(saga, { amountCents: total - 250 + 1, restock: false }, deadline));
+          got.push(await driver.refund(saga, { amountCents: total - 250, restock: false }, deadline));
+          if (got.join() !== 'SUCCEEDED,refused:REFUND_EXCEEDS_PAYMENT,SUCCEEDED')
+            failed(
+              kind,
+              saga,
+              `250 cents, 1 cent more than is left, then what is left were answered ${got.join(', ')}`,
+            );
+        } else if (kind === 'racing') {
+          got.push(...(await Promise.all([1, 2].map(() => driver.refund(saga, { restock: true }, deadline)))));
+          if ([...got].sort().join() !== 'SUCCEEDED,refused:REFUND_EXCEEDS_PAYMENT')
+            failed(kind, saga, `two refunds of everything at once were answered ${got.join(', ')}`);
+        } else {
+          const key = `chaos-twice-${saga.orderId}`;
+          got.push(...(await Promise.all([1, 2].map(() => driver.refund(saga, { restock: true }, deadline, key)))));
+        }
+        if ((kind === 'full' || kind === 'lines' || kind === 'same-key') && !got.every((a) => a === 'SUCCEEDED'))
+          failed(kind, saga, `answered ${got.join(', ')}`);
+      }),
+    );
+    watch.lap('refunds');
+    await driver.settleRefunds(sagas, deadline);
+    watch.lap('settleRefunds');
+    // What the refunds made of each order (the invariants check the money, the units and Stripe).
+    const statuses: Record<string, number> = {};
+    for (const { kind, saga } of plans) {
+      if (!answers[saga.orderId]) continue;
+      const status = (await stack.services.orders.get(saga.orderId))?.status ?? 'none';
+      statuses[`${kind}: ${status}`] = (statuses[`${kind}: ${status}`] ?? 0) + 1;
+      const units = saga.lines.reduce((sum, l) => sum + l.quantity, 0);
+      const wanted = kind === 'lines' && units > 1 ? 'PARTIALLY_REFUNDED' : 'REFUNDED';
+      if (status !== wanted) failed(kind, saga, `the order is ${status} after its refunds, not ${wanted}`);
+    }
+    return {
+      sagas,
+      details: { orderStatuses: statuses, refunds: summarizeRefunds(sagas), phasesMs: watch.laps },
     };
   },
 };

@@ -85,10 +85,21 @@ export class ChaosStack {
       stripeApiBase: stripe.url,
       databasePool: { ...DEFAULT_DATABASE_POOL, max: CHAOS_POOL_MAX },
     });
-    // A charge armed `atStripe`: stripe-mock charged, the answer is held, the worker is killed next.
+    // A charge or a refund after the sale armed `atStripe`: stripe-mock acted, the answer is held,
+    // the worker is killed next. (A refund after the sale carries its refund's key; the checkout's
+    // own refund-or-cancel is not one.)
     stripe.holdAnswer = (call) => {
-      if (call.kind !== 'confirm' || !call.orderId) return false;
-      const boundary = [...this.armed.values()].find((b) => b.phase === 'atStripe' && b.orderId === call.orderId);
+      if (!call.orderId) return false;
+      const activity =
+        call.kind === 'confirm'
+          ? 'chargePayment'
+          : call.kind === 'refund' && call.idempotencyKey?.startsWith('refund:')
+            ? 'refundAtStripe'
+            : undefined;
+      if (!activity) return false;
+      const boundary = [...this.armed.values()].find(
+        (b) => b.phase === 'atStripe' && b.activity === activity && b.orderId === call.orderId,
+      );
       if (!boundary) return false;
       this.reportPause({ id: boundary.id, attempt: 0, pid: this.worker?.pid ?? 0 });
       return true;
