@@ -3,6 +3,8 @@
  *
  *   list [--status S] [--customer ID] [--limit N] [--json]   orders by status (default NEEDS_ATTENTION)
  *   show <orderId> [--json]                                  state, memo, summary, current step, step timeline
+ *   list --email ADDRESS | show --payment-intent pi_...      a customer's orders by email, the order of a PaymentIntent (ops/lookups.ts)
+ *   cancel <orderId> --reason TEXT                           cancel an unpaid order as its customer would (ops/cancel.ts)
  *   retry <orderId> [--note TEXT] [--wait SECONDS]           run the failed compensation again (an update: accepted or refused at once)
  *   resolve <orderId> [--note TEXT] [--wait SECONDS]         the compensation was done by hand; finish unwinding
  *   retry|resolve --all|--failure TEXT [--dry-run] [--note TEXT]   every parked order (whose failure contains TEXT) (ops/operator-actions.ts)
@@ -63,6 +65,8 @@ import {
 import { parseDuration } from '../ops/durations';
 import { findStuckOrders, formatStuck } from '../ops/stuck';
 import { formatWhatIf, parseWhatIfAction, whatIf } from '../ops/what-if';
+import { cancelOrder } from '../ops/cancel';
+import { accountOfEmail, lookupsOver, paymentOfIntent, type Lookups } from '../ops/lookups';
 import { batchSelection, decideBatch, failureText, sendDecision } from '../ops/operator-actions';
 import { INVARIANTS } from '../reconciler/invariants';
 import { Pool } from 'pg';
@@ -84,6 +88,12 @@ import type { OrderStatus } from '../workflows/contract';
 const USAGE = `usage: npm run ops -- <command>
   list [--status S] [--customer ID] [--limit N] [--json]   orders by status (default NEEDS_ATTENTION; --status any for all)
   show <orderId> [--json]                                  state, memo, summary, current step and step timeline
+  list --email ADDRESS [--status S] [--json]               the orders of the customer with that email (accounts service); all statuses
+                                                           unless --status (so too for --customer)
+  show --payment-intent pi_... [--json]                    the order a Stripe PaymentIntent paid for (payments service), as show shows it
+  cancel <orderId> --reason TEXT                           cancel an order awaiting payment through the customer's own path (the same
+                                                           update and unwind); the reason goes into the order's history; refused for
+                                                           an order that is paid, ended or unknown
   retry <orderId> [--note TEXT] [--wait SECONDS]           run the failed compensation again
   resolve <orderId> [--note TEXT] [--wait SECONDS]         it was undone by hand: record that and finish unwinding
                                                            (each an update the order accepts or refuses at once: exit 1 if refused)
@@ -119,8 +129,9 @@ ${REFUND_USAGE}
                                                            that adopts it as the services record it and resumes or unwinds it
 ${FINDING_USAGE}
 statuses: ${ORDER_STATUSES.join(', ')}
-environment: TEMPORAL_ADDRESS (127.0.0.1:7233), TEMPORAL_NAMESPACE (default), TEMPORAL_TLS_CERT_PATH, TEMPORAL_TLS_KEY_PATH,
-  TEMPORAL_TLS_CA_PATH, TEMPORAL_TLS_SERVER_NAME, TEMPORAL_API_KEY, PAYLOAD_ENCRYPTION_KEYS (docs/production-temporal.md);
+environment: the Temporal CLI's settings and temporal.toml profiles: TEMPORAL_ADDRESS (127.0.0.1:7233), TEMPORAL_NAMESPACE
+  (default), TEMPORAL_PROFILE, TEMPORAL_TLS_CLIENT_CERT_PATH, TEMPORAL_API_KEY... (docs/configuration.md); PAYLOAD_ENCRYPTION_KEYS;
+  for --email and --payment-intent DATABASE_URL or ACCOUNTS_/PAYMENTS_DATABASE_URL;
   TEMPORAL_DEPLOYMENT_NAME, the workers' deployment, when --deployment is not given (docs/changing-workflows.md);
   for accounts DATABASE_URL or ACCOUNTS_/QUOTA_DATABASE_URL, for findings ORDERS_DATABASE_URL`;
 
@@ -144,6 +155,9 @@ const VALUE_FLAGS = new Set([
   'dir',
   'older-than',
   'attempts',
+  'email',
+  'payment-intent',
+  'reason',
   'failure',
   'timeout',
 ]);
@@ -302,6 +316,13 @@ export function formatDetails(order: OrderDetails): string {
 export interface OpsTools {
   /** The workflow code the replay gate replays against (default: currentWorkflowCode()). */
   workflowCode?: () => Promise<WorkflowBundleOption>;
+  /** Customers by email and orders by PaymentIntent (`list --email`, `show --payment-intent`). */
+  lookups?: Lookups;
+}
+
+function lookupsOf(tools: OpsTools): Lookups {
+  if (!tools.lookups) throw new OperationError('lookups need the accounts and payments databases');
+  return tools.lookups;
 }
 
 /** The histories replay-check and set-current's gate replay, with where they came from. */
@@ -352,16 +373,33 @@ export async function run(
   const json = parsed.flags.has('json');
   switch (parsed.command) {
     case 'list': {
-      const rawStatus = text(parsed.flags, 'status') ?? 'NEEDS_ATTENTION';
+      const email = text(parsed.flags, 'email');
+      if (email !== undefined && parsed.flags.has('customer'))
+        throw new OperationError('list takes --email or --customer, not both');
+      const account = email === undefined ? undefined : await accountOfEmail(lookupsOf(tools), email);
+      if (account && !json) out(`${account.email}: customer ${account.id} (${account.plan} plan, ${account.role})`);
+      const customerId = account?.id ?? text(parsed.flags, 'customer');
+      // One customer's orders are wanted whatever their status; the whole store's, those waiting for an operator.
+      const rawStatus = text(parsed.flags, 'status') ?? (customerId ? 'any' : 'NEEDS_ATTENTION');
       const status = rawStatus.toLowerCase() === 'any' ? undefined : (rawStatus.toUpperCase() as OrderStatus);
-      const filter = { status, customerId: text(parsed.flags, 'customer') };
+      const filter = { status, customerId };
       const orders = await listOrders(client, filter, positiveInteger(parsed.flags, 'limit', 100));
       out(json ? JSON.stringify(orders, null, 2) : formatListing(orders, ordersQuery(filter)));
       return 0;
     }
     case 'show': {
-      const details = await showOrder(client, requireOrderId(parsed));
-      out(json ? JSON.stringify(details, null, 2) : formatDetails(details));
+      const paymentIntentId = text(parsed.flags, 'payment-intent');
+      if (paymentIntentId === undefined) {
+        const details = await showOrder(client, requireOrderId(parsed));
+        out(json ? JSON.stringify(details, null, 2) : formatDetails(details));
+        return 0;
+      }
+      if (parsed.positional.length > 0)
+        throw new OperationError('show takes an order id or --payment-intent, not both');
+      const payment = await paymentOfIntent(lookupsOf(tools), paymentIntentId);
+      const details = await showOrder(client, payment.orderId);
+      const paid = `payment   ${paymentIntentId}: ${payment.status}, ${formatMoney(payment.amountCents, payment.currency)}`;
+      out(json ? JSON.stringify({ ...details, payment }, null, 2) : `${paid}\n${formatDetails(details)}`);
       return 0;
     }
     case 'retry':
@@ -461,6 +499,12 @@ export async function run(
       else
         out(`${buildId} has not drained after ${timeout}: ${version.openPinned} open workflow(s) still pinned to it`);
       return drained ? 0 : 2;
+    }
+    case 'cancel': {
+      const orderId = requireOrderId(parsed);
+      const state = await cancelOrder(client, orderId, text(parsed.flags, 'reason') ?? '');
+      out(`order ${orderId} is ${state.status}; undone: ${state.compensatedSteps.join(', ') || 'nothing'}`);
+      return 0;
     }
     case 'what-if': {
       const plan = await whatIf(client, requireOrderId(parsed), parseWhatIfAction(parsed.positional[1]));
@@ -668,10 +712,11 @@ async function main(): Promise<void> {
   const settings = temporalSettingsFromEnv();
   const connection = await connectClient(settings, { connectTimeout: 5_000 });
   const client = createClient(connection, settings, { identity: `storefront-ops/${operatorIdentity()}` });
+  const lookups = lookupsOver(() => openServices(databaseUrlsFromEnv(), loadSettings()));
   try {
-    process.exitCode = await run(argv, client, (line) => console.log(line));
+    process.exitCode = await run(argv, client, (line) => console.log(line), process.env, { lookups });
   } finally {
-    await connection.close();
+    await Promise.all([connection.close(), lookups.close()]);
   }
 }
 

@@ -244,6 +244,15 @@ export class PaymentsService {
     return payment ? toPaymentView(payment) : null;
   }
 
+  /** The payment a Stripe PaymentIntent belongs to (an operator's lookup from Stripe's dashboard or a dispute). */
+  async findByPaymentIntent(paymentIntentId: string): Promise<PaymentView | null> {
+    const payment = await this.db.payment.findUnique({
+      where: { stripePaymentIntentId: paymentIntentId },
+      include: PAYMENT_DETAILS,
+    });
+    return payment ? toPaymentView(payment) : null;
+  }
+
   /** The payments of several orders in one query (a customer's order list), by order id. */
   async getForOrders(orderIds: readonly string[]): Promise<Map<string, PaymentView>> {
     const payments = await this.db.payment.findMany({
