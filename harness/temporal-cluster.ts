@@ -357,9 +357,9 @@ export async function startTemporalCluster(options: TemporalClusterOptions = {})
     const env: Record<string, string> = {
       TEMPORAL_ADDRESS: address,
       TEMPORAL_NAMESPACE: namespace,
-      TEMPORAL_TLS_CERT_PATH: certificates.clientCert,
-      TEMPORAL_TLS_KEY_PATH: certificates.clientKey,
-      TEMPORAL_TLS_CA_PATH: certificates.caCert,
+      TEMPORAL_TLS_CLIENT_CERT_PATH: certificates.clientCert,
+      TEMPORAL_TLS_CLIENT_KEY_PATH: certificates.clientKey,
+      TEMPORAL_TLS_SERVER_CA_CERT_PATH: certificates.caCert,
       TEMPORAL_TLS_SERVER_NAME: FRONTEND_SERVER_NAME,
     };
     const settings = (extra: { PAYLOAD_ENCRYPTION_KEYS?: string } = {}) =>
