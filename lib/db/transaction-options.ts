@@ -6,3 +6,9 @@
  * P2028 instead of letting it run; these are generous and still far inside an activity's timeout.
  */
 export const ROW_LOCK_QUEUE_TRANSACTION = { maxWait: 10_000, timeout: 15_000 } as const;
+
+/**
+ * A transaction that writes hundreds of rows at once (the services' batch functions, for seeding):
+ * a few seconds of work on a loaded machine, so it may run a minute before Prisma rolls it back.
+ */
+export const BULK_TRANSACTION = { maxWait: 10_000, timeout: 60_000 } as const;

@@ -377,3 +377,50 @@ test('taking away more than is available is INSUFFICIENT_STOCK and changes nothi
     (await errorOf(DomainError, inventory.adjustStock({ productId: product.id, delta: 1_000_001, reason: 'x' }))).code,
   ).toBe('STOCK_LIMIT');
 });
+
+test('products created in a batch each have their opening stock in the ledger; a taken SKU refuses the whole batch', async () => {
+  const prefix = `BATCH-${randomUUID().slice(0, 6)}`;
+  const created = await inventory.createProducts([
+    { sku: `${prefix}-1`, name: 'Oak desk', priceCents: 1000, available: 7 },
+    { sku: `${prefix}-2`, name: 'Oak chair', priceCents: 500, available: 0 },
+  ]);
+  expect(created.map((product) => [product.sku, product.available])).toEqual([
+    [`${prefix}-1`, 7],
+    [`${prefix}-2`, 0],
+  ]);
+  expect(await ledgerTotal(created[0]!.id)).toBe(7);
+  expect(await ledgerTotal(created[1]!.id)).toBe(0);
+
+  const refused = await errorOf(
+    DomainError,
+    inventory.createProducts([
+      { sku: `${prefix}-3`, name: 'Oak lamp', priceCents: 900, available: 3 },
+      { sku: `${prefix}-1`, name: 'Oak desk again', priceCents: 1000, available: 1 },
+    ]),
+  );
+  expect(refused.code).toBe('SKU_TAKEN');
+  expect(await db.product.count({ where: { sku: `${prefix}-3` } })).toBe(0);
+});
+
+test('a batch of reservations takes every unit it holds, and none when one product has too few', async () => {
+  const plenty = await newProduct(10);
+  const scarce = await newProduct(1);
+  const [first, second] = [randomUUID(), randomUUID()];
+  await inventory.reserveMany([
+    { orderId: first, lines: [{ productId: plenty.id, quantity: 2 }] },
+    { orderId: second, lines: [{ productId: plenty.id, quantity: 3 }] },
+  ]);
+  expect(await stock(plenty.id)).toEqual({ available: 5, reserved: 5, sold: 0 });
+  expect((await inventory.findReservation(second))?.lines).toEqual([{ productId: plenty.id, quantity: 3 }]);
+
+  const refused = await errorOf(
+    DomainError,
+    inventory.reserveMany([
+      { orderId: randomUUID(), lines: [{ productId: plenty.id, quantity: 1 }] },
+      { orderId: randomUUID(), lines: [{ productId: scarce.id, quantity: 2 }] },
+    ]),
+  );
+  expect(refused.code).toBe('OUT_OF_STOCK');
+  expect(await stock(plenty.id)).toEqual({ available: 5, reserved: 5, sold: 0 });
+  await expectConserved(plenty.id, 10);
+});

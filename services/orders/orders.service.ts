@@ -3,6 +3,7 @@ import { DomainError, isUniqueViolation } from '../../lib/errors';
 import { MAX_ORDER_CENTS, MONEY_ERROR_CODES } from '../../lib/money';
 import { orderTotalCents, type OrderLineInput, type OrderStatus } from '../../lib/orders';
 import { isUuid } from '../../lib/ids';
+import { BULK_TRANSACTION } from '../../lib/db/transaction-options';
 import { cursorCodec, pageLimit, toPage, type Page, type PageRequest } from '../../lib/paging';
 import type { OrdersDb } from './db';
 import type { Prisma } from './generated/client';
@@ -137,6 +138,40 @@ export class OrdersService {
     const created = await this.get(input.orderId);
     if (!created) throw new Error(`Order ${input.orderId} vanished after creation`);
     return created;
+  }
+
+  /**
+   * Creates many orders in PENDING as create does for each, in one transaction of three statements:
+   * all or none (an order id that exists refuses the lot: create is the idempotent one). For
+   * seeding a long order history, where a transaction per order costs round trips rather than work.
+   */
+  async createMany(inputs: CreateOrderInput[]): Promise<void> {
+    for (const input of inputs) {
+      const totalCents = orderTotal(input.lines);
+      if (totalCents > MAX_ORDER_CENTS)
+        throw new DomainError(
+          MONEY_ERROR_CODES.orderTooLarge,
+          `The order total ${totalCents} cents is above the maximum of ${MAX_ORDER_CENTS}`,
+        );
+    }
+    await this.db.$transaction(async (tx) => {
+      await tx.order.createMany({
+        data: inputs.map((input) => ({
+          id: input.orderId,
+          customerId: input.customerId,
+          currency: input.currency,
+          totalCents: orderTotal(input.lines),
+          idempotencyKey: input.idempotencyKey ?? null,
+          requestHash: input.requestHash ?? null,
+        })),
+      });
+      await tx.orderLine.createMany({
+        data: inputs.flatMap((input) => input.lines.map((line) => ({ orderId: input.orderId, ...line }))),
+      });
+      await tx.orderStatusChange.createMany({
+        data: inputs.map((input) => ({ orderId: input.orderId, toStatus: 'PENDING' as const })),
+      });
+    }, BULK_TRANSACTION);
   }
 
   async get(orderId: string): Promise<OrderView | null> {
