@@ -113,3 +113,45 @@ describe('refuses with 400 INVALID_SIGNATURE and changes nothing', () => {
     expect(await api.snapshot()).toEqual(before);
   });
 });
+
+describe("the body: Stripe's event envelope", () => {
+  it('is documented as the request body, required, with the signature header', async () => {
+    const document = (await api.app.inject({ method: 'GET', url: '/docs/json' })).json();
+    const operation = document.paths['/v1/webhooks/stripe'].post;
+    const schema = operation.requestBody.content['application/json'].schema;
+    expect(operation.requestBody.required).toBe(true);
+    expect(schema.required).toEqual(expect.arrayContaining(['id', 'type', 'data']));
+    expect(schema.properties.data.required).toEqual(['object']);
+    expect(operation.parameters).toEqual(
+      expect.arrayContaining([expect.objectContaining({ in: 'header', name: 'stripe-signature' })]),
+    );
+  });
+
+  it('refuses a signed body that is no event with 400, and changes nothing', async () => {
+    const payload = JSON.stringify({ id: `evt_${randomUUID().replace(/-/g, '')}`, type: 'payment_intent.succeeded' });
+    const before = await api.snapshot();
+    const response = await api.app.inject({
+      method: 'POST',
+      url: '/v1/webhooks/stripe',
+      payload,
+      headers: {
+        'content-type': 'application/json',
+        'stripe-signature': signStripePayload(payload, TEST_SETTINGS.stripeWebhookSecret),
+      },
+      contract: 'invalid',
+    });
+    expect([response.statusCode, response.json().error.code]).toEqual([400, 'VALIDATION_FAILED']);
+    expect(await api.snapshot()).toEqual(before);
+  });
+
+  it('refuses a signed event carrying text PostgreSQL cannot store with 400 UNSTORABLE_TEXT, and changes nothing', async () => {
+    const orderId = await placedOrder();
+    const event = JSON.parse(paymentEvent(orderId));
+    event.data.object.description = 'a\u0000b';
+    const payload = JSON.stringify(event);
+    const before = await api.snapshot();
+    const response = await deliver(payload, signStripePayload(payload, TEST_SETTINGS.stripeWebhookSecret));
+    expect([response.statusCode, response.json().error.code]).toEqual([400, 'UNSTORABLE_TEXT']);
+    expect(await api.snapshot()).toEqual(before);
+  });
+});
