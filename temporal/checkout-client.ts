@@ -4,7 +4,6 @@
  * DomainErrors with the codes the API answers with, so callers never see a gRPC error.
  */
 import {
-  WithStartWorkflowOperation,
   WorkflowExecutionAlreadyStartedError,
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
@@ -33,8 +32,9 @@ import {
   type CheckoutState,
   type PaymentEventInput,
 } from '../workflows/contract';
+import { startOrJoin, withinDeadline } from './workflow-calls';
 
-export const TEMPORAL_UNAVAILABLE = 'TEMPORAL_UNAVAILABLE';
+export { isUnavailable, TEMPORAL_UNAVAILABLE } from './workflow-calls';
 
 /**
  * gRPC channel settings for the API's Temporal connection: after an outage gRPC retries the
@@ -97,22 +97,14 @@ export class CheckoutClient {
    * answers once the order is placed (awaiting payment) or refused (its failure in `failure`).
    */
   async place(input: CheckoutInput): Promise<CheckoutState> {
-    const options = checkoutStartOptions(input);
-    return this.call(async () => {
-      try {
-        return await this.client.workflow.executeUpdateWithStart(placedUpdate, {
-          startWorkflowOperation: new WithStartWorkflowOperation<typeof checkoutWorkflow>('checkoutWorkflow', {
-            ...options,
-            workflowIdConflictPolicy: 'USE_EXISTING',
-          }),
-        });
-      } catch (error) {
-        // The workflow already ran to its end: its result is the answer.
-        if (error instanceof WorkflowExecutionAlreadyStartedError)
-          return this.client.workflow.getHandle<typeof checkoutWorkflow>(options.workflowId).result();
-        throw error;
-      }
-    });
+    return this.call(() =>
+      startOrJoin<typeof checkoutWorkflow, CheckoutState>(
+        this.client,
+        placedUpdate,
+        'checkoutWorkflow',
+        checkoutStartOptions(input),
+      ),
+    );
   }
 
   /** The Temporal client and deadline this one uses, for the refund client beside it (temporal/refund-client.ts). */
@@ -184,16 +176,16 @@ export class CheckoutClient {
     });
   }
 
-  /** Every call has a deadline: with Temporal down, callers get TEMPORAL_UNAVAILABLE quickly instead of hanging. */
-  private async call<T>(run: () => Promise<T>): Promise<T> {
-    try {
-      return await this.client.withDeadline(Date.now() + this.deadlineMs, run);
-    } catch (error) {
-      if (error instanceof DomainError) throw error;
-      if (isUnavailable(error) || endedUnderTheRequest(error))
-        throw new DomainError(TEMPORAL_UNAVAILABLE, 'The order service is unavailable; try again shortly');
-      throw error;
-    }
+  private call<T>(run: () => Promise<T>): Promise<T> {
+    return withinDeadline(
+      this.client,
+      {
+        deadlineMs: this.deadlineMs,
+        unavailableMessage: 'The order service is unavailable; try again shortly',
+        alsoUnavailable: endedUnderTheRequest,
+      },
+      run,
+    );
   }
 }
 
@@ -208,21 +200,6 @@ function endedUnderTheRequest(error: unknown): boolean {
     error.cause instanceof ApplicationFailure &&
     error.cause.type === 'AcceptedUpdateCompletedWorkflow'
   );
-}
-
-/**
- * gRPC UNAVAILABLE (14), DEADLINE_EXCEEDED (4) or CANCELLED (1: only our deadline cancels
- * calls), however the client wraps them.
- */
-export function isUnavailable(error: unknown): boolean {
-  for (
-    let e = error as { code?: unknown; cause?: unknown; name?: string } | undefined, depth = 0;
-    e && depth < 5;
-    e = e.cause as typeof e, depth++
-  ) {
-    if (e.code === 14 || e.code === 4 || e.code === 1 || e.name === 'TimeoutError') return true;
-  }
-  return false;
 }
 
 /** Whether the order's checkout workflow is running: what the reconciler asks of each order that has not ended. */

@@ -6,12 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { v5 as uuidv5 } from 'uuid';
-import {
-  WithStartWorkflowOperation,
-  WorkflowExecutionAlreadyStartedError,
-  WorkflowNotFoundError,
-  type Client,
-} from '@temporalio/client';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { DomainError } from '../lib/errors';
 import { isSold } from '../lib/orders';
 import type { OrderView } from '../services/orders/orders.service';
@@ -28,7 +23,7 @@ import {
   type RefundLine,
   type RefundState,
 } from '../workflows/contract';
-import { isUnavailable, TEMPORAL_UNAVAILABLE } from './checkout-client';
+import { startOrJoin, withinDeadline } from './workflow-calls';
 
 /** Namespace of the refund ids derived from (order, Idempotency-Key); fixed forever. */
 const REFUND_ID_NAMESPACE = '3b0f8a9e-4d8c-4f7e-a1c6-5e2d9b7c0f13';
@@ -214,26 +209,16 @@ export class RefundClient {
 
   /** Starts the refund's saga, or joins it, and answers once its money is settled. */
   async request(input: RefundInput): Promise<RefundState> {
-    const workflowId = refundWorkflowId(input.refundId);
-    return this.call(async () => {
-      try {
-        return await this.client.workflow.executeUpdateWithStart(refundSettledUpdate, {
-          startWorkflowOperation: new WithStartWorkflowOperation<typeof refundWorkflow>('refundWorkflow', {
-            taskQueue: TASK_QUEUES.checkout,
-            workflowId,
-            args: [input],
-            workflowIdConflictPolicy: 'USE_EXISTING',
-            // A refund's id is never reused: the same key finds the same refund, however it ended.
-            workflowIdReusePolicy: 'REJECT_DUPLICATE',
-            staticSummary: `Refund ${formatMoney(input.amountCents, input.currency)} of order ${input.orderId}: ${input.reason}`,
-          }),
-        });
-      } catch (error) {
-        if (error instanceof WorkflowExecutionAlreadyStartedError)
-          return this.client.workflow.getHandle<typeof refundWorkflow>(workflowId).result();
-        throw error;
-      }
-    });
+    return this.call(() =>
+      startOrJoin<typeof refundWorkflow, RefundState>(this.client, refundSettledUpdate, 'refundWorkflow', {
+        taskQueue: TASK_QUEUES.checkout,
+        workflowId: refundWorkflowId(input.refundId),
+        args: [input],
+        // A refund's id is never reused: the same key finds the same refund, however it ended.
+        workflowIdReusePolicy: 'REJECT_DUPLICATE',
+        staticSummary: `Refund ${formatMoney(input.amountCents, input.currency)} of order ${input.orderId}: ${input.reason}`,
+      }),
+    );
   }
 
   /** The saga's own view of the refund; undefined when Temporal has no such workflow. */
@@ -261,14 +246,12 @@ export class RefundClient {
     });
   }
 
-  private async call<T>(run: () => Promise<T>): Promise<T> {
-    try {
-      return await this.client.withDeadline(Date.now() + this.deadlineMs, run);
-    } catch (error) {
-      if (error instanceof DomainError) throw error;
-      if (isUnavailable(error))
-        throw new DomainError(TEMPORAL_UNAVAILABLE, 'The refund service is unavailable; try again shortly');
-      throw error;
-    }
+  /** Every call has a deadline: with Temporal down, callers get TEMPORAL_UNAVAILABLE quickly instead of hanging. */
+  private call<T>(run: () => Promise<T>): Promise<T> {
+    return withinDeadline(
+      this.client,
+      { deadlineMs: this.deadlineMs, unavailableMessage: 'The refund service is unavailable; try again shortly' },
+      run,
+    );
   }
 }

@@ -436,6 +436,9 @@ describe('the storefront client (update-with-start)', () => {
     const again = await checkout.place(input);
     expect(again).toMatchObject({ orderId: input.orderId, status: 'CANCELLED' });
     expect((await stockOf(product.id)).available).toBe(2);
+    // Once its run has ended too, Temporal refuses the start (the id is never reused): the run's result answers.
+    await temporal.client.workflow.getHandle(checkoutStartOptions(input).workflowId).result();
+    expect(await checkout.place(input)).toMatchObject({ orderId: input.orderId, status: 'CANCELLED' });
   });
 
   it('keeps each payment event once, however often Stripe delivers it', async () => {
