@@ -172,6 +172,7 @@ function writeSummary(headline: Partial<Headline>, machine: Machine): void {
     'stock_returned_p99_ms',
     'soak_rss_slope_mb_per_10min',
     'catalogue_10k_ratio',
+    'order_list_p99_ratio',
   ];
   const summary: Record<string, unknown> = {};
   for (const key of keys) summary[key] = headline[key] ?? previous[key] ?? null;

@@ -22,6 +22,8 @@ export interface Headline {
   soak_rss_slope_mb_per_10min: number;
   /** A deep catalogue page's req/s at 10,000 products over at 100 (bench/benchmarks/scale-data.ts). */
   catalogue_10k_ratio: number;
+  /** One customer's order list p99 at 10,000 orders over at 10 (goal ≤ 2). */
+  order_list_p99_ratio: number;
 }
 
 export interface BenchContext {
