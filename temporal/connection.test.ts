@@ -221,6 +221,9 @@ describe('Temporal connection settings', () => {
       expect(problems({ TEMPORAL_CONFIG_FILE: file, TEMPORAL_PROFILE: 'half' })).toEqual([
         `tls.client_cert_path of profile "half" in ${file} is set but tls.client_key_path of profile "half" in ${file} is not: a client certificate needs its private key`,
       ]);
+      expect(problems({ TEMPORAL_TLS_DISABLE_HOST_VERIFICATION: '1' })).toEqual([
+        expect.stringContaining('TEMPORAL_TLS_DISABLE_HOST_VERIFICATION=true is not supported here'),
+      ]);
       expect(problems({ TEMPORAL_API_KEY: 'k', TEMPORAL_TLS: 'false' })).toEqual([
         'TLS is turned off (TEMPORAL_TLS) but TEMPORAL_API_KEY, which is never sent in clear, is set',
       ]);

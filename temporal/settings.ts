@@ -115,7 +115,7 @@ export function temporalSettingsFromEnv(env: Env = process.env): TemporalSetting
     if (chosen) cliEnv[cli.name] = chosen;
     givenAs.set(cli.name, cli.value ? cli.name : older.value ? older.name : cli.name);
   }
-  if (setting('TEMPORAL_TLS_DISABLE_HOST_VERIFICATION').value === 'true')
+  if (['true', '1'].includes(setting('TEMPORAL_TLS_DISABLE_HOST_VERIFICATION').value ?? ''))
     problems.push(
       'TEMPORAL_TLS_DISABLE_HOST_VERIFICATION=true is not supported here: name the certificate with TEMPORAL_TLS_SERVER_NAME instead',
     );
