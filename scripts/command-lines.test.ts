@@ -31,6 +31,7 @@ const SCRIPTS: ReadonlyArray<[script: string, usage: RegExp]> = [
   ['devstack/seed.ts', /^npm run db:seed:/],
   ['worker.ts', /^npm run worker -- \[options\]/],
   ['api/server.ts', /^npm run api:/],
+  ['scripts/test-on-node.ts', /^npm run test:node -- \[path \.\.\.\] \[options\]/],
   ['bench/bare-server.ts', /^bench\/bare-server\.ts:/],
   ['bench/api-uncached-server.ts', /^bench\/api-uncached-server\.ts:/],
 ];
@@ -68,6 +69,8 @@ it.each([
   ['worker.ts', ['--services', 'payment'], /--services takes a comma-separated list of .*; unknown: payment/],
   ['scripts/record-histories.ts', ['paied'], /no scenario named paied; the scenarios: .*\bpaid\b/],
   ['devstack/generate-clients.ts', ['stray'], /stray/],
+  ['scripts/test-on-node.ts', ['--tiers', 'unit,quick'], /--tiers takes some of unit, workflow, .*; unknown: quick/],
+  ['scripts/test-on-node.ts', ['--node', 'lts'], /--node takes a Node major such as 24, not "lts"/],
 ])('%s refuses %j before starting anything', async (script, args, reason) => {
   await expect(run(script, ...args)).rejects.toMatchObject({
     code: 64,
