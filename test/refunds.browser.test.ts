@@ -16,6 +16,8 @@ import { useDashboard } from './helpers/dashboard';
 const ARTIFACTS = path.resolve(__dirname, 'artifacts');
 /** A hang guard for what arrives over the live stream, not a speed target. */
 const LIVE_GUARD_MS = 30_000;
+/** A paid order's timeline, as its page titles the steps. */
+const SOLD = ['Order placed', 'Stock reserved, awaiting payment', 'Paid', 'Completed'];
 
 jest.setTimeout(180_000);
 
@@ -62,12 +64,7 @@ test('an admin refunds from the dashboard; the customer sees it on the open orde
   expect(new URL(page.url()).hash).toBe(`#order/${orderId}`);
   await page.locator('#order-total', { hasText: '$45.97' }).waitFor();
   await page.locator('#order-refunded', { hasText: '$0.00' }).waitFor();
-  expect(await page.locator('#order-timeline .timeline-title').allTextContents()).toEqual([
-    'Order placed',
-    'Stock reserved, awaiting payment',
-    'Paid',
-    'Completed',
-  ]);
+  expect(await page.locator('#order-timeline .timeline-title').allTextContents()).toEqual(SOLD);
   await page.locator('#refund-panel').waitFor({ state: 'hidden' });
   // What a reload would lose: the refund must reach this very page.
   await page.evaluate(() => Object.assign(globalThis, { openSinceBefore: true }));
@@ -123,10 +120,7 @@ test('an admin refunds from the dashboard; the customer sees it on the open orde
   await page.locator('#order-status', { hasText: /^Refunded$/ }).waitFor({ timeout: LIVE_GUARD_MS });
   await page.locator('#order-refunded', { hasText: '$45.97' }).waitFor();
   expect(await page.locator('#order-timeline .timeline-title').allTextContents()).toEqual([
-    'Order placed',
-    'Stock reserved, awaiting payment',
-    'Paid',
-    'Completed',
+    ...SOLD,
     'Refund of $12.99',
     'Partly refunded',
     'Refund of $32.98',
