@@ -224,3 +224,20 @@ test('findByIdempotencyKey finds the order of that customer and key only', async
   expect(await orders.findByIdempotencyKey('dave', 'checkout-2')).toBeNull();
   expect(await orders.findByIdempotencyKey('frank', 'checkout-1')).toBeNull();
 });
+
+test('orders created in a batch are each what create makes: PENDING with their lines, total and first history entry; one existing id refuses the lot', async () => {
+  const customerId = `batch-${randomUUID()}`;
+  const batch = [orderInput({ customerId }), orderInput({ customerId })];
+  await orders.createMany(batch);
+  for (const input of batch) {
+    const order = await orders.get(input.orderId);
+    expect(order).toMatchObject({ customerId, status: 'PENDING', totalCents: orderTotal(LINES) });
+    expect(order?.lines).toHaveLength(LINES.length);
+    expect(order?.lines).toEqual(expect.arrayContaining(LINES));
+    expect(order?.history.map((entry) => [entry.from, entry.to])).toEqual([[null, 'PENDING']]);
+  }
+
+  const late = orderInput({ customerId });
+  await expect(orders.createMany([late, batch[0]!])).rejects.toThrow();
+  expect(await orders.get(late.orderId)).toBeNull();
+});
