@@ -6,7 +6,7 @@
  * document (openapi-typescript) compiles and, through openapi-fetch, places and pays an order.
  */
 import { execFile } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { Document } from 'openapi-backend';
@@ -88,6 +88,22 @@ describe('the served document', () => {
 });
 
 describe('the checker', () => {
+  it('sees every app the API tier builds: no API test calls buildApp except through the checked helpers', () => {
+    // Every source folder (jest.config.js matches *.api.test.ts anywhere), not the installed packages or local data.
+    const folders = readdirSync(ROOT, { withFileTypes: true })
+      .filter((entry) => entry.isDirectory() && !entry.name.startsWith('.') && entry.name !== 'node_modules')
+      .map((entry) => entry.name);
+    const apiTests = folders.flatMap((folder) =>
+      readdirSync(path.join(ROOT, folder), { recursive: true, encoding: 'utf8' })
+        .filter((file) => file.endsWith('.api.test.ts'))
+        .map((file) => path.join(folder, file)),
+    );
+    expect(apiTests.length).toBeGreaterThan(10);
+    const unchecked = apiTests.filter((file) => /\bbuildApp\s*\(/.test(readFileSync(path.join(ROOT, file), 'utf8')));
+    // test/helpers/api.ts's buildCheckedApp and buildAppBeside, and the live instances, wrap every app in the check.
+    expect(unchecked).toEqual([]);
+  });
+
   // The plants must fail here even in a survey run that only reports violations (CONTRACT_REPORT).
   const surveying = process.env.CONTRACT_REPORT;
   beforeAll(() => delete process.env.CONTRACT_REPORT);

@@ -7,10 +7,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Client as PgClient } from 'pg';
-import { CheckoutClient } from '../../temporal/checkout-client';
 import { NotificationHub } from '../../services/notifications/live';
-import { TEST_SETTINGS } from '../../test/helpers/api';
-import { buildApp } from '../app';
+import { buildAppBeside } from '../../test/helpers/api';
 import { DEFAULT_MAX_STREAMS_PER_USER, SESSION_ENDED_COMMENT } from './notifications.routes';
 import { CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE } from '../plugins/auth';
 import { startLiveApis, type LiveApis, type LiveInstance } from '../../test/helpers/live-api';
@@ -217,12 +215,7 @@ describe('GET /v1/notifications/stream', () => {
       notifications: one.services.notifications,
     });
     for (const notificationHub of [unreachable, undefined]) {
-      const app = await buildApp({
-        settings: TEST_SETTINGS,
-        services: one.services,
-        checkout: new CheckoutClient(live.temporal.client),
-        notificationHub,
-      });
+      const app = await buildAppBeside({ services: one.services, temporal: live.temporal }, { notificationHub });
       try {
         const response = await app.inject({
           method: 'GET',

@@ -6,10 +6,8 @@
 import { ServiceError } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
 import { signalNotification } from '../../temporal/notification-signal';
-import { buildApp } from '../app';
-import { TEST_SETTINGS } from '../../test/helpers/api';
+import { buildAppBeside } from '../../test/helpers/api';
 import { startLiveApis, type LiveApis, type LiveInstance } from '../../test/helpers/live-api';
-import { CheckoutClient } from '../../temporal/checkout-client';
 import { waitUntil } from '../../devstack/waits';
 import type { Notification } from '../../services/notifications/notifications.service';
 
@@ -212,12 +210,7 @@ describe('threshold notifications', () => {
         },
       },
     };
-    const cut = await buildApp({
-      settings: TEST_SETTINGS,
-      services: api.services,
-      checkout: new CheckoutClient(live.temporal.client),
-      notifier: down as never,
-    });
+    const cut = await buildAppBeside({ services: api.services, temporal: live.temporal }, { notifier: down as never });
     try {
       const failed = await cut.inject({
         method: 'POST',

@@ -68,7 +68,7 @@ export async function startApiHarness(options: HarnessOptions = {}): Promise<Api
   let app: FastifyInstance;
   try {
     workers = await temporal.startWorkers(createActivitiesByQueue(services, temporal.client));
-    app = await buildApp({
+    app = await buildCheckedApp({
       settings: TEST_SETTINGS,
       services,
       checkout: new CheckoutClient(temporal.client, { deadlineMs: options.temporalDeadlineMs ?? 60_000 }),
@@ -76,8 +76,6 @@ export async function startApiHarness(options: HarnessOptions = {}): Promise<Api
       ...options.app,
     });
     await app.ready();
-    // The contract tier: every request of the API tier, and its answer, checked against /docs/json.
-    checkContract(app);
   } catch (error) {
     // Leave nothing polling: a half-built harness would keep Jest from exiting.
     await workers?.stop();
@@ -122,19 +120,29 @@ export async function startApiHarness(options: HarnessOptions = {}): Promise<Api
 }
 
 /**
- * A second app over the harness's services and Temporal client, with some of its dependencies
- * changed (settings, rate limits, probes): for a test that needs the app other than the
- * harness's. The test closes it.
+ * The app of a test, with the contract tier on: every app.inject of it, and the answer, is checked
+ * against the document it serves at /docs/json (test/helpers/contract.ts). Every app an API test
+ * builds is built here.
  */
-export async function buildAppBeside(api: ApiHarness, deps: Partial<AppDeps>): Promise<FastifyInstance> {
-  return checkContract(
-    await buildApp({
-      settings: TEST_SETTINGS,
-      services: api.services,
-      checkout: new CheckoutClient(api.temporal.client),
-      ...deps,
-    }),
-  );
+export async function buildCheckedApp(deps: AppDeps): Promise<FastifyInstance> {
+  return checkContract(await buildApp(deps));
+}
+
+/**
+ * A second app over the services and Temporal client of a harness (or of a live instance and its
+ * run), with some of its dependencies changed (settings, rate limits, probes, a hub, a notifier):
+ * for a test that needs the app other than the harness's. The test closes it.
+ */
+export async function buildAppBeside(
+  api: Pick<ApiHarness, 'services' | 'temporal'>,
+  deps: Partial<AppDeps>,
+): Promise<FastifyInstance> {
+  return buildCheckedApp({
+    settings: TEST_SETTINGS,
+    services: api.services,
+    checkout: new CheckoutClient(api.temporal.client),
+    ...deps,
+  });
 }
 
 /**

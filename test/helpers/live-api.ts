@@ -7,13 +7,12 @@
 import type { FastifyInstance } from 'fastify';
 import { Client as PgClient } from 'pg';
 import { createActivitiesByQueue } from '../../worker/activities-by-queue';
-import { buildApp, type AppDeps } from '../../api/app';
+import type { AppDeps } from '../../api/app';
 import { CatalogueCache } from '../../api/catalogue-cache';
 import { CheckoutClient } from '../../temporal/checkout-client';
 import { openServices, type Services } from '../../services';
 import { NotificationHub } from '../../services/notifications/live';
-import { TEST_SETTINGS } from './api';
-import { checkContract } from './contract';
+import { buildCheckedApp, TEST_SETTINGS } from './api';
 import { createTestDatabases, type TestDatabases } from './databases';
 import { connectTestTemporal, type RunningWorkers, type TestTemporal } from './temporal';
 
@@ -99,18 +98,16 @@ export async function startLiveApis(options: LiveApiOptions = {}): Promise<LiveA
         retryDelayMs: 200,
       });
       // Its app.inject is checked against /docs/json like the API harness's (fetch() is, by the tiers' setup).
-      const app = checkContract(
-        await buildApp({
-          settings: TEST_SETTINGS,
-          services,
-          catalogue,
-          checkout: new CheckoutClient(temporal.client),
-          notificationHub: hub,
-          sessionEvents: { connectionString: dbs.urls.accounts, applicationName: `session-watch-test-${run}-${index}` },
-          notifier: temporal.client,
-          ...options.app,
-        }),
-      );
+      const app = await buildCheckedApp({
+        settings: TEST_SETTINGS,
+        services,
+        catalogue,
+        checkout: new CheckoutClient(temporal.client),
+        notificationHub: hub,
+        sessionEvents: { connectionString: dbs.urls.accounts, applicationName: `session-watch-test-${run}-${index}` },
+        notifier: temporal.client,
+        ...options.app,
+      });
       let closed: Promise<void> | undefined;
       const instance: LiveInstance = {
         app,
