@@ -18,7 +18,7 @@
 import fc from 'fast-check';
 import type { OpenAPIV3_1 } from 'openapi-types';
 import { STATUS_BY_CODE } from './plugins/errors';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, InjectOptions } from 'fastify';
 import { buildAppBeside, startApiHarness, TEST_SETTINGS, type ApiHarness } from '../test/helpers/api';
 import {
   describeField,
@@ -581,3 +581,226 @@ test('a NUL or a lone surrogate in any string field is 400 UNSTORABLE_TEXT withi
     ]),
   );
 });
+
+/**
+ * The refusals that resist abuse, each drawn by its own generator (the generated run above meets
+ * them only by chance): every answer is the documented status with its code, and changes nothing,
+ * except that a wrong password is counted (accounts.sign_in_failures) so that guessing stops.
+ */
+test('abuse-resistance refusals, generated: holding limits, payment methods, sign-in throttling, password links and changes, refunds', async () => {
+  const runs = Math.max(5, Math.round(RUNS / 200));
+  let addresses = 0;
+  /** A client address no earlier request came from: the throttles count per address. */
+  const freshAddress = () => `10.77.${Math.floor(++addresses / 250)}.${addresses % 250}`;
+  const COUNTED = new Set(['accounts.sign_in_failures']);
+  const stripeBefore = stripe.requests.length;
+  /** Sends the request; fails unless it is refused with `status` and `code`, changing no table outside `mayChange`. */
+  const refused = async (
+    name: string,
+    options: InjectOptions,
+    status: number,
+    code: string,
+    mayChange: Set<string> = new Set(),
+  ) => {
+    const before = await fingerprint.take();
+    const response = await api.app.inject(options);
+    const answer = `${response.statusCode} ${(parseJson(response.body) as { error?: { code?: string } })?.error?.code}`;
+    const after = await fingerprint.take();
+    const changed = Object.keys(after).filter((table) => after[table] !== before[table] && !mayChange.has(table));
+    if (answer !== `${status} ${code}` || changed.length > 0)
+      throw new Error(
+        `${name}: answered ${answer} (expected ${status} ${code}), changed ${changed.join(', ') || 'nothing'}`,
+      );
+  };
+  const place = async (customer: string, quantity = 1) => {
+    const placed = await api.app.inject({
+      method: 'POST',
+      url: '/v1/orders',
+      headers: bearer(await devToken(customer, 'user')),
+      payload: { items: [{ productId: knownIds[0], quantity }] },
+    });
+    expect(placed.statusCode).toBe(201);
+    await quiesce(placed.json().id);
+    return placed.json().id as string;
+  };
+  const storableText = (minLength: number, maxLength: number) =>
+    fc.string({ minLength, maxLength }).filter((text) => /^[^\u0000\ud800-\udfff]*$/.test(text));
+
+  // 409 HOLD_LIMIT_REACHED: more units of one product than the free plan holds unpaid (10), refused before any reservation.
+  const holder = bearer(await devToken('fuzz-holder', 'user'));
+  await checkProperty(
+    'holding limits',
+    fc.asyncProperty(fc.integer({ min: 11, max: 1_000 }), async (quantity) =>
+      refused(
+        `${quantity} units`,
+        {
+          method: 'POST',
+          url: '/v1/orders',
+          headers: holder,
+          payload: { items: [{ productId: knownIds[0], quantity }] },
+        },
+        409,
+        'HOLD_LIMIT_REACHED',
+      ),
+    ),
+    runs,
+  );
+
+  // 400: a payment method that is not a PaymentMethod id (pm_...): a card number, a token, a source, anything.
+  const unpaid = await place('fuzz-dave');
+  const dave = bearer(await devToken('fuzz-dave', 'user'));
+  const notAPaymentMethod = fc.oneof(
+    fc.constantFrom('tok_visa', 'card_1Nabc', 'src_123', 'PM_card_visa', 'pm_', 'pm_card visa', '4242424242424242'),
+    fc.stringMatching(/^[\x20-\x7e]{1,80}$/).filter((text) => !/^pm_[A-Za-z0-9_]+$/.test(text)),
+  );
+  await checkProperty(
+    'payment methods',
+    fc.asyncProperty(notAPaymentMethod, async (paymentMethod) =>
+      refused(
+        `paymentMethod ${JSON.stringify(paymentMethod)}`,
+        { method: 'POST', url: `/v1/orders/${unpaid}/payment`, headers: dave, payload: { paymentMethod } },
+        400,
+        'VALIDATION_FAILED',
+      ),
+    ),
+    runs,
+  );
+
+  // 400 LINK_INVALID: a password-reset link nobody was sent.
+  await checkProperty(
+    'password-reset links',
+    fc.asyncProperty(storableText(20, 128), storableText(10, 64), async (token, newPassword) =>
+      refused(
+        'a reset link',
+        {
+          method: 'POST',
+          url: '/v1/auth/password-reset/confirm',
+          payload: { token, newPassword },
+          remoteAddress: freshAddress(),
+        },
+        400,
+        'LINK_INVALID',
+      ),
+    ),
+    runs,
+  );
+
+  // For each new account: a password change with a wrong current password is 403 CURRENT_PASSWORD_WRONG
+  // (counted); from another address the first 5 wrong sign-ins are 401 INVALID_CREDENTIALS, then 429
+  // RATE_LIMITED, the right password included.
+  let accounts = 0;
+  const RIGHT = 'the right password, at last';
+  const wrongPassword = storableText(10, 64).filter((password) => password !== RIGHT);
+  await checkProperty(
+    'password changes and sign-in throttling',
+    fc.asyncProperty(
+      fc.array(wrongPassword, { minLength: 1, maxLength: 4 }),
+      fc.array(wrongPassword, { minLength: 6, maxLength: 9 }),
+      async (wrongCurrent, guesses) => {
+        const email = `fuzz-abuse-${++accounts}@example.com`;
+        const home = freshAddress();
+        const signup = await api.app.inject({
+          method: 'POST',
+          url: '/v1/auth/signup',
+          payload: { email, password: RIGHT },
+          remoteAddress: home,
+        });
+        if (signup.statusCode !== 201) throw new Error(`sign-up answered ${signup.statusCode} ${signup.body}`);
+        const owner = bearer(signup.json().token);
+        for (const currentPassword of wrongCurrent)
+          await refused(
+            'a password change',
+            {
+              method: 'POST',
+              url: '/v1/auth/password',
+              headers: owner,
+              payload: { currentPassword, newPassword: 'a new password of mine' },
+              remoteAddress: home,
+            },
+            403,
+            'CURRENT_PASSWORD_WRONG',
+            COUNTED,
+          );
+        const elsewhere = freshAddress();
+        for (const [i, password] of [...guesses, RIGHT].entries())
+          await refused(
+            `sign-in ${i + 1}`,
+            { method: 'POST', url: '/v1/auth/signin', payload: { email, password }, remoteAddress: elsewhere },
+            i < 5 ? 401 : 429,
+            i < 5 ? 'INVALID_CREDENTIALS' : 'RATE_LIMITED',
+            COUNTED,
+          );
+      },
+    ),
+    runs,
+  );
+
+  // Refunds: an order paid and sold, and one refund of a cent already made with a key.
+  const sold = await place('fuzz-carol');
+  const carol = bearer(await devToken('fuzz-carol', 'user'));
+  const paid = await api.app.inject({
+    method: 'POST',
+    url: `/v1/orders/${sold}/payment`,
+    headers: carol,
+    payload: { paymentMethod: 'pm_card_visa' },
+  });
+  expect(paid.statusCode).toBe(200);
+  await waitFor(async () => (await api.services.orders.get(sold))?.status === 'COMPLETED');
+  await api.settled(sold);
+  const admin = bearer(tokens.admin);
+  const firstRefund = await api.app.inject({
+    method: 'POST',
+    url: `/v1/orders/${sold}/refunds`,
+    headers: { ...admin, 'idempotency-key': 'fuzz-refund-1' },
+    payload: { amountCents: 1, reason: 'a cent back' },
+  });
+  expect(firstRefund.statusCode).toBe(201);
+  await waitFor(async () => (await api.services.orders.get(sold))?.status === 'PARTIALLY_REFUNDED');
+  await api.settled(sold);
+  // The refund saga's last step tells the customer, after the answer: wait for it, so that it is no change under a refusal.
+  await waitFor(async () =>
+    (await api.services.notifications.list('fuzz-carol', { limit: 50 })).some((n) => n.type === 'order.refunded'),
+  );
+  const refundBody = fc.record({ amountCents: fc.integer({ min: 1, max: 99_999_999 }), reason: storableText(1, 100) });
+  await checkProperty(
+    'refunds',
+    fc.asyncProperty(fc.uuid(), refundBody, fc.integer({ min: 1_250, max: 99_999_999 }), async (key, body, tooMuch) => {
+      const refund = (order: string, headers: Record<string, string>, payload: object) => ({
+        method: 'POST' as const,
+        url: `/v1/orders/${order}/refunds`,
+        headers: { ...headers, 'idempotency-key': key },
+        payload,
+      });
+      await refused('a customer', refund(sold, carol, body), 403, 'FORBIDDEN');
+      await refused('an unpaid order', refund(unpaid, admin, body), 409, 'ORDER_NOT_REFUNDABLE');
+      await refused(
+        'more than is left',
+        refund(sold, admin, { ...body, amountCents: tooMuch }),
+        422,
+        'REFUND_EXCEEDS_PAYMENT',
+      );
+      await refused(
+        'a key used for another refund',
+        {
+          ...refund(sold, admin, { ...body, amountCents: body.amountCents === 1 ? 2 : body.amountCents }),
+          headers: { ...admin, 'idempotency-key': 'fuzz-refund-1' },
+        },
+        422,
+        'IDEMPOTENCY_KEY_REUSED',
+      );
+    }),
+    runs,
+  );
+  // No refusal reached Stripe: the only requests are the order's charge and the cent's refund.
+  expect(stripe.requests.length - stripeBefore).toBeGreaterThan(0);
+  expect(stripe.requests.slice(stripeBefore).filter((request) => /refunds/.test(request.path)).length).toBe(1);
+});
+
+/** Waits until `done` holds (the saga's own pace; no fixed sleep decides anything). */
+async function waitFor(done: () => Promise<boolean>): Promise<void> {
+  for (let attempt = 0; attempt < 600; attempt++) {
+    if (await done()) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error('the condition never held');
+}
