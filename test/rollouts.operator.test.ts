@@ -7,21 +7,18 @@
  * A's order is open (exit 2), and answers as soon as it closes.
  */
 import type { Client } from '@temporalio/client';
-import type { Worker } from '@temporalio/worker';
 import { randomUUID } from 'node:crypto';
 import { waitUntil } from '../devstack/waits';
 import { prepareNamespace } from '../ops/orders';
-import type { DeploymentListing } from '../ops/versions';
-import { run as ops } from '../scripts/ops';
 import type { Services } from '../services';
 import { CheckoutClient } from '../temporal/checkout-client';
 import { connectClient, temporalSettingsFromEnv } from '../temporal/connection';
 import type { WorkerDeploymentVersion } from '../worker/deployment';
-import { ALL_QUEUES, createWorkers } from '../worker/workers';
 import { orderWorkflowId, type CheckoutInput } from '../workflows/contract';
 import { checkoutOf, newProduct } from './helpers/checkouts';
 import type { TestDatabases } from './helpers/databases';
-import { workflowBundle, type TestTemporal } from './helpers/temporal';
+import { Releases } from './helpers/releases';
+import type { TestTemporal } from './helpers/temporal';
 import { closeTestBed, openTestBed } from './helpers/test-bed';
 
 jest.setTimeout(180_000);
@@ -35,7 +32,7 @@ let services: Services;
 let temporal: TestTemporal;
 let client: Client;
 let checkout: CheckoutClient;
-const running: { workers: Worker[]; runs: Promise<void>[] }[] = [];
+let releases: Releases;
 
 beforeAll(async () => {
   const settings = { ...temporalSettingsFromEnv(), namespace: `rollout-${randomUUID().slice(0, 8)}` };
@@ -48,55 +45,16 @@ beforeAll(async () => {
   ({ dbs, services, temporal } = await openTestBed({ temporal: { settings } }));
   client = temporal.client;
   checkout = new CheckoutClient(client);
+  releases = new Releases({ temporal, services, client }, DEPLOYMENT);
 });
 
 afterAll(async () => {
-  for (const { workers } of running)
-    for (const worker of workers) if (worker.getState() === 'RUNNING') worker.shutdown();
-  await Promise.allSettled(running.flatMap(({ runs }) => runs));
+  await releases?.stopAll();
   await closeTestBed({ temporal, services, dbs });
 });
 
 /** `npm run ops -- <args> --deployment storefront` in this process: its exit code and what it printed. */
-async function runOps(...args: string[]): Promise<{ code: number; stdout: string }> {
-  const lines: string[] = [];
-  const code = await ops(
-    [...args, '--deployment', DEPLOYMENT],
-    client,
-    (line) => lines.push(line),
-    {},
-    {
-      workflowCode: async () => workflowBundle(),
-    },
-  );
-  return { code, stdout: lines.join('\n') };
-}
-
-async function listing(): Promise<DeploymentListing> {
-  return JSON.parse((await runOps('versions', '--json')).stdout) as DeploymentListing;
-}
-
-/** One release's workers on every task queue, as worker.ts runs them with TEMPORAL_BUILD_ID set. */
-async function startRelease(version: WorkerDeploymentVersion): Promise<void> {
-  const workers = await createWorkers({
-    connection: temporal.connection,
-    namespace: temporal.namespace,
-    queues: ALL_QUEUES,
-    services,
-    client,
-    workflowBundle: workflowBundle(),
-    deployment: version,
-  });
-  running.push({ workers, runs: workers.map((worker) => worker.run()) });
-  await waitUntil(
-    `${version.buildId} polling every task queue`,
-    async () =>
-      (await listing()).versions.some(
-        (v) => v.buildId === version.buildId && v.taskQueues.length === ALL_QUEUES.length,
-      ),
-    { timeoutMs: 20_000 },
-  );
-}
+const runOps = (...args: string[]) => releases.ops(args);
 
 async function newOrder(): Promise<CheckoutInput> {
   const input = checkoutOf(await newProduct(services.inventory, 'ROLLOUT', 5, 900), 1, 300, 'rollout');
@@ -109,11 +67,11 @@ const pinnedTo = async (order: CheckoutInput) =>
     ?.deploymentVersion?.buildId;
 
 it('ramps new orders onto a version, refuses to wait on one still routed to, and waits for the old one to drain', async () => {
-  await startRelease(A);
+  await releases.start(A);
   expect((await runOps('set-current', A.buildId)).code).toBe(0);
   const onA = await newOrder();
   expect(await pinnedTo(onA)).toBe(A.buildId);
-  await startRelease(B);
+  await releases.start(B);
 
   // The whole ramp: every new order goes to B while A stays current.
   const ramped = await runOps('set-ramping', B.buildId, '100');
@@ -124,7 +82,11 @@ it('ramps new orders onto a version, refuses to wait on one still routed to, and
     ),
   });
   expect(
-    (await listing()).versions.map(({ buildId, status, rampPercentage }) => ({ buildId, status, rampPercentage })),
+    (await releases.listing()).versions.map(({ buildId, status, rampPercentage }) => ({
+      buildId,
+      status,
+      rampPercentage,
+    })),
   ).toEqual([
     { buildId: A.buildId, status: 'current' },
     { buildId: B.buildId, status: 'ramping', rampPercentage: 100 },
@@ -139,7 +101,7 @@ it('ramps new orders onto a version, refuses to wait on one still routed to, and
 
   expect((await runOps('set-current', B.buildId)).stdout).toContain('rollout-b is current (was rollout-a)');
   await waitUntil('visibility to count the order pinned to A', async () => {
-    const a = (await listing()).versions.find((v) => v.buildId === A.buildId);
+    const a = (await releases.listing()).versions.find((v) => v.buildId === A.buildId);
     return a?.status === 'draining' && a.openPinned === 1;
   });
   const early = await runOps('wait-drained', A.buildId, '--timeout', '1s');

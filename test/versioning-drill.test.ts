@@ -7,15 +7,13 @@
  */
 import type { Client } from '@temporalio/client';
 import { temporal as proto } from '@temporalio/proto';
-import type { Worker, WorkflowBundleOption } from '@temporalio/worker';
+import type { WorkflowBundleOption } from '@temporalio/worker';
 import { randomUUID } from 'node:crypto';
 import { signalNotification } from '../temporal/notification-signal';
 import { CheckoutClient } from '../temporal/checkout-client';
 import { temporalSettingsFromEnv } from '../temporal/connection';
 import type { DeploymentListing, VersionListing } from '../ops/versions';
 import type { WorkerDeploymentVersion } from '../worker/deployment';
-import { ALL_QUEUES, createWorkers, type WorkerQueue } from '../worker/workers';
-import { run as ops } from '../scripts/ops';
 import { waitUntil } from '../devstack/waits';
 import type { Services } from '../services';
 import { notificationWorkflowId, orderWorkflowId, type CheckoutInput } from '../workflows/contract';
@@ -24,6 +22,7 @@ import type { TestDatabases } from './helpers/databases';
 import { VERSIONING_DRILL_NAMESPACE } from '../harness/test-infrastructure';
 import { workflowBundle, type TestTemporal } from './helpers/temporal';
 import { closeTestBed, openTestBed } from './helpers/test-bed';
+import { Releases } from './helpers/releases';
 import { bundleVariant, VARIANTS } from '../harness/workflow-variants';
 
 jest.setTimeout(120_000);
@@ -40,48 +39,20 @@ let services: Services;
 let temporal: TestTemporal;
 let client: Client;
 let checkout: CheckoutClient;
-const running: { workers: Worker[]; runs: Promise<void>[] }[] = [];
+let releases: Releases;
 
 beforeAll(async () => {
   const settings = { ...temporalSettingsFromEnv(), namespace: VERSIONING_DRILL_NAMESPACE };
   ({ dbs, services, temporal } = await openTestBed({ temporal: { settings } }));
   client = temporal.client;
   checkout = new CheckoutClient(client);
+  releases = new Releases({ temporal, services, client }, DEPLOYMENT);
 });
 
 afterAll(async () => {
-  for (const { workers } of running)
-    for (const worker of workers) if (worker.getState() === 'RUNNING') worker.shutdown();
-  await Promise.allSettled(running.flatMap(({ runs }) => runs));
+  await releases?.stopAll();
   await closeTestBed({ temporal, services, dbs });
 });
-
-/** One release's worker process, as worker.ts builds it with TEMPORAL_DEPLOYMENT_NAME and TEMPORAL_BUILD_ID set. */
-async function startRelease(
-  version: WorkerDeploymentVersion,
-  bundle: WorkflowBundleOption,
-  queues: readonly WorkerQueue[] = ALL_QUEUES,
-): Promise<void> {
-  const workers = await createWorkers({
-    connection: temporal.connection,
-    namespace: temporal.namespace,
-    queues,
-    services,
-    client,
-    workflowBundle: bundle,
-    deployment: version,
-  });
-  running.push({ workers, runs: workers.map((worker) => worker.run()) });
-  // A version exists for the server once its workers' first polls arrive, one task queue after another.
-  await waitUntil(
-    `${version.buildId} polling its ${queues.length} task queue(s)`,
-    async () =>
-      (await listing()).versions.some((v) => v.buildId === version.buildId && v.taskQueues.length === queues.length),
-    {
-      timeoutMs: 20_000,
-    },
-  );
-}
 
 /**
  * `npm run ops -- <args>`, in this process, with what it printed. The release gate of set-current
@@ -92,22 +63,9 @@ async function runOps(...args: string[]): Promise<string> {
 }
 
 async function runOpsWith(code: WorkflowBundleOption, ...args: string[]): Promise<string> {
-  const lines: string[] = [];
-  const ran = await ops(
-    [...args, '--deployment', DEPLOYMENT],
-    client,
-    (line) => lines.push(line),
-    {},
-    {
-      workflowCode: async () => code,
-    },
-  );
-  expect({ ran, printed: lines }).toEqual({ ran: 0, printed: lines });
-  return lines.join('\n');
-}
-
-async function listing(): Promise<DeploymentListing> {
-  return JSON.parse(await runOps('versions', '--json')) as DeploymentListing;
+  const ran = await releases.ops(args, code);
+  expect(ran).toEqual({ code: 0, stdout: ran.stdout });
+  return ran.stdout;
 }
 
 /**
@@ -119,7 +77,7 @@ async function listingOnceCounted(openCheckouts: Record<string, number>): Promis
   await waitUntil(
     `visibility to count open checkouts ${JSON.stringify(openCheckouts)}`,
     async () => {
-      last = await listing();
+      last = await releases.listing();
       return Object.entries(openCheckouts).every(
         ([buildId, open]) => last!.versions.find((v) => v.buildId === buildId)?.openCheckouts === open,
       );
@@ -175,14 +133,14 @@ async function howItRan(workflowId: string) {
 it('finishes version A orders on A after B is made current, runs new orders on B, and shows A draining to 0', async () => {
   const bundleB = bundleVariant(VARIANTS.stepsSwapped);
   const bundleA = workflowBundle();
-  await startRelease(A, bundleA);
+  await releases.start(A, bundleA);
   expect(await runOps('set-current', A.buildId)).toContain('drill-a is current (was unversioned)');
   // A build no worker runs (a typo, a release not started yet) is refused: no order is sent to it.
   await expect(runOps('set-current', 'drill-typo')).rejects.toThrow(
     'No worker of storefront build drill-typo has polled',
   );
   // Nor a release half up: its orders' activities would wait for workers that are not there.
-  await startRelease(C, bundleA, ['checkout']);
+  await releases.start(C, bundleA, ['checkout']);
   await expect(runOps('set-current', C.buildId)).rejects.toThrow(
     "drill-c's workers do not poll cart, inventory, notifications, orders, payments, quota",
   );
@@ -201,7 +159,7 @@ it('finishes version A orders on A after B is made current, runs new orders on B
       payload: {},
       dedupeKey: 'before',
     }),
-    bundleB.then((bundle) => startRelease(B, bundle)),
+    bundleB.then((bundle) => releases.start(B, bundle)),
   ]);
   expect([first.status, second.status]).toEqual(['AWAITING_PAYMENT', 'AWAITING_PAYMENT']);
   await waitUntil(
