@@ -106,10 +106,11 @@ const USAGE = `usage: npm run ops -- <command>
   set-current <buildId> [--deployment NAME]                make that worker version current: new orders start on it; refused while
     [--ignore-missing-task-queues] [--skip-replay-check]   its workers poll fewer task queues than the current version's, or when
                                                            replay-check fails for the histories that version would run
-  set-ramping <buildId> <percent> [--deployment NAME]       send <percent> (0 to 100) of new orders to that worker version, the rest to
-    [--ignore-missing-task-queues] [--skip-replay-check]   the current one; the same gate and refusals as set-current
-  wait-drained <buildId> [--timeout 1h] [--deployment NAME]   wait until that version can stop: not current or ramping, no open
-                                                           order pinned to it (visibility); exit 2 when --timeout passes first
+  set-ramping <buildId> <percent>                          send <percent> (0 to 100) of new orders to that worker version, the rest to
+    [--deployment NAME] [--ignore-missing-task-queues]     the current one; the same gate and refusals as set-current
+    [--skip-replay-check]
+  wait-drained <buildId> [--timeout 1h]                    wait until that version can stop: not current or ramping, no open
+    [--deployment NAME]                                    order pinned to it (visibility); exit 2 when --timeout passes first
   replay-check [--since 7d] [--limit N] [--type T]         replay the namespace's recent histories (open, or closed within --since;
     [--dir FOLDER]                                         at most N per type, default 100) against this workflow code (WORKFLOW_BUNDLE
                                                            or workflows/); --dir replays exported .json histories; exit 1 on a divergence
