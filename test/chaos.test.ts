@@ -13,7 +13,7 @@ import { QUICK_RESETS, QUICK_TERMINATIONS } from '../harness/chaos/operator-case
 import { chaosOptions, runChaos, type ChaosReport } from '../harness/chaos/run';
 import { testRun } from './helpers/databases';
 
-// Eight minutes on the 2-core machine under the load of parallel test runs (load average 25).
+// About two minutes on the 2-core machine; eight under the load of parallel test runs (load average 25).
 jest.setTimeout(720_000);
 
 let report: ChaosReport;
