@@ -167,6 +167,8 @@ function writeSummary(headline: Partial<Headline>, machine: Machine): void {
     'api_overhead_ratio',
     'activity_step_ms',
     'placement_latency_ratio',
+    'placement_shape_ratio',
+    'checkout_cpu_ms',
     'cluster_throughput_ratio',
     'cluster_checkout_p50_ratio',
     'stock_returned_p99_ms',

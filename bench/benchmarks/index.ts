@@ -1,5 +1,6 @@
 /** Every benchmark, in the order `npm run bench` runs them. */
 import type { Benchmark } from '../lib/context';
+import { activitiesBenchmark } from './activities';
 import { apiOverheadBenchmark } from './api-overhead';
 import { clusterBenchmark } from './cluster';
 import { floorBenchmark } from './floor';
@@ -18,6 +19,7 @@ export const BENCHMARKS: Benchmark[] = [
   apiOverheadBenchmark,
   throughputBenchmark,
   latencyBenchmark,
+  activitiesBenchmark,
   floorBenchmark,
   timersBenchmark,
   oversellBenchmark,

@@ -130,21 +130,27 @@ export const latencyBenchmark: Benchmark = {
       }
     }
 
-    // One customer at a time: the saga's placement through the API against the floor (the
-    // minimal update-with-start answered after one no-op activity, same server and worker), ABBA.
-    // One customer at a time: the saga through the API, the floor, and the saga through the Temporal
-    // client alone (the floor's own path), rotating so that none always runs first.
-    const single: Record<'saga' | 'floor' | 'client', number[]> = { saga: [], floor: [], client: [] };
+    // One customer at a time, same server and worker, in ABBA order so that none always runs first:
+    // the saga placed through the API; the floor (update-with-start answered after one no-op
+    // activity); the saga through the Temporal client alone (the floors' own path); and the
+    // placement's shape with no-op activities (three side by side, then one), through the client.
+    const single: Record<'saga' | 'floor' | 'client' | 'shape', number[]> = {
+      saga: [],
+      floor: [],
+      client: [],
+      shape: [],
+    };
     const singleSagaIds: string[] = [];
-    for (const [index, side] of (['saga', 'floor', 'client', 'client', 'floor', 'saga'] as const).entries()) {
+    const sides = ['saga', 'floor', 'client', 'shape', 'shape', 'client', 'floor', 'saga'] as const;
+    for (const [index, side] of sides.entries()) {
       for (let i = 0; i < settings.singlePerRound; i++) {
         const customerId = `lat-single-${index}-${Math.floor(i / 10)}`;
         const product = products[i % products.length]!;
         if (side === 'floor') single.floor.push((await placeFloor(context, 1)).ms);
-        else if (side === 'client') {
+        else if (side === 'client' || side === 'shape') {
           const begun = performance.now();
-          await place(stack.client, 'saga', checkoutInput(customerId, product));
-          single.client.push(performance.now() - begun);
+          await place(stack.client, side === 'client' ? 'saga' : 'shape', checkoutInput(customerId, product));
+          single[side].push(performance.now() - begun);
         } else {
           const sample = await viaApiPlacement(api, customerId, product);
           single.saga.push(sample.placeMs);
@@ -156,9 +162,12 @@ export const latencyBenchmark: Benchmark = {
       saga: distribution(single.saga),
       floor: distribution(single.floor),
       client: distribution(single.client),
+      shape: distribution(single.shape),
     };
     const placementLatencyRatio = round(singleCustomer.saga.p50 / singleCustomer.floor.p50, 2);
     const clientLatencyRatio = round(singleCustomer.client.p50 / singleCustomer.floor.p50, 2);
+    const placementShapeRatio = round(singleCustomer.saga.p50 / singleCustomer.shape.p50, 2);
+    const clientShapeRatio = round(singleCustomer.client.p50 / singleCustomer.shape.p50, 2);
     // Where one placement's time goes: inside the workflow (tasks, activities, their dispatch waits) and outside it (the API, the client call).
     const traces = [...(await fetchHistories(stack.client, singleSagaIds, 8)).values()]
       .map(placementTrace)
@@ -173,6 +182,7 @@ export const latencyBenchmark: Benchmark = {
     };
     context.log(
       `  one customer: placement p50 ${singleCustomer.saga.p50} ms (through the client ${singleCustomer.client.p50} ms), floor p50 ${singleCustomer.floor.p50} ms: ratio ${placementLatencyRatio} (client ${clientLatencyRatio}); ` +
+        `placement shape p50 ${singleCustomer.shape.p50} ms: placement_shape_ratio ${placementShapeRatio} (client ${clientShapeRatio}); ` +
         `in the workflow p50 ${placementInside.inWorkflowMs.p50} ms, ${placementInside.workflowTasks} workflow tasks, ${placementInside.activities} activities, dispatch waits p50 ${placementInside.workflowTaskWaitMs.p50} + ${placementInside.activityWaitMs.p50} ms, workflow tasks running p50 ${placementInside.workflowTaskRunMs.p50} ms`,
     );
 
@@ -208,11 +218,13 @@ export const latencyBenchmark: Benchmark = {
         `(Temporal client alone: ${figures.client.placeP99} / ${figures.client.payP99} ms p99); ` +
         `schedule-to-start p99 activity ${startWaits.activity.p99} ms, workflow task ${startWaits.workflowTask.p99} ms; ` +
         `one customer: placement p50 ${singleCustomer.saga.p50} ms ÷ floor ${singleCustomer.floor.p50} ms = placement_latency_ratio ${placementLatencyRatio} ` +
-        `(through the client ${singleCustomer.client.p50} ms, ratio ${clientLatencyRatio}; in the workflow ${placementInside.inWorkflowMs.p50} ms)`,
+        `(through the client ${singleCustomer.client.p50} ms, ratio ${clientLatencyRatio}; in the workflow ${placementInside.inWorkflowMs.p50} ms); ` +
+        `÷ the placement's shape ${singleCustomer.shape.p50} ms = placement_shape_ratio ${placementShapeRatio} (through the client ${clientShapeRatio})`,
       headline: {
         order_p99_ms: figures.api.placeP99,
         payment_p99_ms: figures.api.payP99,
         placement_latency_ratio: placementLatencyRatio,
+        placement_shape_ratio: placementShapeRatio,
       },
       data: {
         settings,
@@ -222,6 +234,8 @@ export const latencyBenchmark: Benchmark = {
         singleCustomer,
         placementLatencyRatio,
         clientLatencyRatio,
+        placementShapeRatio,
+        clientShapeRatio,
         placementInside,
         rounds,
         definitions: {
@@ -229,6 +243,10 @@ export const latencyBenchmark: Benchmark = {
             "one customer at a time: the saga's placement p50 through the API ÷ the floor's p50 (update-with-start answered after one no-op activity, through the Temporal client)",
           clientLatencyRatio:
             'the same with the saga placed through the Temporal client, as the floor is: without the API',
+          placementShapeRatio:
+            "one customer at a time: the saga's placement p50 through the API ÷ the p50 of the placement's shape with no-op activities (bench/workflows/placement-shape.workflow.ts: three side by side, then one, the placed update answering; through the Temporal client); goal ≤ 1.25",
+          clientShapeRatio:
+            'the same with the saga placed through the Temporal client, as the shape is: without the API',
           placementInside:
             "from the single-customer placements' histories: WorkflowExecutionStarted → the placed update's completion, with the workflow tasks and activities in between and their summed dispatch waits",
         },

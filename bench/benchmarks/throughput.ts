@@ -118,6 +118,12 @@ export interface Comparison {
    * they are on a shared machine.
    */
   cpuRatio: number;
+  /**
+   * CPU milliseconds per completed checkout summed over every process in the loop, the driver
+   * included (it stands where the API's Temporal client would): the saga's is `checkout_cpu_ms`,
+   * the baseline's (the same shape, no-op activities) its floor.
+   */
+  checkoutCpuMs: Record<Variant, number>;
 }
 
 /** Alternating rounds of saga and baseline (ABBA...) with the worker that is running. */
@@ -177,8 +183,14 @@ export async function compare(
     Object.entries(cpuMsPerCheckout[variant])
       .filter(([name]) => name !== 'bench')
       .reduce((sum, [, ms]) => sum + ms, 0);
+  const allCpu = (variant: Variant) =>
+    round(
+      Object.values(cpuMsPerCheckout[variant]).reduce((sum, ms) => sum + ms, 0),
+      1,
+    );
   return {
     cpuRatio: round(stackCpu('baseline') / stackCpu('saga'), 3),
+    checkoutCpuMs: { saga: allCpu('saga'), baseline: allCpu('baseline') },
     rounds: rounds.map(({ workflowIds: _ids, ...rest }) => rest),
     sagaPerSecond: round(median(perVariant('saga').map((result) => result.perSecond)), 2),
     baselinePerSecond: round(median(perVariant('baseline').map((result) => result.perSecond)), 2),
@@ -215,12 +227,13 @@ export const throughputBenchmark: Benchmark = {
     return {
       summary:
         `saga ${comparison.sagaPerSecond}/s vs baseline ${comparison.baselinePerSecond}/s, ratio ${comparison.ratio} ` +
-        `(pairs ${comparison.pairRatios.join(', ')}; CPU ratio ${comparison.cpuRatio}); saga CPU per checkout ${Object.entries(
+        `(pairs ${comparison.pairRatios.join(', ')}; CPU ratio ${comparison.cpuRatio}); ` +
+        `checkout_cpu_ms ${comparison.checkoutCpuMs.saga} (baseline ${comparison.checkoutCpuMs.baseline}); saga CPU per checkout ${Object.entries(
           saga,
         )
           .map(([name, ms]) => `${name} ${ms}ms`)
           .join(', ')}`,
-      headline: { saga_throughput_ratio: comparison.ratio },
+      headline: { saga_throughput_ratio: comparison.ratio, checkout_cpu_ms: comparison.checkoutCpuMs.saga },
       data: {
         settings,
         tuning: BENCH_TUNING,

@@ -11,8 +11,18 @@ import type { ProductView } from '../../services/inventory/inventory.service';
 import { payUpdate, placedUpdate, type CheckoutInput, type CheckoutState } from '../../workflows/contract';
 
 export type Variant = 'saga' | 'baseline';
+/** What can be placed: a whole checkout's variants, and the placement's own floor (bench/workflows/placement-shape.workflow.ts). */
+export type PlacementVariant = Variant | 'shape';
 
-const WORKFLOW_TYPES: Record<Variant, string> = { saga: 'checkoutWorkflow', baseline: 'baselineCheckoutWorkflow' };
+const WORKFLOW_TYPES: Record<PlacementVariant, string> = {
+  saga: 'checkoutWorkflow',
+  baseline: 'baselineCheckoutWorkflow',
+  shape: 'placementShapeWorkflow',
+};
+const WORKFLOW_ID_PREFIXES: Record<Exclude<PlacementVariant, 'saga'>, string> = {
+  baseline: 'bench-baseline',
+  shape: 'bench-placement-shape',
+};
 
 export function checkoutInput(customerId: string, product: ProductView, ttlSeconds = 600): CheckoutInput {
   return {
@@ -26,9 +36,9 @@ export function checkoutInput(customerId: string, product: ProductView, ttlSecon
   };
 }
 
-export function workflowIdOf(variant: Variant, input: CheckoutInput): string {
+export function workflowIdOf(variant: PlacementVariant, input: CheckoutInput): string {
   const options = checkoutStartOptions(input);
-  return variant === 'saga' ? options.workflowId : `bench-baseline-${input.orderId}`;
+  return variant === 'saga' ? options.workflowId : `${WORKFLOW_ID_PREFIXES[variant]}-${input.orderId}`;
 }
 
 /** The server ends an update's long poll after about a minute; on a saturated machine a placement can take longer. */
@@ -39,7 +49,7 @@ const MAX_ATTEMPTS = 3;
  * Starts the order's workflow and waits until it is placed (awaiting payment) or refused.
  * Asking again after a deadline joins the same workflow (USE_EXISTING), like a client retrying.
  */
-export async function place(client: Client, variant: Variant, input: CheckoutInput): Promise<CheckoutState> {
+export async function place(client: Client, variant: PlacementVariant, input: CheckoutInput): Promise<CheckoutState> {
   const options = checkoutStartOptions(input);
   for (let attempt = 1; ; attempt++) {
     try {

@@ -14,6 +14,10 @@ export interface Headline {
   api_overhead_ratio: number;
   activity_step_ms: number;
   placement_latency_ratio: number;
+  /** One customer's saga placement p50 over the placement's shape with no-op activities (bench/workflows/placement-shape.workflow.ts); goal ≤ 1.25. */
+  placement_shape_ratio: number;
+  /** CPU milliseconds of every process in the loop (dev server, worker, stripe-mock, PostgreSQL backends, the driver) per completed saga checkout. */
+  checkout_cpu_ms: number;
   /** Checkouts per second on the Temporal cluster over the dev server's, same run (bench/benchmarks/cluster.ts). */
   cluster_throughput_ratio: number;
   /** One customer's place + pay p50 on the cluster over the dev server's. */

@@ -52,6 +52,8 @@ export const BENCH_QUEUES: readonly WorkerQueue[] = ALL_QUEUES.filter((queue) =>
 
 export interface BenchWorker {
   tuning: WorkerTuning;
+  /** The stack's workerEnv when this process started. */
+  extraEnv: Readonly<Record<string, string>>;
   /** The task queues this process polls (its `--services`). */
   queues: readonly WorkerQueue[];
   process: SupervisedProcess;
@@ -96,6 +98,11 @@ export interface BenchStack {
   startWorkers(tuning: WorkerTuning, layout: ReadonlyArray<readonly WorkerQueue[]>): Promise<BenchWorker[]>;
   /** The running worker if it is the only one and has these settings, else a new one. */
   ensureWorker(tuning: WorkerTuning): Promise<BenchWorker>;
+  /**
+   * Extra environment for the worker processes started from now on (e.g. the activity profile's
+   * folder); ensureWorker restarts a worker started with other extras.
+   */
+  workerEnv: Record<string, string>;
   /** Starts the storefront API (api/server.ts) as a process on a free port, over the bench stack. */
   startApi(): Promise<BenchApi>;
   /** Starts another process under the stack's supervision (stopped with the stack). */
@@ -118,6 +125,7 @@ export async function startBenchStack(options: BenchStackOptions = {}): Promise<
   let connection: Connection | undefined;
   let services: Services | undefined;
   let currentWorkers: BenchWorker[] = [];
+  const workerEnv: Record<string, string> = {};
   let currentApi: BenchApi | undefined;
 
   // Processes first (the worker before the servers it uses), then the databases and files;
@@ -162,6 +170,7 @@ export async function startBenchStack(options: BenchStackOptions = {}): Promise<
     let workerCount = 0;
     const startWorkerProcess = async (tuning: WorkerTuning, queues: readonly WorkerQueue[]): Promise<BenchWorker> => {
       workerCount += 1;
+      const extraEnv = { ...workerEnv };
       const name = `worker-${workerCount}`;
       // Metrics on, as in production (worker.ts serves them by default), each process on a port of its own.
       const metricsPort = await freePort();
@@ -176,6 +185,7 @@ export async function startBenchStack(options: BenchStackOptions = {}): Promise<
           [TUNING_ENV]: JSON.stringify(tuning),
           WORKER_METRICS_PORT: String(metricsPort),
           LOG_LEVEL: 'warn',
+          ...extraEnv,
         },
         output: 'prefix',
         write: supervisorOutput,
@@ -183,6 +193,7 @@ export async function startBenchStack(options: BenchStackOptions = {}): Promise<
       await proc.waitForOutput(new RegExp(READY_LINE), { timeoutMs: 120_000 });
       const worker: BenchWorker = {
         tuning,
+        extraEnv,
         queues,
         process: proc,
         metricsUrl: `http://127.0.0.1:${metricsPort}/metrics`,
@@ -227,6 +238,7 @@ export async function startBenchStack(options: BenchStackOptions = {}): Promise<
       }),
       startWorker,
       startWorkers,
+      workerEnv,
       async ensureWorker(tuning: WorkerTuning) {
         const [only, ...others] = currentWorkers;
         if (
@@ -234,6 +246,7 @@ export async function startBenchStack(options: BenchStackOptions = {}): Promise<
           others.length === 0 &&
           only.queues.length === BENCH_QUEUES.length &&
           JSON.stringify(only.tuning) === JSON.stringify(tuning) &&
+          JSON.stringify(only.extraEnv) === JSON.stringify(workerEnv) &&
           !only.process.hasExited()
         )
           return only;

@@ -2,3 +2,4 @@
 export { checkoutWorkflow, notificationWorkflow } from '../../workflows';
 export { baselineCheckoutWorkflow } from './baseline.workflow';
 export { floorWorkflow } from './floor.workflow';
+export { placementShapeWorkflow } from './placement-shape.workflow';
