@@ -27,6 +27,8 @@ interface ActivityRow {
   wallMsPerCall: number;
   statementsPerCall: number;
   roundTripsPerCall: number;
+  /** Round trips per call by the start of their SQL text, most first. */
+  queriesPerCall: Record<string, number>;
 }
 
 const SETTLE_POLL_MS = 250;
@@ -68,6 +70,11 @@ function rowsOf(profile: ActivityProfile): ActivityRow[] {
       wallMsPerCall: round(totals.wallMs / totals.calls, 2),
       statementsPerCall: round(totals.statements / totals.calls, 1),
       roundTripsPerCall: round(totals.roundTrips / totals.calls, 1),
+      queriesPerCall: Object.fromEntries(
+        Object.entries(totals.queries)
+          .sort((a, b) => b[1] - a[1])
+          .map(([text, count]) => [text, round(count / totals.calls, 2)]),
+      ),
     }))
     .sort((a, b) => b.cpuMsPerCall - a.cpuMsPerCall);
 }
@@ -136,6 +143,10 @@ export const activitiesBenchmark: Benchmark = {
       );
       for (const line of table(noop ? [...rows, { ...noop, activity: 'benchNoop (baseline)' }] : rows))
         context.log(line);
+      for (const row of rows) {
+        context.log(`  ${row.activity}, round trips per call by their SQL:`);
+        for (const [text, count] of Object.entries(row.queriesPerCall)) context.log(`    ${count}  ${text}`);
+      }
       context.log(
         `  per saga checkout: activities ${sagaTotals.activityCpuMs} ms CPU, ${sagaTotals.statements} statements, ${sagaTotals.roundTrips} round trips; ` +
           `all processes ${checkoutCpuMs.saga.all} ms (baseline ${checkoutCpuMs.baseline.all} ms)`,

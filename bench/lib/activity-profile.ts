@@ -30,11 +30,14 @@ export interface ActivityTotals {
   wallMs: number;
   statements: number;
   roundTrips: number;
+  /** Round trips by the start of their SQL text (what the statements are, for whoever shortens them). */
+  queries: Record<string, number>;
 }
 
 export type ActivityProfile = Record<string, ActivityTotals>;
 
 const WRITE_EVERY_MS = 200;
+const QUERY_SHAPE_CHARS = 100;
 const TRANSACTION_CONTROL =
   /^\s*(BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE|START\s+TRANSACTION|SET\s+TRANSACTION|END)\b/i;
 
@@ -65,6 +68,11 @@ export function profileBetween(before: ActivityProfile, after: ActivityProfile):
       wallMs: totals.wallMs - (earlier?.wallMs ?? 0),
       statements: totals.statements - (earlier?.statements ?? 0),
       roundTrips: totals.roundTrips - (earlier?.roundTrips ?? 0),
+      queries: Object.fromEntries(
+        Object.entries(totals.queries)
+          .map(([text, count]) => [text, count - (earlier?.queries[text] ?? 0)] as const)
+          .filter(([, count]) => count > 0),
+      ),
     };
   }
   return delta;
@@ -87,8 +95,11 @@ export function installActivityProfile(dir: string): ActivityInterceptorsFactory
   pg.Client.prototype.query = function countedQuery(this: pg.Client, ...args: unknown[]) {
     const entry = current.getStore();
     if (entry) {
+      const text = queryText(args[0]);
+      const shape = text.replace(/\s+/g, ' ').trim().slice(0, QUERY_SHAPE_CHARS);
       entry.roundTrips += 1;
-      if (!TRANSACTION_CONTROL.test(queryText(args[0]))) entry.statements += 1;
+      entry.queries[shape] = (entry.queries[shape] ?? 0) + 1;
+      if (!TRANSACTION_CONTROL.test(text)) entry.statements += 1;
     }
     return query.apply(this, args);
   } as typeof pg.Client.prototype.query;
@@ -104,7 +115,7 @@ export function installActivityProfile(dir: string): ActivityInterceptorsFactory
     inbound: {
       async execute(input, next) {
         const type = ctx.info.activityType;
-        const entry = (totals[type] ??= { calls: 0, cpuMs: 0, wallMs: 0, statements: 0, roundTrips: 0 });
+        const entry = (totals[type] ??= { calls: 0, cpuMs: 0, wallMs: 0, statements: 0, roundTrips: 0, queries: {} });
         const cpu = process.cpuUsage();
         const begun = performance.now();
         try {
