@@ -46,7 +46,8 @@ jest.setTimeout(240_000);
 
 /** Short, so that an order here expires while the file runs. */
 const ORDER_TTL_SECONDS = 6;
-const bench = useOperatorBench(ORDER_TTL_SECONDS);
+// replay-check's counts span the namespace: earlier files' orders must not end inside this file's window.
+const bench = useOperatorBench(ORDER_TTL_SECONDS, { ownNamespace: true });
 const startedAt = Date.now();
 /** This file's own folder: the planted bundle and the exported histories. */
 const dir = mkdtempSync(path.join(os.tmpdir(), 'release-operator-'));
@@ -59,7 +60,7 @@ const opsWith = (code: string, ...args: string[]) =>
     TEMPORAL_NAMESPACE: bench.api.temporal.namespace,
     WORKFLOW_BUNDLE: code,
   });
-/** Histories of this file's workflows only: the namespace also holds earlier test files'. */
+/** The window replay-check looks back over: since this file started, in a namespace that holds only its orders. */
 const sinceThisFile = () => `${Math.ceil((Date.now() - startedAt) / 1000) + 5}s`;
 
 let plantedCode: string;

@@ -7,18 +7,15 @@
  * A's order is open (exit 2), and answers as soon as it closes.
  */
 import type { Client } from '@temporalio/client';
-import { randomUUID } from 'node:crypto';
 import { waitUntil } from '../devstack/waits';
-import { prepareNamespace } from '../ops/orders';
 import type { Services } from '../services';
 import { CheckoutClient } from '../temporal/checkout-client';
-import { connectClient, temporalSettingsFromEnv } from '../temporal/connection';
 import type { WorkerDeploymentVersion } from '../worker/deployment';
 import { orderWorkflowId, type CheckoutInput } from '../workflows/contract';
 import { checkoutOf, newProduct } from './helpers/checkouts';
 import type { TestDatabases } from './helpers/databases';
 import { Releases } from './helpers/releases';
-import type { TestTemporal } from './helpers/temporal';
+import { namespaceOfItsOwn, type TestTemporal } from './helpers/temporal';
 import { closeTestBed, openTestBed } from './helpers/test-bed';
 
 jest.setTimeout(180_000);
@@ -35,13 +32,7 @@ let checkout: CheckoutClient;
 let releases: Releases;
 
 beforeAll(async () => {
-  const settings = { ...temporalSettingsFromEnv(), namespace: `rollout-${randomUUID().slice(0, 8)}` };
-  const connection = await connectClient(settings);
-  try {
-    await prepareNamespace(connection, settings.namespace, { retentionDays: 1 });
-  } finally {
-    await connection.close();
-  }
+  const settings = await namespaceOfItsOwn('rollout');
   ({ dbs, services, temporal } = await openTestBed({ temporal: { settings } }));
   client = temporal.client;
   checkout = new CheckoutClient(client);

@@ -14,6 +14,7 @@ import { isConfirm, startStripeProxy, type StripeProxy } from '../../harness/str
 import { stripeDouble } from '../../harness/stripe-double';
 import { orderWorkflowId, type CheckoutState } from '../../workflows/contract';
 import { startApiHarness, TEST_SETTINGS, type ApiHarness } from './api';
+import { namespaceOfItsOwn } from './temporal';
 
 const ROOT = path.resolve(__dirname, '../..');
 
@@ -78,19 +79,22 @@ export interface OperatorBench {
 
 /**
  * Starts the bench before the file's tests and closes it after them. `orderTtlSeconds` is how long
- * the harness's orders wait for payment (and a recovery run's, through `ops repair`).
+ * the harness's orders wait for payment (and a recovery run's, through `ops repair`); `ownNamespace`
+ * runs it in a namespace of the file's own rather than its Jest worker's.
  */
-export function useOperatorBench(orderTtlSeconds: number): OperatorBench {
+export function useOperatorBench(orderTtlSeconds: number, options: { ownNamespace?: boolean } = {}): OperatorBench {
   let api: ApiHarness | undefined;
   let stripe: StripeProxy | undefined;
   let temporalCli = '';
   beforeAll(async () => {
     const double = stripeDouble();
     stripe = await startStripeProxy({ target: process.env.STRIPE_API_BASE!, intercept: double.intercept });
+    const temporal = options.ownNamespace ? { settings: await namespaceOfItsOwn('operator') } : undefined;
     [api, temporalCli] = await Promise.all([
       startApiHarness({
         stripeLikeApiBase: stripe.url,
         app: { settings: { ...TEST_SETTINGS, orderTtlSeconds } },
+        ...(temporal ? { temporal } : {}),
       }),
       ensureTool('temporal'),
     ]);

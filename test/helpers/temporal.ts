@@ -1,8 +1,10 @@
 /** Workers and clients for workflow tests, in the namespace of this Jest worker (see stack.ts). */
 import { ScheduleNotFoundError, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { bundleWorkflowCode, NativeConnection, Runtime, Worker, type WorkflowBundle } from '@temporalio/worker';
+import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { prepareNamespace } from '../../ops/orders';
 import { TASK_QUEUES } from '../../workflows/contract';
 import { sharedWorkerOptions, type WorkerQueue } from '../../worker/workers';
 import {
@@ -83,6 +85,23 @@ export interface TestTemporalOptions {
   settings?: TemporalSettings;
   /** Spans for the client and the workers (and the traced workflow bundle). */
   tracing?: Tracing;
+}
+
+/**
+ * A namespace of the caller's own on the run's dev server (created with the order search
+ * attributes), for a test file whose checks span the whole namespace: a current or ramping worker
+ * version routes every order of it, and replay-check counts every history that closed lately,
+ * which earlier files' orders, ending as the file runs, would change.
+ */
+export async function namespaceOfItsOwn(prefix: string): Promise<TemporalSettings> {
+  const settings = { ...temporalSettingsFromEnv(), namespace: `${prefix}-${randomUUID().slice(0, 8)}` };
+  const connection = await connectClient(settings);
+  try {
+    await prepareNamespace(connection, settings.namespace, { retentionDays: 1 });
+  } finally {
+    await connection.close();
+  }
+  return settings;
 }
 
 export async function connectTestTemporal(options: TestTemporalOptions = {}): Promise<TestTemporal> {
