@@ -9,16 +9,13 @@ import {
   allHandlersFinished,
   CancellationScope,
   condition,
-  proxyActivities,
   setHandler,
   sleep,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
-import { ACTIVITY_OPTIONS } from '../../workflows/activity-options';
 import {
   CUSTOMER_ID_KEY,
   ORDER_STATUS_KEY,
-  orderTotalCents,
   payUpdate,
   placedUpdate,
   type CheckoutInput,
@@ -26,30 +23,10 @@ import {
   type OrderStatus,
   type PayInput,
 } from '../../workflows/contract';
-import type { BenchNoopActivities } from '../lib/noop-activities';
-
-const noopOn = (options: (typeof ACTIVITY_OPTIONS)[keyof typeof ACTIVITY_OPTIONS]) =>
-  proxyActivities<BenchNoopActivities>(options).benchNoop;
-const noop = {
-  quota: noopOn(ACTIVITY_OPTIONS.quota),
-  orders: noopOn(ACTIVITY_OPTIONS.orders),
-  inventory: noopOn(ACTIVITY_OPTIONS.inventory),
-  payments: noopOn(ACTIVITY_OPTIONS.payments),
-  cart: noopOn(ACTIVITY_OPTIONS.cart),
-  notifications: noopOn(ACTIVITY_OPTIONS.notifications),
-};
+import { noop, pendingCheckout } from './noop-shape';
 
 export async function baselineCheckoutWorkflow(input: CheckoutInput): Promise<CheckoutState> {
-  const state: CheckoutState = {
-    orderId: input.orderId,
-    customerId: input.customerId,
-    status: 'PENDING',
-    totalCents: orderTotalCents(input.lines),
-    currency: input.currency,
-    completedSteps: [],
-    compensatedSteps: [],
-    declinedAttempts: 0,
-  };
+  const state = pendingCheckout(input);
   let charging = false;
   let paid = false;
   let timeUp = false;

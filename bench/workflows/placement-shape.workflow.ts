@@ -7,43 +7,18 @@
  * this one's is `placement_shape_ratio`: what the real activities and the saga's own code add to
  * the same hops.
  */
-import {
-  allHandlersFinished,
-  condition,
-  proxyActivities,
-  setHandler,
-  upsertSearchAttributes,
-} from '@temporalio/workflow';
-import { ACTIVITY_OPTIONS } from '../../workflows/activity-options';
+import { allHandlersFinished, condition, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
 import {
   CUSTOMER_ID_KEY,
   ORDER_STATUS_KEY,
-  orderTotalCents,
   placedUpdate,
   type CheckoutInput,
   type CheckoutState,
 } from '../../workflows/contract';
-import type { BenchNoopActivities } from '../lib/noop-activities';
-
-const noopOn = (options: (typeof ACTIVITY_OPTIONS)[keyof typeof ACTIVITY_OPTIONS]) =>
-  proxyActivities<BenchNoopActivities>(options).benchNoop;
-const noop = {
-  quota: noopOn(ACTIVITY_OPTIONS.quota),
-  orders: noopOn(ACTIVITY_OPTIONS.orders),
-  inventory: noopOn(ACTIVITY_OPTIONS.inventory),
-};
+import { noop, pendingCheckout } from './noop-shape';
 
 export async function placementShapeWorkflow(input: CheckoutInput): Promise<CheckoutState> {
-  const state: CheckoutState = {
-    orderId: input.orderId,
-    customerId: input.customerId,
-    status: 'PENDING',
-    totalCents: orderTotalCents(input.lines),
-    currency: input.currency,
-    completedSteps: [],
-    compensatedSteps: [],
-    declinedAttempts: 0,
-  };
+  const state = pendingCheckout(input);
   setHandler(placedUpdate, async () => {
     await condition(() => state.status !== 'PENDING');
     return state;
