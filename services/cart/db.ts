@@ -1,10 +1,10 @@
-/** The cart service's Prisma client, on its own database through the node-postgres adapter. */
-import { PrismaPg } from '@prisma/adapter-pg';
+/** The cart service's database: its Prisma client and plain SQL on the same pool (lib/db/service-db.ts). */
 import { PrismaClient } from './generated/client';
-import { poolConfig, type DatabasePoolSettings } from '../../lib/db/pool';
+import type { DatabasePoolSettings } from '../../lib/db/pool';
+import { openServiceDb, type ServiceDb } from '../../lib/db/service-db';
 
-export type CartDb = PrismaClient;
+export type CartDb = ServiceDb<PrismaClient>;
 
 export function createCartDb(url: string, pool?: DatabasePoolSettings): CartDb {
-  return new PrismaClient({ adapter: new PrismaPg(poolConfig(url, pool)) });
+  return openServiceDb(PrismaClient, url, pool);
 }

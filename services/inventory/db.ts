@@ -1,10 +1,10 @@
-/** The inventory service's Prisma client, on its own database through the node-postgres adapter. */
-import { PrismaPg } from '@prisma/adapter-pg';
+/** The inventory service's database: its Prisma client and plain SQL on the same pool (lib/db/service-db.ts). */
 import { PrismaClient } from './generated/client';
-import { poolConfig, type DatabasePoolSettings } from '../../lib/db/pool';
+import type { DatabasePoolSettings } from '../../lib/db/pool';
+import { openServiceDb, type ServiceDb } from '../../lib/db/service-db';
 
-export type InventoryDb = PrismaClient;
+export type InventoryDb = ServiceDb<PrismaClient>;
 
 export function createInventoryDb(url: string, pool?: DatabasePoolSettings): InventoryDb {
-  return new PrismaClient({ adapter: new PrismaPg(poolConfig(url, pool)) });
+  return openServiceDb(PrismaClient, url, pool);
 }
