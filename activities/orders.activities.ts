@@ -1,6 +1,6 @@
 /** Orders activities: create the order, and move it through its status machine. */
 import type { OrderStatus } from '../workflows/contract';
-import type { CreateOrderInput, OrdersService, OrderView } from '../services/orders/orders.service';
+import type { CreateOrderInput, OrdersService, OrderSummary } from '../services/orders/orders.service';
 import { withBusinessFailures } from '../lib/business-failures';
 
 export type { CreateOrderInput } from '../services/orders/orders.service';
@@ -30,13 +30,13 @@ export interface RecordedOrder extends OrderStatusResult {
   failureReason: string | null;
 }
 
-function recorded(order: OrderView): RecordedOrder {
+function recorded(order: OrderSummary): RecordedOrder {
   return {
     orderId: order.id,
     status: order.status,
     totalCents: order.totalCents,
     expiresAt: order.expiresAt?.toISOString() ?? null,
-    paidBefore: order.history.some((change) => change.to === 'PAID'),
+    paidBefore: order.paidBefore,
     failureCode: order.failureCode,
     failureReason: order.failureReason,
   };
@@ -47,11 +47,11 @@ export function createOrdersActivities(deps: { orders: OrdersService }) {
   return withBusinessFailures({
     /** Records the order, or answers the one already recorded under its id (idempotent). */
     async createOrder(input: CreateOrderInput): Promise<RecordedOrder> {
-      return recorded(await orders.create(input));
+      return recorded(await orders.record(input));
     },
     /** Moves the order on, and answers it as recorded (an earlier run may have set its deadline first). */
     async setOrderStatus(input: SetOrderStatusInput): Promise<RecordedOrder> {
-      const order = await orders.transition({
+      const order = await orders.move({
         orderId: input.orderId,
         to: input.status,
         reason: input.reason,

@@ -34,3 +34,13 @@ const ALREADY_PAST: Partial<Record<OrderStatus, readonly OrderStatus[]>> = {
 export function hasGonePast(from: OrderStatus, to: OrderStatus): boolean {
   return ALREADY_PAST[to]?.includes(from) ?? false;
 }
+
+/**
+ * The statuses from which an order moves to `to` (not those already in it or past it, which the
+ * caller answers unchanged): what a conditional update to `to` may find the order in.
+ */
+export function statusesMovingTo(to: OrderStatus): OrderStatus[] {
+  return (Object.keys(ALLOWED_TRANSITIONS) as OrderStatus[]).filter(
+    (from) => from !== to && canTransition(from, to) && !hasGonePast(from, to),
+  );
+}

@@ -241,3 +241,38 @@ test('orders created in a batch are each what create makes: PENDING with their l
   await expect(orders.createMany([late, batch[0]!])).rejects.toThrow();
   expect(await orders.get(late.orderId)).toBeNull();
 });
+
+test("the checkout's steps answer the order's summary: a recorded order again, and whether it was ever paid", async () => {
+  const input = orderInput();
+  const placed = await orders.record(input);
+  expect(placed).toEqual({
+    id: input.orderId,
+    status: 'PENDING',
+    totalCents: orderTotal(LINES),
+    expiresAt: null,
+    failureCode: null,
+    failureReason: null,
+    paidBefore: false,
+  });
+  const expiresAt = new Date('2030-01-01T00:00:00.123Z');
+  expect(await orders.move({ orderId: input.orderId, to: 'AWAITING_PAYMENT', expiresAt })).toMatchObject({
+    status: 'AWAITING_PAYMENT',
+    expiresAt,
+    paidBefore: false,
+  });
+  expect(await orders.move({ orderId: input.orderId, to: 'PAID' })).toMatchObject({ status: 'PAID', paidBefore: true });
+  const parked = await orders.move({
+    orderId: input.orderId,
+    to: 'NEEDS_ATTENTION',
+    failureCode: 'CART_DOWN',
+    reason: 'the cart did not answer',
+  });
+  expect(parked).toMatchObject({
+    failureCode: 'CART_DOWN',
+    failureReason: 'the cart did not answer',
+    paidBefore: true,
+  });
+  // A later run recording the same order (a reset) gets it as it stands, with nothing written again.
+  expect(await orders.record(input)).toEqual(parked);
+  expect((await orders.get(input.orderId))?.history).toHaveLength(4);
+});

@@ -7,7 +7,8 @@ import { BULK_TRANSACTION } from '../../lib/db/transaction-options';
 import { cursorCodec, pageLimit, toPage, type Page, type PageRequest } from '../../lib/paging';
 import type { OrdersDb } from './db';
 import type { Prisma } from './generated/client';
-import { canTransition, hasGonePast } from './order-status';
+import { hasGonePast, statusesMovingTo } from './order-status';
+import { MOVE_ORDER, RECORD_ORDER } from './order-steps.sql';
 
 export interface CreateOrderInput {
   orderId: string;
@@ -81,6 +82,40 @@ function toView(row: OrderRow): OrderView {
   };
 }
 
+/** What a checkout step needs of an order: where it stands, without its lines and history. */
+export interface OrderSummary {
+  id: string;
+  status: OrderStatus;
+  totalCents: number;
+  expiresAt: Date | null;
+  failureCode: string | null;
+  failureReason: string | null;
+  /** Whether it was ever PAID: a paid order only goes forward, whatever happened after. */
+  paidBefore: boolean;
+}
+
+interface SummaryRow {
+  id: string;
+  status: OrderStatus;
+  total_cents: number;
+  expires_at: Date | null;
+  failure_code: string | null;
+  failure_reason: string | null;
+  paid_before: boolean;
+}
+
+function toSummary(row: SummaryRow): OrderSummary {
+  return {
+    id: row.id,
+    status: row.status,
+    totalCents: row.total_cents,
+    expiresAt: row.expires_at,
+    failureCode: row.failure_code,
+    failureReason: row.failure_reason,
+    paidBefore: row.paid_before,
+  };
+}
+
 export interface OrderPageRequest extends PageRequest {
   /** Only this customer's orders; without it, every customer's (the admins' list). */
   customerId?: string;
@@ -110,8 +145,15 @@ export class OrdersService {
 
   /** Creates the order in PENDING; a retry with the same id returns the order already created. */
   async create(input: CreateOrderInput): Promise<OrderView> {
-    const existing = await this.get(input.orderId);
-    if (existing) return existing;
+    const { id } = await this.record(input);
+    return (await this.get(id))!;
+  }
+
+  /**
+   * Records the order in PENDING, or answers the one already recorded under its id (idempotent): one
+   * statement (order-steps.sql.ts), the checkout's first write.
+   */
+  async record(input: CreateOrderInput): Promise<OrderSummary> {
     const totalCents = orderTotal(input.lines);
     // The API refuses such an order before it starts a workflow; this keeps any other caller from an int4 overflow that would retry forever.
     if (totalCents > MAX_ORDER_CENTS)
@@ -119,25 +161,32 @@ export class OrdersService {
         MONEY_ERROR_CODES.orderTooLarge,
         `The order total ${totalCents} cents is above the maximum of ${MAX_ORDER_CENTS}`,
       );
-    try {
-      await this.db.order.create({
-        data: {
-          id: input.orderId,
-          customerId: input.customerId,
-          currency: input.currency,
-          totalCents,
-          idempotencyKey: input.idempotencyKey ?? null,
-          requestHash: input.requestHash ?? null,
-          lines: { create: input.lines },
-          history: { create: { toStatus: 'PENDING' } },
-        },
-      });
-    } catch (error) {
-      if (!isUniqueViolation(error)) throw error;
+    const { lines } = input;
+    const values = [
+      input.orderId,
+      input.customerId,
+      input.currency,
+      totalCents,
+      input.idempotencyKey ?? null,
+      input.requestHash ?? null,
+      lines.map((line) => line.productId),
+      lines.map((line) => line.sku),
+      lines.map((line) => line.name),
+      lines.map((line) => line.quantity),
+      lines.map((line) => line.unitPriceCents),
+    ];
+    // A second pass only when a concurrent first insert of the same id committed during the first (see RECORD_ORDER).
+    for (let pass = 0; pass < 2; pass++) {
+      let rows: SummaryRow[];
+      try {
+        ({ rows } = await this.db.sql.query<SummaryRow>(RECORD_ORDER, values));
+      } catch (error) {
+        if (!isUniqueViolation(error)) throw error;
+        throw new Error(`Order ${input.orderId} was refused: its idempotency key belongs to another order`);
+      }
+      if (rows[0]) return toSummary(rows[0]);
     }
-    const created = await this.get(input.orderId);
-    if (!created) throw new Error(`Order ${input.orderId} vanished after creation`);
-    return created;
+    throw new Error(`Order ${input.orderId} was neither recorded nor found`);
   }
 
   /**
@@ -232,42 +281,35 @@ export class OrdersService {
   }
 
   /**
-   * Moves the order to `to` if the status machine allows it. Idempotent: an order already
-   * in `to` is returned unchanged. The update is conditional on the status read, so a
-   * concurrent change is never overwritten.
+   * Moves the order to `to` if the status machine allows it, and answers it whole. Idempotent: an
+   * order already in `to` (or past it) is returned unchanged.
    */
   async transition(input: TransitionInput): Promise<OrderView> {
-    for (;;) {
-      const order = await this.get(input.orderId);
-      if (!order) throw new DomainError('ORDER_NOT_FOUND', `No order ${input.orderId}`);
-      if (order.status === input.to || hasGonePast(order.status, input.to)) return order;
-      if (!canTransition(order.status, input.to)) {
-        throw new DomainError(
-          'INVALID_TRANSITION',
-          `Order ${input.orderId} cannot go from ${order.status} to ${input.to}`,
-          {
-            from: order.status,
-            to: input.to,
-          },
-        );
-      }
-      const moved = await this.db.$transaction(async (tx) => {
-        const updated = await tx.order.updateMany({
-          where: { id: input.orderId, status: order.status },
-          data: {
-            status: input.to,
-            ...(input.expiresAt ? { expiresAt: input.expiresAt } : {}),
-            ...(input.failureCode ? { failureCode: input.failureCode, failureReason: input.reason ?? null } : {}),
-          },
-        });
-        if (updated.count === 0) return false;
-        await tx.orderStatusChange.create({
-          data: { orderId: input.orderId, fromStatus: order.status, toStatus: input.to, reason: input.reason ?? null },
-        });
-        return true;
-      });
-      if (moved) return (await this.get(input.orderId))!;
-      // Someone else changed the status between our read and write: decide again.
-    }
+    const { id } = await this.move(input);
+    return (await this.get(id))!;
+  }
+
+  /**
+   * Moves the order to `to` in one statement (order-steps.sql.ts) and answers its summary: the
+   * checkout's status writes. The update is conditional on the status under the row's lock, so a
+   * concurrent change is never overwritten. An order already in `to`, or gone past it, is answered
+   * unchanged; any other refusal is INVALID_TRANSITION.
+   */
+  async move(input: TransitionInput): Promise<OrderSummary> {
+    const { rows } = await this.db.sql.query<SummaryRow & { moved: boolean }>(MOVE_ORDER, [
+      input.orderId,
+      input.to,
+      input.expiresAt ?? null,
+      input.failureCode ?? null,
+      input.reason ?? null,
+      statusesMovingTo(input.to),
+    ]);
+    const row = rows[0];
+    if (!row) throw new DomainError('ORDER_NOT_FOUND', `No order ${input.orderId}`);
+    if (row.moved || row.status === input.to || hasGonePast(row.status, input.to)) return toSummary(row);
+    throw new DomainError('INVALID_TRANSITION', `Order ${input.orderId} cannot go from ${row.status} to ${input.to}`, {
+      from: row.status,
+      to: input.to,
+    });
   }
 }
