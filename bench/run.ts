@@ -175,6 +175,7 @@ function writeSummary(headline: Partial<Headline>, machine: Machine): void {
     'soak_rss_slope_mb_per_10min',
     'catalogue_10k_ratio',
     'order_list_p99_ratio',
+    'sustainable_checkouts_per_s',
   ];
   const summary: Record<string, unknown> = {};
   for (const key of keys) summary[key] = headline[key] ?? previous[key] ?? null;

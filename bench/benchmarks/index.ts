@@ -3,6 +3,7 @@ import type { Benchmark } from '../lib/context';
 import { activitiesBenchmark } from './activities';
 import { apiOverheadBenchmark } from './api-overhead';
 import { clusterBenchmark } from './cluster';
+import { curveBenchmark } from './curve';
 import { floorBenchmark } from './floor';
 import { historyBenchmark } from './history';
 import { latencyBenchmark } from './latency';
@@ -26,6 +27,7 @@ export const BENCHMARKS: Benchmark[] = [
   historyBenchmark,
   sseBenchmark,
   clusterBenchmark,
+  curveBenchmark,
   soakBenchmark,
 ];
 

@@ -28,6 +28,8 @@ export interface Headline {
   catalogue_10k_ratio: number;
   /** One customer's order list p99 at 10,000 orders over at 10 (goal ≤ 2). */
   order_list_p99_ratio: number;
+  /** The highest offered rate of open-loop checkouts through the API with placement p99 < 500 ms and no errors (bench/benchmarks/curve.ts). */
+  sustainable_checkouts_per_s: number;
 }
 
 export interface BenchContext {
