@@ -132,7 +132,8 @@ async function main(): Promise<void> {
         };
         const file = outcome.variant ? `${bench.name}-${outcome.variant}.json` : `${bench.name}.json`;
         writeFileSync(path.join(outDir, file), `${JSON.stringify(record, null, 2)}\n`);
-        if (!outcome.skipped && !outcome.variant) Object.assign(headline, outcome.headline);
+        if (!outcome.skipped && (!outcome.variant || outcome.variantInSummary))
+          Object.assign(headline, outcome.headline);
         console.log(`${bench.name}: ${outcome.summary} (${durationS}s)`);
       } catch (error) {
         failures.push(bench.name);
@@ -171,8 +172,11 @@ function writeSummary(headline: Partial<Headline>, machine: Machine): void {
     'checkout_cpu_ms',
     'cluster_throughput_ratio',
     'cluster_checkout_p50_ratio',
+    'server_one_process_throughput_ratio',
     'stock_returned_p99_ms',
     'soak_rss_slope_mb_per_10min',
+    'soak_heap_slope_mb_per_10min',
+    'soak_rss_second_half_slope_mb_per_10min',
     'catalogue_10k_ratio',
     'order_list_p99_ratio',
     'sustainable_checkouts_per_s',

@@ -1,18 +1,22 @@
 /**
- * Soak: a steady mix at about 60 % of the capacity measured just before it — orders placed and
- * paid, placed and cancelled through the API, placed and left to expire, with live notification
- * streams open throughout — for 20 minutes, the API's and the worker's resident memory sampled
- * all along. After the warm-up: each process's RSS slope (least squares, MB per 10 minutes), the
- * errors, and how the placement p99 drifts from the first third of the run to the last.
+ * Soak: a steady mix at about 60 % of capacity — orders placed and paid, placed and cancelled
+ * through the API, placed and left to expire, with live notification streams open throughout — for
+ * 20 minutes (BENCH_SOAK_SECONDS for another length), the API's and the worker's resident memory
+ * sampled all along. After the warm-up: each process's RSS floor slope (MB per 10 minutes), the same
+ * over the run's second half, the slope of the heap each full collection leaves, the errors, and how
+ * the placement p99 drifts from the first third of the run to the last.
  * `--quick` is the same shape in one minute: a smoke check of the harness, too short for a slope.
  */
 import { randomUUID } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { checkoutInput, closedLoop, createBenchProducts, place } from '../lib/checkout-driver';
 import type { Benchmark } from '../lib/context';
 import { callJson } from '../lib/http';
 import { residentKiB } from '../lib/machine';
 import { readMemoryProbe } from '../lib/memory';
+import { secondHalfFloorSlope, slopePerSecond, windowFloors } from '../lib/memory-slopes';
 import { openSse, type SseStream } from '../lib/sse';
 import type { BenchApi, BenchStack } from '../lib/stack';
 import { distribution, percentile, round } from '../lib/stats';
@@ -38,8 +42,14 @@ function soakTuning(env: NodeJS.ProcessEnv = process.env): typeof BENCH_TUNING {
   return { ...BENCH_TUNING, maxCachedWorkflows };
 }
 
-/** The soak the summary's figure comes from; BENCH_SOAK_SECONDS runs another length, written apart (soak-<seconds>.json). */
+/**
+ * The soak whose RSS slope is the summary's; BENCH_SOAK_SECONDS runs another length, written apart
+ * (soak-<seconds>.json). A soak of at least an hour also brings the summary the figures only a
+ * long run can tell: whether the heap the collections leave still rises, and whether resident
+ * memory has levelled off by the second half.
+ */
 const STANDARD_SOAK_S = 1_200;
+const LONG_SOAK_S = 3_600;
 
 function soakSeconds(env: NodeJS.ProcessEnv = process.env): number {
   const raw = env.BENCH_SOAK_SECONDS?.trim();
@@ -48,6 +58,21 @@ function soakSeconds(env: NodeJS.ProcessEnv = process.env): number {
   if (!Number.isInteger(seconds) || seconds < 600)
     throw new Error(`BENCH_SOAK_SECONDS must be a whole number of seconds, at least 600, got "${raw}"`);
   return seconds;
+}
+
+/**
+ * The sustainable rate a full curve run measured (bench/results/curve.json), if there is one: a
+ * figure of many minutes on an open loop, where the soak's own calibration is 30 s of a closed loop.
+ */
+function sustainableRateFromCurve(file = path.resolve(__dirname, '../results/curve.json')): number | undefined {
+  if (!existsSync(file)) return undefined;
+  const record = JSON.parse(readFileSync(file, 'utf8')) as {
+    quick?: boolean;
+    sustainable_checkouts_per_s?: unknown;
+    headline?: { sustainable_checkouts_per_s?: unknown };
+  };
+  const rate = record.headline?.sustainable_checkouts_per_s ?? record.sustainable_checkouts_per_s;
+  return record.quick !== true && typeof rate === 'number' && rate > 0 ? rate : undefined;
 }
 
 /** A customer places at most ten orders: the free plan allows 20 a month. */
@@ -99,22 +124,6 @@ async function cachedWorkflows(metricsUrl: string): Promise<number> {
   }
 }
 
-/**
- * The lowest sample of each window: resident memory saws up and down with V8's collections (by
- * ±50 MB in the worker over a minute or two), and a line through every sample leans wherever the
- * last collections happened to fall. The floor after each window's collections is what a leak raises.
- */
-function windowFloors(points: ReadonlyArray<{ t: number; y: number }>, windowS: number): { t: number; y: number }[] {
-  const windows = new Map<number, { t: number; y: number }>();
-  for (const point of points) {
-    if (!Number.isFinite(point.y)) continue;
-    const key = Math.floor(point.t / windowS);
-    const lowest = windows.get(key);
-    if (!lowest || point.y < lowest.y) windows.set(key, point);
-  }
-  return [...windows.values()];
-}
-
 /** One order of the mix, to its outcome; the placement's latency in ms. */
 async function runOrder(
   stack: BenchStack,
@@ -132,17 +141,6 @@ async function runOrder(
   const placed = await placeViaApi(api, customerId, product);
   await settle(api, customerId, placed.id, outcome);
   return placed.ms;
-}
-
-/** Least-squares slope of y over t (seconds), per second. */
-function slopePerSecond(points: ReadonlyArray<{ t: number; y: number }>): number {
-  const usable = points.filter((point) => Number.isFinite(point.y));
-  if (usable.length < 2) return Number.NaN;
-  const meanT = usable.reduce((sum, point) => sum + point.t, 0) / usable.length;
-  const meanY = usable.reduce((sum, point) => sum + point.y, 0) / usable.length;
-  const numerator = usable.reduce((sum, point) => sum + (point.t - meanT) * (point.y - meanY), 0);
-  const denominator = usable.reduce((sum, point) => sum + (point.t - meanT) ** 2, 0);
-  return denominator === 0 ? Number.NaN : numerator / denominator;
 }
 
 /**
@@ -176,13 +174,17 @@ function heapSlopes(
       windowFloorsMiB: { liveHeap: floorsMiB(live), heapCommitted: floorsMiB(committed) },
     };
   });
-  const sum = (key: 'liveHeap' | 'heapCommitted' | 'fullCollections') =>
-    perThread.reduce((total, thread) => total + thread[key], 0);
+  // A thread without two windows of samples (a short run's workflow thread may collect once) has no
+  // slope to add; the other threads' still tell. NaN when no thread has one.
+  const sum = (key: 'liveHeap' | 'heapCommitted') => {
+    const measured = perThread.map((thread) => thread[key]).filter(Number.isFinite);
+    return measured.length === 0 ? Number.NaN : measured.reduce((total, slope) => total + slope, 0);
+  };
   return {
     liveHeap: round(sum('liveHeap'), 2),
     heapCommitted: round(sum('heapCommitted'), 2),
     outsideHeap: round((perThread[0]?.resident ?? Number.NaN) - sum('heapCommitted'), 2),
-    fullCollections: sum('fullCollections'),
+    fullCollections: perThread.reduce((total, thread) => total + thread.fullCollections, 0),
     /** Each thread's floors, window by window: whether a slope levels off. */
     threadWindowFloorsMiB: perThread.map((thread) => thread.windowFloorsMiB),
   };
@@ -191,7 +193,7 @@ function heapSlopes(
 export const soakBenchmark: Benchmark = {
   name: 'soak',
   title:
-    '20 minutes at about 60 % of capacity (pay, cancel, expire, streams): RSS slope of the API and the worker, errors, p99 drift',
+    '20 minutes at about 60 % of capacity (pay, cancel, expire, streams): RSS and heap slopes of the API and the worker, errors, p99 drift',
   async run(context) {
     const { stack } = context;
     const settings = context.quick
@@ -223,22 +225,32 @@ export const soakBenchmark: Benchmark = {
     const worker = await stack.ensureWorker(tuning);
     const api = await stack.startApi();
     const products = await createBenchProducts(stack.services.inventory, `soak-${stack.runId}`, 8);
+    const calibrate = async () => {
+      const calibration = await closedLoop(
+        settings.calibrationConcurrency,
+        settings.calibrateS * 1000,
+        async (loop, iteration) => {
+          const customerId = `soak-cal-${stack.runId}-${loop}-${Math.floor(iteration / 10)}`;
+          const product = products[iteration % products.length]!;
+          await runOrder(stack, api, outcomeOf(iteration), customerId, product);
+        },
+      );
+      return {
+        perS: calibration.results.length / calibration.elapsedS,
+        source: 'the mix in a closed loop',
+        errors: calibration.errors.length,
+      };
+    };
 
-    // Capacity: orders of the soak's own mix per second a closed loop sustains right now (a capacity
-    // of paid orders alone overstates it: expiries, cancels and streams cost more per order).
-    const calibration = await closedLoop(
-      settings.calibrationConcurrency,
-      settings.calibrateS * 1000,
-      async (loop, iteration) => {
-        const customerId = `soak-cal-${stack.runId}-${loop}-${Math.floor(iteration / 10)}`;
-        const product = products[iteration % products.length]!;
-        await runOrder(stack, api, outcomeOf(iteration), customerId, product);
-      },
-    );
-    const capacityPerS = calibration.results.length / calibration.elapsedS;
+    // Capacity: the curve's sustainable rate from a full run if there is one; otherwise orders of the
+    // soak's own mix per second a closed loop sustains right now (a capacity of paid orders alone
+    // overstates it: expiries, cancels and streams cost more per order).
+    const fromCurve = context.quick ? undefined : sustainableRateFromCurve();
+    const capacity = fromCurve === undefined ? await calibrate() : { perS: fromCurve, source: 'curve.json', errors: 0 };
+    const capacityPerS = capacity.perS;
     const ratePerS = Math.max(0.2, capacityPerS * settings.loadShare);
     context.log(
-      `  capacity ${capacityPerS.toFixed(2)} orders/s of the mix (${calibration.errors.length} errors); soaking at ${ratePerS.toFixed(2)}/s for ${settings.runS}s`,
+      `  capacity ${capacityPerS.toFixed(2)} orders/s (${capacity.source}, ${capacity.errors} errors); soaking at ${ratePerS.toFixed(2)}/s for ${settings.runS}s`,
     );
 
     // Streams for the first customers, open from start to end: their order status events flow through them.
@@ -330,6 +342,16 @@ export const soakBenchmark: Benchmark = {
     const workerSlope = floorSlope('workerKiB');
     const everySample = { api: rawSlope('apiKiB'), worker: rawSlope('workerKiB') };
     const slope = round(Math.max(apiSlope, workerSlope), 2);
+    const secondHalf = (key: 'apiKiB' | 'workerKiB') =>
+      mbPer10Min(
+        secondHalfFloorSlope(
+          memory.map((point) => ({ t: point.t, y: point[key] })),
+          settings.runS,
+          settings.floorWindowS,
+        ),
+      );
+    const secondHalfSlopes = { api: secondHalf('apiKiB'), worker: secondHalf('workerKiB') };
+    const secondHalfSlope = round(Math.max(secondHalfSlopes.api, secondHalfSlopes.worker), 2);
     const cachedPer10Min = round(slopePerSecond(series('cached')) * 600, 1);
     const heap = {
       api: heapSlopes(readMemoryProbe(stack.memoryDir, pids.api), begunAt, settings),
@@ -344,27 +366,36 @@ export const soakBenchmark: Benchmark = {
     const firstP99 = round(percentile(third(0), 99), 1);
     const lastP99 = round(percentile(third(2), 99), 1);
     const drift = round(lastP99 / firstP99, 2);
+    // The larger of the two that could be measured (a process with too few full collections has none).
+    const measuredHeapSlopes = [heap.api.liveHeap, heap.worker.liveHeap].filter(Number.isFinite);
+    const heapSlope = measuredHeapSlopes.length === 0 ? Number.NaN : round(Math.max(...measuredHeapSlopes), 2);
+    const long = !context.quick && settings.runS >= LONG_SOAK_S;
     const rssMiB = (kib: number) => round(kib / 1024, 1);
     return {
       ...(settings.runS === STANDARD_SOAK_S || context.quick ? {} : { variant: String(settings.runS) }),
+      ...(long ? { variantInSummary: true } : {}),
       summary:
         `${settings.runS}s at ${ratePerS.toFixed(2)} orders/s (${round(settings.loadShare * 100, 0)} % of ${capacityPerS.toFixed(2)}/s): ` +
-        `RSS floor slope after ${settings.warmupS}s API ${apiSlope} / worker ${workerSlope} MB per 10 min ` +
+        `RSS floor slope after ${settings.warmupS}s API ${apiSlope} / worker ${workerSlope} MB per 10 min, ` +
+        `over the second half API ${secondHalfSlopes.api} / worker ${secondHalfSlopes.worker} ` +
         `(every sample: API ${everySample.api} / worker ${everySample.worker}; ` +
         `API ${rssMiB(afterWarmup[0]?.apiKiB ?? Number.NaN)} → ${rssMiB(memory.at(-1)?.apiKiB ?? Number.NaN)} MiB, worker ${rssMiB(afterWarmup[0]?.workerKiB ?? Number.NaN)} → ${rssMiB(memory.at(-1)?.workerKiB ?? Number.NaN)} MiB, ` +
         `cached workflows ${afterWarmup[0]?.cached ?? Number.NaN} → ${memory.at(-1)?.cached ?? Number.NaN}` +
         `${tuning.maxCachedWorkflows === undefined ? '' : ` of at most ${tuning.maxCachedWorkflows}`}); ` +
         `heap left by full collections API ${heap.api.liveHeap} / worker ${heap.worker.liveHeap} MB per 10 min ` +
-        `(${heap.api.fullCollections} / ${heap.worker.fullCollections} collections), V8's heap committed ` +
+        `(${heap.api.fullCollections} / ${heap.worker.fullCollections} collections; larger ${heapSlope}), V8's heap committed ` +
         `API ${heap.api.heapCommitted} / worker ${heap.worker.heapCommitted}, outside V8's heap ` +
         `API ${heap.api.outsideHeap} / worker ${heap.worker.outsideHeap}; ` +
         `${errors.length} errors, ${skipped} skipped; placement p99 first third ${firstP99} ms, last ${lastP99} ms (drift ${drift}); ${streamEvents} stream events` +
         (context.quick ? ' (quick: too short for a slope)' : ''),
-      headline: { soak_rss_slope_mb_per_10min: slope },
+      headline: long
+        ? { soak_heap_slope_mb_per_10min: heapSlope, soak_rss_second_half_slope_mb_per_10min: secondHalfSlope }
+        : { soak_rss_slope_mb_per_10min: slope },
       data: {
         settings,
         capacityPerS: round(capacityPerS, 2),
-        calibrationErrors: calibration.errors.length,
+        capacitySource: capacity.source,
+        calibrationErrors: capacity.errors,
         ratePerS: round(ratePerS, 2),
         counts,
         errors: errors.length,
@@ -373,6 +404,8 @@ export const soakBenchmark: Benchmark = {
         streamEvents,
         maxCachedWorkflows: tuning.maxCachedWorkflows ?? 'SDK default',
         rssSlopeMbPer10Min: { api: apiSlope, worker: workerSlope, max: slope },
+        secondHalfRssSlopeMbPer10Min: { ...secondHalfSlopes, max: secondHalfSlope },
+        liveHeapSlopeMbPer10Min: { api: heap.api.liveHeap, worker: heap.worker.liveHeap, max: heapSlope },
         everySampleSlopeMbPer10Min: everySample,
         temporalRssSlopeMbPer10Min: { floor: floorSlope('temporalKiB'), everySample: rawSlope('temporalKiB') },
         cachedWorkflowsPer10Min: cachedPer10Min,
@@ -386,6 +419,7 @@ export const soakBenchmark: Benchmark = {
         memory,
         definitions: {
           rssSlope: `least-squares slope, in MB per 10 minutes, through the lowest resident-memory sample of each ${settings.floorWindowS} s window after the warm-up (the floor V8's collections leave), of the API process and of the worker process; the headline is the larger`,
+          secondHalfRssSlope: `the same resident floor slope through the windows of the run's second half only (from ${settings.runS / 2} s): whether resident memory has levelled off`,
           everySampleSlope: 'the same slope through every sample after the warm-up, the collections’ sawtooth included',
           liveHeap:
             'the same floor slope through V8’s heap in use right after each full collection (what survived it: what a JavaScript leak raises)',

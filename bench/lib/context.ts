@@ -22,8 +22,14 @@ export interface Headline {
   cluster_throughput_ratio: number;
   /** One customer's place + pay p50 on the cluster over the dev server's. */
   cluster_checkout_p50_ratio: number;
+  /** Checkouts per second on one temporal-server process on PostgreSQL over the dev server's, ABBA pairs (bench/benchmarks/one-process.ts). */
+  server_one_process_throughput_ratio: number;
   stock_returned_p99_ms: number;
   soak_rss_slope_mb_per_10min: number;
+  /** The heap left by each full collection, floor slope in MB per 10 min, larger of the API's and the worker's, over a soak of an hour or more (goal < 1). */
+  soak_heap_slope_mb_per_10min: number;
+  /** The resident-memory floor slope over the second half of a soak of an hour or more, larger of the two (goal < 5). */
+  soak_rss_second_half_slope_mb_per_10min: number;
   /** A deep catalogue page's req/s at 10,000 products over at 100 (bench/benchmarks/scale-data.ts). */
   catalogue_10k_ratio: number;
   /** One customer's order list p99 at 10,000 orders over at 10 (goal ≤ 2). */
@@ -54,6 +60,11 @@ export interface BenchOutcome {
    * and left out of the summary, whose figures are the standard runs'.
    */
   variant?: string;
+  /**
+   * A variant whose headline the summary does take: figures only that length measures (a soak of an
+   * hour or more), under keys of their own, so the standard run's keys stay the standard run's.
+   */
+  variantInSummary?: boolean;
 }
 
 export interface Benchmark {
