@@ -1,5 +1,5 @@
 /** Carts: what each user means to buy, cleared of what an order bought once it is paid. */
-import { DomainError, isUniqueViolation } from '../../lib/errors';
+import { DomainError } from '../../lib/errors';
 import { MAX_LINES_PER_ORDER } from '../../lib/money';
 import type { CartDb } from './db';
 
@@ -60,28 +60,50 @@ export class CartService {
   }
 
   /**
-   * Removes what a paid order bought. Idempotent by order: the clearing record is written in
-   * the same transaction, so a retry after a crash finds it and changes nothing.
+   * Removes what a paid order bought, in one statement (one round trip, atomic): the clearing
+   * record, keyed by the order, decides whether this is the first clear; a retry or a concurrent
+   * twin finds it (ON CONFLICT DO NOTHING, which waits for a twin in flight) and changes nothing.
    */
   async clearForOrder(input: ClearCartInput): Promise<{ cleared: boolean }> {
-    try {
-      return await this.db.$transaction(async (tx) => {
-        const done = await tx.cartClearing.findUnique({ where: { orderId: input.orderId } });
-        if (done) return { cleared: false };
-        await tx.cartClearing.create({ data: { orderId: input.orderId, userId: input.userId } });
-        for (const line of input.lines) {
-          const item = { userId: input.userId, productId: line.productId };
-          await tx.cartItem.deleteMany({ where: { ...item, quantity: { lte: line.quantity } } });
-          await tx.cartItem.updateMany({
-            where: { ...item, quantity: { gt: line.quantity } },
-            data: { quantity: { decrement: line.quantity } },
-          });
-        }
-        return { cleared: true };
-      });
-    } catch (error) {
-      if (isUniqueViolation(error)) return { cleared: false }; // a concurrent retry cleared it
-      throw error;
-    }
+    const { rows } = await this.db.sql.query<{ cleared: boolean }>(CLEAR_FOR_ORDER, [
+      input.orderId,
+      input.userId,
+      input.lines.map((line) => line.productId),
+      input.lines.map((line) => line.quantity),
+    ]);
+    return { cleared: rows[0]?.cleared ?? false };
   }
 }
+
+/**
+ * $1 order, $2 user, $3/$4 the order's lines as parallel arrays of product ids and quantities.
+ * Lines of one product are summed (taking a then b is taking a + b). The items are locked first
+ * and the rest computed from what the lock returned: the DELETE and the UPDATE would otherwise each
+ * decide from the statement's snapshot, and an item whose quantity a concurrent edit moved across
+ * the ordered amount would be neither removed nor lowered. Locking in product order keeps two
+ * clears of one cart from deadlocking.
+ */
+const CLEAR_FOR_ORDER = `
+  WITH clearing AS (
+    INSERT INTO cart_clearings (order_id, user_id) VALUES ($1, $2)
+    ON CONFLICT (order_id) DO NOTHING
+    RETURNING order_id
+  ), ordered AS (
+    SELECT product_id, sum(quantity)::int AS quantity
+    FROM unnest($3::uuid[], $4::int[]) AS line (product_id, quantity)
+    GROUP BY product_id
+  ), held AS (
+    SELECT item.product_id, item.quantity - ordered.quantity AS remaining
+    FROM cart_items item JOIN ordered USING (product_id)
+    WHERE item.user_id = $2 AND EXISTS (SELECT FROM clearing)
+    ORDER BY item.product_id
+    FOR UPDATE OF item
+  ), removed AS (
+    DELETE FROM cart_items item USING held
+    WHERE item.user_id = $2 AND item.product_id = held.product_id AND held.remaining <= 0
+  ), lowered AS (
+    UPDATE cart_items item SET quantity = held.remaining, updated_at = now()
+    FROM held
+    WHERE item.user_id = $2 AND item.product_id = held.product_id AND held.remaining > 0
+  )
+  SELECT EXISTS (SELECT FROM clearing) AS cleared`;

@@ -87,7 +87,48 @@ test('persist stores every field and announces {userId, sequence} after commit',
     });
     expect(notification.id).toMatch(/^[0-9a-f-]{36}$/);
     expect(notification.createdAt).toBeInstanceOf(Date);
-    expect(JSON.parse(await announced)).toEqual({ userId: 'announced', sequence: 1 });
+    // The hubs of every API instance parse this text: its format is JSON.stringify's.
+    expect(await announced).toBe('{"userId":"announced","sequence":1}');
+  } finally {
+    await listener.end();
+  }
+});
+
+test('every persist announces once, after its row is readable, also for a known dedupe key', async () => {
+  const listener = new Client({ connectionString: database.url });
+  await listener.connect();
+  try {
+    const heard: string[] = [];
+    // What was readable the moment each announcement arrived: the row it names must be.
+    const readOnHearing: Promise<number[]>[] = [];
+    // NOTIFYs reach a listener in commit order: the end mark, sent after every persist has
+    // returned, arrives after all their announcements.
+    const ended = new Promise<void>((resolve) =>
+      listener.on('notification', (message) => {
+        if (message.payload === 'end') return resolve();
+        heard.push(message.payload ?? '');
+        const { sequence } = JSON.parse(message.payload ?? '') as { sequence: number };
+        readOnHearing.push(
+          notifications
+            .list('heard', { afterSequence: sequence - 1, limit: 1 })
+            .then((rows) => rows.map((n) => n.sequence)),
+        );
+      }),
+    );
+    await listener.query(`LISTEN ${NOTIFICATIONS_CHANNEL}`);
+    const persisted = await Promise.all(
+      Array.from({ length: 6 }, (_, i) => notifications.persist(note('heard', `h-${i}`))),
+    );
+    await notifications.persist(note('heard', 'h-0')); // a retry heals a stream that missed the first
+    await listener.query(`SELECT pg_notify($1, 'end')`, [NOTIFICATIONS_CHANNEL]);
+    await ended;
+
+    const announcements = heard.map((payload) => JSON.parse(payload) as { userId: string; sequence: number });
+    const h0 = persisted[0]!.notification.sequence;
+    const sorted = (numbers: number[]) => [...numbers].sort((x, y) => x - y);
+    expect(sorted(announcements.map((a) => a.sequence))).toEqual(sorted([1, 2, 3, 4, 5, 6, h0]));
+    expect(announcements.every((a) => a.userId === 'heard')).toBe(true);
+    expect(await Promise.all(readOnHearing)).toEqual(announcements.map((a) => [a.sequence]));
   } finally {
     await listener.end();
   }

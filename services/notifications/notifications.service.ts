@@ -1,5 +1,5 @@
 /** Notifications per user: persisted once per dedupe key with a per-user sequence, then announced to live streams. */
-import { DomainError } from '../../lib/errors';
+import { DomainError, isUniqueViolation } from '../../lib/errors';
 import type { NotificationsDb } from './db';
 import type { Prisma } from './generated/client';
 import { isUuid } from '../../lib/ids';
@@ -9,6 +9,12 @@ import { cursorCodec, pageLimit, toPage, type Page, type PageRequest } from '../
 export const NOTIFICATIONS_CHANNEL = 'storefront_notifications';
 
 export type NotificationKind = 'NOTIFICATION' | 'ORDER';
+
+/** The columns a Notification is read from, in the order of the table. */
+const NOTIFICATION_COLUMNS = 'id, user_id, sequence, kind, type, payload, dedupe_key, read_at, created_at';
+
+/** The unique index on (user_id, dedupe_key) (prisma/notifications/migrations). */
+const DEDUPE_KEY_CONSTRAINT = 'notifications_user_id_dedupe_key_key';
 
 export interface Notification {
   id: string;
@@ -77,7 +83,6 @@ export class NotificationError extends DomainError {
 
 const DEFAULT_LIMIT = 50;
 const MAX_LIMIT = 500;
-const TRANSACTION_OPTIONS = { maxWait: 10_000, timeout: 15_000 };
 
 type NotificationRow = Prisma.NotificationGetPayload<object>;
 
@@ -85,42 +90,37 @@ export class NotificationsService {
   constructor(private readonly db: NotificationsDb) {}
 
   /**
-   * Stores the notification unless its dedupe key is known, then announces it after commit.
-   * The announcement is also sent for a known key: a caller retried because the first
-   * announcement failed thereby heals a stream that missed it (streams skip what they have).
+   * Stores the notification unless its dedupe key is known, and announces it, in one statement
+   * (PERSIST_NOTIFICATION): PostgreSQL delivers the NOTIFY at commit, so a listener never hears of
+   * a row it cannot read yet. The announcement is also sent for a known key: a caller retried
+   * because the first announcement failed thereby heals a stream that missed it (streams skip what
+   * they have).
    */
   async persist(input: PersistNotificationInput): Promise<PersistNotificationResult> {
-    const { userId, dedupeKey } = input;
-    const result = await this.db.$transaction(async (tx) => {
-      // The per-user sequence row, locked for the rest of the transaction, serializes the
-      // notifications of one user: the dedupe check below cannot race, and sequences are
-      // handed out without gaps (a rolled back insert never bumped it).
-      await tx.$executeRaw`
-        INSERT INTO user_sequences (user_id, last_sequence) VALUES (${userId}, 0)
-        ON CONFLICT (user_id) DO NOTHING`;
-      const [locked] = await tx.$queryRaw<{ last_sequence: number }[]>`
-        SELECT last_sequence FROM user_sequences WHERE user_id = ${userId} FOR UPDATE`;
+    const values = [
+      input.userId,
+      input.dedupeKey,
+      input.kind ?? 'NOTIFICATION',
+      input.type,
+      JSON.stringify(input.payload),
+      NOTIFICATIONS_CHANNEL,
+    ];
+    try {
+      return await this.persistOnce(values);
+    } catch (error) {
+      // A concurrent persist of the same key committed after this statement's snapshot was taken:
+      // the unique key refused the twin (rolled back whole, so no sequence was spent). Run again:
+      // the new snapshot sees the committed row, which is returned as known.
+      if (!isDedupeKeyViolation(error)) throw error;
+      return this.persistOnce(values);
+    }
+  }
 
-      const existing = await tx.notification.findUnique({ where: { userId_dedupeKey: { userId, dedupeKey } } });
-      if (existing) return { notification: toNotification(existing), created: false };
-
-      const sequence = (locked?.last_sequence ?? 0) + 1;
-      await tx.userSequence.update({ where: { userId }, data: { lastSequence: sequence } });
-      const row = await tx.notification.create({
-        data: {
-          userId,
-          sequence,
-          kind: input.kind ?? 'NOTIFICATION',
-          type: input.type,
-          payload: input.payload as Prisma.InputJsonObject,
-          dedupeKey,
-        },
-      });
-      return { notification: toNotification(row), created: true };
-    }, TRANSACTION_OPTIONS);
-
-    await this.announce({ userId, sequence: result.notification.sequence });
-    return result;
+  private async persistOnce(values: unknown[]): Promise<PersistNotificationResult> {
+    const { rows } = await this.db.sql.query<PersistedRow>(PERSIST_NOTIFICATION, values);
+    const [row] = rows;
+    if (!row) throw new Error(`persisting notification ${String(values[1])} of ${String(values[0])} returned no row`);
+    return { notification: fromRow(row), created: row.created };
   }
 
   async list(userId: string, options: ListNotificationsOptions = {}): Promise<Notification[]> {
@@ -166,10 +166,6 @@ export class NotificationsService {
     const row = await this.db.userSequence.findUnique({ where: { userId } });
     return row?.lastSequence ?? 0;
   }
-
-  private async announce(announcement: NotificationAnnouncement): Promise<void> {
-    await this.db.$executeRaw`SELECT pg_notify(${NOTIFICATIONS_CHANNEL}, ${JSON.stringify(announcement)})`;
-  }
 }
 
 function notFound(id: string): NotificationError {
@@ -188,4 +184,63 @@ function toNotification(row: NotificationRow): Notification {
     readAt: row.readAt,
     createdAt: row.createdAt,
   };
+}
+
+/**
+ * $1 user, $2 dedupe key, $3 kind, $4 type, $5 payload (JSON), $6 channel. The per-user sequence
+ * row serializes one user's notifications: ON CONFLICT DO UPDATE locks it and bumps its latest
+ * committed value, so sequences are handed out without gaps or duplicates (a statement that fails
+ * rolls its bump back). A known dedupe key bumps nothing and returns the stored row. The NOTIFY
+ * payload is NotificationAnnouncement's JSON, as JSON.stringify writes it.
+ */
+const PERSIST_NOTIFICATION = `
+  WITH known AS (
+    SELECT ${NOTIFICATION_COLUMNS} FROM notifications WHERE user_id = $1 AND dedupe_key = $2
+  ), next AS (
+    INSERT INTO user_sequences AS counter (user_id, last_sequence)
+    SELECT $1, 1 WHERE NOT EXISTS (SELECT FROM known)
+    ON CONFLICT (user_id) DO UPDATE SET last_sequence = counter.last_sequence + 1
+    RETURNING last_sequence
+  ), inserted AS (
+    INSERT INTO notifications (id, user_id, sequence, kind, type, payload, dedupe_key)
+    SELECT gen_random_uuid(), $1, last_sequence, $3::notification_kind, $4, $5::jsonb, $2 FROM next
+    RETURNING ${NOTIFICATION_COLUMNS}
+  ), persisted AS (
+    SELECT *, true AS created FROM inserted
+    UNION ALL
+    SELECT *, false AS created FROM known
+  )
+  SELECT persisted.*,
+    pg_notify($6, format('{"userId":%s,"sequence":%s}', to_json(user_id), sequence)) AS announced
+  FROM persisted`;
+
+interface PersistedRow {
+  id: string;
+  user_id: string;
+  sequence: number;
+  kind: NotificationKind;
+  type: string;
+  payload: Record<string, unknown> | null;
+  dedupe_key: string;
+  read_at: Date | null;
+  created_at: Date;
+  created: boolean;
+}
+
+function fromRow(row: PersistedRow): Notification {
+  return {
+    id: row.id,
+    userId: row.user_id,
+    sequence: row.sequence,
+    kind: row.kind,
+    type: row.type,
+    payload: row.payload ?? {},
+    dedupeKey: row.dedupe_key,
+    readAt: row.read_at,
+    createdAt: row.created_at,
+  };
+}
+
+function isDedupeKeyViolation(error: unknown): boolean {
+  return isUniqueViolation(error) && (error as { constraint?: string }).constraint === DEDUPE_KEY_CONSTRAINT;
 }

@@ -100,16 +100,17 @@ export class PaymentsService {
     }
 
     // An earlier try may have charged and then lost the answer (timeout, crash): look first.
-    const intent = await this.intentFor(payment);
+    const { intent, created } = await this.findOrCreateIntent(payment);
+    // A new intent's id is recorded by this activity's next write, before anything else is sent to
+    // Stripe: a crash before that write leaves nothing lost, the retry's create under the order's
+    // key answers the same intent.
     if (intent.status === 'succeeded') return this.markSucceeded(payment.id, intent.id, input.attempt);
-    if (intent.status === 'processing' && !this.gateway.stateless)
+    if (intent.status === 'processing' && !this.gateway.stateless) {
+      if (created) await this.recordIntent(payment.id, intent.id);
       return { paymentId: payment.id, paymentIntentId: intent.id, status: 'PROCESSING' };
+    }
 
-    await this.db.paymentAttempt.upsert({
-      where: { paymentId_attempt: { paymentId: payment.id, attempt: input.attempt } },
-      create: { paymentId: payment.id, attempt: input.attempt, paymentMethod: input.paymentMethod },
-      update: {},
-    });
+    await this.recordAttempt(payment.id, input, created ? intent.id : null);
 
     let confirmed: Stripe.PaymentIntent;
     try {
@@ -294,22 +295,31 @@ export class PaymentsService {
     await this.db.webhookEvent.updateMany({ where: { id, processedAt: null }, data: { processedAt: new Date() } });
   }
 
+  /**
+   * The order's payment, created on its first charge: one statement whatever the race, since the
+   * unique order id decides (a twin in flight is waited for). The no-op update on conflict is what
+   * makes RETURNING answer the existing row.
+   */
   private async paymentFor(input: ChargeInput): Promise<Payment> {
-    const existing = await this.db.payment.findUnique({ where: { orderId: input.orderId } });
-    if (existing) return existing;
-    try {
-      return await this.db.payment.create({
-        data: { orderId: input.orderId, amountCents: input.amountCents, currency: input.currency },
-      });
-    } catch (error) {
-      if (isUniqueViolation(error)) return this.db.payment.findUniqueOrThrow({ where: { orderId: input.orderId } });
-      throw error;
-    }
+    const { rows } = await this.db.sql.query<PaymentRow>(PAYMENT_FOR_ORDER, [
+      input.orderId,
+      input.amountCents,
+      input.currency,
+    ]);
+    return fromPaymentRow(rows[0]!);
   }
 
-  /** The order's one PaymentIntent: looked up if we know it, else created under the order's key. */
+  /** The order's one PaymentIntent, its id recorded on the payment. */
   private async intentFor(payment: Payment): Promise<Stripe.PaymentIntent> {
-    if (payment.stripePaymentIntentId) return this.stripe.paymentIntents.retrieve(payment.stripePaymentIntentId);
+    const { intent, created } = await this.findOrCreateIntent(payment);
+    if (created) await this.recordIntent(payment.id, intent.id);
+    return intent;
+  }
+
+  /** The order's one PaymentIntent: looked up if we know it, else created under the order's key (not yet recorded). */
+  private async findOrCreateIntent(payment: Payment): Promise<{ intent: Stripe.PaymentIntent; created: boolean }> {
+    if (payment.stripePaymentIntentId)
+      return { intent: await this.stripe.paymentIntents.retrieve(payment.stripePaymentIntentId), created: false };
     // Stripe answers a repeated create with the same key with the intent it made the first time.
     const intent = await this.stripe.paymentIntents.create(
       {
@@ -320,26 +330,26 @@ export class PaymentsService {
       },
       { idempotencyKey: idempotencyKeys.intent(payment.orderId) },
     );
-    await this.db.payment.update({ where: { id: payment.id }, data: { stripePaymentIntentId: intent.id } });
-    return intent;
+    return { intent, created: true };
   }
 
+  private async recordIntent(paymentId: string, paymentIntentId: string): Promise<void> {
+    await this.db.sql.query(RECORD_INTENT, [paymentId, paymentIntentId]);
+  }
+
+  /** The confirmation about to be sent (and a new intent's id) in one statement; a retry of the attempt keeps its row. */
+  private async recordAttempt(paymentId: string, input: ChargeInput, newIntentId: string | null): Promise<void> {
+    await this.db.sql.query(RECORD_ATTEMPT, [paymentId, input.attempt, input.paymentMethod, newIntentId]);
+  }
+
+  /** The payment and its attempt succeeded, in one statement (both or neither). */
   private async markSucceeded(paymentId: string, paymentIntentId: string, attempt: number): Promise<ChargeResult> {
-    await this.db.$transaction(async (tx) => {
-      await tx.payment.update({
-        where: { id: paymentId },
-        data: { status: 'SUCCEEDED', stripePaymentIntentId: paymentIntentId },
-      });
-      await tx.paymentAttempt.updateMany({ where: { paymentId, attempt }, data: { outcome: 'SUCCEEDED' } });
-    });
+    await this.db.sql.query(MARK_SUCCEEDED, [paymentId, paymentIntentId, attempt]);
     return { paymentId, paymentIntentId, status: 'SUCCEEDED' };
   }
 
   private async recordDecline(paymentId: string, attempt: number, declineCode: string, message: string): Promise<void> {
-    await this.db.paymentAttempt.updateMany({
-      where: { paymentId, attempt },
-      data: { outcome: 'DECLINED', declineCode, failureMessage: message },
-    });
+    await this.db.sql.query(RECORD_DECLINE, [paymentId, attempt, declineCode, message]);
   }
 }
 
@@ -378,4 +388,59 @@ export function classifyStripeRefusal(
 
 function succeeded(payment: Payment): ChargeResult {
   return { paymentId: payment.id, paymentIntentId: payment.stripePaymentIntentId ?? '', status: 'SUCCEEDED' };
+}
+
+/** $1 order, $2 amount, $3 currency: the order's payment, inserted PENDING unless it exists. */
+const PAYMENT_FOR_ORDER = `
+  INSERT INTO payments (id, order_id, amount_cents, currency, updated_at)
+  VALUES (gen_random_uuid(), $1, $2, $3, now())
+  ON CONFLICT (order_id) DO UPDATE SET order_id = excluded.order_id
+  RETURNING id, order_id, amount_cents, currency, status, stripe_payment_intent_id, created_at, updated_at`;
+
+/** $1 payment, $2 intent id. */
+const RECORD_INTENT = `UPDATE payments SET stripe_payment_intent_id = $2, updated_at = now() WHERE id = $1`;
+
+/** $1 payment, $2 attempt, $3 payment method, $4 a new intent's id to record (null: known already). */
+const RECORD_ATTEMPT = `
+  WITH intent AS (
+    UPDATE payments SET stripe_payment_intent_id = $4, updated_at = now()
+    WHERE id = $1 AND $4::text IS NOT NULL
+  )
+  INSERT INTO payment_attempts (payment_id, attempt, payment_method) VALUES ($1, $2, $3)
+  ON CONFLICT (payment_id, attempt) DO NOTHING`;
+
+/** $1 payment, $2 intent id, $3 attempt. */
+const MARK_SUCCEEDED = `
+  WITH paid AS (
+    UPDATE payments SET status = 'SUCCEEDED', stripe_payment_intent_id = $2, updated_at = now() WHERE id = $1
+  )
+  UPDATE payment_attempts SET outcome = 'SUCCEEDED' WHERE payment_id = $1 AND attempt = $3`;
+
+/** $1 payment, $2 attempt, $3 decline code, $4 Stripe's message. */
+const RECORD_DECLINE = `
+  UPDATE payment_attempts SET outcome = 'DECLINED', decline_code = $3, failure_message = $4
+  WHERE payment_id = $1 AND attempt = $2`;
+
+interface PaymentRow {
+  id: string;
+  order_id: string;
+  amount_cents: number;
+  currency: string;
+  status: PaymentStatus;
+  stripe_payment_intent_id: string | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+function fromPaymentRow(row: PaymentRow): Payment {
+  return {
+    id: row.id,
+    orderId: row.order_id,
+    amountCents: row.amount_cents,
+    currency: row.currency,
+    status: row.status,
+    stripePaymentIntentId: row.stripe_payment_intent_id,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
 }
