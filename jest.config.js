@@ -30,7 +30,7 @@ module.exports = {
       ...common,
       displayName: 'unit',
       testMatch: [
-        '<rootDir>/{lib,services,activities,scripts,api,workflows,prisma,harness,temporal,worker,ops,devstack,reconciler}/**/*.test.ts',
+        '<rootDir>/{lib,services,activities,scripts,api,workflows,prisma,harness,temporal,worker,ops,devstack,reconciler,bench}/**/*.test.ts',
       ],
       testPathIgnorePatterns: [
         ...common.testPathIgnorePatterns,

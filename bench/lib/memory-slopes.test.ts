@@ -1,8 +1,4 @@
-/**
- * The floor slopes the soak reports. bench/ is outside the test tiers' folders (jest.config.js), so
- * this file runs on its own:
- *   npx jest --config '{"transform":{"^.+\\.ts$":["@swc/jest"]},"testEnvironment":"node"}' bench/lib/memory-slopes.test.ts
- */
+/** The floor slopes the soak reports (unit tier). */
 import { secondHalfFloorSlope, slopePerSecond, windowFloors, type MemoryPoint } from './memory-slopes';
 
 /** A process sampled every 10 s whose memory saws by 50 above its floor (a collection every 40 s). */
