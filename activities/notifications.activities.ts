@@ -16,7 +16,7 @@ export function createNotificationActivities(deps: {
 }) {
   const { notifications, temporal } = deps;
 
-  /** One local transaction: the row (once per dedupe key) and its per-user sequence, then the live announcement. */
+  /** One statement: the row (once per dedupe key), its per-user sequence and the live announcement, delivered at commit. */
   async function persistNotification(input: NotifyInput): Promise<PersistNotificationResult> {
     const { notification, created } = await notifications.persist(input);
     return { id: notification.id, sequence: notification.sequence, created };
