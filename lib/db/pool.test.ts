@@ -1,14 +1,15 @@
 /** The database settings reach every service's pool: size, connection wait and statement timeout. */
-import type { PoolConfig } from 'pg';
+import type { Pool, PoolConfig } from 'pg';
 import { loadSettings } from '../config';
 import { SERVICES, type ServiceName } from '../service-names';
 import { DEFAULT_DATABASE_POOL } from './pool';
 
-// The pools' configurations as the adapter receives them: the services' pools are not opened.
+// The configurations of the pools the adapter receives (shared with each service's plain SQL,
+// lib/db/service-db.ts): a pg pool connects only when queried, so none is opened.
 const configs: PoolConfig[] = [];
 jest.mock('@prisma/adapter-pg', () => ({
-  PrismaPg: jest.fn().mockImplementation((config: PoolConfig) => {
-    configs.push(config);
+  PrismaPg: jest.fn().mockImplementation((pool: Pool) => {
+    configs.push(pool.options);
     return { provider: 'postgres', adapterName: '@prisma/adapter-pg', connect: jest.fn() };
   }),
 }));
