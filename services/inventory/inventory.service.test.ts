@@ -1,17 +1,19 @@
 import { randomUUID } from 'node:crypto';
+import { Client } from 'pg';
 import { DomainError } from '../../lib/errors';
 import { useServiceDatabase } from '../../test/helpers/databases';
 import { newProduct as newProductIn } from '../../test/helpers/checkouts';
 import { errorOf } from '../../test/helpers/rejections';
 import { createInventoryDb, type InventoryDb } from './db';
 import { InventoryService, type ProductView } from './inventory.service';
+import { MOVE_RESERVATION } from './stock-steps.sql';
 
 // Races of 50 transactions queue for a pool of a few connections: seconds on a busy 2-core machine.
 jest.setTimeout(30_000);
 
 let db: InventoryDb;
 let inventory: InventoryService;
-useServiceDatabase('inventory', createInventoryDb, (opened) => {
+const database = useServiceDatabase('inventory', createInventoryDb, (opened) => {
   db = opened;
   inventory = new InventoryService(opened);
 });
@@ -194,6 +196,50 @@ test('concurrent releases of one order give the units back once', async () => {
   await inventory.reserve({ orderId, lines: [{ productId: product.id, quantity: 3 }] });
   const results = await Promise.all(Array.from({ length: 6 }, () => inventory.release(orderId)));
   expect(results.filter((r) => r !== null)).toHaveLength(1);
+  expect(await stock(product.id)).toEqual({ available: 5, reserved: 0, sold: 0 });
+});
+
+/**
+ * Runs `step` while another connection has moved the order's reservation to `to` and not yet
+ * committed: the step starts (its statement's snapshot still shows the reservation HELD) and waits
+ * for the reservation's lock; the other move commits, and the step answers.
+ */
+async function behindAnUncommittedMove<T>(orderId: string, to: 'COMMITTED' | 'RELEASED', step: () => Promise<T>) {
+  const mover = new Client({ connectionString: database.url });
+  await mover.connect();
+  try {
+    await mover.query('BEGIN');
+    await mover.query(MOVE_RESERVATION, [orderId, ['HELD'], to]);
+    const stepping = step();
+    while (!(await waitingForALock(mover))) {
+      // the step has not reached the locked reservation yet
+    }
+    await mover.query('COMMIT');
+    return await stepping;
+  } finally {
+    await mover.end();
+  }
+}
+
+async function waitingForALock(client: Client): Promise<boolean> {
+  const { rows } = await client.query<{ waiting: boolean }>(
+    `SELECT EXISTS (SELECT FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock') AS waiting`,
+  );
+  return rows[0]!.waiting;
+}
+
+test('a release that waited for a concurrent release gives nothing back; one that waited for the commit gives back the sold units', async () => {
+  const product = await newProduct(5);
+  const released = randomUUID();
+  await inventory.reserve({ orderId: released, lines: [{ productId: product.id, quantity: 3 }] });
+  expect(await behindAnUncommittedMove(released, 'RELEASED', () => inventory.release(released))).toBeNull();
+  expect(await stock(product.id)).toEqual({ available: 5, reserved: 0, sold: 0 });
+
+  const paid = randomUUID();
+  await inventory.reserve({ orderId: paid, lines: [{ productId: product.id, quantity: 2 }] });
+  expect(await behindAnUncommittedMove(paid, 'COMMITTED', () => inventory.release(paid))).toMatchObject({
+    status: 'RELEASED',
+  });
   expect(await stock(product.id)).toEqual({ available: 5, reserved: 0, sold: 0 });
 });
 

@@ -1,9 +1,12 @@
 /** Inventory: the product catalogue and the stock that orders reserve, commit and release. */
 import { DomainError, isUniqueViolation } from '../../lib/errors';
-import { BULK_TRANSACTION, ROW_LOCK_QUEUE_TRANSACTION } from '../../lib/db/transaction-options';
+import type pg from 'pg';
+import { BULK_TRANSACTION } from '../../lib/db/transaction-options';
+import { inSqlTransaction } from '../../lib/db/sql-transaction';
 import { cursorCodec, pageLimit, toPage, type Page, type PageRequest } from '../../lib/paging';
 import { holdingRefusal, type HoldingLimits } from '../../lib/holding-limits';
 import type { InventoryDb } from './db';
+import { MOVE_RESERVATION, RESERVE_ORDER, type MoveReservationRow, type ReserveOrderRow } from './stock-steps.sql';
 import type { Prisma, Product, ReservationStatus } from './generated/client';
 
 /**
@@ -301,69 +304,50 @@ export class InventoryService {
   }
 
   /**
-   * Reserves every line of an order, or nothing. Idempotent by orderId: the unique
-   * reservation per order means a retry returns the reservation already made.
+   * Reserves every line of an order, or nothing. Idempotent by orderId: the unique reservation per
+   * order means a retry answers the reservation already made. One statement (RESERVE_ORDER), which
+   * says why no two orders can take the last unit.
    *
-   * Overselling is impossible because each line is one conditional UPDATE
-   * (`available >= quantity` in its WHERE): PostgreSQL row-locks the product while it
-   * checks and decrements, so two orders can never both take the last unit. A second
-   * order waiting on the lock re-evaluates the condition after the first commits. Lines
-   * are locked in product-id order so two multi-line orders cannot deadlock. The CHECK
-   * (available >= 0) is the last line of defence.
-   *
-   * The customer's holding limits are decided in the same transaction, before anything is taken,
-   * under a transaction-scoped advisory lock of that customer: two orders of one customer reserve
-   * one after the other, and the second counts the first's held units (READ COMMITTED reads what
-   * committed before each statement, and the lock is released only at commit). Other customers
-   * never wait on it.
+   * The customer's holding limits are decided in the same transaction, before it commits, under a
+   * transaction-scoped advisory lock of that customer: two orders of one customer reserve one after
+   * the other, and the second counts the first's held units (READ COMMITTED: the reservation
+   * statement's snapshot is taken after the lock was granted, so it sees what the first committed).
+   * Other customers never wait on it. The rule itself stays in lib/holding-limits.ts: an order it
+   * refuses is rolled back.
    */
   async reserve(input: ReserveStockInput): Promise<ReservationView> {
-    const existing = await this.findReservation(input.orderId);
-    if (existing) return existing;
+    const { orderId, customerId, holdingLimits } = input;
     const lines = mergeLines(input.lines);
-    const { customerId, holdingLimits } = input;
-    try {
-      await this.db.$transaction(async (tx) => {
-        if (customerId && holdingLimits) {
-          await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`holding:${customerId}`}, 0))`;
-          const refusal = await this.holdingRefusalIn(tx, customerId, lines, holdingLimits);
-          if (refusal) throw new DomainError('HOLD_LIMIT_REACHED', refusal.message, refusal.details);
-        }
-        const reservation = await tx.reservation.create({ data: { orderId: input.orderId, customerId } });
-        for (const line of lines) {
-          const taken = await tx.product.updateMany({
-            where: { id: line.productId, available: { gte: line.quantity } },
-            data: { available: { decrement: line.quantity }, reserved: { increment: line.quantity } },
-          });
-          if (taken.count === 0) {
-            const product = await tx.product.findUnique({ where: { id: line.productId } });
-            if (!product)
-              throw new DomainError('UNKNOWN_PRODUCT', `No product ${line.productId}`, { productId: line.productId });
-            throw new DomainError(
-              'OUT_OF_STOCK',
-              `Only ${product.available} of ${product.sku} left, ${line.quantity} wanted`,
-              {
-                productId: line.productId,
-                sku: product.sku,
-                available: product.available,
-                requested: line.quantity,
-              },
-            );
-          }
-          await tx.reservationLine.create({
-            data: { reservationId: reservation.id, productId: line.productId, quantity: line.quantity },
-          });
-        }
-      }, ROW_LOCK_QUEUE_TRANSACTION);
-    } catch (error) {
-      // A concurrent retry of the same order won the insert: its reservation is the answer.
-      if (isUniqueViolation(error)) {
-        const winner = await this.findReservation(input.orderId);
-        if (winner) return winner;
-      }
-      throw error;
-    }
-    return (await this.findReservation(input.orderId))!;
+    const reserveOn = async (db: Pick<pg.ClientBase, 'query'>, countHolding: boolean) => {
+      const { rows } = await db.query<ReserveOrderRow>(RESERVE_ORDER, [
+        orderId,
+        customerId ?? null,
+        lines.map((line) => line.productId),
+        lines.map((line) => line.quantity),
+        countHolding ? customerId : null,
+      ]);
+      return rows;
+    };
+    const rows =
+      customerId && holdingLimits
+        ? await inSqlTransaction(this.db.sql, async (client) => {
+            await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`holding:${customerId}`]);
+            const reserved = await reserveOn(client, true);
+            const refusal = reserved[0]!.existing_status ? null : holdingRefusalOf(holdingLimits, reserved);
+            // Throwing rolls the reservation back: nothing of a refused order is kept.
+            if (refusal) throw new DomainError('HOLD_LIMIT_REACHED', refusal.message, refusal.details);
+            return reserved;
+          })
+        : await reserveOn(this.db.sql, false);
+    const [outcome] = rows;
+    if (outcome!.existing_status)
+      return { orderId, status: outcome!.existing_status as ReservationStatus, lines: outcome!.existing_lines ?? [] };
+    if (outcome!.created) return { orderId, status: 'HELD', lines };
+    // Nothing was written: a line did not fit, or a concurrent call of the same order reserved first
+    // (possibly the very units this one missed). Its reservation is then the answer.
+    const winner = await this.findReservation(orderId);
+    if (winner) return winner;
+    throw stockRefusal(rows);
   }
 
   /**
@@ -443,17 +427,18 @@ export class InventoryService {
    * A no-op when the order reserved nothing or was released already.
    */
   async release(orderId: string): Promise<ReservationView | null> {
-    return this.moveReservation(orderId, ['HELD', 'COMMITTED'], 'RELEASED');
+    const { moved, lines } = await this.moveReservation(orderId, ['HELD', 'COMMITTED'], 'RELEASED');
+    return moved ? { orderId, status: 'RELEASED', lines } : null;
   }
 
   /** A paid order's reservation becomes a sale. Idempotent. */
   async commit(orderId: string): Promise<ReservationView> {
-    const reservation = await this.findReservation(orderId);
-    if (!reservation) throw new DomainError('RESERVATION_NOT_FOUND', `Order ${orderId} has no reservation`);
-    if (reservation.status === 'RELEASED') {
+    const { found, moved, lines } = await this.moveReservation(orderId, ['HELD'], 'COMMITTED');
+    if (!found) throw new DomainError('RESERVATION_NOT_FOUND', `Order ${orderId} has no reservation`);
+    if (!moved && found === 'RELEASED') {
       throw new DomainError('RESERVATION_RELEASED', `The reservation of order ${orderId} was released`);
     }
-    return (await this.moveReservation(orderId, ['HELD'], 'COMMITTED')) ?? reservation;
+    return { orderId, status: 'COMMITTED', lines };
   }
 
   /** Reservations given back by a compensation (expiry, cancel, a later failure): the stock step's compensations run. */
@@ -471,41 +456,61 @@ export class InventoryService {
     };
   }
 
-  /**
-   * Moves a reservation from one of `from` to `to` and its units between the stock buckets.
-   * The status flip is a conditional update, so of two concurrent calls exactly one moves
-   * the units; the other sees count 0 and does nothing.
-   */
-  private async moveReservation(
-    orderId: string,
-    from: ReservationStatus[],
-    to: ReservationStatus,
-  ): Promise<ReservationView | null> {
-    return this.db.$transaction(async (tx) => {
-      const reservation = await tx.reservation.findUnique({ where: { orderId }, include: { lines: true } });
-      if (!reservation || !from.includes(reservation.status)) return null;
-      const flipped = await tx.reservation.updateMany({
-        where: { orderId, status: reservation.status },
-        data: { status: to },
-      });
-      if (flipped.count === 0) return null;
-      for (const line of [...reservation.lines].sort(byProductId)) {
-        const q = line.quantity;
-        const data =
-          to === 'COMMITTED'
-            ? { reserved: { decrement: q }, sold: { increment: q } }
-            : reservation.status === 'HELD'
-              ? { reserved: { decrement: q }, available: { increment: q } }
-              : { sold: { decrement: q }, available: { increment: q } };
-        await tx.product.update({ where: { id: line.productId }, data });
-      }
-      return {
-        orderId,
-        status: to,
-        lines: reservation.lines.map((l) => ({ productId: l.productId, quantity: l.quantity })),
-      };
-    });
+  /** Moves a reservation from one of `from` to `to` and its units between the stock buckets (MOVE_RESERVATION). */
+  private async moveReservation(orderId: string, from: ReservationStatus[], to: ReservationStatus) {
+    const { rows } = await this.db.sql.query<MoveReservationRow>(MOVE_RESERVATION, [orderId, from, to]);
+    return {
+      /** The status it had, or null when the order has no reservation. */
+      found: rows[0]?.found_status ?? null,
+      moved: rows[0]?.moved ?? false,
+      lines: linesOf(rows),
+    };
   }
+}
+
+function linesOf(rows: Array<{ product_id: string | null; quantity: number | null }>): ReservationLineInput[] {
+  return rows.flatMap((row) =>
+    row.product_id === null ? [] : [{ productId: row.product_id, quantity: row.quantity! }],
+  );
+}
+
+/** The customer's holding as RESERVE_ORDER read it, judged by the plan's limits (lib/holding-limits.ts). */
+function holdingRefusalOf(limits: HoldingLimits, rows: ReserveOrderRow[]) {
+  const unitsByProduct = new Map(rows.map((row) => [row.product_id ?? '', row.held_units]));
+  // A line of an unknown product is left to the reservation, which refuses it UNKNOWN_PRODUCT.
+  const known = rows.flatMap((row) =>
+    row.sku === null
+      ? []
+      : [
+          {
+            productId: row.product_id!,
+            quantity: row.quantity!,
+            sku: row.sku,
+            available: row.available!,
+            reserved: row.reserved!,
+          },
+        ],
+  );
+  return holdingRefusal(limits, { unpaidOrders: rows[0]!.held_orders, unitsByProduct }, known);
+}
+
+/** Why RESERVE_ORDER took nothing: its first line (in product-id order) that is unknown or does not fit. */
+function stockRefusal(rows: ReserveOrderRow[]): Error {
+  for (const row of rows) {
+    if (row.product_id === null) continue;
+    if (row.sku === null)
+      return new DomainError('UNKNOWN_PRODUCT', `No product ${row.product_id}`, { productId: row.product_id });
+    if (row.available! < row.quantity!)
+      return new DomainError('OUT_OF_STOCK', `Only ${row.available} of ${row.sku} left, ${row.quantity} wanted`, {
+        productId: row.product_id,
+        sku: row.sku,
+        available: row.available,
+        requested: row.quantity,
+      });
+  }
+  // Every line fitted, yet nothing was reserved and no reservation is found: not a business answer, so
+  // a plain error, which the activity retries.
+  return new Error('The reservation of the order was neither made nor found');
 }
 
 function byProductId(a: { productId: string }, b: { productId: string }): number {

@@ -1,3 +1,4 @@
+import { Client } from 'pg';
 import { useServiceDatabase } from '../../test/helpers/databases';
 import { errorOf } from '../../test/helpers/rejections';
 import { createQuotaDb, type QuotaDb } from './db';
@@ -8,7 +9,7 @@ jest.setTimeout(30_000);
 
 let db: QuotaDb;
 let quota: QuotaService;
-useServiceDatabase('quota', createQuotaDb, (opened) => {
+const database = useServiceDatabase('quota', createQuotaDb, (opened) => {
   db = opened;
   quota = new QuotaService(opened);
 });
@@ -263,6 +264,34 @@ test('release gives the units back, once; unknown keys are a no-op', async () =>
   // It answers what it first answered, with nothing to notify.
   expect(late).toMatchObject({ used: 1, replayed: true, crossed: [] });
 });
+
+test('a release that waited for a concurrent use of the same resource keeps that use counted', async () => {
+  const user = 'releases-while-ordering';
+  await quota.recordUsage({ userId: user, resource: 'orders', quantity: 1, idempotencyKey: 'order:1', at: NOVEMBER });
+  const other = new Client({ connectionString: database.url });
+  await other.connect();
+  try {
+    // Another order's use holds the usage row when the release starts (its snapshot still says 1 used).
+    await other.query('BEGIN');
+    await other.query(`UPDATE "usage" SET used = used + 1 WHERE user_id = $1 AND resource = 'orders'`, [user]);
+    const releasing = quota.releaseUsage({ userId: user, idempotencyKey: 'order:1' });
+    while (!(await waitingForALock(other))) {
+      // the release has not reached the locked usage row yet
+    }
+    await other.query('COMMIT');
+    expect(await releasing).toMatchObject({ released: true, used: 1 });
+  } finally {
+    await other.end();
+  }
+  expect((await quota.getQuota(user, NOVEMBER)).resources.find((r) => r.resource === 'orders')?.used).toBe(1);
+});
+
+async function waitingForALock(client: Client): Promise<boolean> {
+  const { rows } = await client.query<{ waiting: boolean }>(
+    `SELECT EXISTS (SELECT FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock') AS waiting`,
+  );
+  return rows[0]!.waiting;
+}
 
 test('unknown resources and bad quantities are refused with their codes', async () => {
   expect(

@@ -1,9 +1,16 @@
 /** Usage quotas: atomic check-and-consume per user, resource and monthly period, idempotent by key. */
 import { DomainError } from '../../lib/errors';
-import { ROW_LOCK_QUEUE_TRANSACTION } from '../../lib/db/transaction-options';
+import { inSqlTransaction } from '../../lib/db/sql-transaction';
+import {
+  COUNT_USE,
+  RECORD_EVENT,
+  RELEASE_EVENT,
+  type CountUseRow,
+  type RecordEventRow,
+  type ReleaseEventRow,
+} from './usage-steps.sql';
 import type { QuotaDb } from './db';
 import type { HoldingLimits } from '../../lib/holding-limits';
-import type { Prisma } from './generated/client';
 
 export type Enforcement = 'SOFT' | 'HARD';
 
@@ -89,7 +96,8 @@ export function periodOf(at: Date): string {
   return `${at.getUTCFullYear()}-${String(at.getUTCMonth() + 1).padStart(2, '0')}`;
 }
 
-type Tx = Prisma.TransactionClient;
+/** A recording's transaction: kept with the new event's answer, or rolled back before replaying the key's earlier event. */
+type Recording = { kept: true; result: RecordUsageResult } | { kept: false; earlier: RecordEventRow; planId: string };
 
 /** What an event's first call answered, kept on the event for its replays. */
 type StoredOutcome = Pick<RecordUsageResult, 'used' | 'limit' | 'overLimit' | 'enforcement' | 'crossed'>;
@@ -97,6 +105,19 @@ type StoredOutcome = Pick<RecordUsageResult, 'used' | 'limit' | 'overLimit' | 'e
 export class QuotaService {
   constructor(private readonly db: QuotaDb) {}
 
+  /**
+   * Counts the use against the user's plan, once per idempotency key: a replayed key answers its
+   * first outcome. Two statements in one transaction on the service's pool (services/quota/usage-steps.sql.ts
+   * says why the usage row's lock comes first): the rule (the hard limit, the thresholds) is decided
+   * here between them, and what a refused use or a replay wrote on the way is rolled back.
+   *
+   * Why the usage row's lock rather than only `UPDATE ... WHERE used + q <= limit`: the row is the
+   * one place all uses of (user, resource, period) meet, and holding its lock for this short
+   * transaction serializes them. Under it the hard-limit check, the key and the thresholds see each
+   * other's committed effects, so neither a hard limit nor a key can be consumed twice, and soft
+   * limits (which must record past the limit) share the same path. Contention is per user and
+   * resource, which is low.
+   */
   async recordUsage(input: RecordUsageInput): Promise<RecordUsageResult> {
     const { userId, resource, quantity, idempotencyKey } = input;
     if (!Number.isInteger(quantity) || quantity <= 0) {
@@ -104,73 +125,61 @@ export class QuotaService {
     }
     const period = periodOf(input.at ?? new Date());
 
-    return this.db.$transaction(async (tx) => {
-      const planId = await this.ensureSubscription(tx, userId);
-      const planLimit = await this.limitOf(tx, planId, resource);
-      const limit = planLimit.limitPerPeriod;
-      const enforcement = planLimit.enforcement;
-
-      // Why a row lock rather than only `UPDATE ... WHERE used + q <= limit`: the usage row is
-      // the one place all uses of (user, resource, period) meet, and holding its lock for the
-      // rest of this short transaction serializes them. Under that lock the hard-limit check,
-      // the idempotency-key insert and the threshold bookkeeping see each other's committed
-      // effects, so neither a hard limit nor a key can be consumed twice, and soft limits
-      // (which must record past the limit) share the same path. Contention is per user and
-      // resource, which is low. releaseUsage takes the same lock first, in the same order
-      // (usage row, then event), so the two cannot deadlock.
-      await tx.$executeRaw`
-        INSERT INTO "usage" (user_id, resource, period, used) VALUES (${userId}, ${resource}, ${period}, 0)
-        ON CONFLICT (user_id, resource, period) DO NOTHING`;
-      const [locked] = await tx.$queryRaw<{ used: number }[]>`
-        SELECT used FROM "usage" WHERE user_id = ${userId} AND resource = ${resource} AND period = ${period}
-        FOR UPDATE`;
-      const usedBefore = locked?.used ?? 0;
-
-      // One timestamp for the event and the crossings it records: a replay finds them by it.
-      const recordedAt = new Date();
-      const inserted = await tx.$executeRaw`
-        INSERT INTO usage_events (user_id, idempotency_key, resource, period, quantity, created_at)
-        VALUES (${userId}, ${idempotencyKey}, ${resource}, ${period}, ${quantity}, ${recordedAt})
-        ON CONFLICT (user_id, idempotency_key) DO NOTHING`;
-      if (inserted === 0) return this.replay(tx, userId, idempotencyKey, planId);
-
-      if (enforcement === 'HARD' && usedBefore + quantity > limit) {
-        // Throwing rolls the event back too: a refused key was never consumed.
-        throw new QuotaError(
-          'QUOTA_EXCEEDED',
-          `${resource} quota exceeded: ${usedBefore} of ${limit} used this period`,
-          {
+    const answer = await inSqlTransaction(
+      this.db.sql,
+      async (client): Promise<Recording> => {
+        const { rows } = await client.query<CountUseRow>(COUNT_USE, [
+          userId,
+          resource,
+          period,
+          DEFAULT_PLAN_ID,
+          quantity,
+        ]);
+        const { plan_id: planId, limit_per_period: limit, enforcement, used } = rows[0]!;
+        if (limit === null || enforcement === null || used === null) {
+          throw new QuotaError('UNKNOWN_RESOURCE', `plan ${planId} has no quota for "${resource}"`, {
+            planId,
             resource,
-            used: usedBefore,
-            limit,
+          });
+        }
+        const allowed = enforcement === 'SOFT' || used <= limit;
+        // One timestamp for the event and the crossings it records: a replay finds them by it.
+        const recordedAt = new Date();
+        const [event] = (
+          await client.query<RecordEventRow>(RECORD_EVENT, [
+            userId,
+            idempotencyKey,
+            resource,
             period,
-            requested: quantity,
-          },
-        );
-      }
-
-      const used = usedBefore + quantity;
-      await tx.$executeRaw`
-        UPDATE "usage" SET used = ${used} WHERE user_id = ${userId} AND resource = ${resource} AND period = ${period}`;
-
-      const crossed: Threshold[] = [];
-      for (const threshold of THRESHOLDS) {
-        if (!reaches(used, limit, threshold)) continue;
-        const fresh = await tx.$executeRaw`
-          INSERT INTO threshold_crossings (user_id, resource, period, threshold, crossed_at)
-          VALUES (${userId}, ${resource}, ${period}, ${threshold}, ${recordedAt})
-          ON CONFLICT DO NOTHING`;
-        if (fresh > 0) crossed.push(threshold);
-      }
-
-      const outcome: StoredOutcome = { used, limit, overLimit: used > limit, enforcement, crossed };
-      await tx.usageEvent.update({
-        where: { userId_idempotencyKey: { userId, idempotencyKey } },
-        // Nothing to tell: the event is notified as it is recorded, and a replay never signals.
-        data: { outcome: { ...outcome }, ...(crossed.length === 0 ? { notifiedAt: recordedAt } : {}) },
-      });
-      return { resource, period, ...outcome, replayed: false };
-    }, ROW_LOCK_QUEUE_TRANSACTION);
+            quantity,
+            recordedAt,
+            allowed,
+            THRESHOLDS.filter((threshold) => reaches(used, limit, threshold)),
+            { used, limit, overLimit: used > limit, enforcement },
+          ])
+        ).rows;
+        if (event!.recorded) {
+          const outcome = event!.recorded as StoredOutcome;
+          return { kept: true, result: { resource, period, ...outcome, replayed: false } };
+        }
+        if (event!.resource !== null) return { kept: false, earlier: event!, planId };
+        if (!allowed) {
+          const usedBefore = used - quantity;
+          // Throwing rolls the count back too: a refused key was never consumed.
+          throw new QuotaError(
+            'QUOTA_EXCEEDED',
+            `${resource} quota exceeded: ${usedBefore} of ${limit} used this period`,
+            { resource, used: usedBefore, limit, period, requested: quantity },
+          );
+        }
+        // The key's event is neither new nor visible: one recorded meanwhile under another period or
+        // resource. Not a business answer: a plain error, retried.
+        throw new Error(`The usage event ${idempotencyKey} was neither recorded nor found`);
+      },
+      (answer) => answer.kept,
+    );
+    if (answer.kept) return answer.result;
+    return this.replay(answer.earlier, userId, idempotencyKey, answer.planId);
   }
 
   /** The event's crossings reached the user's notification workflow: replays of its key signal nothing. */
@@ -181,28 +190,13 @@ export class QuotaService {
     });
   }
 
-  /** Gives the units of an event back (a saga compensation). Idempotent; a no-op for unknown keys. */
+  /** Gives the units of an event back (a saga compensation). Idempotent; a no-op for unknown keys. One statement (RELEASE_EVENT). */
   async releaseUsage(input: ReleaseUsageInput): Promise<ReleaseUsageResult> {
-    const { userId, idempotencyKey } = input;
-    return this.db.$transaction(async (tx) => {
-      const event = await tx.usageEvent.findUnique({ where: { userId_idempotencyKey: { userId, idempotencyKey } } });
-      if (!event || event.releasedAt) return { released: false };
-      const { resource, period } = event;
-
-      // Same lock order as recordUsage: the usage row first, then the event.
-      const [locked] = await tx.$queryRaw<{ used: number }[]>`
-        SELECT used FROM "usage" WHERE user_id = ${userId} AND resource = ${resource} AND period = ${period}
-        FOR UPDATE`;
-      const marked = await tx.$executeRaw`
-        UPDATE usage_events SET released_at = now()
-        WHERE user_id = ${userId} AND idempotency_key = ${idempotencyKey} AND released_at IS NULL`;
-      if (marked === 0) return { released: false };
-
-      const used = Math.max((locked?.used ?? 0) - event.quantity, 0);
-      await tx.$executeRaw`
-        UPDATE "usage" SET used = ${used} WHERE user_id = ${userId} AND resource = ${resource} AND period = ${period}`;
-      return { released: true, resource, period, quantity: event.quantity, used };
-    }, ROW_LOCK_QUEUE_TRANSACTION);
+    const { rows } = await this.db.sql.query<ReleaseEventRow>(RELEASE_EVENT, [input.userId, input.idempotencyKey]);
+    const [given] = rows;
+    if (!given) return { released: false };
+    const { resource, period, quantity, used } = given;
+    return { released: true, resource, period, quantity, used };
   }
 
   /** The user's plan and, for each resource of it, the use in the period of `at` (default now). */
@@ -257,45 +251,39 @@ export class QuotaService {
     await this.db.subscription.upsert({ where: { userId }, create: { userId, planId }, update: { planId } });
   }
 
-  private async ensureSubscription(tx: Tx, userId: string): Promise<string> {
-    await tx.$executeRaw`
-      INSERT INTO subscriptions (user_id, plan_id) VALUES (${userId}, ${DEFAULT_PLAN_ID})
-      ON CONFLICT (user_id) DO NOTHING`;
-    const subscription = await tx.subscription.findUniqueOrThrow({ where: { userId } });
-    return subscription.planId;
-  }
-
-  private async limitOf(tx: Tx, planId: string, resource: string) {
-    const planLimit = await tx.planLimit.findUnique({ where: { planId_resource: { planId, resource } } });
-    if (!planLimit) {
-      throw new QuotaError('UNKNOWN_RESOURCE', `plan ${planId} has no quota for "${resource}"`, { planId, resource });
-    }
-    return planLimit;
-  }
-
   /**
    * The outcome of an event recorded before: what its first call answered. Its crossings are
    * listed only while they were never notified, and never once the event was released.
    * Events recorded before outcomes were stored replay with the period's current standing.
    */
-  private async replay(tx: Tx, userId: string, idempotencyKey: string, planId: string): Promise<RecordUsageResult> {
-    const event = await tx.usageEvent.findUniqueOrThrow({
-      where: { userId_idempotencyKey: { userId, idempotencyKey } },
-    });
-    const { resource, period } = event;
+  private async replay(
+    event: RecordEventRow,
+    userId: string,
+    idempotencyKey: string,
+    planId: string,
+  ): Promise<RecordUsageResult> {
+    const resource = event.resource!;
+    const period = event.period!;
     const stored = event.outcome as StoredOutcome | null;
     if (stored) {
-      const crossed = event.releasedAt || event.notifiedAt ? [] : stored.crossed;
+      const crossed = event.released_at || event.notified_at ? [] : stored.crossed;
       return { resource, period, ...stored, crossed, replayed: true };
     }
-    const { limitPerPeriod: limit, enforcement } = await this.limitOf(tx, planId, resource);
-    const usage = await tx.usage.findUnique({ where: { userId_resource_period: { userId, resource, period } } });
+    const planLimit = await this.db.planLimit.findUnique({ where: { planId_resource: { planId, resource } } });
+    if (!planLimit) {
+      throw new QuotaError('UNKNOWN_RESOURCE', `plan ${planId} has no quota for "${resource}"`, { planId, resource });
+    }
+    const { limitPerPeriod: limit, enforcement } = planLimit;
+    const usage = await this.db.usage.findUnique({ where: { userId_resource_period: { userId, resource, period } } });
     const used = usage?.used ?? 0;
+    const { createdAt } = await this.db.usageEvent.findUniqueOrThrow({
+      where: { userId_idempotencyKey: { userId, idempotencyKey } },
+    });
     // A released event needs no notification any more.
-    const crossings = event.releasedAt
+    const crossings = event.released_at
       ? []
-      : await tx.thresholdCrossing.findMany({
-          where: { userId, resource, period, crossedAt: { gte: event.createdAt } },
+      : await this.db.thresholdCrossing.findMany({
+          where: { userId, resource, period, crossedAt: { gte: createdAt } },
           orderBy: { threshold: 'asc' },
         });
     const crossed = crossings.map((c) => c.threshold).filter(isThreshold);
