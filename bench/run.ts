@@ -172,6 +172,7 @@ function writeSummary(headline: Partial<Headline>, machine: Machine): void {
     'checkout_cpu_ms',
     'cluster_throughput_ratio',
     'cluster_checkout_p50_ratio',
+    'server_one_process_throughput_ratio',
     'stock_returned_p99_ms',
     'soak_rss_slope_mb_per_10min',
     'soak_heap_slope_mb_per_10min',

@@ -4,6 +4,10 @@
  * SQL visibility in databases of its own run, its four services (frontend, history, matching,
  * worker) as separate processes, and mTLS on the frontend with certificates made for the run.
  * The cluster tier (`*.cluster.test.ts`), the benchmarks and `npm run cluster` start it here.
+ *
+ * `layout: 'one-process'` is the shape a small shop runs instead: the same server, configuration and
+ * databases, with all four services in one process; `tuning` sets what the server's own
+ * configuration allows (shards, connection pools, mTLS, dynamic config) for the benchmarks to weigh.
  */
 import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -46,15 +50,39 @@ export interface TemporalCluster {
   settings(extra?: { PAYLOAD_ENCRYPTION_KEYS?: string }): TemporalSettings;
   /** The visibility database, where the cluster keeps search attributes. */
   visibilityDatabaseUrl: string;
-  /** SIGKILLs one service's process, as a crash would. */
+  /** Its two databases; PostgreSQL's backends serving them carry the name in their process title. */
+  databases: { main: string; visibility: string };
+  /** The server's running processes (one in the one-process layout), for CPU accounting. */
+  pids(): number[];
+  /** SIGKILLs one service's process, as a crash would (in the one-process layout, the whole server). */
   kill(service: ClusterService): Promise<void>;
   /** Starts a killed service again with the same configuration. */
   restart(service: ClusterService): Promise<void>;
   stop(): Promise<void>;
 }
 
+/** How the server's services are laid out in processes. */
+export const CLUSTER_LAYOUTS = ['services', 'one-process'] as const;
+export type ClusterLayout = (typeof CLUSTER_LAYOUTS)[number];
+
+/** What the server's own configuration lets an operator tune; every field defaults to the cluster tier's setting. */
+export interface ServerTuning {
+  /** persistence.numHistoryShards (default 4): fixed for a database's life, so a fresh database per setting. */
+  numHistoryShards?: number;
+  /** The main store's pool (default 10 and 10); the visibility store keeps 4. */
+  maxConns?: number;
+  maxIdleConns?: number;
+  /** mTLS on the frontend (default true). Off, clients speak plaintext gRPC. */
+  mtls?: boolean;
+  /** Dynamic-config keys set for every namespace and task queue, beside the ones the checkout needs. */
+  dynamicConfig?: Record<string, number | boolean | string>;
+}
+
 export interface TemporalClusterOptions {
   namespace?: string;
+  /** 'services' (default): four processes; 'one-process': one process serving all four. */
+  layout?: ClusterLayout;
+  tuning?: ServerTuning;
   /** The PostgreSQL server for the cluster's own two databases (DATABASE_URL, else the machine's). */
   postgresUrl?: string;
   /** Show the services' own log lines (default: only STOREFRONT_TEST_VERBOSE=true). */
@@ -151,14 +179,36 @@ async function setupSchema(sqlTool: string, postgres: URL, database: string, sch
   await run(sqlTool, [...base, 'update-schema', '-d', schemaDir]);
 }
 
+/** The frontend's mTLS: its certificate, client certificates required from this run's CA, and the worker service as a client. */
+function tlsConfig(certificates: ClusterCertificates) {
+  return {
+    frontend: {
+      server: {
+        certFile: path.join(certificates.dir, 'frontend.pem'),
+        keyFile: path.join(certificates.dir, 'frontend.key'),
+        requireClientAuth: true,
+        clientCaFiles: [certificates.caCert],
+      },
+      client: { serverName: FRONTEND_SERVER_NAME, rootCaFiles: [certificates.caCert] },
+    },
+    // The worker service (Temporal's own system workflows) is a client of the frontend like any other.
+    systemWorker: {
+      certFile: certificates.clientCert,
+      keyFile: certificates.clientKey,
+      client: { serverName: FRONTEND_SERVER_NAME, rootCaFiles: [certificates.caCert] },
+    },
+  };
+}
+
 function serverConfig(options: {
   postgres: URL;
   databases: { main: string; visibility: string };
   ports: Record<ClusterService, ServicePorts> & { frontendHttp: number };
   certificates: ClusterCertificates;
+  tuning: ServerTuning;
 }): string {
-  const { postgres, databases, ports, certificates } = options;
-  const store = (database: string, maxConns: number) => ({
+  const { postgres, databases, ports, certificates, tuning } = options;
+  const store = (database: string, maxConns: number, maxIdleConns = maxConns) => ({
     sql: {
       pluginName: 'postgres12',
       databaseName: database,
@@ -167,7 +217,7 @@ function serverConfig(options: {
       user: decodeURIComponent(postgres.username || 'postgres'),
       password: decodeURIComponent(postgres.password),
       maxConns,
-      maxIdleConns: maxConns,
+      maxIdleConns,
       maxConnLifetime: '1h',
     },
   });
@@ -184,9 +234,9 @@ function serverConfig(options: {
     persistence: {
       defaultStore: 'postgres-default',
       visibilityStore: 'postgres-visibility',
-      numHistoryShards: 4,
+      numHistoryShards: tuning.numHistoryShards ?? 4,
       datastores: {
-        'postgres-default': store(databases.main, 10),
+        'postgres-default': store(databases.main, tuning.maxConns ?? 10, tuning.maxIdleConns ?? tuning.maxConns ?? 10),
         'postgres-visibility': store(databases.visibility, 4),
       },
     },
@@ -194,23 +244,7 @@ function serverConfig(options: {
       membership: { maxJoinDuration: '30s', broadcastAddress: '127.0.0.1' },
       // mTLS on the frontend: a client without a certificate from this run's CA is refused in the handshake.
       // Between the services (membership, history, matching) traffic stays on loopback in plaintext.
-      tls: {
-        frontend: {
-          server: {
-            certFile: path.join(certificates.dir, 'frontend.pem'),
-            keyFile: path.join(certificates.dir, 'frontend.key'),
-            requireClientAuth: true,
-            clientCaFiles: [certificates.caCert],
-          },
-          client: { serverName: FRONTEND_SERVER_NAME, rootCaFiles: [certificates.caCert] },
-        },
-        // The worker service (Temporal's own system workflows) is a client of the frontend like any other.
-        systemWorker: {
-          certFile: certificates.clientCert,
-          keyFile: certificates.clientKey,
-          client: { serverName: FRONTEND_SERVER_NAME, rootCaFiles: [certificates.caCert] },
-        },
-      },
+      ...(tuning.mtls === false ? {} : { tls: tlsConfig(certificates) }),
     },
     services: Object.fromEntries(CLUSTER_SERVICES.map((name) => [name, service(name)])),
     clusterMetadata: {
@@ -244,10 +278,22 @@ system.forceSearchAttributesCacheRefreshOnRead:
   - value: true
 `;
 
+/** The checkout's keys plus the tuning's own, each one value for every namespace and task queue. */
+function dynamicConfig(extra: ServerTuning['dynamicConfig'] = {}): string {
+  return (
+    DYNAMIC_CONFIG +
+    Object.entries(extra)
+      .map(([key, value]) => `${key}:\n  - value: ${JSON.stringify(value)}\n`)
+      .join('')
+  );
+}
+
 export async function startTemporalCluster(options: TemporalClusterOptions = {}): Promise<TemporalCluster> {
   const log = options.log ?? ((line: string) => process.stderr.write(`[cluster] ${line}\n`));
   const verbose = options.verbose ?? process.env.STOREFRONT_TEST_VERBOSE === 'true';
   const namespace = options.namespace ?? 'storefront';
+  const layout = options.layout ?? 'services';
+  const tuning = options.tuning ?? {};
   const [server, sqlTool, moduleDir] = await Promise.all([
     ensureTool('temporal-server'),
     ensureTool('temporal-sql-tool'),
@@ -259,6 +305,7 @@ export async function startTemporalCluster(options: TemporalClusterOptions = {})
   const postgres = new URL(options.postgresUrl ?? process.env.DATABASE_URL ?? LOCAL_POSTGRES_URL);
   const suffix = `${process.pid}_${Date.now().toString(36)}`;
   const databases = { main: `temporal_${suffix}`, visibility: `temporal_visibility_${suffix}` };
+  // In the one-process layout every service maps to the same process and the same spec.
   const processes = new Map<ClusterService, SupervisedProcess>();
   let specs: Map<ClusterService, Parameters<Supervisor['start']>[0]> | undefined;
 
@@ -316,51 +363,58 @@ export async function startTemporalCluster(options: TemporalClusterOptions = {})
     mkdirSync(path.join(root, 'config'), { recursive: true });
     writeFileSync(
       path.join(root, 'config', 'development.yaml'),
-      serverConfig({ postgres, databases, ports, certificates }),
+      serverConfig({ postgres, databases, ports, certificates, tuning }),
     );
-    writeFileSync(path.join(root, 'config', 'dynamicconfig.yaml'), DYNAMIC_CONFIG);
+    writeFileSync(path.join(root, 'config', 'dynamicconfig.yaml'), dynamicConfig(tuning.dynamicConfig));
 
-    specs = new Map(
-      CLUSTER_SERVICES.map((service) => [
-        service,
-        {
-          name: `temporal-${service}`,
-          command: server,
-          args: [
-            '--root',
-            root,
-            '--config',
-            'config',
-            '--env',
-            'development',
-            '--allow-no-auth',
-            'start',
-            '--service',
-            service,
-          ],
-          cwd: root,
-          output: verbose ? ('prefix' as const) : ('ignore' as const),
-          quietOnStop: true,
-        },
-      ]),
-    );
-    // The first service to start writes the cluster's metadata into the fresh database; started all at once, the
-    // others race it to the same insert and die. History first, then the rest together.
-    const startService = async (service: ClusterService) => {
-      processes.set(service, supervisor.start(specs!.get(service)!));
-      await waitForService(service, processes.get(service)!);
-    };
-    await startService('history');
-    await Promise.all(CLUSTER_SERVICES.filter((service) => service !== 'history').map(startService));
+    const spec = (name: string, services: readonly ClusterService[]): Parameters<Supervisor['start']>[0] => ({
+      name,
+      command: server,
+      args: [
+        '--root',
+        root,
+        '--config',
+        'config',
+        '--env',
+        'development',
+        '--allow-no-auth',
+        'start',
+        ...services.flatMap((service) => ['--service', service]),
+      ],
+      cwd: root,
+      output: verbose ? ('prefix' as const) : ('ignore' as const),
+      quietOnStop: true,
+    });
+    if (layout === 'one-process') {
+      const all = spec('temporal-server', CLUSTER_SERVICES);
+      specs = new Map(CLUSTER_SERVICES.map((service) => [service, all]));
+      const proc = supervisor.start(all);
+      for (const service of CLUSTER_SERVICES) processes.set(service, proc);
+      await Promise.all(CLUSTER_SERVICES.map((service) => waitForService(service, proc)));
+    } else {
+      specs = new Map(CLUSTER_SERVICES.map((service) => [service, spec(`temporal-${service}`, [service])]));
+      // The first service to start writes the cluster's metadata into the fresh database; started all at once, the
+      // others race it to the same insert and die. History first, then the rest together.
+      const startService = async (service: ClusterService) => {
+        processes.set(service, supervisor.start(specs!.get(service)!));
+        await waitForService(service, processes.get(service)!);
+      };
+      await startService('history');
+      await Promise.all(CLUSTER_SERVICES.filter((service) => service !== 'history').map(startService));
+    }
 
     const address = `127.0.0.1:${ports.frontend.grpc}`;
     const env: Record<string, string> = {
       TEMPORAL_ADDRESS: address,
       TEMPORAL_NAMESPACE: namespace,
-      TEMPORAL_TLS_CLIENT_CERT_PATH: certificates.clientCert,
-      TEMPORAL_TLS_CLIENT_KEY_PATH: certificates.clientKey,
-      TEMPORAL_TLS_SERVER_CA_CERT_PATH: certificates.caCert,
-      TEMPORAL_TLS_SERVER_NAME: FRONTEND_SERVER_NAME,
+      ...(tuning.mtls === false
+        ? {}
+        : {
+            TEMPORAL_TLS_CLIENT_CERT_PATH: certificates.clientCert,
+            TEMPORAL_TLS_CLIENT_KEY_PATH: certificates.clientKey,
+            TEMPORAL_TLS_SERVER_CA_CERT_PATH: certificates.caCert,
+            TEMPORAL_TLS_SERVER_NAME: FRONTEND_SERVER_NAME,
+          }),
     };
     const settings = (extra: { PAYLOAD_ENCRYPTION_KEYS?: string } = {}) =>
       temporalSettingsFromEnv({ ...env, ...extra });
@@ -381,7 +435,7 @@ export async function startTemporalCluster(options: TemporalClusterOptions = {})
       await connection.close();
     }
     log(
-      `Temporal cluster ready in ${((Date.now() - begun) / 1000).toFixed(1)}s on ${address} (mTLS; namespace ${namespace}; databases ${databases.main}, ${databases.visibility})`,
+      `Temporal ${layout === 'one-process' ? 'server (one process)' : 'cluster'} ready in ${((Date.now() - begun) / 1000).toFixed(1)}s on ${address} (${tuning.mtls === false ? 'plaintext' : 'mTLS'}; namespace ${namespace}; databases ${databases.main}, ${databases.visibility})`,
     );
 
     return {
@@ -393,6 +447,8 @@ export async function startTemporalCluster(options: TemporalClusterOptions = {})
       visibilityDatabaseUrl: Object.assign(new URL(postgres.toString()), {
         pathname: `/${databases.visibility}`,
       }).toString(),
+      databases,
+      pids: () => [...new Set([...processes.values()].filter((proc) => !proc.hasExited()).map((proc) => proc.pid))],
       async kill(service) {
         const proc = processes.get(service)!;
         process.kill(proc.pid, 'SIGKILL');
@@ -400,8 +456,9 @@ export async function startTemporalCluster(options: TemporalClusterOptions = {})
       },
       async restart(service) {
         const proc = supervisor.start(specs!.get(service)!);
-        processes.set(service, proc);
-        await waitForService(service, proc);
+        const restarted = layout === 'one-process' ? CLUSTER_SERVICES : [service];
+        for (const each of restarted) processes.set(each, proc);
+        await Promise.all(restarted.map((each) => waitForService(each, proc)));
       },
       stop,
     };

@@ -34,7 +34,8 @@ type ServerName = 'dev-server' | 'cluster';
 /** The dev server's side runs here, away from the bench stack's own namespace and its worker processes. */
 const DEV_SERVER_NAMESPACE = 'bench-cluster-compare';
 
-interface Side {
+/** One server's clients and workers (bench/benchmarks/one-process.ts opens its sides the same way). */
+export interface Side {
   settings: TemporalSettings;
   run<T>(work: (client: ReturnType<typeof createClient>) => Promise<T>): Promise<T>;
   close(): Promise<void>;
@@ -42,7 +43,7 @@ interface Side {
 
 let runtimeInstalled = false;
 
-async function openSide(
+export async function openSide(
   context: BenchContext,
   settings: TemporalSettings,
   workflowBundle: { code: string },

@@ -7,6 +7,7 @@ import { curveBenchmark } from './curve';
 import { floorBenchmark } from './floor';
 import { historyBenchmark } from './history';
 import { latencyBenchmark } from './latency';
+import { oneProcessBenchmark } from './one-process';
 import { oversellBenchmark } from './oversell';
 import { scaleBenchmark } from './scale';
 import { scaleDataBenchmark } from './scale-data';
@@ -27,6 +28,7 @@ export const BENCHMARKS: Benchmark[] = [
   historyBenchmark,
   sseBenchmark,
   clusterBenchmark,
+  oneProcessBenchmark,
   curveBenchmark,
   soakBenchmark,
 ];

@@ -22,6 +22,8 @@ export interface Headline {
   cluster_throughput_ratio: number;
   /** One customer's place + pay p50 on the cluster over the dev server's. */
   cluster_checkout_p50_ratio: number;
+  /** Checkouts per second on one temporal-server process on PostgreSQL over the dev server's, ABBA pairs (bench/benchmarks/one-process.ts). */
+  server_one_process_throughput_ratio: number;
   stock_returned_p99_ms: number;
   soak_rss_slope_mb_per_10min: number;
   /** The heap left by each full collection, floor slope in MB per 10 min, larger of the API's and the worker's, over a soak of an hour or more (goal < 1). */
