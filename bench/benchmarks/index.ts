@@ -12,6 +12,7 @@ import { oversellBenchmark } from './oversell';
 import { scaleBenchmark } from './scale';
 import { scaleDataBenchmark } from './scale-data';
 import { soakBenchmark } from './soak';
+import { sqlPathsBenchmark } from './sql-paths';
 import { sseBenchmark } from './sse';
 import { throughputBenchmark, tuningBenchmark } from './throughput';
 import { timersBenchmark } from './timers';
@@ -22,6 +23,7 @@ export const BENCHMARKS: Benchmark[] = [
   throughputBenchmark,
   latencyBenchmark,
   activitiesBenchmark,
+  sqlPathsBenchmark,
   floorBenchmark,
   timersBenchmark,
   oversellBenchmark,

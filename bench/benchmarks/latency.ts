@@ -19,6 +19,9 @@ import { placeFloor } from './floor';
 import type { ProductView } from '../../services/inventory/inventory.service';
 import { orderWorkflowId } from '../../workflows/contract';
 
+/** The free plan's holding limit (prisma/quota's plan_holding_limits): unpaid orders one customer may hold at once. */
+const UNPAID_ORDERS_PER_CUSTOMER = 5;
+
 type Path = 'api' | 'client';
 
 interface Sample {
@@ -144,7 +147,8 @@ export const latencyBenchmark: Benchmark = {
     const sides = ['saga', 'floor', 'client', 'shape', 'shape', 'client', 'floor', 'saga'] as const;
     for (const [index, side] of sides.entries()) {
       for (let i = 0; i < settings.singlePerRound; i++) {
-        const customerId = `lat-single-${index}-${Math.floor(i / 10)}`;
+        // Placed and left unpaid: a customer of the free plan may hold five such orders at once.
+        const customerId = `lat-single-${index}-${Math.floor(i / UNPAID_ORDERS_PER_CUSTOMER)}`;
         const product = products[i % products.length]!;
         if (side === 'floor') single.floor.push((await placeFloor(context, 1)).ms);
         else if (side === 'client' || side === 'shape') {

@@ -2,9 +2,9 @@
  * A service's database handle: its Prisma client and, beside it, plain SQL on the same node-postgres
  * pool (`db.sql`). Prisma earns its place where a query is built from a request (filters, pages,
  * nested reads); a checkout step that must be one round trip (a CTE, a conditional upsert) is
- * written as SQL and run on the pool directly: measured here, a statement costs the worker about half
- * the CPU it costs through `$queryRaw`, and a transaction of two statements a sixth of one through
- * Prisma's `$transaction` (docs/performance.md). One pool serves both, so the connection budget
+ * written as SQL and run on the pool directly: a statement costs the worker about half the CPU it
+ * costs through `$queryRaw`, and a transaction of two statements about a third of Prisma's
+ * interactive `$transaction` (`npm run bench -- --only sql-paths`). One pool serves both, so the connection budget
  * (lib/db/pool.ts) is unchanged, and `$disconnect()` ends it.
  */
 import pg from 'pg';
