@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Client } from 'pg';
+import { behindAnUncommittedWrite } from '../../test/helpers/lock-waits';
 import { useServiceDatabase } from '../../test/helpers/databases';
 import { CartService } from './cart.service';
 import { createCartDb, type CartDb } from './db';
@@ -130,32 +130,13 @@ test('concurrent clears of one order clear once', async () => {
 test('an edit that commits while the clear waits for its item is counted: the ordered units leave what the edit left', async () => {
   const user = 'edits-while-paying';
   await carts.setItem(user, { productId: MUG, quantity: 2, priceCents: 1250 });
-  const editor = new Client({ connectionString: database.url });
-  await editor.connect();
-  try {
-    // The customer raises the mug to 5 in another tab; the clear of the order that bought 2 starts
-    // meanwhile (its snapshot still says 2) and waits for the edit's lock.
-    await editor.query('BEGIN');
-    await editor.query(`UPDATE cart_items SET quantity = 5 WHERE user_id = $1`, [user]);
-    const clearing = carts.clearForOrder({
-      orderId: randomUUID(),
-      userId: user,
-      lines: [{ productId: MUG, quantity: 2 }],
-    });
-    while (!(await waitingForALock(editor))) {
-      // the clear has not reached the locked item yet
-    }
-    await editor.query('COMMIT');
-    expect(await clearing).toEqual({ cleared: true });
-  } finally {
-    await editor.end();
-  }
+  // The customer raises the mug to 5 in another tab; the clear of the order that bought 2 starts
+  // meanwhile (its snapshot still says 2) and waits for the edit's lock.
+  const cleared = await behindAnUncommittedWrite(
+    database.url,
+    (editor) => editor.query(`UPDATE cart_items SET quantity = 5 WHERE user_id = $1`, [user]),
+    () => carts.clearForOrder({ orderId: randomUUID(), userId: user, lines: [{ productId: MUG, quantity: 2 }] }),
+  );
+  expect(cleared).toEqual({ cleared: true });
   expect((await carts.get(user)).items).toEqual([{ productId: MUG, quantity: 3, priceCents: 1250 }]);
 });
-
-async function waitingForALock(client: Client): Promise<boolean> {
-  const { rows } = await client.query<{ waiting: boolean }>(
-    `SELECT EXISTS (SELECT FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock') AS waiting`,
-  );
-  return rows[0]!.waiting;
-}

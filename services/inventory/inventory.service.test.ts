@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Client } from 'pg';
+import { behindAnUncommittedWrite } from '../../test/helpers/lock-waits';
 import { DomainError } from '../../lib/errors';
 import { useServiceDatabase } from '../../test/helpers/databases';
 import { newProduct as newProductIn } from '../../test/helpers/checkouts';
@@ -199,33 +199,13 @@ test('concurrent releases of one order give the units back once', async () => {
   expect(await stock(product.id)).toEqual({ available: 5, reserved: 0, sold: 0 });
 });
 
-/**
- * Runs `step` while another connection has moved the order's reservation to `to` and not yet
- * committed: the step starts (its statement's snapshot still shows the reservation HELD) and waits
- * for the reservation's lock; the other move commits, and the step answers.
- */
-async function behindAnUncommittedMove<T>(orderId: string, to: 'COMMITTED' | 'RELEASED', step: () => Promise<T>) {
-  const mover = new Client({ connectionString: database.url });
-  await mover.connect();
-  try {
-    await mover.query('BEGIN');
-    await mover.query(MOVE_RESERVATION, [orderId, ['HELD'], to]);
-    const stepping = step();
-    while (!(await waitingForALock(mover))) {
-      // the step has not reached the locked reservation yet
-    }
-    await mover.query('COMMIT');
-    return await stepping;
-  } finally {
-    await mover.end();
-  }
-}
-
-async function waitingForALock(client: Client): Promise<boolean> {
-  const { rows } = await client.query<{ waiting: boolean }>(
-    `SELECT EXISTS (SELECT FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock') AS waiting`,
+/** Runs `step` while another connection has moved the order's reservation to `to` and not yet committed. */
+function behindAnUncommittedMove<T>(orderId: string, to: 'COMMITTED' | 'RELEASED', step: () => Promise<T>) {
+  return behindAnUncommittedWrite(
+    database.url,
+    (mover) => mover.query(MOVE_RESERVATION, [orderId, ['HELD'], to]),
+    step,
   );
-  return rows[0]!.waiting;
 }
 
 test('a release that waited for a concurrent release gives nothing back; one that waited for the commit gives back the sold units', async () => {

@@ -39,7 +39,8 @@ SELECT ${SUMMARY}, ${EVER_PAID('o')} AS paid_before FROM orders o WHERE o.id = $
  * Moves the order to $2 if it is in one of $6 (the statuses that may move to $2), with its status
  * change, and answers it as it then is with `moved`. The row lock makes concurrent moves of one
  * order queue, and the lock reads the row as the last of them left it, so nothing is overwritten
- * and no retry is needed. An order not moved is answered as found, for the caller to decide
+ * and no retry is needed; the columns kept are taken from that locked row, not from the UPDATE's
+ * own read of it (services/inventory/stock-steps.sql.ts says why). An order not moved is answered as found, for the caller to decide
  * (already there, gone past, or refused); no row means no such order.
  * $1 id, $2 status, $3 expiresAt, $4 failure code, $5 reason, $6 the statuses it may move from.
  */
@@ -49,9 +50,9 @@ WITH found AS (
 ), moved AS (
   UPDATE orders o SET
     status = $2::order_status,
-    expires_at = COALESCE($3::timestamptz, o.expires_at),
-    failure_code = CASE WHEN $4::text IS NULL THEN o.failure_code ELSE $4 END,
-    failure_reason = CASE WHEN $4::text IS NULL THEN o.failure_reason ELSE $5 END,
+    expires_at = COALESCE($3::timestamptz, found.expires_at),
+    failure_code = CASE WHEN $4::text IS NULL THEN found.failure_code ELSE $4 END,
+    failure_reason = CASE WHEN $4::text IS NULL THEN found.failure_reason ELSE $5 END,
     updated_at = now()
   FROM found
   WHERE o.id = found.id AND found.status = ANY($6::text[])

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { DomainError } from '../../lib/errors';
 import { useServiceDatabase } from '../../test/helpers/databases';
 import { errorOf } from '../../test/helpers/rejections';
+import { behindAnUncommittedWrite } from '../../test/helpers/lock-waits';
 import type { OrderLineInput, OrderStatus } from '../../workflows/contract';
 import { createOrdersDb, type OrdersDb } from './db';
 import { ALLOWED_TRANSITIONS, canTransition } from './order-status';
@@ -12,7 +13,7 @@ jest.setTimeout(30_000);
 
 let db: OrdersDb;
 let orders: OrdersService;
-useServiceDatabase('orders', createOrdersDb, (opened) => {
+const database = useServiceDatabase('orders', createOrdersDb, (opened) => {
   db = opened;
   orders = new OrdersService(opened);
 });
@@ -275,4 +276,21 @@ test("the checkout's steps answer the order's summary: a recorded order again, a
   // A later run recording the same order (a reset) gets it as it stands, with nothing written again.
   expect(await orders.record(input)).toEqual(parked);
   expect((await orders.get(input.orderId))?.history).toHaveLength(4);
+});
+
+test('a move that waited for a concurrent move keeps what that move wrote', async () => {
+  const order = await orderIn([]);
+  const expiresAt = new Date('2030-01-01T00:00:00.000Z');
+  // An earlier run's AWAITING_PAYMENT holds the row when this run's EXPIRED starts (its snapshot still says PENDING, no deadline).
+  const expired = await behindAnUncommittedWrite(
+    database.url,
+    (other) =>
+      other.query(`UPDATE orders SET status = 'AWAITING_PAYMENT', expires_at = $2, updated_at = now() WHERE id = $1`, [
+        order.id,
+        expiresAt,
+      ]),
+    () => orders.move({ orderId: order.id, to: 'EXPIRED', reason: 'not paid' }),
+  );
+  expect(expired).toMatchObject({ status: 'EXPIRED', expiresAt });
+  expect(await orders.get(order.id)).toMatchObject({ status: 'EXPIRED', expiresAt });
 });

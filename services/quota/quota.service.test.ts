@@ -1,4 +1,4 @@
-import { Client } from 'pg';
+import { behindAnUncommittedWrite } from '../../test/helpers/lock-waits';
 import { useServiceDatabase } from '../../test/helpers/databases';
 import { errorOf } from '../../test/helpers/rejections';
 import { createQuotaDb, type QuotaDb } from './db';
@@ -268,30 +268,15 @@ test('release gives the units back, once; unknown keys are a no-op', async () =>
 test('a release that waited for a concurrent use of the same resource keeps that use counted', async () => {
   const user = 'releases-while-ordering';
   await quota.recordUsage({ userId: user, resource: 'orders', quantity: 1, idempotencyKey: 'order:1', at: NOVEMBER });
-  const other = new Client({ connectionString: database.url });
-  await other.connect();
-  try {
-    // Another order's use holds the usage row when the release starts (its snapshot still says 1 used).
-    await other.query('BEGIN');
-    await other.query(`UPDATE "usage" SET used = used + 1 WHERE user_id = $1 AND resource = 'orders'`, [user]);
-    const releasing = quota.releaseUsage({ userId: user, idempotencyKey: 'order:1' });
-    while (!(await waitingForALock(other))) {
-      // the release has not reached the locked usage row yet
-    }
-    await other.query('COMMIT');
-    expect(await releasing).toMatchObject({ released: true, used: 1 });
-  } finally {
-    await other.end();
-  }
+  // Another order's use holds the usage row when the release starts (its snapshot still says 1 used).
+  const released = await behindAnUncommittedWrite(
+    database.url,
+    (other) => other.query(`UPDATE "usage" SET used = used + 1 WHERE user_id = $1 AND resource = 'orders'`, [user]),
+    () => quota.releaseUsage({ userId: user, idempotencyKey: 'order:1' }),
+  );
+  expect(released).toMatchObject({ released: true, used: 1 });
   expect((await quota.getQuota(user, NOVEMBER)).resources.find((r) => r.resource === 'orders')?.used).toBe(1);
 });
-
-async function waitingForALock(client: Client): Promise<boolean> {
-  const { rows } = await client.query<{ waiting: boolean }>(
-    `SELECT EXISTS (SELECT FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock') AS waiting`,
-  );
-  return rows[0]!.waiting;
-}
 
 test('unknown resources and bad quantities are refused with their codes', async () => {
   expect(
