@@ -9,7 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { checkout, checkoutInput, createBenchProducts, place, workflowIdOf } from '../lib/checkout-driver';
-import type { Benchmark } from '../lib/context';
+import type { BenchContext, Benchmark } from '../lib/context';
 import { callJson } from '../lib/http';
 import { fetchHistories, placementTrace, scheduleToStart } from '../lib/histories';
 import type { BenchApi } from '../lib/stack';
@@ -144,6 +144,7 @@ export const latencyBenchmark: Benchmark = {
       shape: [],
     };
     const singleSagaIds: string[] = [];
+    const singleShapeIds: string[] = [];
     const sides = ['saga', 'floor', 'client', 'shape', 'shape', 'client', 'floor', 'saga'] as const;
     for (const [index, side] of sides.entries()) {
       for (let i = 0; i < settings.singlePerRound; i++) {
@@ -152,9 +153,11 @@ export const latencyBenchmark: Benchmark = {
         const product = products[i % products.length]!;
         if (side === 'floor') single.floor.push((await placeFloor(context, 1)).ms);
         else if (side === 'client' || side === 'shape') {
+          const input = checkoutInput(customerId, product);
           const begun = performance.now();
-          await place(stack.client, side === 'client' ? 'saga' : 'shape', checkoutInput(customerId, product));
+          await place(stack.client, side === 'client' ? 'saga' : 'shape', input);
           single[side].push(performance.now() - begun);
+          if (side === 'shape') singleShapeIds.push(workflowIdOf('shape', input));
         } else {
           const sample = await viaApiPlacement(api, customerId, product);
           single.saga.push(sample.placeMs);
@@ -173,21 +176,14 @@ export const latencyBenchmark: Benchmark = {
     const placementShapeRatio = round(singleCustomer.saga.p50 / singleCustomer.shape.p50, 2);
     const clientShapeRatio = round(singleCustomer.client.p50 / singleCustomer.shape.p50, 2);
     // Where one placement's time goes: inside the workflow (tasks, activities, their dispatch waits) and outside it (the API, the client call).
-    const traces = [...(await fetchHistories(stack.client, singleSagaIds, 8)).values()]
-      .map(placementTrace)
-      .filter((trace) => trace !== undefined);
-    const placementInside = {
-      inWorkflowMs: distribution(traces.map((trace) => trace.inWorkflowMs)),
-      workflowTasks: median(traces.map((trace) => trace.workflowTasks)),
-      activities: median(traces.map((trace) => trace.activities)),
-      workflowTaskWaitMs: distribution(traces.map((trace) => trace.workflowTaskWaitMs)),
-      activityWaitMs: distribution(traces.map((trace) => trace.activityWaitMs)),
-      workflowTaskRunMs: distribution(traces.map((trace) => trace.workflowTaskRunMs)),
-    };
+    const placementInside = await insideThePlacements(stack.client, singleSagaIds);
+    // The same breakdown for the shape with no-op activities: what the saga's own code and activities add.
+    const shapeInside = await insideThePlacements(stack.client, singleShapeIds);
     context.log(
       `  one customer: placement p50 ${singleCustomer.saga.p50} ms (through the client ${singleCustomer.client.p50} ms), floor p50 ${singleCustomer.floor.p50} ms: ratio ${placementLatencyRatio} (client ${clientLatencyRatio}); ` +
         `placement shape p50 ${singleCustomer.shape.p50} ms: placement_shape_ratio ${placementShapeRatio} (client ${clientShapeRatio}); ` +
-        `in the workflow p50 ${placementInside.inWorkflowMs.p50} ms, ${placementInside.workflowTasks} workflow tasks, ${placementInside.activities} activities, dispatch waits p50 ${placementInside.workflowTaskWaitMs.p50} + ${placementInside.activityWaitMs.p50} ms, workflow tasks running p50 ${placementInside.workflowTaskRunMs.p50} ms`,
+        `in the workflow p50 ${placementInside.inWorkflowMs.p50} ms, ${placementInside.workflowTasks} workflow tasks, ${placementInside.activities} activities, dispatch waits p50 ${placementInside.workflowTaskWaitMs.p50} + ${placementInside.activityWaitMs.p50} ms, workflow tasks running p50 ${placementInside.workflowTaskRunMs.p50} ms, activities running p50 ${placementInside.activityRunMs.p50} ms; ` +
+        `the shape's: in the workflow p50 ${shapeInside.inWorkflowMs.p50} ms, dispatch waits p50 ${shapeInside.workflowTaskWaitMs.p50} + ${shapeInside.activityWaitMs.p50} ms, workflow tasks running p50 ${shapeInside.workflowTaskRunMs.p50} ms, activities running p50 ${shapeInside.activityRunMs.p50} ms`,
     );
 
     const histories = await fetchHistories(stack.client, apiWorkflowIds, 16);
@@ -241,6 +237,7 @@ export const latencyBenchmark: Benchmark = {
         placementShapeRatio,
         clientShapeRatio,
         placementInside,
+        shapeInside,
         rounds,
         definitions: {
           placementLatencyRatio:
@@ -258,3 +255,19 @@ export const latencyBenchmark: Benchmark = {
     };
   },
 };
+
+/** Where the time of one customer's placements went inside their workflows (bench/lib/histories.ts placementTrace). */
+async function insideThePlacements(client: BenchContext['stack']['client'], workflowIds: string[]) {
+  const traces = [...(await fetchHistories(client, workflowIds, 8)).values()]
+    .map(placementTrace)
+    .filter((trace) => trace !== undefined);
+  return {
+    inWorkflowMs: distribution(traces.map((trace) => trace.inWorkflowMs)),
+    workflowTasks: median(traces.map((trace) => trace.workflowTasks)),
+    activities: median(traces.map((trace) => trace.activities)),
+    workflowTaskWaitMs: distribution(traces.map((trace) => trace.workflowTaskWaitMs)),
+    activityWaitMs: distribution(traces.map((trace) => trace.activityWaitMs)),
+    workflowTaskRunMs: distribution(traces.map((trace) => trace.workflowTaskRunMs)),
+    activityRunMs: distribution(traces.map((trace) => trace.activityRunMs)),
+  };
+}

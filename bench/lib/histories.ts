@@ -154,6 +154,8 @@ export interface PlacementTrace {
   activityWaitMs: number;
   /** Summed over the trace: workflow tasks started → completed (the worker running the workflow code). */
   workflowTaskRunMs: number;
+  /** Summed over the trace: activities started → completed (the services' work; side by side ones each count). */
+  activityRunMs: number;
 }
 
 export function placementTrace(history: History): PlacementTrace | undefined {
@@ -167,16 +169,26 @@ export function placementTrace(history: History): PlacementTrace | undefined {
   const sum = (values: number[]) => values.reduce((total, value) => total + value, 0);
   const startedAt = new Map<number, number>();
   let workflowTaskRunMs = 0;
+  let activityRunMs = 0;
   for (const event of upToAnswer.events) {
-    if (event.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED)
-      startedAt.set(Number(event.eventId), timestampMs(event.eventTime as Timestamp));
+    const at = timestampMs(event.eventTime as Timestamp);
+    if (
+      event.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED ||
+      event.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED
+    )
+      startedAt.set(Number(event.eventId), at);
     if (event.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED) {
       const started = startedAt.get(Number(event.workflowTaskCompletedEventAttributes?.startedEventId));
-      if (started !== undefined) workflowTaskRunMs += timestampMs(event.eventTime as Timestamp) - started;
+      if (started !== undefined) workflowTaskRunMs += at - started;
+    }
+    if (event.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED) {
+      const started = startedAt.get(Number(event.activityTaskCompletedEventAttributes?.startedEventId));
+      if (started !== undefined) activityRunMs += at - started;
     }
   }
   return {
     workflowTaskRunMs,
+    activityRunMs,
     inWorkflowMs:
       timestampMs(events[answered]!.eventTime as Timestamp) - timestampMs(events[0]!.eventTime as Timestamp),
     workflowTasks: upToAnswer.events.filter((event) => event.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED)
