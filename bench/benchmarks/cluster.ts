@@ -88,6 +88,31 @@ interface Round {
   firstErrors: string[];
 }
 
+/**
+ * The stack's dev server as one side of a comparison, in a namespace of its own (away from the
+ * bench stack's worker processes), with the workflows bundled once for every side.
+ */
+export async function openDevServerSide(
+  context: BenchContext,
+  namespace: string,
+): Promise<{ side: Side; workflowBundle: { code: string } }> {
+  const settings = temporalSettingsFromEnv({
+    TEMPORAL_ADDRESS: context.stack.temporalAddress,
+    TEMPORAL_NAMESPACE: namespace,
+  });
+  const admin = await connectClient(settings);
+  try {
+    await prepareNamespace(admin, namespace, { retentionDays: 1 });
+  } finally {
+    await admin.close();
+  }
+  const workflowBundle = await bundleWorkflowCode({
+    workflowsPath: require.resolve('../../workflows'),
+    logger: SILENT_LOGGER,
+  });
+  return { side: await openSide(context, settings, workflowBundle), workflowBundle };
+}
+
 export const clusterBenchmark: Benchmark = {
   name: 'cluster',
   title:
@@ -101,21 +126,8 @@ export const clusterBenchmark: Benchmark = {
     const cluster = await startTemporalCluster({ namespace: 'bench-cluster' });
     const sides: Partial<Record<ServerName, Side>> = {};
     try {
-      const devServer = temporalSettingsFromEnv({
-        TEMPORAL_ADDRESS: stack.temporalAddress,
-        TEMPORAL_NAMESPACE: DEV_SERVER_NAMESPACE,
-      });
-      const admin = await connectClient(devServer);
-      try {
-        await prepareNamespace(admin, DEV_SERVER_NAMESPACE, { retentionDays: 1 });
-      } finally {
-        await admin.close();
-      }
-      const workflowBundle = await bundleWorkflowCode({
-        workflowsPath: require.resolve('../../workflows'),
-        logger: SILENT_LOGGER,
-      });
-      sides['dev-server'] = await openSide(context, devServer, workflowBundle);
+      const { side, workflowBundle } = await openDevServerSide(context, DEV_SERVER_NAMESPACE);
+      sides['dev-server'] = side;
       sides.cluster = await openSide(context, cluster.settings(), workflowBundle);
       for (const [name, side] of Object.entries(sides)) context.log(`  ${name}: ${describeTemporal(side!.settings)}`);
       const products: ProductView[] = await createBenchProducts(stack.services.inventory, `cluster-${stack.runId}`, 8);

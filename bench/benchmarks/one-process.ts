@@ -12,17 +12,14 @@
  * connection pool, task-queue partitions, mTLS), each on a server of its own against the dev
  * server, and writes `one-process-sweep.json` (left out of the summary).
  */
-import { bundleWorkflowCode } from '@temporalio/worker';
 import os from 'node:os';
-import { SILENT_LOGGER } from '../../lib/logging';
-import { prepareNamespace } from '../../ops/orders';
-import { connectClient, temporalSettingsFromEnv, type createClient } from '../../temporal/connection';
+import type { createClient } from '../../temporal/connection';
 import { startTemporalCluster, type ServerTuning } from '../../harness/temporal-cluster';
 import { checkout, checkoutInput, closedLoop, createBenchProducts } from '../lib/checkout-driver';
 import type { BenchContext, Benchmark } from '../lib/context';
 import { cpuBetween, processesMatching, processTree, sampleCpu, type CpuGroups } from '../lib/cpu';
 import { median, percentile, round } from '../lib/stats';
-import { openSide, type Side } from './cluster';
+import { openDevServerSide, openSide, type Side } from './cluster';
 import type { ProductView } from '../../services/inventory/inventory.service';
 
 type ServerName = 'dev-server' | 'one-process';
@@ -242,21 +239,7 @@ export const oneProcessBenchmark: Benchmark = {
           loopS: 30,
           rounds: ['dev-server', 'one-process', 'one-process', 'dev-server', 'dev-server', 'one-process'],
         };
-    const devServerSettings = temporalSettingsFromEnv({
-      TEMPORAL_ADDRESS: stack.temporalAddress,
-      TEMPORAL_NAMESPACE: DEV_SERVER_NAMESPACE,
-    });
-    const admin = await connectClient(devServerSettings);
-    try {
-      await prepareNamespace(admin, DEV_SERVER_NAMESPACE, { retentionDays: 1 });
-    } finally {
-      await admin.close();
-    }
-    const workflowBundle = await bundleWorkflowCode({
-      workflowsPath: require.resolve('../../workflows'),
-      logger: SILENT_LOGGER,
-    });
-    const devServer = await openSide(context, devServerSettings, workflowBundle);
+    const { side: devServer, workflowBundle } = await openDevServerSide(context, DEV_SERVER_NAMESPACE);
     try {
       const products = await createBenchProducts(stack.services.inventory, `one-process-${stack.runId}`, 8);
       const choices: TuningChoice[] = sweep ? SWEEP : [{ name: 'one process', tuning: ONE_PROCESS_TUNING }];
