@@ -75,8 +75,12 @@ function sustainableRateFromCurve(file = path.resolve(__dirname, '../results/cur
   return record.quick !== true && typeof rate === 'number' && rate > 0 ? rate : undefined;
 }
 
-/** A customer places at most ten orders: the free plan allows 20 a month. */
-const customerOf = (runId: string, i: number) => `soak-${runId}-${Math.floor(i / 10)}`;
+/**
+ * A customer places at most five orders: the free plan holds five unpaid orders at once (its
+ * holding limit), and orders left to expire or slowed by the load can all be unpaid together.
+ */
+const ORDERS_PER_CUSTOMER = 5;
+const customerOf = (runId: string, i: number) => `soak-${runId}-${Math.floor(i / ORDERS_PER_CUSTOMER)}`;
 
 async function placeViaApi(
   api: BenchApi,
@@ -230,7 +234,7 @@ export const soakBenchmark: Benchmark = {
         settings.calibrationConcurrency,
         settings.calibrateS * 1000,
         async (loop, iteration) => {
-          const customerId = `soak-cal-${stack.runId}-${loop}-${Math.floor(iteration / 10)}`;
+          const customerId = `soak-cal-${stack.runId}-${loop}-${Math.floor(iteration / ORDERS_PER_CUSTOMER)}`;
           const product = products[iteration % products.length]!;
           await runOrder(stack, api, outcomeOf(iteration), customerId, product);
         },
@@ -258,7 +262,7 @@ export const soakBenchmark: Benchmark = {
     let streamEvents = 0;
     for (let k = 0; k < settings.streams; k++) {
       const stream = openSse(
-        `${api.baseUrl}/v1/notifications/stream?access_token=${encodeURIComponent(api.token(customerOf(stack.runId, k * 10)))}`,
+        `${api.baseUrl}/v1/notifications/stream?access_token=${encodeURIComponent(api.token(customerOf(stack.runId, k * ORDERS_PER_CUSTOMER)))}`,
       );
       stream.onEvent((event) => {
         if (event.event === 'order' || event.event === 'notification') streamEvents += 1;
